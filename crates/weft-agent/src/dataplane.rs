@@ -1,0 +1,134 @@
+//! The seam between the agent's bookkeeping and the kernel. Everything
+//! privileged the agent does goes through [`Dataplane`]; the Linux
+//! implementation lives in `linux.rs`, an in-memory one in `fake.rs` lets the
+//! orchestration be tested without root.
+
+use ipnet::IpNet;
+use std::net::IpAddr;
+use weft_model::PrivateKey;
+use weft_wg::{DeviceInfo, PeerConfig};
+
+/// Tunnel MTU: 1500 minus WireGuard's worst-case overhead over IPv6 (80).
+pub const TUNNEL_MTU: u32 = 1420;
+
+/// What a network's interface must look like on this host.
+#[derive(Clone, Debug)]
+pub struct NetworkPlan {
+    pub name: String,
+    pub ifname: String,
+    pub private_key: PrivateKey,
+    pub listen_port: u16,
+    /// The host's address on the network, e.g. 10.42.1.1/32.
+    pub address: IpNet,
+    /// The whole network, routed through the interface.
+    pub subnet: IpNet,
+    /// Peers with endpoints resolved. Replaces whatever peers the device has.
+    pub peers: Vec<PeerConfig>,
+}
+
+/// What one workload's attachment must look like.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachmentPlan {
+    pub network: String,
+    pub workload_id: String,
+    pub netns: String,
+    /// The namespace identity recorded at attach time; the attachment is only
+    /// (re)created in a namespace with this identity.
+    pub netns_id: (u64, u64),
+    pub ifname: String,
+    pub host_ifname: String,
+    pub ip: IpAddr,
+    pub gateway: IpAddr,
+    pub subnet: IpNet,
+    pub default_route: bool,
+}
+
+impl AttachmentPlan {
+    /// The alias weft puts on the host side, marking it as weft's own.
+    pub fn alias(&self) -> String {
+        attachment_alias(&self.network, &self.workload_id)
+    }
+}
+
+pub const ALIAS_PREFIX: &str = "weft:";
+
+pub fn attachment_alias(network: &str, workload_id: &str) -> String {
+    format!("{ALIAS_PREFIX}{network}/{workload_id}")
+}
+
+pub fn network_alias(network: &str) -> String {
+    format!("{ALIAS_PREFIX}{network}")
+}
+
+/// A link in the host namespace that carries a weft alias.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedLink {
+    pub name: String,
+    pub alias: String,
+}
+
+/// What the kernel reports about an attachment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachmentState {
+    pub mac: String,
+}
+
+pub type DpResult<T> = Result<T, DataplaneError>;
+
+/// A failed kernel operation, with what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {source}")]
+pub struct DataplaneError {
+    pub context: String,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl DataplaneError {
+    pub fn new(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+}
+
+pub trait Dataplane: Send + Sync {
+    /// "kernel" or "userspace".
+    fn backend(&self) -> &'static str;
+
+    /// Create the network's interface if missing and make it match the plan:
+    /// key, port, peers, MTU, address, up, route. Idempotent.
+    fn ensure_network(&self, plan: &NetworkPlan) -> DpResult<()>;
+
+    /// Replace the peers of an existing interface.
+    fn set_peers(&self, ifname: &str, peers: &[PeerConfig]) -> DpResult<()>;
+
+    /// Remove the interface and everything that goes with it. Idempotent.
+    fn remove_network(&self, ifname: &str, subnet: &IpNet) -> DpResult<()>;
+
+    /// Live state of the interface.
+    fn network_status(&self, ifname: &str) -> DpResult<DeviceInfo>;
+
+    /// The identity of the namespace at `path`, or None if there is none.
+    fn netns_id(&self, path: &str) -> Option<(u64, u64)>;
+
+    /// Create the veth pair and configure both ends. On failure nothing of
+    /// it is left behind.
+    fn create_attachment(&self, plan: &AttachmentPlan) -> DpResult<AttachmentState>;
+
+    /// Is the attachment fully in place (both ends, address, routes)?
+    fn attachment_state(&self, plan: &AttachmentPlan) -> DpResult<Option<AttachmentState>>;
+
+    /// Remove the veth pair (and with it the routes). Idempotent.
+    fn remove_attachment(&self, plan: &AttachmentPlan) -> DpResult<()>;
+
+    /// Links in the host namespace that carry a weft alias.
+    fn owned_links(&self) -> DpResult<Vec<OwnedLink>>;
+
+    /// Delete a link in the host namespace by name. Idempotent.
+    fn delete_link(&self, name: &str) -> DpResult<()>;
+}

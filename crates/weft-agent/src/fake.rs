@@ -1,0 +1,164 @@
+//! An in-memory [`Dataplane`] for testing the agent's orchestration without
+//! root: it records what exists and can be told to fail.
+
+use crate::dataplane::*;
+use ipnet::IpNet;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use weft_wg::{DeviceInfo, PeerConfig, PeerInfo};
+
+#[derive(Default)]
+pub struct FakeState {
+    pub networks: BTreeMap<String, NetworkPlan>,
+    /// host_ifname -> plan
+    pub attachments: BTreeMap<String, AttachmentPlan>,
+    /// netns path -> identity
+    pub namespaces: BTreeMap<String, (u64, u64)>,
+    /// Extra links carrying weft aliases (name -> alias), e.g. leftovers.
+    pub stray_links: BTreeMap<String, String>,
+    pub fail_ensure_network: bool,
+    pub fail_create_attachment: bool,
+    pub fail_set_peers: bool,
+}
+
+#[derive(Default)]
+pub struct FakeDataplane {
+    pub state: Mutex<FakeState>,
+}
+
+fn fail(what: &str) -> DataplaneError {
+    DataplaneError::new(what.to_string(), std::io::Error::other("injected failure"))
+}
+
+impl FakeDataplane {
+    pub fn with_netns(self, path: &str, id: (u64, u64)) -> Self {
+        self.state
+            .lock()
+            .unwrap()
+            .namespaces
+            .insert(path.into(), id);
+        self
+    }
+}
+
+impl Dataplane for FakeDataplane {
+    fn backend(&self) -> &'static str {
+        "fake"
+    }
+
+    fn ensure_network(&self, plan: &NetworkPlan) -> DpResult<()> {
+        let mut s = self.state.lock().unwrap();
+        if s.fail_ensure_network {
+            return Err(fail("ensure network"));
+        }
+        s.networks.insert(plan.ifname.clone(), plan.clone());
+        Ok(())
+    }
+
+    fn set_peers(&self, ifname: &str, peers: &[PeerConfig]) -> DpResult<()> {
+        let mut s = self.state.lock().unwrap();
+        if s.fail_set_peers {
+            return Err(fail("set peers"));
+        }
+        let net = s
+            .networks
+            .get_mut(ifname)
+            .ok_or_else(|| fail("set peers on a missing interface"))?;
+        net.peers = peers.to_vec();
+        Ok(())
+    }
+
+    fn remove_network(&self, ifname: &str, _subnet: &IpNet) -> DpResult<()> {
+        self.state.lock().unwrap().networks.remove(ifname);
+        Ok(())
+    }
+
+    fn network_status(&self, ifname: &str) -> DpResult<DeviceInfo> {
+        let s = self.state.lock().unwrap();
+        let net = s
+            .networks
+            .get(ifname)
+            .ok_or_else(|| fail("no such interface"))?;
+        Ok(DeviceInfo {
+            ifname: ifname.into(),
+            public_key: Some(net.private_key.public_key()),
+            listen_port: net.listen_port,
+            fwmark: 0,
+            peers: net
+                .peers
+                .iter()
+                .map(|p| PeerInfo {
+                    public_key: p.public_key,
+                    endpoint: p.endpoint,
+                    allowed_ips: p.allowed_ips.clone(),
+                    last_handshake: None,
+                    rx_bytes: 0,
+                    tx_bytes: 0,
+                    persistent_keepalive: p.persistent_keepalive,
+                })
+                .collect(),
+        })
+    }
+
+    fn netns_id(&self, path: &str) -> Option<(u64, u64)> {
+        self.state.lock().unwrap().namespaces.get(path).copied()
+    }
+
+    fn create_attachment(&self, plan: &AttachmentPlan) -> DpResult<AttachmentState> {
+        let mut s = self.state.lock().unwrap();
+        if s.fail_create_attachment {
+            return Err(fail("create attachment"));
+        }
+        if s.attachments.contains_key(&plan.host_ifname) {
+            return Err(fail("host interface exists"));
+        }
+        s.attachments.insert(plan.host_ifname.clone(), plan.clone());
+        Ok(AttachmentState {
+            mac: "02:00:00:00:00:01".into(),
+        })
+    }
+
+    fn attachment_state(&self, plan: &AttachmentPlan) -> DpResult<Option<AttachmentState>> {
+        let s = self.state.lock().unwrap();
+        Ok(s.attachments
+            .get(&plan.host_ifname)
+            .filter(|p| *p == plan)
+            .map(|_| AttachmentState {
+                mac: "02:00:00:00:00:01".into(),
+            }))
+    }
+
+    fn remove_attachment(&self, plan: &AttachmentPlan) -> DpResult<()> {
+        self.state
+            .lock()
+            .unwrap()
+            .attachments
+            .remove(&plan.host_ifname);
+        Ok(())
+    }
+
+    fn owned_links(&self) -> DpResult<Vec<OwnedLink>> {
+        let s = self.state.lock().unwrap();
+        let nets = s.networks.iter().map(|(name, plan)| OwnedLink {
+            name: name.clone(),
+            alias: network_alias(&plan.name),
+        });
+        let atts = s.attachments.iter().map(|(name, plan)| OwnedLink {
+            name: name.clone(),
+            alias: plan.alias(),
+        });
+        let strays = s.stray_links.iter().map(|(name, alias)| OwnedLink {
+            name: name.clone(),
+            alias: alias.clone(),
+        });
+        Ok(nets.chain(atts).chain(strays).collect())
+    }
+
+    fn delete_link(&self, name: &str) -> DpResult<()> {
+        let mut s = self.state.lock().unwrap();
+        s.stray_links.remove(name);
+        s.attachments.remove(name);
+        s.networks.remove(name);
+        Ok(())
+    }
+}

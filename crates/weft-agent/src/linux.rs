@@ -1,0 +1,413 @@
+//! The real data plane: WireGuard through `weft-wg`, links, addresses and
+//! routes through `weft-net`.
+//!
+//! Routed design: the host's address sits on the WireGuard interface (a /32,
+//! plus a route for the whole subnet through it); each workload gets a veth
+//! pair, its address as a /32, a link route to the host's address and a
+//! default route (first attachment) or a subnet route (later ones) via it.
+//! The host answers ARP for its own address on every link, so the workload
+//! reaches its gateway over the veth, and a /32 route per workload on the host
+//! side brings traffic back.
+
+use crate::dataplane::*;
+use ipnet::IpNet;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use weft_model::addressing::single;
+use weft_net::{Netlink, Netns, Route};
+use weft_wg::{Backend, DeviceConfig, DeviceInfo, PeerConfig};
+
+/// Which WireGuard implementation to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WireguardMode {
+    /// The kernel module when it is there, else the userspace engine.
+    Auto,
+    Kernel,
+    Userspace,
+}
+
+pub struct LinuxDataplane {
+    wg: Box<dyn Backend>,
+    host: Mutex<Netlink>,
+    host_ns: Netns,
+}
+
+fn err(context: impl Into<String>) -> impl FnOnce(weft_net::NetError) -> DataplaneError {
+    let context = context.into();
+    move |e| DataplaneError::new(context, e)
+}
+
+fn wg_err(e: weft_wg::WgError) -> DataplaneError {
+    DataplaneError::new("wireguard", e)
+}
+
+/// Creates kernel WireGuard links for the kernel backend.
+struct HostLinks;
+
+fn io_err(e: weft_net::NetError) -> std::io::Error {
+    std::io::Error::other(e)
+}
+
+impl weft_wg::LinkOps for HostLinks {
+    fn create_wireguard(&self, name: &str) -> std::io::Result<()> {
+        Netlink::new()
+            .and_then(|mut nl| nl.create_wireguard(name))
+            .map_err(io_err)
+    }
+    fn delete(&self, name: &str) -> std::io::Result<()> {
+        let mut nl = Netlink::new().map_err(io_err)?;
+        match nl.link_by_name(name).map_err(io_err)? {
+            Some(link) => nl.delete_link(link.index).map_err(io_err),
+            None => Ok(()),
+        }
+    }
+    fn exists(&self, name: &str) -> bool {
+        Netlink::new()
+            .and_then(|mut nl| nl.link_by_name(name))
+            .is_ok_and(|l| l.is_some())
+    }
+}
+
+/// Does this kernel have WireGuard? Creates and deletes a probe link.
+fn kernel_wireguard_available(nl: &mut Netlink) -> bool {
+    let probe = format!("weftprobe{}", std::process::id() % 100_000);
+    match nl.create_wireguard(&probe) {
+        Ok(()) => {
+            if let Ok(Some(link)) = nl.link_by_name(&probe) {
+                let _ = nl.delete_link(link.index);
+            }
+            true
+        }
+        Err(e) => {
+            tracing::debug!("kernel WireGuard probe: {e}");
+            false
+        }
+    }
+}
+
+impl LinuxDataplane {
+    pub fn new(mode: WireguardMode, uapi_dir: PathBuf) -> DpResult<Self> {
+        let host_ns = Netns::current().map_err(err("open the host namespace"))?;
+        let mut nl = Netlink::new().map_err(err("open netlink"))?;
+        let kernel = match mode {
+            WireguardMode::Userspace => false,
+            WireguardMode::Auto => kernel_wireguard_available(&mut nl),
+            WireguardMode::Kernel => {
+                if !kernel_wireguard_available(&mut nl) {
+                    return Err(DataplaneError::new(
+                        "--wireguard kernel",
+                        std::io::Error::other(
+                            "this kernel has no WireGuard module; use --wireguard userspace or auto",
+                        ),
+                    ));
+                }
+                true
+            }
+        };
+        let wg: Box<dyn Backend> = if kernel {
+            Box::new(weft_wg::Kernel::new(Box::new(HostLinks)))
+        } else {
+            Box::new(weft_wg::Userspace::new(uapi_dir))
+        };
+        tracing::info!(
+            backend = if kernel { "kernel" } else { "userspace" },
+            "WireGuard backend selected"
+        );
+        Ok(Self {
+            wg,
+            host: Mutex::new(nl),
+            host_ns,
+        })
+    }
+
+    fn host(&self) -> std::sync::MutexGuard<'_, Netlink> {
+        self.host.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Bring the device's peers to `peers` without touching peers that stay:
+    /// replacing them all would drop their sessions.
+    fn sync_peers(&self, ifname: &str, peers: &[PeerConfig]) -> DpResult<()> {
+        let current = self.wg.get(ifname).map_err(wg_err)?;
+        let mut changes: Vec<PeerConfig> = current
+            .peers
+            .iter()
+            .filter(|p| !peers.iter().any(|d| d.public_key == p.public_key))
+            .map(|p| {
+                let mut remove = PeerConfig::new(p.public_key);
+                remove.remove = true;
+                remove
+            })
+            .collect();
+        changes.extend(peers.iter().cloned());
+        let config = DeviceConfig {
+            peers: changes,
+            ..Default::default()
+        };
+        self.wg.configure(ifname, &config).map_err(wg_err)
+    }
+}
+
+fn has_address(nl: &mut Netlink, index: u32, addr: IpNet) -> Result<bool, weft_net::NetError> {
+    Ok(nl.addresses(Some(index))?.iter().any(|a| a.addr == addr))
+}
+
+fn ensure_address(nl: &mut Netlink, index: u32, addr: IpNet) -> Result<(), weft_net::NetError> {
+    if !has_address(nl, index, addr)? {
+        nl.add_address(index, addr)?;
+    }
+    Ok(())
+}
+
+fn default_route(gateway: IpAddr) -> IpNet {
+    if gateway.is_ipv4() {
+        "0.0.0.0/0".parse().expect("valid")
+    } else {
+        "::/0".parse().expect("valid")
+    }
+}
+
+/// The routes a workload needs inside its namespace.
+fn workload_routes(plan: &AttachmentPlan, index: u32) -> Vec<Route> {
+    let to = if plan.default_route {
+        default_route(plan.gateway)
+    } else {
+        plan.subnet
+    };
+    vec![
+        Route::link(single(plan.gateway), index),
+        Route::via(to, plan.gateway, Some(index)),
+    ]
+}
+
+impl Dataplane for LinuxDataplane {
+    fn backend(&self) -> &'static str {
+        match self.wg.kind() {
+            weft_wg::BackendKind::Kernel => "kernel",
+            weft_wg::BackendKind::Userspace => "userspace",
+        }
+    }
+
+    fn ensure_network(&self, plan: &NetworkPlan) -> DpResult<()> {
+        let ifname = &plan.ifname;
+        let fresh = !self.wg.exists(ifname);
+        if fresh {
+            self.wg.create(ifname).map_err(wg_err)?;
+        }
+        let device = DeviceConfig {
+            private_key: Some(plan.private_key.clone()),
+            listen_port: Some(plan.listen_port),
+            ..Default::default()
+        };
+        self.wg.configure(ifname, &device).map_err(wg_err)?;
+        self.sync_peers(ifname, &plan.peers)?;
+        let mut nl = self.host();
+        let link = nl
+            .link_by_name(ifname)
+            .map_err(err(format!("find {ifname}")))?
+            .ok_or_else(|| {
+                DataplaneError::new(
+                    format!("find {ifname}"),
+                    std::io::Error::other("it vanished"),
+                )
+            })?;
+        let ctx = |what: &str| format!("{what} {ifname}");
+        nl.set_alias(link.index, &network_alias(&plan.name))
+            .map_err(err(ctx("set alias of")))?;
+        nl.set_mtu(link.index, TUNNEL_MTU)
+            .map_err(err(ctx("set MTU of")))?;
+        ensure_address(&mut nl, link.index, plan.address)
+            .map_err(err(format!("add {} to {ifname}", plan.address)))?;
+        nl.set_up(link.index).map_err(err(ctx("bring up")))?;
+        let route = Route::link(plan.subnet, link.index).with_src(plan.address.addr());
+        nl.replace_route(&route)
+            .map_err(err(format!("route {} via {ifname}", plan.subnet)))?;
+        drop(nl);
+        weft_net::set_sysctl(&self.host_ns, "net/ipv4/ip_forward", "1")
+            .map_err(err("enable IPv4 forwarding"))?;
+        Ok(())
+    }
+
+    fn set_peers(&self, ifname: &str, peers: &[PeerConfig]) -> DpResult<()> {
+        self.sync_peers(ifname, peers)
+    }
+
+    fn remove_network(&self, ifname: &str, _subnet: &IpNet) -> DpResult<()> {
+        self.wg.delete(ifname).map_err(wg_err)?;
+        // The kernel backend's link, or anything left of a userspace one.
+        self.delete_link(ifname)
+    }
+
+    fn network_status(&self, ifname: &str) -> DpResult<DeviceInfo> {
+        self.wg.get(ifname).map_err(wg_err)
+    }
+
+    fn netns_id(&self, path: &str) -> Option<(u64, u64)> {
+        let ns = Netns::open(std::path::Path::new(path)).ok()?;
+        let id = ns.id();
+        Some((id.dev, id.ino))
+    }
+
+    fn create_attachment(&self, plan: &AttachmentPlan) -> DpResult<AttachmentState> {
+        let ns = Netns::open(std::path::Path::new(&plan.netns))
+            .map_err(err(format!("open namespace {}", plan.netns)))?;
+        let id = ns.id();
+        if (id.dev, id.ino) != plan.netns_id {
+            return Err(DataplaneError::new(
+                format!("open namespace {}", plan.netns),
+                std::io::Error::other("the path now names a different namespace"),
+            ));
+        }
+        let host_if = &plan.host_ifname;
+        self.host()
+            .create_veth(host_if, &plan.ifname, Some(&ns))
+            .map_err(err(format!(
+                "create veth {host_if} (peer {} in {})",
+                plan.ifname, plan.netns
+            )))?;
+        let result = configure_attachment(&mut self.host(), &ns, plan);
+        if result.is_err() {
+            // Deleting one end removes both, and the routes with them.
+            let _ = self.delete_link(host_if);
+        }
+        result
+    }
+
+    fn attachment_state(&self, plan: &AttachmentPlan) -> DpResult<Option<AttachmentState>> {
+        let Some(host) = self
+            .host()
+            .link_by_name(&plan.host_ifname)
+            .map_err(err(format!("find {}", plan.host_ifname)))?
+        else {
+            return Ok(None);
+        };
+        if host.alias.as_deref() != Some(plan.alias().as_str()) || !host.up {
+            return Ok(None);
+        }
+        let Ok(ns) = Netns::open(std::path::Path::new(&plan.netns)) else {
+            return Ok(None);
+        };
+        let id = ns.id();
+        if (id.dev, id.ino) != plan.netns_id {
+            return Ok(None);
+        }
+        let mut nl = Netlink::in_netns(&ns).map_err(err(format!("enter {}", plan.netns)))?;
+        let ctx = || format!("inspect {} in {}", plan.ifname, plan.netns);
+        let Some(link) = nl.link_by_name(&plan.ifname).map_err(err(ctx()))? else {
+            return Ok(None);
+        };
+        if !link.up || !has_address(&mut nl, link.index, single(plan.ip)).map_err(err(ctx()))? {
+            return Ok(None);
+        }
+        let routes = nl.routes().map_err(err(ctx()))?;
+        if !workload_routes(plan, link.index).iter().all(|want| {
+            routes
+                .iter()
+                .any(|r| r.dst == want.dst && r.gateway == want.gateway && r.oif == want.oif)
+        }) {
+            return Ok(None);
+        }
+        Ok(Some(AttachmentState {
+            mac: link.mac.map(format_mac).unwrap_or_default(),
+        }))
+    }
+
+    fn remove_attachment(&self, plan: &AttachmentPlan) -> DpResult<()> {
+        let mut nl = self.host();
+        let found = nl
+            .link_by_name(&plan.host_ifname)
+            .map_err(err(format!("find {}", plan.host_ifname)))?;
+        match found {
+            // Only ever delete a link that carries this attachment's alias.
+            Some(link) if link.alias.as_deref() == Some(plan.alias().as_str()) => nl
+                .delete_link(link.index)
+                .map_err(err(format!("delete {}", plan.host_ifname))),
+            _ => Ok(()),
+        }
+    }
+
+    fn owned_links(&self) -> DpResult<Vec<OwnedLink>> {
+        let links = self.host().links().map_err(err("list links"))?;
+        Ok(links
+            .into_iter()
+            .filter_map(|l| {
+                let alias = l.alias.filter(|a| a.starts_with(ALIAS_PREFIX))?;
+                Some(OwnedLink {
+                    name: l.name,
+                    alias,
+                })
+            })
+            .collect())
+    }
+
+    fn delete_link(&self, name: &str) -> DpResult<()> {
+        let mut nl = self.host();
+        match nl.link_by_name(name).map_err(err(format!("find {name}")))? {
+            Some(link) => nl
+                .delete_link(link.index)
+                .map_err(err(format!("delete {name}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+fn format_mac(mac: [u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Everything after the veth exists: both ends up, addresses, routes.
+fn configure_attachment(
+    host: &mut Netlink,
+    ns: &Netns,
+    plan: &AttachmentPlan,
+) -> DpResult<AttachmentState> {
+    let host_if = &plan.host_ifname;
+    let link = host
+        .link_by_name(host_if)
+        .map_err(err(format!("find {host_if}")))?
+        .ok_or_else(|| {
+            DataplaneError::new(
+                format!("find {host_if}"),
+                std::io::Error::other("it vanished"),
+            )
+        })?;
+    host.set_alias(link.index, &plan.alias())
+        .map_err(err(format!("set alias of {host_if}")))?;
+    host.set_mtu(link.index, TUNNEL_MTU)
+        .map_err(err(format!("set MTU of {host_if}")))?;
+    host.set_up(link.index)
+        .map_err(err(format!("bring up {host_if}")))?;
+    host.replace_route(&Route::link(single(plan.ip), link.index))
+        .map_err(err(format!("route {} via {host_if}", plan.ip)))?;
+
+    let ctx = |what: &str| format!("{what} in {}", plan.netns);
+    let mut nl = Netlink::in_netns(ns).map_err(err(ctx("open netlink")))?;
+    if let Some(lo) = nl.link_by_name("lo").map_err(err(ctx("find lo")))? {
+        nl.set_up(lo.index).map_err(err(ctx("bring up lo")))?;
+    }
+    let inner = nl
+        .link_by_name(&plan.ifname)
+        .map_err(err(ctx(&format!("find {}", plan.ifname))))?
+        .ok_or_else(|| {
+            DataplaneError::new(
+                ctx(&format!("find {}", plan.ifname)),
+                std::io::Error::other("it vanished"),
+            )
+        })?;
+    nl.set_mtu(inner.index, TUNNEL_MTU)
+        .map_err(err(ctx(&format!("set MTU of {}", plan.ifname))))?;
+    ensure_address(&mut nl, inner.index, single(plan.ip))
+        .map_err(err(ctx(&format!("add {} to {}", plan.ip, plan.ifname))))?;
+    nl.set_up(inner.index)
+        .map_err(err(ctx(&format!("bring up {}", plan.ifname))))?;
+    for route in workload_routes(plan, inner.index) {
+        nl.replace_route(&route)
+            .map_err(err(ctx(&format!("add route {}", route.dst))))?;
+    }
+    Ok(AttachmentState {
+        mac: inner.mac.map(format_mac).unwrap_or_default(),
+    })
+}

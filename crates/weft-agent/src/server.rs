@@ -1,0 +1,160 @@
+//! Running the agent: directories, the single-instance lock, start-up
+//! reconciliation, and the gRPC server on a Unix socket.
+
+use crate::agent::Agent;
+use crate::dataplane::Dataplane;
+use crate::linux::{LinuxDataplane, WireguardMode};
+use crate::service::AgentService;
+use crate::store::Store;
+use std::fs::{self, File};
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::net::UnixListener;
+use tokio_stream::wrappers::UnixListenerStream;
+use weft_proto::agent::agent_server::AgentServer;
+
+pub const DEFAULT_SOCKET: &str = "/run/weft/agent.sock";
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/weft";
+pub const DEFAULT_UAPI_DIR: &str = "/var/run/wireguard";
+
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    pub socket: PathBuf,
+    pub state_dir: PathBuf,
+    pub uapi_dir: PathBuf,
+    pub wireguard: WireguardMode,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "another weft agent is using the state directory {path} (pid {pid}); give this one its own --state-dir"
+    )]
+    StateLocked { path: String, pid: String },
+    #[error("another weft agent is listening on {0}; stop it or use another --socket")]
+    SocketInUse(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Agent(#[from] crate::error::AgentError),
+    #[error("start the data plane: {0}")]
+    Dataplane(#[from] crate::dataplane::DataplaneError),
+    #[error("serve gRPC: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ServerError {
+    let path = path.display().to_string();
+    move |source| ServerError::Io { what, path, source }
+}
+
+fn make_private_dir(path: &Path) -> Result<(), ServerError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(io_err("create directory", path))
+}
+
+/// Hold an exclusive lock on the state directory for the agent's lifetime:
+/// two agents on one store would fight over the same kernel objects.
+fn lock_state_dir(state_dir: &Path) -> Result<File, ServerError> {
+    let path = state_dir.join("agent.lock");
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(io_err("open lock file", &path))?;
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let pid = fs::read_to_string(&path)
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        return Err(ServerError::StateLocked {
+            path: state_dir.display().to_string(),
+            pid,
+        });
+    }
+    file.set_len(0).map_err(io_err("write lock file", &path))?;
+    write!(file, "{}", std::process::id()).map_err(io_err("write lock file", &path))?;
+    Ok(file)
+}
+
+/// Bind the API socket, replacing a stale one but never a live agent's.
+fn bind_socket(path: &Path) -> Result<UnixListener, ServerError> {
+    if let Some(parent) = path.parent() {
+        make_private_dir(parent)?;
+    }
+    if path.exists() {
+        if StdUnixStream::connect(path).is_ok() {
+            return Err(ServerError::SocketInUse(path.display().to_string()));
+        }
+        fs::remove_file(path).map_err(io_err("remove stale socket", path))?;
+    }
+    let listener = UnixListener::bind(path).map_err(io_err("listen on", path))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+        .map_err(io_err("set permissions of", path))?;
+    Ok(listener)
+}
+
+/// Start the agent and serve until `shutdown` resolves.
+pub async fn run(
+    config: AgentConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    // Everything the agent writes (store, keys, sockets) is root's alone.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    make_private_dir(&config.state_dir)?;
+    let _lock = lock_state_dir(&config.state_dir)?;
+    let store = Store::open(&config.state_dir.join("state.db"))?;
+    let dataplane = {
+        let (mode, uapi) = (config.wireguard, config.uapi_dir.clone());
+        tokio::task::spawn_blocking(move || LinuxDataplane::new(mode, uapi))
+            .await
+            .expect("data plane start-up does not panic")?
+    };
+    serve(config, store, dataplane, shutdown).await
+}
+
+async fn serve<D: Dataplane + 'static>(
+    config: AgentConfig,
+    store: Store,
+    dataplane: D,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    let agent = Arc::new(Mutex::new(Agent::new(store, dataplane)));
+    {
+        let agent = agent.clone();
+        tokio::task::spawn_blocking(move || {
+            agent.lock().unwrap_or_else(|p| p.into_inner()).reconcile()
+        })
+        .await
+        .expect("reconcile does not panic")?;
+    }
+    let listener = bind_socket(&config.socket)?;
+    tracing::info!(socket = %config.socket.display(), state_dir = %config.state_dir.display(), "weft agent ready");
+    let result = tonic::transport::Server::builder()
+        .add_service(AgentServer::new(AgentService::new(agent.clone())))
+        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
+        .await;
+    let _ = fs::remove_file(&config.socket);
+    // Dropping the agent stops userspace engines and removes their sockets.
+    drop(agent);
+    tracing::info!("weft agent stopped");
+    result.map_err(Into::into)
+}

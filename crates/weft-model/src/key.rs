@@ -1,0 +1,187 @@
+//! WireGuard keys: 32-byte Curve25519 values, shown as base64 (like `wg`) and
+//! written as hex on the UAPI socket.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use std::fmt;
+
+/// Why a key could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyError {
+    #[error("malformed key {shown:?}: expected 44 characters of base64 encoding 32 bytes")]
+    Base64 { shown: String },
+    #[error("malformed key: expected 64 hex characters encoding 32 bytes")]
+    Hex,
+}
+
+/// A public key (or a preshared key): safe to print.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PublicKey(pub [u8; 32]);
+
+/// A private key. `Debug` never shows it; there is no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivateKey([u8; 32]);
+
+fn decode_base64(text: &str) -> Result<[u8; 32], KeyError> {
+    let text = text.trim();
+    let err = || KeyError::Base64 {
+        // A malformed private key could still be mostly secret: show only its start.
+        shown: text.chars().take(8).collect::<String>() + if text.len() > 8 { "…" } else { "" },
+    };
+    if text.len() != 44 {
+        return Err(err());
+    }
+    let bytes = STANDARD.decode(text).map_err(|_| err())?;
+    bytes.try_into().map_err(|_| err())
+}
+
+fn decode_hex(text: &str) -> Result<[u8; 32], KeyError> {
+    let text = text.trim();
+    if text.len() != 64 {
+        return Err(KeyError::Hex);
+    }
+    let mut out = [0u8; 32];
+    for (i, chunk) in text.as_bytes().chunks(2).enumerate() {
+        let s = std::str::from_utf8(chunk).map_err(|_| KeyError::Hex)?;
+        out[i] = u8::from_str_radix(s, 16).map_err(|_| KeyError::Hex)?;
+    }
+    Ok(out)
+}
+
+fn encode_hex(bytes: &[u8; 32]) -> String {
+    use fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+impl PublicKey {
+    pub fn from_base64(text: &str) -> Result<Self, KeyError> {
+        decode_base64(text).map(Self)
+    }
+    pub fn from_hex(text: &str) -> Result<Self, KeyError> {
+        decode_hex(text).map(Self)
+    }
+    pub fn to_base64(&self) -> String {
+        STANDARD.encode(self.0)
+    }
+    pub fn to_hex(&self) -> String {
+        encode_hex(&self.0)
+    }
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_base64())
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.to_base64())
+    }
+}
+
+impl std::str::FromStr for PublicKey {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        Self::from_base64(s)
+    }
+}
+
+impl PrivateKey {
+    /// A fresh key from the operating system's random source, clamped as
+    /// `wg genkey` does.
+    pub fn generate() -> Self {
+        let mut bytes: [u8; 32] = rand::random();
+        bytes[0] &= 248;
+        bytes[31] &= 127;
+        bytes[31] |= 64;
+        Self(bytes)
+    }
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+    pub fn from_base64(text: &str) -> Result<Self, KeyError> {
+        decode_base64(text).map(Self)
+    }
+    pub fn from_hex(text: &str) -> Result<Self, KeyError> {
+        decode_hex(text).map(Self)
+    }
+    pub fn to_base64(&self) -> String {
+        STANDARD.encode(self.0)
+    }
+    pub fn to_hex(&self) -> String {
+        encode_hex(&self.0)
+    }
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+    pub fn public_key(&self) -> PublicKey {
+        let secret = x25519_dalek::StaticSecret::from(self.0);
+        PublicKey(x25519_dalek::PublicKey::from(&secret).to_bytes())
+    }
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PrivateKey(<hidden>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // From the WireGuard documentation's example pair (wg genkey | wg pubkey).
+    const PRIV: &str = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
+    const PUB: &str = "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=";
+
+    #[test]
+    fn derives_the_public_key_wg_derives() {
+        let key = PrivateKey::from_base64(PRIV).unwrap();
+        assert_eq!(key.public_key().to_base64(), PUB);
+    }
+
+    #[test]
+    fn base64_and_hex_round_trip() {
+        let key = PrivateKey::generate();
+        assert_eq!(PrivateKey::from_base64(&key.to_base64()).unwrap(), key);
+        assert_eq!(PrivateKey::from_hex(&key.to_hex()).unwrap(), key);
+        let public = key.public_key();
+        assert_eq!(PublicKey::from_hex(&public.to_hex()).unwrap(), public);
+    }
+
+    #[test]
+    fn generated_keys_are_clamped_and_distinct() {
+        let a = PrivateKey::generate();
+        let b = PrivateKey::generate();
+        assert_ne!(a, b);
+        assert_eq!(a.as_bytes()[0] & 7, 0);
+        assert_eq!(a.as_bytes()[31] & 0xc0, 0x40);
+    }
+
+    #[test]
+    fn malformed_keys_are_refused() {
+        assert!(matches!(
+            PublicKey::from_base64("abc"),
+            Err(KeyError::Base64 { .. })
+        ));
+        assert!(
+            PublicKey::from_base64(&"A".repeat(44)).is_err(),
+            "44 chars but not 32 bytes"
+        );
+        assert!(PublicKey::from_hex("zz").is_err());
+        assert!(PublicKey::from_hex(&"g".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn debug_hides_private_keys() {
+        let key = PrivateKey::from_base64(PRIV).unwrap();
+        assert!(!format!("{key:?}").contains("yAnz"));
+    }
+}

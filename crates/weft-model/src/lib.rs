@@ -1,0 +1,12 @@
+//! weft's model: the pure part. Validation of names, addresses and keys,
+//! address assignment inside host blocks, interface naming, and the plans the
+//! agent carries out. Nothing here touches the kernel, the disk or the clock.
+
+pub mod addressing;
+pub mod error;
+pub mod key;
+pub mod names;
+pub mod peer;
+
+pub use error::ModelError;
+pub use key::{KeyError, PrivateKey, PublicKey};

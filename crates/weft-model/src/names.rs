@@ -1,0 +1,226 @@
+//! Names: networks, workload ids, DNS labels and Linux interface names.
+
+use crate::error::ModelError;
+
+/// Linux limits interface names to 15 bytes (IFNAMSIZ - 1).
+pub const IFNAME_MAX: usize = 15;
+
+/// A network name: a DNS label (lowercase letters, digits, '-'), at most 32
+/// characters, so it can appear in interface aliases and DNS names.
+pub fn validate_network_name(name: &str) -> Result<(), ModelError> {
+    validate_label("network name", name, 32, false)
+}
+
+/// A workload name as it appears in DNS: one label, 1–63 characters.
+pub fn validate_workload_name(name: &str) -> Result<(), ModelError> {
+    validate_label("workload name", name, 63, true)
+}
+
+fn validate_label(
+    field: &'static str,
+    name: &str,
+    max: usize,
+    allow_upper: bool,
+) -> Result<(), ModelError> {
+    let bad = |why: &str| Err(ModelError::invalid(field, name, why));
+    if name.is_empty() {
+        return bad("must not be empty");
+    }
+    if name.len() > max {
+        return bad(&format!("longer than {max} characters"));
+    }
+    let ok_char = |c: char| {
+        c.is_ascii_digit()
+            || c == '-'
+            || c.is_ascii_lowercase()
+            || (allow_upper && c.is_ascii_uppercase())
+    };
+    if let Some(c) = name.chars().find(|&c| !ok_char(c)) {
+        let allowed = if allow_upper {
+            "letters"
+        } else {
+            "lowercase letters"
+        };
+        return bad(&format!(
+            "{c:?} is not allowed (use {allowed}, digits and '-')"
+        ));
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return bad("must not start or end with '-'");
+    }
+    Ok(())
+}
+
+/// A workload id (a container id, a VM id…): 1–128 characters of letters,
+/// digits, '-', '_' and '.'.
+pub fn validate_workload_id(id: &str) -> Result<(), ModelError> {
+    let bad = |why: &str| Err(ModelError::invalid("workload id", id, why));
+    if id.is_empty() {
+        return bad("must not be empty");
+    }
+    if id.len() > 128 {
+        return bad("longer than 128 characters");
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return bad(&format!(
+            "{c:?} is not allowed (use letters, digits, '-', '_', '.')"
+        ));
+    }
+    Ok(())
+}
+
+/// A Linux interface name as the kernel accepts it.
+pub fn validate_ifname(field: &'static str, name: &str) -> Result<(), ModelError> {
+    let bad = |why: &str| Err(ModelError::invalid(field, name, why));
+    if name.is_empty() {
+        return bad("must not be empty");
+    }
+    if name.len() > IFNAME_MAX {
+        return bad(&format!("longer than {IFNAME_MAX} characters"));
+    }
+    if name == "." || name == ".." {
+        return bad("is not a valid interface name");
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|&c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+    {
+        return bad(&format!("{c:?} is not allowed in an interface name"));
+    }
+    Ok(())
+}
+
+/// The WireGuard interface of the network with this index: wg0, wg1, …
+pub fn wireguard_ifname(index: u32) -> String {
+    format!("wg{index}")
+}
+
+/// The first `ethN` not in `taken`: a workload's interfaces are named in
+/// attach order.
+pub fn next_workload_ifname<'a>(taken: impl IntoIterator<Item = &'a str>) -> String {
+    let taken: Vec<&str> = taken.into_iter().collect();
+    (0..)
+        .map(|n| format!("eth{n}"))
+        .find(|name| !taken.contains(&name.as_str()))
+        .expect("an unbounded range always has a free name")
+}
+
+/// The host side of a workload's veth: `w<network index>-<id prefix>`,
+/// at most 15 characters. When that collides with a name in `taken` (two ids
+/// sharing a prefix), the tail becomes a hash of the whole id, then a counter.
+pub fn host_veth_name<'a>(
+    network_index: u32,
+    workload_id: &str,
+    taken: impl IntoIterator<Item = &'a str>,
+) -> String {
+    let taken: Vec<&str> = taken.into_iter().collect();
+    let prefix = format!("w{network_index}-");
+    let room = IFNAME_MAX - prefix.len();
+    let clean: String = workload_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let first = format!("{prefix}{}", &clean[..clean.len().min(room)]);
+    if !taken.contains(&first.as_str()) && !clean.is_empty() {
+        return first;
+    }
+    let hash = format!("{:08x}", fnv1a(workload_id.as_bytes()) as u32);
+    let keep = room.saturating_sub(hash.len() + 1);
+    let hashed = format!(
+        "{prefix}{}{}{hash}",
+        &clean[..clean.len().min(keep)],
+        if keep > 0 && !clean.is_empty() {
+            "-"
+        } else {
+            ""
+        }
+    );
+    if !taken.contains(&hashed.as_str()) {
+        return hashed;
+    }
+    (2u32..)
+        .map(|n| {
+            let suffix = format!("{n}");
+            format!("{}{}", &hashed[..IFNAME_MAX - suffix.len()], suffix)
+        })
+        .find(|name| !taken.contains(&name.as_str()))
+        .expect("an unbounded range always has a free name")
+}
+
+/// FNV-1a: a stable, dependency-free hash for naming (not for security).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_names_are_dns_labels() {
+        assert!(validate_network_name("blue").is_ok());
+        assert!(validate_network_name("net-2").is_ok());
+        for bad in ["", "Blue", "a_b", "-a", "a-", "a.b", &"x".repeat(33)] {
+            let err = validate_network_name(bad).unwrap_err().to_string();
+            assert!(err.contains("network name"), "{err}");
+        }
+    }
+
+    #[test]
+    fn workload_ids_allow_container_ids() {
+        assert!(validate_workload_id("c1").is_ok());
+        assert!(validate_workload_id(&"a1b2c3".repeat(10)).is_ok());
+        assert!(validate_workload_id("my_ctr.1").is_ok());
+        assert!(validate_workload_id("").is_err());
+        assert!(validate_workload_id("a/b").is_err());
+        assert!(validate_workload_id(&"a".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn ifnames_follow_the_kernel_rules() {
+        assert!(validate_ifname("ifname", "eth0").is_ok());
+        assert!(validate_ifname("ifname", &"e".repeat(15)).is_ok());
+        assert!(validate_ifname("ifname", &"e".repeat(16)).is_err());
+        assert!(validate_ifname("ifname", "a/b").is_err());
+        assert!(validate_ifname("ifname", "a b").is_err());
+        assert!(validate_ifname("ifname", "..").is_err());
+        assert!(validate_ifname("ifname", "").is_err());
+    }
+
+    #[test]
+    fn workload_ifnames_fill_the_lowest_gap() {
+        assert_eq!(next_workload_ifname([]), "eth0");
+        assert_eq!(next_workload_ifname(["eth0", "eth2"]), "eth1");
+        assert_eq!(next_workload_ifname(["eth0", "eth1"]), "eth2");
+    }
+
+    #[test]
+    fn host_veth_names_are_short_and_unique() {
+        assert_eq!(host_veth_name(0, "c1", []), "w0-c1");
+        let long = "a1b2c3d4e5f6a7b8c9d0";
+        let first = host_veth_name(3, long, []);
+        assert_eq!(first, "w3-a1b2c3d4e5f6");
+        // A second id sharing the prefix gets a hashed name.
+        let other = "a1b2c3d4e5f6ffff";
+        let second = host_veth_name(3, other, [first.as_str()]);
+        assert_ne!(second, first);
+        assert!(second.len() <= IFNAME_MAX, "{second}");
+        // Even the hashed name taken: still unique, still short.
+        let third = host_veth_name(3, other, [first.as_str(), second.as_str()]);
+        assert!(
+            third != first && third != second && third.len() <= IFNAME_MAX,
+            "{third}"
+        );
+        // Ids of only odd characters still give a valid name.
+        let odd = host_veth_name(1, "...", []);
+        assert!(odd.starts_with("w1-") && odd.len() <= IFNAME_MAX, "{odd}");
+        for name in [&first, &second, &third, &odd] {
+            validate_ifname("host veth", name).unwrap();
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! weft-net: the one narrow seam through which weft does privileged network
+//! work — network namespaces, links, addresses, routes and sysctls.
+//!
+//! Everything is synchronous. A [`Netlink`] handle is bound to the namespace
+//! it was opened in ([`Netlink::in_netns`] opens it on a short-lived thread
+//! inside the target namespace) and can then be used from any thread; the
+//! caller's own thread never changes namespace.
+
+mod addr;
+mod error;
+mod link;
+mod netlink;
+mod netns;
+mod route;
+mod sysctl;
+
+pub use addr::Address;
+pub use error::{NetError, Result};
+pub use ipnet::IpNet;
+pub use link::{Link, MAX_IFNAME_LEN};
+pub use netlink::Netlink;
+pub use netns::{Netns, NetnsId};
+pub use route::{Route, RouteScope};
+pub use sysctl::{get_sysctl, set_sysctl};
+
+#[cfg(test)]
+mod tests {
+    /// The agent opens handles on one thread and uses them on others.
+    #[test]
+    fn handles_can_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<super::Netns>();
+        send::<super::Netlink>();
+        send_sync::<super::NetError>();
+    }
+}

@@ -1,0 +1,353 @@
+//! Routes in the main table, IPv4 and IPv6.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol,
+    RouteScope as KernelScope, RouteType,
+};
+
+use crate::addr::family_of;
+use crate::error::{NetError, Result};
+use crate::netlink::Netlink;
+
+/// Which destinations a route reaches directly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RouteScope {
+    /// Reached through a gateway (or the default for a route).
+    Universe,
+    /// On the link itself: no gateway.
+    Link,
+    /// This host.
+    Host,
+}
+
+impl RouteScope {
+    fn to_kernel(self) -> KernelScope {
+        match self {
+            RouteScope::Universe => KernelScope::Universe,
+            RouteScope::Link => KernelScope::Link,
+            RouteScope::Host => KernelScope::Host,
+        }
+    }
+
+    fn from_kernel(scope: KernelScope) -> Option<RouteScope> {
+        match scope {
+            KernelScope::Universe => Some(RouteScope::Universe),
+            KernelScope::Link => Some(RouteScope::Link),
+            KernelScope::Host => Some(RouteScope::Host),
+            _ => None,
+        }
+    }
+}
+
+/// A unicast route in the main table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub dst: IpNet,
+    pub gateway: Option<IpAddr>,
+    pub oif: Option<u32>,
+    pub scope: RouteScope,
+    /// Preferred source address (RTA_PREFSRC).
+    pub src: Option<IpAddr>,
+    /// RTA_PRIORITY. The kernel reports IPv6 routes added without one as 1024.
+    pub metric: Option<u32>,
+}
+
+impl Route {
+    /// `dst` through `gateway`, optionally pinned to link `oif`.
+    pub fn via(dst: IpNet, gateway: IpAddr, oif: Option<u32>) -> Route {
+        Route {
+            dst,
+            gateway: Some(gateway),
+            oif,
+            scope: RouteScope::Universe,
+            src: None,
+            metric: None,
+        }
+    }
+
+    /// `dst` directly on link `oif`: scope link, no gateway.
+    pub fn link(dst: IpNet, oif: u32) -> Route {
+        Route {
+            dst,
+            gateway: None,
+            oif: Some(oif),
+            scope: RouteScope::Link,
+            src: None,
+            metric: None,
+        }
+    }
+
+    pub fn with_src(mut self, src: IpAddr) -> Route {
+        self.src = Some(src);
+        self
+    }
+
+    pub fn with_metric(mut self, metric: u32) -> Route {
+        self.metric = Some(metric);
+        self
+    }
+
+    /// Reads a kernel route; `None` for what this type cannot describe
+    /// (other tables, non-unicast types, cache clones, multipath routes,
+    /// site/nowhere scopes), which `routes()` leaves out.
+    fn from_message(message: RouteMessage) -> Option<Route> {
+        let header = &message.header;
+        if header.kind != RouteType::Unicast || header.flags.contains(RouteFlags::Cloned) {
+            return None;
+        }
+        let scope = RouteScope::from_kernel(header.scope)?;
+        let mut table = u32::from(header.table);
+        let mut dst = None;
+        let mut gateway = None;
+        let mut oif = None;
+        let mut src = None;
+        let mut metric = None;
+        for attribute in &message.attributes {
+            match attribute {
+                RouteAttribute::Table(id) => table = *id,
+                RouteAttribute::Destination(address) => dst = ip_of(address),
+                RouteAttribute::Gateway(address) => gateway = ip_of(address),
+                RouteAttribute::PrefSource(address) => src = ip_of(address),
+                RouteAttribute::Oif(index) => oif = Some(*index),
+                RouteAttribute::Priority(priority) => metric = Some(*priority),
+                RouteAttribute::MultiPath(_) => return None,
+                _ => {}
+            }
+        }
+        if table != u32::from(RouteHeader::RT_TABLE_MAIN) {
+            return None;
+        }
+        let dst_ip = match dst {
+            Some(ip) => ip,
+            None => unspecified(header.address_family)?,
+        };
+        let dst = IpNet::new(dst_ip, header.destination_prefix_length).ok()?;
+        Some(Route {
+            dst,
+            gateway,
+            oif,
+            scope,
+            src,
+            metric,
+        })
+    }
+
+    /// The RTM_NEWROUTE / RTM_DELROUTE message for this route.
+    fn to_message(&self, op: &str) -> Result<RouteMessage> {
+        let family = family_of(self.dst.addr());
+        for (what, ip) in [("gateway", self.gateway), ("source", self.src)] {
+            match ip {
+                Some(ip) if family_of(ip) != family => {
+                    return Err(NetError::invalid(
+                        op,
+                        format!("{what} {ip} is not of the destination's address family"),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let mut message = RouteMessage::default();
+        message.header.address_family = family;
+        message.header.destination_prefix_length = self.dst.prefix_len();
+        message.header.table = RouteHeader::RT_TABLE_MAIN;
+        message.header.protocol = RouteProtocol::Static;
+        message.header.scope = self.scope.to_kernel();
+        message.header.kind = RouteType::Unicast;
+        let attributes = &mut message.attributes;
+        // The network address: the kernel refuses host bits under the prefix.
+        attributes.push(RouteAttribute::Destination(route_address(
+            self.dst.network(),
+        )));
+        if let Some(gateway) = self.gateway {
+            attributes.push(RouteAttribute::Gateway(route_address(gateway)));
+        }
+        if let Some(oif) = self.oif {
+            attributes.push(RouteAttribute::Oif(oif));
+        }
+        if let Some(src) = self.src {
+            attributes.push(RouteAttribute::PrefSource(route_address(src)));
+        }
+        if let Some(metric) = self.metric {
+            attributes.push(RouteAttribute::Priority(metric));
+        }
+        Ok(message)
+    }
+}
+
+fn ip_of(address: &RouteAddress) -> Option<IpAddr> {
+    match address {
+        RouteAddress::Inet(ip) => Some(IpAddr::V4(*ip)),
+        RouteAddress::Inet6(ip) => Some(IpAddr::V6(*ip)),
+        _ => None,
+    }
+}
+
+fn route_address(ip: IpAddr) -> RouteAddress {
+    match ip {
+        IpAddr::V4(ip) => RouteAddress::Inet(ip),
+        IpAddr::V6(ip) => RouteAddress::Inet6(ip),
+    }
+}
+
+/// The default route's destination, which the kernel sends without RTA_DST.
+fn unspecified(family: netlink_packet_route::AddressFamily) -> Option<IpAddr> {
+    use netlink_packet_route::AddressFamily;
+    match family {
+        AddressFamily::Inet => Some(IpAddr::from([0u8; 4])),
+        AddressFamily::Inet6 => Some(IpAddr::from([0u8; 16])),
+        _ => None,
+    }
+}
+
+fn describe_route(route: &Route) -> String {
+    let mut text = route.dst.to_string();
+    if let Some(gateway) = route.gateway {
+        text.push_str(&format!(" via {gateway}"));
+    }
+    if let Some(oif) = route.oif {
+        text.push_str(&format!(" dev #{oif}"));
+    }
+    if let Some(metric) = route.metric {
+        text.push_str(&format!(" metric {metric}"));
+    }
+    text
+}
+
+impl Netlink {
+    /// Unicast routes of the main table, both families.
+    pub fn routes(&mut self) -> Result<Vec<Route>> {
+        let op = self.describe("list routes");
+        let replies = self.dump(RouteNetlinkMessage::GetRoute(RouteMessage::default()), &op)?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|reply| match reply {
+                RouteNetlinkMessage::NewRoute(message) => Route::from_message(message),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Adds a route; fails with `is_exists()` when one for the same
+    /// destination (and metric) is there.
+    pub fn add_route(&mut self, route: &Route) -> Result<()> {
+        self.new_route(route, "add", NLM_F_CREATE | NLM_F_EXCL)
+    }
+
+    /// Adds the route or replaces the one for the same destination and metric.
+    pub fn replace_route(&mut self, route: &Route) -> Result<()> {
+        self.new_route(route, "replace", NLM_F_CREATE | NLM_F_REPLACE)
+    }
+
+    fn new_route(&mut self, route: &Route, verb: &str, flags: u16) -> Result<()> {
+        let op = self.describe(format_args!("{verb} route {}", describe_route(route)));
+        let message = route.to_message(&op)?;
+        self.request(RouteNetlinkMessage::NewRoute(message), flags, &op)?;
+        tracing::debug!("{op}: done");
+        Ok(())
+    }
+
+    /// Deletes the route matching `route`'s destination, gateway, link and
+    /// metric (whatever of those it sets); its scope is not compared.
+    pub fn del_route(&mut self, route: &Route) -> Result<()> {
+        let op = self.describe(format_args!("delete route {}", describe_route(route)));
+        let mut message = route.to_message(&op)?;
+        // As `ip route del` does: NOWHERE, UNSPEC and protocol 0 match any.
+        message.header.scope = KernelScope::NoWhere;
+        message.header.kind = RouteType::Unspec;
+        message.header.protocol = RouteProtocol::Unspec;
+        self.request(RouteNetlinkMessage::DelRoute(message), 0, &op)?;
+        tracing::debug!("{op}: done");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constructors() {
+        let dst: IpNet = "10.1.0.0/16".parse().unwrap();
+        let gw: IpAddr = "10.0.0.1".parse().unwrap();
+        let via = Route::via(dst, gw, Some(3));
+        assert_eq!(via.gateway, Some(gw));
+        assert_eq!(via.oif, Some(3));
+        assert_eq!(via.scope, RouteScope::Universe);
+        assert_eq!((via.src, via.metric), (None, None));
+
+        let link = Route::link(dst, 4);
+        assert_eq!(link.gateway, None);
+        assert_eq!(link.oif, Some(4));
+        assert_eq!(link.scope, RouteScope::Link);
+        assert_eq!(link.clone().with_metric(7).metric, Some(7));
+    }
+
+    #[test]
+    fn message_round_trips() {
+        let route = Route::via(
+            "fd00:1::/64".parse().unwrap(),
+            "fd00::1".parse().unwrap(),
+            Some(2),
+        )
+        .with_metric(50)
+        .with_src("fd00::2".parse().unwrap());
+        let message = route.to_message("t").unwrap();
+        assert_eq!(message.header.destination_prefix_length, 64);
+        assert_eq!(Route::from_message(message), Some(route));
+    }
+
+    #[test]
+    fn host_bits_are_cleared_in_the_request() {
+        let route = Route::link("10.1.2.3/16".parse().unwrap(), 1);
+        let message = route.to_message("t").unwrap();
+        assert!(
+            message
+                .attributes
+                .contains(&RouteAttribute::Destination(RouteAddress::Inet(
+                    "10.1.0.0".parse().unwrap()
+                )))
+        );
+    }
+
+    #[test]
+    fn mixed_families_are_refused() {
+        let route = Route::via(
+            "10.0.0.0/8".parse().unwrap(),
+            "fd00::1".parse().unwrap(),
+            None,
+        );
+        let err = route.to_message("add route").unwrap_err();
+        assert!(matches!(err, NetError::Invalid { .. }));
+        assert!(err.to_string().contains("fd00::1"), "{err}");
+    }
+
+    #[test]
+    fn default_route_without_dst_attribute_parses() {
+        let mut message = RouteMessage::default();
+        message.header.address_family = netlink_packet_route::AddressFamily::Inet;
+        message.header.table = RouteHeader::RT_TABLE_MAIN;
+        message.header.kind = RouteType::Unicast;
+        message.attributes = vec![RouteAttribute::Gateway(RouteAddress::Inet(
+            "192.0.2.1".parse().unwrap(),
+        ))];
+        let route = Route::from_message(message).expect("parsed");
+        assert_eq!(route.dst, "0.0.0.0/0".parse::<IpNet>().unwrap());
+    }
+
+    #[test]
+    fn other_tables_and_types_are_left_out() {
+        let mut message = Route::link("10.0.0.0/8".parse().unwrap(), 1)
+            .to_message("t")
+            .unwrap();
+        message.header.table = 255;
+        assert_eq!(Route::from_message(message.clone()), None);
+        message.header.table = RouteHeader::RT_TABLE_MAIN;
+        message.header.kind = RouteType::Local;
+        assert_eq!(Route::from_message(message), None);
+    }
+}

@@ -1,0 +1,347 @@
+//! Serve the UAPI of one interface on `<uapi_dir>/<ifname>.sock`.
+//!
+//! One thread accepts connections and answers their requests in turn (a
+//! connection may carry several, as with wireguard-go). Requests are small
+//! and handled quickly; read/write timeouts keep a stuck client from holding
+//! the thread for long.
+
+use std::fs;
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+
+use super::proto::{self, DeviceDump, Request};
+use crate::{DeviceConfig, WgError, uapi_socket_path};
+
+/// What the server asks of the device it serves.
+pub trait UapiHandler: Send + Sync {
+    fn uapi_get(&self) -> Result<DeviceDump, WgError>;
+    fn uapi_set(&self, config: &DeviceConfig) -> Result<(), WgError>;
+}
+
+/// A request larger than this is refused (a few thousand peers fit).
+const MAX_REQUEST_BYTES: usize = 16 << 20;
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct UapiServer {
+    path: PathBuf,
+    /// Identity of the socket file we created, so that we never remove a
+    /// file someone else put there since.
+    file_id: (u64, u64),
+    wake: Arc<EventFd>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl UapiServer {
+    /// Bind the socket (replacing a stale one) and start serving `handler`.
+    pub fn start(
+        uapi_dir: &Path,
+        ifname: &str,
+        handler: Weak<dyn UapiHandler>,
+    ) -> Result<Self, WgError> {
+        let path = uapi_socket_path(uapi_dir, ifname);
+        let err = |source| WgError::Uapi {
+            ifname: ifname.to_owned(),
+            path: path.clone(),
+            source,
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(uapi_dir)
+            .map_err(err)?;
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_socket() => {
+                tracing::debug!(path = %path.display(), "replacing stale UAPI socket");
+                fs::remove_file(&path).map_err(err)?;
+            }
+            Ok(_) => {
+                return Err(err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "a file that is not a socket is in the way",
+                )));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(err(e)),
+        }
+        let listener = UnixListener::bind(&path).map_err(err)?;
+        let meta = fs::metadata(&path).map_err(err)?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(err)?;
+        listener.set_nonblocking(true).map_err(err)?;
+        let wake = Arc::new(
+            EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+                .map_err(|e| err(e.into()))?,
+        );
+        let thread_wake = Arc::clone(&wake);
+        let name = ifname.to_owned();
+        let thread = std::thread::Builder::new()
+            .name(format!("wg-uapi-{ifname}"))
+            .spawn(move || serve(&name, &listener, &thread_wake, &handler))
+            .map_err(|e| WgError::Thread {
+                ifname: ifname.to_owned(),
+                source: e,
+            })?;
+        Ok(Self {
+            path,
+            file_id: (meta.dev(), meta.ino()),
+            wake,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stop serving and remove the socket file. Idempotent.
+    pub fn stop(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let _ = self.wake.write(1);
+        if thread.join().is_err() {
+            tracing::error!(path = %self.path.display(), "UAPI thread panicked");
+        }
+        if let Ok(meta) = fs::symlink_metadata(&self.path)
+            && (meta.dev(), meta.ino()) == self.file_id
+        {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl Drop for UapiServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn serve(ifname: &str, listener: &UnixListener, wake: &EventFd, handler: &Weak<dyn UapiHandler>) {
+    loop {
+        let mut fds = [
+            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+            PollFd::new(wake.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                tracing::error!(ifname, "UAPI poll failed: {e}");
+                return;
+            }
+        }
+        if fds[1].any().unwrap_or(false) {
+            return;
+        }
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let Some(handler) = handler.upgrade() else {
+                    return;
+                };
+                if let Err(e) = serve_connection(stream, &*handler) {
+                    tracing::debug!(ifname, "UAPI client: {e}");
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => tracing::debug!(ifname, "UAPI accept: {e}"),
+        }
+    }
+}
+
+/// Answer requests until the client closes the connection.
+fn serve_connection(stream: UnixStream, handler: &dyn UapiHandler) -> io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
+    stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
+    let mut reader = BufReader::new(&stream);
+    let mut request = String::new();
+    loop {
+        request.clear();
+        if !read_request(&mut reader, &mut request)? {
+            return Ok(());
+        }
+        let (answer, keep_going) = answer(&request, handler);
+        (&stream).write_all(answer.as_bytes())?;
+        if !keep_going {
+            return Ok(());
+        }
+    }
+}
+
+/// Read lines up to and including the empty one. `false` at a clean EOF.
+fn read_request(reader: &mut impl BufRead, request: &mut String) -> io::Result<bool> {
+    loop {
+        let before = request.len();
+        let n = reader.read_line(request)?;
+        if n == 0 {
+            if request.is_empty() {
+                return Ok(false);
+            }
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "request cut short",
+            ));
+        }
+        if &request[before..] == "\n" {
+            return Ok(true);
+        }
+        if request.len() > MAX_REQUEST_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "request too large",
+            ));
+        }
+    }
+}
+
+/// The answer to one request, and whether the connection may go on.
+fn answer(request: &str, handler: &dyn UapiHandler) -> (String, bool) {
+    match proto::parse_request(request) {
+        Ok(Request::Get) => match handler.uapi_get() {
+            Ok(dump) => (proto::format_get_response(&dump), true),
+            Err(e) => {
+                tracing::debug!("UAPI get: {e}");
+                (proto::format_errno(e.errno()), true)
+            }
+        },
+        Ok(Request::Set(config)) => match handler.uapi_set(&config) {
+            Ok(()) => (proto::format_errno(0), true),
+            Err(e) => {
+                tracing::info!("UAPI set: {e}");
+                (proto::format_errno(e.errno()), true)
+            }
+        },
+        Err(e) => {
+            tracing::debug!("UAPI request refused: {e}");
+            (proto::format_errno(e.errno()), false)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::uapi::proto::{PeerDump, format_set_request, parse_get_response};
+    use crate::{PeerConfig, PeerInfo, PrivateKey, PublicKey};
+    use std::io::Read;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Fake {
+        applied: Mutex<Vec<DeviceConfig>>,
+    }
+
+    impl UapiHandler for Fake {
+        fn uapi_get(&self) -> Result<DeviceDump, WgError> {
+            Ok(DeviceDump {
+                private_key: Some(PrivateKey::from_bytes([1; 32])),
+                listen_port: 4242,
+                fwmark: 0,
+                peers: self
+                    .applied
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|c| c.peers.clone())
+                    .map(|p| PeerDump {
+                        info: PeerInfo {
+                            public_key: p.public_key,
+                            endpoint: p.endpoint,
+                            allowed_ips: p.allowed_ips,
+                            last_handshake: None,
+                            rx_bytes: 0,
+                            tx_bytes: 0,
+                            persistent_keepalive: None,
+                        },
+                        preshared_key: None,
+                    })
+                    .collect(),
+            })
+        }
+        fn uapi_set(&self, config: &DeviceConfig) -> Result<(), WgError> {
+            if config.listen_port == Some(1) {
+                return Err(WgError::Bind {
+                    ifname: "wg0".into(),
+                    port: 1,
+                    source: io::Error::from_raw_os_error(libc::EADDRINUSE),
+                });
+            }
+            self.applied.lock().unwrap().push(config.clone());
+            Ok(())
+        }
+    }
+
+    fn roundtrip(path: &Path, request: &str) -> String {
+        let mut stream = UnixStream::connect(path).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut out = String::new();
+        stream.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn serves_get_and_set_and_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let uapi_dir = dir.path().join("wireguard");
+        // A stale socket from an earlier run is replaced.
+        std::fs::create_dir(&uapi_dir).unwrap();
+        drop(UnixListener::bind(uapi_dir.join("wg0.sock")).unwrap());
+
+        let fake = Arc::new(Fake::default());
+        let handler: Arc<dyn UapiHandler> = fake.clone();
+        let mut server = UapiServer::start(&uapi_dir, "wg0", Arc::downgrade(&handler)).unwrap();
+        let path = server.path().to_owned();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        let mut peer = PeerConfig::new(PublicKey([2; 32]));
+        peer.allowed_ips.push("10.0.0.2/32".parse().unwrap());
+        let config = DeviceConfig {
+            peers: vec![peer],
+            ..Default::default()
+        };
+        assert_eq!(
+            roundtrip(&path, &format_set_request(&config)),
+            "errno=0\n\n"
+        );
+        assert_eq!(
+            fake.applied.lock().unwrap().as_slice(),
+            std::slice::from_ref(&config)
+        );
+
+        let (dump, errno) = parse_get_response(&roundtrip(&path, "get=1\n\n")).unwrap();
+        assert_eq!(errno, 0);
+        assert_eq!(dump.listen_port, 4242);
+        assert_eq!(dump.peers[0].info.allowed_ips, config.peers[0].allowed_ips);
+
+        // Two requests on one connection, then an error from the handler.
+        let both = roundtrip(&path, "get=1\n\nset=1\nlisten_port=1\n\n");
+        assert!(both.starts_with("private_key="), "{both}");
+        assert!(both.ends_with("errno=0\n\nerrno=-98\n\n"), "{both}");
+
+        assert_eq!(roundtrip(&path, "set=1\nbogus=1\n\n"), "errno=-22\n\n");
+
+        server.stop();
+        assert!(!path.exists(), "socket file removed on stop");
+    }
+
+    #[test]
+    fn refuses_to_replace_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("wg0.sock"), "not a socket").unwrap();
+        let handler: Arc<dyn UapiHandler> = Arc::new(Fake::default());
+        let err = UapiServer::start(dir.path(), "wg0", Arc::downgrade(&handler))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("wg0.sock"), "{err}");
+    }
+}

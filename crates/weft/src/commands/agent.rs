@@ -1,0 +1,68 @@
+//! `weft agent`: run the per-host daemon.
+
+use super::Context;
+use anyhow::{Context as _, Result};
+use std::path::PathBuf;
+use weft_agent::linux::WireguardMode;
+use weft_agent::server::{self, AgentConfig};
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Mode {
+    /// The kernel module when present, else the userspace engine.
+    Auto,
+    Kernel,
+    Userspace,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Where the agent keeps its state (networks, keys, attachments).
+    #[arg(long, env = "WEFT_STATE_DIR", default_value = server::DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
+    /// Directory of the userspace engine's WireGuard UAPI sockets (`wg` looks
+    /// in /var/run/wireguard).
+    #[arg(long, default_value = server::DEFAULT_UAPI_DIR)]
+    uapi_dir: PathBuf,
+    /// Which WireGuard implementation carries traffic.
+    #[arg(long, value_enum, default_value_t = Mode::Auto)]
+    wireguard: Mode,
+    /// Log filter (tracing's EnvFilter syntax), e.g. `debug` or `weft_wg=trace`.
+    #[arg(long, env = "WEFT_LOG", default_value = "info")]
+    log: String,
+}
+
+pub fn exec(ctx: &Context, args: Args) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log")?)
+        .with_writer(std::io::stderr)
+        .init();
+    let config = AgentConfig {
+        socket: ctx.socket.clone(),
+        state_dir: args.state_dir,
+        uapi_dir: args.uapi_dir,
+        wireguard: match args.wireguard {
+            Mode::Auto => WireguardMode::Auto,
+            Mode::Kernel => WireguardMode::Kernel,
+            Mode::Userspace => WireguardMode::Userspace,
+        },
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    rt.block_on(async {
+        let shutdown = async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+            let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+            tracing::info!("stopping");
+        };
+        server::run(config, shutdown).await
+    })?;
+    Ok(())
+}

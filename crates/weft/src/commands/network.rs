@@ -1,0 +1,156 @@
+//! `weft network`: create, list and remove networks.
+
+use super::Context;
+use crate::client;
+use crate::output::{self, Format};
+use anyhow::{Context as _, Result, bail};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use weft_proto::agent as pb;
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Create a network on this host: a WireGuard interface (wg0, wg1, …),
+    /// its key pair, listen port and this host's address (the block's first).
+    Create {
+        name: String,
+        /// The whole network, e.g. 10.42.0.0/16.
+        #[arg(long)]
+        subnet: String,
+        /// This host's block of the subnet, e.g. 10.42.1.0/24.
+        #[arg(long)]
+        block: String,
+        /// WireGuard UDP port (default: the first free one from 51820).
+        #[arg(long, default_value_t = 0)]
+        listen_port: u32,
+        /// Use this private key (base64, mode 0600) instead of generating one.
+        #[arg(long)]
+        private_key_file: Option<PathBuf>,
+    },
+    /// List networks.
+    Ls,
+    /// Remove a network and its interface.
+    Rm {
+        name: String,
+        /// Detach every workload still attached first.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Read a private key file, refusing one that others can read.
+fn read_private_key(path: &Path) -> Result<String> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("--private-key-file {}", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "--private-key-file {}: readable by group or others (mode {mode:04o}); run chmod 600 on it",
+            path.display()
+        );
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--private-key-file {}", path.display()))?;
+    weft_model::PrivateKey::from_base64(&text)
+        .with_context(|| format!("--private-key-file {}", path.display()))?;
+    Ok(text.trim().to_string())
+}
+
+pub fn exec(ctx: &Context, cmd: Command) -> Result<()> {
+    match cmd {
+        Command::Create {
+            name,
+            subnet,
+            block,
+            listen_port,
+            private_key_file,
+        } => {
+            let private_key = match &private_key_file {
+                Some(path) => read_private_key(path)?,
+                None => String::new(),
+            };
+            let req = pb::AddNetworkRequest {
+                name,
+                subnet,
+                block,
+                listen_port,
+                private_key,
+            };
+            let net = client::call(&ctx.socket, async |c| {
+                Ok(c.add_network(req).await?.into_inner())
+            })?;
+            match ctx.output {
+                Format::Json => output::json(&net),
+                Format::Table => {
+                    print_networks(std::slice::from_ref(&net));
+                    Ok(())
+                }
+            }
+        }
+        Command::Ls => {
+            let nets = client::call(&ctx.socket, async |c| {
+                Ok(c.list_networks(pb::ListNetworksRequest {})
+                    .await?
+                    .into_inner()
+                    .networks)
+            })?;
+            match ctx.output {
+                Format::Json => output::json(&nets),
+                Format::Table => {
+                    print_networks(&nets);
+                    Ok(())
+                }
+            }
+        }
+        Command::Rm { name, force } => {
+            let req = pb::RemoveNetworkRequest {
+                name: name.clone(),
+                force,
+            };
+            let res = client::call(&ctx.socket, async |c| {
+                Ok(c.remove_network(req).await?.into_inner())
+            })?;
+            match ctx.output {
+                Format::Json => output::json(&res),
+                Format::Table => {
+                    println!(
+                        "removed network {name} (detached {} workloads)",
+                        res.detached
+                    );
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+fn print_networks(nets: &[pb::Network]) {
+    let rows: Vec<Vec<String>> = nets
+        .iter()
+        .map(|n| {
+            vec![
+                n.name.clone(),
+                n.interface.clone(),
+                n.subnet.clone(),
+                n.addresses.join(","),
+                n.listen_port.to_string(),
+                n.public_key.clone(),
+                n.peer_count.to_string(),
+                n.attachment_count.to_string(),
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "NAME",
+            "INTERFACE",
+            "SUBNET",
+            "ADDRESS",
+            "PORT",
+            "PUBLIC KEY",
+            "PEERS",
+            "WORKLOADS",
+        ],
+        &rows,
+    );
+}

@@ -1,0 +1,78 @@
+//! `weft`: the agent, the CLI that drives it, and (later) the CNI plugin, in
+//! one binary. `main` parses, dispatches and reports; each subcommand lives
+//! in `commands/`.
+
+mod client;
+mod commands;
+mod output;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "weft",
+    version,
+    about = "Flat, encrypted, isolated networks for containers, VMs and processes on many hosts",
+    long_about = "weft gives workloads on many Linux hosts flat, WireGuard-encrypted networks.\n\
+                  Run `weft agent` on each host; the other commands talk to it over its Unix socket."
+)]
+struct Cli {
+    /// The agent's API socket.
+    #[arg(long, global = true, env = "WEFT_SOCKET", default_value = weft_agent::server::DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// Output format: tables for people, JSON for scripts.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = output::Format::Table)]
+    output: output::Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the per-host agent (as root).
+    Agent(commands::agent::Args),
+    /// Create, list and remove networks.
+    #[command(subcommand)]
+    Network(commands::network::Command),
+    /// Add and remove WireGuard peers (other hosts) of a network.
+    #[command(subcommand)]
+    Peer(commands::peer::Command),
+    /// Attach a workload (a network namespace) to a network.
+    Attach(commands::attach::AttachArgs),
+    /// Detach a workload from a network. Detaching an unknown workload succeeds.
+    Detach(commands::attach::DetachArgs),
+    /// List attachments.
+    Attachments(commands::attach::ListArgs),
+    /// Live state of networks and their peers, read from the data plane.
+    Status(commands::status::Args),
+    /// Generate WireGuard keys.
+    #[command(subcommand)]
+    Key(commands::key::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = commands::Context {
+        socket: cli.socket,
+        output: cli.output,
+    };
+    let result = match cli.command {
+        Command::Agent(args) => commands::agent::exec(&ctx, args),
+        Command::Network(cmd) => commands::network::exec(&ctx, cmd),
+        Command::Peer(cmd) => commands::peer::exec(&ctx, cmd),
+        Command::Attach(args) => commands::attach::exec_attach(&ctx, args),
+        Command::Detach(args) => commands::attach::exec_detach(&ctx, args),
+        Command::Attachments(args) => commands::attach::exec_list(&ctx, args),
+        Command::Status(args) => commands::status::exec(&ctx, args),
+        Command::Key(cmd) => commands::key::exec(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("weft: error: {}", output::one_line(&err));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! Bad input gets a one-line error that names the problem, a non-zero exit,
+//! and changes nothing: not the agent's records, not the kernel.
+
+mod common;
+
+use common::*;
+
+/// Everything observable about a host: the agent's records and the host's
+/// and container's links, addresses and routes.
+fn snapshot(lab: &Lab) -> String {
+    let nets = lab.weft_ok("h1", &["network", "ls", "-o", "json"]);
+    let atts = lab.weft_ok("h1", &["attachments", "-o", "json"]);
+    let peers = lab.weft_ok("h1", &["status", "-o", "json"]);
+    let peers: serde_json::Value = serde_json::from_str(&peers).unwrap();
+    let peer_keys: Vec<String> = peers["networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|n| {
+            n["peers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["public_key"].to_string())
+        })
+        .collect();
+    let strip = |s: String| {
+        // Counters move on their own; keep what configuration determines.
+        s.lines()
+            .filter(|l| !l.contains("\"stats") && !l.contains("bytes"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    format!(
+        "{nets}\n{atts}\n{peer_keys:?}\n{}\n{}\n{}\n{}",
+        strip(lab.exec_ok("h1", "ip -br link")),
+        lab.exec_ok("h1", "ip -br addr"),
+        lab.exec_ok("h1", "ip route"),
+        lab.exec_ok("c1", "ip -br addr"),
+    )
+}
+
+#[test]
+fn bad_input_is_refused_and_changes_nothing() {
+    if !require_root("bad_input_is_refused_and_changes_nothing") {
+        return;
+    }
+    let mut lab = Lab::new();
+    lab.add_netns("h1");
+    lab.add_netns("c1");
+    lab.start_agent("h1");
+    lab.weft_ok(
+        "h1",
+        &[
+            "network",
+            "create",
+            "blue",
+            "--subnet",
+            "10.42.0.0/16",
+            "--block",
+            "10.42.1.0/24",
+        ],
+    );
+    lab.weft_ok(
+        "h1",
+        &[
+            "attach",
+            "blue",
+            "--netns",
+            &lab.netns_path("c1"),
+            "--id",
+            "c1",
+        ],
+    );
+    let peer = lab.weft_ok("h1", &["key", "generate"]);
+    let peer_pub = std::process::Command::new(WEFT)
+        .args(["key", "public"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(peer.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let peer_pub = String::from_utf8(peer_pub.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    lab.weft_ok(
+        "h1",
+        &[
+            "peer",
+            "add",
+            "blue",
+            "--public-key",
+            &peer_pub,
+            "--endpoint",
+            "192.0.2.2:51820",
+            "--allowed-ips",
+            "10.42.2.0/24",
+        ],
+    );
+
+    let before = snapshot(&lab);
+    let c1 = lab.netns_path("c1");
+    let missing_ns = lab.netns_path("does-not-exist");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "network",
+                "create",
+                "red",
+                "--subnet",
+                "10.43.0.0/33",
+                "--block",
+                "10.43.1.0/24",
+            ],
+            "invalid subnet \"10.43.0.0/33\"",
+        ),
+        (
+            vec![
+                "network",
+                "create",
+                "red",
+                "--subnet",
+                "banana",
+                "--block",
+                "10.43.1.0/24",
+            ],
+            "invalid subnet \"banana\"",
+        ),
+        (
+            vec![
+                "network",
+                "create",
+                "red",
+                "--subnet",
+                "10.43.0.0/16",
+                "--block",
+                "10.44.1.0/24",
+            ],
+            "outside the subnet 10.43.0.0/16",
+        ),
+        (
+            vec![
+                "network",
+                "create",
+                "red",
+                "--subnet",
+                "10.43.0.0/16",
+                "--block",
+                "10.43.1.7/24",
+            ],
+            "invalid block",
+        ),
+        (
+            vec![
+                "network",
+                "create",
+                "blue",
+                "--subnet",
+                "10.43.0.0/16",
+                "--block",
+                "10.43.1.0/24",
+            ],
+            "network \"blue\" already exists",
+        ),
+        (
+            vec![
+                "network",
+                "create",
+                "red",
+                "--subnet",
+                "10.42.0.0/16",
+                "--block",
+                "10.42.3.0/24",
+            ],
+            "overlaps network \"blue\"",
+        ),
+        (
+            vec!["network", "rm", "nope"],
+            "network \"nope\" does not exist",
+        ),
+        (
+            vec!["network", "rm", "blue"],
+            "still has 1 attached workload",
+        ),
+        (
+            vec![
+                "peer",
+                "add",
+                "blue",
+                "--public-key",
+                "not-a-key",
+                "--endpoint",
+                "192.0.2.2:51820",
+                "--allowed-ips",
+                "10.42.3.0/24",
+            ],
+            "malformed key",
+        ),
+        (
+            vec![
+                "peer",
+                "add",
+                "blue",
+                "--public-key",
+                &peer_pub,
+                "--endpoint",
+                "192.0.2.2",
+                "--allowed-ips",
+                "10.42.3.0/24",
+            ],
+            "invalid endpoint",
+        ),
+        (
+            vec![
+                "peer",
+                "add",
+                "blue",
+                "--public-key",
+                &peer_pub,
+                "--endpoint",
+                "192.0.2.2:51820",
+                "--allowed-ips",
+                "10.42.1.0/24",
+            ],
+            "own block",
+        ),
+        (
+            vec![
+                "peer",
+                "add",
+                "nope",
+                "--public-key",
+                &peer_pub,
+                "--endpoint",
+                "192.0.2.2:51820",
+                "--allowed-ips",
+                "10.42.3.0/24",
+            ],
+            "network \"nope\" does not exist",
+        ),
+        (
+            vec!["peer", "rm", "blue", "--public-key", "xyz"],
+            "malformed key",
+        ),
+        (
+            vec!["attach", "nope", "--netns", &c1, "--id", "c9"],
+            "network \"nope\" does not exist",
+        ),
+        (
+            vec!["attach", "blue", "--netns", &c1, "--id", "c1"],
+            "already attached",
+        ),
+        (
+            vec!["attach", "blue", "--netns", &missing_ns, "--id", "c9"],
+            "no network namespace at this path",
+        ),
+        (
+            vec!["attach", "blue", "--netns", "/etc/hostname", "--id", "c9"],
+            "no network namespace at this path",
+        ),
+        (
+            vec![
+                "attach",
+                "blue",
+                "--netns",
+                &c1,
+                "--id",
+                "c9",
+                "--ifname",
+                "much-too-long-name",
+            ],
+            "invalid ifname",
+        ),
+        (
+            vec![
+                "attach",
+                "blue",
+                "--netns",
+                &c1,
+                "--id",
+                "c9",
+                "--ip",
+                "10.42.1.2",
+            ],
+            "already in use",
+        ),
+        (
+            vec![
+                "attach",
+                "blue",
+                "--netns",
+                &c1,
+                "--id",
+                "c9",
+                "--ip",
+                "10.99.0.2",
+            ],
+            "outside this host's block",
+        ),
+        (
+            vec!["attach", "blue", "--netns", &c1, "--id", "bad/id"],
+            "invalid workload id",
+        ),
+        (
+            vec!["detach", "nope", "--id", "c1"],
+            "network \"nope\" does not exist",
+        ),
+        (vec!["status", "nope"], "network \"nope\" does not exist"),
+    ];
+    for (args, want) in &cases {
+        let out = lab.weft("h1", args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "weft {args:?} succeeded");
+        assert!(
+            stderr.contains(want),
+            "weft {args:?}: want {want:?} in {stderr:?}"
+        );
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "weft {args:?}: not one line: {stderr:?}"
+        );
+        assert!(stderr.starts_with("weft: error: "), "{stderr}");
+        assert_eq!(snapshot(&lab), before, "weft {args:?} changed state");
+    }
+
+    // A private key file that others can read is refused.
+    let key_file = lab.dir.path().join("key");
+    std::fs::write(&key_file, lab.weft_ok("h1", &["key", "generate"])).unwrap();
+    sh(&format!("chmod 644 {}", key_file.display()));
+    let out = lab.weft(
+        "h1",
+        &[
+            "network",
+            "create",
+            "red",
+            "--subnet",
+            "10.43.0.0/16",
+            "--block",
+            "10.43.1.0/24",
+            "--private-key-file",
+            key_file.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("readable by group or others"));
+    assert_eq!(snapshot(&lab), before);
+    // …and accepted once it is 0600; only its public key is ever shown.
+    sh(&format!("chmod 600 {}", key_file.display()));
+    let private = std::fs::read_to_string(&key_file).unwrap();
+    let out = lab.weft_ok(
+        "h1",
+        &[
+            "network",
+            "create",
+            "red",
+            "--subnet",
+            "10.43.0.0/16",
+            "--block",
+            "10.43.1.0/24",
+            "--private-key-file",
+            key_file.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+    );
+    assert!(!out.contains(private.trim()), "private key printed");
+    let net: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(net["interface"], "wg1");
+    let status = lab.weft_ok("h1", &["status", "-o", "json"]);
+    assert!(!status.contains(private.trim()), "private key in status");
+
+    // The agent not running: a clear error and a non-zero exit.
+    let out = std::process::Command::new(WEFT)
+        .args(["network", "ls"])
+        .env("WEFT_SOCKET", lab.dir.path().join("nobody-listens.sock"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("cannot reach the weft agent") && stderr.contains("nobody-listens.sock"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr:?}");
+
+    // The state store and key are root's alone.
+    let agent = &lab.agents["h1"];
+    let mode = sh(&format!(
+        "stat -c %a {}/state.db",
+        agent.state_dir.display()
+    ));
+    assert_eq!(mode.trim(), "600");
+    let mode = sh(&format!("stat -c %a {}", agent.socket.display()));
+    assert_eq!(mode.trim(), "600");
+
+    lab.finish();
+}
+
+#[test]
+fn key_commands_match_wg() {
+    let out = std::process::Command::new(WEFT)
+        .args(["key", "generate"])
+        .output()
+        .unwrap();
+    let private = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(private.trim().len(), 44);
+    let ours = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("echo {} | {WEFT} key public", private.trim()))
+        .output()
+        .unwrap();
+    assert!(ours.status.success());
+    let Some(_) = which("wg") else {
+        eprintln!("skipped: comparison with wg (wireguard-tools not installed)");
+        return;
+    };
+    let theirs = sh(&format!("echo {} | wg pubkey", private.trim()));
+    assert_eq!(String::from_utf8_lossy(&ours.stdout), theirs);
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("echo garbage | {WEFT} key public"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("malformed key"));
+}
