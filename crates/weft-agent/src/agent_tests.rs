@@ -1,6 +1,8 @@
 //! The agent's orchestration against the in-memory data plane.
 
 use crate::agent::*;
+use crate::attachments::NewAttachment;
+use crate::dataplane::NetworkKind;
 use crate::error::AgentError;
 use crate::fake::FakeDataplane;
 use crate::store::Store;
@@ -68,11 +70,24 @@ fn networks_get_interfaces_in_creation_order() {
     let b = a.add_network(blue()).unwrap();
     assert_eq!(b.ifname, "wg0");
     assert_eq!(b.address.to_string(), "10.42.1.1/32");
-    assert_eq!(b.record.listen_port, DEFAULT_LISTEN_PORT);
+    assert_eq!(
+        b.record.wireguard.as_ref().unwrap().listen_port,
+        DEFAULT_LISTEN_PORT
+    );
     let r = a.add_network(red()).unwrap();
     assert_eq!(r.ifname, "wg1");
-    assert_eq!(r.record.listen_port, DEFAULT_LISTEN_PORT + 1);
+    assert_eq!(
+        r.record.wireguard.as_ref().unwrap().listen_port,
+        DEFAULT_LISTEN_PORT + 1
+    );
     let plans = &a.dataplane().state.lock().unwrap().networks;
+    assert!(matches!(
+        plans["wg0"].kind,
+        NetworkKind::Wireguard {
+            listen_port: 51820,
+            ..
+        }
+    ));
     assert_eq!(plans["wg0"].subnet.to_string(), "10.42.0.0/16");
     assert_eq!(plans["wg1"].address.to_string(), "10.43.1.1/32");
 }
@@ -152,7 +167,7 @@ fn a_given_private_key_is_used() {
             ..blue()
         })
         .unwrap();
-    assert_eq!(n.public_key, key.public_key());
+    assert_eq!(n.public_key, Some(key.public_key()));
 }
 
 #[test]
@@ -171,7 +186,12 @@ fn kernel_failure_rolls_the_network_back() {
 #[test]
 fn peers_are_validated_and_applied() {
     let mut a = agent();
-    let own = a.add_network(blue()).unwrap().public_key.to_base64();
+    let own = a
+        .add_network(blue())
+        .unwrap()
+        .public_key
+        .unwrap()
+        .to_base64();
     let k1 = PrivateKey::generate().public_key().to_base64();
     let k2 = PrivateKey::generate().public_key().to_base64();
     a.add_peer(peer_req(&k1, "10.42.2.0/24")).unwrap();
@@ -215,7 +235,7 @@ fn peers_are_validated_and_applied() {
         ..peer_req(&k1, "10.42.2.0/24")
     })
     .unwrap();
-    let peers = &a.dataplane().state.lock().unwrap().networks["wg0"].peers;
+    let peers = a.dataplane().peers("wg0");
     assert_eq!(peers.len(), 1);
     assert_eq!(peers[0].persistent_keepalive, Some(25));
     assert_eq!(peers[0].endpoint.unwrap().to_string(), "192.0.2.2:51820");
@@ -246,11 +266,7 @@ fn remove_peer() {
     a.add_peer(peer_req(&k1, "10.42.2.0/24")).unwrap();
     assert!(a.remove_peer("blue", &k1).unwrap());
     assert!(!a.remove_peer("blue", &k1).unwrap());
-    assert!(
-        a.dataplane().state.lock().unwrap().networks["wg0"]
-            .peers
-            .is_empty()
-    );
+    assert!(a.dataplane().peers("wg0").is_empty());
 }
 
 #[test]
@@ -452,7 +468,10 @@ fn reconcile_restores_releases_and_cleans() {
     assert_eq!(orphans, vec!["eth7", "w0-old"]);
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     let s = a.dataplane().state.lock().unwrap();
-    assert_eq!(s.networks["wg0"].peers.len(), 1, "peers restored");
+    assert!(s.networks.contains_key("wg0"), "interface restored");
+    drop(s);
+    assert_eq!(a.dataplane().peers("wg0").len(), 1, "peers restored");
+    let s = a.dataplane().state.lock().unwrap();
     assert_eq!(s.attachments.keys().collect::<Vec<_>>(), vec!["w0-c1"]);
     drop(s);
     let ips: Vec<String> = a
@@ -480,7 +499,7 @@ fn status_reads_the_data_plane() {
     a.add_peer(peer_req(&k1, "10.42.2.0/24")).unwrap();
     let status = a.status(None).unwrap();
     let device = status[0].device.as_ref().unwrap();
-    assert_eq!(device.peers[0].public_key.to_base64(), k1);
+    assert_eq!(device.as_ref().unwrap().peers[0].public_key.to_base64(), k1);
     a.dataplane().state.lock().unwrap().networks.clear();
     let status = a.status(Some("blue")).unwrap();
     assert!(
@@ -488,4 +507,109 @@ fn status_reads_the_data_plane() {
         "a missing interface shows as an error"
     );
     assert!(a.status(Some("nope")).is_err());
+}
+
+fn bridge_net() -> NewNetwork {
+    NewNetwork {
+        name: "br".into(),
+        mode: "bridge".into(),
+        subnet: "10.88.0.0/16".into(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn bridge_networks_have_a_gateway_and_no_wireguard() {
+    let mut a = agent();
+    let br = a.add_network(bridge_net()).unwrap();
+    assert_eq!(br.ifname, "weft-br0");
+    assert_eq!(br.address.to_string(), "10.88.0.1/16");
+    assert_eq!(br.public_key, None);
+    assert_eq!(br.record.block.to_string(), "10.88.0.0/16");
+    // WireGuard indexes are their own: the next WireGuard network is wg0.
+    assert_eq!(a.add_network(blue()).unwrap().ifname, "wg0");
+    let c1 = a
+        .attach(NewAttachment {
+            id: "c1a2b3c4d5e6".into(),
+            ..attach_req("br", "c1")
+        })
+        .unwrap();
+    assert_eq!(c1.address.to_string(), "10.88.0.2/16");
+    assert_eq!(c1.record.host_ifname, "fn-c1a2b3c4");
+    assert_eq!(c1.gateway.to_string(), "10.88.0.1");
+    let plan = a.dataplane().state.lock().unwrap().attachments["fn-c1a2b3c4"].clone();
+    assert_eq!(plan.bridge.as_deref(), Some("weft-br0"));
+    assert_eq!(plan.mtu, crate::dataplane::BRIDGE_MTU);
+    let k = PrivateKey::generate().public_key().to_base64();
+    let err = a
+        .add_peer(NewPeer {
+            network: "br".into(),
+            ..peer_req(&k, "10.99.0.0/24")
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("bridge network"), "{err}");
+    let err = a
+        .add_network(NewNetwork {
+            name: "br2".into(),
+            subnet: "10.89.0.0/16".into(),
+            listen_port: 5,
+            ..bridge_net()
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no WireGuard listen port"), "{err}");
+    let status = a.status(Some("br")).unwrap();
+    assert!(matches!(status[0].device, Ok(None)));
+}
+
+#[test]
+fn default_block_is_the_first_slash_24() {
+    let mut a = agent();
+    let n = a
+        .add_network(NewNetwork {
+            block: String::new(),
+            ..blue()
+        })
+        .unwrap();
+    assert_eq!(n.record.block.to_string(), "10.42.0.0/24");
+    assert_eq!(n.address.to_string(), "10.42.0.1/32");
+    assert_eq!(n.capacity, 253);
+}
+
+#[test]
+fn check_finds_broken_attachments() {
+    let mut a = agent();
+    a.add_network(blue()).unwrap();
+    a.attach(attach_req("blue", "c1")).unwrap();
+    let ok = a.check("blue", "c1").unwrap();
+    assert_eq!(ok.state.unwrap().host_mac, "02:00:00:00:00:02");
+    assert!(matches!(
+        a.check("blue", "c2"),
+        Err(AgentError::NotFound { .. })
+    ));
+    a.dataplane().state.lock().unwrap().attachments.clear();
+    let err = a.check("blue", "c1").unwrap_err().to_string();
+    assert!(err.contains("broken") && err.contains("w0-c1"), "{err}");
+}
+
+#[test]
+fn gc_releases_what_is_not_kept() {
+    let mut a = agent();
+    a.add_network(blue()).unwrap();
+    for id in ["c1", "c2", "c3"] {
+        a.attach(attach_req("blue", id)).unwrap();
+    }
+    let released = a.gc("blue", &["c2".to_string()]).unwrap();
+    assert_eq!(released, vec!["c1", "c3"]);
+    let left: Vec<String> = a
+        .store()
+        .attachments()
+        .unwrap()
+        .into_iter()
+        .map(|x| x.workload_id)
+        .collect();
+    assert_eq!(left, vec!["c2"]);
+    assert_eq!(a.dataplane().state.lock().unwrap().attachments.len(), 1);
+    assert!(a.gc("blue", &["c2".to_string()]).unwrap().is_empty());
 }

@@ -11,19 +11,31 @@ use weft_wg::{DeviceInfo, PeerConfig};
 /// Tunnel MTU: 1500 minus WireGuard's worst-case overhead over IPv6 (80).
 pub const TUNNEL_MTU: u32 = 1420;
 
+/// MTU on bridge networks, which carry no tunnel.
+pub const BRIDGE_MTU: u32 = 1500;
+
 /// What a network's interface must look like on this host.
 #[derive(Clone, Debug)]
 pub struct NetworkPlan {
     pub name: String,
     pub ifname: String,
-    pub private_key: PrivateKey,
-    pub listen_port: u16,
-    /// The host's address on the network, e.g. 10.42.1.1/32.
+    /// The host's address on the network: 10.42.1.1/32 on a WireGuard
+    /// interface, the gateway with the subnet's prefix on a bridge.
     pub address: IpNet,
     /// The whole network, routed through the interface.
     pub subnet: IpNet,
-    /// Peers with endpoints resolved. Replaces whatever peers the device has.
-    pub peers: Vec<PeerConfig>,
+    pub kind: NetworkKind,
+}
+
+#[derive(Clone, Debug)]
+pub enum NetworkKind {
+    Wireguard {
+        private_key: PrivateKey,
+        listen_port: u16,
+        /// Peers with endpoints resolved; replaces the device's peers.
+        peers: Vec<PeerConfig>,
+    },
+    Bridge,
 }
 
 /// What one workload's attachment must look like.
@@ -37,10 +49,16 @@ pub struct AttachmentPlan {
     pub netns_id: (u64, u64),
     pub ifname: String,
     pub host_ifname: String,
-    pub ip: IpAddr,
+    /// The workload's address: a /32 on WireGuard networks (reached through
+    /// the host), the subnet's prefix on a bridge (on-link).
+    pub address: IpNet,
     pub gateway: IpAddr,
     pub subnet: IpNet,
     pub default_route: bool,
+    /// The bridge the host side joins; None on routed networks.
+    pub bridge: Option<String>,
+    /// MTU of both ends: the tunnel's on WireGuard networks.
+    pub mtu: u32,
 }
 
 impl AttachmentPlan {
@@ -68,9 +86,12 @@ pub struct OwnedLink {
 }
 
 /// What the kernel reports about an attachment.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AttachmentState {
+    /// MAC of the workload's interface.
     pub mac: String,
+    /// MAC of the host side.
+    pub host_mac: String,
 }
 
 pub type DpResult<T> = Result<T, DataplaneError>;
@@ -108,10 +129,13 @@ pub trait Dataplane: Send + Sync {
     fn set_peers(&self, ifname: &str, peers: &[PeerConfig]) -> DpResult<()>;
 
     /// Remove the interface and everything that goes with it. Idempotent.
-    fn remove_network(&self, ifname: &str, subnet: &IpNet) -> DpResult<()>;
+    fn remove_network(&self, ifname: &str) -> DpResult<()>;
 
-    /// Live state of the interface.
+    /// Live WireGuard state of the interface.
     fn network_status(&self, ifname: &str) -> DpResult<DeviceInfo>;
+
+    /// Is the interface there, up and carrying the host's address?
+    fn network_present(&self, plan: &NetworkPlan) -> DpResult<bool>;
 
     /// The identity of the namespace at `path`, or None if there is none.
     fn netns_id(&self, path: &str) -> Option<(u64, u64)>;

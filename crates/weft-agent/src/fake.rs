@@ -2,7 +2,6 @@
 //! root: it records what exists and can be told to fail.
 
 use crate::dataplane::*;
-use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use weft_wg::{DeviceInfo, PeerConfig, PeerInfo};
@@ -30,7 +29,29 @@ fn fail(what: &str) -> DataplaneError {
     DataplaneError::new(what.to_string(), std::io::Error::other("injected failure"))
 }
 
+fn state() -> AttachmentState {
+    AttachmentState {
+        mac: "02:00:00:00:00:01".into(),
+        host_mac: "02:00:00:00:00:02".into(),
+    }
+}
+
 impl FakeDataplane {
+    /// The peers set on a WireGuard interface (empty if none or a bridge).
+    pub fn peers(&self, ifname: &str) -> Vec<weft_wg::PeerConfig> {
+        match self
+            .state
+            .lock()
+            .unwrap()
+            .networks
+            .get(ifname)
+            .map(|n| &n.kind)
+        {
+            Some(NetworkKind::Wireguard { peers, .. }) => peers.clone(),
+            _ => vec![],
+        }
+    }
+
     pub fn with_netns(self, path: &str, id: (u64, u64)) -> Self {
         self.state
             .lock()
@@ -64,11 +85,14 @@ impl Dataplane for FakeDataplane {
             .networks
             .get_mut(ifname)
             .ok_or_else(|| fail("set peers on a missing interface"))?;
-        net.peers = peers.to_vec();
+        match &mut net.kind {
+            NetworkKind::Wireguard { peers: current, .. } => *current = peers.to_vec(),
+            NetworkKind::Bridge => return Err(fail("set peers on a bridge")),
+        }
         Ok(())
     }
 
-    fn remove_network(&self, ifname: &str, _subnet: &IpNet) -> DpResult<()> {
+    fn remove_network(&self, ifname: &str) -> DpResult<()> {
         self.state.lock().unwrap().networks.remove(ifname);
         Ok(())
     }
@@ -79,13 +103,20 @@ impl Dataplane for FakeDataplane {
             .networks
             .get(ifname)
             .ok_or_else(|| fail("no such interface"))?;
+        let NetworkKind::Wireguard {
+            private_key,
+            listen_port,
+            peers,
+        } = &net.kind
+        else {
+            return Err(fail("not a WireGuard interface"));
+        };
         Ok(DeviceInfo {
             ifname: ifname.into(),
-            public_key: Some(net.private_key.public_key()),
-            listen_port: net.listen_port,
+            public_key: Some(private_key.public_key()),
+            listen_port: *listen_port,
             fwmark: 0,
-            peers: net
-                .peers
+            peers: peers
                 .iter()
                 .map(|p| PeerInfo {
                     public_key: p.public_key,
@@ -98,6 +129,15 @@ impl Dataplane for FakeDataplane {
                 })
                 .collect(),
         })
+    }
+
+    fn network_present(&self, plan: &NetworkPlan) -> DpResult<bool> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .networks
+            .contains_key(&plan.ifname))
     }
 
     fn netns_id(&self, path: &str) -> Option<(u64, u64)> {
@@ -113,9 +153,7 @@ impl Dataplane for FakeDataplane {
             return Err(fail("host interface exists"));
         }
         s.attachments.insert(plan.host_ifname.clone(), plan.clone());
-        Ok(AttachmentState {
-            mac: "02:00:00:00:00:01".into(),
-        })
+        Ok(state())
     }
 
     fn attachment_state(&self, plan: &AttachmentPlan) -> DpResult<Option<AttachmentState>> {
@@ -123,9 +161,7 @@ impl Dataplane for FakeDataplane {
         Ok(s.attachments
             .get(&plan.host_ifname)
             .filter(|p| *p == plan)
-            .map(|_| AttachmentState {
-                mac: "02:00:00:00:00:01".into(),
-            }))
+            .map(|_| state()))
     }
 
     fn remove_attachment(&self, plan: &AttachmentPlan) -> DpResult<()> {

@@ -167,17 +167,33 @@ fn default_route(gateway: IpAddr) -> IpNet {
     }
 }
 
-/// The routes a workload needs inside its namespace.
+/// The routes a workload needs inside its namespace. Routed: the host's
+/// address is reached over the veth, then everything (first attachment) or
+/// the subnet goes via it. Bridged: the subnet is on-link; only the first
+/// attachment adds a default route.
 fn workload_routes(plan: &AttachmentPlan, index: u32) -> Vec<Route> {
-    let to = if plan.default_route {
-        default_route(plan.gateway)
-    } else {
-        plan.subnet
-    };
-    vec![
-        Route::link(single(plan.gateway), index),
-        Route::via(to, plan.gateway, Some(index)),
-    ]
+    let mut routes = vec![];
+    if plan.bridge.is_none() {
+        routes.push(Route::link(single(plan.gateway), index));
+    }
+    if plan.default_route {
+        routes.push(Route::via(
+            default_route(plan.gateway),
+            plan.gateway,
+            Some(index),
+        ));
+    } else if plan.bridge.is_none() {
+        routes.push(Route::via(plan.subnet, plan.gateway, Some(index)));
+    }
+    routes
+}
+
+fn find_link(nl: &mut Netlink, name: &str) -> DpResult<weft_net::Link> {
+    nl.link_by_name(name)
+        .map_err(err(format!("find {name}")))?
+        .ok_or_else(|| {
+            DataplaneError::new(format!("find {name}"), std::io::Error::other("it vanished"))
+        })
 }
 
 impl Dataplane for LinuxDataplane {
@@ -190,50 +206,80 @@ impl Dataplane for LinuxDataplane {
 
     fn ensure_network(&self, plan: &NetworkPlan) -> DpResult<()> {
         let ifname = &plan.ifname;
-        let fresh = !self.wg.exists(ifname);
-        if fresh {
-            self.wg.create(ifname).map_err(wg_err)?;
+        match &plan.kind {
+            NetworkKind::Wireguard {
+                private_key,
+                listen_port,
+                peers,
+            } => {
+                if !self.wg.exists(ifname) {
+                    self.wg.create(ifname).map_err(wg_err)?;
+                }
+                let device = DeviceConfig {
+                    private_key: Some(private_key.clone()),
+                    listen_port: Some(*listen_port),
+                    ..Default::default()
+                };
+                self.wg.configure(ifname, &device).map_err(wg_err)?;
+                self.sync_peers(ifname, peers)?;
+            }
+            NetworkKind::Bridge => {
+                let mut nl = self.host();
+                if nl
+                    .link_by_name(ifname)
+                    .map_err(err(format!("find {ifname}")))?
+                    .is_none()
+                {
+                    nl.create_bridge(ifname)
+                        .map_err(err(format!("create bridge {ifname}")))?;
+                }
+            }
         }
-        let device = DeviceConfig {
-            private_key: Some(plan.private_key.clone()),
-            listen_port: Some(plan.listen_port),
-            ..Default::default()
-        };
-        self.wg.configure(ifname, &device).map_err(wg_err)?;
-        self.sync_peers(ifname, &plan.peers)?;
         let mut nl = self.host();
-        let link = nl
-            .link_by_name(ifname)
-            .map_err(err(format!("find {ifname}")))?
-            .ok_or_else(|| {
-                DataplaneError::new(
-                    format!("find {ifname}"),
-                    std::io::Error::other("it vanished"),
-                )
-            })?;
+        let link = find_link(&mut nl, ifname)?;
         let ctx = |what: &str| format!("{what} {ifname}");
         nl.set_alias(link.index, &network_alias(&plan.name))
             .map_err(err(ctx("set alias of")))?;
-        nl.set_mtu(link.index, TUNNEL_MTU)
-            .map_err(err(ctx("set MTU of")))?;
         ensure_address(&mut nl, link.index, plan.address)
             .map_err(err(format!("add {} to {ifname}", plan.address)))?;
+        if let NetworkKind::Wireguard { .. } = plan.kind {
+            nl.set_mtu(link.index, TUNNEL_MTU)
+                .map_err(err(ctx("set MTU of")))?;
+        }
         nl.set_up(link.index).map_err(err(ctx("bring up")))?;
-        let route = Route::link(plan.subnet, link.index).with_src(plan.address.addr());
-        nl.replace_route(&route)
-            .map_err(err(format!("route {} via {ifname}", plan.subnet)))?;
+        if let NetworkKind::Wireguard { .. } = plan.kind {
+            // A bridge's address brings its subnet route; a /32 does not.
+            let route = Route::link(plan.subnet, link.index).with_src(plan.address.addr());
+            nl.replace_route(&route)
+                .map_err(err(format!("route {} via {ifname}", plan.subnet)))?;
+        }
         drop(nl);
         weft_net::set_sysctl(&self.host_ns, "net/ipv4/ip_forward", "1")
             .map_err(err("enable IPv4 forwarding"))?;
         Ok(())
     }
 
+    fn network_present(&self, plan: &NetworkPlan) -> DpResult<bool> {
+        let mut nl = self.host();
+        let Some(link) = nl
+            .link_by_name(&plan.ifname)
+            .map_err(err(format!("find {}", plan.ifname)))?
+        else {
+            return Ok(false);
+        };
+        Ok(link.up
+            && has_address(&mut nl, link.index, plan.address)
+                .map_err(err(format!("inspect {}", plan.ifname)))?)
+    }
+
     fn set_peers(&self, ifname: &str, peers: &[PeerConfig]) -> DpResult<()> {
         self.sync_peers(ifname, peers)
     }
 
-    fn remove_network(&self, ifname: &str, _subnet: &IpNet) -> DpResult<()> {
-        self.wg.delete(ifname).map_err(wg_err)?;
+    fn remove_network(&self, ifname: &str) -> DpResult<()> {
+        if self.wg.exists(ifname) {
+            self.wg.delete(ifname).map_err(wg_err)?;
+        }
         // The kernel backend's link, or anything left of a userspace one.
         self.delete_link(ifname)
     }
@@ -274,16 +320,25 @@ impl Dataplane for LinuxDataplane {
     }
 
     fn attachment_state(&self, plan: &AttachmentPlan) -> DpResult<Option<AttachmentState>> {
-        let Some(host) = self
-            .host()
+        let mut host = self.host();
+        let Some(host_link) = host
             .link_by_name(&plan.host_ifname)
             .map_err(err(format!("find {}", plan.host_ifname)))?
         else {
             return Ok(None);
         };
-        if host.alias.as_deref() != Some(plan.alias().as_str()) || !host.up {
+        if host_link.alias.as_deref() != Some(plan.alias().as_str()) || !host_link.up {
             return Ok(None);
         }
+        if let Some(bridge) = &plan.bridge {
+            let master = host
+                .link_by_name(bridge)
+                .map_err(err(format!("find {bridge}")))?;
+            if master.is_none() || master.map(|m| m.index) != host_link.master {
+                return Ok(None);
+            }
+        }
+        drop(host);
         let Ok(ns) = Netns::open(std::path::Path::new(&plan.netns)) else {
             return Ok(None);
         };
@@ -296,19 +351,21 @@ impl Dataplane for LinuxDataplane {
         let Some(link) = nl.link_by_name(&plan.ifname).map_err(err(ctx()))? else {
             return Ok(None);
         };
-        if !link.up || !has_address(&mut nl, link.index, single(plan.ip)).map_err(err(ctx()))? {
+        if !link.up || !has_address(&mut nl, link.index, plan.address).map_err(err(ctx()))? {
             return Ok(None);
         }
         let routes = nl.routes().map_err(err(ctx()))?;
-        if !workload_routes(plan, link.index).iter().all(|want| {
+        let all_routes = workload_routes(plan, link.index).iter().all(|want| {
             routes
                 .iter()
                 .any(|r| r.dst == want.dst && r.gateway == want.gateway && r.oif == want.oif)
-        }) {
+        });
+        if !all_routes {
             return Ok(None);
         }
         Ok(Some(AttachmentState {
             mac: link.mac.map(format_mac).unwrap_or_default(),
+            host_mac: host_link.mac.map(format_mac).unwrap_or_default(),
         }))
     }
 
@@ -365,23 +422,26 @@ fn configure_attachment(
     plan: &AttachmentPlan,
 ) -> DpResult<AttachmentState> {
     let host_if = &plan.host_ifname;
-    let link = host
-        .link_by_name(host_if)
-        .map_err(err(format!("find {host_if}")))?
-        .ok_or_else(|| {
-            DataplaneError::new(
-                format!("find {host_if}"),
-                std::io::Error::other("it vanished"),
-            )
-        })?;
+    let link = find_link(host, host_if)?;
     host.set_alias(link.index, &plan.alias())
         .map_err(err(format!("set alias of {host_if}")))?;
-    host.set_mtu(link.index, TUNNEL_MTU)
+    host.set_mtu(link.index, plan.mtu)
         .map_err(err(format!("set MTU of {host_if}")))?;
-    host.set_up(link.index)
-        .map_err(err(format!("bring up {host_if}")))?;
-    host.replace_route(&Route::link(single(plan.ip), link.index))
-        .map_err(err(format!("route {} via {host_if}", plan.ip)))?;
+    match &plan.bridge {
+        Some(bridge) => {
+            let master = find_link(host, bridge)?;
+            host.set_master(link.index, Some(master.index))
+                .map_err(err(format!("add {host_if} to bridge {bridge}")))?;
+            host.set_up(link.index)
+                .map_err(err(format!("bring up {host_if}")))?;
+        }
+        None => {
+            host.set_up(link.index)
+                .map_err(err(format!("bring up {host_if}")))?;
+            host.replace_route(&Route::link(single(plan.address.addr()), link.index))
+                .map_err(err(format!("route {} via {host_if}", plan.address.addr())))?;
+        }
+    }
 
     let ctx = |what: &str| format!("{what} in {}", plan.netns);
     let mut nl = Netlink::in_netns(ns).map_err(err(ctx("open netlink")))?;
@@ -397,17 +457,24 @@ fn configure_attachment(
                 std::io::Error::other("it vanished"),
             )
         })?;
-    nl.set_mtu(inner.index, TUNNEL_MTU)
+    nl.set_mtu(inner.index, plan.mtu)
         .map_err(err(ctx(&format!("set MTU of {}", plan.ifname))))?;
-    ensure_address(&mut nl, inner.index, single(plan.ip))
-        .map_err(err(ctx(&format!("add {} to {}", plan.ip, plan.ifname))))?;
+    ensure_address(&mut nl, inner.index, plan.address).map_err(err(ctx(&format!(
+        "add {} to {}",
+        plan.address, plan.ifname
+    ))))?;
     nl.set_up(inner.index)
         .map_err(err(ctx(&format!("bring up {}", plan.ifname))))?;
     for route in workload_routes(plan, inner.index) {
         nl.replace_route(&route)
             .map_err(err(ctx(&format!("add route {}", route.dst))))?;
     }
+    let host_mac = find_link(host, host_if)?
+        .mac
+        .map(format_mac)
+        .unwrap_or_default();
     Ok(AttachmentState {
         mac: inner.mac.map(format_mac).unwrap_or_default(),
+        host_mac,
     })
 }

@@ -2,10 +2,9 @@
 //! runs each operation on a blocking thread (the agent does netlink and
 //! SQLite work synchronously) under one lock, so operations never interleave.
 
-use crate::agent::{
-    Agent, AttachmentView, NetworkStatusView, NetworkView, NewAttachment, NewNetwork, NewPeer,
-};
-use crate::dataplane::{Dataplane, TUNNEL_MTU};
+use crate::agent::{Agent, NetworkStatusView, NetworkView, NewNetwork, NewPeer};
+use crate::attachments::{AttachmentView, NewAttachment};
+use crate::dataplane::{BRIDGE_MTU, Dataplane, TUNNEL_MTU};
 use crate::error::AgentError;
 use crate::store::PeerRecord;
 use std::sync::{Arc, Mutex};
@@ -41,16 +40,20 @@ impl<D: Dataplane + 'static> AgentService<D> {
 }
 
 fn network_pb(v: NetworkView) -> pb::Network {
+    let wg = v.record.wireguard.as_ref();
     pb::Network {
-        name: v.record.name,
         interface: v.ifname,
-        public_key: v.public_key.to_base64(),
-        listen_port: u32::from(v.record.listen_port),
+        public_key: v.public_key.map(|k| k.to_base64()).unwrap_or_default(),
+        listen_port: wg.map(|w| u32::from(w.listen_port)).unwrap_or(0),
         subnet: v.record.subnet.to_string(),
         block: v.record.block.to_string(),
         addresses: vec![v.address.to_string()],
         peer_count: v.peer_count as u32,
         attachment_count: v.attachment_count as u32,
+        mode: v.record.mode.to_string(),
+        capacity: u64::try_from(v.capacity).unwrap_or(u64::MAX),
+        allocated: v.attachment_count as u64,
+        name: v.record.name,
     }
 }
 
@@ -66,6 +69,12 @@ fn peer_pb(p: PeerRecord) -> pb::Peer {
 
 fn attachment_pb(v: AttachmentView) -> pb::Attachment {
     let r = v.record;
+    let state = v.state.unwrap_or_default();
+    let mtu = if v.address.prefix_len() == v.address.max_prefix_len() {
+        TUNNEL_MTU
+    } else {
+        BRIDGE_MTU
+    };
     pb::Attachment {
         network: r.network,
         id: r.workload_id,
@@ -73,12 +82,13 @@ fn attachment_pb(v: AttachmentView) -> pb::Attachment {
         netns: r.netns,
         ifname: r.ifname,
         host_ifname: r.host_ifname,
-        address: weft_model::addressing::single(r.ip).to_string(),
+        address: v.address.to_string(),
         gateway: v.gateway.to_string(),
-        mac: v.mac,
+        mac: state.mac,
+        host_mac: state.host_mac,
         default_route: r.default_route,
         subnet: v.subnet.to_string(),
-        mtu: TUNNEL_MTU,
+        mtu,
     }
 }
 
@@ -87,15 +97,22 @@ fn status_pb(v: NetworkStatusView) -> pb::NetworkStatus {
     let mut out = pb::NetworkStatus {
         name: n.record.name.clone(),
         interface: n.ifname.clone(),
-        public_key: n.public_key.to_base64(),
-        listen_port: u32::from(n.record.listen_port),
+        public_key: n.public_key.map(|k| k.to_base64()).unwrap_or_default(),
+        listen_port: n
+            .record
+            .wireguard
+            .as_ref()
+            .map(|w| u32::from(w.listen_port))
+            .unwrap_or(0),
         addresses: vec![n.address.to_string()],
         peers: vec![],
         attachment_count: n.attachment_count as u32,
         error: String::new(),
+        mode: n.record.mode.to_string(),
     };
     match v.device {
-        Ok(device) => {
+        Ok(None) => {}
+        Ok(Some(device)) => {
             // What the data plane says, not what the store says.
             out.listen_port = u32::from(device.listen_port);
             if let Some(key) = device.public_key {
@@ -141,6 +158,7 @@ impl<D: Dataplane + 'static> pb::agent_server::Agent for AgentService<D> {
             block: r.block,
             listen_port: r.listen_port,
             private_key: r.private_key,
+            mode: r.mode,
         };
         let view = self.run(move |a| a.add_network(new)).await?;
         Ok(Response::new(network_pb(view)))
@@ -246,5 +264,23 @@ impl<D: Dataplane + 'static> pb::agent_server::Agent for AgentService<D> {
             version: env!("CARGO_PKG_VERSION").to_string(),
             networks: views.into_iter().map(status_pb).collect(),
         }))
+    }
+
+    async fn check_attachment(
+        &self,
+        req: Request<pb::CheckAttachmentRequest>,
+    ) -> Result<Response<pb::Attachment>, Status> {
+        let r = req.into_inner();
+        let view = self.run(move |a| a.check(&r.network, &r.id)).await?;
+        Ok(Response::new(attachment_pb(view)))
+    }
+
+    async fn garbage_collect(
+        &self,
+        req: Request<pb::GarbageCollectRequest>,
+    ) -> Result<Response<pb::GarbageCollectResponse>, Status> {
+        let r = req.into_inner();
+        let released = self.run(move |a| a.gc(&r.network, &r.keep)).await?;
+        Ok(Response::new(pb::GarbageCollectResponse { released }))
     }
 }

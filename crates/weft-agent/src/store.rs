@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::Path;
-use weft_model::{PrivateKey, PublicKey};
+use weft_model::{Mode, PrivateKey, PublicKey};
 
 /// Bumped when the schema changes; older databases are migrated on open.
 const SCHEMA_VERSION: i64 = 1;
@@ -22,11 +22,14 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 CREATE TABLE IF NOT EXISTS networks (
     name        TEXT PRIMARY KEY,
-    idx         INTEGER NOT NULL UNIQUE,
+    mode        TEXT NOT NULL,
+    idx         INTEGER NOT NULL,
     subnet      TEXT NOT NULL,
     block       TEXT NOT NULL,
-    listen_port INTEGER NOT NULL UNIQUE,
-    private_key TEXT NOT NULL
+    -- WireGuard networks only; NULL for bridges.
+    listen_port INTEGER UNIQUE,
+    private_key TEXT,
+    UNIQUE (mode, idx)
 );
 CREATE TABLE IF NOT EXISTS peers (
     network     TEXT NOT NULL REFERENCES networks(name) ON DELETE CASCADE,
@@ -71,9 +74,17 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetworkRecord {
     pub name: String,
+    pub mode: Mode,
+    /// Names the network's interfaces (wg0, weft-br1, …); unique per mode.
     pub index: u32,
     pub subnet: IpNet,
     pub block: IpNet,
+    /// Set for WireGuard networks, None for bridges.
+    pub wireguard: Option<WireguardSettings>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct WireguardSettings {
     pub listen_port: u16,
     pub private_key: PrivateKey,
 }
@@ -193,28 +204,37 @@ impl Store {
 
     pub fn networks(&self) -> Result<Vec<NetworkRecord>> {
         let mut stmt = self.conn.prepare(
-            "SELECT name, idx, subnet, block, listen_port, private_key FROM networks ORDER BY idx",
+            "SELECT name, mode, idx, subnet, block, listen_port, private_key FROM networks
+             ORDER BY rowid",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
-                r.get::<_, u32>(1)?,
-                r.get::<_, String>(2)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, u32>(2)?,
                 r.get::<_, String>(3)?,
-                r.get::<_, u16>(4)?,
-                r.get::<_, String>(5)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<u16>>(5)?,
+                r.get::<_, Option<String>>(6)?,
             ))
         })?;
         rows.map(|row| {
-            let (name, index, subnet, block, listen_port, key) = row?;
+            let (name, mode, index, subnet, block, listen_port, key) = row?;
+            let wireguard = match (listen_port, key) {
+                (Some(listen_port), Some(key)) => Some(WireguardSettings {
+                    listen_port,
+                    private_key: PrivateKey::from_base64(&key)
+                        .map_err(|_| corrupt("private key", "<hidden>"))?,
+                }),
+                _ => None,
+            };
             Ok(NetworkRecord {
                 name,
+                mode: Mode::parse(&mode).map_err(|_| corrupt("mode", &mode))?,
                 index,
                 subnet: parse("subnet", &subnet)?,
                 block: parse("block", &block)?,
-                listen_port,
-                private_key: PrivateKey::from_base64(&key)
-                    .map_err(|_| corrupt("private key", "<hidden>"))?,
+                wireguard,
             })
         })
         .collect()
@@ -225,16 +245,18 @@ impl Store {
     }
 
     pub fn insert_network(&self, net: &NetworkRecord) -> Result<()> {
+        let wg = net.wireguard.as_ref();
         self.conn.execute(
-            "INSERT INTO networks (name, idx, subnet, block, listen_port, private_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO networks (name, mode, idx, subnet, block, listen_port, private_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 net.name,
+                net.mode.as_str(),
                 net.index,
                 net.subnet.to_string(),
                 net.block.to_string(),
-                net.listen_port,
-                net.private_key.to_base64()
+                wg.map(|w| w.listen_port),
+                wg.map(|w| w.private_key.to_base64())
             ],
         )?;
         Ok(())
@@ -409,11 +431,25 @@ mod tests {
     fn net(name: &str, index: u32, port: u16) -> NetworkRecord {
         NetworkRecord {
             name: name.into(),
+            mode: Mode::Wireguard,
             index,
             subnet: "10.42.0.0/16".parse().unwrap(),
             block: "10.42.1.0/24".parse().unwrap(),
-            listen_port: port,
-            private_key: PrivateKey::generate(),
+            wireguard: Some(WireguardSettings {
+                listen_port: port,
+                private_key: PrivateKey::generate(),
+            }),
+        }
+    }
+
+    fn bridge(name: &str, index: u32) -> NetworkRecord {
+        NetworkRecord {
+            name: name.into(),
+            mode: Mode::Bridge,
+            index,
+            subnet: "10.88.0.0/16".parse().unwrap(),
+            block: "10.88.0.0/16".parse().unwrap(),
+            wireguard: None,
         }
     }
 
@@ -450,6 +486,14 @@ mod tests {
             "same port"
         );
         assert_eq!(store.networks().unwrap().len(), 1);
+        // Bridges have no port or key, and their own index space.
+        store.insert_network(&bridge("br", 0)).unwrap();
+        store.insert_network(&bridge("br2", 1)).unwrap();
+        assert!(
+            store.insert_network(&bridge("br3", 1)).is_err(),
+            "same bridge index"
+        );
+        assert_eq!(store.network("br").unwrap().unwrap(), bridge("br", 0));
         assert!(store.delete_network("blue").unwrap());
         assert!(!store.delete_network("blue").unwrap());
     }

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use weft_agent::store::{AttachmentRecord, NetworkRecord, Store};
+use weft_agent::store::{AttachmentRecord, NetworkRecord, Store, WireguardSettings};
 use weft_model::PrivateKey;
 
 const CHILD_ENV: &str = "WEFT_STORE_CRASH_CHILD";
@@ -24,8 +24,11 @@ fn crash_writer_child() {
             index: 0,
             subnet: "10.0.0.0/8".parse().unwrap(),
             block: "10.0.0.0/8".parse().unwrap(),
-            listen_port: 51820,
-            private_key: PrivateKey::generate(),
+            mode: weft_model::Mode::Wireguard,
+            wireguard: Some(WireguardSettings {
+                listen_port: 51820,
+                private_key: PrivateKey::generate(),
+            }),
         })
         .unwrap();
     for n in 1u32.. {

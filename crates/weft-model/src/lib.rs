@@ -6,7 +6,9 @@ pub mod addressing;
 pub mod error;
 pub mod key;
 pub mod names;
+pub mod network;
 pub mod peer;
 
 pub use error::ModelError;
 pub use key::{KeyError, PrivateKey, PublicKey};
+pub use network::Mode;

@@ -108,36 +108,50 @@ pub fn next_workload_ifname<'a>(taken: impl IntoIterator<Item = &'a str>) -> Str
         .expect("an unbounded range always has a free name")
 }
 
-/// The host side of a workload's veth: `w<network index>-<id prefix>`,
-/// at most 15 characters. When that collides with a name in `taken` (two ids
-/// sharing a prefix), the tail becomes a hash of the whole id, then a counter.
+/// Host-side veth prefix of a routed (WireGuard) network: `w<index>-`.
+pub fn routed_veth_prefix(network_index: u32) -> String {
+    format!("w{network_index}-")
+}
+
+/// Host-side veth prefix on bridge networks (the flatnet seed's `fn-`).
+pub const BRIDGE_VETH_PREFIX: &str = "fn-";
+
+/// How many characters of the id a bridge veth name keeps.
+pub const BRIDGE_VETH_ID_CHARS: usize = 8;
+
+/// The bridge of the bridge network with this index.
+pub fn bridge_ifname(index: u32) -> String {
+    format!("weft-br{index}")
+}
+
+/// The host side of a workload's veth: `prefix` + the start of the id (at
+/// most `id_chars` characters), at most 15 characters in all. When that
+/// collides with a name in `taken` (two ids sharing a start), the tail
+/// becomes a hash of the whole id, then a counter.
 pub fn host_veth_name<'a>(
-    network_index: u32,
+    prefix: &str,
+    id_chars: usize,
     workload_id: &str,
     taken: impl IntoIterator<Item = &'a str>,
 ) -> String {
     let taken: Vec<&str> = taken.into_iter().collect();
-    let prefix = format!("w{network_index}-");
     let room = IFNAME_MAX - prefix.len();
     let clean: String = workload_id
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .collect();
-    let first = format!("{prefix}{}", &clean[..clean.len().min(room)]);
+    let first = format!("{prefix}{}", &clean[..clean.len().min(room).min(id_chars)]);
     if !taken.contains(&first.as_str()) && !clean.is_empty() {
         return first;
     }
     let hash = format!("{:08x}", fnv1a(workload_id.as_bytes()) as u32);
     let keep = room.saturating_sub(hash.len() + 1);
-    let hashed = format!(
-        "{prefix}{}{}{hash}",
-        &clean[..clean.len().min(keep)],
-        if keep > 0 && !clean.is_empty() {
-            "-"
-        } else {
-            ""
-        }
-    );
+    let sep = if keep > 0 && !clean.is_empty() {
+        "-"
+    } else {
+        ""
+    };
+    let hashed = format!("{prefix}{}{sep}{hash}", &clean[..clean.len().min(keep)]);
     if !taken.contains(&hashed.as_str()) {
         return hashed;
     }
@@ -201,25 +215,42 @@ mod tests {
 
     #[test]
     fn host_veth_names_are_short_and_unique() {
-        assert_eq!(host_veth_name(0, "c1", []), "w0-c1");
+        let w3 = routed_veth_prefix(3);
+        assert_eq!(
+            host_veth_name(&routed_veth_prefix(0), 99, "c1", []),
+            "w0-c1"
+        );
         let long = "a1b2c3d4e5f6a7b8c9d0";
-        let first = host_veth_name(3, long, []);
+        let first = host_veth_name(&w3, 99, long, []);
         assert_eq!(first, "w3-a1b2c3d4e5f6");
         // A second id sharing the prefix gets a hashed name.
         let other = "a1b2c3d4e5f6ffff";
-        let second = host_veth_name(3, other, [first.as_str()]);
+        let second = host_veth_name(&w3, 99, other, [first.as_str()]);
         assert_ne!(second, first);
         assert!(second.len() <= IFNAME_MAX, "{second}");
         // Even the hashed name taken: still unique, still short.
-        let third = host_veth_name(3, other, [first.as_str(), second.as_str()]);
+        let third = host_veth_name(&w3, 99, other, [first.as_str(), second.as_str()]);
         assert!(
             third != first && third != second && third.len() <= IFNAME_MAX,
             "{third}"
         );
         // Ids of only odd characters still give a valid name.
-        let odd = host_veth_name(1, "...", []);
+        let odd = host_veth_name(&routed_veth_prefix(1), 99, "...", []);
         assert!(odd.starts_with("w1-") && odd.len() <= IFNAME_MAX, "{odd}");
-        for name in [&first, &second, &third, &odd] {
+        // Bridge networks: fn- and the first 8 characters of the id.
+        let bridged = host_veth_name(BRIDGE_VETH_PREFIX, BRIDGE_VETH_ID_CHARS, long, []);
+        assert_eq!(bridged, "fn-a1b2c3d4");
+        let bridged2 = host_veth_name(
+            BRIDGE_VETH_PREFIX,
+            BRIDGE_VETH_ID_CHARS,
+            "a1b2c3d4ff",
+            [bridged.as_str()],
+        );
+        assert!(
+            bridged2.starts_with("fn-") && bridged2 != bridged,
+            "{bridged2}"
+        );
+        for name in [&first, &second, &third, &odd, &bridged, &bridged2] {
             validate_ifname("host veth", name).unwrap();
         }
     }

@@ -10,16 +10,22 @@ use weft_proto::agent as pb;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Create a network on this host: a WireGuard interface (wg0, wg1, …),
-    /// its key pair, listen port and this host's address (the block's first).
+    /// Create a network on this host. `wireguard` (default): a WireGuard
+    /// interface (wg0, wg1, …), its key pair, listen port and this host's
+    /// address (its block's first). `bridge`: a Linux bridge (weft-br0, …)
+    /// with the gateway address, for one host.
     Create {
         name: String,
         /// The whole network, e.g. 10.42.0.0/16.
         #[arg(long)]
         subnet: String,
-        /// This host's block of the subnet, e.g. 10.42.1.0/24.
-        #[arg(long)]
+        /// This host's block of the subnet, e.g. 10.42.1.0/24 (default: the
+        /// subnet's first /24; a bridge uses the whole subnet).
+        #[arg(long, default_value = "")]
         block: String,
+        /// wireguard or bridge.
+        #[arg(long, default_value = "wireguard")]
+        mode: String,
         /// WireGuard UDP port (default: the first free one from 51820).
         #[arg(long, default_value_t = 0)]
         listen_port: u32,
@@ -62,6 +68,7 @@ pub fn exec(ctx: &Context, cmd: Command) -> Result<()> {
             name,
             subnet,
             block,
+            mode,
             listen_port,
             private_key_file,
         } => {
@@ -75,6 +82,7 @@ pub fn exec(ctx: &Context, cmd: Command) -> Result<()> {
                 block,
                 listen_port,
                 private_key,
+                mode,
             };
             let net = client::call(&ctx.socket, async |c| {
                 Ok(c.add_network(req).await?.into_inner())
@@ -130,26 +138,36 @@ fn print_networks(nets: &[pb::Network]) {
         .map(|n| {
             vec![
                 n.name.clone(),
+                n.mode.clone(),
                 n.interface.clone(),
                 n.subnet.clone(),
                 n.addresses.join(","),
-                n.listen_port.to_string(),
-                n.public_key.clone(),
+                if n.listen_port == 0 {
+                    "-".into()
+                } else {
+                    n.listen_port.to_string()
+                },
+                if n.public_key.is_empty() {
+                    "-".into()
+                } else {
+                    n.public_key.clone()
+                },
                 n.peer_count.to_string(),
-                n.attachment_count.to_string(),
+                format!("{}/{}", n.allocated, n.capacity),
             ]
         })
         .collect();
     output::table(
         &[
             "NAME",
+            "MODE",
             "INTERFACE",
             "SUBNET",
             "ADDRESS",
             "PORT",
             "PUBLIC KEY",
             "PEERS",
-            "WORKLOADS",
+            "ADDRESSES USED",
         ],
         &rows,
     );

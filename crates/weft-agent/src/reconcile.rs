@@ -1,0 +1,92 @@
+//! Start-up reconcile: make the kernel match the store.
+
+use crate::agent::{Agent, Result};
+use crate::dataplane::{Dataplane, attachment_alias, network_alias};
+
+/// What a reconcile pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub networks: usize,
+    pub attachments_kept: usize,
+    pub attachments_recreated: usize,
+    pub attachments_released: Vec<String>,
+    pub orphans_removed: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+impl<D: Dataplane> Agent<D> {
+    /// Re-create missing interfaces, peers and attachments; release
+    /// attachments whose namespace is gone (or now names another namespace);
+    /// remove links that carry our alias but are not in the store. Errors
+    /// on one object are reported and the pass goes on.
+    pub fn reconcile(&mut self) -> Result<ReconcileReport> {
+        let mut report = ReconcileReport::default();
+        let networks = self.store.networks()?;
+        for net in &networks {
+            report.networks += 1;
+            let plan = self.network_plan(net)?;
+            if let Err(e) = self.dp.ensure_network(&plan) {
+                report.errors.push(format!("network {}: {e}", net.name));
+            }
+        }
+        for a in self.store.attachments()? {
+            let Some(net) = networks.iter().find(|n| n.name == a.network) else {
+                continue;
+            };
+            let plan = self.attachment_plan(net, &a);
+            let label = format!("{}/{}", a.network, a.workload_id);
+            if self.dp.netns_id(&a.netns) != Some(a.netns_id) {
+                self.store.delete_attachment(&a.network, &a.workload_id)?;
+                if let Err(e) = self.dp.remove_attachment(&plan) {
+                    report.errors.push(format!("release {label}: {e}"));
+                }
+                tracing::info!(attachment = %label, ip = %a.ip, "namespace gone: attachment released");
+                report.attachments_released.push(label);
+                continue;
+            }
+            match self.dp.attachment_state(&plan) {
+                Ok(Some(_)) => report.attachments_kept += 1,
+                Ok(None) | Err(_) => {
+                    let result = self
+                        .dp
+                        .remove_attachment(&plan)
+                        .and_then(|()| self.dp.create_attachment(&plan));
+                    match result {
+                        Ok(_) => report.attachments_recreated += 1,
+                        Err(e) => report.errors.push(format!("re-create {label}: {e}")),
+                    }
+                }
+            }
+        }
+        let mut known: Vec<String> = networks.iter().map(|n| network_alias(&n.name)).collect();
+        known.extend(
+            self.store
+                .attachments()?
+                .iter()
+                .map(|a| attachment_alias(&a.network, &a.workload_id)),
+        );
+        for link in self.dp.owned_links()? {
+            if known.contains(&link.alias) {
+                continue;
+            }
+            match self.dp.delete_link(&link.name) {
+                Ok(()) => report.orphans_removed.push(link.name),
+                Err(e) => report
+                    .errors
+                    .push(format!("remove orphan {}: {e}", link.name)),
+            }
+        }
+        for e in &report.errors {
+            tracing::warn!("reconcile: {e}");
+        }
+        tracing::info!(
+            networks = report.networks,
+            kept = report.attachments_kept,
+            recreated = report.attachments_recreated,
+            released = report.attachments_released.len(),
+            orphans = report.orphans_removed.len(),
+            "reconciled"
+        );
+        Ok(report)
+    }
+}
