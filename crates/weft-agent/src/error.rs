@@ -35,6 +35,7 @@ impl From<AgentError> for tonic::Status {
     fn from(err: AgentError) -> Self {
         use tonic::Code;
         let code = match &err {
+            AgentError::Invalid(ModelError::Exhausted { .. }) => Code::ResourceExhausted,
             AgentError::Invalid(_) | AgentError::Key(_) => Code::InvalidArgument,
             AgentError::NotFound { .. } => Code::NotFound,
             AgentError::Exists(_) => Code::AlreadyExists,

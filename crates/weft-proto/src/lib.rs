@@ -1,6 +1,39 @@
-//! weft's gRPC API, generated from `proto/weft/agent/v1/agent.proto`.
+//! weft's gRPC API, generated from `proto/weft/agent/v1/agent.proto`, and
+//! the one way to reach an agent: its Unix socket.
 
 #[allow(clippy::all, missing_docs)]
 pub mod agent {
     tonic::include_proto!("weft.agent.v1");
+}
+
+use hyper_util::rt::TokioIo;
+use std::path::Path;
+use tokio::net::UnixStream;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+pub type Client = agent::agent_client::AgentClient<Channel>;
+
+/// Connect to the agent listening on `socket`. Connects once up front so a
+/// missing agent is reported at once, with the socket's path.
+pub async fn connect(socket: &Path) -> Result<Client, std::io::Error> {
+    let unreachable = |e: std::io::Error| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot reach the weft agent at {} ({e}); is `weft agent` running?",
+                socket.display()
+            ),
+        )
+    };
+    UnixStream::connect(socket).await.map_err(unreachable)?;
+    let path = socket.to_path_buf();
+    // The URI is required by the API but unused: the connector ignores it.
+    let channel = Endpoint::from_static("http://weft.agent")
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let path = path.clone();
+            async move { Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(path).await?)) }
+        }))
+        .await
+        .map_err(|e| unreachable(std::io::Error::other(e)))?;
+    Ok(Client::new(channel))
 }

@@ -1,5 +1,5 @@
-//! `weft`: the agent, the CLI that drives it, and (later) the CNI plugin, in
-//! one binary. `main` parses, dispatches and reports; each subcommand lives
+//! `weft`: the agent, the CLI that drives it, and the CNI plugin, in one
+//! binary. `main` parses, dispatches and reports; each subcommand lives
 //! in `commands/`.
 
 mod client;
@@ -53,6 +53,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Runtimes run CNI plugins with CNI_COMMAND set and the config on stdin.
+    if weft_cni::invoked_as_plugin() {
+        return weft_cni::main();
+    }
     let cli = Cli::parse();
     let ctx = commands::Context {
         socket: cli.socket,

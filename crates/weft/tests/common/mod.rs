@@ -363,3 +363,4 @@ pub fn assert_clean(prefix: &str) {
     );
 }
 pub mod capture;
+pub mod cni;

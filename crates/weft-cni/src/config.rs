@@ -1,0 +1,233 @@
+//! The network configuration on stdin.
+
+use crate::error::{CniError, Result, code};
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+use weft_model::{Mode, addressing, names, network};
+
+/// Spec versions this plugin speaks.
+pub const SUPPORTED_VERSIONS: [&str; 3] = ["0.4.0", "1.0.0", "1.1.0"];
+
+/// The version used when the input has none we can trust (VERSION, or an
+/// error before the version is known).
+pub const LATEST: &str = "1.1.0";
+
+pub const DEFAULT_AGENT_SOCKET: &str = "/run/weft/agent.sock";
+
+/// Keys the spec defines and keys of weft's own. Anything else is refused
+/// with code 2, naming the key.
+const KNOWN_KEYS: &[&str] = &[
+    // the spec's
+    "cniVersion",
+    "cniVersions",
+    "name",
+    "type",
+    "args",
+    "runtimeConfig",
+    "capabilities",
+    "prevResult",
+    "dns",
+    "cni.dev/valid-attachments",
+    // weft's
+    "agentSocket",
+    "subnet",
+    "block",
+    "mode",
+];
+
+/// A weft network as a CNI configuration describes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetConf {
+    pub cni_version: String,
+    /// The weft network.
+    pub name: String,
+    pub agent_socket: PathBuf,
+    /// When set, the agent creates the network on first use.
+    pub subnet: Option<String>,
+    pub block: Option<String>,
+    pub mode: Mode,
+    pub prev_result: Option<Value>,
+    /// GC: (container id, ifname) pairs that stay.
+    pub valid_attachments: Vec<(String, String)>,
+    pub dns: Option<Value>,
+}
+
+fn string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(CniError::invalid_config(format!(
+            "{key}: expected a string, got {other}"
+        ))),
+    }
+}
+
+/// Only the version, for reporting errors in the caller's version even
+/// when the rest of the input is bad.
+pub fn version_of(stdin: &[u8]) -> String {
+    serde_json::from_slice::<Value>(stdin)
+        .ok()
+        .and_then(|v| {
+            v.get("cniVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .filter(|v| SUPPORTED_VERSIONS.contains(&v.as_str()))
+        .unwrap_or_else(|| LATEST.to_string())
+}
+
+pub fn parse(stdin: &[u8]) -> Result<NetConf> {
+    let value: Value = serde_json::from_slice(stdin).map_err(|e| {
+        CniError::new(
+            code::DECODE,
+            format!("network configuration on stdin is not valid JSON: {e}"),
+        )
+    })?;
+    let Value::Object(obj) = value else {
+        return Err(CniError::new(
+            code::DECODE,
+            "network configuration on stdin is not a JSON object",
+        ));
+    };
+    let cni_version = string(&obj, "cniVersion")?
+        .ok_or_else(|| CniError::invalid_config("cniVersion: required"))?;
+    if !SUPPORTED_VERSIONS.contains(&cni_version.as_str()) {
+        return Err(CniError::new(
+            code::INCOMPATIBLE_VERSION,
+            format!(
+                "cniVersion {cni_version:?} is not supported (supported: {})",
+                SUPPORTED_VERSIONS.join(", ")
+            ),
+        ));
+    }
+    if let Some((key, value)) = obj.iter().find(|(k, _)| !KNOWN_KEYS.contains(&k.as_str())) {
+        return Err(CniError::new(
+            code::UNSUPPORTED_FIELD,
+            format!("unsupported field {key:?} (value {value})"),
+        ));
+    }
+    let name = string(&obj, "name")?.ok_or_else(|| CniError::invalid_config("name: required"))?;
+    names::validate_network_name(&name)
+        .map_err(|e| CniError::invalid_config(format!("name: {e}")))?;
+    let mode = Mode::parse(&string(&obj, "mode")?.unwrap_or_default())
+        .map_err(|e| CniError::invalid_config(e.to_string()))?;
+    let subnet = string(&obj, "subnet")?;
+    let block = string(&obj, "block")?;
+    if let Some(text) = &subnet {
+        let net = addressing::parse_cidr("subnet", text)
+            .map_err(|e| CniError::invalid_config(e.to_string()))?;
+        addressing::validate_subnet(&net).map_err(|e| CniError::invalid_config(e.to_string()))?;
+        let block = match &block {
+            Some(b) => addressing::parse_cidr("block", b)
+                .map_err(|e| CniError::invalid_config(e.to_string()))?,
+            None => network::default_block(mode, &net),
+        };
+        addressing::validate_block(&net, &block)
+            .map_err(|e| CniError::invalid_config(e.to_string()))?;
+    } else if block.is_some() {
+        return Err(CniError::invalid_config("block: given without subnet"));
+    }
+    let agent_socket = string(&obj, "agentSocket")?.unwrap_or_else(|| DEFAULT_AGENT_SOCKET.into());
+    let valid_attachments = match obj.get("cni.dev/valid-attachments") {
+        None | Some(Value::Null) => vec![],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                let id = item.get("containerID").and_then(Value::as_str);
+                let ifname = item.get("ifname").and_then(Value::as_str);
+                match (id, ifname) {
+                    (Some(id), Some(ifname)) => Ok((id.to_string(), ifname.to_string())),
+                    _ => Err(CniError::invalid_config(format!(
+                        "cni.dev/valid-attachments: {item} needs containerID and ifname"
+                    ))),
+                }
+            })
+            .collect::<Result<_>>()?,
+        Some(other) => {
+            return Err(CniError::invalid_config(format!(
+                "cni.dev/valid-attachments: expected a list, got {other}"
+            )));
+        }
+    };
+    let prev_result = obj.get("prevResult").filter(|v| !v.is_null()).cloned();
+    if let Some(prev) = &prev_result
+        && !prev.is_object()
+    {
+        return Err(CniError::invalid_config("prevResult: expected an object"));
+    }
+    Ok(NetConf {
+        cni_version,
+        name,
+        agent_socket: PathBuf::from(agent_socket),
+        subnet,
+        block,
+        mode,
+        prev_result,
+        valid_attachments,
+        dns: obj.get("dns").cloned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(json: &str) -> CniError {
+        parse(json.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn a_full_config() {
+        let conf = parse(
+            br#"{"cniVersion":"1.1.0","name":"blue","type":"weft","subnet":"10.42.0.0/16",
+                 "block":"10.42.1.0/24","agentSocket":"/tmp/a.sock","args":{"x":1},
+                 "cni.dev/valid-attachments":[{"containerID":"c1","ifname":"eth0"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(conf.name, "blue");
+        assert_eq!(conf.agent_socket, PathBuf::from("/tmp/a.sock"));
+        assert_eq!(conf.valid_attachments, vec![("c1".into(), "eth0".into())]);
+        assert_eq!(conf.mode, Mode::Wireguard);
+    }
+
+    #[test]
+    fn the_spec_codes() {
+        assert_eq!(err("{not json").code, 6);
+        assert_eq!(err("[1,2]").code, 6);
+        assert_eq!(err(r#"{"cniVersion":"9.9.9","name":"x"}"#).code, 1);
+        let unknown = err(r#"{"cniVersion":"1.0.0","name":"x","frobnicate":true}"#);
+        assert_eq!(unknown.code, 2);
+        assert!(
+            unknown.msg.contains("frobnicate") && unknown.msg.contains("true"),
+            "{unknown}"
+        );
+        assert_eq!(err(r#"{"cniVersion":"1.0.0"}"#).code, 7);
+        assert_eq!(err(r#"{"name":"x"}"#).code, 7);
+        let small = err(r#"{"cniVersion":"1.0.0","name":"x","subnet":"10.0.0.0/31"}"#);
+        assert_eq!(small.code, 7);
+        assert!(
+            small.msg.contains("subnet") && small.msg.contains("too small"),
+            "{small}"
+        );
+        let outside = err(
+            r#"{"cniVersion":"1.0.0","name":"x","subnet":"10.0.0.0/16","block":"10.1.0.0/24"}"#,
+        );
+        assert_eq!(outside.code, 7);
+        assert_eq!(
+            err(r#"{"cniVersion":"1.0.0","name":"x","mode":"vlan"}"#).code,
+            7
+        );
+        assert_eq!(err(r#"{"cniVersion":"1.0.0","name":"Bad_Name"}"#).code, 7);
+        assert_eq!(
+            err(r#"{"cniVersion":"1.0.0","name":"x","subnet":5}"#).code,
+            7
+        );
+    }
+
+    #[test]
+    fn version_for_errors() {
+        assert_eq!(version_of(br#"{"cniVersion":"0.4.0"}"#), "0.4.0");
+        assert_eq!(version_of(br#"{"cniVersion":"7"}"#), LATEST);
+        assert_eq!(version_of(b"garbage"), LATEST);
+    }
+}

@@ -1,0 +1,177 @@
+//! The ADD result, in the shape of the caller's spec version, and the CHECK
+//! comparison against it.
+
+use crate::error::{CniError, Result, code};
+use serde_json::{Value, json};
+use weft_proto::agent as pb;
+
+fn default_dst(gateway: &str) -> &'static str {
+    if gateway.contains(':') {
+        "::/0"
+    } else {
+        "0.0.0.0/0"
+    }
+}
+
+/// The result of an ADD: the host veth and the container interface, the
+/// address with its gateway, the routes, DNS. When an earlier plugin's
+/// result is given, ours is appended to it.
+pub fn add_result(
+    cni_version: &str,
+    att: &pb::Attachment,
+    sandbox: &str,
+    prev: Option<&Value>,
+    dns: Option<&Value>,
+) -> Value {
+    let mut result = prev.cloned().unwrap_or_else(|| json!({}));
+    result["cniVersion"] = json!(cni_version);
+    let mut push = |key: &str, item: Value| {
+        if !result[key].is_array() {
+            result[key] = json!([]);
+        }
+        let list = result[key].as_array_mut().expect("just made an array");
+        list.push(item);
+        list.len() - 1
+    };
+    push(
+        "interfaces",
+        json!({ "name": att.host_ifname, "mac": att.host_mac }),
+    );
+    let inner = push(
+        "interfaces",
+        json!({ "name": att.ifname, "mac": att.mac, "sandbox": sandbox, "mtu": att.mtu }),
+    );
+    let mut ip = json!({ "address": att.address, "gateway": att.gateway, "interface": inner });
+    if cni_version == "0.4.0" {
+        ip["version"] = json!(if att.address.contains(':') { "6" } else { "4" });
+    }
+    push("ips", ip);
+    let dst = if att.default_route {
+        default_dst(&att.gateway).to_string()
+    } else {
+        att.subnet.clone()
+    };
+    push("routes", json!({ "dst": dst, "gw": att.gateway }));
+    if let Some(dns) = dns.filter(|d| !d.is_null()) {
+        result["dns"] = dns.clone();
+    }
+    if cni_version == "0.4.0" {
+        // 0.4.0 results have no interface MTU.
+        if let Some(list) = result["interfaces"].as_array_mut() {
+            for i in list {
+                if let Some(obj) = i.as_object_mut() {
+                    obj.remove("mtu");
+                }
+            }
+        }
+    }
+    result
+}
+
+/// CHECK: the previous result must describe what the agent has.
+pub fn check_prev(prev: &Value, att: &pb::Attachment, sandbox: &str) -> Result<()> {
+    let mismatch = |what: String| CniError::new(code::OTHER, format!("CHECK: {what}"));
+    let interfaces = prev["interfaces"].as_array().cloned().unwrap_or_default();
+    let index = interfaces
+        .iter()
+        .position(|i| i["name"] == att.ifname.as_str() && i["sandbox"] == sandbox)
+        .ok_or_else(|| {
+            mismatch(format!(
+                "prevResult has no interface {} in {sandbox}",
+                att.ifname
+            ))
+        })?;
+    if let Some(mac) = interfaces[index]["mac"].as_str()
+        && !mac.eq_ignore_ascii_case(&att.mac)
+    {
+        return Err(mismatch(format!(
+            "{} has MAC {} but prevResult says {mac}",
+            att.ifname, att.mac
+        )));
+    }
+    let ips = prev["ips"].as_array().cloned().unwrap_or_default();
+    let listed = ips.iter().any(|ip| ip["address"] == att.address.as_str());
+    if !listed {
+        return Err(mismatch(format!(
+            "{} has {} but prevResult lists {}",
+            att.ifname, att.address, prev["ips"]
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn att() -> pb::Attachment {
+        pb::Attachment {
+            network: "blue".into(),
+            id: "c1".into(),
+            ifname: "eth0".into(),
+            host_ifname: "w0-c1".into(),
+            address: "10.42.1.2/32".into(),
+            gateway: "10.42.1.1".into(),
+            mac: "02:00:00:00:00:01".into(),
+            host_mac: "02:00:00:00:00:02".into(),
+            default_route: true,
+            subnet: "10.42.0.0/16".into(),
+            mtu: 1420,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn results_per_version() {
+        let r = add_result("1.1.0", &att(), "/run/netns/c1", None, None);
+        assert_eq!(r["cniVersion"], "1.1.0");
+        assert_eq!(r["interfaces"][0]["name"], "w0-c1");
+        assert!(r["interfaces"][0].get("sandbox").is_none());
+        assert_eq!(r["interfaces"][1]["sandbox"], "/run/netns/c1");
+        assert_eq!(r["ips"][0]["interface"], 1);
+        assert_eq!(r["ips"][0]["gateway"], "10.42.1.1");
+        assert!(r["ips"][0].get("version").is_none());
+        assert_eq!(r["routes"][0]["dst"], "0.0.0.0/0");
+        let old = add_result("0.4.0", &att(), "/run/netns/c1", None, None);
+        assert_eq!(old["ips"][0]["version"], "4");
+        assert!(old["interfaces"][1].get("mtu").is_none());
+        let second = pb::Attachment {
+            default_route: false,
+            ..att()
+        };
+        let r = add_result("1.0.0", &second, "/run/netns/c1", None, None);
+        assert_eq!(r["routes"][0]["dst"], "10.42.0.0/16");
+    }
+
+    #[test]
+    fn appends_to_a_previous_result() {
+        let prev = json!({"cniVersion":"1.0.0","interfaces":[{"name":"x"}],"ips":[{"address":"192.168.1.2/24","interface":0}]});
+        let dns = json!({"nameservers":["10.42.1.1"]});
+        let r = add_result("1.0.0", &att(), "/ns", Some(&prev), Some(&dns));
+        assert_eq!(r["interfaces"].as_array().unwrap().len(), 3);
+        assert_eq!(r["ips"][1]["interface"], 2);
+        assert_eq!(r["dns"]["nameservers"][0], "10.42.1.1");
+    }
+
+    #[test]
+    fn check_compares_with_the_previous_result() {
+        let prev = add_result("1.1.0", &att(), "/ns", None, None);
+        assert!(check_prev(&prev, &att(), "/ns").is_ok());
+        assert!(check_prev(&prev, &att(), "/other").is_err());
+        let moved = pb::Attachment {
+            address: "10.42.1.9/32".into(),
+            ..att()
+        };
+        assert!(
+            check_prev(&prev, &moved, "/ns")
+                .unwrap_err()
+                .msg
+                .contains("10.42.1.9")
+        );
+        let remac = pb::Attachment {
+            mac: "02:00:00:00:00:99".into(),
+            ..att()
+        };
+        assert!(check_prev(&prev, &remac, "/ns").is_err());
+    }
+}

@@ -1,0 +1,248 @@
+//! The IPAM under pressure: 64 ADDs racing as separate processes, 64
+//! parallel DELs, and `kill -9` of the agent in the middle of a burst.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn spawn_plugin(lab: &Lab, command: &str, id: &str, conf: &str) -> Child {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &lab.ns("h1"), WEFT])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CNI_COMMAND", command)
+        .env("CNI_CONTAINERID", id)
+        .env("CNI_NETNS", lab.netns_path(id))
+        .env("CNI_IFNAME", "eth0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn plugin");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(conf.as_bytes())
+        .unwrap();
+    child
+}
+
+fn conf(lab: &Lab) -> String {
+    json!({
+        "cniVersion": "1.1.0",
+        "name": "blue",
+        "type": "weft",
+        "agentSocket": lab.dir.path().join("h1/agent.sock"),
+        "subnet": "10.42.0.0/16",
+        "block": "10.42.1.0/24",
+    })
+    .to_string()
+}
+
+fn ids(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("k{i:02}")).collect()
+}
+
+#[test]
+fn sixty_four_racing_adds_and_dels() {
+    if !require_root("sixty_four_racing_adds_and_dels") {
+        return;
+    }
+    let mut lab = Lab::new();
+    lab.add_netns("h1");
+    lab.start_agent("h1");
+    let ids = ids(64);
+    for id in &ids {
+        lab.add_netns(id);
+    }
+    let conf = conf(&lab);
+    // The network does not exist yet: the racing ADDs also race to create it.
+    let children: Vec<(String, Child)> = ids
+        .iter()
+        .map(|id| (id.clone(), spawn_plugin(&lab, "ADD", id, &conf)))
+        .collect();
+    let mut addresses = BTreeSet::new();
+    for (id, child) in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "ADD {id}: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: Value = serde_json::from_str(&stdout).unwrap();
+        addresses.insert(r["ips"][0]["address"].as_str().unwrap().to_string());
+    }
+    assert_eq!(addresses.len(), 64, "64 distinct addresses");
+    let net = lab.weft_json("h1", &["network", "ls"]);
+    assert_eq!(net.as_array().unwrap().len(), 1);
+    assert_eq!(net[0]["allocated"], 64);
+    // What the kernel has agrees with the records.
+    for id in ids.iter().step_by(9) {
+        let addr = lab.exec_ok(id, "ip -br addr show eth0");
+        assert!(
+            addresses.iter().any(|a| addr.contains(a.as_str())),
+            "{id}: {addr}"
+        );
+    }
+
+    let children: Vec<(String, Child)> = ids
+        .iter()
+        .map(|id| (id.clone(), spawn_plugin(&lab, "DEL", id, &conf)))
+        .collect();
+    for (id, child) in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "DEL {id}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let net = lab.weft_json("h1", &["network", "ls"]);
+    assert_eq!(net[0]["allocated"], 0, "pool empty");
+    assert!(
+        lab.weft_json("h1", &["attachments"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let links = lab.exec_ok("h1", "ip -br link");
+    assert!(!links.contains("w0-"), "{links}");
+    lab.finish();
+}
+
+#[test]
+fn kill_9_during_a_burst_of_adds() {
+    if !require_root("kill_9_during_a_burst_of_adds") {
+        return;
+    }
+    let mut lab = Lab::new();
+    lab.add_netns("h1");
+    lab.start_agent("h1");
+    lab.weft_ok(
+        "h1",
+        &[
+            "network",
+            "create",
+            "blue",
+            "--subnet",
+            "10.42.0.0/16",
+            "--block",
+            "10.42.1.0/24",
+        ],
+    );
+    let ids = ids(40);
+    for id in &ids {
+        lab.add_netns(id);
+    }
+    let conf = conf(&lab);
+    let children: Vec<(String, Child)> = ids
+        .iter()
+        .map(|id| (id.clone(), spawn_plugin(&lab, "ADD", id, &conf)))
+        .collect();
+    // Let part of the burst through, then kill the agent mid-way.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut children: Vec<(String, Child)> = children;
+    loop {
+        let mut done = 0;
+        for (_, c) in children.iter_mut() {
+            if matches!(c.try_wait(), Ok(Some(s)) if s.success()) {
+                done += 1;
+            }
+        }
+        if done >= 8 || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    lab.kill_agent("h1");
+    let mut succeeded = BTreeMap::new();
+    let mut failed = 0;
+    for (id, child) in children {
+        let out = child.wait_with_output().unwrap();
+        if out.status.success() {
+            let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+            succeeded.insert(id, r["ips"][0]["address"].as_str().unwrap().to_string());
+        } else {
+            let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert!(doc["code"].as_u64().is_some(), "{doc}");
+            failed += 1;
+        }
+    }
+    eprintln!(
+        "burst: {} ADDs succeeded, {failed} failed when the agent died",
+        succeeded.len()
+    );
+    assert!(
+        failed > 0,
+        "the agent died after the burst; the test proves nothing"
+    );
+    assert!(
+        succeeded.len() >= 8,
+        "the agent died before the burst got going"
+    );
+
+    // Restart, then GC with what the runtime believes is attached.
+    lab.start_agent("h1");
+    let mut gc: Value = serde_json::from_str(&conf).unwrap();
+    gc["cni.dev/valid-attachments"] = json!(
+        succeeded
+            .keys()
+            .map(|id| json!({"containerID": id, "ifname": "eth0"}))
+            .collect::<Vec<_>>()
+    );
+    let out = common::cni::plugin(&lab.ns("h1"), &[("CNI_COMMAND", "GC")], &gc.to_string());
+    assert!(out.ok, "GC: {} {}", out.stdout, out.stderr);
+
+    // Nothing lost: every successful ADD is still recorded, same address.
+    let records = lab.weft_json("h1", &["attachments"]);
+    let recorded: BTreeMap<String, String> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().to_string(),
+                a["address"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(recorded, succeeded, "records after restart + GC");
+    // No address both free and in use: every container's eth0 address is
+    // recorded for that container, and only recorded containers have one.
+    for id in &ids {
+        let has = lab.exec(id, "ip -br addr show eth0");
+        match recorded.get(id) {
+            Some(addr) => {
+                let text = String::from_utf8_lossy(&has.stdout);
+                assert!(
+                    text.contains(addr.as_str()),
+                    "{id}: recorded {addr}, kernel {text}"
+                );
+            }
+            None => assert!(!has.status.success(), "{id} has an eth0 nobody recorded"),
+        }
+    }
+    // No orphaned host veth: every one belongs to a record.
+    let links = lab.exec_ok("h1", "ip -br link");
+    let veths: Vec<&str> = links
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with("w0-"))
+        .map(|n| n.split('@').next().unwrap())
+        .collect();
+    let expected: BTreeSet<String> = recorded.keys().map(|id| format!("w0-{id}")).collect();
+    assert_eq!(
+        veths.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>(),
+        expected
+    );
+    let distinct: BTreeSet<&String> = recorded.values().collect();
+    assert_eq!(distinct.len(), recorded.len(), "duplicate addresses");
+    lab.finish();
+}
