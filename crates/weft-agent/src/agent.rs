@@ -5,7 +5,8 @@
 //! start-up reconcile in `reconcile.rs`.
 
 use crate::dataplane::{
-    AttachmentPlan, BRIDGE_MTU, Dataplane, NetworkKind, NetworkPlan, TUNNEL_MTU,
+    AttachmentPlan, BRIDGE_MTU, Dataplane, LOCAL_SOURCE, NetworkKind, NetworkPlan, Records,
+    ServicesPlan, TUNNEL_MTU,
 };
 use crate::error::AgentError;
 use crate::store::{AttachmentRecord, NetworkRecord, PeerRecord, Store, WireguardSettings};
@@ -31,6 +32,10 @@ pub struct NewNetwork {
     pub listen_port: u32,
     /// Base64; empty: generate.
     pub private_key: String,
+    /// No egress masquerade, no upstream DNS.
+    pub internal: bool,
+    /// Empty: [`network::DEFAULT_DOMAIN`].
+    pub domain: String,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -66,6 +71,8 @@ pub struct NetworkStatusView {
 pub struct Agent<D: Dataplane> {
     pub(crate) store: Store,
     pub(crate) dp: D,
+    /// This host's name in every network's DNS zone.
+    pub(crate) host_name: String,
 }
 
 /// The network's interface: wg0, wg1, … or weft-br0, …
@@ -106,7 +113,24 @@ fn peer_config(record: &PeerRecord, endpoint: Option<SocketAddr>) -> PeerConfig 
 
 impl<D: Dataplane> Agent<D> {
     pub fn new(store: Store, dp: D) -> Self {
-        Self { store, dp }
+        Self {
+            store,
+            dp,
+            host_name: "host".into(),
+        }
+    }
+
+    /// Name this host in the networks' DNS zones (`<host>.<domain>`).
+    pub fn with_host_name(mut self, name: &str) -> Result<Self> {
+        names::validate_workload_name(name).map_err(|_| {
+            ModelError::invalid(
+                "host name",
+                name,
+                "must be a DNS label (letters, digits, '-', '_')",
+            )
+        })?;
+        self.host_name = name.to_string();
+        Ok(self)
     }
 
     pub fn dataplane(&self) -> &D {
@@ -205,11 +229,91 @@ impl<D: Dataplane> Agent<D> {
         }
     }
 
+    /// The firewall rules of every network: each network's interfaces are
+    /// its WireGuard interface and its veths (`w<index>-*`), or its bridge.
+    pub(crate) fn firewall_rules(&self) -> Result<Vec<weft_firewall::NetworkRules>> {
+        use weft_firewall::IfMatch;
+        Ok(self
+            .store
+            .networks()?
+            .iter()
+            .map(|n| weft_firewall::NetworkRules {
+                name: n.name.clone(),
+                subnets: vec![n.subnet],
+                interfaces: match n.mode {
+                    Mode::Wireguard => vec![
+                        IfMatch::Exact(network_ifname(n)),
+                        IfMatch::Prefix(names::routed_veth_prefix(n.index)),
+                    ],
+                    Mode::Bridge => vec![IfMatch::Exact(network_ifname(n))],
+                },
+                internal: n.internal,
+            })
+            .collect())
+    }
+
+    pub(crate) fn apply_firewall(&self) -> Result<()> {
+        Ok(self.dp.apply_firewall(&self.firewall_rules()?)?)
+    }
+
+    pub(crate) fn services_plan(&self, net: &NetworkRecord) -> ServicesPlan {
+        ServicesPlan {
+            network: net.name.clone(),
+            domain: net.domain.clone(),
+            listen: addressing::host_address(&net.block),
+            internal: net.internal,
+        }
+    }
+
+    /// The names this host gives a network's zone: itself and its named
+    /// workloads.
+    pub(crate) fn local_records(&self, net: &NetworkRecord) -> Result<Records> {
+        let mut records = Records::new();
+        records.insert(
+            self.host_name.to_lowercase(),
+            vec![addressing::host_address(&net.block)],
+        );
+        for a in self.store.attachments_of_network(&net.name)? {
+            if !a.name.is_empty() {
+                records.entry(a.name.to_lowercase()).or_default().push(a.ip);
+            }
+        }
+        Ok(records)
+    }
+
+    pub(crate) fn publish_local_records(&self, net: &NetworkRecord) -> Result<()> {
+        Ok(self
+            .dp
+            .set_records(&net.name, LOCAL_SOURCE, self.local_records(net)?)?)
+    }
+
+    /// Where to fetch each peer's names: (network, source, the peer's
+    /// address in the network — the first address of its first block).
+    pub fn peer_record_targets(&self) -> Result<Vec<(String, String, std::net::IpAddr)>> {
+        let mut targets = vec![];
+        for net in self.store.networks()? {
+            for p in self.store.peers(&net.name)? {
+                if let Some(block) = p.allowed_ips.first() {
+                    let source = format!("peer:{}", p.public_key);
+                    targets.push((net.name.clone(), source, addressing::host_address(block)));
+                }
+            }
+        }
+        Ok(targets)
+    }
+
     // ---- networks ----
 
     pub fn add_network(&mut self, req: NewNetwork) -> Result<NetworkView> {
         names::validate_network_name(&req.name)?;
         let mode = Mode::parse(&req.mode)?;
+        let domain = match req.domain.as_str() {
+            "" => network::DEFAULT_DOMAIN.to_string(),
+            d => {
+                names::validate_domain(d)?;
+                d.to_string()
+            }
+        };
         let subnet = addressing::parse_cidr("subnet", &req.subnet)?;
         addressing::validate_subnet(&subnet)?;
         let block = match req.block.as_str() {
@@ -267,15 +371,31 @@ impl<D: Dataplane> Agent<D> {
             subnet,
             block,
             wireguard,
+            internal: req.internal,
+            domain,
         };
         self.store.insert_network(&record)?;
         let plan = self.network_plan(&record)?;
-        if let Err(err) = self.dp.ensure_network(&plan) {
-            if let Err(e) = self.dp.remove_network(&plan.ifname) {
+        // Rules first: they match interface names, so nothing the network
+        // brings up is ever unfiltered.
+        let applied = self
+            .apply_firewall()
+            .and_then(|()| Ok(self.dp.ensure_network(&plan)?))
+            .and_then(|()| Ok(self.dp.ensure_services(&self.services_plan(&record))?))
+            .and_then(|()| self.publish_local_records(&record));
+        if let Err(err) = applied {
+            let undo = self
+                .dp
+                .remove_services(&record.name)
+                .and_then(|()| self.dp.remove_network(&plan.ifname));
+            if let Err(e) = undo {
                 tracing::warn!(network = %record.name, "rolling back: {e}");
             }
             self.store.delete_network(&record.name)?;
-            return Err(err.into());
+            if let Err(e) = self.apply_firewall() {
+                tracing::warn!(network = %record.name, "rolling back the firewall: {e}");
+            }
+            return Err(err);
         }
         tracing::info!(network = %record.name, %mode, ifname = %plan.ifname, %subnet, %block, "network created");
         self.view(record)
@@ -345,7 +465,9 @@ impl<D: Dataplane> Agent<D> {
         }
         self.store.delete_network(name)?;
         let ifname = network_ifname(&net);
+        self.dp.remove_services(name)?;
         self.dp.remove_network(&ifname)?;
+        self.apply_firewall()?;
         tracing::info!(network = name, %ifname, "network removed");
         Ok(attached.len())
     }

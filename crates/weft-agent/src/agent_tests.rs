@@ -332,7 +332,7 @@ fn bad_attachments_change_nothing() {
         ),
         (
             NewAttachment {
-                name: "bad_name".into(),
+                name: "bad.name".into(),
                 ..attach_req("blue", "c2")
             },
             "workload name",
@@ -612,4 +612,102 @@ fn gc_releases_what_is_not_kept() {
     assert_eq!(left, vec!["c2"]);
     assert_eq!(a.dataplane().state.lock().unwrap().attachments.len(), 1);
     assert!(a.gc("blue", &["c2".to_string()]).unwrap().is_empty());
+}
+
+#[test]
+fn firewall_dns_and_names_follow_the_networks() {
+    use weft_firewall::IfMatch;
+    let mut a = agent().with_host_name("h1").unwrap();
+    a.add_network(blue()).unwrap();
+    a.add_network(NewNetwork {
+        internal: true,
+        domain: "lab.example".into(),
+        ..red()
+    })
+    .unwrap();
+    a.add_network(bridge_net()).unwrap();
+    {
+        let s = a.dataplane().state.lock().unwrap();
+        let rules: Vec<_> = s
+            .firewall
+            .iter()
+            .map(|r| (r.name.as_str(), r.internal, r.interfaces.clone()))
+            .collect();
+        assert_eq!(
+            rules,
+            vec![
+                (
+                    "blue",
+                    false,
+                    vec![IfMatch::Exact("wg0".into()), IfMatch::Prefix("w0-".into())]
+                ),
+                (
+                    "red",
+                    true,
+                    vec![IfMatch::Exact("wg1".into()), IfMatch::Prefix("w1-".into())]
+                ),
+                ("br", false, vec![IfMatch::Exact("weft-br0".into())]),
+            ]
+        );
+        assert_eq!(s.services["red"].listen.to_string(), "10.43.1.1");
+        assert!(s.services["red"].internal);
+        assert_eq!(s.services["red"].domain, "lab.example");
+        assert_eq!(s.services["br"].listen.to_string(), "10.88.0.1");
+    }
+    a.attach(NewAttachment {
+        name: "Web".into(),
+        ..attach_req("blue", "c1")
+    })
+    .unwrap();
+    a.attach(attach_req("blue", "c2")).unwrap();
+    let local = |a: &Agent<FakeDataplane>| {
+        a.dataplane().state.lock().unwrap().records[&("blue".to_string(), "local".to_string())]
+            .clone()
+    };
+    let names: Vec<(String, String)> = local(&a)
+        .into_iter()
+        .map(|(n, ips)| (n, ips[0].to_string()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("h1".into(), "10.42.1.1".into()),
+            ("web".into(), "10.42.1.2".into())
+        ]
+    );
+    a.detach("blue", "c1").unwrap();
+    assert!(
+        !local(&a).contains_key("web"),
+        "a detached workload's name goes"
+    );
+    a.remove_network("red", false).unwrap();
+    let s = a.dataplane().state.lock().unwrap();
+    assert_eq!(s.firewall.len(), 2);
+    assert!(!s.services.contains_key("red"));
+}
+
+#[test]
+fn a_network_whose_dns_cannot_start_is_rolled_back() {
+    let mut a = agent();
+    a.add_network(blue()).unwrap();
+    a.dataplane().state.lock().unwrap().fail_services = true;
+    assert!(a.add_network(red()).is_err());
+    assert_eq!(a.networks().unwrap().len(), 1);
+    let s = a.dataplane().state.lock().unwrap();
+    assert_eq!(s.firewall.len(), 1, "the firewall no longer knows red");
+    assert!(!s.networks.contains_key("wg1"));
+}
+
+#[test]
+fn domains_and_host_names_are_validated() {
+    let mut a = agent();
+    let err = a
+        .add_network(NewNetwork {
+            domain: "Bad_Domain".into(),
+            ..blue()
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("domain"), "{err}");
+    assert!(agent().with_host_name("no.dots").is_err());
 }

@@ -26,6 +26,8 @@ pub struct AttachmentView {
     pub address: IpNet,
     pub gateway: IpAddr,
     pub subnet: IpNet,
+    /// The network's DNS domain; its responder listens on `gateway`.
+    pub domain: String,
     /// What the kernel has; None when the attachment is not (fully) there.
     pub state: Option<AttachmentState>,
 }
@@ -42,6 +44,7 @@ impl<D: Dataplane> Agent<D> {
             address: plan.address,
             gateway: plan.gateway,
             subnet: plan.subnet,
+            domain: net.domain,
             state,
             record,
         })
@@ -140,6 +143,9 @@ impl<D: Dataplane> Agent<D> {
             }
         };
         tracing::info!(network = %record.network, workload = %record.workload_id, ifname = %record.ifname, host_ifname = %record.host_ifname, ip = %record.ip, "attached");
+        if let Err(e) = self.publish_local_records(&net) {
+            tracing::warn!(network = %net.name, "update DNS names: {e}");
+        }
         self.attachment_view(record, Some(state))
     }
 
@@ -155,6 +161,7 @@ impl<D: Dataplane> Agent<D> {
         self.dp
             .remove_attachment(&self.attachment_plan(&net, &record))?;
         tracing::info!(network, workload = workload_id, ip = %record.ip, "detached");
+        self.publish_local_records(&net)?;
         Ok(true)
     }
 

@@ -4,6 +4,7 @@
 //! orchestration be tested without root.
 
 use ipnet::IpNet;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use weft_model::PrivateKey;
 use weft_wg::{DeviceInfo, PeerConfig};
@@ -117,6 +118,23 @@ impl DataplaneError {
     }
 }
 
+/// DNS names of one network from one source: label -> addresses.
+pub type Records = BTreeMap<String, Vec<IpAddr>>;
+
+/// Where the records of this host's workloads come from.
+pub const LOCAL_SOURCE: &str = "local";
+
+/// A network's services on this host: its DNS responder (and the endpoint
+/// peers fetch this host's records from), on the host's address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServicesPlan {
+    pub network: String,
+    pub domain: String,
+    pub listen: IpAddr,
+    /// Internal networks never forward names upstream.
+    pub internal: bool,
+}
+
 pub trait Dataplane: Send + Sync {
     /// "kernel" or "userspace".
     fn backend(&self) -> &'static str;
@@ -155,4 +173,16 @@ pub trait Dataplane: Send + Sync {
 
     /// Delete a link in the host namespace by name. Idempotent.
     fn delete_link(&self, name: &str) -> DpResult<()>;
+
+    /// Make weft's firewall table exactly this (empty: no table).
+    fn apply_firewall(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<()>;
+
+    /// Start (or keep) the network's DNS responder. Idempotent.
+    fn ensure_services(&self, plan: &ServicesPlan) -> DpResult<()>;
+
+    /// Stop the network's services and forget its names. Idempotent.
+    fn remove_services(&self, network: &str) -> DpResult<()>;
+
+    /// Replace one source's names in the network's zone.
+    fn set_records(&self, network: &str, source: &str, records: Records) -> DpResult<()>;
 }

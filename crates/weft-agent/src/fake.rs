@@ -15,7 +15,14 @@ pub struct FakeState {
     pub namespaces: BTreeMap<String, (u64, u64)>,
     /// Extra links carrying weft aliases (name -> alias), e.g. leftovers.
     pub stray_links: BTreeMap<String, String>,
+    /// The last firewall applied.
+    pub firewall: Vec<weft_firewall::NetworkRules>,
+    /// network -> its services
+    pub services: BTreeMap<String, ServicesPlan>,
+    /// (network, source) -> names
+    pub records: BTreeMap<(String, String), Records>,
     pub fail_ensure_network: bool,
+    pub fail_services: bool,
     pub fail_create_attachment: bool,
     pub fail_set_peers: bool,
 }
@@ -195,6 +202,36 @@ impl Dataplane for FakeDataplane {
         s.stray_links.remove(name);
         s.attachments.remove(name);
         s.networks.remove(name);
+        Ok(())
+    }
+
+    fn apply_firewall(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<()> {
+        self.state.lock().unwrap().firewall = networks.to_vec();
+        Ok(())
+    }
+
+    fn ensure_services(&self, plan: &ServicesPlan) -> DpResult<()> {
+        let mut s = self.state.lock().unwrap();
+        if s.fail_services {
+            return Err(fail("start DNS"));
+        }
+        s.services.insert(plan.network.clone(), plan.clone());
+        Ok(())
+    }
+
+    fn remove_services(&self, network: &str) -> DpResult<()> {
+        let mut s = self.state.lock().unwrap();
+        s.services.remove(network);
+        s.records.retain(|(n, _), _| n != network);
+        Ok(())
+    }
+
+    fn set_records(&self, network: &str, source: &str, records: Records) -> DpResult<()> {
+        self.state
+            .lock()
+            .unwrap()
+            .records
+            .insert((network.into(), source.into()), records);
         Ok(())
     }
 }

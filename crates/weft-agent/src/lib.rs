@@ -14,6 +14,7 @@ pub mod linux;
 pub mod reconcile;
 pub mod server;
 pub mod service;
+pub mod services;
 pub mod store;
 
 #[cfg(test)]

@@ -10,10 +10,11 @@
 //! side brings traffic back.
 
 use crate::dataplane::*;
+use crate::services::NetworkServices;
 use ipnet::IpNet;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use weft_model::addressing::single;
 use weft_net::{Netlink, Netns, Route};
 use weft_wg::{Backend, DeviceConfig, DeviceInfo, PeerConfig};
@@ -31,6 +32,8 @@ pub struct LinuxDataplane {
     wg: Box<dyn Backend>,
     host: Mutex<Netlink>,
     host_ns: Netns,
+    firewall: weft_firewall::Firewall,
+    services: Arc<NetworkServices>,
 }
 
 fn err(context: impl Into<String>) -> impl FnOnce(weft_net::NetError) -> DataplaneError {
@@ -87,7 +90,11 @@ fn kernel_wireguard_available(nl: &mut Netlink) -> bool {
 }
 
 impl LinuxDataplane {
-    pub fn new(mode: WireguardMode, uapi_dir: PathBuf) -> DpResult<Self> {
+    pub fn new(
+        mode: WireguardMode,
+        uapi_dir: PathBuf,
+        services: Arc<NetworkServices>,
+    ) -> DpResult<Self> {
         let host_ns = Netns::current().map_err(err("open the host namespace"))?;
         let mut nl = Netlink::new().map_err(err("open netlink"))?;
         let kernel = match mode {
@@ -118,6 +125,8 @@ impl LinuxDataplane {
             wg,
             host: Mutex::new(nl),
             host_ns,
+            firewall: weft_firewall::Firewall::new(),
+            services,
         })
     }
 
@@ -376,9 +385,10 @@ impl Dataplane for LinuxDataplane {
             .map_err(err(format!("find {}", plan.host_ifname)))?;
         match found {
             // Only ever delete a link that carries this attachment's alias.
-            Some(link) if link.alias.as_deref() == Some(plan.alias().as_str()) => nl
-                .delete_link(link.index)
-                .map_err(err(format!("delete {}", plan.host_ifname))),
+            Some(link) if link.alias.as_deref() == Some(plan.alias().as_str()) => {
+                gone_is_fine(nl.delete_link(link.index))
+                    .map_err(err(format!("delete {}", plan.host_ifname)))
+            }
             _ => Ok(()),
         }
     }
@@ -400,11 +410,42 @@ impl Dataplane for LinuxDataplane {
     fn delete_link(&self, name: &str) -> DpResult<()> {
         let mut nl = self.host();
         match nl.link_by_name(name).map_err(err(format!("find {name}")))? {
-            Some(link) => nl
-                .delete_link(link.index)
-                .map_err(err(format!("delete {name}"))),
+            Some(link) => {
+                gone_is_fine(nl.delete_link(link.index)).map_err(err(format!("delete {name}")))
+            }
             None => Ok(()),
         }
+    }
+
+    fn apply_firewall(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<()> {
+        let applied = self
+            .firewall
+            .apply(networks)
+            .map_err(|e| DataplaneError::new("apply the firewall (table inet weft)", e))?;
+        tracing::debug!(?applied, networks = networks.len(), "firewall");
+        Ok(())
+    }
+
+    fn ensure_services(&self, plan: &ServicesPlan) -> DpResult<()> {
+        self.services.ensure(plan)
+    }
+
+    fn remove_services(&self, network: &str) -> DpResult<()> {
+        self.services.remove(network);
+        Ok(())
+    }
+
+    fn set_records(&self, network: &str, source: &str, records: Records) -> DpResult<()> {
+        self.services.set_records(network, source, records)
+    }
+}
+
+/// A link can vanish between finding and deleting it: the kernel destroys
+/// a dead namespace's veths asynchronously. Gone is what we wanted.
+fn gone_is_fine(result: Result<(), weft_net::NetError>) -> Result<(), weft_net::NetError> {
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
     }
 }
 

@@ -21,11 +21,19 @@ impl<D: Dataplane> Agent<D> {
     /// on one object are reported and the pass goes on.
     pub fn reconcile(&mut self) -> Result<ReconcileReport> {
         let mut report = ReconcileReport::default();
+        // Rules before interfaces, so nothing comes up unfiltered.
+        if let Err(e) = self.apply_firewall() {
+            report.errors.push(format!("firewall: {e}"));
+        }
         let networks = self.store.networks()?;
         for net in &networks {
             report.networks += 1;
             let plan = self.network_plan(net)?;
-            if let Err(e) = self.dp.ensure_network(&plan) {
+            let result = self
+                .dp
+                .ensure_network(&plan)
+                .and_then(|()| self.dp.ensure_services(&self.services_plan(net)));
+            if let Err(e) = result {
                 report.errors.push(format!("network {}: {e}", net.name));
             }
         }
@@ -56,6 +64,11 @@ impl<D: Dataplane> Agent<D> {
                         Err(e) => report.errors.push(format!("re-create {label}: {e}")),
                     }
                 }
+            }
+        }
+        for net in &networks {
+            if let Err(e) = self.publish_local_records(net) {
+                report.errors.push(format!("names of {}: {e}", net.name));
             }
         }
         let mut known: Vec<String> = networks.iter().map(|n| network_alias(&n.name)).collect();

@@ -5,13 +5,17 @@ use crate::agent::Agent;
 use crate::dataplane::Dataplane;
 use crate::linux::{LinuxDataplane, WireguardMode};
 use crate::service::AgentService;
+use crate::services::{NetworkServices, fetch_records};
 use crate::store::Store;
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
 use weft_proto::agent::agent_server::AgentServer;
@@ -26,6 +30,11 @@ pub struct AgentConfig {
     pub state_dir: PathBuf,
     pub uapi_dir: PathBuf,
     pub wireguard: WireguardMode,
+    /// This host's name in the networks' DNS zones.
+    pub host_name: String,
+    /// Resolvers for names outside the networks' domains; None: the host's
+    /// (/etc/resolv.conf).
+    pub dns_upstream: Option<Vec<SocketAddr>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,22 +131,21 @@ pub async fn run(
     make_private_dir(&config.state_dir)?;
     let _lock = lock_state_dir(&config.state_dir)?;
     let store = Store::open(&config.state_dir.join("state.db"))?;
+    let upstream = match &config.dns_upstream {
+        Some(list) => list.clone(),
+        None => {
+            weft_dns::host_upstreams(&fs::read_to_string("/etc/resolv.conf").unwrap_or_default())
+        }
+    };
+    let services = NetworkServices::new(tokio::runtime::Handle::current(), upstream);
     let dataplane = {
-        let (mode, uapi) = (config.wireguard, config.uapi_dir.clone());
-        tokio::task::spawn_blocking(move || LinuxDataplane::new(mode, uapi))
+        let (mode, uapi, services) = (config.wireguard, config.uapi_dir.clone(), services.clone());
+        tokio::task::spawn_blocking(move || LinuxDataplane::new(mode, uapi, services))
             .await
             .expect("data plane start-up does not panic")?
     };
-    serve(config, store, dataplane, shutdown).await
-}
-
-async fn serve<D: Dataplane + 'static>(
-    config: AgentConfig,
-    store: Store,
-    dataplane: D,
-    shutdown: impl std::future::Future<Output = ()> + Send,
-) -> Result<(), ServerError> {
-    let agent = Arc::new(Mutex::new(Agent::new(store, dataplane)));
+    let agent = Agent::new(store, dataplane).with_host_name(&config.host_name)?;
+    let agent = Arc::new(Mutex::new(agent));
     {
         let agent = agent.clone();
         tokio::task::spawn_blocking(move || {
@@ -146,15 +154,69 @@ async fn serve<D: Dataplane + 'static>(
         .await
         .expect("reconcile does not panic")?;
     }
+    let sync = tokio::spawn(sync_peer_records(agent.clone(), services));
     let listener = bind_socket(&config.socket)?;
-    tracing::info!(socket = %config.socket.display(), state_dir = %config.state_dir.display(), "weft agent ready");
+    tracing::info!(socket = %config.socket.display(), state_dir = %config.state_dir.display(), host = %config.host_name, "weft agent ready");
     let result = tonic::transport::Server::builder()
         .add_service(AgentServer::new(AgentService::new(agent.clone())))
         .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
         .await;
+    sync.abort();
     let _ = fs::remove_file(&config.socket);
     // Dropping the agent stops userspace engines and removes their sockets.
     drop(agent);
     tracing::info!("weft agent stopped");
     result.map_err(Into::into)
+}
+
+/// How often each peer's names are fetched.
+pub const PEER_SYNC_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Keep every network's zone fed with its peers' names: fetch each peer's
+/// records over the tunnel, replace that peer's source on success, drop the
+/// sources of peers that are gone. A peer that does not answer keeps its
+/// last names until it is removed.
+async fn sync_peer_records<D: Dataplane + 'static>(
+    agent: Arc<Mutex<Agent<D>>>,
+    services: Arc<NetworkServices>,
+) {
+    let mut known: HashSet<(String, String)> = HashSet::new();
+    loop {
+        let targets = {
+            let agent = agent.clone();
+            tokio::task::spawn_blocking(move || {
+                agent
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .peer_record_targets()
+            })
+            .await
+        };
+        if let Ok(Ok(targets)) = targets {
+            let mut fetches = tokio::task::JoinSet::new();
+            for (network, source, addr) in targets.iter().cloned() {
+                fetches.spawn(async move {
+                    let result = fetch_records(addr, Duration::from_secs(1)).await;
+                    (network, source, addr, result)
+                });
+            }
+            while let Some(Ok((network, source, addr, result))) = fetches.join_next().await {
+                match result {
+                    Ok(records) => {
+                        if let Err(e) = services.set_records(&network, &source, records) {
+                            tracing::debug!("{e}");
+                        }
+                    }
+                    Err(e) => tracing::debug!(%network, %addr, "fetch peer names: {e}"),
+                }
+            }
+            let now: HashSet<(String, String)> =
+                targets.into_iter().map(|(n, s, _)| (n, s)).collect();
+            for (network, source) in known.difference(&now) {
+                services.remove_source(network, source);
+            }
+            known = now;
+        }
+        tokio::time::sleep(PEER_SYNC_INTERVAL).await;
+    }
 }

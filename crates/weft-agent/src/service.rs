@@ -53,6 +53,8 @@ fn network_pb(v: NetworkView) -> pb::Network {
         mode: v.record.mode.to_string(),
         capacity: u64::try_from(v.capacity).unwrap_or(u64::MAX),
         allocated: v.attachment_count as u64,
+        internal: v.record.internal,
+        domain: v.record.domain.clone(),
         name: v.record.name,
     }
 }
@@ -89,6 +91,11 @@ fn attachment_pb(v: AttachmentView) -> pb::Attachment {
         default_route: r.default_route,
         subnet: v.subnet.to_string(),
         mtu,
+        dns: Some(pb::Dns {
+            nameservers: vec![v.gateway.to_string()],
+            search: vec![v.domain.clone()],
+            domain: v.domain,
+        }),
     }
 }
 
@@ -159,6 +166,8 @@ impl<D: Dataplane + 'static> pb::agent_server::Agent for AgentService<D> {
             listen_port: r.listen_port,
             private_key: r.private_key,
             mode: r.mode,
+            internal: r.internal,
+            domain: r.domain,
         };
         let view = self.run(move |a| a.add_network(new)).await?;
         Ok(Response::new(network_pb(view)))

@@ -13,7 +13,13 @@ use std::path::Path;
 use weft_model::{Mode, PrivateKey, PublicKey};
 
 /// Bumped when the schema changes; older databases are migrated on open.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+
+/// Version 1 → 2: networks gained `internal` and `domain`.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE networks ADD COLUMN internal INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE networks ADD COLUMN domain TEXT NOT NULL DEFAULT 'mesh.local';
+";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -29,6 +35,9 @@ CREATE TABLE IF NOT EXISTS networks (
     -- WireGuard networks only; NULL for bridges.
     listen_port INTEGER UNIQUE,
     private_key TEXT,
+    -- No masquerade, no upstream DNS.
+    internal    INTEGER NOT NULL DEFAULT 0,
+    domain      TEXT NOT NULL DEFAULT 'mesh.local',
     UNIQUE (mode, idx)
 );
 CREATE TABLE IF NOT EXISTS peers (
@@ -81,6 +90,10 @@ pub struct NetworkRecord {
     pub block: IpNet,
     /// Set for WireGuard networks, None for bridges.
     pub wireguard: Option<WireguardSettings>,
+    /// No egress masquerade and no upstream DNS.
+    pub internal: bool,
+    /// DNS domain of the network's names.
+    pub domain: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -173,23 +186,35 @@ impl Store {
     }
 
     fn migrate(&self) -> Result<()> {
-        self.conn.execute_batch(SCHEMA)?;
-        let version: Option<String> = self
-            .conn
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+        )?;
+        let version: Option<String> = tx
             .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
                 r.get(0)
             })
             .optional()?;
-        match version {
+        let current = SCHEMA_VERSION.to_string();
+        match version.as_deref() {
             None => {
-                self.conn.execute(
+                tx.execute_batch(SCHEMA)?;
+                tx.execute(
                     "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
-                    [SCHEMA_VERSION.to_string()],
+                    [&current],
                 )?;
             }
-            Some(v) if v == SCHEMA_VERSION.to_string() => {}
-            Some(v) => return Err(corrupt("schema version (newer weft?)", &v)),
+            Some("1") => {
+                tx.execute_batch(MIGRATE_1_TO_2)?;
+                tx.execute(
+                    "UPDATE meta SET value = ?1 WHERE key = 'schema'",
+                    [&current],
+                )?;
+            }
+            Some(v) if v == current => {}
+            Some(v) => return Err(corrupt("schema version (newer weft?)", v)),
         }
+        tx.commit()?;
         Ok(())
     }
 
@@ -204,8 +229,8 @@ impl Store {
 
     pub fn networks(&self) -> Result<Vec<NetworkRecord>> {
         let mut stmt = self.conn.prepare(
-            "SELECT name, mode, idx, subnet, block, listen_port, private_key FROM networks
-             ORDER BY rowid",
+            "SELECT name, mode, idx, subnet, block, listen_port, private_key, internal, domain
+             FROM networks ORDER BY rowid",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok((
@@ -216,10 +241,12 @@ impl Store {
                 r.get::<_, String>(4)?,
                 r.get::<_, Option<u16>>(5)?,
                 r.get::<_, Option<String>>(6)?,
+                r.get::<_, bool>(7)?,
+                r.get::<_, String>(8)?,
             ))
         })?;
         rows.map(|row| {
-            let (name, mode, index, subnet, block, listen_port, key) = row?;
+            let (name, mode, index, subnet, block, listen_port, key, internal, domain) = row?;
             let wireguard = match (listen_port, key) {
                 (Some(listen_port), Some(key)) => Some(WireguardSettings {
                     listen_port,
@@ -235,6 +262,8 @@ impl Store {
                 subnet: parse("subnet", &subnet)?,
                 block: parse("block", &block)?,
                 wireguard,
+                internal,
+                domain,
             })
         })
         .collect()
@@ -247,8 +276,9 @@ impl Store {
     pub fn insert_network(&self, net: &NetworkRecord) -> Result<()> {
         let wg = net.wireguard.as_ref();
         self.conn.execute(
-            "INSERT INTO networks (name, mode, idx, subnet, block, listen_port, private_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO networks (name, mode, idx, subnet, block, listen_port, private_key,
+                                   internal, domain)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 net.name,
                 net.mode.as_str(),
@@ -256,7 +286,9 @@ impl Store {
                 net.subnet.to_string(),
                 net.block.to_string(),
                 wg.map(|w| w.listen_port),
-                wg.map(|w| w.private_key.to_base64())
+                wg.map(|w| w.private_key.to_base64()),
+                net.internal,
+                net.domain
             ],
         )?;
         Ok(())
@@ -439,6 +471,8 @@ mod tests {
                 listen_port: port,
                 private_key: PrivateKey::generate(),
             }),
+            internal: false,
+            domain: "mesh.local".into(),
         }
     }
 
@@ -450,6 +484,8 @@ mod tests {
             subnet: "10.88.0.0/16".parse().unwrap(),
             block: "10.88.0.0/16".parse().unwrap(),
             wireguard: None,
+            internal: true,
+            domain: "lab.example".into(),
         }
     }
 
@@ -563,6 +599,31 @@ mod tests {
         assert!(store.delete_attachment("blue", "c1").unwrap());
         assert!(!store.delete_attachment("blue", "c1").unwrap());
         assert_eq!(store.attachments().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn version_1_databases_are_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 INSERT INTO meta VALUES ('schema', '1');
+                 CREATE TABLE networks (name TEXT PRIMARY KEY, mode TEXT NOT NULL, idx INTEGER NOT NULL,
+                     subnet TEXT NOT NULL, block TEXT NOT NULL, listen_port INTEGER UNIQUE,
+                     private_key TEXT, UNIQUE (mode, idx));
+                 INSERT INTO networks VALUES ('br', 'bridge', 0, '10.88.0.0/16', '10.88.0.0/16', NULL, NULL);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let br = store.network("br").unwrap().unwrap();
+        assert!(!br.internal);
+        assert_eq!(br.domain, "mesh.local");
+        drop(store);
+        // Opening again finds version 2 and changes nothing.
+        assert_eq!(Store::open(&path).unwrap().networks().unwrap().len(), 1);
     }
 
     #[test]

@@ -29,6 +29,8 @@ fn crash_writer_child() {
                 listen_port: 51820,
                 private_key: PrivateKey::generate(),
             }),
+            internal: false,
+            domain: "mesh.local".into(),
         })
         .unwrap();
     for n in 1u32.. {

@@ -96,6 +96,8 @@ fn ensure_network(conf: &NetConf, agent: &mut dyn AgentApi) -> Result<bool> {
         subnet: subnet.clone(),
         block: conf.block.clone().unwrap_or_default(),
         mode: conf.mode.as_str().into(),
+        internal: conf.internal,
+        domain: conf.domain.clone(),
         ..Default::default()
     };
     match agent.add_network(req) {
@@ -119,22 +121,27 @@ fn add(env: &CniEnv, conf: &NetConf, agent: &mut dyn AgentApi) -> Result<Value> 
             format!("{} does not exist", env.netns),
         ));
     }
+    let name = workload_name(env, conf)?;
     let created = ensure_network(conf, agent)?;
     let req = pb::AttachRequest {
         network: conf.name.clone(),
         netns: env.netns.clone(),
         id: env.container_id.clone(),
         ifname: env.ifname.clone(),
+        name,
         ..Default::default()
     };
     match agent.attach(req) {
-        Ok(att) => Ok(result::add_result(
-            &conf.cni_version,
-            &att,
-            &env.netns,
-            conf.prev_result.as_ref(),
-            conf.dns.as_ref(),
-        )),
+        Ok(att) => {
+            let dns = result::dns(att.dns.as_ref(), conf.dns.as_ref());
+            Ok(result::add_result(
+                &conf.cni_version,
+                &att,
+                &env.netns,
+                conf.prev_result.as_ref(),
+                Some(&dns),
+            ))
+        }
         Err(s) => {
             // Nothing of a failed ADD stays: not even the network it made
             // (unless another container joined it meanwhile).
@@ -148,6 +155,23 @@ fn add(env: &CniEnv, conf: &NetConf, agent: &mut dyn AgentApi) -> Result<Value> 
             Err(err)
         }
     }
+}
+
+/// The container's name for DNS: the runtime's (`K8S_POD_NAME` in
+/// `CNI_ARGS`, as Podman and Kubernetes runtimes pass it), else `args.name`
+/// in the config. It must be a DNS label.
+fn workload_name(env: &CniEnv, conf: &NetConf) -> Result<String> {
+    if let Some(name) = env.args.get("K8S_POD_NAME").filter(|n| !n.is_empty()) {
+        weft_model::names::validate_workload_name(name)
+            .map_err(|e| CniError::invalid_env("CNI_ARGS", format!("K8S_POD_NAME: {e}")))?;
+        return Ok(name.clone());
+    }
+    if let Some(name) = &conf.args_name {
+        weft_model::names::validate_workload_name(name)
+            .map_err(|e| CniError::invalid_config(format!("args.name: {e}")))?;
+        return Ok(name.clone());
+    }
+    Ok(String::new())
 }
 
 fn del(env: &CniEnv, conf: &NetConf, agent: &mut dyn AgentApi) -> Result<()> {

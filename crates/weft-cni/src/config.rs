@@ -33,6 +33,8 @@ const KNOWN_KEYS: &[&str] = &[
     "subnet",
     "block",
     "mode",
+    "internal",
+    "domain",
 ];
 
 /// A weft network as a CNI configuration describes it.
@@ -46,6 +48,11 @@ pub struct NetConf {
     pub subnet: Option<String>,
     pub block: Option<String>,
     pub mode: Mode,
+    pub internal: bool,
+    /// Empty: the agent's default.
+    pub domain: String,
+    /// The workload's name given in `args.name`, if any.
+    pub args_name: Option<String>,
     pub prev_result: Option<Value>,
     /// GC: (container id, ifname) pairs that stay.
     pub valid_attachments: Vec<(String, String)>,
@@ -127,6 +134,24 @@ pub fn parse(stdin: &[u8]) -> Result<NetConf> {
     } else if block.is_some() {
         return Err(CniError::invalid_config("block: given without subnet"));
     }
+    let internal = match obj.get("internal") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(CniError::invalid_config(format!(
+                "internal: expected true or false, got {other}"
+            )));
+        }
+    };
+    let domain = string(&obj, "domain")?.unwrap_or_default();
+    if !domain.is_empty() {
+        names::validate_domain(&domain).map_err(|e| CniError::invalid_config(e.to_string()))?;
+    }
+    let args_name = obj
+        .get("args")
+        .and_then(|a| a.get("name"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let agent_socket = string(&obj, "agentSocket")?.unwrap_or_else(|| DEFAULT_AGENT_SOCKET.into());
     let valid_attachments = match obj.get("cni.dev/valid-attachments") {
         None | Some(Value::Null) => vec![],
@@ -162,6 +187,9 @@ pub fn parse(stdin: &[u8]) -> Result<NetConf> {
         subnet,
         block,
         mode,
+        internal,
+        domain,
+        args_name,
         prev_result,
         valid_attachments,
         dns: obj.get("dns").cloned(),

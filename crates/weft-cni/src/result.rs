@@ -68,6 +68,39 @@ pub fn add_result(
     result
 }
 
+/// The result's `dns`: the network's responder and domain from the agent,
+/// then whatever the configuration's own `dns` adds.
+pub fn dns(agent: Option<&pb::Dns>, conf: Option<&Value>) -> Value {
+    let mut nameservers: Vec<Value> = vec![];
+    let mut search: Vec<Value> = vec![];
+    let mut doc = json!({});
+    if let Some(d) = agent {
+        nameservers.extend(d.nameservers.iter().map(|n| json!(n)));
+        search.extend(d.search.iter().map(|s| json!(s)));
+        if !d.domain.is_empty() {
+            doc["domain"] = json!(d.domain);
+        }
+    }
+    if let Some(c) = conf {
+        for (key, list) in [("nameservers", &mut nameservers), ("search", &mut search)] {
+            for v in c[key].as_array().into_iter().flatten() {
+                if !list.contains(v) {
+                    list.push(v.clone());
+                }
+            }
+        }
+        if doc.get("domain").is_none() && c["domain"].is_string() {
+            doc["domain"] = c["domain"].clone();
+        }
+        if c["options"].is_array() {
+            doc["options"] = c["options"].clone();
+        }
+    }
+    doc["nameservers"] = json!(nameservers);
+    doc["search"] = json!(search);
+    doc
+}
+
 /// CHECK: the previous result must describe what the agent has.
 pub fn check_prev(prev: &Value, att: &pb::Attachment, sandbox: &str) -> Result<()> {
     let mismatch = |what: String| CniError::new(code::OTHER, format!("CHECK: {what}"));
@@ -151,6 +184,21 @@ mod tests {
         assert_eq!(r["interfaces"].as_array().unwrap().len(), 3);
         assert_eq!(r["ips"][1]["interface"], 2);
         assert_eq!(r["dns"]["nameservers"][0], "10.42.1.1");
+    }
+
+    #[test]
+    fn dns_from_the_agent_and_the_config() {
+        let agent = pb::Dns {
+            nameservers: vec!["10.42.1.1".into()],
+            domain: "mesh.local".into(),
+            search: vec!["mesh.local".into()],
+        };
+        let conf = json!({"nameservers": ["10.42.1.1", "192.0.2.53"], "search": ["corp.example"], "options": ["ndots:2"]});
+        let d = dns(Some(&agent), Some(&conf));
+        assert_eq!(d["nameservers"], json!(["10.42.1.1", "192.0.2.53"]));
+        assert_eq!(d["search"], json!(["mesh.local", "corp.example"]));
+        assert_eq!(d["domain"], "mesh.local");
+        assert_eq!(d["options"], json!(["ndots:2"]));
     }
 
     #[test]

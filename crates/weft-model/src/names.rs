@@ -8,19 +8,52 @@ pub const IFNAME_MAX: usize = 15;
 /// A network name: a DNS label (lowercase letters, digits, '-'), at most 32
 /// characters, so it can appear in interface aliases and DNS names.
 pub fn validate_network_name(name: &str) -> Result<(), ModelError> {
-    validate_label("network name", name, 32, false)
+    validate_label("network name", name, 32, Charset::Lower)
 }
 
-/// A workload name as it appears in DNS: one label, 1–63 characters.
+/// A workload name as it appears in DNS: one label, 1–63 characters of
+/// letters, digits, '-' and '_' (DNS labels may hold '_', and runtimes such
+/// as Podman name containers `tender_lumiere`), not starting or ending with
+/// '-'. Lookups ignore case.
 pub fn validate_workload_name(name: &str) -> Result<(), ModelError> {
-    validate_label("workload name", name, 63, true)
+    validate_label("workload name", name, 63, Charset::Workload)
+}
+
+/// A DNS domain such as `mesh.local`: labels of lowercase letters, digits
+/// and '-', joined by dots; at most 253 characters.
+pub fn validate_domain(domain: &str) -> Result<(), ModelError> {
+    if domain.is_empty() || domain.len() > 253 {
+        return Err(ModelError::invalid(
+            "domain",
+            domain,
+            "must be 1 to 253 characters",
+        ));
+    }
+    for label in domain.split('.') {
+        validate_label("domain", label, 63, Charset::Lower).map_err(|_| {
+            ModelError::invalid(
+                "domain",
+                domain,
+                format!("{label:?} is not a valid label (lowercase letters, digits, '-')"),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Charset {
+    /// Lowercase letters, digits, '-'.
+    Lower,
+    /// Letters, digits, '-', '_'.
+    Workload,
 }
 
 fn validate_label(
     field: &'static str,
     name: &str,
     max: usize,
-    allow_upper: bool,
+    charset: Charset,
 ) -> Result<(), ModelError> {
     let bad = |why: &str| Err(ModelError::invalid(field, name, why));
     if name.is_empty() {
@@ -29,21 +62,16 @@ fn validate_label(
     if name.len() > max {
         return bad(&format!("longer than {max} characters"));
     }
-    let ok_char = |c: char| {
-        c.is_ascii_digit()
-            || c == '-'
-            || c.is_ascii_lowercase()
-            || (allow_upper && c.is_ascii_uppercase())
+    let ok_char = |c: char| match charset {
+        Charset::Lower => c.is_ascii_digit() || c == '-' || c.is_ascii_lowercase(),
+        Charset::Workload => c.is_ascii_alphanumeric() || c == '-' || c == '_',
     };
     if let Some(c) = name.chars().find(|&c| !ok_char(c)) {
-        let allowed = if allow_upper {
-            "letters"
-        } else {
-            "lowercase letters"
+        let allowed = match charset {
+            Charset::Lower => "lowercase letters, digits and '-'",
+            Charset::Workload => "letters, digits, '-' and '_'",
         };
-        return bad(&format!(
-            "{c:?} is not allowed (use {allowed}, digits and '-')"
-        ));
+        return bad(&format!("{c:?} is not allowed (use {allowed})"));
     }
     if name.starts_with('-') || name.ends_with('-') {
         return bad("must not start or end with '-'");
@@ -182,6 +210,23 @@ mod tests {
         for bad in ["", "Blue", "a_b", "-a", "a-", "a.b", &"x".repeat(33)] {
             let err = validate_network_name(bad).unwrap_err().to_string();
             assert!(err.contains("network name"), "{err}");
+        }
+    }
+
+    #[test]
+    fn workload_names_and_domains() {
+        for good in ["web", "c1", "tender_lumiere", "Web-2"] {
+            validate_workload_name(good).unwrap();
+        }
+        for bad in ["", "a.b", "-x", "x-", "a b", "é", &"x".repeat(64)] {
+            let err = validate_workload_name(bad).unwrap_err().to_string();
+            assert!(err.contains("workload name"), "{err}");
+        }
+        validate_domain("mesh.local").unwrap();
+        validate_domain("a-b.c1.example").unwrap();
+        for bad in ["", "Mesh.local", "mesh..local", ".mesh", "a_b.local"] {
+            let err = validate_domain(bad).unwrap_err().to_string();
+            assert!(err.contains("domain"), "{bad}: {err}");
         }
     }
 

@@ -45,6 +45,9 @@ impl fmt::Display for Mode {
     }
 }
 
+/// The DNS domain of a network when none is given.
+pub const DEFAULT_DOMAIN: &str = "mesh.local";
+
 /// The prefix length of a host's block when none is given.
 pub const DEFAULT_BLOCK_PREFIX_V4: u8 = 24;
 pub const DEFAULT_BLOCK_PREFIX_V6: u8 = 64;

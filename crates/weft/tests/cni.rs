@@ -222,6 +222,33 @@ fn add_check_del_in_wireguard_mode() {
     // The released addresses are handed out again.
     let again = t.add("c3", &conf);
     assert_eq!(again["ips"][0]["address"], "10.42.1.2/32");
+    // The container's name comes from the runtime (K8S_POD_NAME) and must
+    // be a DNS label.
+    t.lab.add_netns("c5");
+    let c5 = t.lab.netns_path("c5");
+    let mut env = vars("ADD", "c5", &c5, "eth0");
+    env.push(("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAME=bad.name"));
+    let out = plugin(&t.host, &env, &conf);
+    assert_eq!(out.code(), 4);
+    assert!(out.msg().contains("K8S_POD_NAME"), "{}", out.msg());
+    env.pop();
+    env.push(("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAME=tender_lumiere"));
+    let named = plugin(&t.host, &env, &conf);
+    assert!(named.ok, "{}", named.stdout);
+    let address = named.json()["ips"][0]["address"]
+        .as_str()
+        .unwrap()
+        .replace("/32", "");
+    assert!(
+        t.records().contains("\"tender_lumiere\""),
+        "{}",
+        t.records()
+    );
+    let answer = t.lab.exec_ok(
+        "c5",
+        "dig @10.42.1.1 +short +time=2 +tries=1 tender_lumiere.mesh.local",
+    );
+    assert_eq!(answer.trim(), address);
     t.lab.finish();
 }
 

@@ -26,9 +26,26 @@ pub struct Args {
     /// Which WireGuard implementation carries traffic.
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
     wireguard: Mode,
+    /// This host's name in the networks' DNS zones (`<host>.<domain>`);
+    /// default: the machine's host name.
+    #[arg(long)]
+    host_name: Option<String>,
+    /// Resolver for names outside the networks' domains, IP:PORT; repeat for
+    /// more. Default: the nameservers of /etc/resolv.conf.
+    #[arg(long = "dns-upstream", value_name = "IP:PORT")]
+    dns_upstream: Vec<std::net::SocketAddr>,
     /// Log filter (tracing's EnvFilter syntax), e.g. `debug` or `weft_wg=trace`.
-    #[arg(long, env = "WEFT_LOG", default_value = "info")]
+    #[arg(long, env = "WEFT_LOG", default_value = "info,hickory_server=warn")]
     log: String,
+}
+
+fn machine_host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .map(|h| h.split('.').next().unwrap_or_default().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into())
 }
 
 pub fn exec(ctx: &Context, args: Args) -> Result<()> {
@@ -45,6 +62,8 @@ pub fn exec(ctx: &Context, args: Args) -> Result<()> {
             Mode::Kernel => WireguardMode::Kernel,
             Mode::Userspace => WireguardMode::Userspace,
         },
+        host_name: args.host_name.unwrap_or_else(machine_host_name),
+        dns_upstream: (!args.dns_upstream.is_empty()).then_some(args.dns_upstream),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -26,6 +26,12 @@ pub enum Command {
         /// wireguard or bridge.
         #[arg(long, default_value = "wireguard")]
         mode: String,
+        /// No egress to the outside world (no masquerade) and no upstream DNS.
+        #[arg(long)]
+        internal: bool,
+        /// DNS domain of the network's names (default mesh.local).
+        #[arg(long, default_value = "")]
+        domain: String,
         /// WireGuard UDP port (default: the first free one from 51820).
         #[arg(long, default_value_t = 0)]
         listen_port: u32,
@@ -69,6 +75,8 @@ pub fn exec(ctx: &Context, cmd: Command) -> Result<()> {
             subnet,
             block,
             mode,
+            internal,
+            domain,
             listen_port,
             private_key_file,
         } => {
@@ -83,6 +91,8 @@ pub fn exec(ctx: &Context, cmd: Command) -> Result<()> {
                 listen_port,
                 private_key,
                 mode,
+                internal,
+                domain,
             };
             let net = client::call(&ctx.socket, async |c| {
                 Ok(c.add_network(req).await?.into_inner())
@@ -138,7 +148,11 @@ fn print_networks(nets: &[pb::Network]) {
         .map(|n| {
             vec![
                 n.name.clone(),
-                n.mode.clone(),
+                if n.internal {
+                    format!("{},internal", n.mode)
+                } else {
+                    n.mode.clone()
+                },
                 n.interface.clone(),
                 n.subnet.clone(),
                 n.addresses.join(","),

@@ -287,6 +287,33 @@ impl Lab {
         run_sh(&format!("nsenter -t {pid} -m -n {cmd}"))
     }
 
+    /// Start a test fixture (tests/fixtures/NAME) with python3 inside
+    /// namespace `ns`; returns once it prints "ready". Killed on drop.
+    pub fn fixture(&mut self, ns: &str, name: &str, args: &[&str]) {
+        use std::io::BufRead as _;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+        let mut child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns(ns),
+                "python3",
+                "-u",
+                &format!("{script}{name}"),
+            ])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "fixture {name} did not start");
+        self.spawned.push(child);
+    }
+
     /// Keep a spawned helper process to be killed on drop.
     pub fn keep(&mut self, child: Child) {
         self.spawned.push(child);

@@ -1,0 +1,230 @@
+//! Each network's services on this host, on the host's address in it: the
+//! DNS responder (weft-dns) and the records endpoint from which peers' agents
+//! fetch this host's names (TCP port [`RECORDS_PORT`], one JSON document per
+//! connection). Both run on the agent's async runtime; the agent's
+//! synchronous core drives them through [`NetworkServices`].
+
+use crate::dataplane::{DataplaneError, DpResult, LOCAL_SOURCE, Records, ServicesPlan};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::io::AsyncWriteExt as _;
+use weft_dns::{DnsHandle, DnsServer, Zone};
+
+/// Where peers fetch a host's names, on its address in the network (so only
+/// through the tunnel).
+pub const RECORDS_PORT: u16 = 7945;
+
+/// DNS port of every network's responder.
+pub const DNS_PORT: u16 = 53;
+
+/// Largest records document accepted from a peer.
+pub const MAX_RECORDS_BYTES: usize = 1 << 20;
+
+struct Running {
+    plan: ServicesPlan,
+    dns: DnsHandle,
+    records_task: tokio::task::JoinHandle<()>,
+}
+
+/// The DNS responders and records endpoints of all networks.
+pub struct NetworkServices {
+    rt: tokio::runtime::Handle,
+    /// The host's resolvers, for names outside the networks' domains.
+    upstream: Vec<SocketAddr>,
+    zones: Mutex<HashMap<String, Arc<Zone>>>,
+    /// This host's own names per network, as served to peers.
+    local: Mutex<HashMap<String, Arc<RwLock<Records>>>>,
+    running: Mutex<HashMap<String, Running>>,
+}
+
+fn err(context: String) -> impl FnOnce(std::io::Error) -> DataplaneError {
+    move |e| DataplaneError::new(context, e)
+}
+
+impl NetworkServices {
+    pub fn new(rt: tokio::runtime::Handle, upstream: Vec<SocketAddr>) -> Arc<Self> {
+        Arc::new(Self {
+            rt,
+            upstream,
+            zones: Mutex::default(),
+            local: Mutex::default(),
+            running: Mutex::default(),
+        })
+    }
+
+    fn zone(&self, network: &str, domain: &str) -> DpResult<Arc<Zone>> {
+        let mut zones = self.zones.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(z) = zones.get(network).filter(|z| z.domain() == domain) {
+            return Ok(z.clone());
+        }
+        let zone = Zone::new(domain)
+            .map_err(|e| DataplaneError::new(format!("DNS zone of {network}"), e))?;
+        zones.insert(network.to_string(), zone.clone());
+        Ok(zone)
+    }
+
+    fn local(&self, network: &str) -> Arc<RwLock<Records>> {
+        let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        local.entry(network.to_string()).or_default().clone()
+    }
+
+    /// Start the network's services, or restart them if the plan changed.
+    /// Must not be called from inside the async runtime.
+    pub fn ensure(&self, plan: &ServicesPlan) -> DpResult<()> {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if running.get(&plan.network).is_some_and(|r| r.plan == *plan) {
+            return Ok(());
+        }
+        if let Some(old) = running.remove(&plan.network) {
+            old.records_task.abort();
+            self.rt.block_on(old.dns.stop());
+        }
+        let zone = self.zone(&plan.network, &plan.domain)?;
+        let upstream = (!plan.internal).then(|| self.upstream.clone());
+        let dns_addr = SocketAddr::new(plan.listen, DNS_PORT);
+        let dns = self
+            .rt
+            .block_on(DnsServer::start(dns_addr, zone, upstream))
+            .map_err(|e| {
+                DataplaneError::new(
+                    format!("start the DNS responder of {} on {dns_addr}", plan.network),
+                    e,
+                )
+            })?;
+        let records_task = match self.serve_records(plan.listen, self.local(&plan.network)) {
+            Ok(task) => task,
+            Err(e) => {
+                self.rt.block_on(dns.stop());
+                return Err(e);
+            }
+        };
+        tracing::info!(network = %plan.network, %dns_addr, domain = %plan.domain, forwarding = !plan.internal, "DNS responder started");
+        running.insert(
+            plan.network.clone(),
+            Running {
+                plan: plan.clone(),
+                dns,
+                records_task,
+            },
+        );
+        Ok(())
+    }
+
+    fn serve_records(
+        &self,
+        ip: IpAddr,
+        local: Arc<RwLock<Records>>,
+    ) -> DpResult<tokio::task::JoinHandle<()>> {
+        let addr = SocketAddr::new(ip, RECORDS_PORT);
+        let listener = self
+            .rt
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .map_err(err(format!("listen for peers on {addr}")))?;
+        Ok(self.rt.spawn(async move {
+            loop {
+                let Ok((mut conn, _)) = listener.accept().await else {
+                    continue;
+                };
+                let body = {
+                    let records = local.read().unwrap_or_else(|p| p.into_inner());
+                    serde_json::to_vec(&*records).unwrap_or_default()
+                };
+                tokio::spawn(async move {
+                    let _ = conn.write_all(&body).await;
+                    let _ = conn.shutdown().await;
+                });
+            }
+        }))
+    }
+
+    /// Stop a network's services and forget its names.
+    pub fn remove(&self, network: &str) {
+        let old = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(network);
+        if let Some(old) = old {
+            old.records_task.abort();
+            self.rt.block_on(old.dns.stop());
+            tracing::info!(network, "DNS responder stopped");
+        }
+        self.zones
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(network);
+        self.local
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(network);
+    }
+
+    /// Replace one source's names in a network's zone (callable from any
+    /// thread; no blocking).
+    pub fn set_records(&self, network: &str, source: &str, records: Records) -> DpResult<()> {
+        let zone = self
+            .zones
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(network)
+            .cloned();
+        let Some(zone) = zone else {
+            // No responder (yet): nothing serves these names.
+            return Ok(());
+        };
+        if source == LOCAL_SOURCE {
+            *self
+                .local(network)
+                .write()
+                .unwrap_or_else(|p| p.into_inner()) = records.clone();
+        }
+        zone.set_source(source, records)
+            .map_err(|e| DataplaneError::new(format!("names of {network} from {source}"), e))
+    }
+
+    /// Forget one source's names in a network's zone.
+    pub fn remove_source(&self, network: &str, source: &str) {
+        if let Some(zone) = self
+            .zones
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(network)
+        {
+            zone.remove_source(source);
+        }
+    }
+
+    /// What a network's zone answers for `name`.
+    pub fn lookup(&self, network: &str, name: &str) -> Option<Vec<IpAddr>> {
+        self.zones
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(network)?
+            .lookup(name)
+    }
+}
+
+/// Fetch a peer's names from its records endpoint.
+pub async fn fetch_records(peer: IpAddr, timeout: std::time::Duration) -> std::io::Result<Records> {
+    use tokio::io::AsyncReadExt as _;
+    let addr = SocketAddr::new(peer, RECORDS_PORT);
+    let fetch = async {
+        let mut conn = tokio::net::TcpStream::connect(addr).await?;
+        let mut body = Vec::new();
+        (&mut conn)
+            .take(MAX_RECORDS_BYTES as u64 + 1)
+            .read_to_end(&mut body)
+            .await?;
+        if body.len() > MAX_RECORDS_BYTES {
+            return Err(std::io::Error::other("records document too large"));
+        }
+        serde_json::from_slice(&body).map_err(std::io::Error::other)
+    };
+    tokio::time::timeout(timeout, fetch).await.map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("{addr} did not answer"),
+        )
+    })?
+}

@@ -1,0 +1,400 @@
+//! The names of one network's DNS zone, fed by several sources.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use hickory_server::proto::rr::{LowerName, Name};
+
+use crate::error::DnsError;
+
+/// What a zone knows about a query name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ZoneAnswer {
+    /// The name is not in the zone's domain: someone else's to answer.
+    Outside,
+    /// The domain itself (`mesh.local.`): it exists, with no addresses.
+    Apex,
+    /// A known name and all its addresses (IPv4 and IPv6, sorted).
+    Known(Vec<IpAddr>),
+    /// In the domain, but no source has this name: NXDOMAIN.
+    Unknown,
+}
+
+/// The names of one network's zone: `<label>.<domain>` for every workload
+/// and host on the network, on every host.
+///
+/// Names come from *sources* — the local agent (its own workloads), each
+/// peer agent, the mesh file, the control plane — each identified by a
+/// string of its choosing (e.g. `"local"`, `"peer:h2"`, `"mesh"`,
+/// `"control"`). A source only ever replaces or removes its own records, so
+/// one source's update can never drop another's names. When two sources
+/// give the same name, its addresses are the union of theirs (the usual
+/// case is the same workload reported twice, with the same address).
+///
+/// Shared as `Arc<Zone>` between the servers and whatever feeds it; every
+/// method takes `&self` and is cheap (no I/O, a short lock), so it can be
+/// called from async code.
+#[derive(Debug)]
+pub struct Zone {
+    domain: LowerName,
+    domain_text: String,
+    /// (name, source) → addresses: keyed by name first so a lookup is one
+    /// range scan over the sources that have it.
+    records: RwLock<BTreeMap<(String, String), Vec<IpAddr>>>,
+    /// Bumped on every change; served as the SOA serial so a change is
+    /// visible to anyone who looks.
+    serial: AtomicU32,
+}
+
+impl Zone {
+    /// An empty zone for `domain` (e.g. `mesh.local`; a trailing dot is
+    /// allowed, case does not matter).
+    pub fn new(domain: &str) -> Result<Arc<Zone>, DnsError> {
+        let trimmed = domain.trim_end_matches('.');
+        if trimmed.is_empty() {
+            return Err(DnsError::invalid_name(
+                "zone domain",
+                domain,
+                "must not be empty (the root is not a weft domain)",
+            ));
+        }
+        let mut name = Name::from_ascii(trimmed)
+            .map_err(|e| DnsError::invalid_name("zone domain", domain, e.to_string()))?;
+        name.set_fqdn(true);
+        let name = name.to_lowercase();
+        for label in name.iter() {
+            if !label.iter().all(|&b| is_label_byte(b)) {
+                return Err(DnsError::invalid_name(
+                    "zone domain",
+                    domain,
+                    "use letters, digits, '-' and '_' in each label",
+                ));
+            }
+        }
+        let domain_text = trimmed.to_ascii_lowercase();
+        Ok(Arc::new(Zone {
+            domain: LowerName::new(&name),
+            domain_text,
+            records: RwLock::new(BTreeMap::new()),
+            serial: AtomicU32::new(1),
+        }))
+    }
+
+    /// The domain, lowercase, without the trailing dot (`mesh.local`).
+    pub fn domain(&self) -> &str {
+        &self.domain_text
+    }
+
+    /// Replaces every record of `source` with `records` (label → addresses;
+    /// an empty list of addresses removes that name). Labels are single DNS
+    /// labels (`web-1`, not `web-1.mesh.local`); checked before anything
+    /// changes, so an error leaves the zone as it was.
+    pub fn set_source(
+        &self,
+        source: &str,
+        records: BTreeMap<String, Vec<IpAddr>>,
+    ) -> Result<(), DnsError> {
+        let mut checked = Vec::with_capacity(records.len());
+        for (label, addrs) in records {
+            let label = normalize_label(&label)?;
+            if !addrs.is_empty() {
+                checked.push((label, normalize_addrs(addrs)));
+            }
+        }
+        let mut map = self.write();
+        map.retain(|(_, s), _| s != source);
+        for (label, addrs) in checked {
+            map.insert((label, source.to_owned()), addrs);
+        }
+        drop(map);
+        self.bump();
+        Ok(())
+    }
+
+    /// Sets the addresses of one name from `source` (replacing what that
+    /// source said before; an empty list removes it).
+    pub fn upsert(&self, source: &str, name: &str, addrs: Vec<IpAddr>) -> Result<(), DnsError> {
+        let label = normalize_label(name)?;
+        let key = (label, source.to_owned());
+        let mut map = self.write();
+        if addrs.is_empty() {
+            map.remove(&key);
+        } else {
+            map.insert(key, normalize_addrs(addrs));
+        }
+        drop(map);
+        self.bump();
+        Ok(())
+    }
+
+    /// Removes one name given by `source`; other sources' records of the same
+    /// name stay. Unknown names are ignored.
+    pub fn remove(&self, source: &str, name: &str) {
+        let Ok(label) = normalize_label(name) else {
+            return;
+        };
+        if self.write().remove(&(label, source.to_owned())).is_some() {
+            self.bump();
+        }
+    }
+
+    /// Removes everything `source` gave (a peer that left the network).
+    pub fn remove_source(&self, source: &str) {
+        self.write().retain(|(_, s), _| s != source);
+        self.bump();
+    }
+
+    /// The addresses of `name` — a label (`web-1`) or a name in the domain
+    /// (`web-1.mesh.local`, with or without the final dot), any case — from
+    /// all sources, sorted and without duplicates. `None` for a name no
+    /// source has, or one outside the domain.
+    pub fn lookup(&self, name: &str) -> Option<Vec<IpAddr>> {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        let label = match name.strip_suffix(&self.domain_text) {
+            Some(rest) => rest.strip_suffix('.')?,
+            None => name.as_str(),
+        };
+        if label.contains('.') {
+            return None;
+        }
+        self.addresses_of(label)
+    }
+
+    /// Every name in the zone with its addresses, for status output.
+    pub fn snapshot(&self) -> BTreeMap<String, Vec<IpAddr>> {
+        let mut names: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
+        for ((label, _), addrs) in self.read().iter() {
+            names.entry(label.clone()).or_default().extend(addrs);
+        }
+        names
+            .into_iter()
+            .map(|(label, addrs)| (label, normalize_addrs(addrs)))
+            .collect()
+    }
+
+    /// What the zone says about a query name, as the server asks it.
+    pub fn answer(&self, qname: &LowerName) -> ZoneAnswer {
+        if !self.domain.zone_of(qname) {
+            return ZoneAnswer::Outside;
+        }
+        let depth = qname.num_labels().saturating_sub(self.domain.num_labels());
+        if depth == 0 {
+            return ZoneAnswer::Apex;
+        }
+        if depth > 1 {
+            // No name of ours has more than one label below the domain, and
+            // there are no wildcards: nothing exists down there.
+            return ZoneAnswer::Unknown;
+        }
+        let Some(first) = qname.iter().next() else {
+            return ZoneAnswer::Unknown;
+        };
+        let Ok(label) = std::str::from_utf8(first) else {
+            return ZoneAnswer::Unknown;
+        };
+        match self.addresses_of(&label.to_ascii_lowercase()) {
+            Some(addrs) => ZoneAnswer::Known(addrs),
+            None => ZoneAnswer::Unknown,
+        }
+    }
+
+    /// The SOA serial: changes whenever the zone does.
+    pub fn serial(&self) -> u32 {
+        self.serial.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn apex(&self) -> &LowerName {
+        &self.domain
+    }
+
+    fn addresses_of(&self, label: &str) -> Option<Vec<IpAddr>> {
+        let map = self.read();
+        let start = (label.to_owned(), String::new());
+        let addrs: Vec<IpAddr> = map
+            .range(start..)
+            .take_while(|((l, _), _)| l == label)
+            .flat_map(|(_, addrs)| addrs.iter().copied())
+            .collect();
+        if addrs.is_empty() {
+            None
+        } else {
+            Some(normalize_addrs(addrs))
+        }
+    }
+
+    fn bump(&self) {
+        self.serial.fetch_add(1, Ordering::Relaxed);
+    }
+
+    // A panic while holding the lock cannot leave the map half-changed (every
+    // change is one map operation after validation), so a poisoned lock is
+    // still good to use.
+    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<(String, String), Vec<IpAddr>>> {
+        self.records.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<(String, String), Vec<IpAddr>>> {
+        self.records.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn is_label_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// A record name as stored: one label, 1–63 letters, digits, '-' or '_',
+/// lowercase.
+fn normalize_label(name: &str) -> Result<String, DnsError> {
+    let bad = |why: &str| DnsError::invalid_name("record name", name, why);
+    if name.is_empty() {
+        return Err(bad("must not be empty"));
+    }
+    if name.len() > 63 {
+        return Err(bad("longer than 63 characters (one DNS label)"));
+    }
+    if name.contains('.') {
+        return Err(bad("must be a single label, without the domain"));
+    }
+    if !name.bytes().all(is_label_byte) {
+        return Err(bad("use letters, digits, '-' and '_'"));
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
+fn normalize_addrs(mut addrs: Vec<IpAddr>) -> Vec<IpAddr> {
+    addrs.sort();
+    addrs.dedup();
+    addrs
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn lower(s: &str) -> LowerName {
+        LowerName::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn lookup_is_case_insensitive_and_accepts_labels_and_full_names() {
+        let zone = Zone::new("Mesh.Local.").unwrap();
+        assert_eq!(zone.domain(), "mesh.local");
+        zone.upsert("local", "Web-1", vec![ip("10.42.1.2")])
+            .unwrap();
+        for name in ["web-1", "WEB-1", "web-1.mesh.local", "Web-1.MESH.local."] {
+            assert_eq!(zone.lookup(name), Some(vec![ip("10.42.1.2")]), "{name}");
+        }
+        assert_eq!(zone.lookup("web-2"), None);
+        assert_eq!(zone.lookup("web-1.other.local"), None);
+        assert_eq!(zone.lookup("x.web-1.mesh.local"), None);
+    }
+
+    #[test]
+    fn answers_by_position_in_the_domain() {
+        let zone = Zone::new("mesh.local").unwrap();
+        zone.upsert("local", "db", vec![ip("fd42::2"), ip("10.42.1.3")])
+            .unwrap();
+        assert_eq!(zone.answer(&lower("example.com.")), ZoneAnswer::Outside);
+        assert_eq!(zone.answer(&lower("local.")), ZoneAnswer::Outside);
+        assert_eq!(zone.answer(&lower("MESH.local.")), ZoneAnswer::Apex);
+        assert_eq!(
+            zone.answer(&lower("DB.mesh.local.")),
+            ZoneAnswer::Known(vec![ip("10.42.1.3"), ip("fd42::2")])
+        );
+        assert_eq!(zone.answer(&lower("nope.mesh.local.")), ZoneAnswer::Unknown);
+        assert_eq!(zone.answer(&lower("a.db.mesh.local.")), ZoneAnswer::Unknown);
+    }
+
+    #[test]
+    fn a_source_replaces_only_its_own_records() {
+        let zone = Zone::new("mesh.local").unwrap();
+        zone.upsert("local", "c1", vec![ip("10.42.1.2")]).unwrap();
+        zone.set_source(
+            "peer:h2",
+            BTreeMap::from([
+                ("c2".to_string(), vec![ip("10.42.2.2")]),
+                ("h2".to_string(), vec![ip("10.42.2.1")]),
+            ]),
+        )
+        .unwrap();
+        // The same workload reported by the control plane too: one address.
+        zone.upsert("control", "c2", vec![ip("10.42.2.2")]).unwrap();
+        assert_eq!(zone.lookup("c2"), Some(vec![ip("10.42.2.2")]));
+
+        // h2 now has only c3: c2 stays (the control plane still has it), h2
+        // is gone, the local source is untouched.
+        zone.set_source(
+            "peer:h2",
+            BTreeMap::from([("c3".to_string(), vec![ip("10.42.2.3")])]),
+        )
+        .unwrap();
+        assert_eq!(zone.lookup("c1"), Some(vec![ip("10.42.1.2")]));
+        assert_eq!(zone.lookup("c2"), Some(vec![ip("10.42.2.2")]));
+        assert_eq!(zone.lookup("c3"), Some(vec![ip("10.42.2.3")]));
+        assert_eq!(zone.lookup("h2"), None);
+
+        zone.remove("control", "c2");
+        assert_eq!(zone.lookup("c2"), None);
+        zone.remove_source("peer:h2");
+        assert_eq!(zone.lookup("c3"), None);
+        assert_eq!(zone.lookup("c1"), Some(vec![ip("10.42.1.2")]));
+    }
+
+    #[test]
+    fn two_sources_with_different_addresses_give_the_union() {
+        let zone = Zone::new("mesh.local").unwrap();
+        zone.upsert("a", "svc", vec![ip("10.42.1.9")]).unwrap();
+        zone.upsert("b", "svc", vec![ip("10.42.2.9"), ip("10.42.1.9")])
+            .unwrap();
+        assert_eq!(
+            zone.lookup("svc"),
+            Some(vec![ip("10.42.1.9"), ip("10.42.2.9")])
+        );
+        assert_eq!(
+            zone.snapshot()["svc"],
+            vec![ip("10.42.1.9"), ip("10.42.2.9")]
+        );
+    }
+
+    #[test]
+    fn empty_address_lists_remove_and_bad_names_change_nothing() {
+        let zone = Zone::new("mesh.local").unwrap();
+        zone.upsert("local", "c1", vec![ip("10.42.1.2")]).unwrap();
+        let serial = zone.serial();
+        zone.upsert("local", "c1", vec![]).unwrap();
+        assert_eq!(zone.lookup("c1"), None);
+        assert!(zone.serial() > serial);
+
+        zone.upsert("local", "c1", vec![ip("10.42.1.2")]).unwrap();
+        for bad in ["", "a.b", "has space", "ünï", &"x".repeat(64)] {
+            assert!(
+                zone.upsert("local", bad, vec![ip("10.42.1.3")]).is_err(),
+                "{bad:?}"
+            );
+            let records = BTreeMap::from([
+                ("ok".to_string(), vec![ip("10.42.1.4")]),
+                (bad.to_string(), vec![ip("10.42.1.3")]),
+            ]);
+            let err = zone.set_source("local", records).unwrap_err();
+            assert!(err.to_string().starts_with("record name"), "{err}");
+        }
+        assert_eq!(zone.lookup("c1"), Some(vec![ip("10.42.1.2")]));
+        assert_eq!(zone.lookup("ok"), None);
+    }
+
+    #[test]
+    fn bad_domains_are_refused() {
+        for bad in ["", ".", "a..b", "bad domain", "x/y"] {
+            assert!(Zone::new(bad).is_err(), "{bad:?}");
+        }
+        assert!(Zone::new("weft.internal").is_ok());
+    }
+}

@@ -1,0 +1,274 @@
+//! What the firewall needs to know about each weft network on this host, and
+//! the checks that make a ruleset built from it unambiguous.
+
+use std::fmt;
+
+use ipnet::IpNet;
+
+use crate::error::FirewallError;
+
+/// Linux limits interface names to 15 bytes (IFNAMSIZ - 1).
+const IFNAME_MAX: usize = 15;
+
+/// Longest network name accepted: it becomes part of chain names, and weft's
+/// own network names are DNS labels of at most 32 characters.
+const NETWORK_NAME_MAX: usize = 63;
+
+/// One weft network as seen by the firewall on this host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkRules {
+    /// The network's name (lowercase letters, digits, '-', '_'); used in
+    /// chain names so `nft list table inet weft` reads by network.
+    pub name: String,
+    /// The network's whole subnet(s) across all hosts (one per address
+    /// family), e.g. 10.42.0.0/16 — not just this host's block.
+    pub subnets: Vec<IpNet>,
+    /// Every interface through which the network's traffic enters or leaves
+    /// this host: its WireGuard interface, the host ends of its workloads'
+    /// veths (as a prefix), its bridge.
+    pub interfaces: Vec<IfMatch>,
+    /// `--internal`: no traffic to or from anything outside weft networks,
+    /// and no masquerade.
+    pub internal: bool,
+}
+
+/// An interface name to match, as nftables' `iifname` / `oifname` do.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IfMatch {
+    /// Exactly this name, e.g. `wg0` or a bridge name.
+    Exact(String),
+    /// Every name starting with this, e.g. `w0-` for the host ends of
+    /// network 0's veths (nft's wildcard `"w0-*"`). Matches interfaces that
+    /// appear later too, so attaching a workload needs no rule change.
+    Prefix(String),
+}
+
+impl IfMatch {
+    /// The string nft matches against: the name, or the prefix followed by
+    /// nft's wildcard `*`.
+    pub fn nft_pattern(&self) -> String {
+        match self {
+            IfMatch::Exact(name) => name.clone(),
+            IfMatch::Prefix(prefix) => format!("{prefix}*"),
+        }
+    }
+
+    /// Whether some interface name could match both `self` and `other`.
+    fn overlaps(&self, other: &IfMatch) -> bool {
+        match (self, other) {
+            (IfMatch::Exact(a), IfMatch::Exact(b)) => a == b,
+            (IfMatch::Exact(name), IfMatch::Prefix(prefix))
+            | (IfMatch::Prefix(prefix), IfMatch::Exact(name)) => name.starts_with(prefix.as_str()),
+            (IfMatch::Prefix(a), IfMatch::Prefix(b)) => {
+                a.starts_with(b.as_str()) || b.starts_with(a.as_str())
+            }
+        }
+    }
+
+    fn validate(&self, network: &str) -> Result<(), FirewallError> {
+        let what = || format!("network {network}: interface {self}");
+        let (text, max) = match self {
+            IfMatch::Exact(name) => (name, IFNAME_MAX),
+            // The prefix must leave room for at least one more character.
+            IfMatch::Prefix(prefix) => (prefix, IFNAME_MAX - 1),
+        };
+        if text.is_empty() {
+            return Err(FirewallError::invalid(what(), "must not be empty"));
+        }
+        if text.len() > max {
+            return Err(FirewallError::invalid(
+                what(),
+                format!("longer than {max} characters"),
+            ));
+        }
+        // '*' and '\\' would change what nft's wildcard matching means; the
+        // rest are never part of a Linux interface name.
+        if let Some(c) = text.chars().find(|&c| {
+            matches!(c, '*' | '\\' | '"' | '/' | ':') || c.is_whitespace() || c.is_control()
+        }) {
+            return Err(FirewallError::invalid(
+                what(),
+                format!("{c:?} is not allowed in an interface name"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for IfMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}\"", self.nft_pattern())
+    }
+}
+
+/// Checks everything the ruleset relies on: valid and distinct names, every
+/// network with at least one subnet and one interface, and no interface or
+/// address shared by two networks (otherwise which network's rules apply
+/// would depend on rule order, and isolation would silently break).
+pub(crate) fn validate(networks: &[NetworkRules]) -> Result<(), FirewallError> {
+    for (i, net) in networks.iter().enumerate() {
+        validate_name(&net.name)?;
+        if net.subnets.is_empty() {
+            return Err(FirewallError::invalid(
+                format!("network {}", net.name),
+                "has no subnet",
+            ));
+        }
+        if net.interfaces.is_empty() {
+            return Err(FirewallError::invalid(
+                format!("network {}", net.name),
+                "has no interface",
+            ));
+        }
+        for interface in &net.interfaces {
+            interface.validate(&net.name)?;
+        }
+        for other in &networks[..i] {
+            if other.name == net.name {
+                return Err(FirewallError::invalid(
+                    format!("network {}", net.name),
+                    "listed twice",
+                ));
+            }
+            for a in &net.interfaces {
+                if let Some(b) = other.interfaces.iter().find(|b| a.overlaps(b)) {
+                    return Err(FirewallError::invalid(
+                        format!("network {}: interface {a}", net.name),
+                        format!("overlaps interface {b} of network {}", other.name),
+                    ));
+                }
+            }
+            for a in &net.subnets {
+                if let Some(b) = other
+                    .subnets
+                    .iter()
+                    .find(|b| a.contains(&b.network()) || b.contains(&a.network()))
+                {
+                    return Err(FirewallError::invalid(
+                        format!("network {}: subnet {a}", net.name),
+                        format!("overlaps subnet {b} of network {}", other.name),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_name(name: &str) -> Result<(), FirewallError> {
+    let what = || format!("network name {name:?}");
+    if name.is_empty() {
+        return Err(FirewallError::invalid(what(), "must not be empty"));
+    }
+    if name.len() > NETWORK_NAME_MAX {
+        return Err(FirewallError::invalid(
+            what(),
+            format!("longer than {NETWORK_NAME_MAX} characters"),
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|&c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'))
+    {
+        return Err(FirewallError::invalid(
+            what(),
+            format!("{c:?} is not allowed (use lowercase letters, digits, '-' and '_')"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(name: &str, subnet: &str, interfaces: &[IfMatch]) -> NetworkRules {
+        NetworkRules {
+            name: name.into(),
+            subnets: vec![subnet.parse().unwrap()],
+            interfaces: interfaces.to_vec(),
+            internal: false,
+        }
+    }
+
+    fn exact(s: &str) -> IfMatch {
+        IfMatch::Exact(s.into())
+    }
+
+    fn prefix(s: &str) -> IfMatch {
+        IfMatch::Prefix(s.into())
+    }
+
+    #[test]
+    fn overlaps_follow_nft_wildcards() {
+        assert!(exact("wg0").overlaps(&exact("wg0")));
+        assert!(!exact("wg0").overlaps(&exact("wg1")));
+        assert!(prefix("w0-").overlaps(&exact("w0-abc")));
+        assert!(!prefix("w0-").overlaps(&exact("w1-abc")));
+        assert!(prefix("w").overlaps(&prefix("w0-")));
+        assert!(!prefix("w0-").overlaps(&prefix("w1-")));
+        // "w1-" and "w10-": distinct because of the separator weft puts in.
+        assert!(!prefix("w1-").overlaps(&prefix("w10-")));
+    }
+
+    #[test]
+    fn accepts_two_disjoint_networks() {
+        let nets = [
+            net("blue", "10.42.0.0/16", &[exact("wg0"), prefix("w0-")]),
+            net("red", "10.43.0.0/16", &[exact("wg1"), prefix("w1-")]),
+        ];
+        validate(&nets).unwrap();
+    }
+
+    #[test]
+    fn refuses_what_would_make_isolation_ambiguous() {
+        let cases: Vec<(Vec<NetworkRules>, &str)> = vec![
+            (
+                vec![
+                    net("blue", "10.42.0.0/16", &[exact("wg0"), prefix("w1")]),
+                    net("red", "10.43.0.0/16", &[exact("wg1"), prefix("w1-")]),
+                ],
+                "network red: interface \"w1-*\": overlaps interface \"w1*\" of network blue",
+            ),
+            (
+                vec![
+                    net("blue", "10.42.0.0/16", &[exact("wg0")]),
+                    net("red", "10.42.5.0/24", &[exact("wg1")]),
+                ],
+                "network red: subnet 10.42.5.0/24: overlaps subnet 10.42.0.0/16 of network blue",
+            ),
+            (
+                vec![
+                    net("blue", "10.42.0.0/16", &[exact("wg0")]),
+                    net("blue", "10.43.0.0/16", &[exact("wg1")]),
+                ],
+                "network blue: listed twice",
+            ),
+            (
+                vec![net("Blue", "10.42.0.0/16", &[exact("wg0")])],
+                "network name \"Blue\": 'B' is not allowed",
+            ),
+            (
+                vec![net("blue", "10.42.0.0/16", &[])],
+                "network blue: has no interface",
+            ),
+            (
+                vec![net("blue", "10.42.0.0/16", &[exact("a-very-long-name0")])],
+                "longer than 15 characters",
+            ),
+            (
+                vec![net("blue", "10.42.0.0/16", &[prefix("w*")])],
+                "'*' is not allowed",
+            ),
+            (
+                vec![net("blue", "10.42.0.0/16", &[exact("wg 0")])],
+                "' ' is not allowed",
+            ),
+        ];
+        for (nets, expected) in cases {
+            let message = validate(&nets).unwrap_err().to_string();
+            assert!(message.contains(expected), "{message:?} lacks {expected:?}");
+            assert!(message.starts_with("build nftables ruleset (table inet weft): "));
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Running `nft`: applying the batch and listing weft's table.
+//!
+//! The `nftables` crate builds and parses the JSON; the process is run here
+//! rather than through its `helper` module because weft needs nft's own
+//! error text (the helper lets `nft -f`'s stderr go to our stderr) and,
+//! for tests and labs, to run nft inside another network namespace (through
+//! `nsenter --net=PATH`; nft works on the netns it runs in).
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use tracing::{debug, info};
+
+use crate::error::FirewallError;
+use crate::model::NetworkRules;
+use crate::ruleset::{FAMILY_KEYWORD, TABLE, listed_objects, ruleset, table_objects};
+
+const APPLY: &str = "apply nftables ruleset";
+const LIST: &str = "list nftables ruleset";
+
+/// What [`Firewall::apply`] found and did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// The table already was exactly what the networks need: nothing was
+    /// sent to the kernel (so rule handles, and `nft -j list` output, stay
+    /// byte-identical across agent restarts).
+    Unchanged,
+    /// The table was created or its content replaced, atomically.
+    Replaced,
+    /// No networks: the table was deleted.
+    Removed,
+}
+
+/// Applies weft's ruleset with the `nft` command (Debian package
+/// `nftables`). Synchronous: it waits for `nft`, so call it from a blocking
+/// thread (`tokio::task::spawn_blocking`) in async code.
+#[derive(Clone, Debug)]
+pub struct Firewall {
+    nft: PathBuf,
+    netns: Option<PathBuf>,
+}
+
+impl Default for Firewall {
+    fn default() -> Self {
+        Firewall::new()
+    }
+}
+
+impl Firewall {
+    /// `nft` from `PATH`, in the caller's network namespace.
+    pub fn new() -> Self {
+        Firewall {
+            nft: PathBuf::from("nft"),
+            netns: None,
+        }
+    }
+
+    /// `nft` run inside the network namespace at `netns` (e.g.
+    /// `/run/netns/h1` or `/proc/<pid>/fd/<fd>`), through `nsenter`.
+    pub fn in_netns(netns: impl Into<PathBuf>) -> Self {
+        Firewall {
+            netns: Some(netns.into()),
+            ..Firewall::new()
+        }
+    }
+
+    /// Uses this `nft` binary instead of the one on `PATH`.
+    pub fn with_nft(mut self, nft: impl Into<PathBuf>) -> Self {
+        self.nft = nft.into();
+        self
+    }
+
+    /// Makes table `inet weft` exactly what `networks` need, and touches
+    /// nothing else. When the table already is exactly that, nothing is
+    /// changed; otherwise one `nft -j -f -` transaction replaces it whole
+    /// (see [`ruleset`]), so a failure leaves the previous table in force
+    /// and there is never a moment without one. An empty list deletes the
+    /// table. Safe to call as often as wanted.
+    pub fn apply(&self, networks: &[NetworkRules]) -> Result<Applied, FirewallError> {
+        let batch = ruleset(networks)?;
+        let wanted = table_objects(networks)?;
+        let current = self.list_json()?;
+        if listed_objects(&current).as_ref() == Some(&wanted) {
+            debug!(
+                networks = networks.len(),
+                "nftables table inet weft already up to date"
+            );
+            return Ok(Applied::Unchanged);
+        }
+        let payload = serde_json::to_string(&batch).map_err(|e| FirewallError::Nft {
+            action: APPLY,
+            stderr: format!("serialize ruleset: {e}"),
+        })?;
+        let output = self.run(APPLY, &["-j", "-f", "-"], Some(payload.as_bytes()))?;
+        if !output.status.success() {
+            return Err(FirewallError::Nft {
+                action: APPLY,
+                stderr: stderr_text(&output),
+            });
+        }
+        // nft 1.0.6 exits 0 on input it cannot parse as JSON, so success is
+        // only believed once the table reads back as what was sent.
+        if listed_objects(&self.list_json()?).as_ref() != Some(&wanted) {
+            return Err(FirewallError::Nft {
+                action: APPLY,
+                stderr: "nft reported success but table inet weft does not read back as the \
+                         ruleset sent"
+                    .into(),
+            });
+        }
+        if networks.is_empty() {
+            info!("nftables table inet weft removed");
+            Ok(Applied::Removed)
+        } else {
+            let names: Vec<&str> = networks.iter().map(|n| n.name.as_str()).collect();
+            info!(networks = ?names, "nftables table inet weft applied");
+            Ok(Applied::Replaced)
+        }
+    }
+
+    /// Deletes table `inet weft` (and with it every weft rule); nothing when
+    /// it is absent. The same as `apply(&[])`.
+    pub fn remove(&self) -> Result<Applied, FirewallError> {
+        self.apply(&[])
+    }
+
+    /// `nft -j list table inet weft`, exactly as nft prints it; `""` when
+    /// the table does not exist.
+    pub fn list_json(&self) -> Result<String, FirewallError> {
+        let output = self.run(LIST, &["-j", "list", "table", FAMILY_KEYWORD, TABLE], None)?;
+        if output.status.success() {
+            return String::from_utf8(output.stdout)
+                .map_err(|_| FirewallError::Output { action: LIST });
+        }
+        let stderr = stderr_text(&output);
+        // nft's answer for a table that does not exist (ENOENT).
+        if stderr.contains("No such file or directory") {
+            return Ok(String::new());
+        }
+        Err(FirewallError::Nft {
+            action: LIST,
+            stderr,
+        })
+    }
+
+    fn run(
+        &self,
+        action: &'static str,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+    ) -> Result<Output, FirewallError> {
+        let mut command = match &self.netns {
+            Some(netns) => {
+                let mut command = Command::new("nsenter");
+                let mut net = OsString::from("--net=");
+                net.push(netns);
+                command.arg(net).arg(&self.nft);
+                command
+            }
+            None => Command::new(&self.nft),
+        };
+        command
+            .args(args)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let program = match &self.netns {
+            Some(netns) => format!("nsenter --net={} {}", netns.display(), self.nft.display()),
+            None => self.nft.display().to_string(),
+        };
+        let spawn_error = |source| FirewallError::Spawn {
+            action,
+            program: program.clone(),
+            source,
+        };
+        let mut child = command.spawn().map_err(spawn_error)?;
+        if let Some(input) = stdin {
+            let mut pipe = child.stdin.take().expect("stdin was piped");
+            // Write before waiting: the batch is small, far below a pipe's
+            // buffer, and nft reads all of stdin before it answers.
+            // A nft that exits without reading (it failed to start up)
+            // closes the pipe; its exit status and stderr then tell why.
+            match pipe.write_all(input) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(spawn_error(e));
+                }
+                _ => {}
+            }
+        }
+        child.wait_with_output().map_err(spawn_error)
+    }
+}
+
+fn stderr_text(output: &Output) -> String {
+    let text = String::from_utf8_lossy(&output.stderr);
+    let text = text.trim();
+    if text.is_empty() {
+        format!("exited with {}", output.status)
+    } else {
+        // nft's errors span lines (the message, the offending input, a
+        // caret line); keep them but on one line for logs.
+        text.lines()
+            .map(str::trim_end)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+}

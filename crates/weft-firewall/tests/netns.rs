@@ -1,0 +1,487 @@
+//! Privileged: the real `nft` inside throwaway network namespaces. Every
+//! namespace is anonymous (it disappears with its handle, even when a test
+//! panics), so nothing on the host is ever touched.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use weft_firewall::{Applied, Firewall, IfMatch, NetworkRules, listed_objects, table_objects};
+use weft_net::{IpNet, Netlink, Netns, Route, set_sysctl};
+
+macro_rules! require_root {
+    () => {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+    };
+}
+
+fn blue() -> NetworkRules {
+    NetworkRules {
+        name: "blue".into(),
+        subnets: vec!["10.42.0.0/16".parse().unwrap()],
+        interfaces: vec![IfMatch::Exact("wg0".into()), IfMatch::Prefix("w0-".into())],
+        internal: false,
+    }
+}
+
+fn red_internal() -> NetworkRules {
+    NetworkRules {
+        name: "red".into(),
+        subnets: vec!["10.43.0.0/16".parse().unwrap()],
+        interfaces: vec![IfMatch::Exact("wg1".into()), IfMatch::Prefix("w1-".into())],
+        internal: true,
+    }
+}
+
+/// Runs `nft ARGS` inside `ns`, feeding `stdin`; panics on failure.
+fn nft(ns: &Netns, args: &[&str], stdin: Option<&str>) -> String {
+    let mut child = Command::new("nsenter")
+        .arg(format!("--net={}", ns.proc_path().display()))
+        .arg("nft")
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run nsenter nft");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "nft {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The (family, name) of every table in `nft -j list ruleset`.
+fn tables(ns: &Netns) -> Vec<(String, String)> {
+    let listing: serde_json::Value =
+        serde_json::from_str(&nft(ns, &["-j", "list", "ruleset"], None)).unwrap();
+    listing["nftables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o.get("table"))
+        .map(|t| {
+            (
+                t["family"].as_str().unwrap().to_owned(),
+                t["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The chain names of table inet weft (sorted), from its JSON listing.
+fn weft_chains(listing: &str) -> Vec<String> {
+    if listing.is_empty() {
+        return Vec::new();
+    }
+    let listing: serde_json::Value = serde_json::from_str(listing).unwrap();
+    let mut names: Vec<String> = listing["nftables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o.get("chain"))
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+const FOREIGN: &str = "table inet other {
+    chain c {
+        type filter hook forward priority 10; policy accept;
+        ip daddr 192.0.2.1 counter accept
+    }
+}
+";
+
+#[test]
+fn apply_is_idempotent_replaces_and_removes_and_never_touches_other_tables() {
+    require_root!();
+    let ns = Netns::new_anonymous().unwrap();
+    let fw = Firewall::in_netns(ns.proc_path());
+    nft(&ns, &["-f", "-"], Some(FOREIGN));
+    let foreign = || nft(&ns, &["-j", "list", "table", "inet", "other"], None);
+    let foreign_before = foreign();
+
+    assert_eq!(fw.list_json().unwrap(), "", "no weft table yet");
+
+    // Apply: only table inet weft appears, with the chains we build.
+    let both = [blue(), red_internal()];
+    assert_eq!(fw.apply(&both).unwrap(), Applied::Replaced);
+    assert_eq!(
+        tables(&ns),
+        vec![
+            ("inet".into(), "other".into()),
+            ("inet".into(), "weft".into())
+        ]
+    );
+    let first = fw.list_json().unwrap();
+    assert_eq!(
+        weft_chains(&first),
+        [
+            "forward",
+            "fwd-from-blue",
+            "fwd-from-red",
+            "in-from-blue",
+            "in-from-red",
+            "input",
+            "postrouting"
+        ]
+    );
+    // What nft lists back is exactly what we built (this is what lets
+    // apply recognise an up-to-date table).
+    assert_eq!(
+        listed_objects(&first).unwrap(),
+        table_objects(&both).unwrap()
+    );
+    eprintln!(
+        "nft list table inet weft:\n{}",
+        nft(&ns, &["list", "table", "inet", "weft"], None)
+    );
+
+    // Apply again (an agent restart): nothing changes, byte for byte.
+    let ruleset_before = nft(&ns, &["-j", "list", "ruleset"], None);
+    assert_eq!(fw.apply(&both).unwrap(), Applied::Unchanged);
+    assert_eq!(fw.list_json().unwrap(), first);
+    assert_eq!(nft(&ns, &["-j", "list", "ruleset"], None), ruleset_before);
+
+    // Someone deletes one of our rules: the next apply puts it back.
+    let handle = {
+        let listing: serde_json::Value = serde_json::from_str(&first).unwrap();
+        listing["nftables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|o| o.get("rule"))
+            .find(|r| r["chain"] == "fwd-from-blue")
+            .map(|r| r["handle"].to_string())
+            .unwrap()
+    };
+    nft(
+        &ns,
+        &[
+            "delete",
+            "rule",
+            "inet",
+            "weft",
+            "fwd-from-blue",
+            "handle",
+            &handle,
+        ],
+        None,
+    );
+    assert_ne!(
+        listed_objects(&fw.list_json().unwrap()).unwrap(),
+        table_objects(&both).unwrap()
+    );
+    assert_eq!(fw.apply(&both).unwrap(), Applied::Replaced);
+    assert_eq!(
+        listed_objects(&fw.list_json().unwrap()).unwrap(),
+        table_objects(&both).unwrap()
+    );
+
+    // One network fewer: red's chains and every rule naming its interfaces
+    // or subnet are gone.
+    assert_eq!(fw.apply(&[blue()]).unwrap(), Applied::Replaced);
+    let blue_only = fw.list_json().unwrap();
+    assert_eq!(
+        weft_chains(&blue_only),
+        ["forward", "fwd-from-blue", "postrouting"]
+    );
+    for gone in ["wg1", "w1-", "10.43.0.0", "red"] {
+        assert!(!blue_only.contains(gone), "{gone} still in {blue_only}");
+    }
+    assert_eq!(
+        listed_objects(&blue_only).unwrap(),
+        table_objects(&[blue()]).unwrap()
+    );
+
+    // Nothing left: no weft table at all; removing twice is fine.
+    assert_eq!(fw.apply(&[]).unwrap(), Applied::Removed);
+    assert_eq!(fw.list_json().unwrap(), "");
+    assert_eq!(tables(&ns), vec![("inet".into(), "other".into())]);
+    assert_eq!(fw.remove().unwrap(), Applied::Unchanged);
+
+    assert_eq!(foreign(), foreign_before, "table inet other was touched");
+}
+
+#[test]
+fn a_refused_batch_leaves_the_previous_table_in_force() {
+    require_root!();
+    let ns = Netns::new_anonymous().unwrap();
+    let fw = Firewall::in_netns(ns.proc_path());
+    fw.apply(&[blue()]).unwrap();
+    let before = fw.list_json().unwrap();
+
+    // A wrapper hands nft a batch shaped like ours (add, delete and re-add
+    // the table) whose last rule names a chain that does not exist. nft
+    // refuses it, and since the batch is one transaction the delete that
+    // came before the bad rule must not have happened either.
+    let bad_batch = r#"{"nftables":[{"add":{"table":{"family":"inet","name":"weft"}}},{"delete":{"table":{"family":"inet","name":"weft"}}},{"add":{"table":{"family":"inet","name":"weft"}}},{"add":{"rule":{"family":"inet","table":"weft","chain":"nope","expr":[{"accept":null}]}}}]}"#;
+    let wrapper = tempfile_script(&format!(
+        "#!/bin/sh\nif [ \"$2\" = \"-f\" ]; then cat >/dev/null; echo '{bad_batch}' | nft \"$1\" -f -; exit $?; fi\nexec nft \"$@\"\n"
+    ));
+    let broken = Firewall::in_netns(ns.proc_path()).with_nft(wrapper.path());
+    let err = broken
+        .apply(&[blue(), red_internal()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("apply nftables ruleset (table inet weft): nft: ")
+            && err.contains("Error: Could not process rule: No such file or directory"),
+        "{err}"
+    );
+
+    // An nft that swallows the batch and claims success is caught too.
+    let silent = tempfile_script(
+        "#!/bin/sh\nif [ \"$2\" = \"-f\" ]; then cat >/dev/null; exit 0; fi\nexec nft \"$@\"\n",
+    );
+    let liar = Firewall::in_netns(ns.proc_path()).with_nft(silent.path());
+    let err = liar
+        .apply(&[blue(), red_internal()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not read back"), "{err}");
+    assert_eq!(
+        fw.list_json().unwrap(),
+        before,
+        "a failed apply changed the table"
+    );
+}
+
+/// A shell script in a temporary file, executable; removed when dropped.
+fn tempfile_script(text: &str) -> TempScript {
+    use std::os::unix::fs::PermissionsExt;
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("weft-fw-test-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("nft-wrapper");
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    TempScript { dir }
+}
+
+struct TempScript {
+    dir: std::path::PathBuf,
+}
+
+impl TempScript {
+    fn path(&self) -> std::path::PathBuf {
+        self.dir.join("nft-wrapper")
+    }
+}
+
+impl Drop for TempScript {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Real traffic.
+
+fn net(s: &str) -> IpNet {
+    s.parse().unwrap()
+}
+
+fn link_index(nl: &mut Netlink, name: &str) -> u32 {
+    nl.link_by_name(name)
+        .unwrap()
+        .unwrap_or_else(|| panic!("no link {name}"))
+        .index
+}
+
+/// One end of a namespace pair as the tests use it: a host-side veth in H
+/// named `host_if` with the host address `host_ip/32`, and the workload's
+/// `eth0` in `ns` with `ip/32`, routes both ways, a default route via the
+/// host.
+fn attach(h: &mut Netlink, host_if: &str, host_ip: &str, ns: &Netns, ip: &str) {
+    h.create_veth(host_if, "eth0", Some(ns)).unwrap();
+    let hi = link_index(h, host_if);
+    h.add_address(hi, net(&format!("{host_ip}/32"))).unwrap();
+    h.set_up(hi).unwrap();
+    h.add_route(&Route::link(net(&format!("{ip}/32")), hi))
+        .unwrap();
+
+    let mut w = Netlink::in_netns(ns).unwrap();
+    let wi = link_index(&mut w, "eth0");
+    w.add_address(wi, net(&format!("{ip}/32"))).unwrap();
+    w.set_up(wi).unwrap();
+    let lo = link_index(&mut w, "lo");
+    w.set_up(lo).unwrap();
+    w.add_route(&Route::link(net(&format!("{host_ip}/32")), wi))
+        .unwrap();
+    w.add_route(&Route::via(
+        net("0.0.0.0/0"),
+        host_ip.parse().unwrap(),
+        Some(wi),
+    ))
+    .unwrap();
+}
+
+fn ping(from: &Netns, to: &str, attempts: usize) -> bool {
+    (0..attempts).any(|_| {
+        Command::new("nsenter")
+            .arg(format!("--net={}", from.proc_path().display()))
+            .args(["ping", "-c1", "-W1", to])
+            .output()
+            .expect("run nsenter ping")
+            .status
+            .success()
+    })
+}
+
+/// A UDP socket listening inside `ns` on `addr`.
+fn listen_udp(ns: &Netns, addr: &str) -> UdpSocket {
+    let addr: SocketAddr = addr.parse().unwrap();
+    let socket = ns.run(|| UdpSocket::bind(addr)).unwrap().unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    socket
+}
+
+/// Sends one datagram from inside `ns` to `to`, and returns the source
+/// address `listener` saw it come from, if it arrived. Tries three times:
+/// the first packet on a fresh link can be lost to neighbour discovery.
+fn udp_source_seen(ns: &Netns, to: &str, listener: &UdpSocket) -> Option<SocketAddr> {
+    let to: SocketAddr = to.parse().unwrap();
+    let sender = ns.run(|| UdpSocket::bind("0.0.0.0:0")).unwrap().unwrap();
+    let mut buf = [0u8; 64];
+    for _ in 0..3 {
+        sender.send_to(b"who am i", to).unwrap();
+        if let Ok((_, from)) = listener.recv_from(&mut buf) {
+            return Some(from);
+        }
+    }
+    None
+}
+
+#[test]
+fn blue_and_red_cannot_reach_each_other_and_only_blue_is_masqueraded() {
+    require_root!();
+    // H: the host. A: a blue workload, B: a red (internal) workload,
+    // W: the outside world behind H's uplink; W has no route back to weft's
+    // subnets, so it can only answer a masqueraded A.
+    let h_ns = Netns::new_anonymous().unwrap();
+    let a_ns = Netns::new_anonymous().unwrap();
+    let b_ns = Netns::new_anonymous().unwrap();
+    let w_ns = Netns::new_anonymous().unwrap();
+    let mut h = Netlink::in_netns(&h_ns).unwrap();
+    attach(&mut h, "w0-a", "10.42.1.1", &a_ns, "10.42.1.2");
+    attach(&mut h, "w1-b", "10.43.1.1", &b_ns, "10.43.1.2");
+
+    h.create_veth("uplink", "eth0", Some(&w_ns)).unwrap();
+    let up = link_index(&mut h, "uplink");
+    h.add_address(up, net("198.51.100.1/24")).unwrap();
+    h.set_up(up).unwrap();
+    let mut w = Netlink::in_netns(&w_ns).unwrap();
+    let we = link_index(&mut w, "eth0");
+    w.add_address(we, net("198.51.100.2/24")).unwrap();
+    w.set_up(we).unwrap();
+    set_sysctl(&h_ns, "net/ipv4/ip_forward", "1").unwrap();
+
+    let world = listen_udp(&w_ns, "198.51.100.2:9999");
+
+    // Before weft's rules: everything flows, unmasqueraded — so every
+    // failure below is the firewall's doing.
+    assert!(ping(&a_ns, "10.43.1.2", 3), "A -> B before apply");
+    assert!(
+        ping(&a_ns, "10.43.1.1", 3),
+        "A -> H's red address before apply"
+    );
+    assert_eq!(
+        udp_source_seen(&a_ns, "198.51.100.2:9999", &world).map(|s| s.ip().to_string()),
+        Some("10.42.1.2".into()),
+        "A -> W before apply, not masqueraded"
+    );
+    assert_eq!(
+        udp_source_seen(&b_ns, "198.51.100.2:9999", &world).map(|s| s.ip().to_string()),
+        Some("10.43.1.2".into()),
+        "B -> W before apply"
+    );
+    assert!(
+        !ping(&a_ns, "198.51.100.2", 1),
+        "W cannot answer an unmasqueraded A"
+    );
+
+    let fw = Firewall::in_netns(h_ns.proc_path());
+    assert_eq!(
+        fw.apply(&[blue(), red_internal()]).unwrap(),
+        Applied::Replaced
+    );
+
+    assert!(!ping(&a_ns, "10.43.1.2", 2), "A -> B after apply");
+    assert!(!ping(&b_ns, "10.42.1.2", 2), "B -> A after apply");
+    assert!(
+        !ping(&a_ns, "10.43.1.1", 2),
+        "A -> H's red address after apply"
+    );
+    assert!(
+        ping(&a_ns, "10.42.1.1", 3),
+        "A -> H's blue address after apply"
+    );
+    assert!(
+        ping(&b_ns, "10.43.1.1", 3),
+        "B -> H's red address after apply"
+    );
+
+    // Egress: blue is masqueraded behind H's uplink address (and W can now
+    // answer it); internal red gets nowhere.
+    assert_eq!(
+        udp_source_seen(&a_ns, "198.51.100.2:9999", &world).map(|s| s.ip().to_string()),
+        Some("198.51.100.1".into()),
+        "A -> W after apply, masqueraded"
+    );
+    assert!(ping(&a_ns, "198.51.100.2", 3), "A <-> W through masquerade");
+    assert_eq!(
+        udp_source_seen(&b_ns, "198.51.100.2:9999", &world),
+        None,
+        "internal B reached W"
+    );
+    assert!(!ping(&b_ns, "198.51.100.2", 1));
+
+    // Removing the networks' rules restores the host as it was.
+    fw.apply(&[]).unwrap();
+    assert!(ping(&a_ns, "10.43.1.2", 3), "A -> B after removal");
+}
+
+#[test]
+fn dual_stack_networks_read_back_equal_so_reapplying_changes_nothing() {
+    require_root!();
+    let ns = Netns::new_anonymous().unwrap();
+    let fw = Firewall::in_netns(ns.proc_path());
+    let mut nets = [blue(), red_internal()];
+    nets[0].subnets.push("fd42::/48".parse().unwrap());
+    nets[1].subnets.push("fd43::/48".parse().unwrap());
+    nets[1].interfaces.push(IfMatch::Exact("weft-br1".into()));
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Replaced);
+    let listing = fw.list_json().unwrap();
+    assert_eq!(
+        listed_objects(&listing).unwrap(),
+        table_objects(&nets).unwrap()
+    );
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Unchanged);
+    assert_eq!(fw.list_json().unwrap(), listing);
+    fw.remove().unwrap();
+    assert_eq!(fw.list_json().unwrap(), "");
+}
