@@ -1,0 +1,572 @@
+//! From the desired plan and what each host has to the actions that make
+//! the difference — none when nothing changed — and the actions that undo
+//! everything `up` made (`down`).
+//!
+//! What belongs to the mesh: on its hosts, the networks the plan (or the
+//! previously applied plan) names, every peer on those networks, the
+//! attachments whose id is `weft.<mesh>.<service>`, and the services the
+//! executor reports running. Anything else on a host is never touched.
+
+use crate::observed::{HostState, NetworkState, Observed, PeerState};
+use crate::plan::{
+    DnsRecord, HostNetworkPlan, HostPlan, KeyNeeded, PeerPlan, Plan, ServicePlan, owned_service,
+};
+use crate::planner::fits;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::IpAddr;
+use weft_model::PublicKey;
+
+/// One change on one host. Within a host, actions are ordered so each one
+/// can run when its turn comes: stops and removals first, then creations,
+/// peers, DNS, attachments and starts (see [`Action::phase`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Stop the service and remove its namespace (or container, or VM).
+    StopService { service: String },
+    /// `weft detach NETWORK --id ID`.
+    Detach {
+        network: String,
+        workload_id: String,
+    },
+    /// `weft peer rm NETWORK --public-key K`.
+    RemovePeer {
+        network: String,
+        #[serde(with = "crate::plan::key_b64")]
+        public_key: PublicKey,
+    },
+    /// `weft network rm NETWORK --force`.
+    RemoveNetwork { network: String },
+    /// `weft network create NETWORK --subnet --block --listen-port` (the
+    /// agent makes the key pair; its public key comes with the next
+    /// observation).
+    CreateNetwork {
+        network: String,
+        subnet: IpNet,
+        block: IpNet,
+        listen_port: u16,
+        internal: bool,
+    },
+    /// `weft peer add NETWORK …` for a peer the host does not have.
+    AddPeer { network: String, peer: PeerPlan },
+    /// `weft peer add NETWORK …` replacing a peer that differs.
+    UpdatePeer { network: String, peer: PeerPlan },
+    /// Give the network's DNS responder on this host these records.
+    SetDns {
+        network: String,
+        records: Vec<DnsRecord>,
+    },
+    /// Make the service's namespace if it has none, then `weft attach
+    /// NETWORK --id ID --ip ADDRESS` into it.
+    Attach {
+        network: String,
+        service: String,
+        workload_id: String,
+        address: IpAddr,
+    },
+    /// Start the service (in its namespace, or the host's for `network:
+    /// host`) and record [`ServicePlan::fingerprint`] with it.
+    StartService { service: ServicePlan },
+}
+
+impl Action {
+    /// The order actions run in on a host.
+    pub fn phase(&self) -> u8 {
+        match self {
+            Action::StopService { .. } => 0,
+            Action::Detach { .. } => 1,
+            Action::RemovePeer { .. } => 2,
+            Action::RemoveNetwork { .. } => 3,
+            Action::CreateNetwork { .. } => 4,
+            Action::AddPeer { .. } | Action::UpdatePeer { .. } => 5,
+            Action::SetDns { .. } => 6,
+            Action::Attach { .. } => 7,
+            Action::StartService { .. } => 8,
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ips = |nets: &[IpNet]| {
+            nets.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        match self {
+            Action::StopService { service } => write!(f, "stop service {service}"),
+            Action::Detach {
+                network,
+                workload_id,
+            } => write!(f, "detach {workload_id} from {network}"),
+            Action::RemovePeer {
+                network,
+                public_key,
+            } => write!(f, "remove peer {public_key} from {network}"),
+            Action::RemoveNetwork { network } => write!(f, "remove network {network}"),
+            Action::CreateNetwork {
+                network,
+                subnet,
+                block,
+                listen_port,
+                internal,
+            } => write!(
+                f,
+                "create network {network} ({subnet}, block {block}, port {listen_port}{})",
+                if *internal { ", internal" } else { "" }
+            ),
+            Action::AddPeer { network, peer } | Action::UpdatePeer { network, peer } => {
+                let verb = if matches!(self, Action::AddPeer { .. }) {
+                    "add"
+                } else {
+                    "update"
+                };
+                write!(
+                    f,
+                    "{verb} peer {} on {network} (endpoint {}, allowed-ips {})",
+                    peer.host,
+                    peer.endpoint,
+                    ips(&peer.allowed_ips)
+                )
+            }
+            Action::SetDns { network, records } => {
+                write!(f, "set {} DNS records on {network}", records.len())
+            }
+            Action::Attach {
+                network,
+                service,
+                address,
+                ..
+            } => write!(f, "attach {service} to {network} at {address}"),
+            Action::StartService { service } => {
+                write!(f, "start {} {}", service.kind, service.name)
+            }
+        }
+    }
+}
+
+/// The actions of one host, in the order to run them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostChanges {
+    pub host: String,
+    pub actions: Vec<Action>,
+}
+
+/// Everything to do, host by host (hosts with nothing to do are left out).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    pub hosts: Vec<HostChanges>,
+    /// Keys the plan still waited for: once these actions ran, observe,
+    /// plan and diff again to add the peers that need them.
+    pub waiting_for_keys: Vec<KeyNeeded>,
+}
+
+impl Changes {
+    /// Nothing to do: `up` says "no changes".
+    pub fn is_empty(&self) -> bool {
+        self.hosts.is_empty()
+    }
+    /// How many actions in all.
+    pub fn len(&self) -> usize {
+        self.hosts.iter().map(|h| h.actions.len()).sum()
+    }
+    pub fn host(&self, name: &str) -> Option<&HostChanges> {
+        self.hosts.iter().find(|h| h.host == name)
+    }
+
+    fn push(&mut self, host: &str, mut actions: Vec<Action>) {
+        if actions.is_empty() {
+            return;
+        }
+        actions.sort_by_key(Action::phase); // stable: keeps plan order within a phase
+        self.hosts.push(HostChanges {
+            host: host.to_owned(),
+            actions,
+        });
+    }
+}
+
+impl fmt::Display for Changes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return writeln!(f, "no changes");
+        }
+        for host in &self.hosts {
+            for action in &host.actions {
+                writeln!(f, "{}: {action}", host.host)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What `up` must do to get from `observed` to `desired`. `previous` is the
+/// plan `up` last applied, if the executor kept it: networks and hosts it
+/// had that `desired` no longer has are removed.
+pub fn diff(desired: &Plan, observed: &Observed, previous: Option<&Plan>) -> Changes {
+    let empty = HostState::default();
+    let mut changes = Changes {
+        waiting_for_keys: desired.needs_keys.clone(),
+        ..Changes::default()
+    };
+    for host in &desired.hosts {
+        let state = observed.hosts.get(&host.name).unwrap_or(&empty);
+        let mut actions = Vec::new();
+        let fresh = diff_networks(desired, host, state, previous, &mut actions);
+        diff_services(desired, host, state, &fresh, &mut actions);
+        changes.push(&host.name, actions);
+    }
+    // Hosts gone from the file lose what the mesh put there.
+    for gone in previous.iter().flat_map(|p| &p.hosts) {
+        if desired.host(&gone.name).is_some() {
+            continue;
+        }
+        if let Some(state) = observed.hosts.get(&gone.name) {
+            let networks = gone.networks.iter().map(|n| n.network.as_str());
+            changes.push(&gone.name, remove_all(state, networks));
+        }
+    }
+    changes
+}
+
+/// What `down` must do: stop every service of the mesh and remove every
+/// network it made, on every host of `plan` and of `previous`.
+pub fn teardown(plan: &Plan, observed: &Observed, previous: Option<&Plan>) -> Changes {
+    let mut changes = Changes::default();
+    let mut done = BTreeSet::new();
+    for host in plan
+        .hosts
+        .iter()
+        .chain(previous.iter().flat_map(|p| &p.hosts))
+    {
+        if !done.insert(host.name.as_str()) {
+            continue;
+        }
+        let Some(state) = observed.hosts.get(&host.name) else {
+            continue;
+        };
+        let networks: BTreeSet<&str> = [Some(plan), previous]
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.host(&host.name))
+            .flat_map(|h| h.networks.iter().map(|n| n.network.as_str()))
+            .collect();
+        changes.push(&host.name, remove_all(state, networks.into_iter()));
+    }
+    changes
+}
+
+fn remove_all<'a>(state: &HostState, networks: impl Iterator<Item = &'a str>) -> Vec<Action> {
+    let stops = state.services.keys().map(|service| Action::StopService {
+        service: service.clone(),
+    });
+    let removals = networks
+        .filter(|n| state.networks.contains_key(*n))
+        .map(|network| Action::RemoveNetwork {
+            network: network.to_owned(),
+        });
+    stops.chain(removals).collect()
+}
+
+/// Networks and peers of one host. Returns the networks created (or
+/// re-created) here, which start without peers or attachments.
+fn diff_networks(
+    desired: &Plan,
+    host: &HostPlan,
+    state: &HostState,
+    previous: Option<&Plan>,
+    actions: &mut Vec<Action>,
+) -> BTreeSet<String> {
+    let mut fresh = BTreeSet::new();
+    for want in &host.networks {
+        let records = &desired
+            .network(&want.network)
+            .expect("every host network is a plan network")
+            .dns;
+        let have = state.networks.get(&want.network);
+        if let Some(have) = have.filter(|have| fits(have, want)) {
+            diff_peers(want, &have.peers, actions);
+            if have.dns.as_ref().is_some_and(|dns| dns != records) {
+                actions.push(Action::SetDns {
+                    network: want.network.clone(),
+                    records: records.clone(),
+                });
+            }
+            continue;
+        }
+        if have.is_some() {
+            actions.push(Action::RemoveNetwork {
+                network: want.network.clone(),
+            });
+        }
+        fresh.insert(want.network.clone());
+        actions.push(Action::CreateNetwork {
+            network: want.network.clone(),
+            subnet: want.subnet,
+            block: want.block,
+            listen_port: want.listen_port,
+            internal: want.internal,
+        });
+        diff_peers(want, &[], actions);
+        if !records.is_empty() {
+            actions.push(Action::SetDns {
+                network: want.network.clone(),
+                records: records.clone(),
+            });
+        }
+    }
+    // Networks the mesh had here before and no longer wants.
+    let before = previous.and_then(|p| p.host(&host.name));
+    for old in before.iter().flat_map(|h| &h.networks) {
+        if host.network(&old.network).is_none() && state.networks.contains_key(&old.network) {
+            actions.push(Action::RemoveNetwork {
+                network: old.network.clone(),
+            });
+        }
+    }
+    fresh
+}
+
+fn diff_peers(want: &HostNetworkPlan, have: &[PeerState], actions: &mut Vec<Action>) {
+    let network = || want.network.clone();
+    for peer in &want.peers {
+        match have.iter().find(|p| p.public_key == peer.public_key) {
+            None => actions.push(Action::AddPeer {
+                network: network(),
+                peer: peer.clone(),
+            }),
+            Some(current) if !peer_matches(peer, current) => actions.push(Action::UpdatePeer {
+                network: network(),
+                peer: peer.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for current in have {
+        if !want
+            .peers
+            .iter()
+            .any(|p| p.public_key == current.public_key)
+        {
+            actions.push(Action::RemovePeer {
+                network: network(),
+                public_key: current.public_key,
+            });
+        }
+    }
+}
+
+/// Is the agent's peer the planned one? allowed-ips compare as sets, a
+/// keepalive of 0 is none, and an endpoint given as a DNS name matches
+/// whatever address the agent resolved it to on the same port.
+fn peer_matches(want: &PeerPlan, have: &PeerState) -> bool {
+    let sorted = |nets: &[IpNet]| nets.iter().copied().collect::<BTreeSet<_>>();
+    let endpoint_ok = match &have.endpoint {
+        Some(have) if *have == want.endpoint => true,
+        Some(have) => match (want.endpoint.rsplit_once(':'), have.rsplit_once(':')) {
+            (Some((host, port)), Some((_, have_port))) => {
+                let literal = host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok();
+                !literal && port == have_port
+            }
+            _ => false,
+        },
+        None => false,
+    };
+    endpoint_ok
+        && sorted(&want.allowed_ips) == sorted(&have.allowed_ips)
+        && want.keepalive.filter(|k| *k > 0) == have.keepalive.filter(|k| *k > 0)
+}
+
+/// Services and attachments of one host.
+fn diff_services(
+    desired: &Plan,
+    host: &HostPlan,
+    state: &HostState,
+    fresh: &BTreeSet<String>,
+    actions: &mut Vec<Action>,
+) {
+    let here: Vec<&ServicePlan> = desired
+        .services
+        .iter()
+        .filter(|s| s.host == host.name)
+        .collect();
+    for running in state.services.keys() {
+        if !here.iter().any(|s| s.name == *running) {
+            actions.push(Action::StopService {
+                service: running.clone(),
+            });
+        }
+    }
+    // This mesh's attachments on networks that stay: (network, id, address).
+    let attached: Vec<(&str, &str, IpAddr)> = host
+        .networks
+        .iter()
+        .filter(|n| !fresh.contains(&n.network))
+        .filter_map(|n| Some((n.network.as_str(), state.networks.get(&n.network)?)))
+        .flat_map(|(name, have): (&str, &NetworkState)| {
+            have.attachments
+                .iter()
+                .filter(|(id, _)| owned_service(&desired.mesh, id).is_some())
+                .map(move |(id, ip)| (name, id.as_str(), *ip))
+        })
+        .collect();
+    let detach = |network: &str, id: &str| Action::Detach {
+        network: network.to_owned(),
+        workload_id: id.to_owned(),
+    };
+    // Attachments of services that are gone from this host.
+    for (network, id, _) in &attached {
+        let service = owned_service(&desired.mesh, id).expect("filtered above");
+        if !here.iter().any(|s| s.name == service) {
+            actions.push(detach(network, id));
+        }
+    }
+    for svc in here {
+        let own: Vec<(&str, &str, IpAddr)> = attached
+            .iter()
+            .filter(|(_, id, _)| *id == svc.workload_id)
+            .copied()
+            .collect();
+        let wanted: Vec<(&str, IpAddr)> = if svc.attaches() {
+            svc.addresses
+                .iter()
+                .map(|a| (a.network.as_str(), a.address))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let attach = |network: &str, address: IpAddr| Action::Attach {
+            network: network.to_owned(),
+            service: svc.name.clone(),
+            workload_id: svc.workload_id.clone(),
+            address,
+        };
+        let start = match state.services.get(&svc.name) {
+            Some(running) if running.fingerprint == svc.fingerprint() => false,
+            Some(_) => {
+                actions.push(Action::StopService {
+                    service: svc.name.clone(),
+                });
+                true
+            }
+            None => true,
+        };
+        if start {
+            // A new namespace: whatever it had is detached, all attached anew.
+            actions.extend(own.iter().map(|(n, id, _)| detach(n, id)));
+            actions.extend(wanted.iter().map(|(n, ip)| attach(n, *ip)));
+            actions.push(Action::StartService {
+                service: svc.clone(),
+            });
+            continue;
+        }
+        for (network, id, ip) in &own {
+            if !wanted.contains(&(network, *ip)) {
+                actions.push(detach(network, id));
+            }
+        }
+        for (network, ip) in &wanted {
+            if !own.iter().any(|(n, _, have)| n == network && have == ip) {
+                actions.push(attach(network, *ip));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(endpoint: &str) -> PeerPlan {
+        PeerPlan {
+            host: "b".into(),
+            public_key: PublicKey([1; 32]),
+            endpoint: endpoint.into(),
+            allowed_ips: vec![
+                "10.42.1.0/24".parse().unwrap(),
+                "10.42.2.0/24".parse().unwrap(),
+            ],
+            keepalive: None,
+        }
+    }
+
+    fn state(endpoint: &str) -> PeerState {
+        PeerState {
+            public_key: PublicKey([1; 32]),
+            endpoint: Some(endpoint.into()),
+            allowed_ips: vec![
+                "10.42.2.0/24".parse().unwrap(),
+                "10.42.1.0/24".parse().unwrap(),
+            ],
+            keepalive: Some(0),
+        }
+    }
+
+    #[test]
+    fn peers_compare_as_wireguard_sees_them() {
+        assert!(peer_matches(
+            &peer("192.0.2.2:51820"),
+            &state("192.0.2.2:51820")
+        ));
+        assert!(!peer_matches(
+            &peer("192.0.2.2:51820"),
+            &state("192.0.2.9:51820")
+        ));
+        // A name matches what it resolved to, on the same port only.
+        assert!(peer_matches(
+            &peer("b.example:51820"),
+            &state("192.0.2.9:51820")
+        ));
+        assert!(!peer_matches(
+            &peer("b.example:51820"),
+            &state("192.0.2.9:51821")
+        ));
+        assert!(peer_matches(
+            &peer("[2001:db8::2]:7"),
+            &state("[2001:db8::2]:7")
+        ));
+        assert!(!peer_matches(
+            &peer("[2001:db8::2]:7"),
+            &state("[2001:db8::3]:7")
+        ));
+        let mut no_endpoint = state("x");
+        no_endpoint.endpoint = None;
+        assert!(!peer_matches(&peer("192.0.2.2:51820"), &no_endpoint));
+        let mut keepalive = peer("192.0.2.2:51820");
+        keepalive.keepalive = Some(25);
+        assert!(!peer_matches(&keepalive, &state("192.0.2.2:51820")));
+    }
+
+    #[test]
+    fn actions_run_removals_first() {
+        let mut changes = Changes::default();
+        changes.push(
+            "h1",
+            vec![
+                Action::AddPeer {
+                    network: "blue".into(),
+                    peer: peer("192.0.2.2:1"),
+                },
+                Action::RemoveNetwork {
+                    network: "red".into(),
+                },
+                Action::StopService {
+                    service: "web".into(),
+                },
+            ],
+        );
+        let phases: Vec<u8> = changes.hosts[0].actions.iter().map(Action::phase).collect();
+        assert_eq!(phases, [0, 3, 5]);
+        assert_eq!(changes.len(), 3);
+        changes.push("h2", vec![]);
+        assert_eq!(
+            changes.hosts.len(),
+            1,
+            "hosts with nothing to do are left out"
+        );
+    }
+}

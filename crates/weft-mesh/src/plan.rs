@@ -1,0 +1,277 @@
+//! The plan: what every host should have, as [`crate::plan()`] computes it.
+//! Serializable, so the executor can print it (`--output json`) and keep
+//! the last one it applied for the next diff.
+
+use crate::schema::{Kind, NetworkType, Reach};
+use crate::values::Address;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+use weft_model::PublicKey;
+
+/// The whole desired state of a mesh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    #[serde(rename = "mesh")]
+    pub mesh: String,
+    #[serde(rename = "domain")]
+    pub domain: String,
+    /// In file order.
+    #[serde(rename = "networks")]
+    pub networks: Vec<NetworkPlan>,
+    /// In file order.
+    #[serde(rename = "hosts")]
+    pub hosts: Vec<HostPlan>,
+    /// In file order.
+    #[serde(rename = "services")]
+    pub services: Vec<ServicePlan>,
+    /// Host networks whose key does not exist yet: the agent makes it when
+    /// the network is created there; peers that need it are left out of
+    /// this plan and come with the next one.
+    #[serde(rename = "needs_keys")]
+    pub needs_keys: Vec<KeyNeeded>,
+}
+
+/// A network, mesh-wide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkPlan {
+    #[serde(rename = "name")]
+    pub name: String,
+    #[serde(rename = "subnet")]
+    pub subnet: IpNet,
+    #[serde(rename = "block_prefix")]
+    pub block_prefix: u8,
+    #[serde(rename = "internal")]
+    pub internal: bool,
+    /// The hub host in hub-and-spoke mode.
+    #[serde(rename = "hub")]
+    pub hub: Option<String>,
+    /// What this network's DNS responders answer on every host, by name.
+    #[serde(rename = "dns")]
+    pub dns: Vec<DnsRecord>,
+}
+
+/// `<name>.<domain>` → an address on one network.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DnsRecord {
+    #[serde(rename = "name")]
+    pub name: String,
+    #[serde(rename = "address")]
+    pub address: IpAddr,
+}
+
+/// One host and everything on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostPlan {
+    #[serde(rename = "name")]
+    pub name: String,
+    #[serde(rename = "reach")]
+    pub reach: Reach,
+    /// The underlay address its peers send to (`None` only for the one
+    /// host of a single-host mesh).
+    #[serde(rename = "endpoint")]
+    pub endpoint: Option<Address>,
+    /// In the file's network order.
+    #[serde(rename = "networks")]
+    pub networks: Vec<HostNetworkPlan>,
+}
+
+impl HostPlan {
+    pub fn network(&self, name: &str) -> Option<&HostNetworkPlan> {
+        self.networks.iter().find(|n| n.network == name)
+    }
+}
+
+/// A host's part in the network's topology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Full mesh: peers with every other host.
+    Mesh,
+    /// Hub-and-spoke, the hub: peers with every spoke and forwards between
+    /// them.
+    Hub,
+    /// Hub-and-spoke, a spoke: peers with the hub only.
+    Spoke,
+}
+
+/// One network on one host: what `weft network create` and `weft peer add`
+/// are given there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostNetworkPlan {
+    #[serde(rename = "network")]
+    pub network: String,
+    #[serde(rename = "subnet")]
+    pub subnet: IpNet,
+    #[serde(rename = "block")]
+    pub block: IpNet,
+    /// The host's own address: the first usable one of its block.
+    #[serde(rename = "address")]
+    pub address: IpAddr,
+    #[serde(rename = "listen_port")]
+    pub listen_port: u16,
+    #[serde(rename = "internal")]
+    pub internal: bool,
+    #[serde(rename = "role")]
+    pub role: Role,
+    /// `None` until the agent has made the key (see [`Plan::needs_keys`]).
+    #[serde(rename = "public_key", with = "opt_key_b64")]
+    pub public_key: Option<PublicKey>,
+    /// By host, in file order; peers whose key is not known yet are absent.
+    #[serde(rename = "peers")]
+    pub peers: Vec<PeerPlan>,
+}
+
+/// Another host as a WireGuard peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerPlan {
+    /// The host this peer is.
+    #[serde(rename = "host")]
+    pub host: String,
+    #[serde(rename = "public_key", with = "key_b64")]
+    pub public_key: PublicKey,
+    /// `addr:port` (`[v6]:port`); a DNS name is resolved by the agent.
+    #[serde(rename = "endpoint")]
+    pub endpoint: String,
+    #[serde(rename = "allowed_ips")]
+    pub allowed_ips: Vec<IpNet>,
+    #[serde(rename = "keepalive")]
+    pub keepalive: Option<u16>,
+}
+
+/// A service: where it runs and its address on each network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServicePlan {
+    #[serde(rename = "name")]
+    pub name: String,
+    #[serde(rename = "host")]
+    pub host: String,
+    /// The attachment id on the agent: `weft.<mesh>.<service>`, so what `up`
+    /// attached is known as its own (see [`owned_service`]).
+    #[serde(rename = "workload_id")]
+    pub workload_id: String,
+    #[serde(rename = "kind")]
+    pub kind: Kind,
+    #[serde(rename = "network_type")]
+    pub network_type: NetworkType,
+    #[serde(rename = "ports")]
+    pub ports: Vec<u16>,
+    #[serde(rename = "command")]
+    pub command: Option<Vec<String>>,
+    #[serde(rename = "image")]
+    pub image: Option<String>,
+    /// Where it is reached, in its networks' order: its own address
+    /// (`mesh`, `dual`), or its host's (`host`).
+    #[serde(rename = "addresses")]
+    pub addresses: Vec<ServiceAddress>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceAddress {
+    #[serde(rename = "network")]
+    pub network: String,
+    #[serde(rename = "address")]
+    pub address: IpAddr,
+}
+
+/// A host network that has no key yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyNeeded {
+    #[serde(rename = "host")]
+    pub host: String,
+    #[serde(rename = "network")]
+    pub network: String,
+}
+
+impl Plan {
+    /// Every key known, so every peer is in the plan.
+    pub fn is_complete(&self) -> bool {
+        self.needs_keys.is_empty()
+    }
+    pub fn host(&self, name: &str) -> Option<&HostPlan> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+    pub fn service(&self, name: &str) -> Option<&ServicePlan> {
+        self.services.iter().find(|s| s.name == name)
+    }
+    pub fn network(&self, name: &str) -> Option<&NetworkPlan> {
+        self.networks.iter().find(|n| n.name == name)
+    }
+}
+
+impl ServicePlan {
+    /// Does the service get attachments of its own (a namespace, TAPs)?
+    pub fn attaches(&self) -> bool {
+        self.network_type.has_own_address()
+    }
+
+    /// A digest of what running the service depends on besides its
+    /// addresses (kind, network type, ports, command, image). The executor
+    /// records it when it starts the service; a change means a restart.
+    pub fn fingerprint(&self) -> String {
+        let canonical = format!(
+            "{}|{}|{:?}|{:?}|{:?}",
+            self.kind, self.network_type, self.ports, self.command, self.image
+        );
+        format!("{:016x}", weft_model::names::fnv1a(canonical.as_bytes()))
+    }
+}
+
+/// The attachment id of a mesh's service.
+pub fn workload_id(mesh: &str, service: &str) -> String {
+    format!("weft.{mesh}.{service}")
+}
+
+/// The service an attachment id belongs to, when the mesh made it.
+pub fn owned_service<'a>(mesh: &str, workload_id: &'a str) -> Option<&'a str> {
+    workload_id
+        .strip_prefix("weft.")?
+        .strip_prefix(mesh)?
+        .strip_prefix('.')
+}
+
+/// Public keys as `wg` shows them (base64).
+pub(crate) mod key_b64 {
+    use serde::{Deserialize, Deserializer, Serializer, de};
+    use weft_model::PublicKey;
+
+    pub fn serialize<S: Serializer>(key: &PublicKey, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&key.to_base64())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PublicKey, D::Error> {
+        PublicKey::from_base64(&String::deserialize(d)?).map_err(de::Error::custom)
+    }
+}
+
+pub(crate) mod opt_key_b64 {
+    use serde::{Deserialize, Deserializer, Serializer, de};
+    use weft_model::PublicKey;
+
+    pub fn serialize<S: Serializer>(key: &Option<PublicKey>, s: S) -> Result<S::Ok, S::Error> {
+        match key {
+            Some(key) => s.serialize_some(&key.to_base64()),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PublicKey>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| PublicKey::from_base64(&text).map_err(de::Error::custom))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workload_ids_name_their_mesh() {
+        let id = workload_id("demo", "web");
+        assert_eq!(id, "weft.demo.web");
+        weft_model::names::validate_workload_id(&id).unwrap();
+        assert_eq!(owned_service("demo", &id), Some("web"));
+        assert_eq!(owned_service("demo2", &id), None);
+        assert_eq!(owned_service("dem", &id), None);
+        assert_eq!(owned_service("demo", "c1"), None);
+    }
+}
