@@ -9,9 +9,12 @@ use crate::dataplane::{
     ServicesPlan, TUNNEL_MTU,
 };
 use crate::error::AgentError;
+use crate::health::{Health, HealthBook, HealthSettings, peer_health};
 use crate::store::{AttachmentRecord, NetworkRecord, PeerRecord, Store, WireguardSettings};
 use ipnet::IpNet;
+use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use weft_model::{Mode, ModelError, PrivateKey, PublicKey, addressing, names, network, peer};
 use weft_wg::{DeviceInfo, PeerConfig};
 
@@ -66,6 +69,9 @@ pub struct NetworkStatusView {
     /// Live WireGuard state (None on bridges), or why the interface is not
     /// as it should be.
     pub device: std::result::Result<Option<DeviceInfo>, String>,
+    /// Per peer of the device: its health and the latest probe (None:
+    /// not probed yet).
+    pub health: HashMap<PublicKey, (Health, Option<bool>)>,
 }
 
 pub struct Agent<D: Dataplane> {
@@ -73,6 +79,8 @@ pub struct Agent<D: Dataplane> {
     pub(crate) dp: D,
     /// This host's name in every network's DNS zone.
     pub(crate) host_name: String,
+    pub(crate) health: Arc<HealthBook>,
+    pub(crate) health_settings: HealthSettings,
 }
 
 /// The network's interface: wg0, wg1, … or weft-br0, …
@@ -117,7 +125,20 @@ impl<D: Dataplane> Agent<D> {
             store,
             dp,
             host_name: "host".into(),
+            health: Arc::default(),
+            health_settings: HealthSettings::default(),
         }
+    }
+
+    /// Share probe results and counters with the agent's background tasks.
+    pub fn with_health(mut self, book: Arc<HealthBook>, settings: HealthSettings) -> Self {
+        self.health = book;
+        self.health_settings = settings;
+        self
+    }
+
+    pub fn health_book(&self) -> &Arc<HealthBook> {
+        &self.health
     }
 
     /// Name this host in the networks' DNS zones (`<host>.<domain>`).
@@ -287,15 +308,18 @@ impl<D: Dataplane> Agent<D> {
             .set_records(&net.name, LOCAL_SOURCE, self.local_records(net)?)?)
     }
 
-    /// Where to fetch each peer's names: (network, source, the peer's
-    /// address in the network — the first address of its first block).
-    pub fn peer_record_targets(&self) -> Result<Vec<(String, String, std::net::IpAddr)>> {
+    /// Every peer with its address in the network (the first address of
+    /// its first block), where its agent serves names and answers probes.
+    pub fn peer_targets(&self) -> Result<Vec<(String, PublicKey, std::net::IpAddr)>> {
         let mut targets = vec![];
         for net in self.store.networks()? {
             for p in self.store.peers(&net.name)? {
                 if let Some(block) = p.allowed_ips.first() {
-                    let source = format!("peer:{}", p.public_key);
-                    targets.push((net.name.clone(), source, addressing::host_address(block)));
+                    targets.push((
+                        net.name.clone(),
+                        p.public_key,
+                        addressing::host_address(block),
+                    ));
                 }
             }
         }
@@ -552,6 +576,55 @@ impl<D: Dataplane> Agent<D> {
         Ok(self.store.peers(network)?)
     }
 
+    // ---- names from outside sources ----
+
+    /// Sources of names that the agent makes itself; others may be set.
+    fn check_source(source: &str) -> Result<()> {
+        if source.is_empty() || source == LOCAL_SOURCE || source.starts_with("peer:") {
+            return Err(ModelError::invalid(
+                "source",
+                source,
+                "must be a name of your own (\"local\" and \"peer:…\" are the agent's)",
+            )
+            .into());
+        }
+        names::validate_workload_name(source).map_err(|_| {
+            ModelError::invalid("source", source, "must be letters, digits, '-' and '_'")
+        })?;
+        Ok(())
+    }
+
+    /// Replace the names `source` gives `network` (kept across restarts).
+    pub fn set_names(&mut self, network: &str, source: &str, records: Records) -> Result<()> {
+        let net = self.network_record(network)?;
+        Self::check_source(source)?;
+        let mut clean = Records::new();
+        for (name, addrs) in records {
+            names::validate_workload_name(&name)?;
+            clean.insert(name.to_lowercase(), addrs);
+        }
+        self.store.set_names(&net.name, source, &clean)?;
+        self.dp.set_records(&net.name, source, clean)?;
+        Ok(())
+    }
+
+    pub fn get_names(&self, network: &str, source: &str) -> Result<Records> {
+        self.network_record(network)?;
+        Ok(self
+            .store
+            .names(network)?
+            .remove(source)
+            .unwrap_or_default())
+    }
+
+    /// Give the data plane every stored source's names of a network.
+    pub(crate) fn publish_stored_names(&self, net: &NetworkRecord) -> Result<()> {
+        for (source, records) in self.store.names(&net.name)? {
+            self.dp.set_records(&net.name, &source, records)?;
+        }
+        Ok(())
+    }
+
     // ---- status ----
 
     pub fn status(&self, network: Option<&str>) -> Result<Vec<NetworkStatusView>> {
@@ -575,9 +648,28 @@ impl<D: Dataplane> Agent<D> {
                         Err(e) => Err(e.to_string()),
                     },
                 };
+                let now = std::time::SystemTime::now();
+                let health = match &device {
+                    Ok(Some(d)) => d
+                        .peers
+                        .iter()
+                        .map(|p| {
+                            let age = p
+                                .last_handshake
+                                .map(|t| now.duration_since(t).unwrap_or_default());
+                            let probe = self.health.probe(&view.record.name, &p.public_key);
+                            (
+                                p.public_key,
+                                (peer_health(age, probe, &self.health_settings), probe),
+                            )
+                        })
+                        .collect(),
+                    _ => HashMap::new(),
+                };
                 Ok(NetworkStatusView {
                     network: view,
                     device,
+                    health,
                 })
             })
             .collect()

@@ -215,6 +215,23 @@ impl Dataplane for LinuxDataplane {
 
     fn ensure_network(&self, plan: &NetworkPlan) -> DpResult<()> {
         let ifname = &plan.ifname;
+        // Never take over an interface that is someone else's.
+        let existing = self
+            .host()
+            .link_by_name(ifname)
+            .map_err(err(format!("find {ifname}")))?;
+        if let Some(link) = existing
+            && link.alias.as_deref() != Some(network_alias(&plan.name).as_str())
+            && !self.wg.exists(ifname)
+        {
+            return Err(DataplaneError::new(
+                format!("create {ifname}"),
+                std::io::Error::other(format!(
+                    "an interface of that name exists and is not weft's (alias {:?})",
+                    link.alias.unwrap_or_default()
+                )),
+            ));
+        }
         match &plan.kind {
             NetworkKind::Wireguard {
                 private_key,
@@ -289,8 +306,23 @@ impl Dataplane for LinuxDataplane {
         if self.wg.exists(ifname) {
             self.wg.delete(ifname).map_err(wg_err)?;
         }
-        // The kernel backend's link, or anything left of a userspace one.
-        self.delete_link(ifname)
+        // The kernel backend's link, or anything left of a userspace one —
+        // only if it carries weft's mark.
+        let mut nl = self.host();
+        match nl
+            .link_by_name(ifname)
+            .map_err(err(format!("find {ifname}")))?
+        {
+            Some(link)
+                if link
+                    .alias
+                    .as_deref()
+                    .is_some_and(|a| a.starts_with(ALIAS_PREFIX)) =>
+            {
+                gone_is_fine(nl.delete_link(link.index)).map_err(err(format!("delete {ifname}")))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn network_status(&self, ifname: &str) -> DpResult<DeviceInfo> {

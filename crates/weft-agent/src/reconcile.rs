@@ -67,7 +67,10 @@ impl<D: Dataplane> Agent<D> {
             }
         }
         for net in &networks {
-            if let Err(e) = self.publish_local_records(net) {
+            if let Err(e) = self
+                .publish_local_records(net)
+                .and_then(|()| self.publish_stored_names(net))
+            {
                 report.errors.push(format!("names of {}: {e}", net.name));
             }
         }
@@ -92,6 +95,7 @@ impl<D: Dataplane> Agent<D> {
         for e in &report.errors {
             tracing::warn!("reconcile: {e}");
         }
+        self.health.count_reconcile(report.errors.len());
         tracing::info!(
             networks = report.networks,
             kept = report.attachments_kept,

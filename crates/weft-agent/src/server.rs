@@ -3,6 +3,7 @@
 
 use crate::agent::Agent;
 use crate::dataplane::Dataplane;
+use crate::health::{HealthBook, HealthSettings};
 use crate::linux::{LinuxDataplane, WireguardMode};
 use crate::service::AgentService;
 use crate::services::{NetworkServices, fetch_records};
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
+use weft_model::PublicKey;
 use weft_proto::agent::agent_server::AgentServer;
 
 pub const DEFAULT_SOCKET: &str = "/run/weft/agent.sock";
@@ -35,6 +37,9 @@ pub struct AgentConfig {
     /// Resolvers for names outside the networks' domains; None: the host's
     /// (/etc/resolv.conf).
     pub dns_upstream: Option<Vec<SocketAddr>>,
+    pub health: HealthSettings,
+    /// Serve Prometheus metrics here.
+    pub metrics: Option<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,7 +149,10 @@ pub async fn run(
             .await
             .expect("data plane start-up does not panic")?
     };
-    let agent = Agent::new(store, dataplane).with_host_name(&config.host_name)?;
+    let book = Arc::new(HealthBook::default());
+    let agent = Agent::new(store, dataplane)
+        .with_host_name(&config.host_name)?
+        .with_health(book.clone(), config.health);
     let agent = Arc::new(Mutex::new(agent));
     {
         let agent = agent.clone();
@@ -154,14 +162,24 @@ pub async fn run(
         .await
         .expect("reconcile does not panic")?;
     }
-    let sync = tokio::spawn(sync_peer_records(agent.clone(), services));
+    if let Some(addr) = config.metrics {
+        crate::metrics::serve(addr, agent.clone())
+            .await
+            .map_err(io_err("serve metrics on", Path::new(&addr.to_string())))?;
+    }
+    let watch = tokio::spawn(watch_peers(
+        agent.clone(),
+        services,
+        book,
+        config.health.probe_interval,
+    ));
     let listener = bind_socket(&config.socket)?;
     tracing::info!(socket = %config.socket.display(), state_dir = %config.state_dir.display(), host = %config.host_name, "weft agent ready");
     let result = tonic::transport::Server::builder()
         .add_service(AgentServer::new(AgentService::new(agent.clone())))
         .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
         .await;
-    sync.abort();
+    watch.abort();
     let _ = fs::remove_file(&config.socket);
     // Dropping the agent stops userspace engines and removes their sockets.
     drop(agent);
@@ -169,54 +187,60 @@ pub async fn run(
     result.map_err(Into::into)
 }
 
-/// How often each peer's names are fetched.
-pub const PEER_SYNC_INTERVAL: Duration = Duration::from_secs(2);
-
-/// Keep every network's zone fed with its peers' names: fetch each peer's
-/// records over the tunnel, replace that peer's source on success, drop the
-/// sources of peers that are gone. A peer that does not answer keeps its
-/// last names until it is removed.
-async fn sync_peer_records<D: Dataplane + 'static>(
+/// Watch every peer: fetch its names over the tunnel (replacing that
+/// peer's source in the network's zone) and count the fetch as the peer's
+/// reachability probe. Sources of peers that are gone are dropped; a peer
+/// that does not answer keeps its last names until it is removed.
+async fn watch_peers<D: Dataplane + 'static>(
     agent: Arc<Mutex<Agent<D>>>,
     services: Arc<NetworkServices>,
+    book: Arc<HealthBook>,
+    interval: Duration,
 ) {
     let mut known: HashSet<(String, String)> = HashSet::new();
+    let timeout = interval.min(Duration::from_secs(2));
     loop {
-        let targets = {
-            let agent = agent.clone();
-            tokio::task::spawn_blocking(move || {
-                agent
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .peer_record_targets()
-            })
-            .await
-        };
+        let agent2 = agent.clone();
+        let targets = tokio::task::spawn_blocking(move || {
+            agent2
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .peer_targets()
+        })
+        .await;
         if let Ok(Ok(targets)) = targets {
             let mut fetches = tokio::task::JoinSet::new();
-            for (network, source, addr) in targets.iter().cloned() {
+            for (network, key, addr) in targets.iter().cloned() {
                 fetches.spawn(async move {
-                    let result = fetch_records(addr, Duration::from_secs(1)).await;
-                    (network, source, addr, result)
+                    let result = fetch_records(addr, timeout).await;
+                    (network, key, addr, result)
                 });
             }
-            while let Some(Ok((network, source, addr, result))) = fetches.join_next().await {
+            while let Some(Ok((network, key, addr, result))) = fetches.join_next().await {
+                book.record(&network, key, result.is_ok());
                 match result {
                     Ok(records) => {
-                        if let Err(e) = services.set_records(&network, &source, records) {
+                        if let Err(e) =
+                            services.set_records(&network, &format!("peer:{key}"), records)
+                        {
                             tracing::debug!("{e}");
                         }
                     }
-                    Err(e) => tracing::debug!(%network, %addr, "fetch peer names: {e}"),
+                    Err(e) => tracing::debug!(%network, %addr, "probe peer: {e}"),
                 }
             }
-            let now: HashSet<(String, String)> =
-                targets.into_iter().map(|(n, s, _)| (n, s)).collect();
+            let current: Vec<(String, PublicKey)> =
+                targets.iter().map(|(n, k, _)| (n.clone(), *k)).collect();
+            book.retain(&current);
+            let now: HashSet<(String, String)> = current
+                .iter()
+                .map(|(n, k)| (n.clone(), format!("peer:{k}")))
+                .collect();
             for (network, source) in known.difference(&now) {
                 services.remove_source(network, source);
             }
             known = now;
         }
-        tokio::time::sleep(PEER_SYNC_INTERVAL).await;
+        tokio::time::sleep(interval).await;
     }
 }

@@ -4,8 +4,9 @@
 
 use crate::agent::{Agent, NetworkStatusView, NetworkView, NewNetwork, NewPeer};
 use crate::attachments::{AttachmentView, NewAttachment};
-use crate::dataplane::{BRIDGE_MTU, Dataplane, TUNNEL_MTU};
+use crate::dataplane::{BRIDGE_MTU, Dataplane, Records, TUNNEL_MTU};
 use crate::error::AgentError;
+use crate::health::Health;
 use crate::store::PeerRecord;
 use std::sync::{Arc, Mutex};
 use std::time::UNIX_EPOCH;
@@ -128,18 +129,31 @@ fn status_pb(v: NetworkStatusView) -> pb::NetworkStatus {
             out.peers = device
                 .peers
                 .into_iter()
-                .map(|p| pb::PeerStatus {
-                    public_key: p.public_key.to_base64(),
-                    endpoint: p.endpoint.map(|e| e.to_string()).unwrap_or_default(),
-                    allowed_ips: p.allowed_ips.iter().map(ToString::to_string).collect(),
-                    latest_handshake: p
-                        .last_handshake
-                        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                        .map(|d| d.as_secs() as i64)
-                        .unwrap_or(0),
-                    rx_bytes: p.rx_bytes,
-                    tx_bytes: p.tx_bytes,
-                    keepalive: u32::from(p.persistent_keepalive.unwrap_or(0)),
+                .map(|p| {
+                    let (health, probe) = v
+                        .health
+                        .get(&p.public_key)
+                        .copied()
+                        .unwrap_or((Health::Disconnected, None));
+                    pb::PeerStatus {
+                        public_key: p.public_key.to_base64(),
+                        endpoint: p.endpoint.map(|e| e.to_string()).unwrap_or_default(),
+                        allowed_ips: p.allowed_ips.iter().map(ToString::to_string).collect(),
+                        latest_handshake: p
+                            .last_handshake
+                            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                            .map(|d| d.as_secs() as i64)
+                            .unwrap_or(0),
+                        rx_bytes: p.rx_bytes,
+                        tx_bytes: p.tx_bytes,
+                        keepalive: u32::from(p.persistent_keepalive.unwrap_or(0)),
+                        health: health.to_string(),
+                        probe: match probe {
+                            Some(true) => "ok".into(),
+                            Some(false) => "failed".into(),
+                            None => String::new(),
+                        },
+                    }
                 })
                 .collect();
         }
@@ -291,5 +305,61 @@ impl<D: Dataplane + 'static> pb::agent_server::Agent for AgentService<D> {
         let r = req.into_inner();
         let released = self.run(move |a| a.gc(&r.network, &r.keep)).await?;
         Ok(Response::new(pb::GarbageCollectResponse { released }))
+    }
+
+    async fn list_peers(
+        &self,
+        req: Request<pb::ListPeersRequest>,
+    ) -> Result<Response<pb::ListPeersResponse>, Status> {
+        let network = req.into_inner().network;
+        let peers = self.run(move |a| a.peers(&network)).await?;
+        Ok(Response::new(pb::ListPeersResponse {
+            peers: peers.into_iter().map(peer_pb).collect(),
+        }))
+    }
+
+    async fn set_names(
+        &self,
+        req: Request<pb::SetNamesRequest>,
+    ) -> Result<Response<pb::SetNamesResponse>, Status> {
+        let r = req.into_inner();
+        let mut records = Records::new();
+        for n in r.names {
+            let addrs = n
+                .addresses
+                .iter()
+                .map(|a| {
+                    a.parse().map_err(|_| {
+                        Status::invalid_argument(format!(
+                            "invalid address {a:?} of name {:?}: not an IP address",
+                            n.name
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<std::net::IpAddr>, Status>>()?;
+            records.entry(n.name).or_default().extend(addrs);
+        }
+        self.run(move |a| a.set_names(&r.network, &r.source, records))
+            .await?;
+        Ok(Response::new(pb::SetNamesResponse {}))
+    }
+
+    async fn get_names(
+        &self,
+        req: Request<pb::GetNamesRequest>,
+    ) -> Result<Response<pb::Names>, Status> {
+        let r = req.into_inner();
+        let records = self
+            .run(move |a| a.get_names(&r.network, &r.source))
+            .await?;
+        Ok(Response::new(pb::Names {
+            names: records
+                .into_iter()
+                .map(|(name, addrs)| pb::Name {
+                    name,
+                    addresses: addrs.iter().map(ToString::to_string).collect(),
+                })
+                .collect(),
+        }))
     }
 }

@@ -32,10 +32,47 @@ pub struct NetworkServices {
     rt: tokio::runtime::Handle,
     /// The host's resolvers, for names outside the networks' domains.
     upstream: Vec<SocketAddr>,
+    shared: Arc<Shared>,
+    running: Mutex<HashMap<String, Running>>,
+}
+
+/// What the responders' zones look at while answering.
+#[derive(Default)]
+struct Shared {
     zones: Mutex<HashMap<String, Arc<Zone>>>,
     /// This host's own names per network, as served to peers.
     local: Mutex<HashMap<String, Arc<RwLock<Records>>>>,
-    running: Mutex<HashMap<String, Running>>,
+}
+
+impl Shared {
+    /// The zones of the other networks a client of `own` is on: a workload
+    /// carries the same name on each of its networks.
+    fn linked_zones(&self, own: &str, client: IpAddr) -> Vec<Arc<Zone>> {
+        let local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(mine) = local.get(own) else {
+            return vec![];
+        };
+        let names: Vec<String> = mine
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(_, addrs)| addrs.contains(&client))
+            .map(|(name, _)| name.clone())
+            .collect();
+        if names.is_empty() {
+            return vec![];
+        }
+        let zones = self.zones.lock().unwrap_or_else(|p| p.into_inner());
+        local
+            .iter()
+            .filter(|(network, _)| network.as_str() != own)
+            .filter(|(_, records)| {
+                let records = records.read().unwrap_or_else(|p| p.into_inner());
+                names.iter().any(|n| records.contains_key(n))
+            })
+            .filter_map(|(network, _)| zones.get(network).cloned())
+            .collect()
+    }
 }
 
 fn err(context: String) -> impl FnOnce(std::io::Error) -> DataplaneError {
@@ -47,25 +84,32 @@ impl NetworkServices {
         Arc::new(Self {
             rt,
             upstream,
-            zones: Mutex::default(),
-            local: Mutex::default(),
+            shared: Arc::default(),
             running: Mutex::default(),
         })
     }
 
     fn zone(&self, network: &str, domain: &str) -> DpResult<Arc<Zone>> {
-        let mut zones = self.zones.lock().unwrap_or_else(|p| p.into_inner());
+        let mut zones = self.shared.zones.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(z) = zones.get(network).filter(|z| z.domain() == domain) {
             return Ok(z.clone());
         }
         let zone = Zone::new(domain)
             .map_err(|e| DataplaneError::new(format!("DNS zone of {network}"), e))?;
+        let shared = Arc::downgrade(&self.shared);
+        let own = network.to_string();
+        zone.link_clients(Arc::new(move |client| {
+            shared
+                .upgrade()
+                .map(|s| s.linked_zones(&own, client))
+                .unwrap_or_default()
+        }));
         zones.insert(network.to_string(), zone.clone());
         Ok(zone)
     }
 
     fn local(&self, network: &str) -> Arc<RwLock<Records>> {
-        let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        let mut local = self.shared.local.lock().unwrap_or_else(|p| p.into_inner());
         local.entry(network.to_string()).or_default().clone()
     }
 
@@ -150,11 +194,13 @@ impl NetworkServices {
             self.rt.block_on(old.dns.stop());
             tracing::info!(network, "DNS responder stopped");
         }
-        self.zones
+        self.shared
+            .zones
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(network);
-        self.local
+        self.shared
+            .local
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(network);
@@ -164,6 +210,7 @@ impl NetworkServices {
     /// thread; no blocking).
     pub fn set_records(&self, network: &str, source: &str, records: Records) -> DpResult<()> {
         let zone = self
+            .shared
             .zones
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -186,6 +233,7 @@ impl NetworkServices {
     /// Forget one source's names in a network's zone.
     pub fn remove_source(&self, network: &str, source: &str) {
         if let Some(zone) = self
+            .shared
             .zones
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -197,7 +245,8 @@ impl NetworkServices {
 
     /// What a network's zone answers for `name`.
     pub fn lookup(&self, network: &str, name: &str) -> Option<Vec<IpAddr>> {
-        self.zones
+        self.shared
+            .zones
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(network)?

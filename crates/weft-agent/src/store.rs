@@ -13,7 +13,18 @@ use std::path::Path;
 use weft_model::{Mode, PrivateKey, PublicKey};
 
 /// Bumped when the schema changes; older databases are migrated on open.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
+
+/// Version 2 → 3: DNS names given by outside sources (the mesh file…).
+const MIGRATE_2_TO_3: &str = "
+CREATE TABLE IF NOT EXISTS names (
+    network TEXT NOT NULL REFERENCES networks(name) ON DELETE CASCADE,
+    source  TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    address TEXT NOT NULL,
+    PRIMARY KEY (network, source, name, address)
+);
+";
 
 /// Version 1 → 2: networks gained `internal` and `domain`.
 const MIGRATE_1_TO_2: &str = "
@@ -61,6 +72,13 @@ CREATE TABLE IF NOT EXISTS attachments (
     default_route INTEGER NOT NULL,
     PRIMARY KEY (network, workload_id),
     UNIQUE (network, ip)
+);
+CREATE TABLE IF NOT EXISTS names (
+    network TEXT NOT NULL REFERENCES networks(name) ON DELETE CASCADE,
+    source  TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    address TEXT NOT NULL,
+    PRIMARY KEY (network, source, name, address)
 );
 ";
 
@@ -206,6 +224,14 @@ impl Store {
             }
             Some("1") => {
                 tx.execute_batch(MIGRATE_1_TO_2)?;
+                tx.execute_batch(MIGRATE_2_TO_3)?;
+                tx.execute(
+                    "UPDATE meta SET value = ?1 WHERE key = 'schema'",
+                    [&current],
+                )?;
+            }
+            Some("2") => {
+                tx.execute_batch(MIGRATE_2_TO_3)?;
                 tx.execute(
                     "UPDATE meta SET value = ?1 WHERE key = 'schema'",
                     [&current],
@@ -352,6 +378,63 @@ impl Store {
             "DELETE FROM peers WHERE network = ?1 AND public_key = ?2",
             params![network, key.to_base64()],
         )? > 0)
+    }
+
+    // ---- names from outside sources ----
+
+    /// Replace one source's names on a network, in one transaction.
+    pub fn set_names(
+        &self,
+        network: &str,
+        source: &str,
+        names: &std::collections::BTreeMap<String, Vec<IpAddr>>,
+    ) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute(
+            "DELETE FROM names WHERE network = ?1 AND source = ?2",
+            [network, source],
+        )?;
+        for (name, addrs) in names {
+            for a in addrs {
+                tx.execute(
+                    "INSERT OR IGNORE INTO names (network, source, name, address) VALUES (?1, ?2, ?3, ?4)",
+                    params![network, source, name, a.to_string()],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A network's names per source.
+    pub fn names(
+        &self,
+        network: &str,
+    ) -> Result<std::collections::BTreeMap<String, std::collections::BTreeMap<String, Vec<IpAddr>>>>
+    {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT source, name, address FROM names WHERE network = ?1 ORDER BY source, name, address")?;
+        let rows = stmt.query_map([network], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out: std::collections::BTreeMap<
+            String,
+            std::collections::BTreeMap<String, Vec<IpAddr>>,
+        > = Default::default();
+        for row in rows {
+            let (source, name, addr) = row?;
+            out.entry(source)
+                .or_default()
+                .entry(name)
+                .or_default()
+                .push(parse("address", &addr)?);
+        }
+        Ok(out)
     }
 
     // ---- attachments ----
@@ -619,6 +702,16 @@ mod tests {
         }
         let store = Store::open(&path).unwrap();
         let br = store.network("br").unwrap().unwrap();
+        let names = std::collections::BTreeMap::from([(
+            "web".to_string(),
+            vec!["10.88.0.5".parse().unwrap()],
+        )]);
+        store.set_names("br", "mesh", &names).unwrap();
+        assert_eq!(
+            store.names("br").unwrap()["mesh"],
+            names,
+            "version 3's table exists"
+        );
         assert!(!br.internal);
         assert_eq!(br.domain, "mesh.local");
         drop(store);

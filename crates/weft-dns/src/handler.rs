@@ -104,7 +104,7 @@ impl Responder {
         };
         let query = info.query;
 
-        let answer = self.zone.answer(query.name());
+        let answer = self.zone.answer_for(request.src().ip(), query.name());
         if answer == ZoneAnswer::Outside {
             return match &self.forwarder {
                 Some(forwarder) => {

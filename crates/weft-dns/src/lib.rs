@@ -32,4 +32,4 @@ pub mod fuzzing;
 pub use error::DnsError;
 pub use resolv::host_upstreams;
 pub use server::{DnsHandle, DnsOptions, DnsServer};
-pub use zone::{Zone, ZoneAnswer};
+pub use zone::{ClientLinks, Zone, ZoneAnswer};

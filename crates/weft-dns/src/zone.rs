@@ -36,7 +36,6 @@ pub enum ZoneAnswer {
 /// Shared as `Arc<Zone>` between the servers and whatever feeds it; every
 /// method takes `&self` and is cheap (no I/O, a short lock), so it can be
 /// called from async code.
-#[derive(Debug)]
 pub struct Zone {
     domain: LowerName,
     domain_text: String,
@@ -46,7 +45,23 @@ pub struct Zone {
     /// Bumped on every change; served as the SOA serial so a change is
     /// visible to anyone who looks.
     serial: AtomicU32,
+    /// The other zones a client may see: a workload on several networks
+    /// asks the responder of its first one, and must find the names of the
+    /// others there too.
+    links: RwLock<Option<ClientLinks>>,
 }
+
+impl std::fmt::Debug for Zone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Zone")
+            .field("domain", &self.domain_text)
+            .field("serial", &self.serial)
+            .finish_non_exhaustive()
+    }
+}
+
+/// For a client address, the zones of the other networks it is on.
+pub type ClientLinks = Arc<dyn Fn(IpAddr) -> Vec<Arc<Zone>> + Send + Sync>;
 
 impl Zone {
     /// An empty zone for `domain` (e.g. `mesh.local`; a trailing dot is
@@ -79,6 +94,7 @@ impl Zone {
             domain_text,
             records: RwLock::new(BTreeMap::new()),
             serial: AtomicU32::new(1),
+            links: RwLock::new(None),
         }))
     }
 
@@ -175,6 +191,29 @@ impl Zone {
     }
 
     /// What the zone says about a query name, as the server asks it.
+    /// Let clients also find names of the other zones `links` gives them.
+    pub fn link_clients(&self, links: ClientLinks) {
+        *self.links.write().unwrap_or_else(|p| p.into_inner()) = Some(links);
+    }
+
+    /// [`Zone::answer`] for a client: a name unknown here is looked up in
+    /// the zones of the client's other networks (same domain only).
+    pub fn answer_for(&self, client: IpAddr, qname: &LowerName) -> ZoneAnswer {
+        let own = self.answer(qname);
+        if own != ZoneAnswer::Unknown {
+            return own;
+        }
+        let links = self.links.read().unwrap_or_else(|p| p.into_inner()).clone();
+        for zone in links.map(|f| f(client)).unwrap_or_default() {
+            if zone.domain == self.domain
+                && let ZoneAnswer::Known(addrs) = zone.answer(qname)
+            {
+                return ZoneAnswer::Known(addrs);
+            }
+        }
+        own
+    }
+
     pub fn answer(&self, qname: &LowerName) -> ZoneAnswer {
         if !self.domain.zone_of(qname) {
             return ZoneAnswer::Outside;
@@ -281,6 +320,39 @@ mod tests {
 
     fn lower(s: &str) -> LowerName {
         LowerName::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn clients_see_the_zones_of_their_other_networks() {
+        let blue = Zone::new("mesh.local").unwrap();
+        let red = Zone::new("mesh.local").unwrap();
+        let other = Zone::new("other.example").unwrap();
+        red.upsert("local", "c", vec![ip("10.43.1.5")]).unwrap();
+        other.upsert("local", "c", vec![ip("10.9.9.9")]).unwrap();
+        blue.upsert("local", "b", vec![ip("10.42.1.2")]).unwrap();
+        let (red2, other2) = (red.clone(), other.clone());
+        blue.link_clients(Arc::new(move |client| {
+            if client == ip("10.42.1.2") {
+                vec![other2.clone(), red2.clone()]
+            } else {
+                vec![]
+            }
+        }));
+        let c = lower("c.mesh.local.");
+        assert_eq!(
+            blue.answer_for(ip("10.42.1.2"), &c),
+            ZoneAnswer::Known(vec![ip("10.43.1.5")])
+        );
+        assert_eq!(
+            blue.answer_for(ip("10.42.1.9"), &c),
+            ZoneAnswer::Unknown,
+            "only clients on red"
+        );
+        assert_eq!(blue.answer(&c), ZoneAnswer::Unknown);
+        assert_eq!(
+            blue.answer_for(ip("10.42.1.2"), &lower("b.mesh.local.")),
+            ZoneAnswer::Known(vec![ip("10.42.1.2")])
+        );
     }
 
     #[test]

@@ -158,8 +158,6 @@ pub struct ServicePlan {
     pub ports: Vec<u16>,
     #[serde(rename = "command")]
     pub command: Option<Vec<String>>,
-    #[serde(rename = "image")]
-    pub image: Option<String>,
     /// Where it is reached, in its networks' order: its own address
     /// (`mesh`, `dual`), or its host's (`host`).
     #[serde(rename = "addresses")]
@@ -206,12 +204,12 @@ impl ServicePlan {
     }
 
     /// A digest of what running the service depends on besides its
-    /// addresses (kind, network type, ports, command, image). The executor
+    /// addresses (kind, network type, ports, command). The executor
     /// records it when it starts the service; a change means a restart.
     pub fn fingerprint(&self) -> String {
         let canonical = format!(
-            "{}|{}|{:?}|{:?}|{:?}",
-            self.kind, self.network_type, self.ports, self.command, self.image
+            "{}|{}|{:?}|{:?}",
+            self.kind, self.network_type, self.ports, self.command
         );
         format!("{:016x}", weft_model::names::fnv1a(canonical.as_bytes()))
     }

@@ -398,7 +398,6 @@ fn services(
             network_type: svc.network,
             ports: svc.ports.clone(),
             command: svc.command.clone(),
-            image: svc.image.clone(),
             addresses,
         });
     }

@@ -150,7 +150,8 @@ impl HostSpec {
 pub enum Kind {
     /// A command, in its own namespace (or the host's, with `network: host`).
     Process,
-    /// An OCI image run by the host's container runtime.
+    /// A network namespace of its own, attached to its networks: the
+    /// sandbox a container joins (run `weft exec SERVICE -- CMD` in it).
     Container,
     /// A virtual machine: `up` makes its TAP devices and addresses.
     Vm,
@@ -211,9 +212,6 @@ pub struct ServiceSpec {
     /// argv of a process (required for `process`, refused otherwise).
     #[serde(rename = "command", default)]
     pub command: Option<Vec<String>>,
-    /// The image of a container (required for `container`, refused otherwise).
-    #[serde(rename = "image", default)]
-    pub image: Option<String>,
 }
 
 fn default_subnet() -> IpNet {

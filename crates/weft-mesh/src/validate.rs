@@ -344,24 +344,6 @@ impl MeshFile {
                 }
                 _ => {}
             }
-            match (svc.kind, &svc.image) {
-                (Kind::Container, None) => {
-                    return err(at("image"), "a container needs an image");
-                }
-                (Kind::Container, Some(image)) if image.trim().is_empty() => {
-                    return err(at("image"), "the image must not be empty");
-                }
-                (Kind::Process | Kind::Vm, Some(_)) => {
-                    return err(
-                        at("image"),
-                        format!(
-                            "only a container takes an image, and this is a {}",
-                            svc.kind
-                        ),
-                    );
-                }
-                _ => {}
-            }
             if svc.kind == Kind::Vm && svc.network == NetworkType::Host {
                 return err(
                     at("network"),

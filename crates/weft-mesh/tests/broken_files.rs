@@ -261,15 +261,15 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "container with a command",
-        "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, lab: true}]\nservices: [{name: db, host: h1, kind: container, image: redis, networks: [blue], command: [redis-server]}]\n",
+        "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, lab: true}]\nservices: [{name: db, host: h1, kind: container, networks: [blue], command: [redis-server]}]\n",
         "services[0].command",
         "only a process takes a command",
     ),
     (
-        "container without an image",
-        "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, lab: true}]\nservices: [{name: db, host: h1, kind: container, networks: [blue]}]\n",
+        "container with an image",
+        "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, lab: true}]\nservices: [{name: db, host: h1, kind: container, image: redis, networks: [blue]}]\n",
         "services[0].image",
-        "a container needs an image",
+        "unknown field `image`",
     ),
     (
         "vm on the host network",
@@ -285,7 +285,7 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "port clash on a host",
-        "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, lab: true}]\nservices:\n  - {name: api, host: h1, kind: process, network: host, networks: [blue], ports: [8000], command: [api]}\n  - {name: web, host: h1, kind: container, image: nginx, network: dual, networks: [blue], ports: [443, 8000]}\n",
+        "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, lab: true}]\nservices:\n  - {name: api, host: h1, kind: process, network: host, networks: [blue], ports: [8000], command: [api]}\n  - {name: web, host: h1, kind: container, network: dual, networks: [blue], ports: [443, 8000]}\n",
         "services[1].ports[1]",
         "port 8000 on host \"h1\" is already taken by services[0] (\"api\", network: host)",
     ),

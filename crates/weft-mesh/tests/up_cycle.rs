@@ -19,7 +19,7 @@ hosts:
   - {name: h3, ssh: root@192.0.2.3, listen_port: 52000}
 services:
   - {name: web, host: h1, kind: process, networks: [blue], ports: [8000], command: [python3, -m, http.server]}
-  - {name: db, host: h2, kind: container, image: postgres, networks: [blue, red]}
+  - {name: db, host: h2, kind: container, networks: [blue, red]}
   - {name: api, host: h3, kind: process, network: host, networks: [red], ports: [9000], command: [api]}
 ";
 

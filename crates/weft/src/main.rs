@@ -4,6 +4,7 @@
 
 mod client;
 mod commands;
+mod mesh;
 mod output;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +48,22 @@ enum Command {
     Attachments(commands::attach::ListArgs),
     /// Live state of networks and their peers, read from the data plane.
     Status(commands::status::Args),
+    /// DNS names given to a network by an outside source.
+    #[command(subcommand)]
+    Names(commands::names::Command),
+    /// Bring up a whole mesh from one file: lab hosts on this machine, this
+    /// machine's agent, or hosts over SSH; keys, blocks, peers, services, DNS.
+    Up(commands::up::Args),
+    /// Remove everything `weft up FILE` made.
+    Down(commands::up::Args),
+    /// Run a command inside a mesh's lab host or service: `weft exec web -- ping db`.
+    Exec(commands::exec::Args),
+    #[command(hide = true, name = "service-run")]
+    ServiceRun(commands::service::RunArgs),
+    #[command(hide = true, name = "service-stop")]
+    ServiceStop(commands::service::DirArgs),
+    #[command(hide = true, name = "service-status")]
+    ServiceStatus(commands::service::DirArgs),
     /// Generate WireGuard keys.
     #[command(subcommand)]
     Key(commands::key::Command),
@@ -70,7 +87,14 @@ fn main() -> ExitCode {
         Command::Detach(args) => commands::attach::exec_detach(&ctx, args),
         Command::Attachments(args) => commands::attach::exec_list(&ctx, args),
         Command::Status(args) => commands::status::exec(&ctx, args),
+        Command::Names(cmd) => commands::names::exec(&ctx, cmd),
         Command::Key(cmd) => commands::key::exec(cmd),
+        Command::Up(args) => commands::up::exec_up(&ctx, args),
+        Command::Down(args) => commands::up::exec_down(&ctx, args),
+        Command::Exec(args) => commands::exec::exec(&ctx, args),
+        Command::ServiceRun(args) => commands::service::run(args),
+        Command::ServiceStop(args) => commands::service::stop(args),
+        Command::ServiceStatus(args) => commands::service::status(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -34,9 +34,25 @@ pub struct Args {
     /// more. Default: the nameservers of /etc/resolv.conf.
     #[arg(long = "dns-upstream", value_name = "IP:PORT")]
     dns_upstream: Vec<std::net::SocketAddr>,
+    /// Probe each peer (and fetch its names) every SECS seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    probe_interval: f64,
+    /// A peer whose latest handshake is older than SECS is `degraded`.
+    #[arg(long, value_name = "SECS", default_value_t = 180.0)]
+    degraded_after: f64,
+    /// Serve Prometheus metrics on ADDR:PORT (e.g. 127.0.0.1:9586).
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<std::net::SocketAddr>,
     /// Log filter (tracing's EnvFilter syntax), e.g. `debug` or `weft_wg=trace`.
     #[arg(long, env = "WEFT_LOG", default_value = "info,hickory_server=warn")]
     log: String,
+}
+
+fn seconds(flag: &str, value: f64) -> Result<std::time::Duration> {
+    if !(value > 0.0 && value.is_finite()) {
+        anyhow::bail!("{flag} {value}: must be a positive number of seconds");
+    }
+    Ok(std::time::Duration::from_secs_f64(value))
 }
 
 fn machine_host_name() -> String {
@@ -64,6 +80,11 @@ pub fn exec(ctx: &Context, args: Args) -> Result<()> {
         },
         host_name: args.host_name.unwrap_or_else(machine_host_name),
         dns_upstream: (!args.dns_upstream.is_empty()).then_some(args.dns_upstream),
+        health: weft_agent::health::HealthSettings {
+            probe_interval: seconds("--probe-interval", args.probe_interval)?,
+            degraded_after: seconds("--degraded-after", args.degraded_after)?,
+        },
+        metrics: args.metrics,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

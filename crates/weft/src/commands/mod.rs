@@ -5,10 +5,14 @@ use std::path::PathBuf;
 
 pub mod agent;
 pub mod attach;
+pub mod exec;
 pub mod key;
+pub mod names;
 pub mod network;
 pub mod peer;
+pub mod service;
 pub mod status;
+pub mod up;
 
 /// What every subcommand gets from the global flags.
 pub struct Context {

@@ -24,6 +24,8 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         keepalive: u32,
     },
+    /// List a network's peers as configured (`weft status` shows them live).
+    Ls { network: String },
     /// Remove a peer.
     Rm {
         network: String,
@@ -34,6 +36,34 @@ pub enum Command {
 
 pub fn exec(ctx: &Context, cmd: Command) -> Result<()> {
     match cmd {
+        Command::Ls { network } => {
+            let req = pb::ListPeersRequest { network };
+            let peers = client::call(&ctx.socket, async |c| {
+                Ok(c.list_peers(req).await?.into_inner().peers)
+            })?;
+            match ctx.output {
+                Format::Json => output::json(&peers),
+                Format::Table => {
+                    let rows: Vec<Vec<String>> = peers
+                        .iter()
+                        .map(|p| {
+                            vec![
+                                p.public_key.clone(),
+                                p.endpoint.clone(),
+                                p.allowed_ips.join(","),
+                                if p.keepalive == 0 {
+                                    "off".into()
+                                } else {
+                                    format!("{}s", p.keepalive)
+                                },
+                            ]
+                        })
+                        .collect();
+                    output::table(&["PEER", "ENDPOINT", "ALLOWED IPS", "KEEPALIVE"], &rows);
+                    Ok(())
+                }
+            }
+        }
         Command::Add {
             network,
             public_key,

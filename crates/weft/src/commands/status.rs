@@ -11,21 +11,59 @@ use weft_proto::agent as pb;
 pub struct Args {
     /// Only this network.
     network: Option<String>,
+    /// The whole mesh of this file (brought up with `weft up`): every host's
+    /// peers with their health, and the services.
+    #[arg(long)]
+    file: Option<std::path::PathBuf>,
+    /// Refresh every SECS seconds until interrupted.
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "2")]
+    watch: Option<f64>,
 }
 
 pub fn exec(ctx: &Context, args: Args) -> Result<()> {
-    let req = pb::GetStatusRequest {
-        network: args.network.unwrap_or_default(),
-    };
-    let status = client::call(&ctx.socket, async |c| {
-        Ok(c.get_status(req).await?.into_inner())
-    })?;
-    match ctx.output {
-        Format::Json => output::json(&status),
-        Format::Table => {
-            print(&status);
-            Ok(())
+    if let Some(file) = &args.file {
+        return loop {
+            let doc = mesh_status(ctx, file, args.network.as_deref())?;
+            match (ctx.output, args.watch) {
+                (Format::Json, None) => break output::json(&doc),
+                (Format::Table, None) => {
+                    print_mesh(&doc);
+                    break Ok(());
+                }
+                (Format::Json, Some(_)) => println!("{}", serde_json::to_string(&doc)?),
+                (Format::Table, Some(_)) => {
+                    print!("\x1b[2J\x1b[H");
+                    print_mesh(&doc);
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_secs_f64(
+                args.watch.unwrap_or(2.0).max(0.2),
+            ));
+        };
+    }
+    let network = args.network.unwrap_or_default();
+    loop {
+        let req = pb::GetStatusRequest {
+            network: network.clone(),
+        };
+        let status = client::call(&ctx.socket, async |c| {
+            Ok(c.get_status(req).await?.into_inner())
+        })?;
+        match (ctx.output, args.watch) {
+            (Format::Json, None) => return output::json(&status),
+            (Format::Table, None) => {
+                print(&status);
+                return Ok(());
+            }
+            // Watching: one JSON document per line, or a redrawn table.
+            (Format::Json, Some(_)) => println!("{}", serde_json::to_string(&status)?),
+            (Format::Table, Some(_)) => {
+                print!("\x1b[2J\x1b[H");
+                print(&status);
+            }
         }
+        let every = args.watch.unwrap_or(2.0).max(0.2);
+        std::thread::sleep(std::time::Duration::from_secs_f64(every));
     }
 }
 
@@ -77,6 +115,7 @@ fn print(status: &pb::Status) {
                     } else {
                         format!("{}s", p.keepalive)
                     },
+                    p.health.clone(),
                 ]
             })
             .collect();
@@ -89,8 +128,155 @@ fn print(status: &pb::Status) {
                 "RX",
                 "TX",
                 "KEEPALIVE",
+                "HEALTH",
             ],
             &rows,
         );
     }
+}
+
+/// Every host's status and the services, keyed for people: peers by host.
+fn mesh_status(
+    ctx: &Context,
+    file: &std::path::Path,
+    network: Option<&str>,
+) -> Result<serde_json::Value> {
+    use crate::mesh::{Mesh, observe};
+    let mesh = Mesh::load(file)?;
+    let Some(plan) = mesh.previous()? else {
+        anyhow::bail!(
+            "mesh {} is not up (run `weft up {}`)",
+            mesh.name(),
+            file.display()
+        );
+    };
+    let by_key: std::collections::BTreeMap<String, String> = plan
+        .hosts
+        .iter()
+        .flat_map(|h| {
+            h.networks
+                .iter()
+                .filter_map(move |n| Some((n.public_key?.to_base64(), h.name.clone())))
+        })
+        .collect();
+    let mut hosts = vec![];
+    for h in &plan.hosts {
+        let conn = crate::mesh::conn_for(&ctx.socket, &plan, &mesh.dir, &h.name)?;
+        let status: serde_json::Value = match conn.weft(
+            &["status", network.unwrap_or("")]
+                .iter()
+                .filter(|a| !a.is_empty())
+                .copied()
+                .collect::<Vec<_>>(),
+        ) {
+            Ok(text) => serde_json::from_str(&text)?,
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        };
+        let services = observe::services(&mesh, conn.as_ref()).unwrap_or_default();
+        hosts.push(serde_json::json!({ "host": h.name, "status": status, "services": services }));
+    }
+    Ok(
+        serde_json::json!({ "mesh": plan.mesh, "hosts": hosts, "peer_hosts": by_key, "services": plan.services }),
+    )
+}
+
+fn print_mesh(doc: &serde_json::Value) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    println!("mesh {}", doc["mesh"].as_str().unwrap_or_default());
+    let mut rows = vec![];
+    for h in doc["hosts"].as_array().into_iter().flatten() {
+        let host = h["host"].as_str().unwrap_or_default().to_string();
+        if let Some(err) = h["status"]["error"].as_str() {
+            rows.push(vec![
+                host.clone(),
+                "-".into(),
+                format!("unreachable: {err}"),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+            ]);
+            continue;
+        }
+        for n in h["status"]["networks"].as_array().into_iter().flatten() {
+            for p in n["peers"].as_array().into_iter().flatten() {
+                let key = p["public_key"].as_str().unwrap_or_default();
+                let peer = doc["peer_hosts"][key].as_str().unwrap_or(key).to_string();
+                rows.push(vec![
+                    host.clone(),
+                    n["name"].as_str().unwrap_or_default().to_string(),
+                    peer,
+                    p["endpoint"].as_str().unwrap_or("-").to_string(),
+                    output::age(p["latest_handshake"].as_i64().unwrap_or(0), now),
+                    output::bytes(p["rx_bytes"].as_u64().unwrap_or(0)),
+                    output::bytes(p["tx_bytes"].as_u64().unwrap_or(0)),
+                    p["health"].as_str().unwrap_or_default().to_string(),
+                ]);
+            }
+        }
+    }
+    output::table(
+        &[
+            "HOST",
+            "NETWORK",
+            "PEER",
+            "ENDPOINT",
+            "HANDSHAKE",
+            "RX",
+            "TX",
+            "HEALTH",
+        ],
+        &rows,
+    );
+    println!();
+    let mut rows = vec![];
+    for svc in doc["services"].as_array().into_iter().flatten() {
+        let name = svc["name"].as_str().unwrap_or_default();
+        let host = svc["host"].as_str().unwrap_or_default();
+        let state = doc["hosts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|h| h["host"] == host)
+            .flat_map(|h| h["services"].as_array().into_iter().flatten())
+            .find(|s| s["name"] == name)
+            .map(|s| match (s["running"].as_bool(), s["exit"].as_str()) {
+                (Some(true), _) => "running".to_string(),
+                (_, Some(exit)) => exit.to_string(),
+                _ => "stopped".to_string(),
+            })
+            .unwrap_or_else(|| "not started".into());
+        let addresses: Vec<String> = svc["addresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                format!(
+                    "{}={}",
+                    a["network"].as_str().unwrap_or_default(),
+                    a["address"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        rows.push(vec![
+            name.to_string(),
+            host.to_string(),
+            svc["kind"].as_str().unwrap_or_default().to_string(),
+            svc["network_type"].as_str().unwrap_or_default().to_string(),
+            if addresses.is_empty() {
+                "(host's)".into()
+            } else {
+                addresses.join(" ")
+            },
+            state,
+        ]);
+    }
+    output::table(
+        &["SERVICE", "HOST", "KIND", "NETWORK", "ADDRESSES", "STATE"],
+        &rows,
+    );
 }

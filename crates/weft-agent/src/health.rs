@@ -1,0 +1,74 @@
+//! Peer health: the agent probes each peer's address in every network (it
+//! fetches the peer agent's names through the tunnel, see `server.rs`) and
+//! combines the result with the latest handshake, as `weft_mesh::health`
+//! defines: healthy, degraded, unhealthy, disconnected.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use weft_model::PublicKey;
+
+pub use weft_mesh::{DEFAULT_DEGRADED_AFTER, Health};
+
+/// How often peers are probed unless told otherwise.
+pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(2);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HealthSettings {
+    pub probe_interval: Duration,
+    /// A handshake older than this makes a peer `degraded`.
+    pub degraded_after: Duration,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        Self {
+            probe_interval: DEFAULT_PROBE_INTERVAL,
+            degraded_after: DEFAULT_DEGRADED_AFTER,
+        }
+    }
+}
+
+/// The latest probe result per (network, peer), and counters for metrics.
+#[derive(Default)]
+pub struct HealthBook {
+    probes: Mutex<HashMap<(String, PublicKey), bool>>,
+    pub reconcile_runs: AtomicU64,
+    pub reconcile_errors: AtomicU64,
+}
+
+impl HealthBook {
+    pub fn record(&self, network: &str, peer: PublicKey, ok: bool) {
+        self.lock().insert((network.to_string(), peer), ok);
+    }
+
+    /// None until the peer was probed once.
+    pub fn probe(&self, network: &str, peer: &PublicKey) -> Option<bool> {
+        self.lock().get(&(network.to_string(), *peer)).copied()
+    }
+
+    /// Forget peers no longer in `current`.
+    pub fn retain(&self, current: &[(String, PublicKey)]) {
+        self.lock().retain(|k, _| current.contains(k));
+    }
+
+    pub fn count_reconcile(&self, errors: usize) {
+        self.reconcile_runs.fetch_add(1, Ordering::Relaxed);
+        self.reconcile_errors
+            .fetch_add(errors as u64, Ordering::Relaxed);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, PublicKey), bool>> {
+        self.probes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The health of a peer now.
+pub fn peer_health(
+    handshake_age: Option<Duration>,
+    probe_ok: Option<bool>,
+    settings: &HealthSettings,
+) -> Health {
+    weft_mesh::health(handshake_age, probe_ok, settings.degraded_after)
+}

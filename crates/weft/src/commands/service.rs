@@ -1,0 +1,231 @@
+//! Hidden subcommands behind `weft up`'s services, run on the service's
+//! host: `service-run` supervises one service (its namespace, its process,
+//! its published ports) and records its state in a directory;
+//! `service-stop` ends it; `service-status` reports them all as JSON.
+//!
+//! A service directory holds: `name`, `fingerprint`, `netns` (when it has a
+//! namespace of its own), `started`, `pid` (the supervisor, while a process
+//! runs), `exit` (how the process ended), `output.log`. A process is never
+//! restarted behind the user's back: when it exits, `exit` says how and
+//! `weft status --file` shows it.
+
+use anyhow::{Context as _, Result, bail};
+use std::io::Write as _;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    #[arg(long)]
+    dir: PathBuf,
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    fingerprint: String,
+    /// The service's own network namespace (a name under /run/netns).
+    #[arg(long)]
+    netns: Option<String>,
+    /// Publish PORT of this namespace to ADDR:PORT (TCP).
+    #[arg(long = "forward", value_name = "PORT=ADDR:PORT")]
+    forwards: Vec<String>,
+    /// The process to run; none for a container (a namespace only).
+    #[arg(last = true)]
+    command: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct DirArgs {
+    #[arg(long)]
+    dir: PathBuf,
+}
+
+fn write(dir: &Path, file: &str, text: &str) -> Result<()> {
+    std::fs::write(dir.join(file), text).with_context(|| format!("write {}/{file}", dir.display()))
+}
+
+fn read(dir: &Path, file: &str) -> Option<String> {
+    std::fs::read_to_string(dir.join(file))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie is not alive: look at the state in /proc/PID/stat.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit(')')
+                .next()
+                .map(|rest| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+pub fn run(args: RunArgs) -> Result<()> {
+    let dir = &args.dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    for stale in ["exit", "pid", "started"] {
+        let _ = std::fs::remove_file(dir.join(stale));
+    }
+    write(dir, "name", &args.name)?;
+    write(dir, "fingerprint", &args.fingerprint)?;
+    if let Some(ns) = &args.netns {
+        write(dir, "netns", ns)?;
+    }
+    if args.command.is_empty() {
+        // A container: its namespace is the service.
+        return write(dir, "started", "");
+    }
+    let forwards = args
+        .forwards
+        .iter()
+        .map(|f| {
+            let (port, to) = f
+                .split_once('=')
+                .with_context(|| format!("--forward {f}: expected PORT=ADDR:PORT"))?;
+            let port: u16 = port
+                .parse()
+                .with_context(|| format!("--forward {f}: bad port"))?;
+            let to: SocketAddr = to
+                .parse()
+                .with_context(|| format!("--forward {f}: bad ADDR:PORT"))?;
+            Ok((port, to))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("output.log"))?;
+    let mut cmd = match &args.netns {
+        Some(ns) => {
+            // `ip netns exec` also gives the process the namespace's
+            // /etc/netns/<ns>/resolv.conf: the network's DNS responder.
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).args(&args.command);
+            c
+        }
+        None => {
+            let mut c = Command::new(&args.command[0]);
+            c.args(&args.command[1..]);
+            c
+        }
+    };
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("start {:?}", args.command))?;
+    write(dir, "pid", &std::process::id().to_string())?;
+    for (port, to) in forwards {
+        let listener =
+            TcpListener::bind(("0.0.0.0", port)).with_context(|| format!("publish port {port}"))?;
+        std::thread::spawn(move || forward(listener, to));
+    }
+    write(dir, "started", "")?;
+    let status = child.wait()?;
+    let how = match (
+        status.code(),
+        std::os::unix::process::ExitStatusExt::signal(&status),
+    ) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        _ => status.to_string(),
+    };
+    write(dir, "exit", &how)?;
+    let _ = std::fs::remove_file(dir.join("pid"));
+    Ok(())
+}
+
+/// Publish a port: every connection is carried to `to`.
+fn forward(listener: TcpListener, to: SocketAddr) {
+    for conn in listener.incoming().flatten() {
+        std::thread::spawn(move || {
+            let Ok(upstream) = TcpStream::connect(to) else {
+                return;
+            };
+            let (Ok(mut a), Ok(mut b)) = (conn.try_clone(), upstream.try_clone()) else {
+                return;
+            };
+            let (mut conn, mut upstream) = (conn, upstream);
+            let there = std::thread::spawn(move || {
+                let _ = std::io::copy(&mut a, &mut b);
+                let _ = b.shutdown(std::net::Shutdown::Write);
+            });
+            let _ = std::io::copy(&mut upstream, &mut conn);
+            let _ = conn.shutdown(std::net::Shutdown::Write);
+            let _ = there.join();
+        });
+    }
+}
+
+pub fn stop(args: DirArgs) -> Result<()> {
+    let dir = &args.dir;
+    if let Some(pid) = read(dir, "pid").and_then(|p| p.parse::<i32>().ok()) {
+        // The supervisor leads its own session and group: signal them all.
+        // SAFETY: kill(2) on a process group we started; no memory involved.
+        unsafe { libc::kill(-pid, libc::SIGTERM) };
+        let start = std::time::Instant::now();
+        while alive(pid) && start.elapsed() < std::time::Duration::from_secs(5) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        // SAFETY: as above.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+    }
+    if let Some(ns) = read(dir, "netns") {
+        if Path::new("/run/netns").join(&ns).exists() {
+            let out = Command::new("ip").args(["netns", "del", &ns]).output()?;
+            if !out.status.success() {
+                bail!(
+                    "remove namespace {ns}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(&ns));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(())
+}
+
+#[derive(serde::Serialize)]
+struct ServiceJson {
+    name: String,
+    fingerprint: String,
+    running: bool,
+    exit: Option<String>,
+}
+
+pub fn status(args: DirArgs) -> Result<()> {
+    let mut all = vec![];
+    if let Ok(entries) = std::fs::read_dir(&args.dir) {
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            let (Some(name), Some(fingerprint)) = (read(&dir, "name"), read(&dir, "fingerprint"))
+            else {
+                continue;
+            };
+            let started = dir.join("started").exists();
+            let process = read(&dir, "pid").and_then(|p| p.parse::<i32>().ok());
+            let exit = read(&dir, "exit");
+            let running = started
+                && match (&process, &exit) {
+                    (Some(pid), None) => alive(*pid),
+                    (None, None) => read(&dir, "netns")
+                        .is_some_and(|ns| Path::new("/run/netns").join(ns).exists()),
+                    _ => false,
+                };
+            all.push(ServiceJson {
+                name,
+                fingerprint,
+                running,
+                exit,
+            });
+        }
+    }
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", serde_json::to_string(&all)?)?;
+    Ok(())
+}

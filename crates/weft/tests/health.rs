@@ -1,0 +1,161 @@
+//! Peer health and metrics: probes through the tunnel, `healthy` →
+//! `unhealthy` when a host's underlay goes down and back without a manual
+//! step, `degraded` for a stale handshake, and the same in Prometheus text.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+fn peer_health(lab: &Lab, host: &str) -> String {
+    let status = lab.weft_json(host, &["status"]);
+    status["networks"][0]["peers"][0]["health"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn wait_health(lab: &Lab, host: &str, want: &str, within: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let now = peer_health(lab, host);
+        if now == want {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < within,
+            "{host}: peer is {now:?}, not {want:?} after {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn metrics(lab: &Lab, host: &str) -> String {
+    lab.exec_ok(
+        host,
+        "python3 -c \"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9586/metrics', timeout=3).read().decode())\"",
+    )
+}
+
+#[test]
+fn health_follows_the_underlay() {
+    if !require_root("health_follows_the_underlay") {
+        return;
+    }
+    let mut lab = Lab::new();
+    for ns in ["h1", "h2", "c1"] {
+        lab.add_netns(ns);
+    }
+    lab.underlay("h1", "h2");
+    lab.start_agent_with(
+        "h1",
+        &[
+            "--probe-interval",
+            "0.5",
+            "--degraded-after",
+            "60",
+            "--metrics",
+            "127.0.0.1:9586",
+        ],
+    );
+    // h2 calls a handshake stale after 2 s, to show `degraded`.
+    lab.start_agent_with("h2", &["--probe-interval", "0.5", "--degraded-after", "2"]);
+    for (h, n) in [("h1", 1), ("h2", 2)] {
+        lab.weft_ok(
+            h,
+            &[
+                "network",
+                "create",
+                "blue",
+                "--subnet",
+                "10.42.0.0/16",
+                "--block",
+                &format!("10.42.{n}.0/24"),
+            ],
+        );
+    }
+    let key = |h: &str| {
+        lab.weft_json(h, &["network", "ls"])[0]["public_key"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (k1, k2) = (key("h1"), key("h2"));
+    // Before any peer exists the table says so; a peer without a handshake is disconnected.
+    lab.weft_ok(
+        "h1",
+        &[
+            "peer",
+            "add",
+            "blue",
+            "--public-key",
+            &k2,
+            "--endpoint",
+            "192.0.2.2:51820",
+            "--allowed-ips",
+            "10.42.2.0/24",
+        ],
+    );
+    assert_eq!(peer_health(&lab, "h1"), "disconnected");
+    lab.weft_ok(
+        "h2",
+        &[
+            "peer",
+            "add",
+            "blue",
+            "--public-key",
+            &k1,
+            "--endpoint",
+            "192.0.2.1:51820",
+            "--allowed-ips",
+            "10.42.1.0/24",
+        ],
+    );
+
+    // The probes alone bring the tunnel up.
+    wait_health(&lab, "h1", "healthy", Duration::from_secs(15));
+    let text = lab.weft_ok("h1", &["status"]);
+    assert!(
+        text.contains("HEALTH") && text.contains("healthy"),
+        "{text}"
+    );
+    let m = metrics(&lab, "h1");
+    let peer = format!("network=\"blue\",peer=\"{k2}\"");
+    assert!(
+        m.contains(&format!("weft_peer_health{{{peer},state=\"healthy\"}} 1")),
+        "{m}"
+    );
+    assert!(
+        m.contains(&format!("weft_peer_handshake_age_seconds{{{peer}}}")),
+        "{m}"
+    );
+    assert!(
+        m.contains("weft_network_attachments{network=\"blue\"} 0"),
+        "{m}"
+    );
+    assert!(m.contains("weft_reconcile_runs_total 1"), "{m}");
+    assert!(m.contains("weft_peer_rx_bytes_total"), "{m}");
+
+    // h2 sees the same handshake as stale after 2 s while probes still answer.
+    wait_health(&lab, "h2", "degraded", Duration::from_secs(10));
+
+    // The underlay goes down: unhealthy within two probe intervals (plus a
+    // probe's own timeout).
+    lab.exec_ok("h2", "ip link set u0 down");
+    let took = wait_health(&lab, "h1", "unhealthy", Duration::from_secs(5));
+    eprintln!("unhealthy after {took:?}");
+    let m = metrics(&lab, "h1");
+    assert!(
+        m.contains(&format!("weft_peer_health{{{peer},state=\"unhealthy\"}} 1")),
+        "{m}"
+    );
+    assert!(
+        m.contains(&format!("weft_peer_health{{{peer},state=\"healthy\"}} 0")),
+        "{m}"
+    );
+
+    // …and back: healthy again with no manual step.
+    lab.exec_ok("h2", "ip link set u0 up");
+    wait_health(&lab, "h1", "healthy", Duration::from_secs(10));
+    lab.finish();
+}

@@ -1,0 +1,290 @@
+//! `weft up` on a lab: hosts are namespaces this machine makes. Services
+//! reach by name every service they share a network with and none they
+//! don't; a second `up` changes nothing; a fourth host changes nothing for
+//! the others; a process's exit shows in status; `down` leaves nothing.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+struct Mesh {
+    name: String,
+    file: std::path::PathBuf,
+    state: std::path::PathBuf,
+}
+
+impl Mesh {
+    fn weft(&self, args: &[&str]) -> Output {
+        std::process::Command::new(WEFT)
+            .args(args)
+            .env("WEFT_MESH_STATE", &self.state)
+            .env("WEFT_SOCKET", self.state.join("no-local-agent.sock"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.weft(args);
+        assert!(
+            out.status.success(),
+            "weft {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn up(&self) -> String {
+        self.ok(&["up", self.file.to_str().unwrap()])
+    }
+
+    fn exec(&self, target: &str, cmd: &str) -> bool {
+        self.weft(&[
+            "exec",
+            "--file",
+            self.file.to_str().unwrap(),
+            target,
+            "--",
+            "sh",
+            "-c",
+            cmd,
+        ])
+        .status
+        .success()
+    }
+
+    fn keys_and_addresses(&self, hosts: &[&str]) -> String {
+        hosts
+            .iter()
+            .map(|h| {
+                let sock = self
+                    .state
+                    .join(&self.name)
+                    .join("hosts")
+                    .join(h)
+                    .join("agent.sock");
+                let get = |args: &[&str]| {
+                    let out = std::process::Command::new(WEFT)
+                        .args(["--socket", sock.to_str().unwrap(), "-o", "json"])
+                        .args(args)
+                        .output()
+                        .unwrap();
+                    assert!(
+                        out.status.success(),
+                        "{h}: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                    String::from_utf8_lossy(&out.stdout).into_owned()
+                };
+                let nets: serde_json::Value =
+                    serde_json::from_str(&get(&["network", "ls"])).unwrap();
+                let atts: serde_json::Value = serde_json::from_str(&get(&["attachments"])).unwrap();
+                let nets: Vec<String> = nets
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| {
+                        format!(
+                            "{} {} {} {}",
+                            n["name"], n["block"], n["listen_port"], n["public_key"]
+                        )
+                    })
+                    .collect();
+                let atts: Vec<String> = atts
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| format!("{} {}", a["id"], a["address"]))
+                    .collect();
+                format!("{h}: {nets:?} {atts:?}")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+fn file(name: &str, fourth: bool) -> String {
+    let mut text = format!(
+        "name: {name}\n\
+         networks:\n  - name: blue\n    subnet: 10.42.0.0/16\n  - name: red\n    subnet: 10.43.0.0/16\n\
+         hosts:\n"
+    );
+    if fourth {
+        // A new host first in the file: nothing changes for the others.
+        text.push_str("  - {name: h4, lab: true}\n");
+    }
+    text.push_str(
+        "  - {name: h1, lab: true}\n  - {name: h2, lab: true}\n  - {name: h3, lab: true}\n\
+         services:\n\
+         \x20 - {name: a, host: h1, kind: process, networks: [blue], ports: [8080], command: [python3, -m, http.server, '8080']}\n\
+         \x20 - {name: b, host: h2, kind: container, networks: [blue, red]}\n\
+         \x20 - {name: c, host: h3, kind: process, networks: [red], ports: [8081], command: [python3, -m, http.server, '8081']}\n\
+         \x20 - {name: e, host: h3, kind: process, network: dual, networks: [blue], ports: [7070], command: [python3, -m, http.server, '7070']}\n\
+         \x20 - {name: job, host: h1, kind: process, networks: [blue], command: [sh, -c, 'sleep 25; exit 3']}\n",
+    );
+    if fourth {
+        text.push_str("  - {name: f, host: h4, kind: container, networks: [blue]}\n");
+    }
+    text
+}
+
+fn http(port: u16, host: &str) -> String {
+    format!(
+        "python3 -c \"import urllib.request; urllib.request.urlopen('http://{host}:{port}/', timeout=3)\""
+    )
+}
+
+fn leftovers(name: &str) -> Vec<String> {
+    let prefix = format!("weft-{name}-");
+    let mut left: Vec<String> = sh("ip netns list")
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .map(str::to_string)
+        .collect();
+    if let Ok(dirs) = std::fs::read_dir("/etc/netns") {
+        left.extend(
+            dirs.flatten()
+                .filter_map(|d| d.file_name().into_string().ok())
+                .filter(|n| n.starts_with(&prefix)),
+        );
+    }
+    left
+}
+
+#[test]
+fn a_lab_mesh_up_and_down() {
+    if !require_root("a_lab_mesh_up_and_down") {
+        return;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("weft-test-mesh")
+        .tempdir()
+        .unwrap();
+    let name = format!("t{}", std::process::id());
+    let mesh = Mesh {
+        name: name.clone(),
+        file: dir.path().join("mesh.yaml"),
+        state: dir.path().join("state"),
+    };
+    // Whatever happens, take the mesh down at the end.
+    struct Down<'a>(&'a Mesh);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.weft(&["down", self.0.file.to_str().unwrap()]);
+        }
+    }
+    let _down = Down(&mesh);
+    std::fs::write(&mesh.file, file(&name, false)).unwrap();
+    let out = mesh.up();
+    assert!(out.contains("change(s) applied"), "{out}");
+
+    // By name, over WireGuard, through each service's network's DNS.
+    let reach = |from: &str, cmd: &str| mesh.exec(from, cmd);
+    assert!(reach("a", "ping -c1 -W3 b"), "a -> b (blue)");
+    assert!(reach("b", &http(8080, "a")), "b -> a:8080 (blue)");
+    assert!(reach("b", &http(8081, "c")), "b -> c:8081 (red)");
+    assert!(reach("c", "ping -c1 -W3 b"), "c -> b (red)");
+    assert!(reach("a", &http(7070, "e")), "a -> e:7070 (blue)");
+    assert!(
+        reach("a", &http(7070, "h3")),
+        "e's port published on h3 (dual)"
+    );
+    // …and none they don't: a and c share no network.
+    assert!(!reach("a", "ping -c1 -W2 c"), "a must not resolve c");
+    let c_red = mesh.ok(&[
+        "status",
+        "--file",
+        mesh.file.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&c_red).unwrap();
+    let c_addr = doc["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "c")
+        .map(|s| s["addresses"][0]["address"].as_str().unwrap().to_string())
+        .unwrap();
+    assert!(
+        !reach("a", &format!("ping -c1 -W2 {c_addr}")),
+        "a must not reach c's address"
+    );
+    assert!(
+        reach("b", &format!("ping -c1 -W2 {c_addr}")),
+        "control: b reaches c's address"
+    );
+    // The real `wg` inside a lab host.
+    let wg = mesh.weft(&[
+        "exec",
+        "--file",
+        mesh.file.to_str().unwrap(),
+        "h1",
+        "--",
+        "wg",
+        "show",
+        "wg0",
+    ]);
+    let wg = String::from_utf8_lossy(&wg.stdout);
+    assert_eq!(wg.matches("peer:").count(), 2, "{wg}");
+    assert!(wg.contains("latest handshake"), "{wg}");
+
+    // Again: nothing to do.
+    let again = mesh.up();
+    assert!(again.contains("no changes"), "{again}");
+
+    // The job's exit shows in status, and nothing restarts it.
+    let status_of = |svc: &str| {
+        let text = mesh.ok(&["status", "--file", mesh.file.to_str().unwrap()]);
+        text.lines()
+            .find(|l| l.starts_with(&format!("{svc} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let start = Instant::now();
+    while !status_of("job").contains("exited with code 3") {
+        assert!(
+            start.elapsed() < Duration::from_secs(45),
+            "job never exited: {}",
+            status_of("job")
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        status_of("job").contains("exited with code 3"),
+        "restarted behind our back"
+    );
+    assert!(status_of("a").contains("running"));
+    let table = mesh.ok(&["status", "--file", mesh.file.to_str().unwrap()]);
+    assert!(table.contains("healthy"), "{table}");
+
+    // A fourth host, first in the file: the others keep keys, blocks, ports
+    // and addresses; the new one is reachable.
+    let before = mesh.keys_and_addresses(&["h1", "h2", "h3"]);
+    std::fs::write(&mesh.file, file(&name, true)).unwrap();
+    mesh.up();
+    let after = mesh.keys_and_addresses(&["h1", "h2", "h3"]);
+    assert_eq!(after, before);
+    assert!(reach("a", "ping -c1 -W3 f"), "a -> f on the new host");
+    assert!(reach("f", &http(8080, "a")), "f -> a");
+
+    // Down: nothing left.
+    let out = mesh.ok(&["down", mesh.file.to_str().unwrap()]);
+    assert!(out.contains("removed"), "{out}");
+    assert!(leftovers(&name).is_empty(), "left: {:?}", leftovers(&name));
+    assert!(
+        !Path::new(&mesh.state).join(&name).exists(),
+        "mesh state left"
+    );
+    let procs = run_sh(&format!("pgrep -af '{}'", mesh.state.display()));
+    let procs = String::from_utf8_lossy(&procs.stdout);
+    assert!(
+        procs.lines().all(|l| l.contains("pgrep")),
+        "processes left: {procs}"
+    );
+}
