@@ -95,6 +95,9 @@ fn connect_hosts(
                     identity,
                     control: mesh.dir.join(format!("ssh-{name}")),
                 };
+                if !create {
+                    host.connect()?;
+                }
                 if create {
                     progress.step(
                         &name,
@@ -204,6 +207,9 @@ pub fn exec_up(ctx: &Context, args: Args) -> Result<()> {
         }
     }
     join_hubs(&plan, &hosts, &progress)?;
+    for h in &hosts {
+        h.close();
+    }
     if applied == 0 {
         println!("no changes");
     } else {
@@ -255,6 +261,9 @@ pub fn exec_down(ctx: &Context, args: Args) -> Result<()> {
     if !lab.underlay().is_empty() {
         progress.step("lab", "remove lab hosts and underlay", || lab.remove_all())?;
         removed += 1;
+    }
+    for h in &hosts {
+        h.close();
     }
     let _ = std::fs::remove_dir_all(&mesh.dir);
     if removed == 0 {

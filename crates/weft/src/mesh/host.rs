@@ -23,6 +23,8 @@ pub trait HostConn {
     fn mesh_dir(&self, mesh: &Mesh) -> String;
     /// argv running `cmd` in the host's namespaces (for `weft exec`).
     fn exec_argv(&self, cmd: &[String]) -> Vec<String>;
+    /// Close whatever connection this host holds open.
+    fn close(&self) {}
 }
 
 /// Quote for a POSIX shell.
@@ -184,12 +186,14 @@ pub struct SshHost {
     pub address: String,
     pub port: u16,
     pub identity: Option<String>,
-    /// The ControlPath socket of the multiplexed connection.
+    /// The ControlPath socket of the multiplexed connection; the mesh's
+    /// known_hosts file sits beside it (host keys are trusted on first use,
+    /// per mesh).
     pub control: PathBuf,
 }
 
 impl SshHost {
-    pub fn ssh(&self) -> Command {
+    fn ssh_with(&self, master: &str) -> Command {
         let mut cmd = Command::new("ssh");
         cmd.args([
             "-o",
@@ -199,15 +203,57 @@ impl SshHost {
             "-o",
             "ConnectTimeout=10",
         ])
-        .args(["-o", "ControlMaster=auto", "-o", "ControlPersist=60"])
+        .args([
+            "-o",
+            &format!("ControlMaster={master}"),
+            "-o",
+            "ControlPersist=60",
+        ])
         .arg("-o")
         .arg(format!("ControlPath={}", self.control.display()))
+        .arg("-o")
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            self.control.with_file_name("known_hosts").display()
+        ))
         .args(["-p", &self.port.to_string()]);
         if let Some(id) = &self.identity {
             cmd.args(["-i", &expand_home(id)]);
         }
         cmd.arg(format!("{}@{}", self.user, self.address));
         cmd
+    }
+
+    /// A command over the shared connection (made by [`SshHost::connect`];
+    /// without one, ssh connects on its own).
+    pub fn ssh(&self) -> Command {
+        self.ssh_with("no")
+    }
+
+    /// Open the connection later commands share. It runs in the background
+    /// with no stdio of ours, so no command waits for it to go away.
+    pub fn connect(&self) -> Result<()> {
+        if let Some(dir) = self.control.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut cmd = self.ssh_with("auto");
+        cmd.args(["-f", "-N"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let out = cmd
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("{}: start ssh", self.name))?;
+        if !out.status.success() {
+            bail!(
+                "{}: ssh {}@{}: {}",
+                self.name,
+                self.user,
+                self.address,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
     }
 
     fn remote(&self, script: &str, what: &str) -> Result<String> {
@@ -219,6 +265,7 @@ impl SshHost {
     /// Copy this machine's weft to the host (when it differs) and start its
     /// agent there unless one answers.
     pub fn bootstrap(&self, host_name: &str) -> Result<()> {
+        self.connect()?;
         let local = std::fs::read(this_weft()).context("read this weft binary")?;
         let digest = format!("{:016x}", weft_model::names::fnv1a(&local));
         let have = self
@@ -251,13 +298,16 @@ impl SshHost {
                 );
             }
         }
-        // Start the agent if none answers; setsid keeps it when ssh leaves.
+        // Start the agent if none answers; `setsid -f` detaches it from
+        // this ssh session entirely.
         self.remote(
             &format!(
-                "{REMOTE_WEFT} network ls >/dev/null 2>&1 || {{ mkdir -p /var/lib/weft && \
-                 setsid {REMOTE_WEFT} agent --host-name {} </dev/null >>/var/lib/weft/agent.log 2>&1 & \
-                 for i in $(seq 100); do {REMOTE_WEFT} network ls >/dev/null 2>&1 && exit 0; sleep 0.1; done; \
-                 echo 'the agent did not start; see /var/lib/weft/agent.log' >&2; exit 1; }}",
+                "if ! {REMOTE_WEFT} network ls >/dev/null 2>&1; then \
+                   mkdir -p /var/lib/weft && \
+                   setsid -f {REMOTE_WEFT} agent --host-name {} </dev/null >>/var/lib/weft/agent.log 2>&1; \
+                   for i in $(seq 100); do {REMOTE_WEFT} network ls >/dev/null 2>&1 && exit 0; sleep 0.1; done; \
+                   echo 'the agent did not start; see /var/lib/weft/agent.log' >&2; exit 1; \
+                 fi",
                 quote(host_name)
             ),
             &format!("{}: start the agent", self.name),
@@ -297,6 +347,15 @@ impl HostConn for SshHost {
     fn mesh_dir(&self, mesh: &Mesh) -> String {
         format!("{REMOTE_MESH_ROOT}/{}", mesh.name())
     }
+    fn close(&self) {
+        let mut cmd = self.ssh_with("no");
+        cmd.args(["-O", "exit"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let _ = cmd.status();
+    }
+
     fn exec_argv(&self, cmd: &[String]) -> Vec<String> {
         let ssh = self.ssh();
         let mut argv: Vec<String> =

@@ -1,0 +1,166 @@
+//! `weft up` with a host over SSH: a namespace plays the remote machine,
+//! running an OpenSSH server the test starts (its /var/lib/weft, /run/weft
+//! and /run/wireguard private to it); `up` installs weft there, starts its
+//! agent, and the mesh works across it.
+
+mod common;
+
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn up_over_ssh() {
+    if !require_root("up_over_ssh") {
+        return;
+    }
+    if which("sshd").is_none() && !std::path::Path::new("/usr/sbin/sshd").exists() {
+        eprintln!("skipped: up_over_ssh needs openssh-server (scripts/deps installs it)");
+        return;
+    }
+    let mut lab = Lab::new();
+    lab.add_netns("here");
+    lab.add_netns("there");
+    lab.underlay("here", "there");
+    let dir = lab.dir.path().to_path_buf();
+    // Keys: the client's, and the server's host key.
+    sh(&format!(
+        "ssh-keygen -q -t ed25519 -N '' -f {0}/id && ssh-keygen -q -t ed25519 -N '' -f {0}/host_key && cp {0}/id.pub {0}/authorized_keys && chmod 600 {0}/authorized_keys",
+        dir.display()
+    ));
+    std::fs::write(
+        dir.join("sshd_config"),
+        format!(
+            "Port 2222\nListenAddress 192.0.2.2\nHostKey {0}/host_key\nAuthorizedKeysFile {0}/authorized_keys\n\
+             PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nPidFile {0}/sshd.pid\n\
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    for d in ["/var/lib/weft", "/run/weft", "/run/sshd", "/run/wireguard"] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    // The "remote machine": sshd in its own mount namespace, where weft's
+    // directories are private tmpfs mounts.
+    let sshd = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns("there"),
+            "unshare",
+            "-m",
+            "--propagation",
+            "slave",
+            "sh",
+            "-c",
+        ])
+        .arg(format!(
+            "mount -t tmpfs remote /var/lib/weft && mount -t tmpfs remote /run/weft && \
+             mount -t tmpfs remote /run/wireguard && exec /usr/sbin/sshd -D -e -f {}/sshd_config",
+            dir.display()
+        ))
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("sshd.log")).unwrap())
+        .spawn()
+        .unwrap();
+    lab.keep(sshd);
+    wait_for("sshd", Duration::from_secs(10), || {
+        lab.exec("here", "sh -c 'echo > /dev/tcp/192.0.2.2/2222' 2>/dev/null").status.success()
+            || run_sh(&format!("ip netns exec {} python3 -c \"import socket; socket.create_connection(('192.0.2.2',2222),1)\"", lab.ns("here"))).status.success()
+    });
+    // This machine's side: an agent in "here" (the `local` host).
+    lab.start_agent_with("here", &["--host-name", "here"]);
+    let socket = lab.agents["here"].socket.clone();
+    let name = format!("s{}", std::process::id());
+    let file = dir.join("mesh.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: {name}\nnetworks:\n  - name: blue\n    subnet: 10.42.0.0/16\nhosts:\n\
+             \x20 - {{name: here, local: true, endpoint: 192.0.2.1}}\n\
+             \x20 - {{name: there, ssh: 'root@192.0.2.2:2222', identity: {0}/id}}\n\
+             services:\n\
+             \x20 - {{name: s1, host: here, kind: container, networks: [blue]}}\n\
+             \x20 - {{name: s2, host: there, kind: process, networks: [blue], ports: [8080], command: [python3, -m, http.server, '8080']}}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    // `weft up` runs in "here"'s network namespace but this machine's mount
+    // namespace (nsenter, not `ip netns exec`), as it would on a real host.
+    let weft = |args: &[&str]| {
+        Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", lab.ns("here")))
+            .arg(WEFT)
+            .arg("--socket")
+            .arg(&socket)
+            .args(args)
+            .env("WEFT_MESH_STATE", dir.join("state"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let ok = |args: &[&str]| {
+        let out = weft(args);
+        assert!(
+            out.status.success(),
+            "weft {args:?}: {}{}\nsshd: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let f = file.to_str().unwrap();
+    let out = ok(&["up", f]);
+    assert!(
+        out.contains("install weft and start its agent over ssh"),
+        "{out}"
+    );
+    // The agent on the remote side runs weft's copy, in the remote namespace.
+    let remote = lab.exec("there", "pgrep -af '/var/lib/weft/bin/weft agent'");
+    assert!(
+        String::from_utf8_lossy(&remote.stdout).contains("--host-name there"),
+        "no remote agent"
+    );
+
+    // Across the tunnel, by name: s1 (here) fetches from s2 (there).
+    let fetch = "python3 -c \"import urllib.request; urllib.request.urlopen('http://s2:8080/', timeout=3)\"";
+    let start = Instant::now();
+    while !weft(&["exec", "--file", f, "s1", "--", "sh", "-c", fetch])
+        .status
+        .success()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "s1 never reached s2 over the mesh"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let status = ok(&["status", "--file", f]);
+    assert!(
+        status.contains("there") && status.contains("healthy"),
+        "{status}"
+    );
+    assert!(
+        status.contains("s2") && status.contains("running"),
+        "{status}"
+    );
+    assert!(ok(&["up", f]).contains("no changes"));
+
+    // Down removes what up made on both sides.
+    ok(&["down", f]);
+    let nets = lab.exec_ok(
+        "here",
+        &format!("{WEFT} --socket {} network ls", socket.display()),
+    );
+    assert!(!nets.contains("blue"), "{nets}");
+    let remote_nets = lab.exec_ok("there", "ip -br link");
+    assert!(
+        !remote_nets.contains("wg0"),
+        "remote interface left: {remote_nets}"
+    );
+    assert!(!std::path::Path::new(&format!("/etc/netns/weft-{name}-s2")).exists());
+    lab.finish();
+}
