@@ -12,31 +12,10 @@ use std::net::IpAddr;
 use std::path::Path;
 use weft_model::{Mode, PrivateKey, PublicKey};
 
-/// Bumped when the schema changes; older databases are migrated on open.
-const SCHEMA_VERSION: i64 = 3;
-
-/// Version 2 → 3: DNS names given by outside sources (the mesh file…).
-const MIGRATE_2_TO_3: &str = "
-CREATE TABLE IF NOT EXISTS names (
-    network TEXT NOT NULL REFERENCES networks(name) ON DELETE CASCADE,
-    source  TEXT NOT NULL,
-    name    TEXT NOT NULL,
-    address TEXT NOT NULL,
-    PRIMARY KEY (network, source, name, address)
-);
-";
-
-/// Version 1 → 2: networks gained `internal` and `domain`.
-const MIGRATE_1_TO_2: &str = "
-ALTER TABLE networks ADD COLUMN internal INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE networks ADD COLUMN domain TEXT NOT NULL DEFAULT 'mesh.local';
-";
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
+/// The schema as first released (version 1); later versions are the
+/// migrations below, applied in order — to new databases too, so there is
+/// one definition of each table.
+const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS networks (
     name        TEXT PRIMARY KEY,
     mode        TEXT NOT NULL,
@@ -46,9 +25,6 @@ CREATE TABLE IF NOT EXISTS networks (
     -- WireGuard networks only; NULL for bridges.
     listen_port INTEGER UNIQUE,
     private_key TEXT,
-    -- No masquerade, no upstream DNS.
-    internal    INTEGER NOT NULL DEFAULT 0,
-    domain      TEXT NOT NULL DEFAULT 'mesh.local',
     UNIQUE (mode, idx)
 );
 CREATE TABLE IF NOT EXISTS peers (
@@ -73,14 +49,25 @@ CREATE TABLE IF NOT EXISTS attachments (
     PRIMARY KEY (network, workload_id),
     UNIQUE (network, ip)
 );
-CREATE TABLE IF NOT EXISTS names (
-    network TEXT NOT NULL REFERENCES networks(name) ON DELETE CASCADE,
-    source  TEXT NOT NULL,
-    name    TEXT NOT NULL,
-    address TEXT NOT NULL,
-    PRIMARY KEY (network, source, name, address)
-);
 ";
+
+/// `MIGRATIONS[i]` takes a database from version i + 1 to i + 2.
+const MIGRATIONS: &[&str] = &[
+    // 2: networks gain `internal` (no masquerade, no upstream DNS) and `domain`.
+    "ALTER TABLE networks ADD COLUMN internal INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE networks ADD COLUMN domain TEXT NOT NULL DEFAULT 'mesh.local';",
+    // 3: DNS names given by outside sources (the mesh file…).
+    "CREATE TABLE IF NOT EXISTS names (
+         network TEXT NOT NULL REFERENCES networks(name) ON DELETE CASCADE,
+         source  TEXT NOT NULL,
+         name    TEXT NOT NULL,
+         address TEXT NOT NULL,
+         PRIMARY KEY (network, source, name, address)
+     );",
+];
+
+/// The version this build writes.
+const SCHEMA_VERSION: usize = MIGRATIONS.len() + 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -208,38 +195,28 @@ impl Store {
         tx.execute_batch(
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
         )?;
-        let version: Option<String> = tx
+        let found: Option<String> = tx
             .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
                 r.get(0)
             })
             .optional()?;
-        let current = SCHEMA_VERSION.to_string();
-        match version.as_deref() {
+        let version = match found.as_deref() {
             None => {
-                tx.execute_batch(SCHEMA)?;
-                tx.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
-                    [&current],
-                )?;
+                tx.execute_batch(SCHEMA_V1)?;
+                1
             }
-            Some("1") => {
-                tx.execute_batch(MIGRATE_1_TO_2)?;
-                tx.execute_batch(MIGRATE_2_TO_3)?;
-                tx.execute(
-                    "UPDATE meta SET value = ?1 WHERE key = 'schema'",
-                    [&current],
-                )?;
-            }
-            Some("2") => {
-                tx.execute_batch(MIGRATE_2_TO_3)?;
-                tx.execute(
-                    "UPDATE meta SET value = ?1 WHERE key = 'schema'",
-                    [&current],
-                )?;
-            }
-            Some(v) if v == current => {}
-            Some(v) => return Err(corrupt("schema version (newer weft?)", v)),
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=SCHEMA_VERSION).contains(&n) => n,
+                _ => return Err(corrupt("schema version (newer weft?)", v)),
+            },
+        };
+        for migration in &MIGRATIONS[version - 1..] {
+            tx.execute_batch(migration)?;
         }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?1)",
+            [SCHEMA_VERSION.to_string()],
+        )?;
         tx.commit()?;
         Ok(())
     }

@@ -60,57 +60,14 @@ fn health_follows_the_underlay() {
     );
     // h2 calls a handshake stale after 2 s, to show `degraded`.
     lab.start_agent_with("h2", &["--probe-interval", "0.5", "--degraded-after", "2"]);
-    for (h, n) in [("h1", 1), ("h2", 2)] {
-        lab.weft_ok(
-            h,
-            &[
-                "network",
-                "create",
-                "blue",
-                "--subnet",
-                "10.42.0.0/16",
-                "--block",
-                &format!("10.42.{n}.0/24"),
-            ],
-        );
+    for h in ["h1", "h2"] {
+        lab.network_on(h, "blue", 42);
     }
-    let key = |h: &str| {
-        lab.weft_json(h, &["network", "ls"])[0]["public_key"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    let (k1, k2) = (key("h1"), key("h2"));
-    // Before any peer exists the table says so; a peer without a handshake is disconnected.
-    lab.weft_ok(
-        "h1",
-        &[
-            "peer",
-            "add",
-            "blue",
-            "--public-key",
-            &k2,
-            "--endpoint",
-            "192.0.2.2:51820",
-            "--allowed-ips",
-            "10.42.2.0/24",
-        ],
-    );
+    let k2 = lab.public_key("h2", "blue");
+    // A peer without a handshake is disconnected.
+    lab.peer("h1", "h2", "blue", 42, 51820);
     assert_eq!(peer_health(&lab, "h1"), "disconnected");
-    lab.weft_ok(
-        "h2",
-        &[
-            "peer",
-            "add",
-            "blue",
-            "--public-key",
-            &k1,
-            "--endpoint",
-            "192.0.2.1:51820",
-            "--allowed-ips",
-            "10.42.1.0/24",
-        ],
-    );
+    lab.peer("h2", "h1", "blue", 42, 51820);
 
     // The probes alone bring the tunnel up.
     wait_health(&lab, "h1", "healthy", Duration::from_secs(15));

@@ -30,54 +30,9 @@ fn dig_short(lab: &Lab, from: &str, server: &str, name: &str) -> String {
         .to_string()
 }
 
-fn peer_both_ways(lab: &Lab, network: &str, port: u16) {
-    let key = |h: &str| {
-        let nets = lab.weft_json(h, &["network", "ls"]);
-        let net = nets
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|n| n["name"] == network)
-            .unwrap()
-            .clone();
-        net["public_key"].as_str().unwrap().to_string()
-    };
-    let (k1, k2) = (key("h1"), key("h2"));
-    let block = |h: u8| {
-        if network == "blue" {
-            format!("10.42.{h}.0/24")
-        } else {
-            format!("10.43.{h}.0/24")
-        }
-    };
-    lab.weft_ok(
-        "h1",
-        &[
-            "peer",
-            "add",
-            network,
-            "--public-key",
-            &k2,
-            "--endpoint",
-            &format!("192.0.2.2:{port}"),
-            "--allowed-ips",
-            &block(2),
-        ],
-    );
-    lab.weft_ok(
-        "h2",
-        &[
-            "peer",
-            "add",
-            network,
-            "--public-key",
-            &k1,
-            "--endpoint",
-            &format!("192.0.2.1:{port}"),
-            "--allowed-ips",
-            &block(1),
-        ],
-    );
+fn peer_both_ways(lab: &Lab, network: &str, octet: u8, port: u16) {
+    lab.peer("h1", "h2", network, octet, port);
+    lab.peer("h2", "h1", network, octet, port);
 }
 
 fn weft_table(lab: &Lab, host: &str) -> String {
@@ -109,31 +64,9 @@ fn isolated_networks_egress_and_dns() {
     for h in ["h1", "h2"] {
         lab.start_agent_with(h, &["--host-name", h, "--dns-upstream", "198.51.100.2:53"]);
     }
-    for (h, n) in [("h1", 1), ("h2", 2)] {
-        lab.weft_ok(
-            h,
-            &[
-                "network",
-                "create",
-                "blue",
-                "--subnet",
-                "10.42.0.0/16",
-                "--block",
-                &format!("10.42.{n}.0/24"),
-            ],
-        );
-        lab.weft_ok(
-            h,
-            &[
-                "network",
-                "create",
-                "red",
-                "--subnet",
-                "10.43.0.0/16",
-                "--block",
-                &format!("10.43.{n}.0/24"),
-            ],
-        );
+    for h in ["h1", "h2"] {
+        lab.network_on(h, "blue", 42);
+        lab.network_on(h, "red", 43);
     }
     lab.weft_ok(
         "h1",
@@ -146,8 +79,8 @@ fn isolated_networks_egress_and_dns() {
             "--internal",
         ],
     );
-    peer_both_ways(&lab, "blue", 51820);
-    peer_both_ways(&lab, "red", 51821);
+    peer_both_ways(&lab, "blue", 42, 51820);
+    peer_both_ways(&lab, "red", 43, 51821);
     let attach = |host: &str, net: &str, id: &str| {
         lab.weft_json(
             host,

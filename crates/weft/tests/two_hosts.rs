@@ -48,11 +48,6 @@ fn tcp_exchange(lab: &mut Lab, server: &str, server_ip: &str, client: &str) {
     assert_eq!(out.trim(), "echo:weftsecret over tcp");
 }
 
-fn public_key(lab: &Lab, host: &str) -> String {
-    let nets = lab.weft_json(host, &["network", "ls"]);
-    nets[0]["public_key"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn two_hosts_two_containers_encrypted() {
     if !require_root("two_hosts_two_containers_encrypted") {
@@ -66,52 +61,15 @@ fn two_hosts_two_containers_encrypted() {
     lab.start_agent("h1");
     lab.start_agent("h2");
 
-    for (host, block) in [("h1", "10.42.1.0/24"), ("h2", "10.42.2.0/24")] {
-        let net = lab.weft_json(
-            host,
-            &[
-                "network",
-                "create",
-                "blue",
-                "--subnet",
-                "10.42.0.0/16",
-                "--block",
-                block,
-            ],
-        );
+    for host in ["h1", "h2"] {
+        let net = lab.network_on(host, "blue", 42);
         assert_eq!(net["interface"], "wg0");
         assert_eq!(net["listen_port"], 51820);
     }
-    let (k1, k2) = (public_key(&lab, "h1"), public_key(&lab, "h2"));
+    let (k1, k2) = (lab.public_key("h1", "blue"), lab.public_key("h2", "blue"));
     assert_ne!(k1, k2);
-    lab.weft_ok(
-        "h1",
-        &[
-            "peer",
-            "add",
-            "blue",
-            "--public-key",
-            &k2,
-            "--endpoint",
-            "192.0.2.2:51820",
-            "--allowed-ips",
-            "10.42.2.0/24",
-        ],
-    );
-    lab.weft_ok(
-        "h2",
-        &[
-            "peer",
-            "add",
-            "blue",
-            "--public-key",
-            &k1,
-            "--endpoint",
-            "192.0.2.1:51820",
-            "--allowed-ips",
-            "10.42.1.0/24",
-        ],
-    );
+    lab.peer("h1", "h2", "blue", 42, 51820);
+    lab.peer("h2", "h1", "blue", 42, 51820);
 
     let c1 = lab.weft_json(
         "h1",

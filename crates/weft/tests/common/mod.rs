@@ -280,6 +280,57 @@ impl Lab {
             .unwrap_or_else(|e| panic!("weft {args:?}: bad JSON ({e}): {text}"))
     }
 
+    /// Create network `name` on host `hN` (N = 1, 2, …) with subnet
+    /// 10.<octet>.0.0/16 and block 10.<octet>.N.0/24; returns its JSON.
+    pub fn network_on(&self, host: &str, name: &str, octet: u8) -> serde_json::Value {
+        let n = host.trim_start_matches('h');
+        self.weft_json(
+            host,
+            &[
+                "network",
+                "create",
+                name,
+                "--subnet",
+                &format!("10.{octet}.0.0/16"),
+                "--block",
+                &format!("10.{octet}.{n}.0/24"),
+            ],
+        )
+    }
+
+    /// The public key of `host`'s network `name`.
+    pub fn public_key(&self, host: &str, name: &str) -> String {
+        let nets = self.weft_json(host, &["network", "ls"]);
+        let net = nets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} on {host}"));
+        net["public_key"].as_str().unwrap().to_string()
+    }
+
+    /// Make host `to` (hN, underlay 192.0.2.N) a peer of `from` on network
+    /// `name` (as made by [`Lab::network_on`]), listening on `port`.
+    pub fn peer(&self, from: &str, to: &str, name: &str, octet: u8, port: u16) {
+        let n = to.trim_start_matches('h');
+        let key = self.public_key(to, name);
+        self.weft_ok(
+            from,
+            &[
+                "peer",
+                "add",
+                name,
+                "--public-key",
+                &key,
+                "--endpoint",
+                &format!("192.0.2.{n}:{port}"),
+                "--allowed-ips",
+                &format!("10.{octet}.{n}.0/24"),
+            ],
+        );
+    }
+
     /// Run a command in the agent's network and mount namespaces (where its
     /// /run/wireguard is), e.g. `wg show`.
     pub fn in_agent(&self, host: &str, cmd: &str) -> Output {
