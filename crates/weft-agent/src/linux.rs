@@ -93,6 +93,7 @@ impl LinuxDataplane {
     pub fn new(
         mode: WireguardMode,
         uapi_dir: PathBuf,
+        engine: weft_wg::EngineOptions,
         services: Arc<NetworkServices>,
     ) -> DpResult<Self> {
         let host_ns = Netns::current().map_err(err("open the host namespace"))?;
@@ -115,7 +116,7 @@ impl LinuxDataplane {
         let wg: Box<dyn Backend> = if kernel {
             Box::new(weft_wg::Kernel::new(Box::new(HostLinks)))
         } else {
-            Box::new(weft_wg::Userspace::new(uapi_dir))
+            Box::new(weft_wg::Userspace::with_options(uapi_dir, engine))
         };
         tracing::info!(
             backend = if kernel { "kernel" } else { "userspace" },
@@ -417,7 +418,13 @@ impl Dataplane for LinuxDataplane {
             .map_err(err(format!("find {}", plan.host_ifname)))?;
         match found {
             // Only ever delete a link that carries this attachment's alias.
-            Some(link) if link.alias.as_deref() == Some(plan.alias().as_str()) => {
+            // Or the pair as a crash right after creating it left it: no
+            // alias yet, its other end the recorded interface of the
+            // recorded namespace.
+            Some(link)
+                if link.alias.as_deref() == Some(plan.alias().as_str())
+                    || (link.alias.is_none() && is_unfinished_pair(&link, plan)) =>
+            {
                 gone_is_fine(nl.delete_link(link.index))
                     .map_err(err(format!("delete {}", plan.host_ifname)))
             }
@@ -489,6 +496,33 @@ fn format_mac(mac: [u8; 6]) -> String {
 }
 
 /// Everything after the veth exists: both ends up, addresses, routes.
+/// Whether `host_link` is one end of a veth pair whose other end is the
+/// attachment's interface in the attachment's namespace: what
+/// `create_attachment` made before it set the alias.
+fn is_unfinished_pair(host_link: &weft_net::Link, plan: &AttachmentPlan) -> bool {
+    if host_link.kind.as_deref() != Some("veth") {
+        return false;
+    }
+    let Ok(ns) = Netns::open(std::path::Path::new(&plan.netns)) else {
+        return false;
+    };
+    let id = ns.id();
+    if (id.dev, id.ino) != plan.netns_id {
+        return false;
+    }
+    let Ok(mut nl) = Netlink::in_netns(&ns) else {
+        return false;
+    };
+    match nl.link_by_name(&plan.ifname) {
+        Ok(Some(peer)) => {
+            peer.kind.as_deref() == Some("veth")
+                && peer.peer_index == Some(host_link.index)
+                && host_link.peer_index == Some(peer.index)
+        }
+        _ => false,
+    }
+}
+
 fn configure_attachment(
     host: &mut Netlink,
     ns: &Netns,

@@ -40,6 +40,8 @@ pub struct AgentConfig {
     pub health: HealthSettings,
     /// Serve Prometheus metrics here.
     pub metrics: Option<SocketAddr>,
+    /// Tuning of the userspace WireGuard engines.
+    pub engine: weft_wg::EngineOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +147,8 @@ pub async fn run(
     let services = NetworkServices::new(tokio::runtime::Handle::current(), upstream);
     let dataplane = {
         let (mode, uapi, services) = (config.wireguard, config.uapi_dir.clone(), services.clone());
-        tokio::task::spawn_blocking(move || LinuxDataplane::new(mode, uapi, services))
+        let engine = config.engine.clone();
+        tokio::task::spawn_blocking(move || LinuxDataplane::new(mode, uapi, engine, services))
             .await
             .expect("data plane start-up does not panic")?
     };

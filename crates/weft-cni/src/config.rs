@@ -252,6 +252,50 @@ mod tests {
         );
     }
 
+    /// Random and mutated input never panics, and every refusal carries one
+    /// of the codes a config can earn.
+    #[test]
+    fn any_input_gets_a_spec_error_or_a_config() {
+        let valid = br#"{"cniVersion":"1.1.0","name":"blue","type":"weft","subnet":"10.42.0.0/16","block":"10.42.1.0/24","mode":"bridge","internal":true,"domain":"mesh.local","cni.dev/valid-attachments":[{"containerID":"c1","ifname":"eth0"}],"prevResult":{"ips":[]}}"#;
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..20_000 {
+            let mut input = valid.to_vec();
+            if round % 4 == 0 {
+                input = (0..next() % 64).map(|_| next() as u8).collect();
+            } else {
+                const NOISE: &[u8] = b"{}[],:\"0a ";
+                for _ in 0..1 + next() % 4 {
+                    let at = (next() as usize) % input.len();
+                    match next() % 3 {
+                        0 => input[at] = next() as u8,
+                        1 => {
+                            input.remove(at);
+                        }
+                        _ => input.insert(at, NOISE[(next() as usize) % NOISE.len()]),
+                    }
+                    if input.is_empty() {
+                        break;
+                    }
+                }
+            }
+            if let Err(e) = parse(&input) {
+                assert!(
+                    [1, 2, 6, 7].contains(&e.code),
+                    "code {} for {:?}",
+                    e.code,
+                    String::from_utf8_lossy(&input)
+                );
+                assert!(!e.msg.is_empty());
+            }
+        }
+    }
+
     #[test]
     fn version_for_errors() {
         assert_eq!(version_of(br#"{"cniVersion":"0.4.0"}"#), "0.4.0");

@@ -3,8 +3,9 @@
 //! Two backends implement [`Backend`]:
 //! - [`Userspace`]: an engine per interface built on `gotatun`'s protocol
 //!   core (`Tunn`), carrying packets between a TUN device and a UDP socket on
-//!   plain OS threads, with the standard cross-platform UAPI socket so `wg`
-//!   works against it.
+//!   plain OS threads, in batches and with the kernel's offloads (TUN
+//!   super-packets, UDP GSO/GRO) where it has them, with the standard
+//!   cross-platform UAPI socket so `wg` works against it.
 //! - [`Kernel`]: the in-kernel module driven over generic netlink.
 //!
 //! Configuration follows `wg set` semantics (see [`DeviceConfig`]); reading
@@ -22,7 +23,7 @@ use std::time::SystemTime;
 pub use error::WgError;
 pub use ipnet::IpNet;
 pub use kernel::{Kernel, LinkOps};
-pub use userspace::Userspace;
+pub use userspace::{EngineOptions, Userspace};
 pub use weft_model::{PrivateKey, PublicKey};
 
 /// A change to a device, applied like `wg set` / a UAPI `set=1`.

@@ -49,6 +49,16 @@ fn restart_restores_releases_and_cleans() {
     lab.kill_agent("h1");
     sh(&format!("ip netns del {}", lab.ns("c2")));
     lab.exec_ok("h1", "ip link del w0-c3");
+    // c1's pair as a crash right after creating it leaves it: both ends,
+    // no alias, nothing configured.
+    lab.exec_ok("h1", "ip link del w0-c1");
+    lab.exec_ok(
+        "h1",
+        &format!(
+            "ip link add w0-c1 type veth peer name eth0 netns {}",
+            lab.ns("c1")
+        ),
+    );
     lab.exec_ok("h1", "ip link add w0-stray type veth peer name w0-stray-p");
     lab.exec_ok("h1", "ip link set w0-stray alias weft:blue/forgotten");
     lab.exec_ok("h1", "ip link add keepme type veth peer name keepme-p");
@@ -85,6 +95,7 @@ fn restart_restores_releases_and_cleans() {
         key
     );
     lab.exec_ok("c3", "ip -br addr show eth0 | grep -q 10.42.1.4");
+    lab.exec_ok("c1", "ip -br addr show eth0 | grep -q 10.42.1.2");
     wait_for("c3 to reach its host", Duration::from_secs(10), || {
         lab.exec("c3", "ping -c1 -W1 10.42.1.1").status.success()
     });

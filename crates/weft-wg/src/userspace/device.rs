@@ -12,13 +12,16 @@ use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
+use gotatun::noise::TimerParams;
 use gotatun::noise::index_table::IndexTable;
 use gotatun::packet::WgKind;
 use ipnet::IpNet;
 use weft_model::PublicKey;
 
+use super::EngineOptions;
 use super::allowed_ips::AllowedIps;
-use super::io::{TunIo, UdpBinder, UdpIo};
+use super::datapath::{Side, Sides};
+use super::io::{OffloadCounters, TunIo, UdpBinder, UdpIo};
 use super::peer::{DeviceKeys, Peer};
 use crate::uapi::{DeviceDump, PeerDump, UapiHandler, UapiServer};
 use crate::{DeviceConfig, DeviceInfo, PeerConfig, PeerInfo, WgError};
@@ -40,6 +43,10 @@ pub(crate) struct Shared {
     udp: RwLock<Arc<dyn UdpIo>>,
     state: RwLock<State>,
     pub mtu: AtomicU16,
+    /// See [`EngineOptions::busy_poll`].
+    pub busy_poll: Duration,
+    /// The buffers of the two packet paths, each behind its lock.
+    pub sides: Sides,
     stopping: AtomicBool,
     /// Wakes the timer thread early when stopping.
     sleep: (Mutex<()>, Condvar),
@@ -57,6 +64,8 @@ pub(crate) struct State {
     /// handshake responses name the receiver by such an index.
     pub by_index: Mutex<HashMap<u32, Arc<Peer>>>,
     pub index_table: IndexTable,
+    /// Given to every peer's tunnel.
+    pub timer_params: TimerParams,
     next_peer_id: u64,
 }
 
@@ -68,6 +77,22 @@ impl Engine {
         tun: Arc<dyn TunIo>,
         binder: Box<dyn UdpBinder>,
     ) -> Result<Engine, WgError> {
+        Self::start_with_options(name, tun, binder, &EngineOptions::default())
+    }
+
+    /// [`Engine::start`] with other timers or busy polling (the I/O's
+    /// offloads are up to whoever makes the I/O).
+    pub fn start_with_options(
+        name: &str,
+        tun: Arc<dyn TunIo>,
+        binder: Box<dyn UdpBinder>,
+        options: &EngineOptions,
+    ) -> Result<Engine, WgError> {
+        let rekey = options.rekey_after_time;
+        let timer_params = TimerParams {
+            rekey_after_time: rekey..=rekey,
+            ..TimerParams::default()
+        };
         let udp = binder.bind(0, 0).map_err(|source| WgError::Bind {
             ifname: name.to_owned(),
             port: 0,
@@ -86,10 +111,13 @@ impl Engine {
                 routes: AllowedIps::default(),
                 by_index: Mutex::new(HashMap::new()),
                 index_table: IndexTable::from_os_rng(),
+                timer_params,
                 next_peer_id: 0,
             }),
             udp: RwLock::new(udp),
             mtu: AtomicU16::new(mtu),
+            busy_poll: options.busy_poll,
+            sides: Sides::new(),
             stopping: AtomicBool::new(false),
             sleep: (Mutex::new(()), Condvar::new()),
         });
@@ -100,8 +128,8 @@ impl Engine {
         };
         type Loop = fn(&Shared);
         let loops: [(&str, Loop); 3] = [
-            ("tun", Shared::tun_loop),
-            ("udp", Shared::udp_loop),
+            ("tun", |shared| shared.side_loop(Side::Tun)),
+            ("udp", |shared| shared.side_loop(Side::Udp)),
             ("timer", Shared::timer_loop),
         ];
         for (role, body) in loops {
@@ -152,6 +180,11 @@ impl Engine {
 
     pub fn info(&self) -> DeviceInfo {
         self.shared.dump().into_info(&self.shared.name)
+    }
+
+    /// How often the fast path was taken (by the current UDP socket).
+    pub fn offload_counters(&self) -> OffloadCounters {
+        self.shared.tun.counters() + self.shared.udp().counters()
     }
 
     /// Stop serving the UAPI, stop the threads and release the I/O. Idempotent.
@@ -379,8 +412,12 @@ impl State {
         let own = keys.public_key();
         self.remove_peer(&own);
         for peer in self.peers.values() {
-            peer.lock()
-                .set_keys(&peer.public_key, &keys, &self.index_table);
+            peer.lock().set_keys(
+                &peer.public_key,
+                &keys,
+                &self.index_table,
+                &self.timer_params,
+            );
         }
         self.keys = Some(keys);
     }
@@ -432,7 +469,7 @@ impl State {
             if let Some(keys) = &self.keys
                 && ps.tunn.is_none()
             {
-                ps.set_keys(&key, keys, &self.index_table);
+                ps.set_keys(&key, keys, &self.index_table, &self.timer_params);
             }
         }
         if config.replace_allowed_ips {

@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
-use gotatun::noise::Tunn;
 use gotatun::noise::index_table::IndexTable;
 use gotatun::noise::rate_limiter::RateLimiter;
+use gotatun::noise::{TimerParams, Tunn};
 use gotatun::x25519;
 use weft_model::{PrivateKey, PublicKey};
 
@@ -87,7 +87,13 @@ impl Peer {
 
 impl PeerState {
     /// Give the peer a tunnel for `keys`, keeping its counters if it had one.
-    pub fn set_keys(&mut self, peer_key: &PublicKey, keys: &DeviceKeys, index_table: &IndexTable) {
+    pub fn set_keys(
+        &mut self,
+        peer_key: &PublicKey,
+        keys: &DeviceKeys,
+        index_table: &IndexTable,
+        timers: &TimerParams,
+    ) {
         match &mut self.tunn {
             Some(tunn) => {
                 tunn.set_static_private(
@@ -97,14 +103,18 @@ impl PeerState {
                 );
             }
             None => {
-                self.tunn = Some(Tunn::new(
+                let mut tunn = Tunn::new(
                     keys.secret.clone(),
                     x25519::PublicKey::from(peer_key.0),
                     self.preshared_key,
                     self.keepalive,
                     index_table.clone(),
                     Arc::clone(&keys.rate_limiter),
-                ));
+                );
+                if *timers != TimerParams::default() {
+                    tunn.dangerously_set_timer_params(timers.clone());
+                }
+                self.tunn = Some(tunn);
             }
         }
     }

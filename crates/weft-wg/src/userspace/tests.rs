@@ -121,6 +121,33 @@ fn handshake_and_traffic_both_ways() {
 }
 
 #[test]
+fn bursts_in_both_directions_arrive_complete_and_in_order() {
+    let (a, b) = pair();
+    expect_through(&a, &b, &ipv4_udp(A_IP, B_IP, b"session up"));
+    // Both directions at once, so that each side's thread also serves the
+    // other side now and then; a side must still deliver in order.
+    let burst = |from: [u8; 4], to: [u8; 4]| -> Vec<Vec<u8>> {
+        (0..300u32)
+            .map(|i| ipv4_udp(from, to, &i.to_be_bytes().repeat(1 + i as usize % 40)))
+            .collect()
+    };
+    let (to_b, to_a) = (burst(A_IP, B_IP), burst(B_IP, A_IP));
+    for (x, y) in to_b.iter().zip(&to_a) {
+        a.tun.inject(x);
+        b.tun.inject(y);
+    }
+    for (side, expected) in [(&b, &to_b), (&a, &to_a)] {
+        for (i, packet) in expected.iter().enumerate() {
+            let got = side
+                .tun
+                .delivered(WAIT)
+                .unwrap_or_else(|| panic!("packet {i} lost"));
+            assert_eq!(&got, packet, "packet {i} in order and unchanged");
+        }
+    }
+}
+
+#[test]
 fn packets_without_a_route_or_from_foreign_sources_are_dropped() {
     let (a, b) = pair();
     expect_through(&a, &b, &ipv4_udp(A_IP, B_IP, b"session up"));

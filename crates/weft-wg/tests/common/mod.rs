@@ -9,6 +9,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod traffic;
+
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -186,6 +188,105 @@ pub fn underlay() -> (Netns, Netns) {
 pub fn address(ns: &Netns, ifname: &str, cidr: &str) {
     ns.ip(&["addr", "add", cidr, "dev", ifname]);
     ns.ip(&["link", "set", ifname, "mtu", "1420", "up"]);
+}
+
+/// Two userspace engines, `wg1` in one namespace and `wg2` in the other,
+/// peered over the underlay: 10.9.0.1/fd00::1 and 10.9.0.2/fd00::2.
+pub struct EnginePair {
+    // Engines stop before their namespaces go.
+    pub backend1: weft_wg::Userspace,
+    pub backend2: weft_wg::Userspace,
+    pub key1: weft_wg::PrivateKey,
+    pub key2: weft_wg::PrivateKey,
+    pub ns1: Netns,
+    pub ns2: Netns,
+    _dir: tempfile::TempDir,
+}
+
+pub fn engine_pair(
+    options1: weft_wg::userspace::EngineOptions,
+    options2: weft_wg::userspace::EngineOptions,
+) -> EnginePair {
+    use weft_wg::{Backend, DeviceConfig, PeerConfig, PrivateKey, Userspace};
+    let (ns1, ns2) = underlay();
+    let dir = tempfile::tempdir().unwrap();
+    let start = |ns: &Netns, name: &'static str, options| {
+        let uapi = dir.path().join(name);
+        ns.run_inside(move || {
+            let backend = Userspace::with_options(uapi, options);
+            backend.create(name).map(|()| backend)
+        })
+        .unwrap()
+    };
+    let backend1 = start(&ns1, "wg1", options1);
+    let backend2 = start(&ns2, "wg2", options2);
+    let (key1, key2) = (PrivateKey::generate(), PrivateKey::generate());
+    for (backend, ifname, own, other, endpoint, host) in [
+        (&backend1, "wg1", &key1, &key2, "192.0.2.2:51820", "2"),
+        (&backend2, "wg2", &key2, &key1, "192.0.2.1:51820", "1"),
+    ] {
+        let mut peer = PeerConfig::new(other.public_key());
+        peer.endpoint = Some(endpoint.parse().unwrap());
+        peer.allowed_ips = vec![
+            format!("10.9.0.{host}/32").parse().unwrap(),
+            format!("fd00::{host}/128").parse().unwrap(),
+        ];
+        backend
+            .configure(
+                ifname,
+                &DeviceConfig {
+                    private_key: Some(own.clone()),
+                    listen_port: Some(51820),
+                    peers: vec![peer],
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    }
+    for (ns, ifname, host) in [(&ns1, "wg1", "1"), (&ns2, "wg2", "2")] {
+        address(ns, ifname, &format!("10.9.0.{host}/24"));
+        ns.ip(&[
+            "addr",
+            "add",
+            &format!("fd00::{host}/64"),
+            "dev",
+            ifname,
+            "nodad",
+        ]);
+    }
+    EnginePair {
+        backend1,
+        backend2,
+        key1,
+        key2,
+        ns1,
+        ns2,
+        _dir: dir,
+    }
+}
+
+/// A counter of the namespace's IP stack (`/proc/net/snmp` "Ip:" rows, or
+/// `/proc/net/snmp6`), e.g. "FragCreates" / "Ip6FragCreates".
+pub fn ip_counter(ns: &Netns, name: &str) -> u64 {
+    if let Some(v6) = name.strip_prefix("Ip6") {
+        let text = ns.exec_ok(&["cat", "/proc/net/snmp6"]);
+        return text
+            .lines()
+            .find_map(|l| {
+                let mut f = l.split_whitespace();
+                (f.next() == Some(&format!("Ip6{v6}")[..]))
+                    .then(|| f.next().unwrap().parse().unwrap())
+            })
+            .unwrap_or_else(|| panic!("no {name} in snmp6"));
+    }
+    let text = ns.exec_ok(&["cat", "/proc/net/snmp"]);
+    let mut rows = text.lines().filter(|l| l.starts_with("Ip:"));
+    let (names, values) = (rows.next().unwrap(), rows.next().unwrap());
+    let i = names
+        .split_whitespace()
+        .position(|n| n == name)
+        .unwrap_or_else(|| panic!("no {name} in snmp"));
+    values.split_whitespace().nth(i).unwrap().parse().unwrap()
 }
 
 /// A spawned process, killed (and reaped) on drop.

@@ -43,6 +43,15 @@ pub struct Args {
     /// Serve Prometheus metrics on ADDR:PORT (e.g. 127.0.0.1:9586).
     #[arg(long, value_name = "ADDR:PORT")]
     metrics: Option<std::net::SocketAddr>,
+    /// Userspace engine: after handling packets, keep polling for more for
+    /// this many microseconds before sleeping (0: never). Longer trades idle
+    /// CPU for latency: replies that come back within it need no wake-up.
+    #[arg(long, value_name = "MICROS", default_value_t = 50)]
+    busy_poll: u64,
+    /// Userspace engine: no TUN offloads or UDP GSO/GRO (one packet per read
+    /// and write). For comparison and for kernels that misbehave with them.
+    #[arg(long)]
+    no_offloads: bool,
     /// Log filter (tracing's EnvFilter syntax), e.g. `debug` or `weft_wg=trace`.
     #[arg(long, env = "WEFT_LOG", default_value = "info,hickory_server=warn")]
     log: String,
@@ -85,6 +94,11 @@ pub fn exec(ctx: &Context, args: Args) -> Result<()> {
             degraded_after: seconds("--degraded-after", args.degraded_after)?,
         },
         metrics: args.metrics,
+        engine: weft_wg::EngineOptions {
+            offloads: !args.no_offloads,
+            busy_poll: std::time::Duration::from_micros(args.busy_poll),
+            ..Default::default()
+        },
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

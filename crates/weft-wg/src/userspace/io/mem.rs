@@ -8,7 +8,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::Duration;
 
-use super::{TunIo, UdpBinder, UdpIo, shutdown_error};
+use bytes::BytesMut;
+
+use super::{RecvBatch, TunIo, UdpBinder, UdpIo, shutdown_error};
+
+/// Most packets one in-memory receive returns: small, so that tests also
+/// see packets of one burst spread over several batches.
+const BATCH: usize = 8;
 
 /// A blocking queue that can be shut down.
 struct Queue<T> {
@@ -56,6 +62,34 @@ impl<T> Queue<T> {
         }
     }
 
+    /// Wait until there is an item (not taking it).
+    fn wait(&self) -> io::Result<()> {
+        let mut inner = self.inner.lock().unwrap();
+        loop {
+            if inner.1 {
+                return Err(shutdown_error());
+            }
+            if !inner.0.is_empty() {
+                return Ok(());
+            }
+            inner = self.ready.wait(inner).unwrap();
+        }
+    }
+
+    /// Take up to `max` items that are there, until `take` says there is
+    /// no more room (that item is lost, as on a full ring).
+    fn pop_ready(&self, max: usize, mut take: impl FnMut(T) -> bool) {
+        let mut inner = self.inner.lock().unwrap();
+        for _ in 0..max {
+            let Some(item) = inner.0.pop_front() else {
+                break;
+            };
+            if !take(item) {
+                break;
+            }
+        }
+    }
+
     fn shutdown(&self) {
         self.inner.lock().unwrap().1 = true;
         self.ready.notify_all();
@@ -90,15 +124,20 @@ impl MemTun {
 }
 
 impl TunIo for MemTun {
-    fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let packet = self.to_engine.pop(None)?.unwrap_or_default();
-        let n = packet.len().min(buf.len());
-        buf[..n].copy_from_slice(&packet[..n]);
-        Ok(n)
+    fn wait_readable(&self) -> io::Result<()> {
+        self.to_engine.wait()
     }
 
-    fn send(&self, packet: &[u8]) -> io::Result<()> {
-        self.from_engine.push(packet.to_vec());
+    fn recv_batch(&self, batch: &mut RecvBatch<()>) -> io::Result<()> {
+        self.to_engine
+            .pop_ready(BATCH, |packet| batch.push_copy(&[&packet], ()));
+        Ok(())
+    }
+
+    fn send_batch(&self, packets: &mut [BytesMut]) -> io::Result<()> {
+        for packet in packets {
+            self.from_engine.push(packet.to_vec());
+        }
         Ok(())
     }
 
@@ -184,18 +223,20 @@ pub struct MemUdp {
 }
 
 impl UdpIo for MemUdp {
-    fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let (packet, from) = self
-            .queue
-            .pop(None)?
-            .unwrap_or_else(|| (Vec::new(), self.addr));
-        let n = packet.len().min(buf.len());
-        buf[..n].copy_from_slice(&packet[..n]);
-        Ok((n, from))
+    fn wait_readable(&self) -> io::Result<()> {
+        self.queue.wait()
     }
 
-    fn send_to(&self, packet: &[u8], dst: SocketAddr) -> io::Result<()> {
-        self.network.deliver(self.addr, dst, packet);
+    fn recv_batch(&self, batch: &mut RecvBatch<SocketAddr>) -> io::Result<()> {
+        self.queue
+            .pop_ready(BATCH, |(packet, from)| batch.push_copy(&[&packet], from));
+        Ok(())
+    }
+
+    fn send_batch(&self, packets: &[&[u8]], dst: SocketAddr) -> io::Result<()> {
+        for packet in packets {
+            self.network.deliver(self.addr, dst, packet);
+        }
         Ok(())
     }
 
@@ -242,16 +283,18 @@ mod tests {
         );
         a.send_to(b"hi", "192.0.2.2:51820".parse().unwrap())
             .unwrap();
-        let mut buf = [0u8; 16];
-        let (n, from) = b.recv_from(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"hi");
-        assert_eq!(
-            from,
-            SocketAddr::new("192.0.2.1".parse().unwrap(), a.local_port())
-        );
+        a.send_batch(&[b"one", b"two"], "192.0.2.2:51820".parse().unwrap())
+            .unwrap();
+        let mut batch = RecvBatch::new(4096, 0);
+        b.wait_readable().unwrap();
+        b.recv_batch(&mut batch).unwrap();
+        let from = SocketAddr::new("192.0.2.1".parse().unwrap(), a.local_port());
+        let got: Vec<(&[u8], SocketAddr)> =
+            batch.packets().iter().map(|(p, s)| (&p[..], *s)).collect();
+        assert_eq!(got, [(&b"hi"[..], from), (b"one", from), (b"two", from)]);
 
         let b2 = Arc::clone(&b);
-        let reader = std::thread::spawn(move || b2.recv_from(&mut [0u8; 16]));
+        let reader = std::thread::spawn(move || b2.wait_readable());
         std::thread::sleep(Duration::from_millis(20));
         b.shutdown();
         assert!(is_shutdown(&reader.join().unwrap().unwrap_err()));

@@ -1,0 +1,155 @@
+//! A batch of received packets cut from one buffer.
+//!
+//! Receivers write straight into the batch's free room (one `read`, or one
+//! `recvmmsg` for many datagrams) and then mark which bytes are packets;
+//! each packet is a `BytesMut` sharing that buffer, so it can be handed to
+//! the protocol core as an owned packet without a copy or an allocation.
+//! Once every packet of a batch is gone, [`RecvBatch::clear`] takes the
+//! whole buffer back; if some packet is still held elsewhere, a fresh
+//! buffer is made and the old one goes away with its last packet.
+
+use bytes::BytesMut;
+
+pub struct RecvBatch<M> {
+    /// The free room: what is left of the buffer after the packets cut so
+    /// far. Invariant: the buffer was zero-filled when it was allocated, so
+    /// all of it is initialised, and it is only ever written after that.
+    room: BytesMut,
+    capacity: usize,
+    tailroom: usize,
+    packets: Vec<(BytesMut, M)>,
+}
+
+impl<M> RecvBatch<M> {
+    /// A batch whose packets may be up to `capacity` bytes together; each
+    /// packet keeps `tailroom` spare bytes after it, to grow into without
+    /// allocating (WireGuard pads packets to a multiple of 16).
+    pub fn new(capacity: usize, tailroom: usize) -> Self {
+        Self {
+            room: BytesMut::zeroed(capacity),
+            capacity,
+            tailroom,
+            packets: Vec::new(),
+        }
+    }
+
+    /// Start over: forget the packets and take the buffer back.
+    pub fn clear(&mut self) {
+        self.packets.clear();
+        self.room.clear();
+        if !self.room.try_reclaim(self.capacity) {
+            self.room = BytesMut::zeroed(self.capacity);
+        }
+    }
+
+    /// The free room to receive into.
+    pub fn room(&mut self) -> &mut [u8] {
+        let available = self.room.capacity();
+        // SAFETY: `room` views a buffer that was zero-filled when allocated
+        // (`BytesMut::zeroed`; `clear` only ever reclaims or replaces it),
+        // so every byte up to its capacity is initialised.
+        unsafe { self.room.set_len(available) };
+        &mut self.room[..]
+    }
+
+    /// How many bytes [`RecvBatch::room`] has.
+    pub fn room_len(&self) -> usize {
+        self.room.capacity()
+    }
+
+    /// Make the `len` bytes at `offset` in the room a packet; the bytes
+    /// before `offset` are given up.
+    pub fn take(&mut self, offset: usize, len: usize, meta: M) {
+        self.room();
+        drop(self.room.split_to(offset));
+        let keep = (len + self.tailroom).min(self.room.len());
+        let mut packet = self.room.split_to(keep);
+        packet.truncate(len);
+        self.packets.push((packet, meta));
+    }
+
+    /// Copy a packet in, from pieces to be put back to back. `false` (and
+    /// nothing added) if it does not fit.
+    pub fn push_copy(&mut self, pieces: &[&[u8]], meta: M) -> bool {
+        let len: usize = pieces.iter().map(|p| p.len()).sum();
+        let room = self.room();
+        if room.len() < len {
+            return false;
+        }
+        let mut at = 0;
+        for piece in pieces {
+            room[at..at + piece.len()].copy_from_slice(piece);
+            at += piece.len();
+        }
+        self.take(0, len, meta);
+        true
+    }
+
+    /// Take the first `len` bytes of the room out as scratch space that is
+    /// not a packet (say, a super-packet to cut into packets that go into
+    /// the room after it).
+    pub fn split_scratch(&mut self, len: usize) -> BytesMut {
+        self.room();
+        self.room.split_to(len)
+    }
+
+    pub fn len(&self) -> usize {
+        self.packets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.packets.is_empty()
+    }
+
+    pub fn packets(&self) -> &[(BytesMut, M)] {
+        &self.packets
+    }
+
+    /// Take the packets out (the buffer stays until [`RecvBatch::clear`]).
+    pub fn drain(&mut self) -> std::vec::Drain<'_, (BytesMut, M)> {
+        self.packets.drain(..)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packets_share_the_buffer_and_it_comes_back() {
+        let mut batch = RecvBatch::<u8>::new(1000, 16);
+        let start = batch.room().as_ptr();
+        batch.room()[..5].copy_from_slice(b"hello");
+        batch.room()[30..35].copy_from_slice(b"world");
+        batch.take(0, 5, 1); // "hello" and its 16 bytes of tailroom
+        batch.take(9, 5, 2); // "world" is now 9 bytes in
+        assert!(batch.push_copy(&[b"ab", b"cd"], 3));
+        let got: Vec<(&[u8], u8)> = batch.packets().iter().map(|(p, m)| (&p[..], *m)).collect();
+        assert_eq!(got, [(&b"hello"[..], 1), (b"world", 2), (b"abcd", 3)]);
+        assert_eq!(batch.room_len(), 1000 - 21 - 9 - 21 - 20);
+        assert!(!batch.push_copy(&[&[0u8; 2000]], 4));
+
+        // Padding grows a packet in place.
+        let (mut first, _) = batch.drain().next().unwrap();
+        let before = first.as_ptr();
+        first.resize(16, 0);
+        assert_eq!(first.as_ptr(), before, "no reallocation");
+        drop(first);
+
+        batch.clear();
+        assert!(batch.is_empty());
+        assert_eq!(batch.room().as_ptr(), start, "the same buffer again");
+        assert_eq!(batch.room_len(), 1000);
+    }
+
+    #[test]
+    fn a_packet_kept_elsewhere_does_not_block_the_next_batch() {
+        let mut batch = RecvBatch::<()>::new(100, 0);
+        assert!(batch.push_copy(&[b"kept"], ()));
+        let (kept, ()) = batch.drain().next().unwrap();
+        batch.clear();
+        assert_eq!(batch.room_len(), 100);
+        assert!(batch.push_copy(&[b"next"], ()));
+        assert_eq!(&kept[..], b"kept");
+    }
+}
