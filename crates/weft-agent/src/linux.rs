@@ -135,6 +135,20 @@ impl LinuxDataplane {
         self.host.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether `link` is the bridge as a crash right after creating it
+    /// left it: a bridge of the recorded name, no alias, down, no ports.
+    fn is_unfinished_bridge(&self, link: &weft_net::Link, plan: &NetworkPlan) -> DpResult<bool> {
+        if !matches!(plan.kind, NetworkKind::Bridge)
+            || link.kind.as_deref() != Some("bridge")
+            || link.alias.is_some()
+            || link.up
+        {
+            return Ok(false);
+        }
+        let links = self.host().links().map_err(err("list links"))?;
+        Ok(!links.iter().any(|l| l.master == Some(link.index)))
+    }
+
     /// Bring the device's peers to `peers` without touching peers that stay:
     /// replacing them all would drop their sessions.
     fn sync_peers(&self, ifname: &str, peers: &[PeerConfig]) -> DpResult<()> {
@@ -224,6 +238,7 @@ impl Dataplane for LinuxDataplane {
         if let Some(link) = existing
             && link.alias.as_deref() != Some(network_alias(&plan.name).as_str())
             && !self.wg.exists(ifname)
+            && !self.is_unfinished_bridge(&link, plan)?
         {
             return Err(DataplaneError::new(
                 format!("create {ifname}"),

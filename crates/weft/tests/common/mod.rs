@@ -44,6 +44,11 @@ pub fn which(tool: &str) -> Option<PathBuf> {
     dirs.into_iter().map(|d| d.join(tool)).find(|p| p.is_file())
 }
 
+/// A shell command line that runs all of `cmd` inside namespace `ns`.
+pub fn in_netns(ns: &str, cmd: &str) -> String {
+    format!("ip netns exec {ns} sh -c '{}'", cmd.replace('\'', r"'\''"))
+}
+
 /// Run a command, returning its output; panics with stderr if it fails.
 pub fn sh(cmd: &str) -> String {
     let out = run_sh(cmd);
@@ -140,12 +145,14 @@ impl Lab {
     }
 
     /// Run a shell command inside one of the lab's namespaces.
+    /// Run shell command `cmd` in namespace `ns`: all of it, pipes and
+    /// `&&` included.
     pub fn exec(&self, ns: &str, cmd: &str) -> Output {
-        run_sh(&format!("ip netns exec {} {cmd}", self.ns(ns)))
+        run_sh(&in_netns(&self.ns(ns), cmd))
     }
 
     pub fn exec_ok(&self, ns: &str, cmd: &str) -> String {
-        sh(&format!("ip netns exec {} {cmd}", self.ns(ns)))
+        sh(&in_netns(&self.ns(ns), cmd))
     }
 
     /// Two host namespaces joined by a veth underlay: `a` gets 192.0.2.1/24
