@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use weft_model::addressing::single;
 use weft_net::{Netlink, Netns, Route};
-use weft_wg::{Backend, DeviceConfig, DeviceInfo, PeerConfig};
+use weft_wg::{Backend, BackendKind, DeviceConfig, DeviceInfo, PeerConfig};
 
 /// Which WireGuard implementation to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,18 +135,22 @@ impl LinuxDataplane {
         self.host.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether `link` is the bridge as a crash right after creating it
-    /// left it: a bridge of the recorded name, no alias, down, no ports.
-    fn is_unfinished_bridge(&self, link: &weft_net::Link, plan: &NetworkPlan) -> DpResult<bool> {
-        if !matches!(plan.kind, NetworkKind::Bridge)
-            || link.kind.as_deref() != Some("bridge")
-            || link.alias.is_some()
-            || link.up
-        {
-            return Ok(false);
-        }
-        let links = self.host().links().map_err(err("list links"))?;
-        Ok(!links.iter().any(|l| l.master == Some(link.index)))
+    /// Whether `link`, of the network's recorded name, is the network's
+    /// interface as a crash right after creating it left it (see
+    /// [`unfinished_network_link`]).
+    fn is_unfinished_network(&self, link: &weft_net::Link, plan: &NetworkPlan) -> DpResult<bool> {
+        let kind = match plan.kind {
+            NetworkKind::Bridge => "bridge",
+            NetworkKind::Wireguard { .. } => "wireguard",
+        };
+        let mut nl = self.host();
+        let addressed = !nl
+            .addresses(Some(link.index))
+            .map_err(err(format!("inspect {}", link.name)))?
+            .is_empty();
+        let links = nl.links().map_err(err("list links"))?;
+        let ported = links.iter().any(|l| l.master == Some(link.index));
+        Ok(unfinished_network_link(link, kind, addressed, ported))
     }
 
     /// Bring the device's peers to `peers` without touching peers that stay:
@@ -170,6 +174,19 @@ impl LinuxDataplane {
         };
         self.wg.configure(ifname, &config).map_err(wg_err)
     }
+}
+
+/// A network interface that weft created but had not yet marked when it
+/// died: of the kind the network needs, no alias, down, no addresses, no
+/// ports. Anything else under that name (up, addressed, in use) is
+/// somebody else's and is never taken over.
+fn unfinished_network_link(
+    link: &weft_net::Link,
+    kind: &str,
+    addressed: bool,
+    ported: bool,
+) -> bool {
+    link.kind.as_deref() == Some(kind) && link.alias.is_none() && !link.up && !addressed && !ported
 }
 
 fn has_address(nl: &mut Netlink, index: u32, addr: IpNet) -> Result<bool, weft_net::NetError> {
@@ -223,8 +240,8 @@ fn find_link(nl: &mut Netlink, name: &str) -> DpResult<weft_net::Link> {
 impl Dataplane for LinuxDataplane {
     fn backend(&self) -> &'static str {
         match self.wg.kind() {
-            weft_wg::BackendKind::Kernel => "kernel",
-            weft_wg::BackendKind::Userspace => "userspace",
+            BackendKind::Kernel => "kernel",
+            BackendKind::Userspace => "userspace",
         }
     }
 
@@ -237,8 +254,9 @@ impl Dataplane for LinuxDataplane {
             .map_err(err(format!("find {ifname}")))?;
         if let Some(link) = existing
             && link.alias.as_deref() != Some(network_alias(&plan.name).as_str())
-            && !self.wg.exists(ifname)
-            && !self.is_unfinished_bridge(&link, plan)?
+            // Our own engine's TUN is ours whatever its alias.
+            && !(self.wg.kind() == BackendKind::Userspace && self.wg.exists(ifname))
+            && !self.is_unfinished_network(&link, plan)?
         {
             return Err(DataplaneError::new(
                 format!("create {ifname}"),
@@ -599,4 +617,71 @@ fn configure_attachment(
         mac: inner.mac.map(format_mac).unwrap_or_default(),
         host_mac,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unfinished_network_link;
+
+    fn link(kind: &str, alias: Option<&str>, up: bool) -> weft_net::Link {
+        weft_net::Link {
+            index: 7,
+            name: "wg0".into(),
+            kind: Some(kind.into()),
+            alias: alias.map(Into::into),
+            mac: None,
+            up,
+            mtu: 1420,
+            master: None,
+            link_netnsid: None,
+            peer_index: None,
+        }
+    }
+
+    #[test]
+    fn only_a_bare_link_of_the_right_kind_is_an_unfinished_network() {
+        assert!(unfinished_network_link(
+            &link("wireguard", None, false),
+            "wireguard",
+            false,
+            false
+        ));
+        assert!(unfinished_network_link(
+            &link("bridge", None, false),
+            "bridge",
+            false,
+            false
+        ));
+        // Someone else's: another kind, marked, up, addressed, with ports.
+        assert!(!unfinished_network_link(
+            &link("bridge", None, false),
+            "wireguard",
+            false,
+            false
+        ));
+        assert!(!unfinished_network_link(
+            &link("wireguard", Some("mine"), false),
+            "wireguard",
+            false,
+            false
+        ));
+        assert!(!unfinished_network_link(
+            &link("wireguard", None, true),
+            "wireguard",
+            false,
+            false
+        ));
+        assert!(!unfinished_network_link(
+            &link("wireguard", None, false),
+            "wireguard",
+            true,
+            false
+        ));
+        assert!(!unfinished_network_link(
+            &link("bridge", None, false),
+            "bridge",
+            false,
+            true
+        ));
+    }
 }

@@ -103,10 +103,25 @@ fn bad_input_is_refused_and_changes_nothing() {
         ],
     );
 
+    // Somebody else's interface under the name the next network would get.
+    lab.exec_ok("h1", "ip link add wg1 type bridge && ip link set wg1 up");
+
     let before = snapshot(&lab);
     let c1 = lab.netns_path("c1");
     let missing_ns = lab.netns_path("does-not-exist");
     let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "network",
+                "create",
+                "red",
+                "--subnet",
+                "10.43.0.0/16",
+                "--block",
+                "10.43.1.0/24",
+            ],
+            "an interface of that name exists and is not weft's",
+        ),
         (
             vec![
                 "network",
@@ -350,8 +365,10 @@ fn bad_input_is_refused_and_changes_nothing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("readable by group or others"));
     assert_eq!(snapshot(&lab), before);
-    // …and accepted once it is 0600; only its public key is ever shown.
+    // …and accepted once it is 0600 (and wg1 is free); only its public key
+    // is ever shown.
     sh(&format!("chmod 600 {}", key_file.display()));
+    lab.exec_ok("h1", "ip link del wg1");
     let private = std::fs::read_to_string(&key_file).unwrap();
     let out = lab.weft_ok(
         "h1",
