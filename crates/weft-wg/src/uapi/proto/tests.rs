@@ -269,3 +269,186 @@ fn get_response_round_trips() {
 fn get_response_without_errno_is_refused() {
     assert!(parse_get_response("listen_port=1\n\n").is_err());
 }
+
+/// A small seeded generator, so that a failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Values that sit on the edges of what the keys accept.
+const ODD_VALUES: &[&str] = &[
+    "",
+    "0",
+    "-1",
+    "65535",
+    "65536",
+    "4294967296",
+    "99999999999999999999999",
+    "true",
+    "false",
+    "TRUE",
+    "1.2.3.4",
+    "1.2.3.4:",
+    ":51820",
+    "[::1]:0",
+    "[::1",
+    "::",
+    "0.0.0.0/0",
+    "10.0.0.0/33",
+    "fd00::/129",
+    "10.0.0.1/8",
+    "zz",
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "000000000000000000000000000000000000000000000000000000000000000",
+    "ééééééééééééééééééééééééééééééééé",
+    "=",
+    "a=b=c",
+];
+
+/// Mutate a request: whole lines (drop, repeat, swap, new value, junk
+/// line) or single bytes.
+fn mutate(rng: &mut Rng, text: &str) -> String {
+    let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
+    for _ in 0..1 + rng.below(3) {
+        let at = rng.below(lines.len());
+        match rng.below(7) {
+            0 => {
+                lines.remove(at);
+                if lines.is_empty() {
+                    break;
+                }
+            }
+            1 => lines.insert(at, lines[at].clone()),
+            2 => {
+                let other = rng.below(lines.len());
+                lines.swap(at, other);
+            }
+            3 => {
+                let key = lines[at].split('=').next().unwrap_or_default().to_owned();
+                lines[at] = format!("{key}={}", ODD_VALUES[rng.below(ODD_VALUES.len())]);
+            }
+            4 => lines.insert(at, ODD_VALUES[rng.below(ODD_VALUES.len())].to_owned()),
+            _ => {
+                let mut bytes = lines[at].clone().into_bytes();
+                if !bytes.is_empty() {
+                    let i = rng.below(bytes.len());
+                    bytes[i] = rng.next() as u8;
+                }
+                lines[at] = String::from_utf8_lossy(&bytes).into_owned();
+            }
+        }
+    }
+    lines.join("\n")
+}
+
+/// What a set request does: of a peer that is removed, only its key counts
+/// (its other lines are not applied, and are not written out).
+fn meaning(mut config: DeviceConfig) -> DeviceConfig {
+    for peer in &mut config.peers {
+        if peer.remove {
+            *peer = PeerConfig {
+                remove: true,
+                ..PeerConfig::new(peer.public_key)
+            };
+        }
+    }
+    config
+}
+
+/// Untrusted text on the UAPI socket: whatever arrives, the parser answers
+/// with a result or an error, never a panic; errors are EPROTO or EINVAL and
+/// never quote a key; whatever it accepts it writes back to the same thing.
+#[test]
+fn mutated_requests_are_parsed_or_refused_never_panic() {
+    let mut full = DeviceConfig {
+        private_key: Some(PrivateKey::from_bytes(key(1))),
+        listen_port: Some(51820),
+        fwmark: Some(7),
+        replace_peers: true,
+        ..Default::default()
+    };
+    let mut peer = PeerConfig::new(PublicKey(key(2)));
+    peer.preshared_key = Some(key(3));
+    peer.endpoint = Some("[fd00::1]:51820".parse().unwrap());
+    peer.persistent_keepalive = Some(25);
+    peer.replace_allowed_ips = true;
+    peer.allowed_ips = vec!["10.9.0.0/24".parse().unwrap(), "fd00::/64".parse().unwrap()];
+    full.peers.push(peer);
+    let mut removed = PeerConfig::new(PublicKey(key(4)));
+    removed.remove = true;
+    full.peers.push(removed);
+    let mut updated = PeerConfig::new(PublicKey(key(5)));
+    updated.update_only = true;
+    full.peers.push(updated);
+    let seeds = [
+        format_set_request(&full),
+        "get=1\n\n".to_owned(),
+        "set=1\nlisten_port=1\n\n".to_owned(),
+    ];
+    let secrets: Vec<String> = (1..=5).map(hexkey).collect();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut accepted, mut refused) = (0, 0);
+    for round in 0..30_000 {
+        let seed = &seeds[round % seeds.len()];
+        let text = mutate(&mut rng, seed);
+        match parse_request(&text) {
+            Ok(Request::Set(config)) => {
+                accepted += 1;
+                let again = match parse_request(&format_set_request(&config)) {
+                    Ok(Request::Set(again)) => again,
+                    other => panic!("{other:?}: does not round-trip: {text:?}"),
+                };
+                assert_eq!(
+                    meaning(again),
+                    meaning(config),
+                    "does not round-trip: {text:?}"
+                );
+            }
+            Ok(Request::Get) => accepted += 1,
+            Err(e) => {
+                refused += 1;
+                assert!(
+                    [libc::EPROTO, libc::EINVAL].contains(&e.errno()),
+                    "{e} for {text:?}"
+                );
+                let message = e.to_string();
+                assert!(
+                    !secrets.iter().any(|s| message.contains(s.as_str())),
+                    "the error quotes a key: {message}"
+                );
+            }
+        }
+    }
+    // The mutations reach both outcomes, or the test shows nothing.
+    assert!(
+        accepted > 1000 && refused > 1000,
+        "accepted {accepted}, refused {refused}"
+    );
+}
+
+/// What `wg` reads back from a userspace implementation (a get response),
+/// mutated: parsed or refused, never a panic.
+#[test]
+fn mutated_get_responses_never_panic() {
+    let seed = format_get_response(&sample_dump());
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut refused = 0;
+    for _ in 0..20_000 {
+        let text = mutate(&mut rng, &seed);
+        if parse_get_response(&text).is_err() {
+            refused += 1;
+        }
+    }
+    assert!(refused > 1000, "refused only {refused}");
+}
