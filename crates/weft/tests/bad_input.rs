@@ -447,3 +447,29 @@ fn key_commands_match_wg() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("malformed key"));
 }
+
+/// The agent refuses bad flags before it touches anything, naming the flag.
+#[test]
+fn agent_flags_are_checked_before_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    for (args, want) in [
+        (vec!["--busy-poll", "2000000"], "--busy-poll"),
+        (vec!["--busy-poll=-1"], "--busy-poll"),
+        (vec!["--probe-interval", "0"], "--probe-interval"),
+        (vec!["--degraded-after", "nan"], "--degraded-after"),
+        (vec!["--wireguard", "fast"], "--wireguard"),
+    ] {
+        let out = std::process::Command::new(WEFT)
+            .arg("agent")
+            .args(["--socket", dir.path().join("a.sock").to_str().unwrap()])
+            .args(["--state-dir", state.to_str().unwrap()])
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} accepted");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert!(!state.exists(), "{args:?} created the state directory");
+    }
+}

@@ -46,7 +46,8 @@ pub struct Args {
     /// Userspace engine: after handling packets, keep polling for more for
     /// this many microseconds before sleeping (0: never). Longer trades idle
     /// CPU for latency: replies that come back within it need no wake-up.
-    #[arg(long, value_name = "MICROS", default_value_t = 50)]
+    #[arg(long, value_name = "MICROS", default_value_t = 50,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     busy_poll: u64,
     /// Userspace engine: no TUN offloads or UDP GSO/GRO (one packet per read
     /// and write). For comparison and for kernels that misbehave with them.
