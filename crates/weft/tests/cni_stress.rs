@@ -246,3 +246,88 @@ fn kill_9_during_a_burst_of_adds() {
     assert_eq!(distinct.len(), recorded.len(), "duplicate addresses");
     lab.finish();
 }
+
+/// A reboot, simulated: the agent stops, every namespace and link goes
+/// away (the host's links and firewall too, as after a power cycle); only
+/// the state directory survives. On start the stale leases are reclaimed:
+/// a pool that was full takes a whole new set of containers.
+#[test]
+fn leases_of_a_reboot_are_reclaimed() {
+    if !require_root("leases_of_a_reboot_are_reclaimed") {
+        return;
+    }
+    let mut lab = Lab::new();
+    lab.add_netns("h1");
+    lab.start_agent("h1");
+    // A bridge network with room for five containers: .1 is the gateway,
+    // .7 the broadcast address.
+    let conf = json!({
+        "cniVersion": "1.1.0",
+        "name": "tiny",
+        "type": "weft",
+        "agentSocket": lab.dir.path().join("h1/agent.sock"),
+        "subnet": "10.66.0.0/29",
+        "mode": "bridge",
+    })
+    .to_string();
+    let add = |lab: &Lab, id: &str| {
+        let out = spawn_plugin(lab, "ADD", id, &conf)
+            .wait_with_output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let mut before = BTreeSet::new();
+    for i in 0..5 {
+        let id = format!("r{i}");
+        lab.add_netns(&id);
+        let (ok, stdout) = add(&lab, &id);
+        assert!(ok, "ADD {id}: {stdout}");
+        let r: Value = serde_json::from_str(&stdout).unwrap();
+        before.insert(r["ips"][0]["address"].as_str().unwrap().to_string());
+    }
+    assert_eq!(before.len(), 5);
+    lab.add_netns("r5");
+    let (ok, stdout) = add(&lab, "r5");
+    assert!(!ok, "a sixth container fits in a /29: {stdout}");
+    assert!(stdout.contains("is exhausted"), "{stdout}");
+
+    // The power goes. Nothing of the old boot remains but the state dir.
+    assert!(lab.stop_agent("h1").success());
+    for i in 0..6 {
+        sh(&format!("ip netns del {}", lab.ns(&format!("r{i}"))));
+    }
+    lab.exec_ok(
+        "h1",
+        "for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1); do \
+           [ \"$l\" = lo ] || ip link del \"$l\"; done; nft flush ruleset",
+    );
+    assert_eq!(lab.exec_ok("h1", "ip -o link show | wc -l").trim(), "1");
+
+    lab.start_agent("h1");
+    // The stale leases are gone, the bridge is back with its gateway.
+    assert!(
+        lab.weft_json("h1", &["attachments"])
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "stale leases kept"
+    );
+    let mut after = BTreeSet::new();
+    for i in 0..5 {
+        let id = format!("n{i}");
+        lab.add_netns(&id);
+        let (ok, stdout) = add(&lab, &id);
+        assert!(ok, "ADD {id} after the reboot: {stdout}");
+        let r: Value = serde_json::from_str(&stdout).unwrap();
+        after.insert(r["ips"][0]["address"].as_str().unwrap().to_string());
+    }
+    assert_eq!(after, before, "the same five addresses, reclaimed");
+    lab.exec_ok("n0", "ping -c1 -W2 10.66.0.1");
+    lab.exec_ok("n0", "ping -c1 -W2 10.66.0.6");
+    let net = lab.weft_json("h1", &["network", "ls"]);
+    assert_eq!(net[0]["allocated"], 5);
+    lab.finish();
+}

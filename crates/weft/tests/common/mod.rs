@@ -144,7 +144,6 @@ impl Lab {
         full
     }
 
-    /// Run a shell command inside one of the lab's namespaces.
     /// Run shell command `cmd` in namespace `ns`: all of it, pipes and
     /// `&&` included.
     pub fn exec(&self, ns: &str, cmd: &str) -> Output {
