@@ -1,4 +1,5 @@
-//! Errors of the DNS crate: each says what was being done and to what.
+//! Errors of the DNS crate: each says what was being done and to what; an
+//! underlying cause is kept as `#[source]` and not repeated in `Display`.
 
 use std::io;
 use std::net::SocketAddr;
@@ -16,7 +17,7 @@ pub enum DnsError {
     },
 
     /// A socket could not be set up.
-    #[error("{action} {addr}: {source}")]
+    #[error("{action} {addr}")]
     Socket {
         action: &'static str,
         addr: SocketAddr,
@@ -40,5 +41,22 @@ impl DnsError {
             addr,
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_errors_say_what_and_keep_the_os_error_as_source() {
+        let err = DnsError::socket(
+            "bind udp",
+            "127.0.0.1:53".parse().unwrap(),
+            io::Error::new(io::ErrorKind::AddrInUse, "port taken"),
+        );
+        assert_eq!(err.to_string(), "bind udp 127.0.0.1:53");
+        let source = std::error::Error::source(&err).expect("source kept");
+        assert_eq!(source.to_string(), "port taken");
     }
 }

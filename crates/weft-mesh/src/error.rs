@@ -50,9 +50,7 @@ pub enum PlanError {
         prefix: u8,
         host: String,
     },
-    #[error(
-        "network {network:?}: no free address for service {service:?} on host {host:?}: {source}"
-    )]
+    #[error("network {network:?}: no free address for service {service:?} on host {host:?}")]
     NoFreeAddress {
         network: String,
         host: String,
@@ -62,4 +60,28 @@ pub enum PlanError {
     },
     #[error("lab underlay pool {pool} has no free address for host {host:?}")]
     NoFreeUnderlay { pool: String, host: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_errors_do_not_repeat_their_source() {
+        let err = PlanError::NoFreeAddress {
+            network: "blue".into(),
+            host: "h1".into(),
+            service: "web".into(),
+            source: Box::new(weft_model::ModelError::Exhausted {
+                block: "10.42.1.0/30".into(),
+                size: 2,
+            }),
+        };
+        assert_eq!(
+            err.to_string(),
+            "network \"blue\": no free address for service \"web\" on host \"h1\""
+        );
+        let source = std::error::Error::source(&err).expect("source kept");
+        assert!(source.to_string().contains("10.42.1.0/30"), "{source}");
+    }
 }

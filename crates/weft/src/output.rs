@@ -8,20 +8,12 @@ pub enum Format {
     Json,
 }
 
-/// The error chain on one line, without repeating itself.
+/// The error chain on one line: each cause once, outermost first, joined
+/// by ": ". No error repeats its source in its own message (the workspace's
+/// error rule), so nothing needs to be filtered out here.
 pub fn one_line(err: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line.replace('\n', " ")
+    let causes: Vec<String> = err.chain().map(ToString::to_string).collect();
+    causes.join(": ").replace('\n', " ")
 }
 
 pub fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
@@ -97,10 +89,59 @@ mod tests {
     }
 
     #[test]
-    fn error_chains_print_once() {
+    fn error_chains_print_each_cause_once_in_order() {
         let err = anyhow::anyhow!("inner problem")
-            .context("outer: inner problem")
+            .context("outer")
             .context("top");
         assert_eq!(one_line(&err), "top: outer: inner problem");
+        let multi_line = anyhow::anyhow!("first\nsecond").context("read x");
+        assert_eq!(one_line(&multi_line), "read x: first second");
+    }
+
+    /// A chain as a user sees it: context of the binary, a library error
+    /// that says what it was doing, the OS error as its source.
+    #[test]
+    fn a_library_chain_reads_once() {
+        #[derive(Debug)]
+        struct Bind {
+            port: u16,
+            ifname: String,
+            source: std::io::Error,
+        }
+        impl std::fmt::Display for Bind {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "bind UDP port {} for {}", self.port, self.ifname)
+            }
+        }
+        impl std::error::Error for Bind {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.source)
+            }
+        }
+        let err = anyhow::Error::new(Bind {
+            port: 51820,
+            ifname: "wg0".into(),
+            source: std::io::Error::from_raw_os_error(libc::EADDRINUSE),
+        })
+        .context("create network blue");
+        assert_eq!(
+            one_line(&err),
+            "create network blue: bind UDP port 51820 for wg0: Address already in use (os error 98)"
+        );
+    }
+
+    /// The library errors the CLI prints follow the rule: the message does
+    /// not contain the source's text.
+    #[test]
+    fn library_errors_do_not_repeat_their_source() {
+        let wg = weft_wg::WgError::Tun {
+            ifname: "wg0".into(),
+            source: std::io::Error::from_raw_os_error(libc::EBUSY),
+        };
+        let err = anyhow::Error::new(wg);
+        assert_eq!(
+            one_line(&err),
+            "create TUN wg0: Device or resource busy (os error 16)"
+        );
     }
 }

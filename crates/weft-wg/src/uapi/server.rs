@@ -208,14 +208,14 @@ fn answer(request: &str, handler: &dyn UapiHandler) -> (String, bool) {
         Ok(Request::Get) => match handler.uapi_get() {
             Ok(dump) => (proto::format_get_response(&dump), true),
             Err(e) => {
-                tracing::debug!("UAPI get: {e}");
+                tracing::debug!(error = &e as &dyn std::error::Error, "UAPI get failed");
                 (proto::format_errno(e.errno()), true)
             }
         },
         Ok(Request::Set(config)) => match handler.uapi_set(&config) {
             Ok(()) => (proto::format_errno(0), true),
             Err(e) => {
-                tracing::info!("UAPI set: {e}");
+                tracing::info!(error = &e as &dyn std::error::Error, "UAPI set failed");
                 (proto::format_errno(e.errno()), true)
             }
         },

@@ -177,8 +177,7 @@ pub fn exec_up(ctx: &Context, args: Args) -> Result<()> {
     // adds the peers whose keys now exist. A third finds nothing to do.
     for _ in 0..3 {
         let observed = observe_all(&mesh, &hosts, &underlay)?;
-        let next =
-            weft_mesh::plan(&mesh.file, &observed).map_err(|e| anyhow::anyhow!("plan: {e}"))?;
+        let next = weft_mesh::plan(&mesh.file, &observed).context("plan")?;
         let changes = weft_mesh::diff(&next, &observed, previous.as_ref());
         let done = changes.is_empty() && next.is_complete();
         applied += apply_changes(&mesh, &next, &changes, &hosts, &progress)?;
@@ -247,7 +246,7 @@ pub fn exec_down(ctx: &Context, args: Args) -> Result<()> {
     let observed = observe_all(&mesh, &hosts, &underlay)?;
     let plan = match weft_mesh::plan(&mesh.file, &observed) {
         Ok(plan) => plan,
-        Err(e) => previous.clone().with_context(|| format!("plan: {e}"))?,
+        Err(e) => previous.clone().ok_or(e).context("plan")?,
     };
     let changes = weft_mesh::teardown(&plan, &observed, previous.as_ref());
     let mut removed = apply_changes(&mesh, &plan, &changes, &hosts, &progress)?;

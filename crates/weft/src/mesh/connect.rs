@@ -27,7 +27,7 @@ fn handshake_seen(host: &dyn HostConn, network: &str, peer: &str, since: i64) ->
 fn ping(host: &dyn HostConn, address: &str) -> Result<(), String> {
     host.sh_net(&format!("ping -c1 -W2 {address} >/dev/null"))
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| format!("{e:#}"))
 }
 
 /// Join the hub of `network` from `host`; `log` gets one line per attempt.

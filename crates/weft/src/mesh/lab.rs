@@ -61,7 +61,7 @@ impl Lab<'_> {
         let pool: IpNet = UNDERLAY_POOL.parse().expect("valid pool");
         let existing = self.underlay();
         let addresses = weft_mesh::assign_lab_underlay(&self.mesh.file, &existing, &pool)
-            .map_err(|e| anyhow::anyhow!("lab underlay: {e}"))?;
+            .context("lab underlay")?;
         std::fs::create_dir_all(&self.mesh.dir)?;
         write_atomic(
             &self.underlay_file(),

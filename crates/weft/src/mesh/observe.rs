@@ -58,7 +58,7 @@ fn json<T: for<'de> Deserialize<'de>>(text: &str, what: &str) -> Result<T> {
 }
 
 fn key(text: &str) -> Result<PublicKey> {
-    PublicKey::from_base64(text).map_err(|e| anyhow::anyhow!("{e}"))
+    Ok(PublicKey::from_base64(text)?)
 }
 
 /// Observe one host. A host that cannot be reached is an error: leaving it
