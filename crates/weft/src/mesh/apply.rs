@@ -1,8 +1,14 @@
-//! Carrying out `weft-mesh`'s actions on one host.
+//! Carrying out `weft-mesh`'s actions on one host. Most actions are one
+//! `weft` CLI call against the host's agent; the arguments are built by
+//! pure functions below, the calls made by [`run`].
 
 use super::host::{HostConn, quote, quote_all};
 use super::{Mesh, NAMES_SOURCE};
 use anyhow::{Result, bail};
+use ipnet::IpNet;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use weft_mesh::plan::{DnsRecord, PeerPlan};
 use weft_mesh::{Action, Kind, ServicePlan};
 
 /// The namespace a service with addresses of its own lives in.
@@ -13,155 +19,225 @@ pub fn service_netns(mesh: &str, service: &str) -> String {
 /// Run one action on `host`.
 pub fn run(mesh: &Mesh, domain: &str, host: &dyn HostConn, action: &Action) -> Result<()> {
     match action {
-        Action::StopService { service } => {
-            let dir = mesh.service_dir(host, service);
-            host.sh(&format!(
-                "{} service-stop --dir {}",
-                quote(&host.weft_bin()),
-                quote(&dir)
-            ))?;
-        }
+        Action::StopService { service } => stop_service(mesh, host, service),
         Action::Detach {
             network,
             workload_id,
-        } => {
-            host.weft(&["detach", network, "--id", workload_id])?;
-        }
+        } => weft(host, &["detach", network, "--id", workload_id]),
         Action::RemovePeer {
             network,
             public_key,
-        } => {
-            host.weft(&[
+        } => weft(
+            host,
+            &[
                 "peer",
                 "rm",
                 network,
                 "--public-key",
                 &public_key.to_base64(),
-            ])?;
-        }
-        Action::RemoveNetwork { network } => {
-            host.weft(&["network", "rm", network, "--force"])?;
-        }
+            ],
+        ),
+        Action::RemoveNetwork { network } => weft(host, &["network", "rm", network, "--force"]),
         Action::CreateNetwork {
             network,
             subnet,
             block,
             listen_port,
             internal,
-        } => {
-            let (subnet, block, port) = (
-                subnet.to_string(),
-                block.to_string(),
-                listen_port.to_string(),
-            );
-            let mut args = vec![
-                "network", "create", network, "--subnet", &subnet, "--block", &block,
-            ];
-            args.extend(["--listen-port", &port, "--domain", domain]);
-            if *internal {
-                args.push("--internal");
-            }
-            host.weft(&args)?;
-        }
+        } => weft(
+            host,
+            &network_create_args(network, *subnet, *block, *listen_port, *internal, domain),
+        ),
         Action::AddPeer { network, peer } | Action::UpdatePeer { network, peer } => {
-            let allowed = peer
-                .allowed_ips
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
-            let keepalive = peer.keepalive.unwrap_or(0).to_string();
-            host.weft(&[
-                "peer",
-                "add",
-                network,
-                "--public-key",
-                &peer.public_key.to_base64(),
-                "--endpoint",
-                &peer.endpoint,
-                "--allowed-ips",
-                &allowed,
-                "--keepalive",
-                &keepalive,
-            ])?;
+            weft(host, &peer_add_args(network, peer))
         }
         Action::SetDns { network, records } => {
-            let mut names: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-            let suffix = format!(".{domain}");
-            for r in records {
-                // Agents keep labels; the plan names them in full.
-                let label = r.name.strip_suffix(&suffix).unwrap_or(&r.name);
-                names.entry(label).or_default().push(r.address.to_string());
-            }
-            let items: Vec<String> = names
-                .iter()
-                .map(|(n, a)| format!("{n}={}", a.join(",")))
-                .collect();
-            let mut args = vec!["names", "set", network, "--source", NAMES_SOURCE];
-            args.extend(items.iter().map(String::as_str));
-            host.weft(&args)?;
+            weft(host, &names_set_args(network, domain, records))
         }
         Action::Attach {
             network,
             service,
             workload_id,
             address,
-        } => {
-            let ns = service_netns(mesh.name(), service);
-            host.sh(&format!(
-                "[ -e /run/netns/{0} ] || ip netns add {0}",
-                quote(&ns)
-            ))?;
-            let netns = format!("/run/netns/{ns}");
-            let addr = address.to_string();
-            let out = host.weft(&[
-                "attach",
-                network,
-                "--netns",
-                &netns,
-                "--id",
-                workload_id,
-                "--ip",
-                &addr,
-                "--name",
-                service,
-            ])?;
-            // The first network's responder resolves the service's names:
-            // `ip netns exec` (and so `weft exec` and the supervisor) bind
-            // /etc/netns/<ns>/resolv.conf over /etc/resolv.conf.
-            let att: serde_json::Value = serde_json::from_str(&out)?;
-            let servers: Vec<&str> = att["dns"]["nameservers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str())
-                .collect();
-            let search: Vec<&str> = att["dns"]["search"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str())
-                .collect();
-            let conf = servers
-                .iter()
-                .map(|s| format!("nameserver {s}\n"))
-                .chain((!search.is_empty()).then(|| format!("search {}\n", search.join(" "))))
-                .collect::<String>();
-            host.sh(&format!(
-                "mkdir -p /etc/netns/{0} && [ -e /etc/netns/{0}/resolv.conf ] || printf %s {1} > /etc/netns/{0}/resolv.conf",
-                quote(&ns),
-                quote(&conf)
-            ))?;
-        }
-        Action::StartService { service } => start_service(mesh, host, service)?,
+        } => attach(mesh, host, network, service, workload_id, *address),
+        Action::StartService { service } => start_service(mesh, host, service),
     }
-    Ok(())
+}
+
+/// One `weft` call on the host whose output is not needed.
+fn weft<S: AsRef<str>>(host: &dyn HostConn, args: &[S]) -> Result<()> {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    host.weft(&args).map(drop)
+}
+
+fn stop_service(mesh: &Mesh, host: &dyn HostConn, service: &str) -> Result<()> {
+    let dir = mesh.service_dir(host, service);
+    host.sh(&format!(
+        "{} service-stop --dir {}",
+        quote(&host.weft_bin()),
+        quote(&dir)
+    ))
+    .map(drop)
+}
+
+fn network_create_args(
+    network: &str,
+    subnet: IpNet,
+    block: IpNet,
+    listen_port: u16,
+    internal: bool,
+    domain: &str,
+) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "network".into(),
+        "create".into(),
+        network.into(),
+        "--subnet".into(),
+        subnet.to_string(),
+        "--block".into(),
+        block.to_string(),
+        "--listen-port".into(),
+        listen_port.to_string(),
+        "--domain".into(),
+        domain.into(),
+    ];
+    if internal {
+        args.push("--internal".into());
+    }
+    args
+}
+
+/// `peer add` both adds and replaces a peer.
+fn peer_add_args(network: &str, peer: &PeerPlan) -> Vec<String> {
+    let allowed = peer
+        .allowed_ips
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    vec![
+        "peer".into(),
+        "add".into(),
+        network.into(),
+        "--public-key".into(),
+        peer.public_key.to_base64(),
+        "--endpoint".into(),
+        peer.endpoint.clone(),
+        "--allowed-ips".into(),
+        allowed,
+        "--keepalive".into(),
+        peer.keepalive.unwrap_or(0).to_string(),
+    ]
+}
+
+fn names_set_args(network: &str, domain: &str, records: &[DnsRecord]) -> Vec<String> {
+    let mut names: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let suffix = format!(".{domain}");
+    for r in records {
+        // Agents keep labels; the plan names them in full.
+        let label = r.name.strip_suffix(&suffix).unwrap_or(&r.name);
+        names.entry(label).or_default().push(r.address.to_string());
+    }
+    let mut args: Vec<String> = vec![
+        "names".into(),
+        "set".into(),
+        network.into(),
+        "--source".into(),
+        NAMES_SOURCE.into(),
+    ];
+    args.extend(names.iter().map(|(n, a)| format!("{n}={}", a.join(","))));
+    args
+}
+
+/// Make the service's namespace if it has none, attach it to `network`,
+/// and give it a resolver.
+fn attach(
+    mesh: &Mesh,
+    host: &dyn HostConn,
+    network: &str,
+    service: &str,
+    workload_id: &str,
+    address: IpAddr,
+) -> Result<()> {
+    let ns = service_netns(mesh.name(), service);
+    host.sh(&format!(
+        "[ -e /run/netns/{0} ] || ip netns add {0}",
+        quote(&ns)
+    ))?;
+    let netns = format!("/run/netns/{ns}");
+    let out = host.weft(&[
+        "attach",
+        network,
+        "--netns",
+        &netns,
+        "--id",
+        workload_id,
+        "--ip",
+        &address.to_string(),
+        "--name",
+        service,
+    ])?;
+    // The first network's responder resolves the service's names:
+    // `ip netns exec` (and so `weft exec` and the supervisor) bind
+    // /etc/netns/<ns>/resolv.conf over /etc/resolv.conf.
+    let attachment: serde_json::Value = serde_json::from_str(&out)?;
+    host.sh(&format!(
+        "mkdir -p /etc/netns/{0} && [ -e /etc/netns/{0}/resolv.conf ] || printf %s {1} > /etc/netns/{0}/resolv.conf",
+        quote(&ns),
+        quote(&resolv_conf(&attachment))
+    ))
+    .map(drop)
+}
+
+/// resolv.conf for an attachment, from the `dns` of `weft attach -o json`.
+fn resolv_conf(attachment: &serde_json::Value) -> String {
+    let strings = |key: &str| -> Vec<&str> {
+        attachment["dns"][key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .collect()
+    };
+    let search = strings("search");
+    strings("nameservers")
+        .iter()
+        .map(|s| format!("nameserver {s}\n"))
+        .chain((!search.is_empty()).then(|| format!("search {}\n", search.join(" "))))
+        .collect()
 }
 
 fn start_service(mesh: &Mesh, host: &dyn HostConn, svc: &ServicePlan) -> Result<()> {
-    let dir = mesh.service_dir(host, &svc.name);
-    let mut argv: Vec<String> = vec![
+    let argv = supervisor_argv(
         host.weft_bin(),
+        mesh.service_dir(host, &svc.name),
+        mesh.name(),
+        svc,
+    )?;
+    // The supervisor runs in the host's network namespace (for published
+    // ports and `network: host`) and outlives this command.
+    host.sh_net(&format!(
+        "setsid {} </dev/null >/dev/null 2>&1 &",
+        quote_all(&argv)
+    ))?;
+    // Wait until it has written its state, so the next observation sees it.
+    let dir = mesh.service_dir(host, &svc.name);
+    host.sh(&format!(
+        "for i in $(seq 100); do [ -e {0}/started ] && exit 0; sleep 0.05; done; echo 'the service did not start' >&2; exit 1",
+        quote(&dir)
+    ))
+    .map(drop)
+}
+
+/// The `weft service-run` command line that supervises `svc`.
+fn supervisor_argv(
+    weft_bin: String,
+    dir: String,
+    mesh: &str,
+    svc: &ServicePlan,
+) -> Result<Vec<String>> {
+    let mut argv: Vec<String> = vec![
+        weft_bin,
         "service-run".into(),
         "--dir".into(),
         dir,
@@ -171,7 +247,7 @@ fn start_service(mesh: &Mesh, host: &dyn HostConn, svc: &ServicePlan) -> Result<
         svc.fingerprint(),
     ];
     if svc.network_type.has_own_address() {
-        argv.extend(["--netns".into(), service_netns(mesh.name(), &svc.name)]);
+        argv.extend(["--netns".into(), service_netns(mesh, &svc.name)]);
     }
     if svc.network_type.uses_host_ports() && svc.network_type.has_own_address() {
         let Some(first) = svc.addresses.first() else {
@@ -189,24 +265,74 @@ fn start_service(mesh: &Mesh, host: &dyn HostConn, svc: &ServicePlan) -> Result<
     }
     match svc.kind {
         Kind::Process => {
-            let command = svc.command.clone().unwrap_or_default();
             argv.push("--".into());
-            argv.extend(command);
+            argv.extend(svc.command.clone().unwrap_or_default());
         }
         Kind::Container => {}
         Kind::Vm => bail!("service {}: weft up does not run VMs yet", svc.name),
     }
-    // The supervisor runs in the host's network namespace (for published
-    // ports and `network: host`) and outlives this command.
-    host.sh_net(&format!(
-        "setsid {} </dev/null >/dev/null 2>&1 &",
-        quote_all(&argv)
-    ))?;
-    // Wait until it has written its state, so the next observation sees it.
-    let dir = mesh.service_dir(host, &svc.name);
-    host.sh(&format!(
-        "for i in $(seq 100); do [ -e {0}/started ] && exit 0; sleep 0.05; done; echo 'the service did not start' >&2; exit 1",
-        quote(&dir)
-    ))?;
-    Ok(())
+    Ok(argv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_records_become_labels_grouped_by_name() {
+        let record = |name: &str, address: &str| DnsRecord {
+            name: name.into(),
+            address: address.parse().unwrap(),
+        };
+        let args = names_set_args(
+            "blue",
+            "mesh.local",
+            &[
+                record("web.mesh.local", "10.42.1.2"),
+                record("db.mesh.local", "10.42.2.2"),
+                record("web.mesh.local", "10.42.2.3"),
+                record("other.example", "10.42.3.2"),
+            ],
+        );
+        assert_eq!(
+            args,
+            [
+                "names",
+                "set",
+                "blue",
+                "--source",
+                NAMES_SOURCE,
+                "db=10.42.2.2",
+                "other.example=10.42.3.2",
+                "web=10.42.1.2,10.42.2.3",
+            ]
+        );
+    }
+
+    #[test]
+    fn network_create_says_internal_only_when_it_is() {
+        let subnet: IpNet = "10.42.0.0/16".parse().unwrap();
+        let block: IpNet = "10.42.1.0/24".parse().unwrap();
+        let open = network_create_args("blue", subnet, block, 51820, false, "mesh.local");
+        assert_eq!(
+            open.join(" "),
+            "network create blue --subnet 10.42.0.0/16 --block 10.42.1.0/24 \
+             --listen-port 51820 --domain mesh.local"
+        );
+        let internal = network_create_args("blue", subnet, block, 51820, true, "mesh.local");
+        assert_eq!(internal.last().map(String::as_str), Some("--internal"));
+    }
+
+    #[test]
+    fn resolv_conf_from_an_attachment() {
+        let att = serde_json::json!({
+            "dns": {"nameservers": ["10.42.1.1"], "search": ["mesh.local", "example"]}
+        });
+        assert_eq!(
+            resolv_conf(&att),
+            "nameserver 10.42.1.1\nsearch mesh.local example\n"
+        );
+        let bare = serde_json::json!({"dns": {"nameservers": ["10.42.1.1"]}});
+        assert_eq!(resolv_conf(&bare), "nameserver 10.42.1.1\n");
+    }
 }
