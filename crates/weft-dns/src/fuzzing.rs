@@ -2,7 +2,7 @@
 //! decoding the server does, then the responder, on arbitrary bytes.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use hickory_server::net::NetError;
 use hickory_server::net::runtime::TokioTime;
@@ -34,7 +34,7 @@ pub async fn answer_packet(zone: &Arc<Zone>, packet: &[u8], src: SocketAddr) -> 
     responder
         .handle_request::<_, TokioTime>(&request, sink.clone())
         .await;
-    sink.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    sink.0.lock().unwrap_or_else(PoisonError::into_inner).take()
 }
 
 /// A response handler that keeps the encoded answer instead of sending it.
@@ -59,7 +59,7 @@ impl ResponseHandler for Collector {
         // As over UDP without EDNS: the tightest limit the server applies.
         encoder.set_max_size(512);
         let info = response.destructive_emit(&mut encoder)?;
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(bytes);
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(bytes);
         Ok(info)
     }
 }

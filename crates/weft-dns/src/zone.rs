@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use hickory_server::proto::rr::{LowerName, Name};
 
@@ -193,7 +193,7 @@ impl Zone {
     /// What the zone says about a query name, as the server asks it.
     /// Let clients also find names of the other zones `links` gives them.
     pub fn link_clients(&self, links: ClientLinks) {
-        *self.links.write().unwrap_or_else(|p| p.into_inner()) = Some(links);
+        *self.links.write().unwrap_or_else(PoisonError::into_inner) = Some(links);
     }
 
     /// [`Zone::answer`] for a client: a name unknown here is looked up in
@@ -203,7 +203,11 @@ impl Zone {
         if own != ZoneAnswer::Unknown {
             return own;
         }
-        let links = self.links.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let links = self
+            .links
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         for zone in links.map(|f| f(client)).unwrap_or_default() {
             if zone.domain == self.domain
                 && let ZoneAnswer::Known(addrs) = zone.answer(qname)
@@ -271,11 +275,11 @@ impl Zone {
     // change is one map operation after validation), so a poisoned lock is
     // still good to use.
     fn read(&self) -> RwLockReadGuard<'_, BTreeMap<(String, String), Vec<IpAddr>>> {
-        self.records.read().unwrap_or_else(|e| e.into_inner())
+        self.records.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<(String, String), Vec<IpAddr>>> {
-        self.records.write().unwrap_or_else(|e| e.into_inner())
+        self.records.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -229,7 +229,7 @@ impl Backend for Kernel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
+    use std::sync::{Mutex, PoisonError};
 
     #[derive(Default)]
     struct FakeLinks {
@@ -238,15 +238,25 @@ mod tests {
 
     impl LinkOps for FakeLinks {
         fn create_wireguard(&self, name: &str) -> io::Result<()> {
-            self.links.lock().unwrap().push(name.to_owned());
+            self.links
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(name.to_owned());
             Ok(())
         }
         fn delete(&self, name: &str) -> io::Result<()> {
-            self.links.lock().unwrap().retain(|l| l != name);
+            self.links
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|l| l != name);
             Ok(())
         }
         fn exists(&self, name: &str) -> bool {
-            self.links.lock().unwrap().iter().any(|l| l == name)
+            self.links
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .any(|l| l == name)
         }
     }
 

@@ -232,7 +232,7 @@ mod tests {
     use crate::uapi::proto::{PeerDump, format_set_request, parse_get_response};
     use crate::{PeerConfig, PeerInfo, PrivateKey, PublicKey};
     use std::io::Read;
-    use std::sync::Mutex;
+    use std::sync::{Mutex, PoisonError};
 
     #[derive(Default)]
     struct Fake {
@@ -248,7 +248,7 @@ mod tests {
                 peers: self
                     .applied
                     .lock()
-                    .unwrap()
+                    .unwrap_or_else(PoisonError::into_inner)
                     .iter()
                     .flat_map(|c| c.peers.clone())
                     .map(|p| PeerDump {
@@ -274,7 +274,10 @@ mod tests {
                     source: io::Error::from_raw_os_error(libc::EADDRINUSE),
                 });
             }
-            self.applied.lock().unwrap().push(config.clone());
+            self.applied
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(config.clone());
             Ok(())
         }
     }
@@ -314,7 +317,10 @@ mod tests {
             "errno=0\n\n"
         );
         assert_eq!(
-            fake.applied.lock().unwrap().as_slice(),
+            fake.applied
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_slice(),
             std::slice::from_ref(&config)
         );
 

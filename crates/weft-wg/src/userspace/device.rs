@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
@@ -20,9 +20,9 @@ use weft_model::PublicKey;
 
 use super::EngineOptions;
 use super::allowed_ips::AllowedIps;
-use super::datapath::{Side, Sides};
 use super::io::{OffloadCounters, TunIo, UdpBinder, UdpIo};
 use super::peer::{DeviceKeys, Peer};
+use super::sides::{Side, Sides};
 use crate::uapi::{DeviceDump, PeerDump, UapiHandler, UapiServer};
 use crate::{DeviceConfig, DeviceInfo, PeerConfig, PeerInfo, WgError};
 
@@ -140,7 +140,11 @@ impl Engine {
                 .name(format!("wg-{role}-{name}"))
                 .spawn(move || body(&shared));
             match spawned {
-                Ok(handle) => engine.threads.lock().unwrap().push(handle),
+                Ok(handle) => engine
+                    .threads
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(handle),
                 Err(source) => {
                     engine.stop();
                     return Err(WgError::Thread {
@@ -162,7 +166,7 @@ impl Engine {
     pub fn serve_uapi(&self, uapi_dir: &Path) -> Result<(), WgError> {
         let handler: Arc<dyn UapiHandler> = self.shared.clone();
         let server = UapiServer::start(uapi_dir, &self.shared.name, Arc::downgrade(&handler))?;
-        *self.uapi.lock().unwrap() = Some(server);
+        *self.uapi.lock().unwrap_or_else(PoisonError::into_inner) = Some(server);
         Ok(())
     }
 
@@ -189,17 +193,28 @@ impl Engine {
 
     /// Stop serving the UAPI, stop the threads and release the I/O. Idempotent.
     pub fn stop(&self) {
-        if let Some(mut server) = self.uapi.lock().unwrap().take() {
+        if let Some(mut server) = self
+            .uapi
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
             server.stop();
         }
         self.shared.stopping.store(true, Ordering::SeqCst);
         self.shared.tun.shutdown();
         self.shared.udp().shutdown();
         {
-            let _guard = self.shared.sleep.0.lock().unwrap();
+            let _guard = self
+                .shared
+                .sleep
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             self.shared.sleep.1.notify_all();
         }
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap());
+        let threads =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
         let stopped = !threads.is_empty();
         for thread in threads {
             if thread.join().is_err() {
@@ -220,24 +235,15 @@ impl Drop for Engine {
 
 impl Shared {
     pub fn read(&self) -> RwLockReadGuard<'_, State> {
-        self.state
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, State> {
-        self.state
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn udp(&self) -> Arc<dyn UdpIo> {
-        Arc::clone(
-            &self
-                .udp
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        )
+        Arc::clone(&self.udp.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     pub fn stopping(&self) -> bool {
@@ -246,11 +252,7 @@ impl Shared {
 
     /// Sleep up to `duration`; `false` if the engine is stopping.
     pub fn sleep(&self, duration: Duration) -> bool {
-        let guard = self
-            .sleep
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let guard = self.sleep.0.lock().unwrap_or_else(PoisonError::into_inner);
         if self.stopping() {
             return false;
         }
@@ -291,10 +293,7 @@ impl Shared {
         if let Some(socket) = new_socket {
             state.listen_port = socket.local_port();
             let old = std::mem::replace(
-                &mut *self
-                    .udp
-                    .write()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                &mut *self.udp.write().unwrap_or_else(PoisonError::into_inner),
                 Arc::clone(&socket),
             );
             // Wakes the UDP reader, which then picks up the new socket.
@@ -314,7 +313,7 @@ impl Shared {
             state
                 .by_index
                 .get_mut()
-                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(PoisonError::into_inner)
                 .clear();
         }
         for peer in &config.peers {
@@ -383,14 +382,14 @@ impl State {
         };
         self.by_index
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(PoisonError::into_inner)
             .insert(index, Arc::clone(peer));
     }
 
     pub fn peer_by_index(&self, index: u32) -> Option<Arc<Peer>> {
         self.by_index
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(PoisonError::into_inner)
             .get(&index)
             .cloned()
     }
@@ -429,7 +428,7 @@ impl State {
         self.routes.retain(|_, owner| !Arc::ptr_eq(owner, &peer));
         self.by_index
             .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(PoisonError::into_inner)
             .retain(|_, p| !Arc::ptr_eq(p, &peer));
         tracing::info!(peer = %public_key, "peer removed");
     }

@@ -7,6 +7,7 @@ mod device;
 pub mod io;
 pub mod offload;
 mod peer;
+mod sides;
 mod timers;
 pub mod tun;
 pub mod udp;
@@ -16,7 +17,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 pub use device::Engine;
@@ -87,9 +88,7 @@ impl Userspace {
     }
 
     fn engines(&self) -> MutexGuard<'_, HashMap<String, Arc<Engine>>> {
-        self.engines
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.engines.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn existing(&self, ifname: &str) -> Result<Arc<Engine>, WgError> {

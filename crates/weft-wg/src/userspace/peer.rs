@@ -3,7 +3,7 @@
 //! session and timer state.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Instant, SystemTime};
 
 use gotatun::noise::index_table::IndexTable;
@@ -79,9 +79,7 @@ impl Peer {
 
     pub fn lock(&self) -> MutexGuard<'_, PeerState> {
         // A panic while holding the lock leaves plain data behind; go on.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

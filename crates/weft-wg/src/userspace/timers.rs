@@ -2,6 +2,7 @@
 //! (handshake retries and rekeys, keepalives, session expiry) and send what
 //! it asks for; now and then refresh the TUN's MTU.
 
+use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -36,7 +37,7 @@ impl Shared {
         state
             .by_index
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(PoisonError::into_inner)
             .retain(|index, _| state.index_table.in_use(*index));
         let now = SystemTime::now();
         let udp = self.udp();

@@ -17,8 +17,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use bytes::BytesMut;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -307,7 +307,7 @@ impl TunIo for Tun {
         let mut coalescer = self
             .coalescer
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(PoisonError::into_inner);
         coalescer.plan(packets);
         for group in coalescer.groups() {
             let hdr = coalescer.finish(group, &mut packets[group.head]).encode();

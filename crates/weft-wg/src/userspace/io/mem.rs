@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -31,7 +31,7 @@ impl<T> Queue<T> {
     }
 
     fn push(&self, item: T) {
-        let mut inner = self.inner.lock().unwrap();
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if !inner.1 {
             inner.0.push_back(item);
             self.ready.notify_one();
@@ -40,7 +40,7 @@ impl<T> Queue<T> {
 
     /// Wait up to `timeout` (forever if `None`); `Ok(None)` on timeout.
     fn pop(&self, timeout: Option<Duration>) -> io::Result<Option<T>> {
-        let mut inner = self.inner.lock().unwrap();
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         loop {
             if inner.1 {
@@ -50,13 +50,22 @@ impl<T> Queue<T> {
                 return Ok(Some(item));
             }
             match deadline {
-                None => inner = self.ready.wait(inner).unwrap(),
+                None => {
+                    inner = self
+                        .ready
+                        .wait(inner)
+                        .unwrap_or_else(PoisonError::into_inner)
+                }
                 Some(deadline) => {
                     let now = std::time::Instant::now();
                     if now >= deadline {
                         return Ok(None);
                     }
-                    inner = self.ready.wait_timeout(inner, deadline - now).unwrap().0;
+                    inner = self
+                        .ready
+                        .wait_timeout(inner, deadline - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
                 }
             }
         }
@@ -64,7 +73,7 @@ impl<T> Queue<T> {
 
     /// Wait until there is an item (not taking it).
     fn wait(&self) -> io::Result<()> {
-        let mut inner = self.inner.lock().unwrap();
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if inner.1 {
                 return Err(shutdown_error());
@@ -72,14 +81,17 @@ impl<T> Queue<T> {
             if !inner.0.is_empty() {
                 return Ok(());
             }
-            inner = self.ready.wait(inner).unwrap();
+            inner = self
+                .ready
+                .wait(inner)
+                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 
     /// Take up to `max` items that are there, until `take` says there is
     /// no more room (that item is lost, as on a full ring).
     fn pop_ready(&self, max: usize, mut take: impl FnMut(T) -> bool) {
-        let mut inner = self.inner.lock().unwrap();
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         for _ in 0..max {
             let Some(item) = inner.0.pop_front() else {
                 break;
@@ -91,7 +103,7 @@ impl<T> Queue<T> {
     }
 
     fn shutdown(&self) {
-        self.inner.lock().unwrap().1 = true;
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner).1 = true;
         self.ready.notify_all();
     }
 }
@@ -173,7 +185,7 @@ impl MemNetwork {
         let socket = self
             .sockets
             .lock()
-            .unwrap()
+            .unwrap_or_else(PoisonError::into_inner)
             .get(&to)
             .and_then(Weak::upgrade);
         if let Some(socket) = socket {
@@ -190,7 +202,11 @@ pub struct MemHost {
 
 impl UdpBinder for MemHost {
     fn bind(&self, port: u16, fwmark: u32) -> io::Result<Arc<dyn UdpIo>> {
-        let mut sockets = self.network.sockets.lock().unwrap();
+        let mut sockets = self
+            .network
+            .sockets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         sockets.retain(|_, s| s.strong_count() > 0);
         let port = if port != 0 {
             port
@@ -245,13 +261,17 @@ impl UdpIo for MemUdp {
     }
 
     fn set_fwmark(&self, mark: u32) -> io::Result<()> {
-        *self.fwmark.lock().unwrap() = mark;
+        *self.fwmark.lock().unwrap_or_else(PoisonError::into_inner) = mark;
         Ok(())
     }
 
     fn shutdown(&self) {
         self.queue.shutdown();
-        let mut sockets = self.network.sockets.lock().unwrap();
+        let mut sockets = self
+            .network
+            .sockets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if sockets
             .get(&self.addr)
             .is_some_and(|s| std::ptr::eq(s.as_ptr(), self))
