@@ -10,6 +10,8 @@
 //! `weft status --file` shows it.
 
 use anyhow::{Context as _, Result, bail};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -162,16 +164,21 @@ fn forward(listener: TcpListener, to: SocketAddr) {
 
 pub fn stop(args: DirArgs) -> Result<()> {
     let dir = &args.dir;
-    if let Some(pid) = read(dir, "pid").and_then(|p| p.parse::<i32>().ok()) {
-        // The supervisor leads its own session and group: signal them all.
-        // SAFETY: kill(2) on a process group we started; no memory involved.
-        unsafe { libc::kill(-pid, libc::SIGTERM) };
+    // Never 0 or 1: killpg(0) would signal our own group.
+    let pid = read(dir, "pid")
+        .and_then(|p| p.parse::<i32>().ok())
+        .filter(|pid| *pid > 1);
+    if let Some(pid) = pid {
+        // The supervisor leads its own session and group (`weft up` starts
+        // it with setsid): signal them all. An error means the group is
+        // gone already (ESRCH).
+        let group = Pid::from_raw(pid);
+        let _ = killpg(group, Signal::SIGTERM);
         let start = std::time::Instant::now();
         while alive(pid) && start.elapsed() < std::time::Duration::from_secs(5) {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        // SAFETY: as above.
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        let _ = killpg(group, Signal::SIGKILL);
     }
     if let Some(ns) = read(dir, "netns") {
         if Path::new("/run/netns").join(&ns).exists() {

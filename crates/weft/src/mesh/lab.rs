@@ -7,6 +7,8 @@ use super::host::{LabHost, run};
 use super::{Mesh, write_atomic};
 use anyhow::{Context as _, Result, bail};
 use ipnet::IpNet;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::os::unix::process::CommandExt as _;
@@ -200,14 +202,13 @@ fn start_agent(host: &LabHost) -> Result<()> {
     .stdin(Stdio::null())
     .stdout(log.try_clone()?)
     .stderr(log);
-    // SAFETY: setsid() is async-signal-safe and touches no memory; it makes
-    // the agent outlive this command (its own session, no controlling tty).
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
+    // The agent outlives this command. A process group of its own is all
+    // that takes: the terminal's signals go to the foreground group (Ctrl-C)
+    // and, on hangup, to the session leader and that group, never to
+    // another group; its stdio are not the terminal, so it never touches
+    // it. (A session of its own would need setsid() in `pre_exec`, which is
+    // unsafe for no gain here.)
+    cmd.process_group(0);
     let child = cmd.spawn().context("start a lab agent")?;
     // `ip netns exec`, `unshare` and `sh -c 'exec …'` all exec: the pid is the agent's.
     std::fs::write(host.dir.join("agent.pid"), child.id().to_string())?;
@@ -232,14 +233,16 @@ fn stop_agent(host: &LabHost) {
     if !alive() {
         return;
     }
-    // SAFETY: kill(2) with a pid we started; no memory involved.
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let Ok(pid) = i32::try_from(pid).map(Pid::from_raw) else {
+        return;
+    };
+    // Errors mean the agent is gone already (ESRCH): nothing left to do.
+    let _ = kill(pid, Signal::SIGTERM);
     let start = Instant::now();
     while alive() && start.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(50));
     }
     if alive() {
-        // SAFETY: as above.
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        let _ = kill(pid, Signal::SIGKILL);
     }
 }
