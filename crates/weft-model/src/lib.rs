@@ -1,6 +1,17 @@
-//! weft's model: the pure part. Validation of names, addresses and keys,
-//! address assignment inside host blocks, interface naming, and the plans the
-//! agent carries out. Nothing here touches the kernel, the disk or the clock.
+//! weft's model: the pure vocabulary every other crate shares. Nothing here
+//! touches the kernel, the disk or the clock.
+//!
+//! - [`names`]: validation of network names, workload ids and names, DNS
+//!   domains and interface names, and the names weft gives interfaces.
+//! - [`addressing`]: subnets, host blocks and the addresses handed out inside
+//!   a block.
+//! - [`network`]: network modes and their defaults.
+//! - [`peer`]: a peer's endpoint and allowed IPs.
+//! - [`key`]: WireGuard keys.
+//! - [`error`]: what invalid input is reported as.
+//!
+//! What the agent does with these (the plans it turns records into) lives in
+//! `weft-agent`; the mesh file's planning lives in `weft-mesh`.
 
 pub mod addressing;
 pub mod error;

@@ -125,8 +125,7 @@ fn observe_all(
         ..Default::default()
     };
     for host in hosts {
-        let state = observe::host(mesh, host.as_ref())
-            .with_context(|| format!("observe {}", host.name()))?;
+        let state = observe::host(mesh, host.as_ref())?;
         observed.hosts.insert(host.name().to_string(), state);
     }
     Ok(observed)

@@ -6,7 +6,6 @@ use super::{Mesh, NAMES_SOURCE};
 use anyhow::{Context as _, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use weft_mesh::plan::DnsRecord;
 use weft_mesh::{HostState, NetworkState, PeerState, ServiceState};
 use weft_model::PublicKey;
@@ -14,6 +13,8 @@ use weft_model::PublicKey;
 #[derive(Deserialize)]
 struct NetworkJson {
     name: String,
+    #[serde(default)]
+    interface: String,
     mode: String,
     subnet: String,
     block: String,
@@ -64,6 +65,10 @@ fn key(text: &str) -> Result<PublicKey> {
 /// Observe one host. A host that cannot be reached is an error: leaving it
 /// out would make the others drop their peers to it.
 pub fn host(mesh: &Mesh, host: &dyn HostConn) -> Result<HostState> {
+    observe(mesh, host).with_context(|| format!("observe {}", host.name()))
+}
+
+fn observe(mesh: &Mesh, host: &dyn HostConn) -> Result<HostState> {
     let nets: Vec<NetworkJson> = json(&host.weft(&["network", "ls"])?, "network list")?;
     let atts: Vec<AttachmentJson> = json(&host.weft(&["attachments"])?, "attachments")?;
     let mut state = HostState::default();
@@ -73,59 +78,9 @@ pub fn host(mesh: &Mesh, host: &dyn HostConn) -> Result<HostState> {
             &host.weft(&["names", "get", &n.name, "--source", NAMES_SOURCE])?,
             "names",
         )?;
-        let mut dns: Vec<DnsRecord> = names
-            .iter()
-            .flat_map(|r| {
-                r.addresses
-                    .iter()
-                    .filter_map(|a| a.parse::<IpAddr>().ok())
-                    .map(|address| DnsRecord {
-                        name: format!("{}.{}", r.name, mesh.file.domain),
-                        address,
-                    })
-            })
-            .collect();
-        dns.sort();
-        let attachments: BTreeMap<String, IpAddr> = atts
-            .iter()
-            .filter(|a| a.network == n.name)
-            .filter_map(|a| Some((a.id.clone(), a.address.split('/').next()?.parse().ok()?)))
-            .collect();
-        let peers = peers
-            .iter()
-            .map(|p| {
-                Ok(PeerState {
-                    public_key: key(&p.public_key)?,
-                    endpoint: Some(p.endpoint.clone()),
-                    allowed_ips: p
-                        .allowed_ips
-                        .iter()
-                        .filter_map(|a| a.parse().ok())
-                        .collect(),
-                    keepalive: (p.keepalive != 0).then_some(p.keepalive),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        state.networks.insert(
-            n.name.clone(),
-            NetworkState {
-                subnet: n
-                    .subnet
-                    .parse()
-                    .with_context(|| format!("subnet of {}", n.name))?,
-                block: n
-                    .block
-                    .parse()
-                    .with_context(|| format!("block of {}", n.name))?,
-                listen_port: n.listen_port,
-                mode: n.mode,
-                public_key: key(&n.public_key)?,
-                internal: Some(n.internal),
-                peers,
-                attachments,
-                dns: Some(dns),
-            },
-        );
+        let name = n.name.clone();
+        let network = network_state(n, &peers, &names, &atts, mesh.file.domain.as_str())?;
+        state.networks.insert(name, network);
     }
     for svc in services(mesh, host)? {
         if svc.running {
@@ -140,6 +95,80 @@ pub fn host(mesh: &Mesh, host: &dyn HostConn) -> Result<HostState> {
     Ok(state)
 }
 
+/// Parse one value the agent reported; the error names the value and
+/// where it was found (`what`).
+fn parse<T>(text: &str, what: impl FnOnce() -> String) -> Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    text.parse()
+        .with_context(|| format!("{}: cannot read {text:?}", what()))
+}
+
+/// One network of a host as `weft-mesh` wants it. Every value must be
+/// read: the planner removes what it does not see, so an address skipped
+/// here would become a peer, an attachment or a DNS name deleted there.
+fn network_state(
+    n: NetworkJson,
+    peers: &[PeerJson],
+    names: &[NameJson],
+    atts: &[AttachmentJson],
+    domain: &str,
+) -> Result<NetworkState> {
+    let network = if n.interface.is_empty() {
+        format!("network {}", n.name)
+    } else {
+        format!("network {} ({})", n.name, n.interface)
+    };
+    let mut dns = Vec::new();
+    for r in names {
+        for a in &r.addresses {
+            dns.push(DnsRecord {
+                name: format!("{}.{domain}", r.name),
+                address: parse(a, || format!("{network}: address of DNS name {}", r.name))?,
+            });
+        }
+    }
+    dns.sort();
+    let mut attachments = BTreeMap::new();
+    for a in atts.iter().filter(|a| a.network == n.name) {
+        // The agent shows an attachment's address with its prefix length.
+        let address = a.address.split('/').next().unwrap_or_default();
+        let what = || format!("{network}: address of attachment {}", a.id);
+        attachments.insert(a.id.clone(), parse(address, what)?);
+    }
+    let peers = peers
+        .iter()
+        .map(|p| {
+            let public_key =
+                key(&p.public_key).with_context(|| format!("{network}: public key of a peer"))?;
+            let allowed_ips = p
+                .allowed_ips
+                .iter()
+                .map(|a| parse(a, || format!("{network}: allowed IP of peer {public_key}")))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(PeerState {
+                public_key,
+                endpoint: Some(p.endpoint.clone()),
+                allowed_ips,
+                keepalive: (p.keepalive != 0).then_some(p.keepalive),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(NetworkState {
+        subnet: parse(&n.subnet, || format!("{network}: subnet"))?,
+        block: parse(&n.block, || format!("{network}: block"))?,
+        listen_port: n.listen_port,
+        public_key: key(&n.public_key).with_context(|| format!("{network}: public key"))?,
+        mode: n.mode,
+        internal: Some(n.internal),
+        peers,
+        attachments,
+        dns: Some(dns),
+    })
+}
+
 /// The mesh's services on a host, running or not.
 pub fn services(mesh: &Mesh, host: &dyn HostConn) -> Result<Vec<ServiceJson>> {
     let dir = mesh.services_dir(host);
@@ -149,4 +178,139 @@ pub fn services(mesh: &Mesh, host: &dyn HostConn) -> Result<Vec<ServiceJson>> {
         super::host::quote(&dir)
     ))?;
     json(&out, "service status")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::one_line;
+
+    /// A host whose agent answers with canned JSON.
+    struct Canned {
+        networks: &'static str,
+        attachments: &'static str,
+        peers: &'static str,
+        names: &'static str,
+    }
+
+    impl HostConn for Canned {
+        fn name(&self) -> &str {
+            "h1"
+        }
+        fn weft(&self, args: &[&str]) -> Result<String> {
+            Ok(match args[0] {
+                "network" => self.networks,
+                "attachments" => self.attachments,
+                "peer" => self.peers,
+                "names" => self.names,
+                other => panic!("unexpected weft {other}"),
+            }
+            .to_string())
+        }
+        fn sh(&self, _script: &str) -> Result<String> {
+            Ok("[]".into()) // service-status: no services
+        }
+        fn sh_net(&self, _script: &str) -> Result<String> {
+            unreachable!("observing runs nothing in the host's namespace")
+        }
+        fn weft_bin(&self) -> String {
+            "weft".into()
+        }
+        fn mesh_dir(&self, _mesh: &Mesh) -> String {
+            "/nonexistent".into()
+        }
+        fn exec_argv(&self, cmd: &[String]) -> Vec<String> {
+            cmd.to_vec()
+        }
+    }
+
+    const KEY: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    const NETWORKS: &str = r#"[{"name": "blue", "interface": "wg0", "mode": "wireguard",
+        "subnet": "10.42.0.0/16", "block": "10.42.1.0/24", "listen_port": 51820,
+        "public_key": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "internal": false}]"#;
+    const ATTACHMENTS: &str = r#"[{"network": "blue", "id": "web", "address": "10.42.1.2/24"}]"#;
+    const PEERS: &str = r#"[{"public_key": "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+        "endpoint": "192.0.2.2:51820", "allowed_ips": ["10.42.2.0/24"], "keepalive": 25}]"#;
+    const NAMES: &str = r#"[{"name": "web", "addresses": ["10.42.1.2"]}]"#;
+
+    fn mesh() -> Mesh {
+        let file = weft_mesh::ValidMesh::parse(
+            "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, ssh: root@192.0.2.1}]\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        Mesh {
+            file,
+            dir: "/nonexistent".into(),
+        }
+    }
+
+    fn observe_canned(host: Canned) -> Result<HostState> {
+        super::host(&mesh(), &host)
+    }
+
+    fn good() -> Canned {
+        Canned {
+            networks: NETWORKS,
+            attachments: ATTACHMENTS,
+            peers: PEERS,
+            names: NAMES,
+        }
+    }
+
+    #[test]
+    fn a_well_formed_host_is_read_whole() {
+        let state = observe_canned(good()).unwrap();
+        let blue = &state.networks["blue"];
+        assert_eq!(blue.public_key.to_base64(), KEY);
+        assert_eq!(blue.attachments["web"].to_string(), "10.42.1.2");
+        assert_eq!(blue.peers[0].allowed_ips[0].to_string(), "10.42.2.0/24");
+        let dns = blue.dns.as_ref().unwrap();
+        assert_eq!(dns[0].name, "web.mesh.local");
+        assert_eq!(dns[0].address.to_string(), "10.42.1.2");
+    }
+
+    /// Anything the agent reports that cannot be read stops the
+    /// observation with an error naming the host, the network and its
+    /// interface, and the value; it is never dropped.
+    #[test]
+    fn unreadable_addresses_are_errors_naming_host_interface_and_value() {
+        let cases = [
+            (
+                Canned {
+                    peers: r#"[{"public_key": "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+                        "endpoint": "192.0.2.2:51820",
+                        "allowed_ips": ["10.42.2.0/24", "10.42.3.0/33"], "keepalive": 0}]"#,
+                    ..good()
+                },
+                "allowed IP of peer AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+                "\"10.42.3.0/33\"",
+            ),
+            (
+                Canned {
+                    attachments: r#"[{"network": "blue", "id": "web", "address": "10.42.1.x/24"}]"#,
+                    ..good()
+                },
+                "address of attachment web",
+                "\"10.42.1.x\"",
+            ),
+            (
+                Canned {
+                    names: r#"[{"name": "web", "addresses": ["10.42.1.2", "nonsense"]}]"#,
+                    ..good()
+                },
+                "address of DNS name web",
+                "\"nonsense\"",
+            ),
+        ];
+        for (host, what, value) in cases {
+            let err = observe_canned(host).expect_err(what);
+            let line = one_line(&err);
+            assert!(
+                line.starts_with(&format!(
+                    "observe h1: network blue (wg0): {what}: cannot read {value}: "
+                )),
+                "{line}"
+            );
+        }
+    }
 }
