@@ -61,6 +61,7 @@
 
 pub mod backoff;
 pub mod blocks;
+pub mod changes;
 pub mod connector;
 pub mod diff;
 pub mod error;
@@ -73,8 +74,9 @@ pub mod validate;
 pub mod values;
 
 pub use backoff::{Backoff, GiveUp};
+pub use changes::{Action, Changes, HostChanges};
 pub use connector::{Attempt, Connector, Event, JoinConfig, JoinError, Joined, Step};
-pub use diff::{Action, Changes, HostChanges, diff, teardown};
+pub use diff::{diff, teardown};
 pub use error::{MeshError, PlanError};
 pub use health::{DEFAULT_DEGRADED_AFTER, Health, health};
 pub use observed::{HostState, NetworkState, Observed, PeerState, ServiceState};

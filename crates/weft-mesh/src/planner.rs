@@ -6,20 +6,23 @@
 //! first, in file order, after everything kept has been set aside. So adding
 //! a host or a service anywhere in the file changes nothing for the others.
 
+mod services;
+mod underlay;
+
+pub use underlay::assign_lab_underlay;
+
+use services::{dns_records, service_plans};
+
 use crate::blocks::{complement, is_block_of, lowest_free_block};
 use crate::error::PlanError;
 use crate::observed::{HostState, NetworkState, Observed};
-use crate::plan::{
-    DnsRecord, HostNetworkPlan, HostPlan, KeyNeeded, NetworkPlan, PeerPlan, Plan, Role,
-    ServiceAddress, ServicePlan, owned_service, workload_id,
-};
+use crate::plan::{HostNetworkPlan, HostPlan, KeyNeeded, NetworkPlan, PeerPlan, Plan, Role};
 use crate::schema::{DEFAULT_SPOKE_KEEPALIVE, NetworkSpec};
 use crate::validate::ValidMesh;
 use crate::values::Address;
 use ipnet::IpNet;
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
-use weft_model::addressing::{allocate, check_requested, host_address};
+use std::collections::BTreeSet;
+use weft_model::addressing::host_address;
 
 /// Plan the mesh against what exists. Pure and deterministic: the same
 /// inputs give the same plan.
@@ -73,7 +76,7 @@ pub fn plan(mesh: &ValidMesh, observed: &Observed) -> Result<Plan, PlanError> {
             hn.peers = peers[h][n].clone();
         }
     }
-    let services = services(mesh, &states, &host_nets)?;
+    let services = service_plans(mesh, &states, &host_nets)?;
     let networks = mesh
         .networks
         .iter()
@@ -283,204 +286,11 @@ fn peers(
         .collect()
 }
 
-/// Services and their addresses. Per host and network: the addresses the
-/// agent already gave this mesh's services are kept (when the network
-/// itself is kept), addresses it gave anything else are left alone, and new
-/// services get the lowest free address in file order.
-fn services(
-    mesh: &ValidMesh,
-    states: &[&HostState],
-    host_nets: &[Vec<HostNetworkPlan>],
-) -> Result<Vec<ServicePlan>, PlanError> {
-    let host_index: BTreeMap<&str, usize> = mesh
-        .hosts
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.name.as_str(), i))
-        .collect();
-    let net_index: BTreeMap<&str, usize> = mesh
-        .networks
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.name.as_str(), i))
-        .collect();
-    // (host, network) → addresses in use there, and (service, network) →
-    // the address kept for it.
-    let mut used: BTreeMap<(usize, usize), BTreeSet<IpAddr>> = BTreeMap::new();
-    let mut kept: BTreeMap<(usize, usize), IpAddr> = BTreeMap::new();
-    let wanted_here = |h: usize, n: usize, name: &str| {
-        mesh.services.iter().any(|s| {
-            s.name.as_str() == name
-                && host_index[s.host.as_str()] == h
-                && s.network.has_own_address()
-                && s.networks.iter().any(|x| net_index[x.as_str()] == n)
-        })
-    };
-    for (h, state) in states.iter().enumerate() {
-        for (n, net) in mesh.networks.iter().enumerate() {
-            let hn = &host_nets[h][n];
-            let set = used.entry((h, n)).or_default();
-            let Some(have) = state.networks.get(net.name.as_str()) else {
-                continue;
-            };
-            if !fits(have, hn) {
-                continue; // recreated: every attachment on it goes
-            }
-            for (id, ip) in &have.attachments {
-                match owned_service(&mesh.name, id) {
-                    Some(svc) if wanted_here(h, n, svc) => {}
-                    _ => {
-                        set.insert(*ip);
-                    }
-                }
-            }
-        }
-    }
-    // First keep, then assign, so a service added anywhere never takes an
-    // address a later service already has.
-    for (s, svc) in mesh.services.iter().enumerate() {
-        let h = host_index[svc.host.as_str()];
-        if !svc.network.has_own_address() {
-            continue;
-        }
-        let id = workload_id(&mesh.name, &svc.name);
-        for name in &svc.networks {
-            let n = net_index[name.as_str()];
-            let hn = &host_nets[h][n];
-            let Some(have) = states[h]
-                .networks
-                .get(name.as_str())
-                .filter(|st| fits(st, hn))
-            else {
-                continue;
-            };
-            let set = used.get_mut(&(h, n)).expect("filled for every pair");
-            if let Some(ip) = have.attachments.get(&id)
-                && check_requested(&hn.block, *ip, set).is_ok()
-            {
-                set.insert(*ip);
-                kept.insert((s, n), *ip);
-            }
-        }
-    }
-    let mut plans = Vec::new();
-    for (s, svc) in mesh.services.iter().enumerate() {
-        let h = host_index[svc.host.as_str()];
-        let mut addresses = Vec::new();
-        for name in &svc.networks {
-            let n = net_index[name.as_str()];
-            let hn = &host_nets[h][n];
-            let address = if !svc.network.has_own_address() {
-                hn.address
-            } else if let Some(ip) = kept.get(&(s, n)) {
-                *ip
-            } else {
-                let set = used.get_mut(&(h, n)).expect("filled for every pair");
-                let ip = allocate(&hn.block, set).map_err(|source| PlanError::NoFreeAddress {
-                    network: name.to_string(),
-                    host: svc.host.to_string(),
-                    service: svc.name.to_string(),
-                    source: Box::new(source),
-                })?;
-                set.insert(ip);
-                ip
-            };
-            addresses.push(ServiceAddress {
-                network: name.to_string(),
-                address,
-            });
-        }
-        plans.push(ServicePlan {
-            name: svc.name.to_string(),
-            host: svc.host.to_string(),
-            workload_id: workload_id(&mesh.name, &svc.name),
-            kind: svc.kind,
-            network_type: svc.network,
-            ports: svc.ports.clone(),
-            command: svc.command.clone(),
-            addresses,
-        });
-    }
-    Ok(plans)
-}
-
-/// Every host and every service of network `n`, by name.
-fn dns_records(
-    mesh: &ValidMesh,
-    n: usize,
-    host_nets: &[Vec<HostNetworkPlan>],
-    services: &[ServicePlan],
-) -> Vec<DnsRecord> {
-    let net = mesh.networks[n].name.as_str();
-    let hosts = mesh
-        .hosts
-        .iter()
-        .zip(host_nets)
-        .map(|(host, nets)| DnsRecord {
-            name: mesh.domain.qualify(&host.name),
-            address: nets[n].address,
-        });
-    let services = services.iter().flat_map(|svc| {
-        svc.addresses
-            .iter()
-            .filter(|a| a.network == net)
-            .map(|a| DnsRecord {
-                name: mesh.domain.qualify(&svc.name),
-                address: a.address,
-            })
-    });
-    let mut records: Vec<DnsRecord> = hosts.chain(services).collect();
-    records.sort();
-    records
-}
-
-/// Underlay addresses for the lab hosts that have no `endpoint`, from
-/// `pool`: the ones in `existing` are kept, the others get the lowest free
-/// address. The pool's first usable address is never given: it is left for
-/// the executor's own side of the lab underlay (a bridge, say).
-pub fn assign_lab_underlay(
-    mesh: &ValidMesh,
-    existing: &BTreeMap<String, IpAddr>,
-    pool: &IpNet,
-) -> Result<BTreeMap<String, IpAddr>, PlanError> {
-    let lab: Vec<&str> = mesh
-        .hosts
-        .iter()
-        .filter(|h| h.lab && h.endpoint.is_none())
-        .map(|h| h.name.as_str())
-        .collect();
-    let mut used: BTreeSet<IpAddr> = mesh
-        .hosts
-        .iter()
-        .filter_map(|h| h.file_endpoint().and_then(Address::ip))
-        .collect();
-    let mut out = BTreeMap::new();
-    for name in &lab {
-        if let Some(ip) = existing.get(*name)
-            && check_requested(pool, *ip, &used).is_ok()
-        {
-            used.insert(*ip);
-            out.insert(name.to_string(), *ip);
-        }
-    }
-    for name in lab {
-        if out.contains_key(name) {
-            continue;
-        }
-        let ip = allocate(pool, &used).map_err(|_| PlanError::NoFreeUnderlay {
-            pool: pool.to_string(),
-            host: name.to_string(),
-        })?;
-        used.insert(ip);
-        out.insert(name.to_string(), ip);
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::observed::NetworkState;
+    use std::collections::BTreeMap;
     use weft_model::PublicKey;
 
     fn mesh(text: &str) -> ValidMesh {

@@ -1,0 +1,242 @@
+//! What `up` and `down` do, as data: one [`Action`] per change on a host,
+//! [`HostChanges`] in the order to run them, [`Changes`] for the whole
+//! mesh. Made by [`crate::diff()`] and [`crate::teardown`], carried out by
+//! the executor, printed for people.
+
+use crate::plan::{DnsRecord, KeyNeeded, PeerPlan, ServicePlan};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::IpAddr;
+use weft_model::PublicKey;
+
+/// One change on one host. Within a host, actions are ordered so each one
+/// can run when its turn comes: stops and removals first, then creations,
+/// peers, DNS, attachments and starts (see [`Action::phase`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Stop the service and remove its namespace (or container, or VM).
+    StopService { service: String },
+    /// `weft detach NETWORK --id ID`.
+    Detach {
+        network: String,
+        workload_id: String,
+    },
+    /// `weft peer rm NETWORK --public-key K`.
+    RemovePeer {
+        network: String,
+        #[serde(with = "crate::plan::key_b64")]
+        public_key: PublicKey,
+    },
+    /// `weft network rm NETWORK --force`.
+    RemoveNetwork { network: String },
+    /// `weft network create NETWORK --subnet --block --listen-port` (the
+    /// agent makes the key pair; its public key comes with the next
+    /// observation).
+    CreateNetwork {
+        network: String,
+        subnet: IpNet,
+        block: IpNet,
+        listen_port: u16,
+        internal: bool,
+    },
+    /// `weft peer add NETWORK …` for a peer the host does not have.
+    AddPeer { network: String, peer: PeerPlan },
+    /// `weft peer add NETWORK …` replacing a peer that differs.
+    UpdatePeer { network: String, peer: PeerPlan },
+    /// Give the network's DNS responder on this host these records.
+    SetDns {
+        network: String,
+        records: Vec<DnsRecord>,
+    },
+    /// Make the service's namespace if it has none, then `weft attach
+    /// NETWORK --id ID --ip ADDRESS` into it.
+    Attach {
+        network: String,
+        service: String,
+        workload_id: String,
+        address: IpAddr,
+    },
+    /// Start the service (in its namespace, or the host's for `network:
+    /// host`) and record [`ServicePlan::fingerprint`] with it.
+    StartService { service: ServicePlan },
+}
+
+impl Action {
+    /// The order actions run in on a host.
+    pub fn phase(&self) -> u8 {
+        match self {
+            Action::StopService { .. } => 0,
+            Action::Detach { .. } => 1,
+            Action::RemovePeer { .. } => 2,
+            Action::RemoveNetwork { .. } => 3,
+            Action::CreateNetwork { .. } => 4,
+            Action::AddPeer { .. } | Action::UpdatePeer { .. } => 5,
+            Action::SetDns { .. } => 6,
+            Action::Attach { .. } => 7,
+            Action::StartService { .. } => 8,
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ips = |nets: &[IpNet]| {
+            nets.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        match self {
+            Action::StopService { service } => write!(f, "stop service {service}"),
+            Action::Detach {
+                network,
+                workload_id,
+            } => write!(f, "detach {workload_id} from {network}"),
+            Action::RemovePeer {
+                network,
+                public_key,
+            } => write!(f, "remove peer {public_key} from {network}"),
+            Action::RemoveNetwork { network } => write!(f, "remove network {network}"),
+            Action::CreateNetwork {
+                network,
+                subnet,
+                block,
+                listen_port,
+                internal,
+            } => write!(
+                f,
+                "create network {network} ({subnet}, block {block}, port {listen_port}{})",
+                if *internal { ", internal" } else { "" }
+            ),
+            Action::AddPeer { network, peer } | Action::UpdatePeer { network, peer } => {
+                let verb = if matches!(self, Action::AddPeer { .. }) {
+                    "add"
+                } else {
+                    "update"
+                };
+                write!(
+                    f,
+                    "{verb} peer {} on {network} (endpoint {}, allowed-ips {})",
+                    peer.host,
+                    peer.endpoint,
+                    ips(&peer.allowed_ips)
+                )
+            }
+            Action::SetDns { network, records } => {
+                write!(f, "set {} DNS records on {network}", records.len())
+            }
+            Action::Attach {
+                network,
+                service,
+                address,
+                ..
+            } => write!(f, "attach {service} to {network} at {address}"),
+            Action::StartService { service } => {
+                write!(f, "start {} {}", service.kind, service.name)
+            }
+        }
+    }
+}
+
+/// The actions of one host, in the order to run them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostChanges {
+    pub host: String,
+    pub actions: Vec<Action>,
+}
+
+/// Everything to do, host by host (hosts with nothing to do are left out).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    pub hosts: Vec<HostChanges>,
+    /// Keys the plan still waited for: once these actions ran, observe,
+    /// plan and diff again to add the peers that need them.
+    pub waiting_for_keys: Vec<KeyNeeded>,
+}
+
+impl Changes {
+    /// Nothing to do: `up` says "no changes".
+    pub fn is_empty(&self) -> bool {
+        self.hosts.is_empty()
+    }
+    /// How many actions in all.
+    pub fn len(&self) -> usize {
+        self.hosts.iter().map(|h| h.actions.len()).sum()
+    }
+    pub fn host(&self, name: &str) -> Option<&HostChanges> {
+        self.hosts.iter().find(|h| h.host == name)
+    }
+
+    /// Add a host's actions in the order to run them; nothing for a host
+    /// with nothing to do.
+    pub(crate) fn push(&mut self, host: &str, mut actions: Vec<Action>) {
+        if actions.is_empty() {
+            return;
+        }
+        actions.sort_by_key(Action::phase); // stable: keeps plan order within a phase
+        self.hosts.push(HostChanges {
+            host: host.to_owned(),
+            actions,
+        });
+    }
+}
+
+impl fmt::Display for Changes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return writeln!(f, "no changes");
+        }
+        for host in &self.hosts {
+            for action in &host.actions {
+                writeln!(f, "{}: {action}", host.host)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer() -> PeerPlan {
+        PeerPlan {
+            host: "b".into(),
+            public_key: PublicKey([1; 32]),
+            endpoint: "192.0.2.2:1".into(),
+            allowed_ips: vec!["10.42.1.0/24".parse().unwrap()],
+            keepalive: None,
+        }
+    }
+
+    #[test]
+    fn actions_run_removals_first() {
+        let mut changes = Changes::default();
+        changes.push(
+            "h1",
+            vec![
+                Action::AddPeer {
+                    network: "blue".into(),
+                    peer: peer(),
+                },
+                Action::RemoveNetwork {
+                    network: "red".into(),
+                },
+                Action::StopService {
+                    service: "web".into(),
+                },
+            ],
+        );
+        let phases: Vec<u8> = changes.hosts[0].actions.iter().map(Action::phase).collect();
+        assert_eq!(phases, [0, 3, 5]);
+        assert_eq!(changes.len(), 3);
+        changes.push("h2", vec![]);
+        assert_eq!(
+            changes.hosts.len(),
+            1,
+            "hosts with nothing to do are left out"
+        );
+    }
+}
