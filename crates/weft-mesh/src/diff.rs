@@ -5,7 +5,8 @@
 //! What belongs to the mesh: on its hosts, the networks the plan (or the
 //! previously applied plan) names, every peer on those networks, the
 //! attachments whose id is `weft.<mesh>.<service>`, and the services the
-//! executor reports running. Anything else on a host is never touched.
+//! executor reports (running, or processes that have ended). Anything else
+//! on a host is never touched.
 
 use crate::changes::{Action, Changes};
 use crate::observed::{HostState, NetworkState, Observed, PeerState};

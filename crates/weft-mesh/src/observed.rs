@@ -29,8 +29,9 @@ pub struct HostState {
     /// looked at).
     #[serde(rename = "networks")]
     pub networks: BTreeMap<String, NetworkState>,
-    /// The services of this mesh the executor runs on this host, by service
-    /// name.
+    /// The services of this mesh the executor started on this host, by
+    /// service name: running ones, and processes that have ended (see
+    /// [`ServiceState`]).
     #[serde(rename = "services", default)]
     pub services: BTreeMap<String, ServiceState>,
 }
@@ -83,7 +84,11 @@ pub struct PeerState {
     pub keepalive: Option<u16>,
 }
 
-/// A running service, as the executor recorded it when it started it.
+/// A service as the executor recorded it when it started it. Running, or a
+/// process that has ended: an ended process stays as it ended (it is never
+/// restarted behind the user's back) until its definition changes, so the
+/// executor reports it here too. A service that is neither (its namespace
+/// or supervisor vanished) is left out, and so started again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceState {
     /// [`crate::ServicePlan::fingerprint`] at start; a different one means

@@ -57,6 +57,28 @@ impl Mesh {
         .success()
     }
 
+    /// The line of `weft status --file` about `svc`.
+    fn service_status(&self, svc: &str) -> String {
+        let text = self.ok(&["status", "--file", self.file.to_str().unwrap()]);
+        text.lines()
+            .find(|l| l.starts_with(&format!("{svc} ")))
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Wait until `svc` has ended the way `how` says.
+    fn wait_for_exit(&self, svc: &str, how: &str) {
+        let start = Instant::now();
+        while !self.service_status(svc).contains(how) {
+            assert!(
+                start.elapsed() < Duration::from_secs(45),
+                "{svc} never {how}: {}",
+                self.service_status(svc)
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
     fn keys_and_addresses(&self, hosts: &[&str]) -> String {
         hosts
             .iter()
@@ -238,22 +260,8 @@ fn a_lab_mesh_up_and_down() {
     assert!(again.contains("no changes"), "{again}");
 
     // The job's exit shows in status, and nothing restarts it.
-    let status_of = |svc: &str| {
-        let text = mesh.ok(&["status", "--file", mesh.file.to_str().unwrap()]);
-        text.lines()
-            .find(|l| l.starts_with(&format!("{svc} ")))
-            .unwrap_or_default()
-            .to_string()
-    };
-    let start = Instant::now();
-    while !status_of("job").contains("exited with code 3") {
-        assert!(
-            start.elapsed() < Duration::from_secs(45),
-            "job never exited: {}",
-            status_of("job")
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let status_of = |svc: &str| mesh.service_status(svc);
+    mesh.wait_for_exit("job", "exited with code 3");
     std::thread::sleep(Duration::from_secs(2));
     assert!(
         status_of("job").contains("exited with code 3"),
@@ -287,4 +295,74 @@ fn a_lab_mesh_up_and_down() {
         procs.lines().all(|l| l.contains("pgrep")),
         "processes left: {procs}"
     );
+}
+
+/// A process that ends runs once per definition: not once per planning
+/// round of `up`, not again on the next `up` (which says `no changes`),
+/// and once more when its definition changes.
+#[test]
+fn an_ended_process_runs_once_per_definition() {
+    if !require_root("an_ended_process_runs_once_per_definition") {
+        return;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("weft-test-mesh-once")
+        .tempdir()
+        .unwrap();
+    let name = format!("o{}", std::process::id());
+    let mesh = Mesh {
+        name: name.clone(),
+        file: dir.path().join("mesh.yaml"),
+        state: dir.path().join("state"),
+    };
+    struct Down<'a>(&'a Mesh);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.weft(&["down", self.0.file.to_str().unwrap()]);
+        }
+    }
+    let _down = Down(&mesh);
+    let runs = dir.path().join("runs");
+    let write_file = |word: &str| {
+        let text = format!(
+            "name: {name}\n\
+             networks:\n  - {{name: blue, subnet: 10.44.0.0/16}}\n\
+             hosts:\n  - {{name: h1, lab: true}}\n\
+             services:\n  - {{name: once, host: h1, kind: process, networks: [blue], \
+             command: [sh, -c, 'echo {word} >> {}']}}\n",
+            runs.display()
+        );
+        std::fs::write(&mesh.file, text).unwrap();
+    };
+    let count = || {
+        std::fs::read_to_string(&runs)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+
+    write_file("first");
+    let out = mesh.up();
+    assert!(out.contains("change(s) applied"), "{out}");
+    mesh.wait_for_exit("once", "exited with code 0");
+    assert_eq!(count(), ["first"], "one run for the first up");
+
+    // Unchanged: nothing to do, although the process has ended.
+    let again = mesh.up();
+    assert!(again.contains("no changes"), "{again}");
+    std::thread::sleep(Duration::from_secs(1));
+    mesh.wait_for_exit("once", "exited with code 0");
+    assert_eq!(count(), ["first"], "not run again by an unchanged up");
+
+    // A new definition runs once.
+    write_file("second");
+    let changed = mesh.up();
+    assert!(changed.contains("start process once"), "{changed}");
+    mesh.wait_for_exit("once", "exited with code 0");
+    assert_eq!(count(), ["first", "second"]);
+
+    let out = mesh.ok(&["down", mesh.file.to_str().unwrap()]);
+    assert!(out.contains("removed"), "{out}");
+    assert!(leftovers(&name).is_empty(), "left: {:?}", leftovers(&name));
 }

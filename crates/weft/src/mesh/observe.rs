@@ -83,7 +83,12 @@ fn observe(mesh: &Mesh, host: &dyn HostConn) -> Result<HostState> {
         state.networks.insert(name, network);
     }
     for svc in services(mesh, host)? {
-        if svc.running {
+        // A process that ended is still there for the plan: it ran as
+        // defined and is not run again (not by this `up`'s next round, not
+        // by the next `up`) unless its definition changes. Only a service
+        // that is neither running nor ended (its namespace or supervisor
+        // gone) is started anew.
+        if svc.running || svc.exit.is_some() {
             state.services.insert(
                 svc.name.clone(),
                 ServiceState {
@@ -191,6 +196,8 @@ mod tests {
         attachments: &'static str,
         peers: &'static str,
         names: &'static str,
+        /// What `weft service-status` prints.
+        services: &'static str,
     }
 
     impl HostConn for Canned {
@@ -207,8 +214,9 @@ mod tests {
             }
             .to_string())
         }
-        fn sh(&self, _script: &str) -> Result<String> {
-            Ok("[]".into()) // service-status: no services
+        fn sh(&self, script: &str) -> Result<String> {
+            assert!(script.contains("service-status"), "{script}");
+            Ok(self.services.into())
         }
         fn sh_net(&self, _script: &str) -> Result<String> {
             unreachable!("observing runs nothing in the host's namespace")
@@ -254,6 +262,7 @@ mod tests {
             attachments: ATTACHMENTS,
             peers: PEERS,
             names: NAMES,
+            services: "[]",
         }
     }
 
@@ -312,5 +321,27 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    /// An ended process is observed (with the fingerprint it ran with), so
+    /// the plan does not start it again; a service that is neither running
+    /// nor ended is not, so it is started.
+    #[test]
+    fn ended_processes_are_observed_vanished_services_are_not() {
+        let state = observe_canned(Canned {
+            services: r#"[
+                {"name": "web", "fingerprint": "f1", "running": true, "exit": null},
+                {"name": "job", "fingerprint": "f2", "running": false, "exit": "exited with code 0"},
+                {"name": "gone", "fingerprint": "f3", "running": false, "exit": null}
+            ]"#,
+            ..good()
+        })
+        .unwrap();
+        let observed: Vec<(&str, &str)> = state
+            .services
+            .iter()
+            .map(|(name, s)| (name.as_str(), s.fingerprint.as_str()))
+            .collect();
+        assert_eq!(observed, [("job", "f2"), ("web", "f1")]);
     }
 }
