@@ -54,7 +54,7 @@ fn peer_req(key: &str, allowed: &str) -> NewPeer {
 }
 
 fn snapshot(a: &Agent<FakeDataplane>) -> String {
-    let s = a.dataplane().state.lock().unwrap();
+    let s = a.dataplane().lock();
     format!(
         "{:?} {:?} {:?} {:?}",
         a.store().networks().unwrap().len(),
@@ -80,7 +80,7 @@ fn networks_get_interfaces_in_creation_order() {
         r.record.wireguard.as_ref().unwrap().listen_port,
         DEFAULT_LISTEN_PORT + 1
     );
-    let plans = &a.dataplane().state.lock().unwrap().networks;
+    let plans = &a.dataplane().lock().networks;
     assert!(matches!(
         plans["wg0"].kind,
         NetworkKind::Wireguard {
@@ -173,13 +173,13 @@ fn a_given_private_key_is_used() {
 #[test]
 fn kernel_failure_rolls_the_network_back() {
     let mut a = agent();
-    a.dataplane().state.lock().unwrap().fail_ensure_network = true;
+    a.dataplane().lock().fail_ensure_network = true;
     assert!(matches!(
         a.add_network(blue()),
         Err(AgentError::Dataplane(_))
     ));
     assert!(a.networks().unwrap().is_empty());
-    a.dataplane().state.lock().unwrap().fail_ensure_network = false;
+    a.dataplane().lock().fail_ensure_network = false;
     assert_eq!(a.add_network(blue()).unwrap().ifname, "wg0");
 }
 
@@ -247,7 +247,7 @@ fn failed_peer_update_restores_the_old_peer() {
     a.add_network(blue()).unwrap();
     let k1 = PrivateKey::generate().public_key().to_base64();
     a.add_peer(peer_req(&k1, "10.42.2.0/24")).unwrap();
-    a.dataplane().state.lock().unwrap().fail_set_peers = true;
+    a.dataplane().lock().fail_set_peers = true;
     assert!(a.add_peer(peer_req(&k1, "10.42.5.0/24")).is_err());
     assert_eq!(
         a.peers("blue").unwrap()[0].allowed_ips[0].to_string(),
@@ -296,7 +296,7 @@ fn attachments_get_addresses_names_and_one_default_route() {
         .unwrap();
     assert_eq!(custom.record.ifname, "net9");
     assert_eq!(custom.record.ip.to_string(), "10.43.1.77");
-    assert_eq!(a.dataplane().state.lock().unwrap().attachments.len(), 4);
+    assert_eq!(a.dataplane().lock().attachments.len(), 4);
 }
 
 #[test]
@@ -383,10 +383,10 @@ fn bad_attachments_change_nothing() {
 fn failed_attach_frees_the_address() {
     let mut a = agent();
     a.add_network(blue()).unwrap();
-    a.dataplane().state.lock().unwrap().fail_create_attachment = true;
+    a.dataplane().lock().fail_create_attachment = true;
     assert!(a.attach(attach_req("blue", "c1")).is_err());
     assert!(a.store().attachments().unwrap().is_empty());
-    a.dataplane().state.lock().unwrap().fail_create_attachment = false;
+    a.dataplane().lock().fail_create_attachment = false;
     assert_eq!(
         a.attach(attach_req("blue", "c1"))
             .unwrap()
@@ -410,7 +410,7 @@ fn detach_frees_and_unknown_detach_succeeds() {
         a.detach("nope", "c1").is_err(),
         "unknown network is an error"
     );
-    assert_eq!(a.dataplane().state.lock().unwrap().attachments.len(), 1);
+    assert_eq!(a.dataplane().lock().attachments.len(), 1);
     // The freed address is handed out again.
     assert_eq!(
         a.attach(attach_req("blue", "c3"))
@@ -431,7 +431,7 @@ fn removing_a_network_with_workloads_needs_force() {
     assert!(err.contains("c1") && err.contains("--force"), "{err}");
     assert_eq!(a.networks().unwrap().len(), 1);
     assert_eq!(a.remove_network("blue", true).unwrap(), 1);
-    let s = a.dataplane().state.lock().unwrap();
+    let s = a.dataplane().lock();
     assert!(s.networks.is_empty() && s.attachments.is_empty());
     drop(s);
     assert!(a.remove_network("blue", false).is_err());
@@ -447,7 +447,7 @@ fn reconcile_restores_releases_and_cleans() {
     a.attach(attach_req("blue", "c2")).unwrap();
     a.attach(attach_req("blue", "c3")).unwrap();
     {
-        let mut s = a.dataplane().state.lock().unwrap();
+        let mut s = a.dataplane().lock();
         // A restart: the userspace interface is gone, c1's veth vanished,
         // c2's namespace was deleted, c3's path now names another namespace,
         // and a leftover veth of a forgotten attachment is still there.
@@ -467,11 +467,11 @@ fn reconcile_restores_releases_and_cleans() {
     orphans.sort();
     assert_eq!(orphans, vec!["eth7", "w0-old"]);
     assert!(report.errors.is_empty(), "{:?}", report.errors);
-    let s = a.dataplane().state.lock().unwrap();
+    let s = a.dataplane().lock();
     assert!(s.networks.contains_key("wg0"), "interface restored");
     drop(s);
     assert_eq!(a.dataplane().peers("wg0").len(), 1, "peers restored");
-    let s = a.dataplane().state.lock().unwrap();
+    let s = a.dataplane().lock();
     assert_eq!(s.attachments.keys().collect::<Vec<_>>(), vec!["w0-c1"]);
     drop(s);
     let ips: Vec<String> = a
@@ -500,7 +500,7 @@ fn status_reads_the_data_plane() {
     let status = a.status(None).unwrap();
     let device = status[0].device.as_ref().unwrap();
     assert_eq!(device.as_ref().unwrap().peers[0].public_key.to_base64(), k1);
-    a.dataplane().state.lock().unwrap().networks.clear();
+    a.dataplane().lock().networks.clear();
     let status = a.status(Some("blue")).unwrap();
     assert!(
         status[0].device.is_err(),
@@ -537,7 +537,7 @@ fn bridge_networks_have_a_gateway_and_no_wireguard() {
     assert_eq!(c1.address.to_string(), "10.88.0.2/16");
     assert_eq!(c1.record.host_ifname, "fn-c1a2b3c4");
     assert_eq!(c1.gateway.to_string(), "10.88.0.1");
-    let plan = a.dataplane().state.lock().unwrap().attachments["fn-c1a2b3c4"].clone();
+    let plan = a.dataplane().lock().attachments["fn-c1a2b3c4"].clone();
     assert_eq!(plan.bridge.as_deref(), Some("weft-br0"));
     assert_eq!(plan.mtu, crate::dataplane::BRIDGE_MTU);
     let k = PrivateKey::generate().public_key().to_base64();
@@ -588,7 +588,7 @@ fn check_finds_broken_attachments() {
         a.check("blue", "c2"),
         Err(AgentError::NotFound { .. })
     ));
-    a.dataplane().state.lock().unwrap().attachments.clear();
+    a.dataplane().lock().attachments.clear();
     let err = a.check("blue", "c1").unwrap_err().to_string();
     assert!(err.contains("broken") && err.contains("w0-c1"), "{err}");
 }
@@ -610,7 +610,7 @@ fn gc_releases_what_is_not_kept() {
         .map(|x| x.workload_id)
         .collect();
     assert_eq!(left, vec!["c2"]);
-    assert_eq!(a.dataplane().state.lock().unwrap().attachments.len(), 1);
+    assert_eq!(a.dataplane().lock().attachments.len(), 1);
     assert!(a.gc("blue", &["c2".to_string()]).unwrap().is_empty());
 }
 
@@ -627,7 +627,7 @@ fn firewall_dns_and_names_follow_the_networks() {
     .unwrap();
     a.add_network(bridge_net()).unwrap();
     {
-        let s = a.dataplane().state.lock().unwrap();
+        let s = a.dataplane().lock();
         let rules: Vec<_> = s
             .firewall
             .iter()
@@ -661,8 +661,7 @@ fn firewall_dns_and_names_follow_the_networks() {
     .unwrap();
     a.attach(attach_req("blue", "c2")).unwrap();
     let local = |a: &Agent<FakeDataplane>| {
-        a.dataplane().state.lock().unwrap().records[&("blue".to_string(), "local".to_string())]
-            .clone()
+        a.dataplane().lock().records[&("blue".to_string(), "local".to_string())].clone()
     };
     let names: Vec<(String, String)> = local(&a)
         .into_iter()
@@ -681,7 +680,7 @@ fn firewall_dns_and_names_follow_the_networks() {
         "a detached workload's name goes"
     );
     a.remove_network("red", false).unwrap();
-    let s = a.dataplane().state.lock().unwrap();
+    let s = a.dataplane().lock();
     assert_eq!(s.firewall.len(), 2);
     assert!(!s.services.contains_key("red"));
 }
@@ -690,10 +689,10 @@ fn firewall_dns_and_names_follow_the_networks() {
 fn a_network_whose_dns_cannot_start_is_rolled_back() {
     let mut a = agent();
     a.add_network(blue()).unwrap();
-    a.dataplane().state.lock().unwrap().fail_services = true;
+    a.dataplane().lock().fail_services = true;
     assert!(a.add_network(red()).is_err());
     assert_eq!(a.networks().unwrap().len(), 1);
-    let s = a.dataplane().state.lock().unwrap();
+    let s = a.dataplane().lock();
     assert_eq!(s.firewall.len(), 1, "the firewall no longer knows red");
     assert!(!s.networks.contains_key("wg1"));
 }

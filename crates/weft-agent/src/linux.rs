@@ -14,7 +14,7 @@ use crate::services::NetworkServices;
 use ipnet::IpNet;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use weft_model::addressing::single;
 use weft_net::{Netlink, Netns, Route};
 use weft_wg::{Backend, BackendKind, DeviceConfig, DeviceInfo, PeerConfig};
@@ -132,7 +132,7 @@ impl LinuxDataplane {
     }
 
     fn host(&self) -> std::sync::MutexGuard<'_, Netlink> {
-        self.host.lock().unwrap_or_else(|p| p.into_inner())
+        self.host.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether `link`, of the network's recorded name, is the network's

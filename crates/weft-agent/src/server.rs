@@ -8,6 +8,8 @@ use crate::linux::{LinuxDataplane, WireguardMode};
 use crate::service::AgentService;
 use crate::services::{NetworkServices, fetch_records};
 use crate::store::Store;
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::Write as _;
@@ -15,7 +17,7 @@ use std::net::SocketAddr;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
@@ -24,7 +26,6 @@ use weft_proto::agent::agent_server::AgentServer;
 
 pub const DEFAULT_SOCKET: &str = "/run/weft/agent.sock";
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/weft";
-pub const DEFAULT_UAPI_DIR: &str = "/var/run/wireguard";
 
 #[derive(Clone, Debug)]
 pub struct AgentConfig {
@@ -83,29 +84,33 @@ fn make_private_dir(path: &Path) -> Result<(), ServerError> {
 }
 
 /// Hold an exclusive lock on the state directory for the agent's lifetime:
-/// two agents on one store would fight over the same kernel objects.
-fn lock_state_dir(state_dir: &Path) -> Result<File, ServerError> {
+/// two agents on one store would fight over the same kernel objects. The
+/// lock goes with the returned handle (or with the process).
+fn lock_state_dir(state_dir: &Path) -> Result<Flock<File>, ServerError> {
     let path = state_dir.join("agent.lock");
-    let mut file = fs::OpenOptions::new()
+    let file = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
         .open(&path)
         .map_err(io_err("open lock file", &path))?;
-    use std::os::fd::AsRawFd as _;
-    // SAFETY: flock on a descriptor we own; no memory is involved.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        let pid = fs::read_to_string(&path)
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        return Err(ServerError::StateLocked {
-            path: state_dir.display().to_string(),
-            pid,
-        });
-    }
+    let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(locked) => locked,
+        Err((_, Errno::EWOULDBLOCK)) => {
+            let pid = fs::read_to_string(&path)
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            return Err(ServerError::StateLocked {
+                path: state_dir.display().to_string(),
+                pid,
+            });
+        }
+        Err((_, errno)) => {
+            return Err(io_err("lock", &path)(std::io::Error::from(errno)));
+        }
+    };
     file.set_len(0).map_err(io_err("write lock file", &path))?;
     write!(file, "{}", std::process::id()).map_err(io_err("write lock file", &path))?;
     Ok(file)
@@ -160,7 +165,10 @@ pub async fn run(
     {
         let agent = agent.clone();
         tokio::task::spawn_blocking(move || {
-            agent.lock().unwrap_or_else(|p| p.into_inner()).reconcile()
+            agent
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .reconcile()
         })
         .await
         .expect("reconcile does not panic")?;
@@ -207,7 +215,7 @@ async fn watch_peers<D: Dataplane + 'static>(
         let targets = tokio::task::spawn_blocking(move || {
             agent2
                 .lock()
-                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(PoisonError::into_inner)
                 .peer_targets()
         })
         .await;

@@ -8,7 +8,7 @@ use crate::dataplane::{BRIDGE_MTU, Dataplane, Records, TUNNEL_MTU};
 use crate::error::AgentError;
 use crate::health::Health;
 use crate::store::PeerRecord;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::UNIX_EPOCH;
 use tonic::{Request, Response, Status};
 use weft_proto::agent as pb;
@@ -31,7 +31,7 @@ impl<D: Dataplane + 'static> AgentService<D> {
             // A panic in an earlier operation poisons the lock; the state
             // behind it is the store and the kernel, which stay consistent,
             // so carrying on is safe.
-            let mut guard = agent.lock().unwrap_or_else(|p| p.into_inner());
+            let mut guard = agent.lock().unwrap_or_else(PoisonError::into_inner);
             op(&mut guard)
         })
         .await

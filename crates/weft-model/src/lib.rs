@@ -4,11 +4,13 @@
 
 pub mod addressing;
 pub mod error;
+pub mod health;
 pub mod key;
 pub mod names;
 pub mod network;
 pub mod peer;
 
 pub use error::ModelError;
+pub use health::Health;
 pub use key::{KeyError, PrivateKey, PublicKey};
 pub use network::Mode;

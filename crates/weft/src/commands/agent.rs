@@ -21,7 +21,7 @@ pub struct Args {
     state_dir: PathBuf,
     /// Directory of the userspace engine's WireGuard UAPI sockets (`wg` looks
     /// in /var/run/wireguard).
-    #[arg(long, default_value = server::DEFAULT_UAPI_DIR)]
+    #[arg(long, default_value = weft_wg::DEFAULT_UAPI_DIR)]
     uapi_dir: PathBuf,
     /// Which WireGuard implementation carries traffic.
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
