@@ -15,7 +15,9 @@ use ipnet::IpNet;
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
-use weft_model::{Mode, ModelError, PrivateKey, PublicKey, addressing, names, network, peer};
+use weft_model::{
+    Mode, ModelError, PrivateKey, PublicKey, addressing, names, naming, network, peer,
+};
 use weft_wg::{DeviceInfo, PeerConfig};
 
 pub type Result<T> = std::result::Result<T, AgentError>;
@@ -85,20 +87,13 @@ pub struct Agent<D: Dataplane> {
 
 /// The network's interface: wg0, wg1, … or weft-br0, …
 pub fn network_ifname(net: &NetworkRecord) -> String {
-    match net.mode {
-        Mode::Wireguard => names::wireguard_ifname(net.index),
-        Mode::Bridge => names::bridge_ifname(net.index),
-    }
+    naming::network_ifname(net.mode, net.index)
 }
 
 /// The host's address on the network, with the prefix it carries on the
 /// interface.
 pub fn host_address(net: &NetworkRecord) -> IpNet {
-    let ip = addressing::host_address(&net.block);
-    match net.mode {
-        Mode::Wireguard => addressing::single(ip),
-        Mode::Bridge => IpNet::new(ip, net.subnet.prefix_len()).expect("prefix of a valid subnet"),
-    }
+    naming::host_interface_address(net.mode, &net.subnet, &net.block)
 }
 
 fn resolve_endpoint(text: &str) -> Result<SocketAddr> {
@@ -238,7 +233,7 @@ impl<D: Dataplane> Agent<D> {
             ifname: a.ifname.clone(),
             host_ifname: a.host_ifname.clone(),
             address,
-            gateway: addressing::host_address(&net.block),
+            gateway: naming::host_address(&net.block),
             subnet: net.subnet,
             default_route: a.default_route,
             mtu: if bridge.is_some() {
@@ -264,7 +259,7 @@ impl<D: Dataplane> Agent<D> {
                 interfaces: match n.mode {
                     Mode::Wireguard => vec![
                         IfMatch::Exact(network_ifname(n)),
-                        IfMatch::Prefix(names::routed_veth_prefix(n.index)),
+                        IfMatch::Prefix(naming::routed_veth_prefix(n.index)),
                     ],
                     Mode::Bridge => vec![IfMatch::Exact(network_ifname(n))],
                 },
@@ -281,7 +276,7 @@ impl<D: Dataplane> Agent<D> {
         ServicesPlan {
             network: net.name.clone(),
             domain: net.domain.clone(),
-            listen: addressing::host_address(&net.block),
+            listen: naming::host_address(&net.block),
             internal: net.internal,
         }
     }
@@ -292,7 +287,7 @@ impl<D: Dataplane> Agent<D> {
         let mut records = Records::new();
         records.insert(
             self.host_name.to_lowercase(),
-            vec![addressing::host_address(&net.block)],
+            vec![naming::host_address(&net.block)],
         );
         for a in self.store.attachments_of_network(&net.name)? {
             if !a.name.is_empty() {
@@ -315,11 +310,7 @@ impl<D: Dataplane> Agent<D> {
         for net in self.store.networks()? {
             for p in self.store.peers(&net.name)? {
                 if let Some(block) = p.allowed_ips.first() {
-                    targets.push((
-                        net.name.clone(),
-                        p.public_key,
-                        addressing::host_address(block),
-                    ));
+                    targets.push((net.name.clone(), p.public_key, naming::host_address(block)));
                 }
             }
         }

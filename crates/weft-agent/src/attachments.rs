@@ -7,7 +7,7 @@ use crate::error::AgentError;
 use crate::store::AttachmentRecord;
 use ipnet::IpNet;
 use std::net::IpAddr;
-use weft_model::{Mode, ModelError, addressing, names};
+use weft_model::{ModelError, addressing, names, naming};
 
 #[derive(Clone, Debug, Default)]
 pub struct NewAttachment {
@@ -76,7 +76,7 @@ impl<D: Dataplane> Agent<D> {
             )));
         }
         let ifname = if req.ifname.is_empty() {
-            names::next_workload_ifname(siblings.iter().map(|s| s.ifname.as_str()))
+            naming::next_workload_ifname(siblings.iter().map(|s| s.ifname.as_str()))
         } else {
             names::validate_ifname("ifname", &req.ifname)?;
             if let Some(s) = siblings.iter().find(|s| s.ifname == req.ifname) {
@@ -105,20 +105,7 @@ impl<D: Dataplane> Agent<D> {
         };
         let taken = self.store.host_ifnames()?;
         let taken = taken.iter().map(String::as_str);
-        let host_ifname = match net.mode {
-            Mode::Wireguard => names::host_veth_name(
-                &names::routed_veth_prefix(net.index),
-                usize::MAX,
-                &req.id,
-                taken,
-            ),
-            Mode::Bridge => names::host_veth_name(
-                names::BRIDGE_VETH_PREFIX,
-                names::BRIDGE_VETH_ID_CHARS,
-                &req.id,
-                taken,
-            ),
-        };
+        let host_ifname = naming::workload_host_ifname(net.mode, net.index, &req.id, taken);
         let record = AttachmentRecord {
             network: net.name.clone(),
             workload_id: req.id,

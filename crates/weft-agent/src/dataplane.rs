@@ -1,12 +1,12 @@
 //! The seam between the agent's bookkeeping and the kernel. Everything
 //! privileged the agent does goes through [`Dataplane`]; the Linux
-//! implementation lives in `linux.rs`, an in-memory one in `fake.rs` lets the
+//! implementation lives in `linux/`, an in-memory one in `fake.rs` lets the
 //! orchestration be tested without root.
 
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use weft_model::PrivateKey;
+use weft_model::{PrivateKey, naming};
 use weft_wg::{DeviceInfo, PeerConfig};
 
 /// Tunnel MTU: 1500 minus WireGuard's worst-case overhead over IPv6 (80).
@@ -65,18 +65,8 @@ pub struct AttachmentPlan {
 impl AttachmentPlan {
     /// The alias weft puts on the host side, marking it as weft's own.
     pub fn alias(&self) -> String {
-        attachment_alias(&self.network, &self.workload_id)
+        naming::attachment_alias(&self.network, &self.workload_id)
     }
-}
-
-pub const ALIAS_PREFIX: &str = "weft:";
-
-pub fn attachment_alias(network: &str, workload_id: &str) -> String {
-    format!("{ALIAS_PREFIX}{network}/{workload_id}")
-}
-
-pub fn network_alias(network: &str) -> String {
-    format!("{ALIAS_PREFIX}{network}")
 }
 
 /// A link in the host namespace that carries a weft alias.

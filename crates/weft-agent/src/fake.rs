@@ -4,6 +4,7 @@
 use crate::dataplane::*;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use weft_model::naming::network_alias;
 use weft_wg::{DeviceInfo, PeerConfig, PeerInfo};
 
 #[derive(Default)]

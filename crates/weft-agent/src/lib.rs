@@ -4,19 +4,19 @@
 //! - [`agent`] and [`attachments`] validate, record and apply each
 //!   operation; [`reconcile`] makes the kernel match the store at start-up;
 //! - [`dataplane`] is the seam to the kernel, [`linux`] its real side;
-//! - [`service`] and [`server`] expose it all over gRPC on a Unix socket.
+//! - [`grpc`] and [`server`] expose it all over gRPC on a Unix socket.
 
 pub mod agent;
 pub mod attachments;
 pub mod dataplane;
 pub mod error;
+pub mod grpc;
 pub mod health;
 pub mod linux;
 pub mod metrics;
+pub mod network_services;
 pub mod reconcile;
 pub mod server;
-pub mod service;
-pub mod services;
 pub mod store;
 
 #[cfg(test)]

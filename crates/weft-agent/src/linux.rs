@@ -10,12 +10,13 @@
 //! side brings traffic back.
 
 use crate::dataplane::*;
-use crate::services::NetworkServices;
+use crate::network_services::NetworkServices;
 use ipnet::IpNet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use weft_model::addressing::single;
+use weft_model::naming::{ALIAS_PREFIX, network_alias};
 use weft_net::{Netlink, Netns, Route};
 use weft_wg::{Backend, BackendKind, DeviceConfig, DeviceInfo, PeerConfig};
 

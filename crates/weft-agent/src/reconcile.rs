@@ -1,7 +1,8 @@
 //! Start-up reconcile: make the kernel match the store.
 
 use crate::agent::{Agent, Result};
-use crate::dataplane::{Dataplane, attachment_alias, network_alias};
+use crate::dataplane::Dataplane;
+use weft_model::naming::{attachment_alias, network_alias};
 
 /// What a reconcile pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -3,10 +3,10 @@
 
 use crate::agent::Agent;
 use crate::dataplane::Dataplane;
+use crate::grpc::AgentService;
 use crate::health::{HealthBook, HealthSettings};
 use crate::linux::{LinuxDataplane, WireguardMode};
-use crate::service::AgentService;
-use crate::services::{NetworkServices, fetch_records};
+use crate::network_services::{NetworkServices, fetch_records};
 use crate::store::Store;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};

@@ -19,7 +19,8 @@ use crate::values::Address;
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use weft_model::addressing::{allocate, check_requested, host_address};
+use weft_model::addressing::{allocate, check_requested};
+use weft_model::naming::host_address;
 
 /// Plan the mesh against what exists. Pure and deterministic: the same
 /// inputs give the same plan.

@@ -1,12 +1,14 @@
 //! weft's model: the pure part. Validation of names, addresses and keys,
-//! address assignment inside host blocks, interface naming, and the plans the
-//! agent carries out. Nothing here touches the kernel, the disk or the clock.
+//! address assignment inside host blocks, the names weft gives interfaces
+//! and links ([`naming`]), network modes and peer health. Nothing here
+//! touches the kernel, the disk or the clock.
 
 pub mod addressing;
 pub mod error;
 pub mod health;
 pub mod key;
 pub mod names;
+pub mod naming;
 pub mod network;
 pub mod peer;
 

@@ -1,4 +1,6 @@
-//! Names: networks, workload ids, DNS labels and Linux interface names.
+//! Checks of the names users give: networks, workload ids and names, DNS
+//! domains, interface names. The names weft gives its own objects are in
+//! [`crate::naming`].
 
 use crate::error::ModelError;
 
@@ -121,84 +123,6 @@ pub fn validate_ifname(field: &'static str, name: &str) -> Result<(), ModelError
     Ok(())
 }
 
-/// The WireGuard interface of the network with this index: wg0, wg1, …
-pub fn wireguard_ifname(index: u32) -> String {
-    format!("wg{index}")
-}
-
-/// The first `ethN` not in `taken`: a workload's interfaces are named in
-/// attach order.
-pub fn next_workload_ifname<'a>(taken: impl IntoIterator<Item = &'a str>) -> String {
-    let taken: Vec<&str> = taken.into_iter().collect();
-    (0..)
-        .map(|n| format!("eth{n}"))
-        .find(|name| !taken.contains(&name.as_str()))
-        .expect("an unbounded range always has a free name")
-}
-
-/// Host-side veth prefix of a routed (WireGuard) network: `w<index>-`.
-pub fn routed_veth_prefix(network_index: u32) -> String {
-    format!("w{network_index}-")
-}
-
-/// Host-side veth prefix on bridge networks (the flatnet seed's `fn-`).
-pub const BRIDGE_VETH_PREFIX: &str = "fn-";
-
-/// How many characters of the id a bridge veth name keeps.
-pub const BRIDGE_VETH_ID_CHARS: usize = 8;
-
-/// The bridge of the bridge network with this index.
-pub fn bridge_ifname(index: u32) -> String {
-    format!("weft-br{index}")
-}
-
-/// The host side of a workload's veth: `prefix` + the start of the id (at
-/// most `id_chars` characters), at most 15 characters in all. When that
-/// collides with a name in `taken` (two ids sharing a start), the tail
-/// becomes a hash of the whole id, then a counter.
-pub fn host_veth_name<'a>(
-    prefix: &str,
-    id_chars: usize,
-    workload_id: &str,
-    taken: impl IntoIterator<Item = &'a str>,
-) -> String {
-    let taken: Vec<&str> = taken.into_iter().collect();
-    let room = IFNAME_MAX - prefix.len();
-    let clean: String = workload_id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
-    let first = format!("{prefix}{}", &clean[..clean.len().min(room).min(id_chars)]);
-    if !taken.contains(&first.as_str()) && !clean.is_empty() {
-        return first;
-    }
-    let hash = format!("{:08x}", fnv1a(workload_id.as_bytes()) as u32);
-    let keep = room.saturating_sub(hash.len() + 1);
-    let sep = if keep > 0 && !clean.is_empty() {
-        "-"
-    } else {
-        ""
-    };
-    let hashed = format!("{prefix}{}{sep}{hash}", &clean[..clean.len().min(keep)]);
-    if !taken.contains(&hashed.as_str()) {
-        return hashed;
-    }
-    (2u32..)
-        .map(|n| {
-            let suffix = format!("{n}");
-            format!("{}{}", &hashed[..IFNAME_MAX - suffix.len()], suffix)
-        })
-        .find(|name| !taken.contains(&name.as_str()))
-        .expect("an unbounded range always has a free name")
-}
-
-/// FNV-1a: a stable, dependency-free hash for naming (not for security).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,54 +173,5 @@ mod tests {
         assert!(validate_ifname("ifname", "a b").is_err());
         assert!(validate_ifname("ifname", "..").is_err());
         assert!(validate_ifname("ifname", "").is_err());
-    }
-
-    #[test]
-    fn workload_ifnames_fill_the_lowest_gap() {
-        assert_eq!(next_workload_ifname([]), "eth0");
-        assert_eq!(next_workload_ifname(["eth0", "eth2"]), "eth1");
-        assert_eq!(next_workload_ifname(["eth0", "eth1"]), "eth2");
-    }
-
-    #[test]
-    fn host_veth_names_are_short_and_unique() {
-        let w3 = routed_veth_prefix(3);
-        assert_eq!(
-            host_veth_name(&routed_veth_prefix(0), 99, "c1", []),
-            "w0-c1"
-        );
-        let long = "a1b2c3d4e5f6a7b8c9d0";
-        let first = host_veth_name(&w3, 99, long, []);
-        assert_eq!(first, "w3-a1b2c3d4e5f6");
-        // A second id sharing the prefix gets a hashed name.
-        let other = "a1b2c3d4e5f6ffff";
-        let second = host_veth_name(&w3, 99, other, [first.as_str()]);
-        assert_ne!(second, first);
-        assert!(second.len() <= IFNAME_MAX, "{second}");
-        // Even the hashed name taken: still unique, still short.
-        let third = host_veth_name(&w3, 99, other, [first.as_str(), second.as_str()]);
-        assert!(
-            third != first && third != second && third.len() <= IFNAME_MAX,
-            "{third}"
-        );
-        // Ids of only odd characters still give a valid name.
-        let odd = host_veth_name(&routed_veth_prefix(1), 99, "...", []);
-        assert!(odd.starts_with("w1-") && odd.len() <= IFNAME_MAX, "{odd}");
-        // Bridge networks: fn- and the first 8 characters of the id.
-        let bridged = host_veth_name(BRIDGE_VETH_PREFIX, BRIDGE_VETH_ID_CHARS, long, []);
-        assert_eq!(bridged, "fn-a1b2c3d4");
-        let bridged2 = host_veth_name(
-            BRIDGE_VETH_PREFIX,
-            BRIDGE_VETH_ID_CHARS,
-            "a1b2c3d4ff",
-            [bridged.as_str()],
-        );
-        assert!(
-            bridged2.starts_with("fn-") && bridged2 != bridged,
-            "{bridged2}"
-        );
-        for name in [&first, &second, &third, &odd, &bridged, &bridged2] {
-            validate_ifname("host veth", name).unwrap();
-        }
     }
 }
