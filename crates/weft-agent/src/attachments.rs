@@ -4,7 +4,7 @@
 use crate::agent::{Agent, Result};
 use crate::dataplane::{AttachmentState, Dataplane};
 use crate::error::AgentError;
-use crate::store::AttachmentRecord;
+use crate::records::AttachmentRecord;
 use ipnet::IpNet;
 use std::net::IpAddr;
 use weft_model::{ModelError, addressing, names, naming};

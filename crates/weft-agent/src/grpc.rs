@@ -2,12 +2,15 @@
 //! runs each operation on a blocking thread (the agent does netlink and
 //! SQLite work synchronously) under one lock, so operations never interleave.
 
-use crate::agent::{Agent, NetworkStatusView, NetworkView, NewNetwork, NewPeer};
+use crate::agent::Agent;
 use crate::attachments::{AttachmentView, NewAttachment};
 use crate::dataplane::{BRIDGE_MTU, Dataplane, Records, TUNNEL_MTU};
 use crate::error::AgentError;
 use crate::health::Health;
-use crate::store::PeerRecord;
+use crate::networks::{NetworkView, NewNetwork};
+use crate::peers::NewPeer;
+use crate::records::PeerRecord;
+use crate::status::NetworkStatusView;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::UNIX_EPOCH;
 use tonic::{Request, Response, Status};

@@ -9,14 +9,20 @@
 pub mod agent;
 pub mod attachments;
 pub mod dataplane;
+pub mod dns_names;
 pub mod error;
 pub mod grpc;
 pub mod health;
 pub mod linux;
 pub mod metrics;
 pub mod network_services;
+pub mod networks;
+pub mod peers;
+pub mod plan;
 pub mod reconcile;
+pub mod records;
 pub mod server;
+pub mod status;
 pub mod store;
 
 #[cfg(test)]

@@ -1,0 +1,84 @@
+//! The agent's orchestration against the in-memory data plane, one file
+//! per entity as in the agent itself.
+
+mod attachments;
+mod dns_names;
+mod networks;
+mod peers;
+mod reconcile;
+mod status;
+
+use crate::agent::Agent;
+use crate::attachments::NewAttachment;
+use crate::dataplane::NetworkKind;
+use crate::error::AgentError;
+use crate::fake::FakeDataplane;
+use crate::networks::{DEFAULT_LISTEN_PORT, NewNetwork};
+use crate::peers::NewPeer;
+use crate::store::Store;
+use weft_model::PrivateKey;
+
+fn agent() -> Agent<FakeDataplane> {
+    let dp = FakeDataplane::default()
+        .with_netns("/run/netns/c1", (4, 101))
+        .with_netns("/run/netns/c2", (4, 102))
+        .with_netns("/run/netns/c3", (4, 103));
+    Agent::new(Store::in_memory().unwrap(), dp)
+}
+
+fn blue() -> NewNetwork {
+    NewNetwork {
+        name: "blue".into(),
+        subnet: "10.42.0.0/16".into(),
+        block: "10.42.1.0/24".into(),
+        ..Default::default()
+    }
+}
+
+fn red() -> NewNetwork {
+    NewNetwork {
+        name: "red".into(),
+        subnet: "10.43.0.0/16".into(),
+        block: "10.43.1.0/24".into(),
+        ..Default::default()
+    }
+}
+
+fn attach_req(network: &str, id: &str) -> NewAttachment {
+    NewAttachment {
+        network: network.into(),
+        netns: format!("/run/netns/{id}"),
+        id: id.into(),
+        ..Default::default()
+    }
+}
+
+fn peer_req(key: &str, allowed: &str) -> NewPeer {
+    NewPeer {
+        network: "blue".into(),
+        public_key: key.into(),
+        endpoint: "192.0.2.2:51820".into(),
+        allowed_ips: vec![allowed.into()],
+        keepalive: 0,
+    }
+}
+
+fn snapshot(a: &Agent<FakeDataplane>) -> String {
+    let s = a.dataplane().lock();
+    format!(
+        "{:?} {:?} {:?} {:?}",
+        a.store().networks().unwrap().len(),
+        a.store().attachments().unwrap(),
+        s.networks.keys().collect::<Vec<_>>(),
+        s.attachments.keys().collect::<Vec<_>>()
+    )
+}
+
+fn bridge_net() -> NewNetwork {
+    NewNetwork {
+        name: "br".into(),
+        mode: "bridge".into(),
+        subnet: "10.88.0.0/16".into(),
+        ..Default::default()
+    }
+}

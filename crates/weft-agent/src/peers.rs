@@ -1,0 +1,113 @@
+//! WireGuard peers of a network: validated against the network and the
+//! other peers, recorded, applied (and restored when the kernel refuses).
+
+use crate::agent::{Agent, Result};
+use crate::dataplane::Dataplane;
+use crate::error::AgentError;
+use crate::plan::resolve_endpoint;
+use crate::records::{NetworkRecord, PeerRecord, WireguardSettings};
+use ipnet::IpNet;
+use weft_model::{ModelError, PublicKey, naming, peer};
+
+#[derive(Clone, Debug, Default)]
+pub struct NewPeer {
+    pub network: String,
+    pub public_key: String,
+    pub endpoint: String,
+    pub allowed_ips: Vec<String>,
+    pub keepalive: u32,
+}
+
+impl<D: Dataplane> Agent<D> {
+    fn wireguard_network(&self, name: &str) -> Result<(NetworkRecord, WireguardSettings)> {
+        let net = self.network_record(name)?;
+        match net.wireguard.clone() {
+            Some(wg) => Ok((net, wg)),
+            None => Err(AgentError::Conflict(format!(
+                "network {name:?} is a {} network: it has no WireGuard peers",
+                net.mode
+            ))),
+        }
+    }
+
+    pub fn add_peer(&mut self, req: NewPeer) -> Result<PeerRecord> {
+        let (net, wg) = self.wireguard_network(&req.network)?;
+        let public_key = PublicKey::from_base64(&req.public_key)?;
+        if public_key == wg.private_key.public_key() {
+            return Err(ModelError::invalid(
+                "public-key",
+                public_key,
+                "is this host's own key on the network",
+            )
+            .into());
+        }
+        resolve_endpoint(&req.endpoint)?;
+        let allowed_ips = peer::parse_allowed_ips(req.allowed_ips.iter().map(String::as_str))?;
+        let keepalive = u16::try_from(req.keepalive).map_err(|_| {
+            ModelError::invalid("keepalive", req.keepalive, "must be from 0 to 65535")
+        })?;
+        let existing = self.store.peers(&net.name)?;
+        let others: Vec<(String, IpNet)> = existing
+            .iter()
+            .filter(|p| p.public_key != public_key)
+            .flat_map(|p| p.allowed_ips.iter().map(|n| (p.public_key.to_base64(), *n)))
+            .collect();
+        peer::check_allowed_ips(
+            &allowed_ips,
+            &net.block,
+            others.iter().map(|(k, n)| (k.as_str(), n)),
+        )?;
+        let record = PeerRecord {
+            network: net.name.clone(),
+            public_key,
+            endpoint: req.endpoint,
+            allowed_ips,
+            keepalive,
+        };
+        let previous = existing.into_iter().find(|p| p.public_key == public_key);
+        self.store.upsert_peer(&record)?;
+        let ifname = net.ifname();
+        if let Err(err) = self.dp.set_peers(&ifname, &self.peer_configs(&net.name)?) {
+            match &previous {
+                Some(p) => self.store.upsert_peer(p)?,
+                None => {
+                    self.store.delete_peer(&net.name, &public_key)?;
+                }
+            }
+            return Err(err.into());
+        }
+        tracing::info!(network = %net.name, peer = %public_key, endpoint = %record.endpoint, "peer set");
+        Ok(record)
+    }
+
+    pub fn remove_peer(&mut self, network: &str, public_key: &str) -> Result<bool> {
+        let (net, _) = self.wireguard_network(network)?;
+        let key = PublicKey::from_base64(public_key)?;
+        let removed = self.store.delete_peer(network, &key)?;
+        if removed {
+            self.dp
+                .set_peers(&net.ifname(), &self.peer_configs(network)?)?;
+            tracing::info!(network, peer = %key, "peer removed");
+        }
+        Ok(removed)
+    }
+
+    pub fn peers(&self, network: &str) -> Result<Vec<PeerRecord>> {
+        self.network_record(network)?;
+        Ok(self.store.peers(network)?)
+    }
+
+    /// Every peer with its address in the network (the first address of
+    /// its first block), where its agent serves names and answers probes.
+    pub fn peer_targets(&self) -> Result<Vec<(String, PublicKey, std::net::IpAddr)>> {
+        let mut targets = vec![];
+        for net in self.store.networks()? {
+            for p in self.store.peers(&net.name)? {
+                if let Some(block) = p.allowed_ips.first() {
+                    targets.push((net.name.clone(), p.public_key, naming::host_address(block)));
+                }
+            }
+        }
+        Ok(targets)
+    }
+}
