@@ -7,6 +7,7 @@ use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use weft_model::{PrivateKey, naming};
+use weft_net::NetnsId;
 use weft_wg::{DeviceInfo, PeerConfig};
 
 /// Tunnel MTU: 1500 minus WireGuard's worst-case overhead over IPv6 (80).
@@ -47,7 +48,7 @@ pub struct AttachmentPlan {
     pub netns: String,
     /// The namespace identity recorded at attach time; the attachment is only
     /// (re)created in a namespace with this identity.
-    pub netns_id: (u64, u64),
+    pub netns_id: NetnsId,
     pub ifname: String,
     pub host_ifname: String,
     /// The workload's address: a /32 on WireGuard networks (reached through
@@ -146,7 +147,7 @@ pub trait Dataplane: Send + Sync {
     fn network_present(&self, plan: &NetworkPlan) -> DpResult<bool>;
 
     /// The identity of the namespace at `path`, or None if there is none.
-    fn netns_id(&self, path: &str) -> Option<(u64, u64)>;
+    fn netns_id(&self, path: &str) -> Option<NetnsId>;
 
     /// Create the veth pair and configure both ends. On failure nothing of
     /// it is left behind.

@@ -5,6 +5,7 @@ use crate::dataplane::*;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use weft_model::naming::network_alias;
+use weft_net::NetnsId;
 use weft_wg::{DeviceInfo, PeerConfig, PeerInfo};
 
 #[derive(Default)]
@@ -13,7 +14,7 @@ pub struct FakeState {
     /// host_ifname -> plan
     pub attachments: BTreeMap<String, AttachmentPlan>,
     /// netns path -> identity
-    pub namespaces: BTreeMap<String, (u64, u64)>,
+    pub namespaces: BTreeMap<String, NetnsId>,
     /// Extra links carrying weft aliases (name -> alias), e.g. leftovers.
     pub stray_links: BTreeMap<String, String>,
     /// The last firewall applied.
@@ -59,7 +60,7 @@ impl FakeDataplane {
         }
     }
 
-    pub fn with_netns(self, path: &str, id: (u64, u64)) -> Self {
+    pub fn with_netns(self, path: &str, id: NetnsId) -> Self {
         self.lock().namespaces.insert(path.into(), id);
         self
     }
@@ -138,7 +139,7 @@ impl Dataplane for FakeDataplane {
         Ok(self.lock().networks.contains_key(&plan.ifname))
     }
 
-    fn netns_id(&self, path: &str) -> Option<(u64, u64)> {
+    fn netns_id(&self, path: &str) -> Option<NetnsId> {
         self.lock().namespaces.get(path).copied()
     }
 

@@ -4,6 +4,7 @@
 use ipnet::IpNet;
 use std::net::IpAddr;
 use weft_model::{Mode, PrivateKey, PublicKey, naming};
+use weft_net::NetnsId;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetworkRecord {
@@ -58,7 +59,7 @@ pub struct AttachmentRecord {
     pub netns: String,
     /// Identity of the namespace when attached: a path that now names another
     /// namespace means the workload is gone.
-    pub netns_id: (u64, u64),
+    pub netns_id: NetnsId,
     pub ifname: String,
     pub host_ifname: String,
     pub ip: IpAddr,

@@ -17,12 +17,18 @@ use crate::networks::{DEFAULT_LISTEN_PORT, NewNetwork};
 use crate::peers::NewPeer;
 use crate::store::Store;
 use weft_model::PrivateKey;
+use weft_net::NetnsId;
+
+/// A namespace identity of the fake's.
+fn netns_id(ino: u64) -> NetnsId {
+    NetnsId { dev: 4, ino }
+}
 
 fn agent() -> Agent<FakeDataplane> {
     let dp = FakeDataplane::default()
-        .with_netns("/run/netns/c1", (4, 101))
-        .with_netns("/run/netns/c2", (4, 102))
-        .with_netns("/run/netns/c3", (4, 103));
+        .with_netns("/run/netns/c1", netns_id(101))
+        .with_netns("/run/netns/c2", netns_id(102))
+        .with_netns("/run/netns/c3", netns_id(103));
     Agent::new(Store::in_memory().unwrap(), dp)
 }
 

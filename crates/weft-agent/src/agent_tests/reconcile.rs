@@ -19,7 +19,7 @@ fn reconcile_restores_releases_and_cleans() {
         s.networks.clear();
         s.attachments.remove("w0-c1");
         s.namespaces.remove("/run/netns/c2");
-        s.namespaces.insert("/run/netns/c3".into(), (4, 999));
+        s.namespaces.insert("/run/netns/c3".into(), netns_id(999));
         s.stray_links
             .insert("w0-old".into(), "weft:blue/old".into());
         s.stray_links.insert("eth7".into(), "weft:gone".into());

@@ -6,6 +6,7 @@ use crate::records::AttachmentRecord;
 use rusqlite::params;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use weft_net::NetnsId;
 
 impl Store {
     fn attachments_where(&self, clause: &str, args: &[&str]) -> Result<Vec<AttachmentRecord>> {
@@ -22,7 +23,10 @@ impl Store {
                     workload_id: r.get(1)?,
                     name: r.get(2)?,
                     netns: r.get(3)?,
-                    netns_id: (r.get::<_, i64>(4)? as u64, r.get::<_, i64>(5)? as u64),
+                    netns_id: NetnsId {
+                        dev: r.get::<_, i64>(4)? as u64,
+                        ino: r.get::<_, i64>(5)? as u64,
+                    },
                     ifname: r.get(6)?,
                     host_ifname: r.get(7)?,
                     ip: IpAddr::from([0, 0, 0, 0]),
@@ -89,8 +93,8 @@ impl Store {
                 a.workload_id,
                 a.name,
                 a.netns,
-                a.netns_id.0 as i64,
-                a.netns_id.1 as i64,
+                a.netns_id.dev as i64,
+                a.netns_id.ino as i64,
                 a.ifname,
                 a.host_ifname,
                 a.ip.to_string(),

@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use weft_model::PrivateKey;
+use weft_net::NetnsId;
 
 const CHILD_ENV: &str = "WEFT_STORE_CRASH_CHILD";
 
@@ -42,7 +43,10 @@ fn crash_writer_child() {
                 workload_id: format!("w{n}"),
                 name: String::new(),
                 netns: format!("/run/netns/w{n}"),
-                netns_id: (1, u64::from(n)),
+                netns_id: NetnsId {
+                    dev: 1,
+                    ino: u64::from(n),
+                },
                 ifname: "eth0".into(),
                 host_ifname: format!("h{n}"),
                 ip: ip.into(),

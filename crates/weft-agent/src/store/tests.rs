@@ -4,6 +4,7 @@ use super::*;
 use crate::records::{AttachmentRecord, NetworkRecord, PeerRecord, WireguardSettings};
 use rusqlite::Connection;
 use weft_model::{Mode, PrivateKey};
+use weft_net::NetnsId;
 
 fn net(name: &str, index: u32, port: u16) -> NetworkRecord {
     NetworkRecord {
@@ -40,7 +41,10 @@ fn att(network: &str, id: &str, ip: &str, host: &str) -> AttachmentRecord {
         workload_id: id.into(),
         name: id.into(),
         netns: format!("/run/netns/{id}"),
-        netns_id: (4, 4026532000),
+        netns_id: NetnsId {
+            dev: 4,
+            ino: 4026532000,
+        },
         ifname: "eth0".into(),
         host_ifname: host.into(),
         ip: ip.parse().unwrap(),
