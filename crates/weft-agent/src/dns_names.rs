@@ -7,34 +7,59 @@ use crate::dataplane::{Dataplane, LOCAL_SOURCE, Records};
 use crate::records::NetworkRecord;
 use weft_model::{ModelError, names};
 
-impl<D: Dataplane> Agent<D> {
-    /// Sources of names that the agent makes itself; others may be set.
-    fn check_source(source: &str) -> Result<()> {
-        if source.is_empty() || source == LOCAL_SOURCE || source.starts_with("peer:") {
-            return Err(ModelError::invalid(
-                "source",
-                source,
-                "must be a name of your own (\"local\" and \"peer:…\" are the agent's)",
-            )
-            .into());
-        }
-        names::validate_workload_name(source).map_err(|_| {
-            ModelError::invalid("source", source, "must be letters, digits, '-' and '_'")
-        })?;
-        Ok(())
-    }
+/// The names one outside source gives a network, checked on their own:
+/// the source is not one of the agent's, every name a workload name
+/// (lowercased: lookups ignore case).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamesSpec {
+    /// The network's name (looked up, so not checked as a new name).
+    pub network: String,
+    pub source: String,
+    pub records: Records,
+}
 
-    /// Replace the names `source` gives `network` (kept across restarts).
-    pub fn set_names(&mut self, network: &str, source: &str, records: Records) -> Result<()> {
-        let net = self.network_record(network)?;
-        Self::check_source(source)?;
+impl NamesSpec {
+    pub fn new(
+        network: String,
+        source: String,
+        records: Records,
+    ) -> std::result::Result<Self, ModelError> {
+        check_source(&source)?;
         let mut clean = Records::new();
         for (name, addrs) in records {
             names::validate_workload_name(&name)?;
             clean.insert(name.to_lowercase(), addrs);
         }
-        self.store.set_names(&net.name, source, &clean)?;
-        self.dp.set_records(&net.name, source, clean)?;
+        Ok(Self {
+            network,
+            source,
+            records: clean,
+        })
+    }
+}
+
+/// Sources of names that the agent makes itself; others may be set.
+fn check_source(source: &str) -> std::result::Result<(), ModelError> {
+    if source.is_empty() || source == LOCAL_SOURCE || source.starts_with("peer:") {
+        return Err(ModelError::invalid(
+            "source",
+            source,
+            "must be a name of your own (\"local\" and \"peer:…\" are the agent's)",
+        ));
+    }
+    names::validate_workload_name(source).map_err(|_| {
+        ModelError::invalid("source", source, "must be letters, digits, '-' and '_'")
+    })?;
+    Ok(())
+}
+
+impl<D: Dataplane> Agent<D> {
+    /// Replace the names a source gives a network (kept across restarts).
+    pub fn set_names(&mut self, spec: NamesSpec) -> Result<()> {
+        let net = self.network_record(&spec.network)?;
+        self.store
+            .set_names(&net.name, &spec.source, &spec.records)?;
+        self.dp.set_records(&net.name, &spec.source, spec.records)?;
         Ok(())
     }
 

@@ -5,28 +5,48 @@ use crate::agent::{Agent, Result};
 use crate::dataplane::Dataplane;
 use crate::error::AgentError;
 use crate::records::{NetworkRecord, WireguardSettings};
-use ipnet::IpNet;
-use weft_model::{Mode, ModelError, PrivateKey, PublicKey, addressing, names, network};
+use ipnet::{IpNet, Ipv4Net};
+use weft_model::names::{Domain, NetworkName};
+use weft_model::{Mode, ModelError, PrivateKey, PublicKey, addressing};
 
 /// The first listen port handed out when none is asked for.
 pub const DEFAULT_LISTEN_PORT: u16 = 51820;
 
-#[derive(Clone, Debug, Default)]
-pub struct NewNetwork {
-    pub name: String,
-    /// "wireguard" (default) or "bridge".
-    pub mode: String,
-    pub subnet: String,
-    /// Empty: the default block of the mode (see `network::default_block`).
-    pub block: String,
-    /// 0: the first free port from [`DEFAULT_LISTEN_PORT`].
-    pub listen_port: u32,
-    /// Base64; empty: generate.
-    pub private_key: String,
+/// A network to create, parsed and checked on its own at the edge (see
+/// `grpc/requests.rs`); [`Agent::add_network`] checks it against the other
+/// networks.
+#[derive(Clone, Debug)]
+pub struct NetworkSpec {
+    pub name: NetworkName,
+    pub subnet: Ipv4Net,
+    /// This host's block of the subnet: the one asked for, or the mode's
+    /// default ([`weft_model::network::default_block`]).
+    pub block: Ipv4Net,
+    pub kind: KindSpec,
     /// No egress masquerade, no upstream DNS.
     pub internal: bool,
-    /// Empty: [`network::DEFAULT_DOMAIN`].
-    pub domain: String,
+    pub domain: Domain,
+}
+
+/// What carries the network, with what WireGuard needs.
+#[derive(Clone, Debug)]
+pub enum KindSpec {
+    Wireguard {
+        /// None: the first free port from [`DEFAULT_LISTEN_PORT`].
+        listen_port: Option<u16>,
+        /// None: generate one.
+        private_key: Option<PrivateKey>,
+    },
+    Bridge,
+}
+
+impl NetworkSpec {
+    pub fn mode(&self) -> Mode {
+        match self.kind {
+            KindSpec::Wireguard { .. } => Mode::Wireguard,
+            KindSpec::Bridge => Mode::Bridge,
+        }
+    }
 }
 
 /// A network as shown to users.
@@ -63,36 +83,15 @@ impl<D: Dataplane> Agent<D> {
         Ok(self.dp.apply_firewall(&self.firewall_rules()?)?)
     }
 
-    pub fn add_network(&mut self, req: NewNetwork) -> Result<NetworkView> {
-        names::validate_network_name(&req.name)?;
-        let mode = Mode::parse(&req.mode)?;
-        let domain = match req.domain.as_str() {
-            "" => network::DEFAULT_DOMAIN.to_string(),
-            d => {
-                names::validate_domain(d)?;
-                d.to_string()
-            }
-        };
-        let subnet = addressing::parse_cidr("subnet", &req.subnet)?;
-        addressing::validate_subnet(&subnet)?;
-        let block = match req.block.as_str() {
-            "" => network::default_block(mode, &subnet),
-            text => addressing::parse_cidr("block", text)?,
-        };
-        addressing::validate_block(&subnet, &block)?;
-        if !subnet.addr().is_ipv4() {
-            return Err(ModelError::invalid(
-                "subnet",
-                subnet,
-                "IPv6 networks are not supported yet",
-            )
-            .into());
-        }
+    pub fn add_network(&mut self, spec: NetworkSpec) -> Result<NetworkView> {
+        let mode = spec.mode();
+        let subnet = IpNet::V4(spec.subnet);
+        let block = IpNet::V4(spec.block);
         let existing = self.store.networks()?;
-        if existing.iter().any(|n| n.name == req.name) {
+        if existing.iter().any(|n| n.name == spec.name.as_str()) {
             return Err(AgentError::Exists(format!(
                 "network {:?} already exists",
-                req.name
+                spec.name.as_str()
             )));
         }
         if let Some(other) = existing
@@ -106,32 +105,25 @@ impl<D: Dataplane> Agent<D> {
             )
             .into());
         }
-        let wireguard = match mode {
-            Mode::Wireguard => Some(self.wireguard_settings(&req, &existing)?),
-            Mode::Bridge => {
-                if req.listen_port != 0 || !req.private_key.is_empty() {
-                    return Err(ModelError::invalid(
-                        "mode",
-                        mode,
-                        "a bridge network has no WireGuard listen port or key",
-                    )
-                    .into());
-                }
-                None
-            }
+        let wireguard = match spec.kind {
+            KindSpec::Wireguard {
+                listen_port,
+                private_key,
+            } => Some(wireguard_settings(listen_port, private_key, &existing)?),
+            KindSpec::Bridge => None,
         };
         let index = (0..)
             .find(|i| existing.iter().all(|n| n.mode != mode || n.index != *i))
             .expect("an unbounded range always has a free index");
         let record = NetworkRecord {
-            name: req.name,
+            name: spec.name.into_string(),
             mode,
             index,
             subnet,
             block,
             wireguard,
-            internal: req.internal,
-            domain,
+            internal: spec.internal,
+            domain: spec.domain.into_string(),
         };
         self.store.insert_network(&record)?;
         let plan = self.network_plan(&record)?;
@@ -158,45 +150,6 @@ impl<D: Dataplane> Agent<D> {
         }
         tracing::info!(network = %record.name, %mode, ifname = %plan.ifname, %subnet, %block, "network created");
         self.view(record)
-    }
-
-    fn wireguard_settings(
-        &self,
-        req: &NewNetwork,
-        existing: &[NetworkRecord],
-    ) -> Result<WireguardSettings> {
-        let used = |port: u16| {
-            existing
-                .iter()
-                .find(|n| n.wireguard.as_ref().is_some_and(|w| w.listen_port == port))
-        };
-        let listen_port = match req.listen_port {
-            0 => (DEFAULT_LISTEN_PORT..=u16::MAX)
-                .find(|p| used(*p).is_none())
-                .ok_or_else(|| AgentError::Conflict("no free listen port".into()))?,
-            p => {
-                let port = u16::try_from(p).map_err(|_| {
-                    ModelError::invalid("listen-port", p, "must be from 1 to 65535")
-                })?;
-                if let Some(other) = used(port) {
-                    return Err(ModelError::invalid(
-                        "listen-port",
-                        port,
-                        format!("is already used by network {:?}", other.name),
-                    )
-                    .into());
-                }
-                port
-            }
-        };
-        let private_key = match req.private_key.trim() {
-            "" => PrivateKey::generate(),
-            text => PrivateKey::from_base64(text)?,
-        };
-        Ok(WireguardSettings {
-            listen_port,
-            private_key,
-        })
     }
 
     pub fn networks(&self) -> Result<Vec<NetworkView>> {
@@ -230,4 +183,38 @@ impl<D: Dataplane> Agent<D> {
         tracing::info!(network = name, %ifname, "network removed");
         Ok(attached.len())
     }
+}
+
+/// The port and key of a new WireGuard network: as asked for (the port
+/// free), or the first free port and a new key.
+fn wireguard_settings(
+    listen_port: Option<u16>,
+    private_key: Option<PrivateKey>,
+    existing: &[NetworkRecord],
+) -> Result<WireguardSettings> {
+    let used = |port: u16| {
+        existing
+            .iter()
+            .find(|n| n.wireguard.as_ref().is_some_and(|w| w.listen_port == port))
+    };
+    let listen_port = match listen_port {
+        None => (DEFAULT_LISTEN_PORT..=u16::MAX)
+            .find(|p| used(*p).is_none())
+            .ok_or_else(|| AgentError::Conflict("no free listen port".into()))?,
+        Some(port) => {
+            if let Some(other) = used(port) {
+                return Err(ModelError::invalid(
+                    "listen-port",
+                    port,
+                    format!("is already used by network {:?}", other.name),
+                )
+                .into());
+            }
+            port
+        }
+    };
+    Ok(WireguardSettings {
+        listen_port,
+        private_key: private_key.unwrap_or_else(PrivateKey::generate),
+    })
 }

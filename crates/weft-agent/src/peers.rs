@@ -4,18 +4,46 @@
 use crate::agent::{Agent, Result};
 use crate::dataplane::Dataplane;
 use crate::error::AgentError;
-use crate::plan::resolve_endpoint;
 use crate::records::{NetworkRecord, PeerRecord, WireguardSettings};
 use ipnet::IpNet;
+use std::net::{SocketAddr, ToSocketAddrs};
 use weft_model::{ModelError, PublicKey, naming, peer};
 
-#[derive(Clone, Debug, Default)]
-pub struct NewPeer {
+/// A peer to set, parsed and checked on its own at the edge (see
+/// `grpc/requests.rs`); [`Agent::add_peer`] checks it against the network
+/// and its other peers.
+#[derive(Clone, Debug)]
+pub struct PeerSpec {
+    /// The network's name (looked up, so not checked as a new name).
     pub network: String,
-    pub public_key: String,
-    pub endpoint: String,
-    pub allowed_ips: Vec<String>,
-    pub keepalive: u32,
+    pub public_key: PublicKey,
+    pub endpoint: Endpoint,
+    pub allowed_ips: Vec<IpNet>,
+    pub keepalive: u16,
+}
+
+/// A peer's endpoint: as the user gave it (`host:port`, kept and resolved
+/// again on every apply, so a name may move) and where it points now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub text: String,
+    pub addr: SocketAddr,
+}
+
+impl Endpoint {
+    /// Check `host:port` and resolve it; the error names the endpoint.
+    pub fn resolve(text: &str) -> std::result::Result<Endpoint, ModelError> {
+        let (host, port) = peer::split_endpoint(text)?;
+        let addr = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| ModelError::invalid("endpoint", text, format!("cannot resolve: {e}")))?
+            .next()
+            .ok_or_else(|| ModelError::invalid("endpoint", text, "the name has no addresses"))?;
+        Ok(Endpoint {
+            text: text.to_string(),
+            addr,
+        })
+    }
 }
 
 impl<D: Dataplane> Agent<D> {
@@ -30,9 +58,9 @@ impl<D: Dataplane> Agent<D> {
         }
     }
 
-    pub fn add_peer(&mut self, req: NewPeer) -> Result<PeerRecord> {
-        let (net, wg) = self.wireguard_network(&req.network)?;
-        let public_key = PublicKey::from_base64(&req.public_key)?;
+    pub fn add_peer(&mut self, spec: PeerSpec) -> Result<PeerRecord> {
+        let (net, wg) = self.wireguard_network(&spec.network)?;
+        let public_key = spec.public_key;
         if public_key == wg.private_key.public_key() {
             return Err(ModelError::invalid(
                 "public-key",
@@ -41,11 +69,6 @@ impl<D: Dataplane> Agent<D> {
             )
             .into());
         }
-        resolve_endpoint(&req.endpoint)?;
-        let allowed_ips = peer::parse_allowed_ips(req.allowed_ips.iter().map(String::as_str))?;
-        let keepalive = u16::try_from(req.keepalive).map_err(|_| {
-            ModelError::invalid("keepalive", req.keepalive, "must be from 0 to 65535")
-        })?;
         let existing = self.store.peers(&net.name)?;
         let others: Vec<(String, IpNet)> = existing
             .iter()
@@ -53,16 +76,16 @@ impl<D: Dataplane> Agent<D> {
             .flat_map(|p| p.allowed_ips.iter().map(|n| (p.public_key.to_base64(), *n)))
             .collect();
         peer::check_allowed_ips(
-            &allowed_ips,
+            &spec.allowed_ips,
             &net.block,
             others.iter().map(|(k, n)| (k.as_str(), n)),
         )?;
         let record = PeerRecord {
             network: net.name.clone(),
             public_key,
-            endpoint: req.endpoint,
-            allowed_ips,
-            keepalive,
+            endpoint: spec.endpoint.text,
+            allowed_ips: spec.allowed_ips,
+            keepalive: spec.keepalive,
         };
         let previous = existing.into_iter().find(|p| p.public_key == public_key);
         self.store.upsert_peer(&record)?;
@@ -80,10 +103,9 @@ impl<D: Dataplane> Agent<D> {
         Ok(record)
     }
 
-    pub fn remove_peer(&mut self, network: &str, public_key: &str) -> Result<bool> {
+    pub fn remove_peer(&mut self, network: &str, key: &PublicKey) -> Result<bool> {
         let (net, _) = self.wireguard_network(network)?;
-        let key = PublicKey::from_base64(public_key)?;
-        let removed = self.store.delete_peer(network, &key)?;
+        let removed = self.store.delete_peer(network, key)?;
         if removed {
             self.dp
                 .set_peers(&net.ifname(), &self.peer_configs(network)?)?;

@@ -1,27 +1,18 @@
 //! Records into plans: what the data plane must make of a network, an
 //! attachment, a network's services and the firewall, from what the store
-//! holds. No effects here, except resolving peers' endpoints.
+//! holds. No effects here, except resolving peers' endpoints again.
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::{
     AttachmentPlan, BRIDGE_MTU, Dataplane, NetworkKind, NetworkPlan, Records, ServicesPlan,
     TUNNEL_MTU,
 };
+use crate::peers::Endpoint;
 use crate::records::{AttachmentRecord, NetworkRecord, PeerRecord};
 use ipnet::IpNet;
-use std::net::{SocketAddr, ToSocketAddrs};
-use weft_model::{Mode, ModelError, addressing, naming, peer};
+use std::net::SocketAddr;
+use weft_model::{Mode, addressing, naming};
 use weft_wg::PeerConfig;
-
-/// Resolve a peer's `host:port` to the address WireGuard sends to.
-pub(crate) fn resolve_endpoint(text: &str) -> Result<SocketAddr> {
-    let (host, port) = peer::split_endpoint(text)?;
-    (host, port)
-        .to_socket_addrs()
-        .map_err(|e| ModelError::invalid("endpoint", text, format!("cannot resolve: {e}")))?
-        .next()
-        .ok_or_else(|| ModelError::invalid("endpoint", text, "the name has no addresses").into())
-}
 
 fn peer_config(record: &PeerRecord, endpoint: Option<SocketAddr>) -> PeerConfig {
     let mut config = PeerConfig::new(record.public_key);
@@ -41,9 +32,10 @@ impl<D: Dataplane> Agent<D> {
             .peers(network)?
             .iter()
             .map(|p| {
-                let endpoint = resolve_endpoint(&p.endpoint)
+                let endpoint = Endpoint::resolve(&p.endpoint)
                     .inspect_err(|e| tracing::warn!(network, peer = %p.public_key, "{e}"))
-                    .ok();
+                    .ok()
+                    .map(|e| e.addr);
                 peer_config(p, endpoint)
             })
             .collect())

@@ -123,6 +123,70 @@ pub fn validate_ifname(field: &'static str, name: &str) -> Result<(), ModelError
     Ok(())
 }
 
+/// A name that passed one of the checks above; the type says which, so
+/// code that takes one needs no check of its own.
+macro_rules! checked_name {
+    ($(#[$doc:meta])* $name:ident, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(text: &str) -> Result<Self, ModelError> {
+                let check: fn(&str) -> Result<(), ModelError> = $check;
+                check(text)?;
+                Ok(Self(text.to_string()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+checked_name!(
+    /// A network name ([`validate_network_name`]).
+    NetworkName,
+    validate_network_name
+);
+checked_name!(
+    /// A workload's DNS name ([`validate_workload_name`]).
+    WorkloadName,
+    validate_workload_name
+);
+checked_name!(
+    /// A workload id ([`validate_workload_id`]).
+    WorkloadId,
+    validate_workload_id
+);
+checked_name!(
+    /// A DNS domain ([`validate_domain`]).
+    Domain,
+    validate_domain
+);
+checked_name!(
+    /// The interface name a workload asked for ([`validate_ifname`]).
+    Ifname,
+    |text| validate_ifname("ifname", text)
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +237,20 @@ mod tests {
         assert!(validate_ifname("ifname", "a b").is_err());
         assert!(validate_ifname("ifname", "..").is_err());
         assert!(validate_ifname("ifname", "").is_err());
+    }
+
+    #[test]
+    fn checked_names_hold_only_what_passes() {
+        assert_eq!(NetworkName::new("blue").unwrap().as_str(), "blue");
+        assert!(NetworkName::new("Blue").is_err());
+        assert_eq!(WorkloadName::new("Web_1").unwrap().to_string(), "Web_1");
+        assert!(WorkloadName::new("a.b").is_err());
+        assert!(WorkloadId::new("a/b").is_err());
+        assert_eq!(
+            Domain::new("mesh.local").unwrap().into_string(),
+            "mesh.local"
+        );
+        let err = Ifname::new(&"e".repeat(16)).unwrap_err().to_string();
+        assert!(err.starts_with("invalid ifname"), "{err}");
     }
 }

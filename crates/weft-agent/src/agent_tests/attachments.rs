@@ -5,23 +5,24 @@ use super::*;
 #[test]
 fn attachments_get_addresses_names_and_one_default_route() {
     let mut a = agent();
-    a.add_network(blue()).unwrap();
-    a.add_network(red()).unwrap();
-    let c1 = a.attach(attach_req("blue", "c1")).unwrap();
+    a.add_network_pb(blue()).unwrap();
+    a.add_network_pb(red()).unwrap();
+    let c1 = a.attach_pb(attach_req("blue", "c1")).unwrap();
     assert_eq!(c1.record.ip.to_string(), "10.42.1.2");
     assert_eq!(c1.record.ifname, "eth0");
     assert_eq!(c1.record.host_ifname, "w0-c1");
     assert_eq!(c1.gateway.to_string(), "10.42.1.1");
+    assert_eq!(c1.mtu, crate::dataplane::TUNNEL_MTU, "the plan's MTU");
     assert!(c1.record.default_route);
-    let c2 = a.attach(attach_req("blue", "c2")).unwrap();
+    let c2 = a.attach_pb(attach_req("blue", "c2")).unwrap();
     assert_eq!(c2.record.ip.to_string(), "10.42.1.3");
-    let c1_red = a.attach(attach_req("red", "c1")).unwrap();
+    let c1_red = a.attach_pb(attach_req("red", "c1")).unwrap();
     assert_eq!(c1_red.record.ifname, "eth1");
     assert_eq!(c1_red.record.host_ifname, "w1-c1");
     assert!(!c1_red.record.default_route);
     assert_eq!(c1_red.record.ip.to_string(), "10.43.1.2");
     let custom = a
-        .attach(NewAttachment {
+        .attach_pb(pb::AttachRequest {
             ifname: "net9".into(),
             ip: "10.43.1.77".into(),
             ..attach_req("red", "c3")
@@ -35,78 +36,78 @@ fn attachments_get_addresses_names_and_one_default_route() {
 #[test]
 fn bad_attachments_change_nothing() {
     let mut a = agent();
-    a.add_network(blue()).unwrap();
-    a.add_network(red()).unwrap();
-    a.attach(attach_req("blue", "c1")).unwrap();
+    a.add_network_pb(blue()).unwrap();
+    a.add_network_pb(red()).unwrap();
+    a.attach_pb(attach_req("blue", "c1")).unwrap();
     let before = snapshot(&a);
     for (req, want) in [
         (attach_req("blue", "c1"), "already attached"),
         (attach_req("nope", "c2"), "network \"nope\" does not exist"),
         (
-            NewAttachment {
+            pb::AttachRequest {
                 netns: "/run/netns/missing".into(),
                 ..attach_req("blue", "c2")
             },
             "no network namespace",
         ),
         (
-            NewAttachment {
+            pb::AttachRequest {
                 netns: "/run/netns/c3".into(),
                 ..attach_req("red", "c1")
             },
             "another namespace",
         ),
         (
-            NewAttachment {
+            pb::AttachRequest {
                 id: "a/b".into(),
                 ..attach_req("blue", "c2")
             },
             "workload id",
         ),
         (
-            NewAttachment {
+            pb::AttachRequest {
                 name: "bad.name".into(),
                 ..attach_req("blue", "c2")
             },
             "workload name",
         ),
         (
-            NewAttachment {
+            pb::AttachRequest {
                 ifname: "x".repeat(16),
                 ..attach_req("blue", "c2")
             },
             "ifname",
         ),
         (
-            NewAttachment {
+            pb::AttachRequest {
                 ifname: "eth0".into(),
                 ..attach_req("red", "c1")
             },
             "already used by this workload",
         ),
         (
-            NewAttachment {
+            pb::AttachRequest {
                 ip: "10.42.1.2".into(),
                 ..attach_req("blue", "c2")
             },
             "in use",
         ),
         (
-            NewAttachment {
+            pb::AttachRequest {
                 ip: "10.42.2.9".into(),
                 ..attach_req("blue", "c2")
             },
             "outside this host's block",
         ),
         (
-            NewAttachment {
+            pb::AttachRequest {
                 ip: "ten".into(),
                 ..attach_req("blue", "c2")
             },
             "not an IP",
         ),
     ] {
-        let err = a.attach(req).unwrap_err().to_string();
+        let err = a.attach_pb(req).unwrap_err().to_string();
         assert!(err.contains(want), "want {want:?} in {err:?}");
         assert_eq!(snapshot(&a), before);
     }
@@ -115,13 +116,13 @@ fn bad_attachments_change_nothing() {
 #[test]
 fn failed_attach_frees_the_address() {
     let mut a = agent();
-    a.add_network(blue()).unwrap();
+    a.add_network_pb(blue()).unwrap();
     a.dataplane().lock().fail_create_attachment = true;
-    assert!(a.attach(attach_req("blue", "c1")).is_err());
+    assert!(a.attach_pb(attach_req("blue", "c1")).is_err());
     assert!(a.store().attachments().unwrap().is_empty());
     a.dataplane().lock().fail_create_attachment = false;
     assert_eq!(
-        a.attach(attach_req("blue", "c1"))
+        a.attach_pb(attach_req("blue", "c1"))
             .unwrap()
             .record
             .ip
@@ -133,9 +134,9 @@ fn failed_attach_frees_the_address() {
 #[test]
 fn detach_frees_and_unknown_detach_succeeds() {
     let mut a = agent();
-    a.add_network(blue()).unwrap();
-    a.attach(attach_req("blue", "c1")).unwrap();
-    a.attach(attach_req("blue", "c2")).unwrap();
+    a.add_network_pb(blue()).unwrap();
+    a.attach_pb(attach_req("blue", "c1")).unwrap();
+    a.attach_pb(attach_req("blue", "c2")).unwrap();
     assert!(a.detach("blue", "c1").unwrap());
     assert!(!a.detach("blue", "c1").unwrap());
     assert!(!a.detach("blue", "never").unwrap());
@@ -146,7 +147,7 @@ fn detach_frees_and_unknown_detach_succeeds() {
     assert_eq!(a.dataplane().lock().attachments.len(), 1);
     // The freed address is handed out again.
     assert_eq!(
-        a.attach(attach_req("blue", "c3"))
+        a.attach_pb(attach_req("blue", "c3"))
             .unwrap()
             .record
             .ip
@@ -158,8 +159,8 @@ fn detach_frees_and_unknown_detach_succeeds() {
 #[test]
 fn check_finds_broken_attachments() {
     let mut a = agent();
-    a.add_network(blue()).unwrap();
-    a.attach(attach_req("blue", "c1")).unwrap();
+    a.add_network_pb(blue()).unwrap();
+    a.attach_pb(attach_req("blue", "c1")).unwrap();
     let ok = a.check("blue", "c1").unwrap();
     assert_eq!(ok.state.unwrap().host_mac, "02:00:00:00:00:02");
     assert!(matches!(
@@ -174,9 +175,9 @@ fn check_finds_broken_attachments() {
 #[test]
 fn gc_releases_what_is_not_kept() {
     let mut a = agent();
-    a.add_network(blue()).unwrap();
+    a.add_network_pb(blue()).unwrap();
     for id in ["c1", "c2", "c3"] {
-        a.attach(attach_req("blue", id)).unwrap();
+        a.attach_pb(attach_req("blue", id)).unwrap();
     }
     let released = a.gc("blue", &["c2".to_string()]).unwrap();
     assert_eq!(released, vec!["c1", "c3"]);

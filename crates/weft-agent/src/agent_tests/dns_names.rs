@@ -3,6 +3,16 @@
 
 use super::*;
 use crate::dataplane::Records;
+use crate::dns_names::NamesSpec;
+
+fn set_names(
+    a: &mut Agent<FakeDataplane>,
+    network: &str,
+    source: &str,
+    records: Records,
+) -> Result<()> {
+    a.set_names(NamesSpec::new(network.into(), source.into(), records)?)
+}
 
 fn records(pairs: &[(&str, &str)]) -> Records {
     let mut out = Records::new();
@@ -17,9 +27,8 @@ fn records(pairs: &[(&str, &str)]) -> Records {
 #[test]
 fn names_of_a_source_are_kept_and_published() {
     let mut a = agent();
-    a.add_network(blue()).unwrap();
-    a.set_names("blue", "mesh", records(&[("Db", "10.42.2.7")]))
-        .unwrap();
+    a.add_network_pb(blue()).unwrap();
+    set_names(&mut a, "blue", "mesh", records(&[("Db", "10.42.2.7")])).unwrap();
     let want = records(&[("db", "10.42.2.7")]);
     assert_eq!(a.get_names("blue", "mesh").unwrap(), want, "lowercased");
     assert_eq!(
@@ -27,8 +36,7 @@ fn names_of_a_source_are_kept_and_published() {
         want
     );
     // Replacing a source's names drops the old ones.
-    a.set_names("blue", "mesh", records(&[("web", "10.42.2.8")]))
-        .unwrap();
+    set_names(&mut a, "blue", "mesh", records(&[("web", "10.42.2.8")])).unwrap();
     assert_eq!(
         a.get_names("blue", "mesh").unwrap(),
         records(&[("web", "10.42.2.8")])
@@ -46,7 +54,7 @@ fn names_of_a_source_are_kept_and_published() {
 #[test]
 fn reserved_sources_and_bad_names_are_refused() {
     let mut a = agent();
-    a.add_network(blue()).unwrap();
+    a.add_network_pb(blue()).unwrap();
     for (network, source, names, want) in [
         ("blue", "local", records(&[]), "source"),
         ("blue", "peer:abc", records(&[]), "source"),
@@ -65,7 +73,9 @@ fn reserved_sources_and_bad_names_are_refused() {
             "network \"nope\" does not exist",
         ),
     ] {
-        let err = a.set_names(network, source, names).unwrap_err().to_string();
+        let err = set_names(&mut a, network, source, names)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(want), "want {want:?} in {err:?}");
     }
     assert!(a.get_names("blue", "mesh").unwrap().is_empty());

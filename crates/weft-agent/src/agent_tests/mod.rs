@@ -8,16 +8,45 @@ mod peers;
 mod reconcile;
 mod status;
 
-use crate::agent::Agent;
-use crate::attachments::NewAttachment;
+use crate::agent::{Agent, Result};
+use crate::attachments::{AttachmentSpec, AttachmentView};
 use crate::dataplane::NetworkKind;
 use crate::error::AgentError;
 use crate::fake::FakeDataplane;
-use crate::networks::{DEFAULT_LISTEN_PORT, NewNetwork};
-use crate::peers::NewPeer;
+use crate::networks::{DEFAULT_LISTEN_PORT, NetworkSpec, NetworkView};
+use crate::peers::PeerSpec;
+use crate::records::PeerRecord;
 use crate::store::Store;
 use weft_model::PrivateKey;
 use weft_net::NetnsId;
+use weft_proto::agent as pb;
+
+/// The agent as the gRPC layer drives it: each request parsed into its
+/// spec first, so the tests see the errors a client sees.
+trait ThroughTheEdge {
+    fn add_network_pb(&mut self, r: pb::AddNetworkRequest) -> Result<NetworkView>;
+    fn add_peer_pb(&mut self, r: pb::AddPeerRequest) -> Result<PeerRecord>;
+    fn remove_peer_pb(&mut self, network: &str, key: &str) -> Result<bool>;
+    fn attach_pb(&mut self, r: pb::AttachRequest) -> Result<AttachmentView>;
+}
+
+impl ThroughTheEdge for Agent<FakeDataplane> {
+    fn add_network_pb(&mut self, r: pb::AddNetworkRequest) -> Result<NetworkView> {
+        self.add_network(NetworkSpec::try_from(r)?)
+    }
+
+    fn add_peer_pb(&mut self, r: pb::AddPeerRequest) -> Result<PeerRecord> {
+        self.add_peer(PeerSpec::try_from(r)?)
+    }
+
+    fn remove_peer_pb(&mut self, network: &str, key: &str) -> Result<bool> {
+        self.remove_peer(network, &crate::grpc::public_key(key)?)
+    }
+
+    fn attach_pb(&mut self, r: pb::AttachRequest) -> Result<AttachmentView> {
+        self.attach(AttachmentSpec::try_from(r)?)
+    }
+}
 
 /// A namespace identity of the fake's.
 fn netns_id(ino: u64) -> NetnsId {
@@ -32,8 +61,8 @@ fn agent() -> Agent<FakeDataplane> {
     Agent::new(Store::in_memory().unwrap(), dp)
 }
 
-fn blue() -> NewNetwork {
-    NewNetwork {
+fn blue() -> pb::AddNetworkRequest {
+    pb::AddNetworkRequest {
         name: "blue".into(),
         subnet: "10.42.0.0/16".into(),
         block: "10.42.1.0/24".into(),
@@ -41,8 +70,8 @@ fn blue() -> NewNetwork {
     }
 }
 
-fn red() -> NewNetwork {
-    NewNetwork {
+fn red() -> pb::AddNetworkRequest {
+    pb::AddNetworkRequest {
         name: "red".into(),
         subnet: "10.43.0.0/16".into(),
         block: "10.43.1.0/24".into(),
@@ -50,8 +79,8 @@ fn red() -> NewNetwork {
     }
 }
 
-fn attach_req(network: &str, id: &str) -> NewAttachment {
-    NewAttachment {
+fn attach_req(network: &str, id: &str) -> pb::AttachRequest {
+    pb::AttachRequest {
         network: network.into(),
         netns: format!("/run/netns/{id}"),
         id: id.into(),
@@ -59,8 +88,8 @@ fn attach_req(network: &str, id: &str) -> NewAttachment {
     }
 }
 
-fn peer_req(key: &str, allowed: &str) -> NewPeer {
-    NewPeer {
+fn peer_req(key: &str, allowed: &str) -> pb::AddPeerRequest {
+    pb::AddPeerRequest {
         network: "blue".into(),
         public_key: key.into(),
         endpoint: "192.0.2.2:51820".into(),
@@ -80,8 +109,8 @@ fn snapshot(a: &Agent<FakeDataplane>) -> String {
     )
 }
 
-fn bridge_net() -> NewNetwork {
-    NewNetwork {
+fn bridge_net() -> pb::AddNetworkRequest {
+    pb::AddNetworkRequest {
         name: "br".into(),
         mode: "bridge".into(),
         subnet: "10.88.0.0/16".into(),

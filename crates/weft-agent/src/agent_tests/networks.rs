@@ -5,14 +5,14 @@ use super::*;
 #[test]
 fn networks_get_interfaces_in_creation_order() {
     let mut a = agent();
-    let b = a.add_network(blue()).unwrap();
+    let b = a.add_network_pb(blue()).unwrap();
     assert_eq!(b.ifname, "wg0");
     assert_eq!(b.address.to_string(), "10.42.1.1/32");
     assert_eq!(
         b.record.wireguard.as_ref().unwrap().listen_port,
         DEFAULT_LISTEN_PORT
     );
-    let r = a.add_network(red()).unwrap();
+    let r = a.add_network_pb(red()).unwrap();
     assert_eq!(r.ifname, "wg1");
     assert_eq!(
         r.record.wireguard.as_ref().unwrap().listen_port,
@@ -33,33 +33,56 @@ fn networks_get_interfaces_in_creation_order() {
 #[test]
 fn bad_networks_change_nothing() {
     let mut a = agent();
-    a.add_network(blue()).unwrap();
+    a.add_network_pb(blue()).unwrap();
     let before = snapshot(&a);
-    let cases: Vec<(NewNetwork, &str)> = vec![
+    let cases: Vec<(pb::AddNetworkRequest, &str)> = vec![
         (blue(), "already exists"),
         (
-            NewNetwork {
+            pb::AddNetworkRequest {
                 name: "Bad_Name".into(),
                 ..red()
             },
             "network name",
         ),
         (
-            NewNetwork {
+            pb::AddNetworkRequest {
                 subnet: "10.43.0.0/33".into(),
                 ..red()
             },
             "subnet",
         ),
         (
-            NewNetwork {
+            pb::AddNetworkRequest {
                 block: "10.44.1.0/24".into(),
                 ..red()
             },
             "outside the subnet",
         ),
         (
-            NewNetwork {
+            pb::AddNetworkRequest {
+                subnet: "fd00:42::/48".into(),
+                block: String::new(),
+                ..red()
+            },
+            "IPv6 networks are not supported yet",
+        ),
+        (
+            pb::AddNetworkRequest {
+                mode: "bridge".into(),
+                private_key: "nope".into(),
+                ..red()
+            },
+            "no WireGuard listen port or key",
+        ),
+        (
+            pb::AddNetworkRequest {
+                mode: "vlan".into(),
+                ..red()
+            },
+            "invalid mode \"vlan\"",
+        ),
+        (
+            pb::AddNetworkRequest {
                 subnet: "10.42.0.0/16".into(),
                 block: "10.42.9.0/24".into(),
                 ..red()
@@ -67,21 +90,21 @@ fn bad_networks_change_nothing() {
             "overlaps network \"blue\"",
         ),
         (
-            NewNetwork {
+            pb::AddNetworkRequest {
                 listen_port: 51820,
                 ..red()
             },
             "listen-port",
         ),
         (
-            NewNetwork {
+            pb::AddNetworkRequest {
                 listen_port: 70000,
                 ..red()
             },
             "listen-port",
         ),
         (
-            NewNetwork {
+            pb::AddNetworkRequest {
                 private_key: "nope".into(),
                 ..red()
             },
@@ -89,7 +112,7 @@ fn bad_networks_change_nothing() {
         ),
     ];
     for (req, want) in cases {
-        let err = a.add_network(req).unwrap_err().to_string();
+        let err = a.add_network_pb(req).unwrap_err().to_string();
         assert!(err.contains(want), "want {want:?} in {err:?}");
         assert_eq!(snapshot(&a), before);
     }
@@ -100,7 +123,7 @@ fn a_given_private_key_is_used() {
     let mut a = agent();
     let key = PrivateKey::generate();
     let n = a
-        .add_network(NewNetwork {
+        .add_network_pb(pb::AddNetworkRequest {
             private_key: key.to_base64(),
             ..blue()
         })
@@ -113,19 +136,19 @@ fn kernel_failure_rolls_the_network_back() {
     let mut a = agent();
     a.dataplane().lock().fail_ensure_network = true;
     assert!(matches!(
-        a.add_network(blue()),
+        a.add_network_pb(blue()),
         Err(AgentError::Dataplane(_))
     ));
     assert!(a.networks().unwrap().is_empty());
     a.dataplane().lock().fail_ensure_network = false;
-    assert_eq!(a.add_network(blue()).unwrap().ifname, "wg0");
+    assert_eq!(a.add_network_pb(blue()).unwrap().ifname, "wg0");
 }
 
 #[test]
 fn removing_a_network_with_workloads_needs_force() {
     let mut a = agent();
-    a.add_network(blue()).unwrap();
-    a.attach(attach_req("blue", "c1")).unwrap();
+    a.add_network_pb(blue()).unwrap();
+    a.attach_pb(attach_req("blue", "c1")).unwrap();
     let err = a.remove_network("blue", false).unwrap_err().to_string();
     assert!(err.contains("c1") && err.contains("--force"), "{err}");
     assert_eq!(a.networks().unwrap().len(), 1);
@@ -139,15 +162,15 @@ fn removing_a_network_with_workloads_needs_force() {
 #[test]
 fn bridge_networks_have_a_gateway_and_no_wireguard() {
     let mut a = agent();
-    let br = a.add_network(bridge_net()).unwrap();
+    let br = a.add_network_pb(bridge_net()).unwrap();
     assert_eq!(br.ifname, "weft-br0");
     assert_eq!(br.address.to_string(), "10.88.0.1/16");
     assert_eq!(br.public_key, None);
     assert_eq!(br.record.block.to_string(), "10.88.0.0/16");
     // WireGuard indexes are their own: the next WireGuard network is wg0.
-    assert_eq!(a.add_network(blue()).unwrap().ifname, "wg0");
+    assert_eq!(a.add_network_pb(blue()).unwrap().ifname, "wg0");
     let c1 = a
-        .attach(NewAttachment {
+        .attach_pb(pb::AttachRequest {
             id: "c1a2b3c4d5e6".into(),
             ..attach_req("br", "c1")
         })
@@ -158,9 +181,10 @@ fn bridge_networks_have_a_gateway_and_no_wireguard() {
     let plan = a.dataplane().lock().attachments["fn-c1a2b3c4"].clone();
     assert_eq!(plan.bridge.as_deref(), Some("weft-br0"));
     assert_eq!(plan.mtu, crate::dataplane::BRIDGE_MTU);
+    assert_eq!(c1.mtu, plan.mtu, "the view carries the plan's MTU");
     let k = PrivateKey::generate().public_key().to_base64();
     let err = a
-        .add_peer(NewPeer {
+        .add_peer_pb(pb::AddPeerRequest {
             network: "br".into(),
             ..peer_req(&k, "10.99.0.0/24")
         })
@@ -168,7 +192,7 @@ fn bridge_networks_have_a_gateway_and_no_wireguard() {
         .to_string();
     assert!(err.contains("bridge network"), "{err}");
     let err = a
-        .add_network(NewNetwork {
+        .add_network_pb(pb::AddNetworkRequest {
             name: "br2".into(),
             subnet: "10.89.0.0/16".into(),
             listen_port: 5,
@@ -185,7 +209,7 @@ fn bridge_networks_have_a_gateway_and_no_wireguard() {
 fn default_block_is_the_first_slash_24() {
     let mut a = agent();
     let n = a
-        .add_network(NewNetwork {
+        .add_network_pb(pb::AddNetworkRequest {
             block: String::new(),
             ..blue()
         })
@@ -199,14 +223,14 @@ fn default_block_is_the_first_slash_24() {
 fn firewall_dns_and_names_follow_the_networks() {
     use weft_firewall::IfMatch;
     let mut a = agent().with_host_name("h1").unwrap();
-    a.add_network(blue()).unwrap();
-    a.add_network(NewNetwork {
+    a.add_network_pb(blue()).unwrap();
+    a.add_network_pb(pb::AddNetworkRequest {
         internal: true,
         domain: "lab.example".into(),
         ..red()
     })
     .unwrap();
-    a.add_network(bridge_net()).unwrap();
+    a.add_network_pb(bridge_net()).unwrap();
     {
         let s = a.dataplane().lock();
         let rules: Vec<_> = s
@@ -235,12 +259,12 @@ fn firewall_dns_and_names_follow_the_networks() {
         assert_eq!(s.services["red"].domain, "lab.example");
         assert_eq!(s.services["br"].listen.to_string(), "10.88.0.1");
     }
-    a.attach(NewAttachment {
+    a.attach_pb(pb::AttachRequest {
         name: "Web".into(),
         ..attach_req("blue", "c1")
     })
     .unwrap();
-    a.attach(attach_req("blue", "c2")).unwrap();
+    a.attach_pb(attach_req("blue", "c2")).unwrap();
     let local = |a: &Agent<FakeDataplane>| {
         a.dataplane().lock().records[&("blue".to_string(), "local".to_string())].clone()
     };
@@ -269,9 +293,9 @@ fn firewall_dns_and_names_follow_the_networks() {
 #[test]
 fn a_network_whose_dns_cannot_start_is_rolled_back() {
     let mut a = agent();
-    a.add_network(blue()).unwrap();
+    a.add_network_pb(blue()).unwrap();
     a.dataplane().lock().fail_services = true;
-    assert!(a.add_network(red()).is_err());
+    assert!(a.add_network_pb(red()).is_err());
     assert_eq!(a.networks().unwrap().len(), 1);
     let s = a.dataplane().lock();
     assert_eq!(s.firewall.len(), 1, "the firewall no longer knows red");
@@ -282,7 +306,7 @@ fn a_network_whose_dns_cannot_start_is_rolled_back() {
 fn domains_and_host_names_are_validated() {
     let mut a = agent();
     let err = a
-        .add_network(NewNetwork {
+        .add_network_pb(pb::AddNetworkRequest {
             domain: "Bad_Domain".into(),
             ..blue()
         })

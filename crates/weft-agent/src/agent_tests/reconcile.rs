@@ -5,12 +5,12 @@ use super::*;
 #[test]
 fn reconcile_restores_releases_and_cleans() {
     let mut a = agent();
-    a.add_network(blue()).unwrap();
+    a.add_network_pb(blue()).unwrap();
     let k1 = PrivateKey::generate().public_key().to_base64();
-    a.add_peer(peer_req(&k1, "10.42.2.0/24")).unwrap();
-    a.attach(attach_req("blue", "c1")).unwrap();
-    a.attach(attach_req("blue", "c2")).unwrap();
-    a.attach(attach_req("blue", "c3")).unwrap();
+    a.add_peer_pb(peer_req(&k1, "10.42.2.0/24")).unwrap();
+    a.attach_pb(attach_req("blue", "c1")).unwrap();
+    a.attach_pb(attach_req("blue", "c2")).unwrap();
+    a.attach_pb(attach_req("blue", "c3")).unwrap();
     {
         let mut s = a.dataplane().lock();
         // A restart: the userspace interface is gone, c1's veth vanished,
