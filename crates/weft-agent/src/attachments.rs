@@ -3,7 +3,7 @@
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::{AttachmentState, Dataplane};
-use crate::error::AgentError;
+use crate::error::{AgentError, Conflict, Existing, chain};
 use crate::records::AttachmentRecord;
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -66,20 +66,29 @@ impl<D: Dataplane> Agent<D> {
         let id = spec.id.as_str();
         let net = self.network_record(&spec.network)?;
         if let Some(a) = self.store.attachment(&net.name, id)? {
-            return Err(AgentError::Exists(format!(
-                "workload {:?} is already attached to network {:?} (as {}, {})",
-                a.workload_id, a.network, a.ifname, a.ip
-            )));
+            return Err(Existing::Attachment {
+                workload: a.workload_id,
+                network: a.network,
+                ifname: a.ifname,
+                ip: a.ip,
+            }
+            .into());
         }
-        let netns_id = self.dp.netns_id(&spec.netns).ok_or_else(|| {
-            ModelError::invalid("netns", &spec.netns, "no network namespace at this path")
-        })?;
+        let netns_id = self
+            .dp
+            .netns_id(&spec.netns)
+            .ok_or_else(|| AgentError::Netns {
+                path: spec.netns.clone(),
+                why: "no network namespace at this path",
+            })?;
         let siblings = self.store.attachments_of_workload(id)?;
         if let Some(other) = siblings.iter().find(|s| s.netns_id != netns_id) {
-            return Err(AgentError::Conflict(format!(
-                "workload {id:?} is attached to network {:?} in another namespace ({})",
-                other.network, other.netns
-            )));
+            return Err(Conflict::OtherNamespace {
+                workload: id.to_string(),
+                network: other.network.clone(),
+                netns: other.netns.clone(),
+            }
+            .into());
         }
         let ifname = match spec.ifname {
             None => naming::next_workload_ifname(siblings.iter().map(|s| s.ifname.as_str())),
@@ -134,7 +143,7 @@ impl<D: Dataplane> Agent<D> {
         };
         tracing::info!(network = %record.network, workload = %record.workload_id, ifname = %record.ifname, host_ifname = %record.host_ifname, ip = %record.ip, "attached");
         if let Err(e) = self.publish_local_records(&net) {
-            tracing::warn!(network = %net.name, "update DNS names: {e}");
+            tracing::warn!(network = %net.name, "update DNS names: {}", chain(&e));
         }
         self.attachment_view(record, Some(state))
     }
@@ -191,10 +200,14 @@ impl<D: Dataplane> Agent<D> {
         let plan = self.attachment_plan(&net, &record);
         match self.dp.attachment_state(&plan)? {
             Some(state) => self.attachment_view(record, Some(state)),
-            None => Err(AgentError::Conflict(format!(
-                "attachment {network}/{workload_id} is broken: {} / {} with {} and its routes are not all in place",
-                plan.host_ifname, plan.ifname, plan.address
-            ))),
+            None => Err(Conflict::Broken {
+                network: network.to_string(),
+                workload: workload_id.to_string(),
+                host_ifname: plan.host_ifname,
+                ifname: plan.ifname,
+                address: plan.address,
+            }
+            .into()),
         }
     }
 

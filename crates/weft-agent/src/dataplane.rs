@@ -88,9 +88,9 @@ pub struct AttachmentState {
 
 pub type DpResult<T> = Result<T, DataplaneError>;
 
-/// A failed kernel operation, with what was being done.
+/// A failed kernel operation: what was being done, and why it failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{context}: {source}")]
+#[error("{context}")]
 pub struct DataplaneError {
     pub context: String,
     #[source]

@@ -3,7 +3,7 @@
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::Dataplane;
-use crate::error::AgentError;
+use crate::error::{Conflict, Existing, chain};
 use crate::records::{NetworkRecord, WireguardSettings};
 use ipnet::{IpNet, Ipv4Net};
 use weft_model::names::{Domain, NetworkName};
@@ -89,10 +89,10 @@ impl<D: Dataplane> Agent<D> {
         let block = IpNet::V4(spec.block);
         let existing = self.store.networks()?;
         if existing.iter().any(|n| n.name == spec.name.as_str()) {
-            return Err(AgentError::Exists(format!(
-                "network {:?} already exists",
-                spec.name.as_str()
-            )));
+            return Err(Existing::Network {
+                name: spec.name.into_string(),
+            }
+            .into());
         }
         if let Some(other) = existing
             .iter()
@@ -140,11 +140,11 @@ impl<D: Dataplane> Agent<D> {
                 .remove_services(&record.name)
                 .and_then(|()| self.dp.remove_network(&plan.ifname));
             if let Err(e) = undo {
-                tracing::warn!(network = %record.name, "rolling back: {e}");
+                tracing::warn!(network = %record.name, "rolling back: {}", chain(&e));
             }
             self.store.delete_network(&record.name)?;
             if let Err(e) = self.apply_firewall() {
-                tracing::warn!(network = %record.name, "rolling back the firewall: {e}");
+                tracing::warn!(network = %record.name, "rolling back the firewall: {}", chain(&e));
             }
             return Err(err);
         }
@@ -165,12 +165,11 @@ impl<D: Dataplane> Agent<D> {
         let net = self.network_record(name)?;
         let attached = self.store.attachments_of_network(name)?;
         if !attached.is_empty() && !force {
-            let ids: Vec<&str> = attached.iter().map(|a| a.workload_id.as_str()).collect();
-            return Err(AgentError::Conflict(format!(
-                "network {name:?} still has {} attached workload(s) ({}); detach them first or use --force",
-                ids.len(),
-                ids.join(", ")
-            )));
+            return Err(Conflict::StillAttached {
+                network: name.to_string(),
+                workloads: attached.into_iter().map(|a| a.workload_id).collect(),
+            }
+            .into());
         }
         for a in &attached {
             self.detach(name, &a.workload_id)?;
@@ -200,7 +199,7 @@ fn wireguard_settings(
     let listen_port = match listen_port {
         None => (DEFAULT_LISTEN_PORT..=u16::MAX)
             .find(|p| used(*p).is_none())
-            .ok_or_else(|| AgentError::Conflict("no free listen port".into()))?,
+            .ok_or(Conflict::NoFreeListenPort)?,
         Some(port) => {
             if let Some(other) = used(port) {
                 return Err(ModelError::invalid(

@@ -3,7 +3,7 @@
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::Dataplane;
-use crate::error::AgentError;
+use crate::error::Conflict;
 use crate::records::{NetworkRecord, PeerRecord, WireguardSettings};
 use ipnet::IpNet;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -51,10 +51,11 @@ impl<D: Dataplane> Agent<D> {
         let net = self.network_record(name)?;
         match net.wireguard.clone() {
             Some(wg) => Ok((net, wg)),
-            None => Err(AgentError::Conflict(format!(
-                "network {name:?} is a {} network: it has no WireGuard peers",
-                net.mode
-            ))),
+            None => Err(Conflict::NoPeers {
+                network: name.to_string(),
+                mode: net.mode,
+            }
+            .into()),
         }
     }
 

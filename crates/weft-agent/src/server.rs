@@ -3,6 +3,7 @@
 
 use crate::agent::Agent;
 use crate::dataplane::Dataplane;
+use crate::error::chain;
 use crate::grpc::AgentService;
 use crate::health::{HealthBook, HealthSettings};
 use crate::linux::{LinuxDataplane, WireguardMode};
@@ -47,7 +48,7 @@ pub struct AgentConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("{what} {path}: {source}")]
+    #[error("{what} {path}")]
     Io {
         what: &'static str,
         path: String,
@@ -64,9 +65,9 @@ pub enum ServerError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Agent(#[from] crate::error::AgentError),
-    #[error("start the data plane: {0}")]
+    #[error("start the data plane")]
     Dataplane(#[from] crate::dataplane::DataplaneError),
-    #[error("serve gRPC: {0}")]
+    #[error("serve gRPC")]
     Serve(#[from] tonic::transport::Error),
 }
 
@@ -234,7 +235,7 @@ async fn watch_peers<D: Dataplane + 'static>(
                         if let Err(e) =
                             services.set_records(&network, &format!("peer:{key}"), records)
                         {
-                            tracing::debug!("{e}");
+                            tracing::debug!("{}", chain(&e));
                         }
                     }
                     Err(e) => tracing::debug!(%network, %addr, "probe peer: {e}"),

@@ -3,6 +3,7 @@
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::{Dataplane, NetworkKind};
+use crate::error::chain;
 use crate::health::{Health, peer_health};
 use crate::networks::NetworkView;
 use std::collections::HashMap;
@@ -35,11 +36,11 @@ impl<D: Dataplane> Agent<D> {
                         .dp
                         .network_status(&view.ifname)
                         .map(Some)
-                        .map_err(|e| e.to_string()),
+                        .map_err(|e| chain(&e)),
                     NetworkKind::Bridge => match self.dp.network_present(&plan) {
                         Ok(true) => Ok(None),
                         Ok(false) => Err(format!("{} is missing or not configured", view.ifname)),
-                        Err(e) => Err(e.to_string()),
+                        Err(e) => Err(chain(&e)),
                     },
                 };
                 let now = std::time::SystemTime::now();

@@ -16,7 +16,7 @@ pub enum DnsError {
     },
 
     /// A socket could not be set up.
-    #[error("{action} {addr}: {source}")]
+    #[error("{action} {addr}")]
     Socket {
         action: &'static str,
         addr: SocketAddr,

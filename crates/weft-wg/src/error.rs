@@ -1,5 +1,6 @@
 //! Errors of both backends. Each message says what was being done and to
-//! which interface; the OS error stays reachable through `source()`.
+//! which interface; the OS error is its `source()`, never repeated in the
+//! message (the chain is printed once, at the top).
 
 use std::io;
 use std::path::PathBuf;
@@ -15,14 +16,14 @@ pub enum WgError {
     #[error("{ifname}: interface name must be 1 to 15 bytes without '/' or whitespace")]
     InvalidName { ifname: String },
 
-    #[error("create TUN {ifname}: {source}")]
+    #[error("create TUN {ifname}")]
     Tun {
         ifname: String,
         #[source]
         source: io::Error,
     },
 
-    #[error("bind UDP port {port} for {ifname}: {source}")]
+    #[error("bind UDP port {port} for {ifname}")]
     Bind {
         ifname: String,
         port: u16,
@@ -30,7 +31,7 @@ pub enum WgError {
         source: io::Error,
     },
 
-    #[error("set fwmark {fwmark} on the UDP socket of {ifname}: {source}")]
+    #[error("set fwmark {fwmark} on the UDP socket of {ifname}")]
     Fwmark {
         ifname: String,
         fwmark: u32,
@@ -38,7 +39,7 @@ pub enum WgError {
         source: io::Error,
     },
 
-    #[error("start UAPI socket {path} for {ifname}: {source}")]
+    #[error("start UAPI socket {path} for {ifname}")]
     Uapi {
         ifname: String,
         path: PathBuf,
@@ -46,14 +47,14 @@ pub enum WgError {
         source: io::Error,
     },
 
-    #[error("start engine threads for {ifname}: {source}")]
+    #[error("start engine threads for {ifname}")]
     Thread {
         ifname: String,
         #[source]
         source: io::Error,
     },
 
-    #[error("{op} {ifname}: {source}")]
+    #[error("{op} {ifname}")]
     Link {
         op: &'static str,
         ifname: String,
@@ -61,7 +62,7 @@ pub enum WgError {
         source: io::Error,
     },
 
-    #[error("{op} {ifname} over generic netlink: {source}")]
+    #[error("{op} {ifname} over generic netlink")]
     Netlink {
         op: &'static str,
         ifname: String,
@@ -115,17 +116,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_name_the_interface_and_the_os_error() {
+    fn messages_name_the_interface_and_the_os_error_is_the_source() {
         let err = WgError::Tun {
             ifname: "wg0".into(),
             source: io::Error::from_raw_os_error(libc::EBUSY),
         };
-        assert_eq!(
-            err.to_string(),
-            "create TUN wg0: Device or resource busy (os error 16)"
-        );
+        assert_eq!(err.to_string(), "create TUN wg0");
         assert_eq!(err.errno(), libc::EBUSY);
-        assert!(std::error::Error::source(&err).is_some());
+        let source = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(
+            source.as_deref(),
+            Some("Device or resource busy (os error 16)")
+        );
     }
 
     #[test]

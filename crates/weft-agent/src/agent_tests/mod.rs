@@ -3,6 +3,7 @@
 
 mod attachments;
 mod dns_names;
+mod errors;
 mod networks;
 mod peers;
 mod reconcile;

@@ -17,6 +17,7 @@ pub(crate) use requests::public_key;
 use responses::{attachment_pb, network_pb, peer_pb, status_pb};
 use std::sync::{Arc, Mutex, PoisonError};
 use tonic::{Request, Response, Status};
+use weft_proto::ErrorKind;
 use weft_proto::agent as pb;
 
 pub struct AgentService<D: Dataplane + 'static> {
@@ -41,7 +42,7 @@ impl<D: Dataplane + 'static> AgentService<D> {
             op(&mut guard)
         })
         .await
-        .map_err(|e| Status::internal(format!("agent task failed: {e}")))?
+        .map_err(|e| ErrorKind::Internal.status(format!("agent task failed: {e}")))?
         .map_err(Status::from)
     }
 }

@@ -104,7 +104,10 @@ impl TryFrom<pb::AttachRequest> for AttachmentSpec {
         let id = WorkloadId::new(&r.id)?;
         let name = given(&r.name).map(WorkloadName::new).transpose()?;
         if r.netns.is_empty() {
-            return Err(ModelError::invalid("netns", "", "a namespace path is required").into());
+            return Err(AgentError::Netns {
+                path: r.netns,
+                why: "a namespace path is required",
+            });
         }
         let ifname = given(&r.ifname).map(Ifname::new).transpose()?;
         let ip = given(&r.ip)

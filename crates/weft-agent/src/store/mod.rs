@@ -19,13 +19,13 @@ use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("state store {path}: {source}")]
+    #[error("open the state store {path}")]
     Open {
         path: String,
         #[source]
         source: rusqlite::Error,
     },
-    #[error("state store: {0}")]
+    #[error("state store")]
     Sql(#[from] rusqlite::Error),
     #[error("state store holds a malformed {what} {value:?}")]
     Corrupt { what: &'static str, value: String },

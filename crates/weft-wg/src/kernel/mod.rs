@@ -278,10 +278,10 @@ mod tests {
         }
         let kernel = Kernel::new(Box::new(FakeLinks::default()));
         let err = kernel.get("wg0").unwrap_err();
+        assert_eq!(err.to_string(), "get device wg0 over generic netlink");
         assert!(
-            err.to_string()
-                .starts_with("get device wg0 over generic netlink:"),
-            "{err}"
+            std::error::Error::source(&err).is_some(),
+            "the cause is kept"
         );
         assert!(kernel.list().is_empty());
     }
