@@ -64,6 +64,7 @@ impl<D: Dataplane> Agent<D> {
         &self.dp
     }
 
+    #[cfg(test)]
     pub fn store(&self) -> &Store {
         &self.store
     }

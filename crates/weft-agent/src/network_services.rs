@@ -250,16 +250,6 @@ impl NetworkServices {
             zone.remove_source(source);
         }
     }
-
-    /// What a network's zone answers for `name`.
-    pub fn lookup(&self, network: &str, name: &str) -> Option<Vec<IpAddr>> {
-        self.shared
-            .zones
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(network)?
-            .lookup(name)
-    }
 }
 
 /// Fetch a peer's names from its records endpoint.

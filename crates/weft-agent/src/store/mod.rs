@@ -69,6 +69,7 @@ impl Store {
     }
 
     /// An in-memory store for tests.
+    #[cfg(test)]
     pub fn in_memory() -> Result<Store> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch("PRAGMA foreign_keys = ON;")?;
@@ -109,6 +110,7 @@ impl Store {
     }
 
     /// SQLite's own consistency check: "ok" when the file is sound.
+    #[cfg(test)]
     pub fn integrity_check(&self) -> Result<String> {
         Ok(self
             .conn
