@@ -115,6 +115,13 @@ pub type Records = BTreeMap<String, Vec<IpAddr>>;
 /// Where the records of this host's workloads come from.
 pub const LOCAL_SOURCE: &str = "local";
 
+/// Where the records a peer's agent serves come from: `peer:<its key>`.
+pub const PEER_SOURCE_PREFIX: &str = "peer:";
+
+pub fn peer_source(key: &weft_model::PublicKey) -> String {
+    format!("{PEER_SOURCE_PREFIX}{key}")
+}
+
 /// A network's services on this host: its DNS responder (and the endpoint
 /// peers fetch this host's records from), on the host's address.
 #[derive(Clone, Debug, PartialEq, Eq)]

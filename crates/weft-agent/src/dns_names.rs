@@ -3,7 +3,7 @@
 //! store keeps across restarts.
 
 use crate::agent::{Agent, Result};
-use crate::dataplane::{Dataplane, LOCAL_SOURCE, Records};
+use crate::dataplane::{Dataplane, LOCAL_SOURCE, PEER_SOURCE_PREFIX, Records};
 use crate::records::NetworkRecord;
 use weft_model::{ModelError, names};
 
@@ -40,7 +40,7 @@ impl NamesSpec {
 
 /// Sources of names that the agent makes itself; others may be set.
 fn check_source(source: &str) -> std::result::Result<(), ModelError> {
-    if source.is_empty() || source == LOCAL_SOURCE || source.starts_with("peer:") {
+    if source.is_empty() || source == LOCAL_SOURCE || source.starts_with(PEER_SOURCE_PREFIX) {
         return Err(ModelError::invalid(
             "source",
             source,

@@ -2,7 +2,7 @@
 //! reconciliation, and the gRPC server on a Unix socket.
 
 use crate::agent::Agent;
-use crate::dataplane::Dataplane;
+use crate::dataplane::{Dataplane, peer_source};
 use crate::error::chain;
 use crate::grpc::AgentService;
 use crate::health::{HealthBook, HealthSettings};
@@ -232,8 +232,7 @@ async fn watch_peers<D: Dataplane + 'static>(
                 book.record(&network, key, result.is_ok());
                 match result {
                     Ok(records) => {
-                        if let Err(e) =
-                            services.set_records(&network, &format!("peer:{key}"), records)
+                        if let Err(e) = services.set_records(&network, &peer_source(&key), records)
                         {
                             tracing::debug!("{}", chain(&e));
                         }
@@ -246,7 +245,7 @@ async fn watch_peers<D: Dataplane + 'static>(
             book.retain(&current);
             let now: HashSet<(String, String)> = current
                 .iter()
-                .map(|(n, k)| (n.clone(), format!("peer:{k}")))
+                .map(|(n, k)| (n.clone(), peer_source(k)))
                 .collect();
             for (network, source) in known.difference(&now) {
                 services.remove_source(network, source);
