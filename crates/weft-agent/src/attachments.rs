@@ -3,20 +3,29 @@
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::{AttachmentState, Dataplane};
-use crate::error::AgentError;
-use crate::store::AttachmentRecord;
+use crate::error::{AgentError, Conflict, Existing, chain};
+use crate::records::AttachmentRecord;
 use ipnet::IpNet;
 use std::net::IpAddr;
-use weft_model::{Mode, ModelError, addressing, names};
+use weft_model::names::{Ifname, WorkloadId, WorkloadName};
+use weft_model::{ModelError, addressing, naming};
 
-#[derive(Clone, Debug, Default)]
-pub struct NewAttachment {
+/// A workload to attach, parsed and checked on its own at the edge (see
+/// `grpc/requests.rs`); [`Agent::attach`] checks it against the network,
+/// the namespace and the workload's other attachments.
+#[derive(Clone, Debug)]
+pub struct AttachmentSpec {
+    /// The network's name (looked up, so not checked as a new name).
     pub network: String,
+    /// Path of the workload's network namespace (not empty).
     pub netns: String,
-    pub id: String,
-    pub name: String,
-    pub ifname: String,
-    pub ip: String,
+    pub id: WorkloadId,
+    /// Its name in the network's DNS zone, if it has one.
+    pub name: Option<WorkloadName>,
+    /// None: the first free `eth<n>` of the workload.
+    pub ifname: Option<Ifname>,
+    /// None: the lowest free address of the block.
+    pub ip: Option<IpAddr>,
 }
 
 #[derive(Clone, Debug)]
@@ -28,6 +37,8 @@ pub struct AttachmentView {
     pub subnet: IpNet,
     /// The network's DNS domain; its responder listens on `gateway`.
     pub domain: String,
+    /// MTU of both ends, as the plan made them.
+    pub mtu: u32,
     /// What the kernel has; None when the attachment is not (fully) there.
     pub state: Option<AttachmentState>,
 }
@@ -45,85 +56,73 @@ impl<D: Dataplane> Agent<D> {
             gateway: plan.gateway,
             subnet: plan.subnet,
             domain: net.domain,
+            mtu: plan.mtu,
             state,
             record,
         })
     }
 
-    pub fn attach(&mut self, req: NewAttachment) -> Result<AttachmentView> {
-        names::validate_workload_id(&req.id)?;
-        if !req.name.is_empty() {
-            names::validate_workload_name(&req.name)?;
-        }
-        let net = self.network_record(&req.network)?;
-        if let Some(a) = self.store.attachment(&net.name, &req.id)? {
-            return Err(AgentError::Exists(format!(
-                "workload {:?} is already attached to network {:?} (as {}, {})",
-                a.workload_id, a.network, a.ifname, a.ip
-            )));
-        }
-        if req.netns.is_empty() {
-            return Err(ModelError::invalid("netns", "", "a namespace path is required").into());
-        }
-        let netns_id = self.dp.netns_id(&req.netns).ok_or_else(|| {
-            ModelError::invalid("netns", &req.netns, "no network namespace at this path")
-        })?;
-        let siblings = self.store.attachments_of_workload(&req.id)?;
-        if let Some(other) = siblings.iter().find(|s| s.netns_id != netns_id) {
-            return Err(AgentError::Conflict(format!(
-                "workload {:?} is attached to network {:?} in another namespace ({})",
-                req.id, other.network, other.netns
-            )));
-        }
-        let ifname = if req.ifname.is_empty() {
-            names::next_workload_ifname(siblings.iter().map(|s| s.ifname.as_str()))
-        } else {
-            names::validate_ifname("ifname", &req.ifname)?;
-            if let Some(s) = siblings.iter().find(|s| s.ifname == req.ifname) {
-                return Err(ModelError::invalid(
-                    "ifname",
-                    &req.ifname,
-                    format!(
-                        "is already used by this workload on network {:?}",
-                        s.network
-                    ),
-                )
-                .into());
+    pub fn attach(&mut self, spec: AttachmentSpec) -> Result<AttachmentView> {
+        let id = spec.id.as_str();
+        let net = self.network_record(&spec.network)?;
+        if let Some(a) = self.store.attachment(&net.name, id)? {
+            return Err(Existing::Attachment {
+                workload: a.workload_id,
+                network: a.network,
+                ifname: a.ifname,
+                ip: a.ip,
             }
-            req.ifname.clone()
+            .into());
+        }
+        let netns_id = self
+            .dp
+            .netns_id(&spec.netns)
+            .ok_or_else(|| AgentError::Netns {
+                path: spec.netns.clone(),
+                why: "no network namespace at this path",
+            })?;
+        let siblings = self.store.attachments_of_workload(id)?;
+        if let Some(other) = siblings.iter().find(|s| s.netns_id != netns_id) {
+            return Err(Conflict::OtherNamespace {
+                workload: id.to_string(),
+                network: other.network.clone(),
+                netns: other.netns.clone(),
+            }
+            .into());
+        }
+        let ifname = match spec.ifname {
+            None => naming::next_workload_ifname(siblings.iter().map(|s| s.ifname.as_str())),
+            Some(ifname) => {
+                if let Some(s) = siblings.iter().find(|s| s.ifname == ifname.as_str()) {
+                    return Err(ModelError::invalid(
+                        "ifname",
+                        &ifname,
+                        format!(
+                            "is already used by this workload on network {:?}",
+                            s.network
+                        ),
+                    )
+                    .into());
+                }
+                ifname.into_string()
+            }
         };
         let used = self.store.used_ips(&net.name)?;
-        let ip = if req.ip.is_empty() {
-            addressing::allocate(&net.block, &used)?
-        } else {
-            let ip: IpAddr = req
-                .ip
-                .parse()
-                .map_err(|_| ModelError::invalid("ip", &req.ip, "not an IP address"))?;
-            addressing::check_requested(&net.block, ip, &used)?;
-            ip
+        let ip = match spec.ip {
+            None => addressing::allocate(&net.block, &used)?,
+            Some(ip) => {
+                addressing::check_requested(&net.block, ip, &used)?;
+                ip
+            }
         };
         let taken = self.store.host_ifnames()?;
         let taken = taken.iter().map(String::as_str);
-        let host_ifname = match net.mode {
-            Mode::Wireguard => names::host_veth_name(
-                &names::routed_veth_prefix(net.index),
-                usize::MAX,
-                &req.id,
-                taken,
-            ),
-            Mode::Bridge => names::host_veth_name(
-                names::BRIDGE_VETH_PREFIX,
-                names::BRIDGE_VETH_ID_CHARS,
-                &req.id,
-                taken,
-            ),
-        };
+        let host_ifname = naming::workload_host_ifname(net.mode, net.index, id, taken);
         let record = AttachmentRecord {
             network: net.name.clone(),
-            workload_id: req.id,
-            name: req.name,
-            netns: req.netns,
+            workload_id: spec.id.into_string(),
+            name: spec.name.map(WorkloadName::into_string).unwrap_or_default(),
+            netns: spec.netns,
             netns_id,
             ifname,
             host_ifname,
@@ -144,7 +143,7 @@ impl<D: Dataplane> Agent<D> {
         };
         tracing::info!(network = %record.network, workload = %record.workload_id, ifname = %record.ifname, host_ifname = %record.host_ifname, ip = %record.ip, "attached");
         if let Err(e) = self.publish_local_records(&net) {
-            tracing::warn!(network = %net.name, "update DNS names: {e}");
+            tracing::warn!(network = %net.name, "update DNS names: {}", chain(&e));
         }
         self.attachment_view(record, Some(state))
     }
@@ -201,10 +200,14 @@ impl<D: Dataplane> Agent<D> {
         let plan = self.attachment_plan(&net, &record);
         match self.dp.attachment_state(&plan)? {
             Some(state) => self.attachment_view(record, Some(state)),
-            None => Err(AgentError::Conflict(format!(
-                "attachment {network}/{workload_id} is broken: {} / {} with {} and its routes are not all in place",
-                plan.host_ifname, plan.ifname, plan.address
-            ))),
+            None => Err(Conflict::Broken {
+                network: network.to_string(),
+                workload: workload_id.to_string(),
+                host_ifname: plan.host_ifname,
+                ifname: plan.ifname,
+                address: plan.address,
+            }
+            .into()),
         }
     }
 

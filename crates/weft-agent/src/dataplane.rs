@@ -1,12 +1,13 @@
 //! The seam between the agent's bookkeeping and the kernel. Everything
 //! privileged the agent does goes through [`Dataplane`]; the Linux
-//! implementation lives in `linux.rs`, an in-memory one in `fake.rs` lets the
+//! implementation lives in `linux/`, an in-memory one in `fake.rs` lets the
 //! orchestration be tested without root.
 
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use weft_model::PrivateKey;
+use weft_model::{PrivateKey, naming};
+use weft_net::NetnsId;
 use weft_wg::{DeviceInfo, PeerConfig};
 
 /// Tunnel MTU: 1500 minus WireGuard's worst-case overhead over IPv6 (80).
@@ -47,7 +48,7 @@ pub struct AttachmentPlan {
     pub netns: String,
     /// The namespace identity recorded at attach time; the attachment is only
     /// (re)created in a namespace with this identity.
-    pub netns_id: (u64, u64),
+    pub netns_id: NetnsId,
     pub ifname: String,
     pub host_ifname: String,
     /// The workload's address: a /32 on WireGuard networks (reached through
@@ -65,18 +66,8 @@ pub struct AttachmentPlan {
 impl AttachmentPlan {
     /// The alias weft puts on the host side, marking it as weft's own.
     pub fn alias(&self) -> String {
-        attachment_alias(&self.network, &self.workload_id)
+        naming::attachment_alias(&self.network, &self.workload_id)
     }
-}
-
-pub const ALIAS_PREFIX: &str = "weft:";
-
-pub fn attachment_alias(network: &str, workload_id: &str) -> String {
-    format!("{ALIAS_PREFIX}{network}/{workload_id}")
-}
-
-pub fn network_alias(network: &str) -> String {
-    format!("{ALIAS_PREFIX}{network}")
 }
 
 /// A link in the host namespace that carries a weft alias.
@@ -97,9 +88,9 @@ pub struct AttachmentState {
 
 pub type DpResult<T> = Result<T, DataplaneError>;
 
-/// A failed kernel operation, with what was being done.
+/// A failed kernel operation: what was being done, and why it failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{context}: {source}")]
+#[error("{context}")]
 pub struct DataplaneError {
     pub context: String,
     #[source]
@@ -123,6 +114,13 @@ pub type Records = BTreeMap<String, Vec<IpAddr>>;
 
 /// Where the records of this host's workloads come from.
 pub const LOCAL_SOURCE: &str = "local";
+
+/// Where the records a peer's agent serves come from: `peer:<its key>`.
+pub const PEER_SOURCE_PREFIX: &str = "peer:";
+
+pub fn peer_source(key: &weft_model::PublicKey) -> String {
+    format!("{PEER_SOURCE_PREFIX}{key}")
+}
 
 /// A network's services on this host: its DNS responder (and the endpoint
 /// peers fetch this host's records from), on the host's address.
@@ -156,7 +154,7 @@ pub trait Dataplane: Send + Sync {
     fn network_present(&self, plan: &NetworkPlan) -> DpResult<bool>;
 
     /// The identity of the namespace at `path`, or None if there is none.
-    fn netns_id(&self, path: &str) -> Option<(u64, u64)>;
+    fn netns_id(&self, path: &str) -> Option<NetnsId>;
 
     /// Create the veth pair and configure both ends. On failure nothing of
     /// it is left behind.

@@ -1,25 +1,90 @@
+//! What an agent operation can fail with, and how that reaches a client:
+//! a gRPC code, the kind ([`ErrorKind`], in the status's metadata) and one
+//! line with the whole chain of causes.
+//!
+//! The rule for every error here (and in the crates below): `Display` says
+//! what was being done and to what, and never repeats its `#[source]`; the
+//! chain is put together once, by [`chain`].
+
 use crate::dataplane::DataplaneError;
 use crate::store::StoreError;
-use weft_model::{KeyError, ModelError};
+use ipnet::IpNet;
+use std::net::IpAddr;
+use weft_model::{KeyError, Mode, ModelError};
+use weft_proto::ErrorKind;
 
-/// What an agent operation can fail with. Each variant maps to one gRPC code
-/// so the CLI can tell bad input from a broken host.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
     #[error(transparent)]
     Invalid(#[from] ModelError),
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// The path given as a workload's namespace is not one: the caller's
+    /// environment is wrong, not its request.
+    #[error("invalid netns {path:?}: {why}")]
+    Netns { path: String, why: &'static str },
     #[error("{what} {name:?} does not exist")]
     NotFound { what: &'static str, name: String },
+    // Boxed: they carry what exists or conflicts, and every Result of the
+    // agent would otherwise be as large as the largest of them.
     #[error("{0}")]
-    Exists(String),
+    Exists(Box<Existing>),
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Box<Conflict>),
     #[error(transparent)]
     Dataplane(#[from] DataplaneError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What is there already.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Existing {
+    #[error("network {name:?} already exists")]
+    Network { name: String },
+    #[error("workload {workload:?} is already attached to network {network:?} (as {ifname}, {ip})")]
+    Attachment {
+        workload: String,
+        network: String,
+        ifname: String,
+        ip: IpAddr,
+    },
+}
+
+/// Why a request cannot be carried out in the agent's state.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    #[error("no free listen port")]
+    NoFreeListenPort,
+    #[error(
+        "network {network:?} still has {} attached workload(s) ({}); detach them first or use --force",
+        .workloads.len(),
+        .workloads.join(", ")
+    )]
+    StillAttached {
+        network: String,
+        workloads: Vec<String>,
+    },
+    #[error("network {network:?} is a {mode} network: it has no WireGuard peers")]
+    NoPeers { network: String, mode: Mode },
+    #[error(
+        "workload {workload:?} is attached to network {network:?} in another namespace ({netns})"
+    )]
+    OtherNamespace {
+        workload: String,
+        network: String,
+        netns: String,
+    },
+    #[error(
+        "attachment {network}/{workload} is broken: {host_ifname} / {ifname} with {address} and its routes are not all in place"
+    )]
+    Broken {
+        network: String,
+        workload: String,
+        host_ifname: String,
+        ifname: String,
+        address: IpNet,
+    },
 }
 
 impl AgentError {
@@ -29,30 +94,46 @@ impl AgentError {
             name: name.to_string(),
         }
     }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            AgentError::Invalid(ModelError::Exhausted { .. }) => ErrorKind::Exhausted,
+            AgentError::Invalid(_) | AgentError::Key(_) => ErrorKind::Invalid,
+            AgentError::Netns { .. } => ErrorKind::InvalidNetns,
+            AgentError::NotFound { .. } => ErrorKind::NotFound,
+            AgentError::Exists(_) => ErrorKind::Exists,
+            AgentError::Conflict(_) => ErrorKind::Conflict,
+            AgentError::Dataplane(_) | AgentError::Store(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl From<Existing> for AgentError {
+    fn from(existing: Existing) -> Self {
+        AgentError::Exists(Box::new(existing))
+    }
+}
+
+impl From<Conflict> for AgentError {
+    fn from(conflict: Conflict) -> Self {
+        AgentError::Conflict(Box::new(conflict))
+    }
+}
+
+/// An error and its causes on one line, each once: `what: why: root`.
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
 }
 
 impl From<AgentError> for tonic::Status {
     fn from(err: AgentError) -> Self {
-        use tonic::Code;
-        let code = match &err {
-            AgentError::Invalid(ModelError::Exhausted { .. }) => Code::ResourceExhausted,
-            AgentError::Invalid(_) | AgentError::Key(_) => Code::InvalidArgument,
-            AgentError::NotFound { .. } => Code::NotFound,
-            AgentError::Exists(_) => Code::AlreadyExists,
-            AgentError::Conflict(_) => Code::FailedPrecondition,
-            AgentError::Dataplane(_) | AgentError::Store(_) => Code::Internal,
-        };
-        // The whole chain, once, on one line.
-        let mut message = err.to_string();
-        let mut source = std::error::Error::source(&err);
-        while let Some(s) = source {
-            let text = s.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = s.source();
-        }
-        tonic::Status::new(code, message)
+        err.kind().status(chain(&err))
     }
 }

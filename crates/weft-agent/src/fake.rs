@@ -3,7 +3,9 @@
 
 use crate::dataplane::*;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use weft_model::naming::network_alias;
+use weft_net::NetnsId;
 use weft_wg::{DeviceInfo, PeerConfig, PeerInfo};
 
 #[derive(Default)]
@@ -12,7 +14,7 @@ pub struct FakeState {
     /// host_ifname -> plan
     pub attachments: BTreeMap<String, AttachmentPlan>,
     /// netns path -> identity
-    pub namespaces: BTreeMap<String, (u64, u64)>,
+    pub namespaces: BTreeMap<String, NetnsId>,
     /// Extra links carrying weft aliases (name -> alias), e.g. leftovers.
     pub stray_links: BTreeMap<String, String>,
     /// The last firewall applied.
@@ -29,7 +31,7 @@ pub struct FakeState {
 
 #[derive(Default)]
 pub struct FakeDataplane {
-    pub state: Mutex<FakeState>,
+    state: Mutex<FakeState>,
 }
 
 fn fail(what: &str) -> DataplaneError {
@@ -44,27 +46,22 @@ fn state() -> AttachmentState {
 }
 
 impl FakeDataplane {
+    /// What the fake holds; a test that panicked with it held does not
+    /// wedge the others.
+    pub fn lock(&self) -> MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The peers set on a WireGuard interface (empty if none or a bridge).
     pub fn peers(&self, ifname: &str) -> Vec<weft_wg::PeerConfig> {
-        match self
-            .state
-            .lock()
-            .unwrap()
-            .networks
-            .get(ifname)
-            .map(|n| &n.kind)
-        {
+        match self.lock().networks.get(ifname).map(|n| &n.kind) {
             Some(NetworkKind::Wireguard { peers, .. }) => peers.clone(),
             _ => vec![],
         }
     }
 
-    pub fn with_netns(self, path: &str, id: (u64, u64)) -> Self {
-        self.state
-            .lock()
-            .unwrap()
-            .namespaces
-            .insert(path.into(), id);
+    pub fn with_netns(self, path: &str, id: NetnsId) -> Self {
+        self.lock().namespaces.insert(path.into(), id);
         self
     }
 }
@@ -75,7 +72,7 @@ impl Dataplane for FakeDataplane {
     }
 
     fn ensure_network(&self, plan: &NetworkPlan) -> DpResult<()> {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.lock();
         if s.fail_ensure_network {
             return Err(fail("ensure network"));
         }
@@ -84,7 +81,7 @@ impl Dataplane for FakeDataplane {
     }
 
     fn set_peers(&self, ifname: &str, peers: &[PeerConfig]) -> DpResult<()> {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.lock();
         if s.fail_set_peers {
             return Err(fail("set peers"));
         }
@@ -100,12 +97,12 @@ impl Dataplane for FakeDataplane {
     }
 
     fn remove_network(&self, ifname: &str) -> DpResult<()> {
-        self.state.lock().unwrap().networks.remove(ifname);
+        self.lock().networks.remove(ifname);
         Ok(())
     }
 
     fn network_status(&self, ifname: &str) -> DpResult<DeviceInfo> {
-        let s = self.state.lock().unwrap();
+        let s = self.lock();
         let net = s
             .networks
             .get(ifname)
@@ -139,20 +136,15 @@ impl Dataplane for FakeDataplane {
     }
 
     fn network_present(&self, plan: &NetworkPlan) -> DpResult<bool> {
-        Ok(self
-            .state
-            .lock()
-            .unwrap()
-            .networks
-            .contains_key(&plan.ifname))
+        Ok(self.lock().networks.contains_key(&plan.ifname))
     }
 
-    fn netns_id(&self, path: &str) -> Option<(u64, u64)> {
-        self.state.lock().unwrap().namespaces.get(path).copied()
+    fn netns_id(&self, path: &str) -> Option<NetnsId> {
+        self.lock().namespaces.get(path).copied()
     }
 
     fn create_attachment(&self, plan: &AttachmentPlan) -> DpResult<AttachmentState> {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.lock();
         if s.fail_create_attachment {
             return Err(fail("create attachment"));
         }
@@ -164,7 +156,7 @@ impl Dataplane for FakeDataplane {
     }
 
     fn attachment_state(&self, plan: &AttachmentPlan) -> DpResult<Option<AttachmentState>> {
-        let s = self.state.lock().unwrap();
+        let s = self.lock();
         Ok(s.attachments
             .get(&plan.host_ifname)
             .filter(|p| *p == plan)
@@ -172,16 +164,12 @@ impl Dataplane for FakeDataplane {
     }
 
     fn remove_attachment(&self, plan: &AttachmentPlan) -> DpResult<()> {
-        self.state
-            .lock()
-            .unwrap()
-            .attachments
-            .remove(&plan.host_ifname);
+        self.lock().attachments.remove(&plan.host_ifname);
         Ok(())
     }
 
     fn owned_links(&self) -> DpResult<Vec<OwnedLink>> {
-        let s = self.state.lock().unwrap();
+        let s = self.lock();
         let nets = s.networks.iter().map(|(name, plan)| OwnedLink {
             name: name.clone(),
             alias: network_alias(&plan.name),
@@ -198,7 +186,7 @@ impl Dataplane for FakeDataplane {
     }
 
     fn delete_link(&self, name: &str) -> DpResult<()> {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.lock();
         s.stray_links.remove(name);
         s.attachments.remove(name);
         s.networks.remove(name);
@@ -206,12 +194,12 @@ impl Dataplane for FakeDataplane {
     }
 
     fn apply_firewall(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<()> {
-        self.state.lock().unwrap().firewall = networks.to_vec();
+        self.lock().firewall = networks.to_vec();
         Ok(())
     }
 
     fn ensure_services(&self, plan: &ServicesPlan) -> DpResult<()> {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.lock();
         if s.fail_services {
             return Err(fail("start DNS"));
         }
@@ -220,16 +208,14 @@ impl Dataplane for FakeDataplane {
     }
 
     fn remove_services(&self, network: &str) -> DpResult<()> {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.lock();
         s.services.remove(network);
         s.records.retain(|(n, _), _| n != network);
         Ok(())
     }
 
     fn set_records(&self, network: &str, source: &str, records: Records) -> DpResult<()> {
-        self.state
-            .lock()
-            .unwrap()
+        self.lock()
             .records
             .insert((network.into(), source.into()), records);
         Ok(())

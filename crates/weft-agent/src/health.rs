@@ -1,15 +1,15 @@
 //! Peer health: the agent probes each peer's address in every network (it
 //! fetches the peer agent's names through the tunnel, see `server.rs`) and
-//! combines the result with the latest handshake, as `weft_mesh::health`
+//! combines the result with the latest handshake, as [`weft_model::health`]
 //! defines: healthy, degraded, unhealthy, disconnected.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use weft_model::PublicKey;
 
-pub use weft_mesh::{DEFAULT_DEGRADED_AFTER, Health};
+pub use weft_model::health::{DEFAULT_DEGRADED_AFTER, Health};
 
 /// How often peers are probed unless told otherwise.
 pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(2);
@@ -59,8 +59,8 @@ impl HealthBook {
             .fetch_add(errors as u64, Ordering::Relaxed);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, PublicKey), bool>> {
-        self.probes.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, HashMap<(String, PublicKey), bool>> {
+        self.probes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -70,5 +70,5 @@ pub fn peer_health(
     probe_ok: Option<bool>,
     settings: &HealthSettings,
 ) -> Health {
-    weft_mesh::health(handshake_age, probe_ok, settings.degraded_after)
+    weft_model::health::health(handshake_age, probe_ok, settings.degraded_after)
 }

@@ -1,28 +1,45 @@
 //! The weft agent: the per-host daemon that owns weft's kernel state.
 //!
-//! - [`store`] keeps what users asked for (SQLite, crash-safe);
-//! - [`agent`] and [`attachments`] validate, record and apply each
-//!   operation; [`reconcile`] makes the kernel match the store at start-up;
-//! - [`dataplane`] is the seam to the kernel, [`linux`] its real side;
-//! - [`service`] and [`server`] expose it all over gRPC on a Unix socket.
+//! - `store/` keeps what users asked for (SQLite, crash-safe), as the
+//!   records of `records.rs`;
+//! - `agent.rs` holds the agent; its operations live one file per entity
+//!   (`networks.rs`, `peers.rs`, `attachments.rs`, `dns_names.rs`,
+//!   `status.rs`): validate against the state, record, apply, undo the
+//!   record when the kernel refuses; `plan.rs` turns records into what the
+//!   data plane takes; `reconcile.rs` makes the kernel match the store at
+//!   start-up;
+//! - `dataplane.rs` is the seam to the kernel, `linux/` its real side and
+//!   `network_services.rs` each network's DNS responder and records
+//!   endpoint;
+//! - `grpc/` parses requests into typed specs and answers them, `server.rs`
+//!   runs it all on a Unix socket (with `metrics.rs` beside it).
+//!
+//! The binary needs only [`run`] and its configuration.
 
-pub mod agent;
-pub mod attachments;
-pub mod dataplane;
-pub mod error;
-pub mod health;
-pub mod linux;
-pub mod metrics;
-pub mod reconcile;
-pub mod server;
-pub mod service;
-pub mod services;
-pub mod store;
+mod agent;
+mod attachments;
+mod dataplane;
+mod dns_names;
+mod error;
+mod grpc;
+mod health;
+mod linux;
+mod metrics;
+mod network_services;
+mod networks;
+mod peers;
+mod plan;
+mod reconcile;
+mod records;
+mod server;
+mod status;
+mod store;
 
 #[cfg(test)]
 mod agent_tests;
 #[cfg(test)]
 mod fake;
 
-pub use agent::Agent;
-pub use error::AgentError;
+pub use health::HealthSettings;
+pub use linux::WireguardMode;
+pub use server::{AgentConfig, DEFAULT_SOCKET, DEFAULT_STATE_DIR, ServerError, run};

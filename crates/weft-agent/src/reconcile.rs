@@ -1,7 +1,9 @@
 //! Start-up reconcile: make the kernel match the store.
 
 use crate::agent::{Agent, Result};
-use crate::dataplane::{Dataplane, attachment_alias, network_alias};
+use crate::dataplane::Dataplane;
+use crate::error::chain;
+use weft_model::naming::{attachment_alias, network_alias};
 
 /// What a reconcile pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -23,7 +25,7 @@ impl<D: Dataplane> Agent<D> {
         let mut report = ReconcileReport::default();
         // Rules before interfaces, so nothing comes up unfiltered.
         if let Err(e) = self.apply_firewall() {
-            report.errors.push(format!("firewall: {e}"));
+            report.errors.push(format!("firewall: {}", chain(&e)));
         }
         let networks = self.store.networks()?;
         for net in &networks {
@@ -34,7 +36,9 @@ impl<D: Dataplane> Agent<D> {
                 .ensure_network(&plan)
                 .and_then(|()| self.dp.ensure_services(&self.services_plan(net)));
             if let Err(e) = result {
-                report.errors.push(format!("network {}: {e}", net.name));
+                report
+                    .errors
+                    .push(format!("network {}: {}", net.name, chain(&e)));
             }
         }
         for a in self.store.attachments()? {
@@ -46,7 +50,9 @@ impl<D: Dataplane> Agent<D> {
             if self.dp.netns_id(&a.netns) != Some(a.netns_id) {
                 self.store.delete_attachment(&a.network, &a.workload_id)?;
                 if let Err(e) = self.dp.remove_attachment(&plan) {
-                    report.errors.push(format!("release {label}: {e}"));
+                    report
+                        .errors
+                        .push(format!("release {label}: {}", chain(&e)));
                 }
                 tracing::info!(attachment = %label, ip = %a.ip, "namespace gone: attachment released");
                 report.attachments_released.push(label);
@@ -61,7 +67,9 @@ impl<D: Dataplane> Agent<D> {
                         .and_then(|()| self.dp.create_attachment(&plan));
                     match result {
                         Ok(_) => report.attachments_recreated += 1,
-                        Err(e) => report.errors.push(format!("re-create {label}: {e}")),
+                        Err(e) => report
+                            .errors
+                            .push(format!("re-create {label}: {}", chain(&e))),
                     }
                 }
             }
@@ -71,7 +79,9 @@ impl<D: Dataplane> Agent<D> {
                 .publish_local_records(net)
                 .and_then(|()| self.publish_stored_names(net))
             {
-                report.errors.push(format!("names of {}: {e}", net.name));
+                report
+                    .errors
+                    .push(format!("names of {}: {}", net.name, chain(&e)));
             }
         }
         let mut known: Vec<String> = networks.iter().map(|n| network_alias(&n.name)).collect();
@@ -89,7 +99,7 @@ impl<D: Dataplane> Agent<D> {
                 Ok(()) => report.orphans_removed.push(link.name),
                 Err(e) => report
                     .errors
-                    .push(format!("remove orphan {}: {e}", link.name)),
+                    .push(format!("remove orphan {}: {}", link.name, chain(&e))),
             }
         }
         for e in &report.errors {

@@ -2,12 +2,15 @@
 //! reconciliation, and the gRPC server on a Unix socket.
 
 use crate::agent::Agent;
-use crate::dataplane::Dataplane;
+use crate::dataplane::{Dataplane, peer_source};
+use crate::error::chain;
+use crate::grpc::AgentService;
 use crate::health::{HealthBook, HealthSettings};
 use crate::linux::{LinuxDataplane, WireguardMode};
-use crate::service::AgentService;
-use crate::services::{NetworkServices, fetch_records};
+use crate::network_services::{NetworkServices, fetch_records};
 use crate::store::Store;
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::Write as _;
@@ -15,7 +18,7 @@ use std::net::SocketAddr;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
@@ -24,7 +27,6 @@ use weft_proto::agent::agent_server::AgentServer;
 
 pub const DEFAULT_SOCKET: &str = "/run/weft/agent.sock";
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/weft";
-pub const DEFAULT_UAPI_DIR: &str = "/var/run/wireguard";
 
 #[derive(Clone, Debug)]
 pub struct AgentConfig {
@@ -46,7 +48,7 @@ pub struct AgentConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("{what} {path}: {source}")]
+    #[error("{what} {path}")]
     Io {
         what: &'static str,
         path: String,
@@ -63,9 +65,9 @@ pub enum ServerError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Agent(#[from] crate::error::AgentError),
-    #[error("start the data plane: {0}")]
+    #[error("start the data plane")]
     Dataplane(#[from] crate::dataplane::DataplaneError),
-    #[error("serve gRPC: {0}")]
+    #[error("serve gRPC")]
     Serve(#[from] tonic::transport::Error),
 }
 
@@ -83,29 +85,33 @@ fn make_private_dir(path: &Path) -> Result<(), ServerError> {
 }
 
 /// Hold an exclusive lock on the state directory for the agent's lifetime:
-/// two agents on one store would fight over the same kernel objects.
-fn lock_state_dir(state_dir: &Path) -> Result<File, ServerError> {
+/// two agents on one store would fight over the same kernel objects. The
+/// lock goes with the returned handle (or with the process).
+fn lock_state_dir(state_dir: &Path) -> Result<Flock<File>, ServerError> {
     let path = state_dir.join("agent.lock");
-    let mut file = fs::OpenOptions::new()
+    let file = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
         .open(&path)
         .map_err(io_err("open lock file", &path))?;
-    use std::os::fd::AsRawFd as _;
-    // SAFETY: flock on a descriptor we own; no memory is involved.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        let pid = fs::read_to_string(&path)
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        return Err(ServerError::StateLocked {
-            path: state_dir.display().to_string(),
-            pid,
-        });
-    }
+    let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(locked) => locked,
+        Err((_, Errno::EWOULDBLOCK)) => {
+            let pid = fs::read_to_string(&path)
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            return Err(ServerError::StateLocked {
+                path: state_dir.display().to_string(),
+                pid,
+            });
+        }
+        Err((_, errno)) => {
+            return Err(io_err("lock", &path)(std::io::Error::from(errno)));
+        }
+    };
     file.set_len(0).map_err(io_err("write lock file", &path))?;
     write!(file, "{}", std::process::id()).map_err(io_err("write lock file", &path))?;
     Ok(file)
@@ -160,7 +166,10 @@ pub async fn run(
     {
         let agent = agent.clone();
         tokio::task::spawn_blocking(move || {
-            agent.lock().unwrap_or_else(|p| p.into_inner()).reconcile()
+            agent
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .reconcile()
         })
         .await
         .expect("reconcile does not panic")?;
@@ -207,7 +216,7 @@ async fn watch_peers<D: Dataplane + 'static>(
         let targets = tokio::task::spawn_blocking(move || {
             agent2
                 .lock()
-                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(PoisonError::into_inner)
                 .peer_targets()
         })
         .await;
@@ -223,10 +232,9 @@ async fn watch_peers<D: Dataplane + 'static>(
                 book.record(&network, key, result.is_ok());
                 match result {
                     Ok(records) => {
-                        if let Err(e) =
-                            services.set_records(&network, &format!("peer:{key}"), records)
+                        if let Err(e) = services.set_records(&network, &peer_source(&key), records)
                         {
-                            tracing::debug!("{e}");
+                            tracing::debug!("{}", chain(&e));
                         }
                     }
                     Err(e) => tracing::debug!(%network, %addr, "probe peer: {e}"),
@@ -237,7 +245,7 @@ async fn watch_peers<D: Dataplane + 'static>(
             book.retain(&current);
             let now: HashSet<(String, String)> = current
                 .iter()
-                .map(|(n, k)| (n.clone(), format!("peer:{k}")))
+                .map(|(n, k)| (n.clone(), peer_source(k)))
                 .collect();
             for (network, source) in known.difference(&now) {
                 services.remove_source(network, source);

@@ -4,6 +4,7 @@
 use crate::error::{CniError, code};
 use std::path::Path;
 use tonic::{Code, Status};
+use weft_proto::ErrorKind;
 use weft_proto::agent as pb;
 
 pub type AgentResult<T> = Result<T, Status>;
@@ -18,17 +19,19 @@ pub trait AgentApi {
     fn gc(&mut self, network: &str, keep: Vec<String>) -> AgentResult<Vec<String>>;
 }
 
-/// An agent error as a CNI error: transient trouble asks the runtime to try
-/// again, bad input is the configuration's fault, the rest is "other".
+/// An agent error as a CNI error, by the kind the agent gives it: a bad
+/// namespace is the runtime's environment at fault, other bad input the
+/// configuration's; transient trouble (no kind: the agent was not reached)
+/// asks the runtime to try again; the rest is "other".
 pub fn to_cni(status: &Status) -> CniError {
-    let msg = status.message().to_string();
-    let code = match status.code() {
-        Code::Unavailable | Code::DeadlineExceeded | Code::Aborted => code::TRY_AGAIN,
-        Code::InvalidArgument if msg.starts_with("invalid netns") => code::INVALID_ENV,
-        Code::InvalidArgument => code::INVALID_CONFIG,
-        _ => code::OTHER,
+    let code = match (ErrorKind::of(status), status.code()) {
+        (Some(ErrorKind::InvalidNetns), _) => code::INVALID_ENV,
+        (Some(ErrorKind::Invalid), _) => code::INVALID_CONFIG,
+        (Some(_), _) => code::OTHER,
+        (None, Code::Unavailable | Code::DeadlineExceeded | Code::Aborted) => code::TRY_AGAIN,
+        (None, _) => code::OTHER,
     };
-    CniError::new(code, msg)
+    CniError::new(code, status.message())
 }
 
 /// The agent reached over its Unix socket, one request at a time.
@@ -105,5 +108,39 @@ impl AgentApi for GrpcAgent {
         self.rt
             .block_on(c.garbage_collect(req))
             .map(|r| r.into_inner().released)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_map_to_the_spec_codes() {
+        for (kind, want) in [
+            (ErrorKind::InvalidNetns, code::INVALID_ENV),
+            (ErrorKind::Invalid, code::INVALID_CONFIG),
+            (ErrorKind::NotFound, code::OTHER),
+            (ErrorKind::Exists, code::OTHER),
+            (ErrorKind::Conflict, code::OTHER),
+            (ErrorKind::Exhausted, code::OTHER),
+            (ErrorKind::Internal, code::OTHER),
+        ] {
+            let err = to_cni(&kind.status("invalid netns \"/x\": no network namespace"));
+            assert_eq!(err.code, want, "{kind}");
+            assert_eq!(err.msg, "invalid netns \"/x\": no network namespace");
+        }
+        // The message does not decide: an invalid argument without the
+        // netns kind is the configuration's fault, whatever it says.
+        let err = to_cni(&Status::invalid_argument("invalid netns \"/x\""));
+        assert_eq!(err.code, code::OTHER);
+        assert_eq!(
+            to_cni(&Status::unavailable("no agent")).code,
+            code::TRY_AGAIN
+        );
+        assert_eq!(
+            to_cni(&Status::deadline_exceeded("slow")).code,
+            code::TRY_AGAIN
+        );
     }
 }

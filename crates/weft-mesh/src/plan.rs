@@ -211,7 +211,7 @@ impl ServicePlan {
             "{}|{}|{:?}|{:?}",
             self.kind, self.network_type, self.ports, self.command
         );
-        format!("{:016x}", weft_model::names::fnv1a(canonical.as_bytes()))
+        format!("{:016x}", weft_model::naming::fnv1a(canonical.as_bytes()))
     }
 }
 

@@ -22,7 +22,7 @@ use crate::validate::ValidMesh;
 use crate::values::Address;
 use ipnet::IpNet;
 use std::collections::BTreeSet;
-use weft_model::addressing::host_address;
+use weft_model::naming::host_address;
 
 /// Plan the mesh against what exists. Pure and deterministic: the same
 /// inputs give the same plan.

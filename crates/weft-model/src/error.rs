@@ -7,8 +7,6 @@ pub enum ModelError {
         value: String,
         why: String,
     },
-    #[error("{what} {name:?} already exists")]
-    Exists { what: &'static str, name: String },
     #[error("address pool of {block} is exhausted ({size} addresses, all in use)")]
     Exhausted { block: String, size: u128 },
 }

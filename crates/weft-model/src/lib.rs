@@ -1,12 +1,15 @@
 //! weft's model: the pure vocabulary every other crate shares. Nothing here
 //! touches the kernel, the disk or the clock.
 //!
-//! - [`names`]: validation of network names, workload ids and names, DNS
-//!   domains and interface names, and the names weft gives interfaces.
+//! - [`names`]: validation of the names users give: network names, workload
+//!   ids and names, DNS domains and interface names (and checked newtypes).
+//! - [`naming`]: the names weft gives things: interfaces, link aliases, host
+//!   veths, and the host's address in its block.
 //! - [`addressing`]: subnets, host blocks and the addresses handed out inside
 //!   a block.
 //! - [`network`]: network modes and their defaults.
 //! - [`peer`]: a peer's endpoint and allowed IPs.
+//! - [`health`]: a peer's health from its handshake age and probes.
 //! - [`key`]: WireGuard keys.
 //! - [`error`]: what invalid input is reported as.
 //!
@@ -15,11 +18,14 @@
 
 pub mod addressing;
 pub mod error;
+pub mod health;
 pub mod key;
 pub mod names;
+pub mod naming;
 pub mod network;
 pub mod peer;
 
 pub use error::ModelError;
+pub use health::Health;
 pub use key::{KeyError, PrivateKey, PublicKey};
 pub use network::Mode;

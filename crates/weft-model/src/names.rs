@@ -1,4 +1,6 @@
-//! Names: networks, workload ids, DNS labels and Linux interface names.
+//! Checks of the names users give: networks, workload ids and names, DNS
+//! domains, interface names. The names weft gives its own objects are in
+//! [`crate::naming`].
 
 use crate::error::ModelError;
 
@@ -121,83 +123,69 @@ pub fn validate_ifname(field: &'static str, name: &str) -> Result<(), ModelError
     Ok(())
 }
 
-/// The WireGuard interface of the network with this index: wg0, wg1, …
-pub fn wireguard_ifname(index: u32) -> String {
-    format!("wg{index}")
-}
+/// A name that passed one of the checks above; the type says which, so
+/// code that takes one needs no check of its own.
+macro_rules! checked_name {
+    ($(#[$doc:meta])* $name:ident, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        pub struct $name(String);
 
-/// The first `ethN` not in `taken`: a workload's interfaces are named in
-/// attach order.
-pub fn next_workload_ifname<'a>(taken: impl IntoIterator<Item = &'a str>) -> String {
-    let taken: Vec<&str> = taken.into_iter().collect();
-    (0..)
-        .map(|n| format!("eth{n}"))
-        .find(|name| !taken.contains(&name.as_str()))
-        .expect("an unbounded range always has a free name")
-}
+        impl $name {
+            pub fn new(text: &str) -> Result<Self, ModelError> {
+                let check: fn(&str) -> Result<(), ModelError> = $check;
+                check(text)?;
+                Ok(Self(text.to_string()))
+            }
 
-/// Host-side veth prefix of a routed (WireGuard) network: `w<index>-`.
-pub fn routed_veth_prefix(network_index: u32) -> String {
-    format!("w{network_index}-")
-}
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
 
-/// Host-side veth prefix on bridge networks (the flatnet seed's `fn-`).
-pub const BRIDGE_VETH_PREFIX: &str = "fn-";
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
 
-/// How many characters of the id a bridge veth name keeps.
-pub const BRIDGE_VETH_ID_CHARS: usize = 8;
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
 
-/// The bridge of the bridge network with this index.
-pub fn bridge_ifname(index: u32) -> String {
-    format!("weft-br{index}")
-}
-
-/// The host side of a workload's veth: `prefix` + the start of the id (at
-/// most `id_chars` characters), at most 15 characters in all. When that
-/// collides with a name in `taken` (two ids sharing a start), the tail
-/// becomes a hash of the whole id, then a counter.
-pub fn host_veth_name<'a>(
-    prefix: &str,
-    id_chars: usize,
-    workload_id: &str,
-    taken: impl IntoIterator<Item = &'a str>,
-) -> String {
-    let taken: Vec<&str> = taken.into_iter().collect();
-    let room = IFNAME_MAX - prefix.len();
-    let clean: String = workload_id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
-    let first = format!("{prefix}{}", &clean[..clean.len().min(room).min(id_chars)]);
-    if !taken.contains(&first.as_str()) && !clean.is_empty() {
-        return first;
-    }
-    let hash = format!("{:08x}", fnv1a(workload_id.as_bytes()) as u32);
-    let keep = room.saturating_sub(hash.len() + 1);
-    let sep = if keep > 0 && !clean.is_empty() {
-        "-"
-    } else {
-        ""
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
     };
-    let hashed = format!("{prefix}{}{sep}{hash}", &clean[..clean.len().min(keep)]);
-    if !taken.contains(&hashed.as_str()) {
-        return hashed;
-    }
-    (2u32..)
-        .map(|n| {
-            let suffix = format!("{n}");
-            format!("{}{}", &hashed[..IFNAME_MAX - suffix.len()], suffix)
-        })
-        .find(|name| !taken.contains(&name.as_str()))
-        .expect("an unbounded range always has a free name")
 }
 
-/// FNV-1a: a stable, dependency-free hash for naming (not for security).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
-}
+checked_name!(
+    /// A network name ([`validate_network_name`]).
+    NetworkName,
+    validate_network_name
+);
+checked_name!(
+    /// A workload's DNS name ([`validate_workload_name`]).
+    WorkloadName,
+    validate_workload_name
+);
+checked_name!(
+    /// A workload id ([`validate_workload_id`]).
+    WorkloadId,
+    validate_workload_id
+);
+checked_name!(
+    /// A DNS domain ([`validate_domain`]).
+    Domain,
+    validate_domain
+);
+checked_name!(
+    /// The interface name a workload asked for ([`validate_ifname`]).
+    Ifname,
+    |text| validate_ifname("ifname", text)
+);
 
 #[cfg(test)]
 mod tests {
@@ -252,51 +240,17 @@ mod tests {
     }
 
     #[test]
-    fn workload_ifnames_fill_the_lowest_gap() {
-        assert_eq!(next_workload_ifname([]), "eth0");
-        assert_eq!(next_workload_ifname(["eth0", "eth2"]), "eth1");
-        assert_eq!(next_workload_ifname(["eth0", "eth1"]), "eth2");
-    }
-
-    #[test]
-    fn host_veth_names_are_short_and_unique() {
-        let w3 = routed_veth_prefix(3);
+    fn checked_names_hold_only_what_passes() {
+        assert_eq!(NetworkName::new("blue").unwrap().as_str(), "blue");
+        assert!(NetworkName::new("Blue").is_err());
+        assert_eq!(WorkloadName::new("Web_1").unwrap().to_string(), "Web_1");
+        assert!(WorkloadName::new("a.b").is_err());
+        assert!(WorkloadId::new("a/b").is_err());
         assert_eq!(
-            host_veth_name(&routed_veth_prefix(0), 99, "c1", []),
-            "w0-c1"
+            Domain::new("mesh.local").unwrap().into_string(),
+            "mesh.local"
         );
-        let long = "a1b2c3d4e5f6a7b8c9d0";
-        let first = host_veth_name(&w3, 99, long, []);
-        assert_eq!(first, "w3-a1b2c3d4e5f6");
-        // A second id sharing the prefix gets a hashed name.
-        let other = "a1b2c3d4e5f6ffff";
-        let second = host_veth_name(&w3, 99, other, [first.as_str()]);
-        assert_ne!(second, first);
-        assert!(second.len() <= IFNAME_MAX, "{second}");
-        // Even the hashed name taken: still unique, still short.
-        let third = host_veth_name(&w3, 99, other, [first.as_str(), second.as_str()]);
-        assert!(
-            third != first && third != second && third.len() <= IFNAME_MAX,
-            "{third}"
-        );
-        // Ids of only odd characters still give a valid name.
-        let odd = host_veth_name(&routed_veth_prefix(1), 99, "...", []);
-        assert!(odd.starts_with("w1-") && odd.len() <= IFNAME_MAX, "{odd}");
-        // Bridge networks: fn- and the first 8 characters of the id.
-        let bridged = host_veth_name(BRIDGE_VETH_PREFIX, BRIDGE_VETH_ID_CHARS, long, []);
-        assert_eq!(bridged, "fn-a1b2c3d4");
-        let bridged2 = host_veth_name(
-            BRIDGE_VETH_PREFIX,
-            BRIDGE_VETH_ID_CHARS,
-            "a1b2c3d4ff",
-            [bridged.as_str()],
-        );
-        assert!(
-            bridged2.starts_with("fn-") && bridged2 != bridged,
-            "{bridged2}"
-        );
-        for name in [&first, &second, &third, &odd, &bridged, &bridged2] {
-            validate_ifname("host veth", name).unwrap();
-        }
+        let err = Ifname::new(&"e".repeat(16)).unwrap_err().to_string();
+        assert!(err.starts_with("invalid ifname"), "{err}");
     }
 }

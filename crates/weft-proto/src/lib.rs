@@ -1,10 +1,15 @@
-//! weft's gRPC API, generated from `proto/weft/agent/v1/agent.proto`, and
-//! the one way to reach an agent: its Unix socket.
+//! weft's gRPC API, generated from `proto/weft/agent/v1/agent.proto`, the
+//! kinds of the agent's errors ([`ErrorKind`]), and the one way to reach an
+//! agent: its Unix socket.
 
 #[allow(clippy::all, missing_docs)]
 pub mod agent {
     tonic::include_proto!("weft.agent.v1");
 }
+
+mod error_kind;
+
+pub use error_kind::ErrorKind;
 
 use hyper_util::rt::TokioIo;
 use std::path::Path;

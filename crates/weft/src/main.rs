@@ -21,7 +21,7 @@ use std::process::ExitCode;
 )]
 struct Cli {
     /// The agent's API socket.
-    #[arg(long, global = true, env = "WEFT_SOCKET", default_value = weft_agent::server::DEFAULT_SOCKET)]
+    #[arg(long, global = true, env = "WEFT_SOCKET", default_value = weft_agent::DEFAULT_SOCKET)]
     socket: PathBuf,
     /// Output format: tables for people, JSON for scripts.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = output::Format::Table)]

@@ -3,8 +3,7 @@
 use super::Context;
 use anyhow::{Context as _, Result};
 use std::path::PathBuf;
-use weft_agent::linux::WireguardMode;
-use weft_agent::server::{self, AgentConfig};
+use weft_agent::{AgentConfig, WireguardMode};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum Mode {
@@ -17,11 +16,11 @@ enum Mode {
 #[derive(clap::Args)]
 pub struct Args {
     /// Where the agent keeps its state (networks, keys, attachments).
-    #[arg(long, env = "WEFT_STATE_DIR", default_value = server::DEFAULT_STATE_DIR)]
+    #[arg(long, env = "WEFT_STATE_DIR", default_value = weft_agent::DEFAULT_STATE_DIR)]
     state_dir: PathBuf,
     /// Directory of the userspace engine's WireGuard UAPI sockets (`wg` looks
     /// in /var/run/wireguard).
-    #[arg(long, default_value = server::DEFAULT_UAPI_DIR)]
+    #[arg(long, default_value = weft_wg::DEFAULT_UAPI_DIR)]
     uapi_dir: PathBuf,
     /// Which WireGuard implementation carries traffic.
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
@@ -90,7 +89,7 @@ pub fn exec(ctx: &Context, args: Args) -> Result<()> {
         },
         host_name: args.host_name.unwrap_or_else(machine_host_name),
         dns_upstream: (!args.dns_upstream.is_empty()).then_some(args.dns_upstream),
-        health: weft_agent::health::HealthSettings {
+        health: weft_agent::HealthSettings {
             probe_interval: seconds("--probe-interval", args.probe_interval)?,
             degraded_after: seconds("--degraded-after", args.degraded_after)?,
         },
@@ -117,7 +116,7 @@ pub fn exec(ctx: &Context, args: Args) -> Result<()> {
             }
             tracing::info!("stopping");
         };
-        server::run(config, shutdown).await
+        weft_agent::run(config, shutdown).await
     })?;
     Ok(())
 }

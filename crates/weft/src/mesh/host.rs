@@ -267,7 +267,7 @@ impl SshHost {
     pub fn bootstrap(&self, host_name: &str) -> Result<()> {
         self.connect()?;
         let local = std::fs::read(this_weft()).context("read this weft binary")?;
-        let digest = format!("{:016x}", weft_model::names::fnv1a(&local));
+        let digest = format!("{:016x}", weft_model::naming::fnv1a(&local));
         let have = self
             .remote(
                 &format!("cat {REMOTE_WEFT}.digest 2>/dev/null || true"),

@@ -92,7 +92,7 @@ impl Lab<'_> {
         let host = self.host(name);
         let ul = self.underlay_ns();
         if !netns_exists(&host.netns) {
-            let veth = format!("l{:08x}", weft_model::names::fnv1a(name.as_bytes()) as u32);
+            let veth = format!("l{:08x}", weft_model::naming::fnv1a(name.as_bytes()) as u32);
             let cidr = format!("{addr}/{}", UNDERLAY_POOL.split('/').nth(1).unwrap_or("24"));
             let ns = host.netns.as_str();
             let what = format!("lab host {name}");

@@ -7,7 +7,7 @@
 use crate::dataplane::{DataplaneError, DpResult, LOCAL_SOURCE, Records, ServicesPlan};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use tokio::io::AsyncWriteExt as _;
 use weft_dns::{DnsHandle, DnsServer, Zone};
 
@@ -48,13 +48,13 @@ impl Shared {
     /// The zones of the other networks a client of `own` is on: a workload
     /// carries the same name on each of its networks.
     fn linked_zones(&self, own: &str, client: IpAddr) -> Vec<Arc<Zone>> {
-        let local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        let local = self.local.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(mine) = local.get(own) else {
             return vec![];
         };
         let names: Vec<String> = mine
             .read()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .filter(|(_, addrs)| addrs.contains(&client))
             .map(|(name, _)| name.clone())
@@ -62,12 +62,12 @@ impl Shared {
         if names.is_empty() {
             return vec![];
         }
-        let zones = self.zones.lock().unwrap_or_else(|p| p.into_inner());
+        let zones = self.zones.lock().unwrap_or_else(PoisonError::into_inner);
         local
             .iter()
             .filter(|(network, _)| network.as_str() != own)
             .filter(|(_, records)| {
-                let records = records.read().unwrap_or_else(|p| p.into_inner());
+                let records = records.read().unwrap_or_else(PoisonError::into_inner);
                 names.iter().any(|n| records.contains_key(n))
             })
             .filter_map(|(network, _)| zones.get(network).cloned())
@@ -90,7 +90,11 @@ impl NetworkServices {
     }
 
     fn zone(&self, network: &str, domain: &str) -> DpResult<Arc<Zone>> {
-        let mut zones = self.shared.zones.lock().unwrap_or_else(|p| p.into_inner());
+        let mut zones = self
+            .shared
+            .zones
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(z) = zones.get(network).filter(|z| z.domain() == domain) {
             return Ok(z.clone());
         }
@@ -109,14 +113,18 @@ impl NetworkServices {
     }
 
     fn local(&self, network: &str) -> Arc<RwLock<Records>> {
-        let mut local = self.shared.local.lock().unwrap_or_else(|p| p.into_inner());
+        let mut local = self
+            .shared
+            .local
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         local.entry(network.to_string()).or_default().clone()
     }
 
     /// Start the network's services, or restart them if the plan changed.
     /// Must not be called from inside the async runtime.
     pub fn ensure(&self, plan: &ServicesPlan) -> DpResult<()> {
-        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         if running.get(&plan.network).is_some_and(|r| r.plan == *plan) {
             return Ok(());
         }
@@ -171,7 +179,7 @@ impl NetworkServices {
                     continue;
                 };
                 let body = {
-                    let records = local.read().unwrap_or_else(|p| p.into_inner());
+                    let records = local.read().unwrap_or_else(PoisonError::into_inner);
                     serde_json::to_vec(&*records).unwrap_or_default()
                 };
                 tokio::spawn(async move {
@@ -187,7 +195,7 @@ impl NetworkServices {
         let old = self
             .running
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(PoisonError::into_inner)
             .remove(network);
         if let Some(old) = old {
             old.records_task.abort();
@@ -197,12 +205,12 @@ impl NetworkServices {
         self.shared
             .zones
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(PoisonError::into_inner)
             .remove(network);
         self.shared
             .local
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(PoisonError::into_inner)
             .remove(network);
     }
 
@@ -213,7 +221,7 @@ impl NetworkServices {
             .shared
             .zones
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(PoisonError::into_inner)
             .get(network)
             .cloned();
         let Some(zone) = zone else {
@@ -224,7 +232,7 @@ impl NetworkServices {
             *self
                 .local(network)
                 .write()
-                .unwrap_or_else(|p| p.into_inner()) = records.clone();
+                .unwrap_or_else(PoisonError::into_inner) = records.clone();
         }
         zone.set_source(source, records)
             .map_err(|e| DataplaneError::new(format!("names of {network} from {source}"), e))
@@ -236,21 +244,11 @@ impl NetworkServices {
             .shared
             .zones
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(PoisonError::into_inner)
             .get(network)
         {
             zone.remove_source(source);
         }
-    }
-
-    /// What a network's zone answers for `name`.
-    pub fn lookup(&self, network: &str, name: &str) -> Option<Vec<IpAddr>> {
-        self.shared
-            .zones
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(network)?
-            .lookup(name)
     }
 }
 

@@ -2,12 +2,14 @@
 //! write that was acknowledged: a child process writes attachments as fast
 //! as it can, reporting each commit; the parent kills it mid-stream.
 
+use super::Store;
+use crate::records::{AttachmentRecord, NetworkRecord, WireguardSettings};
 use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use weft_agent::store::{AttachmentRecord, NetworkRecord, Store, WireguardSettings};
 use weft_model::PrivateKey;
+use weft_net::NetnsId;
 
 const CHILD_ENV: &str = "WEFT_STORE_CRASH_CHILD";
 
@@ -41,7 +43,10 @@ fn crash_writer_child() {
                 workload_id: format!("w{n}"),
                 name: String::new(),
                 netns: format!("/run/netns/w{n}"),
-                netns_id: (1, u64::from(n)),
+                netns_id: NetnsId {
+                    dev: 1,
+                    ino: u64::from(n),
+                },
                 ifname: "eth0".into(),
                 host_ifname: format!("h{n}"),
                 ip: ip.into(),
@@ -59,7 +64,7 @@ fn kill_9_mid_write_loses_nothing() {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "crash_writer_child",
+            "store::crash_tests::crash_writer_child",
             "--nocapture",
             "--test-threads",
             "1",

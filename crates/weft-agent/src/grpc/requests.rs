@@ -1,0 +1,158 @@
+//! Requests into the agent's typed specs. Everything that can be checked
+//! without the agent's state is checked here, once, and every error names
+//! the field; the agent's methods keep the checks that need its state.
+
+use crate::attachments::AttachmentSpec;
+use crate::dataplane::Records;
+use crate::dns_names::NamesSpec;
+use crate::error::AgentError;
+use crate::networks::{KindSpec, NetworkSpec};
+use crate::peers::{Endpoint, PeerSpec};
+use ipnet::IpNet;
+use std::net::IpAddr;
+use weft_model::names::{Domain, Ifname, NetworkName, WorkloadId, WorkloadName};
+use weft_model::{Mode, ModelError, PrivateKey, PublicKey, addressing, network, peer};
+use weft_proto::agent as pb;
+
+/// An optional field: empty means "not given".
+fn given(text: &str) -> Option<&str> {
+    (!text.is_empty()).then_some(text)
+}
+
+impl TryFrom<pb::AddNetworkRequest> for NetworkSpec {
+    type Error = AgentError;
+
+    fn try_from(r: pb::AddNetworkRequest) -> Result<Self, AgentError> {
+        let name = NetworkName::new(&r.name)?;
+        let mode = Mode::parse(&r.mode)?;
+        let domain = Domain::new(given(&r.domain).unwrap_or(network::DEFAULT_DOMAIN))?;
+        let subnet = addressing::parse_cidr("subnet", &r.subnet)?;
+        addressing::validate_subnet(&subnet)?;
+        let block = match given(&r.block) {
+            None => network::default_block(mode, &subnet),
+            Some(text) => addressing::parse_cidr("block", text)?,
+        };
+        addressing::validate_block(&subnet, &block)?;
+        // The block is of the subnet's family (checked just above).
+        let (IpNet::V4(subnet), IpNet::V4(block)) = (subnet, block) else {
+            return Err(ModelError::invalid(
+                "subnet",
+                subnet,
+                "IPv6 networks are not supported yet",
+            )
+            .into());
+        };
+        let kind = match mode {
+            Mode::Bridge => {
+                if r.listen_port != 0 || !r.private_key.is_empty() {
+                    return Err(ModelError::invalid(
+                        "mode",
+                        mode,
+                        "a bridge network has no WireGuard listen port or key",
+                    )
+                    .into());
+                }
+                KindSpec::Bridge
+            }
+            Mode::Wireguard => KindSpec::Wireguard {
+                listen_port: match r.listen_port {
+                    0 => None,
+                    port => Some(u16::try_from(port).map_err(|_| {
+                        ModelError::invalid("listen-port", port, "must be from 1 to 65535")
+                    })?),
+                },
+                private_key: given(r.private_key.trim())
+                    .map(PrivateKey::from_base64)
+                    .transpose()?,
+            },
+        };
+        Ok(NetworkSpec {
+            name,
+            subnet,
+            block,
+            kind,
+            internal: r.internal,
+            domain,
+        })
+    }
+}
+
+impl TryFrom<pb::AddPeerRequest> for PeerSpec {
+    type Error = AgentError;
+
+    fn try_from(r: pb::AddPeerRequest) -> Result<Self, AgentError> {
+        let public_key = PublicKey::from_base64(&r.public_key)?;
+        let endpoint = Endpoint::resolve(&r.endpoint)?;
+        let allowed_ips = peer::parse_allowed_ips(r.allowed_ips.iter().map(String::as_str))?;
+        let keepalive = u16::try_from(r.keepalive).map_err(|_| {
+            ModelError::invalid("keepalive", r.keepalive, "must be from 0 to 65535")
+        })?;
+        Ok(PeerSpec {
+            network: r.network,
+            public_key,
+            endpoint,
+            allowed_ips,
+            keepalive,
+        })
+    }
+}
+
+impl TryFrom<pb::AttachRequest> for AttachmentSpec {
+    type Error = AgentError;
+
+    fn try_from(r: pb::AttachRequest) -> Result<Self, AgentError> {
+        let id = WorkloadId::new(&r.id)?;
+        let name = given(&r.name).map(WorkloadName::new).transpose()?;
+        if r.netns.is_empty() {
+            return Err(AgentError::Netns {
+                path: r.netns,
+                why: "a namespace path is required",
+            });
+        }
+        let ifname = given(&r.ifname).map(Ifname::new).transpose()?;
+        let ip = given(&r.ip)
+            .map(|text| {
+                text.parse::<IpAddr>()
+                    .map_err(|_| ModelError::invalid("ip", text, "not an IP address"))
+            })
+            .transpose()?;
+        Ok(AttachmentSpec {
+            network: r.network,
+            netns: r.netns,
+            id,
+            name,
+            ifname,
+            ip,
+        })
+    }
+}
+
+impl TryFrom<pb::SetNamesRequest> for NamesSpec {
+    type Error = AgentError;
+
+    fn try_from(r: pb::SetNamesRequest) -> Result<Self, AgentError> {
+        let mut records = Records::new();
+        for n in r.names {
+            let addrs = n
+                .addresses
+                .iter()
+                .map(|a| {
+                    a.parse::<IpAddr>().map_err(|_| {
+                        ModelError::invalid(
+                            "address",
+                            a,
+                            format!("not an IP address (name {:?})", n.name),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            records.entry(n.name).or_default().extend(addrs);
+        }
+        Ok(NamesSpec::new(r.network, r.source, records)?)
+    }
+}
+
+/// A peer's key as a request names it.
+pub(crate) fn public_key(text: &str) -> Result<PublicKey, AgentError> {
+    Ok(PublicKey::from_base64(text)?)
+}

@@ -1,0 +1,126 @@
+//! The agent's views as the wire's messages.
+
+use crate::attachments::AttachmentView;
+use crate::health::Health;
+use crate::networks::NetworkView;
+use crate::records::PeerRecord;
+use crate::status::NetworkStatusView;
+use std::time::UNIX_EPOCH;
+use weft_proto::agent as pb;
+
+pub(super) fn network_pb(v: NetworkView) -> pb::Network {
+    let wg = v.record.wireguard.as_ref();
+    pb::Network {
+        interface: v.ifname,
+        public_key: v.public_key.map(|k| k.to_base64()).unwrap_or_default(),
+        listen_port: wg.map(|w| u32::from(w.listen_port)).unwrap_or(0),
+        subnet: v.record.subnet.to_string(),
+        block: v.record.block.to_string(),
+        addresses: vec![v.address.to_string()],
+        peer_count: v.peer_count as u32,
+        attachment_count: v.attachment_count as u32,
+        mode: v.record.mode.to_string(),
+        capacity: u64::try_from(v.capacity).unwrap_or(u64::MAX),
+        allocated: v.attachment_count as u64,
+        internal: v.record.internal,
+        domain: v.record.domain.clone(),
+        name: v.record.name,
+    }
+}
+
+pub(super) fn peer_pb(p: PeerRecord) -> pb::Peer {
+    pb::Peer {
+        network: p.network,
+        public_key: p.public_key.to_base64(),
+        endpoint: p.endpoint,
+        allowed_ips: p.allowed_ips.iter().map(ToString::to_string).collect(),
+        keepalive: u32::from(p.keepalive),
+    }
+}
+
+pub(super) fn attachment_pb(v: AttachmentView) -> pb::Attachment {
+    let r = v.record;
+    let state = v.state.unwrap_or_default();
+    pb::Attachment {
+        network: r.network,
+        id: r.workload_id,
+        name: r.name,
+        netns: r.netns,
+        ifname: r.ifname,
+        host_ifname: r.host_ifname,
+        address: v.address.to_string(),
+        gateway: v.gateway.to_string(),
+        mac: state.mac,
+        host_mac: state.host_mac,
+        default_route: r.default_route,
+        subnet: v.subnet.to_string(),
+        mtu: v.mtu,
+        dns: Some(pb::Dns {
+            nameservers: vec![v.gateway.to_string()],
+            search: vec![v.domain.clone()],
+            domain: v.domain,
+        }),
+    }
+}
+
+pub(super) fn status_pb(v: NetworkStatusView) -> pb::NetworkStatus {
+    let n = v.network;
+    let mut out = pb::NetworkStatus {
+        name: n.record.name.clone(),
+        interface: n.ifname.clone(),
+        public_key: n.public_key.map(|k| k.to_base64()).unwrap_or_default(),
+        listen_port: n
+            .record
+            .wireguard
+            .as_ref()
+            .map(|w| u32::from(w.listen_port))
+            .unwrap_or(0),
+        addresses: vec![n.address.to_string()],
+        peers: vec![],
+        attachment_count: n.attachment_count as u32,
+        error: String::new(),
+        mode: n.record.mode.to_string(),
+    };
+    match v.device {
+        Ok(None) => {}
+        Ok(Some(device)) => {
+            // What the data plane says, not what the store says.
+            out.listen_port = u32::from(device.listen_port);
+            if let Some(key) = device.public_key {
+                out.public_key = key.to_base64();
+            }
+            out.peers = device
+                .peers
+                .into_iter()
+                .map(|p| {
+                    let (health, probe) = v
+                        .health
+                        .get(&p.public_key)
+                        .copied()
+                        .unwrap_or((Health::Disconnected, None));
+                    pb::PeerStatus {
+                        public_key: p.public_key.to_base64(),
+                        endpoint: p.endpoint.map(|e| e.to_string()).unwrap_or_default(),
+                        allowed_ips: p.allowed_ips.iter().map(ToString::to_string).collect(),
+                        latest_handshake: p
+                            .last_handshake
+                            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                            .map(|d| d.as_secs() as i64)
+                            .unwrap_or(0),
+                        rx_bytes: p.rx_bytes,
+                        tx_bytes: p.tx_bytes,
+                        keepalive: u32::from(p.persistent_keepalive.unwrap_or(0)),
+                        health: health.to_string(),
+                        probe: match probe {
+                            Some(true) => "ok".into(),
+                            Some(false) => "failed".into(),
+                            None => String::new(),
+                        },
+                    }
+                })
+                .collect();
+        }
+        Err(e) => out.error = e,
+    }
+    out
+}

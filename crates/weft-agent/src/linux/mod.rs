@@ -1,0 +1,262 @@
+//! The real data plane: WireGuard through `weft-wg`, links, addresses and
+//! routes through `weft-net`.
+//!
+//! Routed design: the host's address sits on the WireGuard interface (a /32,
+//! plus a route for the whole subnet through it); each workload gets a veth
+//! pair, its address as a /32, a link route to the host's address and a
+//! default route (first attachment) or a subnet route (later ones) via it.
+//! The host answers ARP for its own address on every link, so the workload
+//! reaches its gateway over the veth, and a /32 route per workload on the host
+//! side brings traffic back.
+//!
+//! `network.rs` makes the networks' interfaces, `attachment.rs` the
+//! workloads' veths; this file picks the WireGuard backend and hands
+//! firewall and services to their owners.
+
+mod attachment;
+mod network;
+
+use crate::dataplane::*;
+use crate::network_services::NetworkServices;
+use ipnet::IpNet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use weft_model::naming::ALIAS_PREFIX;
+use weft_net::{Netlink, Netns, NetnsId};
+use weft_wg::{Backend, BackendKind, DeviceInfo, PeerConfig};
+
+/// Which WireGuard implementation to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WireguardMode {
+    /// The kernel module when it is there, else the userspace engine.
+    Auto,
+    Kernel,
+    Userspace,
+}
+
+pub struct LinuxDataplane {
+    wg: Box<dyn Backend>,
+    host: Mutex<Netlink>,
+    host_ns: Netns,
+    firewall: weft_firewall::Firewall,
+    services: Arc<NetworkServices>,
+}
+
+fn err(context: impl Into<String>) -> impl FnOnce(weft_net::NetError) -> DataplaneError {
+    let context = context.into();
+    move |e| DataplaneError::new(context, e)
+}
+
+fn wg_err(e: weft_wg::WgError) -> DataplaneError {
+    DataplaneError::new("wireguard", e)
+}
+
+/// Creates kernel WireGuard links for the kernel backend.
+struct HostLinks;
+
+fn io_err(e: weft_net::NetError) -> std::io::Error {
+    std::io::Error::other(e)
+}
+
+impl weft_wg::LinkOps for HostLinks {
+    fn create_wireguard(&self, name: &str) -> std::io::Result<()> {
+        Netlink::new()
+            .and_then(|mut nl| nl.create_wireguard(name))
+            .map_err(io_err)
+    }
+    fn delete(&self, name: &str) -> std::io::Result<()> {
+        let mut nl = Netlink::new().map_err(io_err)?;
+        match nl.link_by_name(name).map_err(io_err)? {
+            Some(link) => nl.delete_link(link.index).map_err(io_err),
+            None => Ok(()),
+        }
+    }
+    fn exists(&self, name: &str) -> bool {
+        Netlink::new()
+            .and_then(|mut nl| nl.link_by_name(name))
+            .is_ok_and(|l| l.is_some())
+    }
+}
+
+/// Does this kernel have WireGuard? Creates and deletes a probe link.
+fn kernel_wireguard_available(nl: &mut Netlink) -> bool {
+    let probe = format!("weftprobe{}", std::process::id() % 100_000);
+    match nl.create_wireguard(&probe) {
+        Ok(()) => {
+            if let Ok(Some(link)) = nl.link_by_name(&probe) {
+                let _ = nl.delete_link(link.index);
+            }
+            true
+        }
+        Err(e) => {
+            tracing::debug!("kernel WireGuard probe: {e}");
+            false
+        }
+    }
+}
+
+impl LinuxDataplane {
+    pub fn new(
+        mode: WireguardMode,
+        uapi_dir: PathBuf,
+        engine: weft_wg::EngineOptions,
+        services: Arc<NetworkServices>,
+    ) -> DpResult<Self> {
+        let host_ns = Netns::current().map_err(err("open the host namespace"))?;
+        let mut nl = Netlink::new().map_err(err("open netlink"))?;
+        let kernel = match mode {
+            WireguardMode::Userspace => false,
+            WireguardMode::Auto => kernel_wireguard_available(&mut nl),
+            WireguardMode::Kernel => {
+                if !kernel_wireguard_available(&mut nl) {
+                    return Err(DataplaneError::new(
+                        "--wireguard kernel",
+                        std::io::Error::other(
+                            "this kernel has no WireGuard module; use --wireguard userspace or auto",
+                        ),
+                    ));
+                }
+                true
+            }
+        };
+        let wg: Box<dyn Backend> = if kernel {
+            Box::new(weft_wg::Kernel::new(Box::new(HostLinks)))
+        } else {
+            Box::new(weft_wg::Userspace::with_options(uapi_dir, engine))
+        };
+        tracing::info!(
+            backend = if kernel { "kernel" } else { "userspace" },
+            "WireGuard backend selected"
+        );
+        Ok(Self {
+            wg,
+            host: Mutex::new(nl),
+            host_ns,
+            firewall: weft_firewall::Firewall::new(),
+            services,
+        })
+    }
+
+    fn host(&self) -> MutexGuard<'_, Netlink> {
+        self.host.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn has_address(nl: &mut Netlink, index: u32, addr: IpNet) -> Result<bool, weft_net::NetError> {
+    Ok(nl.addresses(Some(index))?.iter().any(|a| a.addr == addr))
+}
+
+fn ensure_address(nl: &mut Netlink, index: u32, addr: IpNet) -> Result<(), weft_net::NetError> {
+    if !has_address(nl, index, addr)? {
+        nl.add_address(index, addr)?;
+    }
+    Ok(())
+}
+
+fn find_link(nl: &mut Netlink, name: &str) -> DpResult<weft_net::Link> {
+    nl.link_by_name(name)
+        .map_err(err(format!("find {name}")))?
+        .ok_or_else(|| {
+            DataplaneError::new(format!("find {name}"), std::io::Error::other("it vanished"))
+        })
+}
+
+/// A link can vanish between finding and deleting it: the kernel destroys
+/// a dead namespace's veths asynchronously. Gone is what we wanted.
+fn gone_is_fine(result: Result<(), weft_net::NetError>) -> Result<(), weft_net::NetError> {
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+impl Dataplane for LinuxDataplane {
+    fn backend(&self) -> &'static str {
+        match self.wg.kind() {
+            BackendKind::Kernel => "kernel",
+            BackendKind::Userspace => "userspace",
+        }
+    }
+
+    fn ensure_network(&self, plan: &NetworkPlan) -> DpResult<()> {
+        network::ensure(self, plan)
+    }
+
+    fn network_present(&self, plan: &NetworkPlan) -> DpResult<bool> {
+        network::present(self, plan)
+    }
+
+    fn set_peers(&self, ifname: &str, peers: &[PeerConfig]) -> DpResult<()> {
+        network::sync_peers(self, ifname, peers)
+    }
+
+    fn remove_network(&self, ifname: &str) -> DpResult<()> {
+        network::remove(self, ifname)
+    }
+
+    fn network_status(&self, ifname: &str) -> DpResult<DeviceInfo> {
+        self.wg.get(ifname).map_err(wg_err)
+    }
+
+    fn netns_id(&self, path: &str) -> Option<NetnsId> {
+        attachment::netns_id(path)
+    }
+
+    fn create_attachment(&self, plan: &AttachmentPlan) -> DpResult<AttachmentState> {
+        attachment::create(self, plan)
+    }
+
+    fn attachment_state(&self, plan: &AttachmentPlan) -> DpResult<Option<AttachmentState>> {
+        attachment::state(self, plan)
+    }
+
+    fn remove_attachment(&self, plan: &AttachmentPlan) -> DpResult<()> {
+        attachment::remove(self, plan)
+    }
+
+    fn owned_links(&self) -> DpResult<Vec<OwnedLink>> {
+        let links = self.host().links().map_err(err("list links"))?;
+        Ok(links
+            .into_iter()
+            .filter_map(|l| {
+                let alias = l.alias.filter(|a| a.starts_with(ALIAS_PREFIX))?;
+                Some(OwnedLink {
+                    name: l.name,
+                    alias,
+                })
+            })
+            .collect())
+    }
+
+    fn delete_link(&self, name: &str) -> DpResult<()> {
+        let mut nl = self.host();
+        match nl.link_by_name(name).map_err(err(format!("find {name}")))? {
+            Some(link) => {
+                gone_is_fine(nl.delete_link(link.index)).map_err(err(format!("delete {name}")))
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn apply_firewall(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<()> {
+        let applied = self
+            .firewall
+            .apply(networks)
+            .map_err(|e| DataplaneError::new("apply the firewall (table inet weft)", e))?;
+        tracing::debug!(?applied, networks = networks.len(), "firewall");
+        Ok(())
+    }
+
+    fn ensure_services(&self, plan: &ServicesPlan) -> DpResult<()> {
+        self.services.ensure(plan)
+    }
+
+    fn remove_services(&self, network: &str) -> DpResult<()> {
+        self.services.remove(network);
+        Ok(())
+    }
+
+    fn set_records(&self, network: &str, source: &str, records: Records) -> DpResult<()> {
+        self.services.set_records(network, source, records)
+    }
+}

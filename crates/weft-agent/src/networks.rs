@@ -1,0 +1,219 @@
+//! Networks: create (record, firewall, interface, services, names — and
+//! back out of all of it if any step fails), list, remove.
+
+use crate::agent::{Agent, Result};
+use crate::dataplane::Dataplane;
+use crate::error::{Conflict, Existing, chain};
+use crate::records::{NetworkRecord, WireguardSettings};
+use ipnet::{IpNet, Ipv4Net};
+use weft_model::names::{Domain, NetworkName};
+use weft_model::{Mode, ModelError, PrivateKey, PublicKey, addressing};
+
+/// The first listen port handed out when none is asked for.
+pub const DEFAULT_LISTEN_PORT: u16 = 51820;
+
+/// A network to create, parsed and checked on its own at the edge (see
+/// `grpc/requests.rs`); [`Agent::add_network`] checks it against the other
+/// networks.
+#[derive(Clone, Debug)]
+pub struct NetworkSpec {
+    pub name: NetworkName,
+    pub subnet: Ipv4Net,
+    /// This host's block of the subnet: the one asked for, or the mode's
+    /// default ([`weft_model::network::default_block`]).
+    pub block: Ipv4Net,
+    pub kind: KindSpec,
+    /// No egress masquerade, no upstream DNS.
+    pub internal: bool,
+    pub domain: Domain,
+}
+
+/// What carries the network, with what WireGuard needs.
+#[derive(Clone, Debug)]
+pub enum KindSpec {
+    Wireguard {
+        /// None: the first free port from [`DEFAULT_LISTEN_PORT`].
+        listen_port: Option<u16>,
+        /// None: generate one.
+        private_key: Option<PrivateKey>,
+    },
+    Bridge,
+}
+
+impl NetworkSpec {
+    pub fn mode(&self) -> Mode {
+        match self.kind {
+            KindSpec::Wireguard { .. } => Mode::Wireguard,
+            KindSpec::Bridge => Mode::Bridge,
+        }
+    }
+}
+
+/// A network as shown to users.
+#[derive(Clone, Debug)]
+pub struct NetworkView {
+    pub record: NetworkRecord,
+    pub ifname: String,
+    pub public_key: Option<PublicKey>,
+    pub address: IpNet,
+    pub peer_count: usize,
+    pub attachment_count: usize,
+    /// Addresses the block can give to workloads, in all.
+    pub capacity: u128,
+}
+
+impl<D: Dataplane> Agent<D> {
+    pub(crate) fn view(&self, record: NetworkRecord) -> Result<NetworkView> {
+        Ok(NetworkView {
+            ifname: record.ifname(),
+            public_key: record
+                .wireguard
+                .as_ref()
+                .map(|w| w.private_key.public_key()),
+            address: record.host_address(),
+            peer_count: self.store.peers(&record.name)?.len(),
+            attachment_count: self.store.attachments_of_network(&record.name)?.len(),
+            // The host keeps one address of its block.
+            capacity: addressing::capacity(&record.block).saturating_sub(1),
+            record,
+        })
+    }
+
+    pub(crate) fn apply_firewall(&self) -> Result<()> {
+        Ok(self.dp.apply_firewall(&self.firewall_rules()?)?)
+    }
+
+    pub fn add_network(&mut self, spec: NetworkSpec) -> Result<NetworkView> {
+        let mode = spec.mode();
+        let subnet = IpNet::V4(spec.subnet);
+        let block = IpNet::V4(spec.block);
+        let existing = self.store.networks()?;
+        if existing.iter().any(|n| n.name == spec.name.as_str()) {
+            return Err(Existing::Network {
+                name: spec.name.into_string(),
+            }
+            .into());
+        }
+        if let Some(other) = existing
+            .iter()
+            .find(|n| addressing::overlaps(&n.subnet, &subnet))
+        {
+            return Err(ModelError::invalid(
+                "subnet",
+                subnet,
+                format!("overlaps network {:?} ({})", other.name, other.subnet),
+            )
+            .into());
+        }
+        let wireguard = match spec.kind {
+            KindSpec::Wireguard {
+                listen_port,
+                private_key,
+            } => Some(wireguard_settings(listen_port, private_key, &existing)?),
+            KindSpec::Bridge => None,
+        };
+        let index = (0..)
+            .find(|i| existing.iter().all(|n| n.mode != mode || n.index != *i))
+            .expect("an unbounded range always has a free index");
+        let record = NetworkRecord {
+            name: spec.name.into_string(),
+            mode,
+            index,
+            subnet,
+            block,
+            wireguard,
+            internal: spec.internal,
+            domain: spec.domain.into_string(),
+        };
+        self.store.insert_network(&record)?;
+        let plan = self.network_plan(&record)?;
+        // Rules first: they match interface names, so nothing the network
+        // brings up is ever unfiltered.
+        let applied = self
+            .apply_firewall()
+            .and_then(|()| Ok(self.dp.ensure_network(&plan)?))
+            .and_then(|()| Ok(self.dp.ensure_services(&self.services_plan(&record))?))
+            .and_then(|()| self.publish_local_records(&record));
+        if let Err(err) = applied {
+            let undo = self
+                .dp
+                .remove_services(&record.name)
+                .and_then(|()| self.dp.remove_network(&plan.ifname));
+            if let Err(e) = undo {
+                tracing::warn!(network = %record.name, "rolling back: {}", chain(&e));
+            }
+            self.store.delete_network(&record.name)?;
+            if let Err(e) = self.apply_firewall() {
+                tracing::warn!(network = %record.name, "rolling back the firewall: {}", chain(&e));
+            }
+            return Err(err);
+        }
+        tracing::info!(network = %record.name, %mode, ifname = %plan.ifname, %subnet, %block, "network created");
+        self.view(record)
+    }
+
+    pub fn networks(&self) -> Result<Vec<NetworkView>> {
+        self.store
+            .networks()?
+            .into_iter()
+            .map(|n| self.view(n))
+            .collect()
+    }
+
+    /// Remove a network; returns how many workloads were detached (force).
+    pub fn remove_network(&mut self, name: &str, force: bool) -> Result<usize> {
+        let net = self.network_record(name)?;
+        let attached = self.store.attachments_of_network(name)?;
+        if !attached.is_empty() && !force {
+            return Err(Conflict::StillAttached {
+                network: name.to_string(),
+                workloads: attached.into_iter().map(|a| a.workload_id).collect(),
+            }
+            .into());
+        }
+        for a in &attached {
+            self.detach(name, &a.workload_id)?;
+        }
+        self.store.delete_network(name)?;
+        let ifname = net.ifname();
+        self.dp.remove_services(name)?;
+        self.dp.remove_network(&ifname)?;
+        self.apply_firewall()?;
+        tracing::info!(network = name, %ifname, "network removed");
+        Ok(attached.len())
+    }
+}
+
+/// The port and key of a new WireGuard network: as asked for (the port
+/// free), or the first free port and a new key.
+fn wireguard_settings(
+    listen_port: Option<u16>,
+    private_key: Option<PrivateKey>,
+    existing: &[NetworkRecord],
+) -> Result<WireguardSettings> {
+    let used = |port: u16| {
+        existing
+            .iter()
+            .find(|n| n.wireguard.as_ref().is_some_and(|w| w.listen_port == port))
+    };
+    let listen_port = match listen_port {
+        None => (DEFAULT_LISTEN_PORT..=u16::MAX)
+            .find(|p| used(*p).is_none())
+            .ok_or(Conflict::NoFreeListenPort)?,
+        Some(port) => {
+            if let Some(other) = used(port) {
+                return Err(ModelError::invalid(
+                    "listen-port",
+                    port,
+                    format!("is already used by network {:?}", other.name),
+                )
+                .into());
+            }
+            port
+        }
+    };
+    Ok(WireguardSettings {
+        listen_port,
+        private_key: private_key.unwrap_or_else(PrivateKey::generate),
+    })
+}

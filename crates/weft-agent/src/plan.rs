@@ -1,0 +1,141 @@
+//! Records into plans: what the data plane must make of a network, an
+//! attachment, a network's services and the firewall, from what the store
+//! holds. No effects here, except resolving peers' endpoints again.
+
+use crate::agent::{Agent, Result};
+use crate::dataplane::{
+    AttachmentPlan, BRIDGE_MTU, Dataplane, NetworkKind, NetworkPlan, Records, ServicesPlan,
+    TUNNEL_MTU,
+};
+use crate::peers::Endpoint;
+use crate::records::{AttachmentRecord, NetworkRecord, PeerRecord};
+use ipnet::IpNet;
+use std::net::SocketAddr;
+use weft_model::{Mode, addressing, naming};
+use weft_wg::PeerConfig;
+
+fn peer_config(record: &PeerRecord, endpoint: Option<SocketAddr>) -> PeerConfig {
+    let mut config = PeerConfig::new(record.public_key);
+    config.endpoint = endpoint;
+    config.allowed_ips = record.allowed_ips.clone();
+    config.replace_allowed_ips = true;
+    config.persistent_keepalive = Some(record.keepalive);
+    config
+}
+
+impl<D: Dataplane> Agent<D> {
+    /// Peers of a network as the data plane takes them. An endpoint that no
+    /// longer resolves is left out (the peer can still reach us and roam).
+    pub(crate) fn peer_configs(&self, network: &str) -> Result<Vec<PeerConfig>> {
+        Ok(self
+            .store
+            .peers(network)?
+            .iter()
+            .map(|p| {
+                let endpoint = Endpoint::resolve(&p.endpoint)
+                    .inspect_err(|e| tracing::warn!(network, peer = %p.public_key, "{e}"))
+                    .ok()
+                    .map(|e| e.addr);
+                peer_config(p, endpoint)
+            })
+            .collect())
+    }
+
+    pub(crate) fn network_plan(&self, net: &NetworkRecord) -> Result<NetworkPlan> {
+        let kind = match &net.wireguard {
+            Some(wg) => NetworkKind::Wireguard {
+                private_key: wg.private_key.clone(),
+                listen_port: wg.listen_port,
+                peers: self.peer_configs(&net.name)?,
+            },
+            None => NetworkKind::Bridge,
+        };
+        Ok(NetworkPlan {
+            name: net.name.clone(),
+            ifname: net.ifname(),
+            address: net.host_address(),
+            subnet: net.subnet,
+            kind,
+        })
+    }
+
+    pub(crate) fn attachment_plan(
+        &self,
+        net: &NetworkRecord,
+        a: &AttachmentRecord,
+    ) -> AttachmentPlan {
+        let (address, bridge) = match net.mode {
+            Mode::Wireguard => (addressing::single(a.ip), None),
+            Mode::Bridge => (
+                IpNet::new(a.ip, net.subnet.prefix_len()).expect("prefix of a valid subnet"),
+                Some(net.ifname()),
+            ),
+        };
+        AttachmentPlan {
+            network: a.network.clone(),
+            workload_id: a.workload_id.clone(),
+            netns: a.netns.clone(),
+            netns_id: a.netns_id,
+            ifname: a.ifname.clone(),
+            host_ifname: a.host_ifname.clone(),
+            address,
+            gateway: naming::host_address(&net.block),
+            subnet: net.subnet,
+            default_route: a.default_route,
+            mtu: if bridge.is_some() {
+                BRIDGE_MTU
+            } else {
+                TUNNEL_MTU
+            },
+            bridge,
+        }
+    }
+
+    /// The firewall rules of every network: each network's interfaces are
+    /// its WireGuard interface and its veths (`w<index>-*`), or its bridge.
+    pub(crate) fn firewall_rules(&self) -> Result<Vec<weft_firewall::NetworkRules>> {
+        use weft_firewall::IfMatch;
+        Ok(self
+            .store
+            .networks()?
+            .iter()
+            .map(|n| weft_firewall::NetworkRules {
+                name: n.name.clone(),
+                subnets: vec![n.subnet],
+                interfaces: match n.mode {
+                    Mode::Wireguard => vec![
+                        IfMatch::Exact(n.ifname()),
+                        IfMatch::Prefix(naming::routed_veth_prefix(n.index)),
+                    ],
+                    Mode::Bridge => vec![IfMatch::Exact(n.ifname())],
+                },
+                internal: n.internal,
+            })
+            .collect())
+    }
+
+    pub(crate) fn services_plan(&self, net: &NetworkRecord) -> ServicesPlan {
+        ServicesPlan {
+            network: net.name.clone(),
+            domain: net.domain.clone(),
+            listen: naming::host_address(&net.block),
+            internal: net.internal,
+        }
+    }
+
+    /// The names this host gives a network's zone: itself and its named
+    /// workloads.
+    pub(crate) fn local_records(&self, net: &NetworkRecord) -> Result<Records> {
+        let mut records = Records::new();
+        records.insert(
+            self.host_name.to_lowercase(),
+            vec![naming::host_address(&net.block)],
+        );
+        for a in self.store.attachments_of_network(&net.name)? {
+            if !a.name.is_empty() {
+                records.entry(a.name.to_lowercase()).or_default().push(a.ip);
+            }
+        }
+        Ok(records)
+    }
+}

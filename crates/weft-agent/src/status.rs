@@ -1,0 +1,72 @@
+//! Status: each network as the store has it and as the data plane has it,
+//! with every peer's health.
+
+use crate::agent::{Agent, Result};
+use crate::dataplane::{Dataplane, NetworkKind};
+use crate::error::chain;
+use crate::health::{Health, peer_health};
+use crate::networks::NetworkView;
+use std::collections::HashMap;
+use weft_model::PublicKey;
+use weft_wg::DeviceInfo;
+
+#[derive(Clone, Debug)]
+pub struct NetworkStatusView {
+    pub network: NetworkView,
+    /// Live WireGuard state (None on bridges), or why the interface is not
+    /// as it should be.
+    pub device: std::result::Result<Option<DeviceInfo>, String>,
+    /// Per peer of the device: its health and the latest probe (None:
+    /// not probed yet).
+    pub health: HashMap<PublicKey, (Health, Option<bool>)>,
+}
+
+impl<D: Dataplane> Agent<D> {
+    pub fn status(&self, network: Option<&str>) -> Result<Vec<NetworkStatusView>> {
+        let nets = match network {
+            Some(n) => vec![self.network_record(n)?],
+            None => self.store.networks()?,
+        };
+        nets.into_iter()
+            .map(|net| {
+                let plan = self.network_plan(&net)?;
+                let view = self.view(net)?;
+                let device = match plan.kind {
+                    NetworkKind::Wireguard { .. } => self
+                        .dp
+                        .network_status(&view.ifname)
+                        .map(Some)
+                        .map_err(|e| chain(&e)),
+                    NetworkKind::Bridge => match self.dp.network_present(&plan) {
+                        Ok(true) => Ok(None),
+                        Ok(false) => Err(format!("{} is missing or not configured", view.ifname)),
+                        Err(e) => Err(chain(&e)),
+                    },
+                };
+                let now = std::time::SystemTime::now();
+                let health = match &device {
+                    Ok(Some(d)) => d
+                        .peers
+                        .iter()
+                        .map(|p| {
+                            let age = p
+                                .last_handshake
+                                .map(|t| now.duration_since(t).unwrap_or_default());
+                            let probe = self.health.probe(&view.record.name, &p.public_key);
+                            (
+                                p.public_key,
+                                (peer_health(age, probe, &self.health_settings), probe),
+                            )
+                        })
+                        .collect(),
+                    _ => HashMap::new(),
+                };
+                Ok(NetworkStatusView {
+                    network: view,
+                    device,
+                    health,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,201 @@
+//! The store against SQLite: round trips, constraints, migrations.
+
+use super::*;
+use crate::records::{AttachmentRecord, NetworkRecord, PeerRecord, WireguardSettings};
+use rusqlite::Connection;
+use weft_model::{Mode, PrivateKey};
+use weft_net::NetnsId;
+
+fn net(name: &str, index: u32, port: u16) -> NetworkRecord {
+    NetworkRecord {
+        name: name.into(),
+        mode: Mode::Wireguard,
+        index,
+        subnet: "10.42.0.0/16".parse().unwrap(),
+        block: "10.42.1.0/24".parse().unwrap(),
+        wireguard: Some(WireguardSettings {
+            listen_port: port,
+            private_key: PrivateKey::generate(),
+        }),
+        internal: false,
+        domain: "mesh.local".into(),
+    }
+}
+
+fn bridge(name: &str, index: u32) -> NetworkRecord {
+    NetworkRecord {
+        name: name.into(),
+        mode: Mode::Bridge,
+        index,
+        subnet: "10.88.0.0/16".parse().unwrap(),
+        block: "10.88.0.0/16".parse().unwrap(),
+        wireguard: None,
+        internal: true,
+        domain: "lab.example".into(),
+    }
+}
+
+fn att(network: &str, id: &str, ip: &str, host: &str) -> AttachmentRecord {
+    AttachmentRecord {
+        network: network.into(),
+        workload_id: id.into(),
+        name: id.into(),
+        netns: format!("/run/netns/{id}"),
+        netns_id: NetnsId {
+            dev: 4,
+            ino: 4026532000,
+        },
+        ifname: "eth0".into(),
+        host_ifname: host.into(),
+        ip: ip.parse().unwrap(),
+        default_route: true,
+    }
+}
+
+#[test]
+fn networks_round_trip_and_are_unique() {
+    let store = Store::in_memory().unwrap();
+    let blue = net("blue", 0, 51820);
+    store.insert_network(&blue).unwrap();
+    assert_eq!(store.networks().unwrap(), vec![blue.clone()]);
+    assert!(
+        store.insert_network(&net("blue", 1, 51821)).is_err(),
+        "same name"
+    );
+    assert!(
+        store.insert_network(&net("red", 0, 51821)).is_err(),
+        "same index"
+    );
+    assert!(
+        store.insert_network(&net("red", 1, 51820)).is_err(),
+        "same port"
+    );
+    assert_eq!(store.networks().unwrap().len(), 1);
+    // Bridges have no port or key, and their own index space.
+    store.insert_network(&bridge("br", 0)).unwrap();
+    store.insert_network(&bridge("br2", 1)).unwrap();
+    assert!(
+        store.insert_network(&bridge("br3", 1)).is_err(),
+        "same bridge index"
+    );
+    assert_eq!(store.network("br").unwrap().unwrap(), bridge("br", 0));
+    assert!(store.delete_network("blue").unwrap());
+    assert!(!store.delete_network("blue").unwrap());
+}
+
+#[test]
+fn peers_upsert_and_cascade() {
+    let store = Store::in_memory().unwrap();
+    store.insert_network(&net("blue", 0, 51820)).unwrap();
+    let mut peer = PeerRecord {
+        network: "blue".into(),
+        public_key: PrivateKey::generate().public_key(),
+        endpoint: "192.0.2.2:51820".into(),
+        allowed_ips: vec![
+            "10.42.2.0/24".parse().unwrap(),
+            "fd00::/64".parse().unwrap(),
+        ],
+        keepalive: 25,
+    };
+    store.upsert_peer(&peer).unwrap();
+    peer.keepalive = 0;
+    store.upsert_peer(&peer).unwrap();
+    assert_eq!(store.peers("blue").unwrap(), vec![peer.clone()]);
+    store.delete_network("blue").unwrap();
+    assert!(store.peers("blue").unwrap().is_empty());
+}
+
+#[test]
+fn attachments_cannot_share_an_address_or_host_interface() {
+    let store = Store::in_memory().unwrap();
+    store.insert_network(&net("blue", 0, 51820)).unwrap();
+    store
+        .insert_attachment(&att("blue", "c1", "10.42.1.2", "w0-c1"))
+        .unwrap();
+    assert!(
+        store
+            .insert_attachment(&att("blue", "c2", "10.42.1.2", "w0-c2"))
+            .is_err()
+    );
+    assert!(
+        store
+            .insert_attachment(&att("blue", "c2", "10.42.1.3", "w0-c1"))
+            .is_err()
+    );
+    assert!(
+        store
+            .insert_attachment(&att("blue", "c1", "10.42.1.4", "w0-x"))
+            .is_err()
+    );
+    store
+        .insert_attachment(&att("blue", "c2", "10.42.1.3", "w0-c2"))
+        .unwrap();
+    let used: Vec<String> = store
+        .used_ips("blue")
+        .unwrap()
+        .iter()
+        .map(|i| i.to_string())
+        .collect();
+    assert_eq!(used, ["10.42.1.2", "10.42.1.3"]);
+    assert_eq!(
+        store.attachment("blue", "c2").unwrap().unwrap().host_ifname,
+        "w0-c2"
+    );
+    assert!(
+        store.delete_network("blue").is_err(),
+        "attachments keep their network"
+    );
+    assert!(store.delete_attachment("blue", "c1").unwrap());
+    assert!(!store.delete_attachment("blue", "c1").unwrap());
+    assert_eq!(store.attachments().unwrap().len(), 1);
+}
+
+#[test]
+fn version_1_databases_are_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO meta VALUES ('schema', '1');
+             CREATE TABLE networks (name TEXT PRIMARY KEY, mode TEXT NOT NULL, idx INTEGER NOT NULL,
+                 subnet TEXT NOT NULL, block TEXT NOT NULL, listen_port INTEGER UNIQUE,
+                 private_key TEXT, UNIQUE (mode, idx));
+             INSERT INTO networks VALUES ('br', 'bridge', 0, '10.88.0.0/16', '10.88.0.0/16', NULL, NULL);",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let br = store.network("br").unwrap().unwrap();
+    let names =
+        std::collections::BTreeMap::from([("web".to_string(), vec!["10.88.0.5".parse().unwrap()])]);
+    store.set_names("br", "mesh", &names).unwrap();
+    assert_eq!(
+        store.names("br").unwrap()["mesh"],
+        names,
+        "version 3's table exists"
+    );
+    assert!(!br.internal);
+    assert_eq!(br.domain, "mesh.local");
+    drop(store);
+    // Opening again finds the current version and changes nothing.
+    assert_eq!(Store::open(&path).unwrap().networks().unwrap().len(), 1);
+}
+
+#[test]
+fn state_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let blue = net("blue", 0, 51820);
+    {
+        let store = Store::open(&path).unwrap();
+        store.insert_network(&blue).unwrap();
+        store
+            .insert_attachment(&att("blue", "c1", "10.42.1.2", "w0-c1"))
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.networks().unwrap(), vec![blue]);
+    assert_eq!(store.attachments().unwrap().len(), 1);
+}
