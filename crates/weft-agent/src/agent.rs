@@ -533,6 +533,7 @@ impl<D: Dataplane> Agent<D> {
             .collect();
         peer::check_allowed_ips(
             &allowed_ips,
+            &net.subnet,
             &net.block,
             others.iter().map(|(k, n)| (k.as_str(), n)),
         )?;
