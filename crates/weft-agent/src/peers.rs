@@ -78,6 +78,7 @@ impl<D: Dataplane> Agent<D> {
             .collect();
         peer::check_allowed_ips(
             &spec.allowed_ips,
+            &net.subnet,
             &net.block,
             others.iter().map(|(k, n)| (k.as_str(), n)),
         )?;

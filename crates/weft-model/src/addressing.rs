@@ -47,8 +47,42 @@ pub fn validate_block(subnet: &IpNet, block: &IpNet) -> Result<(), ModelError> {
     Ok(())
 }
 
-/// Check a subnet on its own.
+/// Ranges a network's subnet may not touch: routing one of them into a
+/// weft interface would take over the host's default route, loopback,
+/// multicast or link-local traffic (and `network rm` would then delete it).
+const RESERVED: [(&str, &str); 10] = [
+    ("0.0.0.0/8", "\"this network\" addresses (0.0.0.0/8)"),
+    ("127.0.0.0/8", "loopback (127.0.0.0/8)"),
+    ("169.254.0.0/16", "link-local (169.254.0.0/16)"),
+    ("224.0.0.0/4", "multicast (224.0.0.0/4)"),
+    ("240.0.0.0/4", "reserved and broadcast (240.0.0.0/4)"),
+    ("::/128", "the unspecified address (::)"),
+    ("::1/128", "loopback (::1)"),
+    ("::ffff:0:0/96", "IPv4-mapped addresses (::ffff:0:0/96)"),
+    ("fe80::/10", "link-local (fe80::/10)"),
+    ("ff00::/8", "multicast (ff00::/8)"),
+];
+
+/// Check a subnet on its own: big enough, not the whole address space, and
+/// clear of every [`RESERVED`] range.
 pub fn validate_subnet(subnet: &IpNet) -> Result<(), ModelError> {
+    if subnet.prefix_len() == 0 {
+        return Err(ModelError::invalid(
+            "subnet",
+            subnet,
+            "covers every address: it would replace the host's default route",
+        ));
+    }
+    for (range, what) in RESERVED {
+        let range: IpNet = range.parse().expect("RESERVED holds valid CIDRs");
+        if overlaps(subnet, &range) {
+            return Err(ModelError::invalid(
+                "subnet",
+                subnet,
+                format!("overlaps {what}"),
+            ));
+        }
+    }
     if capacity(subnet) < 2 {
         return Err(ModelError::invalid(
             "subnet",
@@ -170,6 +204,33 @@ mod tests {
     }
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn subnets_that_would_take_over_host_traffic_are_refused() {
+        for (bad, why) in [
+            ("0.0.0.0/0", "covers every address"),
+            ("0.0.0.0/1", "this network"),
+            ("127.0.0.0/24", "loopback"),
+            ("64.0.0.0/2", "loopback"),
+            ("169.254.0.0/24", "link-local"),
+            ("224.0.0.0/24", "multicast"),
+            ("255.255.255.0/24", "broadcast"),
+            ("::/0", "covers every address"),
+            ("fe80::/64", "link-local"),
+        ] {
+            let err = validate_subnet(&net(bad)).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad}: {err}");
+            assert!(err.contains("subnet"), "{bad}: {err}");
+        }
+        for good in [
+            "10.42.0.0/16",
+            "192.168.77.0/24",
+            "100.64.0.0/10",
+            "fd00:42::/48",
+        ] {
+            validate_subnet(&net(good)).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
     }
 
     #[test]

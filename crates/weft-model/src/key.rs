@@ -8,8 +8,10 @@ use std::fmt;
 /// Why a key could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
-    #[error("malformed key {shown:?}: expected 44 characters of base64 encoding 32 bytes")]
-    Base64 { shown: String },
+    /// No part of the text is kept: it may be a private key with a typo, or
+    /// the start of whatever file a key path pointed at.
+    #[error("malformed key ({len} characters): expected 44 characters of base64 encoding 32 bytes")]
+    Base64 { len: usize },
     #[error("malformed key: expected 64 hex characters encoding 32 bytes")]
     Hex,
 }
@@ -25,8 +27,7 @@ pub struct PrivateKey([u8; 32]);
 fn decode_base64(text: &str) -> Result<[u8; 32], KeyError> {
     let text = text.trim();
     let err = || KeyError::Base64 {
-        // A malformed private key could still be mostly secret: show only its start.
-        shown: text.chars().take(8).collect::<String>() + if text.len() > 8 { "…" } else { "" },
+        len: text.chars().count(),
     };
     if text.len() != 44 {
         return Err(err());
@@ -177,6 +178,18 @@ mod tests {
         );
         assert!(PublicKey::from_hex("zz").is_err());
         assert!(PublicKey::from_hex(&"g".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn errors_show_no_part_of_the_key() {
+        let almost = format!("{PRIV}x");
+        let err = PrivateKey::from_base64(&almost).unwrap_err().to_string();
+        assert!(!err.contains(&PRIV[..4]), "{err}");
+        assert!(err.contains("45 characters"), "{err}");
+        let err = PrivateKey::from_hex(&"g".repeat(64))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("gg"), "{err}");
     }
 
     #[test]

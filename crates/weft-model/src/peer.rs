@@ -52,13 +52,32 @@ pub fn parse_allowed_ips<'a>(
     Ok(nets)
 }
 
-/// A peer's allowed-ips must not cover this host's own block, nor what
-/// another peer already carries (WireGuard would silently move it).
+/// A peer's allowed-ips must lie inside the network's subnet (a peer must
+/// not pull the underlay or the default route into the tunnel), must not
+/// repeat or overlap each other, must not cover this host's own block, nor
+/// what another peer already carries (WireGuard would silently move it).
 pub fn check_allowed_ips<'a>(
     allowed: &[IpNet],
+    subnet: &IpNet,
     own_block: &IpNet,
     others: impl IntoIterator<Item = (&'a str, &'a IpNet)>,
 ) -> Result<(), ModelError> {
+    for (i, net) in allowed.iter().enumerate() {
+        if !subnet.contains(net) {
+            return Err(ModelError::invalid(
+                "allowed-ips",
+                net,
+                format!("lies outside the network's subnet {subnet}"),
+            ));
+        }
+        if let Some(twin) = allowed[..i].iter().find(|n| overlaps(n, net)) {
+            return Err(ModelError::invalid(
+                "allowed-ips",
+                net,
+                format!("repeats or overlaps {twin} of the same list"),
+            ));
+        }
+    }
     for net in allowed {
         if overlaps(net, own_block) {
             return Err(ModelError::invalid(
@@ -122,17 +141,48 @@ mod tests {
 
     #[test]
     fn allowed_ips_must_not_overlap() {
+        let subnet: IpNet = "10.42.0.0/16".parse().unwrap();
         let own: IpNet = "10.42.1.0/24".parse().unwrap();
         let other: IpNet = "10.42.3.0/24".parse().unwrap();
         let ok = parse_allowed_ips(["10.42.2.0/24"]).unwrap();
-        assert!(check_allowed_ips(&ok, &own, [("B", &other)]).is_ok());
+        assert!(check_allowed_ips(&ok, &subnet, &own, [("B", &other)]).is_ok());
         let mine = parse_allowed_ips(["10.42.0.0/16"]).unwrap();
-        let err = check_allowed_ips(&mine, &own, []).unwrap_err().to_string();
+        let err = check_allowed_ips(&mine, &subnet, &own, [])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("own block"), "{err}");
         let theirs = parse_allowed_ips(["10.42.3.128/25"]).unwrap();
-        let err = check_allowed_ips(&theirs, &own, [("B", &other)])
+        let err = check_allowed_ips(&theirs, &subnet, &own, [("B", &other)])
             .unwrap_err()
             .to_string();
         assert!(err.contains("peer B"), "{err}");
+    }
+
+    #[test]
+    fn allowed_ips_stay_inside_the_subnet_without_repeats() {
+        let subnet: IpNet = "10.42.0.0/16".parse().unwrap();
+        let own: IpNet = "10.42.1.0/24".parse().unwrap();
+        for (list, why) in [
+            ("0.0.0.0/0", "outside the network's subnet"),
+            ("192.168.1.0/24", "outside the network's subnet"),
+            ("10.0.0.0/8", "outside the network's subnet"),
+            (
+                "10.42.2.0/24,10.42.2.0/24",
+                "repeats or overlaps 10.42.2.0/24",
+            ),
+            (
+                "10.42.2.0/24,10.42.2.7/32",
+                "repeats or overlaps 10.42.2.0/24",
+            ),
+        ] {
+            let nets = parse_allowed_ips([list]).unwrap();
+            let err = check_allowed_ips(&nets, &subnet, &own, [])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(why) && err.contains("allowed-ips"),
+                "{list}: {err}"
+            );
+        }
     }
 }
