@@ -219,6 +219,11 @@ fn idle_connections_from_an_unprivileged_user_do_not_starve_the_api() {
         fds_during < 512,
         "the agent holds {fds_during} descriptors (was {fds_before})"
     );
+    let log = lab.agent_log("h1");
+    assert!(
+        log.contains("metrics: connection limit reached"),
+        "the agent says nothing of the flood:\n{log}"
+    );
     // …and does not spin: at most a quarter of a CPU over two seconds.
     let ticks = cpu_ticks(pid);
     std::thread::sleep(Duration::from_secs(2));

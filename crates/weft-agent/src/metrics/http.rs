@@ -27,7 +27,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex as AsyncMutex, Semaphore};
 
@@ -95,10 +95,32 @@ pub fn spawn(listener: TcpListener, render: Render, limits: Limits) {
     tokio::spawn(accept_loop(listener, shared));
 }
 
+/// At most one log line a minute for a condition a client can cause at
+/// will, with how often it happened since the last line.
+#[derive(Default)]
+pub struct Throttle {
+    last: Option<Instant>,
+    since: u64,
+}
+
+impl Throttle {
+    const EVERY: Duration = Duration::from_secs(60);
+
+    /// Some(times it happened since the last line) when a line is due.
+    pub fn happened(&mut self) -> Option<u64> {
+        self.since += 1;
+        if self.last.is_some_and(|t| t.elapsed() < Self::EVERY) {
+            return None;
+        }
+        self.last = Some(Instant::now());
+        Some(std::mem::take(&mut self.since))
+    }
+}
+
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     let slots = Arc::new(Semaphore::new(shared.limits.max_connections));
     let mut backoff = None;
-    let mut turned_away: u64 = 0;
+    let (mut failed, mut turned_away) = (Throttle::default(), Throttle::default());
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => {
@@ -107,8 +129,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             }
             Err(e) if concerns_one_connection(&e) => continue,
             Err(e) => {
-                if backoff.is_none() {
-                    tracing::warn!("metrics: accept a connection: {e}; retrying with backoff");
+                if let Some(times) = failed.happened() {
+                    tracing::warn!(
+                        times,
+                        "metrics: accept a connection: {e}; retrying with backoff"
+                    );
                 }
                 let pause = accept_backoff(backoff);
                 backoff = Some(pause);
@@ -117,20 +142,16 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             }
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            if turned_away == 0 {
+            if let Some(times) = turned_away.happened() {
                 tracing::warn!(
                     limit = shared.limits.max_connections,
-                    "metrics: connection limit reached; closing new connections until one ends"
+                    times,
+                    "metrics: connection limit reached; closed new connections at once"
                 );
             }
-            turned_away += 1;
             drop(stream);
             continue;
         };
-        if turned_away > 0 {
-            tracing::info!(turned_away, "metrics: below the connection limit again");
-            turned_away = 0;
-        }
         let shared = shared.clone();
         tokio::spawn(async move {
             serve_connection(stream, shared).await;

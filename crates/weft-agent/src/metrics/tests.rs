@@ -3,7 +3,7 @@
 //! the in-memory data plane.
 
 use super::exposition::to_prometheus_text;
-use super::http::{self, Limits, Render, accept_backoff};
+use super::http::{self, Limits, Render, Throttle, accept_backoff};
 use crate::agent::{Agent, NewNetwork, NewPeer};
 use crate::fake::FakeDataplane;
 use crate::store::Store;
@@ -260,6 +260,15 @@ fn accept_backoff_doubles_up_to_a_second() {
         pause = Some(next);
     }
     assert_eq!(seen, [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+}
+
+#[test]
+fn what_clients_can_cause_is_logged_at_most_once_a_minute() {
+    let mut throttle = Throttle::default();
+    assert_eq!(throttle.happened(), Some(1));
+    for _ in 0..1000 {
+        assert_eq!(throttle.happened(), None);
+    }
 }
 
 /// The agent's own document: in Prometheus text, every sample's name has
