@@ -1,7 +1,14 @@
 //! Prometheus metrics (`weft agent --metrics ADDR:PORT`): per peer its
 //! handshake age, bytes and health; per network its attachments; the
 //! reconcile runs and errors. Rendered afresh from live state on every
-//! scrape with prometheus-client's text encoder.
+//! scrape with prometheus-client's encoder, served by [`http`] (hardened
+//! against its clients) as Prometheus text or OpenMetrics, see
+//! [`exposition`].
+
+mod exposition;
+mod http;
+#[cfg(test)]
+mod tests;
 
 use crate::agent::Agent;
 use crate::dataplane::Dataplane;
@@ -14,9 +21,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PeerLabels {
@@ -43,7 +49,7 @@ const STATES: [Health; 4] = [
     Health::Disconnected,
 ];
 
-/// The metrics document of this agent now.
+/// The metrics document of this agent now, in OpenMetrics.
 pub fn render<D: Dataplane>(agent: &Agent<D>) -> Result<String, crate::error::AgentError> {
     let mut registry = Registry::with_prefix("weft");
     let age = Family::<PeerLabels, Gauge<f64, AtomicU64>>::default();
@@ -130,53 +136,20 @@ pub fn render<D: Dataplane>(agent: &Agent<D>) -> Result<String, crate::error::Ag
     Ok(text)
 }
 
-/// Serve the metrics over HTTP on `addr`. The answer is one fixed document
-/// whatever the request, so a few lines of HTTP/1.1 do instead of an HTTP
-/// stack.
+/// Serve the metrics over HTTP on `addr`; returns the address bound.
 pub async fn serve<D: Dataplane + 'static>(
     addr: SocketAddr,
     agent: Arc<Mutex<Agent<D>>>,
-) -> std::io::Result<()> {
+) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "metrics listening");
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut conn, _)) = listener.accept().await else {
-                continue;
-            };
-            let agent = agent.clone();
-            tokio::spawn(async move {
-                // Read the request head (and ignore it).
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
-                    match conn.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let body = tokio::task::spawn_blocking(move || {
-                    render(&agent.lock().unwrap_or_else(|p| p.into_inner()))
-                })
-                .await
-                .ok()
-                .and_then(Result::ok);
-                let (status, body) = match body {
-                    Some(body) => ("200 OK", body),
-                    None => (
-                        "500 Internal Server Error",
-                        "metrics unavailable\n".to_string(),
-                    ),
-                };
-                let response = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\n\
-                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = conn.write_all(response.as_bytes()).await;
-                let _ = conn.shutdown().await;
-            });
-        }
+    let local = listener.local_addr()?;
+    let document: http::Render = Arc::new(move || {
+        let agent = agent.lock().unwrap_or_else(PoisonError::into_inner);
+        render(&agent)
+            .map_err(|e| tracing::warn!("metrics: render the document: {e}"))
+            .ok()
     });
-    Ok(())
+    http::spawn(listener, document, http::Limits::default());
+    tracing::info!(addr = %local, "metrics listening");
+    Ok(local)
 }

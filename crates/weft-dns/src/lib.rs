@@ -11,6 +11,8 @@
 //! * NXDOMAIN (authoritative, with the zone's SOA) for unknown names in the
 //!   domain; NOERROR with no answer (and the SOA) for a known name without
 //!   records of the asked type;
+//! * bare single labels (`web.`) answered like `web.<domain>`, NXDOMAIN
+//!   when unknown, never forwarded;
 //! * other names forwarded to the host's resolvers ([`host_upstreams`]) —
 //!   over UDP, again over TCP when the answer was truncated — or, for
 //!   internal networks (no upstream), REFUSED and never forwarded;

@@ -12,7 +12,8 @@ use crate::error::DnsError;
 /// What a zone knows about a query name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ZoneAnswer {
-    /// The name is not in the zone's domain: someone else's to answer.
+    /// The name is neither in the zone's domain nor a bare single label:
+    /// someone else's to answer.
     Outside,
     /// The domain itself (`mesh.local.`): it exists, with no addresses.
     Apex,
@@ -190,7 +191,6 @@ impl Zone {
             .collect()
     }
 
-    /// What the zone says about a query name, as the server asks it.
     /// Let clients also find names of the other zones `links` gives them.
     pub fn link_clients(&self, links: ClientLinks) {
         *self.links.write().unwrap_or_else(PoisonError::into_inner) = Some(links);
@@ -218,8 +218,19 @@ impl Zone {
         own
     }
 
+    /// What the zone says about a query name, as the server asks it.
+    ///
+    /// A bare single label (`web.`) is a name of the zone too, answered like
+    /// `web.<domain>`: it is what `nslookup web GATEWAY` asks, and what a
+    /// stub resolver asks last when its search list found nothing. It is
+    /// never someone else's to answer (upstream has no `web.` but would
+    /// learn the name), so an unknown one is [`ZoneAnswer::Unknown`]
+    /// (NXDOMAIN), which sends a resolver on to its next search domain.
     pub fn answer(&self, qname: &LowerName) -> ZoneAnswer {
         if !self.domain.zone_of(qname) {
+            if qname.num_labels() == 1 {
+                return self.answer_label(qname);
+            }
             return ZoneAnswer::Outside;
         }
         let depth = qname.num_labels().saturating_sub(self.domain.num_labels());
@@ -231,6 +242,11 @@ impl Zone {
             // there are no wildcards: nothing exists down there.
             return ZoneAnswer::Unknown;
         }
+        self.answer_label(qname)
+    }
+
+    /// What the zone has for the first label of `qname`.
+    fn answer_label(&self, qname: &LowerName) -> ZoneAnswer {
         let Some(first) = qname.iter().next() else {
             return ZoneAnswer::Unknown;
         };
@@ -379,7 +395,8 @@ mod tests {
         zone.upsert("local", "db", vec![ip("fd42::2"), ip("10.42.1.3")])
             .unwrap();
         assert_eq!(zone.answer(&lower("example.com.")), ZoneAnswer::Outside);
-        assert_eq!(zone.answer(&lower("local.")), ZoneAnswer::Outside);
+        assert_eq!(zone.answer(&lower("mesh.example.")), ZoneAnswer::Outside);
+        assert_eq!(zone.answer(&lower(".")), ZoneAnswer::Outside);
         assert_eq!(zone.answer(&lower("MESH.local.")), ZoneAnswer::Apex);
         assert_eq!(
             zone.answer(&lower("DB.mesh.local.")),
@@ -387,6 +404,36 @@ mod tests {
         );
         assert_eq!(zone.answer(&lower("nope.mesh.local.")), ZoneAnswer::Unknown);
         assert_eq!(zone.answer(&lower("a.db.mesh.local.")), ZoneAnswer::Unknown);
+    }
+
+    #[test]
+    fn bare_single_labels_are_names_of_the_zone() {
+        let zone = Zone::new("mesh.local").unwrap();
+        zone.upsert("local", "web", vec![ip("10.42.1.5")]).unwrap();
+        assert_eq!(
+            zone.answer(&lower("WEB.")),
+            ZoneAnswer::Known(vec![ip("10.42.1.5")])
+        );
+        assert_eq!(zone.answer(&lower("nope.")), ZoneAnswer::Unknown);
+        // A TLD is a single label too: never forwarded.
+        assert_eq!(zone.answer(&lower("com.")), ZoneAnswer::Unknown);
+        // A single-label domain: its own name is still the apex.
+        let lan = Zone::new("lan").unwrap();
+        lan.upsert("local", "web", vec![ip("10.42.1.5")]).unwrap();
+        assert_eq!(lan.answer(&lower("lan.")), ZoneAnswer::Apex);
+        assert_eq!(
+            lan.answer(&lower("web.")),
+            ZoneAnswer::Known(vec![ip("10.42.1.5")])
+        );
+        assert_eq!(lan.answer(&lower("web.example.")), ZoneAnswer::Outside);
+        // A client on two networks finds the other's bare names as well.
+        let red = Zone::new("mesh.local").unwrap();
+        red.upsert("local", "db", vec![ip("10.43.1.7")]).unwrap();
+        zone.link_clients(Arc::new(move |_| vec![red.clone()]));
+        assert_eq!(
+            zone.answer_for(ip("10.42.1.5"), &lower("db.")),
+            ZoneAnswer::Known(vec![ip("10.43.1.7")])
+        );
     }
 
     #[test]

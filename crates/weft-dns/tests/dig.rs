@@ -70,6 +70,13 @@ async fn dig_gets_answers_nxdomain_and_forwarded_names() {
             .await
             .unwrap();
         assert_eq!(out.trim(), UPSTREAM_ANSWER.to_string(), "{transport}");
+        // A bare name, as `nslookup web GATEWAY` asks it: `web.`.
+        let (out, err) = dig(addr, &[transport, "+short", "web", "A"]).await.unwrap();
+        assert_eq!(out.trim(), "10.42.1.5", "{transport}: {err}");
+        let (out, _) = dig(addr, &[transport, "nope", "A"]).await.unwrap();
+        assert!(out.contains("status: NXDOMAIN"), "{transport}: {out}");
     }
+    // Only example.com went upstream, once per transport.
+    assert_eq!(upstream.queries(), 2);
     server.stop().await;
 }

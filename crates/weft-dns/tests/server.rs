@@ -201,6 +201,55 @@ async fn outside_names_are_forwarded_over_udp_and_tcp() {
 }
 
 #[tokio::test]
+async fn bare_single_labels_are_answered_like_their_domain_form_and_never_forwarded() {
+    let upstream = FakeUpstream::start(UpstreamMode::Answer).await;
+    let server = start(blue_zone(), Some(vec![upstream.addr])).await;
+    let addr = server.local_addr();
+
+    let reply = udp(addr, "c1.", RecordType::A).await;
+    assert_authoritative(&reply, ResponseCode::NoError);
+    assert_eq!(addresses(&reply), ["10.42.1.2"]);
+    assert_eq!(reply.answers[0].name.to_string(), "c1.");
+    let reply = tcp(addr, "C2.", RecordType::AAAA).await;
+    assert_authoritative(&reply, ResponseCode::NoError);
+    assert_eq!(addresses(&reply), ["fd42::2:2"]);
+    assert_eq!(reply.answers[0].name.to_string(), "C2.");
+    // Known, but not of this type: no data, like c1.mesh.local.
+    let reply = udp(addr, "c1.", RecordType::AAAA).await;
+    assert_authoritative(&reply, ResponseCode::NoError);
+    assert!(reply.answers.is_empty());
+
+    // Unknown bare names are NXDOMAIN from here, over both transports.
+    for reply in [
+        udp(addr, "nope.", RecordType::A).await,
+        tcp(addr, "nope.", RecordType::AAAA).await,
+        udp(addr, "wpad.", RecordType::A).await,
+    ] {
+        assert_authoritative(&reply, ResponseCode::NXDomain);
+        assert!(reply.answers.is_empty());
+    }
+    assert_eq!(upstream.queries(), 0, "a bare name went upstream");
+    // Names with a dot still go upstream.
+    let reply = udp(addr, "example.com.", RecordType::A).await;
+    assert_eq!(addresses(&reply), [UPSTREAM_ANSWER.to_string()]);
+    assert_eq!(upstream.queries(), 1);
+    server.stop().await;
+
+    // An internal network answers them the same (not REFUSED).
+    let server = start(blue_zone(), None).await;
+    let addr = server.local_addr();
+    assert_eq!(
+        addresses(&udp(addr, "h1.", RecordType::A).await),
+        ["10.42.1.1"]
+    );
+    assert_authoritative(
+        &udp(addr, "nope.", RecordType::A).await,
+        ResponseCode::NXDomain,
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn upstream_answers_are_relayed_as_given() {
     let upstream = FakeUpstream::start(UpstreamMode::NxDomain).await;
     let server = start(blue_zone(), Some(vec![upstream.addr])).await;

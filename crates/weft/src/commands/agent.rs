@@ -73,11 +73,28 @@ fn machine_host_name() -> String {
         .unwrap_or_else(|| "host".into())
 }
 
+/// Raise the soft limit on open files to the hard one, as daemons do: the
+/// agent's descriptors (sockets, netlink, TUN queues, DNS responders) grow
+/// with networks and workloads, and the usual soft limit of 1,024 is a
+/// relic of select(2), which nothing here uses.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => tracing::debug!(from = soft, to = hard, "raised the open files limit"),
+            Err(e) => tracing::warn!("raise the open files limit from {soft} to {hard}: {e}"),
+        },
+        Ok(_) => {}
+        Err(e) => tracing::warn!("read the open files limit: {e}"),
+    }
+}
+
 pub fn exec(ctx: &Context, args: Args) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log")?)
         .with_writer(std::io::stderr)
         .init();
+    raise_open_files_limit();
     let config = AgentConfig {
         socket: ctx.socket.clone(),
         state_dir: args.state_dir,
