@@ -4,7 +4,9 @@
 
 use super::exposition::to_prometheus_text;
 use super::http::{self, Limits, Render, Throttle, accept_backoff};
-use crate::agent::{Agent, NewNetwork, NewPeer};
+use crate::agent::Agent;
+use crate::networks::NetworkSpec;
+use crate::peers::PeerSpec;
 use crate::fake::FakeDataplane;
 use crate::store::Store;
 use std::net::SocketAddr;
@@ -278,21 +280,27 @@ fn what_clients_can_cause_is_logged_at_most_once_a_minute() {
 fn the_agents_document_has_help_and_type_for_every_sample() {
     let mut agent = Agent::new(Store::in_memory().unwrap(), FakeDataplane::default());
     agent
-        .add_network(NewNetwork {
-            name: "blue".into(),
-            subnet: "10.42.0.0/16".into(),
-            block: "10.42.1.0/24".into(),
-            ..Default::default()
-        })
+        .add_network(
+            NetworkSpec::try_from(weft_proto::agent::AddNetworkRequest {
+                name: "blue".into(),
+                subnet: "10.42.0.0/16".into(),
+                block: "10.42.1.0/24".into(),
+                ..Default::default()
+            })
+            .unwrap(),
+        )
         .unwrap();
     agent
-        .add_peer(NewPeer {
-            network: "blue".into(),
-            public_key: PrivateKey::generate().public_key().to_base64(),
-            endpoint: "192.0.2.2:51820".into(),
-            allowed_ips: vec!["10.42.2.0/24".into()],
-            keepalive: 0,
-        })
+        .add_peer(
+            PeerSpec::try_from(weft_proto::agent::AddPeerRequest {
+                network: "blue".into(),
+                public_key: PrivateKey::generate().public_key().to_base64(),
+                endpoint: "192.0.2.2:51820".into(),
+                allowed_ips: vec!["10.42.2.0/24".into()],
+                keepalive: 0,
+            })
+            .unwrap(),
+        )
         .unwrap();
     let text = to_prometheus_text(&super::render(&agent).unwrap());
     let described = |kind: &str, name: &str| {
