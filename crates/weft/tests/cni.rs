@@ -503,3 +503,55 @@ fn bridge_mode() {
     assert!(!t.host_links().contains("fn-b1c2d3e4"));
     t.lab.finish();
 }
+
+/// A network made beforehand (here with the CLI) is joined by a config
+/// that only names it: what the config leaves out is whatever the network
+/// is. What it says must still agree: a contradicting mode is refused with
+/// code 7, and that refusal changes nothing.
+#[test]
+fn a_config_without_mode_joins_an_existing_bridge_network() {
+    if !require_root("a_config_without_mode_joins_an_existing_bridge_network") {
+        return;
+    }
+    let mut t = Cni::new();
+    t.lab.weft_ok(
+        "h1",
+        &[
+            "network",
+            "create",
+            "br",
+            "--mode",
+            "bridge",
+            "--subnet",
+            "10.88.0.0/16",
+        ],
+    );
+    let bare = t.conf("1.1.0", "br", json!({}));
+    let r = t.add("c1", &bare);
+    assert_eq!(r["ips"][0]["address"], "10.88.0.2/16");
+    assert_eq!(r["ips"][0]["gateway"], "10.88.0.1");
+    t.lab.exec_ok("c1", "ping -c1 -W2 10.88.0.1");
+    // The same with the settings it has, spelled out.
+    let agreeing = t.conf(
+        "1.1.0",
+        "br",
+        json!({"mode": "bridge", "subnet": "10.88.0.0/16", "internal": false}),
+    );
+    let r = t.add("c2", &agreeing);
+    assert_eq!(r["ips"][0]["address"], "10.88.0.3/16");
+
+    t.lab.add_netns("c3");
+    let before = t.snapshot();
+    let contradicting = t.conf("1.1.0", "br", json!({"mode": "wireguard"}));
+    let out = t.call("ADD", "c3", &t.lab.netns_path("c3"), "eth0", &contradicting);
+    assert_eq!(out.code(), 7, "{}", out.stdout);
+    assert!(
+        out.msg()
+            .contains("exists in mode bridge, but the config says wireguard"),
+        "{}",
+        out.msg()
+    );
+    assert_eq!(t.snapshot(), before, "a refused ADD changed state");
+    assert!(t.call("DEL", "c1", &t.lab.netns_path("c1"), "eth0", &bare).ok);
+    t.lab.finish();
+}
