@@ -552,6 +552,9 @@ fn a_config_without_mode_joins_an_existing_bridge_network() {
         out.msg()
     );
     assert_eq!(t.snapshot(), before, "a refused ADD changed state");
-    assert!(t.call("DEL", "c1", &t.lab.netns_path("c1"), "eth0", &bare).ok);
+    assert!(
+        t.call("DEL", "c1", &t.lab.netns_path("c1"), "eth0", &bare)
+            .ok
+    );
     t.lab.finish();
 }
