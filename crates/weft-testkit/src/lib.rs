@@ -27,4 +27,4 @@ pub use lab::{Agent, Lab, assert_clean};
 pub use netns::{NamedNetns, ping_from};
 pub use process::{Spawned, in_netns, ok, run, run_sh, sh, stop_child, which};
 pub use skip::{is_root, require_root, require_tools, skip};
-pub use wait::{wait_for, wait_until};
+pub use wait::{poll_until, wait_for, wait_for_value, wait_until};

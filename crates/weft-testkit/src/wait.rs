@@ -29,6 +29,29 @@ pub fn wait_until<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> O
     }
 }
 
+/// Poll `get` until `done` holds for what it returns, and return that;
+/// panics after `timeout` naming `what` and the last value seen.
+#[track_caller]
+pub fn wait_for_value<T: std::fmt::Debug>(
+    what: &str,
+    timeout: Duration,
+    mut get: impl FnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let value = get();
+        if done(&value) {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}; last seen: {value:?}"
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
 /// Poll `check` every `every` until it holds or `timeout` passes; whether
 /// it held. For cleanup, where giving up is not a failure.
 pub fn poll_until(timeout: Duration, every: Duration, mut check: impl FnMut() -> bool) -> bool {
@@ -62,6 +85,12 @@ mod tests {
     #[should_panic(expected = "waiting for the impossible")]
     fn panics_at_the_deadline_naming_what() {
         wait_for("the impossible", Duration::from_millis(120), || false);
+    }
+
+    #[test]
+    #[should_panic(expected = "waiting for seven; last seen: 3")]
+    fn the_last_value_is_named_at_the_deadline() {
+        wait_for_value("seven", Duration::from_millis(120), || 3, |v| *v == 7);
     }
 
     #[test]

@@ -3,12 +3,12 @@
 //! don't; a second `up` changes nothing; a fourth host changes nothing for
 //! the others; a process's exit shows in status; `down` leaves nothing.
 
-mod common;
+use weft_testkit::*;
 
-use common::*;
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 use std::path::Path;
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Mesh {
     name: String,
@@ -157,9 +157,7 @@ fn leftovers(name: &str) -> Vec<String> {
 
 #[test]
 fn a_lab_mesh_up_and_down() {
-    if !require_root("a_lab_mesh_up_and_down") {
-        return;
-    }
+    require_root!();
     let dir = tempfile::Builder::new()
         .prefix("weft-test-mesh")
         .tempdir()
@@ -245,15 +243,12 @@ fn a_lab_mesh_up_and_down() {
             .unwrap_or_default()
             .to_string()
     };
-    let start = Instant::now();
-    while !status_of("job").contains("exited with code 3") {
-        assert!(
-            start.elapsed() < Duration::from_secs(45),
-            "job never exited: {}",
-            status_of("job")
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    wait_for_value(
+        "the job to exit",
+        Duration::from_secs(45),
+        || status_of("job"),
+        |status| status.contains("exited with code 3"),
+    );
     std::thread::sleep(Duration::from_secs(2));
     assert!(
         status_of("job").contains("exited with code 3"),

@@ -3,22 +3,20 @@
 //! and /run/wireguard private to it); `up` installs weft there, starts its
 //! agent, and the mesh works across it.
 
-mod common;
+use weft_testkit::*;
 
-use common::*;
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn up_over_ssh() {
-    if !require_root("up_over_ssh") {
-        return;
-    }
+    require_root!();
     if which("sshd").is_none() && !std::path::Path::new("/usr/sbin/sshd").exists() {
-        eprintln!("skipped: up_over_ssh needs openssh-server (scripts/deps installs it)");
+        skip("needs openssh-server (scripts/deps installs it)");
         return;
     }
-    let mut lab = Lab::new();
+    let mut lab = Lab::new(WEFT);
     lab.add_netns("here");
     lab.add_netns("there");
     lab.underlay("here", "there");
@@ -127,17 +125,15 @@ fn up_over_ssh() {
 
     // Across the tunnel, by name: s1 (here) fetches from s2 (there).
     let fetch = "python3 -c \"import urllib.request; urllib.request.urlopen('http://s2:8080/', timeout=3)\"";
-    let start = Instant::now();
-    while !weft(&["exec", "--file", f, "s1", "--", "sh", "-c", fetch])
-        .status
-        .success()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "s1 never reached s2 over the mesh"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    wait_for(
+        "s1 to reach s2 over the mesh",
+        Duration::from_secs(20),
+        || {
+            weft(&["exec", "--file", f, "s1", "--", "sh", "-c", fetch])
+                .status
+                .success()
+        },
+    );
     let status = ok(&["status", "--file", f]);
     assert!(
         status.contains("there") && status.contains("healthy"),

@@ -3,9 +3,9 @@
 //! own namespace is untouched), Podman's storage and configuration live in
 //! the test's directory.
 
-mod common;
+use weft_testkit::*;
 
-use common::*;
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 use std::path::Path;
 use std::process::Output;
 
@@ -101,16 +101,9 @@ impl Drop for Podman {
 
 #[test]
 fn podman_runs_containers_on_weft_networks() {
-    if !require_root("podman_runs_containers_on_weft_networks") {
-        return;
-    }
-    if which("podman").is_none() || which("runc").is_none() {
-        eprintln!("skipped: podman or runc not installed (scripts/deps installs them)");
-        return;
-    }
-    let mut lab = Lab::new();
-    lab.add_netns("h1");
-    lab.start_agent("h1");
+    require_root!();
+    require_tools!("podman", "runc");
+    let lab = Lab::with_agents(WEFT, &["h1"]);
     let socket = lab.agents["h1"].socket.clone();
     let podman = Podman::new(&lab.dir.path().join("podman"), &socket);
 
