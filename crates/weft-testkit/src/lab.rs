@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::netns::NamedNetns;
-use crate::process::{Spawned, in_netns, run_sh, sh, stop_child};
+use crate::process::{
+    Spawned, in_netns, in_netns_with_private_mounts, run_sh, sh, stdout_of, stop_child,
+};
 use crate::wait::wait_until;
 
 static LABS: AtomicU32 = AtomicU32::new(0);
@@ -68,9 +70,7 @@ impl Lab {
     /// A lab with namespaces `hosts` and an agent started in each.
     pub fn with_agents(weft: impl AsRef<Path>, hosts: &[&str]) -> Lab {
         let mut lab = Lab::new(weft);
-        for host in hosts {
-            lab.add_netns(host);
-        }
+        lab.add_namespaces(hosts);
         for host in hosts {
             lab.start_agent(host);
         }
@@ -91,6 +91,13 @@ impl Lab {
         let full = ns.name.clone();
         self.namespaces.push(ns);
         full
+    }
+
+    /// [`Lab::add_netns`] for each of `names`, in order.
+    pub fn add_namespaces<S: AsRef<str>>(&mut self, names: impl IntoIterator<Item = S>) {
+        for name in names {
+            self.add_netns(name.as_ref());
+        }
     }
 
     /// Run shell command `cmd` in namespace `ns`: all of it, pipes and
@@ -135,19 +142,7 @@ impl Lab {
             state_dir.display(),
             extra.join(" ")
         );
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.ns(host),
-                "unshare",
-                "-m",
-                "--propagation",
-                "slave",
-                "sh",
-                "-c",
-                &script,
-            ])
+        let child = in_netns_with_private_mounts(&self.ns(host), &script)
             .stdin(Stdio::null())
             .stdout(logfile.try_clone().unwrap())
             .stderr(logfile)
@@ -218,14 +213,7 @@ impl Lab {
     /// Like `weft` but the command must succeed; returns stdout.
     #[track_caller]
     pub fn weft_ok(&self, host: &str, args: &[&str]) -> String {
-        let out = self.weft(host, args);
-        assert!(
-            out.status.success(),
-            "weft {args:?} on {host} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        stdout_of(self.weft(host, args), &format!("weft {args:?} on {host}"))
     }
 
     #[track_caller]
@@ -253,6 +241,15 @@ impl Lab {
                 &format!("10.{octet}.{n}.0/24"),
             ],
         )
+    }
+
+    /// Create bridge-mode network `name` with `subnet` on `host`; returns
+    /// its JSON.
+    pub fn bridge_on(&self, host: &str, name: &str, subnet: &str) -> serde_json::Value {
+        let args = [
+            "network", "create", name, "--mode", "bridge", "--subnet", subnet,
+        ];
+        self.weft_json(host, &args)
     }
 
     /// Attach the workload in lab namespace `workload` (which is also its

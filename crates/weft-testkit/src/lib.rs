@@ -25,6 +25,9 @@ pub mod wait;
 
 pub use lab::{Agent, Lab, assert_clean};
 pub use netns::{NamedNetns, ping_from};
-pub use process::{Spawned, in_netns, ok, run, run_sh, sh, stop_child, which};
+pub use process::{
+    Spawned, in_netns, in_netns_with_private_mounts, ok, run, run_sh, sh, stdout_of, stop_child,
+    which,
+};
 pub use skip::{is_root, require_root, require_tools, skip};
 pub use wait::{poll_until, wait_for, wait_for_value, wait_until};

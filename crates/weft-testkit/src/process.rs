@@ -16,10 +16,16 @@ pub fn run(program: &str, args: &[&str]) -> Output {
 /// Run and insist on success; returns stdout.
 #[track_caller]
 pub fn ok(program: &str, args: &[&str]) -> String {
-    let out = run(program, args);
+    stdout_of(run(program, args), &format!("{program} {args:?}"))
+}
+
+/// The stdout of a command that must have succeeded; otherwise panics
+/// naming `what` with the exit status, stdout and stderr.
+#[track_caller]
+pub fn stdout_of(out: Output, what: &str) -> String {
     assert!(
         out.status.success(),
-        "{program} {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
         out.status,
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
@@ -35,21 +41,34 @@ pub fn run_sh(cmd: &str) -> Output {
 /// A shell line that must succeed; returns stdout.
 #[track_caller]
 pub fn sh(cmd: &str) -> String {
-    let out = run_sh(cmd);
-    assert!(
-        out.status.success(),
-        "`{cmd}` failed ({}): {}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    stdout_of(run_sh(cmd), &format!("`{cmd}`"))
 }
 
 /// A shell line that runs all of `cmd` (pipes and `&&` included) inside
 /// the named network namespace `ns`.
 pub fn in_netns(ns: &str, cmd: &str) -> String {
     format!("ip netns exec {ns} sh -c '{}'", cmd.replace('\'', r"'\''"))
+}
+
+/// A command running shell `script` inside the named network namespace
+/// `ns` and in a mount namespace of its own (mounts propagate into it, not
+/// out), so the script can mount private directories (a tmpfs over
+/// /run/wireguard, …) without touching the machine's.
+pub fn in_netns_with_private_mounts(ns: &str, script: &str) -> Command {
+    let mut command = Command::new("ip");
+    command.args([
+        "netns",
+        "exec",
+        ns,
+        "unshare",
+        "-m",
+        "--propagation",
+        "slave",
+        "sh",
+        "-c",
+        script,
+    ]);
+    command
 }
 
 /// A tool on PATH, in `$CARGO_HOME/bin` or in `~/.cargo/bin` (where

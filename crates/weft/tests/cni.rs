@@ -497,18 +497,7 @@ fn bridge_mode() {
 fn a_config_without_mode_joins_an_existing_bridge_network() {
     require_root!();
     let mut t = Cni::new();
-    t.lab.weft_ok(
-        "h1",
-        &[
-            "network",
-            "create",
-            "br",
-            "--mode",
-            "bridge",
-            "--subnet",
-            "10.88.0.0/16",
-        ],
-    );
+    t.lab.bridge_on("h1", "br", "10.88.0.0/16");
     let bare = t.conf("1.1.0", "br", json!({}));
     let r = t.add("c1", &bare);
     assert_eq!(r["ips"][0]["address"], "10.88.0.2/16");

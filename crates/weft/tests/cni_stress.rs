@@ -20,6 +20,13 @@ fn spawn_plugin(lab: &Lab, command: &str, id: &str, conf: &str) -> Child {
     cni::spawn(&lab.weft, &lab.ns("h1"), &vars, conf)
 }
 
+/// The plugin for every container at once, racing each other.
+fn burst(lab: &Lab, command: &str, ids: &[String], conf: &str) -> Vec<(String, Child)> {
+    ids.iter()
+        .map(|id| (id.clone(), spawn_plugin(lab, command, id, conf)))
+        .collect()
+}
+
 fn conf(lab: &Lab) -> String {
     json!({
         "cniVersion": "1.1.0",
@@ -41,15 +48,10 @@ fn sixty_four_racing_adds_and_dels() {
     require_root!();
     let mut lab = Lab::with_agents(WEFT, &["h1"]);
     let ids = ids(64);
-    for id in &ids {
-        lab.add_netns(id);
-    }
+    lab.add_namespaces(&ids);
     let conf = conf(&lab);
     // The network does not exist yet: the racing ADDs also race to create it.
-    let children: Vec<(String, Child)> = ids
-        .iter()
-        .map(|id| (id.clone(), spawn_plugin(&lab, "ADD", id, &conf)))
-        .collect();
+    let children = burst(&lab, "ADD", &ids, &conf);
     let mut addresses = BTreeSet::new();
     for (id, child) in children {
         let out = child.wait_with_output().unwrap();
@@ -75,10 +77,7 @@ fn sixty_four_racing_adds_and_dels() {
         );
     }
 
-    let children: Vec<(String, Child)> = ids
-        .iter()
-        .map(|id| (id.clone(), spawn_plugin(&lab, "DEL", id, &conf)))
-        .collect();
+    let children = burst(&lab, "DEL", &ids, &conf);
     for (id, child) in children {
         let out = child.wait_with_output().unwrap();
         assert!(
@@ -107,14 +106,9 @@ fn kill_9_during_a_burst_of_adds() {
     // blue: subnet 10.42.0.0/16, block 10.42.1.0/24.
     lab.network_on("h1", "blue", 42);
     let ids = ids(40);
-    for id in &ids {
-        lab.add_netns(id);
-    }
+    lab.add_namespaces(&ids);
     let conf = conf(&lab);
-    let children: Vec<(String, Child)> = ids
-        .iter()
-        .map(|id| (id.clone(), spawn_plugin(&lab, "ADD", id, &conf)))
-        .collect();
+    let children = burst(&lab, "ADD", &ids, &conf);
     // Let part of the burst through (up to 20 s), then kill the agent mid-way.
     let mut children: Vec<(String, Child)> = children;
     poll_until(Duration::from_secs(20), Duration::from_millis(5), || {

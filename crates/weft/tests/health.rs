@@ -37,9 +37,7 @@ fn metrics(lab: &Lab, host: &str) -> String {
 fn health_follows_the_underlay() {
     require_root!();
     let mut lab = Lab::new(WEFT);
-    for ns in ["h1", "h2", "c1"] {
-        lab.add_netns(ns);
-    }
+    lab.add_namespaces(["h1", "h2", "c1"]);
     lab.underlay("h1", "h2");
     lab.start_agent_with(
         "h1",

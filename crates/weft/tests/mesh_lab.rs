@@ -28,14 +28,7 @@ impl Mesh {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.weft(args);
-        assert!(
-            out.status.success(),
-            "weft {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        stdout_of(self.weft(args), &format!("weft {args:?}"))
     }
 
     fn up(&self) -> String {

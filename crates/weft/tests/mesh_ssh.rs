@@ -41,23 +41,12 @@ fn up_over_ssh() {
     }
     // The "remote machine": sshd in its own mount namespace, where weft's
     // directories are private tmpfs mounts.
-    let sshd = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.ns("there"),
-            "unshare",
-            "-m",
-            "--propagation",
-            "slave",
-            "sh",
-            "-c",
-        ])
-        .arg(format!(
-            "mount -t tmpfs remote /var/lib/weft && mount -t tmpfs remote /run/weft && \
-             mount -t tmpfs remote /run/wireguard && exec /usr/sbin/sshd -D -e -f {}/sshd_config",
-            dir.display()
-        ))
+    let script = format!(
+        "mount -t tmpfs remote /var/lib/weft && mount -t tmpfs remote /run/weft && \
+         mount -t tmpfs remote /run/wireguard && exec /usr/sbin/sshd -D -e -f {}/sshd_config",
+        dir.display()
+    );
+    let sshd = in_netns_with_private_mounts(&lab.ns("there"), &script)
         .stdin(Stdio::null())
         .stderr(std::fs::File::create(dir.join("sshd.log")).unwrap())
         .spawn()

@@ -50,9 +50,7 @@ fn weft_table(lab: &Lab, host: &str) -> String {
 fn isolated_networks_egress_and_dns() {
     require_root!();
     let mut lab = Lab::new(WEFT);
-    for ns in ["h1", "h2", "world", "c1", "c2", "c3", "c4"] {
-        lab.add_netns(ns);
-    }
+    lab.add_namespaces(["h1", "h2", "world", "c1", "c2", "c3", "c4"]);
     lab.underlay("h1", "h2");
     let (h1, world) = (lab.ns("h1"), lab.ns("world"));
     sh(&format!(

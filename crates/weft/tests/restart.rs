@@ -15,9 +15,7 @@ fn attach(lab: &Lab, id: &str) -> serde_json::Value {
 fn restart_restores_releases_and_cleans() {
     require_root!();
     let mut lab = Lab::new(WEFT);
-    for ns in ["h1", "c1", "c2", "c3"] {
-        lab.add_netns(ns);
-    }
+    lab.add_namespaces(["h1", "c1", "c2", "c3"]);
     lab.start_agent("h1");
     // blue: subnet 10.42.0.0/16, block 10.42.1.0/24.
     lab.network_on("h1", "blue", 42);
@@ -133,22 +131,9 @@ fn restart_restores_releases_and_cleans() {
 fn a_bridge_left_unmarked_by_a_crash_is_finished() {
     require_root!();
     let mut lab = Lab::new(WEFT);
-    for ns in ["h1", "c1"] {
-        lab.add_netns(ns);
-    }
+    lab.add_namespaces(["h1", "c1"]);
     lab.start_agent("h1");
-    lab.weft_ok(
-        "h1",
-        &[
-            "network",
-            "create",
-            "br",
-            "--mode",
-            "bridge",
-            "--subnet",
-            "10.88.0.0/16",
-        ],
-    );
+    lab.bridge_on("h1", "br", "10.88.0.0/16");
     assert_eq!(
         lab.weft_json("h1", &["network", "ls"])[0]["interface"],
         "weft-br0"

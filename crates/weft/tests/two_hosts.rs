@@ -51,9 +51,7 @@ fn tcp_exchange(lab: &mut Lab, server: &str, server_ip: &str, client: &str) {
 fn two_hosts_two_containers_encrypted() {
     require_root!();
     let mut lab = Lab::new(WEFT);
-    for ns in ["h1", "h2", "c1", "c2"] {
-        lab.add_netns(ns);
-    }
+    lab.add_namespaces(["h1", "h2", "c1", "c2"]);
     lab.underlay("h1", "h2");
     lab.start_agent("h1");
     lab.start_agent("h2");
