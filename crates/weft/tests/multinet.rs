@@ -37,6 +37,16 @@ fn dig_short(lab: &Lab, from: &str, server: &str, name: &str) -> String {
         .to_string()
 }
 
+/// Wait (up to 15 s) until c1 resolves c2.mesh.local through h1's blue DNS.
+fn c2_resolves_from_c1(lab: &Lab, what: &str) {
+    wait_for_value(
+        what,
+        Duration::from_secs(15),
+        || dig_short(lab, "c1", "10.42.1.1", "c2.mesh.local"),
+        |answer| answer == "10.42.2.2",
+    );
+}
+
 fn peer_both_ways(lab: &Lab, network: &str, octet: u8, port: u16) {
     lab.peer("h1", "h2", network, octet, port);
     lab.peer("h2", "h1", network, octet, port);
@@ -172,12 +182,7 @@ fn isolated_networks_egress_and_dns() {
     );
 
     // DNS across hosts, once the peers' names have been fetched.
-    wait_for_value(
-        "c2.mesh.local to resolve on h1",
-        Duration::from_secs(15),
-        || dig_short(&lab, "c1", "10.42.1.1", "c2.mesh.local"),
-        |answer| answer == "10.42.2.2",
-    );
+    c2_resolves_from_c1(&lab, "c2.mesh.local to resolve on h1");
     assert_eq!(
         dig_short(&lab, "c1", "10.43.1.1", "c3.mesh.local"),
         "10.43.2.2"
@@ -281,12 +286,7 @@ fn isolated_networks_egress_and_dns() {
         before,
         "nft ruleset changed across a restart"
     );
-    wait_for_value(
-        "DNS to come back",
-        Duration::from_secs(15),
-        || dig_short(&lab, "c1", "10.42.1.1", "c2.mesh.local"),
-        |answer| answer == "10.42.2.2",
-    );
+    c2_resolves_from_c1(&lab, "DNS to come back");
     assert!(reaches(&lab, "c1", "10.42.2.2"));
 
     // Removing the networks leaves no table, chain, rule, interface or listener.

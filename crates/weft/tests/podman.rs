@@ -84,6 +84,24 @@ impl Podman {
     fn ok(&self, args: &[&str]) -> String {
         stdout_of(self.run(args), &format!("podman {args:?}"))
     }
+
+    /// `script` in a throwaway busybox container on `network` (allowed to
+    /// ping); its output, which must come with success.
+    fn run_once(&self, network: &str, script: &str) -> String {
+        let image = "localhost/bb:latest";
+        self.ok(&[
+            "run",
+            "--rm",
+            "--cap-add",
+            "NET_RAW",
+            "--network",
+            network,
+            image,
+            "sh",
+            "-c",
+            script,
+        ])
+    }
 }
 
 impl Drop for Podman {
@@ -124,35 +142,16 @@ fn podman_runs_containers_on_weft_networks() {
         .to_string();
     assert_eq!(server_ip, "10.89.0.2");
     assert!(atts[0]["host_ifname"].as_str().unwrap().starts_with("fn-"));
-    let out = podman.ok(&[
-        "run",
-        "--rm",
-        "--cap-add",
-        "NET_RAW",
-        "--network",
+    let out = podman.run_once(
         "weftbr",
-        "localhost/bb:latest",
-        "sh",
-        "-c",
         &format!("ip -4 addr show eth0 && ping -c1 -W2 10.89.0.1 && ping -c1 -W2 {server_ip}"),
-    ]);
+    );
     assert!(out.contains("10.89.0.3/24"), "{out}");
     assert!(out.contains("1 packets received"), "{out}");
     lab.exec_ok("h1", &format!("ping -c1 -W2 {server_ip}"));
 
     // WireGuard mode through CNI too: the container reaches its host.
-    let out = podman.ok(&[
-        "run",
-        "--rm",
-        "--cap-add",
-        "NET_RAW",
-        "--network",
-        "weftwg",
-        "localhost/bb:latest",
-        "sh",
-        "-c",
-        "ip -4 addr show eth0 && ping -c1 -W2 10.42.0.1",
-    ]);
+    let out = podman.run_once("weftwg", "ip -4 addr show eth0 && ping -c1 -W2 10.42.0.1");
     assert!(
         out.contains("10.42.0.2/32") && out.contains("1 packets received"),
         "{out}"
