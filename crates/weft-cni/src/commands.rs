@@ -5,6 +5,7 @@ use crate::config::{self, NetConf};
 use crate::env::{CniEnv, Command};
 use crate::error::{CniError, Result, code};
 use crate::result;
+use ipnet::IpNet;
 use serde_json::{Value, json};
 use std::path::Path;
 use tonic::Code;
@@ -59,23 +60,61 @@ fn find_network(conf: &NetConf, agent: &mut dyn AgentApi) -> Result<Option<pb::N
     Ok(nets.into_iter().find(|n| n.name == conf.name))
 }
 
-/// The network must match what the configuration says about it.
+/// The existing network must agree with every setting the configuration
+/// gives; a setting it leaves out accepts whatever the network has.
 fn check_matches(conf: &NetConf, net: &pb::Network) -> Result<()> {
+    let differs = |setting: &str, has: &dyn std::fmt::Display, says: &dyn std::fmt::Display| {
+        CniError::invalid_config(format!(
+            "network {:?} exists with {setting} {has}, but the config says {says}",
+            conf.name
+        ))
+    };
+    // The agent reports networks in canonical form; one it cannot parse
+    // cannot equal the config's.
+    let same_net = |ours: &IpNet, theirs: &str| theirs.parse::<IpNet>().is_ok_and(|t| t == *ours);
     if let Some(subnet) = &conf.subnet
-        && *subnet != net.subnet
+        && !same_net(subnet, &net.subnet)
+    {
+        return Err(differs("subnet", &net.subnet, subnet));
+    }
+    if let Some(block) = &conf.block
+        && !same_net(block, &net.block)
+    {
+        return Err(differs("block", &net.block, block));
+    }
+    if let Some(mode) = conf.mode
+        && mode.as_str() != net.mode
     {
         return Err(CniError::invalid_config(format!(
-            "network {:?} exists with subnet {}, but the config says {subnet}",
-            conf.name, net.subnet
+            "network {:?} exists in mode {}, but the config says {mode}",
+            conf.name, net.mode
         )));
     }
-    if conf.mode.as_str() != net.mode {
-        return Err(CniError::invalid_config(format!(
-            "network {:?} exists in mode {}, but the config says {}",
-            conf.name, net.mode, conf.mode
-        )));
+    if let Some(internal) = conf.internal
+        && internal != net.internal
+    {
+        return Err(differs("internal", &net.internal, &internal));
+    }
+    if let Some(domain) = &conf.domain
+        && *domain != net.domain
+    {
+        return Err(differs("domain", &net.domain, domain));
     }
     Ok(())
+}
+
+/// The request that creates the network a configuration describes; what it
+/// leaves out the agent decides (empty fields are its defaults).
+fn new_network(conf: &NetConf, subnet: &IpNet) -> pb::AddNetworkRequest {
+    pb::AddNetworkRequest {
+        name: conf.name.clone(),
+        subnet: subnet.to_string(),
+        block: conf.block.map(|b| b.to_string()).unwrap_or_default(),
+        mode: conf.mode.unwrap_or_default().as_str().into(),
+        internal: conf.internal.unwrap_or(false),
+        domain: conf.domain.clone().unwrap_or_default(),
+        ..Default::default()
+    }
 }
 
 /// The network, created from the config when it does not exist yet.
@@ -91,16 +130,7 @@ fn ensure_network(conf: &NetConf, agent: &mut dyn AgentApi) -> Result<bool> {
             conf.name
         )));
     };
-    let req = pb::AddNetworkRequest {
-        name: conf.name.clone(),
-        subnet: subnet.clone(),
-        block: conf.block.clone().unwrap_or_default(),
-        mode: conf.mode.as_str().into(),
-        internal: conf.internal,
-        domain: conf.domain.clone(),
-        ..Default::default()
-    };
-    match agent.add_network(req) {
+    match agent.add_network(new_network(conf, subnet)) {
         Ok(_) => Ok(true),
         // Another ADD created it first.
         Err(s) if s.code() == Code::AlreadyExists => {
@@ -252,5 +282,101 @@ fn status(conf: &NetConf, agent: &mut dyn AgentApi) -> Result<()> {
             "network {:?} does not exist on this host and the config has no subnet",
             conf.name
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conf(json: &str) -> NetConf {
+        config::parse(json.as_bytes()).unwrap()
+    }
+
+    /// What `weft network create br --mode bridge --subnet 10.88.0.0/16`
+    /// makes, as the agent lists it.
+    fn existing_bridge() -> pb::Network {
+        pb::Network {
+            name: "br".into(),
+            interface: "weft-br0".into(),
+            subnet: "10.88.0.0/16".into(),
+            block: "10.88.0.0/16".into(),
+            mode: "bridge".into(),
+            internal: false,
+            domain: "mesh.local".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_config_without_settings_takes_the_network_as_it_is() {
+        let net = existing_bridge();
+        check_matches(&conf(r#"{"cniVersion":"1.1.0","name":"br"}"#), &net).unwrap();
+        // Settings that agree are fine too, however they are spelled.
+        check_matches(
+            &conf(
+                r#"{"cniVersion":"1.1.0","name":"br","mode":"bridge","subnet":" 10.88.0.0/16",
+                    "block":"10.88.0.0/16","internal":false,"domain":"mesh.local"}"#,
+            ),
+            &net,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn each_setting_that_contradicts_the_network_is_refused() {
+        let net = existing_bridge();
+        for (extra, want) in [
+            (
+                r#""mode":"wireguard""#,
+                "exists in mode bridge, but the config says wireguard",
+            ),
+            (
+                r#""subnet":"10.89.0.0/16""#,
+                "exists with subnet 10.88.0.0/16, but the config says 10.89.0.0/16",
+            ),
+            (
+                r#""subnet":"10.88.0.0/16","block":"10.88.1.0/24""#,
+                "exists with block 10.88.0.0/16, but the config says 10.88.1.0/24",
+            ),
+            (
+                r#""internal":true"#,
+                "exists with internal false, but the config says true",
+            ),
+            (
+                r#""domain":"corp.example""#,
+                "exists with domain mesh.local, but the config says corp.example",
+            ),
+        ] {
+            let json = format!(r#"{{"cniVersion":"1.1.0","name":"br",{extra}}}"#);
+            let err = check_matches(&conf(&json), &net).unwrap_err();
+            assert_eq!(err.code, code::INVALID_CONFIG, "{extra}");
+            assert!(err.msg.contains(want), "{extra}: {}", err.msg);
+            assert!(err.msg.contains("network \"br\""), "{}", err.msg);
+        }
+    }
+
+    #[test]
+    fn a_new_network_gets_what_the_config_says_and_defaults_for_the_rest() {
+        let bare = conf(r#"{"cniVersion":"1.1.0","name":"blue","subnet":"10.42.0.0/16"}"#);
+        let req = new_network(&bare, bare.subnet.as_ref().unwrap());
+        assert_eq!(
+            (req.name.as_str(), req.subnet.as_str(), req.block.as_str()),
+            ("blue", "10.42.0.0/16", "")
+        );
+        assert_eq!(
+            (req.mode.as_str(), req.internal, req.domain.as_str()),
+            ("wireguard", false, "")
+        );
+        let full = conf(
+            r#"{"cniVersion":"1.1.0","name":"br","subnet":"10.88.0.0/16","block":"10.88.0.0/16",
+                "mode":"bridge","internal":true,"domain":"corp.example"}"#,
+        );
+        let req = new_network(&full, full.subnet.as_ref().unwrap());
+        assert_eq!(req.block, "10.88.0.0/16");
+        assert_eq!(
+            (req.mode.as_str(), req.internal, req.domain.as_str()),
+            ("bridge", true, "corp.example")
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The network configuration on stdin.
 
 use crate::error::{CniError, Result, code};
+use ipnet::IpNet;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use weft_model::{Mode, addressing, names, network};
@@ -38,6 +39,12 @@ const KNOWN_KEYS: &[&str] = &[
 ];
 
 /// A weft network as a CNI configuration describes it.
+///
+/// The network's own settings (`subnet`, `block`, `mode`, `internal`,
+/// `domain`) stay `None` when the config does not give them: they matter
+/// only when the network has to be created (the agent's defaults fill the
+/// gaps then); for a network that exists, an absent key means "whatever it
+/// is" and only a key that is present must agree with it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetConf {
     pub cni_version: String,
@@ -45,12 +52,11 @@ pub struct NetConf {
     pub name: String,
     pub agent_socket: PathBuf,
     /// When set, the agent creates the network on first use.
-    pub subnet: Option<String>,
-    pub block: Option<String>,
-    pub mode: Mode,
-    pub internal: bool,
-    /// Empty: the agent's default.
-    pub domain: String,
+    pub subnet: Option<IpNet>,
+    pub block: Option<IpNet>,
+    pub mode: Option<Mode>,
+    pub internal: Option<bool>,
+    pub domain: Option<String>,
     /// The workload's name given in `args.name`, if any.
     pub args_name: Option<String>,
     pub prev_result: Option<Value>,
@@ -116,36 +122,42 @@ pub fn parse(stdin: &[u8]) -> Result<NetConf> {
     let name = string(&obj, "name")?.ok_or_else(|| CniError::invalid_config("name: required"))?;
     names::validate_network_name(&name)
         .map_err(|e| CniError::invalid_config(format!("name: {e}")))?;
-    let mode = Mode::parse(&string(&obj, "mode")?.unwrap_or_default())
-        .map_err(|e| CniError::invalid_config(e.to_string()))?;
-    let subnet = string(&obj, "subnet")?;
-    let block = string(&obj, "block")?;
-    if let Some(text) = &subnet {
-        let net = addressing::parse_cidr("subnet", text)
-            .map_err(|e| CniError::invalid_config(e.to_string()))?;
-        addressing::validate_subnet(&net).map_err(|e| CniError::invalid_config(e.to_string()))?;
-        let block = match &block {
-            Some(b) => addressing::parse_cidr("block", b)
-                .map_err(|e| CniError::invalid_config(e.to_string()))?,
-            None => network::default_block(mode, &net),
-        };
-        addressing::validate_block(&net, &block)
-            .map_err(|e| CniError::invalid_config(e.to_string()))?;
-    } else if block.is_some() {
-        return Err(CniError::invalid_config("block: given without subnet"));
+    let invalid = |e: weft_model::ModelError| CniError::invalid_config(e.to_string());
+    // An empty string is as good as absent (it always meant "the default").
+    let mode = string(&obj, "mode")?
+        .filter(|text| !text.is_empty())
+        .map(|text| Mode::parse(&text).map_err(invalid))
+        .transpose()?;
+    let cidr = |field: &'static str| -> Result<Option<IpNet>> {
+        string(&obj, field)?
+            .map(|text| addressing::parse_cidr(field, &text).map_err(invalid))
+            .transpose()
+    };
+    let subnet = cidr("subnet")?;
+    let block = cidr("block")?;
+    match (&subnet, &block) {
+        (Some(subnet), block) => {
+            addressing::validate_subnet(subnet).map_err(invalid)?;
+            // The block the network would get if this config creates it.
+            let block =
+                block.unwrap_or_else(|| network::default_block(mode.unwrap_or_default(), subnet));
+            addressing::validate_block(subnet, &block).map_err(invalid)?;
+        }
+        (None, Some(_)) => return Err(CniError::invalid_config("block: given without subnet")),
+        (None, None) => {}
     }
     let internal = match obj.get("internal") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
         Some(other) => {
             return Err(CniError::invalid_config(format!(
                 "internal: expected true or false, got {other}"
             )));
         }
     };
-    let domain = string(&obj, "domain")?.unwrap_or_default();
-    if !domain.is_empty() {
-        names::validate_domain(&domain).map_err(|e| CniError::invalid_config(e.to_string()))?;
+    let domain = string(&obj, "domain")?.filter(|d| !d.is_empty());
+    if let Some(domain) = &domain {
+        names::validate_domain(domain).map_err(invalid)?;
     }
     let args_name = obj
         .get("args")
@@ -215,7 +227,44 @@ mod tests {
         assert_eq!(conf.name, "blue");
         assert_eq!(conf.agent_socket, PathBuf::from("/tmp/a.sock"));
         assert_eq!(conf.valid_attachments, vec![("c1".into(), "eth0".into())]);
-        assert_eq!(conf.mode, Mode::Wireguard);
+        assert_eq!(conf.subnet, Some("10.42.0.0/16".parse().unwrap()));
+        assert_eq!(conf.block, Some("10.42.1.0/24".parse().unwrap()));
+    }
+
+    /// What the config leaves out stays unknown: the defaults are the
+    /// agent's business when it creates the network, and an existing
+    /// network is whatever it is.
+    #[test]
+    fn absent_settings_stay_absent() {
+        let conf = parse(br#"{"cniVersion":"1.1.0","name":"br","type":"weft"}"#).unwrap();
+        assert_eq!(
+            (
+                conf.subnet,
+                conf.block,
+                conf.mode,
+                conf.internal,
+                conf.domain
+            ),
+            (None, None, None, None, None)
+        );
+        // Empty strings always meant "the default": absent too.
+        let conf = parse(br#"{"cniVersion":"1.1.0","name":"br","mode":"","domain":""}"#).unwrap();
+        assert_eq!((conf.mode, conf.domain), (None, None));
+        let conf = parse(
+            br#"{"cniVersion":"1.1.0","name":"br","mode":"bridge","internal":false,"domain":"corp.example"}"#,
+        )
+        .unwrap();
+        assert_eq!(conf.mode, Some(Mode::Bridge));
+        assert_eq!(conf.internal, Some(false));
+        assert_eq!(conf.domain.as_deref(), Some("corp.example"));
+    }
+
+    /// A block only makes sense for a network this config may create.
+    #[test]
+    fn a_block_needs_a_subnet() {
+        let wrong = err(r#"{"cniVersion":"1.1.0","name":"x","block":"10.0.0.0/24"}"#);
+        assert_eq!(wrong.code, 7);
+        assert!(wrong.msg.contains("without subnet"), "{wrong}");
     }
 
     #[test]

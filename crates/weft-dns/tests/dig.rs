@@ -3,10 +3,9 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::Command;
 
 use common::*;
-use weft_dns::{DnsServer, Zone};
+use weft_dns::DnsServer;
 
 /// `dig @addr -p port ARGS +short` (plus `+tcp` when asked); None when dig
 /// is not installed.
@@ -25,24 +24,11 @@ async fn dig(server: SocketAddr, args: &[&str]) -> Option<(String, String)> {
     ))
 }
 
-fn have_dig() -> bool {
-    Command::new("dig").arg("-v").output().is_ok()
-}
-
 #[tokio::test]
 async fn dig_gets_answers_nxdomain_and_forwarded_names() {
-    if !have_dig() {
-        eprintln!("skipped: needs dig (bind9-dnsutils)");
-        return;
-    }
+    weft_testkit::require_tools!("dig");
     let upstream = FakeUpstream::start(UpstreamMode::Answer).await;
-    let zone = Zone::new("mesh.local").unwrap();
-    zone.upsert(
-        "local",
-        "web",
-        vec!["10.42.1.5".parse().unwrap(), "fd42::5".parse().unwrap()],
-    )
-    .unwrap();
+    let zone = zone_with("web", &["10.42.1.5", "fd42::5"]);
     let server = DnsServer::start(
         "127.0.0.1:0".parse().unwrap(),
         zone,

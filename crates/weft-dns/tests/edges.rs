@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use common::*;
 use hickory_server::proto::op::{Edns, Message, OpCode, Query, ResponseCode};
 use hickory_server::proto::rr::{DNSClass, Name, RecordType};
-use weft_dns::Zone;
 use weft_dns::fuzzing::answer_packet;
 
 fn src() -> SocketAddr {
@@ -16,9 +15,7 @@ fn src() -> SocketAddr {
 }
 
 async fn answer(message: &Message) -> Message {
-    let zone = Zone::new("mesh.local").unwrap();
-    zone.upsert("local", "c1", vec!["10.42.1.2".parse().unwrap()])
-        .unwrap();
+    let zone = zone_with("c1", &["10.42.1.2"]);
     let bytes = answer_packet(&zone, &message.to_vec().unwrap(), src())
         .await
         .expect("an answer");
@@ -98,13 +95,7 @@ async fn other_classes_in_the_zone_are_refused() {
 
 #[tokio::test]
 async fn any_gets_every_address_and_responses_are_ignored() {
-    let zone = Zone::new("mesh.local").unwrap();
-    zone.upsert(
-        "local",
-        "c1",
-        vec!["10.42.1.2".parse().unwrap(), "fd42::2".parse().unwrap()],
-    )
-    .unwrap();
+    let zone = zone_with("c1", &["10.42.1.2", "fd42::2"]);
     let bytes = answer_packet(
         &zone,
         &query_bytes("c1.mesh.local.", RecordType::ANY, 1),

@@ -16,14 +16,7 @@ use weft_dns::fuzzing::answer_packet;
 use weft_dns::{DnsServer, Zone};
 
 fn zone() -> Arc<Zone> {
-    let zone = Zone::new("mesh.local").unwrap();
-    zone.upsert(
-        "local",
-        "c1",
-        vec!["10.42.1.2".parse().unwrap(), "fd42::2".parse().unwrap()],
-    )
-    .unwrap();
-    zone
+    zone_with("c1", &["10.42.1.2", "fd42::2"])
 }
 
 fn src() -> SocketAddr {

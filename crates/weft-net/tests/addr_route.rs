@@ -1,5 +1,7 @@
 mod common;
 
+use weft_testkit::require_root;
+
 use std::net::IpAddr;
 
 use common::{lab, up_link};

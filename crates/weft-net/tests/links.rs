@@ -1,5 +1,7 @@
 mod common;
 
+use weft_testkit::require_root;
+
 use std::path::Path;
 
 use common::{lab, link, up_link};

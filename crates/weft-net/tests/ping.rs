@@ -3,24 +3,14 @@
 
 mod common;
 
-use std::process::Command;
+use weft_testkit::{ping_from, require_root};
 
 use common::{lab, link};
 use weft_net::{IpNet, Netns};
 
-/// One `ping -c1 -W1` from inside `from`, repeated up to `attempts` times: a
-/// link that has just come up can drop the first neighbour solicitation
-/// while the kernel is still activating it.
+/// `ping` from inside `from`, up to `attempts` tries.
 fn ping(from: &Netns, to: &str, attempts: usize) -> bool {
-    (0..attempts).any(|_| {
-        Command::new("nsenter")
-            .arg(format!("--net={}", from.proc_path().display()))
-            .args(["ping", "-c1", "-W1", to])
-            .output()
-            .expect("run nsenter ping")
-            .status
-            .success()
-    })
+    ping_from(&from.proc_path(), to, attempts)
 }
 
 fn net(s: &str) -> IpNet {

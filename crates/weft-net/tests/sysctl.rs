@@ -1,5 +1,7 @@
 mod common;
 
+use weft_testkit::require_root;
+
 use common::{lab, up_link};
 use weft_net::{Netns, get_sysctl, set_sysctl};
 

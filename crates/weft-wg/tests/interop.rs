@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use common::traffic::{tcp_transfer, udp_sizes};
 use common::*;
-use weft_wg::{Backend, DeviceConfig, PeerConfig, PrivateKey, Userspace};
+use weft_wg::userspace::EngineOptions;
+use weft_wg::{Backend, DeviceConfig, PeerConfig, PrivateKey};
 
 /// `epoch_handshake_time`: whether the daemon reports the last handshake
 /// as wall-clock time. boringtun 0.7 reports the time *since* it instead
@@ -22,8 +23,8 @@ fn interop_with(binary: &str, epoch_handshake_time: bool) {
     if !privileged() {
         return;
     }
-    let Some(path) = find_binary(binary) else {
-        eprintln!("skipped: {binary} not installed");
+    let Some(path) = which(binary) else {
+        weft_testkit::skip(&format!("needs {binary} (scripts/deps installs it)"));
         return;
     };
     let (ns1, ns2) = underlay();
@@ -52,25 +53,23 @@ fn interop_with(binary: &str, epoch_handshake_time: bool) {
         .unwrap();
     let peer = Spawned { child, log };
     let socket = uapi2.join("wgp.sock");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !socket.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{binary} did not start:\n{}",
-            peer.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // Until its socket appears; the last value seen is its log.
+    wait_for_value(
+        &format!("{binary} to start"),
+        Duration::from_secs(10),
+        || {
+            if socket.exists() {
+                Ok(())
+            } else {
+                Err(peer.log())
+            }
+        },
+        Result::is_ok,
+    )
+    .expect("the socket exists");
 
     // Ours, in ns1.
-    let backend = {
-        let uapi = uapi1.clone();
-        ns1.run_inside(move || {
-            let backend = Userspace::new(uapi);
-            backend.create("wg1").map(|()| backend)
-        })
-        .unwrap()
-    };
+    let backend = start_engine(&ns1, uapi1.clone(), "wg1", EngineOptions::default());
     let (ours, theirs) = (PrivateKey::generate(), PrivateKey::generate());
     let mut peer_config = PeerConfig::new(theirs.public_key());
     peer_config.endpoint = Some("192.0.2.2:51820".parse().unwrap());

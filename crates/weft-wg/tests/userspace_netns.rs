@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use weft_wg::userspace::EngineOptions;
 use weft_wg::{Backend, DeviceConfig, PeerConfig, PrivateKey, Userspace};
 
 fn peer_to(key: &PrivateKey, endpoint: &str, allowed: &str) -> PeerConfig {
@@ -25,22 +26,8 @@ fn two_engines_in_namespaces_ping_and_answer_wg() {
     let (uapi1, uapi2) = (dir1.path().join("uapi"), dir2.path().join("uapi"));
 
     // Create each engine from a thread inside its namespace.
-    let backend1 = {
-        let uapi = uapi1.clone();
-        ns1.run_inside(move || {
-            let backend = Userspace::new(uapi);
-            backend.create("wg1").map(|()| backend)
-        })
-        .unwrap()
-    };
-    let backend2 = {
-        let uapi = uapi2.clone();
-        ns2.run_inside(move || {
-            let backend = Userspace::new(uapi);
-            backend.create("wg2").map(|()| backend)
-        })
-        .unwrap()
-    };
+    let backend1 = start_engine(&ns1, uapi1.clone(), "wg1", EngineOptions::default());
+    let backend2 = start_engine(&ns2, uapi2.clone(), "wg2", EngineOptions::default());
     assert!(backend1.exists("wg1"));
     assert_eq!(backend1.list(), ["wg1"]);
     assert!(uapi1.join("wg1.sock").exists(), "UAPI socket appears");

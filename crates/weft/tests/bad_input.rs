@@ -1,9 +1,9 @@
 //! Bad input gets a one-line error that names the problem, a non-zero exit,
 //! and changes nothing: not the agent's records, not the kernel.
 
-mod common;
+use weft_testkit::*;
 
-use common::*;
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 
 /// Everything observable about a host: the agent's records and the host's
 /// and container's links, addresses and routes.
@@ -42,36 +42,12 @@ fn snapshot(lab: &Lab) -> String {
 
 #[test]
 fn bad_input_is_refused_and_changes_nothing() {
-    if !require_root("bad_input_is_refused_and_changes_nothing") {
-        return;
-    }
-    let mut lab = Lab::new();
-    lab.add_netns("h1");
+    require_root!();
+    let mut lab = Lab::with_agents(WEFT, &["h1"]);
     lab.add_netns("c1");
-    lab.start_agent("h1");
-    lab.weft_ok(
-        "h1",
-        &[
-            "network",
-            "create",
-            "blue",
-            "--subnet",
-            "10.42.0.0/16",
-            "--block",
-            "10.42.1.0/24",
-        ],
-    );
-    lab.weft_ok(
-        "h1",
-        &[
-            "attach",
-            "blue",
-            "--netns",
-            &lab.netns_path("c1"),
-            "--id",
-            "c1",
-        ],
-    );
+    // blue: subnet 10.42.0.0/16, block 10.42.1.0/24.
+    lab.network_on("h1", "blue", 42);
+    lab.attach("h1", "blue", "c1", &[]);
     let peer = lab.weft_ok("h1", &["key", "generate"]);
     let peer_pub = std::process::Command::new(WEFT)
         .args(["key", "public"])
@@ -433,10 +409,8 @@ fn key_commands_match_wg() {
         .output()
         .unwrap();
     assert!(ours.status.success());
-    let Some(_) = which("wg") else {
-        eprintln!("skipped: comparison with wg (wireguard-tools not installed)");
-        return;
-    };
+    // The comparison with wg (wireguard-tools).
+    require_tools!("wg");
     let theirs = sh(&format!("echo {} | wg pubkey", private.trim()));
     assert_eq!(String::from_utf8_lossy(&ours.stdout), theirs);
     let out = std::process::Command::new("sh")

@@ -1,10 +1,10 @@
 //! CNI conformance: the real binary, driven exactly as a runtime drives it,
 //! against a real agent, in throwaway namespaces.
 
-mod common;
+use weft_testkit::cni::{CniOutput, vars};
+use weft_testkit::*;
 
-use common::cni::{plugin, vars};
-use common::*;
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 use serde_json::{Value, json};
 
 struct Cni {
@@ -15,9 +15,7 @@ struct Cni {
 
 impl Cni {
     fn new() -> Cni {
-        let mut lab = Lab::new();
-        lab.add_netns("h1");
-        lab.start_agent("h1");
+        let lab = Lab::with_agents(WEFT, &["h1"]);
         let host = lab.ns("h1");
         let socket = lab.agents["h1"].socket.display().to_string();
         Cni { lab, host, socket }
@@ -44,15 +42,13 @@ impl Cni {
         )
     }
 
-    fn call(
-        &self,
-        command: &str,
-        id: &str,
-        netns: &str,
-        ifname: &str,
-        conf: &str,
-    ) -> common::cni::CniOutput {
-        plugin(&self.host, &vars(command, id, netns, ifname), conf)
+    fn call(&self, command: &str, id: &str, netns: &str, ifname: &str, conf: &str) -> CniOutput {
+        self.plugin(&vars(command, id, netns, ifname), conf)
+    }
+
+    /// The plugin in the host namespace with exactly these variables.
+    fn plugin(&self, vars: &[(&str, &str)], stdin: &str) -> CniOutput {
+        cni::plugin(&self.lab.weft, &self.host, vars, stdin)
     }
 
     fn add(&mut self, name: &str, conf: &str) -> Value {
@@ -84,9 +80,7 @@ impl Cni {
 
 #[test]
 fn add_check_del_in_wireguard_mode() {
-    if !require_root("add_check_del_in_wireguard_mode") {
-        return;
-    }
+    require_root!();
     let mut t = Cni::new();
     // VERSION
     let out = t.call("VERSION", "", "", "", &t.conf("1.0.0", "blue", json!({})));
@@ -210,7 +204,7 @@ fn add_check_del_in_wireguard_mode() {
     // DEL with the namespace gone (and no CNI_NETNS at all).
     t.add("c2", &conf);
     sh(&format!("ip netns del {}", t.lab.ns("c2")));
-    let out = plugin(&t.host, &vars("DEL", "c2", "", "eth0"), &conf);
+    let out = t.plugin(&vars("DEL", "c2", "", "eth0"), &conf);
     assert!(out.ok, "{} {}", out.stdout, out.stderr);
     assert!(out.stdout.is_empty(), "DEL prints nothing: {}", out.stdout);
     let records = t.records();
@@ -228,12 +222,12 @@ fn add_check_del_in_wireguard_mode() {
     let c5 = t.lab.netns_path("c5");
     let mut env = vars("ADD", "c5", &c5, "eth0");
     env.push(("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAME=bad.name"));
-    let out = plugin(&t.host, &env, &conf);
+    let out = t.plugin(&env, &conf);
     assert_eq!(out.code(), 4);
     assert!(out.msg().contains("K8S_POD_NAME"), "{}", out.msg());
     env.pop();
     env.push(("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAME=tender_lumiere"));
-    let named = plugin(&t.host, &env, &conf);
+    let named = t.plugin(&env, &conf);
     assert!(named.ok, "{}", named.stdout);
     let address = named.json()["ips"][0]["address"]
         .as_str()
@@ -254,9 +248,7 @@ fn add_check_del_in_wireguard_mode() {
 
 #[test]
 fn spec_error_codes() {
-    if !require_root("spec_error_codes") {
-        return;
-    }
+    require_root!();
     let mut t = Cni::new();
     t.lab.add_netns("c1");
     let netns = t.lab.netns_path("c1");
@@ -352,7 +344,7 @@ fn spec_error_codes() {
         ),
     ];
     for (env, stdin, want_code, want_msg) in &cases {
-        let out = plugin(&t.host, env, stdin);
+        let out = t.plugin(env, stdin);
         assert_eq!(out.code(), *want_code, "{env:?} {stdin}: {}", out.stdout);
         assert!(
             out.msg().contains(want_msg),
@@ -367,8 +359,7 @@ fn spec_error_codes() {
         assert_eq!(t.snapshot(), before, "{env:?} changed state");
     }
     // The error document carries the caller's version when it is known.
-    let out = plugin(
-        &t.host,
+    let out = t.plugin(
         &vars("ADD", "", &netns, "eth0"),
         &t.conf("1.0.0", "blue", json!({})),
     );
@@ -376,10 +367,10 @@ fn spec_error_codes() {
     // The agent unreachable: ADD asks to try again later, STATUS says not available.
     let gone = json!({"cniVersion":"1.1.0","name":"blue","type":"weft","agentSocket":"/nonexistent/agent.sock","subnet":"10.42.0.0/16"}).to_string();
     assert_eq!(
-        plugin(&t.host, &vars("ADD", "c1", &netns, "eth0"), &gone).code(),
+        t.plugin(&vars("ADD", "c1", &netns, "eth0"), &gone).code(),
         11
     );
-    let out = plugin(&t.host, &vars("STATUS", "", "", ""), &gone);
+    let out = t.plugin(&vars("STATUS", "", "", ""), &gone);
     assert_eq!(out.code(), 50);
     assert!(
         out.msg().contains("/nonexistent/agent.sock"),
@@ -391,9 +382,7 @@ fn spec_error_codes() {
 
 #[test]
 fn failed_add_rolls_back_everything() {
-    if !require_root("failed_add_rolls_back_everything") {
-        return;
-    }
+    require_root!();
     let mut t = Cni::new();
     t.lab.add_netns("c1");
     // The container already has an eth0: the veth cannot be made half-way
@@ -419,9 +408,7 @@ fn failed_add_rolls_back_everything() {
 
 #[test]
 fn status_and_gc() {
-    if !require_root("status_and_gc") {
-        return;
-    }
+    require_root!();
     let mut t = Cni::new();
     let conf = t.blue();
     assert!(
@@ -466,9 +453,7 @@ fn status_and_gc() {
 
 #[test]
 fn bridge_mode() {
-    if !require_root("bridge_mode") {
-        return;
-    }
+    require_root!();
     let mut t = Cni::new();
     let conf = t.conf(
         "1.0.0",
@@ -501,5 +486,47 @@ fn bridge_mode() {
         .ok
     );
     assert!(!t.host_links().contains("fn-b1c2d3e4"));
+    t.lab.finish();
+}
+
+/// A network made beforehand (here with the CLI) is joined by a config
+/// that only names it: what the config leaves out is whatever the network
+/// is. What it says must still agree: a contradicting mode is refused with
+/// code 7, and that refusal changes nothing.
+#[test]
+fn a_config_without_mode_joins_an_existing_bridge_network() {
+    require_root!();
+    let mut t = Cni::new();
+    t.lab.bridge_on("h1", "br", "10.88.0.0/16");
+    let bare = t.conf("1.1.0", "br", json!({}));
+    let r = t.add("c1", &bare);
+    assert_eq!(r["ips"][0]["address"], "10.88.0.2/16");
+    assert_eq!(r["ips"][0]["gateway"], "10.88.0.1");
+    t.lab.exec_ok("c1", "ping -c1 -W2 10.88.0.1");
+    // The same with the settings it has, spelled out.
+    let agreeing = t.conf(
+        "1.1.0",
+        "br",
+        json!({"mode": "bridge", "subnet": "10.88.0.0/16", "internal": false}),
+    );
+    let r = t.add("c2", &agreeing);
+    assert_eq!(r["ips"][0]["address"], "10.88.0.3/16");
+
+    t.lab.add_netns("c3");
+    let before = t.snapshot();
+    let contradicting = t.conf("1.1.0", "br", json!({"mode": "wireguard"}));
+    let out = t.call("ADD", "c3", &t.lab.netns_path("c3"), "eth0", &contradicting);
+    assert_eq!(out.code(), 7, "{}", out.stdout);
+    assert!(
+        out.msg()
+            .contains("exists in mode bridge, but the config says wireguard"),
+        "{}",
+        out.msg()
+    );
+    assert_eq!(t.snapshot(), before, "a refused ADD changed state");
+    assert!(
+        t.call("DEL", "c1", &t.lab.netns_path("c1"), "eth0", &bare)
+            .ok
+    );
     t.lab.finish();
 }

@@ -1,36 +1,30 @@
 //! The IPAM under pressure: 64 ADDs racing as separate processes, 64
 //! parallel DELs, and `kill -9` of the agent in the middle of a burst.
 
-mod common;
+use weft_testkit::*;
 
-use common::*;
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 fn spawn_plugin(lab: &Lab, command: &str, id: &str, conf: &str) -> Child {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &lab.ns("h1"), WEFT])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CNI_COMMAND", command)
-        .env("CNI_CONTAINERID", id)
-        .env("CNI_NETNS", lab.netns_path(id))
-        .env("CNI_IFNAME", "eth0")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn plugin");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(conf.as_bytes())
-        .unwrap();
-    child
+    let netns = lab.netns_path(id);
+    let vars = [
+        ("CNI_COMMAND", command),
+        ("CNI_CONTAINERID", id),
+        ("CNI_NETNS", &netns),
+        ("CNI_IFNAME", "eth0"),
+    ];
+    cni::spawn(&lab.weft, &lab.ns("h1"), &vars, conf)
+}
+
+/// The plugin for every container at once, racing each other.
+fn burst(lab: &Lab, command: &str, ids: &[String], conf: &str) -> Vec<(String, Child)> {
+    ids.iter()
+        .map(|id| (id.clone(), spawn_plugin(lab, command, id, conf)))
+        .collect()
 }
 
 fn conf(lab: &Lab) -> String {
@@ -51,22 +45,13 @@ fn ids(n: usize) -> Vec<String> {
 
 #[test]
 fn sixty_four_racing_adds_and_dels() {
-    if !require_root("sixty_four_racing_adds_and_dels") {
-        return;
-    }
-    let mut lab = Lab::new();
-    lab.add_netns("h1");
-    lab.start_agent("h1");
+    require_root!();
+    let mut lab = Lab::with_agents(WEFT, &["h1"]);
     let ids = ids(64);
-    for id in &ids {
-        lab.add_netns(id);
-    }
+    lab.add_namespaces(&ids);
     let conf = conf(&lab);
     // The network does not exist yet: the racing ADDs also race to create it.
-    let children: Vec<(String, Child)> = ids
-        .iter()
-        .map(|id| (id.clone(), spawn_plugin(&lab, "ADD", id, &conf)))
-        .collect();
+    let children = burst(&lab, "ADD", &ids, &conf);
     let mut addresses = BTreeSet::new();
     for (id, child) in children {
         let out = child.wait_with_output().unwrap();
@@ -92,10 +77,7 @@ fn sixty_four_racing_adds_and_dels() {
         );
     }
 
-    let children: Vec<(String, Child)> = ids
-        .iter()
-        .map(|id| (id.clone(), spawn_plugin(&lab, "DEL", id, &conf)))
-        .collect();
+    let children = burst(&lab, "DEL", &ids, &conf);
     for (id, child) in children {
         let out = child.wait_with_output().unwrap();
         assert!(
@@ -119,48 +101,24 @@ fn sixty_four_racing_adds_and_dels() {
 
 #[test]
 fn kill_9_during_a_burst_of_adds() {
-    if !require_root("kill_9_during_a_burst_of_adds") {
-        return;
-    }
-    let mut lab = Lab::new();
-    lab.add_netns("h1");
-    lab.start_agent("h1");
-    lab.weft_ok(
-        "h1",
-        &[
-            "network",
-            "create",
-            "blue",
-            "--subnet",
-            "10.42.0.0/16",
-            "--block",
-            "10.42.1.0/24",
-        ],
-    );
+    require_root!();
+    let mut lab = Lab::with_agents(WEFT, &["h1"]);
+    // blue: subnet 10.42.0.0/16, block 10.42.1.0/24.
+    lab.network_on("h1", "blue", 42);
     let ids = ids(40);
-    for id in &ids {
-        lab.add_netns(id);
-    }
+    lab.add_namespaces(&ids);
     let conf = conf(&lab);
-    let children: Vec<(String, Child)> = ids
-        .iter()
-        .map(|id| (id.clone(), spawn_plugin(&lab, "ADD", id, &conf)))
-        .collect();
-    // Let part of the burst through, then kill the agent mid-way.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let children = burst(&lab, "ADD", &ids, &conf);
+    // Let part of the burst through (up to 20 s), then kill the agent mid-way.
     let mut children: Vec<(String, Child)> = children;
-    loop {
-        let mut done = 0;
-        for (_, c) in children.iter_mut() {
-            if matches!(c.try_wait(), Ok(Some(s)) if s.success()) {
-                done += 1;
-            }
-        }
-        if done >= 8 || std::time::Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    poll_until(Duration::from_secs(20), Duration::from_millis(5), || {
+        let done = children
+            .iter_mut()
+            .filter_map(|(_, c)| c.try_wait().ok().flatten())
+            .filter(|s| s.success())
+            .count();
+        done >= 8
+    });
     lab.kill_agent("h1");
     let mut succeeded = BTreeMap::new();
     let mut failed = 0;
@@ -197,7 +155,12 @@ fn kill_9_during_a_burst_of_adds() {
             .map(|id| json!({"containerID": id, "ifname": "eth0"}))
             .collect::<Vec<_>>()
     );
-    let out = common::cni::plugin(&lab.ns("h1"), &[("CNI_COMMAND", "GC")], &gc.to_string());
+    let out = cni::plugin(
+        &lab.weft,
+        &lab.ns("h1"),
+        &[("CNI_COMMAND", "GC")],
+        &gc.to_string(),
+    );
     assert!(out.ok, "GC: {} {}", out.stdout, out.stderr);
 
     // Nothing lost: every successful ADD is still recorded, same address.
@@ -253,12 +216,8 @@ fn kill_9_during_a_burst_of_adds() {
 /// a pool that was full takes a whole new set of containers.
 #[test]
 fn leases_of_a_reboot_are_reclaimed() {
-    if !require_root("leases_of_a_reboot_are_reclaimed") {
-        return;
-    }
-    let mut lab = Lab::new();
-    lab.add_netns("h1");
-    lab.start_agent("h1");
+    require_root!();
+    let mut lab = Lab::with_agents(WEFT, &["h1"]);
     // A bridge network with room for five containers: .1 is the gateway,
     // .7 the broadcast address.
     let conf = json!({

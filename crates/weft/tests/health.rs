@@ -2,9 +2,9 @@
 //! `unhealthy` when a host's underlay goes down and back without a manual
 //! step, `degraded` for a stale handshake, and the same in Prometheus text.
 
-mod common;
+use weft_testkit::*;
 
-use common::*;
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 use std::time::{Duration, Instant};
 
 fn peer_health(lab: &Lab, host: &str) -> String {
@@ -17,17 +17,13 @@ fn peer_health(lab: &Lab, host: &str) -> String {
 
 fn wait_health(lab: &Lab, host: &str, want: &str, within: Duration) -> Duration {
     let start = Instant::now();
-    loop {
-        let now = peer_health(lab, host);
-        if now == want {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < within,
-            "{host}: peer is {now:?}, not {want:?} after {within:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_value(
+        &format!("{host}'s peer to be {want:?}"),
+        within,
+        || peer_health(lab, host),
+        |now| now == want,
+    );
+    start.elapsed()
 }
 
 fn metrics(lab: &Lab, host: &str) -> String {
@@ -39,13 +35,9 @@ fn metrics(lab: &Lab, host: &str) -> String {
 
 #[test]
 fn health_follows_the_underlay() {
-    if !require_root("health_follows_the_underlay") {
-        return;
-    }
-    let mut lab = Lab::new();
-    for ns in ["h1", "h2", "c1"] {
-        lab.add_netns(ns);
-    }
+    require_root!();
+    let mut lab = Lab::new(WEFT);
+    lab.add_namespaces(["h1", "h2", "c1"]);
     lab.underlay("h1", "h2");
     lab.start_agent_with(
         "h1",

@@ -3,12 +3,12 @@
 //! don't; a second `up` changes nothing; a fourth host changes nothing for
 //! the others; a process's exit shows in status; `down` leaves nothing.
 
-mod common;
+use weft_testkit::*;
 
-use common::*;
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 use std::path::Path;
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Mesh {
     name: String,
@@ -28,14 +28,7 @@ impl Mesh {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.weft(args);
-        assert!(
-            out.status.success(),
-            "weft {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        stdout_of(self.weft(args), &format!("weft {args:?}"))
     }
 
     fn up(&self) -> String {
@@ -68,15 +61,12 @@ impl Mesh {
 
     /// Wait until `svc` has ended the way `how` says.
     fn wait_for_exit(&self, svc: &str, how: &str) {
-        let start = Instant::now();
-        while !self.service_status(svc).contains(how) {
-            assert!(
-                start.elapsed() < Duration::from_secs(45),
-                "{svc} never {how}: {}",
-                self.service_status(svc)
-            );
-            std::thread::sleep(Duration::from_millis(300));
-        }
+        wait_for_value(
+            &format!("{svc} to end: {how}"),
+            Duration::from_secs(45),
+            || self.service_status(svc),
+            |status| status.contains(how),
+        );
     }
 
     fn keys_and_addresses(&self, hosts: &[&str]) -> String {
@@ -179,9 +169,7 @@ fn leftovers(name: &str) -> Vec<String> {
 
 #[test]
 fn a_lab_mesh_up_and_down() {
-    if !require_root("a_lab_mesh_up_and_down") {
-        return;
-    }
+    require_root!();
     let dir = tempfile::Builder::new()
         .prefix("weft-test-mesh")
         .tempdir()
@@ -302,7 +290,7 @@ fn a_lab_mesh_up_and_down() {
 /// and once more when its definition changes.
 #[test]
 fn an_ended_process_runs_once_per_definition() {
-    if !require_root("an_ended_process_runs_once_per_definition") {
+    if !require_root() {
         return;
     }
     let dir = tempfile::Builder::new()

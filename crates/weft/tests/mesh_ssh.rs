@@ -3,22 +3,20 @@
 //! and /run/wireguard private to it); `up` installs weft there, starts its
 //! agent, and the mesh works across it.
 
-mod common;
+use weft_testkit::*;
 
-use common::*;
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn up_over_ssh() {
-    if !require_root("up_over_ssh") {
-        return;
-    }
+    require_root!();
     if which("sshd").is_none() && !std::path::Path::new("/usr/sbin/sshd").exists() {
-        eprintln!("skipped: up_over_ssh needs openssh-server (scripts/deps installs it)");
+        skip("needs openssh-server (scripts/deps installs it)");
         return;
     }
-    let mut lab = Lab::new();
+    let mut lab = Lab::new(WEFT);
     lab.add_netns("here");
     lab.add_netns("there");
     lab.underlay("here", "there");
@@ -43,23 +41,12 @@ fn up_over_ssh() {
     }
     // The "remote machine": sshd in its own mount namespace, where weft's
     // directories are private tmpfs mounts.
-    let sshd = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.ns("there"),
-            "unshare",
-            "-m",
-            "--propagation",
-            "slave",
-            "sh",
-            "-c",
-        ])
-        .arg(format!(
-            "mount -t tmpfs remote /var/lib/weft && mount -t tmpfs remote /run/weft && \
-             mount -t tmpfs remote /run/wireguard && exec /usr/sbin/sshd -D -e -f {}/sshd_config",
-            dir.display()
-        ))
+    let script = format!(
+        "mount -t tmpfs remote /var/lib/weft && mount -t tmpfs remote /run/weft && \
+         mount -t tmpfs remote /run/wireguard && exec /usr/sbin/sshd -D -e -f {}/sshd_config",
+        dir.display()
+    );
+    let sshd = in_netns_with_private_mounts(&lab.ns("there"), &script)
         .stdin(Stdio::null())
         .stderr(std::fs::File::create(dir.join("sshd.log")).unwrap())
         .spawn()
@@ -127,17 +114,15 @@ fn up_over_ssh() {
 
     // Across the tunnel, by name: s1 (here) fetches from s2 (there).
     let fetch = "python3 -c \"import urllib.request; urllib.request.urlopen('http://s2:8080/', timeout=3)\"";
-    let start = Instant::now();
-    while !weft(&["exec", "--file", f, "s1", "--", "sh", "-c", fetch])
-        .status
-        .success()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "s1 never reached s2 over the mesh"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    wait_for(
+        "s1 to reach s2 over the mesh",
+        Duration::from_secs(20),
+        || {
+            weft(&["exec", "--file", f, "s1", "--", "sh", "-c", fetch])
+                .status
+                .success()
+        },
+    );
     let status = ok(&["status", "--file", f]);
     assert!(
         status.contains("there") && status.contains("healthy"),

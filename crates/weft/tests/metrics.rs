@@ -4,9 +4,9 @@
 //! answers, in the format the client asked for; `promtool check metrics`
 //! finds nothing to complain about.
 
-mod common;
+use weft_testkit::*;
 
-use common::*;
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -149,10 +149,10 @@ fn cpu_ticks(pid: u32) -> u64 {
 
 #[test]
 fn idle_connections_from_an_unprivileged_user_do_not_starve_the_api() {
-    if !require_root("idle_connections_from_an_unprivileged_user_do_not_starve_the_api") {
+    if !require_root() {
         return;
     }
-    let mut lab = Lab::new();
+    let mut lab = Lab::new(WEFT);
     lab.add_netns("h1");
     lab.start_agent_with("h1", &["--metrics", &format!("127.0.0.1:{PORT}")]);
     let pid = lab.agents["h1"].pid();
@@ -242,10 +242,10 @@ fn idle_connections_from_an_unprivileged_user_do_not_starve_the_api() {
 
 #[test]
 fn only_get_metrics_answers_in_the_negotiated_format() {
-    if !require_root("only_get_metrics_answers_in_the_negotiated_format") {
+    if !require_root() {
         return;
     }
-    let mut lab = Lab::new();
+    let mut lab = Lab::new(WEFT);
     lab.add_netns("h1");
     lab.start_agent_with("h1", &["--metrics", &format!("127.0.0.1:{PORT}")]);
     // A network with a peer, so that every metric family has samples.
@@ -323,7 +323,7 @@ fn only_get_metrics_answers_in_the_negotiated_format() {
 
     // promtool finds nothing to complain about.
     match which("promtool") {
-        None => eprintln!("skipped: promtool check (package prometheus; scripts/deps installs it)"),
+        None => skip("promtool check: promtool missing (package prometheus; scripts/deps installs it)"),
         Some(promtool) => {
             let mut check = Command::new(promtool)
                 .args(["check", "metrics"])

@@ -3,10 +3,17 @@
 //! c1 on blue and red (h1), c2 on blue (h2), c3 on red (h2), c4 on green
 //! (h1); a "world" namespace reachable only through h1's uplink.
 
-mod common;
+use weft_testkit::*;
 
-use common::*;
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 use std::time::{Duration, Instant};
+
+/// A script in tests/fixtures.
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
 
 fn ping(lab: &Lab, from: &str, to: &str) -> bool {
     lab.exec(from, &format!("ping -c1 -W1 {to}"))
@@ -30,6 +37,16 @@ fn dig_short(lab: &Lab, from: &str, server: &str, name: &str) -> String {
         .to_string()
 }
 
+/// Wait (up to 15 s) until c1 resolves c2.mesh.local through h1's blue DNS.
+fn c2_resolves_from_c1(lab: &Lab, what: &str) {
+    wait_for_value(
+        what,
+        Duration::from_secs(15),
+        || dig_short(lab, "c1", "10.42.1.1", "c2.mesh.local"),
+        |answer| answer == "10.42.2.2",
+    );
+}
+
 fn peer_both_ways(lab: &Lab, network: &str, octet: u8, port: u16) {
     lab.peer("h1", "h2", network, octet, port);
     lab.peer("h2", "h1", network, octet, port);
@@ -41,13 +58,9 @@ fn weft_table(lab: &Lab, host: &str) -> String {
 
 #[test]
 fn isolated_networks_egress_and_dns() {
-    if !require_root("isolated_networks_egress_and_dns") {
-        return;
-    }
-    let mut lab = Lab::new();
-    for ns in ["h1", "h2", "world", "c1", "c2", "c3", "c4"] {
-        lab.add_netns(ns);
-    }
+    require_root!();
+    let mut lab = Lab::new(WEFT);
+    lab.add_namespaces(["h1", "h2", "world", "c1", "c2", "c3", "c4"]);
     lab.underlay("h1", "h2");
     let (h1, world) = (lab.ns("h1"), lab.ns("world"));
     sh(&format!(
@@ -57,10 +70,10 @@ fn isolated_networks_egress_and_dns() {
     ));
     lab.fixture(
         "world",
-        "upstream_dns.py",
+        &fixture("upstream_dns.py"),
         &["198.51.100.2", "198.51.100.99"],
     );
-    lab.fixture("world", "who_is_it.py", &["198.51.100.2", "8080"]);
+    lab.fixture("world", &fixture("who_is_it.py"), &["198.51.100.2", "8080"]);
     for h in ["h1", "h2"] {
         lab.start_agent_with(h, &["--host-name", h, "--dns-upstream", "198.51.100.2:53"]);
     }
@@ -81,21 +94,7 @@ fn isolated_networks_egress_and_dns() {
     );
     peer_both_ways(&lab, "blue", 42, 51820);
     peer_both_ways(&lab, "red", 43, 51821);
-    let attach = |host: &str, net: &str, id: &str| {
-        lab.weft_json(
-            host,
-            &[
-                "attach",
-                net,
-                "--netns",
-                &lab.netns_path(id),
-                "--id",
-                id,
-                "--name",
-                id,
-            ],
-        )
-    };
+    let attach = |host: &str, net: &str, id: &str| lab.attach(host, net, id, &["--name", id]);
     let c1_blue = attach("h1", "blue", "c1");
     let c1_red = attach("h1", "red", "c1");
     assert_eq!(
@@ -183,14 +182,7 @@ fn isolated_networks_egress_and_dns() {
     );
 
     // DNS across hosts, once the peers' names have been fetched.
-    let start = Instant::now();
-    while dig_short(&lab, "c1", "10.42.1.1", "c2.mesh.local") != "10.42.2.2" {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "c2.mesh.local never resolved on h1"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    c2_resolves_from_c1(&lab, "c2.mesh.local to resolve on h1");
     assert_eq!(
         dig_short(&lab, "c1", "10.43.1.1", "c3.mesh.local"),
         "10.43.2.2"
@@ -246,7 +238,10 @@ fn isolated_networks_egress_and_dns() {
         .spawn()
         .unwrap();
     lab.keep(holder);
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for("the holder's connection", Duration::from_secs(5), || {
+        lab.exec_ok("c1", "ss -Htn state established dst 10.42.1.1:53")
+            .contains("10.42.1.1:53")
+    });
     let start = Instant::now();
     for _ in 0..10 {
         assert_eq!(
@@ -276,19 +271,7 @@ fn isolated_networks_egress_and_dns() {
             .contains("default via 10.42.1.1 dev eth0")
     );
     // …and attaching again gives eth1 back without disturbing eth0.
-    lab.weft_json(
-        "h1",
-        &[
-            "attach",
-            "red",
-            "--netns",
-            &lab.netns_path("c1"),
-            "--id",
-            "c1",
-            "--name",
-            "c1",
-        ],
-    );
+    lab.attach("h1", "red", "c1", &["--name", "c1"]);
     assert!(reaches(&lab, "c1", "10.43.2.2") && reaches(&lab, "c1", "10.42.2.2"));
 
     // Restart: the same rules, byte for byte, and DNS still answers.
@@ -303,14 +286,7 @@ fn isolated_networks_egress_and_dns() {
         before,
         "nft ruleset changed across a restart"
     );
-    let start = Instant::now();
-    while dig_short(&lab, "c1", "10.42.1.1", "c2.mesh.local") != "10.42.2.2" {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "DNS did not come back"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    c2_resolves_from_c1(&lab, "DNS to come back");
     assert!(reaches(&lab, "c1", "10.42.2.2"));
 
     // Removing the networks leaves no table, chain, rule, interface or listener.

@@ -3,9 +3,9 @@
 //! own namespace is untouched), Podman's storage and configuration live in
 //! the test's directory.
 
-mod common;
+use weft_testkit::*;
 
-use common::*;
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 use std::path::Path;
 use std::process::Output;
 
@@ -82,14 +82,25 @@ impl Podman {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "podman {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        stdout_of(self.run(args), &format!("podman {args:?}"))
+    }
+
+    /// `script` in a throwaway busybox container on `network` (allowed to
+    /// ping); its output, which must come with success.
+    fn run_once(&self, network: &str, script: &str) -> String {
+        let image = "localhost/bb:latest";
+        self.ok(&[
+            "run",
+            "--rm",
+            "--cap-add",
+            "NET_RAW",
+            "--network",
+            network,
+            image,
+            "sh",
+            "-c",
+            script,
+        ])
     }
 }
 
@@ -101,16 +112,9 @@ impl Drop for Podman {
 
 #[test]
 fn podman_runs_containers_on_weft_networks() {
-    if !require_root("podman_runs_containers_on_weft_networks") {
-        return;
-    }
-    if which("podman").is_none() || which("runc").is_none() {
-        eprintln!("skipped: podman or runc not installed (scripts/deps installs them)");
-        return;
-    }
-    let mut lab = Lab::new();
-    lab.add_netns("h1");
-    lab.start_agent("h1");
+    require_root!();
+    require_tools!("podman", "runc");
+    let lab = Lab::with_agents(WEFT, &["h1"]);
     let socket = lab.agents["h1"].socket.clone();
     let podman = Podman::new(&lab.dir.path().join("podman"), &socket);
 
@@ -138,35 +142,16 @@ fn podman_runs_containers_on_weft_networks() {
         .to_string();
     assert_eq!(server_ip, "10.89.0.2");
     assert!(atts[0]["host_ifname"].as_str().unwrap().starts_with("fn-"));
-    let out = podman.ok(&[
-        "run",
-        "--rm",
-        "--cap-add",
-        "NET_RAW",
-        "--network",
+    let out = podman.run_once(
         "weftbr",
-        "localhost/bb:latest",
-        "sh",
-        "-c",
         &format!("ip -4 addr show eth0 && ping -c1 -W2 10.89.0.1 && ping -c1 -W2 {server_ip}"),
-    ]);
+    );
     assert!(out.contains("10.89.0.3/24"), "{out}");
     assert!(out.contains("1 packets received"), "{out}");
     lab.exec_ok("h1", &format!("ping -c1 -W2 {server_ip}"));
 
     // WireGuard mode through CNI too: the container reaches its host.
-    let out = podman.ok(&[
-        "run",
-        "--rm",
-        "--cap-add",
-        "NET_RAW",
-        "--network",
-        "weftwg",
-        "localhost/bb:latest",
-        "sh",
-        "-c",
-        "ip -4 addr show eth0 && ping -c1 -W2 10.42.0.1",
-    ]);
+    let out = podman.run_once("weftwg", "ip -4 addr show eth0 && ping -c1 -W2 10.42.0.1");
     assert!(
         out.contains("10.42.0.2/32") && out.contains("1 packets received"),
         "{out}"

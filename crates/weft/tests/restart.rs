@@ -2,40 +2,23 @@
 //! agent restores what is missing, releases what belonged to vanished
 //! namespaces, and removes leftovers that carry its mark.
 
-mod common;
+use weft_testkit::*;
 
-use common::*;
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 use std::time::Duration;
 
 fn attach(lab: &Lab, id: &str) -> serde_json::Value {
-    lab.weft_json(
-        "h1",
-        &["attach", "blue", "--netns", &lab.netns_path(id), "--id", id],
-    )
+    lab.attach("h1", "blue", id, &[])
 }
 
 #[test]
 fn restart_restores_releases_and_cleans() {
-    if !require_root("restart_restores_releases_and_cleans") {
-        return;
-    }
-    let mut lab = Lab::new();
-    for ns in ["h1", "c1", "c2", "c3"] {
-        lab.add_netns(ns);
-    }
+    require_root!();
+    let mut lab = Lab::new(WEFT);
+    lab.add_namespaces(["h1", "c1", "c2", "c3"]);
     lab.start_agent("h1");
-    lab.weft_ok(
-        "h1",
-        &[
-            "network",
-            "create",
-            "blue",
-            "--subnet",
-            "10.42.0.0/16",
-            "--block",
-            "10.42.1.0/24",
-        ],
-    );
+    // blue: subnet 10.42.0.0/16, block 10.42.1.0/24.
+    lab.network_on("h1", "blue", 42);
     let key = lab.weft_json("h1", &["network", "ls"])[0]["public_key"].clone();
     assert_eq!(attach(&lab, "c1")["address"], "10.42.1.2/32");
     assert_eq!(attach(&lab, "c2")["address"], "10.42.1.3/32");
@@ -146,26 +129,11 @@ fn restart_restores_releases_and_cleans() {
 /// bridge that someone has brought up is not weft's to take.
 #[test]
 fn a_bridge_left_unmarked_by_a_crash_is_finished() {
-    if !require_root("a_bridge_left_unmarked_by_a_crash_is_finished") {
-        return;
-    }
-    let mut lab = Lab::new();
-    for ns in ["h1", "c1"] {
-        lab.add_netns(ns);
-    }
+    require_root!();
+    let mut lab = Lab::new(WEFT);
+    lab.add_namespaces(["h1", "c1"]);
     lab.start_agent("h1");
-    lab.weft_ok(
-        "h1",
-        &[
-            "network",
-            "create",
-            "br",
-            "--mode",
-            "bridge",
-            "--subnet",
-            "10.88.0.0/16",
-        ],
-    );
+    lab.bridge_on("h1", "br", "10.88.0.0/16");
     assert_eq!(
         lab.weft_json("h1", &["network", "ls"])[0]["interface"],
         "weft-br0"
@@ -182,17 +150,7 @@ fn a_bridge_left_unmarked_by_a_crash_is_finished() {
         "{link}"
     );
     lab.exec_ok("h1", "ip -br addr show weft-br0 | grep -q 10.88.0.1");
-    let id = lab.weft_json(
-        "h1",
-        &[
-            "attach",
-            "br",
-            "--netns",
-            &lab.netns_path("c1"),
-            "--id",
-            "c1",
-        ],
-    );
+    let id = lab.attach("h1", "br", "c1", &[]);
     assert_eq!(id["address"], "10.88.0.2/16");
     lab.exec_ok("c1", "ping -c1 -W2 10.88.0.1");
 

@@ -3,10 +3,9 @@
 //! peers both ways, a container on each host. Then a `kill -9` restart and
 //! a detach.
 
-mod common;
+use weft_testkit::*;
 
-use common::capture;
-use common::*;
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The ICMP payload pattern (`ping -p`) and the TCP message: plaintext
@@ -50,13 +49,9 @@ fn tcp_exchange(lab: &mut Lab, server: &str, server_ip: &str, client: &str) {
 
 #[test]
 fn two_hosts_two_containers_encrypted() {
-    if !require_root("two_hosts_two_containers_encrypted") {
-        return;
-    }
-    let mut lab = Lab::new();
-    for ns in ["h1", "h2", "c1", "c2"] {
-        lab.add_netns(ns);
-    }
+    require_root!();
+    let mut lab = Lab::new(WEFT);
+    lab.add_namespaces(["h1", "h2", "c1", "c2"]);
     lab.underlay("h1", "h2");
     lab.start_agent("h1");
     lab.start_agent("h2");
@@ -71,32 +66,8 @@ fn two_hosts_two_containers_encrypted() {
     lab.peer("h1", "h2", "blue", 42, 51820);
     lab.peer("h2", "h1", "blue", 42, 51820);
 
-    let c1 = lab.weft_json(
-        "h1",
-        &[
-            "attach",
-            "blue",
-            "--netns",
-            &lab.netns_path("c1"),
-            "--id",
-            "c1",
-            "--name",
-            "c1",
-        ],
-    );
-    let c2 = lab.weft_json(
-        "h2",
-        &[
-            "attach",
-            "blue",
-            "--netns",
-            &lab.netns_path("c2"),
-            "--id",
-            "c2",
-            "--name",
-            "c2",
-        ],
-    );
+    let c1 = lab.attach("h1", "blue", "c1", &["--name", "c1"]);
+    let c2 = lab.attach("h2", "blue", "c2", &["--name", "c2"]);
     assert_eq!(c1["address"], "10.42.1.2/32");
     assert_eq!(c1["ifname"], "eth0");
     assert_eq!(c1["gateway"], "10.42.1.1");

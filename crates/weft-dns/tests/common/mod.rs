@@ -1,5 +1,5 @@
-//! Helpers for the DNS tests: a client over UDP and TCP, and a fake
-//! upstream resolver. Everything listens on 127.0.0.1 with a port the
+//! Helpers for the DNS tests: a zone with one name, a client over UDP and
+//! TCP, and a fake upstream resolver. Everything listens on 127.0.0.1 with a port the
 //! kernel picks, so tests run in parallel without root.
 
 #![allow(dead_code)] // each test binary uses a different subset
@@ -16,8 +16,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
+use weft_dns::Zone;
 
 pub const LIMIT: Duration = Duration::from_secs(5);
+
+/// Zone `mesh.local` holding `name` (from source "local") with `addresses`.
+pub fn zone_with(name: &str, addresses: &[&str]) -> Arc<Zone> {
+    let zone = Zone::new("mesh.local").unwrap();
+    let addresses = addresses.iter().map(|a| a.parse().unwrap()).collect();
+    zone.upsert("local", name, addresses).unwrap();
+    zone
+}
 
 pub fn query_bytes(name: &str, rtype: RecordType, id: u16) -> Vec<u8> {
     let mut message = Message::query();

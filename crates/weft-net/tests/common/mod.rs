@@ -1,21 +1,11 @@
-//! Shared helpers for the privileged tests. Each test makes its own
-//! anonymous namespaces, so nothing outside them is touched and everything
-//! disappears when the handles drop.
+//! weft-net's own helpers for the privileged tests (the root check, waiting
+//! and ping come from weft-testkit). Each test makes its own anonymous
+//! namespaces, so nothing outside them is touched and everything disappears
+//! when the handles drop.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
 use weft_net::{Link, Netlink, Netns};
-
-/// Skips the calling test (returns) unless running as root.
-#[macro_export]
-macro_rules! require_root {
-    () => {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root");
-            return;
-        }
-    };
-}
 
 /// A fresh namespace and a netlink handle inside it.
 pub fn lab() -> (Netns, Netlink) {

@@ -283,7 +283,7 @@ mod tests {
     fn without_the_module_netlink_errors_name_the_interface() {
         // This machine (and CI) has no wireguard module: the family lookup fails.
         if Genl::connect("wireguard").is_ok() {
-            eprintln!("skipped: the wireguard module is loaded here");
+            weft_testkit::skip("the wireguard module is loaded here");
             return;
         }
         let kernel = Kernel::new(Box::new(FakeLinks::default()));

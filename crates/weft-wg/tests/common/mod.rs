@@ -1,7 +1,8 @@
-//! Helpers for the privileged tests: network namespaces that are deleted
-//! even when a test panics, processes that are killed likewise, and running
-//! `wg` (or a peer daemon) with a per-test directory mounted where `wg`
-//! looks for UAPI sockets.
+//! weft-wg's own helpers for the privileged tests: running `wg` (or a peer
+//! daemon) with a per-test directory mounted where `wg` looks for UAPI
+//! sockets, two engines peered over an underlay, and reading what the
+//! kernel and `wg` report. Namespaces, processes, waiting and skips come
+//! from weft-testkit.
 //!
 //! Nothing here touches the host's links, routes or firewall: links are
 //! created inside the test's namespaces, and mounts happen in throwaway
@@ -11,117 +12,42 @@
 
 pub mod traffic;
 
-use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
-/// Root is needed for namespaces, TUN devices and mounts. The tools are
-/// required where root is (CI): a missing one fails loudly.
+pub use weft_testkit::NamedNetns as Netns;
+#[allow(unused_imports)] // each test binary uses a different part
+pub use weft_testkit::{Spawned, ok, run, wait_for, wait_for_value, which};
+
+/// Root is needed for namespaces, TUN devices and mounts (without it the
+/// test records its skip). The tools are required where root is (CI): a
+/// missing one fails loudly.
 pub fn privileged() -> bool {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root (network namespaces, TUN, mounts)");
+    if !weft_testkit::require_root() {
         return false;
     }
     for tool in ["ip", "wg", "ping", "ss", "unshare", "mount"] {
         assert!(
-            find_binary(tool).is_some(),
+            which(tool).is_some(),
             "{tool} is required (iproute2, wireguard-tools, iputils-ping, util-linux)"
         );
     }
     true
 }
 
-pub fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {program}: {e}"))
-}
-
-/// Run and insist on success; returns stdout.
-#[track_caller]
-pub fn ok(program: &str, args: &[&str]) -> String {
-    let out = run(program, args);
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-/// A network namespace, deleted on drop.
-pub struct Netns {
-    pub name: String,
-}
-
-impl Netns {
-    pub fn new() -> Self {
-        let name = format!(
-            "weftwg-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        ok("ip", &["netns", "add", &name]);
-        let ns = Netns { name };
-        ns.ip(&["link", "set", "lo", "up"]);
-        ns
-    }
-
-    /// `ip -n <ns> …`
-    #[track_caller]
-    pub fn ip(&self, args: &[&str]) -> String {
-        let mut all = vec!["-n", &self.name];
-        all.extend_from_slice(args);
-        ok("ip", &all)
-    }
-
-    /// `ip netns exec <ns> …`
-    pub fn exec(&self, args: &[&str]) -> Output {
-        let mut all = vec!["netns", "exec", &self.name];
-        all.extend_from_slice(args);
-        run("ip", &all)
-    }
-
-    #[track_caller]
-    pub fn exec_ok(&self, args: &[&str]) -> String {
-        let mut all = vec!["netns", "exec", &self.name];
-        all.extend_from_slice(args);
-        ok("ip", &all)
-    }
-
-    pub fn path(&self) -> PathBuf {
-        PathBuf::from("/run/netns").join(&self.name)
-    }
-
-    /// The namespace's identity, as in `/proc/<pid>/task/<tid>/ns/net`.
-    pub fn inode(&self) -> u64 {
-        std::fs::metadata(self.path()).unwrap().ino()
-    }
-
-    /// Run `f` on a fresh thread that has entered this namespace; threads it
-    /// spawns stay in the namespace.
-    pub fn run_inside<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let file = File::open(self.path()).unwrap();
-        std::thread::spawn(move || {
-            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-            f()
-        })
-        .join()
-        .expect("thread inside the namespace panicked")
-    }
-
+/// `wg` inside a test namespace, with a UAPI directory of the test's.
+pub trait WgCli {
     /// `wg <args>` inside this namespace, with `uapi_dir` where `wg` looks
     /// for sockets (mounted in a private mount namespace).
-    pub fn wg(&self, uapi_dir: &Path, args: &[&str]) -> Output {
+    fn wg(&self, uapi_dir: &Path, args: &[&str]) -> Output;
+
+    #[track_caller]
+    fn wg_ok(&self, uapi_dir: &Path, args: &[&str]) -> String;
+}
+
+impl WgCli for Netns {
+    fn wg(&self, uapi_dir: &Path, args: &[&str]) -> Output {
         let mut script = String::from("wg");
         for arg in args {
             script.push(' ');
@@ -137,7 +63,7 @@ impl Netns {
     }
 
     #[track_caller]
-    pub fn wg_ok(&self, uapi_dir: &Path, args: &[&str]) -> String {
+    fn wg_ok(&self, uapi_dir: &Path, args: &[&str]) -> String {
         let out = self.wg(uapi_dir, args);
         assert!(
             out.status.success(),
@@ -146,19 +72,6 @@ impl Netns {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let out = run("ip", &["netns", "del", &self.name]);
-        if !out.status.success() {
-            eprintln!(
-                "cleanup: ip netns del {}: {}",
-                self.name,
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
     }
 }
 
@@ -171,16 +84,11 @@ pub fn with_uapi_dir(dir: &Path, then: &str) -> String {
     )
 }
 
-/// Two namespaces joined by a veth: 192.0.2.1/24 and 192.0.2.2/24.
+/// Two namespaces joined by a veth: 192.0.2.1/24 on veth1 and
+/// 192.0.2.2/24 on veth2.
 pub fn underlay() -> (Netns, Netns) {
     let (ns1, ns2) = (Netns::new(), Netns::new());
-    ns1.ip(&[
-        "link", "add", "veth1", "type", "veth", "peer", "name", "veth2", "netns", &ns2.name,
-    ]);
-    ns1.ip(&["addr", "add", "192.0.2.1/24", "dev", "veth1"]);
-    ns2.ip(&["addr", "add", "192.0.2.2/24", "dev", "veth2"]);
-    ns1.ip(&["link", "set", "veth1", "up"]);
-    ns2.ip(&["link", "set", "veth2", "up"]);
+    weft_testkit::netns::underlay(&ns1.name, "veth1", &ns2.name, "veth2");
     (ns1, ns2)
 }
 
@@ -188,6 +96,22 @@ pub fn underlay() -> (Netns, Netns) {
 pub fn address(ns: &Netns, ifname: &str, cidr: &str) {
     ns.ip(&["addr", "add", cidr, "dev", ifname]);
     ns.ip(&["link", "set", ifname, "mtu", "1420", "up"]);
+}
+
+/// A userspace engine with interface `ifname`, created from a thread inside
+/// `ns` (so its threads and TUN live there), its UAPI socket in `uapi`.
+pub fn start_engine(
+    ns: &Netns,
+    uapi: PathBuf,
+    ifname: &'static str,
+    options: weft_wg::userspace::EngineOptions,
+) -> weft_wg::Userspace {
+    use weft_wg::Backend;
+    ns.run_inside(move || {
+        let backend = weft_wg::Userspace::with_options(uapi, options);
+        backend.create(ifname).map(|()| backend)
+    })
+    .unwrap_or_else(|e| panic!("create {ifname} in {}: {e}", ns.name))
 }
 
 /// Two userspace engines, `wg1` in one namespace and `wg2` in the other,
@@ -207,19 +131,11 @@ pub fn engine_pair(
     options1: weft_wg::userspace::EngineOptions,
     options2: weft_wg::userspace::EngineOptions,
 ) -> EnginePair {
-    use weft_wg::{Backend, DeviceConfig, PeerConfig, PrivateKey, Userspace};
+    use weft_wg::{Backend, DeviceConfig, PeerConfig, PrivateKey};
     let (ns1, ns2) = underlay();
     let dir = tempfile::tempdir().unwrap();
-    let start = |ns: &Netns, name: &'static str, options| {
-        let uapi = dir.path().join(name);
-        ns.run_inside(move || {
-            let backend = Userspace::with_options(uapi, options);
-            backend.create(name).map(|()| backend)
-        })
-        .unwrap()
-    };
-    let backend1 = start(&ns1, "wg1", options1);
-    let backend2 = start(&ns2, "wg2", options2);
+    let backend1 = start_engine(&ns1, dir.path().join("wg1"), "wg1", options1);
+    let backend2 = start_engine(&ns2, dir.path().join("wg2"), "wg2", options2);
     let (key1, key2) = (PrivateKey::generate(), PrivateKey::generate());
     for (backend, ifname, own, other, endpoint, host) in [
         (&backend1, "wg1", &key1, &key2, "192.0.2.2:51820", "2"),
@@ -287,56 +203,6 @@ pub fn ip_counter(ns: &Netns, name: &str) -> u64 {
         .position(|n| n == name)
         .unwrap_or_else(|| panic!("no {name} in snmp"));
     values.split_whitespace().nth(i).unwrap().parse().unwrap()
-}
-
-/// A spawned process, killed (and reaped) on drop.
-pub struct Spawned {
-    pub child: Child,
-    pub log: PathBuf,
-}
-
-impl Spawned {
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A binary from PATH or cargo's bin directory.
-pub fn find_binary(name: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Some(cargo_home) = std::env::var_os("CARGO_HOME") {
-        dirs.push(PathBuf::from(cargo_home).join("bin"));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cargo/bin"));
-    }
-    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// Threads of this process whose name starts with `prefix`, with the

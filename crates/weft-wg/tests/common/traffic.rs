@@ -6,23 +6,10 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::Path;
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ring::digest::{Context, SHA256};
-
-/// Run `f` on a new thread inside the namespace at `ns` (as
-/// [`super::Netns::path`]); threads it starts stay there.
-pub fn spawn_in<T: Send + 'static>(
-    ns: &Path,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> JoinHandle<T> {
-    let file = std::fs::File::open(ns).unwrap();
-    std::thread::spawn(move || {
-        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        f()
-    })
-}
+use weft_testkit::netns::spawn_in;
 
 /// What a TCP transfer saw at both ends.
 #[derive(Debug)]

@@ -1,8 +1,9 @@
 //! Driving the real `weft` binary as a CNI runtime does: `CNI_*` variables
 //! and the configuration on stdin, inside a host namespace.
 
-use super::*;
 use std::io::Write as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 pub struct CniOutput {
     pub ok: bool,
@@ -12,12 +13,14 @@ pub struct CniOutput {
 
 impl CniOutput {
     /// stdout as JSON (must be exactly one document when non-empty).
+    #[track_caller]
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {:?}", self.stdout))
     }
 
     /// The spec's error code; asserts the call failed with an error document.
+    #[track_caller]
     pub fn code(&self) -> u64 {
         assert!(!self.ok, "expected failure, got success: {}", self.stdout);
         let doc = self.json();
@@ -32,10 +35,13 @@ impl CniOutput {
     }
 }
 
-/// Run the plugin in `ns` (full name) with exactly these variables.
-pub fn plugin(ns: &str, vars: &[(&str, &str)], stdin: &str) -> CniOutput {
+/// Start the plugin (`weft`) in namespace `ns` (full name) with exactly
+/// these variables (and PATH), `stdin` written to it; stdout and stderr
+/// piped. For calls that race each other.
+pub fn spawn(weft: &Path, ns: &str, vars: &[(&str, &str)], stdin: &str) -> Child {
     let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", ns, WEFT])
+    cmd.args(["netns", "exec", ns])
+        .arg(weft)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .stdin(Stdio::piped())
@@ -51,7 +57,12 @@ pub fn plugin(ns: &str, vars: &[(&str, &str)], stdin: &str) -> CniOutput {
         .unwrap()
         .write_all(stdin.as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child
+}
+
+/// Run the plugin in `ns` (full name) with exactly these variables.
+pub fn plugin(weft: &Path, ns: &str, vars: &[(&str, &str)], stdin: &str) -> CniOutput {
+    let out = spawn(weft, ns, vars, stdin).wait_with_output().unwrap();
     CniOutput {
         ok: out.status.success(),
         stdout: String::from_utf8_lossy(&out.stdout).trim().to_string(),
@@ -59,7 +70,7 @@ pub fn plugin(ns: &str, vars: &[(&str, &str)], stdin: &str) -> CniOutput {
     }
 }
 
-/// The variables of one call.
+/// The variables of one call; empty values are left out.
 pub fn vars<'a>(
     command: &'a str,
     id: &'a str,

@@ -1,90 +1,26 @@
 //! A lab for privileged end-to-end tests: network namespaces standing in for
 //! hosts and containers, real `weft agent` processes inside them, and the
 //! real `weft` CLI. Everything a lab makes it removes on drop, even when the
-//! test fails, and `assert_clean` proves it.
-
-#![allow(dead_code)]
+//! test fails, and [`Lab::finish`] proves it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-pub const WEFT: &str = env!("CARGO_BIN_EXE_weft");
-
-/// Root is needed for namespaces; without it a test says so and passes.
-pub fn require_root(test: &str) -> bool {
-    if nix_is_root() {
-        return true;
-    }
-    eprintln!("skipped: {test} needs root (network namespaces)");
-    false
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
-}
-
-/// Is this tool on PATH (or in ~/.cargo/bin)?
-pub fn which(tool: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(Path::new(&home).join(".cargo/bin"));
-    }
-    dirs.into_iter().map(|d| d.join(tool)).find(|p| p.is_file())
-}
-
-/// A shell command line that runs all of `cmd` inside namespace `ns`.
-pub fn in_netns(ns: &str, cmd: &str) -> String {
-    format!("ip netns exec {ns} sh -c '{}'", cmd.replace('\'', r"'\''"))
-}
-
-/// Run a command, returning its output; panics with stderr if it fails.
-pub fn sh(cmd: &str) -> String {
-    let out = run_sh(cmd);
-    assert!(
-        out.status.success(),
-        "`{cmd}` failed ({}): {}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-pub fn run_sh(cmd: &str) -> Output {
-    Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::null())
-        .output()
-        .expect("spawn sh")
-}
-
-/// Poll `check` until it returns true or `timeout` passes.
-pub fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use crate::netns::NamedNetns;
+use crate::process::{
+    Spawned, in_netns, in_netns_with_private_mounts, run_sh, sh, stdout_of, stop_child,
+};
+use crate::wait::wait_until;
 
 static LABS: AtomicU32 = AtomicU32::new(0);
 
+/// How long an agent gets to stop on SIGTERM before it is killed.
+const AGENT_GRACE: Duration = Duration::from_secs(5);
+
+/// A running `weft agent`, with its socket, state directory and log.
 pub struct Agent {
     pub host: String,
     pub child: Child,
@@ -102,15 +38,18 @@ impl Agent {
 /// A set of namespaces and agents, named with a prefix unique to this test
 /// process and lab, so tests can run in parallel.
 pub struct Lab {
+    /// The `weft` binary under test (`env!("CARGO_BIN_EXE_weft")`).
+    pub weft: PathBuf,
     pub prefix: String,
     pub dir: tempfile::TempDir,
-    namespaces: Vec<String>,
+    // Dropped after the agents and helpers (see `teardown`), last made first.
+    namespaces: Vec<NamedNetns>,
     pub agents: BTreeMap<String, Agent>,
-    spawned: Vec<Child>,
+    spawned: Vec<Spawned>,
 }
 
 impl Lab {
-    pub fn new() -> Lab {
+    pub fn new(weft: impl AsRef<Path>) -> Lab {
         let n = LABS.fetch_add(1, Ordering::SeqCst);
         let prefix = format!("wt{}x{n}-", std::process::id());
         let dir = tempfile::Builder::new()
@@ -119,12 +58,23 @@ impl Lab {
             .expect("temp dir");
         std::fs::create_dir_all("/run/wireguard").expect("mkdir /run/wireguard");
         Lab {
+            weft: weft.as_ref().to_path_buf(),
             prefix,
             dir,
             namespaces: vec![],
             agents: BTreeMap::new(),
             spawned: vec![],
         }
+    }
+
+    /// A lab with namespaces `hosts` and an agent started in each.
+    pub fn with_agents(weft: impl AsRef<Path>, hosts: &[&str]) -> Lab {
+        let mut lab = Lab::new(weft);
+        lab.add_namespaces(hosts);
+        for host in hosts {
+            lab.start_agent(host);
+        }
+        lab
     }
 
     /// The full name of one of this lab's namespaces.
@@ -137,11 +87,17 @@ impl Lab {
     }
 
     pub fn add_netns(&mut self, name: &str) -> String {
-        let full = self.ns(name);
-        sh(&format!("ip netns add {full}"));
-        self.namespaces.push(full.clone());
-        sh(&format!("ip -n {full} link set lo up"));
+        let ns = NamedNetns::named(&self.ns(name));
+        let full = ns.name.clone();
+        self.namespaces.push(ns);
         full
+    }
+
+    /// [`Lab::add_netns`] for each of `names`, in order.
+    pub fn add_namespaces<S: AsRef<str>>(&mut self, names: impl IntoIterator<Item = S>) {
+        for name in names {
+            self.add_netns(name.as_ref());
+        }
     }
 
     /// Run shell command `cmd` in namespace `ns`: all of it, pipes and
@@ -150,6 +106,7 @@ impl Lab {
         run_sh(&in_netns(&self.ns(ns), cmd))
     }
 
+    #[track_caller]
     pub fn exec_ok(&self, ns: &str, cmd: &str) -> String {
         sh(&in_netns(&self.ns(ns), cmd))
     }
@@ -157,12 +114,7 @@ impl Lab {
     /// Two host namespaces joined by a veth underlay: `a` gets 192.0.2.1/24
     /// on `u0`, `b` 192.0.2.2/24 on `u0`.
     pub fn underlay(&mut self, a: &str, b: &str) {
-        let (na, nb) = (self.ns(a), self.ns(b));
-        sh(&format!(
-            "ip link add name u0 netns {na} type veth peer name u0 netns {nb} && \
-             ip -n {na} addr add 192.0.2.1/24 dev u0 && ip -n {na} link set u0 up && \
-             ip -n {nb} addr add 192.0.2.2/24 dev u0 && ip -n {nb} link set u0 up"
-        ));
+        crate::netns::underlay(&self.ns(a), "u0", &self.ns(b), "u0");
     }
 
     /// Start `weft agent` inside host namespace `host`, in a mount namespace
@@ -184,24 +136,13 @@ impl Lab {
             .open(&log)
             .unwrap();
         let script = format!(
-            "mount -t tmpfs weft-uapi /run/wireguard && exec {WEFT} agent --socket {} --state-dir {} --log info,weft=debug,weft_agent=debug,weft_net=debug,weft_wg=debug {}",
+            "mount -t tmpfs weft-uapi /run/wireguard && exec {} agent --socket {} --state-dir {} --log info,weft=debug,weft_agent=debug,weft_net=debug,weft_wg=debug {}",
+            self.weft.display(),
             socket.display(),
             state_dir.display(),
             extra.join(" ")
         );
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.ns(host),
-                "unshare",
-                "-m",
-                "--propagation",
-                "slave",
-                "sh",
-                "-c",
-                &script,
-            ])
+        let child = in_netns_with_private_mounts(&self.ns(host), &script)
             .stdin(Stdio::null())
             .stdout(logfile.try_clone().unwrap())
             .stderr(logfile)
@@ -216,24 +157,21 @@ impl Lab {
         };
         self.agents.insert(host.to_string(), agent);
         let agent = self.agents.get_mut(host).unwrap();
-        let start = Instant::now();
-        loop {
-            if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
-                break;
-            }
-            if let Ok(Some(status)) = agent.child.try_wait() {
-                panic!(
-                    "agent on {host} exited ({status}): {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "agent on {host} not ready: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(
+            &format!("the agent on {host} to listen"),
+            Duration::from_secs(20),
+            || {
+                if let Ok(Some(status)) = agent.child.try_wait() {
+                    panic!(
+                        "agent on {host} exited ({status}): {}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
+                }
+                std::os::unix::net::UnixStream::connect(&socket)
+                    .ok()
+                    .map(drop)
+            },
+        );
         &self.agents[host]
     }
 
@@ -245,39 +183,40 @@ impl Lab {
     }
 
     /// Stop the agent on `host` with SIGTERM and wait for it.
-    pub fn stop_agent(&mut self, host: &str) -> std::process::ExitStatus {
+    pub fn stop_agent(&mut self, host: &str) -> ExitStatus {
         let mut agent = self.agents.remove(host).expect("agent exists");
         sh(&format!("kill -TERM {}", agent.pid()));
         agent.child.wait().expect("wait for agent")
     }
 
-    /// Run the `weft` CLI against the agent on `host`.
-    pub fn weft(&self, host: &str, args: &[&str]) -> Output {
+    /// The `weft` CLI with its socket set to the agent on `host`; add the
+    /// arguments and run it.
+    pub fn weft_command(&self, host: &str) -> Command {
         let socket = self
             .agents
             .get(host)
             .map(|a| a.socket.clone())
             .unwrap_or_else(|| self.dir.path().join(host).join("agent.sock"));
-        Command::new(WEFT)
+        let mut command = Command::new(&self.weft);
+        command.env("WEFT_SOCKET", socket).stdin(Stdio::null());
+        command
+    }
+
+    /// Run the `weft` CLI against the agent on `host`.
+    pub fn weft(&self, host: &str, args: &[&str]) -> Output {
+        self.weft_command(host)
             .args(args)
-            .env("WEFT_SOCKET", socket)
-            .stdin(Stdio::null())
             .output()
             .expect("spawn weft")
     }
 
     /// Like `weft` but the command must succeed; returns stdout.
+    #[track_caller]
     pub fn weft_ok(&self, host: &str, args: &[&str]) -> String {
-        let out = self.weft(host, args);
-        assert!(
-            out.status.success(),
-            "weft {args:?} on {host} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        stdout_of(self.weft(host, args), &format!("weft {args:?} on {host}"))
     }
 
+    #[track_caller]
     pub fn weft_json(&self, host: &str, args: &[&str]) -> serde_json::Value {
         let mut all = args.to_vec();
         all.extend(["--output", "json"]);
@@ -302,6 +241,31 @@ impl Lab {
                 &format!("10.{octet}.{n}.0/24"),
             ],
         )
+    }
+
+    /// Create bridge-mode network `name` with `subnet` on `host`; returns
+    /// its JSON.
+    pub fn bridge_on(&self, host: &str, name: &str, subnet: &str) -> serde_json::Value {
+        let args = [
+            "network", "create", name, "--mode", "bridge", "--subnet", subnet,
+        ];
+        self.weft_json(host, &args)
+    }
+
+    /// Attach the workload in lab namespace `workload` (which is also its
+    /// id) to `network` on `host`, with any further `weft attach` arguments;
+    /// returns the attachment's JSON.
+    pub fn attach(
+        &self,
+        host: &str,
+        network: &str,
+        workload: &str,
+        extra: &[&str],
+    ) -> serde_json::Value {
+        let netns = self.netns_path(workload);
+        let mut args = vec!["attach", network, "--netns", &netns, "--id", workload];
+        args.extend_from_slice(extra);
+        self.weft_json(host, &args)
     }
 
     /// The public key of `host`'s network `name`.
@@ -344,20 +308,13 @@ impl Lab {
         run_sh(&format!("nsenter -t {pid} -m -n {cmd}"))
     }
 
-    /// Start a test fixture (tests/fixtures/NAME) with python3 inside
-    /// namespace `ns`; returns once it prints "ready". Killed on drop.
-    pub fn fixture(&mut self, ns: &str, name: &str, args: &[&str]) {
+    /// Start `script` (a path, e.g. a test fixture) with python3 inside
+    /// namespace `ns`; returns once it prints "ready". Stopped on drop.
+    pub fn fixture(&mut self, ns: &str, script: &Path, args: &[&str]) {
         use std::io::BufRead as _;
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
         let mut child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.ns(ns),
-                "python3",
-                "-u",
-                &format!("{script}{name}"),
-            ])
+            .args(["netns", "exec", &self.ns(ns), "python3", "-u"])
+            .arg(script)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -367,13 +324,18 @@ impl Lab {
         std::io::BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        assert_eq!(line.trim(), "ready", "fixture {name} did not start");
-        self.spawned.push(child);
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "fixture {} did not start",
+            script.display()
+        );
+        self.keep(child);
     }
 
-    /// Keep a spawned helper process to be killed on drop.
+    /// Keep a spawned helper process to be stopped on drop.
     pub fn keep(&mut self, child: Child) {
-        self.spawned.push(child);
+        self.spawned.push(Spawned::new(child));
     }
 
     pub fn agent_log(&self, host: &str) -> String {
@@ -387,36 +349,19 @@ impl Lab {
     }
 
     fn teardown(&mut self) {
-        for child in &mut self.spawned {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
         self.spawned.clear();
-        let hosts: Vec<String> = self.agents.keys().cloned().collect();
-        for host in hosts {
-            let mut agent = self.agents.remove(&host).unwrap();
+        for (host, mut agent) in std::mem::take(&mut self.agents) {
             if std::thread::panicking() {
                 eprintln!(
                     "--- agent log of {host} ---\n{}",
                     std::fs::read_to_string(&agent.log).unwrap_or_default()
                 );
             }
-            let _ = run_sh(&format!("kill -TERM {}", agent.pid()));
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = agent.child.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = agent.child.kill();
-            let _ = agent.child.wait();
+            stop_child(&mut agent.child, AGENT_GRACE);
         }
         // Containers first, then hosts: deleting a namespace destroys its links.
-        for ns in self.namespaces.drain(..).rev() {
-            let _ = run_sh(&format!(
-                "ip netns pids {ns} | xargs -r kill -9; ip netns del {ns}"
-            ));
+        while let Some(ns) = self.namespaces.pop() {
+            drop(ns);
         }
     }
 }
@@ -446,5 +391,3 @@ pub fn assert_clean(prefix: &str) {
         "weft links left in the host namespace: {links}"
     );
 }
-pub mod capture;
-pub mod cni;

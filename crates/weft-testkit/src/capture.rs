@@ -1,7 +1,12 @@
 //! Packet captures on the underlay, and the check that only encrypted
 //! WireGuard crossed it.
 
-use super::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::process::sh;
+use crate::wait::wait_for;
 
 pub struct Capture {
     child: Child,
