@@ -57,23 +57,32 @@ fn encode_hex(bytes: &[u8; 32]) -> String {
     })
 }
 
-impl PublicKey {
-    pub fn from_base64(text: &str) -> Result<Self, KeyError> {
-        decode_base64(text).map(Self)
-    }
-    pub fn from_hex(text: &str) -> Result<Self, KeyError> {
-        decode_hex(text).map(Self)
-    }
-    pub fn to_base64(&self) -> String {
-        STANDARD.encode(self.0)
-    }
-    pub fn to_hex(&self) -> String {
-        encode_hex(&self.0)
-    }
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
+/// The encodings both kinds of key share: base64 as `wg` shows them, hex as
+/// the UAPI socket writes them.
+macro_rules! key_encodings {
+    ($key:ident) => {
+        impl $key {
+            pub fn from_base64(text: &str) -> Result<Self, KeyError> {
+                decode_base64(text).map(Self)
+            }
+            pub fn from_hex(text: &str) -> Result<Self, KeyError> {
+                decode_hex(text).map(Self)
+            }
+            pub fn to_base64(&self) -> String {
+                STANDARD.encode(self.0)
+            }
+            pub fn to_hex(&self) -> String {
+                encode_hex(&self.0)
+            }
+            pub fn as_bytes(&self) -> &[u8; 32] {
+                &self.0
+            }
+        }
+    };
 }
+
+key_encodings!(PublicKey);
+key_encodings!(PrivateKey);
 
 impl fmt::Display for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -106,21 +115,6 @@ impl PrivateKey {
     }
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
-    }
-    pub fn from_base64(text: &str) -> Result<Self, KeyError> {
-        decode_base64(text).map(Self)
-    }
-    pub fn from_hex(text: &str) -> Result<Self, KeyError> {
-        decode_hex(text).map(Self)
-    }
-    pub fn to_base64(&self) -> String {
-        STANDARD.encode(self.0)
-    }
-    pub fn to_hex(&self) -> String {
-        encode_hex(&self.0)
-    }
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
     }
     pub fn public_key(&self) -> PublicKey {
         let secret = x25519_dalek::StaticSecret::from(self.0);

@@ -114,6 +114,22 @@ pub struct PeerInfo {
     pub persistent_keepalive: Option<u16>,
 }
 
+impl PeerInfo {
+    /// A peer known only by its key: no endpoint, routes, handshake or
+    /// traffic yet (what a parser starts from before it reads the rest).
+    pub fn new(public_key: PublicKey) -> Self {
+        Self {
+            public_key,
+            endpoint: None,
+            allowed_ips: Vec::new(),
+            last_handshake: None,
+            rx_bytes: 0,
+            tx_bytes: 0,
+            persistent_keepalive: None,
+        }
+    }
+}
+
 impl DeviceInfo {
     /// The peer with that public key, if any.
     pub fn peer(&self, public_key: &PublicKey) -> Option<&PeerInfo> {

@@ -226,15 +226,7 @@ fn parse_allowed_ip(attrs: &[WireguardAllowedIpAttr]) -> Result<IpNet, ReplyErro
 }
 
 fn parse_peer(peer: &WireguardPeer) -> Result<PeerInfo, ReplyError> {
-    let mut info = PeerInfo {
-        public_key: PublicKey([0; 32]),
-        endpoint: None,
-        allowed_ips: Vec::new(),
-        last_handshake: None,
-        rx_bytes: 0,
-        tx_bytes: 0,
-        persistent_keepalive: None,
-    };
+    let mut info = PeerInfo::new(PublicKey([0; 32]));
     let mut has_key = false;
     for attr in peer.iter() {
         match attr {

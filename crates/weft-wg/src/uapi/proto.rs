@@ -419,15 +419,7 @@ pub fn parse_get_response(text: &str) -> Result<(DeviceDump, i32), ProtoError> {
                 finish_handshake(dump.peers.last_mut(), handshake);
                 handshake = (0, 0);
                 dump.peers.push(PeerDump {
-                    info: PeerInfo {
-                        public_key: PublicKey(parse_key(line, "public_key", value)?),
-                        endpoint: None,
-                        allowed_ips: Vec::new(),
-                        last_handshake: None,
-                        rx_bytes: 0,
-                        tx_bytes: 0,
-                        persistent_keepalive: None,
-                    },
+                    info: PeerInfo::new(PublicKey(parse_key(line, "public_key", value)?)),
                     preshared_key: None,
                 });
                 continue;
