@@ -81,6 +81,14 @@ impl<D: Dataplane> Agent<D> {
                 path: spec.netns.clone(),
                 why: "no network namespace at this path",
             })?;
+        // Compared by identity: /proc/self/ns/net, /proc/1/ns/net and a bind
+        // mount of either are all the host, whatever the path says.
+        if self.dp.host_netns_ids().contains(&netns_id) {
+            return Err(AgentError::Netns {
+                path: spec.netns,
+                why: "it is the host's own network namespace, not a workload's",
+            });
+        }
         let siblings = self.store.attachments_of_workload(id)?;
         if let Some(other) = siblings.iter().find(|s| s.netns_id != netns_id) {
             return Err(Conflict::OtherNamespace {

@@ -77,6 +77,22 @@ pub struct OwnedLink {
     pub alias: String,
 }
 
+/// An address or route of the host that is not weft's: on a link without
+/// weft's alias (the underlay, a container runtime's bridge, ...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPrefix {
+    /// The address's network (192.168.1.0/24 for 192.168.1.7/24), or the
+    /// route's destination.
+    pub prefix: IpNet,
+    pub ifname: String,
+}
+
+impl std::fmt::Display for HostPrefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} on {}", self.prefix, self.ifname)
+    }
+}
+
 /// What the kernel reports about an attachment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AttachmentState {
@@ -155,6 +171,14 @@ pub trait Dataplane: Send + Sync {
 
     /// The identity of the namespace at `path`, or None if there is none.
     fn netns_id(&self, path: &str) -> Option<NetnsId>;
+
+    /// The namespaces that are the host's, never a workload's: the agent's
+    /// own and PID 1's.
+    fn host_netns_ids(&self) -> Vec<NetnsId>;
+
+    /// The host's addresses and routes on links that are not weft's; default
+    /// routes are left out (every subnet is inside them).
+    fn host_prefixes(&self) -> DpResult<Vec<HostPrefix>>;
 
     /// Create the veth pair and configure both ends. On failure nothing of
     /// it is left behind.

@@ -23,6 +23,8 @@ pub struct FakeState {
     pub services: BTreeMap<String, ServicesPlan>,
     /// (network, source) -> names
     pub records: BTreeMap<(String, String), Records>,
+    /// What [`Dataplane::host_prefixes`] reports.
+    pub host_prefixes: Vec<HostPrefix>,
     pub fail_ensure_network: bool,
     pub fail_services: bool,
     pub fail_create_attachment: bool,
@@ -33,6 +35,12 @@ pub struct FakeState {
 pub struct FakeDataplane {
     state: Mutex<FakeState>,
 }
+
+/// The identity the fake gives the agent's own namespace.
+pub const HOST_NETNS: NetnsId = NetnsId {
+    dev: 4,
+    ino: 4026531840,
+};
 
 fn fail(what: &str) -> DataplaneError {
     DataplaneError::new(what.to_string(), std::io::Error::other("injected failure"))
@@ -141,6 +149,14 @@ impl Dataplane for FakeDataplane {
 
     fn netns_id(&self, path: &str) -> Option<NetnsId> {
         self.lock().namespaces.get(path).copied()
+    }
+
+    fn host_netns_ids(&self) -> Vec<NetnsId> {
+        vec![HOST_NETNS]
+    }
+
+    fn host_prefixes(&self) -> DpResult<Vec<HostPrefix>> {
+        Ok(self.lock().host_prefixes.clone())
     }
 
     fn create_attachment(&self, plan: &AttachmentPlan) -> DpResult<AttachmentState> {

@@ -105,6 +105,16 @@ impl<D: Dataplane> Agent<D> {
             )
             .into());
         }
+        // Routing the subnet through weft would take the host's own traffic
+        // for those addresses (its underlay, a runtime's bridge) away.
+        if let Some(host) = self
+            .dp
+            .host_prefixes()?
+            .into_iter()
+            .find(|h| addressing::overlaps(&h.prefix, &subnet))
+        {
+            return Err(ModelError::invalid("subnet", subnet, format!("overlaps {host}")).into());
+        }
         let wireguard = match spec.kind {
             KindSpec::Wireguard {
                 listen_port,

@@ -20,7 +20,7 @@ pub use ipnet::IpNet;
 pub use link::{Link, MAX_IFNAME_LEN};
 pub use netlink::Netlink;
 pub use netns::{Netns, NetnsId};
-pub use route::{Route, RouteScope};
+pub use route::{Route, RouteScope, WEFT_ROUTE_PROTOCOL};
 pub use sysctl::{get_sysctl, set_sysctl};
 
 #[cfg(test)]

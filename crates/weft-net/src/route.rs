@@ -44,6 +44,11 @@ impl RouteScope {
     }
 }
 
+/// The routing protocol number weft puts on every route it makes
+/// (`ip route … proto 119`): how weft tells its own routes from everyone
+/// else's. Unassigned in iproute2's `rt_protos`.
+pub const WEFT_ROUTE_PROTOCOL: u8 = 119;
+
 /// A unicast route in the main table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {
@@ -55,6 +60,9 @@ pub struct Route {
     pub src: Option<IpAddr>,
     /// RTA_PRIORITY. The kernel reports IPv6 routes added without one as 1024.
     pub metric: Option<u32>,
+    /// Who made the route (`rtm_protocol`): [`WEFT_ROUTE_PROTOCOL`] for the
+    /// routes built here, the kernel's number for those read back.
+    pub protocol: u8,
 }
 
 impl Route {
@@ -67,6 +75,7 @@ impl Route {
             scope: RouteScope::Universe,
             src: None,
             metric: None,
+            protocol: WEFT_ROUTE_PROTOCOL,
         }
     }
 
@@ -79,6 +88,7 @@ impl Route {
             scope: RouteScope::Link,
             src: None,
             metric: None,
+            protocol: WEFT_ROUTE_PROTOCOL,
         }
     }
 
@@ -90,6 +100,22 @@ impl Route {
     pub fn with_metric(mut self, metric: u32) -> Route {
         self.metric = Some(metric);
         self
+    }
+
+    /// The metric the kernel compares when it replaces a route: the one set,
+    /// or its default (0 for IPv4, 1024 for IPv6).
+    pub fn effective_metric(&self) -> u32 {
+        match (self.metric, self.dst) {
+            (Some(metric), _) => metric,
+            (None, IpNet::V4(_)) => 0,
+            (None, IpNet::V6(_)) => 1024,
+        }
+    }
+
+    /// Whether adding `self` with replace would take `other`'s place: same
+    /// destination, same metric.
+    pub fn would_replace(&self, other: &Route) -> bool {
+        self.dst.trunc() == other.dst.trunc() && self.effective_metric() == other.effective_metric()
     }
 
     /// Reads a kernel route; `None` for what this type cannot describe
@@ -134,6 +160,7 @@ impl Route {
             scope,
             src,
             metric,
+            protocol: u8::from(header.protocol),
         })
     }
 
@@ -155,7 +182,7 @@ impl Route {
         message.header.address_family = family;
         message.header.destination_prefix_length = self.dst.prefix_len();
         message.header.table = RouteHeader::RT_TABLE_MAIN;
-        message.header.protocol = RouteProtocol::Static;
+        message.header.protocol = RouteProtocol::from(self.protocol);
         message.header.scope = self.scope.to_kernel();
         message.header.kind = RouteType::Unicast;
         let attributes = &mut message.attributes;
@@ -238,9 +265,43 @@ impl Netlink {
         self.new_route(route, "add", NLM_F_CREATE | NLM_F_EXCL)
     }
 
-    /// Adds the route or replaces the one for the same destination and metric.
+    /// Adds the route or replaces the one for the same destination and metric,
+    /// whoever made it. Prefer [`Netlink::replace_own_route`].
     pub fn replace_route(&mut self, route: &Route) -> Result<()> {
         self.new_route(route, "replace", NLM_F_CREATE | NLM_F_REPLACE)
+    }
+
+    /// Adds the route, or replaces the one the kernel would replace (same
+    /// destination and metric) only if `owned` says it is the caller's;
+    /// refuses, naming it, when it is anybody else's. A host's default route
+    /// or the route of its underlay is never taken over this way.
+    ///
+    /// The check and the change are two requests: a route added by someone
+    /// else in between is replaced all the same, which is as far as
+    /// netlink lets anyone go.
+    pub fn replace_own_route(
+        &mut self,
+        route: &Route,
+        owned: impl Fn(&Route) -> bool,
+    ) -> Result<()> {
+        let foreign = self
+            .routes()?
+            .into_iter()
+            .find(|existing| route.would_replace(existing) && !owned(existing));
+        if let Some(existing) = foreign {
+            let mut text = describe_route(&existing);
+            // By name where it still has one: "dev eth0" says more than "#2".
+            if let Some(oif) = existing.oif
+                && let Ok(Some(link)) = self.link_by_index(oif)
+            {
+                text = text.replace(&format!("dev #{oif}"), &format!("dev {}", link.name));
+            }
+            return Err(NetError::invalid(
+                self.describe(format_args!("replace route {}", describe_route(route))),
+                format!("route {text} (proto {}) is not weft's", existing.protocol),
+            ));
+        }
+        self.replace_route(route)
     }
 
     fn new_route(&mut self, route: &Route, verb: &str, flags: u16) -> Result<()> {
@@ -251,15 +312,17 @@ impl Netlink {
         Ok(())
     }
 
-    /// Deletes the route matching `route`'s destination, gateway, link and
-    /// metric (whatever of those it sets); its scope is not compared.
+    /// Deletes the route matching `route`'s destination, gateway, link,
+    /// metric (whatever of those it sets) and protocol: a route of
+    /// [`WEFT_ROUTE_PROTOCOL`] unless set otherwise, so nobody else's route
+    /// is ever deleted by mistake. Its scope is not compared.
     pub fn del_route(&mut self, route: &Route) -> Result<()> {
         let op = self.describe(format_args!("delete route {}", describe_route(route)));
         let mut message = route.to_message(&op)?;
-        // As `ip route del` does: NOWHERE, UNSPEC and protocol 0 match any.
+        // As `ip route del` does: NOWHERE and UNSPEC match any. The protocol
+        // stays: the kernel then deletes only a route of that protocol.
         message.header.scope = KernelScope::NoWhere;
         message.header.kind = RouteType::Unspec;
-        message.header.protocol = RouteProtocol::Unspec;
         self.request(RouteNetlinkMessage::DelRoute(message), 0, &op)?;
         tracing::debug!("{op}: done");
         Ok(())

@@ -5,7 +5,7 @@ use weft_testkit::require_root;
 use std::net::IpAddr;
 
 use common::{lab, up_link};
-use weft_net::{Address, IpNet, Route, RouteScope};
+use weft_net::{Address, IpNet, Route, RouteScope, WEFT_ROUTE_PROTOCOL};
 
 fn net(s: &str) -> IpNet {
     s.parse().unwrap()
@@ -145,4 +145,55 @@ fn route_to_missing_link_fails() {
         err.to_string().contains("add route 10.9.0.0/16 dev #4242"),
         "{err}"
     );
+}
+
+/// Somebody else's routes (here: `proto boot`, as `ip route add` makes them)
+/// are neither replaced nor deleted by weft's route calls; weft's own are.
+#[test]
+fn foreign_routes_are_never_replaced_or_deleted() {
+    require_root!();
+    let (_ns, mut nl) = lab();
+    let d0 = up_link(&mut nl, "d0");
+    let d1 = up_link(&mut nl, "d1");
+    nl.add_address(d0.index, net("10.1.0.1/24")).unwrap();
+    const BOOT: u8 = 3;
+    let mut default = Route::via(net("0.0.0.0/0"), ip("10.1.0.254"), Some(d0.index));
+    default.protocol = BOOT;
+    let mut underlay = Route::link(net("10.5.0.0/24"), d0.index);
+    underlay.protocol = BOOT;
+    for route in [&default, &underlay] {
+        nl.add_route(route).unwrap();
+    }
+    let weft_only = |r: &Route| r.protocol == WEFT_ROUTE_PROTOCOL;
+
+    for foreign in [&default, &underlay] {
+        let hijack = Route::link(foreign.dst, d1.index);
+        let err = nl
+            .replace_own_route(&hijack, weft_only)
+            .expect_err("a foreign route replaced");
+        assert!(err.to_string().contains("is not weft's"), "{err}");
+        assert!(err.to_string().contains(&foreign.dst.to_string()), "{err}");
+        let err = nl
+            .del_route(&Route::link(foreign.dst, d0.index))
+            .expect_err("deleted");
+        assert!(err.is_not_found(), "{err:?}");
+        assert_eq!(
+            find(&nl.routes().unwrap(), &foreign.dst.to_string()),
+            vec![foreign.clone()]
+        );
+    }
+
+    // Another metric is another route: added beside the foreign one.
+    let beside = Route::link(net("10.5.0.0/24"), d1.index).with_metric(50);
+    nl.replace_own_route(&beside, weft_only).unwrap();
+    // Its own route weft replaces, and deletes.
+    let moved = Route::link(net("10.5.0.0/24"), d0.index).with_metric(50);
+    nl.replace_own_route(&moved, weft_only).unwrap();
+    let routes = nl.routes().unwrap();
+    assert_eq!(
+        find(&routes, "10.5.0.0/24"),
+        vec![underlay.clone(), moved.clone()]
+    );
+    nl.del_route(&moved).unwrap();
+    assert_eq!(find(&nl.routes().unwrap(), "10.5.0.0/24"), vec![underlay]);
 }

@@ -4,6 +4,7 @@
 mod attachments;
 mod dns_names;
 mod errors;
+mod host;
 mod networks;
 mod peers;
 mod reconcile;

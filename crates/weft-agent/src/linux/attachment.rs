@@ -2,12 +2,14 @@
 //! MTU, bridge port or host route; address and routes inside the
 //! workload's namespace) — made, checked and removed.
 
-use super::{LinuxDataplane, ensure_address, err, find_link, gone_is_fine, has_address};
+use super::{
+    LinuxDataplane, ensure_address, err, find_link, gone_is_fine, has_address, replace_host_route,
+};
 use crate::dataplane::{AttachmentPlan, AttachmentState, Dataplane, DataplaneError, DpResult};
 use ipnet::IpNet;
 use std::net::IpAddr;
 use weft_model::addressing::single;
-use weft_net::{Netlink, Netns, NetnsId, Route};
+use weft_net::{Netlink, Netns, NetnsId, Route, WEFT_ROUTE_PROTOCOL};
 
 /// The identity of the namespace at `path`, if there is one.
 pub(super) fn netns_id(path: &str) -> Option<NetnsId> {
@@ -23,6 +25,14 @@ pub(super) fn create(dp: &LinuxDataplane, plan: &AttachmentPlan) -> DpResult<Att
         return Err(DataplaneError::new(
             format!("open namespace {}", plan.netns),
             std::io::Error::other("the path now names a different namespace"),
+        ));
+    }
+    // The agent checks this first; here it guards every other way in
+    // (reconcile, a record from an older version).
+    if dp.host_netns_ids.contains(&ns.id()) {
+        return Err(DataplaneError::new(
+            format!("open namespace {}", plan.netns),
+            std::io::Error::other("it is the host's own network namespace"),
         ));
     }
     let host_if = &plan.host_ifname;
@@ -198,7 +208,7 @@ fn configure_attachment(
         None => {
             host.set_up(link.index)
                 .map_err(err(format!("bring up {host_if}")))?;
-            host.replace_route(&Route::link(single(plan.address.addr()), link.index))
+            replace_host_route(host, &Route::link(single(plan.address.addr()), link.index))
                 .map_err(err(format!("route {} via {host_if}", plan.address.addr())))?;
         }
     }
@@ -225,8 +235,11 @@ fn configure_attachment(
     ))))?;
     nl.set_up(inner.index)
         .map_err(err(ctx(&format!("bring up {}", plan.ifname))))?;
+    // Inside the workload too, a route of somebody else's (another
+    // plugin's default route) is left alone: the attachment fails instead.
+    let ours = |r: &Route| r.protocol == WEFT_ROUTE_PROTOCOL || r.oif == Some(inner.index);
     for route in workload_routes(plan, inner.index) {
-        nl.replace_route(&route)
+        nl.replace_own_route(&route, ours)
             .map_err(err(ctx(&format!("add route {}", route.dst))))?;
     }
     let host_mac = find_link(host, host_if)?

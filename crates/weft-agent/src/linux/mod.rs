@@ -19,10 +19,11 @@ mod network;
 use crate::dataplane::*;
 use crate::network_services::NetworkServices;
 use ipnet::IpNet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use weft_model::naming::ALIAS_PREFIX;
-use weft_net::{Netlink, Netns, NetnsId};
+use weft_net::{Netlink, Netns, NetnsId, Route, WEFT_ROUTE_PROTOCOL};
 use weft_wg::{Backend, BackendKind, DeviceInfo, PeerConfig};
 
 /// Which WireGuard implementation to use.
@@ -38,6 +39,8 @@ pub struct LinuxDataplane {
     wg: Box<dyn Backend>,
     host: Mutex<Netlink>,
     host_ns: Netns,
+    /// The agent's namespace and PID 1's: never a workload's.
+    host_netns_ids: Vec<NetnsId>,
     firewall: weft_firewall::Firewall,
     services: Arc<NetworkServices>,
 }
@@ -128,10 +131,19 @@ impl LinuxDataplane {
             backend = if kernel { "kernel" } else { "userspace" },
             "WireGuard backend selected"
         );
+        let mut host_netns_ids = vec![host_ns.id()];
+        // Unreadable without a /proc of this PID namespace; the agent's own
+        // is the one that matters.
+        if let Ok(init) = Netns::open(std::path::Path::new("/proc/1/ns/net"))
+            && init.id() != host_ns.id()
+        {
+            host_netns_ids.push(init.id());
+        }
         Ok(Self {
             wg,
             host: Mutex::new(nl),
             host_ns,
+            host_netns_ids,
             firewall: weft_firewall::Firewall::new(),
             services,
         })
@@ -151,6 +163,58 @@ fn ensure_address(nl: &mut Netlink, index: u32, addr: IpNet) -> Result<(), weft_
         nl.add_address(index, addr)?;
     }
     Ok(())
+}
+
+fn is_weft_link(link: &weft_net::Link) -> bool {
+    link.alias
+        .as_deref()
+        .is_some_and(|a| a.starts_with(ALIAS_PREFIX))
+}
+
+/// Add or replace a route in the host namespace, never in the place of a
+/// route that is not weft's: one of weft's protocol, or on one of weft's
+/// links (routes made before weft marked them with its protocol).
+fn replace_host_route(nl: &mut Netlink, route: &Route) -> Result<(), weft_net::NetError> {
+    let weft_links: HashSet<u32> = nl
+        .links()?
+        .iter()
+        .filter(|l| is_weft_link(l))
+        .map(|l| l.index)
+        .collect();
+    nl.replace_own_route(route, |r| {
+        r.protocol == WEFT_ROUTE_PROTOCOL || r.oif.is_some_and(|i| weft_links.contains(&i))
+    })
+}
+
+/// The host's addresses and routes on links that are not weft's, default
+/// routes left out.
+fn host_prefixes(nl: &mut Netlink) -> Result<Vec<HostPrefix>, weft_net::NetError> {
+    let foreign: HashMap<u32, String> = nl
+        .links()?
+        .into_iter()
+        .filter(|l| !is_weft_link(l))
+        .map(|l| (l.index, l.name))
+        .collect();
+    let addresses = nl.addresses(None)?.into_iter().filter_map(|a| {
+        Some(HostPrefix {
+            prefix: a.addr.trunc(),
+            ifname: foreign.get(&a.index)?.clone(),
+        })
+    });
+    let mut prefixes: Vec<HostPrefix> = addresses.collect();
+    for route in nl.routes()? {
+        let Some(ifname) = route.oif.and_then(|i| foreign.get(&i)) else {
+            continue;
+        };
+        let prefix = HostPrefix {
+            prefix: route.dst.trunc(),
+            ifname: ifname.clone(),
+        };
+        if route.dst.prefix_len() > 0 && !prefixes.contains(&prefix) {
+            prefixes.push(prefix);
+        }
+    }
+    Ok(prefixes)
 }
 
 fn find_link(nl: &mut Netlink, name: &str) -> DpResult<weft_net::Link> {
@@ -200,6 +264,14 @@ impl Dataplane for LinuxDataplane {
 
     fn netns_id(&self, path: &str) -> Option<NetnsId> {
         attachment::netns_id(path)
+    }
+
+    fn host_netns_ids(&self) -> Vec<NetnsId> {
+        self.host_netns_ids.clone()
+    }
+
+    fn host_prefixes(&self) -> DpResult<Vec<HostPrefix>> {
+        host_prefixes(&mut self.host()).map_err(err("list the host's addresses and routes"))
     }
 
     fn create_attachment(&self, plan: &AttachmentPlan) -> DpResult<AttachmentState> {

@@ -1,7 +1,10 @@
 //! A network's interface on the host: the WireGuard device or the bridge,
 //! its alias, address, MTU and route — made, checked and removed.
 
-use super::{LinuxDataplane, ensure_address, err, find_link, gone_is_fine, has_address, wg_err};
+use super::{
+    LinuxDataplane, ensure_address, err, find_link, gone_is_fine, has_address, replace_host_route,
+    wg_err,
+};
 use crate::dataplane::{DataplaneError, DpResult, NetworkKind, NetworkPlan, TUNNEL_MTU};
 use weft_model::naming::{ALIAS_PREFIX, network_alias};
 use weft_net::Route;
@@ -72,7 +75,7 @@ pub(super) fn ensure(dp: &LinuxDataplane, plan: &NetworkPlan) -> DpResult<()> {
     if let NetworkKind::Wireguard { .. } = plan.kind {
         // A bridge's address brings its subnet route; a /32 does not.
         let route = Route::link(plan.subnet, link.index).with_src(plan.address.addr());
-        nl.replace_route(&route)
+        replace_host_route(&mut nl, &route)
             .map_err(err(format!("route {} via {ifname}", plan.subnet)))?;
     }
     drop(nl);
