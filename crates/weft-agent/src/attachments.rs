@@ -74,6 +74,9 @@ impl<D: Dataplane> Agent<D> {
             }
             .into());
         }
+        if let Some(name) = &spec.name {
+            self.check_name_free(&net, name.as_str())?;
+        }
         let netns_id = self
             .dp
             .netns_id(&spec.netns)

@@ -169,6 +169,10 @@ pub trait Dataplane: Send + Sync {
     /// Is the interface there, up and carrying the host's address?
     fn network_present(&self, plan: &NetworkPlan) -> DpResult<bool>;
 
+    /// Can a WireGuard interface listen on UDP `port` (IPv4 and IPv6, all
+    /// addresses) in the agent's namespace, or does someone hold it?
+    fn udp_port_free(&self, port: u16) -> bool;
+
     /// The identity of the namespace at `path`, or None if there is none.
     fn netns_id(&self, path: &str) -> Option<NetnsId>;
 
@@ -207,4 +211,8 @@ pub trait Dataplane: Send + Sync {
 
     /// Replace one source's names in the network's zone.
     fn set_records(&self, network: &str, source: &str, records: Records) -> DpResult<()>;
+
+    /// The addresses one source gives a (lowercase) label in the network's
+    /// zone; empty when it gives none (or the network has no zone).
+    fn source_addresses(&self, network: &str, source: &str, label: &str) -> Vec<IpAddr>;
 }

@@ -3,9 +3,10 @@
 //! store keeps across restarts.
 
 use crate::agent::{Agent, Result};
-use crate::dataplane::{Dataplane, LOCAL_SOURCE, PEER_SOURCE_PREFIX, Records};
+use crate::dataplane::{Dataplane, LOCAL_SOURCE, PEER_SOURCE_PREFIX, Records, peer_source};
+use crate::error::{Existing, NameOwner};
 use crate::records::NetworkRecord;
-use weft_model::{ModelError, names};
+use weft_model::{ModelError, names, naming};
 
 /// The names one outside source gives a network, checked on their own:
 /// the source is not one of the agent's, every name a workload name
@@ -76,6 +77,42 @@ impl<D: Dataplane> Agent<D> {
     pub(crate) fn publish_stored_names(&self, net: &NetworkRecord) -> Result<()> {
         for (source, records) in self.store.names(&net.name)? {
             self.dp.set_records(&net.name, &source, records)?;
+        }
+        Ok(())
+    }
+
+    /// Refuse a workload name that someone on the network has already: a
+    /// workload of this host, this host, or a peer's host (the name its
+    /// records give its own address). Names of workloads on other hosts are
+    /// not checked here (a workload moving between hosts would be refused
+    /// until the old host's records are fetched again); the mesh file
+    /// checks those.
+    pub(crate) fn check_name_free(&self, net: &NetworkRecord, name: &str) -> Result<()> {
+        let name = name.to_lowercase();
+        let taken = |owner| {
+            Err(Existing::Name {
+                name: name.clone(),
+                network: net.name.clone(),
+                owner,
+            }
+            .into())
+        };
+        if name == self.host_name.to_lowercase() {
+            return taken(NameOwner::ThisHost);
+        }
+        let attachments = self.store.attachments_of_network(&net.name)?;
+        if let Some(a) = attachments.iter().find(|a| a.name.to_lowercase() == name) {
+            return taken(NameOwner::Workload(a.workload_id.clone()));
+        }
+        for peer in self.store.peers(&net.name)? {
+            let Some(block) = peer.allowed_ips.first() else {
+                continue;
+            };
+            let source = peer_source(&peer.public_key);
+            let addrs = self.dp.source_addresses(&net.name, &source, &name);
+            if addrs.contains(&naming::host_address(block)) {
+                return taken(NameOwner::PeerHost(peer.public_key.to_string()));
+            }
         }
         Ok(())
     }

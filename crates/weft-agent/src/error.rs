@@ -49,6 +49,25 @@ pub enum Existing {
         ifname: String,
         ip: IpAddr,
     },
+    /// Two owners of one name would make it answer with both addresses.
+    #[error("name {name:?} is already taken on network {network:?} by {owner}")]
+    Name {
+        name: String,
+        network: String,
+        owner: NameOwner,
+    },
+}
+
+/// Who has a DNS name of a network already.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NameOwner {
+    #[error("workload {0:?}")]
+    Workload(String),
+    #[error("this host (--host-name)")]
+    ThisHost,
+    /// A peer's host, as its own records name it (by the peer's public key).
+    #[error("the host of peer {0}")]
+    PeerHost(String),
 }
 
 /// Why a request cannot be carried out in the agent's state.

@@ -25,6 +25,8 @@ pub struct FakeState {
     pub records: BTreeMap<(String, String), Records>,
     /// What [`Dataplane::host_prefixes`] reports.
     pub host_prefixes: Vec<HostPrefix>,
+    /// UDP ports someone else holds.
+    pub busy_udp_ports: std::collections::BTreeSet<u16>,
     pub fail_ensure_network: bool,
     pub fail_services: bool,
     pub fail_create_attachment: bool,
@@ -147,6 +149,10 @@ impl Dataplane for FakeDataplane {
         Ok(self.lock().networks.contains_key(&plan.ifname))
     }
 
+    fn udp_port_free(&self, port: u16) -> bool {
+        !self.lock().busy_udp_ports.contains(&port)
+    }
+
     fn netns_id(&self, path: &str) -> Option<NetnsId> {
         self.lock().namespaces.get(path).copied()
     }
@@ -228,6 +234,15 @@ impl Dataplane for FakeDataplane {
         s.services.remove(network);
         s.records.retain(|(n, _), _| n != network);
         Ok(())
+    }
+
+    fn source_addresses(&self, network: &str, source: &str, label: &str) -> Vec<std::net::IpAddr> {
+        self.lock()
+            .records
+            .get(&(network.into(), source.into()))
+            .and_then(|records| records.get(label))
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn set_records(&self, network: &str, source: &str, records: Records) -> DpResult<()> {

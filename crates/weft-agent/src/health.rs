@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use weft_model::PublicKey;
 
-pub use weft_model::health::{DEFAULT_DEGRADED_AFTER, Health};
+pub use weft_model::health::{DEFAULT_DEGRADED_AFTER, Health, Probe};
 
 /// How often peers are probed unless told otherwise.
 pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(2);
@@ -30,22 +30,36 @@ impl Default for HealthSettings {
     }
 }
 
-/// The latest probe result per (network, peer), and counters for metrics.
+/// Probe results of one peer: the latest, and whether one ever answered
+/// (a peer never answered does not run weft, see [`Probe`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct ProbeResults {
+    latest_ok: bool,
+    ever_ok: bool,
+}
+
+/// The probe results per (network, peer), and counters for metrics.
 #[derive(Default)]
 pub struct HealthBook {
-    probes: Mutex<HashMap<(String, PublicKey), bool>>,
+    probes: Mutex<HashMap<(String, PublicKey), ProbeResults>>,
     pub reconcile_runs: AtomicU64,
     pub reconcile_errors: AtomicU64,
 }
 
 impl HealthBook {
     pub fn record(&self, network: &str, peer: PublicKey, ok: bool) {
-        self.lock().insert((network.to_string(), peer), ok);
+        let mut probes = self.lock();
+        let results = probes.entry((network.to_string(), peer)).or_default();
+        results.latest_ok = ok;
+        results.ever_ok |= ok;
     }
 
-    /// None until the peer was probed once.
-    pub fn probe(&self, network: &str, peer: &PublicKey) -> Option<bool> {
-        self.lock().get(&(network.to_string(), *peer)).copied()
+    /// What the probe says of a peer (pending until it was probed once).
+    pub fn probe(&self, network: &str, peer: &PublicKey) -> Probe {
+        match self.lock().get(&(network.to_string(), *peer)) {
+            None => Probe::Pending,
+            Some(r) => Probe::from_results(r.latest_ok, r.ever_ok),
+        }
     }
 
     /// Forget peers no longer in `current`.
@@ -59,7 +73,7 @@ impl HealthBook {
             .fetch_add(errors as u64, Ordering::Relaxed);
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<(String, PublicKey), bool>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<(String, PublicKey), ProbeResults>> {
         self.probes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -67,8 +81,42 @@ impl HealthBook {
 /// The health of a peer now.
 pub fn peer_health(
     handshake_age: Option<Duration>,
-    probe_ok: Option<bool>,
+    probe: Probe,
     settings: &HealthSettings,
 ) -> Health {
-    weft_model::health::health(handshake_age, probe_ok, settings.degraded_after)
+    weft_model::health::health(handshake_age, probe.verdict(), settings.degraded_after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_model::PrivateKey;
+
+    #[test]
+    fn a_peer_is_weft_once_its_probe_answered() {
+        let book = HealthBook::default();
+        let settings = HealthSettings::default();
+        let fresh = Some(Duration::from_secs(3));
+        let peer = PrivateKey::generate().public_key();
+        assert_eq!(book.probe("blue", &peer), Probe::Pending);
+        // Never answered (wireguard-go): judged by the handshake alone.
+        book.record("blue", peer, false);
+        book.record("blue", peer, false);
+        assert_eq!(book.probe("blue", &peer), Probe::NotApplicable);
+        assert_eq!(
+            peer_health(fresh, book.probe("blue", &peer), &settings),
+            Health::Healthy
+        );
+        // Answered once: a weft peer, and a failure from then on counts.
+        book.record("blue", peer, true);
+        assert_eq!(book.probe("blue", &peer), Probe::Ok);
+        book.record("blue", peer, false);
+        assert_eq!(book.probe("blue", &peer), Probe::Failed);
+        assert_eq!(
+            peer_health(fresh, book.probe("blue", &peer), &settings),
+            Health::Unhealthy
+        );
+        // Per network.
+        assert_eq!(book.probe("red", &peer), Probe::Pending);
+    }
 }

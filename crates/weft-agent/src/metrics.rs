@@ -12,7 +12,7 @@ mod tests;
 
 use crate::agent::Agent;
 use crate::dataplane::Dataplane;
-use crate::health::Health;
+use crate::health::{Health, Probe};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -49,6 +49,13 @@ const STATES: [Health; 4] = [
     Health::Disconnected,
 ];
 
+/// Probe states as metric labels (pending: no sample yet).
+const PROBES: [(Probe, &str); 3] = [
+    (Probe::Ok, "ok"),
+    (Probe::Failed, "failed"),
+    (Probe::NotApplicable, "not_applicable"),
+];
+
 /// The metrics document of this agent now, in OpenMetrics.
 pub fn render<D: Dataplane>(agent: &Agent<D>) -> Result<String, crate::error::AgentError> {
     let mut registry = Registry::with_prefix("weft");
@@ -56,6 +63,7 @@ pub fn render<D: Dataplane>(agent: &Agent<D>) -> Result<String, crate::error::Ag
     let rx = Family::<PeerLabels, Counter>::default();
     let tx = Family::<PeerLabels, Counter>::default();
     let health = Family::<HealthLabels, Gauge>::default();
+    let probe = Family::<HealthLabels, Gauge>::default();
     let attachments = Family::<NetworkLabels, Gauge>::default();
     let runs = Counter::<u64>::default();
     let errors = Counter::<u64>::default();
@@ -88,11 +96,22 @@ pub fn render<D: Dataplane>(agent: &Agent<D>) -> Result<String, crate::error::Ag
             }
             rx.get_or_create(&labels).inc_by(p.rx_bytes);
             tx.get_or_create(&labels).inc_by(p.tx_bytes);
-            let current = status
+            let (current, current_probe) = status
                 .health
                 .get(&p.public_key)
-                .map(|h| h.0)
-                .unwrap_or(Health::Disconnected);
+                .copied()
+                .unwrap_or((Health::Disconnected, Probe::Pending));
+            if current_probe != Probe::Pending {
+                for (state, word) in PROBES {
+                    probe
+                        .get_or_create(&HealthLabels {
+                            network: network.clone(),
+                            peer: labels.peer.clone(),
+                            state: word.to_string(),
+                        })
+                        .set(i64::from(state == current_probe));
+                }
+            }
             for state in STATES {
                 health
                     .get_or_create(&HealthLabels {
@@ -119,6 +138,11 @@ pub fn render<D: Dataplane>(agent: &Agent<D>) -> Result<String, crate::error::Ag
         "peer_health",
         "1 for the peer's current health state",
         health,
+    );
+    registry.register(
+        "peer_probe",
+        "1 for what the probe through the tunnel says of the peer (not_applicable: it never answered, so the peer does not run weft and its health comes from the handshake alone)",
+        probe,
     );
     registry.register(
         "network_attachments",

@@ -238,6 +238,17 @@ impl NetworkServices {
             .map_err(|e| DataplaneError::new(format!("names of {network} from {source}"), e))
     }
 
+    /// The addresses one source gives a name in a network's zone.
+    pub fn source_addresses(&self, network: &str, source: &str, label: &str) -> Vec<IpAddr> {
+        self.shared
+            .zones
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(network)
+            .and_then(|zone| zone.source_addresses(source, label))
+            .unwrap_or_default()
+    }
+
     /// Forget one source's names in a network's zone.
     pub fn remove_source(&self, network: &str, source: &str) {
         if let Some(zone) = self

@@ -119,7 +119,12 @@ impl<D: Dataplane> Agent<D> {
             KindSpec::Wireguard {
                 listen_port,
                 private_key,
-            } => Some(wireguard_settings(listen_port, private_key, &existing)?),
+            } => Some(wireguard_settings(
+                listen_port,
+                private_key,
+                &existing,
+                |port| self.dp.udp_port_free(port),
+            )?),
             KindSpec::Bridge => None,
         };
         let index = (0..)
@@ -195,11 +200,15 @@ impl<D: Dataplane> Agent<D> {
 }
 
 /// The port and key of a new WireGuard network: as asked for (the port
-/// free), or the first free port and a new key.
+/// free), or the first free port and a new key. A port is free when no
+/// network of ours has it and `port_free` (a bind in the agent's
+/// namespace) finds nobody else holding it either; a port of a network
+/// whose interface is down at the moment still counts as taken.
 fn wireguard_settings(
     listen_port: Option<u16>,
     private_key: Option<PrivateKey>,
     existing: &[NetworkRecord],
+    port_free: impl Fn(u16) -> bool,
 ) -> Result<WireguardSettings> {
     let used = |port: u16| {
         existing
@@ -208,7 +217,7 @@ fn wireguard_settings(
     };
     let listen_port = match listen_port {
         None => (DEFAULT_LISTEN_PORT..=u16::MAX)
-            .find(|p| used(*p).is_none())
+            .find(|p| used(*p).is_none() && port_free(*p))
             .ok_or(Conflict::NoFreeListenPort)?,
         Some(port) => {
             if let Some(other) = used(port) {
@@ -216,6 +225,14 @@ fn wireguard_settings(
                     "listen-port",
                     port,
                     format!("is already used by network {:?}", other.name),
+                )
+                .into());
+            }
+            if !port_free(port) {
+                return Err(ModelError::invalid(
+                    "listen-port",
+                    port,
+                    "is in use by another program (UDP)",
                 )
                 .into());
             }

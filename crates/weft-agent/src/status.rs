@@ -4,7 +4,7 @@
 use crate::agent::{Agent, Result};
 use crate::dataplane::{Dataplane, NetworkKind};
 use crate::error::chain;
-use crate::health::{Health, peer_health};
+use crate::health::{Health, Probe, peer_health};
 use crate::networks::NetworkView;
 use std::collections::HashMap;
 use weft_model::PublicKey;
@@ -16,9 +16,8 @@ pub struct NetworkStatusView {
     /// Live WireGuard state (None on bridges), or why the interface is not
     /// as it should be.
     pub device: std::result::Result<Option<DeviceInfo>, String>,
-    /// Per peer of the device: its health and the latest probe (None:
-    /// not probed yet).
-    pub health: HashMap<PublicKey, (Health, Option<bool>)>,
+    /// Per peer of the device: its health and what the probe says.
+    pub health: HashMap<PublicKey, (Health, Probe)>,
 }
 
 impl<D: Dataplane> Agent<D> {

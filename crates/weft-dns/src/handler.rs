@@ -104,7 +104,9 @@ impl Responder {
         };
         let query = info.query;
 
-        let answer = self.zone.answer_for(request.src().ip(), query.name());
+        let answer = self
+            .zone
+            .answer_for(request.src().ip(), query.name(), query.query_type());
         if answer == ZoneAnswer::Outside {
             return match &self.forwarder {
                 Some(forwarder) => {

@@ -11,8 +11,10 @@
 //! * NXDOMAIN (authoritative, with the zone's SOA) for unknown names in the
 //!   domain; NOERROR with no answer (and the SOA) for a known name without
 //!   records of the asked type;
-//! * bare single labels (`web.`) answered like `web.<domain>`, NXDOMAIN
-//!   when unknown, never forwarded;
+//! * bare single labels (`web.`) answered like `web.<domain>`; an address
+//!   query (A, AAAA, ANY) for an unknown one is NXDOMAIN and never
+//!   forwarded (dnsmasq's `domain-needed`), other types for it (a TLD's
+//!   DS, NS, SOA) are forwarded like any other name;
 //! * other names forwarded to the host's resolvers ([`host_upstreams`]) —
 //!   over UDP, again over TCP when the answer was truncated — or, for
 //!   internal networks (no upstream), REFUSED and never forwarded;

@@ -5,15 +5,16 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use hickory_server::proto::rr::{LowerName, Name};
+use hickory_server::proto::rr::{LowerName, Name, RecordType};
 
 use crate::error::DnsError;
 
 /// What a zone knows about a query name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ZoneAnswer {
-    /// The name is neither in the zone's domain nor a bare single label:
-    /// someone else's to answer.
+    /// The name is neither in the zone's domain nor a bare single label
+    /// (nor an unknown bare label asked for other than addresses): someone
+    /// else's to answer.
     Outside,
     /// The domain itself (`mesh.local.`): it exists, with no addresses.
     Apex,
@@ -179,6 +180,12 @@ impl Zone {
         self.addresses_of(label)
     }
 
+    /// The addresses `source` gives `label` (any case), if it gives any.
+    pub fn source_addresses(&self, source: &str, label: &str) -> Option<Vec<IpAddr>> {
+        let key = (label.to_ascii_lowercase(), source.to_owned());
+        self.read().get(&key).cloned()
+    }
+
     /// Every name in the zone with its addresses, for status output.
     pub fn snapshot(&self) -> BTreeMap<String, Vec<IpAddr>> {
         let mut names: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
@@ -198,35 +205,45 @@ impl Zone {
 
     /// [`Zone::answer`] for a client: a name unknown here is looked up in
     /// the zones of the client's other networks (same domain only).
-    pub fn answer_for(&self, client: IpAddr, qname: &LowerName) -> ZoneAnswer {
-        let own = self.answer(qname);
-        if own != ZoneAnswer::Unknown {
-            return own;
-        }
-        let links = self
-            .links
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        for zone in links.map(|f| f(client)).unwrap_or_default() {
-            if zone.domain == self.domain
-                && let ZoneAnswer::Known(addrs) = zone.answer(qname)
-            {
-                return ZoneAnswer::Known(addrs);
+    pub fn answer_for(&self, client: IpAddr, qname: &LowerName, qtype: RecordType) -> ZoneAnswer {
+        let mut found = self.lookup_name(qname);
+        if found == ZoneAnswer::Unknown {
+            let links = self
+                .links
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            for zone in links.map(|f| f(client)).unwrap_or_default() {
+                if zone.domain == self.domain
+                    && let known @ ZoneAnswer::Known(_) = zone.lookup_name(qname)
+                {
+                    found = known;
+                    break;
+                }
             }
         }
-        own
+        self.unknown_bare_label_rule(qname, qtype, found)
     }
 
-    /// What the zone says about a query name, as the server asks it.
+    /// What the zone says about a query for `qname` of type `qtype`, as the
+    /// server asks it.
     ///
     /// A bare single label (`web.`) is a name of the zone too, answered like
     /// `web.<domain>`: it is what `nslookup web GATEWAY` asks, and what a
-    /// stub resolver asks last when its search list found nothing. It is
-    /// never someone else's to answer (upstream has no `web.` but would
-    /// learn the name), so an unknown one is [`ZoneAnswer::Unknown`]
-    /// (NXDOMAIN), which sends a resolver on to its next search domain.
-    pub fn answer(&self, qname: &LowerName) -> ZoneAnswer {
+    /// stub resolver asks last when its search list found nothing. An
+    /// *address* query (A, AAAA, ANY) for a bare label the zone does not
+    /// have is never someone else's to answer either (upstream has no
+    /// `web.` but would learn the name, like dnsmasq's `domain-needed`), so
+    /// it is [`ZoneAnswer::Unknown`] (NXDOMAIN), which sends a resolver on
+    /// to its next search domain. Other types for such a label (DS, NS, SOA
+    /// of a TLD, as a validating resolver asks) are [`ZoneAnswer::Outside`].
+    pub fn answer(&self, qname: &LowerName, qtype: RecordType) -> ZoneAnswer {
+        self.unknown_bare_label_rule(qname, qtype, self.lookup_name(qname))
+    }
+
+    /// The zone's answer for the name alone (an unknown bare label is
+    /// [`ZoneAnswer::Unknown`] here).
+    fn lookup_name(&self, qname: &LowerName) -> ZoneAnswer {
         if !self.domain.zone_of(qname) {
             if qname.num_labels() == 1 {
                 return self.answer_label(qname);
@@ -243,6 +260,22 @@ impl Zone {
             return ZoneAnswer::Unknown;
         }
         self.answer_label(qname)
+    }
+
+    /// An unknown bare label is ours only for address queries.
+    fn unknown_bare_label_rule(
+        &self,
+        qname: &LowerName,
+        qtype: RecordType,
+        found: ZoneAnswer,
+    ) -> ZoneAnswer {
+        let bare = qname.num_labels() == 1 && !self.domain.zone_of(qname);
+        let address_query = matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::ANY);
+        if found == ZoneAnswer::Unknown && bare && !address_query {
+            ZoneAnswer::Outside
+        } else {
+            found
+        }
     }
 
     /// What the zone has for the first label of `qname`.
@@ -360,17 +393,17 @@ mod tests {
         }));
         let c = lower("c.mesh.local.");
         assert_eq!(
-            blue.answer_for(ip("10.42.1.2"), &c),
+            blue.answer_for(ip("10.42.1.2"), &c, RecordType::A),
             ZoneAnswer::Known(vec![ip("10.43.1.5")])
         );
         assert_eq!(
-            blue.answer_for(ip("10.42.1.9"), &c),
+            blue.answer_for(ip("10.42.1.9"), &c, RecordType::A),
             ZoneAnswer::Unknown,
             "only clients on red"
         );
-        assert_eq!(blue.answer(&c), ZoneAnswer::Unknown);
+        assert_eq!(blue.answer(&c, RecordType::A), ZoneAnswer::Unknown);
         assert_eq!(
-            blue.answer_for(ip("10.42.1.2"), &lower("b.mesh.local.")),
+            blue.answer_for(ip("10.42.1.2"), &lower("b.mesh.local."), RecordType::A),
             ZoneAnswer::Known(vec![ip("10.42.1.2")])
         );
     }
@@ -394,16 +427,31 @@ mod tests {
         let zone = Zone::new("mesh.local").unwrap();
         zone.upsert("local", "db", vec![ip("fd42::2"), ip("10.42.1.3")])
             .unwrap();
-        assert_eq!(zone.answer(&lower("example.com.")), ZoneAnswer::Outside);
-        assert_eq!(zone.answer(&lower("mesh.example.")), ZoneAnswer::Outside);
-        assert_eq!(zone.answer(&lower(".")), ZoneAnswer::Outside);
-        assert_eq!(zone.answer(&lower("MESH.local.")), ZoneAnswer::Apex);
         assert_eq!(
-            zone.answer(&lower("DB.mesh.local.")),
+            zone.answer(&lower("example.com."), RecordType::A),
+            ZoneAnswer::Outside
+        );
+        assert_eq!(
+            zone.answer(&lower("mesh.example."), RecordType::A),
+            ZoneAnswer::Outside
+        );
+        assert_eq!(zone.answer(&lower("."), RecordType::A), ZoneAnswer::Outside);
+        assert_eq!(
+            zone.answer(&lower("MESH.local."), RecordType::A),
+            ZoneAnswer::Apex
+        );
+        assert_eq!(
+            zone.answer(&lower("DB.mesh.local."), RecordType::A),
             ZoneAnswer::Known(vec![ip("10.42.1.3"), ip("fd42::2")])
         );
-        assert_eq!(zone.answer(&lower("nope.mesh.local.")), ZoneAnswer::Unknown);
-        assert_eq!(zone.answer(&lower("a.db.mesh.local.")), ZoneAnswer::Unknown);
+        assert_eq!(
+            zone.answer(&lower("nope.mesh.local."), RecordType::A),
+            ZoneAnswer::Unknown
+        );
+        assert_eq!(
+            zone.answer(&lower("a.db.mesh.local."), RecordType::A),
+            ZoneAnswer::Unknown
+        );
     }
 
     #[test]
@@ -411,28 +459,65 @@ mod tests {
         let zone = Zone::new("mesh.local").unwrap();
         zone.upsert("local", "web", vec![ip("10.42.1.5")]).unwrap();
         assert_eq!(
-            zone.answer(&lower("WEB.")),
+            zone.answer(&lower("WEB."), RecordType::A),
             ZoneAnswer::Known(vec![ip("10.42.1.5")])
         );
-        assert_eq!(zone.answer(&lower("nope.")), ZoneAnswer::Unknown);
-        // A TLD is a single label too: never forwarded.
-        assert_eq!(zone.answer(&lower("com.")), ZoneAnswer::Unknown);
+        assert_eq!(
+            zone.answer(&lower("nope."), RecordType::A),
+            ZoneAnswer::Unknown
+        );
+        // Address queries for unknown bare labels are ours (NXDOMAIN), the
+        // way dnsmasq's domain-needed keeps them from upstream...
+        for qtype in [RecordType::A, RecordType::AAAA, RecordType::ANY] {
+            assert_eq!(zone.answer(&lower("com."), qtype), ZoneAnswer::Unknown);
+        }
+        // ...other types are someone else's: a TLD's DS, NS or SOA.
+        for qtype in [
+            RecordType::DS,
+            RecordType::NS,
+            RecordType::SOA,
+            RecordType::TXT,
+        ] {
+            assert_eq!(zone.answer(&lower("com."), qtype), ZoneAnswer::Outside);
+        }
+        // A bare label the zone has is answered here whatever the type (no
+        // data for the types it has nothing of).
+        assert_eq!(
+            zone.answer(&lower("web."), RecordType::TXT),
+            ZoneAnswer::Known(vec![ip("10.42.1.5")])
+        );
+        // Names below the domain stay ours for every type.
+        assert_eq!(
+            zone.answer(&lower("nope.mesh.local."), RecordType::DS),
+            ZoneAnswer::Unknown
+        );
         // A single-label domain: its own name is still the apex.
         let lan = Zone::new("lan").unwrap();
         lan.upsert("local", "web", vec![ip("10.42.1.5")]).unwrap();
-        assert_eq!(lan.answer(&lower("lan.")), ZoneAnswer::Apex);
+        assert_eq!(lan.answer(&lower("lan."), RecordType::A), ZoneAnswer::Apex);
         assert_eq!(
-            lan.answer(&lower("web.")),
+            lan.answer(&lower("web."), RecordType::A),
             ZoneAnswer::Known(vec![ip("10.42.1.5")])
         );
-        assert_eq!(lan.answer(&lower("web.example.")), ZoneAnswer::Outside);
+        assert_eq!(
+            lan.answer(&lower("web.example."), RecordType::A),
+            ZoneAnswer::Outside
+        );
         // A client on two networks finds the other's bare names as well.
         let red = Zone::new("mesh.local").unwrap();
         red.upsert("local", "db", vec![ip("10.43.1.7")]).unwrap();
         zone.link_clients(Arc::new(move |_| vec![red.clone()]));
         assert_eq!(
-            zone.answer_for(ip("10.42.1.5"), &lower("db.")),
+            zone.answer_for(ip("10.42.1.5"), &lower("db."), RecordType::A),
             ZoneAnswer::Known(vec![ip("10.43.1.7")])
+        );
+        assert_eq!(
+            zone.answer_for(ip("10.42.1.5"), &lower("db."), RecordType::NS),
+            ZoneAnswer::Known(vec![ip("10.43.1.7")])
+        );
+        assert_eq!(
+            zone.answer_for(ip("10.42.1.5"), &lower("org."), RecordType::NS),
+            ZoneAnswer::Outside
         );
     }
 

@@ -201,7 +201,8 @@ async fn outside_names_are_forwarded_over_udp_and_tcp() {
 }
 
 #[tokio::test]
-async fn bare_single_labels_are_answered_like_their_domain_form_and_never_forwarded() {
+async fn bare_single_labels_are_answered_like_their_domain_form_and_address_queries_never_forwarded()
+ {
     let upstream = FakeUpstream::start(UpstreamMode::Answer).await;
     let server = start(blue_zone(), Some(vec![upstream.addr])).await;
     let addr = server.local_addr();
@@ -228,11 +229,34 @@ async fn bare_single_labels_are_answered_like_their_domain_form_and_never_forwar
         assert_authoritative(&reply, ResponseCode::NXDomain);
         assert!(reply.answers.is_empty());
     }
-    assert_eq!(upstream.queries(), 0, "a bare name went upstream");
+    // ANY is an address query too.
+    assert_authoritative(
+        &udp(addr, "nope.", RecordType::ANY).await,
+        ResponseCode::NXDomain,
+    );
+    // A known bare name is ours whatever the type: no data, not forwarded.
+    assert_authoritative(
+        &udp(addr, "c1.", RecordType::NS).await,
+        ResponseCode::NoError,
+    );
+    assert_eq!(upstream.queries(), 0, "a bare address query went upstream");
     // Names with a dot still go upstream.
     let reply = udp(addr, "example.com.", RecordType::A).await;
     assert_eq!(addresses(&reply), [UPSTREAM_ANSWER.to_string()]);
     assert_eq!(upstream.queries(), 1);
+    // Other types for unknown bare names are forwarded as before: the DS,
+    // NS and SOA of a TLD a validating resolver asks for.
+    for (n, qtype) in [RecordType::DS, RecordType::NS, RecordType::SOA]
+        .into_iter()
+        .enumerate()
+    {
+        let reply = udp(addr, "com.", qtype).await;
+        assert!(
+            !reply.metadata.authoritative,
+            "{qtype} of com. answered here"
+        );
+        assert_eq!(upstream.queries(), 2 + n, "{qtype} of com. not forwarded");
+    }
     server.stop().await;
 
     // An internal network answers them the same (not REFUSED).
@@ -245,6 +269,14 @@ async fn bare_single_labels_are_answered_like_their_domain_form_and_never_forwar
     assert_authoritative(
         &udp(addr, "nope.", RecordType::A).await,
         ResponseCode::NXDomain,
+    );
+    // ...and never forwards the other types: REFUSED, as for other names.
+    assert_eq!(
+        udp(addr, "com.", RecordType::DS)
+            .await
+            .metadata
+            .response_code,
+        ResponseCode::Refused
     );
     server.stop().await;
 }

@@ -13,10 +13,63 @@ pub enum Health {
     /// The last handshake is older than the threshold, yet the probe answers
     /// (or has not run yet): the tunnel is idle or rekeying stalls.
     Degraded,
-    /// The probe fails: no traffic gets through.
+    /// The probe fails (on a peer it answered before): no traffic gets
+    /// through.
     Unhealthy,
     /// Never a handshake (or the peer is gone).
     Disconnected,
+}
+
+/// What the reachability probe (a weft endpoint through the tunnel) says
+/// of a peer.
+///
+/// A peer that does not run weft (a plain WireGuard peer: wireguard-go, a
+/// phone, a router) has no such endpoint, so the probe can never answer it.
+/// Which peers those are is not told at `peer add`; it shows: a peer whose
+/// probe has never once answered is taken for one and judged by its
+/// handshake alone ([`Probe::NotApplicable`]). Once the probe answered, the
+/// peer runs weft, and a failing probe means traffic does not get through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Probe {
+    /// Not run yet.
+    Pending,
+    /// The latest probe answered.
+    Ok,
+    /// The latest probe failed, and an earlier one answered.
+    Failed,
+    /// Never answered: not a weft peer, as far as anyone can tell.
+    NotApplicable,
+}
+
+impl Probe {
+    /// From the latest result and whether any probe ever answered.
+    pub fn from_results(latest_ok: bool, ever_ok: bool) -> Self {
+        match (latest_ok, ever_ok) {
+            (true, _) => Probe::Ok,
+            (false, true) => Probe::Failed,
+            (false, false) => Probe::NotApplicable,
+        }
+    }
+
+    /// What [`health`] takes: a verdict of the probe, `None` when it has
+    /// none (not run yet, or not applicable).
+    pub fn verdict(self) -> Option<bool> {
+        match self {
+            Probe::Ok => Some(true),
+            Probe::Failed => Some(false),
+            Probe::Pending | Probe::NotApplicable => None,
+        }
+    }
+
+    /// As shown and sent: `ok`, `failed`, `n/a`, or empty before the first.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Probe::Pending => "",
+            Probe::Ok => "ok",
+            Probe::Failed => "failed",
+            Probe::NotApplicable => "n/a",
+        }
+    }
 }
 
 /// When a handshake counts as stale: WireGuard rekeys every 2 minutes
@@ -85,6 +138,30 @@ mod tests {
         ];
         for (age, probe, want) in cases {
             assert_eq!(health(age, probe, T), want, "age {age:?}, probe {probe:?}");
+        }
+    }
+
+    #[test]
+    fn a_peer_the_probe_never_answered_is_judged_by_its_handshake() {
+        assert_eq!(Probe::from_results(true, true), Probe::Ok);
+        assert_eq!(Probe::from_results(false, true), Probe::Failed);
+        assert_eq!(Probe::from_results(false, false), Probe::NotApplicable);
+        let na = Probe::NotApplicable.verdict();
+        assert_eq!(health(Some(S(5)), na, T), Health::Healthy);
+        assert_eq!(health(Some(S(500)), na, T), Health::Degraded);
+        assert_eq!(health(None, na, T), Health::Disconnected);
+        // A weft peer that stopped answering is still unhealthy.
+        assert_eq!(
+            health(Some(S(5)), Probe::Failed.verdict(), T),
+            Health::Unhealthy
+        );
+        for (probe, word) in [
+            (Probe::Pending, ""),
+            (Probe::Ok, "ok"),
+            (Probe::Failed, "failed"),
+            (Probe::NotApplicable, "n/a"),
+        ] {
+            assert_eq!(probe.as_str(), word);
         }
     }
 

@@ -2,7 +2,7 @@
 //! data plane, and given again after a restart.
 
 use super::*;
-use crate::dataplane::Records;
+use crate::dataplane::{Dataplane as _, Records};
 use crate::dns_names::NamesSpec;
 
 fn set_names(
@@ -80,4 +80,78 @@ fn reserved_sources_and_bad_names_are_refused() {
     }
     assert!(a.get_names("blue", "mesh").unwrap().is_empty());
     assert!(a.get_names("nope", "mesh").is_err());
+}
+
+fn attach_named(
+    a: &mut Agent<FakeDataplane>,
+    network: &str,
+    id: &str,
+    name: &str,
+) -> Result<AttachmentView> {
+    a.attach_pb(pb::AttachRequest {
+        name: name.into(),
+        ..attach_req(network, id)
+    })
+}
+
+#[test]
+fn a_workload_name_taken_on_the_network_is_refused() {
+    let mut a = agent().with_host_name("h1").unwrap();
+    a.add_network_pb(blue()).unwrap();
+    a.add_network_pb(red()).unwrap();
+    attach_named(&mut a, "blue", "c1", "web").unwrap();
+    let before = snapshot(&a);
+
+    // Another workload with the same name (any case): refused, naming the
+    // workload that has it; nothing attached.
+    let err = attach_named(&mut a, "blue", "c2", "WEB").unwrap_err();
+    assert!(matches!(&err, AgentError::Exists(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "name \"web\" is already taken on network \"blue\" by workload \"c1\""
+    );
+    // This host's own name.
+    let err = attach_named(&mut a, "blue", "c2", "h1").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "name \"h1\" is already taken on network \"blue\" by this host (--host-name)"
+    );
+    assert_eq!(snapshot(&a), before);
+
+    // A peer's host: the name its records give its own address.
+    let key = PrivateKey::generate().public_key();
+    a.add_peer_pb(peer_req(&key.to_base64(), "10.42.2.0/24"))
+        .unwrap();
+    let source = crate::dataplane::peer_source(&key);
+    a.dataplane()
+        .set_records(
+            "blue",
+            &source,
+            records(&[("h2", "10.42.2.1"), ("db", "10.42.2.5")]),
+        )
+        .unwrap();
+    let err = attach_named(&mut a, "blue", "c2", "h2").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("name \"h2\" is already taken on network \"blue\" by the host of peer {key}")
+    );
+    assert_eq!(snapshot(&a), before);
+    // A peer's workload is not a host: a workload may move between hosts.
+    attach_named(&mut a, "blue", "c2", "db").unwrap();
+
+    // Names are per network; the same workload takes the same name on
+    // another network, and a detached workload's name is free again.
+    attach_named(&mut a, "red", "c1", "web").unwrap();
+    a.detach("blue", "c1").unwrap();
+    attach_named(&mut a, "blue", "c3", "web").unwrap();
+    // So DNS has one owner per name.
+    let local = a.dataplane().lock().records[&("blue".to_string(), "local".to_string())].clone();
+    assert_eq!(
+        local,
+        records(&[
+            ("h1", "10.42.1.1"),
+            ("db", "10.42.1.3"),
+            ("web", "10.42.1.2")
+        ])
+    );
 }

@@ -31,6 +31,35 @@ fn networks_get_interfaces_in_creation_order() {
 }
 
 #[test]
+fn the_default_listen_port_skips_ports_anyone_holds() {
+    let mut a = agent();
+    a.dataplane().lock().busy_udp_ports.extend([51820, 51822]);
+    let b = a.add_network_pb(blue()).unwrap();
+    assert_eq!(b.record.wireguard.as_ref().unwrap().listen_port, 51821);
+    let r = a.add_network_pb(red()).unwrap();
+    assert_eq!(
+        r.record.wireguard.as_ref().unwrap().listen_port,
+        51823,
+        "51821 is blue's, 51822 someone else's"
+    );
+    // A port asked for stays an error when someone holds it.
+    a.remove_network("red", false).unwrap();
+    let before = snapshot(&a);
+    let err = a
+        .add_network_pb(pb::AddNetworkRequest {
+            listen_port: 51822,
+            ..red()
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("listen-port") && err.contains("51822") && err.contains("in use"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&a), before);
+}
+
+#[test]
 fn bad_networks_change_nothing() {
     let mut a = agent();
     a.add_network_pb(blue()).unwrap();

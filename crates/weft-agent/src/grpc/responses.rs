@@ -1,7 +1,7 @@
 //! The agent's views as the wire's messages.
 
 use crate::attachments::AttachmentView;
-use crate::health::Health;
+use crate::health::{Health, Probe};
 use crate::networks::NetworkView;
 use crate::records::PeerRecord;
 use crate::status::NetworkStatusView;
@@ -97,7 +97,7 @@ pub(super) fn status_pb(v: NetworkStatusView) -> pb::NetworkStatus {
                         .health
                         .get(&p.public_key)
                         .copied()
-                        .unwrap_or((Health::Disconnected, None));
+                        .unwrap_or((Health::Disconnected, Probe::Pending));
                     pb::PeerStatus {
                         public_key: p.public_key.to_base64(),
                         endpoint: p.endpoint.map(|e| e.to_string()).unwrap_or_default(),
@@ -111,11 +111,7 @@ pub(super) fn status_pb(v: NetworkStatusView) -> pb::NetworkStatus {
                         tx_bytes: p.tx_bytes,
                         keepalive: u32::from(p.persistent_keepalive.unwrap_or(0)),
                         health: health.to_string(),
-                        probe: match probe {
-                            Some(true) => "ok".into(),
-                            Some(false) => "failed".into(),
-                            None => String::new(),
-                        },
+                        probe: probe.as_str().into(),
                     }
                 })
                 .collect();

@@ -262,6 +262,10 @@ impl Dataplane for LinuxDataplane {
         self.wg.get(ifname).map_err(wg_err)
     }
 
+    fn udp_port_free(&self, port: u16) -> bool {
+        udp_port_free(port)
+    }
+
     fn netns_id(&self, path: &str) -> Option<NetnsId> {
         attachment::netns_id(path)
     }
@@ -331,4 +335,24 @@ impl Dataplane for LinuxDataplane {
     fn set_records(&self, network: &str, source: &str, records: Records) -> DpResult<()> {
         self.services.set_records(network, source, records)
     }
+
+    fn source_addresses(&self, network: &str, source: &str, label: &str) -> Vec<std::net::IpAddr> {
+        self.services.source_addresses(network, source, label)
+    }
+}
+
+/// Bind the port as WireGuard will, on every address, and let it go. The
+/// caller's thread is in the agent's namespace (only scoped helpers on
+/// threads of their own enter others). IPv6 is asked separately: a socket
+/// on `[::]` alone may be v6-only; a namespace without IPv6 only needs the
+/// IPv4 port.
+fn udp_port_free(port: u16) -> bool {
+    use std::net::{Ipv4Addr, Ipv6Addr, UdpSocket};
+    let in_use = |r: std::io::Result<UdpSocket>| matches!(r, Err(e) if e.kind() == std::io::ErrorKind::AddrInUse);
+    let v4 = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port));
+    if v4.is_err() {
+        return false;
+    }
+    drop(v4);
+    !in_use(UdpSocket::bind((Ipv6Addr::UNSPECIFIED, port)))
 }

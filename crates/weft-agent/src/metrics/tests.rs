@@ -279,6 +279,7 @@ fn what_clients_can_cause_is_logged_at_most_once_a_minute() {
 #[test]
 fn the_agents_document_has_help_and_type_for_every_sample() {
     let mut agent = Agent::new(Store::in_memory().unwrap(), FakeDataplane::default());
+    let peer = PrivateKey::generate().public_key();
     agent
         .add_network(
             NetworkSpec::try_from(weft_proto::agent::AddNetworkRequest {
@@ -294,7 +295,7 @@ fn the_agents_document_has_help_and_type_for_every_sample() {
         .add_peer(
             PeerSpec::try_from(weft_proto::agent::AddPeerRequest {
                 network: "blue".into(),
-                public_key: PrivateKey::generate().public_key().to_base64(),
+                public_key: peer.to_base64(),
                 endpoint: "192.0.2.2:51820".into(),
                 allowed_ips: vec!["10.42.2.0/24".into()],
                 keepalive: 0,
@@ -302,7 +303,14 @@ fn the_agents_document_has_help_and_type_for_every_sample() {
             .unwrap(),
         )
         .unwrap();
+    // A probe that never answered: a peer that does not run weft.
+    agent.health_book().record("blue", peer, false);
     let text = to_prometheus_text(&super::render(&agent).unwrap());
+    let peer_label = format!("network=\"blue\",peer=\"{peer}\"");
+    for (state, value) in [("ok", 0), ("failed", 0), ("not_applicable", 1)] {
+        let sample = format!("weft_peer_probe{{{peer_label},state=\"{state}\"}} {value}");
+        assert!(text.contains(&sample), "no {sample} in:\n{text}");
+    }
     let described = |kind: &str, name: &str| {
         text.lines()
             .any(|l| l.strip_prefix(kind).and_then(|r| r.split(' ').next()) == Some(name))

@@ -116,6 +116,11 @@ fn print(status: &pb::Status) {
                         format!("{}s", p.keepalive)
                     },
                     p.health.clone(),
+                    if p.probe.is_empty() {
+                        "-".into()
+                    } else {
+                        p.probe.clone()
+                    },
                 ]
             })
             .collect();
@@ -129,6 +134,7 @@ fn print(status: &pb::Status) {
                 "TX",
                 "KEEPALIVE",
                 "HEALTH",
+                "PROBE",
             ],
             &rows,
         );
