@@ -1,10 +1,10 @@
 //! Running `nft`: applying the batch and listing weft's table.
 //!
-//! The `nftables` crate builds and parses the JSON; the process is run here
-//! rather than through its `helper` module because weft needs nft's own
-//! error text (the helper lets `nft -f`'s stderr go to our stderr) and,
-//! for tests and labs, to run nft inside another network namespace (through
-//! `nsenter --net=PATH`; nft works on the netns it runs in).
+//! The process is run here rather than through the `nftables` crate's
+//! `helper` module because weft needs nft's own error text (the helper lets
+//! `nft -f`'s stderr go to our stderr) and, for tests and labs, to run nft
+//! inside another network namespace (through `nsenter --net=PATH`; nft
+//! works on the netns it runs in).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -13,9 +13,11 @@ use std::process::{Command, Output, Stdio};
 
 use tracing::{debug, info};
 
+use crate::changes::{ChangeKind, changes};
 use crate::error::FirewallError;
 use crate::model::NetworkRules;
-use crate::ruleset::{FAMILY_KEYWORD, TABLE, listed_objects, ruleset, table_objects};
+use crate::ruleset::{FAMILY_KEYWORD, TABLE, ruleset};
+use crate::table::Listed;
 
 const APPLY: &str = "apply nftables ruleset";
 const LIST: &str = "list nftables ruleset";
@@ -27,10 +29,27 @@ pub enum Applied {
     /// sent to the kernel (so rule handles, and `nft -j list` output, stay
     /// byte-identical across agent restarts).
     Unchanged,
-    /// The table was created or its content replaced, atomically.
+    /// There was no table: it was created.
+    Created,
+    /// Only what differed was changed: a network's chains and its set
+    /// elements added or removed; everything else kept its handles.
+    Updated,
+    /// The table held something weft does not build and was replaced
+    /// whole, atomically.
     Replaced,
     /// No networks: the table was deleted.
     Removed,
+}
+
+impl From<ChangeKind> for Applied {
+    fn from(kind: ChangeKind) -> Self {
+        match kind {
+            ChangeKind::Create => Applied::Created,
+            ChangeKind::Update => Applied::Updated,
+            ChangeKind::Replace => Applied::Replaced,
+            ChangeKind::Remove => Applied::Removed,
+        }
+    }
 }
 
 /// Applies weft's ruleset with the `nft` command (Debian package
@@ -73,26 +92,24 @@ impl Firewall {
     }
 
     /// Makes table `inet weft` exactly what `networks` need, and touches
-    /// nothing else. When the table already is exactly that, nothing is
-    /// changed; otherwise one `nft -j -f -` transaction replaces it whole
-    /// (see [`ruleset`]), so a failure leaves the previous table in force
-    /// and there is never a moment without one. An empty list deletes the
-    /// table. Safe to call as often as wanted.
+    /// nothing else. Lists the table, and sends only what differs (see
+    /// [`changes()`](crate::changes())) as one `nft -j -f -` transaction,
+    /// so a failure leaves the previous table in force and there is never
+    /// a moment without one. When the table already is right nothing is
+    /// sent. An empty list deletes the table. Safe to call as often as
+    /// wanted; the work grows with the size of the table, not with the
+    /// square of the networks.
     pub fn apply(&self, networks: &[NetworkRules]) -> Result<Applied, FirewallError> {
-        let batch = ruleset(networks)?;
-        let wanted = table_objects(networks)?;
-        let current = self.list_json()?;
-        if listed_objects(&current).as_ref() == Some(&wanted) {
+        let wanted = ruleset(networks)?;
+        let current = Listed::parse(&self.list_json()?);
+        let Some(batch) = changes(&current, wanted.as_ref()) else {
             debug!(
                 networks = networks.len(),
                 "nftables table inet weft already up to date"
             );
             return Ok(Applied::Unchanged);
-        }
-        let payload = serde_json::to_string(&batch).map_err(|e| FirewallError::Nft {
-            action: APPLY,
-            stderr: format!("serialize ruleset: {e}"),
-        })?;
+        };
+        let payload = batch.to_json().to_string();
         let output = self.run(APPLY, &["-j", "-f", "-"], Some(payload.as_bytes()))?;
         if !output.status.success() {
             return Err(FirewallError::Nft {
@@ -101,8 +118,9 @@ impl Firewall {
             });
         }
         // nft 1.0.6 exits 0 on input it cannot parse as JSON, so success is
-        // only believed once the table reads back as what was sent.
-        if listed_objects(&self.list_json()?).as_ref() != Some(&wanted) {
+        // only believed once the table reads back as what was wanted.
+        let now = Listed::parse(&self.list_json()?);
+        if changes(&now, wanted.as_ref()).is_some() {
             return Err(FirewallError::Nft {
                 action: APPLY,
                 stderr: "nft reported success but table inet weft does not read back as the \
@@ -110,14 +128,18 @@ impl Firewall {
                     .into(),
             });
         }
-        if networks.is_empty() {
+        let applied = Applied::from(batch.kind);
+        if applied == Applied::Removed {
             info!("nftables table inet weft removed");
-            Ok(Applied::Removed)
         } else {
-            let names: Vec<&str> = networks.iter().map(|n| n.name.as_str()).collect();
-            info!(networks = ?names, "nftables table inet weft applied");
-            Ok(Applied::Replaced)
+            info!(
+                networks = networks.len(),
+                commands = batch.commands().len(),
+                ?applied,
+                "nftables table inet weft applied"
+            );
         }
+        Ok(applied)
     }
 
     /// Deletes table `inet weft` (and with it every weft rule); nothing when
@@ -182,8 +204,9 @@ impl Firewall {
         let mut child = command.spawn().map_err(spawn_error)?;
         if let Some(input) = stdin {
             let mut pipe = child.stdin.take().expect("stdin was piped");
-            // Write before waiting: the batch is small, far below a pipe's
-            // buffer, and nft reads all of stdin before it answers.
+            // Write before waiting: nft reads all of stdin before it
+            // writes anything, so a batch larger than a pipe's buffer
+            // cannot deadlock against its output.
             // A nft that exits without reading (it failed to start up)
             // closes the pipe; its exit status and stderr then tell why.
             match pipe.write_all(input) {
