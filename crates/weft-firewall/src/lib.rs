@@ -33,6 +33,7 @@
 
 mod changes;
 mod error;
+mod generation;
 mod model;
 mod nft;
 pub mod ruleset;

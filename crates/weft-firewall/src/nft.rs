@@ -10,11 +10,13 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tracing::{debug, info};
 
 use crate::changes::{ChangeKind, changes};
 use crate::error::FirewallError;
+use crate::generation::generation;
 use crate::model::NetworkRules;
 use crate::ruleset::{FAMILY_KEYWORD, TABLE, ruleset};
 use crate::table::Listed;
@@ -54,11 +56,20 @@ impl From<ChangeKind> for Applied {
 
 /// Applies weft's ruleset with the `nft` command (Debian package
 /// `nftables`). Synchronous: it waits for `nft`, so call it from a blocking
-/// thread (`tokio::task::spawn_blocking`) in async code.
+/// thread (`tokio::task::spawn_blocking`) in async code. Clones share what
+/// they know of the table.
 #[derive(Clone, Debug)]
 pub struct Firewall {
     nft: PathBuf,
     netns: Option<PathBuf>,
+    known: Arc<Mutex<Option<Known>>>,
+}
+
+/// What table `inet weft` was at one nftables ruleset generation.
+#[derive(Debug)]
+struct Known {
+    generation: u32,
+    table: Listed,
 }
 
 impl Default for Firewall {
@@ -73,6 +84,7 @@ impl Firewall {
         Firewall {
             nft: PathBuf::from("nft"),
             netns: None,
+            known: Arc::default(),
         }
     }
 
@@ -92,21 +104,38 @@ impl Firewall {
     }
 
     /// Makes table `inet weft` exactly what `networks` need, and touches
-    /// nothing else. Lists the table, and sends only what differs (see
+    /// nothing else. Sends only what differs (see
     /// [`changes()`](crate::changes())) as one `nft -j -f -` transaction,
     /// so a failure leaves the previous table in force and there is never
     /// a moment without one. When the table already is right nothing is
     /// sent. An empty list deletes the table. Safe to call as often as
-    /// wanted; the work grows with the size of the table, not with the
-    /// square of the networks.
+    /// wanted.
+    ///
+    /// The table is listed only when the namespace's nftables ruleset
+    /// generation moved since this firewall last listed or changed it (a
+    /// change by anyone else, a first call): otherwise what it knows is
+    /// the table. So a network added to a host with hundreds costs one
+    /// small `nft` run, and a hand edit is still seen and repaired on the
+    /// next call.
     pub fn apply(&self, networks: &[NetworkRules]) -> Result<Applied, FirewallError> {
         let wanted = ruleset(networks)?;
-        let current = Listed::parse(&self.list_json()?);
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        // Forgotten until this call succeeds: after a failure, list again.
+        let last = known.take();
+        let before = self.generation();
+        let current = match (last, before) {
+            (Some(last), Some(now)) if last.generation == now => last.table,
+            _ => Listed::parse(&self.list_json()?),
+        };
         let Some(batch) = changes(&current, wanted.as_ref()) else {
             debug!(
                 networks = networks.len(),
                 "nftables table inet weft already up to date"
             );
+            *known = before.map(|generation| Known {
+                generation,
+                table: current,
+            });
             return Ok(Applied::Unchanged);
         };
         let payload = batch.to_json().to_string();
@@ -117,10 +146,17 @@ impl Firewall {
                 stderr: stderr_text(&output),
             });
         }
+        let wanted = match wanted {
+            Some(table) => Listed::Table(table),
+            None => Listed::Absent,
+        };
         // nft 1.0.6 exits 0 on input it cannot parse as JSON, so success is
-        // only believed once the table reads back as what was wanted.
-        let now = Listed::parse(&self.list_json()?);
-        if changes(&now, wanted.as_ref()).is_some() {
+        // only believed when the generation moved by exactly one (this
+        // transaction and nobody else's since the table was known), or
+        // once the table reads back as what was wanted.
+        let after = self.generation();
+        let ours_alone = matches!((before, after), (Some(b), Some(a)) if a == b.wrapping_add(1));
+        if !ours_alone && Listed::parse(&self.list_json()?) != wanted {
             return Err(FirewallError::Nft {
                 action: APPLY,
                 stderr: "nft reported success but table inet weft does not read back as the \
@@ -128,6 +164,10 @@ impl Firewall {
                     .into(),
             });
         }
+        *known = after.map(|generation| Known {
+            generation,
+            table: wanted,
+        });
         let applied = Applied::from(batch.kind);
         if applied == Applied::Removed {
             info!("nftables table inet weft removed");
@@ -140,6 +180,14 @@ impl Firewall {
             );
         }
         Ok(applied)
+    }
+
+    /// The namespace's nftables ruleset generation; `None` when it cannot
+    /// be read (then the table is listed every time).
+    fn generation(&self) -> Option<u32> {
+        generation(self.netns.as_deref())
+            .inspect_err(|e| debug!("read the nftables ruleset generation: {e}"))
+            .ok()
     }
 
     /// Deletes table `inet weft` (and with it every weft rule); nothing when

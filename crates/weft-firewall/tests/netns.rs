@@ -38,12 +38,16 @@ fn red_internal() -> NetworkRules {
     }
 }
 
-/// Network `i` of many: 10.(100+i).0.0/16, `wg<i>` and `w<i>-*`; every
-/// third internal.
+/// Network `i` of many: a /24 of 10.100.0.0/14, `wg<i>` and `w<i>-*`;
+/// every third internal.
 fn numbered(i: usize) -> NetworkRules {
     NetworkRules {
         name: format!("net{i}"),
-        subnets: vec![format!("10.{}.0.0/16", 100 + i).parse().unwrap()],
+        subnets: vec![
+            format!("10.{}.{}.0/24", 100 + i / 256, i % 256)
+                .parse()
+                .unwrap(),
+        ],
         interfaces: vec![
             IfMatch::Exact(format!("wg{i}")),
             IfMatch::Prefix(format!("w{i}-")),
@@ -645,4 +649,60 @@ fn the_kernels_rule_count_grows_linearly_with_the_networks() {
     );
     assert!(steps[0] <= 8 * 30, "{} rules per 30 networks", steps[0]);
     fw.remove().unwrap();
+}
+
+#[test]
+fn a_known_table_is_not_listed_again_and_a_hand_edit_is_noticed() {
+    require_root!();
+    let ns = Netns::new_anonymous().unwrap();
+    // An nft that logs every run (its arguments) before doing it.
+    let log = std::env::temp_dir().join(format!("weft-fw-nft-log-{}", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let wrapper = tempfile_script(&format!(
+        "#!/bin/sh\necho \"$*\" >>{}\nexec nft \"$@\"\n",
+        log.display()
+    ));
+    let runs = || -> Vec<String> {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        text.lines().map(str::to_owned).collect()
+    };
+    let fw = Firewall::in_netns(ns.proc_path()).with_nft(wrapper.path());
+    let mut nets: Vec<NetworkRules> = (1..=20).map(numbered).collect();
+
+    // First call: the table is not known, so it is listed; then created.
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Created);
+    assert_eq!(runs(), ["-j list table inet weft", "-j -f -"]);
+    // Known and unchanged since: no nft at all.
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Unchanged);
+    assert!(runs().is_empty());
+    // One more network: one nft run, no listing.
+    nets.push(numbered(21));
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Updated);
+    assert_eq!(runs(), ["-j -f -"]);
+    assert_eq!(Listed::parse(&fw.list_json().unwrap()), wanted(&nets));
+    runs();
+
+    // A change by anyone else (here in another table) moves the
+    // generation: the next call lists again, finds weft's table intact.
+    nft(&ns, &["add", "table", "inet", "other"], None);
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Unchanged);
+    assert_eq!(runs(), ["-j list table inet weft"]);
+    // A hand edit of weft's table is listed, seen and repaired.
+    nft(
+        &ns,
+        &["flush", "chain", "inet", "weft", "fwd-from-net4"],
+        None,
+    );
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Updated);
+    assert_eq!(runs(), ["-j list table inet weft", "-j -f -"]);
+    assert_eq!(Listed::parse(&fw.list_json().unwrap()), wanted(&nets));
+    runs();
+
+    // A clone shares what is known.
+    let clone = fw.clone();
+    assert_eq!(clone.apply(&nets).unwrap(), Applied::Unchanged);
+    assert!(runs().is_empty());
+    assert_eq!(fw.remove().unwrap(), Applied::Removed);
+    let _ = std::fs::remove_file(&log);
 }
