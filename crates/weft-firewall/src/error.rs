@@ -11,7 +11,7 @@ pub enum FirewallError {
     Invalid { what: String, why: String },
 
     /// `nft` (or `nsenter`) could not be run at all.
-    #[error("{action} (table inet weft): run {program}: {source}")]
+    #[error("{action} (table inet weft): run {program}")]
     Spawn {
         action: &'static str,
         program: String,

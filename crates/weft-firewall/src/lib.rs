@@ -5,11 +5,15 @@
 //! The agent describes every network present on the host ([`NetworkRules`]:
 //! name, subnets, interfaces, internal or not) and calls [`Firewall::apply`]
 //! after every change (network created or removed, and at start-up).
-//! [`ruleset()`] turns the description into one nft JSON batch that replaces
-//! the table atomically; `apply` sends it only when the table differs from
-//! it, so re-applying the same networks (an agent restart) leaves the
-//! table — handles included — byte-identical. The chains and rules are
-//! described in the [`mod@ruleset`] module's documentation:
+//! [`ruleset()`] turns the description into the table it needs (a
+//! [`Table`] value, no I/O); [`changes()`] compares it with what
+//! [`Listed::parse`] read from nft and gives the one nft transaction that
+//! changes only what differs: a new network adds its two chains and its
+//! elements in the shared sets, and no other network's chain or rule is
+//! touched. Re-applying the same networks (an agent restart) sends
+//! nothing, so the table — handles included — stays byte-identical. The
+//! chains and rules are described in the [`mod@ruleset`] module's
+//! documentation:
 //!
 //! * forward: from a network's interfaces, traffic to another weft
 //!   network's addresses or interfaces is dropped, traffic within the
@@ -20,16 +24,24 @@
 //! * postrouting (nat): non-internal networks' traffic leaving through a
 //!   non-weft interface to a non-weft address is masqueraded.
 //!
-//! Rules match interface *names* (`iifname`, with nft wildcards for veth
-//! prefixes), so they can be applied before the interfaces exist and keep
-//! working as workloads come and go.
+//! The table's size grows linearly with the networks: per network two
+//! chains of a few rules and a few set elements; what networks share is
+//! looked up in sets and verdict maps. Rules match interface *names*
+//! (`iifname`, with nft wildcards for veth prefixes), so they can be applied
+//! before the interfaces exist and keep working as workloads come and go:
+//! attaching a workload changes nothing in the table.
 
+mod changes;
 mod error;
+mod generation;
 mod model;
 mod nft;
 pub mod ruleset;
+mod table;
 
+pub use changes::{ChangeKind, Changes, changes};
 pub use error::FirewallError;
 pub use model::{IfMatch, NetworkRules};
 pub use nft::{Applied, Firewall};
-pub use ruleset::{listed_objects, ruleset, table_objects};
+pub use ruleset::ruleset;
+pub use table::{Listed, Table};

@@ -20,8 +20,8 @@ pub struct NetworkRules {
     /// The network's name (lowercase letters, digits, '-', '_'); used in
     /// chain names so `nft list table inet weft` reads by network.
     pub name: String,
-    /// The network's whole subnet(s) across all hosts (one per address
-    /// family), e.g. 10.42.0.0/16 — not just this host's block.
+    /// The network's whole subnet(s) across all hosts (at most one per
+    /// address family), e.g. 10.42.0.0/16 — not just this host's block.
     pub subnets: Vec<IpNet>,
     /// Every interface through which the network's traffic enters or leaves
     /// this host: its WireGuard interface, the host ends of its workloads'
@@ -120,8 +120,29 @@ pub(crate) fn validate(networks: &[NetworkRules]) -> Result<(), FirewallError> {
                 "has no interface",
             ));
         }
-        for interface in &net.interfaces {
+        for (j, interface) in net.interfaces.iter().enumerate() {
             interface.validate(&net.name)?;
+            // The interfaces are elements of one interval set, which
+            // refuses overlapping elements.
+            if let Some(other) = net.interfaces[..j].iter().find(|o| o.overlaps(interface)) {
+                return Err(FirewallError::invalid(
+                    format!("network {}: interface {interface}", net.name),
+                    format!("overlaps its interface {other}"),
+                ));
+            }
+        }
+        // A network's own subnet is the one exception to "drop what goes
+        // to a weft subnet" in its chains, one rule per family.
+        for (j, subnet) in net.subnets.iter().enumerate() {
+            if net.subnets[..j]
+                .iter()
+                .any(|o| o.addr().is_ipv4() == subnet.addr().is_ipv4())
+            {
+                return Err(FirewallError::invalid(
+                    format!("network {}: subnet {subnet}", net.name),
+                    "a network has at most one subnet per address family",
+                ));
+            }
         }
         for other in &networks[..i] {
             if other.name == net.name {
@@ -263,6 +284,22 @@ mod tests {
             (
                 vec![net("blue", "10.42.0.0/16", &[exact("wg 0")])],
                 "' ' is not allowed",
+            ),
+            (
+                vec![net("blue", "10.42.0.0/16", &[prefix("w0-"), exact("w0-x")])],
+                "network blue: interface \"w0-x\": overlaps its interface \"w0-*\"",
+            ),
+            (
+                vec![NetworkRules {
+                    subnets: vec![
+                        "10.42.0.0/16".parse().unwrap(),
+                        "fd42::/48".parse().unwrap(),
+                        "10.50.0.0/16".parse().unwrap(),
+                    ],
+                    ..net("blue", "10.42.0.0/16", &[exact("wg0")])
+                }],
+                "network blue: subnet 10.50.0.0/16: a network has at most one subnet per \
+                 address family",
             ),
         ];
         for (nets, expected) in cases {

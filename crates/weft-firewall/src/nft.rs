@@ -1,21 +1,25 @@
 //! Running `nft`: applying the batch and listing weft's table.
 //!
-//! The `nftables` crate builds and parses the JSON; the process is run here
-//! rather than through its `helper` module because weft needs nft's own
-//! error text (the helper lets `nft -f`'s stderr go to our stderr) and,
-//! for tests and labs, to run nft inside another network namespace (through
-//! `nsenter --net=PATH`; nft works on the netns it runs in).
+//! The process is run here rather than through the `nftables` crate's
+//! `helper` module because weft needs nft's own error text (the helper lets
+//! `nft -f`'s stderr go to our stderr) and, for tests and labs, to run nft
+//! inside another network namespace (through `nsenter --net=PATH`; nft
+//! works on the netns it runs in).
 
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tracing::{debug, info};
 
+use crate::changes::{ChangeKind, changes};
 use crate::error::FirewallError;
+use crate::generation::generation;
 use crate::model::NetworkRules;
-use crate::ruleset::{FAMILY_KEYWORD, TABLE, listed_objects, ruleset, table_objects};
+use crate::ruleset::{FAMILY_KEYWORD, TABLE, ruleset};
+use crate::table::Listed;
 
 const APPLY: &str = "apply nftables ruleset";
 const LIST: &str = "list nftables ruleset";
@@ -27,19 +31,45 @@ pub enum Applied {
     /// sent to the kernel (so rule handles, and `nft -j list` output, stay
     /// byte-identical across agent restarts).
     Unchanged,
-    /// The table was created or its content replaced, atomically.
+    /// There was no table: it was created.
+    Created,
+    /// Only what differed was changed: a network's chains and its set
+    /// elements added or removed; everything else kept its handles.
+    Updated,
+    /// The table held something weft does not build and was replaced
+    /// whole, atomically.
     Replaced,
     /// No networks: the table was deleted.
     Removed,
 }
 
+impl From<ChangeKind> for Applied {
+    fn from(kind: ChangeKind) -> Self {
+        match kind {
+            ChangeKind::Create => Applied::Created,
+            ChangeKind::Update => Applied::Updated,
+            ChangeKind::Replace => Applied::Replaced,
+            ChangeKind::Remove => Applied::Removed,
+        }
+    }
+}
+
 /// Applies weft's ruleset with the `nft` command (Debian package
 /// `nftables`). Synchronous: it waits for `nft`, so call it from a blocking
-/// thread (`tokio::task::spawn_blocking`) in async code.
+/// thread (`tokio::task::spawn_blocking`) in async code. Clones share what
+/// they know of the table.
 #[derive(Clone, Debug)]
 pub struct Firewall {
     nft: PathBuf,
     netns: Option<PathBuf>,
+    known: Arc<Mutex<Option<Known>>>,
+}
+
+/// What table `inet weft` was at one nftables ruleset generation.
+#[derive(Debug)]
+struct Known {
+    generation: u32,
+    table: Listed,
 }
 
 impl Default for Firewall {
@@ -54,6 +84,7 @@ impl Firewall {
         Firewall {
             nft: PathBuf::from("nft"),
             netns: None,
+            known: Arc::default(),
         }
     }
 
@@ -73,26 +104,41 @@ impl Firewall {
     }
 
     /// Makes table `inet weft` exactly what `networks` need, and touches
-    /// nothing else. When the table already is exactly that, nothing is
-    /// changed; otherwise one `nft -j -f -` transaction replaces it whole
-    /// (see [`ruleset`]), so a failure leaves the previous table in force
-    /// and there is never a moment without one. An empty list deletes the
-    /// table. Safe to call as often as wanted.
+    /// nothing else. Sends only what differs (see
+    /// [`changes()`](crate::changes())) as one `nft -j -f -` transaction,
+    /// so a failure leaves the previous table in force and there is never
+    /// a moment without one. When the table already is right nothing is
+    /// sent. An empty list deletes the table. Safe to call as often as
+    /// wanted.
+    ///
+    /// The table is listed only when the namespace's nftables ruleset
+    /// generation moved since this firewall last listed or changed it (a
+    /// change by anyone else, a first call): otherwise what it knows is
+    /// the table. So a network added to a host with hundreds costs one
+    /// small `nft` run, and a hand edit is still seen and repaired on the
+    /// next call.
     pub fn apply(&self, networks: &[NetworkRules]) -> Result<Applied, FirewallError> {
-        let batch = ruleset(networks)?;
-        let wanted = table_objects(networks)?;
-        let current = self.list_json()?;
-        if listed_objects(&current).as_ref() == Some(&wanted) {
+        let wanted = ruleset(networks)?;
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        // Forgotten until this call succeeds: after a failure, list again.
+        let last = known.take();
+        let before = self.generation();
+        let current = match (last, before) {
+            (Some(last), Some(now)) if last.generation == now => last.table,
+            _ => Listed::parse(&self.list_json()?),
+        };
+        let Some(batch) = changes(&current, wanted.as_ref()) else {
             debug!(
                 networks = networks.len(),
                 "nftables table inet weft already up to date"
             );
+            *known = before.map(|generation| Known {
+                generation,
+                table: current,
+            });
             return Ok(Applied::Unchanged);
-        }
-        let payload = serde_json::to_string(&batch).map_err(|e| FirewallError::Nft {
-            action: APPLY,
-            stderr: format!("serialize ruleset: {e}"),
-        })?;
+        };
+        let payload = batch.to_json().to_string();
         let output = self.run(APPLY, &["-j", "-f", "-"], Some(payload.as_bytes()))?;
         if !output.status.success() {
             return Err(FirewallError::Nft {
@@ -100,9 +146,17 @@ impl Firewall {
                 stderr: stderr_text(&output),
             });
         }
+        let wanted = match wanted {
+            Some(table) => Listed::Table(table),
+            None => Listed::Absent,
+        };
         // nft 1.0.6 exits 0 on input it cannot parse as JSON, so success is
-        // only believed once the table reads back as what was sent.
-        if listed_objects(&self.list_json()?).as_ref() != Some(&wanted) {
+        // only believed when the generation moved by exactly one (this
+        // transaction and nobody else's since the table was known), or
+        // once the table reads back as what was wanted.
+        let after = self.generation();
+        let ours_alone = matches!((before, after), (Some(b), Some(a)) if a == b.wrapping_add(1));
+        if !ours_alone && Listed::parse(&self.list_json()?) != wanted {
             return Err(FirewallError::Nft {
                 action: APPLY,
                 stderr: "nft reported success but table inet weft does not read back as the \
@@ -110,14 +164,30 @@ impl Firewall {
                     .into(),
             });
         }
-        if networks.is_empty() {
+        *known = after.map(|generation| Known {
+            generation,
+            table: wanted,
+        });
+        let applied = Applied::from(batch.kind);
+        if applied == Applied::Removed {
             info!("nftables table inet weft removed");
-            Ok(Applied::Removed)
         } else {
-            let names: Vec<&str> = networks.iter().map(|n| n.name.as_str()).collect();
-            info!(networks = ?names, "nftables table inet weft applied");
-            Ok(Applied::Replaced)
+            info!(
+                networks = networks.len(),
+                commands = batch.commands().len(),
+                ?applied,
+                "nftables table inet weft applied"
+            );
         }
+        Ok(applied)
+    }
+
+    /// The namespace's nftables ruleset generation; `None` when it cannot
+    /// be read (then the table is listed every time).
+    fn generation(&self) -> Option<u32> {
+        generation(self.netns.as_deref())
+            .inspect_err(|e| debug!("read the nftables ruleset generation: {e}"))
+            .ok()
     }
 
     /// Deletes table `inet weft` (and with it every weft rule); nothing when
@@ -182,8 +252,9 @@ impl Firewall {
         let mut child = command.spawn().map_err(spawn_error)?;
         if let Some(input) = stdin {
             let mut pipe = child.stdin.take().expect("stdin was piped");
-            // Write before waiting: the batch is small, far below a pipe's
-            // buffer, and nft reads all of stdin before it answers.
+            // Write before waiting: nft reads all of stdin before it
+            // writes anything, so a batch larger than a pipe's buffer
+            // cannot deadlock against its output.
             // A nft that exits without reading (it failed to start up)
             // closes the pipe; its exit status and stderr then tell why.
             match pipe.write_all(input) {

@@ -6,7 +6,9 @@ use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use weft_firewall::{Applied, Firewall, IfMatch, NetworkRules, listed_objects, table_objects};
+use std::collections::BTreeMap;
+
+use weft_firewall::{Applied, Firewall, IfMatch, Listed, NetworkRules, ruleset};
 use weft_net::{IpNet, Netlink, Netns, Route, set_sysctl};
 
 macro_rules! require_root {
@@ -34,6 +36,72 @@ fn red_internal() -> NetworkRules {
         interfaces: vec![IfMatch::Exact("wg1".into()), IfMatch::Prefix("w1-".into())],
         internal: true,
     }
+}
+
+/// Network `i` of many: a /24 of 10.100.0.0/14, `wg<i>` and `w<i>-*`;
+/// every third internal.
+fn numbered(i: usize) -> NetworkRules {
+    NetworkRules {
+        name: format!("net{i}"),
+        subnets: vec![
+            format!("10.{}.{}.0/24", 100 + i / 256, i % 256)
+                .parse()
+                .unwrap(),
+        ],
+        interfaces: vec![
+            IfMatch::Exact(format!("wg{i}")),
+            IfMatch::Prefix(format!("w{i}-")),
+        ],
+        internal: i.is_multiple_of(3),
+    }
+}
+
+/// What `networks` need, as a listing of it must read.
+fn wanted(networks: &[NetworkRules]) -> Listed {
+    match ruleset(networks).unwrap() {
+        Some(table) => Listed::Table(table),
+        None => Listed::Absent,
+    }
+}
+
+/// Every object of table inet weft in a JSON listing, with its handle:
+/// `chain NAME`, `set NAME`, `map NAME`, `rule CHAIN #i` (i-th of its
+/// chain) and `table`, each with its handle and (for rules) expression.
+fn handles(listing: &str) -> BTreeMap<String, String> {
+    let listing: serde_json::Value = serde_json::from_str(listing).unwrap();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for object in listing["nftables"].as_array().unwrap() {
+        let (kind, body) = object.as_object().unwrap().iter().next().unwrap();
+        let key = match kind.as_str() {
+            "metainfo" => continue,
+            "table" => "table".to_string(),
+            "rule" => {
+                let chain = body["chain"].as_str().unwrap();
+                let n = seen.entry(chain.to_owned()).or_default();
+                *n += 1;
+                format!("rule {chain} #{n}")
+            }
+            _ => format!("{kind} {}", body["name"].as_str().unwrap()),
+        };
+        let value = match kind.as_str() {
+            "rule" => format!("{} {}", body["handle"], body["expr"]),
+            _ => body["handle"].to_string(),
+        };
+        out.insert(key, value);
+    }
+    out
+}
+
+/// How many rules table inet weft has, from a JSON listing.
+fn rule_count(listing: &str) -> usize {
+    let listing: serde_json::Value = serde_json::from_str(listing).unwrap();
+    listing["nftables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o.get("rule").is_some())
+        .count()
 }
 
 /// Runs `nft ARGS` inside `ns`, feeding `stdin`; panics on failure.
@@ -125,7 +193,7 @@ fn apply_is_idempotent_replaces_and_removes_and_never_touches_other_tables() {
 
     // Apply: only table inet weft appears, with the chains we build.
     let both = [blue(), red_internal()];
-    assert_eq!(fw.apply(&both).unwrap(), Applied::Replaced);
+    assert_eq!(fw.apply(&both).unwrap(), Applied::Created);
     assert_eq!(
         tables(&ns),
         vec![
@@ -148,10 +216,7 @@ fn apply_is_idempotent_replaces_and_removes_and_never_touches_other_tables() {
     );
     // What nft lists back is exactly what we built (this is what lets
     // apply recognise an up-to-date table).
-    assert_eq!(
-        listed_objects(&first).unwrap(),
-        table_objects(&both).unwrap()
-    );
+    assert_eq!(Listed::parse(&first), wanted(&both));
     eprintln!(
         "nft list table inet weft:\n{}",
         nft(&ns, &["list", "table", "inet", "weft"], None)
@@ -188,31 +253,41 @@ fn apply_is_idempotent_replaces_and_removes_and_never_touches_other_tables() {
         ],
         None,
     );
-    assert_ne!(
-        listed_objects(&fw.list_json().unwrap()).unwrap(),
-        table_objects(&both).unwrap()
-    );
-    assert_eq!(fw.apply(&both).unwrap(), Applied::Replaced);
-    assert_eq!(
-        listed_objects(&fw.list_json().unwrap()).unwrap(),
-        table_objects(&both).unwrap()
-    );
+    assert_ne!(Listed::parse(&fw.list_json().unwrap()), wanted(&both));
+    assert_eq!(fw.apply(&both).unwrap(), Applied::Updated);
+    assert_eq!(Listed::parse(&fw.list_json().unwrap()), wanted(&both));
 
-    // One network fewer: red's chains and every rule naming its interfaces
-    // or subnet are gone.
-    assert_eq!(fw.apply(&[blue()]).unwrap(), Applied::Replaced);
+    // Someone replaces the table with one that is not weft's: replaced.
+    nft(&ns, &["delete", "table", "inet", "weft"], None);
+    nft(
+        &ns,
+        &["-f", "-"],
+        Some(
+            "table inet weft {\n counter c {\n }\n chain forward {\n  type filter hook forward priority 0;\n }\n}\n",
+        ),
+    );
+    assert_eq!(Listed::parse(&fw.list_json().unwrap()), Listed::Unknown);
+    assert_eq!(fw.apply(&both).unwrap(), Applied::Replaced);
+    assert_eq!(Listed::parse(&fw.list_json().unwrap()), wanted(&both));
+
+    // One network fewer: red's chains and every rule and element naming its
+    // interfaces or subnet are gone.
+    assert_eq!(fw.apply(&[blue()]).unwrap(), Applied::Updated);
     let blue_only = fw.list_json().unwrap();
     assert_eq!(
         weft_chains(&blue_only),
-        ["forward", "fwd-from-blue", "postrouting"]
+        [
+            "forward",
+            "fwd-from-blue",
+            "in-from-blue",
+            "input",
+            "postrouting"
+        ]
     );
     for gone in ["wg1", "w1-", "10.43.0.0", "red"] {
         assert!(!blue_only.contains(gone), "{gone} still in {blue_only}");
     }
-    assert_eq!(
-        listed_objects(&blue_only).unwrap(),
-        table_objects(&[blue()]).unwrap()
-    );
+    assert_eq!(Listed::parse(&blue_only), wanted(&[blue()]));
 
     // Nothing left: no weft table at all; removing twice is fine.
     assert_eq!(fw.apply(&[]).unwrap(), Applied::Removed);
@@ -427,7 +502,7 @@ fn blue_and_red_cannot_reach_each_other_and_only_blue_is_masqueraded() {
     let fw = Firewall::in_netns(h_ns.proc_path());
     assert_eq!(
         fw.apply(&[blue(), red_internal()]).unwrap(),
-        Applied::Replaced
+        Applied::Created
     );
 
     assert!(!ping(&a_ns, "10.43.1.2", 2), "A -> B after apply");
@@ -460,6 +535,31 @@ fn blue_and_red_cannot_reach_each_other_and_only_blue_is_masqueraded() {
     );
     assert!(!ping(&b_ns, "198.51.100.2", 1));
 
+    // A third network, added in place, changes nothing for the first two.
+    let mut green = numbered(5);
+    green.name = "green".into();
+    assert_eq!(
+        fw.apply(&[blue(), red_internal(), green]).unwrap(),
+        Applied::Updated
+    );
+    assert!(!ping(&a_ns, "10.43.1.2", 2), "A -> B after adding green");
+    assert!(!ping(&b_ns, "10.42.1.2", 2), "B -> A after adding green");
+    assert!(ping(&a_ns, "10.42.1.1", 3), "A -> H after adding green");
+    assert_eq!(
+        udp_source_seen(&a_ns, "198.51.100.2:9999", &world).map(|s| s.ip().to_string()),
+        Some("198.51.100.1".into()),
+        "A -> W after adding green, masqueraded"
+    );
+    // And removing red, in place, lets A reach B's address only through
+    // the host's own forwarding (no weft rule for red any more), while A is
+    // still masqueraded.
+    assert_eq!(fw.apply(&[blue()]).unwrap(), Applied::Updated);
+    assert_eq!(
+        udp_source_seen(&a_ns, "198.51.100.2:9999", &world).map(|s| s.ip().to_string()),
+        Some("198.51.100.1".into()),
+        "A -> W after removing red, masqueraded"
+    );
+
     // Removing the networks' rules restores the host as it was.
     fw.apply(&[]).unwrap();
     assert!(ping(&a_ns, "10.43.1.2", 3), "A -> B after removal");
@@ -474,14 +574,135 @@ fn dual_stack_networks_read_back_equal_so_reapplying_changes_nothing() {
     nets[0].subnets.push("fd42::/48".parse().unwrap());
     nets[1].subnets.push("fd43::/48".parse().unwrap());
     nets[1].interfaces.push(IfMatch::Exact("weft-br1".into()));
-    assert_eq!(fw.apply(&nets).unwrap(), Applied::Replaced);
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Created);
     let listing = fw.list_json().unwrap();
-    assert_eq!(
-        listed_objects(&listing).unwrap(),
-        table_objects(&nets).unwrap()
-    );
+    assert_eq!(Listed::parse(&listing), wanted(&nets));
     assert_eq!(fw.apply(&nets).unwrap(), Applied::Unchanged);
     assert_eq!(fw.list_json().unwrap(), listing);
     fw.remove().unwrap();
     assert_eq!(fw.list_json().unwrap(), "");
+}
+
+#[test]
+fn adding_or_removing_a_network_leaves_the_others_objects_untouched() {
+    require_root!();
+    let ns = Netns::new_anonymous().unwrap();
+    let fw = Firewall::in_netns(ns.proc_path());
+    let mut nets: Vec<NetworkRules> = (1..=6).map(numbered).collect();
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Created);
+    let before = handles(&fw.list_json().unwrap());
+
+    // Added: every object that was there keeps its handle (and each rule
+    // its place and expression); only net7's chains and rules are new.
+    nets.push(numbered(7));
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Updated);
+    let after = handles(&fw.list_json().unwrap());
+    for (object, handle) in &before {
+        assert_eq!(after.get(object), Some(handle), "{object} changed");
+    }
+    let new: Vec<&String> = after.keys().filter(|k| !before.contains_key(*k)).collect();
+    assert!(!new.is_empty());
+    for object in &new {
+        assert!(object.contains("-net7"), "{object} is new but not net7's");
+    }
+    assert_eq!(Listed::parse(&fw.list_json().unwrap()), wanted(&nets));
+
+    // Removed (net3, in the middle): the others' chains and rules keep
+    // their handles; only net3's are gone.
+    nets.retain(|n| n.name != "net3");
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Updated);
+    let removed = handles(&fw.list_json().unwrap());
+    for (object, handle) in &after {
+        if object.contains("-net3") {
+            assert!(!removed.contains_key(object), "{object} left behind");
+        } else {
+            assert_eq!(removed.get(object), Some(handle), "{object} changed");
+        }
+    }
+    assert_eq!(Listed::parse(&fw.list_json().unwrap()), wanted(&nets));
+    fw.remove().unwrap();
+}
+
+#[test]
+fn the_kernels_rule_count_grows_linearly_with_the_networks() {
+    require_root!();
+    let ns = Netns::new_anonymous().unwrap();
+    let fw = Firewall::in_netns(ns.proc_path());
+    // Networks 1…n, added in steps of 30 (a multiple of 3, so each step
+    // adds as many internal networks as the last).
+    let mut counts = Vec::new();
+    for n in [1, 31, 61, 91] {
+        let nets: Vec<NetworkRules> = (1..=n).map(numbered).collect();
+        let start = std::time::Instant::now();
+        fw.apply(&nets).unwrap();
+        let took = start.elapsed();
+        let listing = fw.list_json().unwrap();
+        assert_eq!(Listed::parse(&listing), wanted(&nets));
+        let rules = rule_count(&listing);
+        eprintln!("{n} networks: {rules} rules, applied in {took:?}");
+        counts.push(rules);
+    }
+    let steps: Vec<usize> = counts.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        steps.iter().all(|s| *s == steps[0]),
+        "rules {counts:?} do not grow by the same amount per step: {steps:?}"
+    );
+    assert!(steps[0] <= 8 * 30, "{} rules per 30 networks", steps[0]);
+    fw.remove().unwrap();
+}
+
+#[test]
+fn a_known_table_is_not_listed_again_and_a_hand_edit_is_noticed() {
+    require_root!();
+    let ns = Netns::new_anonymous().unwrap();
+    // An nft that logs every run (its arguments) before doing it.
+    let log = std::env::temp_dir().join(format!("weft-fw-nft-log-{}", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let wrapper = tempfile_script(&format!(
+        "#!/bin/sh\necho \"$*\" >>{}\nexec nft \"$@\"\n",
+        log.display()
+    ));
+    let runs = || -> Vec<String> {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        text.lines().map(str::to_owned).collect()
+    };
+    let fw = Firewall::in_netns(ns.proc_path()).with_nft(wrapper.path());
+    let mut nets: Vec<NetworkRules> = (1..=20).map(numbered).collect();
+
+    // First call: the table is not known, so it is listed; then created.
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Created);
+    assert_eq!(runs(), ["-j list table inet weft", "-j -f -"]);
+    // Known and unchanged since: no nft at all.
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Unchanged);
+    assert!(runs().is_empty());
+    // One more network: one nft run, no listing.
+    nets.push(numbered(21));
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Updated);
+    assert_eq!(runs(), ["-j -f -"]);
+    assert_eq!(Listed::parse(&fw.list_json().unwrap()), wanted(&nets));
+    runs();
+
+    // A change by anyone else (here in another table) moves the
+    // generation: the next call lists again, finds weft's table intact.
+    nft(&ns, &["add", "table", "inet", "other"], None);
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Unchanged);
+    assert_eq!(runs(), ["-j list table inet weft"]);
+    // A hand edit of weft's table is listed, seen and repaired.
+    nft(
+        &ns,
+        &["flush", "chain", "inet", "weft", "fwd-from-net4"],
+        None,
+    );
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Updated);
+    assert_eq!(runs(), ["-j list table inet weft", "-j -f -"]);
+    assert_eq!(Listed::parse(&fw.list_json().unwrap()), wanted(&nets));
+    runs();
+
+    // A clone shares what is known.
+    let clone = fw.clone();
+    assert_eq!(clone.apply(&nets).unwrap(), Applied::Unchanged);
+    assert!(runs().is_empty());
+    assert_eq!(fw.remove().unwrap(), Applied::Removed);
+    let _ = std::fs::remove_file(&log);
 }

@@ -15,6 +15,8 @@ pub struct RecvBatch<M> {
     /// far. Invariant: the buffer was zero-filled when it was allocated, so
     /// all of it is initialised, and it is only ever written after that.
     room: BytesMut,
+    /// No buffer yet (`room` is empty): [`RecvBatch::room`] allocates one.
+    unallocated: bool,
     capacity: usize,
     tailroom: usize,
     packets: Vec<(BytesMut, M)>,
@@ -24,9 +26,14 @@ impl<M> RecvBatch<M> {
     /// A batch whose packets may be up to `capacity` bytes together; each
     /// packet keeps `tailroom` spare bytes after it, to grow into without
     /// allocating (WireGuard pads packets to a multiple of 16).
+    ///
+    /// The buffer is allocated the first time it is needed, not here: an
+    /// engine that never carries a packet (a network with no traffic on a
+    /// host with hundreds) then costs none of it.
     pub fn new(capacity: usize, tailroom: usize) -> Self {
         Self {
-            room: BytesMut::zeroed(capacity),
+            room: BytesMut::new(),
+            unallocated: true,
             capacity,
             tailroom,
             packets: Vec::new(),
@@ -37,23 +44,35 @@ impl<M> RecvBatch<M> {
     pub fn clear(&mut self) {
         self.packets.clear();
         self.room.clear();
-        if !self.room.try_reclaim(self.capacity) {
-            self.room = BytesMut::zeroed(self.capacity);
+        if !self.unallocated && !self.room.try_reclaim(self.capacity) {
+            // A packet still holds part of it: `room` allocates a new one
+            // when it is needed.
+            self.room = BytesMut::new();
+            self.unallocated = true;
         }
     }
 
     /// The free room to receive into.
     pub fn room(&mut self) -> &mut [u8] {
+        if self.unallocated {
+            self.room = BytesMut::zeroed(self.capacity);
+            self.unallocated = false;
+        }
         let available = self.room.capacity();
         // SAFETY: `room` views a buffer that was zero-filled when allocated
-        // (`BytesMut::zeroed`; `clear` only ever reclaims or replaces it),
-        // so every byte up to its capacity is initialised.
+        // (`BytesMut::zeroed` just above; `clear` only ever reclaims it or
+        // drops it for an empty one), so every byte up to its capacity is
+        // initialised.
         unsafe { self.room.set_len(available) };
         &mut self.room[..]
     }
 
     /// How many bytes [`RecvBatch::room`] has.
     pub fn room_len(&self) -> usize {
+        if self.unallocated {
+            // `room` allocates it whole.
+            return self.capacity;
+        }
         self.room.capacity()
     }
 
@@ -140,6 +159,18 @@ mod tests {
         assert!(batch.is_empty());
         assert_eq!(batch.room().as_ptr(), start, "the same buffer again");
         assert_eq!(batch.room_len(), 1000);
+    }
+
+    #[test]
+    fn the_buffer_comes_when_first_needed() {
+        let mut batch = RecvBatch::<()>::new(100, 0);
+        assert_eq!(batch.room.capacity(), 0, "nothing allocated by new");
+        batch.clear();
+        assert_eq!(batch.room.capacity(), 0, "nor by clearing an unused batch");
+        assert_eq!(batch.room_len(), 100);
+        assert_eq!(batch.room().len(), 100);
+        assert!(batch.push_copy(&[b"one"], ()));
+        assert_eq!(batch.len(), 1);
     }
 
     #[test]
