@@ -3,7 +3,7 @@
 //! combines the result with the latest handshake, as [`weft_model::health`]
 //! defines: healthy, degraded, unhealthy, disconnected.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -36,6 +36,10 @@ pub struct HealthBook {
     probes: Mutex<HashMap<(String, PublicKey), bool>>,
     pub reconcile_runs: AtomicU64,
     pub reconcile_errors: AtomicU64,
+    /// Repairs of the continuous reconcile, by kind of drift.
+    drift_repairs: Mutex<BTreeMap<&'static str, u64>>,
+    /// Repairs it tried and the kernel refused.
+    pub drift_errors: AtomicU64,
 }
 
 impl HealthBook {
@@ -57,6 +61,27 @@ impl HealthBook {
         self.reconcile_runs.fetch_add(1, Ordering::Relaxed);
         self.reconcile_errors
             .fetch_add(errors as u64, Ordering::Relaxed);
+    }
+
+    pub fn count_drift(&self, kind: &'static str) {
+        *self
+            .drift_repairs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(kind)
+            .or_default() += 1;
+    }
+
+    pub fn count_drift_error(&self) {
+        self.drift_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Repairs so far, by kind of drift.
+    pub fn drift_repairs(&self) -> BTreeMap<&'static str, u64> {
+        self.drift_repairs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<(String, PublicKey), bool>> {

@@ -323,7 +323,9 @@ fn only_get_metrics_answers_in_the_negotiated_format() {
 
     // promtool finds nothing to complain about.
     match which("promtool") {
-        None => skip("promtool check: promtool missing (package prometheus; scripts/deps installs it)"),
+        None => {
+            skip("promtool check: promtool missing (package prometheus; scripts/deps installs it)")
+        }
         Some(promtool) => {
             let mut check = Command::new(promtool)
                 .args(["check", "metrics"])

@@ -5,9 +5,9 @@
 use super::exposition::to_prometheus_text;
 use super::http::{self, Limits, Render, Throttle, accept_backoff};
 use crate::agent::Agent;
+use crate::fake::FakeDataplane;
 use crate::networks::NetworkSpec;
 use crate::peers::PeerSpec;
-use crate::fake::FakeDataplane;
 use crate::store::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -324,7 +324,9 @@ fn the_agents_document_has_help_and_type_for_every_sample() {
         .stderr(std::process::Stdio::piped())
         .spawn();
     let Ok(mut promtool) = promtool else {
-        weft_testkit::skip("promtool check: promtool missing (package prometheus; scripts/deps installs it)");
+        weft_testkit::skip(
+            "promtool check: promtool missing (package prometheus; scripts/deps installs it)",
+        );
         return;
     };
     use std::io::Write as _;
