@@ -228,8 +228,9 @@ pub fn network_drift(
 /// What differs in one peer's settings, if anything.
 fn peer_drift(want: &PeerConfig, have: &PeerInfo, now: SystemTime) -> Option<String> {
     let mut what = vec![];
+    // WireGuard keeps networks, not the host bits they were given with.
     let sorted = |ips: &[IpNet]| {
-        let mut ips = ips.to_vec();
+        let mut ips: Vec<IpNet> = ips.iter().map(IpNet::trunc).collect();
         ips.sort();
         ips.dedup();
         ips

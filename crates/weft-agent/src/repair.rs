@@ -36,7 +36,7 @@ impl<D: Dataplane> Agent<D> {
         let now = SystemTime::now();
         let networks = self.store.networks()?;
         for net in &networks {
-            let plan = self.network_plan(net)?;
+            let plan = self.network_plan_quietly(net, true)?;
             let device = match plan.kind {
                 NetworkKind::Wireguard { .. } if host.links.contains_key(&plan.ifname) => {
                     self.dp.network_status(&plan.ifname).ok()

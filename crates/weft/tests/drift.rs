@@ -55,7 +55,7 @@ fn drift_is_repaired_within_seconds() {
     require_root!();
     require_tools!("wg");
     let mut lab = Lab::new(WEFT);
-    lab.add_namespaces(["h1", "h2", "c1", "c2"]);
+    lab.add_namespaces(["h1", "h2", "c1", "c2", "c3"]);
     lab.underlay("h1", "h2");
     lab.start_agent("h1");
     lab.start_agent("h2");
@@ -66,6 +66,9 @@ fn drift_is_repaired_within_seconds() {
     lab.peer("h2", "h1", "blue", 42, 51820);
     lab.attach("h1", "blue", "c1", &[]);
     lab.attach("h2", "blue", "c2", &[]);
+    // A bridge network beside it, which nobody touches.
+    lab.bridge_on("h1", "br", "10.88.0.0/16");
+    lab.attach("h1", "br", "c3", &[]);
     ping_eventually(&lab, "c1", "10.42.2.2");
     let k2 = lab.public_key("h2", "blue");
 
@@ -124,7 +127,18 @@ fn drift_is_repaired_within_seconds() {
         "c2 -> c1 after the veth came back"
     );
     let atts = lab.weft_json("h1", &["attachments"]);
-    assert_eq!(atts.as_array().unwrap().len(), 1);
+    assert_eq!(atts.as_array().unwrap().len(), 2);
+
+    // What was not touched was never "repaired": two more passes, and the
+    // three repairs above are all the agent did.
+    std::thread::sleep(Duration::from_secs(5));
+    let log = lab.agent_log("h1");
+    let repairs: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("weft_agent::repair"))
+        .collect();
+    assert_eq!(repairs.len(), 3, "{repairs:#?}");
+    assert!(ping(&lab, "c3", "10.88.0.1"), "c3 -> its gateway");
 
     lab.finish();
 }
