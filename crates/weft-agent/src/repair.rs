@@ -79,6 +79,7 @@ impl<D: Dataplane> Agent<D> {
                 // The workload is gone without a detach: as at start-up.
                 self.store.delete_attachment(&a.network, &a.workload_id)?;
                 if let Err(e) = self.dp.remove_attachment(&plan) {
+                    self.health.count_drift_error();
                     report
                         .errors
                         .push(format!("release {label}: {}", chain(&e)));
@@ -115,9 +116,22 @@ impl<D: Dataplane> Agent<D> {
                     self.health.count_drift("orphan_link");
                     report.orphans_removed.push(name.clone());
                 }
-                Err(e) => report
-                    .errors
-                    .push(format!("remove orphan {name}: {}", chain(&e))),
+                Err(e) => {
+                    self.health.count_drift_error();
+                    report
+                        .errors
+                        .push(format!("remove orphan {name}: {}", chain(&e)));
+                }
+            }
+        }
+        // A failure that stays (say, a name now taken by someone else's
+        // link) is said at `warn` once, then at `debug` each pass.
+        let repeated = self.health.swap_drift_failures(&report.errors);
+        for e in &report.errors {
+            if repeated.contains(e) {
+                tracing::debug!("drift: {e}");
+            } else {
+                tracing::warn!("drift: {e}");
             }
         }
         Ok(report)
@@ -144,11 +158,10 @@ impl<D: Dataplane> Agent<D> {
             Err(e) => {
                 let what: Vec<String> = drift.iter().map(ToString::to_string).collect();
                 let line = format!(
-                    "{object}: {}; repair failed: {}",
+                    "{object} (of {owner}): {}; repair failed: {}",
                     what.join("; "),
                     chain(&e)
                 );
-                tracing::warn!(of = owner, "{line}");
                 self.health.count_drift_error();
                 report.errors.push(line);
             }

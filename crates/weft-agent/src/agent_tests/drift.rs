@@ -218,11 +218,26 @@ fn a_failed_repair_is_reported_counted_and_retried() {
     assert!(report.repaired.is_empty());
     assert_eq!(report.errors.len(), 1);
     assert!(
-        report.errors[0].contains(&format!("peer {key} missing; repair failed")),
+        report.errors[0].contains(&format!("(of blue): peer {key} missing; repair failed")),
         "{:?}",
         report.errors
     );
     assert_eq!(repairs(&a, "peer_missing"), 0);
+    let failures = |a: &Agent<FakeDataplane>| {
+        a.health_book()
+            .drift_errors
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    assert_eq!(failures(&a), 1);
+    // Tried again on every pass; the same failure is not new.
+    let again = a.repair_drift().unwrap();
+    assert_eq!(again.errors, report.errors);
+    assert_eq!(failures(&a), 2);
+    assert_eq!(
+        a.health_book().swap_drift_failures(&again.errors).len(),
+        1,
+        "a lasting failure is known as one"
+    );
     a.dataplane().lock().fail_set_peers = false;
     let report = a.repair_drift().unwrap();
     assert_eq!(report.repaired.len(), 1, "retried on the next pass");
