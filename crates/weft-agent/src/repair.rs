@@ -12,6 +12,7 @@ use crate::agent::{Agent, Result};
 use crate::dataplane::{Dataplane, NetworkKind};
 use crate::drift::{Drift, attachment_drift, network_drift};
 use crate::error::chain;
+use std::collections::HashSet;
 use std::time::SystemTime;
 use weft_model::naming::{attachment_alias, network_alias};
 
@@ -85,6 +86,12 @@ impl<D: Dataplane> Agent<D> {
                         .push(format!("release {label}: {}", chain(&e)));
                 }
                 tracing::info!(attachment = %label, ip = %a.ip, "namespace gone: attachment released");
+                // Its name leaves the network's zone.
+                if let Err(e) = self.publish_local_records(net) {
+                    report
+                        .errors
+                        .push(format!("names of {}: {}", net.name, chain(&e)));
+                }
                 report.released.push(label);
                 continue;
             }
@@ -96,7 +103,7 @@ impl<D: Dataplane> Agent<D> {
             self.settle(&mut report, &plan.host_ifname, &label, &[drift], result);
         }
 
-        let mut known: Vec<String> = networks.iter().map(|n| network_alias(&n.name)).collect();
+        let mut known: HashSet<String> = networks.iter().map(|n| network_alias(&n.name)).collect();
         known.extend(
             self.store
                 .attachments()?

@@ -17,7 +17,11 @@ fn settled() -> (Agent<FakeDataplane>, weft_model::PublicKey) {
     let key = PrivateKey::generate().public_key();
     a.add_peer_pb(peer_req(&key.to_base64(), "10.42.2.0/24"))
         .unwrap();
-    a.attach_pb(attach_req("blue", "c1")).unwrap();
+    a.attach_pb(pb::AttachRequest {
+        name: "web".into(),
+        ..attach_req("blue", "c1")
+    })
+    .unwrap();
     a.attach_pb(attach_req("br", "c2")).unwrap();
     a.dataplane().lock().writes = 0;
     (a, key)
@@ -176,6 +180,8 @@ fn deleted_veths_are_re_created_and_counted() {
 #[test]
 fn a_veth_whose_namespace_is_gone_is_released_not_re_created() {
     let (mut a, _) = settled();
+    let zone = a.dataplane().lock().records[&("blue".to_string(), "local".to_string())].clone();
+    assert!(zone.contains_key("web"), "{zone:?}");
     {
         let mut s = a.dataplane().lock();
         s.attachments.remove("w0-c1");
@@ -186,6 +192,11 @@ fn a_veth_whose_namespace_is_gone_is_released_not_re_created() {
     assert!(report.repaired.is_empty());
     assert!(!a.dataplane().lock().attachments.contains_key("w0-c1"));
     assert_eq!(a.store().attachments_of_network("blue").unwrap().len(), 0);
+    let names = |a: &Agent<FakeDataplane>| {
+        a.dataplane().lock().records[&("blue".to_string(), "local".to_string())].clone()
+    };
+    assert!(!names(&a).contains_key("web"), "its name left the zone");
+    assert!(names(&a).contains_key("host"), "{:?}", names(&a));
     assert_settled(&mut a);
 }
 
@@ -296,4 +307,42 @@ fn a_roamed_endpoint_with_a_fresh_handshake_is_not_drift() {
         network_drift(&plan, &HostView::default(), None, now),
         vec![Drift::InterfaceMissing]
     );
+}
+
+#[test]
+fn a_changed_private_key_and_listen_port_are_restored() {
+    let (mut a, _) = settled();
+    let blue = a
+        .networks()
+        .unwrap()
+        .into_iter()
+        .find(|n| n.record.name == "blue");
+    let own = blue.unwrap().public_key.unwrap();
+    {
+        let mut s = a.dataplane().lock();
+        let NetworkKind::Wireguard {
+            private_key,
+            listen_port,
+            ..
+        } = &mut s.networks.get_mut("wg0").unwrap().kind
+        else {
+            panic!("wg0 is a WireGuard network");
+        };
+        *private_key = PrivateKey::generate();
+        *listen_port = 4242;
+    }
+    let report = a.repair_drift().unwrap();
+    assert_eq!(
+        report.repaired,
+        vec![
+            "wg0: private key changed, restored",
+            "wg0: listen port 4242 (weft's is 51820), restored"
+        ]
+    );
+    let device = a.dataplane().network_status("wg0").unwrap();
+    assert_eq!(device.public_key, Some(own));
+    assert_eq!(device.listen_port, DEFAULT_LISTEN_PORT);
+    assert_eq!(repairs(&a, "private_key"), 1);
+    assert_eq!(repairs(&a, "listen_port"), 1);
+    assert_settled(&mut a);
 }
