@@ -57,7 +57,7 @@ fn drift_is_repaired_within_seconds() {
     let mut lab = Lab::new(WEFT);
     lab.add_namespaces(["h1", "h2", "c1", "c2", "c3"]);
     lab.underlay("h1", "h2");
-    lab.start_agent("h1");
+    lab.start_agent_with("h1", &["--metrics", "127.0.0.1:9586"]);
     lab.start_agent("h2");
     for host in ["h1", "h2"] {
         lab.network_on(host, "blue", 42);
@@ -139,6 +139,22 @@ fn drift_is_repaired_within_seconds() {
         .collect();
     assert_eq!(repairs.len(), 3, "{repairs:#?}");
     assert!(ping(&lab, "c3", "10.88.0.1"), "c3 -> its gateway");
+
+    // And each repair was counted.
+    let metrics = lab.exec_ok(
+        "h1",
+        "python3 -c \"import urllib.request as u; \
+         print(u.urlopen('http://127.0.0.1:9586/metrics').read().decode())\"",
+    );
+    for (kind, count) in [
+        ("peer_missing", 1),
+        ("peer_rogue", 1),
+        ("attachment_missing", 1),
+        ("interface_missing", 0),
+    ] {
+        let sample = format!("weft_drift_repairs_total{{kind=\"{kind}\"}} {count}\n");
+        assert!(metrics.contains(&sample), "no {sample:?} in\n{metrics}");
+    }
 
     lab.finish();
 }
