@@ -4,7 +4,7 @@
 //! validating, recording and applying, and undoing the record when the
 //! kernel refuses, so a failed call changes nothing. Records become what
 //! the data plane takes in `plan.rs`; `reconcile.rs` makes the kernel match
-//! the store at start-up.
+//! the store at start-up, `repair.rs` undoes drift while the agent runs.
 
 use crate::dataplane::Dataplane;
 use crate::error::AgentError;

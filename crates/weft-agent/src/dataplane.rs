@@ -194,6 +194,10 @@ pub trait Dataplane: Send + Sync {
     /// Remove the veth pair (and with it the routes). Idempotent.
     fn remove_attachment(&self, plan: &AttachmentPlan) -> DpResult<()>;
 
+    /// The host namespace's links (with their addresses) and routes, for
+    /// the drift check: a few dumps, no change.
+    fn observe_host(&self) -> DpResult<crate::drift::HostView>;
+
     /// Links in the host namespace that carry a weft alias.
     fn owned_links(&self) -> DpResult<Vec<OwnedLink>>;
 

@@ -2,8 +2,10 @@
 //! root: it records what exists and can be told to fail.
 
 use crate::dataplane::*;
+use crate::drift::{HostView, LinkView};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use weft_model::addressing::single;
 use weft_model::naming::network_alias;
 use weft_net::NetnsId;
 use weft_wg::{DeviceInfo, PeerConfig, PeerInfo};
@@ -27,6 +29,10 @@ pub struct FakeState {
     pub host_prefixes: Vec<HostPrefix>,
     /// UDP ports someone else holds.
     pub busy_udp_ports: std::collections::BTreeSet<u16>,
+    /// Interfaces reported down (a drift the tests make).
+    pub down: std::collections::BTreeSet<String>,
+    /// Calls that changed something, of any kind.
+    pub writes: usize,
     pub fail_ensure_network: bool,
     pub fail_services: bool,
     pub fail_create_attachment: bool,
@@ -83,15 +89,18 @@ impl Dataplane for FakeDataplane {
 
     fn ensure_network(&self, plan: &NetworkPlan) -> DpResult<()> {
         let mut s = self.lock();
+        s.writes += 1;
         if s.fail_ensure_network {
             return Err(fail("ensure network"));
         }
+        s.down.remove(&plan.ifname);
         s.networks.insert(plan.ifname.clone(), plan.clone());
         Ok(())
     }
 
     fn set_peers(&self, ifname: &str, peers: &[PeerConfig]) -> DpResult<()> {
         let mut s = self.lock();
+        s.writes += 1;
         if s.fail_set_peers {
             return Err(fail("set peers"));
         }
@@ -107,7 +116,10 @@ impl Dataplane for FakeDataplane {
     }
 
     fn remove_network(&self, ifname: &str) -> DpResult<()> {
-        self.lock().networks.remove(ifname);
+        let mut s = self.lock();
+        s.writes += 1;
+        s.networks.remove(ifname);
+        s.down.remove(ifname);
         Ok(())
     }
 
@@ -167,12 +179,14 @@ impl Dataplane for FakeDataplane {
 
     fn create_attachment(&self, plan: &AttachmentPlan) -> DpResult<AttachmentState> {
         let mut s = self.lock();
+        s.writes += 1;
         if s.fail_create_attachment {
             return Err(fail("create attachment"));
         }
         if s.attachments.contains_key(&plan.host_ifname) {
             return Err(fail("host interface exists"));
         }
+        s.down.remove(&plan.host_ifname);
         s.attachments.insert(plan.host_ifname.clone(), plan.clone());
         Ok(state())
     }
@@ -186,8 +200,53 @@ impl Dataplane for FakeDataplane {
     }
 
     fn remove_attachment(&self, plan: &AttachmentPlan) -> DpResult<()> {
-        self.lock().attachments.remove(&plan.host_ifname);
+        let mut s = self.lock();
+        s.writes += 1;
+        s.attachments.remove(&plan.host_ifname);
         Ok(())
+    }
+
+    fn observe_host(&self) -> DpResult<HostView> {
+        let s = self.lock();
+        let mut host = HostView::default();
+        let up = |name: &str| !s.down.contains(name);
+        for (name, plan) in &s.networks {
+            let wireguard = matches!(plan.kind, NetworkKind::Wireguard { .. });
+            let link = LinkView {
+                alias: Some(network_alias(&plan.name)),
+                up: up(name),
+                mtu: if wireguard { TUNNEL_MTU } else { BRIDGE_MTU },
+                master: None,
+                addresses: vec![plan.address],
+            };
+            host.links.insert(name.clone(), link);
+            if wireguard {
+                host.routes.push((plan.subnet, name.clone()));
+            }
+        }
+        for (name, plan) in &s.attachments {
+            let link = LinkView {
+                alias: Some(plan.alias()),
+                up: up(name),
+                mtu: plan.mtu,
+                master: plan.bridge.clone(),
+                addresses: vec![],
+            };
+            host.links.insert(name.clone(), link);
+            if plan.bridge.is_none() {
+                host.routes
+                    .push((single(plan.address.addr()), name.clone()));
+            }
+        }
+        for (name, alias) in &s.stray_links {
+            let link = LinkView {
+                alias: Some(alias.clone()),
+                up: up(name),
+                ..LinkView::default()
+            };
+            host.links.insert(name.clone(), link);
+        }
+        Ok(host)
     }
 
     fn owned_links(&self) -> DpResult<Vec<OwnedLink>> {
@@ -209,6 +268,7 @@ impl Dataplane for FakeDataplane {
 
     fn delete_link(&self, name: &str) -> DpResult<()> {
         let mut s = self.lock();
+        s.writes += 1;
         s.stray_links.remove(name);
         s.attachments.remove(name);
         s.networks.remove(name);
@@ -216,12 +276,15 @@ impl Dataplane for FakeDataplane {
     }
 
     fn apply_firewall(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<()> {
-        self.lock().firewall = networks.to_vec();
+        let mut s = self.lock();
+        s.writes += 1;
+        s.firewall = networks.to_vec();
         Ok(())
     }
 
     fn ensure_services(&self, plan: &ServicesPlan) -> DpResult<()> {
         let mut s = self.lock();
+        s.writes += 1;
         if s.fail_services {
             return Err(fail("start DNS"));
         }
@@ -231,6 +294,7 @@ impl Dataplane for FakeDataplane {
 
     fn remove_services(&self, network: &str) -> DpResult<()> {
         let mut s = self.lock();
+        s.writes += 1;
         s.services.remove(network);
         s.records.retain(|(n, _), _| n != network);
         Ok(())
@@ -246,9 +310,9 @@ impl Dataplane for FakeDataplane {
     }
 
     fn set_records(&self, network: &str, source: &str, records: Records) -> DpResult<()> {
-        self.lock()
-            .records
-            .insert((network.into(), source.into()), records);
+        let mut s = self.lock();
+        s.writes += 1;
+        s.records.insert((network.into(), source.into()), records);
         Ok(())
     }
 }

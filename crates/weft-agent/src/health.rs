@@ -3,7 +3,7 @@
 //! combines the result with the latest handshake, as [`weft_model::health`]
 //! defines: healthy, degraded, unhealthy, disconnected.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -44,6 +44,13 @@ pub struct HealthBook {
     probes: Mutex<HashMap<(String, PublicKey), ProbeResults>>,
     pub reconcile_runs: AtomicU64,
     pub reconcile_errors: AtomicU64,
+    /// Repairs of the continuous reconcile, by kind of drift.
+    drift_repairs: Mutex<BTreeMap<&'static str, u64>>,
+    /// Repairs it tried and the kernel refused.
+    pub drift_errors: AtomicU64,
+    /// The failures of the latest pass, so a lasting one is not said anew
+    /// every few seconds.
+    drift_failures: Mutex<HashSet<String>>,
 }
 
 impl HealthBook {
@@ -71,6 +78,39 @@ impl HealthBook {
         self.reconcile_runs.fetch_add(1, Ordering::Relaxed);
         self.reconcile_errors
             .fetch_add(errors as u64, Ordering::Relaxed);
+    }
+
+    pub fn count_drift(&self, kind: &'static str) {
+        *self
+            .drift_repairs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(kind)
+            .or_default() += 1;
+    }
+
+    pub fn count_drift_error(&self) {
+        self.drift_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Remember this pass's failures; returns those the previous pass had
+    /// too.
+    pub fn swap_drift_failures(&self, now: &[String]) -> HashSet<String> {
+        let now: HashSet<String> = now.iter().cloned().collect();
+        let mut last = self
+            .drift_failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let before = std::mem::replace(&mut *last, now.clone());
+        before.intersection(&now).cloned().collect()
+    }
+
+    /// Repairs so far, by kind of drift.
+    pub fn drift_repairs(&self) -> BTreeMap<&'static str, u64> {
+        self.drift_repairs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<(String, PublicKey), ProbeResults>> {

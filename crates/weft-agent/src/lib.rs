@@ -7,7 +7,8 @@
 //!   `status.rs`): validate against the state, record, apply, undo the
 //!   record when the kernel refuses; `plan.rs` turns records into what the
 //!   data plane takes; `reconcile.rs` makes the kernel match the store at
-//!   start-up;
+//!   start-up, and `repair.rs` keeps it so: a short periodic pass that
+//!   repairs only what `drift.rs` finds differs;
 //! - `dataplane.rs` is the seam to the kernel, `linux/` its real side and
 //!   `network_services.rs` each network's DNS responder and records
 //!   endpoint;
@@ -20,6 +21,7 @@ mod agent;
 mod attachments;
 mod dataplane;
 mod dns_names;
+mod drift;
 mod error;
 mod grpc;
 mod health;
@@ -31,6 +33,7 @@ mod peers;
 mod plan;
 mod reconcile;
 mod records;
+mod repair;
 mod server;
 mod status;
 mod store;
@@ -42,4 +45,7 @@ mod fake;
 
 pub use health::HealthSettings;
 pub use linux::WireguardMode;
-pub use server::{AgentConfig, DEFAULT_SOCKET, DEFAULT_STATE_DIR, ServerError, run};
+pub use server::{
+    AgentConfig, DEFAULT_RECONCILE_INTERVAL, DEFAULT_SOCKET, DEFAULT_STATE_DIR,
+    RECONCILE_INTERVAL_BOUNDS, ServerError, run,
+};

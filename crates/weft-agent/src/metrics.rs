@@ -1,9 +1,9 @@
 //! Prometheus metrics (`weft agent --metrics ADDR:PORT`): per peer its
 //! handshake age, bytes and health; per network its attachments; the
-//! reconcile runs and errors. Rendered afresh from live state on every
-//! scrape with prometheus-client's encoder, served by [`http`] (hardened
-//! against its clients) as Prometheus text or OpenMetrics, see
-//! [`exposition`].
+//! reconcile runs and errors; the repairs of drift, by kind. Rendered
+//! afresh from live state on every scrape with prometheus-client's
+//! encoder, served by [`http`] (hardened against its clients) as
+//! Prometheus text or OpenMetrics, see [`exposition`].
 
 mod exposition;
 mod http;
@@ -40,6 +40,11 @@ struct HealthLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct NetworkLabels {
     network: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DriftLabels {
+    kind: String,
 }
 
 const STATES: [Health; 4] = [
@@ -155,6 +160,25 @@ pub fn render<D: Dataplane>(agent: &Agent<D>) -> Result<String, crate::error::Ag
         runs,
     );
     registry.register("reconcile_errors", "Errors met by reconcile passes", errors);
+    let repairs = Family::<DriftLabels, Counter>::default();
+    let counted = book.drift_repairs();
+    for kind in crate::drift::Drift::KINDS {
+        repairs
+            .get_or_create(&DriftLabels { kind: kind.into() })
+            .inc_by(counted.get(kind).copied().unwrap_or(0));
+    }
+    registry.register(
+        "drift_repairs",
+        "Drift of weft's kernel state found and repaired by the periodic reconcile, by what had drifted",
+        repairs,
+    );
+    let repair_errors = Counter::<u64>::default();
+    repair_errors.inc_by(book.drift_errors.load(Ordering::Relaxed));
+    registry.register(
+        "drift_repair_errors",
+        "Repairs of drift that the kernel refused",
+        repair_errors,
+    );
     let mut text = String::new();
     encode(&mut text, &registry).expect("writing to a String does not fail");
     Ok(text)

@@ -27,13 +27,30 @@ impl<D: Dataplane> Agent<D> {
     /// Peers of a network as the data plane takes them. An endpoint that no
     /// longer resolves is left out (the peer can still reach us and roam).
     pub(crate) fn peer_configs(&self, network: &str) -> Result<Vec<PeerConfig>> {
+        self.peer_configs_quietly(network, false)
+    }
+
+    /// [`Agent::peer_configs`], saying that an endpoint no longer resolves
+    /// at `debug` when `quiet` (the periodic drift check, which would say
+    /// it every few seconds), else at `warn`.
+    pub(crate) fn peer_configs_quietly(
+        &self,
+        network: &str,
+        quiet: bool,
+    ) -> Result<Vec<PeerConfig>> {
         Ok(self
             .store
             .peers(network)?
             .iter()
             .map(|p| {
                 let endpoint = Endpoint::resolve(&p.endpoint)
-                    .inspect_err(|e| tracing::warn!(network, peer = %p.public_key, "{e}"))
+                    .inspect_err(|e| {
+                        if quiet {
+                            tracing::debug!(network, peer = %p.public_key, "{e}");
+                        } else {
+                            tracing::warn!(network, peer = %p.public_key, "{e}");
+                        }
+                    })
                     .ok()
                     .map(|e| e.addr);
                 peer_config(p, endpoint)
@@ -42,11 +59,20 @@ impl<D: Dataplane> Agent<D> {
     }
 
     pub(crate) fn network_plan(&self, net: &NetworkRecord) -> Result<NetworkPlan> {
+        self.network_plan_quietly(net, false)
+    }
+
+    /// [`Agent::network_plan`]; `quiet` as in [`Agent::peer_configs_quietly`].
+    pub(crate) fn network_plan_quietly(
+        &self,
+        net: &NetworkRecord,
+        quiet: bool,
+    ) -> Result<NetworkPlan> {
         let kind = match &net.wireguard {
             Some(wg) => NetworkKind::Wireguard {
                 private_key: wg.private_key.clone(),
                 listen_port: wg.listen_port,
-                peers: self.peer_configs(&net.name)?,
+                peers: self.peer_configs_quietly(&net.name, quiet)?,
             },
             None => NetworkKind::Bridge,
         };

@@ -44,7 +44,17 @@ pub struct AgentConfig {
     pub metrics: Option<SocketAddr>,
     /// Tuning of the userspace WireGuard engines.
     pub engine: weft_wg::EngineOptions,
+    /// How often the kernel state is checked for drift and repaired.
+    pub reconcile_interval: Duration,
 }
+
+/// How often drift is checked unless told otherwise.
+pub const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The bounds of `--reconcile-interval`: often enough to be worth having,
+/// not so often that the checks crowd out the API.
+pub const RECONCILE_INTERVAL_BOUNDS: (Duration, Duration) =
+    (Duration::from_millis(200), Duration::from_secs(600));
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -185,6 +195,7 @@ pub async fn run(
         book,
         config.health.probe_interval,
     ));
+    let repair = tokio::spawn(repair_drift(agent.clone(), config.reconcile_interval));
     let listener = bind_socket(&config.socket)?;
     tracing::info!(socket = %config.socket.display(), state_dir = %config.state_dir.display(), host = %config.host_name, "weft agent ready");
     let result = tonic::transport::Server::builder()
@@ -192,11 +203,39 @@ pub async fn run(
         .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
         .await;
     watch.abort();
+    repair.abort();
     let _ = fs::remove_file(&config.socket);
     // Dropping the agent stops userspace engines and removes their sockets.
     drop(agent);
     tracing::info!("weft agent stopped");
     result.map_err(Into::into)
+}
+
+/// The continuous reconcile: every `interval`, compare the kernel with what
+/// weft made and repair what differs. The pass holds the agent's lock, the
+/// one the API handlers hold, so it never sees a change half made.
+async fn repair_drift<D: Dataplane + 'static>(agent: Arc<Mutex<Agent<D>>>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    // A pass that overran (a busy machine) is not made up with a burst.
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let agent = agent.clone();
+        let pass = tokio::task::spawn_blocking(move || {
+            agent
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .repair_drift()
+        })
+        .await;
+        match pass {
+            // Each repair and each failed one is logged where it happens.
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("check for drift: {}", chain(&e)),
+            Err(e) => tracing::warn!("check for drift: the pass panicked: {e}"),
+        }
+    }
 }
 
 /// Watch every peer: fetch its names over the tunnel (replacing that

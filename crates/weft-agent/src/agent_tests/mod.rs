@@ -3,6 +3,7 @@
 
 mod attachments;
 mod dns_names;
+mod drift;
 mod errors;
 mod host;
 mod networks;

@@ -154,6 +154,40 @@ impl LinuxDataplane {
     }
 }
 
+/// The drift check's view of the host from netlink's dumps.
+fn host_view(
+    links: &[weft_net::Link],
+    addresses: &[weft_net::Address],
+    routes: &[weft_net::Route],
+) -> crate::drift::HostView {
+    let names: std::collections::HashMap<u32, &str> =
+        links.iter().map(|l| (l.index, l.name.as_str())).collect();
+    let name_of = |index: u32| names.get(&index).map(|n| n.to_string());
+    let mut by_link: std::collections::HashMap<u32, Vec<IpNet>> = Default::default();
+    for a in addresses {
+        by_link.entry(a.index).or_default().push(a.addr);
+    }
+    crate::drift::HostView {
+        links: links
+            .iter()
+            .map(|l| {
+                let view = crate::drift::LinkView {
+                    alias: l.alias.clone(),
+                    up: l.up,
+                    mtu: l.mtu,
+                    master: l.master.and_then(name_of),
+                    addresses: by_link.remove(&l.index).unwrap_or_default(),
+                };
+                (l.name.clone(), view)
+            })
+            .collect(),
+        routes: routes
+            .iter()
+            .filter_map(|r| Some((r.dst, name_of(r.oif?)?)))
+            .collect(),
+    }
+}
+
 fn has_address(nl: &mut Netlink, index: u32, addr: IpNet) -> Result<bool, weft_net::NetError> {
     Ok(nl.addresses(Some(index))?.iter().any(|a| a.addr == addr))
 }
@@ -288,6 +322,14 @@ impl Dataplane for LinuxDataplane {
 
     fn remove_attachment(&self, plan: &AttachmentPlan) -> DpResult<()> {
         attachment::remove(self, plan)
+    }
+
+    fn observe_host(&self) -> DpResult<crate::drift::HostView> {
+        let mut nl = self.host();
+        let links = nl.links().map_err(err("list links"))?;
+        let addresses = nl.addresses(None).map_err(err("list addresses"))?;
+        let routes = nl.routes().map_err(err("list routes"))?;
+        Ok(host_view(&links, &addresses, &routes))
     }
 
     fn owned_links(&self) -> DpResult<Vec<OwnedLink>> {

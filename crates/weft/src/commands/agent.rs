@@ -39,6 +39,11 @@ pub struct Args {
     /// A peer whose latest handshake is older than SECS is `degraded`.
     #[arg(long, value_name = "SECS", default_value_t = 180.0)]
     degraded_after: f64,
+    /// Check the kernel state weft made (interfaces, peers, addresses,
+    /// routes, workloads' veths) every SECS seconds and repair what drifted
+    /// (0.2 to 600).
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    reconcile_interval: f64,
     /// Serve Prometheus metrics on ADDR:PORT (e.g. 127.0.0.1:9586).
     #[arg(long, value_name = "ADDR:PORT")]
     metrics: Option<std::net::SocketAddr>,
@@ -62,6 +67,19 @@ fn seconds(flag: &str, value: f64) -> Result<std::time::Duration> {
         anyhow::bail!("{flag} {value}: must be a positive number of seconds");
     }
     Ok(std::time::Duration::from_secs_f64(value))
+}
+
+fn reconcile_interval(value: f64) -> Result<std::time::Duration> {
+    let interval = seconds("--reconcile-interval", value)?;
+    let (min, max) = weft_agent::RECONCILE_INTERVAL_BOUNDS;
+    if interval < min || interval > max {
+        anyhow::bail!(
+            "--reconcile-interval {value}: must be between {} and {} seconds",
+            min.as_secs_f64(),
+            max.as_secs_f64()
+        );
+    }
+    Ok(interval)
 }
 
 fn machine_host_name() -> String {
@@ -111,6 +129,7 @@ pub fn exec(ctx: &Context, args: Args) -> Result<()> {
             degraded_after: seconds("--degraded-after", args.degraded_after)?,
         },
         metrics: args.metrics,
+        reconcile_interval: reconcile_interval(args.reconcile_interval)?,
         engine: weft_wg::EngineOptions {
             offloads: !args.no_offloads,
             busy_poll: std::time::Duration::from_micros(args.busy_poll),
