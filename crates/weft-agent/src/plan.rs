@@ -7,6 +7,7 @@ use crate::dataplane::{
     AttachmentPlan, BRIDGE_MTU, Dataplane, NetworkKind, NetworkPlan, Records, ServicesPlan,
     TUNNEL_MTU,
 };
+use crate::network_services::{DNS_PORT, RECORDS_PORT};
 use crate::peers::Endpoint;
 use crate::records::{AttachmentRecord, NetworkRecord, PeerRecord};
 use ipnet::IpNet;
@@ -136,6 +137,12 @@ impl<D: Dataplane> Agent<D> {
                     Mode::Bridge => vec![IfMatch::Exact(n.ifname())],
                 },
                 internal: n.internal,
+                // All an internal network's workloads may reach of this host.
+                host_services: n.internal.then(|| weft_firewall::HostServices {
+                    address: naming::host_address(&n.block),
+                    tcp_ports: vec![DNS_PORT, RECORDS_PORT],
+                    udp_ports: vec![DNS_PORT],
+                }),
             })
             .collect())
     }

@@ -41,7 +41,7 @@ mod table;
 
 pub use changes::{ChangeKind, Changes, changes};
 pub use error::FirewallError;
-pub use model::{IfMatch, NetworkRules};
+pub use model::{HostServices, IfMatch, NetworkRules};
 pub use nft::{Applied, Firewall};
 pub use ruleset::ruleset;
 pub use table::{Listed, Table};

@@ -30,6 +30,21 @@ pub struct NetworkRules {
     /// `--internal`: no traffic to or from anything outside weft networks,
     /// and no masquerade.
     pub internal: bool,
+    /// What the network's workloads may reach on this host when it is
+    /// internal: weft's own services on the host's address in the network.
+    /// Everything else of the host is closed to them. Ignored (and may be
+    /// `None`) when the network is not internal.
+    pub host_services: Option<HostServices>,
+}
+
+/// weft's services on the host's address in one network: its DNS responder
+/// and the endpoint peers' agents probe and fetch names from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostServices {
+    /// The host's own address in the network.
+    pub address: std::net::IpAddr,
+    pub tcp_ports: Vec<u16>,
+    pub udp_ports: Vec<u16>,
 }
 
 /// An interface name to match, as nftables' `iifname` / `oifname` do.
@@ -209,6 +224,7 @@ mod tests {
             subnets: vec![subnet.parse().unwrap()],
             interfaces: interfaces.to_vec(),
             internal: false,
+            host_services: None,
         }
     }
 

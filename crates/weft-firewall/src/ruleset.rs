@@ -20,7 +20,11 @@
 //!     iifname vmap @forward-from
 //!     oifname @internal-interfaces drop
 //!   }
+//!   chain prerouting {      # filter hook prerouting, policy accept
+//!     iifname @interfaces meta nfproto ipv4 fib saddr . iif oif missing counter drop
+//!   }
 //!   chain fwd-from-N {
+//!     ip saddr != S4(N) counter drop                   (ip6 likewise)
 //!     ip daddr @subnets-v4 ip daddr != S4(N) drop      (ip6 likewise)
 //!     oifname I(N) accept
 //!     oifname @interfaces drop
@@ -30,7 +34,13 @@
 //!     iifname vmap @input-from
 //!   }
 //!   chain in-from-N {
+//!     ip saddr != S4(N) counter drop                   (ip6 likewise)
 //!     ip daddr @subnets-v4 ip daddr != S4(N) drop      (ip6 likewise)
+//!     ct state established,related accept              (only if N is internal:
+//!     ip daddr H(N) tcp dport { P } accept              H(N) the host's address,
+//!     ip daddr H(N) udp dport { P } accept              P weft's service ports)
+//!     ip daddr H(N) icmp type echo-request accept
+//!     counter drop
 //!   }
 //!   chain postrouting {     # nat hook postrouting, only when some N is not internal
 //!     oifname @interfaces return
@@ -39,6 +49,13 @@
 //!   }
 //! }
 //! ```
+//!
+//! A workload sends only from its own address: the prerouting check drops
+//! a packet whose source would not be routed back out of the interface it
+//! came in on (strict reverse path: a neighbour's address, another
+//! network's, the outside world's), and each network's chains drop any
+//! source outside the network's subnet, so masquerade never launders a
+//! forged source. Both count what they drop.
 //!
 //! Every base chain has policy accept and only ever drops traffic that
 //! enters or leaves through a weft interface, so the host's own forwarding
@@ -72,12 +89,16 @@ pub const FORWARD_FROM: &str = "forward-from";
 /// Which network's input chain judges a packet, by its input interface.
 pub const INPUT_FROM: &str = "input-from";
 
+const PREROUTING: &str = "prerouting";
 const FORWARD: &str = "forward";
 const INPUT: &str = "input";
 const POSTROUTING: &str = "postrouting";
 
 /// Standard priorities (nft's `filter` and `srcnat`), the same as netavark.
 const FILTER_PRIORITY: i32 = 0;
+/// nft's `mangle`: the source check runs before any destination NAT of
+/// other tables (Podman's port forwarding is at `dstnat`, -100).
+const MANGLE_PRIORITY: i32 = -150;
 const SRCNAT_PRIORITY: i32 = 100;
 
 /// An address family's part of the table: its payload protocol and sets.
@@ -127,6 +148,7 @@ pub fn ruleset(networks: &[NetworkRules]) -> Result<Option<Table>, FirewallError
     }
     let mut table = Table::default();
     add_sets(&mut table, networks);
+    add_prerouting(&mut table);
     add_forward(&mut table, networks);
     add_input(&mut table, networks);
     add_postrouting(&mut table, networks);
@@ -205,11 +227,13 @@ fn add_forward(table: &mut Table, networks: &[NetworkRules]) {
     );
     for net in networks {
         let chain = forward_chain_name(&net.name);
-        // First, by destination address: even a packet the host would route
-        // back out of N's own interfaces (a workload that added its own
-        // routes, a peer sending red's addresses over blue's tunnel) never
-        // reaches another network's addresses.
-        let mut rules = not_to_other_subnets(&chain, net);
+        // First, by source: only N's own addresses may enter through N's
+        // interfaces. Then by destination address: even a packet the host
+        // would route back out of N's own interfaces (a workload that added
+        // its own routes, a peer sending red's addresses over blue's
+        // tunnel) never reaches another network's addresses.
+        let mut rules = only_from_own_subnet(&chain, net);
+        rules.extend(not_to_other_subnets(&chain, net));
         // Within N — across hosts and between two workloads on this host.
         for interface in &net.interfaces {
             rules.push(rule(
@@ -242,9 +266,99 @@ fn add_input(table: &mut Table, networks: &[NetworkRules]) {
     );
     for net in networks {
         let chain = input_chain_name(&net.name);
-        let rules = not_to_other_subnets(&chain, net);
+        let mut rules = only_from_own_subnet(&chain, net);
+        rules.extend(not_to_other_subnets(&chain, net));
+        if net.internal {
+            rules.extend(only_weft_services(&chain, net));
+        }
         table.add_chain(regular_chain(&chain), rules);
     }
+}
+
+/// prerouting: strict reverse-path check on every weft interface. A routed
+/// workload's veth is the only way back to its address, so a packet from
+/// a neighbour's, another network's or an outside address fails it. IPv4
+/// only, as weft's networks are (an IPv6 check would drop the unspecified
+/// source of duplicate address detection).
+fn add_prerouting(table: &mut Table) {
+    let rule = raw_rule(
+        PREROUTING,
+        vec![
+            json!({"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": format!("@{INTERFACES}")}}),
+            json!({"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv4"}}),
+            json!({"match": {"op": "==", "left": {"fib": {"result": "oif", "flags": ["saddr", "iif"]}}, "right": false}}),
+            counter(),
+            json!({"drop": null}),
+        ],
+    );
+    table.add_chain(
+        base_chain(PREROUTING, "filter", "prerouting", MANGLE_PRIORITY),
+        vec![rule],
+    );
+}
+
+/// Per address family N has: `ip saddr != S4(N) counter drop`.
+fn only_from_own_subnet(chain: &str, net: &NetworkRules) -> Vec<Value> {
+    FAMILIES
+        .iter()
+        .filter_map(|&family| {
+            let own = net.subnets.iter().find(|s| (family.is)(s))?;
+            let source = addr_match(family, "saddr", Operator::NEQ, address(own));
+            let mut expr = vec![serde_json::to_value(source).expect("nft statements serialize")];
+            expr.extend([counter(), json!({"drop": null})]);
+            Some(raw_rule(chain, expr))
+        })
+        .collect()
+}
+
+/// The end of an internal network's input chain: replies to the host's own
+/// connections (its probes and name fetches through the tunnel), weft's
+/// services on the host's address, ping of that address; nothing else.
+fn only_weft_services(chain: &str, net: &NetworkRules) -> Vec<Value> {
+    let mut rules = vec![raw_rule(
+        chain,
+        vec![
+            json!({"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}}),
+            json!({"accept": null}),
+        ],
+    )];
+    if let Some(services) = &net.host_services {
+        let (protocol, icmp) = match services.address {
+            std::net::IpAddr::V4(_) => ("ip", "icmp"),
+            std::net::IpAddr::V6(_) => ("ip6", "icmpv6"),
+        };
+        let to_host = json!({"match": {"op": "==", "left": {"payload": {"protocol": protocol, "field": "daddr"}}, "right": services.address.to_string()}});
+        for (l4, ports) in [("tcp", &services.tcp_ports), ("udp", &services.udp_ports)] {
+            let right = match ports.as_slice() {
+                [] => continue,
+                [one] => json!(one),
+                many => {
+                    let mut sorted = many.to_vec();
+                    sorted.sort_unstable();
+                    sorted.dedup();
+                    json!({"set": sorted})
+                }
+            };
+            rules.push(raw_rule(
+                chain,
+                vec![
+                    to_host.clone(),
+                    json!({"match": {"op": "==", "left": {"payload": {"protocol": l4, "field": "dport"}}, "right": right}}),
+                    json!({"accept": null}),
+                ],
+            ));
+        }
+        rules.push(raw_rule(
+            chain,
+            vec![
+                to_host,
+                json!({"match": {"op": "==", "left": {"payload": {"protocol": icmp, "field": "type"}}, "right": "echo-request"}}),
+                json!({"accept": null}),
+            ],
+        ));
+    }
+    rules.push(raw_rule(chain, vec![counter(), json!({"drop": null})]));
+    rules
 }
 
 /// postrouting: masquerade what non-internal networks send to the outside.
@@ -328,6 +442,19 @@ fn regular_chain(name: &str) -> Value {
 fn rule(chain: &str, statements: Vec<Statement<'static>>) -> Value {
     let expr = serde_json::to_value(statements).expect("nft statements always serialize to JSON");
     json!({"family": FAMILY_KEYWORD, "table": TABLE, "chain": chain, "expr": expr})
+}
+
+/// A rule from statements written as nft's JSON, for what the `nftables`
+/// crate cannot express so that it lists back the same (`fib` flags in a
+/// fixed order, `ct state` sets, counters).
+fn raw_rule(chain: &str, expr: Vec<Value>) -> Value {
+    json!({"family": FAMILY_KEYWORD, "table": TABLE, "chain": chain, "expr": expr})
+}
+
+/// An anonymous counter as nft lists it. A listing's counts are read back
+/// as zero (`crate::table`), so counting never makes a rule differ.
+pub(crate) fn counter() -> Value {
+    json!({"counter": {"packets": 0, "bytes": 0}})
 }
 
 /// An interface as a set element: `"wg0"`, or `"w0-*"` for a prefix.

@@ -1,6 +1,7 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::model::HostServices;
 
 pub(crate) fn blue() -> NetworkRules {
     NetworkRules {
@@ -8,6 +9,7 @@ pub(crate) fn blue() -> NetworkRules {
         subnets: vec!["10.42.0.0/16".parse().unwrap()],
         interfaces: vec![IfMatch::Exact("wg0".into()), IfMatch::Prefix("w0-".into())],
         internal: false,
+        host_services: None,
     }
 }
 
@@ -17,6 +19,11 @@ pub(crate) fn red_internal() -> NetworkRules {
         subnets: vec!["10.43.0.0/16".parse().unwrap()],
         interfaces: vec![IfMatch::Exact("wg1".into()), IfMatch::Prefix("w1-".into())],
         internal: true,
+        host_services: Some(HostServices {
+            address: "10.43.1.1".parse().unwrap(),
+            tcp_ports: vec![7945, 53],
+            udp_ports: vec![53],
+        }),
     }
 }
 
@@ -34,6 +41,7 @@ pub(crate) fn numbered(i: usize) -> NetworkRules {
             IfMatch::Prefix(format!("w{i}-")),
         ],
         internal: i.is_multiple_of(3),
+        host_services: None,
     }
 }
 
@@ -73,7 +81,8 @@ fn exact_table_for_blue_and_internal_red() {
             "in-from-blue",
             "in-from-red",
             "input",
-            "postrouting"
+            "postrouting",
+            "prerouting"
         ]
     );
     let set = |name: &str| table.elements_of(name);
@@ -127,9 +136,22 @@ fn exact_table_for_blue_and_internal_red() {
         ])
     };
     let v6_all = json!([addr("ip6", "daddr", "==", json!("@subnets-v6")), drop]);
+    let counter = json!({"counter": {"packets": 0, "bytes": 0}});
+    let only_from = |own: Value| json!([addr("ip", "saddr", "!=", own), counter, drop]);
+    assert_eq!(
+        rules("prerouting"),
+        [json!([
+            {"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "@interfaces"}},
+            {"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv4"}},
+            {"match": {"op": "==", "left": {"fib": {"result": "oif", "flags": ["saddr", "iif"]}}, "right": false}},
+            counter,
+            drop
+        ])]
+    );
     assert_eq!(
         rules("fwd-from-blue"),
         [
+            only_from(prefix("10.42.0.0", 16)),
             v4_others(prefix("10.42.0.0", 16)),
             v6_all.clone(),
             json!([oif("wg0"), accept]),
@@ -140,6 +162,7 @@ fn exact_table_for_blue_and_internal_red() {
     assert_eq!(
         rules("fwd-from-red"),
         [
+            only_from(prefix("10.43.0.0", 16)),
             v4_others(prefix("10.43.0.0", 16)),
             v6_all.clone(),
             json!([oif("wg1"), accept]),
@@ -154,11 +177,35 @@ fn exact_table_for_blue_and_internal_red() {
     );
     assert_eq!(
         rules("in-from-blue"),
-        [v4_others(prefix("10.42.0.0", 16)), v6_all.clone()]
+        [
+            only_from(prefix("10.42.0.0", 16)),
+            v4_others(prefix("10.42.0.0", 16)),
+            v6_all.clone()
+        ]
     );
+    // Internal: of the host, only weft's services on its address in red.
+    let to_host = addr("ip", "daddr", "==", json!("10.43.1.1"));
     assert_eq!(
         rules("in-from-red"),
-        [v4_others(prefix("10.43.0.0", 16)), v6_all]
+        [
+            only_from(prefix("10.43.0.0", 16)),
+            v4_others(prefix("10.43.0.0", 16)),
+            v6_all,
+            json!([{"match": {"op": "in", "left": {"ct": {"key": "state"}},
+                              "right": ["established", "related"]}}, accept]),
+            json!([
+                to_host,
+                addr("tcp", "dport", "==", json!({"set": [53, 7945]})),
+                accept
+            ]),
+            json!([to_host, addr("udp", "dport", "==", json!(53)), accept]),
+            json!([
+                to_host,
+                addr("icmp", "type", "==", json!("echo-request")),
+                accept
+            ]),
+            json!([counter, drop]),
+        ]
     );
     assert_eq!(
         rules("postrouting"),
@@ -208,6 +255,11 @@ fn ipv6_subnets_use_ip6_matches_and_sets() {
     );
     assert_eq!(
         *table.rules_of("fwd-from-red")[1],
+        json!([addr("ip6", "saddr", "!=", prefix("fd43::", 48)),
+               {"counter": {"packets": 0, "bytes": 0}}, {"drop": null}])
+    );
+    assert_eq!(
+        *table.rules_of("fwd-from-red")[3],
         json!([addr("ip6", "daddr", "==", json!("@subnets-v6")),
                addr("ip6", "daddr", "!=", prefix("fd43::", 48)), {"drop": null}])
     );
@@ -258,7 +310,7 @@ fn the_table_grows_linearly_with_the_networks() {
     // A handful per network, whatever the count.
     let (rules, elements) = size(250);
     assert!(
-        rules <= 8 * 250 && elements <= 10 * 250,
+        rules <= 11 * 250 && elements <= 10 * 250,
         "{rules} rules, {elements} elements"
     );
 }

@@ -165,12 +165,28 @@ fn read_objects(listing: &Value) -> Option<Table> {
             "chain" => table.add_chain(body, Vec::new()),
             "rule" => {
                 let chain = fields.get("chain")?.as_str()?.to_owned();
+                if let Some(Value::Array(expr)) = fields.get_mut("expr") {
+                    zero_counters(expr);
+                }
                 table.chains.get_mut(&chain)?.rules.push(body);
             }
             _ => return None,
         }
     }
     seen_table.then_some(table)
+}
+
+/// A rule's counters as built: what was counted is not what the rule is.
+fn zero_counters(expr: &mut [Value]) {
+    for statement in expr {
+        if let Some(counter) = statement.get_mut("counter").and_then(Value::as_object_mut) {
+            for count in ["packets", "bytes"] {
+                if counter.contains_key(count) {
+                    counter.insert(count.into(), json!(0));
+                }
+            }
+        }
+    }
 }
 
 fn single_entry(object: &Value) -> Option<(&str, &Value)> {
@@ -271,6 +287,31 @@ mod tests {
             r#""table": "x", "name": "fwd"#,
         );
         assert_eq!(Listed::parse(&other_table), Listed::Unknown);
+    }
+
+    #[test]
+    fn counted_packets_do_not_make_a_rule_differ() {
+        let listing = |packets: u64| {
+            format!(
+                r#"{{"nftables": [
+                {{"table": {{"family": "inet", "name": "weft", "handle": 1}}}},
+                {{"chain": {{"family": "inet", "table": "weft", "name": "in-from-blue", "handle": 2}}}},
+                {{"rule": {{"family": "inet", "table": "weft", "chain": "in-from-blue", "handle": 3,
+                  "expr": [{{"counter": {{"packets": {packets}, "bytes": {}}}}}, {{"drop": null}}]}}}}
+                ]}}"#,
+                packets * 60
+            )
+        };
+        let (Listed::Table(idle), Listed::Table(busy)) =
+            (Listed::parse(&listing(0)), Listed::parse(&listing(12)))
+        else {
+            panic!("both listings are weft's table");
+        };
+        assert_eq!(idle, busy);
+        assert_eq!(
+            busy.rules_of("in-from-blue")[0][0],
+            crate::ruleset::counter()
+        );
     }
 
     #[test]

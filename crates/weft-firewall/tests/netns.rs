@@ -8,17 +8,10 @@ use std::time::Duration;
 
 use std::collections::BTreeMap;
 
-use weft_firewall::{Applied, Firewall, IfMatch, Listed, NetworkRules, ruleset};
+use weft_firewall::{Applied, Firewall, HostServices, IfMatch, Listed, NetworkRules, ruleset};
 use weft_net::{IpNet, Netlink, Netns, Route, set_sysctl};
 
-macro_rules! require_root {
-    () => {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root");
-            return;
-        }
-    };
-}
+use weft_testkit::{ping_from, require_root};
 
 fn blue() -> NetworkRules {
     NetworkRules {
@@ -26,6 +19,7 @@ fn blue() -> NetworkRules {
         subnets: vec!["10.42.0.0/16".parse().unwrap()],
         interfaces: vec![IfMatch::Exact("wg0".into()), IfMatch::Prefix("w0-".into())],
         internal: false,
+        host_services: None,
     }
 }
 
@@ -35,6 +29,11 @@ fn red_internal() -> NetworkRules {
         subnets: vec!["10.43.0.0/16".parse().unwrap()],
         interfaces: vec![IfMatch::Exact("wg1".into()), IfMatch::Prefix("w1-".into())],
         internal: true,
+        host_services: Some(HostServices {
+            address: "10.43.1.1".parse().unwrap(),
+            tcp_ports: vec![53, 7945],
+            udp_ports: vec![53],
+        }),
     }
 }
 
@@ -53,6 +52,7 @@ fn numbered(i: usize) -> NetworkRules {
             IfMatch::Prefix(format!("w{i}-")),
         ],
         internal: i.is_multiple_of(3),
+        host_services: None,
     }
 }
 
@@ -211,7 +211,8 @@ fn apply_is_idempotent_replaces_and_removes_and_never_touches_other_tables() {
             "in-from-blue",
             "in-from-red",
             "input",
-            "postrouting"
+            "postrouting",
+            "prerouting"
         ]
     );
     // What nft lists back is exactly what we built (this is what lets
@@ -281,7 +282,8 @@ fn apply_is_idempotent_replaces_and_removes_and_never_touches_other_tables() {
             "fwd-from-blue",
             "in-from-blue",
             "input",
-            "postrouting"
+            "postrouting",
+            "prerouting"
         ]
     );
     for gone in ["wg1", "w1-", "10.43.0.0", "red"] {
@@ -414,15 +416,7 @@ fn attach(h: &mut Netlink, host_if: &str, host_ip: &str, ns: &Netns, ip: &str) {
 }
 
 fn ping(from: &Netns, to: &str, attempts: usize) -> bool {
-    (0..attempts).any(|_| {
-        Command::new("nsenter")
-            .arg(format!("--net={}", from.proc_path().display()))
-            .args(["ping", "-c1", "-W1", to])
-            .output()
-            .expect("run nsenter ping")
-            .status
-            .success()
-    })
+    ping_from(&from.proc_path(), to, attempts)
 }
 
 /// A UDP socket listening inside `ns` on `addr`.
@@ -647,7 +641,7 @@ fn the_kernels_rule_count_grows_linearly_with_the_networks() {
         steps.iter().all(|s| *s == steps[0]),
         "rules {counts:?} do not grow by the same amount per step: {steps:?}"
     );
-    assert!(steps[0] <= 8 * 30, "{} rules per 30 networks", steps[0]);
+    assert!(steps[0] <= 11 * 30, "{} rules per 30 networks", steps[0]);
     fw.remove().unwrap();
 }
 
@@ -705,4 +699,140 @@ fn a_known_table_is_not_listed_again_and_a_hand_edit_is_noticed() {
     assert!(runs().is_empty());
     assert_eq!(fw.remove().unwrap(), Applied::Removed);
     let _ = std::fs::remove_file(&log);
+}
+
+/// Sends one datagram from inside `ns`, from `source` (an address the test
+/// added to the workload's own interface: a forged one), to `to`; whether
+/// `listener` got it.
+fn udp_from_arrives(ns: &Netns, source: &str, to: &str, listener: &UdpSocket) -> bool {
+    let to: SocketAddr = to.parse().unwrap();
+    let from: SocketAddr = format!("{source}:0").parse().unwrap();
+    let sender = ns.run(|| UdpSocket::bind(from)).unwrap().unwrap();
+    let mut buf = [0u8; 64];
+    (0..3).any(|_| {
+        sender.send_to(b"spoofed?", to).unwrap();
+        listener.recv_from(&mut buf).is_ok()
+    })
+}
+
+/// Packets counted by the rules of `chain` that end in a counter.
+fn dropped_in(fw: &Firewall, chain: &str) -> u64 {
+    let listing: serde_json::Value = serde_json::from_str(&fw.list_json().unwrap()).unwrap();
+    listing["nftables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o.get("rule"))
+        .filter(|r| r["chain"] == chain)
+        .flat_map(|r| r["expr"].as_array().unwrap().iter())
+        .filter_map(|s| s.get("counter"))
+        .map(|c| c["packets"].as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn forged_sources_are_dropped_and_counted_and_internal_reaches_only_weft_services() {
+    require_root!();
+    // H: the host, with an uplink to W (the world). A and C: blue
+    // workloads; B: a red (internal) workload.
+    let h_ns = Netns::new_anonymous().unwrap();
+    let a_ns = Netns::new_anonymous().unwrap();
+    let b_ns = Netns::new_anonymous().unwrap();
+    let c_ns = Netns::new_anonymous().unwrap();
+    let w_ns = Netns::new_anonymous().unwrap();
+    let mut h = Netlink::in_netns(&h_ns).unwrap();
+    attach(&mut h, "w0-a", "10.42.1.1", &a_ns, "10.42.1.2");
+    attach(&mut h, "w0-c", "10.42.1.1", &c_ns, "10.42.1.3");
+    attach(&mut h, "w1-b", "10.43.1.1", &b_ns, "10.43.1.2");
+    h.create_veth("uplink", "eth0", Some(&w_ns)).unwrap();
+    let up = link_index(&mut h, "uplink");
+    h.add_address(up, net("198.51.100.1/24")).unwrap();
+    h.set_up(up).unwrap();
+    let mut w = Netlink::in_netns(&w_ns).unwrap();
+    let we = link_index(&mut w, "eth0");
+    w.add_address(we, net("198.51.100.2/24")).unwrap();
+    w.set_up(we).unwrap();
+    // W routes everything back to H, so a forged source that got through
+    // would be seen (and answered) there.
+    w.add_route(&Route::via(
+        net("0.0.0.0/0"),
+        "198.51.100.1".parse().unwrap(),
+        Some(we),
+    ))
+    .unwrap();
+    set_sysctl(&h_ns, "net/ipv4/ip_forward", "1").unwrap();
+
+    // A forges its neighbour C's address, red's B, and an outside one.
+    let forged = ["10.42.1.3", "10.43.1.2", "203.0.113.7"];
+    let mut a = Netlink::in_netns(&a_ns).unwrap();
+    let ae = link_index(&mut a, "eth0");
+    for ip in forged {
+        a.add_address(ae, net(&format!("{ip}/32"))).unwrap();
+    }
+    let world = listen_udp(&w_ns, "198.51.100.2:9999");
+    let host = listen_udp(&h_ns, "10.42.1.1:9998");
+    // Without weft's rules every forged datagram arrives: what follows is
+    // the firewall's doing.
+    for ip in forged {
+        assert!(
+            udp_from_arrives(&a_ns, ip, "198.51.100.2:9999", &world),
+            "A as {ip} -> W before apply"
+        );
+    }
+
+    let fw = Firewall::in_netns(h_ns.proc_path());
+    fw.apply(&[blue(), red_internal()]).unwrap();
+    for ip in forged {
+        assert!(
+            !udp_from_arrives(&a_ns, ip, "198.51.100.2:9999", &world),
+            "A as {ip} -> W got through (masqueraded or not)"
+        );
+        assert!(
+            !udp_from_arrives(&a_ns, ip, "10.42.1.1:9998", &host),
+            "A as {ip} -> the host got through"
+        );
+    }
+    assert!(
+        dropped_in(&fw, "prerouting") >= 6,
+        "the drops are counted: {}",
+        fw.list_json().unwrap()
+    );
+    // A's own address still works, masqueraded outside and as itself
+    // to the host.
+    assert_eq!(
+        udp_source_seen(&a_ns, "198.51.100.2:9999", &world).map(|s| s.ip().to_string()),
+        Some("198.51.100.1".into())
+    );
+    assert!(udp_from_arrives(
+        &a_ns,
+        "10.42.1.2",
+        "10.42.1.1:9998",
+        &host
+    ));
+
+    // Internal red reaches weft's DNS on H's red address, not a service on
+    // H's underlay address, nor a port weft does not serve.
+    let dns = listen_udp(&h_ns, "10.43.1.1:53");
+    let underlay = listen_udp(&h_ns, "198.51.100.1:9997");
+    let other = listen_udp(&h_ns, "10.43.1.1:9996");
+    assert!(udp_from_arrives(&b_ns, "10.43.1.2", "10.43.1.1:53", &dns));
+    assert!(
+        !udp_from_arrives(&b_ns, "10.43.1.2", "198.51.100.1:9997", &underlay),
+        "internal B reached a host service on the underlay address"
+    );
+    assert!(
+        !udp_from_arrives(&b_ns, "10.43.1.2", "10.43.1.1:9996", &other),
+        "internal B reached a port weft does not serve"
+    );
+    assert!(ping(&b_ns, "10.43.1.1", 3), "B pings its gateway");
+    assert!(dropped_in(&fw, "in-from-red") >= 2);
+    // Blue (not internal) may still reach the host's other services.
+    let blue_host = listen_udp(&h_ns, "198.51.100.1:9995");
+    assert!(udp_from_arrives(
+        &a_ns,
+        "10.42.1.2",
+        "198.51.100.1:9995",
+        &blue_host
+    ));
+    fw.remove().unwrap();
 }
