@@ -205,7 +205,8 @@ pub trait Dataplane: Send + Sync {
     fn delete_link(&self, name: &str) -> DpResult<()>;
 
     /// Make weft's firewall table exactly this (empty: no table).
-    fn apply_firewall(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<()>;
+    /// Returns whether anything had to change.
+    fn apply_firewall(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<bool>;
 
     /// Start (or keep) the network's DNS responder. Idempotent.
     fn ensure_services(&self, plan: &ServicesPlan) -> DpResult<()>;

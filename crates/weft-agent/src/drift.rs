@@ -93,8 +93,9 @@ impl Drift {
     }
 
     /// Every kind of repair, for the metrics (each shown from 0): the
-    /// drifts', and links with weft's mark that belong to nothing.
-    pub const KINDS: [&'static str; 10] = [
+    /// drifts', links with weft's mark that belong to nothing, and table
+    /// `inet weft` put back.
+    pub const KINDS: [&'static str; 11] = [
         "interface_missing",
         "interface",
         "private_key",
@@ -105,6 +106,7 @@ impl Drift {
         "attachment_missing",
         "attachment",
         "orphan_link",
+        "firewall",
     ];
 
     /// Whether only the whole interface's set-up repairs it (peers alone

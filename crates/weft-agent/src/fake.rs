@@ -275,11 +275,14 @@ impl Dataplane for FakeDataplane {
         Ok(())
     }
 
-    fn apply_firewall(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<()> {
+    fn apply_firewall(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<bool> {
         let mut s = self.lock();
+        if s.firewall == networks {
+            return Ok(false);
+        }
         s.writes += 1;
         s.firewall = networks.to_vec();
-        Ok(())
+        Ok(true)
     }
 
     fn ensure_services(&self, plan: &ServicesPlan) -> DpResult<()> {

@@ -80,7 +80,8 @@ impl<D: Dataplane> Agent<D> {
     }
 
     pub(crate) fn apply_firewall(&self) -> Result<()> {
-        Ok(self.dp.apply_firewall(&self.firewall_rules()?)?)
+        self.dp.apply_firewall(&self.firewall_rules()?)?;
+        Ok(())
     }
 
     pub fn add_network(&mut self, spec: NetworkSpec) -> Result<NetworkView> {

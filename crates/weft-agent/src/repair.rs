@@ -67,6 +67,23 @@ impl<D: Dataplane> Agent<D> {
             self.settle(&mut report, &plan.ifname, &net.name, &drift, result);
         }
 
+        // The firewall: when nothing touched nftables this costs a
+        // generation check; a hand edit of table inet weft is listed,
+        // compared and put back.
+        match self.dp.apply_firewall(&self.firewall_rules()?) {
+            Ok(false) => {}
+            Ok(true) => {
+                let line = "table inet weft: not as weft made it, restored".to_string();
+                tracing::warn!("{line}");
+                self.health.count_drift("firewall");
+                report.repaired.push(line);
+            }
+            Err(e) => {
+                self.health.count_drift_error();
+                report.errors.push(format!("firewall: {}", chain(&e)));
+            }
+        }
+
         for a in self.store.attachments()? {
             let Some(net) = networks.iter().find(|n| n.name == a.network) else {
                 continue;

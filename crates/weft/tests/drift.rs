@@ -129,15 +129,27 @@ fn drift_is_repaired_within_seconds() {
     let atts = lab.weft_json("h1", &["attachments"]);
     assert_eq!(atts.as_array().unwrap().len(), 2);
 
+    // A firewall chain emptied by hand is put back.
+    let chain = || lab.exec_ok("h1", "nft -j list chain inet weft fwd-from-blue");
+    let rules_before = chain().matches("\"rule\"").count();
+    assert!(rules_before > 0);
+    let start = Instant::now();
+    lab.exec_ok("h1", "nft flush chain inet weft fwd-from-blue");
+    assert_eq!(chain().matches("\"rule\"").count(), 0);
+    repaired(&lab, "the flushed firewall chain", start, || {
+        chain().matches("\"rule\"").count() == rules_before
+            && warned(&lab, "table inet weft: not as weft made it, restored")
+    });
+
     // What was not touched was never "repaired": two more passes, and the
-    // three repairs above are all the agent did.
+    // four repairs above are all the agent did.
     std::thread::sleep(Duration::from_secs(5));
     let log = lab.agent_log("h1");
     let repairs: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("WARN") && l.contains("weft_agent::repair"))
         .collect();
-    assert_eq!(repairs.len(), 3, "{repairs:#?}");
+    assert_eq!(repairs.len(), 4, "{repairs:#?}");
     assert!(ping(&lab, "c3", "10.88.0.1"), "c3 -> its gateway");
 
     // And each repair was counted.
@@ -150,6 +162,7 @@ fn drift_is_repaired_within_seconds() {
         ("peer_missing", 1),
         ("peer_rogue", 1),
         ("attachment_missing", 1),
+        ("firewall", 1),
         ("interface_missing", 0),
     ] {
         let sample = format!("weft_drift_repairs_total{{kind=\"{kind}\"}} {count}\n");

@@ -64,6 +64,22 @@ fn nothing_drifted_nothing_written() {
 }
 
 #[test]
+fn a_firewall_changed_by_hand_is_restored_and_counted() {
+    let (mut a, _) = settled();
+    let wanted = a.dataplane().lock().firewall.clone();
+    assert_eq!(wanted.len(), 2, "blue and br");
+    a.dataplane().lock().firewall.pop();
+    let report = a.repair_drift().unwrap();
+    assert_eq!(
+        report.repaired,
+        vec!["table inet weft: not as weft made it, restored".to_string()]
+    );
+    assert_eq!(a.dataplane().lock().firewall, wanted);
+    assert_eq!(repairs(&a, "firewall"), 1);
+    assert_settled(&mut a);
+}
+
+#[test]
 fn a_missing_peer_is_re_added_and_counted() {
     let (mut a, key) = settled();
     with_peers(&a, |peers| peers.clear());

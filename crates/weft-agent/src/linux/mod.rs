@@ -356,13 +356,13 @@ impl Dataplane for LinuxDataplane {
         }
     }
 
-    fn apply_firewall(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<()> {
+    fn apply_firewall(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<bool> {
         let applied = self
             .firewall
             .apply(networks)
             .map_err(|e| DataplaneError::new("apply the firewall (table inet weft)", e))?;
         tracing::debug!(?applied, networks = networks.len(), "firewall");
-        Ok(())
+        Ok(applied != weft_firewall::Applied::Unchanged)
     }
 
     fn ensure_services(&self, plan: &ServicesPlan) -> DpResult<()> {
