@@ -36,6 +36,7 @@ mod error;
 mod generation;
 mod model;
 mod nft;
+mod nft_json;
 pub mod ruleset;
 mod table;
 

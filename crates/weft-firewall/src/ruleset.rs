@@ -63,15 +63,17 @@
 //! chain exists only while some network needs masquerade: a nat hook turns
 //! on connection tracking for every packet of the namespace.
 
-use std::borrow::Cow;
-
 use ipnet::IpNet;
-use nftables::expr::{Expression, Meta, MetaKey, NamedExpression, Payload, PayloadField, Prefix};
-use nftables::stmt::{Match, Operator, Statement, VerdictMap};
+use nftables::expr::MetaKey;
+use nftables::stmt::{Operator, Statement};
 use serde_json::{Value, json};
 
 use crate::error::FirewallError;
-use crate::model::{IfMatch, NetworkRules, validate};
+use crate::model::{NetworkRules, validate};
+use crate::nft_json::{
+    accept, addr_match, address, address_element, base_chain, counter, drop, ifname_element,
+    ifname_in, ifname_is, raw_rule, regular_chain, ret, rule, set_declaration, set_ref, vmap,
+};
 use crate::table::Table;
 
 /// The one table weft owns; nothing outside it is ever touched.
@@ -303,7 +305,7 @@ fn only_from_own_subnet(chain: &str, net: &NetworkRules) -> Vec<Value> {
         .iter()
         .filter_map(|&family| {
             let own = net.subnets.iter().find(|s| (family.is)(s))?;
-            let source = addr_match(family, "saddr", Operator::NEQ, address(own));
+            let source = addr_match(family.protocol, "saddr", Operator::NEQ, address(own));
             let mut expr = vec![serde_json::to_value(source).expect("nft statements serialize")];
             expr.extend([counter(), json!({"drop": null})]);
             Some(raw_rule(chain, expr))
@@ -403,7 +405,12 @@ fn not_to_other_subnets(chain: &str, net: &NetworkRules) -> Vec<Value> {
             let mut statements = vec![addr_in_set(family, "daddr", family.subnets)];
             // validate() allows at most one subnet per family.
             if let Some(own) = net.subnets.iter().find(|s| (family.is)(s)) {
-                statements.push(addr_match(family, "daddr", Operator::NEQ, address(own)));
+                statements.push(addr_match(
+                    family.protocol,
+                    "daddr",
+                    Operator::NEQ,
+                    address(own),
+                ));
             }
             statements.push(drop());
             rule(chain, statements)
@@ -411,144 +418,10 @@ fn not_to_other_subnets(chain: &str, net: &NetworkRules) -> Vec<Value> {
         .collect()
 }
 
-fn set_declaration(name: &str, set_type: &str) -> Value {
-    json!({
-        "family": FAMILY_KEYWORD,
-        "table": TABLE,
-        "name": name,
-        "type": set_type,
-        "flags": ["interval"],
-    })
-}
-
-fn base_chain(name: &str, kind: &str, hook: &str, prio: i32) -> Value {
-    // Policy accept: weft only drops what it recognises; the rest is the
-    // host's.
-    json!({
-        "family": FAMILY_KEYWORD,
-        "table": TABLE,
-        "name": name,
-        "type": kind,
-        "hook": hook,
-        "prio": prio,
-        "policy": "accept",
-    })
-}
-
-fn regular_chain(name: &str) -> Value {
-    json!({"family": FAMILY_KEYWORD, "table": TABLE, "name": name})
-}
-
-fn rule(chain: &str, statements: Vec<Statement<'static>>) -> Value {
-    let expr = serde_json::to_value(statements).expect("nft statements always serialize to JSON");
-    json!({"family": FAMILY_KEYWORD, "table": TABLE, "chain": chain, "expr": expr})
-}
-
-/// A rule from statements written as nft's JSON, for what the `nftables`
-/// crate cannot express so that it lists back the same (`fib` flags in a
-/// fixed order, `ct state` sets, counters).
-fn raw_rule(chain: &str, expr: Vec<Value>) -> Value {
-    json!({"family": FAMILY_KEYWORD, "table": TABLE, "chain": chain, "expr": expr})
-}
-
-/// An anonymous counter as nft lists it. A listing's counts are read back
-/// as zero (`crate::table`), so counting never makes a rule differ.
-pub(crate) fn counter() -> Value {
-    json!({"counter": {"packets": 0, "bytes": 0}})
-}
-
-/// An interface as a set element: `"wg0"`, or `"w0-*"` for a prefix.
-fn ifname_element(interface: &IfMatch) -> Value {
-    Value::String(interface.nft_pattern())
-}
-
-/// A subnet as a set element: a prefix, or a plain address for a
-/// full-length one (which is how nft lists it).
-fn address_element(subnet: &IpNet) -> Value {
-    serde_json::to_value(address(subnet)).expect("nft expressions always serialize to JSON")
-}
-
-fn address(subnet: &IpNet) -> Expression<'static> {
-    let subnet = subnet.trunc();
-    let addr = Expression::String(Cow::Owned(subnet.addr().to_string()));
-    if subnet.prefix_len() == subnet.max_prefix_len() {
-        addr
-    } else {
-        Expression::Named(NamedExpression::Prefix(Prefix {
-            addr: Box::new(addr),
-            len: u32::from(subnet.prefix_len()),
-        }))
-    }
-}
-
-fn meta(key: MetaKey) -> Expression<'static> {
-    Expression::Named(NamedExpression::Meta(Meta { key }))
-}
-
-fn set_ref(name: &str) -> Expression<'static> {
-    Expression::String(Cow::Owned(format!("@{name}")))
-}
-
-/// `iifname vmap @forward-from`.
-fn vmap(key: MetaKey, map: &str) -> Statement<'static> {
-    Statement::VerdictMap(VerdictMap {
-        key: meta(key),
-        data: set_ref(map),
-    })
-}
-
-/// `oifname "wg0"` / `oifname "w0-*"`.
-fn ifname_is(key: MetaKey, interface: &IfMatch) -> Statement<'static> {
-    Statement::Match(Match {
-        left: meta(key),
-        right: Expression::String(Cow::Owned(interface.nft_pattern())),
-        op: Operator::EQ,
-    })
-}
-
-/// `oifname @interfaces`.
-fn ifname_in(key: MetaKey, set: &str) -> Statement<'static> {
-    Statement::Match(Match {
-        left: meta(key),
-        right: set_ref(set),
-        op: Operator::EQ,
-    })
-}
-
 /// `ip daddr @subnets-v4`. In an inet table the `ip`/`ip6` payload also
 /// checks the family, so one rule never matches the other family's packets.
 fn addr_in_set(family: Family, field: &'static str, set: &str) -> Statement<'static> {
-    addr_match(family, field, Operator::EQ, set_ref(set))
-}
-
-fn addr_match(
-    family: Family,
-    field: &'static str,
-    op: Operator,
-    right: Expression<'static>,
-) -> Statement<'static> {
-    Statement::Match(Match {
-        left: Expression::Named(NamedExpression::Payload(Payload::PayloadField(
-            PayloadField {
-                protocol: Cow::Borrowed(family.protocol),
-                field: Cow::Borrowed(field),
-            },
-        ))),
-        right,
-        op,
-    })
-}
-
-fn accept() -> Statement<'static> {
-    Statement::Accept(None)
-}
-
-fn drop() -> Statement<'static> {
-    Statement::Drop(None)
-}
-
-fn ret() -> Statement<'static> {
-    Statement::Return(None)
+    addr_match(family.protocol, field, Operator::EQ, set_ref(set))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::model::HostServices;
+use crate::model::{HostServices, IfMatch};
 
 pub(crate) fn blue() -> NetworkRules {
     NetworkRules {

@@ -310,7 +310,7 @@ mod tests {
         assert_eq!(idle, busy);
         assert_eq!(
             busy.rules_of("in-from-blue")[0][0],
-            crate::ruleset::counter()
+            crate::nft_json::counter()
         );
     }
 
