@@ -160,35 +160,26 @@ pub fn ruleset(networks: &[NetworkRules]) -> Result<Option<Table>, FirewallError
 /// The sets and maps, filled: what is shared between networks lives here,
 /// one element per interface or subnet.
 fn add_sets(table: &mut Table, networks: &[NetworkRules]) {
-    let interfaces = |nets: &mut dyn Iterator<Item = &NetworkRules>| -> Vec<Value> {
-        nets.flat_map(|n| n.interfaces.iter().map(ifname_element))
-            .collect()
-    };
     table.add_set(
         "set",
         set_declaration(INTERFACES, "ifname"),
-        interfaces(&mut networks.iter()),
+        interface_elements(networks.iter()),
     );
     table.add_set(
         "set",
         set_declaration(INTERNAL_INTERFACES, "ifname"),
-        interfaces(&mut networks.iter().filter(|n| n.internal)),
+        interface_elements(networks.iter().filter(|n| n.internal)),
     );
     for family in FAMILIES {
-        let subnets = |nets: &mut dyn Iterator<Item = &NetworkRules>| -> Vec<Value> {
-            nets.flat_map(|n| n.subnets.iter().filter(|s| (family.is)(s)))
-                .map(address_element)
-                .collect()
-        };
         table.add_set(
             "set",
             set_declaration(family.subnets, family.set_type),
-            subnets(&mut networks.iter()),
+            subnet_elements(family, networks.iter()),
         );
         table.add_set(
             "set",
             set_declaration(family.masquerade, family.set_type),
-            subnets(&mut networks.iter().filter(|n| !n.internal)),
+            subnet_elements(family, networks.iter().filter(|n| !n.internal)),
         );
     }
     for (map, chain_name) in [
@@ -208,6 +199,22 @@ fn add_sets(table: &mut Table, networks: &[NetworkRules]) {
         declaration["map"] = json!("verdict");
         table.add_set("map", declaration, elements);
     }
+}
+
+fn interface_elements<'a>(networks: impl Iterator<Item = &'a NetworkRules>) -> Vec<Value> {
+    networks
+        .flat_map(|n| n.interfaces.iter().map(ifname_element))
+        .collect()
+}
+
+fn subnet_elements<'a>(
+    family: Family,
+    networks: impl Iterator<Item = &'a NetworkRules>,
+) -> Vec<Value> {
+    networks
+        .flat_map(|n| n.subnets.iter().filter(|s| (family.is)(s)))
+        .map(address_element)
+        .collect()
 }
 
 /// forward: classify by the network the packet came from.
