@@ -419,6 +419,21 @@ fn ping(from: &Netns, to: &str, attempts: usize) -> bool {
     ping_from(&from.proc_path(), to, attempts)
 }
 
+/// H's uplink `uplink` (198.51.100.1/24) to W's `eth0` (198.51.100.2/24),
+/// with forwarding on in H; returns W's netlink and its `eth0` index.
+fn uplink(h: &mut Netlink, h_ns: &Netns, w_ns: &Netns) -> (Netlink, u32) {
+    h.create_veth("uplink", "eth0", Some(w_ns)).unwrap();
+    let up = link_index(h, "uplink");
+    h.add_address(up, net("198.51.100.1/24")).unwrap();
+    h.set_up(up).unwrap();
+    let mut w = Netlink::in_netns(w_ns).unwrap();
+    let we = link_index(&mut w, "eth0");
+    w.add_address(we, net("198.51.100.2/24")).unwrap();
+    w.set_up(we).unwrap();
+    set_sysctl(h_ns, "net/ipv4/ip_forward", "1").unwrap();
+    (w, we)
+}
+
 /// A UDP socket listening inside `ns` on `addr`.
 fn listen_udp(ns: &Netns, addr: &str) -> UdpSocket {
     let addr: SocketAddr = addr.parse().unwrap();
@@ -459,15 +474,7 @@ fn blue_and_red_cannot_reach_each_other_and_only_blue_is_masqueraded() {
     attach(&mut h, "w0-a", "10.42.1.1", &a_ns, "10.42.1.2");
     attach(&mut h, "w1-b", "10.43.1.1", &b_ns, "10.43.1.2");
 
-    h.create_veth("uplink", "eth0", Some(&w_ns)).unwrap();
-    let up = link_index(&mut h, "uplink");
-    h.add_address(up, net("198.51.100.1/24")).unwrap();
-    h.set_up(up).unwrap();
-    let mut w = Netlink::in_netns(&w_ns).unwrap();
-    let we = link_index(&mut w, "eth0");
-    w.add_address(we, net("198.51.100.2/24")).unwrap();
-    w.set_up(we).unwrap();
-    set_sysctl(&h_ns, "net/ipv4/ip_forward", "1").unwrap();
+    uplink(&mut h, &h_ns, &w_ns);
 
     let world = listen_udp(&w_ns, "198.51.100.2:9999");
 
@@ -744,14 +751,7 @@ fn forged_sources_are_dropped_and_counted_and_internal_reaches_only_weft_service
     attach(&mut h, "w0-a", "10.42.1.1", &a_ns, "10.42.1.2");
     attach(&mut h, "w0-c", "10.42.1.1", &c_ns, "10.42.1.3");
     attach(&mut h, "w1-b", "10.43.1.1", &b_ns, "10.43.1.2");
-    h.create_veth("uplink", "eth0", Some(&w_ns)).unwrap();
-    let up = link_index(&mut h, "uplink");
-    h.add_address(up, net("198.51.100.1/24")).unwrap();
-    h.set_up(up).unwrap();
-    let mut w = Netlink::in_netns(&w_ns).unwrap();
-    let we = link_index(&mut w, "eth0");
-    w.add_address(we, net("198.51.100.2/24")).unwrap();
-    w.set_up(we).unwrap();
+    let (mut w, we) = uplink(&mut h, &h_ns, &w_ns);
     // W routes everything back to H, so a forged source that got through
     // would be seen (and answered) there.
     w.add_route(&Route::via(
@@ -760,7 +760,6 @@ fn forged_sources_are_dropped_and_counted_and_internal_reaches_only_weft_service
         Some(we),
     ))
     .unwrap();
-    set_sysctl(&h_ns, "net/ipv4/ip_forward", "1").unwrap();
 
     // A forges its neighbour C's address, red's B, and an outside one.
     let forged = ["10.42.1.3", "10.43.1.2", "203.0.113.7"];
