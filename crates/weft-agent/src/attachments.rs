@@ -8,7 +8,7 @@ use crate::records::AttachmentRecord;
 use ipnet::IpNet;
 use std::net::IpAddr;
 use weft_model::names::{Ifname, WorkloadId, WorkloadName};
-use weft_model::{ModelError, addressing, naming};
+use weft_model::{Mode, ModelError, addressing, naming};
 
 /// A workload to attach, parsed and checked on its own at the edge (see
 /// `grpc/requests.rs`); [`Agent::attach`] checks it against the network,
@@ -152,6 +152,16 @@ impl<D: Dataplane> Agent<D> {
                 return Err(err.into());
             }
         };
+        // A bridge port carries nothing until the firewall pins it to the
+        // workload's MAC and address.
+        if net.mode == Mode::Bridge
+            && let Err(err) = self.apply_firewall()
+        {
+            let _ = self.dp.remove_attachment(&plan);
+            self.store
+                .delete_attachment(&record.network, &record.workload_id)?;
+            return Err(err);
+        }
         tracing::info!(network = %record.network, workload = %record.workload_id, ifname = %record.ifname, host_ifname = %record.host_ifname, ip = %record.ip, "attached");
         if let Err(e) = self.publish_local_records(&net) {
             tracing::warn!(network = %net.name, "update DNS names: {}", chain(&e));
@@ -171,6 +181,16 @@ impl<D: Dataplane> Agent<D> {
         self.dp
             .remove_attachment(&self.attachment_plan(&net, &record))?;
         tracing::info!(network, workload = workload_id, ip = %record.ip, "detached");
+        if net.mode == Mode::Bridge {
+            // Unpin the port; a failure is retried by the next drift pass.
+            if let Err(e) = self.apply_firewall() {
+                tracing::warn!(
+                    network,
+                    "unpin the bridge port of {workload_id}: {}",
+                    chain(&e)
+                );
+            }
+        }
         self.publish_local_records(&net)?;
         Ok(true)
     }

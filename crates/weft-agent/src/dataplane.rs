@@ -59,6 +59,9 @@ pub struct AttachmentPlan {
     pub default_route: bool,
     /// The bridge the host side joins; None on routed networks.
     pub bridge: Option<String>,
+    /// The workload interface's MAC on a bridge network (derived, so the
+    /// firewall can pin the port to it); the kernel's choice elsewhere.
+    pub mac: Option<[u8; 6]>,
     /// MTU of both ends: the tunnel's on WireGuard networks.
     pub mtu: u32,
 }

@@ -114,14 +114,34 @@ impl<D: Dataplane> Agent<D> {
             } else {
                 TUNNEL_MTU
             },
+            mac: bridge
+                .is_some()
+                .then(|| naming::workload_mac(&a.network, &a.workload_id)),
             bridge,
         }
     }
 
     /// The firewall rules of every network: each network's interfaces are
-    /// its WireGuard interface and its veths (`w<index>-*`), or its bridge.
+    /// its WireGuard interface and its veths (`w<index>-*`), or its bridge
+    /// (whose workload ports are pinned to their MAC and address).
     pub(crate) fn firewall_rules(&self) -> Result<Vec<weft_firewall::NetworkRules>> {
         use weft_firewall::IfMatch;
+        let attachments = self.store.attachments()?;
+        let bridge_ports = |net: &NetworkRecord| weft_firewall::BridgePorts {
+            prefix: naming::BRIDGE_VETH_PREFIX.to_string(),
+            ports: attachments
+                .iter()
+                .filter(|a| a.network == net.name)
+                .filter_map(|a| match a.ip {
+                    std::net::IpAddr::V4(ip) => Some(weft_firewall::BridgePort {
+                        ifname: a.host_ifname.clone(),
+                        mac: naming::workload_mac(&a.network, &a.workload_id),
+                        ip,
+                    }),
+                    std::net::IpAddr::V6(_) => None,
+                })
+                .collect(),
+        };
         Ok(self
             .store
             .networks()?
@@ -137,6 +157,7 @@ impl<D: Dataplane> Agent<D> {
                     Mode::Bridge => vec![IfMatch::Exact(n.ifname())],
                 },
                 internal: n.internal,
+                bridge_ports: (n.mode == Mode::Bridge).then(|| bridge_ports(n)),
                 // All an internal network's workloads may reach of this host.
                 host_services: n.internal.then(|| weft_firewall::HostServices {
                     address: naming::host_address(&n.block),

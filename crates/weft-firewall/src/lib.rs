@@ -31,6 +31,7 @@
 //! before the interfaces exist and keep working as workloads come and go:
 //! attaching a workload changes nothing in the table.
 
+mod bridge;
 mod changes;
 mod error;
 mod generation;
@@ -42,7 +43,7 @@ mod table;
 
 pub use changes::{ChangeKind, Changes, changes};
 pub use error::FirewallError;
-pub use model::{HostServices, IfMatch, NetworkRules};
+pub use model::{BridgePort, BridgePorts, HostServices, IfMatch, NetworkRules};
 pub use nft::{Applied, Firewall};
 pub use ruleset::ruleset;
 pub use table::{Listed, Table};

@@ -35,6 +35,27 @@ pub struct NetworkRules {
     /// Everything else of the host is closed to them. Ignored (and may be
     /// `None`) when the network is not internal.
     pub host_services: Option<HostServices>,
+    /// On a bridge network: its workloads' ports on the bridge, each held
+    /// to its workload's MAC and address (table `bridge weft`).
+    pub bridge_ports: Option<BridgePorts>,
+}
+
+/// The ports of one bridge network's workloads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BridgePorts {
+    /// What every workload port's name starts with (`fn-`): a port of that
+    /// name not (yet) in `ports` carries nothing.
+    pub prefix: String,
+    pub ports: Vec<BridgePort>,
+}
+
+/// A workload's port on a bridge: the host end of its veth, and the only
+/// MAC and address frames entering through it may come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BridgePort {
+    pub ifname: String,
+    pub mac: [u8; 6],
+    pub ip: std::net::Ipv4Addr,
 }
 
 /// weft's services on the host's address in one network: its DNS responder
@@ -224,6 +245,7 @@ mod tests {
             subnets: vec![subnet.parse().unwrap()],
             interfaces: interfaces.to_vec(),
             internal: false,
+            bridge_ports: None,
             host_services: None,
         }
     }

@@ -63,6 +63,8 @@ pub struct Firewall {
     nft: PathBuf,
     netns: Option<PathBuf>,
     known: Arc<Mutex<Option<Known>>>,
+    /// The last batch that made table `bridge weft` (see `crate::bridge`).
+    bridge_known: Arc<Mutex<Option<String>>>,
 }
 
 /// What table `inet weft` was at one nftables ruleset generation.
@@ -85,6 +87,7 @@ impl Firewall {
             nft: PathBuf::from("nft"),
             netns: None,
             known: Arc::default(),
+            bridge_known: Arc::default(),
         }
     }
 
@@ -117,7 +120,44 @@ impl Firewall {
     /// the table. So a network added to a host with hundreds costs one
     /// small `nft` run, and a hand edit is still seen and repaired on the
     /// next call.
+    ///
+    /// Table `bridge weft` (bridge networks' ports pinned to their
+    /// workloads' MAC and address) is its own transaction, first, replaced
+    /// whole when it changes.
     pub fn apply(&self, networks: &[NetworkRules]) -> Result<Applied, FirewallError> {
+        // Bridge first: its transaction moves the ruleset generation, which
+        // the inet table's bookkeeping reads right after.
+        let bridged = self.apply_bridge(networks)?;
+        let applied = self.apply_inet(networks)?;
+        Ok(match applied {
+            Applied::Unchanged if bridged => Applied::Updated,
+            other => other,
+        })
+    }
+
+    /// Table `bridge weft` as `networks` need it; whether it had to change.
+    fn apply_bridge(&self, networks: &[NetworkRules]) -> Result<bool, FirewallError> {
+        let batch = crate::bridge::bridge_batch(networks).to_string();
+        let mut last = self
+            .bridge_known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if last.as_deref() == Some(batch.as_str()) {
+            return Ok(false);
+        }
+        let output = self.run(APPLY, &["-j", "-f", "-"], Some(batch.as_bytes()))?;
+        if !output.status.success() {
+            *last = None;
+            return Err(FirewallError::Nft {
+                action: APPLY,
+                stderr: stderr_text(&output),
+            });
+        }
+        *last = Some(batch);
+        Ok(true)
+    }
+
+    fn apply_inet(&self, networks: &[NetworkRules]) -> Result<Applied, FirewallError> {
         let wanted = ruleset(networks)?;
         let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
         // Forgotten until this call succeeds: after a failure, list again.

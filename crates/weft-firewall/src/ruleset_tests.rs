@@ -9,6 +9,7 @@ pub(crate) fn blue() -> NetworkRules {
         subnets: vec!["10.42.0.0/16".parse().unwrap()],
         interfaces: vec![IfMatch::Exact("wg0".into()), IfMatch::Prefix("w0-".into())],
         internal: false,
+        bridge_ports: None,
         host_services: None,
     }
 }
@@ -19,6 +20,7 @@ pub(crate) fn red_internal() -> NetworkRules {
         subnets: vec!["10.43.0.0/16".parse().unwrap()],
         interfaces: vec![IfMatch::Exact("wg1".into()), IfMatch::Prefix("w1-".into())],
         internal: true,
+        bridge_ports: None,
         host_services: Some(HostServices {
             address: "10.43.1.1".parse().unwrap(),
             tcp_ports: vec![7945, 53],
@@ -41,6 +43,7 @@ pub(crate) fn numbered(i: usize) -> NetworkRules {
             IfMatch::Prefix(format!("w{i}-")),
         ],
         internal: i.is_multiple_of(3),
+        bridge_ports: None,
         host_services: None,
     }
 }

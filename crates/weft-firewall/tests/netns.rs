@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use std::collections::BTreeMap;
 
-use weft_firewall::{Applied, Firewall, HostServices, IfMatch, Listed, NetworkRules, ruleset};
+use weft_firewall::{
+    Applied, BridgePort, BridgePorts, Firewall, HostServices, IfMatch, Listed, NetworkRules,
+    ruleset,
+};
 use weft_net::{IpNet, Netlink, Netns, Route, set_sysctl};
 
 use weft_testkit::{ping_from, require_root};
@@ -19,6 +22,7 @@ fn blue() -> NetworkRules {
         subnets: vec!["10.42.0.0/16".parse().unwrap()],
         interfaces: vec![IfMatch::Exact("wg0".into()), IfMatch::Prefix("w0-".into())],
         internal: false,
+        bridge_ports: None,
         host_services: None,
     }
 }
@@ -29,6 +33,7 @@ fn red_internal() -> NetworkRules {
         subnets: vec!["10.43.0.0/16".parse().unwrap()],
         interfaces: vec![IfMatch::Exact("wg1".into()), IfMatch::Prefix("w1-".into())],
         internal: true,
+        bridge_ports: None,
         host_services: Some(HostServices {
             address: "10.43.1.1".parse().unwrap(),
             tcp_ports: vec![53, 7945],
@@ -52,6 +57,7 @@ fn numbered(i: usize) -> NetworkRules {
             IfMatch::Prefix(format!("w{i}-")),
         ],
         internal: i.is_multiple_of(3),
+        bridge_ports: None,
         host_services: None,
     }
 }
@@ -671,9 +677,11 @@ fn a_known_table_is_not_listed_again_and_a_hand_edit_is_noticed() {
     let fw = Firewall::in_netns(ns.proc_path()).with_nft(wrapper.path());
     let mut nets: Vec<NetworkRules> = (1..=20).map(numbered).collect();
 
-    // First call: the table is not known, so it is listed; then created.
+    // First call: table bridge weft (no bridge networks here) is made
+    // sure gone, once; the inet table is not known, so it is listed; then
+    // created.
     assert_eq!(fw.apply(&nets).unwrap(), Applied::Created);
-    assert_eq!(runs(), ["-j list table inet weft", "-j -f -"]);
+    assert_eq!(runs(), ["-j -f -", "-j list table inet weft", "-j -f -"]);
     // Known and unchanged since: no nft at all.
     assert_eq!(fw.apply(&nets).unwrap(), Applied::Unchanged);
     assert!(runs().is_empty());
@@ -834,4 +842,163 @@ fn forged_sources_are_dropped_and_counted_and_internal_reaches_only_weft_service
         &blue_host
     ));
     fw.remove().unwrap();
+}
+
+/// A workload on H's bridge `br`: port `port` in H, `eth0` with `ip`/16
+/// and `mac` in `ns`.
+fn bridge_port(h: &mut Netlink, br: u32, port: &str, ns: &Netns, ip: &str, mac: [u8; 6]) {
+    h.create_veth(port, "eth0", Some(ns)).unwrap();
+    let p = link_index(h, port);
+    h.set_master(p, Some(br)).unwrap();
+    h.set_up(p).unwrap();
+    let mut w = Netlink::in_netns(ns).unwrap();
+    let wi = link_index(&mut w, "eth0");
+    w.set_mac(wi, mac).unwrap();
+    w.add_address(wi, net(&format!("{ip}/16"))).unwrap();
+    w.set_up(wi).unwrap();
+    let lo = link_index(&mut w, "lo");
+    w.set_up(lo).unwrap();
+}
+
+#[test]
+fn a_bridge_port_carries_only_its_workloads_mac_and_address() {
+    require_root!();
+    let h_ns = Netns::new_anonymous().unwrap();
+    let a_ns = Netns::new_anonymous().unwrap();
+    let c_ns = Netns::new_anonymous().unwrap();
+    let d_ns = Netns::new_anonymous().unwrap();
+    let mut h = Netlink::in_netns(&h_ns).unwrap();
+    h.create_bridge("weft-br0").unwrap();
+    let br = link_index(&mut h, "weft-br0");
+    h.add_address(br, net("10.88.0.1/16")).unwrap();
+    h.set_up(br).unwrap();
+    let (mac_a, mac_c, mac_d) = (
+        [0x02, 0, 0, 0, 0, 0x0a],
+        [0x02, 0, 0, 0, 0, 0x0c],
+        [0x02, 0, 0, 0, 0, 0x0d],
+    );
+    bridge_port(&mut h, br, "fn-a", &a_ns, "10.88.0.2", mac_a);
+    bridge_port(&mut h, br, "fn-c", &c_ns, "10.88.0.3", mac_c);
+    // D's port is named like a workload's but weft never pinned it.
+    bridge_port(&mut h, br, "fn-d", &d_ns, "10.88.0.4", mac_d);
+    let mut a = Netlink::in_netns(&a_ns).unwrap();
+    let ae = link_index(&mut a, "eth0");
+    a.add_address(ae, net("10.88.0.9/32")).unwrap();
+    let to_c = listen_udp(&c_ns, "10.88.0.3:9999");
+    let to_h = listen_udp(&h_ns, "10.88.0.1:9998");
+    // Before weft's rules: a forged address gets through, and D talks.
+    assert!(udp_from_arrives(
+        &a_ns,
+        "10.88.0.9",
+        "10.88.0.3:9999",
+        &to_c
+    ));
+    assert!(udp_from_arrives(
+        &d_ns,
+        "10.88.0.4",
+        "10.88.0.1:9998",
+        &to_h
+    ));
+
+    let bridge_net = NetworkRules {
+        name: "br".into(),
+        subnets: vec![net("10.88.0.0/16")],
+        interfaces: vec![IfMatch::Exact("weft-br0".into())],
+        internal: false,
+        bridge_ports: Some(BridgePorts {
+            prefix: "fn-".into(),
+            ports: vec![
+                BridgePort {
+                    ifname: "fn-a".into(),
+                    mac: mac_a,
+                    ip: "10.88.0.2".parse().unwrap(),
+                },
+                BridgePort {
+                    ifname: "fn-c".into(),
+                    mac: mac_c,
+                    ip: "10.88.0.3".parse().unwrap(),
+                },
+            ],
+        }),
+        host_services: None,
+    };
+    let fw = Firewall::in_netns(h_ns.proc_path());
+    fw.apply(std::slice::from_ref(&bridge_net)).unwrap();
+    assert_eq!(
+        fw.apply(std::slice::from_ref(&bridge_net)).unwrap(),
+        Applied::Unchanged
+    );
+
+    // Its own address and MAC: through, to the neighbour and the host.
+    assert!(udp_from_arrives(
+        &a_ns,
+        "10.88.0.2",
+        "10.88.0.3:9999",
+        &to_c
+    ));
+    assert!(udp_from_arrives(
+        &a_ns,
+        "10.88.0.2",
+        "10.88.0.1:9998",
+        &to_h
+    ));
+    // A forged address: not to the neighbour, not to the host.
+    assert!(!udp_from_arrives(
+        &a_ns,
+        "10.88.0.9",
+        "10.88.0.3:9999",
+        &to_c
+    ));
+    assert!(!udp_from_arrives(
+        &a_ns,
+        "10.88.0.9",
+        "10.88.0.1:9998",
+        &to_h
+    ));
+    // The neighbour's MAC with its own address: dropped too.
+    a.set_mac(ae, mac_c).unwrap();
+    assert!(!udp_from_arrives(
+        &a_ns,
+        "10.88.0.2",
+        "10.88.0.1:9998",
+        &to_h
+    ));
+    a.set_mac(ae, mac_a).unwrap();
+    assert!(udp_from_arrives(
+        &a_ns,
+        "10.88.0.2",
+        "10.88.0.1:9998",
+        &to_h
+    ));
+    // A port weft did not pin carries nothing.
+    assert!(!udp_from_arrives(
+        &d_ns,
+        "10.88.0.4",
+        "10.88.0.1:9998",
+        &to_h
+    ));
+    let counted = nft_in(&h_ns, &["-j", "list", "table", "bridge", "weft"]);
+    // The MAC pin and the address pin both dropped something (the ARP
+    // pin may not have: A's ARP used its own address).
+    assert_eq!(counted.matches("\"counter\"").count(), 3, "{counted}");
+    assert!(
+        counted.matches("\"packets\": 0,").count() <= 1,
+        "the pins count their drops: {counted}"
+    );
+
+    fw.remove().unwrap();
+    assert!(
+        !nft_in(&h_ns, &["list", "tables"]).contains("weft"),
+        "both tables gone"
+    );
+}
+
+fn nft_in(ns: &Netns, args: &[&str]) -> String {
+    let out = Command::new("nsenter")
+        .arg(format!("--net={}", ns.proc_path().display()))
+        .arg("nft")
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

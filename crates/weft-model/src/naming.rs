@@ -144,6 +144,15 @@ pub fn host_veth_name<'a>(
         .expect("an unbounded range always has a free name")
 }
 
+/// The MAC of a workload's interface on a bridge network: derived from
+/// the network and the workload id, so the firewall knows it from the
+/// records alone. Locally administered, unicast (first octet `& 0x03 ==
+/// 0x02`).
+pub fn workload_mac(network: &str, workload_id: &str) -> [u8; 6] {
+    let h = fnv1a(format!("{network}/{workload_id}").as_bytes()).to_be_bytes();
+    [(h[0] & 0xfc) | 0x02, h[1], h[2], h[3], h[4], h[5]]
+}
+
 /// FNV-1a: a stable, dependency-free hash for naming (not for security).
 pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
@@ -155,6 +164,15 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
     use crate::names::validate_ifname;
+
+    #[test]
+    fn workload_macs_are_local_unicast_stable_and_distinct() {
+        let a = workload_mac("br", "c1");
+        assert_eq!(a[0] & 0x03, 0x02, "{a:02x?}");
+        assert_eq!(a, workload_mac("br", "c1"));
+        assert_ne!(a, workload_mac("br", "c2"));
+        assert_ne!(a, workload_mac("br2", "c1"));
+    }
 
     #[test]
     fn network_interfaces_and_aliases() {

@@ -251,6 +251,12 @@ impl Netlink {
         self.set_attribute(index, LinkAttribute::IfAlias(alias.to_owned()), &op)
     }
 
+    /// Sets the link's hardware (MAC) address.
+    pub fn set_mac(&mut self, index: u32, mac: [u8; 6]) -> Result<()> {
+        let op = self.describe(format_args!("set MAC of link #{index} to {mac:02x?}"));
+        self.set_attribute(index, LinkAttribute::Address(mac.to_vec()), &op)
+    }
+
     pub fn set_mtu(&mut self, index: u32, mtu: u32) -> Result<()> {
         let op = self.describe(format_args!("set mtu of link #{index} to {mtu}"));
         self.set_attribute(index, LinkAttribute::Mtu(mtu), &op)

@@ -87,6 +87,11 @@ pub(super) fn state(
     if !link.up || !has_address(&mut nl, link.index, plan.address).map_err(err(ctx()))? {
         return Ok(None);
     }
+    // A bridge port is pinned to the derived MAC (one made by an older
+    // weft has the kernel's): otherwise it is made again.
+    if plan.mac.is_some() && link.mac != plan.mac {
+        return Ok(None);
+    }
     let routes = nl.routes().map_err(err(ctx()))?;
     let all_routes = workload_routes(plan, link.index).iter().all(|want| {
         routes
@@ -229,6 +234,10 @@ fn configure_attachment(
         })?;
     nl.set_mtu(inner.index, plan.mtu)
         .map_err(err(ctx(&format!("set MTU of {}", plan.ifname))))?;
+    if let Some(mac) = plan.mac {
+        nl.set_mac(inner.index, mac)
+            .map_err(err(ctx(&format!("set MAC of {}", plan.ifname))))?;
+    }
     ensure_address(&mut nl, inner.index, plan.address).map_err(err(ctx(&format!(
         "add {} to {}",
         plan.address, plan.ifname
