@@ -106,6 +106,9 @@ fn forged_sources_never_leave_the_host() {
         .filter_map(|l| l.split("packets ").nth(1))
         .filter_map(|rest| rest.split(' ').next()?.parse::<u64>().ok())
         .sum();
-    assert!(dropped >= 18, "{dropped} drops counted in\n{table}");
+    // At least c1's nine datagrams (routed: the reverse-path check sees
+    // each). c3's may be stopped earlier: its ARP for the gateway can go
+    // out from the forged address, and the ARP pin drops that instead.
+    assert!(dropped >= 9, "{dropped} drops counted in\n{table}");
     lab.finish();
 }
