@@ -451,11 +451,19 @@ fn listen_udp(ns: &Netns, addr: &str) -> UdpSocket {
 }
 
 /// Sends one datagram from inside `ns` to `to`, and returns the source
-/// address `listener` saw it come from, if it arrived. Tries three times:
-/// the first packet on a fresh link can be lost to neighbour discovery.
+/// address `listener` saw it come from, if it arrived.
 fn udp_source_seen(ns: &Netns, to: &str, listener: &UdpSocket) -> Option<SocketAddr> {
+    udp_seen_from(ns, "0.0.0.0", to, listener)
+}
+
+/// Sends one datagram from inside `ns`, bound to `source`, to `to`; the
+/// source address `listener` saw it come from, if it arrived. Tries three
+/// times: the first packet on a fresh link can be lost to neighbour
+/// discovery.
+fn udp_seen_from(ns: &Netns, source: &str, to: &str, listener: &UdpSocket) -> Option<SocketAddr> {
     let to: SocketAddr = to.parse().unwrap();
-    let sender = ns.run(|| UdpSocket::bind("0.0.0.0:0")).unwrap().unwrap();
+    let from: SocketAddr = format!("{source}:0").parse().unwrap();
+    let sender = ns.run(|| UdpSocket::bind(from)).unwrap().unwrap();
     let mut buf = [0u8; 64];
     for _ in 0..3 {
         sender.send_to(b"who am i", to).unwrap();
@@ -716,18 +724,10 @@ fn a_known_table_is_not_listed_again_and_a_hand_edit_is_noticed() {
     let _ = std::fs::remove_file(&log);
 }
 
-/// Sends one datagram from inside `ns`, from `source` (an address the test
-/// added to the workload's own interface: a forged one), to `to`; whether
-/// `listener` got it.
+/// Whether a datagram from inside `ns`, from `source` (an address the test
+/// added to the workload's own interface: a forged one), reaches `listener`.
 fn udp_from_arrives(ns: &Netns, source: &str, to: &str, listener: &UdpSocket) -> bool {
-    let to: SocketAddr = to.parse().unwrap();
-    let from: SocketAddr = format!("{source}:0").parse().unwrap();
-    let sender = ns.run(|| UdpSocket::bind(from)).unwrap().unwrap();
-    let mut buf = [0u8; 64];
-    (0..3).any(|_| {
-        sender.send_to(b"spoofed?", to).unwrap();
-        listener.recv_from(&mut buf).is_ok()
-    })
+    udp_seen_from(ns, source, to, listener).is_some()
 }
 
 /// Packets counted by the rules of `chain` that end in a counter.
