@@ -16,7 +16,28 @@ struct Mesh {
     state: std::path::PathBuf,
 }
 
+/// Takes the mesh down when dropped, whatever the test did.
+struct Down<'a>(&'a Mesh);
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.weft(&["down", self.0.file.to_str().unwrap()]);
+    }
+}
+
 impl Mesh {
+    /// A mesh named `name` whose file and state live in a new temporary
+    /// directory (returned too: it must outlive the mesh).
+    fn in_tempdir(prefix: &str, name: String) -> (tempfile::TempDir, Mesh) {
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+        let mesh = Mesh {
+            name,
+            file: dir.path().join("mesh.yaml"),
+            state: dir.path().join("state"),
+        };
+        (dir, mesh)
+    }
+
     fn weft(&self, args: &[&str]) -> Output {
         std::process::Command::new(WEFT)
             .args(args)
@@ -170,23 +191,9 @@ fn leftovers(name: &str) -> Vec<String> {
 #[test]
 fn a_lab_mesh_up_and_down() {
     require_root!();
-    let dir = tempfile::Builder::new()
-        .prefix("weft-test-mesh")
-        .tempdir()
-        .unwrap();
-    let name = format!("t{}", std::process::id());
-    let mesh = Mesh {
-        name: name.clone(),
-        file: dir.path().join("mesh.yaml"),
-        state: dir.path().join("state"),
-    };
+    let (_dir, mesh) = Mesh::in_tempdir("weft-test-mesh", format!("t{}", std::process::id()));
+    let name = mesh.name.clone();
     // Whatever happens, take the mesh down at the end.
-    struct Down<'a>(&'a Mesh);
-    impl Drop for Down<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.weft(&["down", self.0.file.to_str().unwrap()]);
-        }
-    }
     let _down = Down(&mesh);
     std::fs::write(&mesh.file, file(&name, false)).unwrap();
     let out = mesh.up();
@@ -293,22 +300,8 @@ fn an_ended_process_runs_once_per_definition() {
     if !require_root() {
         return;
     }
-    let dir = tempfile::Builder::new()
-        .prefix("weft-test-mesh-once")
-        .tempdir()
-        .unwrap();
-    let name = format!("o{}", std::process::id());
-    let mesh = Mesh {
-        name: name.clone(),
-        file: dir.path().join("mesh.yaml"),
-        state: dir.path().join("state"),
-    };
-    struct Down<'a>(&'a Mesh);
-    impl Drop for Down<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.weft(&["down", self.0.file.to_str().unwrap()]);
-        }
-    }
+    let (dir, mesh) = Mesh::in_tempdir("weft-test-mesh-once", format!("o{}", std::process::id()));
+    let name = mesh.name.clone();
     let _down = Down(&mesh);
     let runs = dir.path().join("runs");
     let write_file = |word: &str| {
