@@ -283,7 +283,6 @@ fn allowed_ips_outside_the_subnet_are_refused() {
     assert_eq!(host_state(&lab), before);
     assert_eq!(lab.weft_ok("h1", &["status", "-o", "json"]), status);
     // Inside the subnet it works; the same block for a second peer does not.
-
     assert!(add(&k1, "10.42.2.0/24").status.success());
     let out = add(&k2, "10.42.2.0/24");
     assert!(!out.status.success(), "a second peer took 10.42.2.0/24");
