@@ -144,15 +144,15 @@ impl Firewall {
         // When nothing but the inet step (if anything) moved the generation
         // since the bridge table was known, it still is at the new one: the
         // next call then needs no listing of it either.
-        if bridge_generation.is_some() && bridge_generation == inet.from {
-            if let Some(known) = self
+        if bridge_generation.is_some()
+            && bridge_generation == inet.from
+            && let Some(known) = self
                 .bridge_known
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .as_mut()
-            {
-                known.generation = inet.to;
-            }
+        {
+            known.generation = inet.to;
         }
         Ok(match applied {
             Applied::Unchanged if bridged => Applied::Updated,
