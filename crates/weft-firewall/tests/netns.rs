@@ -459,16 +459,25 @@ fn udp_source_seen(ns: &Netns, to: &str, listener: &UdpSocket) -> Option<SocketA
 /// Sends one datagram from inside `ns`, bound to `source`, to `to`; the
 /// source address `listener` saw it come from, if it arrived. Tries three
 /// times: the first packet on a fresh link can be lost to neighbour
-/// discovery.
+/// discovery. Each call's datagrams carry their own token, so a late
+/// datagram of an earlier call (a retry that also got through) is never
+/// taken for this one's.
 fn udp_seen_from(ns: &Netns, source: &str, to: &str, listener: &UdpSocket) -> Option<SocketAddr> {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let token = format!(
+        "who am i {}",
+        CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
     let to: SocketAddr = to.parse().unwrap();
     let from: SocketAddr = format!("{source}:0").parse().unwrap();
     let sender = ns.run(|| UdpSocket::bind(from)).unwrap().unwrap();
     let mut buf = [0u8; 64];
     for _ in 0..3 {
-        sender.send_to(b"who am i", to).unwrap();
-        if let Ok((_, from)) = listener.recv_from(&mut buf) {
-            return Some(from);
+        sender.send_to(token.as_bytes(), to).unwrap();
+        while let Ok((n, from)) = listener.recv_from(&mut buf) {
+            if buf[..n] == *token.as_bytes() {
+                return Some(from);
+            }
         }
     }
     None
