@@ -128,19 +128,16 @@ fn podman_containers_from_images_on_a_lab_mesh() {
     // By name: container to container across hosts, container to process,
     // process to container. Env and volume reached the container.
     assert_eq!(
-        mesh.exec("c2", &fetch("http://c1:8080/env.txt")).trim(),
+        mesh.exec("c2", &fetch("c1", 8080, "env.txt")).trim(),
         "hello-from-c1"
     );
     assert_eq!(
-        mesh.exec("c2", &fetch("http://c1:8080/index.html")).trim(),
+        mesh.exec("c2", &fetch("c1", 8080, "index.html")).trim(),
         "from-the-volume"
     );
-    assert_eq!(
-        mesh.exec("c1", &fetch("http://c2:8080/word")).trim(),
-        "first"
-    );
+    assert_eq!(mesh.exec("c1", &fetch("c2", 8080, "word")).trim(), "first");
     assert!(
-        mesh.exec("c1", &fetch("http://p:8000/"))
+        mesh.exec("c1", &fetch("p", 8000, ""))
             .contains("Directory listing")
     );
     let from_p = mesh.exec(
@@ -177,13 +174,11 @@ fn podman_containers_from_images_on_a_lab_mesh() {
     std::fs::write(&mesh.file, mesh_file(&name, &www, "second")).unwrap();
     let changed = mesh.ok(&["up", mesh.file()]);
     assert!(changed.contains("h2: stop service c2"), "{changed}");
-    assert!(!changed.contains("c1"), "c1 untouched: {changed}");
+    let actions = changed.split("change(s) applied").next().unwrap();
+    assert!(!actions.contains("c1"), "c1 untouched: {changed}");
     assert_ne!(podman.id(&format!("weft-{name}-c2")), c2);
     assert_eq!(podman.id(&format!("weft-{name}-c1")), c1);
-    assert_eq!(
-        mesh.exec("c1", &fetch("http://c2:8080/word")).trim(),
-        "second"
-    );
+    assert_eq!(mesh.exec("c1", &fetch("c2", 8080, "word")).trim(), "second");
 
     // Down: no container, namespace or address left.
     let out = mesh.ok(&["down", mesh.file()]);

@@ -71,7 +71,7 @@ impl PodmanEnv {
         std::fs::create_dir_all(root.join("tmp")).unwrap();
         sh(&format!(
             "cp /usr/bin/busybox {0}/bin/ && for c in sh ip ping sleep cat echo mkdir cp hostname \
-             httpd wget nslookup awk; do ln -sf busybox {0}/bin/$c; done",
+             httpd wget nslookup awk timeout; do ln -sf busybox {0}/bin/$c; done",
             root.display()
         ));
         let tar = self.dir.join("image.tar");
@@ -108,8 +108,15 @@ impl Drop for PodmanEnv {
     }
 }
 
-/// `wget` of `url` inside a container, by the names weft's DNS gives (the
-/// static busybox resolves through the container's resolv.conf).
-pub fn fetch(url: &str) -> String {
-    format!("wget -q -T 3 -O - {url}")
+/// Shell that fetches `http://NAME:PORT/PATH` inside a test container, by
+/// the name weft's DNS gives: busybox's `nslookup` asks the container's
+/// resolver (the network's responder), `wget` fetches the address. (A
+/// static glibc busybox cannot resolve names itself: its `wget` crashes
+/// without the NSS modules it would load; it crashes with `-T` too, so
+/// `timeout` bounds it.)
+pub fn fetch(name: &str, port: u16, path: &str) -> String {
+    format!(
+        "ip=$(nslookup {name} | awk '/^Address: /{{a=$2}} END{{print a}}') && [ -n \"$ip\" ] && \
+         timeout 5 wget -q -O - http://$ip:{port}/{path}"
+    )
 }
