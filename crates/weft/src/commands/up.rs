@@ -313,25 +313,21 @@ fn wait_until_up(
     if progress.tty {
         print!("\r\x1b[K");
     }
-    match outcome {
-        Ok(verdict) => {
-            summary::print(plan, &verdict);
-            Ok(())
-        }
-        Err(e) => {
-            let verdict = verify::judge(
-                plan,
-                &verify::look(mesh, plan, hosts),
-                started,
-                verify::unix_now(),
-            );
-            println!("not up:");
-            for problem in verdict.problems() {
-                println!("  {problem}");
-            }
-            Err(e)
-        }
+    if outcome.is_up() {
+        summary::print(plan, &outcome);
+        return Ok(());
     }
+    println!("not up after {timeout}s:");
+    let problems = outcome.problems();
+    for problem in &problems {
+        println!("  {problem}");
+    }
+    bail!(
+        "mesh {} is not up after {timeout}s ({}): {}",
+        plan.mesh,
+        outcome.counts(),
+        problems.join("; ")
+    )
 }
 
 /// On hub-and-spoke networks, each spoke joins its hub with backoff.
