@@ -24,8 +24,12 @@ impl PodmanEnv {
         // hybrid mode (docs: /work notes, scripts/deps).
         std::fs::write(
             dir.join("containers.conf"),
-            "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\
-             [engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+            format!(
+                "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\
+                 [engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
+                 tmp_dir = \"{}/tmp\"\n",
+                dir.display()
+            ),
         )
         .unwrap();
         std::fs::write(
