@@ -170,6 +170,32 @@ fn podman_containers_from_images_on_a_lab_mesh() {
     assert_eq!(podman.id(&format!("weft-{name}-c1")), c1);
     assert_eq!(podman.id(&format!("weft-{name}-c2")), c2);
 
+    // c2 ends (killed here): status says how, and neither its runtime nor
+    // the next `up` starts it again behind our back.
+    podman.podman_ok(&["kill", &format!("weft-{name}-c2")]);
+    let status_of_c2 = || {
+        let status = mesh.ok(&["status", "--file", mesh.file()]);
+        status
+            .lines()
+            .find(|l| l.starts_with("c2 "))
+            .unwrap_or_default()
+            .to_string()
+    };
+    wait_for_value(
+        "c2 to show as exited",
+        std::time::Duration::from_secs(20),
+        status_of_c2,
+        |line| line.contains("exited with code 137"),
+    );
+    let again = mesh.ok(&["up", mesh.file()]);
+    assert!(again.contains("no changes"), "{again}");
+    assert!(
+        again.contains("exited with code 137"),
+        "the summary shows it: {again}"
+    );
+    assert_eq!(podman.id(&format!("weft-{name}-c2")), c2, "not made anew");
+    assert!(status_of_c2().contains("exited with code 137"), "restarted");
+
     // A new command: c2 is made anew (same address, new container); c1 stays.
     std::fs::write(&mesh.file, mesh_file(&name, &www, "second")).unwrap();
     let changed = mesh.ok(&["up", mesh.file()]);
