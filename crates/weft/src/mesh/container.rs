@@ -265,11 +265,16 @@ pub fn start(
     let mut args = vec!["run".to_string()];
     args.extend(run_args.iter().cloned());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    call(
+    if let Err(e) = call(
         runtime,
         &args,
         &format!("start container {name} ({runtime})"),
-    )?;
+    ) {
+        // A runtime that could not start the container may have made it:
+        // leave none behind (its record says nothing runs).
+        let _ = remove(runtime, name);
+        return Err(e);
+    }
     if let (Runtime::Docker, Some(netns)) = (runtime, netns) {
         let pid = call(
             runtime,
