@@ -206,6 +206,19 @@ fn podman_containers_from_images_on_a_lab_mesh() {
     assert_eq!(podman.id(&format!("weft-{name}-c1")), c1);
     assert_eq!(mesh.exec("c1", &fetch("c2", 8080, "word")).trim(), "second");
 
+    // Removed by hand: status says so; the next `up` (asked for) makes it
+    // again, and waits until it runs.
+    podman.podman_ok(&["rm", "-f", "-t", "0", &format!("weft-{name}-c2")]);
+    let status = mesh.ok(&["status", "--file", mesh.file()]);
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("c2 "))
+        .expect(&status);
+    assert!(line.contains("container removed"), "{line}");
+    let again = mesh.ok(&["up", mesh.file()]);
+    assert!(again.contains("start container c2"), "{again}");
+    assert!(again.contains("3/3 services running"), "{again}");
+
     // Down: no container, namespace or address left.
     let out = mesh.ok(&["down", mesh.file()]);
     assert!(out.contains("removed"), "{out}");

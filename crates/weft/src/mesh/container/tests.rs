@@ -83,3 +83,126 @@ fn states_read_from_the_runtime() {
     assert_eq!(parse_state("exited 3"), State::Exited(3));
     assert_eq!(parse_state("created 0"), State::Other("created 0".into()));
 }
+
+/// A host that answers the checks from a script: which runtimes are
+/// installed, which paths exist, which images it has or can pull.
+struct Fake {
+    installed: &'static str,
+    paths: &'static [&'static str],
+    images: &'static [&'static str],
+}
+
+impl HostConn for Fake {
+    fn name(&self) -> &str {
+        "h1"
+    }
+    fn weft(&self, _args: &[&str]) -> Result<String> {
+        unreachable!("the checks do not ask the agent")
+    }
+    fn sh(&self, script: &str) -> Result<String> {
+        if script.starts_with("for r in podman docker") {
+            return Ok(self.installed.into());
+        }
+        if let Some(path) = script
+            .strip_prefix("[ -e ")
+            .and_then(|s| s.strip_suffix(" ]"))
+        {
+            return match self.paths.contains(&path) {
+                true => Ok(String::new()),
+                false => bail!("h1: exit status: 1"),
+            };
+        }
+        if script.contains(" image inspect ") || script.contains(" pull ") {
+            return match self.images.iter().any(|i| script.contains(i)) {
+                true => Ok(String::new()),
+                false => bail!("h1: Error: initializing source docker://x: connection refused"),
+            };
+        }
+        panic!("unexpected script {script}")
+    }
+    fn sh_net(&self, _script: &str) -> Result<String> {
+        unreachable!()
+    }
+    fn weft_bin(&self) -> String {
+        "weft".into()
+    }
+    fn mesh_dir(&self, _mesh: &Mesh) -> String {
+        "/nonexistent".into()
+    }
+    fn exec_argv(&self, cmd: &[String]) -> Vec<String> {
+        cmd.to_vec()
+    }
+}
+
+fn check(services: &str, host: Fake) -> (Result<BTreeMap<String, Runtime>>, Vec<String>) {
+    let text = format!(
+        "name: m\nnetworks: [{{name: blue}}]\nhosts: [{{name: h1, ssh: root@192.0.2.1}}]\nservices:\n{services}"
+    );
+    let mesh = Mesh {
+        file: weft_mesh::ValidMesh::parse(&text).unwrap_or_else(|e| panic!("{e}")),
+        dir: "/nonexistent".into(),
+    };
+    let hosts: Vec<Box<dyn HostConn>> = vec![Box::new(host)];
+    let mut pulled = vec![];
+    let result = preflight(&mesh, &hosts, &mut |_, line| pulled.push(line.to_string()));
+    (result, pulled)
+}
+
+fn fake(installed: &'static str, images: &'static [&'static str]) -> Fake {
+    Fake {
+        installed,
+        paths: &["/srv"],
+        images,
+    }
+}
+
+#[test]
+fn the_runtime_is_podman_where_installed_else_docker_else_an_error() {
+    let svc = "  - {name: web, host: h1, kind: container, image: app, networks: [blue]}\n";
+    let (got, _) = check(svc, fake("docker\npodman\n", &["app"]));
+    assert_eq!(got.unwrap()["web"], Runtime::Podman);
+    let (got, _) = check(svc, fake("docker\n", &["app"]));
+    assert_eq!(got.unwrap()["web"], Runtime::Docker);
+    let (got, _) = check(svc, fake("", &["app"]));
+    assert_eq!(
+        got.unwrap_err().to_string(),
+        "service web (services[0].image): host h1 has no container runtime (install podman or docker)"
+    );
+    let docker = "  - {name: web, host: h1, kind: container, image: app, runtime: docker, networks: [blue]}\n";
+    let (got, _) = check(docker, fake("podman\n", &["app"]));
+    assert_eq!(
+        got.unwrap_err().to_string(),
+        "service web (services[0].runtime): docker is not installed on host h1"
+    );
+}
+
+#[test]
+fn missing_volumes_and_images_name_the_service_and_key() {
+    let svc = "  - {name: web, host: h1, kind: container, image: app, volumes: ['/srv:/a', '/gone:/b'], networks: [blue]}\n";
+    let (got, _) = check(svc, fake("podman\n", &["app"]));
+    assert_eq!(
+        got.unwrap_err().to_string(),
+        "service web (services[0].volumes[1]): /gone does not exist on host h1"
+    );
+    let svc =
+        "  - {name: web, host: h1, kind: container, image: localhost/none, networks: [blue]}\n";
+    let (got, pulled) = check(svc, fake("podman\n", &[]));
+    assert_eq!(
+        got.unwrap_err().to_string(),
+        "service web (services[0].image): image \"localhost/none\" is not on host h1 and cannot be pulled: \
+         h1: Error: initializing source docker://x: connection refused"
+    );
+    assert_eq!(
+        pulled,
+        ["pull localhost/none (podman)"],
+        "the pull is shown"
+    );
+}
+
+#[test]
+fn services_without_an_image_are_not_checked() {
+    let svc = "  - {name: ns, host: h1, kind: container, networks: [blue]}\n";
+    let host = fake("", &[]);
+    let (got, _) = check(svc, host);
+    assert!(got.unwrap().is_empty());
+}
