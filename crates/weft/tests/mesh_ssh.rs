@@ -108,9 +108,10 @@ fn up_over_ssh() {
     .unwrap();
     // `weft up` runs in "here"'s network namespace but this machine's mount
     // namespace (nsenter, not `ip netns exec`), as it would on a real host.
+    let here_netns = lab.netns_path("here");
     let weft = |args: &[&str]| {
         Command::new("nsenter")
-            .arg(format!("--net=/run/netns/{}", lab.ns("here")))
+            .arg(format!("--net={here_netns}"))
             .arg(WEFT)
             .arg("--socket")
             .arg(&socket)
@@ -133,6 +134,8 @@ fn up_over_ssh() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let f = file.to_str().unwrap();
+    // Whatever fails, take the mesh down on both sides while sshd still runs.
+    let down_on_failure = OnDrop(|| drop(weft(&["down", f])));
     let out = ok(&["up", f]);
     assert!(
         out.contains("install weft and start its agent over ssh"),
@@ -193,6 +196,7 @@ fn up_over_ssh() {
 
     // Down removes what up made on both sides.
     ok(&["down", f]);
+    std::mem::forget(down_on_failure);
     let nets = lab.exec_ok(
         "here",
         &format!("{WEFT} --socket {} network ls", socket.display()),
@@ -215,4 +219,13 @@ fn up_over_ssh() {
         there_podman.containers()
     );
     lab.finish();
+}
+
+/// Runs its closure when dropped.
+struct OnDrop<F: Fn()>(F);
+
+impl<F: Fn()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
 }
