@@ -88,14 +88,7 @@ fn host_conns(ctx: &Context, mesh: &Mesh, connect_ssh: bool) -> Result<Hosts> {
             })),
             Reach::Ssh { target, identity } => {
                 std::fs::create_dir_all(&mesh.dir)?;
-                let host = SshHost {
-                    name: name.clone(),
-                    user: target.user.clone(),
-                    address: target.address.to_string(),
-                    port: target.port,
-                    identity,
-                    control: mesh.dir.join(format!("ssh-{name}")),
-                };
+                let host = ssh_host(mesh, name, &target, identity);
                 if connect_ssh {
                     host.connect()?;
                 }
@@ -104,6 +97,23 @@ fn host_conns(ctx: &Context, mesh: &Mesh, connect_ssh: bool) -> Result<Hosts> {
         }
     }
     Ok(hosts)
+}
+
+/// A host reached over SSH, with the mesh's connection socket.
+fn ssh_host(
+    mesh: &Mesh,
+    name: String,
+    target: &weft_mesh::SshTarget,
+    identity: Option<String>,
+) -> SshHost {
+    SshHost {
+        control: mesh.dir.join(format!("ssh-{name}")),
+        name,
+        user: target.user.clone(),
+        address: target.address.to_string(),
+        port: target.port,
+        identity,
+    }
 }
 
 /// Make (or keep) the lab hosts, and give SSH hosts weft and an agent.
@@ -119,14 +129,7 @@ fn prepare_hosts(mesh: &Mesh, progress: &Progress) -> Result<Underlay> {
             continue;
         };
         let name = spec.name.to_string();
-        let host = SshHost {
-            name: name.clone(),
-            user: target.user.clone(),
-            address: target.address.to_string(),
-            port: target.port,
-            identity,
-            control: mesh.dir.join(format!("ssh-{name}")),
-        };
+        let host = ssh_host(mesh, name.clone(), &target, identity);
         progress.step(
             &name,
             &format!(
