@@ -2,6 +2,7 @@
 //! Serializable, so the executor can print it (`--output json`) and keep
 //! the last one it applied for the next diff.
 
+use crate::container::{Runtime, Volume};
 use crate::schema::{Kind, NetworkType, Reach};
 use crate::values::Address;
 use ipnet::IpNet;
@@ -162,6 +163,27 @@ pub struct ServicePlan {
     /// (`mesh`, `dual`), or its host's (`host`).
     #[serde(rename = "addresses")]
     pub addresses: Vec<ServiceAddress>,
+    /// A container run from an image; `None` for every other service (a
+    /// container without an image is a namespace only).
+    #[serde(rename = "container", default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerPlan>,
+}
+
+/// What a runtime runs for a container service. `command` is the
+/// service's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerPlan {
+    #[serde(rename = "image")]
+    pub image: String,
+    #[serde(rename = "env")]
+    pub env: Vec<String>,
+    #[serde(rename = "volumes")]
+    pub volumes: Vec<Volume>,
+    /// As the file says; the executor settles the default on the host
+    /// ([`ServicePlan::set_runtime`]) before it diffs, so a plan it applied
+    /// always names one.
+    #[serde(rename = "runtime")]
+    pub runtime: Option<Runtime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,14 +226,35 @@ impl ServicePlan {
     }
 
     /// A digest of what running the service depends on besides its
-    /// addresses (kind, network type, ports, command). The executor
-    /// records it when it starts the service; a change means a restart.
+    /// addresses (kind, network type, ports, command; a container's image,
+    /// environment, volumes and runtime). The executor records it when it
+    /// starts the service; a change means a restart (a container is made
+    /// anew).
     pub fn fingerprint(&self) -> String {
-        let canonical = format!(
+        let mut canonical = format!(
             "{}|{}|{:?}|{:?}",
             self.kind, self.network_type, self.ports, self.command
         );
+        // Services without an image keep the digest they always had.
+        if let Some(c) = &self.container {
+            canonical.push_str(&format!(
+                "|{}|{:?}|{:?}|{:?}",
+                c.image, c.env, c.volumes, c.runtime
+            ));
+        }
         format!("{:016x}", weft_model::naming::fnv1a(canonical.as_bytes()))
+    }
+
+    /// The runtime of a container run from an image, once settled.
+    pub fn runtime(&self) -> Option<Runtime> {
+        self.container.as_ref()?.runtime
+    }
+
+    /// Settle the runtime the host gives a container without `runtime:`.
+    pub fn set_runtime(&mut self, runtime: Runtime) {
+        if let Some(c) = &mut self.container {
+            c.runtime = Some(runtime);
+        }
     }
 }
 

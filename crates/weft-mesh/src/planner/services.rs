@@ -2,10 +2,12 @@
 //! networks, and the DNS records every network serves.
 
 use super::fits;
+use crate::container::Volume;
 use crate::error::PlanError;
 use crate::observed::HostState;
 use crate::plan::{
-    DnsRecord, HostNetworkPlan, ServiceAddress, ServicePlan, owned_service, workload_id,
+    ContainerPlan, DnsRecord, HostNetworkPlan, ServiceAddress, ServicePlan, owned_service,
+    workload_id,
 };
 use crate::validate::ValidMesh;
 use std::collections::{BTreeMap, BTreeSet};
@@ -128,6 +130,16 @@ pub(super) fn service_plans(
             ports: svc.ports.clone(),
             command: svc.command.clone(),
             addresses,
+            container: svc.image.as_ref().map(|image| ContainerPlan {
+                image: image.clone(),
+                env: svc.env.clone(),
+                volumes: svc
+                    .volumes
+                    .iter()
+                    .map(|v| Volume::parse(v).expect("checked by validate"))
+                    .collect(),
+                runtime: svc.runtime,
+            }),
         });
     }
     Ok(plans)

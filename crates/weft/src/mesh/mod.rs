@@ -18,9 +18,11 @@
 
 pub mod apply;
 pub mod connect;
+pub mod container;
 pub mod host;
 pub mod lab;
 pub mod observe;
+pub mod verify;
 
 use anyhow::{Context as _, Result, bail};
 use std::path::{Path, PathBuf};
