@@ -254,6 +254,23 @@ mod tests {
     }
 
     #[test]
+    fn a_package_that_cannot_be_had_is_named() {
+        let cache = tempfile::tempdir().unwrap();
+        let err = KernelImage::fetch_into(cache.path(), "linux-image-weft-no-such-flavour")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("the kernel package linux-image-weft-no-such-flavour cannot be had: "),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_dir(cache.path()).unwrap().count(),
+            0,
+            "nothing cached"
+        );
+    }
+
+    #[test]
     fn a_cached_kernel_of_the_same_flavour_serves_offline() {
         let cache = tempfile::tempdir().unwrap();
         for name in [
