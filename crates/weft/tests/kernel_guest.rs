@@ -137,7 +137,7 @@ fn wg_agrees_with_status(run: &GuestRun) {
     if device.len() != 4 || net["public_key"] != device[1] {
         disagree("the public key");
     }
-    if net["listen_port"].to_string() != device[2] || device[2] != "51820" {
+    if net["listen_port"] != 51820 || device[2] != "51820" {
         disagree("the listen port");
     }
     let [peer] = peers.as_slice() else {
