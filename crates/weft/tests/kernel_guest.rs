@@ -5,7 +5,8 @@
 //! workloads, ping and TCP both ways; the real `wg` against `weft status`;
 //! `kill -9` and restart, also over a bare device left by a crash; two
 //! isolated networks; `network rm` leaving no WireGuard link; then interop
-//! between a kernel host and a userspace one.
+//! between a kernel host and a userspace one. No agent may warn: on this
+//! path a warning is a drift repair or a refused change.
 //!
 //! One guest boot runs every step (`fixtures/kernel_guest.sh`) and reports
 //! each check by name over a serial port; this file asserts them all and
@@ -205,6 +206,17 @@ fn kernel_wireguard_in_a_guest() {
     }
     wg_agrees_with_status(&run);
     interop_handshakes(&run);
+    // Nothing to repair, nothing refused: a kernel device read back unlike
+    // what weft set (a keepalive, an allowed IP, a roamed endpoint) would
+    // show here as a drift repair every pass.
+    for host in ["h1", "h2", "h3", "h4"] {
+        let warnings = run.data(&format!("agent-warnings:{host}"));
+        if warnings != "0" {
+            run.fail(&format!(
+                "the agent on {host} logged {warnings} warnings or errors"
+            ));
+        }
+    }
     // Shown with --nocapture: what the guest did, for the record.
     eprintln!("--- guest console ---\n{}", run.console);
 }
