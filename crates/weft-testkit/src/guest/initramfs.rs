@@ -13,7 +13,8 @@ use super::kernel::KernelImage;
 
 /// Parts of the module tree a networking guest needs: WireGuard and its
 /// crypto (`net/`, `lib/`, `crypto/`, `arch/`), veth, tun and virtio-net
-/// (`drivers/net/`), netfilter for nftables (`net/`). About 30 MB of the
+/// (`drivers/net/`, with the virtio bus and PCI transport in
+/// `drivers/virtio/`), netfilter for nftables (`net/`). About 30 MB of the
 /// cloud kernel's 90.
 pub const NETWORK_MODULES: &[&str] = &[
     "kernel/net",
@@ -21,6 +22,7 @@ pub const NETWORK_MODULES: &[&str] = &[
     "kernel/crypto",
     "kernel/arch",
     "kernel/drivers/net",
+    "kernel/drivers/virtio",
 ];
 
 /// Host programs every guest gets: (program, the Debian package with it).
