@@ -89,6 +89,9 @@ const CHECKS: &[&str] = &[
     "listen-port:userspace:nothing-left",
     "listen-port:userspace:busy-skipped",
     "listen-port:userspace:device",
+    "stop:kernel-device-kept",
+    "stop:kernel-traffic-without-agent",
+    "stop:userspace-device-gone",
 ];
 
 fn boot_guest() -> GuestRun {
