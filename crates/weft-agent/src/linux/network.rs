@@ -98,26 +98,47 @@ pub(super) fn present(dp: &LinuxDataplane, plan: &NetworkPlan) -> DpResult<bool>
 }
 
 pub(super) fn remove(dp: &LinuxDataplane, ifname: &str) -> DpResult<()> {
-    if dp.wg.exists(ifname) {
+    // The userspace engine's device is ours by being in the engine. A
+    // kernel device of the name is only a link like any other: someone
+    // may have taken the name since (wg-quick's default is wg0 too).
+    if dp.wg.kind() == BackendKind::Userspace && dp.wg.exists(ifname) {
         dp.wg.delete(ifname).map_err(wg_err)?;
     }
-    // The kernel backend's link, or anything left of a userspace one —
-    // only if it carries weft's mark.
     let mut nl = dp.host();
-    match nl
+    let Some(link) = nl
         .link_by_name(ifname)
         .map_err(err(format!("find {ifname}")))?
-    {
-        Some(link)
-            if link
-                .alias
-                .as_deref()
-                .is_some_and(|a| a.starts_with(ALIAS_PREFIX)) =>
-        {
-            gone_is_fine(nl.delete_link(link.index)).map_err(err(format!("delete {ifname}")))
-        }
-        _ => Ok(()),
+    else {
+        return Ok(());
+    };
+    let addressed = !nl
+        .addresses(Some(link.index))
+        .map_err(err(format!("inspect {ifname}")))?
+        .is_empty();
+    let ported = nl
+        .links()
+        .map_err(err("list links"))?
+        .iter()
+        .any(|l| l.master == Some(link.index));
+    if !removable_network_link(&link, addressed, ported) {
+        tracing::info!(%ifname, "left in place: the link of that name is not weft's");
+        return Ok(());
     }
+    gone_is_fine(nl.delete_link(link.index)).map_err(err(format!("delete {ifname}")))
+}
+
+/// Whether `network rm` may delete `link`, found under a network's
+/// interface name: it carries weft's mark, or it is the bare device a
+/// crash between creating and marking it left (as [`ensure`] takes over).
+fn removable_network_link(link: &weft_net::Link, addressed: bool, ported: bool) -> bool {
+    let marked = link
+        .alias
+        .as_deref()
+        .is_some_and(|a| a.starts_with(ALIAS_PREFIX));
+    marked
+        || ["wireguard", "bridge"]
+            .into_iter()
+            .any(|kind| unfinished_network_link(link, kind, addressed, ported))
 }
 
 /// Whether `link`, of the network's recorded name, is the network's
@@ -175,7 +196,7 @@ fn unfinished_network_link(
 
 #[cfg(test)]
 mod tests {
-    use super::unfinished_network_link;
+    use super::{removable_network_link, unfinished_network_link};
 
     fn link(kind: &str, alias: Option<&str>, up: bool) -> weft_net::Link {
         weft_net::Link {
@@ -236,6 +257,47 @@ mod tests {
             "bridge",
             false,
             true
+        ));
+    }
+
+    #[test]
+    fn network_rm_deletes_only_weft_s_link_or_a_bare_one() {
+        assert!(removable_network_link(
+            &link("wireguard", Some("weft:blue"), true),
+            true,
+            false
+        ));
+        assert!(removable_network_link(
+            &link("wireguard", None, false),
+            false,
+            false
+        ));
+        assert!(removable_network_link(
+            &link("bridge", None, false),
+            false,
+            false
+        ));
+        // Someone else's that took the name: up, addressed, marked by them,
+        // or of another kind.
+        assert!(!removable_network_link(
+            &link("wireguard", None, true),
+            false,
+            false
+        ));
+        assert!(!removable_network_link(
+            &link("wireguard", None, false),
+            true,
+            false
+        ));
+        assert!(!removable_network_link(
+            &link("wireguard", Some("wg-quick"), false),
+            false,
+            false
+        ));
+        assert!(!removable_network_link(
+            &link("dummy", None, false),
+            false,
+            false
         ));
     }
 }
