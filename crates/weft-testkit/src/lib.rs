@@ -17,6 +17,7 @@
 
 pub mod capture;
 pub mod cni;
+pub mod guest;
 pub mod lab;
 pub mod netns;
 pub mod process;
