@@ -96,6 +96,12 @@ mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
 mkdir -p /dev/pts /dev/shm /var /root
+mount -t devpts devpts /dev/pts
+# What udev makes on a real host and devtmpfs does not (nft reads /dev/stdin).
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout
+ln -s /proc/self/fd/2 /dev/stderr
 ln -s /run /var/run
 ip link set lo up
 hostname weft-guest
