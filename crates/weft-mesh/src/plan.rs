@@ -2,7 +2,7 @@
 //! Serializable, so the executor can print it (`--output json`) and keep
 //! the last one it applied for the next diff.
 
-use crate::schema::{Kind, NetworkType, Reach};
+use crate::schema::{Accel, Hypervisor, Kind, NetworkType, Reach};
 use crate::values::Address;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -162,7 +162,38 @@ pub struct ServicePlan {
     /// (`mesh`, `dual`), or its host's (`host`).
     #[serde(rename = "addresses")]
     pub addresses: Vec<ServiceAddress>,
+    /// A VM's machine: what its hypervisor boots.
+    #[serde(rename = "vm", default, skip_serializing_if = "Option::is_none")]
+    pub vm: Option<VmPlan>,
 }
+
+/// What a `vm` service's hypervisor is told to boot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmPlan {
+    #[serde(rename = "hypervisor")]
+    pub hypervisor: Hypervisor,
+    /// The executable: the file's `binary`, else the hypervisor's usual name.
+    #[serde(rename = "binary")]
+    pub binary: String,
+    #[serde(rename = "kernel")]
+    pub kernel: Option<String>,
+    #[serde(rename = "initrd")]
+    pub initrd: Option<String>,
+    #[serde(rename = "disk")]
+    pub disk: Option<String>,
+    #[serde(rename = "cmdline")]
+    pub cmdline: Option<String>,
+    /// MiB.
+    #[serde(rename = "memory")]
+    pub memory: u32,
+    #[serde(rename = "vcpus")]
+    pub vcpus: u32,
+    #[serde(rename = "accel", default)]
+    pub accel: Accel,
+}
+
+/// Guest memory when the file gives none, in MiB.
+pub const DEFAULT_VM_MEMORY: u32 = 512;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceAddress {
@@ -207,10 +238,14 @@ impl ServicePlan {
     /// addresses (kind, network type, ports, command). The executor
     /// records it when it starts the service; a change means a restart.
     pub fn fingerprint(&self) -> String {
-        let canonical = format!(
+        let mut canonical = format!(
             "{}|{}|{:?}|{:?}",
             self.kind, self.network_type, self.ports, self.command
         );
+        // Only VMs add theirs: the fingerprints of other services stay.
+        if let Some(vm) = &self.vm {
+            canonical.push_str(&format!("|{vm:?}"));
+        }
         format!("{:016x}", weft_model::naming::fnv1a(canonical.as_bytes()))
     }
 }

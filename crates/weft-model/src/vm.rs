@@ -7,7 +7,7 @@
 //! reports them; nothing here reads the host.
 
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -15,7 +15,7 @@ use std::str::FromStr;
 use crate::naming::format_mac;
 
 /// The hypervisors weft prints NIC configuration for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Hypervisor {
     CloudHypervisor,
@@ -29,6 +29,15 @@ impl Hypervisor {
         Hypervisor::Firecracker,
         Hypervisor::Qemu,
     ];
+
+    /// The executable's usual name, found on `PATH`.
+    pub fn binary(self) -> &'static str {
+        match self {
+            Hypervisor::CloudHypervisor => "cloud-hypervisor",
+            Hypervisor::Firecracker => "firecracker",
+            Hypervisor::Qemu => "qemu-system-x86_64",
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -6,6 +6,7 @@ mod client;
 mod commands;
 mod mesh;
 mod output;
+mod unix_http;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

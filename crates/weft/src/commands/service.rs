@@ -31,6 +31,12 @@ pub struct RunArgs {
     /// Publish PORT of this namespace to ADDR:PORT (TCP).
     #[arg(long = "forward", value_name = "PORT=ADDR:PORT")]
     forwards: Vec<String>,
+    /// A VM whose hypervisor is configured over its API (Firecracker): the
+    /// socket it serves, and the requests (JSON list) to send once it does.
+    #[arg(long, requires = "api_requests")]
+    api_sock: Option<PathBuf>,
+    #[arg(long, requires = "api_sock")]
+    api_requests: Option<String>,
     /// The process to run; none for a container (a namespace only).
     #[arg(last = true)]
     command: Vec<String>,
@@ -120,6 +126,18 @@ pub fn run(args: RunArgs) -> Result<()> {
         .spawn()
         .with_context(|| format!("start {:?}", args.command))?;
     write(dir, "pid", &std::process::id().to_string())?;
+    if let (Some(socket), Some(requests)) = (&args.api_sock, &args.api_requests)
+        && let Err(e) = configure(socket, requests, &mut child)
+    {
+        // The machine never started: say why, as `weft status --file` and
+        // `weft up` read it, and stop what runs.
+        let _ = child.kill();
+        let _ = child.wait();
+        write(dir, "exit", &crate::output::one_line(&e))?;
+        let _ = std::fs::remove_file(dir.join("pid"));
+        write(dir, "started", "")?;
+        return Err(e);
+    }
     for (port, to) in forwards {
         let listener =
             TcpListener::bind(("0.0.0.0", port)).with_context(|| format!("publish port {port}"))?;
@@ -137,6 +155,41 @@ pub fn run(args: RunArgs) -> Result<()> {
     };
     write(dir, "exit", &how)?;
     let _ = std::fs::remove_file(dir.join("pid"));
+    Ok(())
+}
+
+/// Configure a hypervisor over its API once its socket is there: each
+/// request in order, every one answered 2xx.
+fn configure(socket: &Path, requests: &str, child: &mut std::process::Child) -> Result<()> {
+    let requests: Vec<crate::mesh::vm::ApiRequest> =
+        serde_json::from_str(requests).context("--api-requests: not a list of requests")?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !socket.exists() {
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "the hypervisor exited before serving {} ({status})",
+                socket.display()
+            );
+        }
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "the hypervisor did not serve {} within 10 s",
+                socket.display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for r in &requests {
+        let (status, body) = crate::unix_http::request(socket, &r.method, &r.path, &r.body)?;
+        if !(200..300).contains(&status) {
+            bail!(
+                "the hypervisor refused {} {}: {status} {}",
+                r.method,
+                r.path,
+                body.trim()
+            );
+        }
+    }
     Ok(())
 }
 

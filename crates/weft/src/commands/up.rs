@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::time::Duration;
-use weft_mesh::{Backoff, JoinConfig, Kind, Observed, Plan, Reach};
+use weft_mesh::{Backoff, JoinConfig, Observed, Plan, Reach};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -151,7 +151,7 @@ fn apply_changes(
         let conn = host(hosts, &hc.host)?;
         for action in &hc.actions {
             progress.step(&hc.host, &action.to_string(), || {
-                apply::run(mesh, &plan.domain, conn, action)
+                apply::run(mesh, plan, conn, action)
             })?;
             count += 1;
         }
@@ -161,12 +161,6 @@ fn apply_changes(
 
 pub fn exec_up(ctx: &Context, args: Args) -> Result<()> {
     let mesh = Mesh::load(&args.file)?;
-    if let Some(vm) = mesh.file.services.iter().find(|s| s.kind == Kind::Vm) {
-        bail!(
-            "service {}: weft up does not run VMs yet (kind: vm)",
-            vm.name
-        );
-    }
     let progress = Progress::new();
     let (hosts, underlay) = connect_hosts(ctx, &mesh, true, &progress)?;
     let previous = mesh.previous()?;

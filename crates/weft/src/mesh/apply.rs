@@ -9,15 +9,16 @@ use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use weft_mesh::plan::{DnsRecord, PeerPlan};
-use weft_mesh::{Action, Kind, ServicePlan};
+use weft_mesh::{Action, Kind, Plan, ServicePlan};
 
 /// The namespace a service with addresses of its own lives in.
 pub fn service_netns(mesh: &str, service: &str) -> String {
     super::netns_name(mesh, service)
 }
 
-/// Run one action on `host`.
-pub fn run(mesh: &Mesh, domain: &str, host: &dyn HostConn, action: &Action) -> Result<()> {
+/// Run one action on `host`; `plan` is the plan the action comes from.
+pub fn run(mesh: &Mesh, plan: &Plan, host: &dyn HostConn, action: &Action) -> Result<()> {
+    let domain = plan.domain.as_str();
     match action {
         Action::StopService { service } => stop_service(mesh, host, service),
         Action::Detach {
@@ -59,7 +60,20 @@ pub fn run(mesh: &Mesh, domain: &str, host: &dyn HostConn, action: &Action) -> R
             service,
             workload_id,
             address,
-        } => attach(mesh, host, network, service, workload_id, *address),
+        } => {
+            let is_vm = plan
+                .services
+                .iter()
+                .any(|s| s.name == *service && s.kind == Kind::Vm);
+            if is_vm {
+                attach_vm(host, network, service, workload_id, *address)
+            } else {
+                attach(mesh, host, network, service, workload_id, *address)
+            }
+        }
+        Action::StartService { service } if service.kind == Kind::Vm => {
+            super::launch::start_vm(mesh, host, service)
+        }
         Action::StartService { service } => start_service(mesh, host, service),
     }
 }
@@ -149,6 +163,30 @@ fn names_set_args(network: &str, domain: &str, records: &[DnsRecord]) -> Vec<Str
     args
 }
 
+/// A VM's next NIC: a TAP on `network` with the planned address (the
+/// guest learns it by DHCP).
+fn attach_vm(
+    host: &dyn HostConn,
+    network: &str,
+    service: &str,
+    workload_id: &str,
+    address: IpAddr,
+) -> Result<()> {
+    weft(
+        host,
+        &[
+            "attach",
+            network,
+            "--vm",
+            workload_id,
+            "--ip",
+            &address.to_string(),
+            "--name",
+            service,
+        ],
+    )
+}
+
 /// Make the service's namespace if it has none, attach it to `network`,
 /// and give it a resolver.
 fn attach(
@@ -214,11 +252,22 @@ fn start_service(mesh: &Mesh, host: &dyn HostConn, svc: &ServicePlan) -> Result<
         mesh.name(),
         svc,
     )?;
+    start_supervisor(mesh, host, svc, &argv)
+}
+
+/// Start `weft service-run` as `argv` in the host's namespace, in the
+/// background, and wait until it has written its state.
+pub(super) fn start_supervisor(
+    mesh: &Mesh,
+    host: &dyn HostConn,
+    svc: &ServicePlan,
+    argv: &[String],
+) -> Result<()> {
     // The supervisor runs in the host's network namespace (for published
     // ports and `network: host`) and outlives this command.
     host.sh_net(&format!(
         "setsid {} </dev/null >/dev/null 2>&1 &",
-        quote_all(&argv)
+        quote_all(argv)
     ))?;
     // Wait until it has written its state, so the next observation sees it.
     let dir = mesh.service_dir(host, &svc.name);
@@ -230,7 +279,7 @@ fn start_service(mesh: &Mesh, host: &dyn HostConn, svc: &ServicePlan) -> Result<
 }
 
 /// The `weft service-run` command line that supervises `svc`.
-fn supervisor_argv(
+pub(super) fn supervisor_argv(
     weft_bin: String,
     dir: String,
     mesh: &str,
@@ -246,7 +295,8 @@ fn supervisor_argv(
         "--fingerprint".into(),
         svc.fingerprint(),
     ];
-    if svc.network_type.has_own_address() {
+    // A VM has no namespace: its NICs are TAPs in the host's.
+    if svc.network_type.has_own_address() && svc.kind != Kind::Vm {
         argv.extend(["--netns".into(), service_netns(mesh, &svc.name)]);
     }
     if svc.network_type.uses_host_ports() && svc.network_type.has_own_address() {
@@ -268,8 +318,8 @@ fn supervisor_argv(
             argv.push("--".into());
             argv.extend(svc.command.clone().unwrap_or_default());
         }
-        Kind::Container => {}
-        Kind::Vm => bail!("service {}: weft up does not run VMs yet", svc.name),
+        // A VM's hypervisor is added by `launch.rs`.
+        Kind::Container | Kind::Vm => {}
     }
     Ok(argv)
 }

@@ -20,7 +20,9 @@ pub mod apply;
 pub mod connect;
 pub mod host;
 pub mod lab;
+pub mod launch;
 pub mod observe;
+pub mod vm;
 
 use anyhow::{Context as _, Result, bail};
 use std::path::{Path, PathBuf};
