@@ -321,26 +321,40 @@ fn vms_in_a_mesh_file_run_under_weft_up() {
         "{refused:?}"
     );
 
-    // Bad input: a hypervisor that is not there, one that exits at once.
     // Each a one-line error naming it; no TAP of theirs stays.
-    for (binary, why) in [
+    // Bad input: a hypervisor that is not there, one that exits at once, a
+    // kernel that is not there.
+    let quits = d.join("quits").display().to_string();
+    executable(&d.join("quits"), "#!/bin/sh\necho no KVM here\nexit 3\n");
+    for (binary, kernel, why) in [
         (
-            "/nonexistent/qemu".to_string(),
-            "hypervisor /nonexistent/qemu is not installed on host h1",
+            "/nonexistent/qemu",
+            vmlinuz.as_str(),
+            "hypervisor /nonexistent/qemu is not installed on host h1".to_string(),
         ),
         (
-            d.join("quits").display().to_string(),
-            "exited with code 3 at once: no KVM here",
+            quits.as_str(),
+            vmlinuz.as_str(),
+            format!("service vx: {quits} stopped at once: exited with code 3: no KVM here"),
+        ),
+        (
+            "qemu-system-x86_64",
+            "/nonexistent/vmlinuz",
+            "kernel /nonexistent/vmlinuz does not exist on host h1".to_string(),
         ),
     ] {
-        executable(&d.join("quits"), "#!/bin/sh\necho no KVM here\nexit 3\n");
+        let binary = if binary.starts_with('/') {
+            format!("binary: {binary}, ")
+        } else {
+            String::new()
+        };
         let bad = format!(
-            "{text}\x20 - {{name: vx, host: h1, kind: vm, hypervisor: qemu, binary: {binary}, networks: [blue], kernel: {vmlinuz}}}\n"
+            "{text}\x20 - {{name: vx, host: h1, kind: vm, hypervisor: qemu, {binary}networks: [blue], kernel: {kernel}}}\n"
         );
         std::fs::write(&mesh.file, bad).unwrap();
         let out = mesh.weft(&["up", mesh.file()]);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success() && err.contains(why), "{err}");
+        assert!(!out.status.success() && err.contains(&why), "{err}");
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         let links = sh(&format!("ip -n {h1} -br link"));
         assert!(!links.contains("vx-"), "a TAP of vx stayed: {links}");

@@ -180,7 +180,16 @@ fn configure(socket: &Path, requests: &str, child: &mut std::process::Child) -> 
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     for r in &requests {
-        let (status, body) = crate::unix_http::request(socket, &r.method, &r.path, &r.body)?;
+        // The socket file exists from bind(); until listen() a connect is
+        // refused.
+        let (status, body) = loop {
+            match crate::unix_http::request(socket, &r.method, &r.path, &r.body) {
+                Err(e) if refused(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
         if !(200..300).contains(&status) {
             bail!(
                 "the hypervisor refused {} {}: {status} {}",
@@ -191,6 +200,13 @@ fn configure(socket: &Path, requests: &str, child: &mut std::process::Child) -> 
         }
     }
     Ok(())
+}
+
+fn refused(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    })
 }
 
 /// Publish a port: every connection is carried to `to`.

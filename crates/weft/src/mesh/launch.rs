@@ -81,7 +81,7 @@ fn try_start(mesh: &Mesh, host: &dyn HostConn, svc: &ServicePlan) -> Result<()> 
         ))?;
         let last = last.trim();
         bail!(
-            "service {name}: {} {} at once{}",
+            "service {name}: {} stopped at once: {}{}",
             machine.binary,
             exit.trim(),
             if last.is_empty() {
