@@ -284,12 +284,13 @@ impl<D: Dataplane> Agent<D> {
     }
 
     /// Release every attachment of `network` whose workload id is not in
-    /// `keep`; returns the ids released.
+    /// `keep`; returns the ids released. VMs' NICs are left alone: a
+    /// container runtime's list of what it attached never names them.
     pub fn gc(&mut self, network: &str, keep: &[String]) -> Result<Vec<String>> {
         self.network_record(network)?;
         let mut released = vec![];
         for a in self.store.attachments_of_network(network)? {
-            if !keep.contains(&a.workload_id) {
+            if !keep.contains(&a.workload_id) && !a.is_vm() {
                 self.detach(network, &a.workload_id)?;
                 released.push(a.workload_id);
             }

@@ -258,3 +258,14 @@ fn detach_removes_the_tap_and_its_lease_and_reconcile_keeps_vms() {
     let again = a.attach_pb(vm_req("blue", "vm2")).unwrap();
     assert_eq!(again.record.ip.to_string(), "10.42.1.2");
 }
+
+#[test]
+fn a_container_runtimes_gc_leaves_vms_alone() {
+    let mut a = agent();
+    a.add_network_pb(blue()).unwrap();
+    a.attach_pb(attach_req("blue", "c1")).unwrap();
+    a.attach_pb(vm_req("blue", "vm1")).unwrap();
+    let released = a.gc("blue", &[]).unwrap();
+    assert_eq!(released, ["c1"]);
+    assert!(a.store().attachment("blue", "vm1").unwrap().is_some());
+}
