@@ -281,6 +281,34 @@ fn vm_nics_are_taps_answered_by_dhcp_and_configured_for_each_hypervisor() {
     assert_eq!(offer.yiaddr.to_string(), "10.42.1.2");
     drop(tap);
 
+    // Drift: a TAP deleted by hand is made again by the running agent,
+    // marked and routed, and its DHCP responder binds to the new link.
+    lab.exec_ok("h1", "ip link del w0-vm1-0");
+    let remade = wait_for_value(
+        "the agent to make w0-vm1-0 again",
+        Duration::from_secs(15),
+        || {
+            let out = lab.exec("h1", "ip -d -j link show w0-vm1-0");
+            serde_json::from_slice::<Value>(&out.stdout)
+                .ok()
+                .map(|v| v[0].clone())
+        },
+        |link| {
+            link.as_ref()
+                .is_some_and(|l| l["ifalias"] == "weft:blue/vm1")
+        },
+    )
+    .unwrap();
+    assert_ne!(remade["ifindex"], index);
+    assert_eq!(remade["linkinfo"]["info_data"]["vnet_hdr"], true);
+    let route = lab.exec_ok("h1", "ip -j route show 10.42.1.2");
+    assert!(route.contains(r#""dev":"w0-vm1-0""#), "{route}");
+    let tap = open_tap(&h1, "w0-vm1-0", false);
+    let offer = ask(&tap, mac_of(&nic0), 0x4001, Duration::from_secs(10))
+        .expect("an offer on the TAP made again");
+    assert_eq!(offer.yiaddr.to_string(), "10.42.1.2");
+    drop(tap);
+
     // Detach: the TAP goes, its address is free again.
     lab.weft_ok("h1", &["detach", "blue", "--id", "vm1"]);
     let out = lab.exec("h1", "ip link show w0-vm1-0");
