@@ -315,6 +315,14 @@ fn vms_in_a_mesh_file_run_under_weft_up() {
         )),
         "{vc_line}"
     );
+    // A second `up` with the same file touches no VM.
+    let again = mesh.ok(&["up", mesh.file()]);
+    assert!(again.contains("no changes"), "{again}");
+    assert_eq!(
+        std::fs::read_to_string(&fc_record).unwrap().lines().count(),
+        5,
+        "Firecracker was configured again"
+    );
     let refused = mesh.weft(&["exec", "--file", mesh.file(), "vq", "--", "true"]);
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("service vq is a vm"),
