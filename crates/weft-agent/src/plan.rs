@@ -172,7 +172,8 @@ impl<D: Dataplane> Agent<D> {
                 host_services: n.internal.then(|| weft_firewall::HostServices {
                     address: naming::host_address(&n.block),
                     tcp_ports: vec![DNS_PORT, RECORDS_PORT],
-                    udp_ports: vec![DNS_PORT],
+                    // DNS, and DHCP for a VM's renewal.
+                    udp_ports: vec![DNS_PORT, weft_dhcp::responder::SERVER_PORT],
                 }),
             })
             .collect())

@@ -34,7 +34,7 @@
 //!     iifname vmap @input-from
 //!   }
 //!   chain in-from-N {
-//!     ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp dport 67 accept
+//!     ip daddr 255.255.255.255 udp dport 67 accept
 //!     ip saddr != S4(N) counter drop                   (ip6 likewise)
 //!     ip daddr @subnets-v4 ip daddr != S4(N) drop      (ip6 likewise)
 //!     ct state established,related accept              (only if N is internal:
@@ -58,8 +58,9 @@
 //! source outside the network's subnet, so masquerade never launders a
 //! forged source. Both count what they drop. The one packet from outside
 //! the subnet the host takes is a VM's DHCP request before it has an
-//! address (from 0.0.0.0 to the broadcast address, port 67): weft's
-//! responder answers it, and only to the MAC it gave the NIC.
+//! address (from 0.0.0.0 to the broadcast address, port 67; a rebinding
+//! guest's comes from its own): weft's responder answers it, and only to
+//! the MAC it gave the NIC.
 //!
 //! Every base chain has policy accept and only ever drops traffic that
 //! enters or leaves through a weft interface, so the host's own forwarding
@@ -311,19 +312,25 @@ fn add_prerouting(table: &mut Table) {
     );
 }
 
-/// `ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp dport 67 accept`: a
-/// guest asking weft's DHCP responder for its address, before it has one.
+/// `ip daddr 255.255.255.255 udp dport 67 accept`: a guest asking weft's
+/// DHCP responder for an address, before it has one (from 0.0.0.0) or
+/// rebinding (from its own; on an internal network nothing else of the
+/// host but its services would take it). A forged source never gets here:
+/// the reverse-path check (routed) and table `bridge weft` (bridged) drop
+/// it first, and the responder answers only the MACs weft assigned.
 fn dhcp_discovery(chain: &str) -> Value {
     raw_rule(
         chain,
-        dhcp_discovery_match()
-            .into_iter()
-            .chain([json!({"accept": null})])
-            .collect(),
+        vec![
+            json!({"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "255.255.255.255"}}),
+            json!({"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 67}}),
+            json!({"accept": null}),
+        ],
     )
 }
 
-/// The match of [`dhcp_discovery`], shared with table `bridge weft`.
+/// Table `bridge weft`'s exception, before the address pin: a DHCP request
+/// from 0.0.0.0 to the broadcast address (the MAC is checked already).
 pub(crate) fn dhcp_discovery_match() -> Vec<Value> {
     vec![
         json!({"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "0.0.0.0"}}),

@@ -144,7 +144,6 @@ fn exact_table_for_blue_and_internal_red() {
     // A guest's DHCP request before it has an address, to weft's responder.
     let dhcp_discovery = || {
         json!([
-            addr("ip", "saddr", "==", json!("0.0.0.0")),
             addr("ip", "daddr", "==", json!("255.255.255.255")),
             addr("udp", "dport", "==", json!(67)),
             accept

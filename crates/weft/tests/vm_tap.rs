@@ -64,7 +64,14 @@ fn checksum(bytes: &[u8]) -> u16 {
 /// A DHCPDISCOVER from `mac` as the guest's kernel puts it on the wire:
 /// 0.0.0.0:68 to 255.255.255.255:67, broadcast frame.
 fn discover_frame(mac: [u8; 6], xid: u32) -> Vec<u8> {
-    let dhcp = Message::request(MessageType::Discover, xid, mac).encode();
+    let discover = Message::request(MessageType::Discover, xid, mac);
+    broadcast_frame(mac, [0, 0, 0, 0], &discover)
+}
+
+/// `message` from `mac` and address `from` (port 68) to the broadcast
+/// address (port 67).
+fn broadcast_frame(mac: [u8; 6], from: [u8; 4], message: &Message) -> Vec<u8> {
+    let dhcp = message.encode();
     let udp_len = 8 + dhcp.len();
     let mut udp = vec![0, 68, 0, 67];
     udp.extend((udp_len as u16).to_be_bytes());
@@ -72,7 +79,9 @@ fn discover_frame(mac: [u8; 6], xid: u32) -> Vec<u8> {
     udp.extend(&dhcp);
     let mut ip = vec![0x45, 0];
     ip.extend(((20 + udp_len) as u16).to_be_bytes());
-    ip.extend([0, 0, 0, 0, 64, 17, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255]);
+    ip.extend([0, 0, 0, 0, 64, 17, 0, 0]);
+    ip.extend(from);
+    ip.extend([255, 255, 255, 255]);
     let sum = checksum(&ip);
     ip[10..12].copy_from_slice(&sum.to_be_bytes());
     let mut frame = vec![0u8; VNET_HDR_LEN];
@@ -308,6 +317,42 @@ fn vm_nics_are_taps_answered_by_dhcp_and_configured_for_each_hypervisor() {
         .expect("an offer on the TAP made again");
     assert_eq!(offer.yiaddr.to_string(), "10.42.1.2");
     drop(tap);
+
+    // On an internal network a rebinding guest (its own address, to the
+    // broadcast address) still reaches the responder.
+    lab.weft_ok(
+        "h1",
+        &[
+            "network",
+            "create",
+            "green",
+            "--subnet",
+            "10.44.0.0/16",
+            "--internal",
+        ],
+    );
+    let green = lab.weft_json("h1", &["attach", "green", "--vm", "vm3"]);
+    assert_eq!(green["address"], "10.44.0.2/32");
+    let tap = open_tap(&h1, green["host_ifname"].as_str().unwrap(), false);
+    let mut rebind = Message::request(MessageType::Request, 0x5001, mac_of(&green));
+    rebind.ciaddr = "10.44.0.2".parse().unwrap();
+    rebind.flags = weft_dhcp::message::FLAG_BROADCAST;
+    let frame = broadcast_frame(mac_of(&green), [10, 44, 0, 2], &rebind);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ack = loop {
+        write_frame(&tap, &frame);
+        if let Some(reply) = dhcp_reply(&tap, 0x5001, Duration::from_millis(500)) {
+            break reply;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no answer to a rebinding guest on an internal network"
+        );
+    };
+    assert_eq!(ack.message_type(), Ok(MessageType::Ack));
+    assert_eq!(ack.yiaddr.to_string(), "10.44.0.2");
+    drop(tap);
+    lab.weft_ok("h1", &["detach", "green", "--id", "vm3"]);
 
     // Detach: the TAP goes, its address is free again.
     lab.weft_ok("h1", &["detach", "blue", "--id", "vm1"]);
