@@ -33,6 +33,11 @@ const CHAIN: &str = "prerouting";
 /// nft's `filter` priority for the bridge family.
 const PRIORITY: i32 = -200;
 
+/// Whether `networks` need table `bridge weft` at all.
+pub(crate) fn has_ports(networks: &[NetworkRules]) -> bool {
+    networks.iter().any(|n| n.bridge_ports.is_some())
+}
+
 /// The batch that makes table `bridge weft` what `networks` need: created
 /// afresh (add, delete, add: atomic whether or not it existed), or only
 /// deleted when no network has bridge ports.

@@ -3,6 +3,7 @@
 //! the path of its key. Checks that relate several keys live in
 //! `validate.rs`.
 
+use crate::container::Runtime;
 use crate::error::MeshError;
 use crate::values::{Address, Domain, Name, SshTarget};
 use ipnet::IpNet;
@@ -151,8 +152,9 @@ impl HostSpec {
 pub enum Kind {
     /// A command, in its own namespace (or the host's, with `network: host`).
     Process,
-    /// A network namespace of its own, attached to its networks: the
-    /// sandbox a container joins (run `weft exec SERVICE -- CMD` in it).
+    /// With `image`: a container its runtime runs, in a namespace attached
+    /// to its networks. Without: that namespace alone, for a runtime to
+    /// join (or `weft exec SERVICE -- CMD`).
     Container,
     /// A virtual machine: `up` makes its TAP devices and addresses and
     /// runs its hypervisor.
@@ -211,7 +213,8 @@ pub struct ServiceSpec {
     pub network: NetworkType,
     #[serde(rename = "ports", default, deserialize_with = "ports")]
     pub ports: Vec<u16>,
-    /// argv of a process (required for `process`, refused otherwise).
+    /// argv of a process (required), or of a container's image (optional,
+    /// instead of the image's own); refused otherwise.
     #[serde(rename = "command", default)]
     pub command: Option<Vec<String>>,
     /// A VM's hypervisor (required for `vm`, refused otherwise); its NICs
@@ -243,6 +246,20 @@ pub struct ServiceSpec {
     /// but does not work, as in nested set-ups).
     #[serde(rename = "accel", default)]
     pub accel: Option<Accel>,
+    /// The image a container runs (without one, a container is a namespace
+    /// to join).
+    #[serde(rename = "image", default)]
+    pub image: Option<String>,
+    /// `KEY=VALUE` entries of a container's environment.
+    #[serde(rename = "env", default)]
+    pub env: Vec<String>,
+    /// `host-path:container-path[:ro]` mounts of a container.
+    #[serde(rename = "volumes", default)]
+    pub volumes: Vec<String>,
+    /// Which runtime runs the image (default: Podman where installed, else
+    /// Docker).
+    #[serde(rename = "runtime", default)]
+    pub runtime: Option<Runtime>,
 }
 
 /// QEMU's accelerator.

@@ -336,7 +336,7 @@ impl MeshFile {
                 (Kind::Process, Some(argv)) if argv.is_empty() || argv[0].is_empty() => {
                     return err(at("command"), "the command must not be empty");
                 }
-                (Kind::Container | Kind::Vm, Some(_)) => {
+                (Kind::Vm, Some(_)) => {
                     return err(
                         at("command"),
                         format!("only a process takes a command, and this is a {}", svc.kind),
@@ -345,6 +345,7 @@ impl MeshFile {
                 _ => {}
             }
             check_vm(svc, &at)?;
+            crate::container::check(i, svc)?;
             if svc.kind == Kind::Vm && svc.network == NetworkType::Host {
                 return err(
                     at("network"),

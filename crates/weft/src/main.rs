@@ -54,7 +54,7 @@ enum Command {
     Names(commands::names::Command),
     /// Bring up a whole mesh from one file: lab hosts on this machine, this
     /// machine's agent, or hosts over SSH; keys, blocks, peers, services, DNS.
-    Up(commands::up::Args),
+    Up(commands::up::UpArgs),
     /// Remove everything `weft up FILE` made.
     Down(commands::up::Args),
     /// Run a command inside a mesh's lab host or service: `weft exec web -- ping db`.

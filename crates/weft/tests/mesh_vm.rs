@@ -184,6 +184,13 @@ fn vms_in_a_mesh_file_run_under_weft_up() {
     std::fs::write(&mesh.file, &text).unwrap();
     let out = mesh.ok(&["up", mesh.file()]);
     assert!(out.contains("change(s) applied"), "{out}");
+    // `up` waited for the three hypervisors to run (one host: no peers).
+    assert!(
+        out.contains(&format!(
+            "mesh {name} is up: 0/0 peers up, 3/3 services running"
+        )),
+        "{out}"
+    );
 
     let h1 = format!("weft-{name}-h1");
     let sock = mesh.state.join(&name).join("hosts/h1/agent.sock");
@@ -297,13 +304,17 @@ fn vms_in_a_mesh_file_run_under_weft_up() {
         );
     }
     let status = mesh.ok(&["status", "--file", mesh.file()]);
-    for svc in ["vq", "vc", "vf"] {
+    for (svc, hypervisor) in [
+        ("vq", "qemu"),
+        ("vc", "cloud-hypervisor"),
+        ("vf", "firecracker"),
+    ] {
         let line = status
             .lines()
             .find(|l| l.starts_with(&format!("{svc} ")))
             .unwrap_or_default();
         assert!(
-            line.contains(" vm ") && line.ends_with("running"),
+            line.contains(&format!(" vm ({hypervisor}) ")) && line.ends_with("running"),
             "{status}"
         );
     }

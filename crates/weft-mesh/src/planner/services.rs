@@ -2,11 +2,12 @@
 //! networks, and the DNS records every network serves.
 
 use super::fits;
+use crate::container::Volume;
 use crate::error::PlanError;
 use crate::observed::HostState;
 use crate::plan::{
-    DEFAULT_VM_MEMORY, DnsRecord, HostNetworkPlan, ServiceAddress, ServicePlan, VmPlan,
-    owned_service, workload_id,
+    ContainerPlan, DEFAULT_VM_MEMORY, DnsRecord, HostNetworkPlan, ServiceAddress, ServicePlan,
+    VmPlan, owned_service, workload_id,
 };
 use crate::validate::ValidMesh;
 use std::collections::{BTreeMap, BTreeSet};
@@ -142,6 +143,16 @@ pub(super) fn service_plans(
                 memory: svc.memory.unwrap_or(DEFAULT_VM_MEMORY),
                 vcpus: svc.vcpus.unwrap_or(1),
                 accel: svc.accel.unwrap_or_default(),
+            }),
+            container: svc.image.as_ref().map(|image| ContainerPlan {
+                image: image.clone(),
+                env: svc.env.clone(),
+                volumes: svc
+                    .volumes
+                    .iter()
+                    .map(|v| Volume::parse(v).expect("checked by validate"))
+                    .collect(),
+                runtime: svc.runtime,
             }),
         });
     }

@@ -2,6 +2,7 @@
 //! `weft` CLI call against the host's agent; the arguments are built by
 //! pure functions below, the calls made by [`run`].
 
+use super::container;
 use super::host::{HostConn, quote, quote_all};
 use super::{Mesh, NAMES_SOURCE};
 use anyhow::{Result, bail};
@@ -16,7 +17,7 @@ pub fn service_netns(mesh: &str, service: &str) -> String {
     super::netns_name(mesh, service)
 }
 
-/// Run one action on `host`; `plan` is the plan the action comes from.
+/// Run one action of `plan` on `host`.
 pub fn run(mesh: &Mesh, plan: &Plan, host: &dyn HostConn, action: &Action) -> Result<()> {
     let domain = plan.domain.as_str();
     match action {
@@ -73,6 +74,9 @@ pub fn run(mesh: &Mesh, plan: &Plan, host: &dyn HostConn, action: &Action) -> Re
         }
         Action::StartService { service } if service.kind == Kind::Vm => {
             super::launch::start_vm(mesh, host, service)
+        }
+        Action::StartService { service } if service.container.is_some() => {
+            start_container(mesh, plan, host, service)
         }
         Action::StartService { service } => start_service(mesh, host, service),
     }
@@ -276,6 +280,52 @@ pub(super) fn start_supervisor(
         quote(&dir)
     ))
     .map(drop)
+}
+
+/// Run a container from its image through `weft service-run` on its host,
+/// which records it (so `service-stop` finds it) and starts it.
+fn start_container(mesh: &Mesh, plan: &Plan, host: &dyn HostConn, svc: &ServicePlan) -> Result<()> {
+    let (Some(c), Some(runtime)) = (&svc.container, svc.runtime()) else {
+        bail!("service {}: no container runtime settled for it", svc.name);
+    };
+    let own = svc.network_type.has_own_address();
+    let network = if own {
+        container::Network::Own {
+            netns: service_netns(mesh.name(), &svc.name),
+        }
+    } else {
+        container::Network::Host {
+            netns: host.netns(),
+        }
+    };
+    let mut argv: Vec<String> = vec![
+        host.weft_bin(),
+        "service-run".into(),
+        "--dir".into(),
+        mesh.service_dir(host, &svc.name),
+        "--name".into(),
+        svc.name.clone(),
+        "--fingerprint".into(),
+        svc.fingerprint(),
+    ];
+    if own {
+        argv.extend(["--netns".into(), service_netns(mesh.name(), &svc.name)]);
+    }
+    argv.extend([
+        "--runtime".into(),
+        runtime.command().into(),
+        "--container".into(),
+        container::container_name(mesh.name(), &svc.name),
+        "--image".into(),
+        c.image.clone(),
+        "--mesh".into(),
+        mesh.name().into(),
+        "--".into(),
+    ]);
+    argv.extend(container::run_args(plan, svc, runtime, &network));
+    // The runtime runs at the host's top level: Podman finds the namespace
+    // by its path, Docker its daemon by its socket.
+    host.sh(&quote_all(&argv)).map(drop)
 }
 
 /// The `weft service-run` command line that supervises `svc`.
