@@ -31,6 +31,8 @@ pub struct FakeState {
     pub busy_udp_ports: std::collections::BTreeSet<u16>,
     /// Interfaces reported down (a drift the tests make).
     pub down: std::collections::BTreeSet<String>,
+    /// What the DHCP responders answer, by interface.
+    pub dhcp: crate::vms::DhcpPlan,
     /// Calls that changed something, of any kind.
     pub writes: usize,
     pub fail_ensure_network: bool,
@@ -272,6 +274,15 @@ impl Dataplane for FakeDataplane {
         s.stray_links.remove(name);
         s.attachments.remove(name);
         s.networks.remove(name);
+        Ok(())
+    }
+
+    fn set_dhcp(&self, plan: crate::vms::DhcpPlan) -> DpResult<()> {
+        let mut s = self.lock();
+        if s.dhcp != plan {
+            s.writes += 1;
+            s.dhcp = plan;
+        }
         Ok(())
     }
 

@@ -60,9 +60,11 @@ pub enum Action {
         address: IpAddr,
     },
     /// Start the service (in its namespace, or the host's for `network:
-    /// host`; a container from an image with its runtime) and record
-    /// [`ServicePlan::fingerprint`] with it.
-    StartService { service: ServicePlan },
+    /// host`; a container from an image with its runtime; a VM's
+    /// hypervisor) and record [`ServicePlan::fingerprint`] with it. Boxed:
+    /// a plan with a container's and a VM's parts is much larger than any
+    /// other action.
+    StartService { service: Box<ServicePlan> },
 }
 
 impl Action {

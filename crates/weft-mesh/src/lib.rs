@@ -84,9 +84,11 @@ pub use health::{DEFAULT_DEGRADED_AFTER, Health, health};
 pub use observed::{HostState, NetworkState, Observed, PeerState, ServiceState};
 pub use plan::{
     ContainerPlan, DnsRecord, HostNetworkPlan, HostPlan, KeyNeeded, NetworkPlan, PeerPlan, Plan,
-    Role, ServiceAddress, ServicePlan, owned_service, workload_id,
+    Role, ServiceAddress, ServicePlan, VmPlan, owned_service, workload_id,
 };
 pub use planner::{assign_lab_underlay, plan};
-pub use schema::{HostSpec, Kind, MeshFile, NetworkSpec, NetworkType, Reach, ServiceSpec};
+pub use schema::{
+    Accel, HostSpec, Hypervisor, Kind, MeshFile, NetworkSpec, NetworkType, Reach, ServiceSpec,
+};
 pub use validate::ValidMesh;
 pub use values::{Address, Domain, Name, SshTarget};

@@ -11,6 +11,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use weft_model::Mode;
+pub use weft_model::vm::Hypervisor;
 
 pub use weft_model::network::DEFAULT_DOMAIN;
 pub const DEFAULT_SUBNET: &str = "10.42.0.0/16";
@@ -155,7 +156,8 @@ pub enum Kind {
     /// to its networks. Without: that namespace alone, for a runtime to
     /// join (or `weft exec SERVICE -- CMD`).
     Container,
-    /// A virtual machine: `up` makes its TAP devices and addresses.
+    /// A virtual machine: `up` makes its TAP devices and addresses and
+    /// runs its hypervisor.
     Vm,
 }
 
@@ -215,6 +217,35 @@ pub struct ServiceSpec {
     /// instead of the image's own); refused otherwise.
     #[serde(rename = "command", default)]
     pub command: Option<Vec<String>>,
+    /// A VM's hypervisor (required for `vm`, refused otherwise); its NICs
+    /// are its `networks`, in order (eth0 first).
+    #[serde(rename = "hypervisor", default)]
+    pub hypervisor: Option<Hypervisor>,
+    /// The hypervisor's executable, when not its usual name on `PATH`.
+    #[serde(rename = "binary", default)]
+    pub binary: Option<String>,
+    /// The guest kernel (an absolute path on the service's host).
+    #[serde(rename = "kernel", default)]
+    pub kernel: Option<String>,
+    #[serde(rename = "initrd", default)]
+    pub initrd: Option<String>,
+    /// A disk image or root file system, the guest's first disk.
+    #[serde(rename = "disk", default)]
+    pub disk: Option<String>,
+    /// The guest kernel's command line.
+    #[serde(rename = "cmdline", default)]
+    pub cmdline: Option<String>,
+    /// Guest memory in MiB (default 512).
+    #[serde(rename = "memory", default)]
+    pub memory: Option<u32>,
+    /// Guest vCPUs (default 1).
+    #[serde(rename = "vcpus", default)]
+    pub vcpus: Option<u32>,
+    /// QEMU's accelerator: `kvm` (the default; software emulation where
+    /// KVM is missing) or `tcg` (always software: where /dev/kvm exists
+    /// but does not work, as in nested set-ups).
+    #[serde(rename = "accel", default)]
+    pub accel: Option<Accel>,
     /// The image a container runs (without one, a container is a namespace
     /// to join).
     #[serde(rename = "image", default)]
@@ -229,6 +260,32 @@ pub struct ServiceSpec {
     /// Docker).
     #[serde(rename = "runtime", default)]
     pub runtime: Option<Runtime>,
+}
+
+/// QEMU's accelerator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Accel {
+    #[default]
+    Kvm,
+    Tcg,
+}
+
+impl ServiceSpec {
+    /// The keys only a `vm` takes, with whether this service gives each.
+    pub fn vm_keys(&self) -> [(&'static str, bool); 9] {
+        [
+            ("hypervisor", self.hypervisor.is_some()),
+            ("binary", self.binary.is_some()),
+            ("kernel", self.kernel.is_some()),
+            ("initrd", self.initrd.is_some()),
+            ("disk", self.disk.is_some()),
+            ("cmdline", self.cmdline.is_some()),
+            ("memory", self.memory.is_some()),
+            ("vcpus", self.vcpus.is_some()),
+            ("accel", self.accel.is_some()),
+        ]
+    }
 }
 
 fn default_subnet() -> IpNet {

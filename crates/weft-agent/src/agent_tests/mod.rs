@@ -10,6 +10,7 @@ mod networks;
 mod peers;
 mod reconcile;
 mod status;
+mod vms;
 
 use crate::agent::{Agent, Result};
 use crate::attachments::{AttachmentSpec, AttachmentView};

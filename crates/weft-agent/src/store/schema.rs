@@ -53,6 +53,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
          address TEXT NOT NULL,
          PRIMARY KEY (network, source, name, address)
      );",
+    // 4 (issue 12): VMs' NICs. `vm_mac` is set for a VM's attachment (its
+    // guest MAC, unique per network); `vm_queues` its queue pairs.
+    "ALTER TABLE attachments ADD COLUMN vm_mac TEXT;
+     ALTER TABLE attachments ADD COLUMN vm_queues INTEGER NOT NULL DEFAULT 0;
+     CREATE UNIQUE INDEX IF NOT EXISTS attachments_vm_mac ON attachments (network, vm_mac);",
 ];
 
 /// The version this build writes.

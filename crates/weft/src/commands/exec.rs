@@ -34,6 +34,12 @@ pub fn exec(ctx: &Context, args: Args) -> Result<()> {
             .iter()
             .find(|s| s.name == args.target)
             .expect("found above");
+        if svc.kind == weft_mesh::Kind::Vm {
+            bail!(
+                "service {} is a vm: it runs its own kernel, and weft exec only enters namespaces (use the guest's console or ssh)",
+                svc.name
+            );
+        }
         let host = crate::mesh::conn_for(&ctx.socket, &plan, &dir, &svc.host)?;
         let over_ssh = matches!(
             plan.host(&svc.host).map(|h| &h.reach),

@@ -7,8 +7,10 @@
 //! namespace of its own), `started`, `pid` (the supervisor, while a process
 //! runs), `exit` (how the process ended), `output.log`; for a container
 //! run from an image, `runtime`, `container` and `image` (its state is the
-//! runtime's). Neither is ever restarted behind the user's back: when a
-//! process or container exits, `weft status --file` shows how.
+//! runtime's). A VM's hypervisor is a process here (Firecracker configured
+//! over its API socket once it serves it). None is ever restarted behind
+//! the user's back: when a process, VM or container exits, `weft status
+//! --file` shows how.
 
 use crate::mesh::container;
 use anyhow::{Context as _, Result, bail};
@@ -34,6 +36,12 @@ pub struct RunArgs {
     /// Publish PORT of this namespace to ADDR:PORT (TCP).
     #[arg(long = "forward", value_name = "PORT=ADDR:PORT")]
     forwards: Vec<String>,
+    /// A VM whose hypervisor is configured over its API (Firecracker): the
+    /// socket it serves, and the requests (JSON list) to send once it does.
+    #[arg(long, requires = "api_requests")]
+    api_sock: Option<PathBuf>,
+    #[arg(long, requires = "api_sock")]
+    api_requests: Option<String>,
     /// A container from an image: the runtime that runs it.
     #[arg(long, value_parser = parse_runtime)]
     runtime: Option<Runtime>,
@@ -158,6 +166,18 @@ pub fn run(args: RunArgs) -> Result<()> {
         .spawn()
         .with_context(|| format!("start {:?}", args.command))?;
     write(dir, "pid", &std::process::id().to_string())?;
+    if let (Some(socket), Some(requests)) = (&args.api_sock, &args.api_requests)
+        && let Err(e) = configure(socket, requests, &mut child)
+    {
+        // The machine never started: say why, as `weft status --file` and
+        // `weft up` read it, and stop what runs.
+        let _ = child.kill();
+        let _ = child.wait();
+        write(dir, "exit", &crate::output::one_line(&e))?;
+        let _ = std::fs::remove_file(dir.join("pid"));
+        write(dir, "started", "")?;
+        return Err(e);
+    }
     for (port, to) in forwards {
         let listener =
             TcpListener::bind(("0.0.0.0", port)).with_context(|| format!("publish port {port}"))?;
@@ -176,6 +196,57 @@ pub fn run(args: RunArgs) -> Result<()> {
     write(dir, "exit", &how)?;
     let _ = std::fs::remove_file(dir.join("pid"));
     Ok(())
+}
+
+/// Configure a hypervisor over its API once its socket is there: each
+/// request in order, every one answered 2xx.
+fn configure(socket: &Path, requests: &str, child: &mut std::process::Child) -> Result<()> {
+    let requests: Vec<crate::mesh::vm::ApiRequest> =
+        serde_json::from_str(requests).context("--api-requests: not a list of requests")?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !socket.exists() {
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "the hypervisor exited before serving {} ({status})",
+                socket.display()
+            );
+        }
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "the hypervisor did not serve {} within 10 s",
+                socket.display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for r in &requests {
+        // The socket file exists from bind(); until listen() a connect is
+        // refused.
+        let (status, body) = loop {
+            match crate::unix_http::request(socket, &r.method, &r.path, &r.body) {
+                Err(e) if refused(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
+        if !(200..300).contains(&status) {
+            bail!(
+                "the hypervisor refused {} {}: {status} {}",
+                r.method,
+                r.path,
+                body.trim()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn refused(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    })
 }
 
 /// Publish a port: every connection is carried to `to`.

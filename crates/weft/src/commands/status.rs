@@ -278,12 +278,16 @@ fn print_mesh(doc: &serde_json::Value) {
         rows.push(vec![
             name.to_string(),
             host.to_string(),
-            match svc["container"]["image"].as_str() {
-                Some(image) => format!(
+            match (
+                svc["container"]["image"].as_str(),
+                svc["vm"]["hypervisor"].as_str(),
+            ) {
+                (Some(image), _) => format!(
                     "container {image} ({})",
                     svc["container"]["runtime"].as_str().unwrap_or("?")
                 ),
-                None => svc["kind"].as_str().unwrap_or_default().to_string(),
+                (_, Some(hypervisor)) => format!("vm ({hypervisor})"),
+                _ => svc["kind"].as_str().unwrap_or_default().to_string(),
             },
             svc["network_type"].as_str().unwrap_or_default().to_string(),
             if addresses.is_empty() {

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::time::Duration;
-use weft_mesh::{Action, Backoff, JoinConfig, Kind, Observed, Plan, Reach};
+use weft_mesh::{Action, Backoff, JoinConfig, Observed, Plan, Reach};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -210,12 +210,6 @@ fn apply_changes(
 
 pub fn exec_up(ctx: &Context, args: UpArgs) -> Result<()> {
     let mesh = Mesh::load(&args.file)?;
-    if let Some(vm) = mesh.file.services.iter().find(|s| s.kind == Kind::Vm) {
-        bail!(
-            "service {}: weft up does not run VMs yet (kind: vm)",
-            vm.name
-        );
-    }
     let progress = Progress::new();
     // Containers are checked against their hosts before anything changes.
     let hosts = host_conns(ctx, &mesh, true)?;

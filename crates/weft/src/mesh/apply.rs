@@ -61,7 +61,20 @@ pub fn run(mesh: &Mesh, plan: &Plan, host: &dyn HostConn, action: &Action) -> Re
             service,
             workload_id,
             address,
-        } => attach(mesh, host, network, service, workload_id, *address),
+        } => {
+            let is_vm = plan
+                .services
+                .iter()
+                .any(|s| s.name == *service && s.kind == Kind::Vm);
+            if is_vm {
+                attach_vm(host, network, service, workload_id, *address)
+            } else {
+                attach(mesh, host, network, service, workload_id, *address)
+            }
+        }
+        Action::StartService { service } if service.kind == Kind::Vm => {
+            super::launch::start_vm(mesh, host, service)
+        }
         Action::StartService { service } if service.container.is_some() => {
             start_container(mesh, plan, host, service)
         }
@@ -154,6 +167,30 @@ fn names_set_args(network: &str, domain: &str, records: &[DnsRecord]) -> Vec<Str
     args
 }
 
+/// A VM's next NIC: a TAP on `network` with the planned address (the
+/// guest learns it by DHCP).
+fn attach_vm(
+    host: &dyn HostConn,
+    network: &str,
+    service: &str,
+    workload_id: &str,
+    address: IpAddr,
+) -> Result<()> {
+    weft(
+        host,
+        &[
+            "attach",
+            network,
+            "--vm",
+            workload_id,
+            "--ip",
+            &address.to_string(),
+            "--name",
+            service,
+        ],
+    )
+}
+
 /// Make the service's namespace if it has none, attach it to `network`,
 /// and give it a resolver.
 fn attach(
@@ -219,11 +256,22 @@ fn start_service(mesh: &Mesh, host: &dyn HostConn, svc: &ServicePlan) -> Result<
         mesh.name(),
         svc,
     )?;
+    start_supervisor(mesh, host, svc, &argv)
+}
+
+/// Start `weft service-run` as `argv` in the host's namespace, in the
+/// background, and wait until it has written its state.
+pub(super) fn start_supervisor(
+    mesh: &Mesh,
+    host: &dyn HostConn,
+    svc: &ServicePlan,
+    argv: &[String],
+) -> Result<()> {
     // The supervisor runs in the host's network namespace (for published
     // ports and `network: host`) and outlives this command.
     host.sh_net(&format!(
         "setsid {} </dev/null >/dev/null 2>&1 &",
-        quote_all(&argv)
+        quote_all(argv)
     ))?;
     // Wait until it has written its state, so the next observation sees it.
     let dir = mesh.service_dir(host, &svc.name);
@@ -281,7 +329,7 @@ fn start_container(mesh: &Mesh, plan: &Plan, host: &dyn HostConn, svc: &ServiceP
 }
 
 /// The `weft service-run` command line that supervises `svc`.
-fn supervisor_argv(
+pub(super) fn supervisor_argv(
     weft_bin: String,
     dir: String,
     mesh: &str,
@@ -297,7 +345,8 @@ fn supervisor_argv(
         "--fingerprint".into(),
         svc.fingerprint(),
     ];
-    if svc.network_type.has_own_address() {
+    // A VM has no namespace: its NICs are TAPs in the host's.
+    if svc.network_type.has_own_address() && svc.kind != Kind::Vm {
         argv.extend(["--netns".into(), service_netns(mesh, &svc.name)]);
     }
     if svc.network_type.uses_host_ports() && svc.network_type.has_own_address() {
@@ -319,8 +368,8 @@ fn supervisor_argv(
             argv.push("--".into());
             argv.extend(svc.command.clone().unwrap_or_default());
         }
-        Kind::Container => {}
-        Kind::Vm => bail!("service {}: weft up does not run VMs yet", svc.name),
+        // A VM's hypervisor is added by `launch.rs`.
+        Kind::Container | Kind::Vm => {}
     }
     Ok(argv)
 }

@@ -1,6 +1,6 @@
 //! After `up` applied its changes: is the mesh up? Every peer of every
 //! network on every host has a handshake and answers the agent's probe
-//! through the tunnel, and every service runs. [`judge`] says it of one
+//! through the tunnel, and every service runs (a VM: its hypervisor). [`judge`] says it of one
 //! look at the hosts (pure); [`wait`] looks again until it holds or the
 //! time is up, and then names exactly what is not up.
 //!
@@ -15,7 +15,7 @@ use super::host::HostConn;
 use super::observe::{self, ServiceJson};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use weft_mesh::Plan;
+use weft_mesh::{Kind, Plan};
 
 /// One host as seen once: its agent's `weft status` and its services, or
 /// why it could not be asked.
@@ -120,8 +120,8 @@ pub fn received(looks: &BTreeMap<String, HostLook>) -> Received {
 /// Judge one look at every host. `before`: bytes received at the first
 /// look (a peer must have sent something since). `started`: the services
 /// this `up` started; one of those that has already exited with an error
-/// is a failure, while one that ended before (and is not run again, as its
-/// definition did not change) is shown as it ended.
+/// (a VM: at all) is a failure, while one that ended before (and is not run
+/// again, as its definition did not change) is shown as it ended.
 pub fn judge(
     plan: &Plan,
     looks: &BTreeMap<String, HostLook>,
@@ -222,8 +222,11 @@ pub fn judge(
                     Some(ServiceJson {
                         exit: Some(exit), ..
                     }) => {
-                        let clean = exit == "exited with code 0";
-                        (exit.clone(), clean || !started.contains(&svc.name))
+                        // A job may finish; a VM that stops (its guest
+                        // powered off, or rebooted under `-no-reboot`) is
+                        // not up, however it ended.
+                        let finished = exit == "exited with code 0" && svc.kind != Kind::Vm;
+                        (exit.clone(), finished || !started.contains(&svc.name))
                     }
                     Some(s) => (
                         format!(

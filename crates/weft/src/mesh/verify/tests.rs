@@ -11,13 +11,19 @@ fn key(n: u8) -> PublicKey {
 
 /// Two ssh hosts on blue, keys known, a container on h2 and a job on h1.
 fn plan() -> Plan {
-    let mesh = weft_mesh::ValidMesh::parse(
-        "name: m\nnetworks: [{name: blue}]\n\
-         hosts: [{name: h1, ssh: root@192.0.2.1}, {name: h2, ssh: root@192.0.2.2}]\n\
+    plan_with("")
+}
+
+/// [`plan`]'s mesh with `more` services (YAML list items) after its two.
+fn plan_with(more: &str) -> Plan {
+    let mesh = weft_mesh::ValidMesh::parse(&format!(
+        "name: m\nnetworks: [{{name: blue}}]\n\
+         hosts: [{{name: h1, ssh: root@192.0.2.1}}, {{name: h2, ssh: root@192.0.2.2}}]\n\
          services:\n\
-         \x20 - {name: web, host: h2, kind: container, image: localhost/web, networks: [blue]}\n\
-         \x20 - {name: job, host: h1, kind: process, networks: [blue], command: ['true']}\n",
-    )
+         \x20 - {{name: web, host: h2, kind: container, image: localhost/web, networks: [blue]}}\n\
+         \x20 - {{name: job, host: h1, kind: process, networks: [blue], command: ['true']}}\n\
+         {more}",
+    ))
     .unwrap_or_else(|e| panic!("{e}"));
     let mut observed = Observed::default();
     for (i, host) in ["h1", "h2"].into_iter().enumerate() {
@@ -131,6 +137,45 @@ fn ended_services_fail_only_when_this_up_started_them_and_they_failed() {
             "{exit} {started:?}"
         );
     }
+}
+
+#[test]
+fn a_vm_this_up_started_must_be_running_however_it_ended() {
+    let plan = plan_with(
+        "\x20 - {name: vm1, host: h1, kind: vm, hypervisor: qemu, kernel: /boot/vmlinuz, networks: [blue]}\n",
+    );
+    let h1 = |vm: serde_json::Value| seen(vec![peer(2, NOW, "ok")], json!([running("job"), vm]));
+    let h2 = || seen(vec![peer(1, NOW, "ok")], json!([running("web")]));
+    let ended =
+        |exit: &str| json!({"name": "vm1", "fingerprint": "f", "running": false, "exit": exit});
+    let started = BTreeSet::from(["vm1".to_string()]);
+    for (vm, started, up) in [
+        (running("vm1"), &started, true),
+        (ended("exited with code 0"), &started, false),
+        (ended("exited with code 1"), &started, false),
+        // Ended before this `up`, which did not start it again: shown so.
+        (ended("exited with code 0"), &BTreeSet::new(), true),
+    ] {
+        let looks = BTreeMap::from([("h1".to_string(), h1(vm.clone())), ("h2".to_string(), h2())]);
+        let verdict = judge(&plan, &looks, &Received::new(), started, NOW);
+        assert_eq!(verdict.is_up(), up, "{vm} {started:?}");
+        if !up {
+            assert_eq!(
+                verdict.problems(),
+                [format!(
+                    "host h1: service vm1: {}",
+                    vm["exit"].as_str().unwrap()
+                )]
+            );
+        }
+    }
+    // Its TAPs are not peers: only the two hosts' peers count.
+    let looks = BTreeMap::from([
+        ("h1".to_string(), h1(running("vm1"))),
+        ("h2".to_string(), h2()),
+    ]);
+    let verdict = judge(&plan, &looks, &Received::new(), &started, NOW);
+    assert_eq!(verdict.counts(), "2/2 peers up, 3/3 services running");
 }
 
 #[test]
