@@ -5,6 +5,8 @@
 //! The control plane never sees a private key: agents send CSRs, and
 //! secrets (API keys, tokens) are stored as SHA-256 hashes.
 
+pub mod ca;
 pub mod model;
 pub mod secret;
 pub mod store;
+pub mod tls;

@@ -126,7 +126,8 @@ pub trait Store: Send + Sync + 'static {
     /// its blocks.
     async fn delete_host(&self, tenant: &TenantId, id: &HostId, now: i64) -> Result<()>;
 
-    /// Create a network and give every live host of the tenant a block.
+    /// Create a network and give every live host of the tenant a block,
+    /// lowest first in the order the hosts enrolled.
     async fn create_network(
         &self,
         tenant: &TenantId,

@@ -406,7 +406,7 @@ impl Store for SqliteStore {
             };
             let mut stmt = tx.prepare(
                 "SELECT id FROM hosts WHERE tenant = ?1 AND revoked_at IS NULL
-                 ORDER BY created_at, id",
+                 ORDER BY created_at, rowid",
             )?;
             let hosts = stmt
                 .query_map([net.tenant.as_str()], |r| r.get::<_, String>(0))?
