@@ -132,6 +132,36 @@ impl SecretHash {
     }
 }
 
+/// `text` with everything that looks like a weft secret cut after its id
+/// (`wak_0123456789ab_…`): for messages that echo what a client sent, since
+/// a client may paste a key into any field.
+pub fn scrub(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = ["wak_", "wet_"].iter().filter_map(|p| rest.find(p)).min() {
+        let head_len = at + 4 + ID_HEX + 1;
+        let looks_like_secret = rest.len() > head_len
+            && rest.as_bytes()[at + 4 + ID_HEX] == b'_'
+            && rest[at + 4..at + 4 + ID_HEX]
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit());
+        if !looks_like_secret {
+            out.push_str(&rest[..at + 4]);
+            rest = &rest[at + 4..];
+            continue;
+        }
+        out.push_str(&rest[..head_len]);
+        out.push('…');
+        let tail = &rest[head_len..];
+        let secret_len = tail
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(tail.len());
+        rest = &tail[secret_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Secret({})", self.redacted())
@@ -213,6 +243,29 @@ mod tests {
         let forged = Secret::parse(SecretKind::ApiKey, &forged).unwrap();
         assert_eq!(forged.id(), s.id());
         assert!(!s.hash().matches(&forged));
+    }
+
+    #[test]
+    fn scrub_cuts_secrets_after_their_id() {
+        let key = Secret::generate(SecretKind::ApiKey);
+        let token = Secret::generate(SecretKind::EnrollToken);
+        let text = format!(
+            "a {} b \"{}\" wak_x wet_ {}",
+            key.expose(),
+            token.expose(),
+            &key.expose()[..40]
+        );
+        let scrubbed = scrub(&text);
+        assert!(scrubbed.contains(&key.redacted()), "{scrubbed}");
+        assert!(
+            scrubbed.contains(&format!("\"{}\"", token.redacted())),
+            "{scrubbed}"
+        );
+        assert!(scrubbed.contains(" wak_x wet_ "), "{scrubbed}");
+        for s in [&key, &token] {
+            assert!(!scrubbed.contains(&s.expose()[18..26]), "{scrubbed}");
+        }
+        assert_eq!(scrub("nothing here"), "nothing here");
     }
 
     #[test]
