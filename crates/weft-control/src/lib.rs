@@ -7,6 +7,7 @@
 //! secrets (API keys, tokens) are stored as SHA-256 hashes.
 
 pub mod admin;
+pub mod agents;
 pub mod api;
 pub mod ca;
 pub mod model;

@@ -1,11 +1,13 @@
 //! `weft control serve`: open the store, the CA and the server identity
-//! in the state directory, and serve the REST API over TLS.
+//! in the state directory; serve the REST API over TLS and the agents'
+//! gRPC port (`agents.rs`) over mutual TLS.
 //!
 //! The REST side is axum on hyper with rustls (tokio-rustls) rather than
 //! tonic's TLS: it is plain HTTP/1.1 JSON, and doing the accept loop here
 //! gives it a handshake timeout, a header timeout and a cap on open
 //! connections, which a public port needs and axum's `serve` lacks.
 
+use crate::agents;
 use crate::api::{self, AppState, Clock};
 use crate::ca::{self, Ca, CaError, Fingerprint, Identity};
 use crate::store::sqlite::SqliteStore;
@@ -23,6 +25,9 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8443";
+pub const DEFAULT_GRPC: &str = "0.0.0.0:50051";
+/// Enrollments per second for the whole server, and the burst allowed.
+pub const DEFAULT_ENROLL_RATE: (f64, u32) = (5.0, 20);
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/weft-control";
 /// TLS handshake and request headers must arrive within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,6 +37,8 @@ const MAX_CONNECTIONS: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub listen: SocketAddr,
+    /// The agents' gRPC port.
+    pub grpc: SocketAddr,
     pub state_dir: PathBuf,
     /// Names and addresses the server certificate is made for (when no
     /// `tls_cert` is given).
@@ -40,6 +47,7 @@ pub struct ServeConfig {
     pub tls_key: Option<PathBuf>,
     pub ca_cert: Option<PathBuf>,
     pub ca_key: Option<PathBuf>,
+    pub enroll_rate: (f64, u32),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,21 +67,33 @@ pub enum ServeError {
 /// A started control plane.
 pub struct Running {
     pub rest_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
     pub fingerprint: Fingerprint,
     /// The CA was made by this start (first start on this state directory).
     pub ca_created: bool,
     pub store: Arc<dyn Store>,
     rest: tokio::task::JoinHandle<()>,
+    grpc: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
-    /// Serve until the task ends (it does not, short of a panic).
-    pub async fn wait(self) {
-        let _ = self.rest.await;
+    /// Serve until a server task ends (they do not, short of a panic).
+    pub async fn wait(mut self) {
+        tokio::select! {
+            _ = &mut self.rest => {}
+            _ = &mut self.grpc => {}
+        }
     }
 
     pub fn abort(&self) {
         self.rest.abort();
+        self.grpc.abort();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.abort();
     }
 }
 
@@ -119,26 +139,53 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
             id
         }
     };
+    // The CA goes after the server's certificate, so an agent that knows
+    // only its fingerprint can find it in the chain and pin it.
+    let identity = Identity {
+        cert_pem: format!("{}{}", identity.cert_pem, ca.cert_pem()),
+        ..identity
+    };
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.state_dir.join("control.db"))?);
     let rest_config = tls::rest_server_config(&identity)?;
+    let agent_config = tls::agent_server_config(&identity, &ca)?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| ServeError::Listen(config.listen, e))?;
     let rest_addr = listener
         .local_addr()
         .map_err(|e| ServeError::Listen(config.listen, e))?;
+    let grpc_listener = TcpListener::bind(config.grpc)
+        .await
+        .map_err(|e| ServeError::Listen(config.grpc, e))?;
+    let grpc_addr = grpc_listener
+        .local_addr()
+        .map_err(|e| ServeError::Listen(config.grpc, e))?;
+    let fingerprint = ca.fingerprint();
+    let shared = agents::Shared {
+        store: Arc::clone(&store),
+        ca: Arc::new(ca),
+        clock: clock.clone(),
+        enroll_limit: Arc::new(agents::RateLimit::new(
+            config.enroll_rate.0,
+            config.enroll_rate.1,
+        )),
+        cert_days: ca::CLIENT_DAYS,
+    };
     let app = api::router(AppState {
         store: Arc::clone(&store),
         clock,
     });
     let rest = tokio::spawn(serve_rest(listener, TlsAcceptor::from(rest_config), app));
-    tracing::info!(rest = %rest_addr, ca = %ca.fingerprint(), "control plane serving");
+    let grpc = tokio::spawn(agents::serve(grpc_listener, agent_config, shared));
+    tracing::info!(rest = %rest_addr, grpc = %grpc_addr, ca = %fingerprint, "control plane serving");
     Ok(Running {
         rest_addr,
-        fingerprint: ca.fingerprint(),
+        grpc_addr,
+        fingerprint,
         ca_created,
         store,
         rest,
+        grpc,
     })
 }
 

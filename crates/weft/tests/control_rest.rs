@@ -21,7 +21,15 @@ struct Server {
 fn serve(state: &Path) -> Server {
     let out = state.with_extension("out");
     let child = Command::new(WEFT)
-        .args(["control", "serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .args([
+            "control",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--grpc",
+            "127.0.0.1:0",
+            "--state-dir",
+        ])
         .arg(state)
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(Stdio::null())

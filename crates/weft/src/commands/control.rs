@@ -23,7 +23,7 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum Command {
-    /// Serve the REST API (TLS) for tenants.
+    /// Serve the REST API (TLS) for tenants and the gRPC port for agents.
     Serve(ServeArgs),
     /// Tenants and their API keys.
     #[command(subcommand)]
@@ -35,9 +35,12 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// The REST API's address.
+    /// The REST API's address (tenants).
     #[arg(long, default_value = serve::DEFAULT_LISTEN)]
     listen: SocketAddr,
+    /// The gRPC address agents enroll with and then connect to (mutual TLS).
+    #[arg(long, default_value = serve::DEFAULT_GRPC)]
+    grpc: SocketAddr,
     /// A name or address agents and tenants reach this server by, for its
     /// certificate; repeat for more (default: localhost, 127.0.0.1, ::1 and
     /// the machine's host name).
@@ -137,6 +140,7 @@ fn serve_cmd(state_dir: PathBuf, args: ServeArgs) -> Result<()> {
         .init();
     let config = serve::ServeConfig {
         listen: args.listen,
+        grpc: args.grpc,
         state_dir,
         server_names: if args.server_names.is_empty() {
             default_server_names()
@@ -147,6 +151,7 @@ fn serve_cmd(state_dir: PathBuf, args: ServeArgs) -> Result<()> {
         tls_key: args.tls_key,
         ca_cert: args.ca_cert,
         ca_key: args.ca_key,
+        enroll_rate: serve::DEFAULT_ENROLL_RATE,
     };
     runtime()?.block_on(async {
         let running = serve::start(config, api::system_clock()).await?;
@@ -155,6 +160,7 @@ fn serve_cmd(state_dir: PathBuf, args: ServeArgs) -> Result<()> {
         }
         println!("CA fingerprint: {}", running.fingerprint);
         println!("REST API: https://{}/v1", running.rest_addr);
+        println!("agents (gRPC): https://{}", running.grpc_addr);
         let shutdown = async {
             use tokio::signal::unix::{SignalKind, signal};
             let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
