@@ -19,6 +19,7 @@
 
 mod agent;
 mod attachments;
+pub mod control;
 mod dataplane;
 mod dns_names;
 mod drift;

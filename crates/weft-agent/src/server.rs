@@ -46,6 +46,8 @@ pub struct AgentConfig {
     pub engine: weft_wg::EngineOptions,
     /// How often the kernel state is checked for drift and repaired.
     pub reconcile_interval: Duration,
+    /// The optional control plane to enroll with and follow.
+    pub control: Option<crate::control::ControlConfig>,
 }
 
 /// How often drift is checked unless told otherwise.
@@ -196,6 +198,13 @@ pub async fn run(
         config.health.probe_interval,
     ));
     let repair = tokio::spawn(repair_drift(agent.clone(), config.reconcile_interval));
+    let control = config.control.clone().map(|control| {
+        tokio::spawn(crate::control::run(
+            Arc::new(control),
+            config.state_dir.clone(),
+            config.host_name.clone(),
+        ))
+    });
     let listener = bind_socket(&config.socket)?;
     tracing::info!(socket = %config.socket.display(), state_dir = %config.state_dir.display(), host = %config.host_name, "weft agent ready");
     let result = tonic::transport::Server::builder()
@@ -204,6 +213,9 @@ pub async fn run(
         .await;
     watch.abort();
     repair.abort();
+    if let Some(control) = control {
+        control.abort();
+    }
     let _ = fs::remove_file(&config.socket);
     // Dropping the agent stops userspace engines and removes their sockets.
     drop(agent);
