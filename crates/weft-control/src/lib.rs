@@ -10,6 +10,7 @@ pub mod admin;
 pub mod agents;
 pub mod api;
 pub mod ca;
+pub mod desired;
 pub mod model;
 pub mod secret;
 pub mod serve;

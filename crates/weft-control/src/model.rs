@@ -103,6 +103,36 @@ pub struct Host {
     pub created_at: i64,
     /// Set when the host was deleted: its certificate is refused from then on.
     pub revoked_at: Option<i64>,
+    /// Its underlay address, as its connection to the control plane came from.
+    pub endpoint: Option<String>,
+    /// The weft version it reported.
+    pub version: Option<String>,
+    /// Its last report (heartbeat).
+    pub last_seen: Option<i64>,
+}
+
+/// What a host reports: its address, version, and per network the public
+/// key and listen port it made (never a private key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostReport {
+    pub endpoint: String,
+    pub version: String,
+    pub keys: Vec<NetworkKey>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct NetworkKey {
+    pub network: String,
+    pub public_key: String,
+    pub listen_port: u16,
+}
+
+/// A host's key on one network, as stored.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct HostKey {
+    pub host: HostId,
+    #[serde(flatten)]
+    pub key: NetworkKey,
 }
 
 /// Modes the control plane hands out. Bridge networks live on one host

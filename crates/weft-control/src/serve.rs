@@ -72,11 +72,17 @@ pub struct Running {
     /// The CA was made by this start (first start on this state directory).
     pub ca_created: bool,
     pub store: Arc<dyn Store>,
+    changes: Arc<tokio::sync::Notify>,
     rest: tokio::task::JoinHandle<()>,
     grpc: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
+    /// Wake the agents' streams (for changes made to `store` directly).
+    pub fn notify_changes(&self) {
+        self.changes.notify_waiters();
+    }
+
     /// Serve until a server task ends (they do not, short of a panic).
     pub async fn wait(mut self) {
         tokio::select! {
@@ -161,6 +167,7 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         .local_addr()
         .map_err(|e| ServeError::Listen(config.grpc, e))?;
     let fingerprint = ca.fingerprint();
+    let changes = Arc::new(tokio::sync::Notify::new());
     let shared = agents::Shared {
         store: Arc::clone(&store),
         ca: Arc::new(ca),
@@ -170,10 +177,13 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
             config.enroll_rate.1,
         )),
         cert_days: ca::CLIENT_DAYS,
+        changes: Arc::clone(&changes),
     };
+    let shared_changes = Arc::clone(&changes);
     let app = api::router(AppState {
         store: Arc::clone(&store),
         clock,
+        changes,
     });
     let rest = tokio::spawn(serve_rest(listener, TlsAcceptor::from(rest_config), app));
     let grpc = tokio::spawn(agents::serve(grpc_listener, agent_config, shared));
@@ -184,6 +194,7 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         fingerprint,
         ca_created,
         store,
+        changes: shared_changes,
         rest,
         grpc,
     })

@@ -17,7 +17,8 @@ pub use limit::RateLimit;
 
 use crate::api::Clock;
 use crate::ca::{self, Ca};
-use crate::model::{Host, HostId, NewHost, validate_label};
+use crate::desired::{self, Desired};
+use crate::model::{Host, HostId, HostReport, NetworkKey, NewHost, validate_label};
 use crate::secret::{Secret, SecretKind};
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
@@ -44,6 +45,9 @@ pub struct Shared {
     pub enroll_limit: Arc<RateLimit>,
     /// How long client certificates live.
     pub cert_days: i64,
+    /// Woken at every change of desired state (the REST side and this one
+    /// call it); each agent's stream also looks once a second.
+    pub changes: Arc<tokio::sync::Notify>,
 }
 
 /// The host a request comes from, or why it is refused.
@@ -123,6 +127,7 @@ impl Enrollment for EnrollmentService {
             Err(err) => return Err(internal(err)),
         };
         tracing::info!(host = %host.id, name = %host.name, tenant = %host.tenant, token = %token, "host enrolled");
+        s.changes.notify_waiters();
         Ok(Response::new(pb::EnrollResponse {
             host_id: host.id.to_string(),
             certificate_pem: cert,
@@ -150,6 +155,164 @@ impl AgentControl for AgentControlService {
         Ok(Response::new(pb::RenewResponse {
             certificate_pem: cert,
         }))
+    }
+
+    async fn report(
+        &self,
+        req: Request<pb::ReportRequest>,
+    ) -> Result<Response<pb::ReportResponse>, Status> {
+        let s = &self.0;
+        let host = authorize(s.store.as_ref(), &req).await?;
+        let endpoint = req
+            .extensions()
+            .get::<PeerInfo>()
+            .map(|p| p.addr.ip().to_canonical().to_string())
+            .unwrap_or_default();
+        let report = parse_report(req.into_inner(), endpoint)?;
+        let changed = s
+            .store
+            .report(&host.id, &report, (s.clock)())
+            .await
+            .map_err(internal)?;
+        if changed {
+            tracing::info!(host = %host.id, endpoint = %report.endpoint, networks = report.keys.len(), "host reported new keys or address");
+            s.changes.notify_waiters();
+        }
+        Ok(Response::new(pb::ReportResponse {}))
+    }
+
+    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<pb::DesiredState, Status>>;
+
+    async fn watch(
+        &self,
+        req: Request<pb::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let host = authorize(self.0.store.as_ref(), &req).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        tracing::info!(host = %host.id, from = req.get_ref().revision, "agent follows its desired state");
+        tokio::spawn(follow(self.0.clone(), host, tx));
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            rx,
+        )))
+    }
+}
+
+/// Check a report's fields, naming the field at fault.
+fn parse_report(req: pb::ReportRequest, endpoint: String) -> Result<HostReport, Status> {
+    if req.version.len() > 64 {
+        return Err(Status::invalid_argument(
+            "version: longer than 64 characters",
+        ));
+    }
+    if req.networks.len() > 1024 {
+        return Err(Status::invalid_argument("networks: more than 1024"));
+    }
+    let mut keys = Vec::new();
+    for n in req.networks {
+        weft_model::names::validate_network_name(&n.network)
+            .map_err(|e| Status::invalid_argument(format!("networks.network: {e}")))?;
+        weft_model::PublicKey::from_base64(&n.public_key)
+            .map_err(|e| Status::invalid_argument(format!("networks.public_key: {e}")))?;
+        let listen_port = u16::try_from(n.listen_port)
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| Status::invalid_argument("networks.listen_port: must be 1 to 65535"))?;
+        keys.push(NetworkKey {
+            network: n.network,
+            public_key: n.public_key,
+            listen_port,
+        });
+    }
+    Ok(HostReport {
+        endpoint,
+        version: req.version,
+        keys,
+    })
+}
+
+pub(crate) async fn desired_of(s: &Shared, host: &Host) -> Result<Desired, StoreError> {
+    let t = &host.tenant;
+    let networks = s.store.list_networks(t).await?;
+    let blocks = s.store.blocks(t).await?;
+    let keys = s.store.host_keys(t).await?;
+    let hosts = s.store.list_hosts(t).await?;
+    Ok(desired::desired_for(
+        &host.id, &networks, &blocks, &keys, &hosts,
+    ))
+}
+
+/// Feed one agent's stream: a snapshot, then a delta whenever the revision
+/// moves and something of this host's changed. Ends when the agent goes,
+/// or with `Unauthenticated` when the host is deleted.
+async fn follow(
+    s: Shared,
+    host: Host,
+    tx: tokio::sync::mpsc::Sender<Result<pb::DesiredState, Status>>,
+) {
+    let mut sent: Option<Desired> = None;
+    let mut seen = None;
+    loop {
+        // Listen before reading, so a change made meanwhile is not missed.
+        let notified = s.changes.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let revision = match s.store.revision().await {
+            Ok(r) => r,
+            Err(err) => {
+                let _ = tx.send(Err(internal(err))).await;
+                return;
+            }
+        };
+        if seen != Some(revision) {
+            match s.store.host(&host.id).await {
+                Ok(Some(h)) if h.revoked_at.is_none() => {}
+                _ => {
+                    tracing::info!(host = %host.id, "ending the stream of a deleted host");
+                    let _ = tx
+                        .send(Err(Status::unauthenticated(
+                            "this host was deleted: its certificate is revoked",
+                        )))
+                        .await;
+                    return;
+                }
+            }
+            let desired = match desired_of(&s, &host).await {
+                Ok(d) => d,
+                Err(err) => {
+                    let _ = tx.send(Err(internal(err))).await;
+                    return;
+                }
+            };
+            let msg = match &sent {
+                None => Some(pb::DesiredState {
+                    revision,
+                    snapshot: true,
+                    networks: desired.values().cloned().collect(),
+                    removed: vec![],
+                }),
+                Some(old) => {
+                    let (networks, removed) = desired::delta(old, &desired);
+                    (!networks.is_empty() || !removed.is_empty()).then_some(pb::DesiredState {
+                        revision,
+                        snapshot: false,
+                        networks,
+                        removed,
+                    })
+                }
+            };
+            if let Some(msg) = msg
+                && tx.send(Ok(msg)).await.is_err()
+            {
+                return;
+            }
+            sent = Some(desired);
+            seen = Some(revision);
+        }
+        tokio::select! {
+            () = &mut notified => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = tx.closed() => return,
+        }
     }
 }
 
@@ -202,5 +365,7 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared
     }
 }
 
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;

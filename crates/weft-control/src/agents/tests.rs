@@ -14,12 +14,12 @@ use tonic::transport::{Channel, Endpoint, Uri};
 use weft_proto::control::agent_control_client::AgentControlClient;
 use weft_proto::control::enrollment_client::EnrollmentClient;
 
-struct Plane {
-    running: crate::serve::Running,
+pub(super) struct Plane {
+    pub(super) running: crate::serve::Running,
     dir: tempfile::TempDir,
 }
 
-async fn plane(enroll_rate: (f64, u32)) -> Plane {
+pub(super) async fn plane(enroll_rate: (f64, u32)) -> Plane {
     let dir = tempfile::tempdir().unwrap();
     let config = ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -37,11 +37,11 @@ async fn plane(enroll_rate: (f64, u32)) -> Plane {
 }
 
 impl Plane {
-    fn ca_pem(&self) -> String {
+    pub(super) fn ca_pem(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("state/ca.pem")).unwrap()
     }
 
-    async fn token(&self, tenant: &str, uses: u32, ttl: u64) -> String {
+    pub(super) async fn token(&self, tenant: &str, uses: u32, ttl: u64) -> String {
         let store = self.running.store.as_ref();
         if store.tenant_by_name(tenant).await.unwrap().is_none() {
             admin::create_tenant(store, tenant, 0).await.unwrap();
@@ -56,7 +56,7 @@ impl Plane {
 
     /// A channel trusting the control plane's CA, with `identity` as the
     /// client certificate when given.
-    async fn channel(
+    pub(super) async fn channel(
         &self,
         identity: Option<(&str, &str)>,
     ) -> Result<Channel, tonic::transport::Error> {
@@ -113,7 +113,7 @@ fn csr() -> (KeyPair, String) {
     (key, csr)
 }
 
-async fn enroll(
+pub(super) async fn enroll(
     p: &Plane,
     token: &str,
     name: &str,

@@ -70,6 +70,10 @@ pub struct HostView {
     id: HostId,
     name: String,
     created_at: i64,
+    /// Its underlay address, version and last report (heartbeat).
+    endpoint: Option<String>,
+    version: Option<String>,
+    last_seen: Option<i64>,
     blocks: Vec<HostBlockView>,
 }
 
@@ -124,6 +128,9 @@ fn host_view(host: crate::model::Host, blocks: &[HostBlock]) -> HostView {
         id: host.id,
         name: host.name,
         created_at: host.created_at,
+        endpoint: host.endpoint,
+        version: host.version,
+        last_seen: host.last_seen,
     }
 }
 
@@ -193,6 +200,7 @@ pub async fn create_network(
         .create_network(&caller.tenant, &spec, (state.clock)())
         .await?;
     tracing::info!(tenant = %caller.tenant, network = %net.spec.name, subnet = %net.spec.subnet, "network created");
+    state.changes.notify_waiters();
     let blocks = state.store.blocks(&caller.tenant).await?;
     Ok((StatusCode::CREATED, Json(network_view(net, &blocks))))
 }
@@ -220,6 +228,7 @@ pub async fn delete_network(
     let name = network_name(&name)?;
     state.store.delete_network(&caller.tenant, name).await?;
     tracing::info!(tenant = %caller.tenant, network = %name, "network deleted");
+    state.changes.notify_waiters();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -261,6 +270,7 @@ pub async fn delete_host(
         .delete_host(&caller.tenant, &id, (state.clock)())
         .await?;
     tracing::info!(tenant = %caller.tenant, host = %id, "host deleted, its certificate revoked");
+    state.changes.notify_waiters();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -28,6 +28,9 @@ fn schemas() -> Value {
         "type": "object",
         "properties": {
             "id": string, "name": string, "created_at": int,
+            "endpoint": { "type": ["string", "null"] },
+            "version": { "type": ["string", "null"] },
+            "last_seen": { "type": ["integer", "null"], "description": "Unix time of its last report (heartbeat)" },
             "blocks": { "type": "array", "items": {
                 "type": "object",
                 "properties": { "network": string, "block": string }

@@ -50,6 +50,7 @@ async fn fixture() -> Fixture {
     let state = AppState {
         store: store.clone(),
         clock: Arc::new(|| NOW),
+        changes: Default::default(),
     };
     Fixture {
         router: router(state),

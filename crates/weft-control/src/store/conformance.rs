@@ -356,6 +356,46 @@ pub(crate) async fn every_change_moves_the_revision_once(store: Shared) {
     assert!(store.blocks(&t).await.unwrap().is_empty());
 }
 
+pub(crate) async fn reports_keep_keys_of_the_tenants_networks_and_move_the_revision_on_change(
+    store: Shared,
+) {
+    use crate::model::{HostReport, NetworkKey};
+    let t = tenant(&store, "acme").await;
+    store
+        .create_network(&t, &spec("blue", "10.42.0.0/16"), NOW)
+        .await
+        .unwrap();
+    let h = enroll(&store, &t, "a").await;
+    let key = |network: &str| NetworkKey {
+        network: network.into(),
+        public_key: "K".into(),
+        listen_port: 51820,
+    };
+    let report = HostReport {
+        endpoint: "192.0.2.1".into(),
+        version: "0.1.0".into(),
+        keys: vec![key("blue"), key("nope")],
+    };
+    let before = store.revision().await.unwrap();
+    assert!(store.report(&h, &report, NOW + 5).await.unwrap());
+    assert_eq!(store.revision().await.unwrap(), before + 1);
+    // The same again is a heartbeat: no change, no revision.
+    assert!(!store.report(&h, &report, NOW + 9).await.unwrap());
+    assert_eq!(store.revision().await.unwrap(), before + 1);
+    let got = store.host(&h).await.unwrap().unwrap();
+    assert_eq!(got.endpoint.as_deref(), Some("192.0.2.1"));
+    assert_eq!(got.last_seen, Some(NOW + 9));
+    let keys = store.host_keys(&t).await.unwrap();
+    assert_eq!(keys.len(), 1, "only the tenant's networks: {keys:?}");
+    assert_eq!(keys[0].key, key("blue"));
+    // Deleting the network or the host drops its keys.
+    store.delete_network(&t, "blue").await.unwrap();
+    assert!(store.host_keys(&t).await.unwrap().is_empty());
+    store.delete_host(&t, &h, NOW).await.unwrap();
+    let err = store.report(&h, &report, NOW).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+}
+
 /// One `#[tokio::test]` per case, each on a store from `$make`.
 macro_rules! conformance_tests {
     ($make:expr) => {
@@ -371,6 +411,7 @@ macro_rules! conformance_tests {
             one_tenant_cannot_reach_anothers_objects,
             live_host_names_are_unique_in_a_tenant,
             every_change_moves_the_revision_once,
+            reports_keep_keys_of_the_tenants_networks_and_move_the_revision_on_change,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -23,7 +23,8 @@ pub mod sqlite;
 pub(crate) mod conformance;
 
 use crate::model::{
-    ApiKeyInfo, Host, HostBlock, HostId, Network, NetworkSpec, NewHost, Tenant, TenantId, TokenInfo,
+    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkSpec, NewHost,
+    Tenant, TenantId, TokenInfo,
 };
 use crate::secret::{Secret, SecretHash};
 use async_trait::async_trait;
@@ -138,6 +139,12 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_network(&self, tenant: &TenantId, name: &str) -> Result<()>;
     /// The blocks of a tenant's networks, by network then block.
     async fn blocks(&self, tenant: &TenantId) -> Result<Vec<HostBlock>>;
+
+    /// Record a host's report (also its heartbeat). Moves the revision,
+    /// and says so, only when its address or keys changed.
+    async fn report(&self, host: &HostId, report: &HostReport, now: i64) -> Result<bool>;
+    /// The keys hosts of the tenant reported, by network then host.
+    async fn host_keys(&self, tenant: &TenantId) -> Result<Vec<HostKey>>;
 
     /// The revision of the last change of desired state.
     async fn revision(&self) -> Result<u64>;

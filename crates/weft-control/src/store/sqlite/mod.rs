@@ -15,8 +15,8 @@ mod schema;
 
 use super::{Result, Store, StoreError, StoredApiKey, TokenRefusal};
 use crate::model::{
-    ApiKeyInfo, Host, HostBlock, HostId, Id, Network, NetworkSpec, NewHost, Tenant, TenantId,
-    TokenInfo,
+    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Id, Network, NetworkKey, NetworkSpec,
+    NewHost, Tenant, TenantId, TokenInfo,
 };
 use crate::secret::{Secret, SecretHash};
 use async_trait::async_trait;
@@ -311,6 +311,9 @@ impl Store for SqliteStore {
                 name: new.name,
                 created_at: now,
                 revoked_at: None,
+                endpoint: None,
+                version: None,
+                last_seen: None,
             })
         })
         .await
@@ -359,6 +362,7 @@ impl Store for SqliteStore {
                 });
             }
             tx.execute("DELETE FROM blocks WHERE host = ?1", [hid.as_str()])?;
+            tx.execute("DELETE FROM host_keys WHERE host = ?1", [hid.as_str()])?;
             bump_revision(tx)?;
             Ok(())
         })
@@ -467,6 +471,85 @@ impl Store for SqliteStore {
                     network,
                     host: id("host id", h)?,
                     block: block.parse().map_err(|_| corrupt("block", &block))?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn report(&self, hid: &HostId, report: &HostReport, now: i64) -> Result<bool> {
+        let (hid, report) = (hid.clone(), report.clone());
+        self.write(move |tx| {
+            let row: Option<(String, Option<String>)> = tx
+                .query_row(
+                    "SELECT tenant, endpoint FROM hosts WHERE id = ?1 AND revoked_at IS NULL",
+                    [hid.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((tenant, endpoint)) = row else {
+                return Err(StoreError::NotFound {
+                    what: "host",
+                    name: hid.to_string(),
+                });
+            };
+            tx.execute(
+                "UPDATE hosts SET endpoint = ?2, version = ?3, last_seen = ?4 WHERE id = ?1",
+                params![hid.as_str(), report.endpoint, report.version, now],
+            )?;
+            let before = keys_of_host(tx, &tenant, hid.as_str())?;
+            // Keys of networks the tenant has; others (gone, or never
+            // ours) are ignored.
+            let known: std::collections::BTreeSet<String> = networks_of(tx, &tenant)?
+                .into_iter()
+                .map(|n| n.spec.name)
+                .collect();
+            let mut after: Vec<NetworkKey> = report
+                .keys
+                .into_iter()
+                .filter(|k| known.contains(&k.network))
+                .collect();
+            after.sort();
+            after.dedup_by(|a, b| a.network == b.network);
+            let changed = before != after || endpoint.as_deref() != Some(&report.endpoint);
+            if before != after {
+                tx.execute("DELETE FROM host_keys WHERE host = ?1", [hid.as_str()])?;
+                for k in &after {
+                    tx.execute(
+                        "INSERT INTO host_keys (tenant, network, host, public_key, listen_port)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![tenant, k.network, hid.as_str(), k.public_key, k.listen_port],
+                    )?;
+                }
+            }
+            if changed {
+                bump_revision(tx)?;
+            }
+            Ok(changed)
+        })
+        .await
+    }
+
+    async fn host_keys(&self, tenant: &TenantId) -> Result<Vec<HostKey>> {
+        let tenant = tenant.clone();
+        self.run(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT host, network, public_key, listen_port FROM host_keys
+                 WHERE tenant = ?1 ORDER BY network, host",
+            )?;
+            let rows = stmt.query_map([tenant.as_str()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            rows.map(|r| {
+                let (h, network, public_key, listen_port) = r?;
+                Ok(HostKey {
+                    host: id("host id", h)?,
+                    key: NetworkKey {
+                        network,
+                        public_key,
+                        listen_port,
+                    },
                 })
             })
             .collect()

@@ -57,23 +57,46 @@ pub(super) fn key_info((kid, tenant, _, created_at, revoked_at): KeyRow) -> Resu
 }
 
 pub(super) const KEY_COLUMNS: &str = "id, tenant, hash, created_at, revoked_at";
-pub(super) const HOST_COLUMNS: &str = "id, tenant, name, created_at, revoked_at";
+pub(super) const HOST_COLUMNS: &str =
+    "id, tenant, name, created_at, revoked_at, endpoint, version, last_seen";
 pub(super) const NETWORK_COLUMNS: &str =
     "tenant, name, subnet, mode, internal, domain, block_prefix, created_at";
 
-pub(super) type HostRow = (String, String, String, i64, Option<i64>);
+pub(super) type HostRow = (
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
 
 pub(super) fn host_row(r: &Row<'_>) -> rusqlite::Result<HostRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    ))
 }
 
-pub(super) fn host((hid, tenant, name, created_at, revoked_at): HostRow) -> Result<Host> {
+pub(super) fn host(row: HostRow) -> Result<Host> {
+    let (hid, tenant, name, created_at, revoked_at, endpoint, version, last_seen) = row;
     Ok(Host {
         id: id("host id", hid)?,
         tenant: id("tenant id", tenant)?,
         name,
         created_at,
         revoked_at,
+        endpoint,
+        version,
+        last_seen,
     })
 }
 
@@ -154,4 +177,27 @@ pub(super) fn tenant_exists(tx: &Transaction<'_>, tenant: &str) -> Result<()> {
             name: tenant.to_string(),
         }),
     }
+}
+
+/// A host's stored keys, sorted as `report` compares them.
+pub(super) fn keys_of_host(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    host: &str,
+) -> Result<Vec<crate::model::NetworkKey>> {
+    let mut stmt = tx.prepare(
+        "SELECT network, public_key, listen_port FROM host_keys
+         WHERE tenant = ?1 AND host = ?2",
+    )?;
+    let mut keys = stmt
+        .query_map(params![tenant, host], |r| {
+            Ok(crate::model::NetworkKey {
+                network: r.get(0)?,
+                public_key: r.get(1)?,
+                listen_port: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    keys.sort();
+    Ok(keys)
 }

@@ -33,7 +33,10 @@ CREATE TABLE IF NOT EXISTS hosts (
     tenant     TEXT NOT NULL REFERENCES tenants(id),
     name       TEXT NOT NULL,
     created_at INTEGER NOT NULL,
-    revoked_at INTEGER
+    revoked_at INTEGER,
+    endpoint   TEXT,
+    version    TEXT,
+    last_seen  INTEGER
 );
 -- A name is taken while its host lives; a revoked host's name is free again.
 CREATE UNIQUE INDEX IF NOT EXISTS hosts_live_name ON hosts (tenant, name)
@@ -56,6 +59,16 @@ CREATE TABLE IF NOT EXISTS blocks (
     block   TEXT NOT NULL,
     PRIMARY KEY (tenant, network, host),
     UNIQUE (tenant, network, block),
+    FOREIGN KEY (tenant, network) REFERENCES networks(tenant, name) ON DELETE CASCADE
+);
+-- What hosts reported they made of each network: public key, port.
+CREATE TABLE IF NOT EXISTS host_keys (
+    tenant      TEXT NOT NULL,
+    network     TEXT NOT NULL,
+    host        TEXT NOT NULL REFERENCES hosts(id),
+    public_key  TEXT NOT NULL,
+    listen_port INTEGER NOT NULL,
+    PRIMARY KEY (tenant, network, host),
     FOREIGN KEY (tenant, network) REFERENCES networks(tenant, name) ON DELETE CASCADE
 );
 ";
