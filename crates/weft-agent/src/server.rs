@@ -203,6 +203,7 @@ pub async fn run(
             Arc::new(control),
             config.state_dir.clone(),
             config.host_name.clone(),
+            agent.clone(),
         ))
     });
     let listener = bind_socket(&config.socket)?;

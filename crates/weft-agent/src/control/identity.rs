@@ -52,7 +52,7 @@ fn io(what: &'static str, path: &Path) -> impl Fn(std::io::Error) -> IdentityErr
 }
 
 /// Write `text` to `path` readable by its owner only, atomically.
-pub fn write_private(path: &Path, text: &str) -> Result<(), IdentityError> {
+pub fn write_private(path: &Path, text: impl AsRef<[u8]>) -> Result<(), IdentityError> {
     let tmp = path.with_extension("tmp");
     let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()
@@ -61,7 +61,7 @@ pub fn write_private(path: &Path, text: &str) -> Result<(), IdentityError> {
         .mode(0o600)
         .open(&tmp)
         .map_err(io("write", &tmp))?;
-    file.write_all(text.as_bytes()).map_err(io("write", &tmp))?;
+    file.write_all(text.as_ref()).map_err(io("write", &tmp))?;
     file.sync_all().map_err(io("write", &tmp))?;
     std::fs::rename(&tmp, path).map_err(io("write", path))
 }

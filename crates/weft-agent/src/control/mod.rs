@@ -6,6 +6,8 @@
 //! Nothing here is needed for the data plane: if the control plane is
 //! down, unreachable or refuses, the agent keeps running on what it has.
 
+pub mod apply;
+pub mod follow;
 pub mod identity;
 pub mod tls;
 
@@ -219,9 +221,14 @@ pub fn backoff(attempt: u32) -> Duration {
 }
 
 /// Enroll (retrying while the control plane cannot be reached) and then
-/// keep the connection. Runs for the agent's lifetime; never fails the
-/// agent: errors are logged.
-pub async fn run(config: Arc<ControlConfig>, state_dir: PathBuf, host_name: String) {
+/// follow it. Runs for the agent's lifetime; never fails the agent: errors
+/// are logged.
+pub async fn run<D: crate::dataplane::Dataplane + Send + 'static>(
+    config: Arc<ControlConfig>,
+    state_dir: PathBuf,
+    host_name: String,
+    agent: Arc<std::sync::Mutex<crate::agent::Agent<D>>>,
+) {
     let mut attempt = 0;
     let identity = loop {
         match enrolled(&config, &state_dir, &host_name).await {
@@ -239,6 +246,7 @@ pub async fn run(config: Arc<ControlConfig>, state_dir: PathBuf, host_name: Stri
         }
     };
     tracing::info!(host_id = %identity.host_id, "control plane identity ready");
+    follow::follow(config, state_dir, identity, agent).await;
 }
 
 fn chain(err: &dyn std::error::Error) -> String {
