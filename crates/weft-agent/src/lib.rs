@@ -35,6 +35,7 @@ mod plan;
 mod reconcile;
 mod records;
 mod repair;
+pub mod sd_notify;
 mod server;
 mod status;
 mod store;

@@ -208,6 +208,7 @@ pub async fn run(
     });
     let listener = bind_socket(&config.socket)?;
     tracing::info!(socket = %config.socket.display(), state_dir = %config.state_dir.display(), host = %config.host_name, "weft agent ready");
+    crate::sd_notify::ready();
     let result = tonic::transport::Server::builder()
         .add_service(AgentServer::new(AgentService::new(agent.clone())))
         .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)

@@ -10,7 +10,7 @@
 use super::apply::{self, Desired};
 use super::identity::{Identity, write_private};
 use super::tls::Trust;
-use super::{ControlConfig, ControlError, backoff, chain};
+use super::{ControlConfig, ControlError, backoff, chain, renew, renewal_due, unix_now};
 use crate::agent::Agent;
 use crate::dataplane::Dataplane;
 use prost::Message as _;
@@ -106,11 +106,14 @@ async fn send_report(
 async fn session<D: Dataplane + Send + 'static>(
     config: &ControlConfig,
     state_dir: &Path,
-    identity: &Identity,
+    identity: &mut Identity,
     agent: &Shared<D>,
     saved: &mut Saved,
     connected: &mut bool,
 ) -> Result<(), ControlError> {
+    if renewal_due(&identity.cert_pem, unix_now()) {
+        renew(config, state_dir, identity).await?;
+    }
     let trust = Trust::CaPem(identity.ca_pem.clone());
     let channel = config
         .channel(&trust, Some((&identity.cert_pem, &identity.key_pem)))
@@ -151,6 +154,10 @@ async fn session<D: Dataplane + Send + 'static>(
             }
             _ = heartbeat.tick() => {
                 send_report(&mut client, &config.url, last_report.clone()).await?;
+                if renewal_due(&identity.cert_pem, unix_now()) {
+                    // Renewed at the start of the next session.
+                    return Ok(());
+                }
             }
         }
     }
@@ -160,7 +167,7 @@ async fn session<D: Dataplane + Send + 'static>(
 pub async fn follow<D: Dataplane + Send + 'static>(
     config: Arc<ControlConfig>,
     state_dir: PathBuf,
-    identity: Identity,
+    mut identity: Identity,
     agent: Shared<D>,
 ) {
     let mut saved = Saved::load(&state_dir);
@@ -174,7 +181,7 @@ pub async fn follow<D: Dataplane + Send + 'static>(
         let result = session(
             &config,
             &state_dir,
-            &identity,
+            &mut identity,
             &agent,
             &mut saved,
             &mut connected,

@@ -212,6 +212,60 @@ pub async fn enrolled(
 
 use rustls_pki_types::pem::PemObject as _;
 
+/// Should the host's certificate be renewed at `now` (Unix seconds)? When
+/// a third or less of its life is left, or it cannot be read.
+pub fn renewal_due(cert_pem: &str, now: i64) -> bool {
+    let Ok(der) = rustls_pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes()) else {
+        return true;
+    };
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(&der) else {
+        return true;
+    };
+    let from = cert.validity().not_before.timestamp();
+    let until = cert.validity().not_after.timestamp();
+    now >= until - (until - from) / 3
+}
+
+/// A new key and certificate for this host, asked for with the current
+/// one, and stored. The old key is replaced only once the new certificate
+/// is in hand.
+pub async fn renew(
+    config: &ControlConfig,
+    state_dir: &Path,
+    identity: &mut Identity,
+) -> Result<(), ControlError> {
+    let trust = Trust::CaPem(identity.ca_pem.clone());
+    let channel = config
+        .channel(&trust, Some((&identity.cert_pem, &identity.key_pem)))
+        .await?;
+    let (key, csr) = key_and_csr()?;
+    let mut client = pb::agent_control_client::AgentControlClient::new(channel);
+    let reply = client
+        .renew(pb::RenewRequest { csr_pem: csr })
+        .await
+        .map_err(|status| ControlError::Refused {
+            url: config.url.clone(),
+            status,
+        })?
+        .into_inner();
+    let renewed = Identity {
+        cert_pem: reply.certificate_pem,
+        key_pem: key.serialize_pem(),
+        ..identity.clone()
+    };
+    renewed.save(state_dir)?;
+    *identity = renewed;
+    tracing::info!(host_id = %identity.host_id, "certificate renewed");
+    Ok(())
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 /// The wait before reconnect attempt `attempt`: 2 s doubling to 60 s, each
 /// jittered by up to ±20 % so a fleet does not come back in step.
 pub fn backoff(attempt: u32) -> Duration {
@@ -296,6 +350,19 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("--ca-file"), "{err}");
+    }
+
+    #[test]
+    fn certificates_are_renewed_in_the_last_third_of_their_life() {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.not_before = time::OffsetDateTime::from_unix_timestamp(1_000_000).unwrap();
+        params.not_after = time::OffsetDateTime::from_unix_timestamp(1_000_000 + 3000).unwrap();
+        let pem = params.self_signed(&key).unwrap().pem();
+        assert!(!renewal_due(&pem, 1_000_000 + 1999));
+        assert!(renewal_due(&pem, 1_000_000 + 2000));
+        assert!(renewal_due(&pem, 1_000_000 + 5000));
+        assert!(renewal_due("not a certificate", 0));
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub struct Args {
     /// Enroll with this control plane's gRPC port and follow it,
     /// e.g. https://cp.example:50051 (optional: without it, this host is
     /// driven only through its socket and `weft up`).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "WEFT_CONTROL")]
     control: Option<String>,
     /// The enrollment token from `weft control token create` (needed until
     /// the host has enrolled; better passed in the environment).

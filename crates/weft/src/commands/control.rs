@@ -161,6 +161,7 @@ fn serve_cmd(state_dir: PathBuf, args: ServeArgs) -> Result<()> {
         println!("CA fingerprint: {}", running.fingerprint);
         println!("REST API: https://{}/v1", running.rest_addr);
         println!("agents (gRPC): https://{}", running.grpc_addr);
+        weft_agent::sd_notify::ready();
         let shutdown = async {
             use tokio::signal::unix::{SignalKind, signal};
             let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
