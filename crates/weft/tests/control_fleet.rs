@@ -119,6 +119,15 @@ fn peer_count(lab: &Lab, host: &str, network: &str) -> Option<u64> {
         .or_else(|| net["peer_count"].as_u64())
 }
 
+/// The control plane connection as `weft status` shows it on `host`.
+fn control_state(lab: &Lab, host: &str) -> String {
+    let status = lab.weft_json(host, &["status"]);
+    status["control"]["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn every_host_has(lab: &Lab, hosts: &[&str], network: &str, peers: u64) -> bool {
     hosts
         .iter()
@@ -220,6 +229,12 @@ fn a_fleet_follows_the_control_plane_and_outlives_it() {
     let took = started.elapsed();
     eprintln!("blue reached every host with its peers in {took:?}");
     assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert_eq!(control_state(&lab, "h1"), "connected");
+    let table = lab.weft_ok("h1", &["status"]);
+    assert!(
+        table.contains(&format!("control plane {url}: connected")),
+        "{table}"
+    );
 
     // Containers through the CNI plugin on h1 and h2 ping and resolve each other.
     let _c1 = cni_add(&lab, "h1", "c1");

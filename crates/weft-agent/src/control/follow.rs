@@ -110,6 +110,7 @@ async fn session<D: Dataplane + Send + 'static>(
     agent: &Shared<D>,
     saved: &mut Saved,
     connected: &mut bool,
+    status: &super::state::ControlState,
 ) -> Result<(), ControlError> {
     if renewal_due(&identity.cert_pem, unix_now()) {
         renew(config, state_dir, identity).await?;
@@ -133,6 +134,7 @@ async fn session<D: Dataplane + Send + 'static>(
         .map_err(refused)?
         .into_inner();
     *connected = true;
+    status.set("connected", None);
     tracing::info!(control = %config.url, "connected to the control plane");
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
@@ -145,6 +147,7 @@ async fn session<D: Dataplane + Send + 'static>(
                 apply::merge(&mut saved.desired, &msg);
                 saved.revision = msg.revision;
                 saved.store(state_dir)?;
+                status.set_revision(msg.revision);
                 tracing::info!(revision = msg.revision, snapshot = msg.snapshot, networks = msg.networks.len(), removed = msg.removed.len(), "desired state received");
                 let reports = apply_on(agent, saved.desired.clone(), before).await;
                 if reports != last_report {
@@ -169,8 +172,10 @@ pub async fn follow<D: Dataplane + Send + 'static>(
     state_dir: PathBuf,
     mut identity: Identity,
     agent: Shared<D>,
+    status: super::state::ControlState,
 ) {
     let mut saved = Saved::load(&state_dir);
+    status.set_revision(saved.revision);
     if !saved.desired.is_empty() {
         // Start from what this host last knew, before any connection.
         apply_on(&agent, saved.desired.clone(), saved.names()).await;
@@ -185,6 +190,7 @@ pub async fn follow<D: Dataplane + Send + 'static>(
             &agent,
             &mut saved,
             &mut connected,
+            &status,
         )
         .await;
         if connected {

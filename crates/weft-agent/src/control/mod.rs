@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod follow;
 pub mod identity;
+pub mod state;
 pub mod tls;
 
 use identity::{Identity, IdentityError};
@@ -282,6 +283,7 @@ pub async fn run<D: crate::dataplane::Dataplane + Send + 'static>(
     state_dir: PathBuf,
     host_name: String,
     agent: Arc<std::sync::Mutex<crate::agent::Agent<D>>>,
+    status: state::ControlState,
 ) {
     let mut attempt = 0;
     let identity = loop {
@@ -291,16 +293,25 @@ pub async fn run<D: crate::dataplane::Dataplane + Send + 'static>(
                 attempt += 1;
                 let wait = backoff(attempt);
                 tracing::warn!(error = %chain(&err), retry_in = ?wait, "enrollment failed; retrying");
+                status.set("enrolling", Some(chain(&err)));
                 tokio::time::sleep(wait).await;
             }
             Err(err) => {
                 tracing::error!(error = %chain(&err), "enrollment failed; not retrying");
+                let state = if matches!(err, ControlError::NotEnrolled) {
+                    "not enrolled"
+                } else {
+                    "refused"
+                };
+                status.set(state, Some(chain(&err)));
                 return;
             }
         }
     };
     tracing::info!(host_id = %identity.host_id, "control plane identity ready");
-    follow::follow(config, state_dir, identity, agent).await;
+    status.set_host(&identity.host_id);
+    status.set("connecting", None);
+    follow::follow(config, state_dir, identity, agent, status).await;
 }
 
 fn chain(err: &dyn std::error::Error) -> String {

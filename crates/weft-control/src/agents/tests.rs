@@ -366,3 +366,40 @@ async fn certificates_of_another_ca_self_signed_or_expired_end_the_handshake() {
         assert!(refused, "{what} certificate accepted");
     }
 }
+
+#[tokio::test]
+async fn a_given_ca_is_used_and_half_a_pair_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("mine")).unwrap();
+    let (ca, _) = Ca::load_or_create(&dir.path().join("mine"), 0).unwrap();
+    let config = |cert: Option<&str>, key: Option<&str>| ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        grpc: "127.0.0.1:0".parse().unwrap(),
+        state_dir: dir.path().join("state"),
+        server_names: vec!["localhost".into()],
+        tls_cert: None,
+        tls_key: None,
+        ca_cert: cert.map(|c| dir.path().join("mine").join(c)),
+        ca_key: key.map(|k| dir.path().join("mine").join(k)),
+        enroll_rate: (1.0, 1),
+    };
+    let clock = crate::api::system_clock();
+    let running = start(config(Some("ca.pem"), Some("ca.key")), clock.clone())
+        .await
+        .unwrap();
+    assert_eq!(running.fingerprint, ca.fingerprint());
+    assert!(!running.ca_created);
+    assert!(
+        !dir.path().join("state/ca.key").exists(),
+        "no second CA made"
+    );
+    drop(running);
+    let err = start(config(Some("ca.pem"), None), clock)
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("only one of --ca-cert/--ca-key"),
+        "{err}"
+    );
+}
