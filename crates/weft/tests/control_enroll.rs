@@ -17,11 +17,17 @@ fn start_control(lab: &Lab, state: &std::path::Path) -> (process::Spawned, Strin
     let child = Command::new("ip")
         .args(["netns", "exec", &lab.ns("cp"), WEFT, "control", "serve"])
         .args(["--listen", "192.0.2.1:8443", "--grpc", "192.0.2.1:50051"])
-        .args(["--server-name", "192.0.2.1", "--state-dir"])
+        .args([
+            "--server-name",
+            "192.0.2.1",
+            "--log",
+            "debug",
+            "--state-dir",
+        ])
         .arg(state)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(state.with_extension("log")).unwrap())
         .spawn()
         .unwrap();
     let child = process::Spawned::new(child);
@@ -135,5 +141,25 @@ fn an_agent_enrolls_once_the_control_plane_is_back() {
     assert!(!log.contains(&token[20..]), "the token is in the log");
     // The agent itself carries on as before.
     lab.weft_ok("h1", &["network", "ls"]);
+    // Neither side logged a secret, even at debug level.
+    let control_log = std::fs::read_to_string(state.with_extension("log")).unwrap();
+    assert!(control_log.contains("host enrolled"), "{control_log}");
+    let key_pem =
+        std::fs::read_to_string(lab.agents["h1"].state_dir.join("control/host.key")).unwrap();
+    let key_line = key_pem.lines().nth(2).unwrap();
+    for (what, secret) in [
+        ("token", &token[17..]),
+        ("API key", &key[17..]),
+        ("host key", key_line),
+    ] {
+        assert!(
+            !control_log.contains(secret),
+            "the control plane logged the {what}"
+        );
+        assert!(
+            !lab.agent_log("h1").contains(secret),
+            "the agent logged the {what}"
+        );
+    }
     lab.finish();
 }

@@ -48,6 +48,10 @@ pub struct Shared {
     /// Woken at every change of desired state (the REST side and this one
     /// call it); each agent's stream also looks once a second.
     pub changes: Arc<tokio::sync::Notify>,
+    /// What each host's stream last sent, by host: a host that comes back
+    /// saying it has that revision gets only what changed since, not a
+    /// snapshot. Lost on restart (then it is a snapshot).
+    pub last_sent: Arc<std::sync::Mutex<std::collections::HashMap<HostId, (u64, Desired)>>>,
 }
 
 /// The host a request comes from, or why it is refused.
@@ -189,8 +193,9 @@ impl AgentControl for AgentControlService {
     ) -> Result<Response<Self::WatchStream>, Status> {
         let host = authorize(self.0.store.as_ref(), &req).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(8);
-        tracing::info!(host = %host.id, from = req.get_ref().revision, "agent follows its desired state");
-        tokio::spawn(follow(self.0.clone(), host, tx));
+        let from = req.get_ref().revision;
+        tracing::info!(host = %host.id, from, "agent follows its desired state");
+        tokio::spawn(follow(self.0.clone(), host, from, tx));
         Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
             rx,
         )))
@@ -241,15 +246,29 @@ pub(crate) async fn desired_of(s: &Shared, host: &Host) -> Result<Desired, Store
     ))
 }
 
-/// Feed one agent's stream: a snapshot, then a delta whenever the revision
-/// moves and something of this host's changed. Ends when the agent goes,
+/// Feed one agent's stream: a snapshot (or, for a host resuming from the
+/// revision it was last sent, only what changed since), then a delta
+/// whenever the revision moves and something of this host's changed. Ends when the agent goes,
 /// or with `Unauthenticated` when the host is deleted.
 async fn follow(
     s: Shared,
     host: Host,
+    from: u64,
     tx: tokio::sync::mpsc::Sender<Result<pb::DesiredState, Status>>,
 ) {
-    let mut sent: Option<Desired> = None;
+    // Resume from what this host last got, if it says it has exactly that.
+    let mut sent: Option<Desired> = {
+        let last = s
+            .last_sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        last.get(&host.id)
+            .filter(|(revision, _)| from != 0 && *revision == from)
+            .map(|(_, desired)| desired.clone())
+    };
+    // The revision of the last message this host got: the one it will
+    // resume from.
+    let mut delivered = from;
     let mut seen = None;
     loop {
         // Listen before reading, so a change made meanwhile is not missed.
@@ -300,11 +319,16 @@ async fn follow(
                     })
                 }
             };
-            if let Some(msg) = msg
-                && tx.send(Ok(msg)).await.is_err()
-            {
-                return;
+            if let Some(msg) = msg {
+                if tx.send(Ok(msg)).await.is_err() {
+                    return;
+                }
+                delivered = revision;
             }
+            s.last_sent
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(host.id.clone(), (delivered, desired.clone()));
             sent = Some(desired);
             seen = Some(revision);
         }

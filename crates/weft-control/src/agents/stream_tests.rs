@@ -169,3 +169,66 @@ async fn bad_reports_are_refused_naming_the_field() {
         assert!(status.message().contains(field), "{status:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_resuming_from_its_revision_gets_only_what_changed() {
+    let p = plane((100.0, 100)).await;
+    let mut a = agent(&p, "a").await;
+    next(&mut a).await;
+    let store = &p.running.store;
+    let tenant = store.tenant_by_name("acme").await.unwrap().unwrap().id;
+    let spec =
+        |n: &str, s: &str| crate::model::NetworkSpec::new(n, s, "", false, "", None).unwrap();
+    store
+        .create_network(&tenant, &spec("blue", "10.42.0.0/16"), 0)
+        .await
+        .unwrap();
+    p.running.notify_changes();
+    let got = next(&mut a).await;
+    let revision = got.revision;
+    drop(a.stream);
+
+    // Back with the revision it has: nothing to send until something changes.
+    let mut resumed = a
+        .client
+        .watch(pb::WatchRequest { revision })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), resumed.message())
+            .await
+            .is_err()
+    );
+    store
+        .create_network(&tenant, &spec("red", "10.43.0.0/16"), 0)
+        .await
+        .unwrap();
+    p.running.notify_changes();
+    let got = tokio::time::timeout(WITHIN, resumed.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(!got.snapshot, "{got:?}");
+    assert_eq!(got.networks.len(), 1);
+    assert_eq!(got.networks[0].name, "red");
+    drop(resumed);
+
+    // An unknown revision, or none: a snapshot.
+    for from in [0, got.revision + 100] {
+        let mut fresh = a
+            .client
+            .watch(pb::WatchRequest { revision: from })
+            .await
+            .unwrap()
+            .into_inner();
+        let first = tokio::time::timeout(WITHIN, fresh.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(first.snapshot, "from {from}: {first:?}");
+        assert_eq!(first.networks.len(), 2);
+    }
+}
