@@ -206,9 +206,11 @@ fn a_fleet_follows_the_control_plane_and_outlives_it() {
         Duration::from_secs(20),
         || {
             let hosts = tenant.curl(&lab, "GET", "/v1/hosts", None);
-            hosts
-                .as_array()
-                .is_some_and(|h| h.len() == 3 && h.iter().all(|h| h["endpoint"].is_string()))
+            hosts.as_array().is_some_and(|h| {
+                h.len() == 3
+                    && h.iter()
+                        .all(|h| h["endpoint"].is_string() && h["state"] == "online")
+            })
         },
     );
 

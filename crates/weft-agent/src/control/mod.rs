@@ -14,6 +14,7 @@ pub mod tls;
 
 use identity::{Identity, IdentityError};
 use rcgen::{CertificateParams, KeyPair};
+use rustls_pki_types::pem::PemObject as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -210,8 +211,6 @@ pub async fn enrolled(
     tracing::info!(host_id = %identity.host_id, control = %config.url, "enrolled with the control plane");
     Ok(identity)
 }
-
-use rustls_pki_types::pem::PemObject as _;
 
 /// Should the host's certificate be renewed at `now` (Unix seconds)? When
 /// a third or less of its life is left, or it cannot be read.

@@ -70,6 +70,9 @@ pub struct HostView {
     id: HostId,
     name: String,
     created_at: i64,
+    /// `online` (a report within [`ONLINE_WITHIN_SECS`]), `offline`, or
+    /// `never` (enrolled, never reported).
+    state: &'static str,
     /// Its underlay address, version and last report (heartbeat).
     endpoint: Option<String>,
     version: Option<String>,
@@ -115,8 +118,20 @@ fn network_view(net: Network, blocks: &[HostBlock]) -> NetworkView {
     }
 }
 
-fn host_view(host: crate::model::Host, blocks: &[HostBlock]) -> HostView {
+/// Agents report every 10 s; three missed reports and a host is offline.
+pub const ONLINE_WITHIN_SECS: i64 = 30;
+
+fn host_state(last_seen: Option<i64>, now: i64) -> &'static str {
+    match last_seen {
+        None => "never",
+        Some(t) if now - t <= ONLINE_WITHIN_SECS => "online",
+        Some(_) => "offline",
+    }
+}
+
+fn host_view(host: crate::model::Host, blocks: &[HostBlock], now: i64) -> HostView {
     HostView {
+        state: host_state(host.last_seen, now),
         blocks: blocks
             .iter()
             .filter(|b| b.host == host.id)
@@ -164,7 +179,10 @@ pub async fn status(
             .into_iter()
             .map(|n| network_view(n, &blocks))
             .collect(),
-        hosts: hosts.into_iter().map(|h| host_view(h, &blocks)).collect(),
+        hosts: hosts
+            .into_iter()
+            .map(|h| host_view(h, &blocks, (state.clock)()))
+            .collect(),
     }))
 }
 
@@ -239,7 +257,10 @@ pub async fn list_hosts(
     let blocks = state.store.blocks(&caller.tenant).await?;
     let hosts = state.store.list_hosts(&caller.tenant).await?;
     Ok(Json(
-        hosts.into_iter().map(|h| host_view(h, &blocks)).collect(),
+        hosts
+            .into_iter()
+            .map(|h| host_view(h, &blocks, (state.clock)()))
+            .collect(),
     ))
 }
 
@@ -256,7 +277,7 @@ pub async fn get_host(
         .filter(|h| h.tenant == caller.tenant && h.revoked_at.is_none())
         .ok_or_else(|| ApiError::not_found("host", id.as_str()))?;
     let blocks = state.store.blocks(&caller.tenant).await?;
-    Ok(Json(host_view(host, &blocks)))
+    Ok(Json(host_view(host, &blocks, (state.clock)())))
 }
 
 pub async fn delete_host(
@@ -309,4 +330,16 @@ pub async fn create_token(
             uses,
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_online_while_they_report() {
+        assert_eq!(host_state(None, 100), "never");
+        assert_eq!(host_state(Some(100), 100 + ONLINE_WITHIN_SECS), "online");
+        assert_eq!(host_state(Some(100), 101 + ONLINE_WITHIN_SECS), "offline");
+    }
 }

@@ -28,6 +28,7 @@ fn schemas() -> Value {
         "type": "object",
         "properties": {
             "id": string, "name": string, "created_at": int,
+            "state": { "enum": ["online", "offline", "never"], "description": "online: reported within the last 30 s" },
             "endpoint": { "type": ["string", "null"] },
             "version": { "type": ["string", "null"] },
             "last_seen": { "type": ["integer", "null"], "description": "Unix time of its last report (heartbeat)" },
@@ -36,7 +37,7 @@ fn schemas() -> Value {
                 "properties": { "network": string, "block": string }
             } }
         },
-        "required": ["id", "name", "created_at", "blocks"]
+        "required": ["id", "name", "state", "created_at", "blocks"]
     });
     json!({
         "Error": {
