@@ -10,10 +10,11 @@
 //!
 //! SQLite calls block, so each runs on tokio's blocking pool.
 
+mod hosts;
 mod rows;
 mod schema;
 
-use super::{Result, Store, StoreError, StoredApiKey, TokenRefusal};
+use super::{Result, Store, StoreError, StoredApiKey};
 use crate::model::{
     ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Id, Network, NetworkKey, NetworkSpec,
     NewHost, Tenant, TenantId, TokenInfo,
@@ -251,72 +252,8 @@ impl Store for SqliteStore {
 
     async fn redeem_token(&self, token: &Secret, new: &NewHost, now: i64) -> Result<Host> {
         let (token, new) = (token.clone(), new.clone());
-        self.write(move |tx| {
-            let refused = |reason| StoreError::TokenRefused {
-                id: token.id().to_string(),
-                reason,
-            };
-            let row: Option<(String, String, i64, u32)> = tx
-                .query_row(
-                    "SELECT tenant, hash, expires_at, uses_left FROM tokens WHERE id = ?1",
-                    [token.id()],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()?;
-            let Some((tenant, hash, expires_at, uses_left)) = row else {
-                return Err(refused(TokenRefusal::Unknown));
-            };
-            let stored = SecretHash::from_hex(&hash).ok_or_else(|| corrupt("token hash", "…"))?;
-            if !stored.matches(&token) {
-                return Err(refused(TokenRefusal::Unknown));
-            }
-            if expires_at <= now {
-                return Err(refused(TokenRefusal::Expired));
-            }
-            if uses_left == 0 {
-                return Err(refused(TokenRefusal::UsedUp));
-            }
-            // The spend itself is conditional: it is what makes redemption
-            // single-use even if the checks above raced (they cannot under
-            // BEGIN IMMEDIATE, but the etcd store has no such lock).
-            let spent = tx.execute(
-                "UPDATE tokens SET uses_left = uses_left - 1
-                 WHERE id = ?1 AND uses_left > 0 AND expires_at > ?2",
-                params![token.id(), now],
-            )?;
-            if spent != 1 {
-                return Err(refused(TokenRefusal::UsedUp));
-            }
-            let taken: Option<String> = tx
-                .query_row(
-                    "SELECT id FROM hosts WHERE tenant = ?1 AND name = ?2 AND revoked_at IS NULL",
-                    params![tenant, new.name],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if taken.is_some() {
-                return Err(StoreError::HostNameTaken(new.name));
-            }
-            tx.execute(
-                "INSERT INTO hosts (id, tenant, name, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![new.id.as_str(), tenant, new.name, now],
-            )?;
-            for net in networks_of(tx, &tenant)? {
-                assign_block(tx, &net, new.id.as_str())?;
-            }
-            bump_revision(tx)?;
-            Ok(Host {
-                id: new.id,
-                tenant: id("tenant id", tenant)?,
-                name: new.name,
-                created_at: now,
-                revoked_at: None,
-                endpoint: None,
-                version: None,
-                last_seen: None,
-            })
-        })
-        .await
+        self.write(move |tx| hosts::redeem(tx, token, new, now))
+            .await
     }
 
     async fn list_hosts(&self, tenant: &TenantId) -> Result<Vec<Host>> {
@@ -480,55 +417,8 @@ impl Store for SqliteStore {
 
     async fn report(&self, hid: &HostId, report: &HostReport, now: i64) -> Result<bool> {
         let (hid, report) = (hid.clone(), report.clone());
-        self.write(move |tx| {
-            let row: Option<(String, Option<String>)> = tx
-                .query_row(
-                    "SELECT tenant, endpoint FROM hosts WHERE id = ?1 AND revoked_at IS NULL",
-                    [hid.as_str()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            let Some((tenant, endpoint)) = row else {
-                return Err(StoreError::NotFound {
-                    what: "host",
-                    name: hid.to_string(),
-                });
-            };
-            tx.execute(
-                "UPDATE hosts SET endpoint = ?2, version = ?3, last_seen = ?4 WHERE id = ?1",
-                params![hid.as_str(), report.endpoint, report.version, now],
-            )?;
-            let before = keys_of_host(tx, &tenant, hid.as_str())?;
-            // Keys of networks the tenant has; others (gone, or never
-            // ours) are ignored.
-            let known: std::collections::BTreeSet<String> = networks_of(tx, &tenant)?
-                .into_iter()
-                .map(|n| n.spec.name)
-                .collect();
-            let mut after: Vec<NetworkKey> = report
-                .keys
-                .into_iter()
-                .filter(|k| known.contains(&k.network))
-                .collect();
-            after.sort();
-            after.dedup_by(|a, b| a.network == b.network);
-            let changed = before != after || endpoint.as_deref() != Some(&report.endpoint);
-            if before != after {
-                tx.execute("DELETE FROM host_keys WHERE host = ?1", [hid.as_str()])?;
-                for k in &after {
-                    tx.execute(
-                        "INSERT INTO host_keys (tenant, network, host, public_key, listen_port)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![tenant, k.network, hid.as_str(), k.public_key, k.listen_port],
-                    )?;
-                }
-            }
-            if changed {
-                bump_revision(tx)?;
-            }
-            Ok(changed)
-        })
-        .await
+        self.write(move |tx| hosts::report(tx, hid, report, now))
+            .await
     }
 
     async fn host_keys(&self, tenant: &TenantId) -> Result<Vec<HostKey>> {

@@ -1,6 +1,7 @@
 use super::*;
 use crate::model::NewHost;
 use crate::secret::SecretKind;
+use crate::store::TokenRefusal;
 use crate::store::conformance::{Shared, conformance_tests};
 
 fn fresh() -> (Shared, tempfile::TempDir) {
