@@ -112,6 +112,7 @@ mod tests {
             endpoint: endpoint.map(String::from),
             version: None,
             last_seen: None,
+            peer_health: Default::default(),
         }
     }
 

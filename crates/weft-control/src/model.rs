@@ -109,6 +109,8 @@ pub struct Host {
     pub version: Option<String>,
     /// Its last report (heartbeat).
     pub last_seen: Option<i64>,
+    /// Its peers by health state, as last reported.
+    pub peer_health: std::collections::BTreeMap<String, u32>,
 }
 
 /// What a host reports: its address, version, and per network the public
@@ -118,6 +120,8 @@ pub struct HostReport {
     pub endpoint: String,
     pub version: String,
     pub keys: Vec<NetworkKey>,
+    /// Peers by health state (not desired state: no revision moves for it).
+    pub peer_health: std::collections::BTreeMap<String, u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -232,6 +232,20 @@ fn a_fleet_follows_the_control_plane_and_outlives_it() {
     eprintln!("blue reached every host with its peers in {took:?}");
     assert!(took < Duration::from_secs(2), "took {took:?}");
     assert_eq!(control_state(&lab, "h1"), "connected");
+    // Heartbeats carry the peers' health to the tenant's host list.
+    wait_for(
+        "h1's peers reported by health",
+        Duration::from_secs(30),
+        || {
+            let hosts = tenant.curl(&lab, "GET", "/v1/hosts", None);
+            hosts.as_array().unwrap().iter().any(|h| {
+                h["name"] == "h1"
+                    && h["peer_health"]
+                        .as_object()
+                        .is_some_and(|m| m.values().filter_map(Value::as_u64).sum::<u64>() == 2)
+            })
+        },
+    );
     let table = lab.weft_ok("h1", &["status"]);
     assert!(
         table.contains(&format!("control plane {url}: connected")),

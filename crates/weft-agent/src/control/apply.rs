@@ -175,6 +175,32 @@ pub fn report<D: Dataplane>(
         .collect()
 }
 
+/// How many peers of the managed networks are in each health state.
+pub fn peer_health<D: Dataplane>(
+    agent: &Agent<D>,
+    managed: &BTreeSet<String>,
+) -> Vec<pb::HealthCount> {
+    let Ok(views) = agent.status(None) else {
+        return vec![];
+    };
+    let mut counts: BTreeMap<&'static str, u32> = BTreeMap::new();
+    for view in views
+        .iter()
+        .filter(|v| managed.contains(&v.network.record.name))
+    {
+        for (health, _) in view.health.values() {
+            *counts.entry(health.as_str()).or_insert(0) += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(health, count)| pb::HealthCount {
+            health: health.to_string(),
+            count,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 #[path = "apply_tests.rs"]
 mod tests;

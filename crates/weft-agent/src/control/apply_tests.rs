@@ -55,6 +55,9 @@ fn networks_and_peers_follow_the_desired_state_and_report_keys() {
     assert_eq!(peers.len(), 1);
     assert_eq!(peers[0].endpoint, "192.0.2.2:51820");
     assert_eq!(a.dataplane().peers("wg0").len(), 1);
+    let health = peer_health(&a, &managed(&want));
+    assert_eq!(health.iter().map(|h| h.count).sum::<u32>(), 1, "{health:?}");
+    assert!(peer_health(&a, &BTreeSet::new()).is_empty());
     let reported = report(&a, &managed(&want));
     assert_eq!(reported.len(), 1);
     assert_eq!(

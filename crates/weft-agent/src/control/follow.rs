@@ -83,14 +83,31 @@ async fn apply_on<D: Dataplane + Send + 'static>(
     .unwrap_or_default()
 }
 
+/// The managed networks' peers by health state (a blocking read of the
+/// agent, off the async workers).
+async fn health_on<D: Dataplane + Send + 'static>(
+    agent: &Shared<D>,
+    managed: BTreeSet<String>,
+) -> Vec<pb::HealthCount> {
+    let agent = Arc::clone(agent);
+    tokio::task::spawn_blocking(move || {
+        let agent = agent.lock().unwrap_or_else(PoisonError::into_inner);
+        apply::peer_health(&agent, &managed)
+    })
+    .await
+    .unwrap_or_default()
+}
+
 async fn send_report(
     client: &mut AgentControlClient<tonic::transport::Channel>,
     url: &str,
     networks: Vec<pb::NetworkReport>,
+    peer_health: Vec<pb::HealthCount>,
 ) -> Result<(), ControlError> {
     let req = pb::ReportRequest {
         version: env!("CARGO_PKG_VERSION").to_string(),
         networks,
+        peer_health,
     };
     client
         .report(req)
@@ -125,7 +142,8 @@ async fn session<D: Dataplane + Send + 'static>(
         status,
     };
     let reports = apply_on(agent, saved.desired.clone(), saved.names()).await;
-    send_report(&mut client, &config.url, reports).await?;
+    let health = health_on(agent, saved.names()).await;
+    send_report(&mut client, &config.url, reports.clone(), health).await?;
     let mut stream = client
         .watch(pb::WatchRequest {
             revision: saved.revision,
@@ -138,7 +156,7 @@ async fn session<D: Dataplane + Send + 'static>(
     tracing::info!(control = %config.url, "connected to the control plane");
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
-    let mut last_report = Vec::new();
+    let mut last_report = reports;
     loop {
         tokio::select! {
             msg = stream.message() => {
@@ -151,12 +169,14 @@ async fn session<D: Dataplane + Send + 'static>(
                 tracing::info!(revision = msg.revision, snapshot = msg.snapshot, networks = msg.networks.len(), removed = msg.removed.len(), "desired state received");
                 let reports = apply_on(agent, saved.desired.clone(), before).await;
                 if reports != last_report {
-                    send_report(&mut client, &config.url, reports.clone()).await?;
+                    let health = health_on(agent, saved.names()).await;
+                    send_report(&mut client, &config.url, reports.clone(), health).await?;
                     last_report = reports;
                 }
             }
             _ = heartbeat.tick() => {
-                send_report(&mut client, &config.url, last_report.clone()).await?;
+                let health = health_on(agent, saved.names()).await;
+                send_report(&mut client, &config.url, last_report.clone(), health).await?;
                 if renewal_due(&identity.cert_pem, unix_now()) {
                     // Renewed at the start of the next session.
                     return Ok(());

@@ -228,10 +228,21 @@ fn parse_report(req: pb::ReportRequest, endpoint: String) -> Result<HostReport, 
             listen_port,
         });
     }
+    let mut peer_health = std::collections::BTreeMap::new();
+    for h in req.peer_health {
+        if !["healthy", "degraded", "unhealthy", "disconnected"].contains(&h.health.as_str()) {
+            return Err(Status::invalid_argument(format!(
+                "peer_health.health: {} is not healthy, degraded, unhealthy or disconnected",
+                weft_model::error::shown(&h.health)
+            )));
+        }
+        *peer_health.entry(h.health).or_insert(0u32) += h.count;
+    }
     Ok(HostReport {
         endpoint,
         version: req.version,
         keys,
+        peer_health,
     })
 }
 

@@ -55,6 +55,7 @@ async fn report(a: &mut Agent, network: &str, byte: u8) {
             public_key: key(byte),
             listen_port: 51820,
         }],
+        peer_health: vec![],
     };
     a.client.report(req).await.unwrap();
 }
@@ -163,11 +164,46 @@ async fn bad_reports_are_refused_naming_the_field() {
         let req = pb::ReportRequest {
             version: String::new(),
             networks: vec![n],
+            peer_health: vec![],
         };
         let status = a.client.report(req).await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
         assert!(status.message().contains(field), "{status:?}");
     }
+    let req = pb::ReportRequest {
+        version: String::new(),
+        networks: vec![],
+        peer_health: vec![pb::HealthCount {
+            health: "great".into(),
+            count: 1,
+        }],
+    };
+    let status = a.client.report(req).await.unwrap_err();
+    assert!(
+        status.message().contains("peer_health.health"),
+        "{status:?}"
+    );
+    // Counts are kept per state.
+    let req = pb::ReportRequest {
+        version: "v".into(),
+        networks: vec![],
+        peer_health: vec![
+            pb::HealthCount {
+                health: "healthy".into(),
+                count: 2,
+            },
+            pb::HealthCount {
+                health: "degraded".into(),
+                count: 1,
+            },
+        ],
+    };
+    a.client.report(req).await.unwrap();
+    let host = p.running.store.host(&a.id).await.unwrap().unwrap();
+    assert_eq!(
+        host.peer_health,
+        [("degraded".to_string(), 1), ("healthy".to_string(), 2)].into()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -77,6 +77,8 @@ pub struct HostView {
     endpoint: Option<String>,
     version: Option<String>,
     last_seen: Option<i64>,
+    /// Its peers by health state, from its last report.
+    peer_health: std::collections::BTreeMap<String, u32>,
     blocks: Vec<HostBlockView>,
 }
 
@@ -146,6 +148,7 @@ fn host_view(host: crate::model::Host, blocks: &[HostBlock], now: i64) -> HostVi
         endpoint: host.endpoint,
         version: host.version,
         last_seen: host.last_seen,
+        peer_health: host.peer_health,
     }
 }
 

@@ -32,6 +32,7 @@ fn schemas() -> Value {
             "endpoint": { "type": ["string", "null"] },
             "version": { "type": ["string", "null"] },
             "last_seen": { "type": ["integer", "null"], "description": "Unix time of its last report (heartbeat)" },
+            "peer_health": { "type": "object", "additionalProperties": int, "description": "its peers by health state: healthy, degraded, unhealthy, disconnected" },
             "blocks": { "type": "array", "items": {
                 "type": "object",
                 "properties": { "network": string, "block": string }

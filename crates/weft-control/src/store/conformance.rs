@@ -375,6 +375,7 @@ pub(crate) async fn reports_keep_keys_of_the_tenants_networks_and_move_the_revis
         endpoint: "192.0.2.1".into(),
         version: "0.1.0".into(),
         keys: vec![key("blue"), key("nope")],
+        peer_health: [("healthy".to_string(), 2)].into(),
     };
     let before = store.revision().await.unwrap();
     assert!(store.report(&h, &report, NOW + 5).await.unwrap());
@@ -385,6 +386,16 @@ pub(crate) async fn reports_keep_keys_of_the_tenants_networks_and_move_the_revis
     let got = store.host(&h).await.unwrap().unwrap();
     assert_eq!(got.endpoint.as_deref(), Some("192.0.2.1"));
     assert_eq!(got.last_seen, Some(NOW + 9));
+    assert_eq!(got.peer_health, report.peer_health);
+    // Health alone is not desired state: no revision for it.
+    let healthier = HostReport {
+        peer_health: [("degraded".to_string(), 1)].into(),
+        ..report.clone()
+    };
+    assert!(!store.report(&h, &healthier, NOW + 10).await.unwrap());
+    assert_eq!(store.revision().await.unwrap(), before + 1);
+    let got = store.host(&h).await.unwrap().unwrap();
+    assert_eq!(got.peer_health, healthier.peer_health);
     let keys = store.host_keys(&t).await.unwrap();
     assert_eq!(keys.len(), 1, "only the tenant's networks: {keys:?}");
     assert_eq!(keys[0].key, key("blue"));

@@ -72,6 +72,7 @@ pub(super) fn redeem(tx: &Transaction<'_>, token: Secret, new: NewHost, now: i64
         endpoint: None,
         version: None,
         last_seen: None,
+        peer_health: Default::default(),
     })
 }
 
@@ -96,8 +97,15 @@ pub(super) fn report(
         });
     };
     tx.execute(
-        "UPDATE hosts SET endpoint = ?2, version = ?3, last_seen = ?4 WHERE id = ?1",
-        params![hid.as_str(), report.endpoint, report.version, now],
+        "UPDATE hosts SET endpoint = ?2, version = ?3, last_seen = ?4, peer_health = ?5
+         WHERE id = ?1",
+        params![
+            hid.as_str(),
+            report.endpoint,
+            report.version,
+            now,
+            serde_json::to_string(&report.peer_health).unwrap_or_else(|_| "{}".into())
+        ],
     )?;
     let before = keys_of_host(tx, &tenant, hid.as_str())?;
     // Keys of networks the tenant has; others (gone, or never

@@ -58,7 +58,7 @@ pub(super) fn key_info((kid, tenant, _, created_at, revoked_at): KeyRow) -> Resu
 
 pub(super) const KEY_COLUMNS: &str = "id, tenant, hash, created_at, revoked_at";
 pub(super) const HOST_COLUMNS: &str =
-    "id, tenant, name, created_at, revoked_at, endpoint, version, last_seen";
+    "id, tenant, name, created_at, revoked_at, endpoint, version, last_seen, peer_health";
 pub(super) const NETWORK_COLUMNS: &str =
     "tenant, name, subnet, mode, internal, domain, block_prefix, created_at";
 
@@ -71,6 +71,7 @@ pub(super) type HostRow = (
     Option<String>,
     Option<String>,
     Option<i64>,
+    String,
 );
 
 pub(super) fn host_row(r: &Row<'_>) -> rusqlite::Result<HostRow> {
@@ -83,11 +84,13 @@ pub(super) fn host_row(r: &Row<'_>) -> rusqlite::Result<HostRow> {
         r.get(5)?,
         r.get(6)?,
         r.get(7)?,
+        r.get(8)?,
     ))
 }
 
 pub(super) fn host(row: HostRow) -> Result<Host> {
-    let (hid, tenant, name, created_at, revoked_at, endpoint, version, last_seen) = row;
+    let (hid, tenant, name, created_at, revoked_at, endpoint, version, last_seen, health) = row;
+    let peer_health = serde_json::from_str(&health).map_err(|_| corrupt("peer health", &health))?;
     Ok(Host {
         id: id("host id", hid)?,
         tenant: id("tenant id", tenant)?,
@@ -97,6 +100,7 @@ pub(super) fn host(row: HostRow) -> Result<Host> {
         endpoint,
         version,
         last_seen,
+        peer_health,
     })
 }
 

@@ -36,7 +36,9 @@ CREATE TABLE IF NOT EXISTS hosts (
     revoked_at INTEGER,
     endpoint   TEXT,
     version    TEXT,
-    last_seen  INTEGER
+    last_seen  INTEGER,
+    -- JSON, peers by health state ('healthy' → 2, …), as last reported.
+    peer_health TEXT NOT NULL DEFAULT '{}'
 );
 -- A name is taken while its host lives; a revoked host's name is free again.
 CREATE UNIQUE INDEX IF NOT EXISTS hosts_live_name ON hosts (tenant, name)
