@@ -5,9 +5,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // target directory).
     let manifest = std::env::var("CARGO_MANIFEST_DIR")?;
     let root = std::path::Path::new(&manifest).join("../../proto");
-    let file = root.join("weft/agent/v1/agent.proto");
+    let files = [
+        root.join("weft/agent/v1/agent.proto"),
+        root.join("weft/control/v1/control.proto"),
+    ];
     println!("cargo:rerun-if-changed={}", root.display());
-    let descriptors = protox::compile([&file], [&root])?;
+    let descriptors = protox::compile(&files, [&root])?;
+    // The control plane's tests walk every method of its services from
+    // these descriptors (so a new method cannot skip its authorization test).
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out.join("descriptors.bin"),
+        prost::Message::encode_to_vec(&descriptors),
+    )?;
     tonic_prost_build::configure()
         // `--output json` prints these messages as they are.
         .message_attribute(".", "#[derive(serde::Serialize)]")

@@ -20,6 +20,7 @@
 
 mod agent;
 mod attachments;
+pub mod control;
 mod dataplane;
 mod dns_names;
 mod drift;
@@ -35,6 +36,7 @@ mod plan;
 mod reconcile;
 mod records;
 mod repair;
+pub mod sd_notify;
 mod server;
 mod status;
 mod store;

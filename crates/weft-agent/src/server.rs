@@ -46,6 +46,8 @@ pub struct AgentConfig {
     pub engine: weft_wg::EngineOptions,
     /// How often the kernel state is checked for drift and repaired.
     pub reconcile_interval: Duration,
+    /// The optional control plane to enroll with and follow.
+    pub control: Option<crate::control::ControlConfig>,
 }
 
 /// How often drift is checked unless told otherwise.
@@ -196,14 +198,37 @@ pub async fn run(
         config.health.probe_interval,
     ));
     let repair = tokio::spawn(repair_drift(agent.clone(), config.reconcile_interval));
+    let control_state = config
+        .control
+        .as_ref()
+        .map(|c| crate::control::state::ControlState::new(&c.url));
+    let control = config
+        .control
+        .clone()
+        .zip(control_state.clone())
+        .map(|(control, state)| {
+            tokio::spawn(crate::control::run(
+                Arc::new(control),
+                config.state_dir.clone(),
+                config.host_name.clone(),
+                agent.clone(),
+                state,
+            ))
+        });
     let listener = bind_socket(&config.socket)?;
     tracing::info!(socket = %config.socket.display(), state_dir = %config.state_dir.display(), host = %config.host_name, "weft agent ready");
+    crate::sd_notify::ready();
     let result = tonic::transport::Server::builder()
-        .add_service(AgentServer::new(AgentService::new(agent.clone())))
+        .add_service(AgentServer::new(
+            AgentService::new(agent.clone()).with_control(control_state),
+        ))
         .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
         .await;
     watch.abort();
     repair.abort();
+    if let Some(control) = control {
+        control.abort();
+    }
     let _ = fs::remove_file(&config.socket);
     // Dropping the agent stops userspace engines and removes their sockets.
     drop(agent);

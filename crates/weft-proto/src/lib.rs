@@ -7,6 +7,15 @@ pub mod agent {
     tonic::include_proto!("weft.agent.v1");
 }
 
+/// The control plane's agent-facing API (`proto/weft/control/v1`).
+#[allow(clippy::all, missing_docs)]
+pub mod control {
+    tonic::include_proto!("weft.control.v1");
+}
+
+/// Every proto file's descriptors, encoded (a `FileDescriptorSet`).
+pub const DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
+
 mod error_kind;
 
 pub use error_kind::ErrorKind;

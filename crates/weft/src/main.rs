@@ -71,6 +71,8 @@ enum Command {
     /// Generate WireGuard keys.
     #[command(subcommand)]
     Key(commands::key::Command),
+    /// The optional control plane: serve it, manage tenants and enrollment tokens.
+    Control(commands::control::Args),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
         Command::Names(cmd) => commands::names::exec(&ctx, cmd),
         Command::Key(cmd) => commands::key::exec(cmd),
         Command::Vm(cmd) => commands::vm::exec(&ctx, cmd),
+        Command::Control(args) => commands::control::exec(ctx.output, args),
         Command::Up(args) => commands::up::exec_up(&ctx, args),
         Command::Down(args) => commands::up::exec_down(&ctx, args),
         Command::Exec(args) => commands::exec::exec(&ctx, args),

@@ -22,11 +22,21 @@ use weft_proto::agent as pb;
 
 pub struct AgentService<D: Dataplane + 'static> {
     agent: Arc<Mutex<Agent<D>>>,
+    /// The control plane connection, when the agent follows one.
+    control: Option<crate::control::state::ControlState>,
 }
 
 impl<D: Dataplane + 'static> AgentService<D> {
     pub fn new(agent: Arc<Mutex<Agent<D>>>) -> Self {
-        Self { agent }
+        Self {
+            agent,
+            control: None,
+        }
+    }
+
+    pub fn with_control(mut self, control: Option<crate::control::state::ControlState>) -> Self {
+        self.control = control;
+        self
     }
 
     async fn run<T: Send + 'static>(
@@ -145,6 +155,7 @@ impl<D: Dataplane + 'static> pb::agent_server::Agent for AgentService<D> {
             backend: backend.to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             networks: views.into_iter().map(status_pb).collect(),
+            control: self.control.as_ref().map(|c| c.get()),
         }))
     }
 

@@ -57,6 +57,31 @@ pub struct Args {
     /// and write). For comparison and for kernels that misbehave with them.
     #[arg(long)]
     no_offloads: bool,
+    /// Enroll with this control plane's gRPC port and follow it,
+    /// e.g. https://cp.example:50051 (optional: without it, this host is
+    /// driven only through its socket and `weft up`).
+    #[arg(long, value_name = "URL", env = "WEFT_CONTROL")]
+    control: Option<String>,
+    /// The enrollment token from `weft control token create` (needed until
+    /// the host has enrolled; better passed in the environment).
+    #[arg(
+        long,
+        env = "WEFT_ENROLL_TOKEN",
+        hide_env_values = true,
+        requires = "control"
+    )]
+    enroll_token: Option<String>,
+    /// The control plane CA's fingerprint, as `weft control serve` prints it.
+    #[arg(
+        long,
+        value_name = "SHA256:…",
+        requires = "control",
+        conflicts_with = "ca_file"
+    )]
+    ca_fingerprint: Option<String>,
+    /// The control plane's CA certificate (PEM), instead of its fingerprint.
+    #[arg(long, requires = "control")]
+    ca_file: Option<PathBuf>,
     /// Log filter (tracing's EnvFilter syntax), e.g. `debug` or `weft_wg=trace`.
     #[arg(long, env = "WEFT_LOG", default_value = "info,hickory_server=warn")]
     log: String,
@@ -113,6 +138,15 @@ pub fn exec(ctx: &Context, args: Args) -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     raise_open_files_limit();
+    let control = match &args.control {
+        Some(url) => Some(weft_agent::control::ControlConfig::new(
+            url,
+            args.enroll_token.clone(),
+            args.ca_fingerprint.as_deref(),
+            args.ca_file.as_deref(),
+        )?),
+        None => None,
+    };
     let config = AgentConfig {
         socket: ctx.socket.clone(),
         state_dir: args.state_dir,
@@ -135,6 +169,7 @@ pub fn exec(ctx: &Context, args: Args) -> Result<()> {
             busy_poll: std::time::Duration::from_micros(args.busy_poll),
             ..Default::default()
         },
+        control,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 pub mod agent;
 pub mod attach;
+pub mod control;
 pub mod exec;
 pub mod key;
 pub mod names;

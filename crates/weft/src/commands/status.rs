@@ -76,6 +76,23 @@ fn print(status: &pb::Status) {
         "weft agent {} ({} WireGuard)",
         status.version, status.backend
     );
+    if let Some(c) = &status.control {
+        let host = if c.host_id.is_empty() {
+            String::new()
+        } else {
+            format!(", host {}", c.host_id)
+        };
+        println!(
+            "control plane {}: {} since {}{host}, revision {}",
+            c.url,
+            c.state,
+            output::age(c.since, now),
+            c.revision
+        );
+        if !c.error.is_empty() {
+            println!("  {}", c.error);
+        }
+    }
     for n in &status.networks {
         println!();
         println!(

@@ -1,0 +1,206 @@
+//! Make the agent hold the control plane's desired state, through the same
+//! calls the agent's API makes (`add_network`, `add_peer`, …), so every
+//! check, record and rollback of those paths applies here too.
+//!
+//! The control plane manages only the networks it sent: a network made
+//! locally (`weft network create`, a mesh file) is never changed or
+//! removed here, and attachments (CNI, `weft attach`) stay local.
+
+use crate::agent::Agent;
+use crate::dataplane::Dataplane;
+use crate::networks::{KindSpec, NetworkSpec};
+use crate::peers::{Endpoint, PeerSpec};
+use ipnet::{IpNet, Ipv4Net};
+use std::collections::{BTreeMap, BTreeSet};
+use weft_model::PublicKey;
+use weft_model::names::{Domain, NetworkName};
+use weft_proto::control as pb;
+
+/// Network name → what the control plane wants there.
+pub type Desired = BTreeMap<String, pb::DesiredNetwork>;
+
+/// Keepalive for peers the control plane gives: hosts may sit behind NAT.
+const KEEPALIVE: u16 = 25;
+
+/// `state` with a message applied (a snapshot replaces it).
+pub fn merge(state: &mut Desired, msg: &pb::DesiredState) {
+    if msg.snapshot {
+        state.clear();
+    }
+    for name in &msg.removed {
+        state.remove(name);
+    }
+    for net in &msg.networks {
+        state.insert(net.name.clone(), net.clone());
+    }
+}
+
+fn v4(field: &str, text: &str) -> Result<Ipv4Net, String> {
+    match text.parse::<IpNet>() {
+        Ok(IpNet::V4(net)) => Ok(net),
+        _ => Err(format!("{field} {text:?} is not an IPv4 network")),
+    }
+}
+
+fn spec_of(net: &pb::DesiredNetwork) -> Result<NetworkSpec, String> {
+    Ok(NetworkSpec {
+        name: NetworkName::new(&net.name).map_err(|e| e.to_string())?,
+        subnet: v4("subnet", &net.subnet)?,
+        block: v4("block", &net.block)?,
+        kind: KindSpec::Wireguard {
+            listen_port: None,
+            private_key: None,
+        },
+        internal: net.internal,
+        domain: Domain::new(&net.domain).map_err(|e| e.to_string())?,
+    })
+}
+
+fn peer_of(network: &str, p: &pb::DesiredPeer) -> Result<PeerSpec, String> {
+    let allowed_ips = p
+        .allowed_ips
+        .iter()
+        .map(|a| a.parse::<IpNet>().map_err(|_| format!("allowed ip {a:?}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PeerSpec {
+        network: network.to_string(),
+        public_key: PublicKey::from_base64(&p.public_key).map_err(|e| e.to_string())?,
+        endpoint: Endpoint::resolve(&p.endpoint).map_err(|e| e.to_string())?,
+        allowed_ips,
+        keepalive: KEEPALIVE,
+    })
+}
+
+/// Apply `want` for the networks the control plane manages; `before` are
+/// the ones it managed until now (removed when no longer wanted). Every
+/// network is tried; the errors are returned, one line each.
+pub fn apply<D: Dataplane>(
+    agent: &mut Agent<D>,
+    want: &Desired,
+    before: &BTreeSet<String>,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    for gone in before.iter().filter(|n| !want.contains_key(*n)) {
+        match agent.remove_network(gone, false) {
+            Ok(_) => {
+                tracing::info!(network = %gone, "network removed: the control plane no longer wants it")
+            }
+            Err(err) => errors.push(format!(
+                "remove network {gone}: {}",
+                crate::error::chain(&err)
+            )),
+        }
+    }
+    for net in want.values() {
+        if let Err(err) = apply_network(agent, net, before.contains(&net.name)) {
+            errors.push(format!("network {}: {err}", net.name));
+        }
+    }
+    errors
+}
+
+fn apply_network<D: Dataplane>(
+    agent: &mut Agent<D>,
+    net: &pb::DesiredNetwork,
+    managed: bool,
+) -> Result<(), String> {
+    let spec = spec_of(net)?;
+    let chain = |e: crate::error::AgentError| crate::error::chain(&e);
+    let local = agent
+        .networks()
+        .map_err(chain)?
+        .into_iter()
+        .find(|n| n.record.name == net.name);
+    if let Some(local) = &local {
+        let same = local.record.subnet == IpNet::V4(spec.subnet)
+            && local.record.block == IpNet::V4(spec.block);
+        if !same && !managed {
+            return Err("a network of that name was made on this host with another subnet or block; left as it is".into());
+        }
+        if !same {
+            agent.remove_network(&net.name, false).map_err(chain)?;
+        }
+    }
+    let exists = local.is_some_and(|l| {
+        l.record.subnet == IpNet::V4(spec.subnet) && l.record.block == IpNet::V4(spec.block)
+    });
+    if !exists {
+        let view = agent.add_network(spec).map_err(chain)?;
+        tracing::info!(network = %net.name, block = %net.block, interface = %view.ifname, "network made for the control plane");
+    }
+    let have = agent.peers(&net.name).map_err(chain)?;
+    let wanted: BTreeSet<&str> = net.peers.iter().map(|p| p.public_key.as_str()).collect();
+    for old in have
+        .iter()
+        .filter(|p| !wanted.contains(p.public_key.to_base64().as_str()))
+    {
+        agent
+            .remove_peer(&net.name, &old.public_key)
+            .map_err(chain)?;
+        tracing::info!(network = %net.name, peer = %old.public_key, "peer removed for the control plane");
+    }
+    for p in &net.peers {
+        let spec = peer_of(&net.name, p)?;
+        let same = have.iter().any(|h| {
+            h.public_key == spec.public_key
+                && h.endpoint == spec.endpoint.text
+                && h.allowed_ips == spec.allowed_ips
+        });
+        if !same {
+            agent.add_peer(spec).map_err(chain)?;
+        }
+    }
+    Ok(())
+}
+
+/// What this host made of the managed networks: key and port of each.
+pub fn report<D: Dataplane>(
+    agent: &Agent<D>,
+    managed: &BTreeSet<String>,
+) -> Vec<pb::NetworkReport> {
+    let Ok(views) = agent.networks() else {
+        return vec![];
+    };
+    views
+        .into_iter()
+        .filter(|v| managed.contains(&v.record.name))
+        .filter_map(|v| {
+            let wg = v.record.wireguard.as_ref()?;
+            Some(pb::NetworkReport {
+                network: v.record.name.clone(),
+                public_key: wg.private_key.public_key().to_base64(),
+                listen_port: u32::from(wg.listen_port),
+            })
+        })
+        .collect()
+}
+
+/// How many peers of the managed networks are in each health state.
+pub fn peer_health<D: Dataplane>(
+    agent: &Agent<D>,
+    managed: &BTreeSet<String>,
+) -> Vec<pb::HealthCount> {
+    let Ok(views) = agent.status(None) else {
+        return vec![];
+    };
+    let mut counts: BTreeMap<&'static str, u32> = BTreeMap::new();
+    for view in views
+        .iter()
+        .filter(|v| managed.contains(&v.network.record.name))
+    {
+        for (health, _) in view.health.values() {
+            *counts.entry(health.as_str()).or_insert(0) += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(health, count)| pb::HealthCount {
+            health: health.to_string(),
+            count,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "apply_tests.rs"]
+mod tests;

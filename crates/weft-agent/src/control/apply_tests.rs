@@ -1,0 +1,166 @@
+//! Desired state applied to an agent on the in-memory data plane.
+
+use super::*;
+use crate::fake::FakeDataplane;
+use crate::store::Store;
+
+fn agent() -> Agent<FakeDataplane> {
+    Agent::new(Store::in_memory().unwrap(), FakeDataplane::default())
+}
+
+fn key(byte: u8) -> String {
+    weft_model::PrivateKey::from_bytes([byte; 32])
+        .public_key()
+        .to_base64()
+}
+
+fn peer(byte: u8, ip: &str, block: &str) -> pb::DesiredPeer {
+    pb::DesiredPeer {
+        host_id: format!("{byte:016x}"),
+        host_name: format!("h{byte}"),
+        public_key: key(byte),
+        endpoint: format!("{ip}:51820"),
+        allowed_ips: vec![block.into()],
+    }
+}
+
+fn blue(peers: Vec<pb::DesiredPeer>) -> pb::DesiredNetwork {
+    pb::DesiredNetwork {
+        name: "blue".into(),
+        subnet: "10.42.0.0/16".into(),
+        block: "10.42.0.0/24".into(),
+        internal: false,
+        domain: "mesh.local".into(),
+        peers,
+    }
+}
+
+fn desired(nets: Vec<pb::DesiredNetwork>) -> Desired {
+    nets.into_iter().map(|n| (n.name.clone(), n)).collect()
+}
+
+fn managed(d: &Desired) -> BTreeSet<String> {
+    d.keys().cloned().collect()
+}
+
+#[test]
+fn networks_and_peers_follow_the_desired_state_and_report_keys() {
+    let mut a = agent();
+    let want = desired(vec![blue(vec![peer(2, "192.0.2.2", "10.42.1.0/24")])]);
+    assert!(apply(&mut a, &want, &BTreeSet::new()).is_empty());
+    let nets = a.networks().unwrap();
+    assert_eq!(nets.len(), 1);
+    assert_eq!(nets[0].record.block.to_string(), "10.42.0.0/24");
+    let peers = a.peers("blue").unwrap();
+    assert_eq!(peers.len(), 1);
+    assert_eq!(peers[0].endpoint, "192.0.2.2:51820");
+    assert_eq!(a.dataplane().peers("wg0").len(), 1);
+    let health = peer_health(&a, &managed(&want));
+    assert_eq!(health.iter().map(|h| h.count).sum::<u32>(), 1, "{health:?}");
+    assert!(peer_health(&a, &BTreeSet::new()).is_empty());
+    let reported = report(&a, &managed(&want));
+    assert_eq!(reported.len(), 1);
+    assert_eq!(
+        reported[0].public_key,
+        nets[0].public_key.unwrap().to_base64()
+    );
+
+    // Applying the same again changes nothing in the kernel.
+    let writes = a.dataplane().lock().writes;
+    assert!(apply(&mut a, &want, &managed(&want)).is_empty());
+    assert_eq!(a.dataplane().lock().writes, writes);
+
+    // A peer moves, another comes, the first goes.
+    let next = desired(vec![blue(vec![peer(3, "192.0.2.3", "10.42.2.0/24")])]);
+    assert!(apply(&mut a, &next, &managed(&want)).is_empty());
+    let peers = a.peers("blue").unwrap();
+    assert_eq!(peers.len(), 1);
+    assert_eq!(peers[0].public_key.to_base64(), key(3));
+
+    // The network is no longer wanted: removed.
+    assert!(apply(&mut a, &Desired::new(), &managed(&next)).is_empty());
+    assert!(a.networks().unwrap().is_empty());
+}
+
+#[test]
+fn local_networks_are_never_touched_and_errors_are_per_network() {
+    let mut a = agent();
+    let local = crate::networks::NetworkSpec {
+        name: NetworkName::new("blue").unwrap(),
+        subnet: "10.42.0.0/16".parse().unwrap(),
+        block: "10.42.9.0/24".parse().unwrap(),
+        kind: KindSpec::Wireguard {
+            listen_port: None,
+            private_key: None,
+        },
+        internal: false,
+        domain: Domain::new("mesh.local").unwrap(),
+    };
+    a.add_network(local).unwrap();
+    let mut bad = blue(vec![]);
+    bad.name = "red".into();
+    bad.subnet = "fd00::/48".into();
+    let want = desired(vec![blue(vec![]), bad]);
+    let errors = apply(&mut a, &want, &BTreeSet::new());
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("blue") && e.contains("made on this host")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("red") && e.contains("IPv4")),
+        "{errors:?}"
+    );
+    // The local network keeps its block, and is not removed either.
+    assert!(apply(&mut a, &Desired::new(), &BTreeSet::new()).is_empty());
+    assert_eq!(
+        a.networks().unwrap()[0].record.block.to_string(),
+        "10.42.9.0/24"
+    );
+}
+
+#[test]
+fn a_managed_network_whose_block_changed_is_made_again() {
+    let mut a = agent();
+    let want = desired(vec![blue(vec![])]);
+    apply(&mut a, &want, &BTreeSet::new());
+    let mut moved = blue(vec![]);
+    moved.block = "10.42.5.0/24".into();
+    let next = desired(vec![moved]);
+    assert!(apply(&mut a, &next, &managed(&want)).is_empty());
+    assert_eq!(
+        a.networks().unwrap()[0].record.block.to_string(),
+        "10.42.5.0/24"
+    );
+}
+
+#[test]
+fn merging_snapshots_and_deltas() {
+    let mut state = Desired::new();
+    merge(
+        &mut state,
+        &pb::DesiredState {
+            revision: 1,
+            snapshot: true,
+            networks: vec![blue(vec![])],
+            removed: vec![],
+        },
+    );
+    assert_eq!(state.len(), 1);
+    let mut red = blue(vec![]);
+    red.name = "red".into();
+    merge(
+        &mut state,
+        &pb::DesiredState {
+            revision: 2,
+            snapshot: false,
+            networks: vec![red],
+            removed: vec!["blue".into()],
+        },
+    );
+    assert_eq!(state.keys().collect::<Vec<_>>(), ["red"]);
+}

@@ -1,0 +1,75 @@
+//! The connection to the control plane as `weft status` shows it.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use weft_proto::agent as pb;
+
+#[derive(Clone, Default)]
+pub struct ControlState {
+    inner: Arc<Mutex<pb::ControlStatus>>,
+}
+
+fn now() -> i64 {
+    super::unix_now()
+}
+
+impl ControlState {
+    pub fn new(url: &str) -> ControlState {
+        let state = ControlState::default();
+        state.update(|s| {
+            s.url = url.to_string();
+            s.state = "enrolling".into();
+            s.since = now();
+        });
+        state
+    }
+
+    fn update(&self, f: impl FnOnce(&mut pb::ControlStatus)) {
+        f(&mut self.inner.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+
+    /// Move to `state` (its time kept when it does not change), with why.
+    pub fn set(&self, state: &str, error: Option<String>) {
+        self.update(|s| {
+            if s.state != state {
+                s.state = state.to_string();
+                s.since = now();
+            }
+            s.error = error.unwrap_or_default();
+        });
+    }
+
+    pub fn set_host(&self, host_id: &str) {
+        self.update(|s| s.host_id = host_id.to_string());
+    }
+
+    pub fn set_revision(&self, revision: u64) {
+        self.update(|s| s.revision = revision);
+    }
+
+    pub fn get(&self) -> pb::ControlStatus {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_keeps_its_time_until_it_changes() {
+        let s = ControlState::new("https://cp:1");
+        s.set("connected", None);
+        let since = s.get().since;
+        s.set("connected", None);
+        assert_eq!(s.get().since, since);
+        s.set("disconnected", Some("refused".into()));
+        let got = s.get();
+        assert_eq!(
+            (got.state.as_str(), got.error.as_str(), got.url.as_str()),
+            ("disconnected", "refused", "https://cp:1")
+        );
+    }
+}

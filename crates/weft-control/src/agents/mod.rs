@@ -1,0 +1,406 @@
+//! The agents' gRPC port: enrollment (no certificate yet) and, with mutual
+//! TLS, everything else.
+//!
+//! Authorization, per service rather than per method so a new method
+//! cannot forget it: `Enrollment` is open (the token is its credential,
+//! and it is rate-limited); every method of `AgentControl` starts with
+//! [`authorize`], which wants a client certificate (already verified
+//! against the CA by rustls) naming a host that exists and is not revoked —
+//! looked up on every call, so a deleted host is refused at once.
+//! `tests.rs` walks every method of the proto's services to hold this.
+
+mod conn;
+mod limit;
+
+pub use conn::{AgentConn, PeerInfo};
+pub use limit::RateLimit;
+
+use crate::api::Clock;
+use crate::ca::{self, Ca};
+use crate::desired::{self, Desired};
+use crate::model::{Host, HostId, HostReport, NetworkKey, NewHost, validate_label};
+use crate::secret::{Secret, SecretKind};
+use crate::store::{Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tonic::{Request, Response, Status};
+use weft_proto::control as pb;
+use weft_proto::control::agent_control_server::{AgentControl, AgentControlServer};
+use weft_proto::control::enrollment_server::{Enrollment, EnrollmentServer};
+
+/// The largest message an agent may send; CSRs and reports are small.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+/// Streams one agent connection may hold open at once (tonic would
+/// otherwise lift hyper's limit entirely).
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 16;
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct Shared {
+    pub store: Arc<dyn Store>,
+    pub ca: Arc<Ca>,
+    pub clock: Clock,
+    pub enroll_limit: Arc<RateLimit>,
+    /// How long client certificates live.
+    pub cert_days: i64,
+    /// Woken at every change of desired state (the REST side and this one
+    /// call it); each agent's stream also looks once a second.
+    pub changes: Arc<tokio::sync::Notify>,
+    /// What each host's stream last sent, by host: a host that comes back
+    /// saying it has that revision gets only what changed since, not a
+    /// snapshot. Lost on restart (then it is a snapshot).
+    pub last_sent: Arc<std::sync::Mutex<std::collections::HashMap<HostId, (u64, Desired)>>>,
+}
+
+/// The host a request comes from, or why it is refused.
+pub async fn authorize<T>(store: &dyn Store, req: &Request<T>) -> Result<Host, Status> {
+    let cert = req
+        .extensions()
+        .get::<PeerInfo>()
+        .and_then(|p| p.cert.clone())
+        .ok_or_else(|| {
+            Status::unauthenticated("this method needs the host's client certificate")
+        })?;
+    let id = ca::host_of(&cert)
+        .ok_or_else(|| Status::unauthenticated("the client certificate names no weft host"))?;
+    let host = store.host(&id).await.map_err(internal)?;
+    match host {
+        Some(host) if host.revoked_at.is_none() => Ok(host),
+        Some(_) => {
+            tracing::debug!(host = %id, "refused the certificate of a revoked host");
+            Err(Status::unauthenticated(
+                "this host was deleted: its certificate is revoked",
+            ))
+        }
+        None => Err(Status::unauthenticated(
+            "the client certificate names an unknown host",
+        )),
+    }
+}
+
+fn internal(err: StoreError) -> Status {
+    tracing::error!(error = %crate::api::error::chain(&err), "control plane store");
+    Status::internal("internal error")
+}
+
+pub struct EnrollmentService(pub Shared);
+
+#[tonic::async_trait]
+impl Enrollment for EnrollmentService {
+    async fn enroll(
+        &self,
+        req: Request<pb::EnrollRequest>,
+    ) -> Result<Response<pb::EnrollResponse>, Status> {
+        let s = &self.0;
+        if !s.enroll_limit.try_take() {
+            return Err(Status::resource_exhausted(
+                "too many enrollments at once; retry in a few seconds",
+            ));
+        }
+        let peer = req.extensions().get::<PeerInfo>().map(|p| p.addr);
+        let req = req.into_inner();
+        let token = Secret::parse(SecretKind::EnrollToken, &req.token)
+            .map_err(|e| Status::unauthenticated(e.to_string()))?;
+        validate_label("host_name", &req.host_name)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let now = (s.clock)();
+        // The CSR is checked (and signed) before the token is spent, so a
+        // bad CSR does not cost the host its token. The certificate is
+        // handed out only once the token is redeemed.
+        let id = HostId::generate();
+        let cert =
+            s.ca.sign_client(&req.csr_pem, &id, now, s.cert_days)
+                .map_err(|e| {
+                    Status::invalid_argument(format!("csr_pem: {}", crate::api::error::chain(&e)))
+                })?;
+        let new = NewHost {
+            id: id.clone(),
+            name: req.host_name,
+        };
+        let host = match s.store.redeem_token(&token, &new, now).await {
+            Ok(host) => host,
+            Err(StoreError::TokenRefused { id, reason }) => {
+                tracing::info!(token = %id, reason = reason.as_str(), ?peer, "enrollment refused");
+                return Err(Status::unauthenticated("enrollment token refused"));
+            }
+            Err(err @ (StoreError::HostNameTaken(_) | StoreError::NoFreeBlock { .. })) => {
+                return Err(Status::failed_precondition(err.to_string()));
+            }
+            Err(err) => return Err(internal(err)),
+        };
+        tracing::info!(host = %host.id, name = %host.name, tenant = %host.tenant, token = %token, "host enrolled");
+        s.changes.notify_waiters();
+        Ok(Response::new(pb::EnrollResponse {
+            host_id: host.id.to_string(),
+            certificate_pem: cert,
+            ca_pem: s.ca.cert_pem().to_string(),
+        }))
+    }
+}
+
+pub struct AgentControlService(pub Shared);
+
+#[tonic::async_trait]
+impl AgentControl for AgentControlService {
+    async fn renew(
+        &self,
+        req: Request<pb::RenewRequest>,
+    ) -> Result<Response<pb::RenewResponse>, Status> {
+        let s = &self.0;
+        let host = authorize(s.store.as_ref(), &req).await?;
+        let cert =
+            s.ca.sign_client(&req.get_ref().csr_pem, &host.id, (s.clock)(), s.cert_days)
+                .map_err(|e| {
+                    Status::invalid_argument(format!("csr_pem: {}", crate::api::error::chain(&e)))
+                })?;
+        tracing::info!(host = %host.id, "certificate renewed");
+        Ok(Response::new(pb::RenewResponse {
+            certificate_pem: cert,
+        }))
+    }
+
+    async fn report(
+        &self,
+        req: Request<pb::ReportRequest>,
+    ) -> Result<Response<pb::ReportResponse>, Status> {
+        let s = &self.0;
+        let host = authorize(s.store.as_ref(), &req).await?;
+        let endpoint = req
+            .extensions()
+            .get::<PeerInfo>()
+            .map(|p| p.addr.ip().to_canonical().to_string())
+            .unwrap_or_default();
+        let report = parse_report(req.into_inner(), endpoint)?;
+        let changed = s
+            .store
+            .report(&host.id, &report, (s.clock)())
+            .await
+            .map_err(internal)?;
+        if changed {
+            tracing::info!(host = %host.id, endpoint = %report.endpoint, networks = report.keys.len(), "host reported new keys or address");
+            s.changes.notify_waiters();
+        }
+        Ok(Response::new(pb::ReportResponse {}))
+    }
+
+    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<pb::DesiredState, Status>>;
+
+    async fn watch(
+        &self,
+        req: Request<pb::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let host = authorize(self.0.store.as_ref(), &req).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let from = req.get_ref().revision;
+        tracing::info!(host = %host.id, from, "agent follows its desired state");
+        tokio::spawn(follow(self.0.clone(), host, from, tx));
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            rx,
+        )))
+    }
+}
+
+/// Check a report's fields, naming the field at fault.
+fn parse_report(req: pb::ReportRequest, endpoint: String) -> Result<HostReport, Status> {
+    if req.version.len() > 64 {
+        return Err(Status::invalid_argument(
+            "version: longer than 64 characters",
+        ));
+    }
+    if req.networks.len() > 1024 {
+        return Err(Status::invalid_argument("networks: more than 1024"));
+    }
+    let mut keys = Vec::new();
+    for n in req.networks {
+        weft_model::names::validate_network_name(&n.network)
+            .map_err(|e| Status::invalid_argument(format!("networks.network: {e}")))?;
+        weft_model::PublicKey::from_base64(&n.public_key)
+            .map_err(|e| Status::invalid_argument(format!("networks.public_key: {e}")))?;
+        let listen_port = u16::try_from(n.listen_port)
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| Status::invalid_argument("networks.listen_port: must be 1 to 65535"))?;
+        keys.push(NetworkKey {
+            network: n.network,
+            public_key: n.public_key,
+            listen_port,
+        });
+    }
+    let mut peer_health = std::collections::BTreeMap::new();
+    for h in req.peer_health {
+        if !["healthy", "degraded", "unhealthy", "disconnected"].contains(&h.health.as_str()) {
+            return Err(Status::invalid_argument(format!(
+                "peer_health.health: {} is not healthy, degraded, unhealthy or disconnected",
+                weft_model::error::shown(&h.health)
+            )));
+        }
+        *peer_health.entry(h.health).or_insert(0u32) += h.count;
+    }
+    Ok(HostReport {
+        endpoint,
+        version: req.version,
+        keys,
+        peer_health,
+    })
+}
+
+pub(crate) async fn desired_of(s: &Shared, host: &Host) -> Result<Desired, StoreError> {
+    let t = &host.tenant;
+    let networks = s.store.list_networks(t).await?;
+    let blocks = s.store.blocks(t).await?;
+    let keys = s.store.host_keys(t).await?;
+    let hosts = s.store.list_hosts(t).await?;
+    Ok(desired::desired_for(
+        &host.id, &networks, &blocks, &keys, &hosts,
+    ))
+}
+
+/// Feed one agent's stream: a snapshot (or, for a host resuming from the
+/// revision it was last sent, only what changed since), then a delta
+/// whenever the revision moves and something of this host's changed. Ends when the agent goes,
+/// or with `Unauthenticated` when the host is deleted.
+async fn follow(
+    s: Shared,
+    host: Host,
+    from: u64,
+    tx: tokio::sync::mpsc::Sender<Result<pb::DesiredState, Status>>,
+) {
+    // Resume from what this host last got, if it says it has exactly that.
+    let mut sent: Option<Desired> = {
+        let last = s
+            .last_sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        last.get(&host.id)
+            .filter(|(revision, _)| from != 0 && *revision == from)
+            .map(|(_, desired)| desired.clone())
+    };
+    // The revision of the last message this host got: the one it will
+    // resume from.
+    let mut delivered = from;
+    let mut seen = None;
+    loop {
+        // Listen before reading, so a change made meanwhile is not missed.
+        let notified = s.changes.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let revision = match s.store.revision().await {
+            Ok(r) => r,
+            Err(err) => {
+                let _ = tx.send(Err(internal(err))).await;
+                return;
+            }
+        };
+        if seen != Some(revision) {
+            match s.store.host(&host.id).await {
+                Ok(Some(h)) if h.revoked_at.is_none() => {}
+                _ => {
+                    tracing::info!(host = %host.id, "ending the stream of a deleted host");
+                    let _ = tx
+                        .send(Err(Status::unauthenticated(
+                            "this host was deleted: its certificate is revoked",
+                        )))
+                        .await;
+                    return;
+                }
+            }
+            let desired = match desired_of(&s, &host).await {
+                Ok(d) => d,
+                Err(err) => {
+                    let _ = tx.send(Err(internal(err))).await;
+                    return;
+                }
+            };
+            let msg = match &sent {
+                None => Some(pb::DesiredState {
+                    revision,
+                    snapshot: true,
+                    networks: desired.values().cloned().collect(),
+                    removed: vec![],
+                }),
+                Some(old) => {
+                    let (networks, removed) = desired::delta(old, &desired);
+                    (!networks.is_empty() || !removed.is_empty()).then_some(pb::DesiredState {
+                        revision,
+                        snapshot: false,
+                        networks,
+                        removed,
+                    })
+                }
+            };
+            if let Some(msg) = msg {
+                if tx.send(Ok(msg)).await.is_err() {
+                    return;
+                }
+                delivered = revision;
+            }
+            s.last_sent
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(host.id.clone(), (delivered, desired.clone()));
+            sent = Some(desired);
+            seen = Some(revision);
+        }
+        tokio::select! {
+            () = &mut notified => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = tx.closed() => return,
+        }
+    }
+}
+
+/// Serve the agents' port on `listener` until the task is dropped.
+pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared: Shared) {
+    let (conns, incoming) = tokio::sync::mpsc::channel::<std::io::Result<AgentConn>>(64);
+    let acceptor = TlsAcceptor::from(tls);
+    // Handshakes run side by side; finished connections go to tonic.
+    let accept = tokio::spawn(async move {
+        loop {
+            let (tcp, addr) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    tracing::warn!(error = %err, "accept on the agents' port");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let (acceptor, conns) = (acceptor.clone(), conns.clone());
+            tokio::spawn(async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => {
+                        let _ = conns.send(Ok(AgentConn::new(tls, addr))).await;
+                    }
+                    Ok(Err(err)) => {
+                        tracing::debug!(%addr, error = %err, "agent TLS handshake refused")
+                    }
+                    Err(_) => tracing::debug!(%addr, "agent TLS handshake timed out"),
+                }
+            });
+        }
+    });
+    let served = tonic::transport::Server::builder()
+        .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
+        .http2_keepalive_interval(Some(Duration::from_secs(20)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .add_service(
+            EnrollmentServer::new(EnrollmentService(shared.clone()))
+                .max_decoding_message_size(MAX_MESSAGE),
+        )
+        .add_service(
+            AgentControlServer::new(AgentControlService(shared))
+                .max_decoding_message_size(MAX_MESSAGE),
+        )
+        .serve_with_incoming(tokio_stream::wrappers::ReceiverStream::new(incoming))
+        .await;
+    accept.abort();
+    if let Err(err) = served {
+        tracing::error!(error = %err, "the agents' gRPC server stopped");
+    }
+}
+
+#[cfg(test)]
+mod stream_tests;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,270 @@
+//! Agents' streams: snapshot, deltas within 2 s, revocation ending the
+//! stream and removing the host from its peers'.
+
+use super::tests::{enroll, plane};
+use super::*;
+use std::time::Instant;
+use weft_proto::control::agent_control_client::AgentControlClient;
+
+const WITHIN: Duration = Duration::from_secs(2);
+
+struct Agent {
+    id: HostId,
+    client: AgentControlClient<tonic::transport::Channel>,
+    stream: tonic::Streaming<pb::DesiredState>,
+}
+
+async fn agent(p: &super::tests::Plane, name: &str) -> Agent {
+    let token = p.token("acme", 1, 60).await;
+    let (got, key) = enroll(p, &token, name).await.unwrap();
+    let channel = p
+        .channel(Some((&got.certificate_pem, &key.serialize_pem())))
+        .await
+        .unwrap();
+    let mut client = AgentControlClient::new(channel);
+    let stream = client
+        .watch(pb::WatchRequest { revision: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    Agent {
+        id: HostId::parse("host", &got.host_id).unwrap(),
+        client,
+        stream,
+    }
+}
+
+async fn next(a: &mut Agent) -> pb::DesiredState {
+    tokio::time::timeout(WITHIN, a.stream.message())
+        .await
+        .expect("a message within 2 s")
+        .unwrap()
+        .expect("the stream goes on")
+}
+
+fn key(byte: u8) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode([byte; 32])
+}
+
+async fn report(a: &mut Agent, network: &str, byte: u8) {
+    let req = pb::ReportRequest {
+        version: "test".into(),
+        networks: vec![pb::NetworkReport {
+            network: network.into(),
+            public_key: key(byte),
+            listen_port: 51820,
+        }],
+        peer_health: vec![],
+    };
+    a.client.report(req).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_then_deltas_with_peers_and_revocation() {
+    let p = plane((100.0, 100)).await;
+    let mut a = agent(&p, "a").await;
+    let mut b = agent(&p, "b").await;
+    let first = next(&mut a).await;
+    assert!(first.snapshot && first.networks.is_empty(), "{first:?}");
+    next(&mut b).await;
+
+    // A network made through the REST side's store and notifier.
+    let store = &p.running.store;
+    let tenant = store.tenant_by_name("acme").await.unwrap().unwrap().id;
+    let spec = crate::model::NetworkSpec::new("blue", "10.42.0.0/16", "", false, "", None).unwrap();
+    let started = Instant::now();
+    store.create_network(&tenant, &spec, 0).await.unwrap();
+    p.running.notify_changes();
+    let got = next(&mut a).await;
+    assert!(!got.snapshot && got.revision > first.revision);
+    assert_eq!(got.networks.len(), 1);
+    assert_eq!(got.networks[0].block, "10.42.0.0/24");
+    assert!(got.networks[0].peers.is_empty(), "no keys reported yet");
+    assert_eq!(next(&mut b).await.networks[0].block, "10.42.1.0/24");
+    assert!(started.elapsed() < WITHIN);
+
+    // Both report their keys: each gets the other as a peer.
+    report(&mut a, "blue", 1).await;
+    report(&mut b, "blue", 2).await;
+    let peers_of = |m: &pb::DesiredState| -> Vec<String> {
+        m.networks
+            .iter()
+            .flat_map(|n| n.peers.iter().map(|p| p.public_key.clone()))
+            .collect()
+    };
+    let mut a_peers = vec![];
+    while a_peers.is_empty() {
+        a_peers = peers_of(&next(&mut a).await);
+    }
+    assert_eq!(a_peers, [key(2)]);
+    let mut last = next(&mut b).await;
+    while peers_of(&last).is_empty() {
+        last = next(&mut b).await;
+    }
+    let peer = &last.networks[0].peers[0];
+    assert_eq!(
+        (peer.public_key.as_str(), peer.endpoint.as_str()),
+        (key(1).as_str(), "127.0.0.1:51820")
+    );
+    assert_eq!(peer.allowed_ips, ["10.42.0.0/24"]);
+    // A heartbeat with nothing new sends nothing.
+    report(&mut a, "blue", 1).await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), a.stream.message())
+            .await
+            .is_err()
+    );
+
+    // b is deleted: its stream ends refused, and a loses it as a peer.
+    let started = Instant::now();
+    store.delete_host(&tenant, &b.id, 0).await.unwrap();
+    p.running.notify_changes();
+    let got = next(&mut a).await;
+    assert!(got.networks[0].peers.is_empty(), "{got:?}");
+    let end = tokio::time::timeout(WITHIN, b.stream.message())
+        .await
+        .unwrap();
+    assert_eq!(end.unwrap_err().code(), tonic::Code::Unauthenticated);
+    assert!(started.elapsed() < WITHIN);
+    let _ = a.id;
+}
+
+#[tokio::test]
+async fn bad_reports_are_refused_naming_the_field() {
+    let p = plane((100.0, 100)).await;
+    let mut a = agent(&p, "a").await;
+    let cases = [
+        (
+            pb::NetworkReport {
+                network: "Blue".into(),
+                public_key: key(1),
+                listen_port: 1,
+            },
+            "networks.network",
+        ),
+        (
+            pb::NetworkReport {
+                network: "blue".into(),
+                public_key: "short".into(),
+                listen_port: 1,
+            },
+            "networks.public_key",
+        ),
+        (
+            pb::NetworkReport {
+                network: "blue".into(),
+                public_key: key(1),
+                listen_port: 70000,
+            },
+            "networks.listen_port",
+        ),
+    ];
+    for (n, field) in cases {
+        let req = pb::ReportRequest {
+            version: String::new(),
+            networks: vec![n],
+            peer_health: vec![],
+        };
+        let status = a.client.report(req).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(status.message().contains(field), "{status:?}");
+    }
+    let req = pb::ReportRequest {
+        version: String::new(),
+        networks: vec![],
+        peer_health: vec![pb::HealthCount {
+            health: "great".into(),
+            count: 1,
+        }],
+    };
+    let status = a.client.report(req).await.unwrap_err();
+    assert!(
+        status.message().contains("peer_health.health"),
+        "{status:?}"
+    );
+    // Counts are kept per state.
+    let req = pb::ReportRequest {
+        version: "v".into(),
+        networks: vec![],
+        peer_health: vec![
+            pb::HealthCount {
+                health: "healthy".into(),
+                count: 2,
+            },
+            pb::HealthCount {
+                health: "degraded".into(),
+                count: 1,
+            },
+        ],
+    };
+    a.client.report(req).await.unwrap();
+    let host = p.running.store.host(&a.id).await.unwrap().unwrap();
+    assert_eq!(
+        host.peer_health,
+        [("degraded".to_string(), 1), ("healthy".to_string(), 2)].into()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_resuming_from_its_revision_gets_only_what_changed() {
+    let p = plane((100.0, 100)).await;
+    let mut a = agent(&p, "a").await;
+    next(&mut a).await;
+    let store = &p.running.store;
+    let tenant = store.tenant_by_name("acme").await.unwrap().unwrap().id;
+    let spec =
+        |n: &str, s: &str| crate::model::NetworkSpec::new(n, s, "", false, "", None).unwrap();
+    store
+        .create_network(&tenant, &spec("blue", "10.42.0.0/16"), 0)
+        .await
+        .unwrap();
+    p.running.notify_changes();
+    let got = next(&mut a).await;
+    let revision = got.revision;
+    drop(a.stream);
+
+    // Back with the revision it has: nothing to send until something changes.
+    let mut resumed = a
+        .client
+        .watch(pb::WatchRequest { revision })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), resumed.message())
+            .await
+            .is_err()
+    );
+    store
+        .create_network(&tenant, &spec("red", "10.43.0.0/16"), 0)
+        .await
+        .unwrap();
+    p.running.notify_changes();
+    let got = tokio::time::timeout(WITHIN, resumed.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(!got.snapshot, "{got:?}");
+    assert_eq!(got.networks.len(), 1);
+    assert_eq!(got.networks[0].name, "red");
+    drop(resumed);
+
+    // An unknown revision, or none: a snapshot.
+    for from in [0, got.revision + 100] {
+        let mut fresh = a
+            .client
+            .watch(pb::WatchRequest { revision: from })
+            .await
+            .unwrap()
+            .into_inner();
+        let first = tokio::time::timeout(WITHIN, fresh.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(first.snapshot, "from {from}: {first:?}");
+        assert_eq!(first.networks.len(), 2);
+    }
+}

@@ -1,0 +1,348 @@
+//! The routes' handlers: parse into typed values, call the store with the
+//! caller's tenant, answer with views. Views carry no secret: a network's
+//! view has no keys at all, a host's only what the tenant may see.
+
+use super::body::JsonBody;
+use super::error::{ApiError, ApiResult};
+use super::{AppState, Caller};
+use crate::model::{HostBlock, HostId, Network, NetworkSpec};
+use crate::secret::{Secret, SecretKind};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+
+/// Enrollment tokens live at most this long.
+pub const MAX_TOKEN_TTL_SECS: u64 = 30 * 86_400;
+pub const DEFAULT_TOKEN_TTL_SECS: u64 = 3600;
+pub const MAX_TOKEN_USES: u32 = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateNetwork {
+    name: String,
+    subnet: String,
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    internal: bool,
+    #[serde(default)]
+    domain: String,
+    #[serde(default)]
+    block_prefix: Option<u8>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    #[serde(default)]
+    ttl_seconds: Option<u64>,
+    #[serde(default)]
+    uses: Option<u32>,
+}
+
+#[derive(Serialize)]
+pub struct BlockView {
+    host: HostId,
+    block: String,
+}
+
+#[derive(Serialize)]
+pub struct NetworkView {
+    name: String,
+    subnet: String,
+    mode: &'static str,
+    internal: bool,
+    domain: String,
+    block_prefix: u8,
+    created_at: i64,
+    blocks: Vec<BlockView>,
+}
+
+#[derive(Serialize)]
+pub struct HostBlockView {
+    network: String,
+    block: String,
+}
+
+#[derive(Serialize)]
+pub struct HostView {
+    id: HostId,
+    name: String,
+    created_at: i64,
+    /// `online` (a report within [`ONLINE_WITHIN_SECS`]), `offline`, or
+    /// `never` (enrolled, never reported).
+    state: &'static str,
+    /// Its underlay address, version and last report (heartbeat).
+    endpoint: Option<String>,
+    version: Option<String>,
+    last_seen: Option<i64>,
+    /// Its peers by health state, from its last report.
+    peer_health: std::collections::BTreeMap<String, u32>,
+    blocks: Vec<HostBlockView>,
+}
+
+#[derive(Serialize)]
+pub struct TokenCreated {
+    id: String,
+    /// The whole token: shown this once, stored only as a hash.
+    token: String,
+    expires_at: i64,
+    uses: u32,
+}
+
+#[derive(Serialize)]
+pub struct StatusView {
+    tenant: String,
+    revision: u64,
+    networks: Vec<NetworkView>,
+    hosts: Vec<HostView>,
+}
+
+fn network_view(net: Network, blocks: &[HostBlock]) -> NetworkView {
+    let spec = net.spec;
+    NetworkView {
+        blocks: blocks
+            .iter()
+            .filter(|b| b.network == spec.name)
+            .map(|b| BlockView {
+                host: b.host.clone(),
+                block: b.block.to_string(),
+            })
+            .collect(),
+        name: spec.name,
+        subnet: spec.subnet.to_string(),
+        mode: spec.mode.as_str(),
+        internal: spec.internal,
+        domain: spec.domain,
+        block_prefix: spec.block_prefix,
+        created_at: net.created_at,
+    }
+}
+
+/// Agents report every 10 s; three missed reports and a host is offline.
+pub const ONLINE_WITHIN_SECS: i64 = 30;
+
+fn host_state(last_seen: Option<i64>, now: i64) -> &'static str {
+    match last_seen {
+        None => "never",
+        Some(t) if now - t <= ONLINE_WITHIN_SECS => "online",
+        Some(_) => "offline",
+    }
+}
+
+fn host_view(host: crate::model::Host, blocks: &[HostBlock], now: i64) -> HostView {
+    HostView {
+        state: host_state(host.last_seen, now),
+        blocks: blocks
+            .iter()
+            .filter(|b| b.host == host.id)
+            .map(|b| HostBlockView {
+                network: b.network.clone(),
+                block: b.block.to_string(),
+            })
+            .collect(),
+        id: host.id,
+        name: host.name,
+        created_at: host.created_at,
+        endpoint: host.endpoint,
+        version: host.version,
+        last_seen: host.last_seen,
+        peer_health: host.peer_health,
+    }
+}
+
+/// A host id from the path; a malformed one cannot name any host, and is
+/// not echoed (it may be anything, a secret pasted by mistake too).
+fn host_id(text: &str) -> ApiResult<HostId> {
+    HostId::parse("host id", text)
+        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "host not found"))
+}
+
+/// A network name from the path, likewise.
+fn network_name(text: &str) -> ApiResult<&str> {
+    weft_model::names::validate_network_name(text)
+        .map(|()| text)
+        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "network not found"))
+}
+
+pub async fn status(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<StatusView>> {
+    let store = &state.store;
+    let revision = store.revision().await?;
+    let blocks = store.blocks(&caller.tenant).await?;
+    let networks = store.list_networks(&caller.tenant).await?;
+    let hosts = store.list_hosts(&caller.tenant).await?;
+    Ok(Json(StatusView {
+        tenant: caller.tenant.to_string(),
+        revision,
+        networks: networks
+            .into_iter()
+            .map(|n| network_view(n, &blocks))
+            .collect(),
+        hosts: hosts
+            .into_iter()
+            .map(|h| host_view(h, &blocks, (state.clock)()))
+            .collect(),
+    }))
+}
+
+pub async fn list_networks(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Vec<NetworkView>>> {
+    let blocks = state.store.blocks(&caller.tenant).await?;
+    let networks = state.store.list_networks(&caller.tenant).await?;
+    Ok(Json(
+        networks
+            .into_iter()
+            .map(|n| network_view(n, &blocks))
+            .collect(),
+    ))
+}
+
+pub async fn create_network(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(req): JsonBody<CreateNetwork>,
+) -> ApiResult<(StatusCode, Json<NetworkView>)> {
+    let spec = NetworkSpec::new(
+        &req.name,
+        &req.subnet,
+        &req.mode,
+        req.internal,
+        &req.domain,
+        req.block_prefix,
+    )?;
+    let net = state
+        .store
+        .create_network(&caller.tenant, &spec, (state.clock)())
+        .await?;
+    tracing::info!(tenant = %caller.tenant, network = %net.spec.name, subnet = %net.spec.subnet, "network created");
+    state.changes.notify_waiters();
+    let blocks = state.store.blocks(&caller.tenant).await?;
+    Ok((StatusCode::CREATED, Json(network_view(net, &blocks))))
+}
+
+pub async fn get_network(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<NetworkView>> {
+    let name = network_name(&name)?;
+    let networks = state.store.list_networks(&caller.tenant).await?;
+    let net = networks
+        .into_iter()
+        .find(|n| n.spec.name == name)
+        .ok_or_else(|| ApiError::not_found("network", name))?;
+    let blocks = state.store.blocks(&caller.tenant).await?;
+    Ok(Json(network_view(net, &blocks)))
+}
+
+pub async fn delete_network(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    let name = network_name(&name)?;
+    state.store.delete_network(&caller.tenant, name).await?;
+    tracing::info!(tenant = %caller.tenant, network = %name, "network deleted");
+    state.changes.notify_waiters();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_hosts(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Vec<HostView>>> {
+    let blocks = state.store.blocks(&caller.tenant).await?;
+    let hosts = state.store.list_hosts(&caller.tenant).await?;
+    Ok(Json(
+        hosts
+            .into_iter()
+            .map(|h| host_view(h, &blocks, (state.clock)()))
+            .collect(),
+    ))
+}
+
+pub async fn get_host(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<HostView>> {
+    let id = host_id(&id)?;
+    let host = state
+        .store
+        .host(&id)
+        .await?
+        .filter(|h| h.tenant == caller.tenant && h.revoked_at.is_none())
+        .ok_or_else(|| ApiError::not_found("host", id.as_str()))?;
+    let blocks = state.store.blocks(&caller.tenant).await?;
+    Ok(Json(host_view(host, &blocks, (state.clock)())))
+}
+
+pub async fn delete_host(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = host_id(&id)?;
+    state
+        .store
+        .delete_host(&caller.tenant, &id, (state.clock)())
+        .await?;
+    tracing::info!(tenant = %caller.tenant, host = %id, "host deleted, its certificate revoked");
+    state.changes.notify_waiters();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn create_token(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    JsonBody(req): JsonBody<CreateToken>,
+) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
+    let ttl = req.ttl_seconds.unwrap_or(DEFAULT_TOKEN_TTL_SECS);
+    if ttl == 0 || ttl > MAX_TOKEN_TTL_SECS {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("invalid field ttl_seconds: {ttl}: must be 1 to {MAX_TOKEN_TTL_SECS}"),
+        ));
+    }
+    let uses = req.uses.unwrap_or(1);
+    if uses == 0 || uses > MAX_TOKEN_USES {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("invalid field uses: {uses}: must be 1 to {MAX_TOKEN_USES}"),
+        ));
+    }
+    let now = (state.clock)();
+    let token = Secret::generate(SecretKind::EnrollToken);
+    let info = state
+        .store
+        .create_token(&caller.tenant, &token, now + ttl as i64, uses, now)
+        .await?;
+    tracing::info!(tenant = %caller.tenant, token = %token, uses, "enrollment token created");
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenCreated {
+            id: info.id,
+            token: token.expose().to_string(),
+            expires_at: info.expires_at,
+            uses,
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_online_while_they_report() {
+        assert_eq!(host_state(None, 100), "never");
+        assert_eq!(host_state(Some(100), 100 + ONLINE_WITHIN_SECS), "online");
+        assert_eq!(host_state(Some(100), 101 + ONLINE_WITHIN_SECS), "offline");
+    }
+}

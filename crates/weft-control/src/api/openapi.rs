@@ -1,0 +1,151 @@
+//! The OpenAPI 3.1 document at `/v1/openapi.json`, made from the route
+//! table (paths, methods, security) and the schemas below. A test checks
+//! that every route is in it and every schema it names exists.
+
+use super::{Policy, routes};
+use axum::Json;
+use serde_json::{Map, Value, json};
+
+fn schemas() -> Value {
+    let string = json!({ "type": "string" });
+    let int = json!({ "type": "integer" });
+    let block = json!({
+        "type": "object",
+        "properties": { "host": string, "block": string },
+        "required": ["host", "block"]
+    });
+    let network = json!({
+        "type": "object",
+        "properties": {
+            "name": string, "subnet": string, "mode": { "enum": ["wireguard"] },
+            "internal": { "type": "boolean" }, "domain": string,
+            "block_prefix": int, "created_at": int,
+            "blocks": { "type": "array", "items": block }
+        },
+        "required": ["name", "subnet", "mode", "internal", "domain", "block_prefix", "created_at", "blocks"]
+    });
+    let host = json!({
+        "type": "object",
+        "properties": {
+            "id": string, "name": string, "created_at": int,
+            "state": { "enum": ["online", "offline", "never"], "description": "online: reported within the last 30 s" },
+            "endpoint": { "type": ["string", "null"] },
+            "version": { "type": ["string", "null"] },
+            "last_seen": { "type": ["integer", "null"], "description": "Unix time of its last report (heartbeat)" },
+            "peer_health": { "type": "object", "additionalProperties": int, "description": "its peers by health state: healthy, degraded, unhealthy, disconnected" },
+            "blocks": { "type": "array", "items": {
+                "type": "object",
+                "properties": { "network": string, "block": string }
+            } }
+        },
+        "required": ["id", "name", "state", "created_at", "blocks"]
+    });
+    json!({
+        "Error": {
+            "type": "object",
+            "properties": { "error": string },
+            "required": ["error"]
+        },
+        "Empty": { "description": "no body" },
+        "OpenApi": { "type": "object" },
+        "CreateNetwork": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "name": { "type": "string", "maxLength": 32, "description": "lowercase letters, digits, '-'" },
+                "subnet": { "type": "string", "description": "CIDR, e.g. 10.42.0.0/16; must not overlap the tenant's other networks" },
+                "mode": { "enum": ["wireguard"], "default": "wireguard" },
+                "internal": { "type": "boolean", "default": false },
+                "domain": { "type": "string", "default": "mesh.local" },
+                "block_prefix": { "type": "integer", "description": "each host's block, default /24 (/64 for IPv6)" }
+            },
+            "required": ["name", "subnet"]
+        },
+        "Network": network,
+        "NetworkList": { "type": "array", "items": { "$ref": "#/components/schemas/Network" } },
+        "Host": host,
+        "HostList": { "type": "array", "items": { "$ref": "#/components/schemas/Host" } },
+        "CreateToken": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "ttl_seconds": { "type": "integer", "minimum": 1, "maximum": super::handlers::MAX_TOKEN_TTL_SECS, "default": super::handlers::DEFAULT_TOKEN_TTL_SECS },
+                "uses": { "type": "integer", "minimum": 1, "maximum": super::handlers::MAX_TOKEN_USES, "default": 1 }
+            }
+        },
+        "TokenCreated": {
+            "type": "object",
+            "properties": { "id": string, "token": string, "expires_at": int, "uses": int },
+            "required": ["id", "token", "expires_at", "uses"]
+        },
+        "Status": {
+            "type": "object",
+            "properties": {
+                "tenant": string, "revision": int,
+                "networks": { "$ref": "#/components/schemas/NetworkList" },
+                "hosts": { "$ref": "#/components/schemas/HostList" }
+            }
+        }
+    })
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+pub fn build() -> Value {
+    let mut paths: Map<String, Value> = Map::new();
+    for r in routes() {
+        let mut op = json!({
+            "summary": r.summary,
+            "responses": {
+                r.response.1.to_string(): {
+                    "description": "success",
+                    "content": { "application/json": { "schema": schema_ref(r.response.0) } }
+                },
+                "default": {
+                    "description": "error",
+                    "content": { "application/json": { "schema": schema_ref("Error") } }
+                }
+            }
+        });
+        if r.policy == Policy::Public {
+            op["security"] = json!([]);
+        }
+        if let Some(req) = r.request {
+            op["requestBody"] = json!({
+                "required": true,
+                "content": { "application/json": { "schema": schema_ref(req) } }
+            });
+        }
+        let params: Vec<Value> = r
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        if !params.is_empty() {
+            op["parameters"] = Value::Array(params);
+        }
+        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        entry[r.method.as_str().to_ascii_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "weft control plane",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Networks and hosts of a tenant. Authenticate with Authorization: Bearer <API key>."
+        },
+        "security": [{ "apiKey": [] }],
+        "paths": paths,
+        "components": {
+            "securitySchemes": { "apiKey": { "type": "http", "scheme": "bearer" } },
+            "schemas": schemas()
+        }
+    })
+}
+
+pub async fn document() -> Json<Value> {
+    Json(build())
+}

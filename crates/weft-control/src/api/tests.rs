@@ -1,0 +1,463 @@
+//! The API through its router (no sockets): authorization walked from the
+//! route table, bad input, secrets kept out of answers and logs.
+
+use super::*;
+use crate::model::{HostId, Id, NetworkSpec, NewHost};
+use crate::store::sqlite::SqliteStore;
+use axum::body::Body;
+use axum::http::StatusCode;
+use serde_json::Value;
+use tower::ServiceExt as _;
+
+const NOW: i64 = 1_800_000_000;
+
+struct Fixture {
+    router: Router,
+    store: Arc<SqliteStore>,
+    key_a: Secret,
+    key_b: Secret,
+    host_a: HostId,
+    _dir: tempfile::TempDir,
+}
+
+async fn enroll(store: &SqliteStore, tenant: &TenantId, name: &str) -> HostId {
+    let token = Secret::generate(SecretKind::EnrollToken);
+    store
+        .create_token(tenant, &token, NOW + 60, 1, NOW)
+        .await
+        .unwrap();
+    let host = NewHost {
+        id: Id::generate(),
+        name: name.into(),
+    };
+    store.redeem_token(&token, &host, NOW).await.unwrap().id
+}
+
+/// Tenant A with network `blue` and host `a1`; tenant B with `red` and `b1`.
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("c.db")).unwrap());
+    let key_a = Secret::generate(SecretKind::ApiKey);
+    let key_b = Secret::generate(SecretKind::ApiKey);
+    let a = store.create_tenant("acme", &key_a, NOW).await.unwrap().id;
+    let b = store.create_tenant("beta", &key_b, NOW).await.unwrap().id;
+    let blue = NetworkSpec::new("blue", "10.42.0.0/16", "", false, "", None).unwrap();
+    let red = NetworkSpec::new("red", "10.43.0.0/16", "", false, "", None).unwrap();
+    store.create_network(&a, &blue, NOW).await.unwrap();
+    store.create_network(&b, &red, NOW).await.unwrap();
+    let host_a = enroll(&store, &a, "alpha-host").await;
+    enroll(&store, &b, "b1").await;
+    let state = AppState {
+        store: store.clone(),
+        clock: Arc::new(|| NOW),
+        changes: Default::default(),
+    };
+    Fixture {
+        router: router(state),
+        store,
+        key_a,
+        key_b,
+        host_a,
+        _dir: dir,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    text: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|_| panic!("not JSON: {}", self.text))
+    }
+}
+
+async fn call_with(
+    router: &Router,
+    method: &Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Reply {
+    let mut req = Request::builder().method(method.clone()).uri(path);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let req = match body {
+        Some(b) => req
+            .header("content-type", "application/json")
+            .body(Body::from(b.to_string())),
+        None => req.body(Body::empty()),
+    }
+    .unwrap();
+    let res = router.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    Reply {
+        status,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+async fn call(
+    router: &Router,
+    method: &Method,
+    path: &str,
+    key: Option<&Secret>,
+    body: Option<&str>,
+) -> Reply {
+    let auth = key.map(|k| format!("Bearer {}", k.expose()));
+    let headers: Vec<(&str, &str)> = auth
+        .as_deref()
+        .map(|a| vec![("authorization", a)])
+        .unwrap_or_default();
+    call_with(router, method, path, &headers, body).await
+}
+
+/// A route's path with its parameters filled from tenant A's objects.
+fn path_of(r: &Route, host_a: &HostId) -> String {
+    r.path
+        .replace("{name}", "blue")
+        .replace("{id}", host_a.as_str())
+}
+
+/// A body the route accepts, so a refusal is about who asks, not what.
+fn body_of(r: &Route) -> Option<&'static str> {
+    match r.request {
+        Some("CreateNetwork") => Some(r#"{"name":"green","subnet":"10.44.0.0/16"}"#),
+        Some("CreateToken") => Some("{}"),
+        Some(other) => panic!("no sample body for {other}: add one here"),
+        None => None,
+    }
+}
+
+#[tokio::test]
+async fn every_tenant_route_refuses_missing_malformed_unknown_and_revoked_keys() {
+    let f = fixture().await;
+    let revoked = Secret::generate(SecretKind::ApiKey);
+    let a = f
+        .store
+        .api_key(f.key_a.id())
+        .await
+        .unwrap()
+        .unwrap()
+        .info
+        .tenant;
+    f.store.add_api_key(&a, &revoked, NOW).await.unwrap();
+    f.store.revoke_api_key(revoked.id(), NOW).await.unwrap();
+    // The right id with the wrong secret.
+    let mut forged = f.key_a.expose().to_string();
+    forged.replace_range(forged.len() - 4.., "0000");
+    let unknown = Secret::generate(SecretKind::ApiKey);
+    let revision = f.store.revision().await.unwrap();
+    let mut public = Vec::new();
+    for r in routes() {
+        let path = path_of(&r, &f.host_a);
+        if r.policy == Policy::Public {
+            let reply = call(&f.router, &r.method, &path, None, body_of(&r)).await;
+            assert!(
+                reply.status.is_success(),
+                "{} {path}: {}",
+                r.method,
+                reply.status
+            );
+            public.push(r.path);
+            continue;
+        }
+        let bearer = |s: &str| format!("Bearer {s}");
+        let cases = [
+            None,
+            Some("Basic YWRtaW46YWRtaW4=".to_string()),
+            Some("Bearer".to_string()),
+            Some(bearer("wak_nope")),
+            Some(bearer(&forged)),
+            Some(bearer(unknown.expose())),
+            Some(bearer(revoked.expose())),
+            Some(f.key_a.expose().to_string()),
+        ];
+        for auth in &cases {
+            let headers: Vec<(&str, &str)> =
+                auth.iter().map(|a| ("authorization", a.as_str())).collect();
+            let reply = call_with(&f.router, &r.method, &path, &headers, body_of(&r)).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNAUTHORIZED,
+                "{} {path} with {auth:?}",
+                r.method
+            );
+            assert!(reply.json()["error"].as_str().unwrap().contains("API key"));
+        }
+    }
+    assert_eq!(public, ["/v1/openapi.json"], "public routes");
+    assert_eq!(
+        f.store.revision().await.unwrap(),
+        revision,
+        "a refused call changed state"
+    );
+}
+
+#[tokio::test]
+async fn another_tenants_objects_are_not_found_and_stay_untouched() {
+    let f = fixture().await;
+    let mut walked = 0;
+    for r in routes() {
+        if r.policy == Policy::Public {
+            continue;
+        }
+        let path = path_of(&r, &f.host_a);
+        let reply = call(&f.router, &r.method, &path, Some(&f.key_b), body_of(&r)).await;
+        if r.path.contains('{') {
+            assert_eq!(
+                reply.status,
+                StatusCode::NOT_FOUND,
+                "{} {path}: {}",
+                r.method,
+                reply.text
+            );
+            walked += 1;
+        } else {
+            assert!(
+                reply.status.is_success(),
+                "{} {path}: {}",
+                r.method,
+                reply.text
+            );
+            for secret_of_a in ["blue", "alpha-host", f.host_a.as_str(), "10.42."] {
+                assert!(
+                    !reply.text.contains(secret_of_a),
+                    "{} {path} shows A's {secret_of_a}: {}",
+                    r.method,
+                    reply.text
+                );
+            }
+        }
+    }
+    assert!(walked >= 4, "only {walked} routes with objects");
+    // A still has everything.
+    let reply = call(&f.router, &Method::GET, "/v1/status", Some(&f.key_a), None).await;
+    let status = reply.json();
+    assert_eq!(status["networks"][0]["name"], "blue");
+    assert_eq!(status["hosts"][0]["id"], f.host_a.as_str());
+    assert_eq!(status["networks"][0]["blocks"][0]["block"], "10.42.0.0/24");
+}
+
+#[tokio::test]
+async fn the_openapi_document_has_every_route_and_every_schema_it_names() {
+    let f = fixture().await;
+    let doc = call(&f.router, &Method::GET, "/v1/openapi.json", None, None)
+        .await
+        .json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for r in routes() {
+        let op = &doc["paths"][r.path][r.method.as_str().to_ascii_lowercase()];
+        assert!(op.is_object(), "{} {} missing", r.method, r.path);
+        assert_eq!(
+            op["security"] == serde_json::json!([]),
+            r.policy == Policy::Public
+        );
+        for name in r.request.into_iter().chain([r.response.0]) {
+            assert!(schemas.contains_key(name), "schema {name}");
+        }
+    }
+    let text = doc.to_string();
+    for piece in text.split("#/components/schemas/").skip(1) {
+        let name: String = piece.chars().take_while(|c| c.is_alphanumeric()).collect();
+        assert!(schemas.contains_key(&name), "dangling $ref {name}");
+    }
+}
+
+#[tokio::test]
+async fn networks_are_created_listed_and_deleted_with_blocks_for_every_host() {
+    let f = fixture().await;
+    let key = Some(&f.key_a);
+    let body = r#"{"name":"green","subnet":"10.44.0.0/16","internal":true,"domain":"green.test"}"#;
+    let reply = call(&f.router, &Method::POST, "/v1/networks", key, Some(body)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let net = reply.json();
+    assert_eq!(net["block_prefix"], 24);
+    assert_eq!(net["internal"], true);
+    assert_eq!(net["blocks"][0]["host"], f.host_a.as_str());
+    assert_eq!(net["blocks"][0]["block"], "10.44.0.0/24");
+    let list = call(&f.router, &Method::GET, "/v1/networks", key, None)
+        .await
+        .json();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["blue", "green"]);
+    let reply = call(&f.router, &Method::DELETE, "/v1/networks/green", key, None).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let reply = call(&f.router, &Method::GET, "/v1/networks/green", key, None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let reply = call(&f.router, &Method::DELETE, "/v1/networks/green", key, None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn bad_bodies_are_refused_naming_the_field_and_change_nothing() {
+    let f = fixture().await;
+    let key = Some(&f.key_a);
+    let long = "n".repeat(33);
+    let cases: Vec<(String, StatusCode, &str)> = vec![
+        (
+            r#"{"name":"g","subnet":"10.44.0.0/16","color":"red"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "color",
+        ),
+        (
+            r#"{"name":5,"subnet":"10.44.0.0/16"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "name",
+        ),
+        (
+            r#"{"name":"g","subnet":"10.44.0.0/16","internal":"yes"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "internal",
+        ),
+        (
+            r#"{"name":"g","subnet":"10.44.0.0/16","block_prefix":300}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "block_prefix",
+        ),
+        (r#"{"name":"g"}"#.into(), StatusCode::BAD_REQUEST, "subnet"),
+        (
+            format!(r#"{{"name":"{long}","subnet":"10.44.0.0/16"}}"#),
+            StatusCode::BAD_REQUEST,
+            "network name",
+        ),
+        (
+            r#"{"name":"g","subnet":"10.42.128.0/17"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "subnet",
+        ),
+        (
+            r#"{"name":"g","subnet":"banana"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "subnet",
+        ),
+        (
+            r#"{"name":"g","subnet":"10.44.0.0/16","mode":"bridge"}"#.into(),
+            StatusCode::BAD_REQUEST,
+            "mode",
+        ),
+        (
+            r#"{"name":"blue","subnet":"10.45.0.0/16"}"#.into(),
+            StatusCode::CONFLICT,
+            "blue",
+        ),
+        ("[1,2]".into(), StatusCode::BAD_REQUEST, "invalid"),
+        ("{".into(), StatusCode::BAD_REQUEST, "invalid"),
+        (
+            format!(
+                r#"{{"name":"g","subnet":"10.44.0.0/16","pad":"{}"}}"#,
+                "x".repeat(70_000)
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body larger",
+        ),
+    ];
+    let before = call(&f.router, &Method::GET, "/v1/status", key, None)
+        .await
+        .text;
+    for (body, status, field) in &cases {
+        let reply = call(&f.router, &Method::POST, "/v1/networks", key, Some(body)).await;
+        assert_eq!(reply.status, *status, "{body:.80}: {}", reply.text);
+        let message = reply.json()["error"].as_str().unwrap().to_string();
+        assert!(message.contains(field), "{body:.80}: {message}");
+        assert!(message.len() < 400, "{message}");
+    }
+    let tokens = [
+        (r#"{"ttl_seconds":0}"#, "ttl_seconds"),
+        (r#"{"ttl_seconds":99999999}"#, "ttl_seconds"),
+        (r#"{"uses":0}"#, "uses"),
+        (r#"{"uses":-1}"#, "uses"),
+        (r#"{"tenant":"beta"}"#, "tenant"),
+    ];
+    for (body, field) in tokens {
+        let reply = call(&f.router, &Method::POST, "/v1/tokens", key, Some(body)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            reply.text
+        );
+        assert!(reply.text.contains(field), "{body}: {}", reply.text);
+    }
+    // Not JSON at all.
+    let auth = format!("Bearer {}", f.key_a.expose());
+    let reply = call_with(
+        &f.router,
+        &Method::POST,
+        "/v1/networks",
+        &[("authorization", &auth), ("content-type", "text/plain")],
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Bad path values.
+    let reply = call(
+        &f.router,
+        &Method::DELETE,
+        "/v1/hosts/..%2f..%2fetc",
+        key,
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let after = call(&f.router, &Method::GET, "/v1/status", key, None)
+        .await
+        .text;
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn deleting_a_host_revokes_it() {
+    let f = fixture().await;
+    let path = format!("/v1/hosts/{}", f.host_a);
+    let reply = call(&f.router, &Method::GET, &path, Some(&f.key_a), None).await;
+    assert_eq!(reply.json()["blocks"][0]["network"], "blue");
+    let reply = call(&f.router, &Method::DELETE, &path, Some(&f.key_a), None).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let reply = call(&f.router, &Method::GET, &path, Some(&f.key_a), None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert!(
+        f.store
+            .host(&f.host_a)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    let list = call(&f.router, &Method::GET, "/v1/hosts", Some(&f.key_a), None)
+        .await
+        .json();
+    assert_eq!(list, serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn forwarding_headers_change_nothing() {
+    let f = fixture().await;
+    let spoof = [
+        ("x-forwarded-for", "127.0.0.1"),
+        ("x-real-ip", "127.0.0.1"),
+        ("forwarded", "for=127.0.0.1;proto=https"),
+        ("x-forwarded-user", "admin"),
+        ("x-tenant", "acme"),
+    ];
+    let reply = call_with(&f.router, &Method::GET, "/v1/status", &spoof, None).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let auth = format!("Bearer {}", f.key_b.expose());
+    let mut headers = spoof.to_vec();
+    headers.push(("authorization", &auth));
+    let path = format!("/v1/hosts/{}", f.host_a);
+    let reply = call_with(&f.router, &Method::GET, &path, &headers, None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,205 @@
+//! Each host's desired state, computed from the store's rows (pure), and
+//! what changed between two of them.
+//!
+//! A host gets every network of its tenant in which it has a block; its
+//! peers there are the other hosts with a block, a reported key and a known
+//! address, each carrying that host's block as allowed-ips (peer count
+//! grows with hosts, not workloads).
+
+use crate::model::{Host, HostBlock, HostId, HostKey, Network};
+use std::collections::BTreeMap;
+use weft_proto::control as pb;
+
+/// Network name → what the host should have there.
+pub type Desired = BTreeMap<String, pb::DesiredNetwork>;
+
+pub fn desired_for(
+    host: &HostId,
+    networks: &[Network],
+    blocks: &[HostBlock],
+    keys: &[HostKey],
+    hosts: &[Host],
+) -> Desired {
+    let mut out = Desired::new();
+    for net in networks {
+        let name = &net.spec.name;
+        let in_net = |b: &&HostBlock| &b.network == name;
+        let Some(own) = blocks.iter().filter(in_net).find(|b| &b.host == host) else {
+            continue;
+        };
+        let mut peers: Vec<pb::DesiredPeer> = blocks
+            .iter()
+            .filter(in_net)
+            .filter(|b| &b.host != host)
+            .filter_map(|b| {
+                let other = hosts
+                    .iter()
+                    .find(|h| h.id == b.host && h.revoked_at.is_none())?;
+                let key = keys
+                    .iter()
+                    .find(|k| k.host == b.host && &k.key.network == name)?;
+                let ip = other.endpoint.as_ref()?;
+                let endpoint = match ip.parse::<std::net::IpAddr>().ok()? {
+                    std::net::IpAddr::V4(v4) => format!("{v4}:{}", key.key.listen_port),
+                    std::net::IpAddr::V6(v6) => format!("[{v6}]:{}", key.key.listen_port),
+                };
+                Some(pb::DesiredPeer {
+                    host_id: other.id.to_string(),
+                    host_name: other.name.clone(),
+                    public_key: key.key.public_key.clone(),
+                    endpoint,
+                    allowed_ips: vec![b.block.to_string()],
+                })
+            })
+            .collect();
+        peers.sort_by(|a, b| a.host_id.cmp(&b.host_id));
+        out.insert(
+            name.clone(),
+            pb::DesiredNetwork {
+                name: name.clone(),
+                subnet: net.spec.subnet.to_string(),
+                block: own.block.to_string(),
+                internal: net.spec.internal,
+                domain: net.spec.domain.clone(),
+                peers,
+            },
+        );
+    }
+    out
+}
+
+/// What turns `old` into `new`: networks added or changed (whole), and
+/// the names of those removed. Empty when nothing changed.
+pub fn delta(old: &Desired, new: &Desired) -> (Vec<pb::DesiredNetwork>, Vec<String>) {
+    let changed = new
+        .iter()
+        .filter(|(name, net)| old.get(*name) != Some(net))
+        .map(|(_, net)| net.clone())
+        .collect();
+    let removed = old
+        .keys()
+        .filter(|name| !new.contains_key(*name))
+        .cloned()
+        .collect();
+    (changed, removed)
+}
+
+/// `state` with a message applied (a snapshot replaces it).
+pub fn apply(state: &mut Desired, msg: &pb::DesiredState) {
+    if msg.snapshot {
+        state.clear();
+    }
+    for name in &msg.removed {
+        state.remove(name);
+    }
+    for net in &msg.networks {
+        state.insert(net.name.clone(), net.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Id, NetworkKey, NetworkSpec};
+
+    fn host(name: &str, endpoint: Option<&str>) -> Host {
+        Host {
+            id: Id::generate(),
+            tenant: Id::parse("t", "0000000000000000").unwrap(),
+            name: name.into(),
+            created_at: 0,
+            revoked_at: None,
+            endpoint: endpoint.map(String::from),
+            version: None,
+            last_seen: None,
+            peer_health: Default::default(),
+        }
+    }
+
+    #[test]
+    fn peers_are_the_other_hosts_with_a_block_a_key_and_an_address() {
+        let a = host("a", Some("192.0.2.1"));
+        let b = host("b", Some("192.0.2.2"));
+        let c = host("c", None);
+        let net = Network {
+            tenant: a.tenant.clone(),
+            spec: NetworkSpec::new("blue", "10.42.0.0/16", "", false, "", None).unwrap(),
+            created_at: 0,
+        };
+        let block = |h: &Host, b: &str| HostBlock {
+            network: "blue".into(),
+            host: h.id.clone(),
+            block: b.parse().unwrap(),
+        };
+        let blocks = vec![
+            block(&a, "10.42.0.0/24"),
+            block(&b, "10.42.1.0/24"),
+            block(&c, "10.42.2.0/24"),
+        ];
+        let key = |h: &Host, k: &str| HostKey {
+            host: h.id.clone(),
+            key: NetworkKey {
+                network: "blue".into(),
+                public_key: k.into(),
+                listen_port: 51820,
+            },
+        };
+        let keys = vec![key(&a, "KA"), key(&c, "KC")];
+        let hosts = vec![a.clone(), b.clone(), c.clone()];
+        let for_b = desired_for(&b.id, std::slice::from_ref(&net), &blocks, &keys, &hosts);
+        let blue = &for_b["blue"];
+        assert_eq!(blue.block, "10.42.1.0/24");
+        // a: key and address; c: no address yet; b itself: never.
+        assert_eq!(blue.peers.len(), 1);
+        assert_eq!(blue.peers[0].public_key, "KA");
+        assert_eq!(blue.peers[0].endpoint, "192.0.2.1:51820");
+        assert_eq!(blue.peers[0].allowed_ips, ["10.42.0.0/24"]);
+        // A host without a block gets nothing.
+        let d = host("d", None);
+        assert!(desired_for(&d.id, &[net], &blocks, &keys, &hosts).is_empty());
+    }
+
+    #[test]
+    fn deltas_carry_only_what_changed_and_rebuild_the_state() {
+        let net = |name: &str, block: &str| pb::DesiredNetwork {
+            name: name.into(),
+            block: block.into(),
+            ..Default::default()
+        };
+        let old: Desired = [
+            ("blue".to_string(), net("blue", "1")),
+            ("red".to_string(), net("red", "1")),
+        ]
+        .into();
+        let new: Desired = [
+            ("blue".to_string(), net("blue", "1")),
+            ("green".to_string(), net("green", "1")),
+        ]
+        .into();
+        let (changed, removed) = delta(&old, &new);
+        assert_eq!(changed, [net("green", "1")]);
+        assert_eq!(removed, ["red"]);
+        let mut state = old.clone();
+        apply(
+            &mut state,
+            &pb::DesiredState {
+                revision: 2,
+                snapshot: false,
+                networks: changed,
+                removed,
+            },
+        );
+        assert_eq!(state, new);
+        assert_eq!(delta(&new, &new), (vec![], vec![]));
+        apply(
+            &mut state,
+            &pb::DesiredState {
+                revision: 3,
+                snapshot: true,
+                networks: vec![net("x", "2")],
+                removed: vec![],
+            },
+        );
+        assert_eq!(state.keys().collect::<Vec<_>>(), ["x"]);
+    }
+}

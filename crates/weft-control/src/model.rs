@@ -1,0 +1,312 @@
+//! The control plane's vocabulary: tenants, their keys and tokens, hosts,
+//! networks and the blocks hosts get in them. Typed values checked once at
+//! the edge; no I/O.
+
+use ipnet::IpNet;
+use serde::Serialize;
+use std::fmt;
+use weft_model::ModelError;
+
+/// A random 16-hex-digit id (tenants, hosts). Ids are made here, never
+/// taken from a request body; a path segment is parsed with [`Id::parse`].
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Id(String);
+
+impl Id {
+    pub fn generate() -> Id {
+        Id(hex::encode(rand::random::<[u8; 8]>()))
+    }
+
+    pub fn parse(field: &'static str, text: &str) -> Result<Id, ModelError> {
+        if text.len() == 16 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(Id(text.to_string()))
+        } else {
+            Err(ModelError::invalid(field, text, "expected 16 hex digits"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub type TenantId = Id;
+pub type HostId = Id;
+
+/// A name people give (tenants, hosts): a DNS label, lowercase letters,
+/// digits and '-', 1–63 characters, not starting or ending with '-'.
+pub fn validate_label(field: &'static str, text: &str) -> Result<(), ModelError> {
+    if text.is_empty() || text.len() > 63 {
+        return Err(ModelError::invalid(
+            field,
+            text,
+            "must be 1 to 63 characters",
+        ));
+    }
+    let ok = text
+        .bytes()
+        .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'));
+    if !ok || text.starts_with('-') || text.ends_with('-') {
+        return Err(ModelError::invalid(
+            field,
+            text,
+            "use lowercase letters, digits and '-' (not first or last)",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// An API key as listed: its id, never its hash or text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ApiKeyInfo {
+    pub id: String,
+    pub tenant: TenantId,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub tenant: TenantId,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub uses_left: u32,
+}
+
+/// What a token's redemption registers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewHost {
+    pub id: HostId,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Host {
+    pub id: HostId,
+    pub tenant: TenantId,
+    pub name: String,
+    pub created_at: i64,
+    /// Set when the host was deleted: its certificate is refused from then on.
+    pub revoked_at: Option<i64>,
+    /// Its underlay address, as its connection to the control plane came from.
+    pub endpoint: Option<String>,
+    /// The weft version it reported.
+    pub version: Option<String>,
+    /// Its last report (heartbeat).
+    pub last_seen: Option<i64>,
+    /// Its peers by health state, as last reported.
+    pub peer_health: std::collections::BTreeMap<String, u32>,
+}
+
+/// What a host reports: its address, version, and per network the public
+/// key and listen port it made (never a private key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostReport {
+    pub endpoint: String,
+    pub version: String,
+    pub keys: Vec<NetworkKey>,
+    /// Peers by health state (not desired state: no revision moves for it).
+    pub peer_health: std::collections::BTreeMap<String, u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct NetworkKey {
+    pub network: String,
+    pub public_key: String,
+    pub listen_port: u16,
+}
+
+/// A host's key on one network, as stored.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct HostKey {
+    pub host: HostId,
+    #[serde(flatten)]
+    pub key: NetworkKey,
+}
+
+/// Modes the control plane hands out. Bridge networks live on one host
+/// and are made there (`weft network create --mode bridge`), not here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Wireguard,
+}
+
+impl Mode {
+    pub fn parse(text: &str) -> Result<Mode, ModelError> {
+        match text {
+            "" | "wireguard" => Ok(Mode::Wireguard),
+            other => Err(ModelError::invalid(
+                "mode",
+                other,
+                "the control plane makes wireguard networks (bridges are per host)",
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Wireguard => "wireguard",
+        }
+    }
+}
+
+/// A network as a tenant asks for it, checked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NetworkSpec {
+    pub name: String,
+    pub subnet: IpNet,
+    pub mode: Mode,
+    pub internal: bool,
+    pub domain: String,
+    /// The prefix length of each host's block.
+    pub block_prefix: u8,
+}
+
+impl NetworkSpec {
+    /// Check a request's fields; each error names its field. `domain` empty
+    /// means the default, `block_prefix` `None` a /24 (/64 for IPv6) or the
+    /// whole subnet when it is smaller.
+    pub fn new(
+        name: &str,
+        subnet: &str,
+        mode: &str,
+        internal: bool,
+        domain: &str,
+        block_prefix: Option<u8>,
+    ) -> Result<NetworkSpec, ModelError> {
+        weft_model::names::validate_network_name(name)?;
+        let subnet = weft_model::addressing::parse_cidr("subnet", subnet)?;
+        weft_model::addressing::validate_subnet(&subnet)?;
+        let mode = Mode::parse(mode)?;
+        let domain = if domain.is_empty() {
+            weft_model::network::DEFAULT_DOMAIN.to_string()
+        } else {
+            weft_model::names::validate_domain(domain)?;
+            domain.to_string()
+        };
+        let default =
+            weft_model::network::default_block(weft_model::Mode::Wireguard, &subnet).prefix_len();
+        let block_prefix = block_prefix.unwrap_or(default);
+        let max = subnet.max_prefix_len();
+        if block_prefix < subnet.prefix_len() || block_prefix > max {
+            return Err(ModelError::invalid(
+                "block_prefix",
+                block_prefix,
+                format!(
+                    "must be between the subnet's /{} and /{max}",
+                    subnet.prefix_len()
+                ),
+            ));
+        }
+        let block = IpNet::new(subnet.network(), block_prefix).map_err(|_| {
+            ModelError::invalid("block_prefix", block_prefix, "not a prefix of the subnet")
+        })?;
+        if weft_model::addressing::capacity(&block) < 2 {
+            return Err(ModelError::invalid(
+                "block_prefix",
+                block_prefix,
+                "a block must hold the host and at least one workload",
+            ));
+        }
+        Ok(NetworkSpec {
+            name: name.to_string(),
+            subnet,
+            mode,
+            internal,
+            domain,
+            block_prefix,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Network {
+    pub tenant: TenantId,
+    #[serde(flatten)]
+    pub spec: NetworkSpec,
+    pub created_at: i64,
+}
+
+/// A host's share of a network's subnet.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct HostBlock {
+    pub network: String,
+    pub host: HostId,
+    pub block: IpNet,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_16_hex_digits() {
+        let id = Id::generate();
+        assert_eq!(Id::parse("host", id.as_str()).unwrap(), id);
+        for bad in [
+            "",
+            "0123",
+            "0123456789abcdeF",
+            "../../etc/passwd",
+            "0123456789abcdef0",
+        ] {
+            let err = Id::parse("host", bad).unwrap_err().to_string();
+            assert!(err.contains("host"), "{err}");
+        }
+    }
+
+    #[test]
+    fn labels() {
+        assert!(validate_label("name", "acme-1").is_ok());
+        for bad in ["", "-a", "a-", "A", "a b", &"a".repeat(64)] {
+            let err = validate_label("name", bad).unwrap_err().to_string();
+            assert!(err.starts_with("invalid name"), "{err}");
+        }
+    }
+
+    #[test]
+    fn network_specs_fill_defaults() {
+        let spec = NetworkSpec::new("blue", "10.42.0.0/16", "", false, "", None).unwrap();
+        assert_eq!(spec.block_prefix, 24);
+        assert_eq!(spec.domain, "mesh.local");
+        assert_eq!(spec.mode, Mode::Wireguard);
+        let small = NetworkSpec::new("s", "10.9.0.0/28", "wireguard", true, "x.test", None);
+        assert_eq!(small.unwrap().block_prefix, 28);
+    }
+
+    #[test]
+    fn network_spec_errors_name_their_field() {
+        let cases = [
+            (("Blue", "10.42.0.0/16", "", "", None), "network name"),
+            (("blue", "10.42.0.0/33", "", "", None), "subnet"),
+            (("blue", "127.0.0.0/8", "", "", None), "subnet"),
+            (("blue", "10.42.0.0/16", "bridge", "", None), "mode"),
+            (("blue", "10.42.0.0/16", "", "a..b", None), "domain"),
+            (("blue", "10.42.0.0/16", "", "", Some(8)), "block_prefix"),
+            (("blue", "10.42.0.0/16", "", "", Some(32)), "block_prefix"),
+            (("blue", "10.42.0.0/16", "", "", Some(40)), "block_prefix"),
+        ];
+        for ((name, subnet, mode, domain, prefix), field) in cases {
+            let err = NetworkSpec::new(name, subnet, mode, false, domain, prefix)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(field), "{field}: {err}");
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! `weft control serve`: open the store, the CA and the server identity
+//! in the state directory; serve the REST API over TLS and the agents'
+//! gRPC port (`agents.rs`) over mutual TLS.
+//!
+//! The REST side is axum on hyper with rustls (tokio-rustls) rather than
+//! tonic's TLS: it is plain HTTP/1.1 JSON, and doing the accept loop here
+//! gives it a handshake timeout, a header timeout and a cap on open
+//! connections, which a public port needs and axum's `serve` lacks.
+
+use crate::agents;
+use crate::api::{self, AppState, Clock};
+use crate::ca::{self, Ca, CaError, Fingerprint, Identity};
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Store, StoreError};
+use crate::tls::{self, TlsError};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8443";
+pub const DEFAULT_GRPC: &str = "0.0.0.0:50051";
+/// Enrollments per second for the whole server, and the burst allowed.
+pub const DEFAULT_ENROLL_RATE: (f64, u32) = (5.0, 20);
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/weft-control";
+/// TLS handshake and request headers must arrive within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Open REST connections at most; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 1024;
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    /// The agents' gRPC port.
+    pub grpc: SocketAddr,
+    pub state_dir: PathBuf,
+    /// Names and addresses the server certificate is made for (when no
+    /// `tls_cert` is given).
+    pub server_names: Vec<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub ca_cert: Option<PathBuf>,
+    pub ca_key: Option<PathBuf>,
+    pub enroll_rate: (f64, u32),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("create the state directory {}", .0.display())]
+    StateDir(PathBuf, #[source] std::io::Error),
+    #[error(transparent)]
+    Ca(#[from] CaError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("listen on {0}")]
+    Listen(SocketAddr, #[source] std::io::Error),
+}
+
+/// A started control plane.
+pub struct Running {
+    pub rest_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    pub fingerprint: Fingerprint,
+    /// The CA was made by this start (first start on this state directory).
+    pub ca_created: bool,
+    pub store: Arc<dyn Store>,
+    changes: Arc<tokio::sync::Notify>,
+    rest: tokio::task::JoinHandle<()>,
+    grpc: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Wake the agents' streams (for changes made to `store` directly).
+    pub fn notify_changes(&self) {
+        self.changes.notify_waiters();
+    }
+
+    /// Serve until a server task ends (they do not, short of a panic).
+    pub async fn wait(mut self) {
+        tokio::select! {
+            _ = &mut self.rest => {}
+            _ = &mut self.grpc => {}
+        }
+    }
+
+    pub fn abort(&self) {
+        self.rest.abort();
+        self.grpc.abort();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+fn pair<'a>(
+    given: &'static str,
+    a: &'a Option<PathBuf>,
+    b: &'a Option<PathBuf>,
+) -> Result<Option<(&'a PathBuf, &'a PathBuf)>, CaError> {
+    match (a, b) {
+        (Some(a), Some(b)) => Ok(Some((a, b))),
+        (None, None) => Ok(None),
+        _ => Err(CaError::HalfGiven { given }),
+    }
+}
+
+fn open_state_dir(dir: &PathBuf) -> Result<(), ServeError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| ServeError::StateDir(dir.clone(), e))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| ServeError::StateDir(dir.clone(), e))
+}
+
+pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeError> {
+    let now = clock();
+    open_state_dir(&config.state_dir)?;
+    let (ca, ca_created) = match pair("--ca-cert/--ca-key", &config.ca_cert, &config.ca_key)? {
+        Some((cert, key)) => (Ca::from_files(cert, key)?, false),
+        None => Ca::load_or_create(&config.state_dir, now)?,
+    };
+    let identity = match pair("--tls-cert/--tls-key", &config.tls_cert, &config.tls_key)? {
+        Some((cert, key)) => Identity {
+            cert_pem: std::fs::read_to_string(cert).map_err(|e| CaError::Read(cert.clone(), e))?,
+            key_pem: ca::read_private(key)?,
+        },
+        None => {
+            let id = ca.server_identity(&config.server_names, now)?;
+            ca::write_private(&config.state_dir.join("server.key"), &id.key_pem)?;
+            let cert = config.state_dir.join("server.pem");
+            std::fs::write(&cert, &id.cert_pem).map_err(|e| CaError::Write(cert, e))?;
+            id
+        }
+    };
+    // The CA goes after the server's certificate, so an agent that knows
+    // only its fingerprint can find it in the chain and pin it.
+    let identity = Identity {
+        cert_pem: format!("{}{}", identity.cert_pem, ca.cert_pem()),
+        ..identity
+    };
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.state_dir.join("control.db"))?);
+    let rest_config = tls::rest_server_config(&identity)?;
+    let agent_config = tls::agent_server_config(&identity, &ca)?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| ServeError::Listen(config.listen, e))?;
+    let rest_addr = listener
+        .local_addr()
+        .map_err(|e| ServeError::Listen(config.listen, e))?;
+    let grpc_listener = TcpListener::bind(config.grpc)
+        .await
+        .map_err(|e| ServeError::Listen(config.grpc, e))?;
+    let grpc_addr = grpc_listener
+        .local_addr()
+        .map_err(|e| ServeError::Listen(config.grpc, e))?;
+    let fingerprint = ca.fingerprint();
+    let changes = Arc::new(tokio::sync::Notify::new());
+    let shared = agents::Shared {
+        store: Arc::clone(&store),
+        ca: Arc::new(ca),
+        clock: clock.clone(),
+        enroll_limit: Arc::new(agents::RateLimit::new(
+            config.enroll_rate.0,
+            config.enroll_rate.1,
+        )),
+        cert_days: ca::CLIENT_DAYS,
+        changes: Arc::clone(&changes),
+        last_sent: Default::default(),
+    };
+    let shared_changes = Arc::clone(&changes);
+    let app = api::router(AppState {
+        store: Arc::clone(&store),
+        clock,
+        changes,
+    });
+    let rest = tokio::spawn(serve_rest(listener, TlsAcceptor::from(rest_config), app));
+    let grpc = tokio::spawn(agents::serve(grpc_listener, agent_config, shared));
+    tracing::info!(rest = %rest_addr, grpc = %grpc_addr, ca = %fingerprint, "control plane serving");
+    Ok(Running {
+        rest_addr,
+        grpc_addr,
+        fingerprint,
+        ca_created,
+        store,
+        changes: shared_changes,
+        rest,
+        grpc,
+    })
+}
+
+async fn serve_rest(listener: TcpListener, acceptor: TlsAcceptor, app: axum::Router) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        let (tcp, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // Out of descriptors and the like: wait, do not spin.
+                tracing::warn!(error = %err, "accept on the REST port");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(err)) => {
+                    tracing::debug!(%peer, error = %err, "TLS handshake refused");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let served = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HANDSHAKE_TIMEOUT)
+                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
+                .await;
+            if let Err(err) = served {
+                tracing::debug!(%peer, error = %err, "REST connection ended");
+            }
+        });
+    }
+}

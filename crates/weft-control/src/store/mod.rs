@@ -1,0 +1,151 @@
+//! The control plane's state behind one trait, [`Store`]: SQLite
+//! ([`sqlite::SqliteStore`]) on one machine; etcd (the next issue) for
+//! several replicas. Both must pass the same suite, `conformance.rs`,
+//! written against the trait alone.
+//!
+//! What the trait promises, whatever the backend:
+//! - a token redemption is atomic: of N concurrent redemptions of a
+//!   single-use token exactly one succeeds, and the host it registers is
+//!   created in the same step (no token spent without a host, no host
+//!   without a token);
+//! - blocks are unique within a network and every live host of a tenant has
+//!   one in each of the tenant's networks (hosts join all networks);
+//! - a tenant's subnets never overlap;
+//! - every change of desired state (networks, hosts, blocks) moves the
+//!   revision forward, once per change.
+//!
+//! Every query of tenant objects takes the tenant: there is no call that
+//! reaches another tenant's network or host by name or id.
+
+pub mod sqlite;
+
+#[cfg(test)]
+pub(crate) mod conformance;
+
+use crate::model::{
+    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkSpec, NewHost,
+    Tenant, TenantId, TokenInfo,
+};
+use crate::secret::{Secret, SecretHash};
+use async_trait::async_trait;
+
+/// Why a token was not accepted. The API answers all of them alike
+/// ("enrollment token refused"); the reason is for the server's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    Unknown,
+    Expired,
+    UsedUp,
+}
+
+impl TokenRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenRefusal::Unknown => "unknown",
+            TokenRefusal::Expired => "expired",
+            TokenRefusal::UsedUp => "used up",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("tenant {0:?} exists already")]
+    TenantExists(String),
+    #[error("{what} {name:?} not found")]
+    NotFound { what: &'static str, name: String },
+    #[error("network {0:?} exists already")]
+    NetworkExists(String),
+    #[error("invalid subnet {subnet}: overlaps network {other:?} ({other_subnet})")]
+    SubnetOverlap {
+        subnet: String,
+        other: String,
+        other_subnet: String,
+    },
+    #[error("network {network:?} has no free block of its subnet left for host {host}")]
+    NoFreeBlock { network: String, host: String },
+    #[error("enrollment token {id} refused: {}", .reason.as_str())]
+    TokenRefused { id: String, reason: TokenRefusal },
+    #[error("host name {0:?} is taken in this tenant")]
+    HostNameTaken(String),
+    #[error("open the control plane's store {path}")]
+    Open {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("control plane store")]
+    Sql(#[from] rusqlite::Error),
+    #[error("control plane store holds a malformed {what} {value:?}")]
+    Corrupt { what: &'static str, value: String },
+    #[error("control plane store: a worker thread stopped")]
+    Worker,
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A stored API key: what authentication needs.
+#[derive(Debug, Clone)]
+pub struct StoredApiKey {
+    pub info: ApiKeyInfo,
+    pub hash: SecretHash,
+}
+
+/// All of the control plane's state. `now` is always the caller's (Unix
+/// seconds), so expiry is testable without waiting.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Create a tenant with its first API key (hashed by the caller).
+    async fn create_tenant(&self, name: &str, key: &Secret, now: i64) -> Result<Tenant>;
+    async fn list_tenants(&self) -> Result<Vec<Tenant>>;
+    async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>>;
+
+    async fn add_api_key(&self, tenant: &TenantId, key: &Secret, now: i64) -> Result<ApiKeyInfo>;
+    /// The key with this id, revoked or not; authentication compares its hash.
+    async fn api_key(&self, key_id: &str) -> Result<Option<StoredApiKey>>;
+    async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyInfo>>;
+    /// Revoke a key by id; revoking a revoked key changes nothing.
+    async fn revoke_api_key(&self, key_id: &str, now: i64) -> Result<ApiKeyInfo>;
+
+    async fn create_token(
+        &self,
+        tenant: &TenantId,
+        token: &Secret,
+        expires_at: i64,
+        uses: u32,
+        now: i64,
+    ) -> Result<TokenInfo>;
+    /// Spend one use of the token and register `host` in its tenant, in one
+    /// atomic step; blocks in every network of the tenant are assigned too.
+    async fn redeem_token(&self, token: &Secret, host: &NewHost, now: i64) -> Result<Host>;
+
+    async fn list_hosts(&self, tenant: &TenantId) -> Result<Vec<Host>>;
+    /// A host by id in any tenant: the gRPC side knows a host only by the
+    /// id in its certificate.
+    async fn host(&self, id: &HostId) -> Result<Option<Host>>;
+    /// Revoke the host (its certificate is refused from now on) and free
+    /// its blocks.
+    async fn delete_host(&self, tenant: &TenantId, id: &HostId, now: i64) -> Result<()>;
+
+    /// Create a network and give every live host of the tenant a block,
+    /// lowest first in the order the hosts enrolled.
+    async fn create_network(
+        &self,
+        tenant: &TenantId,
+        spec: &NetworkSpec,
+        now: i64,
+    ) -> Result<Network>;
+    async fn list_networks(&self, tenant: &TenantId) -> Result<Vec<Network>>;
+    async fn delete_network(&self, tenant: &TenantId, name: &str) -> Result<()>;
+    /// The blocks of a tenant's networks, by network then block.
+    async fn blocks(&self, tenant: &TenantId) -> Result<Vec<HostBlock>>;
+
+    /// Record a host's report (also its heartbeat). Moves the revision,
+    /// and says so, only when its address or keys changed.
+    async fn report(&self, host: &HostId, report: &HostReport, now: i64) -> Result<bool>;
+    /// The keys hosts of the tenant reported, by network then host.
+    async fn host_keys(&self, tenant: &TenantId) -> Result<Vec<HostKey>>;
+
+    /// The revision of the last change of desired state.
+    async fn revision(&self) -> Result<u64>;
+}

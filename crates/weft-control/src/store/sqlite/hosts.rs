@@ -1,0 +1,139 @@
+//! The two writes about hosts that do the most: redeeming a token into a
+//! host (with its blocks), and recording a host's report.
+
+use super::rows::*;
+use crate::model::{Host, HostReport, NetworkKey, NewHost};
+use crate::secret::{Secret, SecretHash};
+use crate::store::{Result, StoreError, TokenRefusal};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+/// Spend one use of `token` and register `new` with a block in each of its
+/// tenant's networks; see [`crate::store::Store::redeem_token`].
+pub(super) fn redeem(tx: &Transaction<'_>, token: Secret, new: NewHost, now: i64) -> Result<Host> {
+    let refused = |reason| StoreError::TokenRefused {
+        id: token.id().to_string(),
+        reason,
+    };
+    let row: Option<(String, String, i64, u32)> = tx
+        .query_row(
+            "SELECT tenant, hash, expires_at, uses_left FROM tokens WHERE id = ?1",
+            [token.id()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let Some((tenant, hash, expires_at, uses_left)) = row else {
+        return Err(refused(TokenRefusal::Unknown));
+    };
+    let stored = SecretHash::from_hex(&hash).ok_or_else(|| corrupt("token hash", "…"))?;
+    if !stored.matches(&token) {
+        return Err(refused(TokenRefusal::Unknown));
+    }
+    if expires_at <= now {
+        return Err(refused(TokenRefusal::Expired));
+    }
+    if uses_left == 0 {
+        return Err(refused(TokenRefusal::UsedUp));
+    }
+    // The spend itself is conditional: it is what makes redemption
+    // single-use even if the checks above raced (they cannot under
+    // BEGIN IMMEDIATE, but the etcd store has no such lock).
+    let spent = tx.execute(
+        "UPDATE tokens SET uses_left = uses_left - 1
+             WHERE id = ?1 AND uses_left > 0 AND expires_at > ?2",
+        params![token.id(), now],
+    )?;
+    if spent != 1 {
+        return Err(refused(TokenRefusal::UsedUp));
+    }
+    let taken: Option<String> = tx
+        .query_row(
+            "SELECT id FROM hosts WHERE tenant = ?1 AND name = ?2 AND revoked_at IS NULL",
+            params![tenant, new.name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if taken.is_some() {
+        return Err(StoreError::HostNameTaken(new.name));
+    }
+    tx.execute(
+        "INSERT INTO hosts (id, tenant, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![new.id.as_str(), tenant, new.name, now],
+    )?;
+    for net in networks_of(tx, &tenant)? {
+        assign_block(tx, &net, new.id.as_str())?;
+    }
+    bump_revision(tx)?;
+    Ok(Host {
+        id: new.id,
+        tenant: id("tenant id", tenant)?,
+        name: new.name,
+        created_at: now,
+        revoked_at: None,
+        endpoint: None,
+        version: None,
+        last_seen: None,
+        peer_health: Default::default(),
+    })
+}
+
+/// Record a host's report; see [`crate::store::Store::report`].
+pub(super) fn report(
+    tx: &Transaction<'_>,
+    hid: crate::model::HostId,
+    report: HostReport,
+    now: i64,
+) -> Result<bool> {
+    let row: Option<(String, Option<String>)> = tx
+        .query_row(
+            "SELECT tenant, endpoint FROM hosts WHERE id = ?1 AND revoked_at IS NULL",
+            [hid.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((tenant, endpoint)) = row else {
+        return Err(StoreError::NotFound {
+            what: "host",
+            name: hid.to_string(),
+        });
+    };
+    tx.execute(
+        "UPDATE hosts SET endpoint = ?2, version = ?3, last_seen = ?4, peer_health = ?5
+         WHERE id = ?1",
+        params![
+            hid.as_str(),
+            report.endpoint,
+            report.version,
+            now,
+            serde_json::to_string(&report.peer_health).unwrap_or_else(|_| "{}".into())
+        ],
+    )?;
+    let before = keys_of_host(tx, &tenant, hid.as_str())?;
+    // Keys of networks the tenant has; others (gone, or never
+    // ours) are ignored.
+    let known: std::collections::BTreeSet<String> = networks_of(tx, &tenant)?
+        .into_iter()
+        .map(|n| n.spec.name)
+        .collect();
+    let mut after: Vec<NetworkKey> = report
+        .keys
+        .into_iter()
+        .filter(|k| known.contains(&k.network))
+        .collect();
+    after.sort();
+    after.dedup_by(|a, b| a.network == b.network);
+    let changed = before != after || endpoint.as_deref() != Some(&report.endpoint);
+    if before != after {
+        tx.execute("DELETE FROM host_keys WHERE host = ?1", [hid.as_str()])?;
+        for k in &after {
+            tx.execute(
+                "INSERT INTO host_keys (tenant, network, host, public_key, listen_port)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![tenant, k.network, hid.as_str(), k.public_key, k.listen_port],
+            )?;
+        }
+    }
+    if changed {
+        bump_revision(tx)?;
+    }
+    Ok(changed)
+}

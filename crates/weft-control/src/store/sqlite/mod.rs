@@ -1,0 +1,463 @@
+//! The embedded store: one SQLite file in the state directory.
+//!
+//! Several connections share the file (WAL), so concurrent requests really
+//! do race here, as they would against etcd: every write runs in a `BEGIN
+//! IMMEDIATE` transaction (one writer at a time, readers unblocked), and a
+//! token is spent by a conditional `UPDATE … WHERE uses_left > 0 AND
+//! expires_at > now` whose changed-row count must be exactly one. The UNIQUE
+//! constraints on blocks and live host names are the last word on races
+//! the checks above them might miss.
+//!
+//! SQLite calls block, so each runs on tokio's blocking pool.
+
+mod hosts;
+mod rows;
+mod schema;
+
+use super::{Result, Store, StoreError, StoredApiKey};
+use crate::model::{
+    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Id, Network, NetworkKey, NetworkSpec,
+    NewHost, Tenant, TenantId, TokenInfo,
+};
+use crate::secret::{Secret, SecretHash};
+use async_trait::async_trait;
+use rows::*;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use schema::{migrate, open_connection};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Idle connections kept open; more are opened under load and closed after.
+const IDLE_CONNECTIONS: usize = 4;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    idle: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl SqliteStore {
+    /// Open (or create) the store at `path`. Two stores may open one file.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let mut conn = open_connection(path)?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            idle: Arc::new(Mutex::new(vec![conn])),
+        })
+    }
+
+    /// Run `f` on a connection of the pool, on the blocking pool.
+    async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let path = self.path.clone();
+        let idle = Arc::clone(&self.idle);
+        tokio::task::spawn_blocking(move || {
+            let pooled = idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let mut conn = match pooled {
+                Some(conn) => conn,
+                None => open_connection(&path)?,
+            };
+            let out = f(&mut conn);
+            let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < IDLE_CONNECTIONS {
+                idle.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|_| StoreError::Worker)?
+    }
+
+    /// Run `f` in a write transaction, committed when it returns `Ok`.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_tenant(&self, name: &str, key: &Secret, now: i64) -> Result<Tenant> {
+        let (name, key_id, hash) = (name.to_string(), key.id().to_string(), key.hash());
+        self.write(move |tx| {
+            let taken: Option<String> = tx
+                .query_row("SELECT id FROM tenants WHERE name = ?1", [&name], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if taken.is_some() {
+                return Err(StoreError::TenantExists(name));
+            }
+            let t = Tenant {
+                id: Id::generate(),
+                name,
+                created_at: now,
+            };
+            tx.execute(
+                "INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)",
+                params![t.id.as_str(), t.name, now],
+            )?;
+            tx.execute(
+                "INSERT INTO api_keys (id, tenant, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![key_id, t.id.as_str(), hash.to_hex(), now],
+            )?;
+            Ok(t)
+        })
+        .await
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>> {
+        self.run(|conn| {
+            let mut stmt =
+                conn.prepare("SELECT id, name, created_at FROM tenants ORDER BY name")?;
+            let rows = stmt.query_map([], tenant_row)?;
+            rows.map(|r| tenant(r?)).collect()
+        })
+        .await
+    }
+
+    async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>> {
+        let name = name.to_string();
+        self.run(move |conn| {
+            let row = conn
+                .query_row(
+                    "SELECT id, name, created_at FROM tenants WHERE name = ?1",
+                    [name],
+                    tenant_row,
+                )
+                .optional()?;
+            row.map(tenant).transpose()
+        })
+        .await
+    }
+
+    async fn add_api_key(&self, tenant: &TenantId, key: &Secret, now: i64) -> Result<ApiKeyInfo> {
+        let (tenant, key_id, hash) = (tenant.clone(), key.id().to_string(), key.hash());
+        self.write(move |tx| {
+            tenant_exists(tx, tenant.as_str())?;
+            tx.execute(
+                "INSERT INTO api_keys (id, tenant, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![key_id, tenant.as_str(), hash.to_hex(), now],
+            )?;
+            Ok(ApiKeyInfo {
+                id: key_id,
+                tenant,
+                created_at: now,
+                revoked_at: None,
+            })
+        })
+        .await
+    }
+
+    async fn api_key(&self, key_id: &str) -> Result<Option<StoredApiKey>> {
+        let key_id = key_id.to_string();
+        self.run(move |conn| {
+            let row = conn
+                .query_row(
+                    &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1"),
+                    [key_id],
+                    key_row,
+                )
+                .optional()?;
+            let Some(row) = row else { return Ok(None) };
+            let hash = SecretHash::from_hex(&row.2).ok_or_else(|| corrupt("key hash", "…"))?;
+            Ok(Some(StoredApiKey {
+                info: key_info(row)?,
+                hash,
+            }))
+        })
+        .await
+    }
+
+    async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyInfo>> {
+        let tenant = tenant.clone();
+        self.run(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant = ?1 ORDER BY created_at, id"
+            ))?;
+            let rows = stmt.query_map([tenant.as_str()], key_row)?;
+            rows.map(|r| key_info(r?)).collect()
+        })
+        .await
+    }
+
+    async fn revoke_api_key(&self, key_id: &str, now: i64) -> Result<ApiKeyInfo> {
+        let key_id = key_id.to_string();
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![key_id, now],
+            )?;
+            let row = tx
+                .query_row(
+                    &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1"),
+                    [&key_id],
+                    key_row,
+                )
+                .optional()?;
+            let row = row.ok_or(StoreError::NotFound {
+                what: "API key",
+                name: key_id,
+            })?;
+            key_info(row)
+        })
+        .await
+    }
+
+    async fn create_token(
+        &self,
+        tenant: &TenantId,
+        token: &Secret,
+        expires_at: i64,
+        uses: u32,
+        now: i64,
+    ) -> Result<TokenInfo> {
+        let (tenant, token_id, hash) = (tenant.clone(), token.id().to_string(), token.hash());
+        self.write(move |tx| {
+            tenant_exists(tx, tenant.as_str())?;
+            tx.execute(
+                "INSERT INTO tokens (id, tenant, hash, created_at, expires_at, uses_left)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    token_id,
+                    tenant.as_str(),
+                    hash.to_hex(),
+                    now,
+                    expires_at,
+                    uses
+                ],
+            )?;
+            Ok(TokenInfo {
+                id: token_id,
+                tenant,
+                created_at: now,
+                expires_at,
+                uses_left: uses,
+            })
+        })
+        .await
+    }
+
+    async fn redeem_token(&self, token: &Secret, new: &NewHost, now: i64) -> Result<Host> {
+        let (token, new) = (token.clone(), new.clone());
+        self.write(move |tx| hosts::redeem(tx, token, new, now))
+            .await
+    }
+
+    async fn list_hosts(&self, tenant: &TenantId) -> Result<Vec<Host>> {
+        let tenant = tenant.clone();
+        self.run(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {HOST_COLUMNS} FROM hosts WHERE tenant = ?1 AND revoked_at IS NULL
+                 ORDER BY name"
+            ))?;
+            let rows = stmt.query_map([tenant.as_str()], host_row)?;
+            rows.map(|r| host(r?)).collect()
+        })
+        .await
+    }
+
+    async fn host(&self, hid: &HostId) -> Result<Option<Host>> {
+        let hid = hid.clone();
+        self.run(move |conn| {
+            let row = conn
+                .query_row(
+                    &format!("SELECT {HOST_COLUMNS} FROM hosts WHERE id = ?1"),
+                    [hid.as_str()],
+                    host_row,
+                )
+                .optional()?;
+            row.map(host).transpose()
+        })
+        .await
+    }
+
+    async fn delete_host(&self, tenant: &TenantId, hid: &HostId, now: i64) -> Result<()> {
+        let (tenant, hid) = (tenant.clone(), hid.clone());
+        self.write(move |tx| {
+            let revoked = tx.execute(
+                "UPDATE hosts SET revoked_at = ?3
+                 WHERE tenant = ?1 AND id = ?2 AND revoked_at IS NULL",
+                params![tenant.as_str(), hid.as_str(), now],
+            )?;
+            if revoked != 1 {
+                return Err(StoreError::NotFound {
+                    what: "host",
+                    name: hid.to_string(),
+                });
+            }
+            tx.execute("DELETE FROM blocks WHERE host = ?1", [hid.as_str()])?;
+            tx.execute("DELETE FROM host_keys WHERE host = ?1", [hid.as_str()])?;
+            bump_revision(tx)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_network(
+        &self,
+        tenant: &TenantId,
+        spec: &NetworkSpec,
+        now: i64,
+    ) -> Result<Network> {
+        let (tenant, spec) = (tenant.clone(), spec.clone());
+        self.write(move |tx| {
+            tenant_exists(tx, tenant.as_str())?;
+            for other in networks_of(tx, tenant.as_str())? {
+                if other.spec.name == spec.name {
+                    return Err(StoreError::NetworkExists(spec.name));
+                }
+                if weft_model::addressing::overlaps(&other.spec.subnet, &spec.subnet) {
+                    return Err(StoreError::SubnetOverlap {
+                        subnet: spec.subnet.to_string(),
+                        other: other.spec.name,
+                        other_subnet: other.spec.subnet.to_string(),
+                    });
+                }
+            }
+            tx.execute(
+                &format!("INSERT INTO networks ({NETWORK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                params![
+                    tenant.as_str(),
+                    spec.name,
+                    spec.subnet.to_string(),
+                    spec.mode.as_str(),
+                    spec.internal,
+                    spec.domain,
+                    spec.block_prefix,
+                    now
+                ],
+            )?;
+            let net = Network {
+                tenant,
+                spec,
+                created_at: now,
+            };
+            let mut stmt = tx.prepare(
+                "SELECT id FROM hosts WHERE tenant = ?1 AND revoked_at IS NULL
+                 ORDER BY created_at, rowid",
+            )?;
+            let hosts = stmt
+                .query_map([net.tenant.as_str()], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for h in hosts {
+                assign_block(tx, &net, &h)?;
+            }
+            bump_revision(tx)?;
+            Ok(net)
+        })
+        .await
+    }
+
+    async fn list_networks(&self, tenant: &TenantId) -> Result<Vec<Network>> {
+        let tenant = tenant.clone();
+        self.run(move |conn| {
+            let tx = conn.transaction()?;
+            networks_of(&tx, tenant.as_str())
+        })
+        .await
+    }
+
+    async fn delete_network(&self, tenant: &TenantId, name: &str) -> Result<()> {
+        let (tenant, name) = (tenant.clone(), name.to_string());
+        self.write(move |tx| {
+            let deleted = tx.execute(
+                "DELETE FROM networks WHERE tenant = ?1 AND name = ?2",
+                params![tenant.as_str(), name],
+            )?;
+            if deleted != 1 {
+                return Err(StoreError::NotFound {
+                    what: "network",
+                    name,
+                });
+            }
+            bump_revision(tx)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn blocks(&self, tenant: &TenantId) -> Result<Vec<HostBlock>> {
+        let tenant = tenant.clone();
+        self.run(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT network, host, block FROM blocks WHERE tenant = ?1 ORDER BY network, block",
+            )?;
+            let rows = stmt.query_map([tenant.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            rows.map(|r| {
+                let (network, h, block) = r?;
+                Ok(HostBlock {
+                    network,
+                    host: id("host id", h)?,
+                    block: block.parse().map_err(|_| corrupt("block", &block))?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn report(&self, hid: &HostId, report: &HostReport, now: i64) -> Result<bool> {
+        let (hid, report) = (hid.clone(), report.clone());
+        self.write(move |tx| hosts::report(tx, hid, report, now))
+            .await
+    }
+
+    async fn host_keys(&self, tenant: &TenantId) -> Result<Vec<HostKey>> {
+        let tenant = tenant.clone();
+        self.run(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT host, network, public_key, listen_port FROM host_keys
+                 WHERE tenant = ?1 ORDER BY network, host",
+            )?;
+            let rows = stmt.query_map([tenant.as_str()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            rows.map(|r| {
+                let (h, network, public_key, listen_port) = r?;
+                Ok(HostKey {
+                    host: id("host id", h)?,
+                    key: NetworkKey {
+                        network,
+                        public_key,
+                        listen_port,
+                    },
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn revision(&self) -> Result<u64> {
+        self.run(|conn| {
+            let text: String =
+                conn.query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| {
+                    r.get(0)
+                })?;
+            text.parse().map_err(|_| corrupt("revision", text))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,207 @@
+//! Rows of the SQLite store to and from the model, and the steps that
+//! several writes share (revision, blocks).
+
+use super::super::{Result, StoreError};
+use crate::model::{ApiKeyInfo, Host, Id, Mode, Network, NetworkSpec, Tenant};
+use ipnet::IpNet;
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+use std::collections::BTreeSet;
+
+pub(super) fn corrupt(what: &'static str, value: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        value: value.to_string(),
+    }
+}
+
+/// Move the revision on by one; every change of desired state calls this
+/// once, inside its transaction.
+pub(super) fn bump_revision(tx: &Transaction<'_>) -> Result<u64> {
+    let text: String = tx.query_row(
+        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision' RETURNING value",
+        [],
+        |r| r.get(0),
+    )?;
+    text.parse().map_err(|_| corrupt("revision", text))
+}
+
+pub(super) fn id(what: &'static str, text: String) -> Result<Id> {
+    Id::parse(what, &text).map_err(|_| corrupt(what, text))
+}
+
+pub(super) fn tenant_row(r: &Row<'_>) -> rusqlite::Result<(String, String, i64)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+}
+
+pub(super) fn tenant((tid, name, created_at): (String, String, i64)) -> Result<Tenant> {
+    Ok(Tenant {
+        id: id("tenant id", tid)?,
+        name,
+        created_at,
+    })
+}
+
+pub(super) type KeyRow = (String, String, String, i64, Option<i64>);
+
+pub(super) fn key_row(r: &Row<'_>) -> rusqlite::Result<KeyRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+pub(super) fn key_info((kid, tenant, _, created_at, revoked_at): KeyRow) -> Result<ApiKeyInfo> {
+    Ok(ApiKeyInfo {
+        id: kid,
+        tenant: id("tenant id", tenant)?,
+        created_at,
+        revoked_at,
+    })
+}
+
+pub(super) const KEY_COLUMNS: &str = "id, tenant, hash, created_at, revoked_at";
+pub(super) const HOST_COLUMNS: &str =
+    "id, tenant, name, created_at, revoked_at, endpoint, version, last_seen, peer_health";
+pub(super) const NETWORK_COLUMNS: &str =
+    "tenant, name, subnet, mode, internal, domain, block_prefix, created_at";
+
+pub(super) type HostRow = (
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    String,
+);
+
+pub(super) fn host_row(r: &Row<'_>) -> rusqlite::Result<HostRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+pub(super) fn host(row: HostRow) -> Result<Host> {
+    let (hid, tenant, name, created_at, revoked_at, endpoint, version, last_seen, health) = row;
+    let peer_health = serde_json::from_str(&health).map_err(|_| corrupt("peer health", &health))?;
+    Ok(Host {
+        id: id("host id", hid)?,
+        tenant: id("tenant id", tenant)?,
+        name,
+        created_at,
+        revoked_at,
+        endpoint,
+        version,
+        last_seen,
+        peer_health,
+    })
+}
+
+pub(super) type NetworkRow = (String, String, String, String, bool, String, u8, i64);
+
+pub(super) fn network_row(r: &Row<'_>) -> rusqlite::Result<NetworkRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    ))
+}
+
+pub(super) fn network(row: NetworkRow) -> Result<Network> {
+    let (tenant, name, subnet, mode, internal, domain, block_prefix, created_at) = row;
+    Ok(Network {
+        tenant: id("tenant id", tenant)?,
+        spec: NetworkSpec {
+            name,
+            subnet: subnet.parse().map_err(|_| corrupt("subnet", &subnet))?,
+            mode: Mode::parse(&mode).map_err(|_| corrupt("mode", &mode))?,
+            internal,
+            domain,
+            block_prefix,
+        },
+        created_at,
+    })
+}
+
+pub(super) fn networks_of(tx: &Transaction<'_>, tenant: &str) -> Result<Vec<Network>> {
+    let mut stmt = tx.prepare(&format!(
+        "SELECT {NETWORK_COLUMNS} FROM networks WHERE tenant = ?1 ORDER BY name"
+    ))?;
+    let rows = stmt.query_map([tenant], network_row)?;
+    rows.map(|r| network(r?)).collect()
+}
+
+/// Give `host` the lowest free block of `net`.
+pub(super) fn assign_block(tx: &Transaction<'_>, net: &Network, host: &str) -> Result<()> {
+    let mut stmt = tx.prepare("SELECT block FROM blocks WHERE tenant = ?1 AND network = ?2")?;
+    let taken = stmt
+        .query_map(params![net.tenant.as_str(), net.spec.name], |r| {
+            r.get::<_, String>(0)
+        })?
+        .map(|b| {
+            let b = b?;
+            b.parse::<IpNet>().map_err(|_| corrupt("block", b))
+        })
+        .collect::<Result<BTreeSet<IpNet>>>()?;
+    let spec = &net.spec;
+    let block = weft_mesh::blocks::lowest_free_block(&spec.subnet, spec.block_prefix, &taken)
+        .ok_or_else(|| StoreError::NoFreeBlock {
+            network: spec.name.clone(),
+            host: host.to_string(),
+        })?;
+    tx.execute(
+        "INSERT INTO blocks (tenant, network, host, block) VALUES (?1, ?2, ?3, ?4)",
+        params![net.tenant.as_str(), spec.name, host, block.to_string()],
+    )?;
+    Ok(())
+}
+
+pub(super) fn tenant_exists(tx: &Transaction<'_>, tenant: &str) -> Result<()> {
+    let found: Option<String> = tx
+        .query_row("SELECT id FROM tenants WHERE id = ?1", [tenant], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NotFound {
+            what: "tenant",
+            name: tenant.to_string(),
+        }),
+    }
+}
+
+/// A host's stored keys, sorted as `report` compares them.
+pub(super) fn keys_of_host(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    host: &str,
+) -> Result<Vec<crate::model::NetworkKey>> {
+    let mut stmt = tx.prepare(
+        "SELECT network, public_key, listen_port FROM host_keys
+         WHERE tenant = ?1 AND host = ?2",
+    )?;
+    let mut keys = stmt
+        .query_map(params![tenant, host], |r| {
+            Ok(crate::model::NetworkKey {
+                network: r.get(0)?,
+                public_key: r.get(1)?,
+                listen_port: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    keys.sort();
+    Ok(keys)
+}

@@ -1,0 +1,128 @@
+//! The SQLite store's tables, and opening and migrating its file.
+
+use super::super::{Result, StoreError};
+use super::rows::corrupt;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use std::path::Path;
+
+/// Version 1. Later versions append to [`MIGRATIONS`].
+pub(super) const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS tenants (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+-- Only the SHA-256 of a key or token is kept (see secret.rs).
+CREATE TABLE IF NOT EXISTS api_keys (
+    id         TEXT PRIMARY KEY,
+    tenant     TEXT NOT NULL REFERENCES tenants(id),
+    hash       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    id         TEXT PRIMARY KEY,
+    tenant     TEXT NOT NULL REFERENCES tenants(id),
+    hash       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    uses_left  INTEGER NOT NULL CHECK (uses_left >= 0)
+);
+CREATE TABLE IF NOT EXISTS hosts (
+    id         TEXT PRIMARY KEY,
+    tenant     TEXT NOT NULL REFERENCES tenants(id),
+    name       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    endpoint   TEXT,
+    version    TEXT,
+    last_seen  INTEGER,
+    -- JSON, peers by health state ('healthy' → 2, …), as last reported.
+    peer_health TEXT NOT NULL DEFAULT '{}'
+);
+-- A name is taken while its host lives; a revoked host's name is free again.
+CREATE UNIQUE INDEX IF NOT EXISTS hosts_live_name ON hosts (tenant, name)
+    WHERE revoked_at IS NULL;
+CREATE TABLE IF NOT EXISTS networks (
+    tenant       TEXT NOT NULL REFERENCES tenants(id),
+    name         TEXT NOT NULL,
+    subnet       TEXT NOT NULL,
+    mode         TEXT NOT NULL,
+    internal     INTEGER NOT NULL,
+    domain       TEXT NOT NULL,
+    block_prefix INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (tenant, name)
+);
+CREATE TABLE IF NOT EXISTS blocks (
+    tenant  TEXT NOT NULL,
+    network TEXT NOT NULL,
+    host    TEXT NOT NULL REFERENCES hosts(id),
+    block   TEXT NOT NULL,
+    PRIMARY KEY (tenant, network, host),
+    UNIQUE (tenant, network, block),
+    FOREIGN KEY (tenant, network) REFERENCES networks(tenant, name) ON DELETE CASCADE
+);
+-- What hosts reported they made of each network: public key, port.
+CREATE TABLE IF NOT EXISTS host_keys (
+    tenant      TEXT NOT NULL,
+    network     TEXT NOT NULL,
+    host        TEXT NOT NULL REFERENCES hosts(id),
+    public_key  TEXT NOT NULL,
+    listen_port INTEGER NOT NULL,
+    PRIMARY KEY (tenant, network, host),
+    FOREIGN KEY (tenant, network) REFERENCES networks(tenant, name) ON DELETE CASCADE
+);
+";
+
+/// `MIGRATIONS[i]` takes a database from version i + 1 to i + 2.
+pub(super) const MIGRATIONS: &[&str] = &[];
+
+pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len() + 1;
+
+pub(super) fn open_connection(path: &Path) -> Result<Connection> {
+    let open_err = |source| StoreError::Open {
+        path: path.display().to_string(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(open_err)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )
+    .map_err(open_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(open_err)?;
+    Ok(conn)
+}
+
+pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    )?;
+    let found: Option<String> = tx
+        .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let version = match found.as_deref() {
+        None => {
+            tx.execute_batch(SCHEMA_V1)?;
+            tx.execute("INSERT INTO meta (key, value) VALUES ('revision', '0')", [])?;
+            1
+        }
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=SCHEMA_VERSION).contains(&n) => n,
+            _ => return Err(corrupt("schema version (newer weft?)", v)),
+        },
+    };
+    for migration in &MIGRATIONS[version - 1..] {
+        tx.execute_batch(migration)?;
+    }
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?1)",
+        [SCHEMA_VERSION.to_string()],
+    )?;
+    tx.commit()?;
+    Ok(())
+}

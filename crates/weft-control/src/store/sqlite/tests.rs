@@ -1,0 +1,105 @@
+use super::*;
+use crate::model::NewHost;
+use crate::secret::SecretKind;
+use crate::store::TokenRefusal;
+use crate::store::conformance::{Shared, conformance_tests};
+
+fn fresh() -> (Shared, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("control.db")).unwrap();
+    (Arc::new(store), dir)
+}
+
+conformance_tests!(fresh());
+
+const NOW: i64 = 1_800_000_000;
+
+/// Two stores on one file (two processes, in effect), each with its own
+/// connections, redeeming one token from many threads at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redemptions_racing_through_two_stores_on_one_file_spend_a_token_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("control.db");
+    let one = Arc::new(SqliteStore::open(&path).unwrap());
+    let two = Arc::new(SqliteStore::open(&path).unwrap());
+    let key = Secret::generate(SecretKind::ApiKey);
+    let t = one.create_tenant("acme", &key, NOW).await.unwrap().id;
+    for round in 0..5 {
+        let token = Secret::generate(SecretKind::EnrollToken);
+        one.create_token(&t, &token, NOW + 60, 1, NOW)
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let store = if i % 2 == 0 { one.clone() } else { two.clone() };
+            let token = token.clone();
+            tasks.push(tokio::spawn(async move {
+                let host = NewHost {
+                    id: Id::generate(),
+                    name: format!("r{round}-h{i}"),
+                };
+                store.redeem_token(&token, &host, NOW).await
+            }));
+        }
+        let mut won = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => won += 1,
+                Err(StoreError::TokenRefused { reason, .. }) => {
+                    assert_eq!(reason, TokenRefusal::UsedUp)
+                }
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(won, 1, "round {round}");
+    }
+    assert_eq!(two.list_hosts(&t).await.unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn the_file_holds_hashes_never_keys_or_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("control.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let key = Secret::generate(SecretKind::ApiKey);
+    let t = store.create_tenant("acme", &key, NOW).await.unwrap().id;
+    let token = Secret::generate(SecretKind::EnrollToken);
+    store
+        .create_token(&t, &token, NOW + 60, 1, NOW)
+        .await
+        .unwrap();
+    drop(store);
+    let mut bytes = std::fs::read(&path).unwrap();
+    if let Ok(wal) = std::fs::read(dir.path().join("control.db-wal")) {
+        bytes.extend(wal);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    for secret in [&key, &token] {
+        let secret_part = secret.expose().rsplit('_').next().unwrap();
+        assert!(!text.contains(secret_part), "{secret:?} stored in clear");
+        assert!(text.contains(&secret.hash().to_hex()));
+    }
+}
+
+#[tokio::test]
+async fn state_survives_reopening_and_a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("control.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let key = Secret::generate(SecretKind::ApiKey);
+    let t = store.create_tenant("acme", &key, NOW).await.unwrap().id;
+    let spec = NetworkSpec::new("blue", "10.42.0.0/16", "", true, "x.test", None).unwrap();
+    let net = store.create_network(&t, &spec, NOW).await.unwrap();
+    let rev = store.revision().await.unwrap();
+    drop(store);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.list_networks(&t).await.unwrap(), [net]);
+    assert_eq!(store.revision().await.unwrap(), rev);
+    drop(store);
+    let conn = Connection::open(&path).unwrap();
+    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema'", [])
+        .unwrap();
+    drop(conn);
+    let err = SqliteStore::open(&path).err().unwrap().to_string();
+    assert!(err.contains("schema version"), "{err}");
+}

@@ -1,0 +1,306 @@
+//! `weft control`: the optional control plane. `serve` runs it; `tenant`
+//! and `token` are the operator's commands, run on the control plane's
+//! machine against its state directory (the store is shared safely with a
+//! running server).
+
+use crate::output::{self, Format};
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use weft_control::store::sqlite::SqliteStore;
+use weft_control::{admin, api, serve};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The control plane's state: its store, CA and server certificate.
+    #[arg(long, global = true, env = "WEFT_CONTROL_STATE_DIR", default_value = serve::DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Serve the REST API (TLS) for tenants and the gRPC port for agents.
+    Serve(ServeArgs),
+    /// Tenants and their API keys.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Enrollment tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The REST API's address (tenants).
+    #[arg(long, default_value = serve::DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// The gRPC address agents enroll with and then connect to (mutual TLS).
+    #[arg(long, default_value = serve::DEFAULT_GRPC)]
+    grpc: SocketAddr,
+    /// A name or address agents and tenants reach this server by, for its
+    /// certificate; repeat for more (default: localhost, 127.0.0.1, ::1 and
+    /// the machine's host name).
+    #[arg(long = "server-name", value_name = "NAME")]
+    server_names: Vec<String>,
+    /// Serve this certificate (PEM) instead of one made by the CA.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The key of --tls-cert (PEM, mode 0600).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Use this CA (PEM) instead of the one in the state directory.
+    #[arg(long, requires = "ca_key")]
+    ca_cert: Option<PathBuf>,
+    /// The key of --ca-cert (PEM, mode 0600).
+    #[arg(long, requires = "ca_cert")]
+    ca_key: Option<PathBuf>,
+    /// Log filter (tracing's EnvFilter syntax).
+    #[arg(long, env = "WEFT_LOG", default_value = "info")]
+    log: String,
+}
+
+#[derive(clap::Subcommand)]
+enum TenantCommand {
+    /// Create a tenant and print its API key (shown this once).
+    Create { name: String },
+    /// List tenants and their API keys (ids only).
+    Ls,
+    /// Add an API key to a tenant and print it (shown this once).
+    AddKey { tenant: String },
+    /// Revoke an API key, by its id (`wak_<id>_…`).
+    RevokeKey { key_id: String },
+}
+
+#[derive(clap::Subcommand)]
+enum TokenCommand {
+    /// Make an enrollment token for a tenant's hosts (shown this once).
+    Create {
+        #[arg(long)]
+        tenant: String,
+        /// How long it may be redeemed: 90s, 30m, 1h, 7d.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        /// How many hosts may enroll with it.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+    },
+}
+
+fn unix_now() -> i64 {
+    (api::system_clock())()
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("start the async runtime")
+}
+
+fn open_store(state_dir: &std::path::Path) -> Result<SqliteStore> {
+    let path = state_dir.join("control.db");
+    if !path.exists() {
+        anyhow::bail!(
+            "no control plane store at {} (run `weft control serve` first, or pass --state-dir)",
+            path.display()
+        );
+    }
+    Ok(SqliteStore::open(&path)?)
+}
+
+pub fn exec(format: Format, args: Args) -> Result<()> {
+    match args.command {
+        Command::Serve(serve_args) => serve_cmd(args.state_dir, serve_args),
+        Command::Tenant(cmd) => runtime()?.block_on(tenant(format, &args.state_dir, cmd)),
+        Command::Token(cmd) => runtime()?.block_on(token(format, &args.state_dir, cmd)),
+    }
+}
+
+fn default_server_names() -> Vec<String> {
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
+    if let Some(host) = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty() && h != "localhost")
+    {
+        names.push(host);
+    }
+    names
+}
+
+fn serve_cmd(state_dir: PathBuf, args: ServeArgs) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log")?)
+        .with_writer(std::io::stderr)
+        .init();
+    let config = serve::ServeConfig {
+        listen: args.listen,
+        grpc: args.grpc,
+        state_dir,
+        server_names: if args.server_names.is_empty() {
+            default_server_names()
+        } else {
+            args.server_names
+        },
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        ca_cert: args.ca_cert,
+        ca_key: args.ca_key,
+        enroll_rate: serve::DEFAULT_ENROLL_RATE,
+    };
+    runtime()?.block_on(async {
+        let running = serve::start(config, api::system_clock()).await?;
+        if running.ca_created {
+            println!("created the control plane's CA");
+        }
+        println!("CA fingerprint: {}", running.fingerprint);
+        println!("REST API: https://{}/v1", running.rest_addr);
+        println!("agents (gRPC): https://{}", running.grpc_addr);
+        weft_agent::sd_notify::ready();
+        let shutdown = async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+            let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        };
+        tokio::select! {
+            () = shutdown => tracing::info!("stopping"),
+            () = running.wait() => anyhow::bail!("the REST server stopped"),
+        }
+        Ok(())
+    })
+}
+
+#[derive(Serialize)]
+struct SecretShown<'a, T: Serialize> {
+    #[serde(flatten)]
+    what: T,
+    /// Shown this once; the control plane keeps only its hash.
+    secret: &'a str,
+}
+
+async fn tenant(format: Format, state_dir: &std::path::Path, cmd: TenantCommand) -> Result<()> {
+    let store = Arc::new(open_store(state_dir)?);
+    let now = unix_now();
+    match cmd {
+        TenantCommand::Create { name } => {
+            let (tenant, key) = admin::create_tenant(store.as_ref(), &name, now).await?;
+            match format {
+                Format::Json => output::json(&SecretShown {
+                    what: &tenant,
+                    secret: key.expose(),
+                }),
+                Format::Table => {
+                    output::table(
+                        &["TENANT", "ID"],
+                        &[vec![tenant.name, tenant.id.to_string()]],
+                    );
+                    println!("\nAPI key (shown once, keep it safe):\n{}", key.expose());
+                    Ok(())
+                }
+            }
+        }
+        TenantCommand::AddKey { tenant } => {
+            let (info, key) = admin::add_key(store.as_ref(), &tenant, now).await?;
+            match format {
+                Format::Json => output::json(&SecretShown {
+                    what: &info,
+                    secret: key.expose(),
+                }),
+                Format::Table => {
+                    println!(
+                        "API key {} (shown once, keep it safe):\n{}",
+                        info.id,
+                        key.expose()
+                    );
+                    Ok(())
+                }
+            }
+        }
+        TenantCommand::Ls => {
+            let tenants = admin::list(store.as_ref()).await?;
+            match format {
+                Format::Json => {
+                    #[derive(Serialize)]
+                    struct Row<'a> {
+                        #[serde(flatten)]
+                        tenant: &'a weft_control::model::Tenant,
+                        keys: &'a [weft_control::model::ApiKeyInfo],
+                    }
+                    let rows: Vec<Row> = tenants
+                        .iter()
+                        .map(|(tenant, keys)| Row { tenant, keys })
+                        .collect();
+                    output::json(&rows)
+                }
+                Format::Table => {
+                    let mut rows = Vec::new();
+                    for (t, keys) in &tenants {
+                        let live: Vec<String> = keys
+                            .iter()
+                            .filter(|k| k.revoked_at.is_none())
+                            .map(|k| format!("wak_{}_…", k.id))
+                            .collect();
+                        let revoked = keys.len() - live.len();
+                        rows.push(vec![
+                            t.name.clone(),
+                            t.id.to_string(),
+                            if live.is_empty() {
+                                "-".into()
+                            } else {
+                                live.join(",")
+                            },
+                            revoked.to_string(),
+                        ]);
+                    }
+                    output::table(&["TENANT", "ID", "KEYS", "REVOKED"], &rows);
+                    Ok(())
+                }
+            }
+        }
+        TenantCommand::RevokeKey { key_id } => {
+            let info = admin::revoke_key(store.as_ref(), &key_id, now).await?;
+            match format {
+                Format::Json => output::json(&info),
+                Format::Table => {
+                    println!("revoked API key wak_{}_…", info.id);
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+async fn token(format: Format, state_dir: &std::path::Path, cmd: TokenCommand) -> Result<()> {
+    let store = open_store(state_dir)?;
+    let TokenCommand::Create { tenant, ttl, uses } = cmd;
+    let ttl = admin::parse_duration("--ttl", &ttl)?;
+    let (info, token) = admin::create_token(&store, &tenant, ttl, uses, unix_now()).await?;
+    match format {
+        Format::Json => output::json(&SecretShown {
+            what: &info,
+            secret: token.expose(),
+        }),
+        Format::Table => {
+            output::table(
+                &["TOKEN ID", "TENANT", "USES", "EXPIRES IN"],
+                &[vec![
+                    info.id.clone(),
+                    tenant,
+                    info.uses_left.to_string(),
+                    format!("{}s", info.expires_at - info.created_at),
+                ]],
+            );
+            println!("\nenrollment token (shown once):\n{}", token.expose());
+            Ok(())
+        }
+    }
+}
