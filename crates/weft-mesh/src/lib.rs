@@ -59,7 +59,7 @@
 //! driver's clock, returning [`Step`]s; [`health()`] turns a handshake age
 //! and a probe result into a [`Health`].
 
-pub mod backoff;
+pub use weft_model::backoff;
 pub mod blocks;
 pub mod changes;
 pub mod connector;

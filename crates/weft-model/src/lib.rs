@@ -19,6 +19,7 @@
 //! `weft-agent`; the mesh file's planning lives in `weft-mesh`.
 
 pub mod addressing;
+pub mod backoff;
 pub mod error;
 pub mod health;
 pub mod key;

@@ -269,7 +269,7 @@ fn unix_now() -> i64 {
 /// The wait before reconnect attempt `attempt`: 2 s doubling to 60 s, each
 /// jittered by up to ±20 % so a fleet does not come back in step.
 pub fn backoff(attempt: u32) -> Duration {
-    let base = weft_mesh::Backoff::default().delay(attempt.max(1));
+    let base = weft_model::backoff::Backoff::default().delay(attempt.max(1));
     let jitter = rand::random_range(0.8..1.2);
     base.mul_f64(jitter)
 }
