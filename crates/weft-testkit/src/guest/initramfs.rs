@@ -139,8 +139,11 @@ impl Initramfs {
 
     /// A dynamically linked host program at `path` in the guest, with every
     /// library `ldd` names at the path it names (the loader included).
+    /// The program goes in without its debug information: the guest
+    /// unpacks the archive into its memory, and a debug build of weft is
+    /// several hundred megabytes, most of it DWARF.
     pub fn add_program(&mut self, host: &Path, path: &str) -> Result<(), GuestError> {
-        self.add_host_file(host, path, 0o755);
+        self.add_bytes(path, without_debug_info(host)?, 0o755);
         for lib in shared_libraries(host)? {
             let guest = lib.to_string_lossy().into_owned();
             self.add_host_file(&lib, &guest, 0o755);
@@ -255,6 +258,34 @@ fn find_host_tool(tool: &str) -> Option<PathBuf> {
             .map(|d| Path::new(d).join(tool))
             .find(|p| p.is_file())
     })
+}
+
+/// `program`'s bytes as `objcopy --strip-debug` leaves them (binutils, which
+/// every Rust toolchain's linker comes with).
+fn without_debug_info(program: &Path) -> Result<Vec<u8>, GuestError> {
+    let failed = |what: String, source: std::io::Error| GuestError::Initramfs { what, source };
+    let dir = tempfile::Builder::new()
+        .prefix("weft-guest-strip")
+        .tempdir()
+        .map_err(|e| failed("make a temporary directory".into(), e))?;
+    let out = dir.path().join("program");
+    let status = Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(program)
+        .arg(&out)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|_| GuestError::HostTool {
+            tool: "objcopy".into(),
+            package: "binutils".into(),
+        })?;
+    if !status.success() {
+        return Err(failed(
+            format!("strip the debug information of {}", program.display()),
+            std::io::Error::other(format!("objcopy exited with {status}")),
+        ));
+    }
+    std::fs::read(&out).map_err(|e| failed(format!("read {}", out.display()), e))
 }
 
 fn is_static(program: &Path) -> bool {
