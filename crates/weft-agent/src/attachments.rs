@@ -8,7 +8,7 @@ use crate::records::AttachmentRecord;
 use ipnet::IpNet;
 use std::net::IpAddr;
 use weft_model::names::{Ifname, WorkloadId, WorkloadName};
-use weft_model::{Mode, ModelError, addressing, naming};
+use weft_model::{ModelError, addressing, naming};
 
 /// A workload to attach, parsed and checked on its own at the edge (see
 /// `grpc/requests.rs`); [`Agent::attach`] checks it against the network,
@@ -34,8 +34,12 @@ pub struct AttachmentView {
     /// The workload's address with its prefix (/32 routed, subnet on a bridge).
     pub address: IpNet,
     pub gateway: IpAddr,
+    /// Where the network's DNS responder listens for the workload: this
+    /// host's address in the network (the gateway, except on VXLAN
+    /// networks, whose gateway every host shares).
+    pub nameserver: IpAddr,
     pub subnet: IpNet,
-    /// The network's DNS domain; its responder listens on `gateway`.
+    /// The network's DNS domain.
     pub domain: String,
     /// MTU of both ends, as the plan made them.
     pub mtu: u32,
@@ -54,6 +58,7 @@ impl<D: Dataplane> Agent<D> {
         Ok(AttachmentView {
             address: plan.address,
             gateway: plan.gateway,
+            nameserver: naming::host_address(&net.block),
             subnet: plan.subnet,
             domain: net.domain,
             mtu: plan.mtu,
@@ -118,7 +123,9 @@ impl<D: Dataplane> Agent<D> {
                 ifname.into_string()
             }
         };
-        let used = self.store.used_ips(&net.name)?;
+        let mut used = self.store.used_ips(&net.name)?;
+        // A VXLAN network's gateway may lie in this host's block.
+        used.insert(net.gateway());
         let ip = match spec.ip {
             None => addressing::allocate(&net.block, &used)?,
             Some(ip) => {
@@ -154,7 +161,7 @@ impl<D: Dataplane> Agent<D> {
         };
         // A bridge port carries nothing until the firewall pins it to the
         // workload's MAC and address.
-        if net.mode == Mode::Bridge
+        if net.mode.is_bridged()
             && let Err(err) = self.apply_firewall()
         {
             let _ = self.dp.remove_attachment(&plan);
@@ -181,7 +188,7 @@ impl<D: Dataplane> Agent<D> {
         self.dp
             .remove_attachment(&self.attachment_plan(&net, &record))?;
         tracing::info!(network, workload = workload_id, ip = %record.ip, "detached");
-        if net.mode == Mode::Bridge {
+        if net.mode.is_bridged() {
             // Unpin the port; a failure is retried by the next drift pass.
             if let Err(e) = self.apply_firewall() {
                 tracing::warn!(

@@ -4,7 +4,8 @@
 //!   records of `records.rs`;
 //! - `agent.rs` holds the agent; its operations live one file per entity
 //!   (`networks.rs`, `peers.rs`, `attachments.rs`, `dns_names.rs`,
-//!   `status.rs`): validate against the state, record, apply, undo the
+//!   `status.rs`; `vxlan.rs` for VXLAN networks' settings and their
+//!   keyless peers, the VTEPs): validate against the state, record, apply, undo the
 //!   record when the kernel refuses; `plan.rs` turns records into what the
 //!   data plane takes; `reconcile.rs` makes the kernel match the store at
 //!   start-up, and `repair.rs` keeps it so: a short periodic pass that
@@ -37,6 +38,7 @@ mod repair;
 mod server;
 mod status;
 mod store;
+mod vxlan;
 
 #[cfg(test)]
 mod agent_tests;

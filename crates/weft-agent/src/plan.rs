@@ -4,8 +4,7 @@
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::{
-    AttachmentPlan, BRIDGE_MTU, Dataplane, NetworkKind, NetworkPlan, Records, ServicesPlan,
-    TUNNEL_MTU,
+    AttachmentPlan, Dataplane, NetworkKind, NetworkPlan, Records, ServicesPlan,
 };
 use crate::network_services::{DNS_PORT, RECORDS_PORT};
 use crate::peers::Endpoint;
@@ -69,13 +68,14 @@ impl<D: Dataplane> Agent<D> {
         net: &NetworkRecord,
         quiet: bool,
     ) -> Result<NetworkPlan> {
-        let kind = match &net.wireguard {
-            Some(wg) => NetworkKind::Wireguard {
+        let kind = match (&net.wireguard, &net.vxlan) {
+            (Some(wg), _) => NetworkKind::Wireguard {
                 private_key: wg.private_key.clone(),
                 listen_port: wg.listen_port,
                 peers: self.peer_configs_quietly(&net.name, quiet)?,
             },
-            None => NetworkKind::Bridge,
+            (None, Some(vx)) => NetworkKind::Vxlan(self.vxlan_plan(net, vx)?),
+            (None, None) => NetworkKind::Bridge,
         };
         Ok(NetworkPlan {
             name: net.name.clone(),
@@ -93,7 +93,7 @@ impl<D: Dataplane> Agent<D> {
     ) -> AttachmentPlan {
         let (address, bridge) = match net.mode {
             Mode::Wireguard => (addressing::single(a.ip), None),
-            Mode::Bridge => (
+            Mode::Bridge | Mode::Vxlan => (
                 IpNet::new(a.ip, net.subnet.prefix_len()).expect("prefix of a valid subnet"),
                 Some(net.ifname()),
             ),
@@ -106,14 +106,10 @@ impl<D: Dataplane> Agent<D> {
             ifname: a.ifname.clone(),
             host_ifname: a.host_ifname.clone(),
             address,
-            gateway: naming::host_address(&net.block),
+            gateway: net.gateway(),
             subnet: net.subnet,
             default_route: a.default_route,
-            mtu: if bridge.is_some() {
-                BRIDGE_MTU
-            } else {
-                TUNNEL_MTU
-            },
+            mtu: net.mtu(),
             mac: bridge
                 .is_some()
                 .then(|| naming::workload_mac(&a.network, &a.workload_id)),
@@ -123,7 +119,8 @@ impl<D: Dataplane> Agent<D> {
 
     /// The firewall rules of every network: each network's interfaces are
     /// its WireGuard interface and its veths (`w<index>-*`), or its bridge
-    /// (whose workload ports are pinned to their MAC and address).
+    /// (whose workload ports are pinned to their MAC and address; on a
+    /// VXLAN network ARP for the gateway stays off its VXLAN device).
     pub(crate) fn firewall_rules(&self) -> Result<Vec<weft_firewall::NetworkRules>> {
         use weft_firewall::IfMatch;
         let attachments = self.store.attachments()?;
@@ -141,6 +138,13 @@ impl<D: Dataplane> Agent<D> {
                     std::net::IpAddr::V6(_) => None,
                 })
                 .collect(),
+            local_gateway: match (net.mode, net.gateway()) {
+                (Mode::Vxlan, std::net::IpAddr::V4(ip)) => Some(weft_firewall::LocalGateway {
+                    port: naming::vxlan_ifname(net.index),
+                    ip,
+                }),
+                _ => None,
+            },
         };
         Ok(self
             .store
@@ -154,10 +158,10 @@ impl<D: Dataplane> Agent<D> {
                         IfMatch::Exact(n.ifname()),
                         IfMatch::Prefix(naming::routed_veth_prefix(n.index)),
                     ],
-                    Mode::Bridge => vec![IfMatch::Exact(n.ifname())],
+                    Mode::Bridge | Mode::Vxlan => vec![IfMatch::Exact(n.ifname())],
                 },
                 internal: n.internal,
-                bridge_ports: (n.mode == Mode::Bridge).then(|| bridge_ports(n)),
+                bridge_ports: n.mode.is_bridged().then(|| bridge_ports(n)),
                 // All an internal network's workloads may reach of this host.
                 host_services: n.internal.then(|| weft_firewall::HostServices {
                     address: naming::host_address(&n.block),

@@ -9,12 +9,14 @@
 //! reaches its gateway over the veth, and a /32 route per workload on the host
 //! side brings traffic back.
 //!
-//! `network.rs` makes the networks' interfaces, `attachment.rs` the
-//! workloads' veths; this file picks the WireGuard backend and hands
-//! firewall and services to their owners.
+//! `network.rs` makes the networks' interfaces (`vxlan.rs` a VXLAN
+//! network's VXLAN device and FDB), `attachment.rs` the workloads' veths;
+//! this file picks the WireGuard backend and hands firewall and services
+//! to their owners.
 
 mod attachment;
 mod network;
+mod vxlan;
 
 use crate::dataplane::*;
 use crate::network_services::NetworkServices;
@@ -185,6 +187,7 @@ fn host_view(
             .iter()
             .filter_map(|r| Some((r.dst, name_of(r.oif?)?)))
             .collect(),
+        fdb: Default::default(),
     }
 }
 
@@ -288,8 +291,32 @@ impl Dataplane for LinuxDataplane {
         network::sync_peers(self, ifname, peers)
     }
 
-    fn remove_network(&self, ifname: &str) -> DpResult<()> {
-        network::remove(self, ifname)
+    fn remove_network(&self, plan: &NetworkPlan) -> DpResult<()> {
+        network::remove(self, plan)
+    }
+
+    fn set_fdb(&self, ifname: &str, remotes: &[std::net::IpAddr]) -> DpResult<()> {
+        vxlan::set_fdb(self, ifname, remotes)
+    }
+
+    fn link_mtu(&self, ifname: &str) -> DpResult<Option<u32>> {
+        let link = self
+            .host()
+            .link_by_name(ifname)
+            .map_err(err(format!("find {ifname}")))?;
+        Ok(link.map(|l| l.mtu))
+    }
+
+    fn link_with_address(&self, ip: std::net::IpAddr) -> DpResult<Option<(String, u32)>> {
+        let mut nl = self.host();
+        let addresses = nl.addresses(None).map_err(err("list addresses"))?;
+        let Some(found) = addresses.iter().find(|a| a.addr.addr() == ip) else {
+            return Ok(None);
+        };
+        let link = nl
+            .link_by_index(found.index)
+            .map_err(err(format!("find the link of {ip}")))?;
+        Ok(link.map(|l| (l.name, l.mtu)))
     }
 
     fn network_status(&self, ifname: &str) -> DpResult<DeviceInfo> {
@@ -329,7 +356,16 @@ impl Dataplane for LinuxDataplane {
         let links = nl.links().map_err(err("list links"))?;
         let addresses = nl.addresses(None).map_err(err("list addresses"))?;
         let routes = nl.routes().map_err(err("list routes"))?;
-        Ok(host_view(&links, &addresses, &routes))
+        let mut view = host_view(&links, &addresses, &routes);
+        // One FDB dump per VXLAN device of weft's.
+        for link in links
+            .iter()
+            .filter(|l| l.kind.as_deref() == Some("vxlan") && is_weft_link(l))
+        {
+            let remotes = vxlan::flooding(&mut nl, &link.name, link.index)?;
+            view.fdb.insert(link.name.clone(), remotes);
+        }
+        Ok(view)
     }
 
     fn owned_links(&self) -> DpResult<Vec<OwnedLink>> {

@@ -1,5 +1,6 @@
-//! A network's interface on the host: the WireGuard device or the bridge,
-//! its alias, address, MTU and route — made, checked and removed.
+//! A network's interface on the host: the WireGuard device or the bridge
+//! (with a VXLAN network's VXLAN device, see `vxlan.rs`), its alias,
+//! address, MTU and route — made, checked and removed.
 
 use super::{
     LinuxDataplane, ensure_address, err, find_link, gone_is_fine, has_address, replace_host_route,
@@ -48,7 +49,7 @@ pub(super) fn ensure(dp: &LinuxDataplane, plan: &NetworkPlan) -> DpResult<()> {
             dp.wg.configure(ifname, &device).map_err(wg_err)?;
             sync_peers(dp, ifname, peers)?;
         }
-        NetworkKind::Bridge => {
+        NetworkKind::Bridge | NetworkKind::Vxlan(_) => {
             let mut nl = dp.host();
             if nl
                 .link_by_name(ifname)
@@ -67,9 +68,22 @@ pub(super) fn ensure(dp: &LinuxDataplane, plan: &NetworkPlan) -> DpResult<()> {
         .map_err(err(ctx("set alias of")))?;
     ensure_address(&mut nl, link.index, plan.address)
         .map_err(err(format!("add {} to {ifname}", plan.address)))?;
-    if let NetworkKind::Wireguard { .. } = plan.kind {
-        nl.set_mtu(link.index, TUNNEL_MTU)
-            .map_err(err(ctx("set MTU of")))?;
+    match &plan.kind {
+        NetworkKind::Wireguard { .. } => nl
+            .set_mtu(link.index, TUNNEL_MTU)
+            .map_err(err(ctx("set MTU of")))?,
+        NetworkKind::Vxlan(vx) => {
+            // The host's own address first: the primary one, the source of
+            // what the host sends on the segment.
+            ensure_address(&mut nl, link.index, vx.gateway)
+                .map_err(err(format!("add {} to {ifname}", vx.gateway)))?;
+            drop(nl);
+            super::vxlan::ensure(dp, &plan.name, link.index, vx)?;
+            nl = dp.host();
+            nl.set_mtu(link.index, vx.mtu)
+                .map_err(err(ctx("set MTU of")))?;
+        }
+        NetworkKind::Bridge => {}
     }
     nl.set_up(link.index).map_err(err(ctx("bring up")))?;
     if let NetworkKind::Wireguard { .. } = plan.kind {
@@ -97,10 +111,20 @@ pub(super) fn present(dp: &LinuxDataplane, plan: &NetworkPlan) -> DpResult<bool>
             .map_err(err(format!("inspect {}", plan.ifname)))?)
 }
 
-pub(super) fn remove(dp: &LinuxDataplane, ifname: &str) -> DpResult<()> {
+pub(super) fn remove(dp: &LinuxDataplane, plan: &NetworkPlan) -> DpResult<()> {
+    let ifname = plan.ifname.as_str();
     if dp.wg.exists(ifname) {
         dp.wg.delete(ifname).map_err(wg_err)?;
     }
+    // A VXLAN device goes first: it takes its FDB entries with it.
+    if let NetworkKind::Vxlan(vx) = &plan.kind {
+        remove_marked(dp, &vx.ifname)?;
+    }
+    remove_marked(dp, ifname)
+}
+
+/// Delete link `ifname` of the host if it carries weft's mark.
+fn remove_marked(dp: &LinuxDataplane, ifname: &str) -> DpResult<()> {
     // The kernel backend's link, or anything left of a userspace one —
     // only if it carries weft's mark.
     let mut nl = dp.host();
@@ -125,7 +149,7 @@ pub(super) fn remove(dp: &LinuxDataplane, ifname: &str) -> DpResult<()> {
 /// [`unfinished_network_link`]).
 fn is_unfinished(dp: &LinuxDataplane, link: &weft_net::Link, plan: &NetworkPlan) -> DpResult<bool> {
     let kind = match plan.kind {
-        NetworkKind::Bridge => "bridge",
+        NetworkKind::Bridge | NetworkKind::Vxlan(_) => "bridge",
         NetworkKind::Wireguard { .. } => "wireguard",
     };
     let mut nl = dp.host();

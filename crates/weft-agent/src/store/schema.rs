@@ -53,6 +53,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
          address TEXT NOT NULL,
          PRIMARY KEY (network, source, name, address)
      );",
+    // 4 (issue 13): VXLAN networks — their VNI, port, MTU and underlay
+    // (`routed`, `local:<ip>`, `device:<ifname>`, `over:<network>`), and
+    // their remote tunnel endpoints (peers without keys).
+    "ALTER TABLE networks ADD COLUMN vni INTEGER;
+     ALTER TABLE networks ADD COLUMN vxlan_port INTEGER;
+     ALTER TABLE networks ADD COLUMN mtu INTEGER;
+     ALTER TABLE networks ADD COLUMN underlay TEXT;
+     CREATE UNIQUE INDEX IF NOT EXISTS networks_vni ON networks(vni);
+     CREATE TABLE IF NOT EXISTS vteps (
+         network TEXT NOT NULL REFERENCES networks(name) ON DELETE CASCADE,
+         address TEXT NOT NULL,
+         block   TEXT,
+         PRIMARY KEY (network, address)
+     );",
 ];
 
 /// The version this build writes.

@@ -78,15 +78,26 @@ fn print(status: &pb::Status) {
     );
     for n in &status.networks {
         println!();
-        println!(
-            "network {}: {} {} port {} key {} ({} workloads)",
-            n.name,
-            n.interface,
-            n.addresses.join(","),
-            n.listen_port,
-            n.public_key,
-            n.attachment_count
-        );
+        if n.mode == "wireguard" {
+            println!(
+                "network {}: {} {} port {} key {} ({} workloads)",
+                n.name,
+                n.interface,
+                n.addresses.join(","),
+                n.listen_port,
+                n.public_key,
+                n.attachment_count
+            );
+        } else {
+            println!(
+                "network {} ({}): {} {} ({} workloads)",
+                n.name,
+                n.mode,
+                n.interface,
+                n.addresses.join(","),
+                n.attachment_count
+            );
+        }
         if !n.error.is_empty() {
             println!("  error: {}", n.error);
             continue;
@@ -100,7 +111,11 @@ fn print(status: &pb::Status) {
             .iter()
             .map(|p| {
                 vec![
-                    p.public_key.clone(),
+                    if p.public_key.is_empty() {
+                        "(vtep)".into()
+                    } else {
+                        p.public_key.clone()
+                    },
                     if p.endpoint.is_empty() {
                         "-".into()
                     } else {
