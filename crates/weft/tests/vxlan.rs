@@ -398,3 +398,163 @@ fn three_hosts_one_segment_another_vni_restart_and_removal() {
     assert!(!fdb.contains("dst "), "FDB entries left: {fdb}");
     lab.finish();
 }
+
+#[test]
+fn a_segment_inside_wireguard_is_encrypted_with_mtu_1370() {
+    require_root!();
+    let mut lab = Lab::new(WEFT);
+    lab.add_namespaces(["h1", "h2", "c1", "c2"]);
+    lab.underlay("h1", "h2");
+    lab.start_agent("h1");
+    lab.start_agent("h2");
+    // WireGuard network blue carries VXLAN network sec: the tunnel
+    // endpoints are the hosts' addresses on blue (10.42.N.1).
+    for host in ["h1", "h2"] {
+        lab.network_on(host, "blue", 42);
+    }
+    lab.peer("h1", "h2", "blue", 42, 51820);
+    lab.peer("h2", "h1", "blue", 42, 51820);
+    for (host, n, other) in [("h1", 1, 2), ("h2", 2, 1)] {
+        let net = vxlan_on(&lab, host, "sec", 300, n, &["--over", "blue"]);
+        assert_eq!(net["mtu"], 1370, "blue's 1420 minus 50");
+        assert_eq!(net["underlay"], "over:blue");
+        lab.weft_ok(
+            host,
+            &[
+                "peer",
+                "add",
+                "sec",
+                "--endpoint",
+                &format!("10.42.{other}.1"),
+                "--allowed-ips",
+                &format!("10.50.{other}.0/24"),
+            ],
+        );
+    }
+    let dev = lab.exec_ok("h1", "ip -d -j link show weft-vx0");
+    let dev: serde_json::Value = serde_json::from_str(&dev).unwrap();
+    let data = &dev[0]["linkinfo"]["info_data"];
+    assert_eq!(data["local"], "10.42.1.1", "{dev}");
+    assert_eq!(data["link"], "wg0", "{dev}");
+    let c1 = lab.attach("h1", "sec", "c1", &[]);
+    lab.attach("h2", "sec", "c2", &[]);
+    assert_eq!(c1["mtu"], 1370);
+
+    let pcap = lab.dir.path().join("over.pcap");
+    let cap = capture::start(&lab.ns("h1"), "u0", &pcap);
+    ping_eventually(&lab, "c1", "10.50.2.2");
+    assert!(ping(&lab, "c2", "10.50.1.2"), "c2 -> c1");
+    // MTU: 1370 bytes with DF cross, 1371 do not.
+    assert!(df_ping(&lab, "c1", "10.50.2.2", 1370), "1370 bytes with DF");
+    assert!(
+        !df_ping(&lab, "c1", "10.50.2.2", 1371),
+        "1371 bytes with DF"
+    );
+    let (lines, raw) = cap.stop();
+    let packets = capture::only_wireguard(&lines, &raw, 51820, MARKER).unwrap_or_else(|e| {
+        panic!(
+            "the underlay carried more than WireGuard: {e}\n{}",
+            lines.join("\n")
+        )
+    });
+    assert!(packets >= 4, "too few WireGuard packets: {packets}");
+    assert_eq!(count(&lines, "VXLAN"), 0, "{lines:?}");
+
+    // Negative control: traffic in the clear on the same underlay fails
+    // the same check.
+    let plain = lab.dir.path().join("plain.pcap");
+    let cap = capture::start(&lab.ns("h1"), "u0", &plain);
+    assert!(ping(&lab, "h1", "192.0.2.2"));
+    let (lines, raw) = cap.stop();
+    assert!(capture::only_wireguard(&lines, &raw, 51820, MARKER).is_err());
+
+    // Bad input: one line each, nothing created.
+    // A port another program holds.
+    let holder = std::process::Command::new("ip")
+        .args(["netns", "exec", &lab.ns("h1"), "python3", "-c"])
+        .arg("import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('0.0.0.0',4790))\nprint('ready',flush=True)\ntime.sleep(60)")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut holder = holder;
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    lab.keep(holder);
+    let refused = |args: &[&str], want: &str| {
+        let out = lab.weft("h1", args);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            !out.status.success() && err.contains(want),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    };
+    let create = |name: &'static str, rest: &[&'static str]| {
+        let mut args = vec![
+            "network",
+            "create",
+            name,
+            "--mode",
+            "vxlan",
+            "--subnet",
+            "10.70.0.0/16",
+        ];
+        args.extend_from_slice(rest);
+        args
+    };
+    refused(&create("x", &["--vni", "0"]), "vni");
+    refused(&create("x", &["--vni", "16777216"]), "16777215");
+    refused(
+        &create("x", &["--vni", "300"]),
+        "already used by network \"sec\"",
+    );
+    refused(
+        &create("x", &["--vni", "7", "--port", "51820"]),
+        "WireGuard listen port",
+    );
+    refused(
+        &create("x", &["--vni", "7", "--over", "sec"]),
+        "not a WireGuard network",
+    );
+    refused(
+        &create("x", &["--vni", "7", "--over", "nope"]),
+        "not a WireGuard network",
+    );
+    refused(
+        &create("x", &["--vni", "7", "--over", "blue", "--mtu", "1371"]),
+        "at most 1370",
+    );
+    refused(
+        &create("x", &["--vni", "7", "--underlay", "u0", "--mtu", "1451"]),
+        "at most 1450",
+    );
+    refused(
+        &create("x", &["--vni", "7", "--underlay", "nope0"]),
+        "no such interface",
+    );
+    refused(
+        &create("x", &["--vni", "7", "--local", "192.0.2.9"]),
+        "not an address of this host",
+    );
+    refused(
+        &create("x", &["--vni", "7", "--port", "4790"]),
+        "in use by another program",
+    );
+    refused(&["network", "rm", "blue"], "carries VXLAN network \"sec\"");
+    let nets = lab.weft_json("h1", &["network", "ls"]);
+    assert_eq!(nets.as_array().unwrap().len(), 2, "{nets}");
+    assert_eq!(links_of(&lab, "h1", "vxlan"), ["weft-vx0"]);
+
+    // kill -9: the userspace WireGuard interface dies with the agent and
+    // takes the VXLAN device over it along; the new agent makes both again.
+    lab.kill_agent("h1");
+    lab.start_agent("h1");
+    ping_eventually(&lab, "c1", "10.50.2.2");
+    assert_eq!(links_of(&lab, "h1", "vxlan"), ["weft-vx0"]);
+    assert_eq!(flooding(&lab, "h1", "weft-vx0"), ["10.42.2.1"]);
+    lab.finish();
+}
