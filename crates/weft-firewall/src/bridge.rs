@@ -10,6 +10,7 @@
 //!   set ports     { type ifname; flags interval }     prefixes ("fn-*")
 //!   set port-macs { type ifname . ether_addr }        port . MAC
 //!   set port-ips  { type ifname . ipv4_addr }         port . address
+//!   # with VXLAN networks only:
 //!   set local-gateways { type ifname . ipv4_addr }    VXLAN device . gateway
 //!   chain prerouting {    # filter hook prerouting, policy accept
 //!     iifname @ports iifname . ether saddr != @port-macs counter drop
@@ -108,22 +109,26 @@ pub(crate) fn bridge_batch(networks: &[NetworkRules]) -> Value {
         .filter_map(|b| b.local_gateway.as_ref())
         .map(|g| json!({"concat": [g.port, g.ip.to_string()]}))
         .collect();
-    commands.push(set("local-gateways", json!(["ifname", "ipv4_addr"]), false));
-    commands.push(json!({"add": {"chain": {
-        "family": FAMILY, "table": TABLE, "name": POST_CHAIN, "type": "filter",
-        "hook": "postrouting", "prio": PRIORITY, "policy": "accept"}}}));
-    for (chain, key) in [(CHAIN, "iifname"), (POST_CHAIN, "oifname")] {
-        for field in ["saddr ip", "daddr ip"] {
-            let expr = json!([
-                {"match": {"op": "==",
-                           "left": {"concat": [{"meta": {"key": key}},
-                                               {"payload": {"protocol": "arp", "field": field}}]},
-                           "right": "@local-gateways"}},
-                crate::nft_json::counter(),
-                {"drop": null}
-            ]);
-            commands.push(json!({"add": {"rule": {
-                "family": FAMILY, "table": TABLE, "chain": chain, "expr": expr}}}));
+    // Only VXLAN networks need these: a host with bridges alone keeps the
+    // table it always had.
+    if !gateways.is_empty() {
+        commands.push(set("local-gateways", json!(["ifname", "ipv4_addr"]), false));
+        commands.push(json!({"add": {"chain": {
+            "family": FAMILY, "table": TABLE, "name": POST_CHAIN, "type": "filter",
+            "hook": "postrouting", "prio": PRIORITY, "policy": "accept"}}}));
+        for (chain, key) in [(CHAIN, "iifname"), (POST_CHAIN, "oifname")] {
+            for field in ["saddr ip", "daddr ip"] {
+                let expr = json!([
+                    {"match": {"op": "==",
+                               "left": {"concat": [{"meta": {"key": key}},
+                                                   {"payload": {"protocol": "arp", "field": field}}]},
+                               "right": "@local-gateways"}},
+                    crate::nft_json::counter(),
+                    {"drop": null}
+                ]);
+                commands.push(json!({"add": {"rule": {
+                    "family": FAMILY, "table": TABLE, "chain": chain, "expr": expr}}}));
+            }
         }
     }
     let ports = bridges.iter().flat_map(|b| b.ports.iter());
@@ -206,6 +211,8 @@ mod tests {
         // A bridge network without workloads still closes its ports.
         let text = bridge_batch(&[bridge_net(vec![])]).to_string();
         assert!(text.contains(r#""elem":["fn-*"]"#) && !text.contains("concat\":[\"fn-c"));
+        // Bridges alone need no gateway rules.
+        assert!(!text.contains("local-gateways"), "{text}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ impl Store {
     pub fn vteps(&self, network: &str) -> Result<Vec<VtepRecord>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT address, block FROM vteps WHERE network = ?1 ORDER BY rowid")?;
+            .prepare("SELECT address, block FROM vteps WHERE network = ?1 ORDER BY address")?;
         let rows = stmt.query_map([network], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
         })?;
