@@ -79,10 +79,10 @@ pub use connector::{Attempt, Connector, Event, JoinConfig, JoinError, Joined, St
 pub use diff::{diff, teardown};
 pub use error::{MeshError, PlanError};
 pub use health::{DEFAULT_DEGRADED_AFTER, Health, health};
-pub use observed::{HostState, NetworkState, Observed, PeerState, ServiceState};
+pub use observed::{HostState, NetworkState, Observed, PeerState, ServiceState, VtepState};
 pub use plan::{
     DnsRecord, HostNetworkPlan, HostPlan, KeyNeeded, NetworkPlan, PeerPlan, Plan, Role,
-    ServiceAddress, ServicePlan, owned_service, workload_id,
+    ServiceAddress, ServicePlan, VtepPlan, VxlanNetworkPlan, owned_service, workload_id,
 };
 pub use planner::{assign_lab_underlay, plan};
 pub use schema::{HostSpec, Kind, MeshFile, NetworkSpec, NetworkType, Reach, ServiceSpec};
