@@ -8,7 +8,7 @@ use crate::dataplane::{
 };
 use crate::network_services::{DNS_PORT, RECORDS_PORT};
 use crate::peers::Endpoint;
-use crate::records::{AttachmentRecord, NetworkRecord, PeerRecord};
+use crate::records::{AttachmentRecord, NetworkRecord, PeerRecord, Underlay};
 use ipnet::IpNet;
 use std::net::SocketAddr;
 use weft_model::{Mode, addressing, naming};
@@ -120,7 +120,9 @@ impl<D: Dataplane> Agent<D> {
     /// The firewall rules of every network: each network's interfaces are
     /// its WireGuard interface and its veths (`w<index>-*`), or its bridge
     /// (whose workload ports are pinned to their MAC and address; on a
-    /// VXLAN network ARP for the gateway stays off its VXLAN device).
+    /// VXLAN network ARP for the gateway stays off its VXLAN device). An
+    /// internal WireGuard network that carries VXLAN networks lets their
+    /// port through to this host.
     pub(crate) fn firewall_rules(&self) -> Result<Vec<weft_firewall::NetworkRules>> {
         use weft_firewall::IfMatch;
         let attachments = self.store.attachments()?;
@@ -146,9 +148,21 @@ impl<D: Dataplane> Agent<D> {
                 _ => None,
             },
         };
-        Ok(self
-            .store
-            .networks()?
+        let networks = self.store.networks()?;
+        // What an internal network's hosts must still take from each other:
+        // the VXLAN traffic of the segments that run over it.
+        let carried_ports = |carrier: &str| -> Vec<u16> {
+            let mut ports: Vec<u16> = networks
+                .iter()
+                .filter_map(|n| n.vxlan.as_ref())
+                .filter(|v| v.underlay == Underlay::Over(carrier.to_string()))
+                .map(|v| v.port)
+                .collect();
+            ports.sort_unstable();
+            ports.dedup();
+            ports
+        };
+        Ok(networks
             .iter()
             .map(|n| weft_firewall::NetworkRules {
                 name: n.name.clone(),
@@ -166,7 +180,10 @@ impl<D: Dataplane> Agent<D> {
                 host_services: n.internal.then(|| weft_firewall::HostServices {
                     address: naming::host_address(&n.block),
                     tcp_ports: vec![DNS_PORT, RECORDS_PORT],
-                    udp_ports: vec![DNS_PORT],
+                    udp_ports: [DNS_PORT]
+                        .into_iter()
+                        .chain(carried_ports(&n.name))
+                        .collect(),
                 }),
             })
             .collect())

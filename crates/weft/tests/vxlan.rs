@@ -452,9 +452,21 @@ fn a_segment_inside_wireguard_is_encrypted_with_mtu_1370() {
     lab.start_agent("h1");
     lab.start_agent("h2");
     // WireGuard network blue carries VXLAN network sec: the tunnel
-    // endpoints are the hosts' addresses on blue (10.42.N.1).
-    for host in ["h1", "h2"] {
-        lab.network_on(host, "blue", 42);
+    // endpoints are the hosts' addresses on blue (10.42.N.1). Blue is
+    // internal: its hosts still take the segment's VXLAN port from it.
+    for (host, n) in [("h1", 1), ("h2", 2)] {
+        let block = format!("10.42.{n}.0/24");
+        let args = [
+            "network",
+            "create",
+            "blue",
+            "--subnet",
+            "10.42.0.0/16",
+            "--block",
+            &block,
+            "--internal",
+        ];
+        lab.weft_json(host, &args);
     }
     lab.peer("h1", "h2", "blue", 42, 51820);
     lab.peer("h2", "h1", "blue", 42, 51820);

@@ -275,3 +275,30 @@ fn lost_and_stray_flooding_entries_are_repaired_and_counted() {
     assert!(a.dataplane().lock().fdb.is_empty());
     assert!(a.dataplane().lock().networks.is_empty());
 }
+
+#[test]
+fn an_internal_carrier_lets_its_segments_vxlan_port_through() {
+    let mut a = agent();
+    a.add_network_pb(pb::AddNetworkRequest {
+        internal: true,
+        ..blue()
+    })
+    .unwrap();
+    let services = |a: &Agent<FakeDataplane>| {
+        a.dataplane().lock().firewall[0]
+            .host_services
+            .clone()
+            .unwrap()
+            .udp_ports
+    };
+    assert_eq!(services(&a), [53]);
+    a.add_network_pb(pb::AddNetworkRequest {
+        over: "blue".into(),
+        vxlan_port: 4800,
+        ..red()
+    })
+    .unwrap();
+    assert_eq!(services(&a), [53, 4800]);
+    a.remove_network("red", false).unwrap();
+    assert_eq!(services(&a), [53]);
+}
