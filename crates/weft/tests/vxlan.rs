@@ -308,6 +308,10 @@ fn three_hosts_one_segment_another_vni_restart_and_removal() {
         underlay.join("\n")
     );
 
+    // Egress leaves through the container's own host, masqueraded: h4 has
+    // no route back to 10.50.0.0/16 (green is not there yet).
+    assert!(ping(&lab, "c1", "192.0.2.4"), "c1 -> the outside (h4)");
+
     // Names across hosts, from each host's own DNS responder.
     wait_for("c2's name on h1", Duration::from_secs(20), || {
         let out = lab.exec("c1", "dig @10.50.1.1 +short +time=2 +tries=1 c2.mesh.local");
@@ -495,11 +499,15 @@ fn a_segment_inside_wireguard_is_encrypted_with_mtu_1370() {
     let c1 = lab.attach("h1", "sec", "c1", &[]);
     lab.attach("h2", "sec", "c2", &[]);
     assert_eq!(c1["mtu"], 1370);
+    // c2 is on blue too (eth1, 10.42.2.2): from sec, blue stays closed,
+    // though h1 would route there.
+    lab.attach("h2", "blue", "c2", &[]);
 
     let pcap = lab.dir.path().join("over.pcap");
     let cap = capture::start(&lab.ns("h1"), "u0", &pcap);
     ping_eventually(&lab, "c1", "10.50.2.2");
     assert!(ping(&lab, "c2", "10.50.1.2"), "c2 -> c1");
+    assert!(!ping(&lab, "c1", "10.42.2.2"), "sec must not reach blue");
     // MTU: 1370 bytes with DF cross, 1371 do not.
     assert!(df_ping(&lab, "c1", "10.50.2.2", 1370), "1370 bytes with DF");
     assert!(
