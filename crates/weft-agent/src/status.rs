@@ -40,20 +40,25 @@ impl<D: Dataplane> Agent<D> {
             .map(|net| {
                 let plan = self.network_plan(&net)?;
                 let view = self.view(net)?;
+                let what = match &plan.kind {
+                    NetworkKind::Vxlan(vx) => {
+                        format!("{} or its VXLAN device {}", plan.ifname, vx.ifname)
+                    }
+                    _ => plan.ifname.clone(),
+                };
                 let device = match plan.kind {
                     NetworkKind::Wireguard { .. } => self
                         .dp
                         .network_status(&view.ifname)
                         .map(Some)
                         .map_err(|e| chain(&e)),
-                    NetworkKind::Bridge | NetworkKind::Vxlan(_) => match self
-                        .dp
-                        .network_present(&plan)
-                    {
-                        Ok(true) => Ok(None),
-                        Ok(false) => Err(format!("{} is missing or not configured", view.ifname)),
-                        Err(e) => Err(chain(&e)),
-                    },
+                    NetworkKind::Bridge | NetworkKind::Vxlan(_) => {
+                        match self.dp.network_present(&plan) {
+                            Ok(true) => Ok(None),
+                            Ok(false) => Err(format!("{what} is missing or not configured")),
+                            Err(e) => Err(chain(&e)),
+                        }
+                    }
                 };
                 let now = std::time::SystemTime::now();
                 let health = match &device {

@@ -106,9 +106,17 @@ pub(super) fn present(dp: &LinuxDataplane, plan: &NetworkPlan) -> DpResult<bool>
     else {
         return Ok(false);
     };
-    Ok(link.up
+    let bridge_ok = link.up
         && has_address(&mut nl, link.index, plan.address)
-            .map_err(err(format!("inspect {}", plan.ifname)))?)
+            .map_err(err(format!("inspect {}", plan.ifname)))?;
+    // A VXLAN network also needs its device, up, on the bridge.
+    let NetworkKind::Vxlan(vx) = &plan.kind else {
+        return Ok(bridge_ok);
+    };
+    let device = nl
+        .link_by_name(&vx.ifname)
+        .map_err(err(format!("find {}", vx.ifname)))?;
+    Ok(bridge_ok && device.is_some_and(|d| d.up && d.master == Some(link.index)))
 }
 
 pub(super) fn remove(dp: &LinuxDataplane, plan: &NetworkPlan) -> DpResult<()> {
