@@ -45,12 +45,6 @@ impl From<PublicKey> for PeerRef {
     }
 }
 
-impl From<&PublicKey> for PeerRef {
-    fn from(key: &PublicKey) -> Self {
-        PeerRef::Key(*key)
-    }
-}
-
 /// Probe results of one peer: the latest, and whether one ever answered
 /// (a peer never answered does not run weft, see [`Probe`]).
 #[derive(Clone, Copy, Debug, Default)]
@@ -173,26 +167,26 @@ mod tests {
         let settings = HealthSettings::default();
         let fresh = Some(Duration::from_secs(3));
         let peer = PrivateKey::generate().public_key();
-        assert_eq!(book.probe("blue", &peer), Probe::Pending);
+        assert_eq!(book.probe("blue", peer), Probe::Pending);
         // Never answered (wireguard-go): judged by the handshake alone.
         book.record("blue", peer, false);
         book.record("blue", peer, false);
-        assert_eq!(book.probe("blue", &peer), Probe::NotApplicable);
+        assert_eq!(book.probe("blue", peer), Probe::NotApplicable);
         assert_eq!(
-            peer_health(fresh, book.probe("blue", &peer), &settings),
+            peer_health(fresh, book.probe("blue", peer), &settings),
             Health::Healthy
         );
         // Answered once: a weft peer, and a failure from then on counts.
         book.record("blue", peer, true);
-        assert_eq!(book.probe("blue", &peer), Probe::Ok);
+        assert_eq!(book.probe("blue", peer), Probe::Ok);
         book.record("blue", peer, false);
-        assert_eq!(book.probe("blue", &peer), Probe::Failed);
+        assert_eq!(book.probe("blue", peer), Probe::Failed);
         assert_eq!(
-            peer_health(fresh, book.probe("blue", &peer), &settings),
+            peer_health(fresh, book.probe("blue", peer), &settings),
             Health::Unhealthy
         );
         // Per network.
-        assert_eq!(book.probe("red", &peer), Probe::Pending);
+        assert_eq!(book.probe("red", peer), Probe::Pending);
     }
 
     #[test]

@@ -69,7 +69,7 @@ impl<D: Dataplane> Agent<D> {
                             let age = p
                                 .last_handshake
                                 .map(|t| now.duration_since(t).unwrap_or_default());
-                            let probe = self.health.probe(&view.record.name, &p.public_key);
+                            let probe = self.health.probe(&view.record.name, p.public_key);
                             (
                                 p.public_key,
                                 (peer_health(age, probe, &self.health_settings), probe),

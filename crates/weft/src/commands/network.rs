@@ -43,7 +43,7 @@ pub enum Command {
         #[arg(long)]
         private_key_file: Option<PathBuf>,
         #[command(flatten)]
-        vxlan: VxlanArgs,
+        vxlan: Box<VxlanArgs>,
     },
     /// List networks.
     Ls,
