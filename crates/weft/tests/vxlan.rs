@@ -161,10 +161,19 @@ fn three_hosts_one_segment_another_vni_restart_and_removal() {
     }
 
     // Network red, VNI 100, on h1–h3; each host's tunnel endpoint is its
-    // underlay address.
+    // underlay address (h3 names its underlay interface instead).
     for (i, host) in ["h1", "h2", "h3"].iter().enumerate() {
         let local = format!("192.0.2.{}", i + 1);
-        let net = vxlan_on(&lab, host, "red", 100, i as u8 + 1, &["--local", &local]);
+        let underlay = match *host {
+            "h3" => ["--underlay", "u0"],
+            _ => ["--local", local.as_str()],
+        };
+        let net = vxlan_on(&lab, host, "red", 100, i as u8 + 1, &underlay);
+        let want = match *host {
+            "h3" => "device:u0".to_string(),
+            _ => format!("local:{local}"),
+        };
+        assert_eq!(net["underlay"], want.as_str());
         assert_eq!(net["interface"], "weft-vbr0");
         assert_eq!(net["vxlan_interface"], "weft-vx0");
         assert_eq!(net["gateway"], GATEWAY);
