@@ -421,6 +421,18 @@ fn a_lab_mesh_with_vxlan_segments() {
     );
     let again = mesh.up();
     assert!(again.contains("no changes"), "{again}");
+    // Status by host: h1's VTEPs on lan are h2 and h3, healthy once probed.
+    wait_for("h1's VTEPs healthy", Duration::from_secs(20), || {
+        let text = mesh.ok(&["status", "--file", mesh.file.to_str().unwrap()]);
+        let vteps: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("h1 ") && l.contains(" lan "))
+            .collect();
+        vteps.len() == 2
+            && vteps.iter().all(|l| l.contains(" healthy"))
+            && vteps.iter().any(|l| l.contains(" h2 "))
+            && vteps.iter().any(|l| l.contains(" h3 "))
+    });
     let out = mesh.ok(&["down", mesh.file.to_str().unwrap()]);
     assert!(out.contains("removed"), "{out}");
     assert!(leftovers(&name).is_empty(), "left: {:?}", leftovers(&name));
