@@ -17,7 +17,7 @@ use crate::networks::VxlanSpec;
 use crate::records::{NetworkRecord, Underlay, VtepRecord, VxlanSettings};
 use ipnet::IpNet;
 use std::net::IpAddr;
-use weft_model::network::{VXLAN_OVERHEAD_V4, vxlan_mtu};
+use weft_model::network::{vxlan_mtu, vxlan_overhead};
 use weft_model::{Mode, ModelError, naming, peer};
 
 /// The smallest MTU a VXLAN network may have: IPv4's minimum datagram
@@ -102,8 +102,12 @@ impl<D: Dataplane> Agent<D> {
                 (mtu, format!("interface {ifname} (of {ip})"))
             }
         };
+        // Only a local IPv6 address says the tunnel runs over IPv6; the rest
+        // (a WireGuard network, an interface, routing) carries IPv4 here.
+        let ipv6 = matches!(spec.underlay, Underlay::Local(IpAddr::V6(_)));
+        let largest = vxlan_mtu(underlay_mtu, ipv6);
         let mtu = match spec.mtu {
-            None => vxlan_mtu(underlay_mtu),
+            None => largest,
             Some(mtu) if mtu < MIN_VXLAN_MTU => {
                 return Err(ModelError::invalid(
                     "mtu",
@@ -112,14 +116,15 @@ impl<D: Dataplane> Agent<D> {
                 )
                 .into());
             }
-            Some(mtu) if mtu > vxlan_mtu(underlay_mtu) => {
+            Some(mtu) if mtu > largest => {
                 return Err(ModelError::invalid(
                     "mtu",
                     mtu,
                     format!(
-                        "does not fit: {what} has MTU {underlay_mtu} and VXLAN takes \
-                         {VXLAN_OVERHEAD_V4} bytes of it (at most {})",
-                        vxlan_mtu(underlay_mtu)
+                        "does not fit: {what} has MTU {underlay_mtu} and VXLAN over IPv{} takes \
+                         {} bytes of it (at most {largest})",
+                        if ipv6 { 6 } else { 4 },
+                        vxlan_overhead(ipv6)
                     ),
                 )
                 .into());

@@ -67,6 +67,18 @@ pub const DEFAULT_VXLAN_PORT: u16 = 4789;
 /// (8) and the inner Ethernet header (14).
 pub const VXLAN_OVERHEAD_V4: u32 = 50;
 
+/// The same over IPv6 (an outer header of 40).
+pub const VXLAN_OVERHEAD_V6: u32 = 70;
+
+/// What VXLAN takes of the underlay's MTU, by the underlay's family.
+pub fn vxlan_overhead(ipv6_underlay: bool) -> u32 {
+    if ipv6_underlay {
+        VXLAN_OVERHEAD_V6
+    } else {
+        VXLAN_OVERHEAD_V4
+    }
+}
+
 /// A VNI from 1 to [`VNI_MAX`].
 pub fn validate_vni(vni: u32) -> Result<u32, ModelError> {
     if vni == 0 || vni > VNI_MAX {
@@ -81,8 +93,8 @@ pub fn validate_vni(vni: u32) -> Result<u32, ModelError> {
 
 /// The largest MTU a VXLAN network over an underlay of MTU `underlay` can
 /// carry.
-pub fn vxlan_mtu(underlay: u32) -> u32 {
-    underlay.saturating_sub(VXLAN_OVERHEAD_V4)
+pub fn vxlan_mtu(underlay: u32, ipv6_underlay: bool) -> u32 {
+    underlay.saturating_sub(vxlan_overhead(ipv6_underlay))
 }
 
 /// The DNS domain of a network when none is given.
@@ -132,8 +144,9 @@ mod tests {
             let err = validate_vni(bad).unwrap_err().to_string();
             assert!(err.contains("vni") && err.contains("16777215"), "{err}");
         }
-        assert_eq!(vxlan_mtu(1500), 1450);
-        assert_eq!(vxlan_mtu(1420), 1370);
+        assert_eq!(vxlan_mtu(1500, false), 1450);
+        assert_eq!(vxlan_mtu(1420, false), 1370);
+        assert_eq!(vxlan_mtu(1500, true), 1430);
     }
 
     #[test]

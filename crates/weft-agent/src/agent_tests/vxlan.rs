@@ -99,6 +99,8 @@ fn bad_vxlan_settings_are_refused_and_leave_nothing() {
         s.host_links.insert("u0".into(), 1500);
         s.host_addresses
             .insert("192.0.2.1".parse().unwrap(), "u0".into());
+        s.host_addresses
+            .insert("fd00::1".parse().unwrap(), "u0".into());
     }
     let other = |change: fn(&mut pb::AddNetworkRequest)| {
         let mut r = pb::AddNetworkRequest {
@@ -138,6 +140,13 @@ fn bad_vxlan_settings_are_refused_and_leave_nothing() {
             "interface u0 has MTU 1500",
         ),
         (other(|r| r.mtu = 500), "at least 576"),
+        (
+            other(|r| {
+                r.local = "fd00::1".into();
+                r.mtu = 1431;
+            }),
+            "VXLAN over IPv6 takes 70 bytes of it (at most 1430)",
+        ),
         (other(|r| r.underlay = "nope0".into()), "no such interface"),
         (other(|r| r.local = "192.0.2.9".into()), "not an address"),
         (other(|r| r.local = "not-an-ip".into()), "not an IP address"),
