@@ -4,7 +4,8 @@
 use crate::agent::{Agent, Result};
 use crate::dataplane::{AttachmentState, Dataplane};
 use crate::error::{AgentError, Conflict, Existing, chain};
-use crate::records::AttachmentRecord;
+use crate::records::{AttachmentRecord, NetworkRecord};
+use crate::vms::VmNicSpec;
 use ipnet::IpNet;
 use std::net::IpAddr;
 use weft_model::names::{Ifname, WorkloadId, WorkloadName};
@@ -26,6 +27,9 @@ pub struct AttachmentSpec {
     pub ifname: Option<Ifname>,
     /// None: the lowest free address of the block.
     pub ip: Option<IpAddr>,
+    /// Set when the workload is a VM (then `netns` is empty and `ifname`
+    /// None): its NIC is a TAP.
+    pub vm: Option<VmNicSpec>,
 }
 
 #[derive(Clone, Debug)]
@@ -48,7 +52,7 @@ pub struct AttachmentView {
 }
 
 impl<D: Dataplane> Agent<D> {
-    fn attachment_view(
+    pub(crate) fn attachment_view(
         &self,
         record: AttachmentRecord,
         state: Option<AttachmentState>,
@@ -67,7 +71,10 @@ impl<D: Dataplane> Agent<D> {
         })
     }
 
-    pub fn attach(&mut self, spec: AttachmentSpec) -> Result<AttachmentView> {
+    pub fn attach(&mut self, mut spec: AttachmentSpec) -> Result<AttachmentView> {
+        if let Some(nic) = spec.vm.take() {
+            return self.attach_vm(spec, nic);
+        }
         let id = spec.id.as_str();
         let net = self.network_record(&spec.network)?;
         if let Some(a) = self.store.attachment(&net.name, id)? {
@@ -98,6 +105,14 @@ impl<D: Dataplane> Agent<D> {
             });
         }
         let siblings = self.store.attachments_of_workload(id)?;
+        if let Some(vm) = siblings.iter().find(|s| s.is_vm()) {
+            return Err(Conflict::OtherKind {
+                workload: id.to_string(),
+                network: vm.network.clone(),
+                vm: true,
+            }
+            .into());
+        }
         if let Some(other) = siblings.iter().find(|s| s.netns_id != netns_id) {
             return Err(Conflict::OtherNamespace {
                 workload: id.to_string(),
@@ -123,16 +138,7 @@ impl<D: Dataplane> Agent<D> {
                 ifname.into_string()
             }
         };
-        let mut used = self.store.used_ips(&net.name)?;
-        // A VXLAN network's gateway may lie in this host's block.
-        used.insert(net.gateway());
-        let ip = match spec.ip {
-            None => addressing::allocate(&net.block, &used)?,
-            Some(ip) => {
-                addressing::check_requested(&net.block, ip, &used)?;
-                ip
-            }
-        };
+        let ip = self.allocate_ip(&net, spec.ip)?;
         let taken = self.store.host_ifnames()?;
         let taken = taken.iter().map(String::as_str);
         let host_ifname = naming::workload_host_ifname(net.mode, net.index, id, taken);
@@ -146,11 +152,40 @@ impl<D: Dataplane> Agent<D> {
             host_ifname,
             ip,
             default_route: siblings.is_empty(),
+            vm: None,
         };
+        self.commit_attachment(&net, record)
+    }
+
+    /// The lowest free address of the network's block, or `requested`
+    /// if it is in the block and free.
+    pub(crate) fn allocate_ip(
+        &self,
+        net: &NetworkRecord,
+        requested: Option<IpAddr>,
+    ) -> Result<IpAddr> {
+        let mut used = self.store.used_ips(&net.name)?;
+        // A VXLAN network's gateway may lie in this host's block.
+        used.insert(net.gateway());
+        Ok(match requested {
+            None => addressing::allocate(&net.block, &used)?,
+            Some(ip) => {
+                addressing::check_requested(&net.block, ip, &used)?;
+                ip
+            }
+        })
+    }
+
+    /// Record an attachment checked and named by the caller, then make it.
+    pub(crate) fn commit_attachment(
+        &mut self,
+        net: &NetworkRecord,
+        record: AttachmentRecord,
+    ) -> Result<AttachmentView> {
         // Record first: the UNIQUE constraints settle any race for the
         // address, and if we die half-way the next start completes the work.
         self.store.insert_attachment(&record)?;
-        let plan = self.attachment_plan(&net, &record);
+        let plan = self.attachment_plan(net, &record);
         let state = match self.dp.create_attachment(&plan) {
             Ok(state) => state,
             Err(err) => {
@@ -169,8 +204,11 @@ impl<D: Dataplane> Agent<D> {
                 .delete_attachment(&record.network, &record.workload_id)?;
             return Err(err);
         }
-        tracing::info!(network = %record.network, workload = %record.workload_id, ifname = %record.ifname, host_ifname = %record.host_ifname, ip = %record.ip, "attached");
-        if let Err(e) = self.publish_local_records(&net) {
+        tracing::info!(network = %record.network, workload = %record.workload_id, ifname = %record.ifname, host_ifname = %record.host_ifname, ip = %record.ip, vm = record.is_vm(), "attached");
+        if record.is_vm() {
+            self.sync_dhcp();
+        }
+        if let Err(e) = self.publish_local_records(net) {
             tracing::warn!(network = %net.name, "update DNS names: {}", chain(&e));
         }
         self.attachment_view(record, Some(state))
@@ -188,6 +226,9 @@ impl<D: Dataplane> Agent<D> {
         self.dp
             .remove_attachment(&self.attachment_plan(&net, &record))?;
         tracing::info!(network, workload = workload_id, ip = %record.ip, "detached");
+        if record.is_vm() {
+            self.sync_dhcp();
+        }
         if net.mode.is_bridged() {
             // Unpin the port; a failure is retried by the next drift pass.
             if let Err(e) = self.apply_firewall() {
@@ -250,12 +291,13 @@ impl<D: Dataplane> Agent<D> {
     }
 
     /// Release every attachment of `network` whose workload id is not in
-    /// `keep`; returns the ids released.
+    /// `keep`; returns the ids released. VMs' NICs are left alone: a
+    /// container runtime's list of what it attached never names them.
     pub fn gc(&mut self, network: &str, keep: &[String]) -> Result<Vec<String>> {
         self.network_record(network)?;
         let mut released = vec![];
         for a in self.store.attachments_of_network(network)? {
-            if !keep.contains(&a.workload_id) {
+            if !keep.contains(&a.workload_id) && !a.is_vm() {
                 self.detach(network, &a.workload_id)?;
                 released.push(a.workload_id);
             }

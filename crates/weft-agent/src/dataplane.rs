@@ -89,6 +89,10 @@ pub struct AttachmentPlan {
     pub mac: Option<[u8; 6]>,
     /// MTU of both ends: the tunnel's on WireGuard networks.
     pub mtu: u32,
+    /// Set for a VM's NIC: `host_ifname` is then a persistent TAP (made
+    /// with this many queue pairs), `mac` the guest's, and there is no
+    /// namespace: the guest configures itself (DHCP, `ip=`, cloud-init).
+    pub vm: Option<crate::records::VmNic>,
 }
 
 impl AttachmentPlan {
@@ -232,15 +236,21 @@ pub trait Dataplane: Send + Sync {
     /// routes are left out (every subnet is inside them).
     fn host_prefixes(&self) -> DpResult<Vec<HostPrefix>>;
 
-    /// Create the veth pair and configure both ends. On failure nothing of
-    /// it is left behind.
+    /// Create the veth pair and configure both ends (a VM's: the TAP). On
+    /// failure nothing of it is left behind.
     fn create_attachment(&self, plan: &AttachmentPlan) -> DpResult<AttachmentState>;
 
     /// Is the attachment fully in place (both ends, address, routes)?
     fn attachment_state(&self, plan: &AttachmentPlan) -> DpResult<Option<AttachmentState>>;
 
-    /// Remove the veth pair (and with it the routes). Idempotent.
+    /// Remove the veth pair or the TAP (and with it the routes). Idempotent.
     fn remove_attachment(&self, plan: &AttachmentPlan) -> DpResult<()>;
+
+    /// Make the DHCP responders of this host exactly these: one per
+    /// interface (a VM's TAP, or a bridge with VMs on it) answering its
+    /// leases; a responder on an interface made again since is restarted.
+    /// Idempotent.
+    fn set_dhcp(&self, plan: crate::vms::DhcpPlan) -> DpResult<()>;
 
     /// The host namespace's links (with their addresses) and routes, for
     /// the drift check: a few dumps, no change.

@@ -100,6 +100,19 @@ pub enum Conflict {
         network: String,
         netns: String,
     },
+    /// One id is one workload: a VM's NICs and a namespace's veths never
+    /// share it.
+    #[error(
+        "workload {workload:?} is attached to network {network:?} as {}; one id is one kind of workload",
+        if *.vm { "a VM" } else { "a namespace" }
+    )]
+    OtherKind {
+        workload: String,
+        network: String,
+        vm: bool,
+    },
+    #[error("TAP name {tap:?} is already used on this host by {owner}")]
+    TapTaken { tap: String, owner: String },
     #[error(
         "attachment {network}/{workload} is broken: {host_ifname} / {ifname} with {address} and its routes are not all in place"
     )]

@@ -38,6 +38,8 @@ pub struct FakeState {
     pub host_links: BTreeMap<String, u32>,
     /// The host's addresses: address -> link.
     pub host_addresses: BTreeMap<IpAddr, String>,
+    /// What the DHCP responders answer, by interface.
+    pub dhcp: crate::vms::DhcpPlan,
     /// Calls that changed something, of any kind.
     pub writes: usize,
     pub fail_ensure_network: bool,
@@ -335,6 +337,15 @@ impl Dataplane for FakeDataplane {
         s.stray_links.remove(name);
         s.attachments.remove(name);
         s.networks.remove(name);
+        Ok(())
+    }
+
+    fn set_dhcp(&self, plan: crate::vms::DhcpPlan) -> DpResult<()> {
+        let mut s = self.lock();
+        if s.dhcp != plan {
+            s.writes += 1;
+            s.dhcp = plan;
+        }
         Ok(())
     }
 

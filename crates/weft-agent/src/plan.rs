@@ -23,6 +23,16 @@ fn peer_config(record: &PeerRecord, endpoint: Option<SocketAddr>) -> PeerConfig 
     config
 }
 
+/// The MAC weft gives the workload's end: a VM's recorded one; on a
+/// bridge, one derived from the network and the id (so the firewall can
+/// pin the port to it); elsewhere the kernel's choice.
+fn workload_mac(a: &AttachmentRecord, bridged: bool) -> Option<[u8; 6]> {
+    match a.vm {
+        Some(vm) => Some(vm.mac),
+        None => bridged.then(|| naming::workload_mac(&a.network, &a.workload_id)),
+    }
+}
+
 impl<D: Dataplane> Agent<D> {
     /// Peers of a network as the data plane takes them. An endpoint that no
     /// longer resolves is left out (the peer can still reach us and roam).
@@ -110,19 +120,18 @@ impl<D: Dataplane> Agent<D> {
             subnet: net.subnet,
             default_route: a.default_route,
             mtu: net.mtu(),
-            mac: bridge
-                .is_some()
-                .then(|| naming::workload_mac(&a.network, &a.workload_id)),
+            mac: workload_mac(a, bridge.is_some()),
+            vm: a.vm,
             bridge,
         }
     }
 
     /// The firewall rules of every network: each network's interfaces are
-    /// its WireGuard interface and its veths (`w<index>-*`), or its bridge
-    /// (whose workload ports are pinned to their MAC and address; on a
-    /// VXLAN network ARP for the gateway stays off its VXLAN device). An
-    /// internal WireGuard network that carries VXLAN networks lets their
-    /// port through to this host.
+    /// its WireGuard interface and its veths and VMs' TAPs (`w<index>-*`),
+    /// or its bridge (whose workload ports, veths and TAPs, are pinned to
+    /// their MAC and address; on a VXLAN network ARP for the gateway stays
+    /// off its VXLAN device). An internal WireGuard network that carries
+    /// VXLAN networks lets their port through to this host.
     pub(crate) fn firewall_rules(&self) -> Result<Vec<weft_firewall::NetworkRules>> {
         use weft_firewall::IfMatch;
         let attachments = self.store.attachments()?;
@@ -134,7 +143,7 @@ impl<D: Dataplane> Agent<D> {
                 .filter_map(|a| match a.ip {
                     std::net::IpAddr::V4(ip) => Some(weft_firewall::BridgePort {
                         ifname: a.host_ifname.clone(),
-                        mac: naming::workload_mac(&a.network, &a.workload_id),
+                        mac: workload_mac(a, true).expect("a bridge port has a MAC"),
                         ip,
                     }),
                     std::net::IpAddr::V6(_) => None,
@@ -180,7 +189,9 @@ impl<D: Dataplane> Agent<D> {
                 host_services: n.internal.then(|| weft_firewall::HostServices {
                     address: naming::host_address(&n.block),
                     tcp_ports: vec![DNS_PORT, RECORDS_PORT],
-                    udp_ports: [DNS_PORT]
+                    // DNS, DHCP for a VM's renewal, and the VXLAN port of
+                    // the segments carried over this network.
+                    udp_ports: [DNS_PORT, weft_dhcp::responder::SERVER_PORT]
                         .into_iter()
                         .chain(carried_ports(&n.name))
                         .collect(),

@@ -3,6 +3,7 @@
 use crate::agent::{Agent, Result};
 use crate::dataplane::Dataplane;
 use crate::error::chain;
+use crate::records::AttachmentRecord;
 use weft_model::naming::{attachment_alias, network_alias};
 
 /// What a reconcile pass did.
@@ -17,8 +18,17 @@ pub struct ReconcileReport {
 }
 
 impl<D: Dataplane> Agent<D> {
-    /// Re-create missing interfaces, peers and attachments; release
-    /// attachments whose namespace is gone (or now names another namespace);
+    /// Whether the workload of `a` is gone without a detach: its namespace
+    /// path no longer names the namespace it had. A VM's NIC has no
+    /// namespace and is only ever released by a detach (a VM stopped and
+    /// started again finds its TAP, MAC and address as it left them).
+    pub(crate) fn workload_gone(&self, a: &AttachmentRecord) -> bool {
+        !a.is_vm() && self.dp.netns_id(&a.netns) != Some(a.netns_id)
+    }
+
+    /// Re-create missing interfaces, peers and attachments (VMs' TAPs
+    /// too, and their DHCP responders); release attachments whose
+    /// namespace is gone (or now names another namespace);
     /// remove links that carry our alias but are not in the store. Errors
     /// on one object are reported and the pass goes on.
     pub fn reconcile(&mut self) -> Result<ReconcileReport> {
@@ -47,7 +57,7 @@ impl<D: Dataplane> Agent<D> {
             };
             let plan = self.attachment_plan(net, &a);
             let label = format!("{}/{}", a.network, a.workload_id);
-            if self.dp.netns_id(&a.netns) != Some(a.netns_id) {
+            if self.workload_gone(&a) {
                 self.store.delete_attachment(&a.network, &a.workload_id)?;
                 if let Err(e) = self.dp.remove_attachment(&plan) {
                     report
@@ -102,6 +112,8 @@ impl<D: Dataplane> Agent<D> {
                     .push(format!("remove orphan {}: {}", link.name, chain(&e))),
             }
         }
+        // After the TAPs: a responder binds to its interface.
+        self.sync_dhcp();
         for e in &report.errors {
             tracing::warn!("reconcile: {e}");
         }

@@ -123,4 +123,32 @@ pub struct AttachmentRecord {
     pub host_ifname: String,
     pub ip: IpAddr,
     pub default_route: bool,
+    /// Set for a VM's NIC: then `host_ifname` is its TAP, `ifname` the
+    /// NIC's name in the guest, and `netns` is empty (its `netns_id`
+    /// zero): a VM's attachment lives until detached, whatever namespace
+    /// comes and goes.
+    pub vm: Option<VmNic>,
+}
+
+impl AttachmentRecord {
+    /// Whether the workload is a VM (a TAP) rather than a namespace.
+    pub fn is_vm(&self) -> bool {
+        self.vm.is_some()
+    }
+}
+
+/// What a VM's NIC adds to its attachment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmNic {
+    /// The guest NIC's MAC, derived from the VM id and the NIC's number
+    /// (see `weft_model::naming::vm_mac`) and recorded, so a salt taken on
+    /// a collision stays.
+    pub mac: [u8; 6],
+    /// Queue pairs; more than one makes the TAP multi-queue.
+    pub queues: u16,
+}
+
+impl VmNic {
+    /// The namespace identity a VM's record carries: none.
+    pub const NO_NETNS: NetnsId = NetnsId { dev: 0, ino: 0 };
 }

@@ -94,7 +94,7 @@ impl<D: Dataplane> Agent<D> {
                 continue;
             };
             let label = format!("{}/{}", a.network, a.workload_id);
-            if self.dp.netns_id(&a.netns) != Some(a.netns_id) {
+            if self.workload_gone(&a) {
                 // The workload is gone without a detach: as at start-up.
                 self.store.delete_attachment(&a.network, &a.workload_id)?;
                 if let Err(e) = self.dp.remove_attachment(&plan) {
@@ -120,6 +120,10 @@ impl<D: Dataplane> Agent<D> {
                 .map(drop);
             self.settle(&mut report, &plan.host_ifname, &label, &[drift], result);
         }
+
+        // A TAP or bridge made again above needs its DHCP responder bound
+        // to the new link; unchanged ones are left running.
+        self.sync_dhcp();
 
         let mut known: HashSet<String> = networks.iter().map(|n| network_alias(&n.name)).collect();
         known.extend(

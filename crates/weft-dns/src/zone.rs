@@ -33,7 +33,11 @@ pub enum ZoneAnswer {
 /// `"control"`). A source only ever replaces or removes its own records, so
 /// one source's update can never drop another's names. When two sources
 /// give the same name, its addresses are the union of theirs (the usual
-/// case is the same workload reported twice, with the same address).
+/// case is the same workload reported twice, with the same address) —
+/// except that a name the zone's *authoritative* source gives (the local
+/// agent's: this host and its workloads, see [`Zone::set_authoritative`])
+/// is answered from that source alone, so another host reporting the same
+/// name cannot make it ambiguous. Such a clash is logged when it appears.
 ///
 /// Shared as `Arc<Zone>` between the servers and whatever feeds it; every
 /// method takes `&self` and is cheap (no I/O, a short lock), so it can be
@@ -43,7 +47,7 @@ pub struct Zone {
     domain_text: String,
     /// (name, source) → addresses: keyed by name first so a lookup is one
     /// range scan over the sources that have it.
-    records: RwLock<BTreeMap<(String, String), Vec<IpAddr>>>,
+    records: RwLock<Records>,
     /// Bumped on every change; served as the SOA serial so a change is
     /// visible to anyone who looks.
     serial: AtomicU32,
@@ -51,6 +55,8 @@ pub struct Zone {
     /// asks the responder of its first one, and must find the names of the
     /// others there too.
     links: RwLock<Option<ClientLinks>>,
+    /// The source whose names win over every other source's.
+    authoritative: RwLock<Option<String>>,
 }
 
 impl std::fmt::Debug for Zone {
@@ -60,6 +66,31 @@ impl std::fmt::Debug for Zone {
             .field("serial", &self.serial)
             .finish_non_exhaustive()
     }
+}
+
+/// (name, source) → addresses.
+type Records = BTreeMap<(String, String), Vec<IpAddr>>;
+
+/// Every source's entry for `label`.
+fn sources_of<'a>(
+    map: &'a Records,
+    label: &str,
+) -> impl Iterator<Item = (&'a (String, String), &'a Vec<IpAddr>)> {
+    let label = label.to_owned();
+    map.range((label.clone(), String::new())..)
+        .take_while(move |((l, _), _)| *l == label)
+}
+
+/// The addresses `label` is answered with: the `authority` source's alone
+/// when it has the name, else every source's; `None` when no source has it.
+fn answered(map: &Records, label: &str, authority: &str) -> Option<Vec<IpAddr>> {
+    if let Some(own) = map.get(&(label.to_owned(), authority.to_owned())) {
+        return Some(own.clone());
+    }
+    let addrs: Vec<IpAddr> = sources_of(map, label)
+        .flat_map(|(_, addrs)| addrs.iter().copied())
+        .collect();
+    (!addrs.is_empty()).then(|| normalize_addrs(addrs))
 }
 
 /// For a client address, the zones of the other networks it is on.
@@ -97,12 +128,22 @@ impl Zone {
             records: RwLock::new(BTreeMap::new()),
             serial: AtomicU32::new(1),
             links: RwLock::new(None),
+            authoritative: RwLock::new(None),
         }))
     }
 
     /// The domain, lowercase, without the trailing dot (`mesh.local`).
     pub fn domain(&self) -> &str {
         &self.domain_text
+    }
+
+    /// Names `source` gives are answered from it alone, whatever other
+    /// sources say about them.
+    pub fn set_authoritative(&self, source: &str) {
+        *self
+            .authoritative
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(source.to_owned());
     }
 
     /// Replaces every record of `source` with `records` (label → addresses;
@@ -122,10 +163,18 @@ impl Zone {
             }
         }
         let mut map = self.write();
+        let mut touched: Vec<String> = map
+            .keys()
+            .filter(|(_, s)| s == source)
+            .map(|(l, _)| l.clone())
+            .collect();
+        touched.extend(checked.iter().map(|(l, _)| l.clone()));
+        let before = self.clashes(&map, &touched);
         map.retain(|(_, s), _| s != source);
         for (label, addrs) in checked {
             map.insert((label, source.to_owned()), addrs);
         }
+        self.log_new_clashes(&map, &touched, &before);
         drop(map);
         self.bump();
         Ok(())
@@ -135,13 +184,16 @@ impl Zone {
     /// source said before; an empty list removes it).
     pub fn upsert(&self, source: &str, name: &str, addrs: Vec<IpAddr>) -> Result<(), DnsError> {
         let label = normalize_label(name)?;
+        let touched = [label.clone()];
         let key = (label, source.to_owned());
         let mut map = self.write();
+        let before = self.clashes(&map, &touched);
         if addrs.is_empty() {
             map.remove(&key);
         } else {
             map.insert(key, normalize_addrs(addrs));
         }
+        self.log_new_clashes(&map, &touched, &before);
         drop(map);
         self.bump();
         Ok(())
@@ -186,15 +238,16 @@ impl Zone {
         self.read().get(&key).cloned()
     }
 
-    /// Every name in the zone with its addresses, for status output.
+    /// Every name in the zone with its addresses (as they are answered),
+    /// for status output.
     pub fn snapshot(&self) -> BTreeMap<String, Vec<IpAddr>> {
-        let mut names: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
-        for ((label, _), addrs) in self.read().iter() {
-            names.entry(label.clone()).or_default().extend(addrs);
-        }
-        names
+        let authority = self.authority();
+        let map = self.read();
+        let mut labels: Vec<&String> = map.keys().map(|(l, _)| l).collect();
+        labels.dedup();
+        labels
             .into_iter()
-            .map(|(label, addrs)| (label, normalize_addrs(addrs)))
+            .filter_map(|label| Some((label.clone(), answered(&map, label, &authority)?)))
             .collect()
     }
 
@@ -302,17 +355,54 @@ impl Zone {
     }
 
     fn addresses_of(&self, label: &str) -> Option<Vec<IpAddr>> {
-        let map = self.read();
-        let start = (label.to_owned(), String::new());
-        let addrs: Vec<IpAddr> = map
-            .range(start..)
-            .take_while(|((l, _), _)| l == label)
-            .flat_map(|(_, addrs)| addrs.iter().copied())
-            .collect();
-        if addrs.is_empty() {
-            None
-        } else {
-            Some(normalize_addrs(addrs))
+        answered(&self.read(), label, &self.authority())
+    }
+
+    /// The authoritative source; `""` (which no source is) when none was
+    /// set.
+    fn authority(&self) -> String {
+        self.authoritative
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_default()
+    }
+
+    /// Of `labels`, those the authoritative source gives and another source
+    /// gives other addresses for: answered from the authoritative source
+    /// only, which someone should hear about.
+    fn clashes(&self, map: &Records, labels: &[String]) -> Vec<(String, String)> {
+        let authority = self.authority();
+        if authority.is_empty() {
+            return Vec::new();
+        }
+        let mut clashes = Vec::new();
+        for label in labels {
+            let Some(own) = map.get(&(label.clone(), authority.clone())) else {
+                continue;
+            };
+            for ((_, source), addrs) in sources_of(map, label) {
+                if *source != authority && addrs != own {
+                    clashes.push((label.clone(), source.clone()));
+                }
+            }
+        }
+        clashes.sort();
+        clashes.dedup();
+        clashes
+    }
+
+    fn log_new_clashes(&self, map: &Records, labels: &[String], before: &[(String, String)]) {
+        for (label, source) in self.clashes(map, labels) {
+            if !before.contains(&(label.clone(), source.clone())) {
+                tracing::warn!(
+                    zone = %self.domain_text,
+                    name = %label,
+                    %source,
+                    "a name of this host is also given by another source with other addresses; \
+                     answering with this host's"
+                );
+            }
         }
     }
 
@@ -323,11 +413,11 @@ impl Zone {
     // A panic while holding the lock cannot leave the map half-changed (every
     // change is one map operation after validation), so a poisoned lock is
     // still good to use.
-    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<(String, String), Vec<IpAddr>>> {
+    fn read(&self) -> RwLockReadGuard<'_, Records> {
         self.records.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<(String, String), Vec<IpAddr>>> {
+    fn write(&self) -> RwLockWriteGuard<'_, Records> {
         self.records.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -366,6 +456,13 @@ mod tests {
     use std::str::FromStr;
 
     use super::*;
+
+    fn records(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<IpAddr>> {
+        pairs
+            .iter()
+            .map(|(name, addr)| ((*name).to_owned(), vec![ip(addr)]))
+            .collect()
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -570,6 +667,42 @@ mod tests {
             zone.snapshot()["svc"],
             vec![ip("10.42.1.9"), ip("10.42.2.9")]
         );
+    }
+
+    #[test]
+    fn the_authoritative_sources_names_are_answered_from_it_alone() {
+        let zone = Zone::new("mesh.local").unwrap();
+        zone.set_authoritative("local");
+        zone.set_source(
+            "local",
+            records(&[("web", "10.42.1.2"), ("h1", "10.42.1.1")]),
+        )
+        .unwrap();
+        // A peer host that joined later calls itself `web`.
+        zone.set_source(
+            "peer:k2",
+            records(&[("web", "10.42.2.1"), ("db", "10.42.2.5")]),
+        )
+        .unwrap();
+        assert_eq!(zone.lookup("web"), Some(vec![ip("10.42.1.2")]));
+        assert_eq!(zone.snapshot()["web"], vec![ip("10.42.1.2")]);
+        // Names only others give are theirs; shared ones are still unions.
+        assert_eq!(zone.lookup("db"), Some(vec![ip("10.42.2.5")]));
+        zone.upsert("mesh", "db", vec![ip("10.42.3.5")]).unwrap();
+        assert_eq!(
+            zone.lookup("db"),
+            Some(vec![ip("10.42.2.5"), ip("10.42.3.5")])
+        );
+        // Clashes are found for the names touched, once each.
+        let labels = ["web".to_owned(), "db".to_owned(), "h1".to_owned()];
+        assert_eq!(
+            zone.clashes(&zone.read(), &labels),
+            [("web".to_owned(), "peer:k2".to_owned())]
+        );
+        // When this host lets the name go, the peer's answer stands.
+        zone.upsert("local", "web", vec![]).unwrap();
+        assert_eq!(zone.lookup("web"), Some(vec![ip("10.42.2.1")]));
+        assert!(zone.clashes(&zone.read(), &labels).is_empty());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! the `inet` hooks, so this check lives in the bridge family: each
 //! workload port is pinned to its MAC (every frame) and its address (IPv4
 //! and ARP), and a port named like a workload's that is not (yet) pinned
-//! carries nothing.
+//! carries nothing. A VM's DHCP request, sent before it has an address,
+//! passes once its MAC has been checked.
 //!
 //! ```text
 //! table bridge weft {
@@ -14,6 +15,7 @@
 //!   set local-gateways { type ifname . ipv4_addr }    VXLAN device . gateway
 //!   chain prerouting {    # filter hook prerouting, policy accept
 //!     iifname @ports iifname . ether saddr != @port-macs counter drop
+//!     ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp dport 67 accept
 //!     iifname @ports iifname . ip saddr != @port-ips counter drop
 //!     iifname @ports iifname . arp saddr ip != @port-ips counter drop
 //!     iifname . arp saddr ip @local-gateways counter drop
@@ -46,6 +48,11 @@ const CHAIN: &str = "prerouting";
 const POST_CHAIN: &str = "postrouting";
 /// nft's `filter` priority for the bridge family.
 const PRIORITY: i32 = -200;
+
+/// Whether `networks` need table `bridge weft` at all.
+pub(crate) fn has_ports(networks: &[NetworkRules]) -> bool {
+    networks.iter().any(|n| n.bridge_ports.is_some())
+}
 
 /// The batch that makes table `bridge weft` what `networks` need: created
 /// afresh (add, delete, add: atomic whether or not it existed), or only
@@ -103,6 +110,12 @@ pub(crate) fn bridge_batch(networks: &[NetworkRules]) -> Value {
         ]);
         commands.push(json!({"add": {"rule": {
             "family": FAMILY, "table": TABLE, "chain": CHAIN, "expr": expr}}}));
+        if set == "@port-macs" {
+            let mut dhcp = crate::ruleset::dhcp_discovery_match();
+            dhcp.push(json!({"accept": null}));
+            commands.push(json!({"add": {"rule": {
+                "family": FAMILY, "table": TABLE, "chain": CHAIN, "expr": dhcp}}}));
+        }
     }
     let gateways: Vec<Value> = bridges
         .iter()
@@ -237,5 +250,28 @@ mod tests {
             .count();
         assert_eq!(drops, 4, "{text}");
         assert!(text.contains(r#""hook":"postrouting""#), "{text}");
+    }
+
+    #[test]
+    fn dhcp_requests_pass_only_after_the_mac_check() {
+        let batch = bridge_batch(&[bridge_net(vec![])]);
+        let rules: Vec<String> = batch["nftables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c.get("add")?.get("rule"))
+            .map(|r| r["expr"].to_string())
+            .collect();
+        assert_eq!(rules.len(), 4, "{rules:#?}");
+        assert!(rules[0].contains("ether"), "{}", rules[0]);
+        for want in [
+            r#""right":"0.0.0.0""#,
+            r#""right":"255.255.255.255""#,
+            r#""right":67"#,
+            "accept",
+        ] {
+            assert!(rules[1].contains(want), "{want} not in {}", rules[1]);
+        }
+        assert!(rules[2].contains(r#""field":"saddr""#) && rules[2].contains("drop"));
     }
 }

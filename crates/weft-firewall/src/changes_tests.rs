@@ -88,10 +88,11 @@ fn adding_a_network_touches_only_its_chains_and_the_sets_it_joins() {
     let refill_set = ["flush set", "add element"];
     let mut expected = vec!["add chain"];
     // Its forward chain: source, two destination rules, two interfaces,
-    // the rest of weft; its input chain: source and destinations.
+    // the rest of weft; its input chain: DHCP requests, source and
+    // destinations.
     expected.extend(["add rule"; 6]);
     expected.push("add chain");
-    expected.extend(["add rule"; 3]);
+    expected.extend(["add rule"; 4]);
     expected.extend(refill); // forward-from
     expected.extend(refill); // input-from
     expected.extend(refill_set); // interfaces

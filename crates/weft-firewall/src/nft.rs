@@ -63,8 +63,20 @@ pub struct Firewall {
     nft: PathBuf,
     netns: Option<PathBuf>,
     known: Arc<Mutex<Option<Known>>>,
-    /// The last batch that made table `bridge weft` (see `crate::bridge`).
-    bridge_known: Arc<Mutex<Option<String>>>,
+    /// What table `bridge weft` was when this firewall last made or
+    /// checked it (see `crate::bridge`).
+    bridge_known: Arc<Mutex<Option<BridgeKnown>>>,
+}
+
+/// Table `bridge weft` as weft last made it.
+#[derive(Debug)]
+struct BridgeKnown {
+    /// The batch that made it.
+    batch: String,
+    /// Its listing right after, without counter values (`""`: absent).
+    listing: String,
+    /// The ruleset generation at which it was known to be that listing.
+    generation: Option<u32>,
 }
 
 /// What table `inet weft` was at one nftables ruleset generation.
@@ -127,37 +139,78 @@ impl Firewall {
     pub fn apply(&self, networks: &[NetworkRules]) -> Result<Applied, FirewallError> {
         // Bridge first: its transaction moves the ruleset generation, which
         // the inet table's bookkeeping reads right after.
-        let bridged = self.apply_bridge(networks)?;
-        let applied = self.apply_inet(networks)?;
+        let (bridged, bridge_generation) = self.apply_bridge(networks)?;
+        let (applied, inet) = self.apply_inet(networks)?;
+        // When nothing but the inet step (if anything) moved the generation
+        // since the bridge table was known, it still is at the new one: the
+        // next call then needs no listing of it either.
+        if bridge_generation.is_some()
+            && bridge_generation == inet.from
+            && let Some(known) = self
+                .bridge_known
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_mut()
+        {
+            known.generation = inet.to;
+        }
         Ok(match applied {
             Applied::Unchanged if bridged => Applied::Updated,
             other => other,
         })
     }
 
-    /// Table `bridge weft` as `networks` need it; whether it had to change.
-    fn apply_bridge(&self, networks: &[NetworkRules]) -> Result<bool, FirewallError> {
+    /// Table `bridge weft` as `networks` need it: whether it had to be
+    /// (re)made, and the generation at which it is known. Listed only when
+    /// the ruleset generation moved since it was last known, to see whether
+    /// someone changed it by hand.
+    fn apply_bridge(
+        &self,
+        networks: &[NetworkRules],
+    ) -> Result<(bool, Option<u32>), FirewallError> {
         let batch = crate::bridge::bridge_batch(networks).to_string();
         let mut last = self
             .bridge_known
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if last.as_deref() == Some(batch.as_str()) {
-            return Ok(false);
+        let now = self.generation();
+        if let Some(known) = last.as_mut().filter(|k| k.batch == batch) {
+            if now.is_some() && known.generation == now {
+                return Ok((false, now));
+            }
+            let listing = without_counts(&self.list_table(crate::bridge::FAMILY)?);
+            if listing == known.listing {
+                known.generation = now;
+                return Ok((false, now));
+            }
+            tracing::warn!("nftables table bridge weft was changed by someone else: restoring it");
         }
+        *last = None;
         let output = self.run(APPLY, &["-j", "-f", "-"], Some(batch.as_bytes()))?;
         if !output.status.success() {
-            *last = None;
             return Err(FirewallError::Nft {
                 action: APPLY,
                 stderr: stderr_text(&output),
             });
         }
-        *last = Some(batch);
-        Ok(true)
+        let listing = if crate::bridge::has_ports(networks) {
+            without_counts(&self.list_table(crate::bridge::FAMILY)?)
+        } else {
+            String::new()
+        };
+        let generation = self.generation();
+        *last = Some(BridgeKnown {
+            batch,
+            listing,
+            generation,
+        });
+        Ok((true, generation))
     }
 
-    fn apply_inet(&self, networks: &[NetworkRules]) -> Result<Applied, FirewallError> {
+    fn apply_inet(
+        &self,
+        networks: &[NetworkRules],
+    ) -> Result<(Applied, GenerationStep), FirewallError> {
         let wanted = ruleset(networks)?;
         let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
         // Forgotten until this call succeeds: after a failure, list again.
@@ -176,7 +229,11 @@ impl Firewall {
                 generation,
                 table: current,
             });
-            return Ok(Applied::Unchanged);
+            let step = GenerationStep {
+                from: before,
+                to: before,
+            };
+            return Ok((Applied::Unchanged, step));
         };
         let payload = batch.to_json().to_string();
         let output = self.run(APPLY, &["-j", "-f", "-"], Some(payload.as_bytes()))?;
@@ -209,6 +266,11 @@ impl Firewall {
             table: wanted,
         });
         let applied = Applied::from(batch.kind);
+        // Only a transaction of ours alone is a step others can trust.
+        let step = GenerationStep {
+            from: if ours_alone { before } else { None },
+            to: after,
+        };
         if applied == Applied::Removed {
             info!("nftables table inet weft removed");
         } else {
@@ -219,7 +281,7 @@ impl Firewall {
                 "nftables table inet weft applied"
             );
         }
-        Ok(applied)
+        Ok((applied, step))
     }
 
     /// The namespace's nftables ruleset generation; `None` when it cannot
@@ -239,7 +301,12 @@ impl Firewall {
     /// `nft -j list table inet weft`, exactly as nft prints it; `""` when
     /// the table does not exist.
     pub fn list_json(&self) -> Result<String, FirewallError> {
-        let output = self.run(LIST, &["-j", "list", "table", FAMILY_KEYWORD, TABLE], None)?;
+        self.list_table(FAMILY_KEYWORD)
+    }
+
+    /// `nft -j list table FAMILY weft`; `""` when it does not exist.
+    fn list_table(&self, family: &str) -> Result<String, FirewallError> {
+        let output = self.run(LIST, &["-j", "list", "table", family, TABLE], None)?;
         if output.status.success() {
             return String::from_utf8(output.stdout)
                 .map_err(|_| FirewallError::Output { action: LIST });
@@ -306,6 +373,41 @@ impl Firewall {
         }
         child.wait_with_output().map_err(spawn_error)
     }
+}
+
+/// The generation an inet step started and ended at; `from` is `None` when
+/// someone else's transaction may have come in between.
+struct GenerationStep {
+    from: Option<u32>,
+    to: Option<u32>,
+}
+
+/// A `nft -j list` output without its metainfo and counter values, which
+/// move with traffic: equal listings mean equal tables.
+fn without_counts(listing: &str) -> String {
+    fn strip(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(counter) = map.get_mut("counter") {
+                    *counter = serde_json::Value::Null;
+                }
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(listing) else {
+        return listing.to_owned();
+    };
+    if let Some(items) = value
+        .get_mut("nftables")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        items.retain(|item| item.get("metainfo").is_none());
+    }
+    strip(&mut value);
+    value.to_string()
 }
 
 fn stderr_text(output: &Output) -> String {

@@ -34,6 +34,7 @@
 //!     iifname vmap @input-from
 //!   }
 //!   chain in-from-N {
+//!     ip daddr 255.255.255.255 udp dport 67 accept
 //!     ip saddr != S4(N) counter drop                   (ip6 likewise)
 //!     ip daddr @subnets-v4 ip daddr != S4(N) drop      (ip6 likewise)
 //!     ct state established,related accept              (only if N is internal:
@@ -55,7 +56,11 @@
 //! came in on (strict reverse path: a neighbour's address, another
 //! network's, the outside world's), and each network's chains drop any
 //! source outside the network's subnet, so masquerade never launders a
-//! forged source. Both count what they drop.
+//! forged source. Both count what they drop. The one packet from outside
+//! the subnet the host takes is a VM's DHCP request before it has an
+//! address (from 0.0.0.0 to the broadcast address, port 67; a rebinding
+//! guest's comes from its own): weft's responder answers it, and only to
+//! the MAC it gave the NIC.
 //!
 //! Every base chain has policy accept and only ever drops traffic that
 //! enters or leaves through a weft interface, so the host's own forwarding
@@ -275,7 +280,8 @@ fn add_input(table: &mut Table, networks: &[NetworkRules]) {
     );
     for net in networks {
         let chain = input_chain_name(&net.name);
-        let mut rules = only_from_own_subnet(&chain, net);
+        let mut rules = vec![dhcp_discovery(&chain)];
+        rules.extend(only_from_own_subnet(&chain, net));
         rules.extend(not_to_other_subnets(&chain, net));
         if net.internal {
             rules.extend(only_weft_services(&chain, net));
@@ -304,6 +310,33 @@ fn add_prerouting(table: &mut Table) {
         base_chain(PREROUTING, "filter", "prerouting", MANGLE_PRIORITY),
         vec![rule],
     );
+}
+
+/// `ip daddr 255.255.255.255 udp dport 67 accept`: a guest asking weft's
+/// DHCP responder for an address, before it has one (from 0.0.0.0) or
+/// rebinding (from its own; on an internal network nothing else of the
+/// host but its services would take it). A forged source never gets here:
+/// the reverse-path check (routed) and table `bridge weft` (bridged) drop
+/// it first, and the responder answers only the MACs weft assigned.
+fn dhcp_discovery(chain: &str) -> Value {
+    raw_rule(
+        chain,
+        vec![
+            json!({"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "255.255.255.255"}}),
+            json!({"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 67}}),
+            json!({"accept": null}),
+        ],
+    )
+}
+
+/// Table `bridge weft`'s exception, before the address pin: a DHCP request
+/// from 0.0.0.0 to the broadcast address (the MAC is checked already).
+pub(crate) fn dhcp_discovery_match() -> Vec<Value> {
+    vec![
+        json!({"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "0.0.0.0"}}),
+        json!({"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "255.255.255.255"}}),
+        json!({"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 67}}),
+    ]
 }
 
 /// Per address family N has: `ip saddr != S4(N) counter drop`.

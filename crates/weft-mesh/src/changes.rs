@@ -3,6 +3,7 @@
 //! mesh. Made by [`crate::diff()`] and [`crate::teardown`], carried out by
 //! the executor, printed for people.
 
+use crate::container::Runtime;
 use crate::plan::{DnsRecord, KeyNeeded, PeerPlan, ServicePlan, VtepPlan, VxlanNetworkPlan};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -67,8 +68,11 @@ pub enum Action {
         address: IpAddr,
     },
     /// Start the service (in its namespace, or the host's for `network:
-    /// host`) and record [`ServicePlan::fingerprint`] with it.
-    StartService { service: ServicePlan },
+    /// host`; a container from an image with its runtime; a VM's
+    /// hypervisor) and record [`ServicePlan::fingerprint`] with it. Boxed:
+    /// a plan with a container's and a VM's parts is much larger than any
+    /// other action.
+    StartService { service: Box<ServicePlan> },
 }
 
 impl Action {
@@ -82,8 +86,11 @@ impl Action {
             Action::CreateNetwork { .. } => 4,
             Action::AddPeer { .. } | Action::UpdatePeer { .. } | Action::AddVtep { .. } => 5,
             Action::SetDns { .. } => 6,
-            Action::Attach { .. } => 7,
-            Action::StartService { .. } => 8,
+            // Docker cannot join a namespace made beforehand: its container
+            // starts first, and its own namespace is attached.
+            Action::StartService { service } if service.runtime() == Some(Runtime::Docker) => 7,
+            Action::Attach { .. } => 8,
+            Action::StartService { .. } => 9,
         }
     }
 }
@@ -167,7 +174,14 @@ impl fmt::Display for Action {
                 ..
             } => write!(f, "attach {service} to {network} at {address}"),
             Action::StartService { service } => {
-                write!(f, "start {} {}", service.kind, service.name)
+                write!(f, "start {} {}", service.kind, service.name)?;
+                match &service.container {
+                    Some(c) => match c.runtime {
+                        Some(runtime) => write!(f, " from {} ({runtime})", c.image),
+                        None => write!(f, " from {}", c.image),
+                    },
+                    None => Ok(()),
+                }
             }
         }
     }

@@ -302,7 +302,7 @@ fn diff_services(
             actions.extend(own.iter().map(|(n, id, _)| detach(n, id)));
             actions.extend(wanted.iter().map(|(n, ip)| attach(n, *ip)));
             actions.push(Action::StartService {
-                service: svc.clone(),
+                service: Box::new(svc.clone()),
             });
             continue;
         }

@@ -63,6 +63,7 @@ pub mod backoff;
 pub mod blocks;
 pub mod changes;
 pub mod connector;
+pub mod container;
 pub mod diff;
 pub mod error;
 pub mod health;
@@ -76,15 +77,19 @@ pub mod values;
 pub use backoff::{Backoff, GiveUp};
 pub use changes::{Action, Changes, HostChanges};
 pub use connector::{Attempt, Connector, Event, JoinConfig, JoinError, Joined, Step};
+pub use container::{Runtime, Volume};
 pub use diff::{diff, teardown};
 pub use error::{MeshError, PlanError};
 pub use health::{DEFAULT_DEGRADED_AFTER, Health, health};
 pub use observed::{HostState, NetworkState, Observed, PeerState, ServiceState, VtepState};
 pub use plan::{
-    DnsRecord, HostNetworkPlan, HostPlan, KeyNeeded, NetworkPlan, PeerPlan, Plan, Role,
-    ServiceAddress, ServicePlan, VtepPlan, VxlanNetworkPlan, owned_service, workload_id,
+    ContainerPlan, DnsRecord, HostNetworkPlan, HostPlan, KeyNeeded, NetworkPlan, PeerPlan, Plan,
+    Role, ServiceAddress, ServicePlan, VmPlan, VtepPlan, VxlanNetworkPlan, owned_service,
+    workload_id,
 };
 pub use planner::{assign_lab_underlay, plan};
-pub use schema::{HostSpec, Kind, MeshFile, NetworkSpec, NetworkType, Reach, ServiceSpec};
+pub use schema::{
+    Accel, HostSpec, Hypervisor, Kind, MeshFile, NetworkSpec, NetworkType, Reach, ServiceSpec,
+};
 pub use validate::ValidMesh;
 pub use values::{Address, Domain, Name, SshTarget};

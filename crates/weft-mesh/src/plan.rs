@@ -2,7 +2,8 @@
 //! Serializable, so the executor can print it (`--output json`) and keep
 //! the last one it applied for the next diff.
 
-use crate::schema::{Kind, NetworkType, Reach};
+use crate::container::{Runtime, Volume};
+use crate::schema::{Accel, Hypervisor, Kind, NetworkType, Reach};
 use crate::values::Address;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -196,7 +197,60 @@ pub struct ServicePlan {
     /// (`mesh`, `dual`), or its host's (`host`).
     #[serde(rename = "addresses")]
     pub addresses: Vec<ServiceAddress>,
+    /// A VM's machine: what its hypervisor boots; `None` for every other
+    /// service.
+    #[serde(rename = "vm", default, skip_serializing_if = "Option::is_none")]
+    pub vm: Option<VmPlan>,
+    /// A container run from an image; `None` for every other service (a
+    /// container without an image is a namespace only).
+    #[serde(rename = "container", default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerPlan>,
 }
+
+/// What a runtime runs for a container service. `command` is the
+/// service's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerPlan {
+    #[serde(rename = "image")]
+    pub image: String,
+    #[serde(rename = "env")]
+    pub env: Vec<String>,
+    #[serde(rename = "volumes")]
+    pub volumes: Vec<Volume>,
+    /// As the file says; the executor settles the default on the host
+    /// ([`ServicePlan::set_runtime`]) before it diffs, so a plan it applied
+    /// always names one.
+    #[serde(rename = "runtime")]
+    pub runtime: Option<Runtime>,
+}
+
+/// What a `vm` service's hypervisor is told to boot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmPlan {
+    #[serde(rename = "hypervisor")]
+    pub hypervisor: Hypervisor,
+    /// The executable: the file's `binary`, else the hypervisor's usual name.
+    #[serde(rename = "binary")]
+    pub binary: String,
+    #[serde(rename = "kernel")]
+    pub kernel: Option<String>,
+    #[serde(rename = "initrd")]
+    pub initrd: Option<String>,
+    #[serde(rename = "disk")]
+    pub disk: Option<String>,
+    #[serde(rename = "cmdline")]
+    pub cmdline: Option<String>,
+    /// MiB.
+    #[serde(rename = "memory")]
+    pub memory: u32,
+    #[serde(rename = "vcpus")]
+    pub vcpus: u32,
+    #[serde(rename = "accel", default)]
+    pub accel: Accel,
+}
+
+/// Guest memory when the file gives none, in MiB.
+pub const DEFAULT_VM_MEMORY: u32 = 512;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceAddress {
@@ -238,14 +292,39 @@ impl ServicePlan {
     }
 
     /// A digest of what running the service depends on besides its
-    /// addresses (kind, network type, ports, command). The executor
-    /// records it when it starts the service; a change means a restart.
+    /// addresses (kind, network type, ports, command; a container's image,
+    /// environment, volumes and runtime; a VM's machine). The executor
+    /// records it when it starts the service; a change means a restart (a
+    /// container is made anew, a VM booted again).
     pub fn fingerprint(&self) -> String {
-        let canonical = format!(
+        let mut canonical = format!(
             "{}|{}|{:?}|{:?}",
             self.kind, self.network_type, self.ports, self.command
         );
+        // Only containers from images and VMs add theirs: the fingerprints
+        // of other services stay what they always were.
+        if let Some(c) = &self.container {
+            canonical.push_str(&format!(
+                "|{}|{:?}|{:?}|{:?}",
+                c.image, c.env, c.volumes, c.runtime
+            ));
+        }
+        if let Some(vm) = &self.vm {
+            canonical.push_str(&format!("|{vm:?}"));
+        }
         format!("{:016x}", weft_model::naming::fnv1a(canonical.as_bytes()))
+    }
+
+    /// The runtime of a container run from an image, once settled.
+    pub fn runtime(&self) -> Option<Runtime> {
+        self.container.as_ref()?.runtime
+    }
+
+    /// Settle the runtime the host gives a container without `runtime:`.
+    pub fn set_runtime(&mut self, runtime: Runtime) {
+        if let Some(c) = &mut self.container {
+            c.runtime = Some(runtime);
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! the path of its key. Checks that relate several keys live in
 //! `validate.rs`.
 
+use crate::container::Runtime;
 use crate::error::MeshError;
 use crate::values::{Address, Domain, Name, SshTarget};
 use ipnet::IpNet;
@@ -10,6 +11,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use weft_model::Mode;
+pub use weft_model::vm::Hypervisor;
 
 pub use weft_model::network::DEFAULT_DOMAIN;
 pub const DEFAULT_SUBNET: &str = "10.42.0.0/16";
@@ -157,10 +159,12 @@ impl HostSpec {
 pub enum Kind {
     /// A command, in its own namespace (or the host's, with `network: host`).
     Process,
-    /// A network namespace of its own, attached to its networks: the
-    /// sandbox a container joins (run `weft exec SERVICE -- CMD` in it).
+    /// With `image`: a container its runtime runs, in a namespace attached
+    /// to its networks. Without: that namespace alone, for a runtime to
+    /// join (or `weft exec SERVICE -- CMD`).
     Container,
-    /// A virtual machine: `up` makes its TAP devices and addresses.
+    /// A virtual machine: `up` makes its TAP devices and addresses and
+    /// runs its hypervisor.
     Vm,
 }
 
@@ -216,9 +220,79 @@ pub struct ServiceSpec {
     pub network: NetworkType,
     #[serde(rename = "ports", default, deserialize_with = "ports")]
     pub ports: Vec<u16>,
-    /// argv of a process (required for `process`, refused otherwise).
+    /// argv of a process (required), or of a container's image (optional,
+    /// instead of the image's own); refused otherwise.
     #[serde(rename = "command", default)]
     pub command: Option<Vec<String>>,
+    /// A VM's hypervisor (required for `vm`, refused otherwise); its NICs
+    /// are its `networks`, in order (eth0 first).
+    #[serde(rename = "hypervisor", default)]
+    pub hypervisor: Option<Hypervisor>,
+    /// The hypervisor's executable, when not its usual name on `PATH`.
+    #[serde(rename = "binary", default)]
+    pub binary: Option<String>,
+    /// The guest kernel (an absolute path on the service's host).
+    #[serde(rename = "kernel", default)]
+    pub kernel: Option<String>,
+    #[serde(rename = "initrd", default)]
+    pub initrd: Option<String>,
+    /// A disk image or root file system, the guest's first disk.
+    #[serde(rename = "disk", default)]
+    pub disk: Option<String>,
+    /// The guest kernel's command line.
+    #[serde(rename = "cmdline", default)]
+    pub cmdline: Option<String>,
+    /// Guest memory in MiB (default 512).
+    #[serde(rename = "memory", default)]
+    pub memory: Option<u32>,
+    /// Guest vCPUs (default 1).
+    #[serde(rename = "vcpus", default)]
+    pub vcpus: Option<u32>,
+    /// QEMU's accelerator: `kvm` (the default; software emulation where
+    /// KVM is missing) or `tcg` (always software: where /dev/kvm exists
+    /// but does not work, as in nested set-ups).
+    #[serde(rename = "accel", default)]
+    pub accel: Option<Accel>,
+    /// The image a container runs (without one, a container is a namespace
+    /// to join).
+    #[serde(rename = "image", default)]
+    pub image: Option<String>,
+    /// `KEY=VALUE` entries of a container's environment.
+    #[serde(rename = "env", default)]
+    pub env: Vec<String>,
+    /// `host-path:container-path[:ro]` mounts of a container.
+    #[serde(rename = "volumes", default)]
+    pub volumes: Vec<String>,
+    /// Which runtime runs the image (default: Podman where installed, else
+    /// Docker).
+    #[serde(rename = "runtime", default)]
+    pub runtime: Option<Runtime>,
+}
+
+/// QEMU's accelerator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Accel {
+    #[default]
+    Kvm,
+    Tcg,
+}
+
+impl ServiceSpec {
+    /// The keys only a `vm` takes, with whether this service gives each.
+    pub fn vm_keys(&self) -> [(&'static str, bool); 9] {
+        [
+            ("hypervisor", self.hypervisor.is_some()),
+            ("binary", self.binary.is_some()),
+            ("kernel", self.kernel.is_some()),
+            ("initrd", self.initrd.is_some()),
+            ("disk", self.disk.is_some()),
+            ("cmdline", self.cmdline.is_some()),
+            ("memory", self.memory.is_some()),
+            ("vcpus", self.vcpus.is_some()),
+            ("accel", self.accel.is_some()),
+        ]
+    }
 }
 
 fn default_subnet() -> IpNet {

@@ -4,7 +4,7 @@
 //! order (networks, then hosts, then services) is the one reported.
 
 use crate::error::MeshError;
-use crate::schema::{Kind, MeshFile, NetworkType};
+use crate::schema::{Hypervisor, Kind, MeshFile, NetworkType, ServiceSpec};
 use crate::values::Name;
 use std::collections::BTreeMap;
 use weft_model::Mode;
@@ -374,7 +374,7 @@ impl MeshFile {
                 (Kind::Process, Some(argv)) if argv.is_empty() || argv[0].is_empty() => {
                     return err(at("command"), "the command must not be empty");
                 }
-                (Kind::Container | Kind::Vm, Some(_)) => {
+                (Kind::Vm, Some(_)) => {
                     return err(
                         at("command"),
                         format!("only a process takes a command, and this is a {}", svc.kind),
@@ -382,6 +382,8 @@ impl MeshFile {
                 }
                 _ => {}
             }
+            check_vm(svc, &at)?;
+            crate::container::check(i, svc)?;
             if svc.kind == Kind::Vm && svc.network == NetworkType::Host {
                 return err(
                     at("network"),
@@ -411,4 +413,71 @@ impl MeshFile {
         }
         Ok(())
     }
+}
+
+/// Smallest guest memory accepted, in MiB.
+pub const MIN_VM_MEMORY: u32 = 64;
+/// Most vCPUs accepted.
+pub const MAX_VM_VCPUS: u32 = 64;
+
+/// A `vm` has a hypervisor and something to boot; no other kind takes the
+/// VM keys. Paths are absolute: they are read on the service's host.
+fn check_vm(svc: &ServiceSpec, at: &dyn Fn(&str) -> String) -> Result {
+    if svc.kind != Kind::Vm {
+        if let Some((key, _)) = svc.vm_keys().into_iter().find(|(_, given)| *given) {
+            return err(
+                at(key),
+                format!("only a vm takes {key}, and this is a {}", svc.kind),
+            );
+        }
+        return Ok(());
+    }
+    let Some(hypervisor) = svc.hypervisor else {
+        return err(
+            at("hypervisor"),
+            "a vm needs a hypervisor: qemu, cloud-hypervisor or firecracker",
+        );
+    };
+    for (key, path) in [
+        ("binary", &svc.binary),
+        ("kernel", &svc.kernel),
+        ("initrd", &svc.initrd),
+        ("disk", &svc.disk),
+    ] {
+        if let Some(path) = path
+            && !path.starts_with('/')
+        {
+            return err(at(key), format!("{path:?} is not an absolute path"));
+        }
+    }
+    let bootable = match hypervisor {
+        Hypervisor::Qemu => svc.kernel.is_some() || svc.disk.is_some(),
+        Hypervisor::CloudHypervisor | Hypervisor::Firecracker => svc.kernel.is_some(),
+    };
+    if !bootable {
+        return err(
+            at("kernel"),
+            format!("a {hypervisor} vm needs a kernel to boot"),
+        );
+    }
+    if svc.accel.is_some() && hypervisor != Hypervisor::Qemu {
+        return err(
+            at("accel"),
+            format!("only qemu takes accel, and this is {hypervisor}"),
+        );
+    }
+    if let Some(memory) = svc.memory
+        && memory < MIN_VM_MEMORY
+    {
+        return err(
+            at("memory"),
+            format!("{memory} MiB is too little; give at least {MIN_VM_MEMORY}"),
+        );
+    }
+    if let Some(vcpus) = svc.vcpus
+        && !(1..=MAX_VM_VCPUS).contains(&vcpus)
+    {
+        return err(at("vcpus"), format!("give 1 to {MAX_VM_VCPUS}"));
+    }
+    Ok(())
 }

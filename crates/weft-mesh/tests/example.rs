@@ -18,7 +18,7 @@ fn the_lab_example_parses_validates_and_plans() {
     let mesh = ValidMesh::parse(LAB).unwrap_or_else(|e| panic!("examples/lab.yaml: {e}"));
     assert_eq!(
         (mesh.hosts.len(), mesh.networks.len(), mesh.services.len()),
-        (3, 2, 3)
+        (3, 2, 4)
     );
     assert!(mesh.hosts.iter().all(|h| h.reach() == Reach::Lab));
 
@@ -68,6 +68,11 @@ fn the_lab_example_parses_validates_and_plans() {
             .collect::<Vec<_>>(),
         [ip("10.42.1.2"), ip("10.77.1.2")]
     );
+    let www = plan.service("www").unwrap();
+    assert_eq!(www.addresses[0].address, ip("10.42.2.2"));
+    let image = www.container.as_ref().expect("www runs an image");
+    assert_eq!(image.image, "localhost/weft-demo:latest");
+    assert_eq!(image.env, ["MESSAGE=hello from a container"]);
     let api = plan.service("api").unwrap();
     assert_eq!(
         api.addresses[1].address,

@@ -96,7 +96,7 @@ fn a_fourth_host_changes_nothing_for_the_others() {
     let four = THREE.replace("hosts:\n", "hosts:\n  - {name: h0, ssh: root@192.0.2.10}\n");
     let four = four.replace(
         "services:\n",
-        "services:\n  - {name: new, host: h2, kind: vm, networks: [blue]}\n",
+        "services:\n  - {name: new, host: h2, kind: vm, hypervisor: qemu, kernel: /vmlinuz, networks: [blue]}\n",
     );
     let up = cluster.up(&mesh(&four));
     let after = &up.plan;
@@ -340,7 +340,7 @@ fn what_the_mesh_did_not_make_is_left_alone() {
     h1.networks.insert("theirs".into(), other);
     let more = THREE.replace(
         "services:\n",
-        "services:\n  - {name: extra, host: h1, kind: vm, networks: [blue]}\n",
+        "services:\n  - {name: extra, host: h1, kind: vm, hypervisor: qemu, kernel: /vmlinuz, networks: [blue]}\n",
     );
     let up = cluster.up(&mesh(&more));
     assert_eq!(

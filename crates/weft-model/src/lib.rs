@@ -11,6 +11,8 @@
 //! - [`peer`]: a peer's endpoint and allowed IPs.
 //! - [`health`]: a peer's health from its handshake age and probes.
 //! - [`key`]: WireGuard keys.
+//! - [`vm`]: a VM's NICs as its hypervisor (Cloud Hypervisor, Firecracker,
+//!   QEMU) and its guest (`ip=`, cloud-init) are told them.
 //! - [`error`]: what invalid input is reported as.
 //!
 //! What the agent does with these (the plans it turns records into) lives in
@@ -24,6 +26,7 @@ pub mod names;
 pub mod naming;
 pub mod network;
 pub mod peer;
+pub mod vm;
 
 pub use error::ModelError;
 pub use health::Health;

@@ -4,6 +4,7 @@
 //! (`weft:<network>` and `weft:<network>/<workload>`), and the host's
 //! address in its block. The agent, the firewall rules it builds and the
 //! reconcile that recognises weft's own links all read them from here.
+//! VMs get their TAP names and MACs here too ([`vm_tap_name`], [`vm_mac`]).
 
 use crate::addressing;
 use crate::names::IFNAME_MAX;
@@ -176,6 +177,105 @@ pub fn workload_mac(network: &str, workload_id: &str) -> [u8; 6] {
     [(h[0] & 0xfc) | 0x02, h[1], h[2], h[3], h[4], h[5]]
 }
 
+/// The TAP of a VM's NIC number `nic` (its `eth<nic>` inside the guest) on
+/// a network whose workload links start with `prefix` (`w<index>-` routed,
+/// `fn-` on a bridge: the firewall covers TAPs and veths alike by it):
+/// `prefix` + the start of the VM id + `-<nic>`, at most 15 characters,
+/// unique among `taken`. Two ids sharing a start get a hash of the whole
+/// id instead, then a counter.
+pub fn vm_tap_name<'a>(
+    prefix: &str,
+    vm_id: &str,
+    nic: u32,
+    taken: impl IntoIterator<Item = &'a str>,
+) -> String {
+    let taken: Vec<&str> = taken.into_iter().collect();
+    let suffix = format!("-{nic}");
+    let room = IFNAME_MAX.saturating_sub(prefix.len() + suffix.len());
+    let clean: String = vm_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let id_chars = if prefix == BRIDGE_VETH_PREFIX {
+        BRIDGE_VETH_ID_CHARS
+    } else {
+        room
+    };
+    let first = format!(
+        "{prefix}{}{suffix}",
+        &clean[..clean.len().min(room).min(id_chars)]
+    );
+    if !clean.is_empty() && !taken.contains(&first.as_str()) {
+        return first;
+    }
+    let hash = format!("{:08x}", fnv1a(vm_id.as_bytes()) as u32);
+    let hashed = format!("{prefix}{}{suffix}", &hash[..hash.len().min(room)]);
+    if !taken.contains(&hashed.as_str()) {
+        return hashed;
+    }
+    (2u32..)
+        .map(|n| {
+            let tail = format!("{n}{suffix}");
+            let keep = IFNAME_MAX
+                .saturating_sub(prefix.len() + tail.len())
+                .min(hash.len());
+            format!("{prefix}{}{tail}", &hash[..keep])
+        })
+        .find(|name| !taken.contains(&name.as_str()))
+        .expect("an unbounded range always has a free name")
+}
+
+/// The MAC of a VM's NIC number `nic`: locally administered unicast
+/// (first octet `& 0x03 == 0x02`), the rest a hash of the VM id, the NIC
+/// and `salt` (0 first; see [`unique_vm_mac`]). Deterministic, so a VM
+/// attached again gets the same MAC and its guest keeps its config.
+pub fn vm_mac(vm_id: &str, nic: u32, salt: u32) -> [u8; 6] {
+    let input = if salt == 0 {
+        format!("vm/{vm_id}/{nic}")
+    } else {
+        format!("vm/{vm_id}/{nic}/{salt}")
+    };
+    let h = fnv1a(input.as_bytes()).to_be_bytes();
+    // The hash's low bytes mix best; the first octet keeps 6 of its bits.
+    [(h[2] & 0xfc) | 0x02, h[3], h[4], h[5], h[6], h[7]]
+}
+
+/// [`vm_mac`] with the lowest salt that no MAC in `taken` (the network's
+/// other workloads') already has: unique per network.
+pub fn unique_vm_mac(vm_id: &str, nic: u32, taken: &[[u8; 6]]) -> [u8; 6] {
+    (0u32..)
+        .map(|salt| vm_mac(vm_id, nic, salt))
+        .find(|mac| !taken.contains(mac))
+        .expect("an unbounded range always has a free MAC")
+}
+
+/// The number of a workload interface named `eth<n>`: a VM's NIC index.
+pub fn nic_index(ifname: &str) -> Option<u32> {
+    ifname.strip_prefix("eth")?.parse().ok()
+}
+
+/// The usual text form of a MAC: `02:ab:…`, lowercase.
+pub fn format_mac(mac: [u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Parses `02:ab:cd:ef:01:23` (either case).
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        let part = parts.next()?;
+        if part.len() != 2 {
+            return None;
+        }
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
 /// FNV-1a: a stable, dependency-free hash for naming (not for security).
 pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
@@ -286,5 +386,85 @@ mod tests {
         for name in [&first, &second, &third, &odd, &bridged, &bridged2] {
             validate_ifname("host veth", name).unwrap();
         }
+    }
+
+    #[test]
+    fn vm_macs_are_local_unicast_deterministic_and_distinct() {
+        let mut seen = std::collections::BTreeSet::new();
+        for vm in ["vm1", "vm2", "a-very-long-vm-identifier-0123456789"] {
+            for nic in 0..4 {
+                let mac = vm_mac(vm, nic, 0);
+                assert_eq!(mac[0] & 0x01, 0, "multicast bit set: {mac:02x?}");
+                assert_eq!(mac[0] & 0x02, 0x02, "not locally administered: {mac:02x?}");
+                assert_eq!(mac, vm_mac(vm, nic, 0), "not deterministic");
+                assert!(seen.insert(mac), "{vm}/{nic} repeats {mac:02x?}");
+            }
+        }
+        // A salt gives another MAC with the same bits.
+        let salted = vm_mac("vm1", 0, 1);
+        assert_ne!(salted, vm_mac("vm1", 0, 0));
+        assert_eq!(salted[0] & 0x03, 0x02);
+    }
+
+    #[test]
+    fn vm_mac_collisions_are_rederived_with_a_salt() {
+        let first = vm_mac("vm1", 0, 0);
+        assert_eq!(unique_vm_mac("vm1", 0, &[]), first);
+        let second = unique_vm_mac("vm1", 0, &[first]);
+        assert_eq!(second, vm_mac("vm1", 0, 1));
+        let third = unique_vm_mac("vm1", 0, &[first, second]);
+        assert!(third != first && third != second);
+        assert_eq!(third[0] & 0x03, 0x02);
+    }
+
+    #[test]
+    fn macs_print_and_parse_back() {
+        let mac = [0x02, 0xab, 0x00, 0x10, 0xff, 0x7e];
+        assert_eq!(format_mac(mac), "02:ab:00:10:ff:7e");
+        assert_eq!(parse_mac("02:AB:00:10:ff:7e"), Some(mac));
+        for bad in [
+            "",
+            "02:ab:00:10:ff",
+            "02:ab:00:10:ff:7e:00",
+            "2:ab:00:10:ff:7e",
+            "zz:ab:00:10:ff:7e",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad:?}");
+        }
+        assert_eq!(nic_index("eth3"), Some(3));
+        assert_eq!(nic_index("ens3"), None);
+    }
+
+    #[test]
+    fn vm_taps_are_named_from_the_id_and_the_nic() {
+        let w0 = routed_veth_prefix(0);
+        assert_eq!(vm_tap_name(&w0, "vm1", 0, []), "w0-vm1-0");
+        assert_eq!(vm_tap_name(&w0, "vm1", 1, []), "w0-vm1-1");
+        assert_eq!(vm_tap_name(BRIDGE_VETH_PREFIX, "vm1", 2, []), "fn-vm1-2");
+        let long = "0123456789abcdef0123";
+        let a = vm_tap_name(&routed_veth_prefix(12), long, 10, []);
+        assert_eq!(a, "w12-01234567-10");
+        // Another VM with the same start: a hash of its whole id.
+        let other = "0123456789abcdefffff";
+        let b = vm_tap_name(&routed_veth_prefix(12), other, 10, [a.as_str()]);
+        assert_ne!(a, b);
+        // Even that taken: a counter, still unique and short.
+        let c = vm_tap_name(&routed_veth_prefix(12), other, 10, [a.as_str(), b.as_str()]);
+        assert!(c != a && c != b, "{c}");
+        // A veth of a container called "vm1-0" holds the first choice.
+        let d = vm_tap_name(&w0, "vm1", 0, ["w0-vm1-0"]);
+        assert_ne!(d, "w0-vm1-0");
+        let odd = vm_tap_name(&w0, "...", 0, []);
+        for name in [&a, &b, &c, &d, &odd] {
+            assert!(name.len() <= IFNAME_MAX, "{name}");
+            validate_ifname("tap", name).unwrap();
+        }
+        assert!(b.starts_with("w12-") && c.starts_with("w12-") && odd.starts_with("w0-"));
+        assert!(b.ends_with("-10") && c.ends_with("-10") && odd.ends_with("-0"));
+        // Deterministic: the same inputs, the same name.
+        assert_eq!(
+            vm_tap_name(&w0, "vm1", 0, []),
+            vm_tap_name(&w0, "vm1", 0, [])
+        );
     }
 }

@@ -13,10 +13,14 @@ fn sysctl_inside_a_namespace_leaves_the_caller_alone() {
     let raw_before = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
 
     let (ns, _nl) = lab();
-    // A fresh namespace starts with forwarding off, whatever the host has.
-    assert_eq!(get_sysctl(&ns, "net/ipv4/ip_forward").unwrap(), "0");
-    set_sysctl(&ns, "net/ipv4/ip_forward", "1").unwrap();
-    assert_eq!(get_sysctl(&ns, "net/ipv4/ip_forward").unwrap(), "1");
+    // A fresh namespace's IPv4 settings are copied from the host's (the
+    // kernel's default, `net.core.devconf_inherit_init_net=0`): flip it.
+    let flipped = match get_sysctl(&ns, "net/ipv4/ip_forward").unwrap().as_str() {
+        "0" => "1",
+        _ => "0",
+    };
+    set_sysctl(&ns, "net/ipv4/ip_forward", flipped).unwrap();
+    assert_eq!(get_sysctl(&ns, "net/ipv4/ip_forward").unwrap(), flipped);
 
     assert_eq!(
         get_sysctl(&caller, "net/ipv4/ip_forward").unwrap(),

@@ -11,12 +11,16 @@
 //! - [`lab`]: hosts and containers as namespaces with real `weft agent`
 //!   processes and the real CLI, removed on drop; [`cni`] drives the binary
 //!   as a CNI runtime does; [`capture`] records and checks an underlay.
+//! - [`guest`]: a Debian kernel and a busybox initramfs booted under QEMU
+//!   (software emulation), for what this machine's kernel lacks (its
+//!   WireGuard module) and for VMs; results come back as named reports.
 //!
 //! Nothing here touches the host's own links, routes or firewall: all of it
 //! happens inside namespaces the tests create.
 
 pub mod capture;
 pub mod cni;
+pub mod guest;
 pub mod lab;
 pub mod netns;
 pub mod process;

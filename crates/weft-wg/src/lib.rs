@@ -5,7 +5,10 @@
 //!   core (`Tunn`), carrying packets between a TUN device and a UDP socket on
 //!   plain OS threads, in batches and with the kernel's offloads (TUN
 //!   super-packets, UDP GSO/GRO) where it has them, with the standard
-//!   cross-platform UAPI socket so `wg` works against it.
+//!   cross-platform UAPI socket so `wg` works against it. Each interface
+//!   has two packet threads (TUN side, UDP side); one timer thread and one
+//!   UAPI thread serve every interface of the process, so threads grow by
+//!   two per network.
 //! - [`Kernel`]: the in-kernel module driven over generic netlink.
 //!
 //! Configuration follows `wg set` semantics (see [`DeviceConfig`]); reading

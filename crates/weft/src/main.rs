@@ -6,6 +6,7 @@ mod client;
 mod commands;
 mod mesh;
 mod output;
+mod unix_http;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -40,7 +41,7 @@ enum Command {
     /// Add and remove WireGuard peers (other hosts) of a network.
     #[command(subcommand)]
     Peer(commands::peer::Command),
-    /// Attach a workload (a network namespace) to a network.
+    /// Attach a workload (a network namespace, or a VM with --vm) to a network.
     Attach(commands::attach::AttachArgs),
     /// Detach a workload from a network. Detaching an unknown workload succeeds.
     Detach(commands::attach::DetachArgs),
@@ -53,7 +54,7 @@ enum Command {
     Names(commands::names::Command),
     /// Bring up a whole mesh from one file: lab hosts on this machine, this
     /// machine's agent, or hosts over SSH; keys, blocks, peers, services, DNS.
-    Up(commands::up::Args),
+    Up(commands::up::UpArgs),
     /// Remove everything `weft up FILE` made.
     Down(commands::up::Args),
     /// Run a command inside a mesh's lab host or service: `weft exec web -- ping db`.
@@ -64,6 +65,9 @@ enum Command {
     ServiceStop(commands::service::DirArgs),
     #[command(hide = true, name = "service-status")]
     ServiceStatus(commands::service::DirArgs),
+    /// A VM's NICs as its hypervisor or guest takes them.
+    #[command(subcommand)]
+    Vm(commands::vm::Command),
     /// Generate WireGuard keys.
     #[command(subcommand)]
     Key(commands::key::Command),
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
         Command::Status(args) => commands::status::exec(&ctx, args),
         Command::Names(cmd) => commands::names::exec(&ctx, cmd),
         Command::Key(cmd) => commands::key::exec(cmd),
+        Command::Vm(cmd) => commands::vm::exec(&ctx, cmd),
         Command::Up(args) => commands::up::exec_up(&ctx, args),
         Command::Down(args) => commands::up::exec_down(&ctx, args),
         Command::Exec(args) => commands::exec::exec(&ctx, args),

@@ -10,6 +10,7 @@ mod networks;
 mod peers;
 mod reconcile;
 mod status;
+mod vms;
 mod vxlan;
 
 use crate::agent::{Agent, Result};

@@ -300,14 +300,15 @@ fn an_internal_carrier_lets_its_segments_vxlan_port_through() {
             .unwrap()
             .udp_ports
     };
-    assert_eq!(services(&a), [53]);
+    // DNS, and DHCP for a VM's renewal.
+    assert_eq!(services(&a), [53, 67]);
     a.add_network_pb(pb::AddNetworkRequest {
         over: "blue".into(),
         vxlan_port: 4800,
         ..red()
     })
     .unwrap();
-    assert_eq!(services(&a), [53, 4800]);
+    assert_eq!(services(&a), [53, 67, 4800]);
     a.remove_network("red", false).unwrap();
-    assert_eq!(services(&a), [53]);
+    assert_eq!(services(&a), [53, 67]);
 }

@@ -9,6 +9,7 @@ use crate::error::AgentError;
 use crate::networks::{KindSpec, NetworkSpec, VxlanSpec};
 use crate::peers::{Endpoint, PeerSpec};
 use crate::records::Underlay;
+use crate::vms::{MAX_QUEUES, VmNicSpec};
 use crate::vxlan::VtepSpec;
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -224,7 +225,18 @@ impl TryFrom<pb::AttachRequest> for AttachmentSpec {
     fn try_from(r: pb::AttachRequest) -> Result<Self, AgentError> {
         let id = WorkloadId::new(&r.id)?;
         let name = given(&r.name).map(WorkloadName::new).transpose()?;
-        if r.netns.is_empty() {
+        let vm = if r.vm {
+            vm_nic(&r)?
+        } else {
+            if let Some(field) = [("tap", !r.tap.is_empty()), ("queues", r.queues != 0)]
+                .into_iter()
+                .find_map(|(field, set)| set.then_some(field))
+            {
+                return Err(ModelError::invalid(field, "", "is only for a VM's NIC (--vm)").into());
+            }
+            None
+        };
+        if vm.is_none() && r.netns.is_empty() {
             return Err(AgentError::Netns {
                 path: r.netns,
                 why: "a namespace path is required",
@@ -244,8 +256,43 @@ impl TryFrom<pb::AttachRequest> for AttachmentSpec {
             name,
             ifname,
             ip,
+            vm,
         })
     }
+}
+
+/// A VM's NIC: no namespace and no interface name (the guest names its
+/// NICs), an optional TAP name and queue pairs.
+fn vm_nic(r: &pb::AttachRequest) -> Result<Option<VmNicSpec>, AgentError> {
+    if !r.netns.is_empty() {
+        return Err(ModelError::invalid(
+            "netns",
+            &r.netns,
+            "a VM has no namespace: give --vm or --netns",
+        )
+        .into());
+    }
+    if !r.ifname.is_empty() {
+        return Err(ModelError::invalid(
+            "ifname",
+            &r.ifname,
+            "a VM's NICs are eth0, eth1, … in attach order; name its TAP with --tap",
+        )
+        .into());
+    }
+    let queues = match r.queues {
+        0 => 1,
+        q if q <= u32::from(MAX_QUEUES) => q as u16,
+        q => {
+            return Err(
+                ModelError::invalid("queues", q, format!("must be 1 to {MAX_QUEUES}")).into(),
+            );
+        }
+    };
+    Ok(Some(VmNicSpec {
+        tap: given(&r.tap).map(Ifname::new).transpose()?,
+        queues,
+    }))
 }
 
 impl TryFrom<pb::SetNamesRequest> for NamesSpec {

@@ -70,7 +70,14 @@ pub(super) fn vtep_pb(v: VtepRecord) -> pb::Peer {
 pub(super) fn attachment_pb(v: AttachmentView) -> pb::Attachment {
     let r = v.record;
     let state = v.state.unwrap_or_default();
+    // A VM's MAC is weft's, whether or not the TAP is there right now.
+    let mac = match r.vm {
+        Some(vm) => weft_model::naming::format_mac(vm.mac),
+        None => state.mac,
+    };
     pb::Attachment {
+        kind: if r.is_vm() { "vm" } else { "netns" }.to_string(),
+        queues: r.vm.map_or(0, |vm| u32::from(vm.queues)),
         network: r.network,
         id: r.workload_id,
         name: r.name,
@@ -79,7 +86,7 @@ pub(super) fn attachment_pb(v: AttachmentView) -> pb::Attachment {
         host_ifname: r.host_ifname,
         address: v.address.to_string(),
         gateway: v.gateway.to_string(),
-        mac: state.mac,
+        mac,
         host_mac: state.host_mac,
         default_route: r.default_route,
         subnet: v.subnet.to_string(),

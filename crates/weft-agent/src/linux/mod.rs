@@ -9,13 +9,19 @@
 //! reaches its gateway over the veth, and a /32 route per workload on the host
 //! side brings traffic back.
 //!
+//! VMs get a persistent TAP instead of a veth, routed or on the bridge the
+//! same way, and a DHCP responder that tells the guest its address.
+//!
 //! `network.rs` makes the networks' interfaces (`vxlan.rs` a VXLAN
-//! network's VXLAN device and FDB), `attachment.rs` the workloads' veths;
-//! this file picks the WireGuard backend and hands firewall and services
-//! to their owners.
+//! network's VXLAN device and FDB), `attachment.rs` the workloads' veths,
+//! `tap.rs` the VMs' TAPs, `dhcp.rs` keeps the DHCP responders; this file
+//! picks the WireGuard backend and hands firewall and services to their
+//! owners.
 
 mod attachment;
+mod dhcp;
 mod network;
+mod tap;
 mod vxlan;
 
 use crate::dataplane::*;
@@ -45,6 +51,7 @@ pub struct LinuxDataplane {
     host_netns_ids: Vec<NetnsId>,
     firewall: weft_firewall::Firewall,
     services: Arc<NetworkServices>,
+    dhcp: dhcp::Responders,
 }
 
 fn err(context: impl Into<String>) -> impl FnOnce(weft_net::NetError) -> DataplaneError {
@@ -148,6 +155,7 @@ impl LinuxDataplane {
             host_netns_ids,
             firewall: weft_firewall::Firewall::new(),
             services,
+            dhcp: dhcp::Responders::default(),
         })
     }
 
@@ -340,15 +348,28 @@ impl Dataplane for LinuxDataplane {
     }
 
     fn create_attachment(&self, plan: &AttachmentPlan) -> DpResult<AttachmentState> {
-        attachment::create(self, plan)
+        match plan.vm {
+            Some(_) => tap::create(self, plan),
+            None => attachment::create(self, plan),
+        }
     }
 
     fn attachment_state(&self, plan: &AttachmentPlan) -> DpResult<Option<AttachmentState>> {
-        attachment::state(self, plan)
+        match plan.vm {
+            Some(_) => tap::state(self, plan),
+            None => attachment::state(self, plan),
+        }
     }
 
     fn remove_attachment(&self, plan: &AttachmentPlan) -> DpResult<()> {
-        attachment::remove(self, plan)
+        match plan.vm {
+            Some(_) => tap::remove(self, plan),
+            None => attachment::remove(self, plan),
+        }
+    }
+
+    fn set_dhcp(&self, plan: crate::vms::DhcpPlan) -> DpResult<()> {
+        self.dhcp.set(plan)
     }
 
     fn observe_host(&self) -> DpResult<crate::drift::HostView> {

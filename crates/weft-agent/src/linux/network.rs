@@ -121,35 +121,62 @@ pub(super) fn present(dp: &LinuxDataplane, plan: &NetworkPlan) -> DpResult<bool>
 
 pub(super) fn remove(dp: &LinuxDataplane, plan: &NetworkPlan) -> DpResult<()> {
     let ifname = plan.ifname.as_str();
-    if dp.wg.exists(ifname) {
+    // The userspace engine's device is ours by being in the engine. A
+    // kernel device of the name is only a link like any other: someone
+    // may have taken the name since (wg-quick's default is wg0 too).
+    if dp.wg.kind() == BackendKind::Userspace && dp.wg.exists(ifname) {
         dp.wg.delete(ifname).map_err(wg_err)?;
     }
     // A VXLAN device goes first: it takes its FDB entries with it.
     if let NetworkKind::Vxlan(vx) = &plan.kind {
-        remove_marked(dp, &vx.ifname)?;
+        remove_link(dp, &vx.ifname, &["vxlan"])?;
     }
-    remove_marked(dp, ifname)
+    remove_link(dp, ifname, &["wireguard", "bridge"])
 }
 
-/// Delete link `ifname` of the host if it carries weft's mark.
-fn remove_marked(dp: &LinuxDataplane, ifname: &str) -> DpResult<()> {
-    // The kernel backend's link, or anything left of a userspace one —
-    // only if it carries weft's mark.
+/// Delete link `ifname` of the host if it is weft's (see
+/// [`removable_network_link`]); a bare one must be of one of `kinds`.
+fn remove_link(dp: &LinuxDataplane, ifname: &str, kinds: &[&str]) -> DpResult<()> {
     let mut nl = dp.host();
-    match nl
+    let Some(link) = nl
         .link_by_name(ifname)
         .map_err(err(format!("find {ifname}")))?
-    {
-        Some(link)
-            if link
-                .alias
-                .as_deref()
-                .is_some_and(|a| a.starts_with(ALIAS_PREFIX)) =>
-        {
-            gone_is_fine(nl.delete_link(link.index)).map_err(err(format!("delete {ifname}")))
-        }
-        _ => Ok(()),
+    else {
+        return Ok(());
+    };
+    let addressed = !nl
+        .addresses(Some(link.index))
+        .map_err(err(format!("inspect {ifname}")))?
+        .is_empty();
+    let ported = nl
+        .links()
+        .map_err(err("list links"))?
+        .iter()
+        .any(|l| l.master == Some(link.index));
+    if !removable_network_link(&link, kinds, addressed, ported) {
+        tracing::info!(%ifname, "left in place: the link of that name is not weft's");
+        return Ok(());
     }
+    gone_is_fine(nl.delete_link(link.index)).map_err(err(format!("delete {ifname}")))
+}
+
+/// Whether `network rm` may delete `link`, found under a network's
+/// interface name: it carries weft's mark, or it is the bare device a
+/// crash between creating and marking it left (as [`ensure`] takes over).
+fn removable_network_link(
+    link: &weft_net::Link,
+    kinds: &[&str],
+    addressed: bool,
+    ported: bool,
+) -> bool {
+    let marked = link
+        .alias
+        .as_deref()
+        .is_some_and(|a| a.starts_with(ALIAS_PREFIX));
+    marked
+        || kinds
+            .iter()
+            .any(|kind| unfinished_network_link(link, kind, addressed, ported))
 }
 
 /// Whether `link`, of the network's recorded name, is the network's
@@ -207,7 +234,7 @@ fn unfinished_network_link(
 
 #[cfg(test)]
 mod tests {
-    use super::unfinished_network_link;
+    use super::{removable_network_link, unfinished_network_link};
 
     fn link(kind: &str, alias: Option<&str>, up: bool) -> weft_net::Link {
         weft_net::Link {
@@ -268,6 +295,68 @@ mod tests {
             "bridge",
             false,
             true
+        ));
+    }
+
+    #[test]
+    fn network_rm_deletes_only_weft_s_link_or_a_bare_one() {
+        const KINDS: &[&str] = &["wireguard", "bridge"];
+        assert!(removable_network_link(
+            &link("wireguard", Some("weft:blue"), true),
+            KINDS,
+            true,
+            false
+        ));
+        assert!(removable_network_link(
+            &link("wireguard", None, false),
+            KINDS,
+            false,
+            false
+        ));
+        assert!(removable_network_link(
+            &link("bridge", None, false),
+            KINDS,
+            false,
+            false
+        ));
+        // Someone else's that took the name: up, addressed, marked by them,
+        // or of another kind.
+        assert!(!removable_network_link(
+            &link("wireguard", None, true),
+            KINDS,
+            false,
+            false
+        ));
+        assert!(!removable_network_link(
+            &link("wireguard", None, false),
+            KINDS,
+            true,
+            false
+        ));
+        assert!(!removable_network_link(
+            &link("wireguard", Some("wg-quick"), false),
+            KINDS,
+            false,
+            false
+        ));
+        assert!(!removable_network_link(
+            &link("dummy", None, false),
+            KINDS,
+            false,
+            false
+        ));
+        // A VXLAN network's device: a bare one is of kind vxlan.
+        assert!(removable_network_link(
+            &link("vxlan", None, false),
+            &["vxlan"],
+            false,
+            false
+        ));
+        assert!(!removable_network_link(
+            &link("vxlan", None, false),
+            KINDS,
+            false,
+            false
         ));
     }
 }

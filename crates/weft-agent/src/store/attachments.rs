@@ -1,18 +1,19 @@
 //! The `attachments` table: the source of truth for every workload's
 //! address and interfaces.
 
-use super::{Result, Store, parse};
-use crate::records::AttachmentRecord;
+use super::{Result, Store, corrupt, parse};
+use crate::records::{AttachmentRecord, VmNic};
 use rusqlite::params;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use weft_model::naming;
 use weft_net::NetnsId;
 
 impl Store {
     fn attachments_where(&self, clause: &str, args: &[&str]) -> Result<Vec<AttachmentRecord>> {
         let sql = format!(
             "SELECT network, workload_id, name, netns, netns_dev, netns_ino, ifname, host_ifname,
-                    ip, default_route
+                    ip, default_route, vm_mac, vm_queues
              FROM attachments {clause} ORDER BY network, workload_id"
         );
         let mut stmt = self.conn.prepare(&sql)?;
@@ -31,13 +32,22 @@ impl Store {
                     host_ifname: r.get(7)?,
                     ip: IpAddr::from([0, 0, 0, 0]),
                     default_route: r.get(9)?,
+                    vm: None,
                 },
                 r.get::<_, String>(8)?,
+                r.get::<_, Option<String>>(10)?,
+                r.get::<_, i64>(11)?,
             ))
         })?;
         rows.map(|row| {
-            let (mut rec, ip) = row?;
+            let (mut rec, ip, vm_mac, vm_queues) = row?;
             rec.ip = parse("address", &ip)?;
+            if let Some(mac) = vm_mac {
+                rec.vm = Some(VmNic {
+                    mac: naming::parse_mac(&mac).ok_or_else(|| corrupt("VM MAC", &mac))?,
+                    queues: u16::try_from(vm_queues).unwrap_or(1).max(1),
+                });
+            }
             Ok(rec)
         })
         .collect()
@@ -74,6 +84,15 @@ impl Store {
             .collect())
     }
 
+    /// The MACs of a network's VM NICs.
+    pub fn vm_macs(&self, network: &str) -> Result<Vec<[u8; 6]>> {
+        Ok(self
+            .attachments_of_network(network)?
+            .iter()
+            .filter_map(|a| a.vm.map(|v| v.mac))
+            .collect())
+    }
+
     /// Host-side interface names in use, on every network.
     pub fn host_ifnames(&self) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare("SELECT host_ifname FROM attachments")?;
@@ -86,8 +105,8 @@ impl Store {
     pub fn insert_attachment(&self, a: &AttachmentRecord) -> Result<()> {
         self.conn.execute(
             "INSERT INTO attachments (network, workload_id, name, netns, netns_dev, netns_ino,
-                                      ifname, host_ifname, ip, default_route)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                      ifname, host_ifname, ip, default_route, vm_mac, vm_queues)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 a.network,
                 a.workload_id,
@@ -98,7 +117,9 @@ impl Store {
                 a.ifname,
                 a.host_ifname,
                 a.ip.to_string(),
-                a.default_route
+                a.default_route,
+                a.vm.map(|v| naming::format_mac(v.mac)),
+                a.vm.map_or(0, |v| i64::from(v.queues)),
             ],
         )?;
         Ok(())

@@ -52,6 +52,7 @@ fn crash_writer_child() {
                 host_ifname: format!("h{n}"),
                 ip: ip.into(),
                 default_route: true,
+                vm: None,
             })
             .unwrap();
         println!("committed {n}");

@@ -67,6 +67,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
          block   TEXT,
          PRIMARY KEY (network, address)
      );",
+    // 5 (issue 12): VMs' NICs. `vm_mac` is set for a VM's attachment (its
+    // guest MAC, unique per network); `vm_queues` its queue pairs.
+    "ALTER TABLE attachments ADD COLUMN vm_mac TEXT;
+     ALTER TABLE attachments ADD COLUMN vm_queues INTEGER NOT NULL DEFAULT 0;
+     CREATE UNIQUE INDEX IF NOT EXISTS attachments_vm_mac ON attachments (network, vm_mac);",
 ];
 
 /// The version this build writes.

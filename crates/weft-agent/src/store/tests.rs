@@ -51,6 +51,7 @@ fn att(network: &str, id: &str, ip: &str, host: &str) -> AttachmentRecord {
         host_ifname: host.into(),
         ip: ip.parse().unwrap(),
         default_route: true,
+        vm: None,
     }
 }
 
@@ -153,18 +154,56 @@ fn attachments_cannot_share_an_address_or_host_interface() {
 }
 
 #[test]
+fn vm_nics_round_trip_and_their_macs_are_unique_per_network() {
+    let store = Store::in_memory().unwrap();
+    store.insert_network(&net("blue", 0, 51820)).unwrap();
+    store.insert_network(&net("red", 1, 51821)).unwrap();
+    let vm = |network: &str, id: &str, ip: &str, tap: &str, mac: u8| AttachmentRecord {
+        netns: String::new(),
+        netns_id: crate::records::VmNic::NO_NETNS,
+        vm: Some(crate::records::VmNic {
+            mac: [0x02, 0, 0, 0, 0, mac],
+            queues: 4,
+        }),
+        ..att(network, id, ip, tap)
+    };
+    let first = vm("blue", "vm1", "10.42.1.2", "w0-vm1-0", 1);
+    store.insert_attachment(&first).unwrap();
+    assert_eq!(
+        store.attachment("blue", "vm1").unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.vm_macs("blue").unwrap(), [[0x02, 0, 0, 0, 0, 1]]);
+    // The same MAC twice on one network: refused, whatever the race.
+    let clash = vm("blue", "vm2", "10.42.1.3", "w0-vm2-0", 1);
+    assert!(store.insert_attachment(&clash).is_err());
+    // On another network it may repeat; namespaces' NICs carry none.
+    store
+        .insert_attachment(&vm("red", "vm2", "10.43.1.3", "w1-vm2-0", 1))
+        .unwrap();
+    store
+        .insert_attachment(&att("blue", "c1", "10.42.1.4", "w0-c1"))
+        .unwrap();
+    store
+        .insert_attachment(&att("blue", "c2", "10.42.1.5", "w0-c2"))
+        .unwrap();
+    assert_eq!(store.attachment("blue", "c1").unwrap().unwrap().vm, None);
+}
+
+#[test]
 fn version_1_databases_are_migrated() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     {
         let conn = Connection::open(&path).unwrap();
+        // Version 1 as released: its tables, a network and an attachment.
+        conn.execute_batch(super::schema::SCHEMA_V1).unwrap();
         conn.execute_batch(
             "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
              INSERT INTO meta VALUES ('schema', '1');
-             CREATE TABLE networks (name TEXT PRIMARY KEY, mode TEXT NOT NULL, idx INTEGER NOT NULL,
-                 subnet TEXT NOT NULL, block TEXT NOT NULL, listen_port INTEGER UNIQUE,
-                 private_key TEXT, UNIQUE (mode, idx));
-             INSERT INTO networks VALUES ('br', 'bridge', 0, '10.88.0.0/16', '10.88.0.0/16', NULL, NULL);",
+             INSERT INTO networks VALUES ('br', 'bridge', 0, '10.88.0.0/16', '10.88.0.0/16', NULL, NULL);
+             INSERT INTO attachments VALUES ('br', 'c1', '', '/run/netns/c1', 4, 4026532000,
+                 'eth0', 'fn-c1', '10.88.0.2', 1);",
         )
         .unwrap();
     }
@@ -180,6 +219,17 @@ fn version_1_databases_are_migrated() {
     );
     assert!(!br.internal);
     assert_eq!(br.domain, "mesh.local");
+    assert_eq!(
+        br.vxlan, None,
+        "version 4: networks before it are not VXLAN"
+    );
+    assert_eq!(store.vteps("br").unwrap(), [], "version 4's table exists");
+    let c1 = store.attachment("br", "c1").unwrap().unwrap();
+    assert_eq!(
+        c1.vm, None,
+        "version 5: attachments before it are namespaces'"
+    );
+    assert_eq!(c1.host_ifname, "fn-c1");
     drop(store);
     // Opening again finds the current version and changes nothing.
     assert_eq!(Store::open(&path).unwrap().networks().unwrap().len(), 1);

@@ -2,10 +2,12 @@
 //! networks, and the DNS records every network serves.
 
 use super::fits;
+use crate::container::Volume;
 use crate::error::PlanError;
 use crate::observed::HostState;
 use crate::plan::{
-    DnsRecord, HostNetworkPlan, ServiceAddress, ServicePlan, owned_service, workload_id,
+    ContainerPlan, DEFAULT_VM_MEMORY, DnsRecord, HostNetworkPlan, ServiceAddress, ServicePlan,
+    VmPlan, owned_service, workload_id,
 };
 use crate::validate::ValidMesh;
 use std::collections::{BTreeMap, BTreeSet};
@@ -128,6 +130,30 @@ pub(super) fn service_plans(
             ports: svc.ports.clone(),
             command: svc.command.clone(),
             addresses,
+            vm: svc.hypervisor.map(|hypervisor| VmPlan {
+                hypervisor,
+                binary: svc
+                    .binary
+                    .clone()
+                    .unwrap_or_else(|| hypervisor.binary().to_string()),
+                kernel: svc.kernel.clone(),
+                initrd: svc.initrd.clone(),
+                disk: svc.disk.clone(),
+                cmdline: svc.cmdline.clone(),
+                memory: svc.memory.unwrap_or(DEFAULT_VM_MEMORY),
+                vcpus: svc.vcpus.unwrap_or(1),
+                accel: svc.accel.unwrap_or_default(),
+            }),
+            container: svc.image.as_ref().map(|image| ContainerPlan {
+                image: image.clone(),
+                env: svc.env.clone(),
+                volumes: svc
+                    .volumes
+                    .iter()
+                    .map(|v| Volume::parse(v).expect("checked by validate"))
+                    .collect(),
+                runtime: svc.runtime,
+            }),
         });
     }
     Ok(plans)

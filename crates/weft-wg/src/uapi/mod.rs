@@ -1,6 +1,7 @@
 //! The cross-platform WireGuard UAPI: [`proto`] reads and writes its text
 //! without I/O, [`server`] serves it on a Unix socket for one interface.
 
+mod hub;
 pub mod proto;
 pub mod server;
 

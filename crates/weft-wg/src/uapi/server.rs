@@ -1,23 +1,19 @@
 //! Serve the UAPI of one interface on `<uapi_dir>/<ifname>.sock`.
 //!
-//! One thread accepts connections and answers their requests in turn (a
-//! connection may carry several, as with wireguard-go). Requests are small
-//! and handled quickly; read/write timeouts keep a stuck client from holding
-//! the thread for long.
+//! The process's one UAPI thread ([`super::hub`]) accepts connections and
+//! answers their requests in turn (a connection may carry several, as with
+//! wireguard-go). Requests are small and handled quickly; read/write
+//! timeouts keep a stuck client from holding the thread for long.
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Write};
-use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::eventfd::{EfdFlags, EventFd};
-
+use super::hub::{Entry, Hub};
 use super::proto::{self, DeviceDump, Request};
 use crate::{DeviceConfig, WgError, uapi_socket_path};
 
@@ -36,8 +32,9 @@ pub struct UapiServer {
     /// Identity of the socket file we created, so that we never remove a
     /// file someone else put there since.
     file_id: (u64, u64),
-    wake: Arc<EventFd>,
-    thread: Option<JoinHandle<()>>,
+    hub: Arc<Hub>,
+    /// `None` once stopped.
+    entry: Option<Arc<Entry>>,
 }
 
 impl UapiServer {
@@ -76,24 +73,16 @@ impl UapiServer {
         let meta = fs::metadata(&path).map_err(err)?;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(err)?;
         listener.set_nonblocking(true).map_err(err)?;
-        let wake = Arc::new(
-            EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
-                .map_err(|e| err(e.into()))?,
-        );
-        let thread_wake = Arc::clone(&wake);
-        let name = ifname.to_owned();
-        let thread = std::thread::Builder::new()
-            .name(format!("wg-uapi-{ifname}"))
-            .spawn(move || serve(&name, &listener, &thread_wake, &handler))
-            .map_err(|e| WgError::Thread {
-                ifname: ifname.to_owned(),
-                source: e,
-            })?;
+        let hub = Hub::get().map_err(|e| WgError::Thread {
+            ifname: ifname.to_owned(),
+            source: e,
+        })?;
+        let entry = hub.add(ifname, listener, handler);
         Ok(Self {
             path,
             file_id: (meta.dev(), meta.ino()),
-            wake,
-            thread: Some(thread),
+            hub,
+            entry: Some(entry),
         })
     }
 
@@ -103,13 +92,10 @@ impl UapiServer {
 
     /// Stop serving and remove the socket file. Idempotent.
     pub fn stop(&mut self) {
-        let Some(thread) = self.thread.take() else {
+        let Some(entry) = self.entry.take() else {
             return;
         };
-        let _ = self.wake.write(1);
-        if thread.join().is_err() {
-            tracing::error!(path = %self.path.display(), "UAPI thread panicked");
-        }
+        self.hub.remove(&entry);
         if let Ok(meta) = fs::symlink_metadata(&self.path)
             && (meta.dev(), meta.ino()) == self.file_id
         {
@@ -124,40 +110,8 @@ impl Drop for UapiServer {
     }
 }
 
-fn serve(ifname: &str, listener: &UnixListener, wake: &EventFd, handler: &Weak<dyn UapiHandler>) {
-    loop {
-        let mut fds = [
-            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
-            PollFd::new(wake.as_fd(), PollFlags::POLLIN),
-        ];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => {
-                tracing::error!(ifname, "UAPI poll failed: {e}");
-                return;
-            }
-        }
-        if fds[1].any().unwrap_or(false) {
-            return;
-        }
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let Some(handler) = handler.upgrade() else {
-                    return;
-                };
-                if let Err(e) = serve_connection(stream, &*handler) {
-                    tracing::debug!(ifname, "UAPI client: {e}");
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => tracing::debug!(ifname, "UAPI accept: {e}"),
-        }
-    }
-}
-
 /// Answer requests until the client closes the connection.
-fn serve_connection(stream: UnixStream, handler: &dyn UapiHandler) -> io::Result<()> {
+pub(super) fn serve_connection(stream: UnixStream, handler: &dyn UapiHandler) -> io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
     stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;

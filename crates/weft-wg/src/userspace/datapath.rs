@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use gotatun::noise::handshake::parse_handshake_anon;
 use gotatun::noise::{Tunn, TunnResult};
-use gotatun::packet::{Packet, WgKind};
+use gotatun::packet::{Packet, WgData, WgKind};
 use gotatun::tun::MtuWatcher;
 use weft_model::PublicKey;
 
@@ -291,6 +291,11 @@ impl Shared {
             let Some(tunn) = ps.tunn.as_mut() else {
                 continue;
             };
+            let data_len = match &parsed {
+                // The whole datagram: header, encrypted packet, tag.
+                WgKind::Data(data) => Some(std::mem::size_of_val::<WgData>(data)),
+                _ => None,
+            };
             let inner = match tunn.handle_incoming_packet(parsed) {
                 TunnResult::Done => continue,
                 TunnResult::Err(e) => {
@@ -302,7 +307,12 @@ impl Shared {
                     replies.push(source, reply.into());
                     None
                 }
-                TunnResult::WriteToTunnel(inner) => Some(inner),
+                TunnResult::WriteToTunnel(inner) => {
+                    if let Some(len) = data_len {
+                        ps.rx_uncounted += len.saturating_sub(inner.len()) as u64;
+                    }
+                    Some(inner)
+                }
             };
             // Authenticated: the peer is where this came from (roaming).
             ps.endpoint = Some(source);

@@ -48,8 +48,10 @@ pub(crate) struct Shared {
     /// The buffers of the two packet paths, each behind its lock.
     pub sides: Sides,
     stopping: AtomicBool,
-    /// Wakes the timer thread early when stopping.
+    /// Wakes sleeping packet loops early when stopping.
     sleep: (Mutex<()>, Condvar),
+    /// Held by the timer thread while it ticks this engine.
+    pub(super) ticking: Mutex<()>,
 }
 
 pub(crate) struct State {
@@ -120,25 +122,30 @@ impl Engine {
             sides: Sides::new(),
             stopping: AtomicBool::new(false),
             sleep: (Mutex::new(()), Condvar::new()),
+            ticking: Mutex::new(()),
         });
         let engine = Engine {
             shared,
             threads: Mutex::new(Vec::new()),
             uapi: Mutex::new(None),
         };
-        type Loop = fn(&Shared);
-        let loops: [(&str, Loop); 3] = [
-            ("tun", |shared| shared.side_loop(Side::Tun)),
-            ("udp", |shared| shared.side_loop(Side::Udp)),
-            ("timer", Shared::timer_loop),
-        ];
-        for (role, body) in loops {
+        // The packet paths each have a thread (blocking reads in batches are
+        // the fast path); timers and the UAPI have one for the process.
+        let thread_error = |source| WgError::Thread {
+            ifname: name.to_owned(),
+            source,
+        };
+        for side in [Side::Tun, Side::Udp] {
+            let role = match side {
+                Side::Tun => "tun",
+                Side::Udp => "udp",
+            };
             let shared = Arc::clone(&engine.shared);
             // Threads inherit the network namespace of the thread calling
             // `start`, which is the namespace the TUN was created in.
             let spawned = std::thread::Builder::new()
                 .name(format!("wg-{role}-{name}"))
-                .spawn(move || body(&shared));
+                .spawn(move || shared.side_loop(side));
             match spawned {
                 Ok(handle) => engine
                     .threads
@@ -147,12 +154,13 @@ impl Engine {
                     .push(handle),
                 Err(source) => {
                     engine.stop();
-                    return Err(WgError::Thread {
-                        ifname: name.to_owned(),
-                        source,
-                    });
+                    return Err(thread_error(source));
                 }
             }
+        }
+        if let Err(source) = super::timers::tick_engine(&engine.shared) {
+            engine.stop();
+            return Err(thread_error(source));
         }
         tracing::info!(
             ifname = name,
@@ -202,6 +210,13 @@ impl Engine {
             server.stop();
         }
         self.shared.stopping.store(true, Ordering::SeqCst);
+        // A tick under way finishes before the I/O goes; none starts after.
+        drop(
+            self.shared
+                .ticking
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         self.shared.tun.shutdown();
         self.shared.udp().shutdown();
         {

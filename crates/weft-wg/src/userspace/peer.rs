@@ -59,6 +59,11 @@ pub(crate) struct PeerState {
     pub last_handshake: Option<SystemTime>,
     /// When the timer thread last restarted handshakes of an expired tunnel.
     pub expired_retry: Option<Instant>,
+    /// Bytes of received data packets that `gotatun` leaves out of its
+    /// count and the kernel counts: it adds a data packet's decrypted
+    /// length, the kernel the whole datagram (header, padding, tag). Kept
+    /// so `wg show`'s transfer means the same on both backends.
+    pub rx_uncounted: u64,
 }
 
 impl Peer {
@@ -73,6 +78,7 @@ impl Peer {
                 keepalive: None,
                 last_handshake: None,
                 expired_retry: None,
+                rx_uncounted: 0,
             }),
         })
     }
@@ -113,6 +119,8 @@ impl PeerState {
                     tunn.dangerously_set_timer_params(timers.clone());
                 }
                 self.tunn = Some(tunn);
+                // A new tunnel counts from zero.
+                self.rx_uncounted = 0;
             }
         }
     }
@@ -139,11 +147,12 @@ impl PeerState {
         }
     }
 
-    /// (rx, tx) bytes, handshakes included, as the kernel counts them.
+    /// (rx, tx) bytes as the kernel counts them: every datagram of the
+    /// peer's that was accepted or sent, whole, handshakes included.
     pub fn counters(&self) -> (u64, u64) {
         self.tunn.as_ref().map_or((0, 0), |tunn| {
             let (_, tx, rx, _, _) = tunn.stats();
-            (rx as u64, tx as u64)
+            (rx as u64 + self.rx_uncounted, tx as u64)
         })
     }
 }

@@ -1,9 +1,15 @@
-//! The timer thread: every tick, let each peer's tunnel act on its timers
+//! The timers: every tick, let each peer's tunnel act on its timers
 //! (handshake retries and rekeys, keepalives, session expiry) and send what
 //! it asks for; now and then refresh the TUN's MTU.
+//!
+//! One thread ticks every engine of the process (a thread per interface
+//! would make the agent's threads grow with its networks); it only touches
+//! sockets and TUNs through their file descriptors, so it serves engines in
+//! any network namespace.
 
-use std::sync::PoisonError;
+use std::io;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use gotatun::noise::errors::WireGuardError;
@@ -16,15 +22,80 @@ pub(crate) const TICK: Duration = Duration::from_millis(250);
 /// Ticks between MTU refreshes.
 const MTU_EVERY: u32 = 4;
 
-impl Shared {
-    pub(crate) fn timer_loop(&self) {
-        let mut ticks: u32 = 0;
-        while self.sleep(TICK) {
-            self.tick();
-            ticks = ticks.wrapping_add(1);
-            if ticks.is_multiple_of(MTU_EVERY) {
-                self.refresh_mtu();
+/// The engines the timer thread ticks.
+struct Ticker {
+    engines: Mutex<Vec<Weak<Shared>>>,
+    /// Signalled when an engine is added (the thread waits while none is).
+    added: Condvar,
+    /// Whether the thread runs.
+    started: Mutex<bool>,
+}
+
+static TICKER: Ticker = Ticker {
+    engines: Mutex::new(Vec::new()),
+    added: Condvar::new(),
+    started: Mutex::new(false),
+};
+
+/// Have the timer thread tick `engine` until it stops (starting the
+/// thread the first time).
+pub(crate) fn tick_engine(engine: &Arc<Shared>) -> io::Result<()> {
+    let mut started = TICKER
+        .started
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if !*started {
+        std::thread::Builder::new()
+            .name("wg-timers".into())
+            .spawn(run_ticker)?;
+        *started = true;
+    }
+    TICKER
+        .engines
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(Arc::downgrade(engine));
+    TICKER.added.notify_all();
+    Ok(())
+}
+
+fn run_ticker() {
+    let mut ticks: u32 = 0;
+    loop {
+        let engines: Vec<Arc<Shared>> = {
+            let mut list = TICKER
+                .engines
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            list.retain(|e| e.upgrade().is_some_and(|e| !e.stopping()));
+            while list.is_empty() {
+                list = TICKER
+                    .added
+                    .wait(list)
+                    .unwrap_or_else(PoisonError::into_inner);
             }
+            list.iter().filter_map(Weak::upgrade).collect()
+        };
+        ticks = ticks.wrapping_add(1);
+        for engine in &engines {
+            engine.timer_tick(ticks);
+        }
+        drop(engines);
+        std::thread::sleep(TICK);
+    }
+}
+
+impl Shared {
+    /// One tick of this engine's timers, unless it is stopping; a stopping
+    /// engine waits on `ticking` for a tick under way.
+    fn timer_tick(&self, ticks: u32) {
+        let _ticking = self.ticking.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.stopping() {
+            return;
+        }
+        self.tick();
+        if ticks.is_multiple_of(MTU_EVERY) {
+            self.refresh_mtu();
         }
     }
 

@@ -1,4 +1,5 @@
-//! `weft attach` / `weft detach` / `weft attachments`.
+//! `weft attach` / `weft detach` / `weft attachments`: namespaces (veths)
+//! and VMs (TAPs) alike.
 
 use super::Context;
 use crate::client;
@@ -10,16 +11,28 @@ use weft_proto::agent as pb;
 pub struct AttachArgs {
     network: String,
     /// The workload's network namespace, e.g. /run/netns/c1 or /proc/PID/ns/net.
-    #[arg(long)]
-    netns: String,
+    #[arg(long, required_unless_present = "vm", conflicts_with = "vm")]
+    netns: Option<String>,
     /// The workload's id, unique on this host.
-    #[arg(long)]
-    id: String,
+    #[arg(long, required_unless_present = "vm", conflicts_with = "vm")]
+    id: Option<String>,
+    /// Attach a VM (this is its id): the NIC is a persistent TAP for its
+    /// hypervisor (`weft vm config` prints the hypervisor's arguments), eth0,
+    /// eth1, … in the guest in attach order, with a MAC derived from the id.
+    #[arg(long, value_name = "ID")]
+    vm: Option<String>,
+    /// The TAP's name instead of the derived one (VMs; it must start like the
+    /// network's: w<index>- routed, fn- on a bridge).
+    #[arg(long, requires = "vm", default_value = "")]
+    tap: String,
+    /// Queue pairs of the VM's NIC; more than 1 makes a multi-queue TAP.
+    #[arg(long, requires = "vm", default_value_t = 1)]
+    queues: u32,
     /// The workload's name (a DNS label).
     #[arg(long, default_value = "")]
     name: String,
     /// Interface name inside the namespace (default eth0, eth1, … in attach order).
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", conflicts_with = "vm")]
     ifname: String,
     /// Address to use (default: the next free one of this host's block).
     #[arg(long, default_value = "")]
@@ -40,13 +53,17 @@ pub struct ListArgs {
 }
 
 pub fn exec_attach(ctx: &Context, a: AttachArgs) -> Result<()> {
+    let vm = a.vm.is_some();
     let req = pb::AttachRequest {
         network: a.network,
-        netns: a.netns,
-        id: a.id,
+        netns: a.netns.unwrap_or_default(),
+        id: a.vm.or(a.id).unwrap_or_default(),
         name: a.name,
         ifname: a.ifname,
         ip: a.ip,
+        vm,
+        tap: if vm { a.tap } else { String::new() },
+        queues: if vm { a.queues } else { 0 },
     };
     let att = client::call(&ctx.socket, async |c| Ok(c.attach(req).await?.into_inner()))?;
     match ctx.output {
@@ -101,9 +118,11 @@ fn print_attachments(list: &[pb::Attachment]) {
                 a.network.clone(),
                 a.id.clone(),
                 a.name.clone(),
+                a.kind.clone(),
                 a.ifname.clone(),
                 a.address.clone(),
                 a.gateway.clone(),
+                a.mac.clone(),
                 a.host_ifname.clone(),
                 a.netns.clone(),
             ]
@@ -111,7 +130,16 @@ fn print_attachments(list: &[pb::Attachment]) {
         .collect();
     output::table(
         &[
-            "NETWORK", "ID", "NAME", "IFNAME", "ADDRESS", "GATEWAY", "HOST IF", "NETNS",
+            "NETWORK",
+            "ID",
+            "NAME",
+            "KIND",
+            "IFNAME",
+            "ADDRESS",
+            "GATEWAY",
+            "MAC",
+            "HOST IF / TAP",
+            "NETNS",
         ],
         &rows,
     );

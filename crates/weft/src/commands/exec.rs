@@ -1,11 +1,13 @@
 //! `weft exec TARGET -- CMD`: run a command inside a lab host (its network
-//! and mount namespaces, so `wg show` finds its interfaces) or a service's
-//! namespace.
+//! and mount namespaces, so `wg show` finds its interfaces), a service's
+//! namespace, or a container run from an image (`podman exec` / `docker
+//! exec`).
 
 use super::Context;
 use crate::mesh::apply::service_netns;
-use crate::mesh::find_target;
+use crate::mesh::{container, find_target};
 use anyhow::{Context as _, Result, bail};
+use std::io::IsTerminal as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use weft_mesh::Reach;
@@ -32,7 +34,29 @@ pub fn exec(ctx: &Context, args: Args) -> Result<()> {
             .iter()
             .find(|s| s.name == args.target)
             .expect("found above");
+        if svc.kind == weft_mesh::Kind::Vm {
+            bail!(
+                "service {} is a vm: it runs its own kernel, and weft exec only enters namespaces (use the guest's console or ssh)",
+                svc.name
+            );
+        }
         let host = crate::mesh::conn_for(&ctx.socket, &plan, &dir, &svc.host)?;
+        let over_ssh = matches!(
+            plan.host(&svc.host).map(|h| &h.reach),
+            Some(Reach::Ssh { .. })
+        );
+        if let Some(runtime) = svc.runtime() {
+            // A container from an image: its runtime runs the command in
+            // it, at its host's top level.
+            let tty = !over_ssh && std::io::stdin().is_terminal();
+            let inner = container::exec_argv(&plan.mesh, svc, runtime, tty, &args.command);
+            let argv = if over_ssh {
+                host.exec_argv(&inner)
+            } else {
+                inner
+            };
+            return run(argv);
+        }
         let mut inner: Vec<String> = if svc.network_type.has_own_address() {
             let ns = service_netns(&plan.mesh, &svc.name);
             ["ip", "netns", "exec", &ns].map(String::from).to_vec()
@@ -50,6 +74,10 @@ pub fn exec(ctx: &Context, args: Args) -> Result<()> {
             host.exec_argv(&inner)
         }
     };
+    run(argv)
+}
+
+fn run(argv: Vec<String>) -> Result<()> {
     let Some((program, rest)) = argv.split_first() else {
         bail!("nothing to run");
     };

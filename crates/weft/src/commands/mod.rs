@@ -13,6 +13,7 @@ pub mod peer;
 pub mod service;
 pub mod status;
 pub mod up;
+pub mod vm;
 
 /// What every subcommand gets from the global flags.
 pub struct Context {

@@ -5,10 +5,14 @@
 //!
 //! A service directory holds: `name`, `fingerprint`, `netns` (when it has a
 //! namespace of its own), `started`, `pid` (the supervisor, while a process
-//! runs), `exit` (how the process ended), `output.log`. A process is never
-//! restarted behind the user's back: when it exits, `exit` says how and
-//! `weft status --file` shows it.
+//! runs), `exit` (how the process ended), `output.log`; for a container
+//! run from an image, `runtime`, `container` and `image` (its state is the
+//! runtime's). A VM's hypervisor is a process here (Firecracker configured
+//! over its API socket once it serves it). None is ever restarted behind
+//! the user's back: when a process, VM or container exits, `weft status
+//! --file` shows how.
 
+use crate::mesh::container;
 use anyhow::{Context as _, Result, bail};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -16,6 +20,7 @@ use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use weft_mesh::Runtime;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -31,9 +36,37 @@ pub struct RunArgs {
     /// Publish PORT of this namespace to ADDR:PORT (TCP).
     #[arg(long = "forward", value_name = "PORT=ADDR:PORT")]
     forwards: Vec<String>,
-    /// The process to run; none for a container (a namespace only).
+    /// A VM whose hypervisor is configured over its API (Firecracker): the
+    /// socket it serves, and the requests (JSON list) to send once it does.
+    #[arg(long, requires = "api_requests")]
+    api_sock: Option<PathBuf>,
+    #[arg(long, requires = "api_sock")]
+    api_requests: Option<String>,
+    /// A container from an image: the runtime that runs it.
+    #[arg(long, value_parser = parse_runtime)]
+    runtime: Option<Runtime>,
+    /// The container's name.
+    #[arg(long)]
+    container: Option<String>,
+    /// The container's image.
+    #[arg(long)]
+    image: Option<String>,
+    /// The mesh the container belongs to (its label).
+    #[arg(long)]
+    mesh: Option<String>,
+    /// The process to run; for a container with `--runtime`, the arguments
+    /// of `RUNTIME run`; none for a container without an image (a
+    /// namespace only).
     #[arg(last = true)]
     command: Vec<String>,
+}
+
+fn parse_runtime(text: &str) -> Result<Runtime, String> {
+    match text {
+        "podman" => Ok(Runtime::Podman),
+        "docker" => Ok(Runtime::Docker),
+        other => Err(format!("{other:?}: give podman or docker")),
+    }
 }
 
 #[derive(clap::Args)]
@@ -74,6 +107,19 @@ pub fn run(args: RunArgs) -> Result<()> {
     write(dir, "fingerprint", &args.fingerprint)?;
     if let Some(ns) = &args.netns {
         write(dir, "netns", ns)?;
+    }
+    if let (Some(runtime), Some(name), Some(image), Some(mesh)) =
+        (args.runtime, &args.container, &args.image, &args.mesh)
+    {
+        // Recorded first, so `service-stop` finds whatever part of it runs.
+        write(dir, "runtime", runtime.command())?;
+        write(dir, "container", name)?;
+        write(dir, "image", image)?;
+        container::start(runtime, name, mesh, args.netns.as_deref(), &args.command)?;
+        return write(dir, "started", "");
+    }
+    if args.runtime.is_some() {
+        bail!("--runtime needs --container, --image and --mesh");
     }
     if args.command.is_empty() {
         // A container: its namespace is the service.
@@ -120,6 +166,18 @@ pub fn run(args: RunArgs) -> Result<()> {
         .spawn()
         .with_context(|| format!("start {:?}", args.command))?;
     write(dir, "pid", &std::process::id().to_string())?;
+    if let (Some(socket), Some(requests)) = (&args.api_sock, &args.api_requests)
+        && let Err(e) = configure(socket, requests, &mut child)
+    {
+        // The machine never started: say why, as `weft status --file` and
+        // `weft up` read it, and stop what runs.
+        let _ = child.kill();
+        let _ = child.wait();
+        write(dir, "exit", &crate::output::one_line(&e))?;
+        let _ = std::fs::remove_file(dir.join("pid"));
+        write(dir, "started", "")?;
+        return Err(e);
+    }
     for (port, to) in forwards {
         let listener =
             TcpListener::bind(("0.0.0.0", port)).with_context(|| format!("publish port {port}"))?;
@@ -138,6 +196,57 @@ pub fn run(args: RunArgs) -> Result<()> {
     write(dir, "exit", &how)?;
     let _ = std::fs::remove_file(dir.join("pid"));
     Ok(())
+}
+
+/// Configure a hypervisor over its API once its socket is there: each
+/// request in order, every one answered 2xx.
+fn configure(socket: &Path, requests: &str, child: &mut std::process::Child) -> Result<()> {
+    let requests: Vec<crate::mesh::vm::ApiRequest> =
+        serde_json::from_str(requests).context("--api-requests: not a list of requests")?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !socket.exists() {
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "the hypervisor exited before serving {} ({status})",
+                socket.display()
+            );
+        }
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "the hypervisor did not serve {} within 10 s",
+                socket.display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for r in &requests {
+        // The socket file exists from bind(); until listen() a connect is
+        // refused.
+        let (status, body) = loop {
+            match crate::unix_http::request(socket, &r.method, &r.path, &r.body) {
+                Err(e) if refused(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
+        if !(200..300).contains(&status) {
+            bail!(
+                "the hypervisor refused {} {}: {status} {}",
+                r.method,
+                r.path,
+                body.trim()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn refused(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    })
 }
 
 /// Publish a port: every connection is carried to `to`.
@@ -162,8 +271,17 @@ fn forward(listener: TcpListener, to: SocketAddr) {
     }
 }
 
+/// The container a service directory records, if it ran an image.
+fn recorded_container(dir: &Path) -> Option<(Runtime, String, String)> {
+    let runtime = parse_runtime(&read(dir, "runtime")?).ok()?;
+    Some((runtime, read(dir, "container")?, read(dir, "image")?))
+}
+
 pub fn stop(args: DirArgs) -> Result<()> {
     let dir = &args.dir;
+    if let Some((runtime, name, _)) = recorded_container(dir) {
+        container::remove(runtime, &name)?;
+    }
     // Never 0 or 1: killpg(0) would signal our own group.
     let pid = read(dir, "pid")
         .and_then(|p| p.parse::<i32>().ok())
@@ -202,6 +320,28 @@ struct ServiceJson {
     fingerprint: String,
     running: bool,
     exit: Option<String>,
+    /// Why a container is neither running nor exited (`image missing`,
+    /// `container removed`, the runtime's word).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<String>,
+}
+
+/// A container's state in the words of [`ServiceJson`].
+fn container_json(name: String, fingerprint: String, state: container::State) -> ServiceJson {
+    let (running, exit, state) = match state {
+        container::State::Running => (true, None, None),
+        container::State::Exited(code) => (false, Some(format!("exited with code {code}")), None),
+        container::State::Other(word) => (false, None, Some(word)),
+        container::State::Removed => (false, None, Some("container removed".into())),
+        container::State::ImageMissing => (false, None, Some("image missing".into())),
+    };
+    ServiceJson {
+        name,
+        fingerprint,
+        running,
+        exit,
+        state,
+    }
 }
 
 pub fn status(args: DirArgs) -> Result<()> {
@@ -213,6 +353,11 @@ pub fn status(args: DirArgs) -> Result<()> {
             else {
                 continue;
             };
+            if let Some((runtime, container, image)) = recorded_container(&dir) {
+                let state = container::state(runtime, &container, &image);
+                all.push(container_json(name, fingerprint, state));
+                continue;
+            }
             let started = dir.join("started").exists();
             let process = read(&dir, "pid").and_then(|p| p.parse::<i32>().ok());
             let exit = read(&dir, "exit");
@@ -228,6 +373,7 @@ pub fn status(args: DirArgs) -> Result<()> {
                 fingerprint,
                 running,
                 exit,
+                state: None,
             });
         }
     }

@@ -275,10 +275,17 @@ fn print_mesh(doc: &serde_json::Value) {
             .filter(|h| h["host"] == host)
             .flat_map(|h| h["services"].as_array().into_iter().flatten())
             .find(|s| s["name"] == name)
-            .map(|s| match (s["running"].as_bool(), s["exit"].as_str()) {
-                (Some(true), _) => "running".to_string(),
-                (_, Some(exit)) => exit.to_string(),
-                _ => "stopped".to_string(),
+            .map(|s| {
+                match (
+                    s["running"].as_bool(),
+                    s["exit"].as_str(),
+                    s["state"].as_str(),
+                ) {
+                    (Some(true), ..) => "running".to_string(),
+                    (_, Some(exit), _) => exit.to_string(),
+                    (_, _, Some(state)) => state.to_string(),
+                    _ => "stopped".to_string(),
+                }
             })
             .unwrap_or_else(|| "not started".into());
         let addresses: Vec<String> = svc["addresses"]
@@ -296,7 +303,17 @@ fn print_mesh(doc: &serde_json::Value) {
         rows.push(vec![
             name.to_string(),
             host.to_string(),
-            svc["kind"].as_str().unwrap_or_default().to_string(),
+            match (
+                svc["container"]["image"].as_str(),
+                svc["vm"]["hypervisor"].as_str(),
+            ) {
+                (Some(image), _) => format!(
+                    "container {image} ({})",
+                    svc["container"]["runtime"].as_str().unwrap_or("?")
+                ),
+                (_, Some(hypervisor)) => format!("vm ({hypervisor})"),
+                _ => svc["kind"].as_str().unwrap_or_default().to_string(),
+            },
             svc["network_type"].as_str().unwrap_or_default().to_string(),
             if addresses.is_empty() {
                 "(host's)".into()

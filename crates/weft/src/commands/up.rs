@@ -1,20 +1,36 @@
 //! `weft up FILE` and `weft down FILE`: a whole mesh from one file.
 
+mod summary;
+
 use super::Context;
 use crate::mesh::host::{HostConn, LocalHost, SshHost};
 use crate::mesh::lab::Lab;
-use crate::mesh::{Mesh, apply, connect, observe};
+use crate::mesh::{Mesh, apply, connect, container, observe, verify};
 use anyhow::{Context as _, Result, bail};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::time::Duration;
-use weft_mesh::{Backoff, JoinConfig, Kind, Observed, Plan, Reach};
+use weft_mesh::{Action, Backoff, JoinConfig, Observed, Plan, Reach};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// The mesh file (see docs/mesh-file.md and examples/lab.yaml).
     file: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct UpArgs {
+    /// The mesh file (see docs/mesh-file.md and examples/lab.yaml).
+    file: PathBuf,
+    /// Return once the changes are applied, without waiting for every peer
+    /// to answer and every service to run.
+    #[arg(long)]
+    no_wait: bool,
+    /// How long to wait for the mesh to come up before failing, naming
+    /// what is not up.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    timeout: u64,
 }
 
 /// Progress, per host: live on a terminal, plain lines otherwise.
@@ -57,62 +73,90 @@ type Hosts = Vec<Box<dyn HostConn>>;
 /// Lab hosts' underlay addresses.
 type Underlay = BTreeMap<String, std::net::IpAddr>;
 
-/// Connections to every host of the file. Lab hosts are made (or kept)
-/// when `create` is set; SSH hosts get weft and an agent.
-fn connect_hosts(
-    ctx: &Context,
-    mesh: &Mesh,
-    create: bool,
-    progress: &Progress,
-) -> Result<(Hosts, Underlay)> {
+/// Connections to every host of the file, changing nothing: lab hosts are
+/// not made, SSH hosts only connected to (with `connect_ssh`).
+fn host_conns(ctx: &Context, mesh: &Mesh, connect_ssh: bool) -> Result<Hosts> {
     let lab = Lab { mesh };
-    let underlay = if create && mesh.file.hosts.iter().any(|h| h.reach() == Reach::Lab) {
-        lab.ensure(&mut |host, text| progress.line(host, text))?
-    } else {
-        lab.underlay()
-    };
-    let mut hosts: Vec<Box<dyn HostConn>> = vec![];
+    let mut hosts: Hosts = vec![];
     for spec in &mesh.file.hosts {
         let name = spec.name.to_string();
         match spec.reach() {
-            Reach::Lab => {
-                let host = lab.host(&name);
-                if create || crate::mesh::lab::agent_answers(&host) {
-                    hosts.push(Box::new(host));
-                }
-            }
+            Reach::Lab => hosts.push(Box::new(lab.host(&name))),
             Reach::Local => hosts.push(Box::new(LocalHost {
                 name,
                 socket: ctx.socket.clone(),
             })),
             Reach::Ssh { target, identity } => {
                 std::fs::create_dir_all(&mesh.dir)?;
-                let host = SshHost {
-                    name: name.clone(),
-                    user: target.user.clone(),
-                    address: target.address.to_string(),
-                    port: target.port,
-                    identity,
-                    control: mesh.dir.join(format!("ssh-{name}")),
-                };
-                if !create {
+                let host = ssh_host(mesh, name, &target, identity);
+                if connect_ssh {
                     host.connect()?;
-                }
-                if create {
-                    progress.step(
-                        &name,
-                        &format!(
-                            "install weft and start its agent over ssh ({}@{})",
-                            host.user, host.address
-                        ),
-                        || host.bootstrap(&name),
-                    )?;
                 }
                 hosts.push(Box::new(host));
             }
         }
     }
-    Ok((hosts, underlay))
+    Ok(hosts)
+}
+
+/// A host reached over SSH, with the mesh's connection socket.
+fn ssh_host(
+    mesh: &Mesh,
+    name: String,
+    target: &weft_mesh::SshTarget,
+    identity: Option<String>,
+) -> SshHost {
+    SshHost {
+        control: mesh.dir.join(format!("ssh-{name}")),
+        name,
+        user: target.user.clone(),
+        address: target.address.to_string(),
+        port: target.port,
+        identity,
+    }
+}
+
+/// Make (or keep) the lab hosts, and give SSH hosts weft and an agent.
+fn prepare_hosts(mesh: &Mesh, progress: &Progress) -> Result<Underlay> {
+    let lab = Lab { mesh };
+    let underlay = if mesh.file.hosts.iter().any(|h| h.reach() == Reach::Lab) {
+        lab.ensure(&mut |host, text| progress.line(host, text))?
+    } else {
+        lab.underlay()
+    };
+    for spec in &mesh.file.hosts {
+        let Reach::Ssh { target, identity } = spec.reach() else {
+            continue;
+        };
+        let name = spec.name.to_string();
+        let host = ssh_host(mesh, name.clone(), &target, identity);
+        progress.step(
+            &name,
+            &format!(
+                "install weft and start its agent over ssh ({}@{})",
+                host.user, host.address
+            ),
+            || host.bootstrap(&name),
+        )?;
+    }
+    Ok(underlay)
+}
+
+/// Connections to the hosts whose agents answer, for `down`.
+fn connect_existing(ctx: &Context, mesh: &Mesh) -> Result<(Hosts, Underlay)> {
+    let lab = Lab { mesh };
+    let hosts = host_conns(ctx, mesh, true)?
+        .into_iter()
+        .filter(|h| {
+            let lab_host = mesh
+                .file
+                .hosts
+                .iter()
+                .any(|s| s.name.as_str() == h.name() && s.reach() == Reach::Lab);
+            !lab_host || crate::mesh::lab::agent_answers(&lab.host(h.name()))
+        })
+        .collect();
+    Ok((hosts, lab.underlay()))
 }
 
 fn observe_all(
@@ -139,47 +183,58 @@ fn host<'a>(hosts: &'a [Box<dyn HostConn>], name: &str) -> Result<&'a dyn HostCo
         .with_context(|| format!("host {name} cannot be reached"))
 }
 
+/// Run every action; returns how many ran and the services started.
 fn apply_changes(
     mesh: &Mesh,
     plan: &Plan,
     changes: &weft_mesh::Changes,
     hosts: &[Box<dyn HostConn>],
     progress: &Progress,
-) -> Result<usize> {
+) -> Result<(usize, BTreeSet<String>)> {
     let mut count = 0;
+    let mut started = BTreeSet::new();
     for hc in &changes.hosts {
         let conn = host(hosts, &hc.host)?;
         for action in &hc.actions {
             progress.step(&hc.host, &action.to_string(), || {
-                apply::run(mesh, &plan.domain, conn, action)
+                apply::run(mesh, plan, conn, action)
             })?;
+            if let Action::StartService { service } = action {
+                started.insert(service.name.clone());
+            }
             count += 1;
         }
     }
-    Ok(count)
+    Ok((count, started))
 }
 
-pub fn exec_up(ctx: &Context, args: Args) -> Result<()> {
+pub fn exec_up(ctx: &Context, args: UpArgs) -> Result<()> {
     let mesh = Mesh::load(&args.file)?;
-    if let Some(vm) = mesh.file.services.iter().find(|s| s.kind == Kind::Vm) {
-        bail!(
-            "service {}: weft up does not run VMs yet (kind: vm)",
-            vm.name
-        );
-    }
     let progress = Progress::new();
-    let (hosts, underlay) = connect_hosts(ctx, &mesh, true, &progress)?;
+    // Containers are checked against their hosts before anything changes.
+    let hosts = host_conns(ctx, &mesh, true)?;
+    let runtimes =
+        container::preflight(&mesh, &hosts, &mut |host, text| progress.line(host, text))?;
+    let underlay = prepare_hosts(&mesh, &progress)?;
     let previous = mesh.previous()?;
     let mut applied = 0;
+    let mut started = BTreeSet::new();
     let mut plan = None;
     // Round one creates networks (their agents make the keys); round two
     // adds the peers whose keys now exist. A third finds nothing to do.
     for _ in 0..3 {
         let observed = observe_all(&mesh, &hosts, &underlay)?;
-        let next = weft_mesh::plan(&mesh.file, &observed).context("plan")?;
+        let mut next = weft_mesh::plan(&mesh.file, &observed).context("plan")?;
+        for svc in &mut next.services {
+            if let Some(runtime) = runtimes.get(&svc.name) {
+                svc.set_runtime(*runtime);
+            }
+        }
         let changes = weft_mesh::diff(&next, &observed, previous.as_ref());
         let done = changes.is_empty() && next.is_complete();
-        applied += apply_changes(&mesh, &next, &changes, &hosts, &progress)?;
+        let (count, round_started) = apply_changes(&mesh, &next, &changes, &hosts, &progress)?;
+        applied += count;
+        started.extend(round_started);
         mesh.save_plan(&next)?;
         plan = Some(next);
         if done {
@@ -205,15 +260,71 @@ pub fn exec_up(ctx: &Context, args: Args) -> Result<()> {
         }
     }
     join_hubs(&plan, &hosts, &progress)?;
-    for h in &hosts {
-        h.close();
-    }
     if applied == 0 {
         println!("no changes");
     } else {
         println!("{applied} change(s) applied to mesh {}", mesh.name());
     }
-    Ok(())
+    let result = if args.no_wait {
+        Ok(())
+    } else {
+        wait_until_up(&mesh, &plan, &hosts, &started, args.timeout, &progress)
+    };
+    for h in &hosts {
+        h.close();
+    }
+    result
+}
+
+/// Wait for every peer and service, showing progress; then a summary, or
+/// every problem and an error.
+fn wait_until_up(
+    mesh: &Mesh,
+    plan: &Plan,
+    hosts: &[Box<dyn HostConn>],
+    started: &BTreeSet<String>,
+    timeout: u64,
+    progress: &Progress,
+) -> Result<()> {
+    let mut last = String::new();
+    let outcome = verify::wait(
+        mesh,
+        plan,
+        hosts,
+        started,
+        Duration::from_secs(timeout),
+        &mut |verdict, waited| {
+            let counts = verdict.counts();
+            if progress.tty {
+                print!(
+                    "\r\x1b[Kwaiting for the mesh: {counts} ({}s)",
+                    waited.as_secs()
+                );
+                let _ = std::io::stdout().flush();
+            } else if counts != last {
+                println!("waiting for the mesh: {counts} ({}s)", waited.as_secs());
+            }
+            last = counts;
+        },
+    );
+    if progress.tty {
+        print!("\r\x1b[K");
+    }
+    if outcome.is_up() {
+        summary::print(plan, &outcome);
+        return Ok(());
+    }
+    println!("not up after {timeout}s:");
+    let problems = outcome.problems();
+    for problem in &problems {
+        println!("  {problem}");
+    }
+    bail!(
+        "mesh {} is not up after {timeout}s ({}): {}",
+        plan.mesh,
+        outcome.counts(),
+        problems.join("; ")
+    )
 }
 
 /// On hub-and-spoke networks, each spoke joins its hub with backoff.
@@ -240,7 +351,7 @@ fn join_hubs(plan: &Plan, hosts: &[Box<dyn HostConn>], progress: &Progress) -> R
 pub fn exec_down(ctx: &Context, args: Args) -> Result<()> {
     let mesh = Mesh::load(&args.file)?;
     let progress = Progress::new();
-    let (hosts, underlay) = connect_hosts(ctx, &mesh, false, &progress)?;
+    let (hosts, underlay) = connect_existing(ctx, &mesh)?;
     let previous = mesh.previous()?;
     let observed = observe_all(&mesh, &hosts, &underlay)?;
     let plan = match weft_mesh::plan(&mesh.file, &observed) {
@@ -248,11 +359,14 @@ pub fn exec_down(ctx: &Context, args: Args) -> Result<()> {
         Err(e) => previous.clone().ok_or(e).context("plan")?,
     };
     let changes = weft_mesh::teardown(&plan, &observed, previous.as_ref());
-    let mut removed = apply_changes(&mesh, &plan, &changes, &hosts, &progress)?;
+    let (mut removed, _) = apply_changes(&mesh, &plan, &changes, &hosts, &progress)?;
     for h in &hosts {
+        // Services the agents did not report (a container removed by hand,
+        // a supervisor gone) still have their namespace and record.
+        let dir = crate::mesh::host::quote(&mesh.services_dir(h.as_ref()));
         h.sh(&format!(
-            "rm -rf {}",
-            crate::mesh::host::quote(&mesh.services_dir(h.as_ref()))
+            "for d in {dir}/*/; do [ -d \"$d\" ] && {} service-stop --dir \"$d\"; done; rm -rf {dir}",
+            crate::mesh::host::quote(&h.weft_bin())
         ))?;
     }
     let lab = Lab { mesh: &mesh };

@@ -2,6 +2,7 @@
 //! `weft` CLI call against the host's agent; the arguments are built by
 //! pure functions below, the calls made by [`run`].
 
+use super::container;
 use super::host::{HostConn, quote, quote_all};
 use super::{Mesh, NAMES_SOURCE};
 use anyhow::{Result, bail};
@@ -9,15 +10,16 @@ use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use weft_mesh::plan::{DnsRecord, PeerPlan, VxlanNetworkPlan};
-use weft_mesh::{Action, Kind, ServicePlan};
+use weft_mesh::{Action, Kind, Plan, ServicePlan};
 
 /// The namespace a service with addresses of its own lives in.
 pub fn service_netns(mesh: &str, service: &str) -> String {
     super::netns_name(mesh, service)
 }
 
-/// Run one action on `host`.
-pub fn run(mesh: &Mesh, domain: &str, host: &dyn HostConn, action: &Action) -> Result<()> {
+/// Run one action of `plan` on `host`.
+pub fn run(mesh: &Mesh, plan: &Plan, host: &dyn HostConn, action: &Action) -> Result<()> {
+    let domain = plan.domain.as_str();
     match action {
         Action::StopService { service } => stop_service(mesh, host, service),
         Action::Detach {
@@ -84,7 +86,23 @@ pub fn run(mesh: &Mesh, domain: &str, host: &dyn HostConn, action: &Action) -> R
             service,
             workload_id,
             address,
-        } => attach(mesh, host, network, service, workload_id, *address),
+        } => {
+            let is_vm = plan
+                .services
+                .iter()
+                .any(|s| s.name == *service && s.kind == Kind::Vm);
+            if is_vm {
+                attach_vm(host, network, service, workload_id, *address)
+            } else {
+                attach(mesh, host, network, service, workload_id, *address)
+            }
+        }
+        Action::StartService { service } if service.kind == Kind::Vm => {
+            super::launch::start_vm(mesh, host, service)
+        }
+        Action::StartService { service } if service.container.is_some() => {
+            start_container(mesh, plan, host, service)
+        }
         Action::StartService { service } => start_service(mesh, host, service),
     }
 }
@@ -186,6 +204,30 @@ fn names_set_args(network: &str, domain: &str, records: &[DnsRecord]) -> Vec<Str
     args
 }
 
+/// A VM's next NIC: a TAP on `network` with the planned address (the
+/// guest learns it by DHCP).
+fn attach_vm(
+    host: &dyn HostConn,
+    network: &str,
+    service: &str,
+    workload_id: &str,
+    address: IpAddr,
+) -> Result<()> {
+    weft(
+        host,
+        &[
+            "attach",
+            network,
+            "--vm",
+            workload_id,
+            "--ip",
+            &address.to_string(),
+            "--name",
+            service,
+        ],
+    )
+}
+
 /// Make the service's namespace if it has none, attach it to `network`,
 /// and give it a resolver.
 fn attach(
@@ -251,11 +293,22 @@ fn start_service(mesh: &Mesh, host: &dyn HostConn, svc: &ServicePlan) -> Result<
         mesh.name(),
         svc,
     )?;
+    start_supervisor(mesh, host, svc, &argv)
+}
+
+/// Start `weft service-run` as `argv` in the host's namespace, in the
+/// background, and wait until it has written its state.
+pub(super) fn start_supervisor(
+    mesh: &Mesh,
+    host: &dyn HostConn,
+    svc: &ServicePlan,
+    argv: &[String],
+) -> Result<()> {
     // The supervisor runs in the host's network namespace (for published
     // ports and `network: host`) and outlives this command.
     host.sh_net(&format!(
         "setsid {} </dev/null >/dev/null 2>&1 &",
-        quote_all(&argv)
+        quote_all(argv)
     ))?;
     // Wait until it has written its state, so the next observation sees it.
     let dir = mesh.service_dir(host, &svc.name);
@@ -266,8 +319,54 @@ fn start_service(mesh: &Mesh, host: &dyn HostConn, svc: &ServicePlan) -> Result<
     .map(drop)
 }
 
+/// Run a container from its image through `weft service-run` on its host,
+/// which records it (so `service-stop` finds it) and starts it.
+fn start_container(mesh: &Mesh, plan: &Plan, host: &dyn HostConn, svc: &ServicePlan) -> Result<()> {
+    let (Some(c), Some(runtime)) = (&svc.container, svc.runtime()) else {
+        bail!("service {}: no container runtime settled for it", svc.name);
+    };
+    let own = svc.network_type.has_own_address();
+    let network = if own {
+        container::Network::Own {
+            netns: service_netns(mesh.name(), &svc.name),
+        }
+    } else {
+        container::Network::Host {
+            netns: host.netns(),
+        }
+    };
+    let mut argv: Vec<String> = vec![
+        host.weft_bin(),
+        "service-run".into(),
+        "--dir".into(),
+        mesh.service_dir(host, &svc.name),
+        "--name".into(),
+        svc.name.clone(),
+        "--fingerprint".into(),
+        svc.fingerprint(),
+    ];
+    if own {
+        argv.extend(["--netns".into(), service_netns(mesh.name(), &svc.name)]);
+    }
+    argv.extend([
+        "--runtime".into(),
+        runtime.command().into(),
+        "--container".into(),
+        container::container_name(mesh.name(), &svc.name),
+        "--image".into(),
+        c.image.clone(),
+        "--mesh".into(),
+        mesh.name().into(),
+        "--".into(),
+    ]);
+    argv.extend(container::run_args(plan, svc, runtime, &network));
+    // The runtime runs at the host's top level: Podman finds the namespace
+    // by its path, Docker its daemon by its socket.
+    host.sh(&quote_all(&argv)).map(drop)
+}
+
 /// The `weft service-run` command line that supervises `svc`.
-fn supervisor_argv(
+pub(super) fn supervisor_argv(
     weft_bin: String,
     dir: String,
     mesh: &str,
@@ -283,7 +382,8 @@ fn supervisor_argv(
         "--fingerprint".into(),
         svc.fingerprint(),
     ];
-    if svc.network_type.has_own_address() {
+    // A VM has no namespace: its NICs are TAPs in the host's.
+    if svc.network_type.has_own_address() && svc.kind != Kind::Vm {
         argv.extend(["--netns".into(), service_netns(mesh, &svc.name)]);
     }
     if svc.network_type.uses_host_ports() && svc.network_type.has_own_address() {
@@ -305,8 +405,8 @@ fn supervisor_argv(
             argv.push("--".into());
             argv.extend(svc.command.clone().unwrap_or_default());
         }
-        Kind::Container => {}
-        Kind::Vm => bail!("service {}: weft up does not run VMs yet", svc.name),
+        // A VM's hypervisor is added by `launch.rs`.
+        Kind::Container | Kind::Vm => {}
     }
     Ok(argv)
 }

@@ -23,6 +23,11 @@ pub trait HostConn {
     fn mesh_dir(&self, mesh: &Mesh) -> String;
     /// argv running `cmd` in the host's namespaces (for `weft exec`).
     fn exec_argv(&self, cmd: &[String]) -> Vec<String>;
+    /// The host's own network namespace under /run/netns, when it is one
+    /// (a lab host); `None` when it is its machine's.
+    fn netns(&self) -> Option<String> {
+        None
+    }
     /// Close whatever connection this host holds open.
     fn close(&self) {}
 }
@@ -125,6 +130,9 @@ impl HostConn for LabHost {
     }
     fn mesh_dir(&self, mesh: &Mesh) -> String {
         mesh.dir.display().to_string()
+    }
+    fn netns(&self) -> Option<String> {
+        Some(self.netns.clone())
     }
     fn exec_argv(&self, cmd: &[String]) -> Vec<String> {
         // Enter the agent's mount namespace too: its /var/run/wireguard is

@@ -18,9 +18,13 @@
 
 pub mod apply;
 pub mod connect;
+pub mod container;
 pub mod host;
 pub mod lab;
+pub mod launch;
 pub mod observe;
+pub mod verify;
+pub mod vm;
 
 use anyhow::{Context as _, Result, bail};
 use std::path::{Path, PathBuf};

@@ -57,6 +57,9 @@ pub struct ServiceJson {
     pub running: bool,
     #[serde(default)]
     pub exit: Option<String>,
+    /// Why a container is neither running nor exited (`image missing`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 fn json<T: for<'de> Deserialize<'de>>(text: &str, what: &str) -> Result<T> {

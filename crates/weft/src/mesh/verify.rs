@@ -1,0 +1,311 @@
+//! After `up` applied its changes: is the mesh up? Every peer of every
+//! network on every host has a handshake and answers the agent's probe
+//! through the tunnel, and every service runs (a VM: its hypervisor). [`judge`] says it of one
+//! look at the hosts (pure); [`wait`] looks again until it holds or the
+//! time is up, and then names exactly what is not up.
+//!
+//! A probe result is as old as the agent's probe interval, so `ok` alone
+//! could be the word of a peer that stopped answering a moment ago (its
+//! underlay just went down, say). A peer counts as answering only when
+//! something came from it through the tunnel (its received bytes grew,
+//! as the probes' answers make them) since the first look of this wait.
+
+use super::Mesh;
+use super::host::HostConn;
+use super::observe::{self, ServiceJson};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use weft_mesh::{Kind, Plan};
+
+/// One host as seen once: its agent's `weft status` and its services, or
+/// why it could not be asked.
+pub enum HostLook {
+    Seen {
+        status: serde_json::Value,
+        services: Vec<ServiceJson>,
+    },
+    Unreachable(String),
+}
+
+/// A peer of a host on a network, as judged.
+pub struct PeerLine {
+    pub host: String,
+    pub network: String,
+    pub peer: String,
+    /// `None` when it is up; else what is wrong.
+    pub problem: Option<String>,
+    pub handshake_age: Option<i64>,
+}
+
+/// A service, as judged.
+pub struct ServiceLine {
+    pub name: String,
+    pub host: String,
+    pub state: String,
+    pub ok: bool,
+}
+
+pub struct Verdict {
+    pub peers: Vec<PeerLine>,
+    pub services: Vec<ServiceLine>,
+    /// Hosts that could not be asked, with why.
+    pub unreachable: Vec<(String, String)>,
+}
+
+impl Verdict {
+    pub fn is_up(&self) -> bool {
+        self.unreachable.is_empty()
+            && self.peers.iter().all(|p| p.problem.is_none())
+            && self.services.iter().all(|s| s.ok)
+    }
+
+    /// `4/6 peers up, 2/3 services running`.
+    pub fn counts(&self) -> String {
+        let peers = self.peers.iter().filter(|p| p.problem.is_none()).count();
+        let services = self.services.iter().filter(|s| s.ok).count();
+        format!(
+            "{peers}/{} peers up, {services}/{} services running",
+            self.peers.len(),
+            self.services.len()
+        )
+    }
+
+    /// Every problem, one line each, naming host, network, peer or service.
+    pub fn problems(&self) -> Vec<String> {
+        let hosts = self
+            .unreachable
+            .iter()
+            .map(|(host, why)| format!("host {host}: cannot ask its agent: {why}"));
+        let peers = self.peers.iter().filter_map(|p| {
+            let problem = p.problem.as_ref()?;
+            Some(format!(
+                "host {} network {}: peer {}: {problem}",
+                p.host, p.network, p.peer
+            ))
+        });
+        let services = self
+            .services
+            .iter()
+            .filter(|s| !s.ok)
+            .map(|s| format!("host {}: service {}: {}", s.host, s.name, s.state));
+        hosts.chain(peers).chain(services).collect()
+    }
+}
+
+/// Bytes received per (host, network, peer key): what [`judge`] compares
+/// against to see a peer answer now.
+pub type Received = BTreeMap<(String, String, String), u64>;
+
+/// The bytes received from every peer in one look.
+pub fn received(looks: &BTreeMap<String, HostLook>) -> Received {
+    let mut all = Received::new();
+    for (host, look) in looks {
+        let HostLook::Seen { status, .. } = look else {
+            continue;
+        };
+        for n in status["networks"].as_array().into_iter().flatten() {
+            for p in n["peers"].as_array().into_iter().flatten() {
+                let key = (
+                    host.clone(),
+                    n["name"].as_str().unwrap_or_default().to_string(),
+                    p["public_key"].as_str().unwrap_or_default().to_string(),
+                );
+                all.insert(key, p["rx_bytes"].as_u64().unwrap_or(0));
+            }
+        }
+    }
+    all
+}
+
+/// Judge one look at every host. `before`: bytes received at the first
+/// look (a peer must have sent something since). `started`: the services
+/// this `up` started; one of those that has already exited with an error
+/// (a VM: at all) is a failure, while one that ended before (and is not run
+/// again, as its definition did not change) is shown as it ended.
+pub fn judge(
+    plan: &Plan,
+    looks: &BTreeMap<String, HostLook>,
+    before: &Received,
+    started: &BTreeSet<String>,
+    now: i64,
+) -> Verdict {
+    let host_of_key: BTreeMap<String, &str> = plan
+        .hosts
+        .iter()
+        .flat_map(|h| {
+            h.networks
+                .iter()
+                .filter_map(move |n| Some((n.public_key.as_ref()?.to_base64(), h.name.as_str())))
+        })
+        .collect();
+    let mut verdict = Verdict {
+        peers: vec![],
+        services: vec![],
+        unreachable: vec![],
+    };
+    for host in &plan.hosts {
+        let status = match looks.get(&host.name) {
+            Some(HostLook::Seen { status, .. }) => Some(status),
+            Some(HostLook::Unreachable(why)) => {
+                verdict.unreachable.push((host.name.clone(), why.clone()));
+                None
+            }
+            None => None,
+        };
+        for net in &host.networks {
+            let seen = status.and_then(|s| {
+                s["networks"]
+                    .as_array()?
+                    .iter()
+                    .find(|n| n["name"] == net.network.as_str())
+            });
+            for peer in &net.peers {
+                let key = peer.public_key.to_base64();
+                let name = host_of_key
+                    .get(&key)
+                    .map_or_else(|| peer.host.clone(), |h| h.to_string());
+                let p = seen.and_then(|n| {
+                    n["peers"]
+                        .as_array()?
+                        .iter()
+                        .find(|p| p["public_key"] == key.as_str())
+                });
+                let handshake = p
+                    .and_then(|p| p["latest_handshake"].as_i64())
+                    .filter(|t| *t > 0);
+                let age = handshake.map(|t| (now - t).max(0));
+                let problem = match (status, seen, p, age) {
+                    (None, ..) => Some("its host cannot be asked".to_string()),
+                    (_, None, ..) => Some("the network is missing on the host".into()),
+                    (_, _, None, _) => Some("not configured on the host".into()),
+                    (_, _, Some(_), None) => {
+                        Some(format!("no handshake (endpoint {})", peer.endpoint))
+                    }
+                    (_, _, Some(p), Some(age)) => match p["probe"].as_str().unwrap_or_default() {
+                        "ok" if p["rx_bytes"].as_u64().unwrap_or(0)
+                            > before
+                                .get(&(host.name.clone(), net.network.clone(), key.clone()))
+                                .copied()
+                                .unwrap_or(0) =>
+                        {
+                            None
+                        }
+                        "ok" => Some(format!(
+                            "nothing came through the tunnel since up began waiting (last handshake {age}s ago, endpoint {})",
+                            peer.endpoint
+                        )),
+                        "failed" => Some(format!(
+                            "the probe through the tunnel fails (last handshake {age}s ago, endpoint {})",
+                            peer.endpoint
+                        )),
+                        _ => Some(format!(
+                            "the probe through the tunnel has not answered yet (handshake {age}s ago)"
+                        )),
+                    },
+                };
+                verdict.peers.push(PeerLine {
+                    host: host.name.clone(),
+                    network: net.network.clone(),
+                    peer: name,
+                    problem,
+                    handshake_age: age,
+                });
+            }
+        }
+    }
+    for svc in &plan.services {
+        let (state, ok) = match looks.get(&svc.host) {
+            Some(HostLook::Seen { services, .. }) => {
+                match services.iter().find(|s| s.name == svc.name) {
+                    None => ("not started".to_string(), false),
+                    Some(s) if s.running => ("running".into(), true),
+                    Some(ServiceJson {
+                        exit: Some(exit), ..
+                    }) => {
+                        // A job may finish; a VM that stops (its guest
+                        // powered off, or rebooted under `-no-reboot`) is
+                        // not up, however it ended.
+                        let finished = exit == "exited with code 0" && svc.kind != Kind::Vm;
+                        (exit.clone(), finished || !started.contains(&svc.name))
+                    }
+                    Some(s) => (
+                        format!(
+                            "not running ({})",
+                            s.state.as_deref().unwrap_or("its namespace is gone")
+                        ),
+                        false,
+                    ),
+                }
+            }
+            _ => ("its host cannot be asked".into(), false),
+        };
+        verdict.services.push(ServiceLine {
+            name: svc.name.clone(),
+            host: svc.host.clone(),
+            state,
+            ok,
+        });
+    }
+    verdict
+}
+
+/// Look at every host once.
+pub fn look(mesh: &Mesh, plan: &Plan, hosts: &[Box<dyn HostConn>]) -> BTreeMap<String, HostLook> {
+    let mut looks = BTreeMap::new();
+    for h in &plan.hosts {
+        let Some(conn) = hosts.iter().find(|c| c.name() == h.name) else {
+            looks.insert(
+                h.name.clone(),
+                HostLook::Unreachable("not connected".into()),
+            );
+            continue;
+        };
+        let seen = conn
+            .weft(&["status"])
+            .and_then(|text| Ok(serde_json::from_str(&text)?))
+            .and_then(|status| {
+                Ok(HostLook::Seen {
+                    status,
+                    services: observe::services(mesh, conn.as_ref())?,
+                })
+            });
+        let look = seen.unwrap_or_else(|e| HostLook::Unreachable(format!("{e:#}")));
+        looks.insert(h.name.clone(), look);
+    }
+    looks
+}
+
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Look until the mesh is up or `timeout` has passed; `progress` is told
+/// each verdict and the time waited so far. Returns the last verdict: up,
+/// or naming what is not.
+pub fn wait(
+    mesh: &Mesh,
+    plan: &Plan,
+    hosts: &[Box<dyn HostConn>],
+    started: &BTreeSet<String>,
+    timeout: Duration,
+    progress: &mut dyn FnMut(&Verdict, Duration),
+) -> Verdict {
+    let start = Instant::now();
+    let mut before: Option<Received> = None;
+    loop {
+        let looks = look(mesh, plan, hosts);
+        let before = before.get_or_insert_with(|| received(&looks));
+        let verdict = judge(plan, &looks, before, started, unix_now());
+        progress(&verdict, start.elapsed());
+        if verdict.is_up() || start.elapsed() >= timeout {
+            return verdict;
+        }
+        std::thread::sleep(Duration::from_secs(1).min(timeout.saturating_sub(start.elapsed())));
+    }
+}
+
+#[cfg(test)]
+mod tests;
