@@ -9,7 +9,7 @@ use crate::vms::VmNicSpec;
 use ipnet::IpNet;
 use std::net::IpAddr;
 use weft_model::names::{Ifname, WorkloadId, WorkloadName};
-use weft_model::{Mode, ModelError, addressing, naming};
+use weft_model::{ModelError, addressing, naming};
 
 /// A workload to attach, parsed and checked on its own at the edge (see
 /// `grpc/requests.rs`); [`Agent::attach`] checks it against the network,
@@ -38,8 +38,12 @@ pub struct AttachmentView {
     /// The workload's address with its prefix (/32 routed, subnet on a bridge).
     pub address: IpNet,
     pub gateway: IpAddr,
+    /// Where the network's DNS responder listens for the workload: this
+    /// host's address in the network (the gateway, except on VXLAN
+    /// networks, whose gateway every host shares).
+    pub nameserver: IpAddr,
     pub subnet: IpNet,
-    /// The network's DNS domain; its responder listens on `gateway`.
+    /// The network's DNS domain.
     pub domain: String,
     /// MTU of both ends, as the plan made them.
     pub mtu: u32,
@@ -58,6 +62,7 @@ impl<D: Dataplane> Agent<D> {
         Ok(AttachmentView {
             address: plan.address,
             gateway: plan.gateway,
+            nameserver: naming::host_address(&net.block),
             subnet: plan.subnet,
             domain: net.domain,
             mtu: plan.mtu,
@@ -159,7 +164,9 @@ impl<D: Dataplane> Agent<D> {
         net: &NetworkRecord,
         requested: Option<IpAddr>,
     ) -> Result<IpAddr> {
-        let used = self.store.used_ips(&net.name)?;
+        let mut used = self.store.used_ips(&net.name)?;
+        // A VXLAN network's gateway may lie in this host's block.
+        used.insert(net.gateway());
         Ok(match requested {
             None => addressing::allocate(&net.block, &used)?,
             Some(ip) => {
@@ -189,7 +196,7 @@ impl<D: Dataplane> Agent<D> {
         };
         // A bridge port carries nothing until the firewall pins it to the
         // workload's MAC and address.
-        if net.mode == Mode::Bridge
+        if net.mode.is_bridged()
             && let Err(err) = self.apply_firewall()
         {
             let _ = self.dp.remove_attachment(&plan);
@@ -222,7 +229,7 @@ impl<D: Dataplane> Agent<D> {
         if record.is_vm() {
             self.sync_dhcp();
         }
-        if net.mode == Mode::Bridge {
+        if net.mode.is_bridged() {
             // Unpin the port; a failure is retried by the next drift pass.
             if let Err(e) = self.apply_firewall() {
                 tracing::warn!(

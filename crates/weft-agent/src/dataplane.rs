@@ -22,7 +22,9 @@ pub struct NetworkPlan {
     pub name: String,
     pub ifname: String,
     /// The host's address on the network: 10.42.1.1/32 on a WireGuard
-    /// interface, the gateway with the subnet's prefix on a bridge.
+    /// interface, the gateway with the subnet's prefix on a bridge, this
+    /// host's own address with the subnet's prefix on a VXLAN network's
+    /// bridge.
     pub address: IpNet,
     /// The whole network, routed through the interface.
     pub subnet: IpNet,
@@ -38,6 +40,29 @@ pub enum NetworkKind {
         peers: Vec<PeerConfig>,
     },
     Bridge,
+    /// A bridge (`ifname`) with a VXLAN device as one of its ports.
+    Vxlan(VxlanPlan),
+}
+
+/// What a VXLAN network needs beyond its bridge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VxlanPlan {
+    /// The VXLAN device, a port of the bridge.
+    pub ifname: String,
+    pub vni: u32,
+    pub port: u16,
+    /// Where tunnel packets come from; None: routing picks.
+    pub local: Option<IpAddr>,
+    /// The interface tunnel packets leave through (the WireGuard interface
+    /// when the network runs over one); None: routing picks.
+    pub underlay: Option<String>,
+    /// MTU of the bridge, the VXLAN device and the workloads' veths.
+    pub mtu: u32,
+    /// The network's gateway, the same on every host, with the subnet's
+    /// prefix; a second address of the bridge.
+    pub gateway: IpNet,
+    /// Remote VTEPs: one flooding FDB entry each.
+    pub remotes: Vec<IpAddr>,
 }
 
 /// What one workload's attachment must look like.
@@ -145,6 +170,12 @@ pub fn peer_source(key: &weft_model::PublicKey) -> String {
     format!("{PEER_SOURCE_PREFIX}{key}")
 }
 
+/// Where the records a remote VTEP's agent serves come from:
+/// `vtep:<address>`.
+pub fn vtep_source(address: &IpAddr) -> String {
+    format!("vtep:{address}")
+}
+
 /// A network's services on this host: its DNS responder (and the endpoint
 /// peers fetch this host's records from), on the host's address.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -167,8 +198,22 @@ pub trait Dataplane: Send + Sync {
     /// Replace the peers of an existing interface.
     fn set_peers(&self, ifname: &str, peers: &[PeerConfig]) -> DpResult<()>;
 
-    /// Remove the interface and everything that goes with it. Idempotent.
-    fn remove_network(&self, ifname: &str) -> DpResult<()>;
+    /// Remove the network's interfaces and everything that goes with them.
+    /// Idempotent.
+    fn remove_network(&self, plan: &NetworkPlan) -> DpResult<()>;
+
+    /// Make the flooding entries of VXLAN device `ifname` exactly one per
+    /// address of `remotes`: add what is missing, delete what is not
+    /// wanted.
+    fn set_fdb(&self, ifname: &str, remotes: &[IpAddr]) -> DpResult<()>;
+
+    /// The MTU of interface `ifname` of the host, or None when there is no
+    /// such interface.
+    fn link_mtu(&self, ifname: &str) -> DpResult<Option<u32>>;
+
+    /// The interface of the host that carries address `ip`, with its MTU;
+    /// None when no interface does.
+    fn link_with_address(&self, ip: IpAddr) -> DpResult<Option<(String, u32)>>;
 
     /// Live WireGuard state of the interface.
     fn network_status(&self, ifname: &str) -> DpResult<DeviceInfo>;

@@ -3,13 +3,14 @@
 //! through the WireGuard backend (a [`DeviceInfo`]); `repair.rs` acts on the
 //! differences. Only objects that carry weft's mark are looked at: a
 //! network's interface under its recorded name, an attachment's host link
-//! under its recorded name, and the peers of weft's own WireGuard devices.
+//! under its recorded name, the peers of weft's own WireGuard devices and
+//! the flooding entries of its own VXLAN devices.
 
-use crate::dataplane::{AttachmentPlan, NetworkKind, NetworkPlan, TUNNEL_MTU};
+use crate::dataplane::{AttachmentPlan, NetworkKind, NetworkPlan, TUNNEL_MTU, VxlanPlan};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime};
 use weft_model::PublicKey;
 use weft_model::addressing::single;
@@ -42,6 +43,8 @@ pub struct HostView {
     /// Routes of the main table that name an output link: (destination,
     /// link name).
     pub routes: Vec<(IpNet, String)>,
+    /// The remote VTEPs each of weft's VXLAN devices floods to, by device.
+    pub fdb: BTreeMap<String, Vec<IpAddr>>,
 }
 
 impl HostView {
@@ -70,6 +73,10 @@ pub enum Drift {
         key: PublicKey,
         what: String,
     },
+    /// A VTEP of a VXLAN network has no flooding entry.
+    FdbMissing(IpAddr),
+    /// A flooding entry for an address that is no VTEP of the network.
+    FdbStale(IpAddr),
     /// The attachment's veth is gone.
     AttachmentMissing,
     /// The attachment's veth is there but not as made (what is wrong).
@@ -87,6 +94,8 @@ impl Drift {
             Drift::PeerMissing(_) => "peer_missing",
             Drift::PeerRogue(_) => "peer_rogue",
             Drift::PeerChanged { .. } => "peer_changed",
+            Drift::FdbMissing(_) => "fdb_missing",
+            Drift::FdbStale(_) => "fdb_stale",
             Drift::AttachmentMissing => "attachment_missing",
             Drift::Attachment(_) => "attachment",
         }
@@ -95,7 +104,7 @@ impl Drift {
     /// Every kind of repair, for the metrics (each shown from 0): the
     /// drifts', links with weft's mark that belong to nothing, and table
     /// `inet weft` put back.
-    pub const KINDS: [&'static str; 11] = [
+    pub const KINDS: [&'static str; 13] = [
         "interface_missing",
         "interface",
         "private_key",
@@ -103,6 +112,8 @@ impl Drift {
         "peer_missing",
         "peer_rogue",
         "peer_changed",
+        "fdb_missing",
+        "fdb_stale",
         "attachment_missing",
         "attachment",
         "orphan_link",
@@ -126,8 +137,8 @@ impl Drift {
         match self {
             Drift::InterfaceMissing | Drift::AttachmentMissing => "re-created",
             Drift::Interface(_) | Drift::PrivateKey | Drift::ListenPort { .. } => "restored",
-            Drift::PeerMissing(_) => "re-added",
-            Drift::PeerRogue(_) => "removed",
+            Drift::PeerMissing(_) | Drift::FdbMissing(_) => "re-added",
+            Drift::PeerRogue(_) | Drift::FdbStale(_) => "removed",
             Drift::PeerChanged { .. } => "restored",
             Drift::Attachment(_) => "re-created",
         }
@@ -146,6 +157,8 @@ impl fmt::Display for Drift {
             Drift::PeerMissing(key) => write!(f, "peer {key} missing"),
             Drift::PeerRogue(key) => write!(f, "peer {key} not weft's"),
             Drift::PeerChanged { key, what } => write!(f, "peer {key} {what}"),
+            Drift::FdbMissing(vtep) => write!(f, "FDB entry for VTEP {vtep} missing"),
+            Drift::FdbStale(dst) => write!(f, "FDB entry for {dst} not weft's"),
             Drift::AttachmentMissing => write!(f, "veth missing"),
             Drift::Attachment(what) => write!(f, "veth {what}"),
         }
@@ -177,6 +190,10 @@ pub fn network_drift(
     }
     if !link.addresses.contains(&plan.address) {
         drift.push(Drift::Interface(format!("lacks address {}", plan.address)));
+    }
+    if let NetworkKind::Vxlan(vx) = &plan.kind {
+        drift.extend(vxlan_drift(plan, vx, link, host));
+        return drift;
     }
     let NetworkKind::Wireguard {
         private_key,
@@ -224,6 +241,63 @@ pub fn network_drift(
             drift.push(Drift::PeerRogue(have.public_key));
         }
     }
+    drift
+}
+
+/// How a VXLAN network's bridge (`bridge`), VXLAN device and flooding
+/// entries differ from the plan.
+fn vxlan_drift(
+    plan: &NetworkPlan,
+    vx: &VxlanPlan,
+    bridge: &LinkView,
+    host: &HostView,
+) -> Vec<Drift> {
+    let mut drift = vec![];
+    if !bridge.addresses.contains(&vx.gateway) {
+        drift.push(Drift::Interface(format!("lacks gateway {}", vx.gateway)));
+    }
+    if bridge.mtu != vx.mtu {
+        drift.push(Drift::Interface(format!(
+            "MTU {} (weft's is {})",
+            bridge.mtu, vx.mtu
+        )));
+    }
+    let Some(device) = host.links.get(&vx.ifname) else {
+        drift.push(Drift::Interface(format!(
+            "VXLAN device {} missing",
+            vx.ifname
+        )));
+        return drift;
+    };
+    let alias = network_alias(&plan.name);
+    if device.alias.as_deref() != Some(alias.as_str()) || !device.up {
+        drift.push(Drift::Interface(format!(
+            "VXLAN device {} down or not marked",
+            vx.ifname
+        )));
+    }
+    if device.master.as_deref() != Some(plan.ifname.as_str()) {
+        drift.push(Drift::Interface(format!(
+            "VXLAN device {} not a port of it",
+            vx.ifname
+        )));
+    }
+    let have = host
+        .fdb
+        .get(&vx.ifname)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    drift.extend(
+        vx.remotes
+            .iter()
+            .filter(|r| !have.contains(r))
+            .map(|r| Drift::FdbMissing(*r)),
+    );
+    drift.extend(
+        have.iter()
+            .filter(|h| !vx.remotes.contains(h))
+            .map(|h| Drift::FdbStale(*h)),
+    );
     drift
 }
 

@@ -87,6 +87,12 @@ pub enum Conflict {
     #[error("network {network:?} is a {mode} network: it has no WireGuard peers")]
     NoPeers { network: String, mode: Mode },
     #[error(
+        "network {network:?} is a {mode} network: its peers are WireGuard peers, added with --public-key"
+    )]
+    NoVteps { network: String, mode: Mode },
+    #[error("network {network:?} carries VXLAN network {above:?} (--over); remove that first")]
+    Underlay { network: String, above: String },
+    #[error(
         "workload {workload:?} is attached to network {network:?} in another namespace ({netns})"
     )]
     OtherNamespace {

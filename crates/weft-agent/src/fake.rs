@@ -4,6 +4,7 @@
 use crate::dataplane::*;
 use crate::drift::{HostView, LinkView};
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use weft_model::addressing::single;
 use weft_model::naming::network_alias;
@@ -31,6 +32,12 @@ pub struct FakeState {
     pub busy_udp_ports: std::collections::BTreeSet<u16>,
     /// Interfaces reported down (a drift the tests make).
     pub down: std::collections::BTreeSet<String>,
+    /// VXLAN device -> the VTEPs it floods to.
+    pub fdb: BTreeMap<String, Vec<IpAddr>>,
+    /// The host's other links: name -> MTU.
+    pub host_links: BTreeMap<String, u32>,
+    /// The host's addresses: address -> link.
+    pub host_addresses: BTreeMap<IpAddr, String>,
     /// What the DHCP responders answer, by interface.
     pub dhcp: crate::vms::DhcpPlan,
     /// Calls that changed something, of any kind.
@@ -39,6 +46,7 @@ pub struct FakeState {
     pub fail_services: bool,
     pub fail_create_attachment: bool,
     pub fail_set_peers: bool,
+    pub fail_set_fdb: bool,
 }
 
 #[derive(Default)]
@@ -96,8 +104,37 @@ impl Dataplane for FakeDataplane {
             return Err(fail("ensure network"));
         }
         s.down.remove(&plan.ifname);
+        if let NetworkKind::Vxlan(vx) = &plan.kind {
+            s.fdb.insert(vx.ifname.clone(), vx.remotes.clone());
+        }
         s.networks.insert(plan.ifname.clone(), plan.clone());
         Ok(())
+    }
+
+    fn set_fdb(&self, ifname: &str, remotes: &[IpAddr]) -> DpResult<()> {
+        let mut s = self.lock();
+        s.writes += 1;
+        if s.fail_set_fdb {
+            return Err(fail("set FDB"));
+        }
+        let entries = s
+            .fdb
+            .get_mut(ifname)
+            .ok_or_else(|| fail("set FDB of a missing VXLAN device"))?;
+        *entries = remotes.to_vec();
+        Ok(())
+    }
+
+    fn link_mtu(&self, ifname: &str) -> DpResult<Option<u32>> {
+        Ok(self.lock().host_links.get(ifname).copied())
+    }
+
+    fn link_with_address(&self, ip: IpAddr) -> DpResult<Option<(String, u32)>> {
+        let s = self.lock();
+        Ok(s.host_addresses.get(&ip).map(|link| {
+            let mtu = s.host_links.get(link).copied().unwrap_or(BRIDGE_MTU);
+            (link.clone(), mtu)
+        }))
     }
 
     fn set_peers(&self, ifname: &str, peers: &[PeerConfig]) -> DpResult<()> {
@@ -112,16 +149,21 @@ impl Dataplane for FakeDataplane {
             .ok_or_else(|| fail("set peers on a missing interface"))?;
         match &mut net.kind {
             NetworkKind::Wireguard { peers: current, .. } => *current = peers.to_vec(),
-            NetworkKind::Bridge => return Err(fail("set peers on a bridge")),
+            NetworkKind::Bridge | NetworkKind::Vxlan(_) => {
+                return Err(fail("set peers on a bridge"));
+            }
         }
         Ok(())
     }
 
-    fn remove_network(&self, ifname: &str) -> DpResult<()> {
+    fn remove_network(&self, plan: &NetworkPlan) -> DpResult<()> {
         let mut s = self.lock();
         s.writes += 1;
-        s.networks.remove(ifname);
-        s.down.remove(ifname);
+        if let NetworkKind::Vxlan(vx) = &plan.kind {
+            s.fdb.remove(&vx.ifname);
+        }
+        s.networks.remove(&plan.ifname);
+        s.down.remove(&plan.ifname);
         Ok(())
     }
 
@@ -214,13 +256,28 @@ impl Dataplane for FakeDataplane {
         let up = |name: &str| !s.down.contains(name);
         for (name, plan) in &s.networks {
             let wireguard = matches!(plan.kind, NetworkKind::Wireguard { .. });
-            let link = LinkView {
+            let mut link = LinkView {
                 alias: Some(network_alias(&plan.name)),
                 up: up(name),
                 mtu: if wireguard { TUNNEL_MTU } else { BRIDGE_MTU },
                 master: None,
                 addresses: vec![plan.address],
             };
+            if let NetworkKind::Vxlan(vx) = &plan.kind {
+                link.mtu = vx.mtu;
+                link.addresses.push(vx.gateway);
+                let device = LinkView {
+                    alias: Some(network_alias(&plan.name)),
+                    up: up(&vx.ifname),
+                    mtu: vx.mtu,
+                    master: Some(name.clone()),
+                    addresses: vec![],
+                };
+                host.links.insert(vx.ifname.clone(), device);
+                if let Some(remotes) = s.fdb.get(&vx.ifname) {
+                    host.fdb.insert(vx.ifname.clone(), remotes.clone());
+                }
+            }
             host.links.insert(name.clone(), link);
             if wireguard {
                 host.routes.push((plan.subnet, name.clone()));
@@ -253,9 +310,15 @@ impl Dataplane for FakeDataplane {
 
     fn owned_links(&self) -> DpResult<Vec<OwnedLink>> {
         let s = self.lock();
-        let nets = s.networks.iter().map(|(name, plan)| OwnedLink {
-            name: name.clone(),
-            alias: network_alias(&plan.name),
+        let nets = s.networks.iter().flat_map(|(name, plan)| {
+            let mut links = vec![name.as_str()];
+            if let NetworkKind::Vxlan(vx) = &plan.kind {
+                links.push(vx.ifname.as_str());
+            }
+            links.into_iter().map(|l| OwnedLink {
+                name: l.to_string(),
+                alias: network_alias(&plan.name),
+            })
         });
         let atts = s.attachments.iter().map(|(name, plan)| OwnedLink {
             name: name.clone(),

@@ -4,6 +4,7 @@
 //! defines: healthy, degraded, unhealthy, disconnected.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -30,6 +31,20 @@ impl Default for HealthSettings {
     }
 }
 
+/// Who a probe is about: a WireGuard peer (by its key) or a VXLAN
+/// network's remote tunnel endpoint (by its address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PeerRef {
+    Key(PublicKey),
+    Vtep(IpAddr),
+}
+
+impl From<PublicKey> for PeerRef {
+    fn from(key: PublicKey) -> Self {
+        PeerRef::Key(key)
+    }
+}
+
 /// Probe results of one peer: the latest, and whether one ever answered
 /// (a peer never answered does not run weft, see [`Probe`]).
 #[derive(Clone, Copy, Debug, Default)]
@@ -41,7 +56,7 @@ struct ProbeResults {
 /// The probe results per (network, peer), and counters for metrics.
 #[derive(Default)]
 pub struct HealthBook {
-    probes: Mutex<HashMap<(String, PublicKey), ProbeResults>>,
+    probes: Mutex<HashMap<(String, PeerRef), ProbeResults>>,
     pub reconcile_runs: AtomicU64,
     pub reconcile_errors: AtomicU64,
     /// Repairs of the continuous reconcile, by kind of drift.
@@ -54,23 +69,25 @@ pub struct HealthBook {
 }
 
 impl HealthBook {
-    pub fn record(&self, network: &str, peer: PublicKey, ok: bool) {
+    pub fn record(&self, network: &str, peer: impl Into<PeerRef>, ok: bool) {
         let mut probes = self.lock();
-        let results = probes.entry((network.to_string(), peer)).or_default();
+        let results = probes
+            .entry((network.to_string(), peer.into()))
+            .or_default();
         results.latest_ok = ok;
         results.ever_ok |= ok;
     }
 
     /// What the probe says of a peer (pending until it was probed once).
-    pub fn probe(&self, network: &str, peer: &PublicKey) -> Probe {
-        match self.lock().get(&(network.to_string(), *peer)) {
+    pub fn probe(&self, network: &str, peer: impl Into<PeerRef>) -> Probe {
+        match self.lock().get(&(network.to_string(), peer.into())) {
             None => Probe::Pending,
             Some(r) => Probe::from_results(r.latest_ok, r.ever_ok),
         }
     }
 
     /// Forget peers no longer in `current`.
-    pub fn retain(&self, current: &[(String, PublicKey)]) {
+    pub fn retain(&self, current: &[(String, PeerRef)]) {
         self.lock().retain(|k, _| current.contains(k));
     }
 
@@ -113,8 +130,20 @@ impl HealthBook {
             .clone()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<(String, PublicKey), ProbeResults>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<(String, PeerRef), ProbeResults>> {
         self.probes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The health of a remote VTEP now: it has no handshake, so the probe over
+/// the overlay is all there is — answered: healthy; not answered (now, or
+/// ever): unhealthy; not probed yet (or no block known to probe):
+/// disconnected.
+pub fn vtep_health(probe: Probe) -> Health {
+    match probe {
+        Probe::Ok => Health::Healthy,
+        Probe::Failed | Probe::NotApplicable => Health::Unhealthy,
+        Probe::Pending => Health::Disconnected,
     }
 }
 
@@ -138,25 +167,40 @@ mod tests {
         let settings = HealthSettings::default();
         let fresh = Some(Duration::from_secs(3));
         let peer = PrivateKey::generate().public_key();
-        assert_eq!(book.probe("blue", &peer), Probe::Pending);
+        assert_eq!(book.probe("blue", peer), Probe::Pending);
         // Never answered (wireguard-go): judged by the handshake alone.
         book.record("blue", peer, false);
         book.record("blue", peer, false);
-        assert_eq!(book.probe("blue", &peer), Probe::NotApplicable);
+        assert_eq!(book.probe("blue", peer), Probe::NotApplicable);
         assert_eq!(
-            peer_health(fresh, book.probe("blue", &peer), &settings),
+            peer_health(fresh, book.probe("blue", peer), &settings),
             Health::Healthy
         );
         // Answered once: a weft peer, and a failure from then on counts.
         book.record("blue", peer, true);
-        assert_eq!(book.probe("blue", &peer), Probe::Ok);
+        assert_eq!(book.probe("blue", peer), Probe::Ok);
         book.record("blue", peer, false);
-        assert_eq!(book.probe("blue", &peer), Probe::Failed);
+        assert_eq!(book.probe("blue", peer), Probe::Failed);
         assert_eq!(
-            peer_health(fresh, book.probe("blue", &peer), &settings),
+            peer_health(fresh, book.probe("blue", peer), &settings),
             Health::Unhealthy
         );
         // Per network.
-        assert_eq!(book.probe("red", &peer), Probe::Pending);
+        assert_eq!(book.probe("red", peer), Probe::Pending);
+    }
+
+    #[test]
+    fn a_vtep_is_as_healthy_as_its_probe() {
+        let book = HealthBook::default();
+        let vtep = PeerRef::Vtep("192.0.2.2".parse().unwrap());
+        assert_eq!(vtep_health(book.probe("red", vtep)), Health::Disconnected);
+        book.record("red", vtep, false);
+        assert_eq!(vtep_health(book.probe("red", vtep)), Health::Unhealthy);
+        book.record("red", vtep, true);
+        assert_eq!(vtep_health(book.probe("red", vtep)), Health::Healthy);
+        book.record("red", vtep, false);
+        assert_eq!(vtep_health(book.probe("red", vtep)), Health::Unhealthy);
+        book.retain(&[]);
+        assert_eq!(book.probe("red", vtep), Probe::Pending);
     }
 }

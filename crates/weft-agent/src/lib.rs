@@ -4,9 +4,10 @@
 //!   records of `records.rs`;
 //! - `agent.rs` holds the agent; its operations live one file per entity
 //!   (`networks.rs`, `peers.rs`, `attachments.rs`, `dns_names.rs`,
-//!   `status.rs`, and `vms.rs` for a VM's NICs: TAPs, MACs, DHCP leases):
-//!   validate against the state, record, apply, undo the record when the
-//!   kernel refuses; `plan.rs` turns records into what the
+//!   `status.rs`; `vxlan.rs` for VXLAN networks' settings and their
+//!   keyless peers, the VTEPs; `vms.rs` for a VM's NICs: TAPs, MACs, DHCP
+//!   leases): validate against the state, record, apply, undo the record
+//!   when the kernel refuses; `plan.rs` turns records into what the
 //!   data plane takes; `reconcile.rs` makes the kernel match the store at
 //!   start-up, and `repair.rs` keeps it so: a short periodic pass that
 //!   repairs only what `drift.rs` finds differs;
@@ -41,6 +42,7 @@ mod server;
 mod status;
 mod store;
 mod vms;
+mod vxlan;
 
 #[cfg(test)]
 mod agent_tests;

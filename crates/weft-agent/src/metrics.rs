@@ -1,5 +1,6 @@
 //! Prometheus metrics (`weft agent --metrics ADDR:PORT`): per peer its
-//! handshake age, bytes and health; per network its attachments; the
+//! handshake age, bytes and health (a VXLAN network's VTEPs: health, by
+//! address); per network its attachments; the
 //! reconcile runs and errors; the repairs of drift, by kind. Rendered
 //! afresh from live state on every scrape with prometheus-client's
 //! encoder, served by [`http`] (hardened against its clients) as
@@ -84,6 +85,19 @@ pub fn render<D: Dataplane>(agent: &Agent<D>) -> Result<String, crate::error::Ag
                 network: network.clone(),
             })
             .set(status.network.attachment_count as i64);
+        // A VXLAN network's VTEPs: health from the probe alone, the peer
+        // named by its address.
+        for vtep in &status.vteps {
+            for state in STATES {
+                health
+                    .get_or_create(&HealthLabels {
+                        network: network.clone(),
+                        peer: vtep.record.address.to_string(),
+                        state: state.to_string(),
+                    })
+                    .set(i64::from(state == vtep.health));
+            }
+        }
         let Ok(Some(device)) = &status.device else {
             continue;
         };

@@ -4,7 +4,7 @@
 use crate::agent::{Agent, Result};
 use crate::dataplane::Dataplane;
 use crate::error::{Conflict, Existing, chain};
-use crate::records::{NetworkRecord, WireguardSettings};
+use crate::records::{NetworkRecord, Underlay, WireguardSettings};
 use ipnet::{IpNet, Ipv4Net};
 use weft_model::names::{Domain, NetworkName};
 use weft_model::{Mode, ModelError, PrivateKey, PublicKey, addressing};
@@ -38,6 +38,19 @@ pub enum KindSpec {
         private_key: Option<PrivateKey>,
     },
     Bridge,
+    Vxlan(VxlanSpec),
+}
+
+/// A VXLAN network's settings as asked for; checked against the host and
+/// the other networks by [`Agent::add_network`] (see `vxlan.rs`).
+#[derive(Clone, Debug)]
+pub struct VxlanSpec {
+    /// 1–16777215 (checked at the edge).
+    pub vni: u32,
+    pub port: u16,
+    /// None: the largest the underlay carries.
+    pub mtu: Option<u32>,
+    pub underlay: Underlay,
 }
 
 impl NetworkSpec {
@@ -45,6 +58,7 @@ impl NetworkSpec {
         match self.kind {
             KindSpec::Wireguard { .. } => Mode::Wireguard,
             KindSpec::Bridge => Mode::Bridge,
+            KindSpec::Vxlan(_) => Mode::Vxlan,
         }
     }
 }
@@ -116,17 +130,21 @@ impl<D: Dataplane> Agent<D> {
         {
             return Err(ModelError::invalid("subnet", subnet, format!("overlaps {host}")).into());
         }
-        let wireguard = match spec.kind {
+        let (wireguard, vxlan) = match spec.kind {
             KindSpec::Wireguard {
                 listen_port,
                 private_key,
-            } => Some(wireguard_settings(
-                listen_port,
-                private_key,
-                &existing,
-                |port| self.dp.udp_port_free(port),
-            )?),
-            KindSpec::Bridge => None,
+            } => (
+                Some(wireguard_settings(
+                    listen_port,
+                    private_key,
+                    &existing,
+                    |port| self.dp.udp_port_free(port),
+                )?),
+                None,
+            ),
+            KindSpec::Bridge => (None, None),
+            KindSpec::Vxlan(vx) => (None, Some(self.vxlan_settings(vx, &existing)?)),
         };
         let index = (0..)
             .find(|i| existing.iter().all(|n| n.mode != mode || n.index != *i))
@@ -138,6 +156,7 @@ impl<D: Dataplane> Agent<D> {
             subnet,
             block,
             wireguard,
+            vxlan,
             internal: spec.internal,
             domain: spec.domain.into_string(),
         };
@@ -154,7 +173,7 @@ impl<D: Dataplane> Agent<D> {
             let undo = self
                 .dp
                 .remove_services(&record.name)
-                .and_then(|()| self.dp.remove_network(&plan.ifname));
+                .and_then(|()| self.dp.remove_network(&plan));
             if let Err(e) = undo {
                 tracing::warn!(network = %record.name, "rolling back: {}", chain(&e));
             }
@@ -179,6 +198,13 @@ impl<D: Dataplane> Agent<D> {
     /// Remove a network; returns how many workloads were detached (force).
     pub fn remove_network(&mut self, name: &str, force: bool) -> Result<usize> {
         let net = self.network_record(name)?;
+        if let Some(above) = self.networks_over(name)?.first() {
+            return Err(Conflict::Underlay {
+                network: name.to_string(),
+                above: above.clone(),
+            }
+            .into());
+        }
         let attached = self.store.attachments_of_network(name)?;
         if !attached.is_empty() && !force {
             return Err(Conflict::StillAttached {
@@ -190,10 +216,11 @@ impl<D: Dataplane> Agent<D> {
         for a in &attached {
             self.detach(name, &a.workload_id)?;
         }
+        let plan = self.network_plan(&net)?;
         self.store.delete_network(name)?;
         let ifname = net.ifname();
         self.dp.remove_services(name)?;
-        self.dp.remove_network(&ifname)?;
+        self.dp.remove_network(&plan)?;
         self.apply_firewall()?;
         tracing::info!(network = name, %ifname, "network removed");
         Ok(attached.len())

@@ -4,6 +4,7 @@
 use crate::agent::{Agent, Result};
 use crate::dataplane::Dataplane;
 use crate::error::Conflict;
+use crate::health::PeerRef;
 use crate::records::{NetworkRecord, PeerRecord, WireguardSettings};
 use ipnet::IpNet;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -121,14 +122,28 @@ impl<D: Dataplane> Agent<D> {
         Ok(self.store.peers(network)?)
     }
 
-    /// Every peer with its address in the network (the first address of
-    /// its first block), where its agent serves names and answers probes.
-    pub fn peer_targets(&self) -> Result<Vec<(String, PublicKey, std::net::IpAddr)>> {
+    /// Every peer (and remote VTEP with a known block) with its address in
+    /// the network (the first address of its first block), where its agent
+    /// serves names and answers probes.
+    pub fn peer_targets(&self) -> Result<Vec<(String, PeerRef, std::net::IpAddr)>> {
         let mut targets = vec![];
         for net in self.store.networks()? {
             for p in self.store.peers(&net.name)? {
                 if let Some(block) = p.allowed_ips.first() {
-                    targets.push((net.name.clone(), p.public_key, naming::host_address(block)));
+                    targets.push((
+                        net.name.clone(),
+                        PeerRef::Key(p.public_key),
+                        naming::host_address(block),
+                    ));
+                }
+            }
+            for v in self.store.vteps(&net.name)? {
+                if let Some(block) = v.block {
+                    targets.push((
+                        net.name.clone(),
+                        PeerRef::Vtep(v.address),
+                        naming::host_address(&block),
+                    ));
                 }
             }
         }

@@ -4,12 +4,11 @@
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::{
-    AttachmentPlan, BRIDGE_MTU, Dataplane, NetworkKind, NetworkPlan, Records, ServicesPlan,
-    TUNNEL_MTU,
+    AttachmentPlan, Dataplane, NetworkKind, NetworkPlan, Records, ServicesPlan,
 };
 use crate::network_services::{DNS_PORT, RECORDS_PORT};
 use crate::peers::Endpoint;
-use crate::records::{AttachmentRecord, NetworkRecord, PeerRecord};
+use crate::records::{AttachmentRecord, NetworkRecord, PeerRecord, Underlay};
 use ipnet::IpNet;
 use std::net::SocketAddr;
 use weft_model::{Mode, addressing, naming};
@@ -79,13 +78,14 @@ impl<D: Dataplane> Agent<D> {
         net: &NetworkRecord,
         quiet: bool,
     ) -> Result<NetworkPlan> {
-        let kind = match &net.wireguard {
-            Some(wg) => NetworkKind::Wireguard {
+        let kind = match (&net.wireguard, &net.vxlan) {
+            (Some(wg), _) => NetworkKind::Wireguard {
                 private_key: wg.private_key.clone(),
                 listen_port: wg.listen_port,
                 peers: self.peer_configs_quietly(&net.name, quiet)?,
             },
-            None => NetworkKind::Bridge,
+            (None, Some(vx)) => NetworkKind::Vxlan(self.vxlan_plan(net, vx)?),
+            (None, None) => NetworkKind::Bridge,
         };
         Ok(NetworkPlan {
             name: net.name.clone(),
@@ -103,7 +103,7 @@ impl<D: Dataplane> Agent<D> {
     ) -> AttachmentPlan {
         let (address, bridge) = match net.mode {
             Mode::Wireguard => (addressing::single(a.ip), None),
-            Mode::Bridge => (
+            Mode::Bridge | Mode::Vxlan => (
                 IpNet::new(a.ip, net.subnet.prefix_len()).expect("prefix of a valid subnet"),
                 Some(net.ifname()),
             ),
@@ -116,14 +116,10 @@ impl<D: Dataplane> Agent<D> {
             ifname: a.ifname.clone(),
             host_ifname: a.host_ifname.clone(),
             address,
-            gateway: naming::host_address(&net.block),
+            gateway: net.gateway(),
             subnet: net.subnet,
             default_route: a.default_route,
-            mtu: if bridge.is_some() {
-                BRIDGE_MTU
-            } else {
-                TUNNEL_MTU
-            },
+            mtu: net.mtu(),
             mac: workload_mac(a, bridge.is_some()),
             vm: a.vm,
             bridge,
@@ -133,7 +129,9 @@ impl<D: Dataplane> Agent<D> {
     /// The firewall rules of every network: each network's interfaces are
     /// its WireGuard interface and its veths and VMs' TAPs (`w<index>-*`),
     /// or its bridge (whose workload ports, veths and TAPs, are pinned to
-    /// their MAC and address).
+    /// their MAC and address; on a VXLAN network ARP for the gateway stays
+    /// off its VXLAN device). An internal WireGuard network that carries
+    /// VXLAN networks lets their port through to this host.
     pub(crate) fn firewall_rules(&self) -> Result<Vec<weft_firewall::NetworkRules>> {
         use weft_firewall::IfMatch;
         let attachments = self.store.attachments()?;
@@ -151,10 +149,29 @@ impl<D: Dataplane> Agent<D> {
                     std::net::IpAddr::V6(_) => None,
                 })
                 .collect(),
+            local_gateway: match (net.mode, net.gateway()) {
+                (Mode::Vxlan, std::net::IpAddr::V4(ip)) => Some(weft_firewall::LocalGateway {
+                    port: naming::vxlan_ifname(net.index),
+                    ip,
+                }),
+                _ => None,
+            },
         };
-        Ok(self
-            .store
-            .networks()?
+        let networks = self.store.networks()?;
+        // What an internal network's hosts must still take from each other:
+        // the VXLAN traffic of the segments that run over it.
+        let carried_ports = |carrier: &str| -> Vec<u16> {
+            let mut ports: Vec<u16> = networks
+                .iter()
+                .filter_map(|n| n.vxlan.as_ref())
+                .filter(|v| v.underlay == Underlay::Over(carrier.to_string()))
+                .map(|v| v.port)
+                .collect();
+            ports.sort_unstable();
+            ports.dedup();
+            ports
+        };
+        Ok(networks
             .iter()
             .map(|n| weft_firewall::NetworkRules {
                 name: n.name.clone(),
@@ -164,16 +181,20 @@ impl<D: Dataplane> Agent<D> {
                         IfMatch::Exact(n.ifname()),
                         IfMatch::Prefix(naming::routed_veth_prefix(n.index)),
                     ],
-                    Mode::Bridge => vec![IfMatch::Exact(n.ifname())],
+                    Mode::Bridge | Mode::Vxlan => vec![IfMatch::Exact(n.ifname())],
                 },
                 internal: n.internal,
-                bridge_ports: (n.mode == Mode::Bridge).then(|| bridge_ports(n)),
+                bridge_ports: n.mode.is_bridged().then(|| bridge_ports(n)),
                 // All an internal network's workloads may reach of this host.
                 host_services: n.internal.then(|| weft_firewall::HostServices {
                     address: naming::host_address(&n.block),
                     tcp_ports: vec![DNS_PORT, RECORDS_PORT],
-                    // DNS, and DHCP for a VM's renewal.
-                    udp_ports: vec![DNS_PORT, weft_dhcp::responder::SERVER_PORT],
+                    // DNS, DHCP for a VM's renewal, and the VXLAN port of
+                    // the segments carried over this network.
+                    udp_ports: [DNS_PORT, weft_dhcp::responder::SERVER_PORT]
+                        .into_iter()
+                        .chain(carried_ports(&n.name))
+                        .collect(),
                 }),
             })
             .collect())

@@ -4,6 +4,7 @@
 use ipnet::IpNet;
 use std::net::IpAddr;
 use weft_model::{Mode, PrivateKey, PublicKey, naming};
+
 use weft_net::NetnsId;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -16,6 +17,8 @@ pub struct NetworkRecord {
     pub block: IpNet,
     /// Set for WireGuard networks, None for bridges.
     pub wireguard: Option<WireguardSettings>,
+    /// Set for VXLAN networks.
+    pub vxlan: Option<VxlanSettings>,
     /// No egress masquerade and no upstream DNS.
     pub internal: bool,
     /// DNS domain of the network's names.
@@ -33,6 +36,62 @@ impl NetworkRecord {
     pub fn host_address(&self) -> IpNet {
         naming::host_interface_address(self.mode, &self.subnet, &self.block)
     }
+
+    /// The address workloads route through: this host's own address, or on
+    /// a VXLAN network the gateway every host carries.
+    pub fn gateway(&self) -> IpAddr {
+        match self.mode {
+            Mode::Vxlan => naming::vxlan_gateway(&self.subnet),
+            Mode::Wireguard | Mode::Bridge => naming::host_address(&self.block),
+        }
+    }
+
+    /// The MTU of the network's interfaces and its workloads' veths.
+    pub fn mtu(&self) -> u32 {
+        match (&self.vxlan, self.mode) {
+            (Some(v), _) => v.mtu,
+            (None, Mode::Wireguard) => crate::dataplane::TUNNEL_MTU,
+            (None, _) => crate::dataplane::BRIDGE_MTU,
+        }
+    }
+}
+
+/// How a VXLAN network reaches the other hosts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VxlanSettings {
+    /// 1–16777215.
+    pub vni: u32,
+    /// UDP destination port of the tunnel.
+    pub port: u16,
+    /// The network's MTU (bridge, VXLAN device, workloads).
+    pub mtu: u32,
+    pub underlay: Underlay,
+}
+
+/// Where a VXLAN network's tunnel endpoint is on this host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Underlay {
+    /// Wherever routing sends the packets, from the address it picks.
+    Routed,
+    /// From this address (`--local`).
+    Local(IpAddr),
+    /// Through this interface (`--underlay`).
+    Device(String),
+    /// Inside WireGuard network `.0` (`--over`): from this host's address
+    /// on it, through its interface, so the whole segment is encrypted.
+    Over(String),
+}
+
+/// A remote tunnel endpoint of a VXLAN network: another host, reached at
+/// `address` (on the underlay, or on the WireGuard network the VXLAN
+/// network runs over).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VtepRecord {
+    pub network: String,
+    pub address: IpAddr,
+    /// The block of the subnet the host holds, when known: its first
+    /// address is where the host answers probes over the overlay.
+    pub block: Option<IpNet>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -1,8 +1,9 @@
 //! The continuous reconcile: a short periodic pass (see `server.rs`) that
 //! compares what the host holds with what weft made (`drift.rs`) and
 //! repairs only what differs, logging each repair at `warn` and counting
-//! it. Reading the host costs one dump of links, addresses and routes and
-//! one WireGuard read per network; nothing is written when nothing drifted.
+//! it. Reading the host costs one dump of links, addresses and routes, one
+//! WireGuard read per WireGuard network and one FDB dump per VXLAN device;
+//! nothing is written when nothing drifted.
 //!
 //! The firewall is not checked here: `weft_firewall::Firewall::apply`
 //! lists the whole table through `nft` to compare, which costs a process
@@ -52,17 +53,17 @@ impl<D: Dataplane> Agent<D> {
                 // A userspace engine whose TUN was deleted is still there:
                 // stop it, so the interface is made afresh.
                 self.dp
-                    .remove_network(&plan.ifname)
+                    .remove_network(&plan)
                     .and_then(|()| self.dp.ensure_network(&plan))
                     .and_then(|()| self.dp.ensure_services(&self.services_plan(net)))
             } else if drift.iter().any(Drift::needs_interface) {
                 self.dp.ensure_network(&plan)
             } else {
-                let peers = match &plan.kind {
-                    NetworkKind::Wireguard { peers, .. } => peers.as_slice(),
-                    NetworkKind::Bridge => &[],
-                };
-                self.dp.set_peers(&plan.ifname, peers)
+                match &plan.kind {
+                    NetworkKind::Wireguard { peers, .. } => self.dp.set_peers(&plan.ifname, peers),
+                    NetworkKind::Vxlan(vx) => self.dp.set_fdb(&vx.ifname, &vx.remotes),
+                    NetworkKind::Bridge => Ok(()),
+                }
             };
             self.settle(&mut report, &plan.ifname, &net.name, &drift, result);
         }

@@ -2,10 +2,10 @@
 //! reconciliation, and the gRPC server on a Unix socket.
 
 use crate::agent::Agent;
-use crate::dataplane::{Dataplane, peer_source};
+use crate::dataplane::{Dataplane, peer_source, vtep_source};
 use crate::error::chain;
 use crate::grpc::AgentService;
-use crate::health::{HealthBook, HealthSettings};
+use crate::health::{HealthBook, HealthSettings, PeerRef};
 use crate::linux::{LinuxDataplane, WireguardMode};
 use crate::network_services::{NetworkServices, fetch_records};
 use crate::store::Store;
@@ -22,7 +22,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
-use weft_model::PublicKey;
 use weft_proto::agent::agent_server::AgentServer;
 
 pub const DEFAULT_SOCKET: &str = "/run/weft/agent.sock";
@@ -263,6 +262,14 @@ async fn repair_drift<D: Dataplane + 'static>(agent: Arc<Mutex<Agent<D>>>, inter
     }
 }
 
+/// The zone source of what a peer's (or a remote VTEP's) agent serves.
+fn source_of(peer: &PeerRef) -> String {
+    match peer {
+        PeerRef::Key(key) => peer_source(key),
+        PeerRef::Vtep(address) => vtep_source(address),
+    }
+}
+
 /// Watch every peer: fetch its names over the tunnel (replacing that
 /// peer's source in the network's zone) and count the fetch as the peer's
 /// reachability probe. Sources of peers that are gone are dropped; a peer
@@ -296,20 +303,19 @@ async fn watch_peers<D: Dataplane + 'static>(
                 book.record(&network, key, result.is_ok());
                 match result {
                     Ok(records) => {
-                        if let Err(e) = services.set_records(&network, &peer_source(&key), records)
-                        {
+                        if let Err(e) = services.set_records(&network, &source_of(&key), records) {
                             tracing::debug!("{}", chain(&e));
                         }
                     }
                     Err(e) => tracing::debug!(%network, %addr, "probe peer: {e}"),
                 }
             }
-            let current: Vec<(String, PublicKey)> =
+            let current: Vec<(String, PeerRef)> =
                 targets.iter().map(|(n, k, _)| (n.clone(), *k)).collect();
             book.retain(&current);
             let now: HashSet<(String, String)> = current
                 .iter()
-                .map(|(n, k)| (n.clone(), peer_source(k)))
+                .map(|(n, k)| (n.clone(), source_of(k)))
                 .collect();
             for (network, source) in known.difference(&now) {
                 services.remove_source(network, source);

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use weft_dhcp::Lease;
 use weft_model::names::{Ifname, WorkloadName};
-use weft_model::{Mode, ModelError, naming};
+use weft_model::{ModelError, naming};
 
 /// The most queue pairs a NIC may ask for (what the kernel's TAP allows
 /// is 256 queues; hypervisors cap at the vCPUs anyway).
@@ -35,9 +35,10 @@ pub type DhcpPlan = BTreeMap<String, Vec<Lease>>;
 /// The prefix every workload link of the network starts with: the
 /// firewall knows the network's TAPs and veths by it.
 fn link_prefix(net: &NetworkRecord) -> String {
-    match net.mode {
-        Mode::Wireguard => naming::routed_veth_prefix(net.index),
-        Mode::Bridge => naming::BRIDGE_VETH_PREFIX.to_string(),
+    if net.mode.is_bridged() {
+        naming::BRIDGE_VETH_PREFIX.to_string()
+    } else {
+        naming::routed_veth_prefix(net.index)
     }
 }
 
@@ -105,10 +106,10 @@ impl<D: Dataplane> Agent<D> {
             }
         };
         let ip = self.allocate_ip(&net, spec.ip)?;
-        // Unique among the network's MACs: other VMs', and on a bridge the
-        // derived MACs of its containers too.
+        // Unique among the network's MACs: other VMs', and on a bridge (of
+        // a bridge or VXLAN network) the derived MACs of its containers too.
         let mut macs = self.store.vm_macs(&net.name)?;
-        if net.mode == Mode::Bridge {
+        if net.mode.is_bridged() {
             macs.extend(
                 self.store
                     .attachments_of_network(&net.name)?
@@ -153,11 +154,17 @@ impl<D: Dataplane> Agent<D> {
             else {
                 continue;
             };
+            // The network's DNS responder listens on this host's own
+            // address: on a VXLAN network not the gateway every host shares.
+            let dns_servers = match naming::host_address(&net.block) {
+                IpAddr::V4(dns) => vec![dns],
+                IpAddr::V6(_) => Vec::new(),
+            };
             let lease = Lease {
                 mac: vm.mac,
                 address,
                 router,
-                dns_servers: vec![router],
+                dns_servers,
                 domain: net.domain.clone(),
                 mtu: u16::try_from(p.mtu).unwrap_or(u16::MAX),
                 routes: Lease::routes_for(address, router, subnet, a.default_route),

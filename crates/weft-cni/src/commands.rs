@@ -124,6 +124,12 @@ fn ensure_network(conf: &NetConf, agent: &mut dyn AgentApi) -> Result<bool> {
         check_matches(conf, &net)?;
         return Ok(false);
     }
+    if conf.mode == Some(weft_model::Mode::Vxlan) {
+        return Err(CniError::invalid_config(format!(
+            "network {:?} does not exist on this host: a vxlan network is made with `weft network create {} --mode vxlan --vni N` and its peers with `weft peer add`",
+            conf.name, conf.name
+        )));
+    }
     let Some(subnet) = &conf.subnet else {
         return Err(CniError::invalid_config(format!(
             "network {:?} does not exist on this host: create it with `weft network create` or give \"subnet\" in the config",

@@ -26,9 +26,10 @@ pub struct Lease {
     /// network (the router is reached by the on-link route below), the
     /// subnet's prefix on a bridge.
     pub address: Ipv4Net,
-    /// The host's address on the network: the server id, the router and
-    /// the DNS server.
+    /// The NIC's gateway: the server id and the router. The host's address
+    /// on the network, or on a VXLAN network the gateway every host shares.
     pub router: Ipv4Addr,
+    /// The network's DNS responder: the host's own address.
     pub dns_servers: Vec<Ipv4Addr>,
     /// The network's DNS domain, the guest's search domain.
     pub domain: String,

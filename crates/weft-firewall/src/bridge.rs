@@ -11,14 +11,29 @@
 //!   set ports     { type ifname; flags interval }     prefixes ("fn-*")
 //!   set port-macs { type ifname . ether_addr }        port . MAC
 //!   set port-ips  { type ifname . ipv4_addr }         port . address
+//!   # with VXLAN networks only:
+//!   set local-gateways { type ifname . ipv4_addr }    VXLAN device . gateway
 //!   chain prerouting {    # filter hook prerouting, policy accept
 //!     iifname @ports iifname . ether saddr != @port-macs counter drop
 //!     ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp dport 67 accept
 //!     iifname @ports iifname . ip saddr != @port-ips counter drop
 //!     iifname @ports iifname . arp saddr ip != @port-ips counter drop
+//!     iifname . arp saddr ip @local-gateways counter drop
+//!     iifname . arp daddr ip @local-gateways counter drop
+//!   }
+//!   chain postrouting {   # filter hook postrouting, policy accept
+//!     oifname . arp saddr ip @local-gateways counter drop
+//!     oifname . arp daddr ip @local-gateways counter drop
 //!   }
 //! }
 //! ```
+//!
+//! The gateway rules serve VXLAN networks, whose every host carries the
+//! same gateway address: ARP asking for it or announcing it neither enters
+//! nor leaves through the VXLAN device, so a workload always resolves its
+//! gateway to its own host's bridge, and no host ever learns another's
+//! gateway MAC. (The alternative, one gateway MAC on every host, would have
+//! each bridge see its own MAC arrive from the VXLAN port.)
 //!
 //! The table is small (an element or two per workload on a bridge) and is
 //! replaced whole, in one transaction, when it changes.
@@ -30,6 +45,7 @@ use crate::model::NetworkRules;
 pub(crate) const FAMILY: &str = "bridge";
 const TABLE: &str = "weft";
 const CHAIN: &str = "prerouting";
+const POST_CHAIN: &str = "postrouting";
 /// nft's `filter` priority for the bridge family.
 const PRIORITY: i32 = -200;
 
@@ -101,6 +117,33 @@ pub(crate) fn bridge_batch(networks: &[NetworkRules]) -> Value {
                 "family": FAMILY, "table": TABLE, "chain": CHAIN, "expr": dhcp}}}));
         }
     }
+    let gateways: Vec<Value> = bridges
+        .iter()
+        .filter_map(|b| b.local_gateway.as_ref())
+        .map(|g| json!({"concat": [g.port, g.ip.to_string()]}))
+        .collect();
+    // Only VXLAN networks need these: a host with bridges alone keeps the
+    // table it always had.
+    if !gateways.is_empty() {
+        commands.push(set("local-gateways", json!(["ifname", "ipv4_addr"]), false));
+        commands.push(json!({"add": {"chain": {
+            "family": FAMILY, "table": TABLE, "name": POST_CHAIN, "type": "filter",
+            "hook": "postrouting", "prio": PRIORITY, "policy": "accept"}}}));
+        for (chain, key) in [(CHAIN, "iifname"), (POST_CHAIN, "oifname")] {
+            for field in ["saddr ip", "daddr ip"] {
+                let expr = json!([
+                    {"match": {"op": "==",
+                               "left": {"concat": [{"meta": {"key": key}},
+                                                   {"payload": {"protocol": "arp", "field": field}}]},
+                               "right": "@local-gateways"}},
+                    crate::nft_json::counter(),
+                    {"drop": null}
+                ]);
+                commands.push(json!({"add": {"rule": {
+                    "family": FAMILY, "table": TABLE, "chain": chain, "expr": expr}}}));
+            }
+        }
+    }
     let ports = bridges.iter().flat_map(|b| b.ports.iter());
     let macs: Vec<Value> = ports
         .clone()
@@ -113,6 +156,7 @@ pub(crate) fn bridge_batch(networks: &[NetworkRules]) -> Value {
         ("ports", prefixes.into_iter().map(Value::String).collect()),
         ("port-macs", macs),
         ("port-ips", ips),
+        ("local-gateways", gateways),
     ] {
         if !elements.is_empty() {
             commands.push(json!({"add": {"element": {
@@ -143,6 +187,7 @@ mod tests {
             bridge_ports: Some(BridgePorts {
                 prefix: "fn-".into(),
                 ports,
+                local_gateway: None,
             }),
             host_services: None,
         }
@@ -179,6 +224,32 @@ mod tests {
         // A bridge network without workloads still closes its ports.
         let text = bridge_batch(&[bridge_net(vec![])]).to_string();
         assert!(text.contains(r#""elem":["fn-*"]"#) && !text.contains("concat\":[\"fn-c"));
+        // Bridges alone need no gateway rules.
+        assert!(!text.contains("local-gateways"), "{text}");
+    }
+
+    #[test]
+    fn a_vxlan_gateway_keeps_its_arp_off_the_vxlan_device() {
+        let mut net = bridge_net(vec![]);
+        net.bridge_ports.as_mut().unwrap().local_gateway = Some(crate::model::LocalGateway {
+            port: "weft-vx0".into(),
+            ip: "10.50.255.254".parse().unwrap(),
+        });
+        let batch = bridge_batch(&[net]);
+        let text = batch.to_string();
+        assert!(
+            text.contains(r#"{"concat":["weft-vx0","10.50.255.254"]}"#),
+            "{text}"
+        );
+        // Into and out of the device, asked for and announced: four drops.
+        let drops = batch["nftables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c.to_string().contains("@local-gateways"))
+            .count();
+        assert_eq!(drops, 4, "{text}");
+        assert!(text.contains(r#""hook":"postrouting""#), "{text}");
     }
 
     #[test]

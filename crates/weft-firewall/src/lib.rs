@@ -43,7 +43,7 @@ mod table;
 
 pub use changes::{ChangeKind, Changes, changes};
 pub use error::FirewallError;
-pub use model::{BridgePort, BridgePorts, HostServices, IfMatch, NetworkRules};
+pub use model::{BridgePort, BridgePorts, HostServices, IfMatch, LocalGateway, NetworkRules};
 pub use nft::{Applied, Firewall};
 pub use ruleset::ruleset;
 pub use table::{Listed, Table};

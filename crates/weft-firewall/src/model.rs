@@ -47,6 +47,19 @@ pub struct BridgePorts {
     /// name not (yet) in `ports` carries nothing.
     pub prefix: String,
     pub ports: Vec<BridgePort>,
+    /// On a VXLAN network: the gateway every host's bridge carries, whose
+    /// ARP must never cross the VXLAN device `port`.
+    pub local_gateway: Option<LocalGateway>,
+}
+
+/// A gateway address that each host of a VXLAN segment carries itself: ARP
+/// that asks for it or announces it is dropped on the way into and out of
+/// the VXLAN device, so every workload resolves it to its own host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalGateway {
+    /// The VXLAN device (a port of the bridge).
+    pub port: String,
+    pub ip: std::net::Ipv4Addr,
 }
 
 /// A workload's port on a bridge: the host end of its veth, and the only

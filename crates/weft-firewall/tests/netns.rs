@@ -939,6 +939,7 @@ fn a_bridge_port_carries_only_its_workloads_mac_and_address() {
                     ip: "10.88.0.3".parse().unwrap(),
                 },
             ],
+            local_gateway: None,
         }),
         host_services: None,
     };

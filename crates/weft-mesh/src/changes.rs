@@ -4,7 +4,7 @@
 //! the executor, printed for people.
 
 use crate::container::Runtime;
-use crate::plan::{DnsRecord, KeyNeeded, PeerPlan, ServicePlan};
+use crate::plan::{DnsRecord, KeyNeeded, PeerPlan, ServicePlan, VtepPlan, VxlanNetworkPlan};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -30,6 +30,8 @@ pub enum Action {
         #[serde(with = "crate::plan::key_b64")]
         public_key: PublicKey,
     },
+    /// `weft peer rm NETWORK --endpoint ADDRESS` (a VXLAN network's VTEP).
+    RemoveVtep { network: String, address: IpAddr },
     /// `weft network rm NETWORK --force`.
     RemoveNetwork { network: String },
     /// `weft network create NETWORK --subnet --block --listen-port` (the
@@ -41,7 +43,13 @@ pub enum Action {
         block: IpNet,
         listen_port: u16,
         internal: bool,
+        /// A VXLAN network's VNI and carrier (`--mode vxlan --vni --over`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vxlan: Option<VxlanNetworkPlan>,
     },
+    /// `weft peer add NETWORK --endpoint ADDRESS --allowed-ips BLOCK` for
+    /// a VXLAN network's VTEP the host does not have (or has otherwise).
+    AddVtep { network: String, vtep: VtepPlan },
     /// `weft peer add NETWORK …` for a peer the host does not have.
     AddPeer { network: String, peer: PeerPlan },
     /// `weft peer add NETWORK …` replacing a peer that differs.
@@ -73,10 +81,10 @@ impl Action {
         match self {
             Action::StopService { .. } => 0,
             Action::Detach { .. } => 1,
-            Action::RemovePeer { .. } => 2,
+            Action::RemovePeer { .. } | Action::RemoveVtep { .. } => 2,
             Action::RemoveNetwork { .. } => 3,
             Action::CreateNetwork { .. } => 4,
-            Action::AddPeer { .. } | Action::UpdatePeer { .. } => 5,
+            Action::AddPeer { .. } | Action::UpdatePeer { .. } | Action::AddVtep { .. } => 5,
             Action::SetDns { .. } => 6,
             // Docker cannot join a namespace made beforehand: its container
             // starts first, and its own namespace is attached.
@@ -105,17 +113,42 @@ impl fmt::Display for Action {
                 network,
                 public_key,
             } => write!(f, "remove peer {public_key} from {network}"),
+            Action::RemoveVtep { network, address } => {
+                write!(f, "remove VTEP {address} from {network}")
+            }
             Action::RemoveNetwork { network } => write!(f, "remove network {network}"),
+            Action::CreateNetwork {
+                network,
+                subnet,
+                block,
+                internal,
+                vxlan: Some(vx),
+                ..
+            } => write!(
+                f,
+                "create network {network} (vxlan, vni {}{}, {subnet}, block {block}{})",
+                vx.vni,
+                vx.over
+                    .as_ref()
+                    .map_or(String::new(), |o| format!(" over {o}")),
+                if *internal { ", internal" } else { "" }
+            ),
             Action::CreateNetwork {
                 network,
                 subnet,
                 block,
                 listen_port,
                 internal,
+                vxlan: None,
             } => write!(
                 f,
                 "create network {network} ({subnet}, block {block}, port {listen_port}{})",
                 if *internal { ", internal" } else { "" }
+            ),
+            Action::AddVtep { network, vtep } => write!(
+                f,
+                "add VTEP {} ({}, {}) to {network}",
+                vtep.address, vtep.host, vtep.block
             ),
             Action::AddPeer { network, peer } | Action::UpdatePeer { network, peer } => {
                 let verb = if matches!(self, Action::AddPeer { .. }) {

@@ -9,7 +9,7 @@
 //! on a host is never touched.
 
 use crate::changes::{Action, Changes};
-use crate::observed::{HostState, NetworkState, Observed, PeerState};
+use crate::observed::{HostState, NetworkState, Observed, PeerState, VtepState};
 use crate::plan::{HostNetworkPlan, HostPlan, PeerPlan, Plan, ServicePlan, owned_service};
 use crate::planner::fits;
 use ipnet::IpNet;
@@ -76,8 +76,14 @@ fn remove_all<'a>(state: &HostState, networks: impl Iterator<Item = &'a str>) ->
     let stops = state.services.keys().map(|service| Action::StopService {
         service: service.clone(),
     });
-    let removals = networks
+    // A VXLAN network over a WireGuard network goes before its carrier
+    // (the agent keeps a carrier while something runs over it).
+    let (over, rest): (Vec<&str>, Vec<&str>) = networks
         .filter(|n| state.networks.contains_key(*n))
+        .partition(|n| state.networks[*n].over.is_some());
+    let removals = over
+        .into_iter()
+        .chain(rest)
         .map(|network| Action::RemoveNetwork {
             network: network.to_owned(),
         });
@@ -102,6 +108,7 @@ fn diff_networks(
         let have = state.networks.get(&want.network);
         if let Some(have) = have.filter(|have| fits(have, want)) {
             diff_peers(want, &have.peers, actions);
+            diff_vteps(want, &have.vteps, actions);
             if have.dns.as_ref().is_some_and(|dns| dns != records) {
                 actions.push(Action::SetDns {
                     network: want.network.clone(),
@@ -122,8 +129,10 @@ fn diff_networks(
             block: want.block,
             listen_port: want.listen_port,
             internal: want.internal,
+            vxlan: want.vxlan.clone(),
         });
         diff_peers(want, &[], actions);
+        diff_vteps(want, &[], actions);
         if !records.is_empty() {
             actions.push(Action::SetDns {
                 network: want.network.clone(),
@@ -167,6 +176,27 @@ fn diff_peers(want: &HostNetworkPlan, have: &[PeerState], actions: &mut Vec<Acti
             actions.push(Action::RemovePeer {
                 network: network(),
                 public_key: current.public_key,
+            });
+        }
+    }
+}
+
+/// A VXLAN network's VTEPs: each planned one with its block, no other.
+fn diff_vteps(want: &HostNetworkPlan, have: &[VtepState], actions: &mut Vec<Action>) {
+    for vtep in &want.vteps {
+        let current = have.iter().find(|v| v.address == vtep.address);
+        if current.is_none_or(|v| v.block != Some(vtep.block)) {
+            actions.push(Action::AddVtep {
+                network: want.network.clone(),
+                vtep: vtep.clone(),
+            });
+        }
+    }
+    for current in have {
+        if !want.vteps.iter().any(|v| v.address == current.address) {
+            actions.push(Action::RemoveVtep {
+                network: want.network.clone(),
+                address: current.address,
             });
         }
     }

@@ -60,6 +60,14 @@ pub enum PlanError {
     },
     #[error("lab underlay pool {pool} has no free address for host {host:?}")]
     NoFreeUnderlay { pool: String, host: String },
+    #[error(
+        "network {network:?}: host {host:?}'s endpoint {endpoint} is not an IP address; a VXLAN tunnel endpoint must be one"
+    )]
+    VtepNotAnAddress {
+        network: String,
+        host: String,
+        endpoint: String,
+    },
 }
 
 #[cfg(test)]

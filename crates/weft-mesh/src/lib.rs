@@ -81,10 +81,11 @@ pub use container::{Runtime, Volume};
 pub use diff::{diff, teardown};
 pub use error::{MeshError, PlanError};
 pub use health::{DEFAULT_DEGRADED_AFTER, Health, health};
-pub use observed::{HostState, NetworkState, Observed, PeerState, ServiceState};
+pub use observed::{HostState, NetworkState, Observed, PeerState, ServiceState, VtepState};
 pub use plan::{
     ContainerPlan, DnsRecord, HostNetworkPlan, HostPlan, KeyNeeded, NetworkPlan, PeerPlan, Plan,
-    Role, ServiceAddress, ServicePlan, VmPlan, owned_service, workload_id,
+    Role, ServiceAddress, ServicePlan, VmPlan, VtepPlan, VxlanNetworkPlan, owned_service,
+    workload_id,
 };
 pub use planner::{assign_lab_underlay, plan};
 pub use schema::{

@@ -49,9 +49,19 @@ pub struct NetworkState {
     /// The agent's mode name (`wireguard`, `bridge`).
     #[serde(rename = "mode", default = "wireguard")]
     pub mode: String,
-    /// The public half of the key the agent generated for this network.
-    #[serde(rename = "public_key", with = "crate::plan::key_b64")]
-    pub public_key: PublicKey,
+    /// The public half of the key the agent generated for this network
+    /// (none on a VXLAN network).
+    #[serde(rename = "public_key", with = "crate::plan::opt_key_b64", default)]
+    pub public_key: Option<PublicKey>,
+    /// A VXLAN network's VNI.
+    #[serde(rename = "vni", default)]
+    pub vni: Option<u32>,
+    /// The WireGuard network a VXLAN network runs over, if any.
+    #[serde(rename = "over", default)]
+    pub over: Option<String>,
+    /// A VXLAN network's remote tunnel endpoints.
+    #[serde(rename = "vteps", default)]
+    pub vteps: Vec<VtepState>,
     /// `None` when the agent does not say.
     #[serde(rename = "internal", default)]
     pub internal: Option<bool>,
@@ -68,6 +78,15 @@ pub struct NetworkState {
 
 fn wireguard() -> String {
     "wireguard".to_owned()
+}
+
+/// A VXLAN network's tunnel endpoint as the agent has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VtepState {
+    #[serde(rename = "address")]
+    pub address: IpAddr,
+    #[serde(rename = "block", default)]
+    pub block: Option<IpNet>,
 }
 
 /// A peer as the agent has it.

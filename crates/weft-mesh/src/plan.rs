@@ -50,6 +50,33 @@ pub struct NetworkPlan {
     /// What this network's DNS responders answer on every host, by name.
     #[serde(rename = "dns")]
     pub dns: Vec<DnsRecord>,
+    /// Set for `mode: vxlan`.
+    #[serde(rename = "vxlan", default)]
+    pub vxlan: Option<VxlanNetworkPlan>,
+}
+
+/// A VXLAN network, mesh-wide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VxlanNetworkPlan {
+    #[serde(rename = "vni")]
+    pub vni: u32,
+    /// The WireGuard network that carries it, if any.
+    #[serde(rename = "over")]
+    pub over: Option<String>,
+}
+
+/// Another host as a VXLAN network's tunnel endpoint: one FDB entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VtepPlan {
+    /// The host this VTEP is.
+    #[serde(rename = "host")]
+    pub host: String,
+    /// Its underlay address, or its address on the `over` network.
+    #[serde(rename = "address")]
+    pub address: IpAddr,
+    /// Its block, where it answers probes.
+    #[serde(rename = "block")]
+    pub block: IpNet,
 }
 
 /// `<name>.<domain>` → an address on one network.
@@ -121,6 +148,13 @@ pub struct HostNetworkPlan {
     /// By host, in file order; peers whose key is not known yet are absent.
     #[serde(rename = "peers")]
     pub peers: Vec<PeerPlan>,
+    /// A VXLAN network's: its VNI and carrier (the other fields of a
+    /// WireGuard network, port and key, stay 0 and empty).
+    #[serde(rename = "vxlan", default)]
+    pub vxlan: Option<VxlanNetworkPlan>,
+    /// A VXLAN network's other hosts, by host in file order.
+    #[serde(rename = "vteps", default)]
+    pub vteps: Vec<VtepPlan>,
 }
 
 /// Another host as a WireGuard peer.

@@ -8,6 +8,7 @@
 
 mod services;
 mod underlay;
+mod vxlan;
 
 pub use underlay::assign_lab_underlay;
 
@@ -53,12 +54,19 @@ pub fn plan(mesh: &ValidMesh, observed: &Observed) -> Result<Plan, PlanError> {
                 role: role(net, &host.name),
                 public_key: None,
                 peers: Vec::new(),
+                vxlan: vxlan::network_plan(net),
+                vteps: Vec::new(),
             };
+            if hn.vxlan.is_some() {
+                // No key to wait for: its peers are the other hosts' VTEPs.
+                nets.push(hn);
+                continue;
+            }
             hn.public_key = states[h]
                 .networks
                 .get(net.name.as_str())
                 .filter(|state| fits(state, &hn))
-                .map(|state| state.public_key);
+                .and_then(|state| state.public_key);
             if hn.public_key.is_none() {
                 needs_keys.push(KeyNeeded {
                     host: host.name.to_string(),
@@ -71,9 +79,11 @@ pub fn plan(mesh: &ValidMesh, observed: &Observed) -> Result<Plan, PlanError> {
     }
 
     let peers = peers(mesh, &host_nets, &endpoints);
+    let vteps = vxlan::vteps(mesh, &blocks, &endpoints)?;
     for (h, nets) in host_nets.iter_mut().enumerate() {
         for (n, hn) in nets.iter_mut().enumerate() {
             hn.peers = peers[h][n].clone();
+            hn.vteps = vteps[h][n].clone();
         }
     }
     let services = service_plans(mesh, &states, &host_nets)?;
@@ -88,6 +98,7 @@ pub fn plan(mesh: &ValidMesh, observed: &Observed) -> Result<Plan, PlanError> {
             internal: net.internal,
             hub: net.hub.as_ref().map(|h| h.to_string()),
             dns: dns_records(mesh, n, &host_nets, &services),
+            vxlan: vxlan::network_plan(net),
         })
         .collect();
     let hosts = mesh
@@ -116,6 +127,9 @@ pub fn plan(mesh: &ValidMesh, observed: &Observed) -> Result<Plan, PlanError> {
 /// is removed and created anew (the agent cannot change a network's block
 /// or port in place), which also makes a new key.
 pub fn fits(state: &NetworkState, want: &HostNetworkPlan) -> bool {
+    if let Some(vx) = &want.vxlan {
+        return vxlan::fits(state, want, vx);
+    }
     state.mode == "wireguard"
         && state.subnet == want.subnet
         && state.block == want.block
@@ -159,24 +173,30 @@ fn endpoints(mesh: &ValidMesh, observed: &Observed) -> Result<Vec<Option<Address
 /// listen_port + networks`; a port the agent already has in that range is
 /// kept, the others get the lowest free one in file order.
 fn listen_ports(mesh: &ValidMesh, states: &[&HostState]) -> Vec<Vec<u16>> {
-    let count = mesh.networks.len() as u16;
+    // VXLAN networks listen on no port of their own.
+    let wireguard = |net: &NetworkSpec| net.mode == weft_model::Mode::Wireguard;
+    let count = mesh.networks.iter().filter(|n| wireguard(n)).count() as u16;
     mesh.hosts
         .iter()
         .zip(states)
         .map(|(host, state)| {
             // Validation made sure the last port fits in a u16.
-            let range = host.listen_port..=host.listen_port + (count - 1);
+            let range = host.listen_port..=host.listen_port + count.saturating_sub(1);
             let mut taken = BTreeSet::new();
             let kept: Vec<Option<u16>> = mesh
                 .networks
                 .iter()
                 .map(|net| {
                     let port = state.networks.get(net.name.as_str())?.listen_port;
-                    (range.contains(&port) && taken.insert(port)).then_some(port)
+                    (wireguard(net) && range.contains(&port) && taken.insert(port)).then_some(port)
                 })
                 .collect();
             kept.into_iter()
-                .map(|port| {
+                .zip(&mesh.networks)
+                .map(|(port, net)| {
+                    if !wireguard(net) {
+                        return 0;
+                    }
                     port.unwrap_or_else(|| {
                         let free = range
                             .clone()
@@ -299,11 +319,14 @@ mod tests {
 
     fn have(subnet: &str, block: &str, port: u16, key: u8) -> NetworkState {
         NetworkState {
+            vni: None,
+            over: None,
+            vteps: vec![],
             subnet: subnet.parse().unwrap(),
             block: block.parse().unwrap(),
             listen_port: port,
             mode: "wireguard".into(),
-            public_key: PublicKey([key; 32]),
+            public_key: Some(PublicKey([key; 32])),
             internal: None,
             peers: vec![],
             attachments: BTreeMap::new(),

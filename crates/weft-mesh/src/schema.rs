@@ -68,6 +68,13 @@ pub struct NetworkSpec {
     /// Default: off, except spokes → hub (25 s).
     #[serde(rename = "keepalive", default)]
     pub keepalive: Option<u16>,
+    /// `mode: vxlan`: the VXLAN network identifier (1–16777215).
+    #[serde(rename = "vni", default)]
+    pub vni: Option<u32>,
+    /// `mode: vxlan`: a WireGuard network of the file that carries the
+    /// segment (its hosts' addresses there are the tunnel endpoints).
+    #[serde(rename = "over", default)]
+    pub over: Option<Name>,
 }
 
 impl NetworkSpec {

@@ -73,6 +73,43 @@ impl MeshFile {
         Ok(ValidMesh(self))
     }
 
+    /// `vni` and `over` belong to VXLAN networks: a VNI unique in the file,
+    /// carried (`over`) by a WireGuard network listed before it.
+    fn check_vxlan(&self, i: usize) -> Result {
+        let net = &self.networks[i];
+        let at = |key: &str| format!("networks[{i}].{key}");
+        if net.mode != Mode::Vxlan {
+            for (key, given) in [("vni", net.vni.is_some()), ("over", net.over.is_some())] {
+                if given {
+                    return err(at(key), "only a vxlan network (mode: vxlan) has one");
+                }
+            }
+            return Ok(());
+        }
+        let Some(vni) = net.vni else {
+            return err(at("vni"), "a vxlan network needs one (1 to 16777215)");
+        };
+        if let Err(e) = weft_model::network::validate_vni(vni) {
+            return err(at("vni"), e.to_string());
+        }
+        if let Some(j) = self.networks[..i].iter().position(|o| o.vni == Some(vni)) {
+            return err(at("vni"), format!("{vni} is networks[{j}]'s too"));
+        }
+        if net.hub.is_some() {
+            return err(at("hub"), "a vxlan network is one segment: it has no hub");
+        }
+        if let Some(over) = &net.over {
+            let carrier = self.networks[..i].iter().find(|o| o.name == *over);
+            if !carrier.is_some_and(|o| o.mode == Mode::Wireguard) {
+                return err(
+                    at("over"),
+                    format!("{over:?} is not a wireguard network listed before this one"),
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn check_networks(&self) -> Result {
         if self.networks.is_empty() {
             return err("networks", "at least one network is required");
@@ -84,16 +121,17 @@ impl MeshFile {
             if let Err(e) = weft_model::names::validate_network_name(&net.name) {
                 return err(at("name"), e.to_string());
             }
-            if net.mode != Mode::Wireguard {
+            if net.mode == Mode::Bridge {
                 return err(
                     at("mode"),
                     format!(
-                        "{:?}: a {} network lives on one host; a mesh file takes wireguard networks",
+                        "{:?}: a {} network lives on one host; a mesh file takes wireguard and vxlan networks",
                         net.mode.as_str(),
                         net.mode
                     ),
                 );
             }
+            self.check_vxlan(i)?;
             if let Err(e) = validate_subnet(&net.subnet) {
                 return err(at("subnet"), e.to_string());
             }

@@ -52,7 +52,7 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "unknown network mode",
         "name: m\nnetworks: [{name: blue, mode: vlan}]\nhosts: [{name: h1, lab: true}]\n",
         "networks[0].mode",
-        "expected wireguard or bridge",
+        "expected wireguard, bridge or vxlan",
     ),
     (
         "unknown service kind",
@@ -119,7 +119,37 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "bridge network in a mesh",
         "name: m\nnetworks: [{name: blue, mode: bridge}]\nhosts: [{name: h1, lab: true}]\n",
         "networks[0].mode",
-        "a mesh file takes wireguard networks",
+        "a mesh file takes wireguard and vxlan networks",
+    ),
+    (
+        "vxlan network without a vni",
+        "name: m\nnetworks: [{name: l2, mode: vxlan}]\nhosts: [{name: h1, lab: true}]\n",
+        "networks[0].vni",
+        "a vxlan network needs one",
+    ),
+    (
+        "vni out of range",
+        "name: m\nnetworks: [{name: l2, mode: vxlan, vni: 16777216}]\nhosts: [{name: h1, lab: true}]\n",
+        "networks[0].vni",
+        "from 1 to 16777215",
+    ),
+    (
+        "one vni twice",
+        "name: m\nnetworks: [{name: a, mode: vxlan, vni: 5, subnet: 10.50.0.0/16}, {name: b, mode: vxlan, vni: 5, subnet: 10.51.0.0/16}]\nhosts: [{name: h1, lab: true}]\n",
+        "networks[1].vni",
+        "is networks[0]'s too",
+    ),
+    (
+        "vni on a wireguard network",
+        "name: m\nnetworks: [{name: blue, vni: 5}]\nhosts: [{name: h1, lab: true}]\n",
+        "networks[0].vni",
+        "only a vxlan network",
+    ),
+    (
+        "over a network that is not wireguard",
+        "name: m\nnetworks: [{name: a, mode: vxlan, vni: 5, subnet: 10.50.0.0/16}, {name: b, mode: vxlan, vni: 6, over: a, subnet: 10.51.0.0/16}]\nhosts: [{name: h1, lab: true}]\n",
+        "networks[1].over",
+        "is not a wireguard network listed before this one",
     ),
     (
         "overlapping subnets",

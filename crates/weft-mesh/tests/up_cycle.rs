@@ -429,3 +429,86 @@ fn a_peer_changed_behind_the_mesh_is_put_back() {
         "{actions:?}"
     );
 }
+
+const SEGMENTS: &str = "
+name: l2
+networks:
+  - {name: blue}
+  - {name: lan, mode: vxlan, vni: 100, subnet: 10.50.0.0/16}
+  - {name: sec, mode: vxlan, vni: 300, over: blue, subnet: 10.60.0.0/16}
+hosts:
+  - {name: h1, ssh: root@192.0.2.1}
+  - {name: h2, ssh: root@192.0.2.2}
+  - {name: h3, ssh: root@192.0.2.3}
+services:
+  - {name: db, host: h2, kind: container, networks: [lan]}
+";
+
+#[test]
+fn vxlan_networks_get_every_other_host_as_a_vtep_and_a_second_up_changes_nothing() {
+    let mesh = mesh(SEGMENTS);
+    let mut cluster = Cluster::default();
+    let up = cluster.up(&mesh);
+    // VXLAN networks wait for no key: their VTEPs come in the first round.
+    let first: Vec<String> = up.rounds[0]
+        .host("h1")
+        .unwrap()
+        .actions
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    for want in [
+        "create network blue (10.42.0.0/16, block 10.42.0.0/24, port 51820)",
+        "create network lan (vxlan, vni 100, 10.50.0.0/16, block 10.50.0.0/24)",
+        "create network sec (vxlan, vni 300 over blue, 10.60.0.0/16, block 10.60.0.0/24)",
+        "add VTEP 192.0.2.2 (h2, 10.50.1.0/24) to lan",
+        "add VTEP 192.0.2.3 (h3, 10.50.2.0/24) to lan",
+        "add VTEP 10.42.1.1 (h2, 10.60.1.0/24) to sec",
+        "add VTEP 10.42.2.1 (h3, 10.60.2.0/24) to sec",
+    ] {
+        assert!(
+            first.contains(&want.to_string()),
+            "{want:?} not in {first:#?}"
+        );
+    }
+    // The carrier is made before what runs over it.
+    let position = |what: &str| first.iter().position(|a| a.starts_with(what)).unwrap();
+    assert!(position("create network blue") < position("create network sec"));
+    assert_eq!(up.rounds[0].waiting_for_keys.len(), 3, "blue's keys only");
+    let db = up.plan.service("db").unwrap();
+    assert_eq!(db.addresses[0].address.to_string(), "10.50.1.2");
+
+    let again = cluster.up(&mesh);
+    assert!(again.rounds.is_empty(), "{:?}", again.rounds);
+
+    // A host leaves the file: the others drop its peer and VTEPs, and its
+    // name.
+    let two = mesh_without(SEGMENTS, "  - {name: h3, ssh: root@192.0.2.3}\n");
+    let after = cluster.up(&two);
+    let h1: Vec<String> = after.rounds[0]
+        .host("h1")
+        .unwrap()
+        .actions
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        h1,
+        [
+            format!(
+                "remove peer {} from blue",
+                hn(&up.plan, "h3", "blue").public_key.unwrap()
+            ),
+            "remove VTEP 192.0.2.3 from lan".to_string(),
+            "remove VTEP 10.42.2.1 from sec".to_string(),
+            "set 2 DNS records on blue".to_string(),
+            "set 3 DNS records on lan".to_string(),
+            "set 2 DNS records on sec".to_string(),
+        ]
+    );
+}
+
+fn mesh_without(text: &str, line: &str) -> weft_mesh::ValidMesh {
+    assert!(text.contains(line));
+    mesh(&text.replace(line, ""))
+}

@@ -131,6 +131,12 @@ pub(crate) fn first_usable(block: &IpNet) -> IpAddr {
     from_u128(block.addr().is_ipv4(), usable_range(block).0)
 }
 
+/// The last address of `net` that may be given out (a VXLAN network's
+/// gateway, [`crate::naming::vxlan_gateway`]).
+pub(crate) fn last_usable(net: &IpNet) -> IpAddr {
+    from_u128(net.addr().is_ipv4(), usable_range(net).1)
+}
+
 /// Lowest free workload address in `block`, skipping the host address and
 /// everything in `used`.
 pub fn allocate(block: &IpNet, used: &BTreeSet<IpAddr>) -> Result<IpAddr, ModelError> {

@@ -32,7 +32,28 @@ pub fn network_ifname(mode: Mode, index: u32) -> String {
     match mode {
         Mode::Wireguard => wireguard_ifname(index),
         Mode::Bridge => bridge_ifname(index),
+        Mode::Vxlan => vxlan_bridge_ifname(index),
     }
+}
+
+/// The bridge of the VXLAN network with this index: weft-vbr0, …
+pub fn vxlan_bridge_ifname(index: u32) -> String {
+    format!("weft-vbr{index}")
+}
+
+/// The VXLAN device of the VXLAN network with this index, a port of its
+/// bridge: weft-vx0, …
+pub fn vxlan_ifname(index: u32) -> String {
+    format!("weft-vx{index}")
+}
+
+/// The gateway of a VXLAN network, the same on every host: the subnet's
+/// last usable address (its first belongs to the first block's host).
+/// Every host's bridge carries it and keeps ARP for it local (see
+/// `weft-firewall`'s bridge table), so each workload's gateway is its own
+/// host.
+pub fn vxlan_gateway(subnet: &IpNet) -> IpAddr {
+    addressing::last_usable(subnet)
 }
 
 /// The host's own address in its block: the first usable one, the
@@ -48,7 +69,9 @@ pub fn host_interface_address(mode: Mode, subnet: &IpNet, block: &IpNet) -> IpNe
     let ip = host_address(block);
     match mode {
         Mode::Wireguard => addressing::single(ip),
-        Mode::Bridge => IpNet::new(ip, subnet.prefix_len()).expect("prefix of a valid subnet"),
+        Mode::Bridge | Mode::Vxlan => {
+            IpNet::new(ip, subnet.prefix_len()).expect("prefix of a valid subnet")
+        }
     }
 }
 
@@ -68,7 +91,7 @@ pub fn workload_host_ifname<'a>(
             workload_id,
             taken,
         ),
-        Mode::Bridge => {
+        Mode::Bridge | Mode::Vxlan => {
             host_veth_name(BRIDGE_VETH_PREFIX, BRIDGE_VETH_ID_CHARS, workload_id, taken)
         }
     }
@@ -278,6 +301,10 @@ mod tests {
     fn network_interfaces_and_aliases() {
         assert_eq!(network_ifname(Mode::Wireguard, 3), "wg3");
         assert_eq!(network_ifname(Mode::Bridge, 0), "weft-br0");
+        assert_eq!(network_ifname(Mode::Vxlan, 2), "weft-vbr2");
+        assert_eq!(vxlan_ifname(2), "weft-vx2");
+        let subnet: IpNet = "10.50.0.0/16".parse().unwrap();
+        assert_eq!(vxlan_gateway(&subnet).to_string(), "10.50.255.254");
         assert_eq!(network_alias("blue"), "weft:blue");
         assert_eq!(attachment_alias("blue", "c1"), "weft:blue/c1");
         assert!(attachment_alias("blue", "c1").starts_with(ALIAS_PREFIX));

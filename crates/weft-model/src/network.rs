@@ -13,20 +13,25 @@ pub enum Mode {
     Wireguard,
     /// One host's L2 bridge with a gateway address (the flatnet seed).
     Bridge,
+    /// One L2 segment across hosts: a bridge per host joined by a VXLAN
+    /// device, a block of the subnet per host, the same gateway on every
+    /// host.
+    Vxlan,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 2] = [Mode::Wireguard, Mode::Bridge];
+    pub const ALL: [Mode; 3] = [Mode::Wireguard, Mode::Bridge, Mode::Vxlan];
 
     /// Parse a mode name; empty means the default.
     pub fn parse(text: &str) -> Result<Mode, ModelError> {
         match text {
             "" | "wireguard" => Ok(Mode::Wireguard),
             "bridge" => Ok(Mode::Bridge),
+            "vxlan" => Ok(Mode::Vxlan),
             other => Err(ModelError::invalid(
                 "mode",
                 other,
-                "expected wireguard or bridge",
+                "expected wireguard, bridge or vxlan",
             )),
         }
     }
@@ -35,7 +40,14 @@ impl Mode {
         match self {
             Mode::Wireguard => "wireguard",
             Mode::Bridge => "bridge",
+            Mode::Vxlan => "vxlan",
         }
+    }
+
+    /// Workloads sit on a bridge (bridge and VXLAN networks) rather than
+    /// behind a routed veth.
+    pub fn is_bridged(self) -> bool {
+        matches!(self, Mode::Bridge | Mode::Vxlan)
     }
 }
 
@@ -43,6 +55,46 @@ impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// VXLAN network identifiers: 24 bits, 0 reserved.
+pub const VNI_MAX: u32 = 16_777_215;
+
+/// IANA's VXLAN port; the kernel's own default (8472) predates it.
+pub const DEFAULT_VXLAN_PORT: u16 = 4789;
+
+/// What VXLAN adds to a frame over IPv4: outer IPv4 (20), UDP (8), VXLAN
+/// (8) and the inner Ethernet header (14).
+pub const VXLAN_OVERHEAD_V4: u32 = 50;
+
+/// The same over IPv6 (an outer header of 40).
+pub const VXLAN_OVERHEAD_V6: u32 = 70;
+
+/// What VXLAN takes of the underlay's MTU, by the underlay's family.
+pub fn vxlan_overhead(ipv6_underlay: bool) -> u32 {
+    if ipv6_underlay {
+        VXLAN_OVERHEAD_V6
+    } else {
+        VXLAN_OVERHEAD_V4
+    }
+}
+
+/// A VNI from 1 to [`VNI_MAX`].
+pub fn validate_vni(vni: u32) -> Result<u32, ModelError> {
+    if vni == 0 || vni > VNI_MAX {
+        return Err(ModelError::invalid(
+            "vni",
+            vni,
+            format!("must be from 1 to {VNI_MAX}"),
+        ));
+    }
+    Ok(vni)
+}
+
+/// The largest MTU a VXLAN network over an underlay of MTU `underlay` can
+/// carry.
+pub fn vxlan_mtu(underlay: u32, ipv6_underlay: bool) -> u32 {
+    underlay.saturating_sub(vxlan_overhead(ipv6_underlay))
 }
 
 /// The DNS domain of a network when none is given.
@@ -53,8 +105,8 @@ pub const DEFAULT_BLOCK_PREFIX_V4: u8 = 24;
 pub const DEFAULT_BLOCK_PREFIX_V6: u8 = 64;
 
 /// The host block when none is given: the whole subnet for a bridge (it
-/// lives on one host); for WireGuard the subnet's first /24 (/64 for IPv6),
-/// or the whole subnet when it is smaller than that.
+/// lives on one host); for WireGuard and VXLAN the subnet's first /24 (/64
+/// for IPv6), or the whole subnet when it is smaller than that.
 pub fn default_block(mode: Mode, subnet: &IpNet) -> IpNet {
     let prefix = match subnet {
         IpNet::V4(_) => DEFAULT_BLOCK_PREFIX_V4,
@@ -74,11 +126,27 @@ mod tests {
     fn modes() {
         assert_eq!(Mode::parse("").unwrap(), Mode::Wireguard);
         assert_eq!(Mode::parse("bridge").unwrap(), Mode::Bridge);
+        assert_eq!(Mode::parse("vxlan").unwrap(), Mode::Vxlan);
+        assert!(Mode::Vxlan.is_bridged() && Mode::Bridge.is_bridged());
+        assert!(!Mode::Wireguard.is_bridged());
         let err = Mode::parse("vlan").unwrap_err().to_string();
         assert!(err.contains("mode") && err.contains("vlan"), "{err}");
         for m in Mode::ALL {
             assert_eq!(Mode::parse(m.as_str()).unwrap(), m);
         }
+    }
+
+    #[test]
+    fn vnis_and_mtus() {
+        assert_eq!(validate_vni(1).unwrap(), 1);
+        assert_eq!(validate_vni(VNI_MAX).unwrap(), VNI_MAX);
+        for bad in [0, VNI_MAX + 1] {
+            let err = validate_vni(bad).unwrap_err().to_string();
+            assert!(err.contains("vni") && err.contains("16777215"), "{err}");
+        }
+        assert_eq!(vxlan_mtu(1500, false), 1450);
+        assert_eq!(vxlan_mtu(1420, false), 1370);
+        assert_eq!(vxlan_mtu(1500, true), 1430);
     }
 
     #[test]
@@ -95,6 +163,10 @@ mod tests {
         assert_eq!(
             default_block(Mode::Bridge, &n("10.88.0.0/16")),
             n("10.88.0.0/16")
+        );
+        assert_eq!(
+            default_block(Mode::Vxlan, &n("10.50.0.0/16")),
+            n("10.50.0.0/24")
         );
         assert_eq!(
             default_block(Mode::Wireguard, &n("fd00::/48")),

@@ -1,6 +1,6 @@
 //! weft-net: the one narrow seam through which weft does privileged network
-//! work — network namespaces, links (TAPs for VMs too), addresses, routes
-//! and sysctls.
+//! work — network namespaces, links (TAPs for VMs too), addresses, routes,
+//! sysctls, and VXLAN devices with their forwarding database.
 //!
 //! Everything is synchronous. A [`Netlink`] handle is bound to the namespace
 //! it was opened in ([`Netlink::in_netns`] opens it on a short-lived thread
@@ -15,6 +15,7 @@ mod netns;
 mod route;
 mod sysctl;
 mod tap;
+mod vxlan;
 
 pub use addr::Address;
 pub use error::{NetError, Result};
@@ -25,6 +26,7 @@ pub use netns::{Netns, NetnsId};
 pub use route::{Route, RouteScope, WEFT_ROUTE_PROTOCOL};
 pub use sysctl::{get_sysctl, set_sysctl};
 pub use tap::{TapOptions, create_tap};
+pub use vxlan::{FLOOD_MAC, FdbEntry, VxlanConfig};
 
 #[cfg(test)]
 mod tests {

@@ -74,7 +74,7 @@ impl Link {
 }
 
 /// Rejects names the kernel would refuse, with a message naming the problem.
-fn check_ifname(op: &str, name: &str) -> Result<()> {
+pub(crate) fn check_ifname(op: &str, name: &str) -> Result<()> {
     let reason = if name.is_empty() {
         "empty interface name"
     } else if name.len() > MAX_IFNAME_LEN {
@@ -131,6 +131,25 @@ impl Netlink {
     pub fn link_by_index(&mut self, index: u32) -> Result<Option<Link>> {
         let op = self.describe(format_args!("look up link #{index}"));
         self.get_link(link_message(index), &op)
+    }
+
+    /// The IFLA_LINKINFO of link `index` (kind and kind-specific data);
+    /// None when the link is gone.
+    pub(crate) fn link_info(&mut self, index: u32, op: &str) -> Result<Option<Vec<LinkInfo>>> {
+        let replies = match self.request(RouteNetlinkMessage::GetLink(link_message(index)), 0, op) {
+            Ok(replies) => replies,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(replies.into_iter().find_map(|reply| match reply {
+            RouteNetlinkMessage::NewLink(message) => {
+                message.attributes.into_iter().find_map(|a| match a {
+                    LinkAttribute::LinkInfo(info) => Some(info),
+                    _ => None,
+                })
+            }
+            _ => None,
+        }))
     }
 
     fn get_link(&mut self, message: LinkMessage, op: &str) -> Result<Option<Link>> {
@@ -195,7 +214,7 @@ impl Netlink {
         self.create_link(name, vec![LinkInfo::Kind(kind)], &op)
     }
 
-    fn create_link(&mut self, name: &str, info: Vec<LinkInfo>, op: &str) -> Result<()> {
+    pub(crate) fn create_link(&mut self, name: &str, info: Vec<LinkInfo>, op: &str) -> Result<()> {
         let mut message = LinkMessage::default();
         message
             .attributes

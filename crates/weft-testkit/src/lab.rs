@@ -117,6 +117,27 @@ impl Lab {
         crate::netns::underlay(&self.ns(a), "u0", &self.ns(b), "u0");
     }
 
+    /// Host namespaces `hosts` (h1, h2, …: already made) on one switched
+    /// underlay: a bridge in a namespace of its own (`switch`, made here),
+    /// host hN with 192.0.2.N/24 on `u0`. Unlike [`Lab::underlay`] any
+    /// number of hosts share the segment, so a broadcast reaches them all.
+    pub fn switched_underlay(&mut self, hosts: &[&str]) {
+        let switch = self.add_netns("switch");
+        crate::sh(&format!(
+            "ip -n {switch} link add br0 type bridge && ip -n {switch} link set br0 up"
+        ));
+        for host in hosts {
+            let n = host.trim_start_matches('h');
+            let ns = self.ns(host);
+            crate::sh(&format!(
+                "ip link add name s{n} netns {switch} type veth peer name u0 netns {ns} && \
+                 ip -n {switch} link set s{n} master br0 up && \
+                 ip -n {ns} addr add 192.0.2.{n}/24 dev u0 && ip -n {ns} link set u0 up && \
+                 ip -n {ns} link set lo up"
+            ));
+        }
+    }
+
     /// Start `weft agent` inside host namespace `host`, in a mount namespace
     /// of its own with a private /run/wireguard (so `wg` finds only this
     /// agent's interfaces there), with socket and state under the lab's dir.

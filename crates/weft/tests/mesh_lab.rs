@@ -347,3 +347,93 @@ fn an_ended_process_runs_once_per_definition() {
     assert!(out.contains("removed"), "{out}");
     assert!(leftovers(&name).is_empty(), "left: {:?}", leftovers(&name));
 }
+
+/// `mode: vxlan` in a mesh file: `up` gives every host an FDB entry for
+/// each other host (on the underlay, or on the WireGuard network the
+/// segment runs `over`), containers on different hosts share the segment,
+/// and a second `up` changes nothing.
+#[test]
+fn a_lab_mesh_with_vxlan_segments() {
+    require_root!();
+    let (_dir, mesh) = Mesh::in_tempdir("weft-test-mesh-vx", format!("v{}", std::process::id()));
+    let name = mesh.name.clone();
+    let _down = Down(&mesh);
+    let text = format!(
+        "name: {name}\n\
+         networks:\n\
+         \x20 - {{name: blue, subnet: 10.45.0.0/16}}\n\
+         \x20 - {{name: lan, mode: vxlan, vni: 4100, subnet: 10.51.0.0/16}}\n\
+         \x20 - {{name: sec, mode: vxlan, vni: 4300, over: blue, subnet: 10.61.0.0/16}}\n\
+         hosts:\n  - {{name: h1, lab: true}}\n  - {{name: h2, lab: true}}\n  - {{name: h3, lab: true}}\n\
+         services:\n\
+         \x20 - {{name: x, host: h1, kind: container, networks: [lan, sec]}}\n\
+         \x20 - {{name: y, host: h3, kind: container, networks: [lan, sec]}}\n"
+    );
+    std::fs::write(&mesh.file, text).unwrap();
+    let out = mesh.up();
+    assert!(out.contains("change(s) applied"), "{out}");
+    let fdb = |host: &str, dev: &str| {
+        let ns = format!("weft-{name}-{host}");
+        let out = sh(&format!("ip netns exec {ns} bridge -j fdb show dev {dev}"));
+        let entries: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let mut dsts: Vec<String> = entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["mac"] == "00:00:00:00:00:00")
+            .map(|e| e["dst"].as_str().unwrap().to_string())
+            .collect();
+        dsts.sort();
+        dsts
+    };
+    // lan floods to the other hosts' underlay addresses, sec to their
+    // addresses on blue.
+    let lan = fdb("h2", "weft-vx0");
+    assert_eq!(lan.len(), 2, "{lan:?}");
+    assert!(lan.iter().all(|d| d.starts_with("198.18.0.")), "{lan:?}");
+    assert_eq!(fdb("h2", "weft-vx1"), ["10.45.0.1", "10.45.2.1"]);
+    // Containers on h1 and h3 reach each other on both segments, by name.
+    assert!(mesh.exec("x", "ping -c1 -W3 y"), "x -> y on lan");
+    let status = mesh.ok(&[
+        "status",
+        "--file",
+        mesh.file.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let y_sec = doc["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "y")
+        .and_then(|s| {
+            s["addresses"]
+                .as_array()?
+                .iter()
+                .find(|a| a["network"] == "sec")
+                .map(|a| a["address"].as_str().unwrap().to_string())
+        })
+        .unwrap();
+    assert!(
+        mesh.exec("x", &format!("ping -c1 -W3 {y_sec}")),
+        "x -> y on sec"
+    );
+    let again = mesh.up();
+    assert!(again.contains("no changes"), "{again}");
+    // Status by host: h1's VTEPs on lan are h2 and h3, healthy once probed.
+    wait_for("h1's VTEPs healthy", Duration::from_secs(20), || {
+        let text = mesh.ok(&["status", "--file", mesh.file.to_str().unwrap()]);
+        let vteps: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("h1 ") && l.contains(" lan "))
+            .collect();
+        vteps.len() == 2
+            && vteps.iter().all(|l| l.contains(" healthy"))
+            && vteps.iter().any(|l| l.contains(" h2 "))
+            && vteps.iter().any(|l| l.contains(" h3 "))
+    });
+    let out = mesh.ok(&["down", mesh.file.to_str().unwrap()]);
+    assert!(out.contains("removed"), "{out}");
+    assert!(leftovers(&name).is_empty(), "left: {:?}", leftovers(&name));
+}

@@ -11,6 +11,7 @@ mod peers;
 mod reconcile;
 mod status;
 mod vms;
+mod vxlan;
 
 use crate::agent::{Agent, Result};
 use crate::attachments::{AttachmentSpec, AttachmentView};

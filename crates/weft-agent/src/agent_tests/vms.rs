@@ -269,3 +269,50 @@ fn a_container_runtimes_gc_leaves_vms_alone() {
     assert_eq!(released, ["c1"]);
     assert!(a.store().attachment("blue", "vm1").unwrap().is_some());
 }
+
+#[test]
+fn a_vm_on_a_vxlan_network_is_a_bridge_port_told_the_shared_gateway() {
+    let mut a = agent();
+    // A one-host block that is the whole subnet holds the shared gateway.
+    a.add_network_pb(pb::AddNetworkRequest {
+        name: "red".into(),
+        mode: "vxlan".into(),
+        subnet: "10.50.0.0/24".into(),
+        vni: 100,
+        ..Default::default()
+    })
+    .unwrap();
+    let e = crate::error::chain(
+        &a.attach_pb(pb::AttachRequest {
+            ip: "10.50.0.254".into(),
+            ..vm_req("red", "vm0")
+        })
+        .unwrap_err(),
+    );
+    assert!(e.contains("already in use"), "the gateway is no VM's: {e}");
+    a.attach_pb(attach_req("red", "c1")).unwrap();
+    let vm = a.attach_pb(vm_req("red", "vm1")).unwrap();
+    assert_eq!(vm.record.host_ifname, "fn-vm1-0");
+    assert_eq!(vm.address.to_string(), "10.50.0.3/24");
+    let mac = vm.record.vm.unwrap().mac;
+    let s = a.dataplane().lock();
+    assert_eq!(
+        s.attachments["fn-vm1-0"].bridge.as_deref(),
+        Some("weft-vbr0")
+    );
+    let ports = s.firewall[0].bridge_ports.as_ref().unwrap();
+    let port = ports.ports.iter().find(|p| p.ifname == "fn-vm1-0").unwrap();
+    assert_eq!(port.mac, mac, "the TAP port is pinned to the guest's MAC");
+    // Answered on the bridge: the gateway every host shares is the router,
+    // this host's own address (where its DNS responder listens) the DNS.
+    assert_eq!(s.dhcp.keys().collect::<Vec<_>>(), ["weft-vbr0"]);
+    let lease = &s.dhcp["weft-vbr0"][0];
+    assert_eq!(lease.mac, mac);
+    assert_eq!(lease.address.to_string(), "10.50.0.3/24");
+    assert_eq!(lease.router.to_string(), "10.50.0.254");
+    assert_eq!(
+        lease.dns_servers,
+        ["10.50.0.1".parse::<std::net::Ipv4Addr>().unwrap()]
+    );
+    assert_eq!(lease.mtu, 1450);
+}

@@ -14,7 +14,7 @@ use crate::error::AgentError;
 use crate::networks::NetworkSpec;
 use crate::peers::PeerSpec;
 pub(crate) use requests::public_key;
-use responses::{attachment_pb, network_pb, peer_pb, status_pb};
+use responses::{attachment_pb, network_pb, peer_pb, status_pb, vtep_pb};
 use std::sync::{Arc, Mutex, PoisonError};
 use tonic::{Request, Response, Status};
 use weft_proto::ErrorKind;
@@ -99,7 +99,14 @@ impl<D: Dataplane + 'static> pb::agent_server::Agent for AgentService<D> {
         &self,
         req: Request<pb::AddPeerRequest>,
     ) -> Result<Response<pb::Peer>, Status> {
-        let spec = PeerSpec::try_from(req.into_inner())?;
+        let r = req.into_inner();
+        // A peer without a key is a VXLAN network's tunnel endpoint.
+        if r.public_key.is_empty() {
+            let spec = requests::vtep_spec(r)?;
+            let vtep = self.run(move |a| a.add_vtep(spec)).await?;
+            return Ok(Response::new(vtep_pb(vtep)));
+        }
+        let spec = PeerSpec::try_from(r)?;
         let peer = self.run(move |a| a.add_peer(spec)).await?;
         Ok(Response::new(peer_pb(peer)))
     }
@@ -109,6 +116,13 @@ impl<D: Dataplane + 'static> pb::agent_server::Agent for AgentService<D> {
         req: Request<pb::RemovePeerRequest>,
     ) -> Result<Response<pb::RemovePeerResponse>, Status> {
         let r = req.into_inner();
+        if r.public_key.is_empty() && !r.endpoint.is_empty() {
+            let address = requests::vtep_address(&r.endpoint)?;
+            let removed = self
+                .run(move |a| a.remove_vtep(&r.network, address))
+                .await?;
+            return Ok(Response::new(pb::RemovePeerResponse { removed }));
+        }
         let key = public_key(&r.public_key)?;
         let removed = self.run(move |a| a.remove_peer(&r.network, &key)).await?;
         Ok(Response::new(pb::RemovePeerResponse { removed }))
@@ -182,9 +196,15 @@ impl<D: Dataplane + 'static> pb::agent_server::Agent for AgentService<D> {
         req: Request<pb::ListPeersRequest>,
     ) -> Result<Response<pb::ListPeersResponse>, Status> {
         let network = req.into_inner().network;
-        let peers = self.run(move |a| a.peers(&network)).await?;
+        let (peers, vteps) = self
+            .run(move |a| Ok((a.peers(&network)?, a.vteps(&network)?)))
+            .await?;
         Ok(Response::new(pb::ListPeersResponse {
-            peers: peers.into_iter().map(peer_pb).collect(),
+            peers: peers
+                .into_iter()
+                .map(peer_pb)
+                .chain(vteps.into_iter().map(vtep_pb))
+                .collect(),
         }))
     }
 

@@ -6,9 +6,11 @@ use crate::attachments::AttachmentSpec;
 use crate::dataplane::Records;
 use crate::dns_names::NamesSpec;
 use crate::error::AgentError;
-use crate::networks::{KindSpec, NetworkSpec};
+use crate::networks::{KindSpec, NetworkSpec, VxlanSpec};
 use crate::peers::{Endpoint, PeerSpec};
+use crate::records::Underlay;
 use crate::vms::{MAX_QUEUES, VmNicSpec};
+use crate::vxlan::VtepSpec;
 use ipnet::IpNet;
 use std::net::IpAddr;
 use weft_model::names::{Domain, Ifname, NetworkName, WorkloadId, WorkloadName};
@@ -43,7 +45,32 @@ impl TryFrom<pb::AddNetworkRequest> for NetworkSpec {
             )
             .into());
         };
+        let vxlan_given = r.vni != 0
+            || r.vxlan_port != 0
+            || r.mtu != 0
+            || !r.local.is_empty()
+            || !r.underlay.is_empty()
+            || !r.over.is_empty();
+        if mode != Mode::Vxlan && vxlan_given {
+            return Err(ModelError::invalid(
+                "mode",
+                mode,
+                "VNI, port, MTU, local, underlay and over are for VXLAN networks (--mode vxlan)",
+            )
+            .into());
+        }
         let kind = match mode {
+            Mode::Vxlan => {
+                if r.listen_port != 0 || !r.private_key.is_empty() {
+                    return Err(ModelError::invalid(
+                        "mode",
+                        mode,
+                        "a VXLAN network has no WireGuard listen port or key",
+                    )
+                    .into());
+                }
+                KindSpec::Vxlan(vxlan_spec(&r)?)
+            }
             Mode::Bridge => {
                 if r.listen_port != 0 || !r.private_key.is_empty() {
                     return Err(ModelError::invalid(
@@ -76,6 +103,100 @@ impl TryFrom<pb::AddNetworkRequest> for NetworkSpec {
             domain,
         })
     }
+}
+
+/// The VXLAN part of a network request, checked on its own.
+fn vxlan_spec(r: &pb::AddNetworkRequest) -> Result<VxlanSpec, AgentError> {
+    if r.vni == 0 {
+        return Err(ModelError::invalid(
+            "vni",
+            0,
+            "is required for a VXLAN network (1 to 16777215)",
+        )
+        .into());
+    }
+    let vni = network::validate_vni(r.vni)?;
+    let port = match r.vxlan_port {
+        0 => network::DEFAULT_VXLAN_PORT,
+        port => u16::try_from(port)
+            .map_err(|_| ModelError::invalid("port", port, "must be from 1 to 65535"))?,
+    };
+    let chosen: Vec<&str> = [
+        ("local", &r.local),
+        ("underlay", &r.underlay),
+        ("over", &r.over),
+    ]
+    .iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, _)| *k)
+    .collect();
+    if chosen.len() > 1 {
+        return Err(ModelError::invalid(
+            chosen[1],
+            chosen.join(", "),
+            "give at most one of local, underlay and over",
+        )
+        .into());
+    }
+    let underlay = if let Some(text) = given(&r.local) {
+        let ip = text
+            .parse::<IpAddr>()
+            .map_err(|_| ModelError::invalid("local", text, "not an IP address"))?;
+        Underlay::Local(ip)
+    } else if let Some(text) = given(&r.underlay) {
+        Underlay::Device(Ifname::new(text)?.into_string())
+    } else if let Some(text) = given(&r.over) {
+        Underlay::Over(text.to_string())
+    } else {
+        Underlay::Routed
+    };
+    Ok(VxlanSpec {
+        vni,
+        port,
+        mtu: (r.mtu != 0).then_some(r.mtu),
+        underlay,
+    })
+}
+
+/// A peer of a VXLAN network: a request without a key, whose endpoint is
+/// the peer's tunnel endpoint address.
+pub(crate) fn vtep_spec(r: pb::AddPeerRequest) -> Result<VtepSpec, AgentError> {
+    let address = r.endpoint.parse::<IpAddr>().map_err(|_| {
+        ModelError::invalid(
+            "endpoint",
+            &r.endpoint,
+            "a VXLAN peer's endpoint is its tunnel endpoint's IP address (no port, no key)",
+        )
+    })?;
+    let blocks = match r.allowed_ips.is_empty() {
+        true => vec![],
+        false => peer::parse_allowed_ips(r.allowed_ips.iter().map(String::as_str))?,
+    };
+    if blocks.len() > 1 {
+        return Err(ModelError::invalid(
+            "allowed-ips",
+            r.allowed_ips.join(","),
+            "a VXLAN peer carries at most its one block",
+        )
+        .into());
+    }
+    if r.keepalive != 0 {
+        return Err(
+            ModelError::invalid("keepalive", r.keepalive, "a VXLAN peer has no keepalive").into(),
+        );
+    }
+    Ok(VtepSpec {
+        network: r.network,
+        address,
+        block: blocks.first().copied(),
+    })
+}
+
+/// The address a request to remove a VXLAN peer names.
+pub(crate) fn vtep_address(text: &str) -> Result<IpAddr, AgentError> {
+    Ok(text
+        .parse::<IpAddr>()
+        .map_err(|_| ModelError::invalid("endpoint", text, "not an IP address"))?)
 }
 
 impl TryFrom<pb::AddPeerRequest> for PeerSpec {

@@ -3,14 +3,23 @@
 use crate::attachments::AttachmentView;
 use crate::health::{Health, Probe};
 use crate::networks::NetworkView;
-use crate::records::PeerRecord;
+use crate::records::{PeerRecord, Underlay, VtepRecord};
 use crate::status::NetworkStatusView;
 use std::time::UNIX_EPOCH;
 use weft_proto::agent as pb;
 
 pub(super) fn network_pb(v: NetworkView) -> pb::Network {
     let wg = v.record.wireguard.as_ref();
+    let vx = v.record.vxlan.as_ref();
     pb::Network {
+        vni: vx.map(|x| x.vni).unwrap_or(0),
+        vxlan_port: vx.map(|x| u32::from(x.port)).unwrap_or(0),
+        mtu: v.record.mtu(),
+        vxlan_interface: vx
+            .map(|_| weft_model::naming::vxlan_ifname(v.record.index))
+            .unwrap_or_default(),
+        gateway: v.record.gateway().to_string(),
+        underlay: vx.map(|x| underlay_text(&x.underlay)).unwrap_or_default(),
         interface: v.ifname,
         public_key: v.public_key.map(|k| k.to_base64()).unwrap_or_default(),
         listen_port: wg.map(|w| u32::from(w.listen_port)).unwrap_or(0),
@@ -35,6 +44,26 @@ pub(super) fn peer_pb(p: PeerRecord) -> pb::Peer {
         endpoint: p.endpoint,
         allowed_ips: p.allowed_ips.iter().map(ToString::to_string).collect(),
         keepalive: u32::from(p.keepalive),
+    }
+}
+
+fn underlay_text(underlay: &Underlay) -> String {
+    match underlay {
+        Underlay::Routed => "routed".into(),
+        Underlay::Local(ip) => format!("local:{ip}"),
+        Underlay::Device(ifname) => format!("device:{ifname}"),
+        Underlay::Over(network) => format!("over:{network}"),
+    }
+}
+
+/// A VXLAN network's peer: no key, its tunnel endpoint, at most its block.
+pub(super) fn vtep_pb(v: VtepRecord) -> pb::Peer {
+    pb::Peer {
+        network: v.network,
+        public_key: String::new(),
+        endpoint: v.address.to_string(),
+        allowed_ips: v.block.iter().map(ToString::to_string).collect(),
+        keepalive: 0,
     }
 }
 
@@ -63,7 +92,7 @@ pub(super) fn attachment_pb(v: AttachmentView) -> pb::Attachment {
         subnet: v.subnet.to_string(),
         mtu: v.mtu,
         dns: Some(pb::Dns {
-            nameservers: vec![v.gateway.to_string()],
+            nameservers: vec![v.nameserver.to_string()],
             search: vec![v.domain.clone()],
             domain: v.domain,
         }),
@@ -125,5 +154,13 @@ pub(super) fn status_pb(v: NetworkStatusView) -> pb::NetworkStatus {
         }
         Err(e) => out.error = e,
     }
+    out.peers
+        .extend(v.vteps.into_iter().map(|t| pb::PeerStatus {
+            endpoint: t.record.address.to_string(),
+            allowed_ips: t.record.block.iter().map(ToString::to_string).collect(),
+            health: t.health.to_string(),
+            probe: t.probe.as_str().into(),
+            ..Default::default()
+        }));
     out
 }

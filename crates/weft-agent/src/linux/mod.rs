@@ -12,15 +12,17 @@
 //! VMs get a persistent TAP instead of a veth, routed or on the bridge the
 //! same way, and a DHCP responder that tells the guest its address.
 //!
-//! `network.rs` makes the networks' interfaces, `attachment.rs` the
-//! workloads' veths, `tap.rs` the VMs' TAPs, `dhcp.rs` keeps the DHCP
-//! responders; this file picks the WireGuard backend and hands firewall
-//! and services to their owners.
+//! `network.rs` makes the networks' interfaces (`vxlan.rs` a VXLAN
+//! network's VXLAN device and FDB), `attachment.rs` the workloads' veths,
+//! `tap.rs` the VMs' TAPs, `dhcp.rs` keeps the DHCP responders; this file
+//! picks the WireGuard backend and hands firewall and services to their
+//! owners.
 
 mod attachment;
 mod dhcp;
 mod network;
 mod tap;
+mod vxlan;
 
 use crate::dataplane::*;
 use crate::network_services::NetworkServices;
@@ -193,6 +195,7 @@ fn host_view(
             .iter()
             .filter_map(|r| Some((r.dst, name_of(r.oif?)?)))
             .collect(),
+        fdb: Default::default(),
     }
 }
 
@@ -296,8 +299,32 @@ impl Dataplane for LinuxDataplane {
         network::sync_peers(self, ifname, peers)
     }
 
-    fn remove_network(&self, ifname: &str) -> DpResult<()> {
-        network::remove(self, ifname)
+    fn remove_network(&self, plan: &NetworkPlan) -> DpResult<()> {
+        network::remove(self, plan)
+    }
+
+    fn set_fdb(&self, ifname: &str, remotes: &[std::net::IpAddr]) -> DpResult<()> {
+        vxlan::set_fdb(self, ifname, remotes)
+    }
+
+    fn link_mtu(&self, ifname: &str) -> DpResult<Option<u32>> {
+        let link = self
+            .host()
+            .link_by_name(ifname)
+            .map_err(err(format!("find {ifname}")))?;
+        Ok(link.map(|l| l.mtu))
+    }
+
+    fn link_with_address(&self, ip: std::net::IpAddr) -> DpResult<Option<(String, u32)>> {
+        let mut nl = self.host();
+        let addresses = nl.addresses(None).map_err(err("list addresses"))?;
+        let Some(found) = addresses.iter().find(|a| a.addr.addr() == ip) else {
+            return Ok(None);
+        };
+        let link = nl
+            .link_by_index(found.index)
+            .map_err(err(format!("find the link of {ip}")))?;
+        Ok(link.map(|l| (l.name, l.mtu)))
     }
 
     fn network_status(&self, ifname: &str) -> DpResult<DeviceInfo> {
@@ -350,7 +377,16 @@ impl Dataplane for LinuxDataplane {
         let links = nl.links().map_err(err("list links"))?;
         let addresses = nl.addresses(None).map_err(err("list addresses"))?;
         let routes = nl.routes().map_err(err("list routes"))?;
-        Ok(host_view(&links, &addresses, &routes))
+        let mut view = host_view(&links, &addresses, &routes);
+        // One FDB dump per VXLAN device of weft's.
+        for link in links
+            .iter()
+            .filter(|l| l.kind.as_deref() == Some("vxlan") && is_weft_link(l))
+        {
+            let remotes = vxlan::flooding(&mut nl, &link.name, link.index)?;
+            view.fdb.insert(link.name.clone(), remotes);
+        }
+        Ok(view)
     }
 
     fn owned_links(&self) -> DpResult<Vec<OwnedLink>> {

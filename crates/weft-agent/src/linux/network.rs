@@ -1,5 +1,6 @@
-//! A network's interface on the host: the WireGuard device or the bridge,
-//! its alias, address, MTU and route — made, checked and removed.
+//! A network's interface on the host: the WireGuard device or the bridge
+//! (with a VXLAN network's VXLAN device, see `vxlan.rs`), its alias,
+//! address, MTU and route — made, checked and removed.
 
 use super::{
     LinuxDataplane, ensure_address, err, find_link, gone_is_fine, has_address, replace_host_route,
@@ -48,7 +49,7 @@ pub(super) fn ensure(dp: &LinuxDataplane, plan: &NetworkPlan) -> DpResult<()> {
             dp.wg.configure(ifname, &device).map_err(wg_err)?;
             sync_peers(dp, ifname, peers)?;
         }
-        NetworkKind::Bridge => {
+        NetworkKind::Bridge | NetworkKind::Vxlan(_) => {
             let mut nl = dp.host();
             if nl
                 .link_by_name(ifname)
@@ -67,9 +68,22 @@ pub(super) fn ensure(dp: &LinuxDataplane, plan: &NetworkPlan) -> DpResult<()> {
         .map_err(err(ctx("set alias of")))?;
     ensure_address(&mut nl, link.index, plan.address)
         .map_err(err(format!("add {} to {ifname}", plan.address)))?;
-    if let NetworkKind::Wireguard { .. } = plan.kind {
-        nl.set_mtu(link.index, TUNNEL_MTU)
-            .map_err(err(ctx("set MTU of")))?;
+    match &plan.kind {
+        NetworkKind::Wireguard { .. } => nl
+            .set_mtu(link.index, TUNNEL_MTU)
+            .map_err(err(ctx("set MTU of")))?,
+        NetworkKind::Vxlan(vx) => {
+            // The host's own address first: the primary one, the source of
+            // what the host sends on the segment.
+            ensure_address(&mut nl, link.index, vx.gateway)
+                .map_err(err(format!("add {} to {ifname}", vx.gateway)))?;
+            drop(nl);
+            super::vxlan::ensure(dp, &plan.name, link.index, vx)?;
+            nl = dp.host();
+            nl.set_mtu(link.index, vx.mtu)
+                .map_err(err(ctx("set MTU of")))?;
+        }
+        NetworkKind::Bridge => {}
     }
     nl.set_up(link.index).map_err(err(ctx("bring up")))?;
     if let NetworkKind::Wireguard { .. } = plan.kind {
@@ -92,18 +106,37 @@ pub(super) fn present(dp: &LinuxDataplane, plan: &NetworkPlan) -> DpResult<bool>
     else {
         return Ok(false);
     };
-    Ok(link.up
+    let bridge_ok = link.up
         && has_address(&mut nl, link.index, plan.address)
-            .map_err(err(format!("inspect {}", plan.ifname)))?)
+            .map_err(err(format!("inspect {}", plan.ifname)))?;
+    // A VXLAN network also needs its device, up, on the bridge.
+    let NetworkKind::Vxlan(vx) = &plan.kind else {
+        return Ok(bridge_ok);
+    };
+    let device = nl
+        .link_by_name(&vx.ifname)
+        .map_err(err(format!("find {}", vx.ifname)))?;
+    Ok(bridge_ok && device.is_some_and(|d| d.up && d.master == Some(link.index)))
 }
 
-pub(super) fn remove(dp: &LinuxDataplane, ifname: &str) -> DpResult<()> {
+pub(super) fn remove(dp: &LinuxDataplane, plan: &NetworkPlan) -> DpResult<()> {
+    let ifname = plan.ifname.as_str();
     // The userspace engine's device is ours by being in the engine. A
     // kernel device of the name is only a link like any other: someone
     // may have taken the name since (wg-quick's default is wg0 too).
     if dp.wg.kind() == BackendKind::Userspace && dp.wg.exists(ifname) {
         dp.wg.delete(ifname).map_err(wg_err)?;
     }
+    // A VXLAN device goes first: it takes its FDB entries with it.
+    if let NetworkKind::Vxlan(vx) = &plan.kind {
+        remove_link(dp, &vx.ifname, &["vxlan"])?;
+    }
+    remove_link(dp, ifname, &["wireguard", "bridge"])
+}
+
+/// Delete link `ifname` of the host if it is weft's (see
+/// [`removable_network_link`]); a bare one must be of one of `kinds`.
+fn remove_link(dp: &LinuxDataplane, ifname: &str, kinds: &[&str]) -> DpResult<()> {
     let mut nl = dp.host();
     let Some(link) = nl
         .link_by_name(ifname)
@@ -120,7 +153,7 @@ pub(super) fn remove(dp: &LinuxDataplane, ifname: &str) -> DpResult<()> {
         .map_err(err("list links"))?
         .iter()
         .any(|l| l.master == Some(link.index));
-    if !removable_network_link(&link, addressed, ported) {
+    if !removable_network_link(&link, kinds, addressed, ported) {
         tracing::info!(%ifname, "left in place: the link of that name is not weft's");
         return Ok(());
     }
@@ -130,14 +163,19 @@ pub(super) fn remove(dp: &LinuxDataplane, ifname: &str) -> DpResult<()> {
 /// Whether `network rm` may delete `link`, found under a network's
 /// interface name: it carries weft's mark, or it is the bare device a
 /// crash between creating and marking it left (as [`ensure`] takes over).
-fn removable_network_link(link: &weft_net::Link, addressed: bool, ported: bool) -> bool {
+fn removable_network_link(
+    link: &weft_net::Link,
+    kinds: &[&str],
+    addressed: bool,
+    ported: bool,
+) -> bool {
     let marked = link
         .alias
         .as_deref()
         .is_some_and(|a| a.starts_with(ALIAS_PREFIX));
     marked
-        || ["wireguard", "bridge"]
-            .into_iter()
+        || kinds
+            .iter()
             .any(|kind| unfinished_network_link(link, kind, addressed, ported))
 }
 
@@ -146,7 +184,7 @@ fn removable_network_link(link: &weft_net::Link, addressed: bool, ported: bool) 
 /// [`unfinished_network_link`]).
 fn is_unfinished(dp: &LinuxDataplane, link: &weft_net::Link, plan: &NetworkPlan) -> DpResult<bool> {
     let kind = match plan.kind {
-        NetworkKind::Bridge => "bridge",
+        NetworkKind::Bridge | NetworkKind::Vxlan(_) => "bridge",
         NetworkKind::Wireguard { .. } => "wireguard",
     };
     let mut nl = dp.host();
@@ -262,18 +300,22 @@ mod tests {
 
     #[test]
     fn network_rm_deletes_only_weft_s_link_or_a_bare_one() {
+        const KINDS: &[&str] = &["wireguard", "bridge"];
         assert!(removable_network_link(
             &link("wireguard", Some("weft:blue"), true),
+            KINDS,
             true,
             false
         ));
         assert!(removable_network_link(
             &link("wireguard", None, false),
+            KINDS,
             false,
             false
         ));
         assert!(removable_network_link(
             &link("bridge", None, false),
+            KINDS,
             false,
             false
         ));
@@ -281,21 +323,38 @@ mod tests {
         // or of another kind.
         assert!(!removable_network_link(
             &link("wireguard", None, true),
+            KINDS,
             false,
             false
         ));
         assert!(!removable_network_link(
             &link("wireguard", None, false),
+            KINDS,
             true,
             false
         ));
         assert!(!removable_network_link(
             &link("wireguard", Some("wg-quick"), false),
+            KINDS,
             false,
             false
         ));
         assert!(!removable_network_link(
             &link("dummy", None, false),
+            KINDS,
+            false,
+            false
+        ));
+        // A VXLAN network's device: a bare one is of kind vxlan.
+        assert!(removable_network_link(
+            &link("vxlan", None, false),
+            &["vxlan"],
+            false,
+            false
+        ));
+        assert!(!removable_network_link(
+            &link("vxlan", None, false),
+            KINDS,
             false,
             false
         ));

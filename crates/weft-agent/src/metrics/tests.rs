@@ -355,3 +355,41 @@ fn the_agents_document_has_help_and_type_for_every_sample() {
         "promtool check metrics: {said}\non:\n{text}"
     );
 }
+
+/// A VXLAN network's VTEPs are in `weft_peer_health`, named by address.
+#[test]
+fn vteps_show_their_health_by_address() {
+    let mut agent = Agent::new(Store::in_memory().unwrap(), FakeDataplane::default());
+    agent
+        .add_network(
+            NetworkSpec::try_from(weft_proto::agent::AddNetworkRequest {
+                name: "red".into(),
+                mode: "vxlan".into(),
+                vni: 100,
+                subnet: "10.50.0.0/16".into(),
+                block: "10.50.1.0/24".into(),
+                ..Default::default()
+            })
+            .unwrap(),
+        )
+        .unwrap();
+    let address: std::net::IpAddr = "192.0.2.2".parse().unwrap();
+    agent
+        .add_vtep(crate::vxlan::VtepSpec {
+            network: "red".into(),
+            address,
+            block: Some("10.50.2.0/24".parse().unwrap()),
+        })
+        .unwrap();
+    let sample = |state: &str, value: u8| {
+        format!("weft_peer_health{{network=\"red\",peer=\"192.0.2.2\",state=\"{state}\"}} {value}")
+    };
+    let text = to_prometheus_text(&super::render(&agent).unwrap());
+    assert!(text.contains(&sample("disconnected", 1)), "{text}");
+    agent
+        .health_book()
+        .record("red", crate::health::PeerRef::Vtep(address), true);
+    let text = to_prometheus_text(&super::render(&agent).unwrap());
+    assert!(text.contains(&sample("healthy", 1)), "{text}");
+    assert!(text.contains(&sample("disconnected", 0)), "{text}");
+}

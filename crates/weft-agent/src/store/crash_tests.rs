@@ -31,6 +31,7 @@ fn crash_writer_child() {
                 listen_port: 51820,
                 private_key: PrivateKey::generate(),
             }),
+            vxlan: None,
             internal: false,
             domain: "mesh.local".into(),
         })

@@ -12,6 +12,7 @@ mod names;
 mod networks;
 mod peers;
 mod schema;
+mod vteps;
 
 use rusqlite::{Connection, OptionalExtension};
 use schema::{MIGRATIONS, SCHEMA_V1, SCHEMA_VERSION};

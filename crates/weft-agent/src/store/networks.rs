@@ -1,14 +1,15 @@
 //! The `networks` table.
 
 use super::{Result, Store, corrupt, parse};
-use crate::records::{NetworkRecord, WireguardSettings};
+use crate::records::{NetworkRecord, Underlay, VxlanSettings, WireguardSettings};
 use rusqlite::params;
 use weft_model::{Mode, PrivateKey};
 
 impl Store {
     pub fn networks(&self) -> Result<Vec<NetworkRecord>> {
         let mut stmt = self.conn.prepare(
-            "SELECT name, mode, idx, subnet, block, listen_port, private_key, internal, domain
+            "SELECT name, mode, idx, subnet, block, listen_port, private_key, internal, domain,
+                    vni, vxlan_port, mtu, underlay
              FROM networks ORDER BY rowid",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -22,10 +23,26 @@ impl Store {
                 r.get::<_, Option<String>>(6)?,
                 r.get::<_, bool>(7)?,
                 r.get::<_, String>(8)?,
+                (
+                    r.get::<_, Option<u32>>(9)?,
+                    r.get::<_, Option<u16>>(10)?,
+                    r.get::<_, Option<u32>>(11)?,
+                    r.get::<_, Option<String>>(12)?,
+                ),
             ))
         })?;
         rows.map(|row| {
-            let (name, mode, index, subnet, block, listen_port, key, internal, domain) = row?;
+            let (name, mode, index, subnet, block, listen_port, key, internal, domain, vxlan) =
+                row?;
+            let vxlan = match vxlan {
+                (Some(vni), Some(port), Some(mtu), Some(underlay)) => Some(VxlanSettings {
+                    vni,
+                    port,
+                    mtu,
+                    underlay: underlay_from_text(&underlay)?,
+                }),
+                _ => None,
+            };
             let wireguard = match (listen_port, key) {
                 (Some(listen_port), Some(key)) => Some(WireguardSettings {
                     listen_port,
@@ -41,6 +58,7 @@ impl Store {
                 subnet: parse("subnet", &subnet)?,
                 block: parse("block", &block)?,
                 wireguard,
+                vxlan,
                 internal,
                 domain,
             })
@@ -54,10 +72,11 @@ impl Store {
 
     pub fn insert_network(&self, net: &NetworkRecord) -> Result<()> {
         let wg = net.wireguard.as_ref();
+        let vx = net.vxlan.as_ref();
         self.conn.execute(
             "INSERT INTO networks (name, mode, idx, subnet, block, listen_port, private_key,
-                                   internal, domain)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                   internal, domain, vni, vxlan_port, mtu, underlay)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 net.name,
                 net.mode.as_str(),
@@ -67,7 +86,11 @@ impl Store {
                 wg.map(|w| w.listen_port),
                 wg.map(|w| w.private_key.to_base64()),
                 net.internal,
-                net.domain
+                net.domain,
+                vx.map(|v| v.vni),
+                vx.map(|v| v.port),
+                vx.map(|v| v.mtu),
+                vx.map(|v| underlay_text(&v.underlay)),
             ],
         )?;
         Ok(())
@@ -79,5 +102,45 @@ impl Store {
             .conn
             .execute("DELETE FROM networks WHERE name = ?1", [name])?
             > 0)
+    }
+}
+
+/// How a VXLAN network's underlay is kept in its column.
+fn underlay_text(underlay: &Underlay) -> String {
+    match underlay {
+        Underlay::Routed => "routed".into(),
+        Underlay::Local(ip) => format!("local:{ip}"),
+        Underlay::Device(ifname) => format!("device:{ifname}"),
+        Underlay::Over(network) => format!("over:{network}"),
+    }
+}
+
+fn underlay_from_text(text: &str) -> Result<Underlay> {
+    match text.split_once(':') {
+        None if text == "routed" => Ok(Underlay::Routed),
+        Some(("local", ip)) => Ok(Underlay::Local(parse("underlay", ip)?)),
+        Some(("device", ifname)) => Ok(Underlay::Device(ifname.to_string())),
+        Some(("over", network)) => Ok(Underlay::Over(network.to_string())),
+        _ => Err(corrupt("underlay", text)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn underlays_read_back_as_written() {
+        for underlay in [
+            Underlay::Routed,
+            Underlay::Local("192.0.2.1".parse().unwrap()),
+            Underlay::Local("fd00::1".parse().unwrap()),
+            Underlay::Device("u0".into()),
+            Underlay::Over("blue".into()),
+        ] {
+            let text = underlay_text(&underlay);
+            assert_eq!(underlay_from_text(&text).unwrap(), underlay, "{text}");
+        }
+        assert!(underlay_from_text("sideways").is_err());
     }
 }

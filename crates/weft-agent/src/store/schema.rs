@@ -53,7 +53,21 @@ pub(super) const MIGRATIONS: &[&str] = &[
          address TEXT NOT NULL,
          PRIMARY KEY (network, source, name, address)
      );",
-    // 4 (issue 12): VMs' NICs. `vm_mac` is set for a VM's attachment (its
+    // 4 (issue 13): VXLAN networks — their VNI, port, MTU and underlay
+    // (`routed`, `local:<ip>`, `device:<ifname>`, `over:<network>`), and
+    // their remote tunnel endpoints (peers without keys).
+    "ALTER TABLE networks ADD COLUMN vni INTEGER;
+     ALTER TABLE networks ADD COLUMN vxlan_port INTEGER;
+     ALTER TABLE networks ADD COLUMN mtu INTEGER;
+     ALTER TABLE networks ADD COLUMN underlay TEXT;
+     CREATE UNIQUE INDEX IF NOT EXISTS networks_vni ON networks(vni);
+     CREATE TABLE IF NOT EXISTS vteps (
+         network TEXT NOT NULL REFERENCES networks(name) ON DELETE CASCADE,
+         address TEXT NOT NULL,
+         block   TEXT,
+         PRIMARY KEY (network, address)
+     );",
+    // 5 (issue 12): VMs' NICs. `vm_mac` is set for a VM's attachment (its
     // guest MAC, unique per network); `vm_queues` its queue pairs.
     "ALTER TABLE attachments ADD COLUMN vm_mac TEXT;
      ALTER TABLE attachments ADD COLUMN vm_queues INTEGER NOT NULL DEFAULT 0;

@@ -17,6 +17,7 @@ fn net(name: &str, index: u32, port: u16) -> NetworkRecord {
             listen_port: port,
             private_key: PrivateKey::generate(),
         }),
+        vxlan: None,
         internal: false,
         domain: "mesh.local".into(),
     }
@@ -30,6 +31,7 @@ fn bridge(name: &str, index: u32) -> NetworkRecord {
         subnet: "10.88.0.0/16".parse().unwrap(),
         block: "10.88.0.0/16".parse().unwrap(),
         wireguard: None,
+        vxlan: None,
         internal: true,
         domain: "lab.example".into(),
     }
@@ -217,10 +219,15 @@ fn version_1_databases_are_migrated() {
     );
     assert!(!br.internal);
     assert_eq!(br.domain, "mesh.local");
+    assert_eq!(
+        br.vxlan, None,
+        "version 4: networks before it are not VXLAN"
+    );
+    assert_eq!(store.vteps("br").unwrap(), [], "version 4's table exists");
     let c1 = store.attachment("br", "c1").unwrap().unwrap();
     assert_eq!(
         c1.vm, None,
-        "version 4: attachments before it are namespaces'"
+        "version 5: attachments before it are namespaces'"
     );
     assert_eq!(c1.host_ifname, "fn-c1");
     drop(store);
@@ -243,4 +250,68 @@ fn state_survives_reopen() {
     let store = Store::open(&path).unwrap();
     assert_eq!(store.networks().unwrap(), vec![blue]);
     assert_eq!(store.attachments().unwrap().len(), 1);
+}
+
+fn vxlan(name: &str, index: u32, vni: u32) -> NetworkRecord {
+    NetworkRecord {
+        name: name.into(),
+        mode: Mode::Vxlan,
+        index,
+        subnet: "10.50.0.0/16".parse().unwrap(),
+        block: "10.50.1.0/24".parse().unwrap(),
+        wireguard: None,
+        vxlan: Some(crate::records::VxlanSettings {
+            vni,
+            port: 4789,
+            mtu: 1370,
+            underlay: crate::records::Underlay::Over("blue".into()),
+        }),
+        internal: false,
+        domain: "mesh.local".into(),
+    }
+}
+
+#[test]
+fn vxlan_networks_and_vteps_round_trip_with_one_network_per_vni() {
+    let store = Store::in_memory().unwrap();
+    let red = vxlan("red", 0, 100);
+    store.insert_network(&red).unwrap();
+    assert_eq!(store.network("red").unwrap(), Some(red));
+    // The VNI is unique on the host, whatever the agent checked before.
+    assert!(store.insert_network(&vxlan("green", 1, 100)).is_err());
+    store.insert_network(&vxlan("green", 1, 200)).unwrap();
+
+    let vtep = |address: &str, block: Option<&str>| crate::records::VtepRecord {
+        network: "red".into(),
+        address: address.parse().unwrap(),
+        block: block.map(|b| b.parse().unwrap()),
+    };
+    store.upsert_vtep(&vtep("192.0.2.2", None)).unwrap();
+    store
+        .upsert_vtep(&vtep("192.0.2.3", Some("10.50.3.0/24")))
+        .unwrap();
+    // Replaced, not duplicated.
+    store
+        .upsert_vtep(&vtep("192.0.2.2", Some("10.50.2.0/24")))
+        .unwrap();
+    assert_eq!(
+        store.vteps("red").unwrap(),
+        [
+            vtep("192.0.2.2", Some("10.50.2.0/24")),
+            vtep("192.0.2.3", Some("10.50.3.0/24"))
+        ]
+    );
+    assert!(
+        store
+            .delete_vtep("red", "192.0.2.3".parse().unwrap())
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_vtep("red", "192.0.2.3".parse().unwrap())
+            .unwrap()
+    );
+    // They go with their network.
+    store.delete_network("red").unwrap();
+    assert!(store.vteps("red").unwrap().is_empty());
 }

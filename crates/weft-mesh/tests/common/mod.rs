@@ -104,6 +104,7 @@ impl Cluster {
                 block,
                 listen_port,
                 internal,
+                vxlan,
             } => {
                 let old = state.networks.insert(
                     network.clone(),
@@ -111,8 +112,16 @@ impl Cluster {
                         subnet: *subnet,
                         block: *block,
                         listen_port: *listen_port,
-                        mode: "wireguard".into(),
-                        public_key: fresh_key,
+                        mode: if vxlan.is_some() {
+                            "vxlan"
+                        } else {
+                            "wireguard"
+                        }
+                        .into(),
+                        public_key: vxlan.is_none().then_some(fresh_key),
+                        vni: vxlan.as_ref().map(|v| v.vni),
+                        over: vxlan.as_ref().and_then(|v| v.over.clone()),
+                        vteps: vec![],
                         internal: Some(*internal),
                         peers: vec![],
                         attachments: BTreeMap::new(),
@@ -151,6 +160,20 @@ impl Cluster {
                 let before = peers.len();
                 peers.retain(|p| p.public_key != *public_key);
                 assert_eq!(peers.len() + 1, before, "{host}: {action}");
+            }
+            Action::AddVtep { network, vtep } => {
+                let vteps = &mut net(state, network).vteps;
+                vteps.retain(|v| v.address != vtep.address);
+                vteps.push(weft_mesh::VtepState {
+                    address: vtep.address,
+                    block: Some(vtep.block),
+                });
+            }
+            Action::RemoveVtep { network, address } => {
+                let vteps = &mut net(state, network).vteps;
+                let before = vteps.len();
+                vteps.retain(|v| v.address != *address);
+                assert_eq!(vteps.len() + 1, before, "{host}: {action}");
             }
             Action::SetDns { network, records } => {
                 net(state, network).dns = Some(records.clone());

@@ -13,7 +13,11 @@ pub enum Command {
     /// Create a network on this host. `wireguard` (default): a WireGuard
     /// interface (wg0, wg1, …), its key pair, listen port and this host's
     /// address (its block's first). `bridge`: a Linux bridge (weft-br0, …)
-    /// with the gateway address, for one host.
+    /// with the gateway address, for one host. `vxlan`: one L2 segment
+    /// across hosts — a bridge (weft-vbr0, …) with the network's gateway
+    /// (the subnet's last address, the same on every host) and this host's
+    /// address, and a VXLAN device (weft-vx0, …) on it; add the other hosts
+    /// with `weft peer add NAME --endpoint IP`.
     Create {
         name: String,
         /// The whole network, e.g. 10.42.0.0/16.
@@ -23,7 +27,7 @@ pub enum Command {
         /// subnet's first /24; a bridge uses the whole subnet).
         #[arg(long, default_value = "")]
         block: String,
-        /// wireguard or bridge.
+        /// wireguard, bridge or vxlan.
         #[arg(long, default_value = "wireguard")]
         mode: String,
         /// No egress to the outside world (no masquerade) and no upstream DNS.
@@ -38,6 +42,8 @@ pub enum Command {
         /// Use this private key (base64, mode 0600) instead of generating one.
         #[arg(long)]
         private_key_file: Option<PathBuf>,
+        #[command(flatten)]
+        vxlan: Box<VxlanArgs>,
     },
     /// List networks.
     Ls,
@@ -48,6 +54,32 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// The settings of a VXLAN network (`--mode vxlan`).
+#[derive(clap::Args)]
+pub struct VxlanArgs {
+    /// VXLAN network identifier, 1–16777215 (required for vxlan).
+    #[arg(long, default_value_t = 0)]
+    vni: u32,
+    /// VXLAN UDP port (default 4789).
+    #[arg(long, default_value_t = 0)]
+    port: u32,
+    /// MTU of the network (default: the underlay's minus 50 — 1450, or 1370
+    /// over a WireGuard network).
+    #[arg(long, default_value_t = 0)]
+    mtu: u32,
+    /// This host's tunnel endpoint address.
+    #[arg(long, default_value = "", conflicts_with_all = ["underlay", "over"])]
+    local: String,
+    /// The interface tunnel packets leave through.
+    #[arg(long, default_value = "", conflicts_with = "over")]
+    underlay: String,
+    /// Carry the segment inside this WireGuard network of this host: the
+    /// tunnel endpoints are the hosts' addresses on it, so every frame is
+    /// encrypted.
+    #[arg(long, default_value = "")]
+    over: String,
 }
 
 /// Read a private key file, refusing one that others can read.
@@ -79,6 +111,7 @@ pub fn exec(ctx: &Context, cmd: Command) -> Result<()> {
             domain,
             listen_port,
             private_key_file,
+            vxlan,
         } => {
             let private_key = match &private_key_file {
                 Some(path) => read_private_key(path)?,
@@ -93,6 +126,12 @@ pub fn exec(ctx: &Context, cmd: Command) -> Result<()> {
                 mode,
                 internal,
                 domain,
+                vni: vxlan.vni,
+                vxlan_port: vxlan.port,
+                mtu: vxlan.mtu,
+                local: vxlan.local,
+                underlay: vxlan.underlay,
+                over: vxlan.over,
             };
             let net = client::call(&ctx.socket, async |c| {
                 Ok(c.add_network(req).await?.into_inner())
@@ -156,10 +195,10 @@ fn print_networks(nets: &[pb::Network]) {
                 n.interface.clone(),
                 n.subnet.clone(),
                 n.addresses.join(","),
-                if n.listen_port == 0 {
-                    "-".into()
-                } else {
-                    n.listen_port.to_string()
+                match (n.listen_port, n.vni) {
+                    (0, 0) => "-".into(),
+                    (0, vni) => format!("vni {vni}/{}", n.vxlan_port),
+                    (port, _) => port.to_string(),
                 },
                 if n.public_key.is_empty() {
                     "-".into()

@@ -3,22 +3,26 @@
 use super::Context;
 use crate::client;
 use crate::output::{self, Format};
-use anyhow::Result;
+use anyhow::{Result, bail};
 use weft_proto::agent as pb;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Add a peer, or replace the one with this public key.
+    /// Add a peer, or replace the one with this public key. On a VXLAN
+    /// network a peer has no key: `--endpoint IP` is its tunnel endpoint (an
+    /// FDB entry), and `--allowed-ips` its block, where it is probed.
     Add {
         network: String,
-        /// The peer's public key (base64).
-        #[arg(long)]
+        /// The peer's public key (base64); none for a VXLAN network's peer.
+        #[arg(long, default_value = "")]
         public_key: String,
-        /// Where the peer listens: HOST:PORT (IPv6 as [ADDR]:PORT).
+        /// Where the peer listens: HOST:PORT (IPv6 as [ADDR]:PORT); on a
+        /// VXLAN network its tunnel endpoint's IP address.
         #[arg(long)]
         endpoint: String,
-        /// What the peer carries, e.g. its host block: CIDR[,CIDR…].
-        #[arg(long, required = true, value_delimiter = ',')]
+        /// What the peer carries, e.g. its host block: CIDR[,CIDR…]
+        /// (required for WireGuard peers).
+        #[arg(long, value_delimiter = ',')]
         allowed_ips: Vec<String>,
         /// Send a keepalive every SECS seconds (0 = off), for peers behind NAT.
         #[arg(long, default_value_t = 0)]
@@ -26,11 +30,13 @@ pub enum Command {
     },
     /// List a network's peers as configured (`weft status` shows them live).
     Ls { network: String },
-    /// Remove a peer.
+    /// Remove a peer: by its key, or on a VXLAN network by its endpoint.
     Rm {
         network: String,
-        #[arg(long)]
+        #[arg(long, default_value = "", required_unless_present = "endpoint")]
         public_key: String,
+        #[arg(long, default_value = "", conflicts_with = "public_key")]
+        endpoint: String,
     },
 }
 
@@ -48,7 +54,11 @@ pub fn exec(ctx: &Context, cmd: Command) -> Result<()> {
                         .iter()
                         .map(|p| {
                             vec![
-                                p.public_key.clone(),
+                                if p.public_key.is_empty() {
+                                    "(vtep)".into()
+                                } else {
+                                    p.public_key.clone()
+                                },
                                 p.endpoint.clone(),
                                 p.allowed_ips.join(","),
                                 if p.keepalive == 0 {
@@ -71,6 +81,9 @@ pub fn exec(ctx: &Context, cmd: Command) -> Result<()> {
             allowed_ips,
             keepalive,
         } => {
+            if !public_key.is_empty() && allowed_ips.is_empty() {
+                bail!("--allowed-ips is required for a WireGuard peer (--public-key)");
+            }
             let req = pb::AddPeerRequest {
                 network,
                 public_key,
@@ -84,9 +97,13 @@ pub fn exec(ctx: &Context, cmd: Command) -> Result<()> {
             match ctx.output {
                 Format::Json => output::json(&peer),
                 Format::Table => {
+                    let who = if peer.public_key.is_empty() {
+                        "VTEP".to_string()
+                    } else {
+                        peer.public_key.clone()
+                    };
                     println!(
-                        "peer {} on {}: endpoint {}, allowed-ips {}",
-                        peer.public_key,
+                        "peer {who} on {}: endpoint {}, allowed-ips {}",
                         peer.network,
                         peer.endpoint,
                         peer.allowed_ips.join(",")
@@ -98,10 +115,12 @@ pub fn exec(ctx: &Context, cmd: Command) -> Result<()> {
         Command::Rm {
             network,
             public_key,
+            endpoint,
         } => {
             let req = pb::RemovePeerRequest {
                 network,
                 public_key,
+                endpoint,
             };
             let res = client::call(&ctx.socket, async |c| {
                 Ok(c.remove_peer(req).await?.into_inner())

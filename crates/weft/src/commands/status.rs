@@ -95,15 +95,26 @@ fn print(status: &pb::Status) {
     }
     for n in &status.networks {
         println!();
-        println!(
-            "network {}: {} {} port {} key {} ({} workloads)",
-            n.name,
-            n.interface,
-            n.addresses.join(","),
-            n.listen_port,
-            n.public_key,
-            n.attachment_count
-        );
+        if n.mode == "wireguard" {
+            println!(
+                "network {}: {} {} port {} key {} ({} workloads)",
+                n.name,
+                n.interface,
+                n.addresses.join(","),
+                n.listen_port,
+                n.public_key,
+                n.attachment_count
+            );
+        } else {
+            println!(
+                "network {} ({}): {} {} ({} workloads)",
+                n.name,
+                n.mode,
+                n.interface,
+                n.addresses.join(","),
+                n.attachment_count
+            );
+        }
         if !n.error.is_empty() {
             println!("  error: {}", n.error);
             continue;
@@ -117,7 +128,11 @@ fn print(status: &pb::Status) {
             .iter()
             .map(|p| {
                 vec![
-                    p.public_key.clone(),
+                    if p.public_key.is_empty() {
+                        "(vtep)".into()
+                    } else {
+                        p.public_key.clone()
+                    },
                     if p.endpoint.is_empty() {
                         "-".into()
                     } else {
@@ -173,7 +188,8 @@ fn mesh_status(
             file.display()
         );
     };
-    let by_key: std::collections::BTreeMap<String, String> = plan
+    // Peers by key; a VXLAN network's VTEPs (no key) by address.
+    let mut by_key: std::collections::BTreeMap<String, String> = plan
         .hosts
         .iter()
         .flat_map(|h| {
@@ -182,6 +198,12 @@ fn mesh_status(
                 .filter_map(move |n| Some((n.public_key?.to_base64(), h.name.clone())))
         })
         .collect();
+    by_key.extend(
+        plan.hosts
+            .iter()
+            .flat_map(|h| h.networks.iter().flat_map(|n| &n.vteps))
+            .map(|v| (v.address.to_string(), v.host.clone())),
+    );
     let mut hosts = vec![];
     for h in &plan.hosts {
         let conn = crate::mesh::conn_for(&ctx.socket, &plan, &mesh.dir, &h.name)?;
@@ -227,7 +249,10 @@ fn print_mesh(doc: &serde_json::Value) {
         }
         for n in h["status"]["networks"].as_array().into_iter().flatten() {
             for p in n["peers"].as_array().into_iter().flatten() {
-                let key = p["public_key"].as_str().unwrap_or_default();
+                let key = match p["public_key"].as_str().unwrap_or_default() {
+                    "" => p["endpoint"].as_str().unwrap_or_default(),
+                    key => key,
+                };
                 let peer = doc["peer_hosts"][key].as_str().unwrap_or(key).to_string();
                 rows.push(vec![
                     host.clone(),

@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use weft_mesh::plan::{DnsRecord, PeerPlan};
+use weft_mesh::plan::{DnsRecord, PeerPlan, VxlanNetworkPlan};
 use weft_mesh::{Action, Kind, Plan, ServicePlan};
 
 /// The namespace a service with addresses of its own lives in.
@@ -39,6 +39,10 @@ pub fn run(mesh: &Mesh, plan: &Plan, host: &dyn HostConn, action: &Action) -> Re
                 &public_key.to_base64(),
             ],
         ),
+        Action::RemoveVtep { network, address } => weft(
+            host,
+            &["peer", "rm", network, "--endpoint", &address.to_string()],
+        ),
         Action::RemoveNetwork { network } => weft(host, &["network", "rm", network, "--force"]),
         Action::CreateNetwork {
             network,
@@ -46,9 +50,30 @@ pub fn run(mesh: &Mesh, plan: &Plan, host: &dyn HostConn, action: &Action) -> Re
             block,
             listen_port,
             internal,
+            vxlan,
         } => weft(
             host,
-            &network_create_args(network, *subnet, *block, *listen_port, *internal, domain),
+            &network_create_args(
+                network,
+                *subnet,
+                *block,
+                *listen_port,
+                *internal,
+                domain,
+                vxlan.as_ref(),
+            ),
+        ),
+        Action::AddVtep { network, vtep } => weft(
+            host,
+            &[
+                "peer",
+                "add",
+                network,
+                "--endpoint",
+                &vtep.address.to_string(),
+                "--allowed-ips",
+                &vtep.block.to_string(),
+            ],
         ),
         Action::AddPeer { network, peer } | Action::UpdatePeer { network, peer } => {
             weft(host, &peer_add_args(network, peer))
@@ -105,6 +130,7 @@ fn network_create_args(
     listen_port: u16,
     internal: bool,
     domain: &str,
+    vxlan: Option<&VxlanNetworkPlan>,
 ) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "network".into(),
@@ -114,11 +140,22 @@ fn network_create_args(
         subnet.to_string(),
         "--block".into(),
         block.to_string(),
-        "--listen-port".into(),
-        listen_port.to_string(),
-        "--domain".into(),
-        domain.into(),
     ];
+    match vxlan {
+        None => args.extend(["--listen-port".into(), listen_port.to_string()]),
+        Some(vx) => {
+            args.extend([
+                "--mode".into(),
+                "vxlan".into(),
+                "--vni".into(),
+                vx.vni.to_string(),
+            ]);
+            if let Some(over) = &vx.over {
+                args.extend(["--over".into(), over.clone()]);
+            }
+        }
+    }
+    args.extend(["--domain".into(), domain.into()]);
     if internal {
         args.push("--internal".into());
     }
@@ -413,14 +450,24 @@ mod tests {
     fn network_create_says_internal_only_when_it_is() {
         let subnet: IpNet = "10.42.0.0/16".parse().unwrap();
         let block: IpNet = "10.42.1.0/24".parse().unwrap();
-        let open = network_create_args("blue", subnet, block, 51820, false, "mesh.local");
+        let open = network_create_args("blue", subnet, block, 51820, false, "mesh.local", None);
         assert_eq!(
             open.join(" "),
             "network create blue --subnet 10.42.0.0/16 --block 10.42.1.0/24 \
              --listen-port 51820 --domain mesh.local"
         );
-        let internal = network_create_args("blue", subnet, block, 51820, true, "mesh.local");
+        let internal = network_create_args("blue", subnet, block, 51820, true, "mesh.local", None);
         assert_eq!(internal.last().map(String::as_str), Some("--internal"));
+        let vx = VxlanNetworkPlan {
+            vni: 300,
+            over: Some("blue".into()),
+        };
+        let segment = network_create_args("sec", subnet, block, 0, false, "mesh.local", Some(&vx));
+        assert_eq!(
+            segment.join(" "),
+            "network create sec --subnet 10.42.0.0/16 --block 10.42.1.0/24 \
+             --mode vxlan --vni 300 --over blue --domain mesh.local"
+        );
     }
 
     #[test]

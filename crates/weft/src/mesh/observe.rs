@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use weft_mesh::plan::DnsRecord;
-use weft_mesh::{HostState, NetworkState, PeerState, ServiceState};
+use weft_mesh::{HostState, NetworkState, PeerState, ServiceState, VtepState};
 use weft_model::PublicKey;
 
 #[derive(Deserialize)]
@@ -21,6 +21,11 @@ struct NetworkJson {
     listen_port: u16,
     public_key: String,
     internal: bool,
+    #[serde(default)]
+    vni: u32,
+    /// `over:NETWORK` for a VXLAN network inside WireGuard.
+    #[serde(default)]
+    underlay: String,
 }
 
 #[derive(Deserialize)]
@@ -75,7 +80,11 @@ fn observe(mesh: &Mesh, host: &dyn HostConn) -> Result<HostState> {
     let nets: Vec<NetworkJson> = json(&host.weft(&["network", "ls"])?, "network list")?;
     let atts: Vec<AttachmentJson> = json(&host.weft(&["attachments"])?, "attachments")?;
     let mut state = HostState::default();
-    for n in nets.into_iter().filter(|n| n.mode == "wireguard") {
+    // Bridge networks are never the mesh's (a mesh file has none).
+    for n in nets
+        .into_iter()
+        .filter(|n| n.mode == "wireguard" || n.mode == "vxlan")
+    {
         let peers: Vec<PeerJson> = json(&host.weft(&["peer", "ls", &n.name])?, "peers")?;
         let names: Vec<NameJson> = json(
             &host.weft(&["names", "get", &n.name, "--source", NAMES_SOURCE])?,
@@ -146,8 +155,23 @@ fn network_state(
         let what = || format!("{network}: address of attachment {}", a.id);
         attachments.insert(a.id.clone(), parse(address, what)?);
     }
+    // A VXLAN network's peers have no key: they are its VTEPs.
+    let (vteps, peers): (Vec<&PeerJson>, Vec<&PeerJson>) =
+        peers.iter().partition(|p| p.public_key.is_empty());
+    let vteps = vteps
+        .into_iter()
+        .map(|p| {
+            let address = parse(&p.endpoint, || format!("{network}: address of a VTEP"))?;
+            let block = p
+                .allowed_ips
+                .first()
+                .map(|b| parse(b, || format!("{network}: block of VTEP {address}")))
+                .transpose()?;
+            Ok(VtepState { address, block })
+        })
+        .collect::<Result<Vec<_>>>()?;
     let peers = peers
-        .iter()
+        .into_iter()
         .map(|p| {
             let public_key =
                 key(&p.public_key).with_context(|| format!("{network}: public key of a peer"))?;
@@ -168,7 +192,13 @@ fn network_state(
         subnet: parse(&n.subnet, || format!("{network}: subnet"))?,
         block: parse(&n.block, || format!("{network}: block"))?,
         listen_port: n.listen_port,
-        public_key: key(&n.public_key).with_context(|| format!("{network}: public key"))?,
+        public_key: match n.public_key.as_str() {
+            "" if n.mode == "vxlan" => None,
+            text => Some(key(text).with_context(|| format!("{network}: public key"))?),
+        },
+        vni: (n.vni != 0).then_some(n.vni),
+        over: n.underlay.strip_prefix("over:").map(str::to_string),
+        vteps,
         mode: n.mode,
         internal: Some(n.internal),
         peers,
@@ -273,7 +303,7 @@ mod tests {
     fn a_well_formed_host_is_read_whole() {
         let state = observe_canned(good()).unwrap();
         let blue = &state.networks["blue"];
-        assert_eq!(blue.public_key.to_base64(), KEY);
+        assert_eq!(blue.public_key.unwrap().to_base64(), KEY);
         assert_eq!(blue.attachments["web"].to_string(), "10.42.1.2");
         assert_eq!(blue.peers[0].allowed_ips[0].to_string(), "10.42.2.0/24");
         let dns = blue.dns.as_ref().unwrap();

@@ -1,21 +1,23 @@
 //! After `up` applied its changes: is the mesh up? Every peer of every
 //! network on every host has a handshake and answers the agent's probe
-//! through the tunnel, and every service runs (a VM: its hypervisor). [`judge`] says it of one
-//! look at the hosts (pure); [`wait`] looks again until it holds or the
-//! time is up, and then names exactly what is not up.
+//! through the tunnel (a VXLAN network's VTEP: answers the probe over the
+//! segment), and every service runs (a VM: its hypervisor). [`judge`] says
+//! it of one look at the hosts (pure); [`wait`] looks again until it holds
+//! or the time is up, and then names exactly what is not up.
 //!
 //! A probe result is as old as the agent's probe interval, so `ok` alone
 //! could be the word of a peer that stopped answering a moment ago (its
 //! underlay just went down, say). A peer counts as answering only when
 //! something came from it through the tunnel (its received bytes grew,
 //! as the probes' answers make them) since the first look of this wait.
+//! A VTEP has no counters: its latest probe is taken as it is.
 
 use super::Mesh;
 use super::host::HostConn;
 use super::observe::{self, ServiceJson};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use weft_mesh::{Kind, Plan};
+use weft_mesh::{Kind, Plan, VtepPlan};
 
 /// One host as seen once: its agent's `weft status` and its services, or
 /// why it could not be asked.
@@ -211,6 +213,15 @@ pub fn judge(
                     handshake_age: age,
                 });
             }
+            for vtep in &net.vteps {
+                verdict.peers.push(PeerLine {
+                    host: host.name.clone(),
+                    network: net.network.clone(),
+                    peer: vtep.host.clone(),
+                    problem: vtep_problem(status.is_some(), seen, vtep),
+                    handshake_age: None,
+                });
+            }
         }
     }
     for svc in &plan.services {
@@ -247,6 +258,32 @@ pub fn judge(
         });
     }
     verdict
+}
+
+/// What is wrong with a VXLAN network's VTEP as its host reports it
+/// (`seen`: the network in the host's status), if anything. A VTEP has no
+/// handshake and no counters of its own: its probe over the segment is
+/// all there is to go by.
+fn vtep_problem(asked: bool, seen: Option<&serde_json::Value>, vtep: &VtepPlan) -> Option<String> {
+    let address = vtep.address.to_string();
+    let p = seen.and_then(|n| {
+        n["peers"].as_array()?.iter().find(|p| {
+            p["public_key"].as_str().unwrap_or_default().is_empty()
+                && p["endpoint"] == address.as_str()
+        })
+    });
+    match (asked, seen, p) {
+        (false, ..) => Some("its host cannot be asked".to_string()),
+        (_, None, _) => Some("the network is missing on the host".into()),
+        (_, _, None) => Some(format!("VTEP {address} is not configured on the host")),
+        (_, _, Some(p)) => match p["probe"].as_str().unwrap_or_default() {
+            "ok" => None,
+            "failed" => Some(format!("the probe over the segment fails (VTEP {address})")),
+            _ => Some(format!(
+                "the probe over the segment has not answered yet (VTEP {address})"
+            )),
+        },
+    }
 }
 
 /// Look at every host once.

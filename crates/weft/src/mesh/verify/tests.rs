@@ -35,7 +35,10 @@ fn plan_with(more: &str) -> Plan {
                 block: format!("10.42.{i}.0/24").parse().unwrap(),
                 listen_port: 51820,
                 mode: "wireguard".into(),
-                public_key: key(i as u8 + 1),
+                public_key: Some(key(i as u8 + 1)),
+                vni: None,
+                over: None,
+                vteps: vec![],
                 internal: Some(false),
                 peers: vec![],
                 attachments: Default::default(),
@@ -232,4 +235,47 @@ fn a_peer_answers_only_when_something_came_since_the_first_look() {
         *rx -= 1;
     }
     assert!(judge(&plan(), &looks(), &later, &BTreeSet::new(), NOW).is_up());
+}
+
+#[test]
+fn a_vxlan_networks_vteps_are_up_when_their_probe_answers() {
+    let mesh = weft_mesh::ValidMesh::parse(
+        "name: m\nnetworks: [{name: lan, mode: vxlan, vni: 100, subnet: 10.50.0.0/16}]\n\
+         hosts: [{name: h1, ssh: root@192.0.2.1}, {name: h2, ssh: root@192.0.2.2}]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let plan = weft_mesh::plan(&mesh, &Observed::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(plan.is_complete());
+    // What `weft status` says of a VTEP: no key, its address, its probe.
+    let vtep = |address: &str, probe: &str| json!({"public_key": "", "endpoint": address, "probe": probe, "health": "healthy"});
+    let look = |peers: Vec<serde_json::Value>| HostLook::Seen {
+        status: json!({"networks": [{"name": "lan", "peers": peers}]}),
+        services: vec![],
+    };
+    let verdict = |h1: Vec<serde_json::Value>, h2: Vec<serde_json::Value>| {
+        let looks = BTreeMap::from([("h1".to_string(), look(h1)), ("h2".to_string(), look(h2))]);
+        judge(&plan, &looks, &Received::new(), &BTreeSet::new(), NOW)
+    };
+    let up = verdict(vec![vtep("192.0.2.2", "ok")], vec![vtep("192.0.2.1", "ok")]);
+    assert!(up.is_up(), "{:?}", up.problems());
+    assert_eq!(up.counts(), "2/2 peers up, 0/0 services running");
+    let down = verdict(
+        vec![vtep("192.0.2.2", "failed")],
+        vec![vtep("192.0.2.9", "ok")],
+    );
+    assert!(!down.is_up());
+    assert_eq!(
+        down.problems(),
+        [
+            "host h1 network lan: peer h2: the probe over the segment fails (VTEP 192.0.2.2)",
+            "host h2 network lan: peer h1: VTEP 192.0.2.1 is not configured on the host",
+        ]
+    );
+    let pending = verdict(vec![vtep("192.0.2.2", "")], vec![vtep("192.0.2.1", "ok")]);
+    assert_eq!(
+        pending.problems(),
+        [
+            "host h1 network lan: peer h2: the probe over the segment has not answered yet (VTEP 192.0.2.2)"
+        ]
+    );
 }
