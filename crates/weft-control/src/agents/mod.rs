@@ -10,6 +10,7 @@
 //! `tests.rs` walks every method of the proto's services to hold this.
 
 mod conn;
+pub mod feed;
 mod limit;
 
 pub use conn::{AgentConn, PeerInfo};
@@ -17,18 +18,20 @@ pub use limit::RateLimit;
 
 use crate::api::Clock;
 use crate::ca::{self, Ca};
-use crate::desired::{self, Desired};
+use crate::desired::Desired;
 use crate::model::{Host, HostId, HostReport, NetworkKey, NewHost, validate_label};
 use crate::secret::{Secret, SecretKind};
 use crate::store::{Store, StoreError};
+use feed::{Feeds, Follower, Step};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tonic::{Request, Response, Status};
 use weft_proto::control as pb;
-use weft_proto::control::agent_control_server::{AgentControl, AgentControlServer};
 use weft_proto::control::enrollment_server::{Enrollment, EnrollmentServer};
+use weft_proto::encoded::EncodedDesiredState;
+use weft_proto::encoded::agent_control_server::{AgentControl, AgentControlServer};
 
 /// The largest message an agent may send; CSRs and reports are small.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -36,6 +39,9 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 /// otherwise lift hyper's limit entirely).
 pub const MAX_STREAMS_PER_CONNECTION: u32 = 16;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// By host: the revision it was last sent and its state then.
+pub type LastSent = std::collections::HashMap<HostId, (u64, Arc<Desired>)>;
 
 #[derive(Clone)]
 pub struct Shared {
@@ -51,7 +57,10 @@ pub struct Shared {
     /// What each host's stream last sent, by host: a host that comes back
     /// saying it has that revision gets only what changed since, not a
     /// snapshot. Lost on restart (then it is a snapshot).
-    pub last_sent: Arc<std::sync::Mutex<std::collections::HashMap<HostId, (u64, Desired)>>>,
+    pub last_sent: Arc<std::sync::Mutex<LastSent>>,
+    /// Each tenant's desired state per revision, encoded once for all
+    /// streams.
+    pub feeds: Arc<Feeds>,
 }
 
 /// The host a request comes from, or why it is refused.
@@ -185,7 +194,7 @@ impl AgentControl for AgentControlService {
         Ok(Response::new(pb::ReportResponse {}))
     }
 
-    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<pb::DesiredState, Status>>;
+    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<EncodedDesiredState, Status>>;
 
     async fn watch(
         &self,
@@ -246,102 +255,66 @@ fn parse_report(req: pb::ReportRequest, endpoint: String) -> Result<HostReport, 
     })
 }
 
-pub(crate) async fn desired_of(s: &Shared, host: &Host) -> Result<Desired, StoreError> {
-    let t = &host.tenant;
-    let networks = s.store.list_networks(t).await?;
-    let blocks = s.store.blocks(t).await?;
-    let keys = s.store.host_keys(t).await?;
-    let hosts = s.store.list_hosts(t).await?;
-    Ok(desired::desired_for(
-        &host.id, &networks, &blocks, &keys, &hosts,
-    ))
-}
-
-/// Feed one agent's stream: a snapshot (or, for a host resuming from the
-/// revision it was last sent, only what changed since), then a delta
-/// whenever the revision moves and something of this host's changed. Ends when the agent goes,
+/// Feed one agent's stream from its tenant's frames: a snapshot (or, for
+/// a host resuming from the revision it was last sent, only what changed
+/// since), then whenever the revision moves and something of this host's
+/// changed, the delta its frame encoded for it. Ends when the agent goes,
 /// or with `Unauthenticated` when the host is deleted.
 async fn follow(
     s: Shared,
     host: Host,
     from: u64,
-    tx: tokio::sync::mpsc::Sender<Result<pb::DesiredState, Status>>,
+    tx: tokio::sync::mpsc::Sender<Result<EncodedDesiredState, Status>>,
 ) {
     // Resume from what this host last got, if it says it has exactly that.
-    let mut sent: Option<Desired> = {
+    let resumed = {
         let last = s
             .last_sent
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         last.get(&host.id)
             .filter(|(revision, _)| from != 0 && *revision == from)
-            .map(|(_, desired)| desired.clone())
+            .map(|(_, desired)| Arc::clone(desired))
     };
+    let mut follower = Follower::new(host.id.clone(), resumed);
     // The revision of the last message this host got: the one it will
     // resume from.
     let mut delivered = from;
-    let mut seen = None;
     loop {
         // Listen before reading, so a change made meanwhile is not missed.
         let notified = s.changes.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let revision = match s.store.revision().await {
-            Ok(r) => r,
+        let frame = match s.feeds.frame(s.store.as_ref(), &host.tenant).await {
+            Ok(frame) => frame,
             Err(err) => {
                 let _ = tx.send(Err(internal(err))).await;
                 return;
             }
         };
-        if seen != Some(revision) {
-            match s.store.host(&host.id).await {
-                Ok(Some(h)) if h.revoked_at.is_none() => {}
-                _ => {
-                    tracing::info!(host = %host.id, "ending the stream of a deleted host");
-                    let _ = tx
-                        .send(Err(Status::unauthenticated(
-                            "this host was deleted: its certificate is revoked",
-                        )))
-                        .await;
-                    return;
-                }
+        match follower.step(&s.feeds, &frame) {
+            Step::Gone => {
+                tracing::info!(host = %host.id, "ending the stream of a deleted host");
+                let _ = tx
+                    .send(Err(Status::unauthenticated(
+                        "this host was deleted: its certificate is revoked",
+                    )))
+                    .await;
+                return;
             }
-            let desired = match desired_of(&s, &host).await {
-                Ok(d) => d,
-                Err(err) => {
-                    let _ = tx.send(Err(internal(err))).await;
-                    return;
-                }
-            };
-            let msg = match &sent {
-                None => Some(pb::DesiredState {
-                    revision,
-                    snapshot: true,
-                    networks: desired.values().cloned().collect(),
-                    removed: vec![],
-                }),
-                Some(old) => {
-                    let (networks, removed) = desired::delta(old, &desired);
-                    (!networks.is_empty() || !removed.is_empty()).then_some(pb::DesiredState {
-                        revision,
-                        snapshot: false,
-                        networks,
-                        removed,
-                    })
-                }
-            };
-            if let Some(msg) = msg {
+            Step::Send(msg) => {
                 if tx.send(Ok(msg)).await.is_err() {
                     return;
                 }
-                delivered = revision;
+                delivered = frame.revision;
             }
+            Step::Nothing => {}
+        }
+        if let Some(sent) = &follower.sent {
             s.last_sent
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(host.id.clone(), (delivered, desired.clone()));
-            sent = Some(desired);
-            seen = Some(revision);
+                .insert(host.id.clone(), (delivered, Arc::clone(sent)));
         }
         tokio::select! {
             () = &mut notified => {}
