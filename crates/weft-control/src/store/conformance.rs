@@ -407,6 +407,70 @@ pub(crate) async fn reports_keep_keys_of_the_tenants_networks_and_move_the_revis
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
 }
 
+pub(crate) async fn a_networks_hosts_are_all_or_those_chosen(store: Shared) {
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "beta").await;
+    store
+        .create_network(&t, &spec("blue", "10.42.0.0/16"), NOW)
+        .await
+        .unwrap();
+    let a = enroll(&store, &t, "a").await;
+    let b = enroll(&store, &t, "b").await;
+    let stranger = enroll(&store, &other, "s").await;
+    let members = |store: Shared| {
+        let t = t.clone();
+        async move {
+            let got = store.network_hosts(&t, "blue").await.unwrap();
+            let hosts: BTreeSet<Id> = got.blocks.iter().map(|b| b.host.clone()).collect();
+            (got.all, hosts)
+        }
+    };
+    assert_eq!(
+        members(store.clone()).await,
+        (true, [a.clone(), b.clone()].into())
+    );
+    let before = store.revision().await.unwrap();
+    for bad in [&stranger, &Id::generate()] {
+        let err = store
+            .set_network_hosts(&t, "blue", Some(std::slice::from_ref(bad)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotAMember(_)), "{err:?}");
+    }
+    let err = store
+        .set_network_hosts(&other, "blue", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    assert_eq!(store.revision().await.unwrap(), before, "refused changes");
+
+    store
+        .set_network_hosts(&t, "blue", Some(std::slice::from_ref(&b)))
+        .await
+        .unwrap();
+    assert_eq!(store.revision().await.unwrap(), before + 1);
+    assert_eq!(members(store.clone()).await, (false, [b.clone()].into()));
+    // Setting the same again changes nothing.
+    store
+        .set_network_hosts(&t, "blue", Some(std::slice::from_ref(&b)))
+        .await
+        .unwrap();
+    assert_eq!(store.revision().await.unwrap(), before + 1);
+    // Hosts enrolled now stay out of a chosen network; a host left out has
+    // no block (so no desired state) there.
+    let c = enroll(&store, &t, "c").await;
+    assert_eq!(members(store.clone()).await, (false, [b.clone()].into()));
+    let blocks = store.blocks(&t).await.unwrap();
+    assert!(blocks.iter().all(|x| x.host == b), "{blocks:?}");
+    // All again: everyone gets a block, distinct, and later hosts join.
+    store.set_network_hosts(&t, "blue", None).await.unwrap();
+    let d = enroll(&store, &t, "d").await;
+    assert_eq!(members(store.clone()).await, (true, [a, b, c, d].into()));
+    let blocks = store.blocks(&t).await.unwrap();
+    let distinct: BTreeSet<_> = blocks.iter().map(|x| x.block).collect();
+    assert_eq!(distinct.len(), 4);
+}
+
 /// One `#[tokio::test]` per case, each on a store from `$make`.
 macro_rules! conformance_tests {
     ($make:expr) => {
@@ -423,6 +487,7 @@ macro_rules! conformance_tests {
             live_host_names_are_unique_in_a_tenant,
             every_change_moves_the_revision_once,
             reports_keep_keys_of_the_tenants_networks_and_move_the_revision_on_change,
+            a_networks_hosts_are_all_or_those_chosen,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

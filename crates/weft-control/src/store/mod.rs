@@ -8,8 +8,9 @@
 //!   single-use token exactly one succeeds, and the host it registers is
 //!   created in the same step (no token spent without a host, no host
 //!   without a token);
-//! - blocks are unique within a network and every live host of a tenant has
-//!   one in each of the tenant's networks (hosts join all networks);
+//! - blocks are unique within a network; a host is in a network exactly
+//!   when it has a block there: every live host of the tenant, by default,
+//!   or the hosts the tenant chose ([`Store::set_network_hosts`]);
 //! - a tenant's subnets never overlap;
 //! - every change of desired state (networks, hosts, blocks) moves the
 //!   revision forward, once per change.
@@ -23,8 +24,8 @@ pub mod sqlite;
 pub(crate) mod conformance;
 
 use crate::model::{
-    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkSpec, NewHost,
-    Tenant, TenantId, TokenInfo,
+    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkHosts, NetworkSpec,
+    NewHost, Tenant, TenantId, TokenInfo,
 };
 use crate::secret::{Secret, SecretHash};
 use async_trait::async_trait;
@@ -66,6 +67,8 @@ pub enum StoreError {
     NoFreeBlock { network: String, host: String },
     #[error("enrollment token {id} refused: {}", .reason.as_str())]
     TokenRefused { id: String, reason: TokenRefusal },
+    #[error("invalid field hosts: {0} is not a live host of this tenant")]
+    NotAMember(String),
     #[error("host name {0:?} is taken in this tenant")]
     HostNameTaken(String),
     #[error("open the control plane's store {path}")]
@@ -139,6 +142,19 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_network(&self, tenant: &TenantId, name: &str) -> Result<()>;
     /// The blocks of a tenant's networks, by network then block.
     async fn blocks(&self, tenant: &TenantId) -> Result<Vec<HostBlock>>;
+    /// Choose which hosts are in a network: `None` every live host of the
+    /// tenant, those enrolled later too (what a network starts with);
+    /// `Some` exactly these. Hosts that join get a block, hosts that leave
+    /// lose theirs (and their key there). Moves the revision when a host
+    /// joined or left.
+    async fn set_network_hosts(
+        &self,
+        tenant: &TenantId,
+        network: &str,
+        hosts: Option<&[HostId]>,
+    ) -> Result<NetworkHosts>;
+    /// Which hosts are in a network, and whether that is all of them.
+    async fn network_hosts(&self, tenant: &TenantId, network: &str) -> Result<NetworkHosts>;
 
     /// Record a host's report (also its heartbeat). Moves the revision,
     /// and says so, only when its address or keys changed.

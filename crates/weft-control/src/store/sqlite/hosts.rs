@@ -1,5 +1,5 @@
 //! The two writes about hosts that do the most: redeeming a token into a
-//! host (with its blocks), and recording a host's report.
+//! host (with its blocks in the networks open to all), and recording a host's report.
 
 use super::rows::*;
 use crate::model::{Host, HostReport, NetworkKey, NewHost};
@@ -59,8 +59,11 @@ pub(super) fn redeem(tx: &Transaction<'_>, token: Secret, new: NewHost, now: i64
         "INSERT INTO hosts (id, tenant, name, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![new.id.as_str(), tenant, new.name, now],
     )?;
+    let open = super::members::networks_open_to_all(tx, &tenant)?;
     for net in networks_of(tx, &tenant)? {
-        assign_block(tx, &net, new.id.as_str())?;
+        if open.contains(&net.spec.name) {
+            assign_block(tx, &net, new.id.as_str())?;
+        }
     }
     bump_revision(tx)?;
     Ok(Host {

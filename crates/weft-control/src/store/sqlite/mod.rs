@@ -11,13 +11,14 @@
 //! SQLite calls block, so each runs on tokio's blocking pool.
 
 mod hosts;
+mod members;
 mod rows;
 mod schema;
 
 use super::{Result, Store, StoreError, StoredApiKey};
 use crate::model::{
-    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Id, Network, NetworkKey, NetworkSpec,
-    NewHost, Tenant, TenantId, TokenInfo,
+    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Id, Network, NetworkHosts,
+    NetworkKey, NetworkSpec, NewHost, Tenant, TenantId, TokenInfo,
 };
 use crate::secret::{Secret, SecretHash};
 use async_trait::async_trait;
@@ -411,6 +412,27 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+        })
+        .await
+    }
+
+    async fn set_network_hosts(
+        &self,
+        tenant: &TenantId,
+        network: &str,
+        hosts: Option<&[HostId]>,
+    ) -> Result<NetworkHosts> {
+        let (tenant, network) = (tenant.clone(), network.to_string());
+        let hosts = hosts.map(<[HostId]>::to_vec);
+        self.write(move |tx| members::set(tx, &tenant, &network, hosts))
+            .await
+    }
+
+    async fn network_hosts(&self, tenant: &TenantId, network: &str) -> Result<NetworkHosts> {
+        let (tenant, network) = (tenant.clone(), network.to_string());
+        self.run(move |conn| {
+            let tx = conn.transaction()?;
+            members::get(&tx, &tenant, &network)
         })
         .await
     }

@@ -76,7 +76,11 @@ CREATE TABLE IF NOT EXISTS host_keys (
 ";
 
 /// `MIGRATIONS[i]` takes a database from version i + 1 to i + 2.
-pub(super) const MIGRATIONS: &[&str] = &[];
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 2: which hosts are in a network. 1: all of the tenant's (hosts
+    // enrolled later join it); 0: those with a block there.
+    "ALTER TABLE networks ADD COLUMN all_hosts INTEGER NOT NULL DEFAULT 1;",
+];
 
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len() + 1;
 
