@@ -178,7 +178,6 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         )),
         cert_days: ca::CLIENT_DAYS,
         changes: Arc::clone(&changes),
-        last_sent: Default::default(),
         feeds: Default::default(),
     };
     let shared_changes = Arc::clone(&changes);

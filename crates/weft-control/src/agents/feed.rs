@@ -10,7 +10,7 @@
 
 use crate::desired::{self, Desired};
 use crate::model::{HostId, TenantId};
-use crate::store::{Store, StoreError};
+use crate::store::{NetworkChanges, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -120,15 +120,44 @@ fn delta_message(old: &Desired, new: &Desired, revision: u64) -> Option<pb::Desi
     })
 }
 
+/// What a host resuming with the state of an earlier revision needs: the
+/// networks changed since as they are now, and those it must drop.
+fn resume_message(
+    changes: &NetworkChanges,
+    new: &Desired,
+    revision: u64,
+) -> Option<pb::DesiredState> {
+    let networks: Vec<_> = new
+        .values()
+        .filter(|n| changes.changed.contains(&n.name))
+        .cloned()
+        .collect();
+    let removed: Vec<_> = changes
+        .changed
+        .union(&changes.deleted)
+        .filter(|name| !new.contains_key(*name))
+        .cloned()
+        .collect();
+    (!networks.is_empty() || !removed.is_empty()).then_some(pb::DesiredState {
+        revision,
+        snapshot: false,
+        networks,
+        removed,
+    })
+}
+
 /// What one stream has sent its host.
 #[derive(Debug)]
 pub struct Follower {
     pub host: HostId,
-    /// The state the host has from this stream (or from the stream it
-    /// resumes); `None`: it gets a snapshot first.
+    /// The state the host has from this stream; `None`: nothing yet.
     pub sent: Option<Arc<Desired>>,
-    /// The frame `sent` is; `None` when it came from elsewhere (resuming).
+    /// The frame `sent` is.
     based_on: Option<u64>,
+    /// For a host resuming from an earlier stream: what changed since the
+    /// revision it has (from the store). Its first message carries just
+    /// those networks instead of a snapshot.
+    resumed: Option<NetworkChanges>,
 }
 
 /// What a stream does with a frame.
@@ -141,11 +170,12 @@ pub enum Step {
 }
 
 impl Follower {
-    pub fn new(host: HostId, resumed: Option<Arc<Desired>>) -> Follower {
+    pub fn new(host: HostId, resumed: Option<NetworkChanges>) -> Follower {
         Follower {
             host,
-            sent: resumed,
+            sent: None,
             based_on: None,
+            resumed,
         }
     }
 
@@ -157,6 +187,10 @@ impl Follower {
             return Step::Gone;
         };
         let msg = match &self.sent {
+            None if self.resumed.is_some() => {
+                let changes = self.resumed.take().unwrap_or_default();
+                resume_message(&changes, new, frame.revision).map(|m| feeds.encode(&m))
+            }
             None => Some(feeds.encode(&pb::DesiredState {
                 revision: frame.revision,
                 snapshot: true,
@@ -271,9 +305,23 @@ mod tests {
         let msg: pb::DesiredState = prost::Message::decode(bytes.0).unwrap();
         assert_eq!(msg.networks, [net("blue", "1")]);
         assert_eq!(msg.removed, ["red"]);
-        // Resuming with what f3 holds: nothing to send.
-        let mut resumed = Follower::new(h.clone(), Some(state(&[("blue", "1")])));
+        // Resuming from a revision after which nothing changed: nothing.
+        let mut resumed = Follower::new(h.clone(), Some(NetworkChanges::default()));
         assert_eq!(resumed.step(&feeds, &f3), Step::Nothing);
+        // From one after which blue changed and red and green went: blue
+        // as it is, red and green removed.
+        let changes = NetworkChanges {
+            changed: ["blue".to_string(), "red".to_string()].into(),
+            deleted: ["green".to_string()].into(),
+        };
+        let mut resumed = Follower::new(h.clone(), Some(changes));
+        let Step::Send(bytes) = resumed.step(&feeds, &f3) else {
+            panic!("no delta");
+        };
+        let msg: pb::DesiredState = prost::Message::decode(bytes.0).unwrap();
+        assert!(!msg.snapshot);
+        assert_eq!(msg.networks, [net("blue", "1")]);
+        assert_eq!(msg.removed, ["green", "red"]);
         // A host missing from its tenant's frame was deleted.
         let f4 = feeds.next_frame(Some(&f3), 4, HashMap::new());
         assert_eq!(resumed.step(&feeds, &f4), Step::Gone);

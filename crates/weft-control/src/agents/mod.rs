@@ -18,7 +18,6 @@ pub use limit::RateLimit;
 
 use crate::api::Clock;
 use crate::ca::{self, Ca};
-use crate::desired::Desired;
 use crate::model::{Host, HostId, HostReport, NetworkKey, NewHost, validate_label};
 use crate::secret::{Secret, SecretKind};
 use crate::store::{Store, StoreError};
@@ -40,9 +39,6 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 pub const MAX_STREAMS_PER_CONNECTION: u32 = 16;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// By host: the revision it was last sent and its state then.
-pub type LastSent = std::collections::HashMap<HostId, (u64, Arc<Desired>)>;
-
 #[derive(Clone)]
 pub struct Shared {
     pub store: Arc<dyn Store>,
@@ -54,10 +50,6 @@ pub struct Shared {
     /// Woken at every change of desired state (the REST side and this one
     /// call it); each agent's stream also looks once a second.
     pub changes: Arc<tokio::sync::Notify>,
-    /// What each host's stream last sent, by host: a host that comes back
-    /// saying it has that revision gets only what changed since, not a
-    /// snapshot. Lost on restart (then it is a snapshot).
-    pub last_sent: Arc<std::sync::Mutex<LastSent>>,
     /// Each tenant's desired state per revision, encoded once for all
     /// streams.
     pub feeds: Arc<Feeds>,
@@ -266,20 +258,7 @@ async fn follow(
     from: u64,
     tx: tokio::sync::mpsc::Sender<Result<EncodedDesiredState, Status>>,
 ) {
-    // Resume from what this host last got, if it says it has exactly that.
-    let resumed = {
-        let last = s
-            .last_sent
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        last.get(&host.id)
-            .filter(|(revision, _)| from != 0 && *revision == from)
-            .map(|(_, desired)| Arc::clone(desired))
-    };
-    let mut follower = Follower::new(host.id.clone(), resumed);
-    // The revision of the last message this host got: the one it will
-    // resume from.
-    let mut delivered = from;
+    let mut follower: Option<Follower> = None;
     loop {
         // Listen before reading, so a change made meanwhile is not missed.
         let notified = s.changes.notified();
@@ -290,6 +269,24 @@ async fn follow(
             Err(err) => {
                 let _ = tx.send(Err(internal(err))).await;
                 return;
+            }
+        };
+        let follower = match &mut follower {
+            Some(f) => f,
+            None => {
+                // Read after the frame, so no change before it is missed
+                // (one after it is sent twice at worst).
+                let resumed = match from {
+                    0 => None,
+                    _ => match s.store.changes_since(&host.tenant, from).await {
+                        Ok(changes) => changes,
+                        Err(err) => {
+                            let _ = tx.send(Err(internal(err))).await;
+                            return;
+                        }
+                    },
+                };
+                follower.insert(Follower::new(host.id.clone(), resumed))
             }
         };
         match follower.step(&s.feeds, &frame) {
@@ -306,15 +303,8 @@ async fn follow(
                 if tx.send(Ok(msg)).await.is_err() {
                     return;
                 }
-                delivered = frame.revision;
             }
             Step::Nothing => {}
-        }
-        if let Some(sent) = &follower.sent {
-            s.last_sent
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(host.id.clone(), (delivered, Arc::clone(sent)));
         }
         tokio::select! {
             () = &mut notified => {}

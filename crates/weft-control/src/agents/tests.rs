@@ -21,7 +21,14 @@ pub(super) struct Plane {
 
 pub(super) async fn plane(enroll_rate: (f64, u32)) -> Plane {
     let dir = tempfile::tempdir().unwrap();
-    let config = ServeConfig {
+    let running = start(config(&dir, enroll_rate), crate::api::system_clock())
+        .await
+        .unwrap();
+    Plane { running, dir }
+}
+
+fn config(dir: &tempfile::TempDir, enroll_rate: (f64, u32)) -> ServeConfig {
+    ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         grpc: "127.0.0.1:0".parse().unwrap(),
         state_dir: dir.path().join("state"),
@@ -31,12 +38,21 @@ pub(super) async fn plane(enroll_rate: (f64, u32)) -> Plane {
         ca_cert: None,
         ca_key: None,
         enroll_rate,
-    };
-    let running = start(config, crate::api::system_clock()).await.unwrap();
-    Plane { running, dir }
+    }
 }
 
 impl Plane {
+    /// Stop this control plane and start another on its state directory
+    /// (new ports, same store and CA), as after a crash or an upgrade.
+    pub(super) async fn restart(self) -> Plane {
+        let Plane { running, dir } = self;
+        drop(running);
+        let running = start(config(&dir, (100.0, 100)), crate::api::system_clock())
+            .await
+            .unwrap();
+        Plane { running, dir }
+    }
+
     pub(super) fn ca_pem(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("state/ca.pem")).unwrap()
     }

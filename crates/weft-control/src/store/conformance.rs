@@ -471,6 +471,77 @@ pub(crate) async fn a_networks_hosts_are_all_or_those_chosen(store: Shared) {
     assert_eq!(distinct.len(), 4);
 }
 
+pub(crate) async fn a_resuming_host_learns_the_networks_changed_since_its_revision(store: Shared) {
+    use crate::model::{HostReport, NetworkKey};
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "beta").await;
+    for (n, subnet) in [
+        ("blue", "10.42.0.0/16"),
+        ("red", "10.43.0.0/16"),
+        ("green", "10.44.0.0/16"),
+    ] {
+        store
+            .create_network(&t, &spec(n, subnet), NOW)
+            .await
+            .unwrap();
+    }
+    let a = enroll(&store, &t, "a").await;
+    let b = enroll(&store, &t, "b").await;
+    let since = |r: u64| {
+        let (store, t) = (store.clone(), t.clone());
+        async move { store.changes_since(&t, r).await.unwrap() }
+    };
+    let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    let r0 = store.revision().await.unwrap();
+    assert_eq!(
+        since(r0).await,
+        Some(Default::default()),
+        "nothing since now"
+    );
+    // A key reported on red only: red changed.
+    let report = |keys: &[&str]| HostReport {
+        endpoint: "192.0.2.1".into(),
+        version: "v".into(),
+        keys: keys
+            .iter()
+            .map(|n| NetworkKey {
+                network: n.to_string(),
+                public_key: "K".into(),
+                listen_port: 51820,
+            })
+            .collect(),
+        peer_health: Default::default(),
+    };
+    store.report(&a, &report(&[]), NOW).await.unwrap();
+    let r1 = store.revision().await.unwrap();
+    store.report(&a, &report(&["red"]), NOW).await.unwrap();
+    let got = since(r1).await.unwrap();
+    assert_eq!(got.changed, names(&["red"]));
+    assert!(got.deleted.is_empty());
+    // Another tenant's change is not this one's.
+    store
+        .create_network(&other, &spec("blue", "10.42.0.0/16"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(since(r1).await.unwrap().changed, names(&["red"]));
+    // b leaves green, blue is deleted.
+    store
+        .set_network_hosts(&t, "green", Some(std::slice::from_ref(&a)))
+        .await
+        .unwrap();
+    store.delete_network(&t, "blue").await.unwrap();
+    let got = since(r1).await.unwrap();
+    assert_eq!(got.changed, names(&["green", "red"]));
+    assert_eq!(got.deleted, names(&["blue"]));
+    // Deleting a host changes the networks it was in.
+    let r2 = store.revision().await.unwrap();
+    store.delete_host(&t, &b, NOW).await.unwrap();
+    assert_eq!(since(r2).await.unwrap().changed, names(&["red"]));
+    // A revision the store never had: it cannot say.
+    let now = store.revision().await.unwrap();
+    assert_eq!(since(now + 1).await, None);
+}
+
 /// One `#[tokio::test]` per case, each on a store from `$make`.
 macro_rules! conformance_tests {
     ($make:expr) => {
@@ -488,6 +559,7 @@ macro_rules! conformance_tests {
             every_change_moves_the_revision_once,
             reports_keep_keys_of_the_tenants_networks_and_move_the_revision_on_change,
             a_networks_hosts_are_all_or_those_chosen,
+            a_resuming_host_learns_the_networks_changed_since_its_revision,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

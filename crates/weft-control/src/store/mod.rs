@@ -13,7 +13,8 @@
 //!   or the hosts the tenant chose ([`Store::set_network_hosts`]);
 //! - a tenant's subnets never overlap;
 //! - every change of desired state (networks, hosts, blocks) moves the
-//!   revision forward, once per change.
+//!   revision forward, once per change, and marks the networks it touched
+//!   (what [`Store::changes_since`] answers, across restarts too).
 //!
 //! Every query of tenant objects takes the tenant: there is no call that
 //! reaches another tenant's network or host by name or id.
@@ -86,6 +87,14 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A tenant's networks changed (created, settings, blocks, their hosts'
+/// keys or addresses) or deleted after some revision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkChanges {
+    pub changed: std::collections::BTreeSet<String>,
+    pub deleted: std::collections::BTreeSet<String>,
+}
 
 /// A stored API key: what authentication needs.
 #[derive(Debug, Clone)]
@@ -161,6 +170,12 @@ pub trait Store: Send + Sync + 'static {
     async fn report(&self, host: &HostId, report: &HostReport, now: i64) -> Result<bool>;
     /// The keys hosts of the tenant reported, by network then host.
     async fn host_keys(&self, tenant: &TenantId) -> Result<Vec<HostKey>>;
+
+    /// What changed in the tenant's networks after revision `since` (for a
+    /// host resuming from it): `None` when the store no longer knows, the
+    /// revision being older than it keeps or newer than its own (then the
+    /// host gets a snapshot). Kept in the store, so it survives a restart.
+    async fn changes_since(&self, tenant: &TenantId, since: u64) -> Result<Option<NetworkChanges>>;
 
     /// The revision of the last change of desired state.
     async fn revision(&self) -> Result<u64>;

@@ -65,7 +65,8 @@ pub(super) fn redeem(tx: &Transaction<'_>, token: Secret, new: NewHost, now: i64
             assign_block(tx, &net, new.id.as_str())?;
         }
     }
-    bump_revision(tx)?;
+    let revision = bump_revision(tx)?;
+    touch(tx, &tenant, &open, revision)?;
     Ok(Host {
         id: new.id,
         tenant: id("tenant id", tenant)?,
@@ -136,7 +137,21 @@ pub(super) fn report(
         }
     }
     if changed {
-        bump_revision(tx)?;
+        // Its peers' view of it changed where it has a block (a new
+        // address) or a key (new or gone).
+        let mut touched = networks_of_host(tx, hid.as_str())?;
+        let keyed = |keys: &[NetworkKey]| -> std::collections::BTreeSet<NetworkKey> {
+            keys.iter().cloned().collect()
+        };
+        if endpoint.as_deref() == Some(&report.endpoint) {
+            let (before, after) = (keyed(&before), keyed(&after));
+            touched = before
+                .symmetric_difference(&after)
+                .map(|k| k.network.clone())
+                .collect();
+        }
+        let revision = bump_revision(tx)?;
+        touch(tx, &tenant, &touched, revision)?;
     }
     Ok(changed)
 }

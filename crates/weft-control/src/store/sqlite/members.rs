@@ -105,7 +105,8 @@ pub(super) fn set(
     )?;
     let after = get(tx, tenant, network)?;
     if after != before {
-        bump_revision(tx)?;
+        let revision = bump_revision(tx)?;
+        touch(tx, tenant.as_str(), [&network.to_string()], revision)?;
     }
     Ok(after)
 }

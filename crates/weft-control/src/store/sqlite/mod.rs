@@ -12,10 +12,11 @@
 
 mod hosts;
 mod members;
+mod resume;
 mod rows;
 mod schema;
 
-use super::{Result, Store, StoreError, StoredApiKey};
+use super::{NetworkChanges, Result, Store, StoreError, StoredApiKey};
 use crate::model::{
     ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Id, Network, NetworkHosts,
     NetworkKey, NetworkSpec, NewHost, Tenant, TenantId, TokenInfo,
@@ -299,9 +300,11 @@ impl Store for SqliteStore {
                     name: hid.to_string(),
                 });
             }
+            let left = networks_of_host(tx, hid.as_str())?;
             tx.execute("DELETE FROM blocks WHERE host = ?1", [hid.as_str()])?;
             tx.execute("DELETE FROM host_keys WHERE host = ?1", [hid.as_str()])?;
-            bump_revision(tx)?;
+            let revision = bump_revision(tx)?;
+            touch(tx, tenant.as_str(), &left, revision)?;
             Ok(())
         })
         .await
@@ -356,7 +359,8 @@ impl Store for SqliteStore {
             for h in hosts {
                 assign_block(tx, &net, &h)?;
             }
-            bump_revision(tx)?;
+            let revision = bump_revision(tx)?;
+            touch(tx, net.tenant.as_str(), [&net.spec.name], revision)?;
             Ok(net)
         })
         .await
@@ -384,7 +388,8 @@ impl Store for SqliteStore {
                     name,
                 });
             }
-            bump_revision(tx)?;
+            let revision = bump_revision(tx)?;
+            resume::bury(tx, tenant.as_str(), &name, revision)?;
             Ok(())
         })
         .await
@@ -465,6 +470,15 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+        })
+        .await
+    }
+
+    async fn changes_since(&self, tenant: &TenantId, since: u64) -> Result<Option<NetworkChanges>> {
+        let tenant = tenant.clone();
+        self.run(move |conn| {
+            let tx = conn.transaction()?;
+            resume::changes_since(&tx, tenant.as_str(), since)
         })
         .await
     }
