@@ -3,7 +3,7 @@
 //!
 //! Authorization, per service rather than per method so a new method
 //! cannot forget it: `Enrollment` is open (the token is its credential,
-//! and it is rate-limited); every method of `AgentControl` starts with
+//! and it is rate-limited, per client address and overall); every method of `AgentControl` starts with
 //! [`authorize`], which wants a client certificate (already verified
 //! against the CA by rustls) naming a host that exists and is not revoked —
 //! looked up on every call, so a deleted host is refused at once.
@@ -14,7 +14,7 @@ pub mod feed;
 mod limit;
 
 pub use conn::{AgentConn, PeerInfo};
-pub use limit::RateLimit;
+pub use limit::{AddressLimit, RateLimit};
 
 use crate::api::Clock;
 use crate::ca::{self, Ca};
@@ -45,6 +45,9 @@ pub struct Shared {
     pub ca: Arc<Ca>,
     pub clock: Clock,
     pub enroll_limit: Arc<RateLimit>,
+    /// The same per client address, checked first: one client's flood
+    /// does not use up the server's enrollments.
+    pub enroll_limit_per_address: Arc<AddressLimit>,
     /// How long client certificates live.
     pub cert_days: i64,
     /// Woken at every change of desired state (the REST side and this one
@@ -95,12 +98,21 @@ impl Enrollment for EnrollmentService {
         req: Request<pb::EnrollRequest>,
     ) -> Result<Response<pb::EnrollResponse>, Status> {
         let s = &self.0;
+        let peer = req.extensions().get::<PeerInfo>().map(|p| p.addr);
+        // Per address first, so a refused client does not spend the
+        // server's allowance.
+        let address_ok = peer.is_none_or(|p| s.enroll_limit_per_address.try_take(p.ip()));
+        if !address_ok {
+            tracing::debug!(?peer, "enrollment refused: too many from this address");
+            return Err(Status::resource_exhausted(
+                "too many enrollments from this address; retry in a few seconds",
+            ));
+        }
         if !s.enroll_limit.try_take() {
             return Err(Status::resource_exhausted(
                 "too many enrollments at once; retry in a few seconds",
             ));
         }
-        let peer = req.extensions().get::<PeerInfo>().map(|p| p.addr);
         let req = req.into_inner();
         let token = Secret::parse(SecretKind::EnrollToken, &req.token)
             .map_err(|e| Status::unauthenticated(e.to_string()))?;

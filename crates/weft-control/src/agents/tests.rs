@@ -20,10 +20,18 @@ pub(super) struct Plane {
 }
 
 pub(super) async fn plane(enroll_rate: (f64, u32)) -> Plane {
+    plane_limited(enroll_rate, enroll_rate).await
+}
+
+/// A control plane with a server-wide and a per-address enrollment rate.
+pub(super) async fn plane_limited(
+    enroll_rate: (f64, u32),
+    enroll_rate_per_address: (f64, u32),
+) -> Plane {
     let dir = tempfile::tempdir().unwrap();
-    let running = start(config(&dir, enroll_rate), crate::api::system_clock())
-        .await
-        .unwrap();
+    let mut config = config(&dir, enroll_rate);
+    config.enroll_rate_per_address = enroll_rate_per_address;
+    let running = start(config, crate::api::system_clock()).await.unwrap();
     Plane { running, dir }
 }
 
@@ -38,6 +46,7 @@ fn config(dir: &tempfile::TempDir, enroll_rate: (f64, u32)) -> ServeConfig {
         ca_cert: None,
         ca_key: None,
         enroll_rate,
+        enroll_rate_per_address: enroll_rate,
     }
 }
 
@@ -273,6 +282,20 @@ async fn enrollment_is_rate_limited() {
     assert_eq!(limited, 3);
 }
 
+#[tokio::test]
+async fn enrollment_is_rate_limited_per_address_below_the_server_wide_rate() {
+    let p = plane_limited((100.0, 100), (0.0, 2)).await;
+    let mut limited = Vec::new();
+    for _ in 0..5 {
+        let status = enroll(&p, "wet_bad", "h").await.unwrap_err();
+        if status.code() == Code::ResourceExhausted {
+            limited.push(status.message().to_string());
+        }
+    }
+    assert_eq!(limited.len(), 3, "{limited:?}");
+    assert!(limited[0].contains("this address"), "{limited:?}");
+}
+
 /// Every method of every service in the control proto, from its descriptors.
 fn control_methods() -> Vec<(String, bool)> {
     let set = prost_types::FileDescriptorSet::decode(weft_proto::DESCRIPTORS).unwrap();
@@ -398,6 +421,7 @@ async fn a_given_ca_is_used_and_half_a_pair_is_refused() {
         ca_cert: cert.map(|c| dir.path().join("mine").join(c)),
         ca_key: key.map(|k| dir.path().join("mine").join(k)),
         enroll_rate: (1.0, 1),
+        enroll_rate_per_address: (1.0, 1),
     };
     let clock = crate::api::system_clock();
     let running = start(config(Some("ca.pem"), Some("ca.key")), clock.clone())
