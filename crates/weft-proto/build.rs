@@ -21,6 +21,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         // `--output json` prints these messages as they are.
         .message_attribute(".", "#[derive(serde::Serialize)]")
+        .enum_attribute(
+            ".weft.control.v1.PlanStep.step",
+            "#[derive(serde::Serialize)]",
+        )
         .compile_fds(descriptors.clone())?;
     // The control plane's side of AgentControl once more, with Watch
     // answering pre-encoded `DesiredState`s: one change is encoded once

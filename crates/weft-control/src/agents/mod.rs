@@ -1,5 +1,6 @@
-//! The agents' gRPC port: enrollment (no certificate yet) and, with mutual
-//! TLS, everything else.
+//! The gRPC port: enrollment (no certificate yet), with mutual TLS
+//! everything else agents do, and the tenants' `TenantControl`
+//! ([`crate::api::grpc`], API keys in metadata, no client certificate).
 //!
 //! Authorization, per service rather than per method so a new method
 //! cannot forget it: `Enrollment` is open (the token is its credential,
@@ -17,6 +18,7 @@ pub use conn::{AgentConn, PeerInfo};
 pub use limit::{AddressLimit, RateLimit};
 
 use crate::api::Clock;
+use crate::api::grpc::TenantControlService;
 use crate::ca::{self, Ca};
 use crate::model::{Host, HostId, HostReport, NetworkKey, NewHost, validate_label};
 use crate::secret::{Secret, SecretKind};
@@ -29,6 +31,7 @@ use tokio_rustls::TlsAcceptor;
 use tonic::{Request, Response, Status};
 use weft_proto::control as pb;
 use weft_proto::control::enrollment_server::{Enrollment, EnrollmentServer};
+use weft_proto::control::tenant_control_server::TenantControlServer;
 use weft_proto::encoded::EncodedDesiredState;
 use weft_proto::encoded::agent_control_server::{AgentControl, AgentControlServer};
 
@@ -364,6 +367,14 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared
                 .max_decoding_message_size(MAX_MESSAGE),
         )
         .add_service(
+            TenantControlServer::new(TenantControlService(crate::api::AppState {
+                store: Arc::clone(&shared.store),
+                clock: Arc::clone(&shared.clock),
+                changes: Arc::clone(&shared.changes),
+            }))
+            .max_decoding_message_size(MAX_MESSAGE),
+        )
+        .add_service(
             AgentControlServer::new(AgentControlService(shared))
                 .max_decoding_message_size(MAX_MESSAGE),
         )
@@ -377,5 +388,7 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared
 
 #[cfg(test)]
 mod stream_tests;
+#[cfg(test)]
+mod tenant_tests;
 #[cfg(test)]
 mod tests;

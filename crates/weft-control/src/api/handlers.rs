@@ -140,7 +140,7 @@ fn network_view(net: Network, blocks: &[HostBlock]) -> NetworkView {
 /// Agents report every 10 s; three missed reports and a host is offline.
 pub const ONLINE_WITHIN_SECS: i64 = 30;
 
-fn host_state(last_seen: Option<i64>, now: i64) -> &'static str {
+pub(super) fn host_state(last_seen: Option<i64>, now: i64) -> &'static str {
     match last_seen {
         None => "never",
         Some(t) if now - t <= ONLINE_WITHIN_SECS => "online",

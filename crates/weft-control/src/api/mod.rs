@@ -14,6 +14,7 @@
 
 pub mod body;
 pub mod error;
+pub mod grpc;
 mod handlers;
 mod openapi;
 
