@@ -286,8 +286,19 @@ async fn enrollment_is_rate_limited() {
 async fn enrollment_is_rate_limited_per_address_below_the_server_wide_rate() {
     let p = plane_limited((100.0, 100), (0.0, 2)).await;
     let mut limited = Vec::new();
-    for _ in 0..5 {
-        let status = enroll(&p, "wet_bad", "h").await.unwrap_err();
+    for i in 0..5 {
+        // Claiming another address changes nothing: the connection's counts.
+        let mut req = tonic::Request::new(pb::EnrollRequest {
+            token: "wet_bad".into(),
+            host_name: "h".into(),
+            csr_pem: csr().1,
+        });
+        for header in ["x-forwarded-for", "x-real-ip", "forwarded"] {
+            let claimed = format!("192.0.2.{i}");
+            req.metadata_mut().insert(header, claimed.parse().unwrap());
+        }
+        let mut client = EnrollmentClient::new(p.channel(None).await.unwrap());
+        let status = client.enroll(req).await.unwrap_err();
         if status.code() == Code::ResourceExhausted {
             limited.push(status.message().to_string());
         }
