@@ -21,6 +21,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         // `--output json` prints these messages as they are.
         .message_attribute(".", "#[derive(serde::Serialize)]")
-        .compile_fds(descriptors)?;
+        .enum_attribute(
+            ".weft.control.v1.PlanStep.step",
+            "#[derive(serde::Serialize)]",
+        )
+        .compile_fds(descriptors.clone())?;
+    // The control plane's side of AgentControl once more, with Watch
+    // answering pre-encoded `DesiredState`s: one change is encoded once
+    // and the same bytes go to every stream it concerns. Every other
+    // message is the one generated above; the wire format is unchanged.
+    let encoded = out.join("encoded");
+    std::fs::create_dir_all(&encoded)?;
+    let mut control = descriptors;
+    control
+        .file
+        .retain(|f| f.name() == "weft/control/v1/control.proto");
+    tonic_prost_build::configure()
+        .build_client(false)
+        .out_dir(&encoded)
+        .extern_path(".weft.control.v1", "crate::control")
+        .extern_path(
+            ".weft.control.v1.DesiredState",
+            "crate::encoded::EncodedDesiredState",
+        )
+        .compile_fds(control)?;
     Ok(())
 }

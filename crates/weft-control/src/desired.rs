@@ -160,6 +160,51 @@ mod tests {
     }
 
     #[test]
+    fn a_host_outside_a_network_neither_gets_it_nor_is_a_peer_there() {
+        let a = host("a", Some("192.0.2.1"));
+        let b = host("b", Some("192.0.2.2"));
+        let net = |name: &str, subnet: &str| Network {
+            tenant: a.tenant.clone(),
+            spec: NetworkSpec::new(name, subnet, "", false, "", None).unwrap(),
+            created_at: 0,
+        };
+        let nets = [net("blue", "10.42.0.0/16"), net("red", "10.43.0.0/16")];
+        let block = |n: &str, h: &Host, b: &str| HostBlock {
+            network: n.into(),
+            host: h.id.clone(),
+            block: b.parse().unwrap(),
+        };
+        // Both in blue; only a in red (the tenant chose it so).
+        let blocks = vec![
+            block("blue", &a, "10.42.0.0/24"),
+            block("blue", &b, "10.42.1.0/24"),
+            block("red", &a, "10.43.0.0/24"),
+        ];
+        let key = |n: &str, h: &Host| HostKey {
+            host: h.id.clone(),
+            key: NetworkKey {
+                network: n.into(),
+                public_key: format!("K{}{}", n, h.name),
+                listen_port: 51820,
+            },
+        };
+        // b even reported a key for red: no block there, no part in it.
+        let keys = vec![
+            key("blue", &a),
+            key("blue", &b),
+            key("red", &a),
+            key("red", &b),
+        ];
+        let hosts = vec![a.clone(), b.clone()];
+        let for_a = desired_for(&a.id, &nets, &blocks, &keys, &hosts);
+        let for_b = desired_for(&b.id, &nets, &blocks, &keys, &hosts);
+        assert_eq!(for_b.keys().collect::<Vec<_>>(), ["blue"]);
+        assert_eq!(for_a.keys().collect::<Vec<_>>(), ["blue", "red"]);
+        assert!(for_a["red"].peers.is_empty(), "{:?}", for_a["red"]);
+        assert_eq!(for_a["blue"].peers[0].host_name, "b");
+    }
+
+    #[test]
     fn deltas_carry_only_what_changed_and_rebuild_the_state() {
         let net = |name: &str, block: &str| pb::DesiredNetwork {
             name: name.into(),

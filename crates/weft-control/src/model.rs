@@ -243,6 +243,15 @@ pub struct Network {
     pub created_at: i64,
 }
 
+/// Which hosts are in a network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NetworkHosts {
+    /// Every live host of the tenant, those enrolled later too.
+    pub all: bool,
+    /// The hosts in it now, with their blocks.
+    pub blocks: Vec<HostBlock>,
+}
+
 /// A host's share of a network's subnet.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct HostBlock {

@@ -28,6 +28,8 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:8443";
 pub const DEFAULT_GRPC: &str = "0.0.0.0:50051";
 /// Enrollments per second for the whole server, and the burst allowed.
 pub const DEFAULT_ENROLL_RATE: (f64, u32) = (5.0, 20);
+/// The same for each client address (an IPv6 /64 counts as one).
+pub const DEFAULT_ENROLL_RATE_PER_ADDRESS: (f64, u32) = (1.0, 10);
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/weft-control";
 /// TLS handshake and request headers must arrive within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,6 +50,8 @@ pub struct ServeConfig {
     pub ca_cert: Option<PathBuf>,
     pub ca_key: Option<PathBuf>,
     pub enroll_rate: (f64, u32),
+    /// Enrollments per second from one client address, and its burst.
+    pub enroll_rate_per_address: (f64, u32),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,9 +180,13 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
             config.enroll_rate.0,
             config.enroll_rate.1,
         )),
+        enroll_limit_per_address: Arc::new(agents::AddressLimit::new(
+            config.enroll_rate_per_address.0,
+            config.enroll_rate_per_address.1,
+        )),
         cert_days: ca::CLIENT_DAYS,
         changes: Arc::clone(&changes),
-        last_sent: Default::default(),
+        feeds: Default::default(),
     };
     let shared_changes = Arc::clone(&changes);
     let app = api::router(AppState {

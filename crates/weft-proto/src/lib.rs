@@ -13,6 +13,10 @@ pub mod control {
     tonic::include_proto!("weft.control.v1");
 }
 
+/// The control plane's server side of `AgentControl`, whose `Watch`
+/// streams [`EncodedDesiredState`]s (bytes encoded once, shared by streams).
+pub mod encoded;
+
 /// Every proto file's descriptors, encoded (a `FileDescriptorSet`).
 pub const DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
 

@@ -1,14 +1,52 @@
-//! A token bucket for enrollment: each attempt costs a CSR check and a
+//! Token buckets for enrollment: each attempt costs a CSR check and a
 //! signature, so a flood of them (guessing tokens, or just burning CPU) is
-//! cut off at a fixed rate for the whole server.
+//! cut off at a fixed rate per client address ([`AddressLimit`], so one
+//! noisy client cannot use up everyone's enrollments) and for the whole
+//! server ([`RateLimit`]).
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
+
+/// Addresses tracked at most; beyond that, buckets that refilled (their
+/// clients went quiet) are forgotten first.
+const MAX_TRACKED: usize = 65_536;
+
+#[derive(Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn full(burst: f64, now: Instant) -> Bucket {
+        Bucket {
+            tokens: burst,
+            last: now,
+        }
+    }
+
+    fn refill(&mut self, per_second: f64, burst: f64, now: Instant) {
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * per_second).min(burst);
+        self.last = now;
+    }
+
+    fn take(&mut self) -> bool {
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
 
 pub struct RateLimit {
     per_second: f64,
     burst: f64,
-    state: Mutex<(f64, Instant)>,
+    state: Mutex<Bucket>,
 }
 
 impl RateLimit {
@@ -17,24 +55,69 @@ impl RateLimit {
         RateLimit {
             per_second,
             burst,
-            state: Mutex::new((burst, Instant::now())),
+            state: Mutex::new(Bucket::full(burst, Instant::now())),
         }
     }
 
     /// Take one attempt if there is one left.
     pub fn try_take(&self) -> bool {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let (tokens, last) = &mut *state;
-        let now = Instant::now();
-        *tokens =
-            (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
+        let mut bucket = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        bucket.refill(self.per_second, self.burst, Instant::now());
+        bucket.take()
+    }
+}
+
+/// One bucket per client address; IPv6 clients by their /64, which one
+/// client usually holds whole.
+pub struct AddressLimit {
+    per_second: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+impl AddressLimit {
+    pub fn new(per_second: f64, burst: u32) -> AddressLimit {
+        AddressLimit {
+            per_second,
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Take one attempt for `addr` if it has one left.
+    pub fn try_take(&self, addr: IpAddr) -> bool {
+        let key = client_of(addr);
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        if buckets.len() >= MAX_TRACKED && !buckets.contains_key(&key) {
+            let (per_second, burst) = (self.per_second, self.burst);
+            buckets.retain(|_, b| {
+                b.refill(per_second, burst, now);
+                b.tokens < burst
+            });
+        }
+        if buckets.len() >= MAX_TRACKED && !buckets.contains_key(&key) {
+            // Every tracked client is busy: a flood from many addresses,
+            // which the server-wide limit is for; refuse newcomers until
+            // some bucket refills rather than grow without bound.
+            return false;
+        }
+        let bucket = buckets
+            .entry(key)
+            .or_insert_with(|| Bucket::full(self.burst, now));
+        bucket.refill(self.per_second, self.burst, now);
+        bucket.take()
+    }
+}
+
+/// The address a client is counted by.
+fn client_of(addr: IpAddr) -> IpAddr {
+    match addr.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
     }
 }
 
@@ -51,5 +134,22 @@ mod tests {
         assert!(refilling.try_take());
         std::thread::sleep(std::time::Duration::from_millis(5));
         assert!(refilling.try_take());
+    }
+
+    #[test]
+    fn each_address_has_its_own_bucket_and_a_64_is_one_client() {
+        let limit = AddressLimit::new(0.0, 2);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(limit.try_take(a) && limit.try_take(a));
+        assert!(!limit.try_take(a), "a used its burst");
+        assert!(limit.try_take(b), "b is not a");
+        // The same IPv4 client over an IPv6 socket.
+        assert!(!limit.try_take("::ffff:192.0.2.1".parse().unwrap()));
+        let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(limit.try_take(v6("2001:db8::1")));
+        assert!(limit.try_take(v6("2001:db8::ffff:2")));
+        assert!(!limit.try_take(v6("2001:db8::3")), "one /64, one client");
+        assert!(limit.try_take(v6("2001:db8:0:1::1")));
     }
 }

@@ -1,34 +1,39 @@
-//! The agents' gRPC port: enrollment (no certificate yet) and, with mutual
-//! TLS, everything else.
+//! The gRPC port: enrollment (no certificate yet), with mutual TLS
+//! everything else agents do, and the tenants' `TenantControl`
+//! ([`crate::api::grpc`], API keys in metadata, no client certificate).
 //!
 //! Authorization, per service rather than per method so a new method
 //! cannot forget it: `Enrollment` is open (the token is its credential,
-//! and it is rate-limited); every method of `AgentControl` starts with
+//! and it is rate-limited, per client address and overall); every method of `AgentControl` starts with
 //! [`authorize`], which wants a client certificate (already verified
 //! against the CA by rustls) naming a host that exists and is not revoked —
 //! looked up on every call, so a deleted host is refused at once.
 //! `tests.rs` walks every method of the proto's services to hold this.
 
 mod conn;
+pub mod feed;
 mod limit;
 
 pub use conn::{AgentConn, PeerInfo};
-pub use limit::RateLimit;
+pub use limit::{AddressLimit, RateLimit};
 
 use crate::api::Clock;
+use crate::api::grpc::TenantControlService;
 use crate::ca::{self, Ca};
-use crate::desired::{self, Desired};
 use crate::model::{Host, HostId, HostReport, NetworkKey, NewHost, validate_label};
 use crate::secret::{Secret, SecretKind};
 use crate::store::{Store, StoreError};
+use feed::{Feeds, Follower, Step};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tonic::{Request, Response, Status};
 use weft_proto::control as pb;
-use weft_proto::control::agent_control_server::{AgentControl, AgentControlServer};
 use weft_proto::control::enrollment_server::{Enrollment, EnrollmentServer};
+use weft_proto::control::tenant_control_server::TenantControlServer;
+use weft_proto::encoded::EncodedDesiredState;
+use weft_proto::encoded::agent_control_server::{AgentControl, AgentControlServer};
 
 /// The largest message an agent may send; CSRs and reports are small.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -43,15 +48,17 @@ pub struct Shared {
     pub ca: Arc<Ca>,
     pub clock: Clock,
     pub enroll_limit: Arc<RateLimit>,
+    /// The same per client address, checked first: one client's flood
+    /// does not use up the server's enrollments.
+    pub enroll_limit_per_address: Arc<AddressLimit>,
     /// How long client certificates live.
     pub cert_days: i64,
     /// Woken at every change of desired state (the REST side and this one
     /// call it); each agent's stream also looks once a second.
     pub changes: Arc<tokio::sync::Notify>,
-    /// What each host's stream last sent, by host: a host that comes back
-    /// saying it has that revision gets only what changed since, not a
-    /// snapshot. Lost on restart (then it is a snapshot).
-    pub last_sent: Arc<std::sync::Mutex<std::collections::HashMap<HostId, (u64, Desired)>>>,
+    /// Each tenant's desired state per revision, encoded once for all
+    /// streams.
+    pub feeds: Arc<Feeds>,
 }
 
 /// The host a request comes from, or why it is refused.
@@ -94,12 +101,21 @@ impl Enrollment for EnrollmentService {
         req: Request<pb::EnrollRequest>,
     ) -> Result<Response<pb::EnrollResponse>, Status> {
         let s = &self.0;
+        let peer = req.extensions().get::<PeerInfo>().map(|p| p.addr);
+        // Per address first, so a refused client does not spend the
+        // server's allowance.
+        let address_ok = peer.is_none_or(|p| s.enroll_limit_per_address.try_take(p.ip()));
+        if !address_ok {
+            tracing::debug!(?peer, "enrollment refused: too many from this address");
+            return Err(Status::resource_exhausted(
+                "too many enrollments from this address; retry in a few seconds",
+            ));
+        }
         if !s.enroll_limit.try_take() {
             return Err(Status::resource_exhausted(
                 "too many enrollments at once; retry in a few seconds",
             ));
         }
-        let peer = req.extensions().get::<PeerInfo>().map(|p| p.addr);
         let req = req.into_inner();
         let token = Secret::parse(SecretKind::EnrollToken, &req.token)
             .map_err(|e| Status::unauthenticated(e.to_string()))?;
@@ -185,7 +201,7 @@ impl AgentControl for AgentControlService {
         Ok(Response::new(pb::ReportResponse {}))
     }
 
-    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<pb::DesiredState, Status>>;
+    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<EncodedDesiredState, Status>>;
 
     async fn watch(
         &self,
@@ -246,102 +262,64 @@ fn parse_report(req: pb::ReportRequest, endpoint: String) -> Result<HostReport, 
     })
 }
 
-pub(crate) async fn desired_of(s: &Shared, host: &Host) -> Result<Desired, StoreError> {
-    let t = &host.tenant;
-    let networks = s.store.list_networks(t).await?;
-    let blocks = s.store.blocks(t).await?;
-    let keys = s.store.host_keys(t).await?;
-    let hosts = s.store.list_hosts(t).await?;
-    Ok(desired::desired_for(
-        &host.id, &networks, &blocks, &keys, &hosts,
-    ))
-}
-
-/// Feed one agent's stream: a snapshot (or, for a host resuming from the
-/// revision it was last sent, only what changed since), then a delta
-/// whenever the revision moves and something of this host's changed. Ends when the agent goes,
+/// Feed one agent's stream from its tenant's frames: a snapshot (or, for
+/// a host resuming from the revision it was last sent, only what changed
+/// since), then whenever the revision moves and something of this host's
+/// changed, the delta its frame encoded for it. Ends when the agent goes,
 /// or with `Unauthenticated` when the host is deleted.
 async fn follow(
     s: Shared,
     host: Host,
     from: u64,
-    tx: tokio::sync::mpsc::Sender<Result<pb::DesiredState, Status>>,
+    tx: tokio::sync::mpsc::Sender<Result<EncodedDesiredState, Status>>,
 ) {
-    // Resume from what this host last got, if it says it has exactly that.
-    let mut sent: Option<Desired> = {
-        let last = s
-            .last_sent
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        last.get(&host.id)
-            .filter(|(revision, _)| from != 0 && *revision == from)
-            .map(|(_, desired)| desired.clone())
-    };
-    // The revision of the last message this host got: the one it will
-    // resume from.
-    let mut delivered = from;
-    let mut seen = None;
+    let mut follower: Option<Follower> = None;
     loop {
         // Listen before reading, so a change made meanwhile is not missed.
         let notified = s.changes.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let revision = match s.store.revision().await {
-            Ok(r) => r,
+        let frame = match s.feeds.frame(s.store.as_ref(), &host.tenant).await {
+            Ok(frame) => frame,
             Err(err) => {
                 let _ = tx.send(Err(internal(err))).await;
                 return;
             }
         };
-        if seen != Some(revision) {
-            match s.store.host(&host.id).await {
-                Ok(Some(h)) if h.revoked_at.is_none() => {}
-                _ => {
-                    tracing::info!(host = %host.id, "ending the stream of a deleted host");
-                    let _ = tx
-                        .send(Err(Status::unauthenticated(
-                            "this host was deleted: its certificate is revoked",
-                        )))
-                        .await;
-                    return;
-                }
+        let follower = match &mut follower {
+            Some(f) => f,
+            None => {
+                // Read after the frame, so no change before it is missed
+                // (one after it is sent twice at worst).
+                let resumed = match from {
+                    0 => None,
+                    _ => match s.store.changes_since(&host.tenant, from).await {
+                        Ok(changes) => changes,
+                        Err(err) => {
+                            let _ = tx.send(Err(internal(err))).await;
+                            return;
+                        }
+                    },
+                };
+                follower.insert(Follower::new(host.id.clone(), resumed))
             }
-            let desired = match desired_of(&s, &host).await {
-                Ok(d) => d,
-                Err(err) => {
-                    let _ = tx.send(Err(internal(err))).await;
-                    return;
-                }
-            };
-            let msg = match &sent {
-                None => Some(pb::DesiredState {
-                    revision,
-                    snapshot: true,
-                    networks: desired.values().cloned().collect(),
-                    removed: vec![],
-                }),
-                Some(old) => {
-                    let (networks, removed) = desired::delta(old, &desired);
-                    (!networks.is_empty() || !removed.is_empty()).then_some(pb::DesiredState {
-                        revision,
-                        snapshot: false,
-                        networks,
-                        removed,
-                    })
-                }
-            };
-            if let Some(msg) = msg {
+        };
+        match follower.step(&s.feeds, &frame) {
+            Step::Gone => {
+                tracing::info!(host = %host.id, "ending the stream of a deleted host");
+                let _ = tx
+                    .send(Err(Status::unauthenticated(
+                        "this host was deleted: its certificate is revoked",
+                    )))
+                    .await;
+                return;
+            }
+            Step::Send(msg) => {
                 if tx.send(Ok(msg)).await.is_err() {
                     return;
                 }
-                delivered = revision;
             }
-            s.last_sent
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(host.id.clone(), (delivered, desired.clone()));
-            sent = Some(desired);
-            seen = Some(revision);
+            Step::Nothing => {}
         }
         tokio::select! {
             () = &mut notified => {}
@@ -389,6 +367,14 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared
                 .max_decoding_message_size(MAX_MESSAGE),
         )
         .add_service(
+            TenantControlServer::new(TenantControlService(crate::api::AppState {
+                store: Arc::clone(&shared.store),
+                clock: Arc::clone(&shared.clock),
+                changes: Arc::clone(&shared.changes),
+            }))
+            .max_decoding_message_size(MAX_MESSAGE),
+        )
+        .add_service(
             AgentControlServer::new(AgentControlService(shared))
                 .max_decoding_message_size(MAX_MESSAGE),
         )
@@ -402,5 +388,7 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared
 
 #[cfg(test)]
 mod stream_tests;
+#[cfg(test)]
+mod tenant_tests;
 #[cfg(test)]
 mod tests;

@@ -268,3 +268,74 @@ async fn a_host_resuming_from_its_revision_gets_only_what_changed() {
         assert_eq!(first.networks.len(), 2);
     }
 }
+
+async fn watch_from(
+    p: &super::tests::Plane,
+    (cert, key): &(String, String),
+    from: u64,
+) -> tonic::Streaming<pb::DesiredState> {
+    let channel = p.channel(Some((cert, key))).await.unwrap();
+    AgentControlClient::new(channel)
+        .watch(pb::WatchRequest { revision: from })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn message_of(stream: &mut tonic::Streaming<pb::DesiredState>) -> pb::DesiredState {
+    tokio::time::timeout(WITHIN, stream.message())
+        .await
+        .expect("a message within 2 s")
+        .unwrap()
+        .expect("the stream goes on")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_resumes_across_a_control_plane_restart() {
+    let p = plane((100.0, 100)).await;
+    let token = p.token("acme", 2, 60).await;
+    let (got_a, key_a) = enroll(&p, &token, "a").await.unwrap();
+    let (got_b, _) = enroll(&p, &token, "b").await.unwrap();
+    let identity = (got_a.certificate_pem.clone(), key_a.serialize_pem());
+    let store = p.running.store.clone();
+    let tenant = store.tenant_by_name("acme").await.unwrap().unwrap().id;
+    let spec =
+        |n: &str, s: &str| crate::model::NetworkSpec::new(n, s, "", false, "", None).unwrap();
+    for (n, subnet) in [("blue", "10.42.0.0/16"), ("red", "10.43.0.0/16")] {
+        store
+            .create_network(&tenant, &spec(n, subnet), 0)
+            .await
+            .unwrap();
+    }
+    let mut stream = watch_from(&p, &identity, 0).await;
+    let mut state = crate::desired::Desired::new();
+    let mut revision = 0;
+    while state.len() < 2 {
+        let msg = message_of(&mut stream).await;
+        crate::desired::apply(&mut state, &msg);
+        revision = msg.revision;
+    }
+    drop(stream);
+
+    let p = p.restart().await;
+    // Meanwhile a left red; blue did not change.
+    let b = HostId::parse("host", &got_b.host_id).unwrap();
+    let store = p.running.store.clone();
+    store
+        .set_network_hosts(&tenant, "red", Some(std::slice::from_ref(&b)))
+        .await
+        .unwrap();
+    let mut stream = watch_from(&p, &identity, revision).await;
+    let msg = message_of(&mut stream).await;
+    assert!(!msg.snapshot, "{msg:?}");
+    assert!(msg.networks.is_empty(), "{msg:?}");
+    assert_eq!(msg.removed, ["red"]);
+    crate::desired::apply(&mut state, &msg);
+    assert_eq!(state.keys().collect::<Vec<_>>(), ["blue"]);
+    drop(stream);
+    // A revision the store cannot know (newer than its own): a snapshot.
+    let mut stream = watch_from(&p, &identity, msg.revision + 1000).await;
+    let first = message_of(&mut stream).await;
+    assert!(first.snapshot, "{first:?}");
+    assert_eq!(first.networks.len(), 1);
+}

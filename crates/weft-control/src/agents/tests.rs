@@ -20,8 +20,23 @@ pub(super) struct Plane {
 }
 
 pub(super) async fn plane(enroll_rate: (f64, u32)) -> Plane {
+    plane_limited(enroll_rate, enroll_rate).await
+}
+
+/// A control plane with a server-wide and a per-address enrollment rate.
+pub(super) async fn plane_limited(
+    enroll_rate: (f64, u32),
+    enroll_rate_per_address: (f64, u32),
+) -> Plane {
     let dir = tempfile::tempdir().unwrap();
-    let config = ServeConfig {
+    let mut config = config(&dir, enroll_rate);
+    config.enroll_rate_per_address = enroll_rate_per_address;
+    let running = start(config, crate::api::system_clock()).await.unwrap();
+    Plane { running, dir }
+}
+
+fn config(dir: &tempfile::TempDir, enroll_rate: (f64, u32)) -> ServeConfig {
+    ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         grpc: "127.0.0.1:0".parse().unwrap(),
         state_dir: dir.path().join("state"),
@@ -31,12 +46,22 @@ pub(super) async fn plane(enroll_rate: (f64, u32)) -> Plane {
         ca_cert: None,
         ca_key: None,
         enroll_rate,
-    };
-    let running = start(config, crate::api::system_clock()).await.unwrap();
-    Plane { running, dir }
+        enroll_rate_per_address: enroll_rate,
+    }
 }
 
 impl Plane {
+    /// Stop this control plane and start another on its state directory
+    /// (new ports, same store and CA), as after a crash or an upgrade.
+    pub(super) async fn restart(self) -> Plane {
+        let Plane { running, dir } = self;
+        drop(running);
+        let running = start(config(&dir, (100.0, 100)), crate::api::system_clock())
+            .await
+            .unwrap();
+        Plane { running, dir }
+    }
+
     pub(super) fn ca_pem(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("state/ca.pem")).unwrap()
     }
@@ -64,7 +89,7 @@ impl Plane {
     }
 }
 
-async fn channel_to(
+pub(super) async fn channel_to(
     addr: std::net::SocketAddr,
     ca_pem: &str,
     identity: Option<(&str, &str)>,
@@ -257,8 +282,33 @@ async fn enrollment_is_rate_limited() {
     assert_eq!(limited, 3);
 }
 
+#[tokio::test]
+async fn enrollment_is_rate_limited_per_address_below_the_server_wide_rate() {
+    let p = plane_limited((100.0, 100), (0.0, 2)).await;
+    let mut limited = Vec::new();
+    for i in 0..5 {
+        // Claiming another address changes nothing: the connection's counts.
+        let mut req = tonic::Request::new(pb::EnrollRequest {
+            token: "wet_bad".into(),
+            host_name: "h".into(),
+            csr_pem: csr().1,
+        });
+        for header in ["x-forwarded-for", "x-real-ip", "forwarded"] {
+            let claimed = format!("192.0.2.{i}");
+            req.metadata_mut().insert(header, claimed.parse().unwrap());
+        }
+        let mut client = EnrollmentClient::new(p.channel(None).await.unwrap());
+        let status = client.enroll(req).await.unwrap_err();
+        if status.code() == Code::ResourceExhausted {
+            limited.push(status.message().to_string());
+        }
+    }
+    assert_eq!(limited.len(), 3, "{limited:?}");
+    assert!(limited[0].contains("this address"), "{limited:?}");
+}
+
 /// Every method of every service in the control proto, from its descriptors.
-fn control_methods() -> Vec<(String, bool)> {
+pub(super) fn control_methods() -> Vec<(String, bool)> {
     let set = prost_types::FileDescriptorSet::decode(weft_proto::DESCRIPTORS).unwrap();
     let mut methods = Vec::new();
     for file in set.file {
@@ -276,7 +326,7 @@ fn control_methods() -> Vec<(String, bool)> {
 }
 
 /// Call `path` with an empty message (every field at its default).
-async fn call_raw(channel: Channel, path: &str) -> Status {
+pub(super) async fn call_raw(channel: Channel, path: &str) -> Status {
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.unwrap();
     let codec = tonic_prost::ProstCodec::<(), ()>::default();
@@ -322,7 +372,9 @@ async fn every_method_but_enrollment_refuses_no_certificate_and_a_revoked_hosts(
             Code::Unauthenticated,
             "{path} as a revoked host: {revoked:?}"
         );
-        if anonymous.message().contains("client certificate") {
+        // Agents' methods want a certificate, tenants' an API key.
+        let wants = ["client certificate", "API key"];
+        if wants.iter().any(|w| anonymous.message().contains(w)) {
             assert_eq!(anonymous.code(), Code::Unauthenticated, "{path}");
         } else {
             open.push(path.clone());
@@ -382,6 +434,7 @@ async fn a_given_ca_is_used_and_half_a_pair_is_refused() {
         ca_cert: cert.map(|c| dir.path().join("mine").join(c)),
         ca_key: key.map(|k| dir.path().join("mine").join(k)),
         enroll_rate: (1.0, 1),
+        enroll_rate_per_address: (1.0, 1),
     };
     let clock = crate::api::system_clock();
     let running = start(config(Some("ca.pem"), Some("ca.key")), clock.clone())

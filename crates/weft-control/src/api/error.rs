@@ -64,7 +64,7 @@ impl From<StoreError> for ApiError {
             StoreError::TenantExists(_)
             | StoreError::NetworkExists(_)
             | StoreError::HostNameTaken(_) => StatusCode::CONFLICT,
-            StoreError::SubnetOverlap { .. } => StatusCode::BAD_REQUEST,
+            StoreError::SubnetOverlap { .. } | StoreError::NotAMember(_) => StatusCode::BAD_REQUEST,
             StoreError::NoFreeBlock { .. } => StatusCode::CONFLICT,
             StoreError::TokenRefused { .. } => StatusCode::UNAUTHORIZED,
             StoreError::Open { .. }

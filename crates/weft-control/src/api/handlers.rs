@@ -32,6 +32,23 @@ pub struct CreateNetwork {
     block_prefix: Option<u8>,
 }
 
+/// `{"all": true}` or `{"hosts": [id, …]}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetNetworkHosts {
+    #[serde(default)]
+    all: bool,
+    #[serde(default)]
+    hosts: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+pub struct NetworkHostsView {
+    network: String,
+    all: bool,
+    hosts: Vec<BlockView>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
@@ -123,7 +140,7 @@ fn network_view(net: Network, blocks: &[HostBlock]) -> NetworkView {
 /// Agents report every 10 s; three missed reports and a host is offline.
 pub const ONLINE_WITHIN_SECS: i64 = 30;
 
-fn host_state(last_seen: Option<i64>, now: i64) -> &'static str {
+pub(super) fn host_state(last_seen: Option<i64>, now: i64) -> &'static str {
     match last_seen {
         None => "never",
         Some(t) if now - t <= ONLINE_WITHIN_SECS => "online",
@@ -251,6 +268,62 @@ pub async fn delete_network(
     tracing::info!(tenant = %caller.tenant, network = %name, "network deleted");
     state.changes.notify_waiters();
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn network_hosts_view(network: &str, members: crate::model::NetworkHosts) -> NetworkHostsView {
+    NetworkHostsView {
+        network: network.to_string(),
+        all: members.all,
+        hosts: members
+            .blocks
+            .into_iter()
+            .map(|b| BlockView {
+                host: b.host,
+                block: b.block.to_string(),
+            })
+            .collect(),
+    }
+}
+
+pub async fn get_network_hosts(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<NetworkHostsView>> {
+    let name = network_name(&name)?;
+    let members = state.store.network_hosts(&caller.tenant, name).await?;
+    Ok(Json(network_hosts_view(name, members)))
+}
+
+pub async fn set_network_hosts(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    JsonBody(req): JsonBody<SetNetworkHosts>,
+) -> ApiResult<Json<NetworkHostsView>> {
+    let name = network_name(&name)?;
+    let chosen = match (req.all, req.hosts) {
+        (true, None) => None,
+        (false, Some(hosts)) => Some(
+            hosts
+                .iter()
+                .map(|h| HostId::parse("hosts", h))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid field hosts: give either \"all\": true or a list of host ids",
+            ));
+        }
+    };
+    let members = state
+        .store
+        .set_network_hosts(&caller.tenant, name, chosen.as_deref())
+        .await?;
+    tracing::info!(tenant = %caller.tenant, network = %name, all = members.all, hosts = members.blocks.len(), "network's hosts set");
+    state.changes.notify_waiters();
+    Ok(Json(network_hosts_view(name, members)))
 }
 
 pub async fn list_hosts(

@@ -14,6 +14,7 @@
 
 pub mod body;
 pub mod error;
+pub mod grpc;
 mod handlers;
 mod openapi;
 
@@ -160,6 +161,24 @@ pub fn routes() -> Vec<Route> {
             None,
             ("Empty", 204),
             h::delete_network,
+        ),
+        route(
+            Method::GET,
+            "/v1/networks/{name}/hosts",
+            Tenant,
+            "Which hosts are in a network (all of the tenant's, by default)",
+            None,
+            ("NetworkHosts", 200),
+            h::get_network_hosts,
+        ),
+        route(
+            Method::PUT,
+            "/v1/networks/{name}/hosts",
+            Tenant,
+            "Choose a network's hosts: all (those enrolled later too) or a list",
+            Some("SetNetworkHosts"),
+            ("NetworkHosts", 200),
+            h::set_network_hosts,
         ),
         route(
             Method::GET,

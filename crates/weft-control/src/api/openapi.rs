@@ -63,6 +63,23 @@ fn schemas() -> Value {
         },
         "Network": network,
         "NetworkList": { "type": "array", "items": { "$ref": "#/components/schemas/Network" } },
+        "NetworkHosts": {
+            "type": "object",
+            "properties": {
+                "network": string,
+                "all": { "type": "boolean", "description": "every host of the tenant, those enrolled later too" },
+                "hosts": { "type": "array", "items": block }
+            },
+            "required": ["network", "all", "hosts"]
+        },
+        "SetNetworkHosts": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "all": { "type": "boolean", "description": "true: every host of the tenant (the default of a new network)" },
+                "hosts": { "type": "array", "items": string, "description": "exactly these hosts (ids); not with all" }
+            }
+        },
         "Host": host,
         "HostList": { "type": "array", "items": { "$ref": "#/components/schemas/Host" } },
         "CreateToken": {

@@ -129,6 +129,7 @@ fn body_of(r: &Route) -> Option<&'static str> {
     match r.request {
         Some("CreateNetwork") => Some(r#"{"name":"green","subnet":"10.44.0.0/16"}"#),
         Some("CreateToken") => Some("{}"),
+        Some("SetNetworkHosts") => Some(r#"{"all":true}"#),
         Some(other) => panic!("no sample body for {other}: add one here"),
         None => None,
     }
@@ -460,4 +461,93 @@ async fn forwarding_headers_change_nothing() {
     let path = format!("/v1/hosts/{}", f.host_a);
     let reply = call_with(&f.router, &Method::GET, &path, &headers, None).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_networks_hosts_are_all_by_default_or_those_chosen() {
+    let f = fixture().await;
+    let key = Some(&f.key_a);
+    let tenant = |k: &Secret| {
+        let store = f.store.clone();
+        let id = k.id().to_string();
+        async move { store.api_key(&id).await.unwrap().unwrap().info.tenant }
+    };
+    let (a, b) = (tenant(&f.key_a).await, tenant(&f.key_b).await);
+    let a2 = enroll(&f.store, &a, "a2").await;
+    let of_b = f.store.list_hosts(&b).await.unwrap()[0].id.clone();
+    let path = "/v1/networks/blue/hosts";
+    let hosts_of = |v: &Value| -> Vec<String> {
+        v["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["host"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let got = call(&f.router, &Method::GET, path, key, None).await.json();
+    assert_eq!(got["all"], true);
+    assert_eq!(hosts_of(&got).len(), 2, "{got}");
+
+    let revision = f.store.revision().await.unwrap();
+    let bad = [
+        (r#"{"hosts":["not-an-id"]}"#.to_string(), "hosts"),
+        (format!(r#"{{"hosts":["{of_b}"]}}"#), "hosts"),
+        (r#"{"all":true,"hosts":[]}"#.to_string(), "hosts"),
+        (r#"{}"#.to_string(), "hosts"),
+        (r#"{"all":"yes"}"#.to_string(), "all"),
+        (r#"{"all":true,"color":1}"#.to_string(), "color"),
+    ];
+    for (body, field) in &bad {
+        let reply = call(&f.router, &Method::PUT, path, key, Some(body)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            reply.text
+        );
+        assert!(reply.text.contains(field), "{body}: {}", reply.text);
+        assert!(!reply.text.contains(of_b.as_str()) || body.contains(of_b.as_str()));
+    }
+    assert_eq!(
+        f.store.revision().await.unwrap(),
+        revision,
+        "a refused call changed state"
+    );
+
+    let body = format!(r#"{{"hosts":["{a2}"]}}"#);
+    let reply = call(&f.router, &Method::PUT, path, key, Some(&body)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json()["all"], false);
+    assert_eq!(hosts_of(&reply.json()), [a2.to_string()]);
+    assert!(f.store.revision().await.unwrap() > revision);
+    // A host enrolled now stays out; a host left out gets nothing of it.
+    let a3 = enroll(&f.store, &a, "a3").await;
+    let got = call(&f.router, &Method::GET, path, key, None).await.json();
+    assert_eq!(hosts_of(&got), [a2.to_string()]);
+    let desired_of = |h: HostId| {
+        let (store, a) = (f.store.clone(), a.clone());
+        async move {
+            crate::desired::desired_for(
+                &h,
+                &store.list_networks(&a).await.unwrap(),
+                &store.blocks(&a).await.unwrap(),
+                &store.host_keys(&a).await.unwrap(),
+                &store.list_hosts(&a).await.unwrap(),
+            )
+        }
+    };
+    assert!(desired_of(f.host_a.clone()).await.is_empty());
+    assert!(desired_of(a3.clone()).await.is_empty());
+    assert!(desired_of(a2.clone()).await.contains_key("blue"));
+
+    // All again: everyone, those enrolled meanwhile too.
+    let reply = call(&f.router, &Method::PUT, path, key, Some(r#"{"all":true}"#)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let mut hosts = hosts_of(&reply.json());
+    hosts.sort();
+    let mut want = vec![f.host_a.to_string(), a2.to_string(), a3.to_string()];
+    want.sort();
+    assert_eq!(hosts, want);
+    let a4 = enroll(&f.store, &a, "a4").await;
+    assert!(desired_of(a4).await.contains_key("blue"));
 }

@@ -8,11 +8,13 @@
 //!   single-use token exactly one succeeds, and the host it registers is
 //!   created in the same step (no token spent without a host, no host
 //!   without a token);
-//! - blocks are unique within a network and every live host of a tenant has
-//!   one in each of the tenant's networks (hosts join all networks);
+//! - blocks are unique within a network; a host is in a network exactly
+//!   when it has a block there: every live host of the tenant, by default,
+//!   or the hosts the tenant chose ([`Store::set_network_hosts`]);
 //! - a tenant's subnets never overlap;
 //! - every change of desired state (networks, hosts, blocks) moves the
-//!   revision forward, once per change.
+//!   revision forward, once per change, and marks the networks it touched
+//!   (what [`Store::changes_since`] answers, across restarts too).
 //!
 //! Every query of tenant objects takes the tenant: there is no call that
 //! reaches another tenant's network or host by name or id.
@@ -23,8 +25,8 @@ pub mod sqlite;
 pub(crate) mod conformance;
 
 use crate::model::{
-    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkSpec, NewHost,
-    Tenant, TenantId, TokenInfo,
+    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkHosts, NetworkSpec,
+    NewHost, Tenant, TenantId, TokenInfo,
 };
 use crate::secret::{Secret, SecretHash};
 use async_trait::async_trait;
@@ -66,6 +68,8 @@ pub enum StoreError {
     NoFreeBlock { network: String, host: String },
     #[error("enrollment token {id} refused: {}", .reason.as_str())]
     TokenRefused { id: String, reason: TokenRefusal },
+    #[error("invalid field hosts: {0} is not a live host of this tenant")]
+    NotAMember(String),
     #[error("host name {0:?} is taken in this tenant")]
     HostNameTaken(String),
     #[error("open the control plane's store {path}")]
@@ -83,6 +87,14 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A tenant's networks changed (created, settings, blocks, their hosts'
+/// keys or addresses) or deleted after some revision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkChanges {
+    pub changed: std::collections::BTreeSet<String>,
+    pub deleted: std::collections::BTreeSet<String>,
+}
 
 /// A stored API key: what authentication needs.
 #[derive(Debug, Clone)]
@@ -139,12 +151,31 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_network(&self, tenant: &TenantId, name: &str) -> Result<()>;
     /// The blocks of a tenant's networks, by network then block.
     async fn blocks(&self, tenant: &TenantId) -> Result<Vec<HostBlock>>;
+    /// Choose which hosts are in a network: `None` every live host of the
+    /// tenant, those enrolled later too (what a network starts with);
+    /// `Some` exactly these. Hosts that join get a block, hosts that leave
+    /// lose theirs (and their key there). Moves the revision when a host
+    /// joined or left.
+    async fn set_network_hosts(
+        &self,
+        tenant: &TenantId,
+        network: &str,
+        hosts: Option<&[HostId]>,
+    ) -> Result<NetworkHosts>;
+    /// Which hosts are in a network, and whether that is all of them.
+    async fn network_hosts(&self, tenant: &TenantId, network: &str) -> Result<NetworkHosts>;
 
     /// Record a host's report (also its heartbeat). Moves the revision,
     /// and says so, only when its address or keys changed.
     async fn report(&self, host: &HostId, report: &HostReport, now: i64) -> Result<bool>;
     /// The keys hosts of the tenant reported, by network then host.
     async fn host_keys(&self, tenant: &TenantId) -> Result<Vec<HostKey>>;
+
+    /// What changed in the tenant's networks after revision `since` (for a
+    /// host resuming from it): `None` when the store no longer knows, the
+    /// revision being older than it keeps or newer than its own (then the
+    /// host gets a snapshot). Kept in the store, so it survives a restart.
+    async fn changes_since(&self, tenant: &TenantId, since: u64) -> Result<Option<NetworkChanges>>;
 
     /// The revision of the last change of desired state.
     async fn revision(&self) -> Result<u64>;

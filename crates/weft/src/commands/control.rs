@@ -152,6 +152,7 @@ fn serve_cmd(state_dir: PathBuf, args: ServeArgs) -> Result<()> {
         ca_cert: args.ca_cert,
         ca_key: args.ca_key,
         enroll_rate: serve::DEFAULT_ENROLL_RATE,
+        enroll_rate_per_address: serve::DEFAULT_ENROLL_RATE_PER_ADDRESS,
     };
     runtime()?.block_on(async {
         let running = serve::start(config, api::system_clock()).await?;

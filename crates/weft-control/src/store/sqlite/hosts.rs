@@ -1,5 +1,5 @@
 //! The two writes about hosts that do the most: redeeming a token into a
-//! host (with its blocks), and recording a host's report.
+//! host (with its blocks in the networks open to all), and recording a host's report.
 
 use super::rows::*;
 use crate::model::{Host, HostReport, NetworkKey, NewHost};
@@ -59,10 +59,14 @@ pub(super) fn redeem(tx: &Transaction<'_>, token: Secret, new: NewHost, now: i64
         "INSERT INTO hosts (id, tenant, name, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![new.id.as_str(), tenant, new.name, now],
     )?;
+    let open = super::members::networks_open_to_all(tx, &tenant)?;
     for net in networks_of(tx, &tenant)? {
-        assign_block(tx, &net, new.id.as_str())?;
+        if open.contains(&net.spec.name) {
+            assign_block(tx, &net, new.id.as_str())?;
+        }
     }
-    bump_revision(tx)?;
+    let revision = bump_revision(tx)?;
+    touch(tx, &tenant, &open, revision)?;
     Ok(Host {
         id: new.id,
         tenant: id("tenant id", tenant)?,
@@ -133,7 +137,21 @@ pub(super) fn report(
         }
     }
     if changed {
-        bump_revision(tx)?;
+        // Its peers' view of it changed where it has a block (a new
+        // address) or a key (new or gone).
+        let mut touched = networks_of_host(tx, hid.as_str())?;
+        let keyed = |keys: &[NetworkKey]| -> std::collections::BTreeSet<NetworkKey> {
+            keys.iter().cloned().collect()
+        };
+        if endpoint.as_deref() == Some(&report.endpoint) {
+            let (before, after) = (keyed(&before), keyed(&after));
+            touched = before
+                .symmetric_difference(&after)
+                .map(|k| k.network.clone())
+                .collect();
+        }
+        let revision = bump_revision(tx)?;
+        touch(tx, &tenant, &touched, revision)?;
     }
     Ok(changed)
 }

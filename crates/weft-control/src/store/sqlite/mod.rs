@@ -11,13 +11,15 @@
 //! SQLite calls block, so each runs on tokio's blocking pool.
 
 mod hosts;
+mod members;
+mod resume;
 mod rows;
 mod schema;
 
-use super::{Result, Store, StoreError, StoredApiKey};
+use super::{NetworkChanges, Result, Store, StoreError, StoredApiKey};
 use crate::model::{
-    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Id, Network, NetworkKey, NetworkSpec,
-    NewHost, Tenant, TenantId, TokenInfo,
+    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Id, Network, NetworkHosts,
+    NetworkKey, NetworkSpec, NewHost, Tenant, TenantId, TokenInfo,
 };
 use crate::secret::{Secret, SecretHash};
 use async_trait::async_trait;
@@ -298,9 +300,11 @@ impl Store for SqliteStore {
                     name: hid.to_string(),
                 });
             }
+            let left = networks_of_host(tx, hid.as_str())?;
             tx.execute("DELETE FROM blocks WHERE host = ?1", [hid.as_str()])?;
             tx.execute("DELETE FROM host_keys WHERE host = ?1", [hid.as_str()])?;
-            bump_revision(tx)?;
+            let revision = bump_revision(tx)?;
+            touch(tx, tenant.as_str(), &left, revision)?;
             Ok(())
         })
         .await
@@ -355,7 +359,8 @@ impl Store for SqliteStore {
             for h in hosts {
                 assign_block(tx, &net, &h)?;
             }
-            bump_revision(tx)?;
+            let revision = bump_revision(tx)?;
+            touch(tx, net.tenant.as_str(), [&net.spec.name], revision)?;
             Ok(net)
         })
         .await
@@ -383,7 +388,8 @@ impl Store for SqliteStore {
                     name,
                 });
             }
-            bump_revision(tx)?;
+            let revision = bump_revision(tx)?;
+            resume::bury(tx, tenant.as_str(), &name, revision)?;
             Ok(())
         })
         .await
@@ -411,6 +417,27 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+        })
+        .await
+    }
+
+    async fn set_network_hosts(
+        &self,
+        tenant: &TenantId,
+        network: &str,
+        hosts: Option<&[HostId]>,
+    ) -> Result<NetworkHosts> {
+        let (tenant, network) = (tenant.clone(), network.to_string());
+        let hosts = hosts.map(<[HostId]>::to_vec);
+        self.write(move |tx| members::set(tx, &tenant, &network, hosts))
+            .await
+    }
+
+    async fn network_hosts(&self, tenant: &TenantId, network: &str) -> Result<NetworkHosts> {
+        let (tenant, network) = (tenant.clone(), network.to_string());
+        self.run(move |conn| {
+            let tx = conn.transaction()?;
+            members::get(&tx, &tenant, &network)
         })
         .await
     }
@@ -443,6 +470,15 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+        })
+        .await
+    }
+
+    async fn changes_since(&self, tenant: &TenantId, since: u64) -> Result<Option<NetworkChanges>> {
+        let tenant = tenant.clone();
+        self.run(move |conn| {
+            let tx = conn.transaction()?;
+            resume::changes_since(&tx, tenant.as_str(), since)
         })
         .await
     }

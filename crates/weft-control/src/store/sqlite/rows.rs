@@ -25,6 +25,36 @@ pub(super) fn bump_revision(tx: &Transaction<'_>) -> Result<u64> {
     text.parse().map_err(|_| corrupt("revision", text))
 }
 
+/// A revision as SQLite stores it (a signed 64-bit integer).
+pub(super) fn sql_revision(revision: u64) -> i64 {
+    i64::try_from(revision).unwrap_or(i64::MAX)
+}
+
+/// Mark `networks` of `tenant` as changed at `revision`: a host resuming
+/// from an older revision is sent them again.
+pub(super) fn touch<'a>(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    networks: impl IntoIterator<Item = &'a String>,
+    revision: u64,
+) -> Result<()> {
+    let mut stmt =
+        tx.prepare("UPDATE networks SET changed_at = ?3 WHERE tenant = ?1 AND name = ?2")?;
+    for name in networks {
+        stmt.execute(params![tenant, name, sql_revision(revision)])?;
+    }
+    Ok(())
+}
+
+/// The networks `host` has a block in.
+pub(super) fn networks_of_host(tx: &Transaction<'_>, host: &str) -> Result<BTreeSet<String>> {
+    let mut stmt = tx.prepare("SELECT network FROM blocks WHERE host = ?1")?;
+    let names = stmt
+        .query_map([host], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(names)
+}
+
 pub(super) fn id(what: &'static str, text: String) -> Result<Id> {
     Id::parse(what, &text).map_err(|_| corrupt(what, text))
 }

@@ -76,7 +76,25 @@ CREATE TABLE IF NOT EXISTS host_keys (
 ";
 
 /// `MIGRATIONS[i]` takes a database from version i + 1 to i + 2.
-pub(super) const MIGRATIONS: &[&str] = &[];
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 2: which hosts are in a network. 1: all of the tenant's (hosts
+    // enrolled later join it); 0: those with a block there.
+    "ALTER TABLE networks ADD COLUMN all_hosts INTEGER NOT NULL DEFAULT 1;",
+    // 3: what a resuming agent is re-sent. Each network's last change
+    // (of its own, its blocks, or its members' keys or addresses), and
+    // deleted networks by when; a store upgraded from before knows no
+    // changes older than its revision then (the resume horizon).
+    "ALTER TABLE networks ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE IF NOT EXISTS network_tombstones (
+         tenant     TEXT NOT NULL,
+         name       TEXT NOT NULL,
+         deleted_at INTEGER NOT NULL
+     );
+     CREATE INDEX IF NOT EXISTS network_tombstones_by_tenant
+         ON network_tombstones (tenant, deleted_at);
+     INSERT OR REPLACE INTO meta (key, value)
+         SELECT 'resume_horizon', value FROM meta WHERE key = 'revision';",
+];
 
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len() + 1;
 

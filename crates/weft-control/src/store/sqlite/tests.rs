@@ -103,3 +103,49 @@ async fn state_survives_reopening_and_a_newer_schema_is_refused() {
     let err = SqliteStore::open(&path).err().unwrap().to_string();
     assert!(err.contains("schema version"), "{err}");
 }
+
+/// A store written by the first schema: its networks keep all their
+/// hosts, and agents resuming from before the upgrade get a snapshot
+/// (the store kept no changes then).
+#[tokio::test]
+async fn a_first_schema_store_upgrades_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("control.db");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(schema::SCHEMA_V1).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         INSERT INTO meta VALUES ('schema', '1'), ('revision', '7');
+         INSERT INTO tenants VALUES ('00000000000000aa', 'acme', 0);
+         INSERT INTO networks VALUES
+             ('00000000000000aa', 'blue', '10.42.0.0/16', 'wireguard', 0, 'mesh.local', 24, 0);",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    let t = Id::parse("tenant", "00000000000000aa").unwrap();
+    assert!(store.network_hosts(&t, "blue").await.unwrap().all);
+    assert_eq!(store.changes_since(&t, 5).await.unwrap(), None);
+    assert_eq!(
+        store.changes_since(&t, 7).await.unwrap(),
+        Some(Default::default())
+    );
+    let token = Secret::generate(SecretKind::EnrollToken);
+    store
+        .create_token(&t, &token, NOW + 60, 1, NOW)
+        .await
+        .unwrap();
+    let new = NewHost {
+        id: Id::generate(),
+        name: "a".into(),
+    };
+    store.redeem_token(&token, &new, NOW).await.unwrap();
+    assert_eq!(
+        store.network_hosts(&t, "blue").await.unwrap().blocks.len(),
+        1
+    );
+    assert_eq!(
+        store.changes_since(&t, 7).await.unwrap().unwrap().changed,
+        ["blue".to_string()].into()
+    );
+}
