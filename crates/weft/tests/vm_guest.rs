@@ -24,35 +24,7 @@ fn fixture(name: &str) -> std::path::PathBuf {
 
 /// busybox udhcpc's hook: applies a lease the way a distribution's does,
 /// classless routes (option 121) included, and notes what it got.
-const UDHCPC_SCRIPT: &str = r#"#!/bin/sh
-case "$1" in
-  deconfig)
-    ip addr flush dev "$interface"
-    ip link set "$interface" up
-    ;;
-  bound|renew)
-    [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
-    ip addr add "$ip/$mask" dev "$interface"
-    if [ -n "$staticroutes" ]; then
-      set -- $staticroutes
-      while [ $# -ge 2 ]; do
-        if [ "$2" = 0.0.0.0 ]; then
-          ip route add "$1" dev "$interface"
-        else
-          ip route add "$1" via "$2" dev "$interface" onlink
-        fi
-        shift 2
-      done
-    elif [ -n "$router" ]; then
-      ip route add default via "${router%% *}" dev "$interface"
-    fi
-    for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
-    [ -n "$domain" ] && echo "search $domain" >> /etc/resolv.conf
-    echo "$interface ip=$ip/$mask mtu=$mtu routes=$staticroutes dns=$dns domain=$domain" >> /tmp/leases
-    ;;
-esac
-exit 0
-"#;
+const UDHCPC_SCRIPT: &str = include_str!("fixtures/udhcpc-default.script");
 
 /// The guest's part: DHCP on both NICs, the checks, then (after telling
 /// the host on world:9001) waiting for the host's restart of the agent
