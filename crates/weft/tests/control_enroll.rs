@@ -4,9 +4,11 @@
 //! down, says so, retries with backoff, and enrolls once it is back.
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 use weft_testkit::*;
+
+mod control_common;
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 
@@ -14,32 +16,15 @@ const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 /// and its stdout so far.
 fn start_control(lab: &Lab, state: &std::path::Path) -> (process::Spawned, String) {
     let out = state.with_extension(format!("out{}", rand_suffix()));
-    let child = Command::new("ip")
-        .args(["netns", "exec", &lab.ns("cp"), WEFT, "control", "serve"])
-        .args(["--listen", "192.0.2.1:8443", "--grpc", "192.0.2.1:50051"])
-        .args([
-            "--server-name",
-            "192.0.2.1",
-            "--log",
-            "debug",
-            "--state-dir",
-        ])
-        .arg(state)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(state.with_extension("log")).unwrap())
-        .spawn()
-        .unwrap();
-    let child = process::Spawned::new(child);
-    let text = wait_until(
-        "the control plane to serve",
-        Duration::from_secs(20),
-        || {
-            let text = std::fs::read_to_string(&out).ok()?;
-            text.contains("agents (gRPC)").then_some(text)
-        },
-    );
-    (child, text)
+    let log = state.with_extension("log");
+    control_common::start_control(
+        WEFT,
+        lab,
+        "192.0.2.1",
+        state,
+        (&out, &log),
+        &["--log", "debug"],
+    )
 }
 
 fn rand_suffix() -> u32 {

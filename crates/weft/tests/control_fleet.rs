@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use weft_testkit::cni::{self, vars};
 use weft_testkit::*;
 
+mod control_common;
+
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 const CP: &str = "192.0.2.10";
 const HOSTS: [&str; 3] = ["h1", "h2", "h3"];
@@ -41,31 +43,8 @@ fn switch(lab: &mut Lab) {
 
 fn start_control(lab: &Lab, state: &std::path::Path, n: u32) -> (process::Spawned, String) {
     let out = state.with_extension(format!("out{n}"));
-    let child = Command::new("ip")
-        .args(["netns", "exec", &lab.ns("cp"), WEFT, "control", "serve"])
-        .args([
-            "--listen",
-            &format!("{CP}:8443"),
-            "--grpc",
-            &format!("{CP}:50051"),
-        ])
-        .args(["--server-name", CP, "--state-dir"])
-        .arg(state)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(out.with_extension("log")).unwrap())
-        .spawn()
-        .unwrap();
-    let child = process::Spawned::new(child);
-    let text = wait_until(
-        "the control plane to serve",
-        Duration::from_secs(20),
-        || {
-            let text = std::fs::read_to_string(&out).ok()?;
-            text.contains("agents (gRPC)").then_some(text)
-        },
-    );
-    (child, text)
+    let log = out.with_extension("log");
+    control_common::start_control(WEFT, lab, CP, state, (&out, &log), &[])
 }
 
 fn operator(state: &std::path::Path, args: &[&str]) -> Value {

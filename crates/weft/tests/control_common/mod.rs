@@ -1,0 +1,44 @@
+//! Shared by the control-plane tests: `weft control serve` in a lab
+//! namespace.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use weft_testkit::{Lab, process, wait_until};
+
+/// Start the control plane in namespace `cp`, serving on `addr` (ports 8443
+/// and 50051) with its state in `state`, stdout to `out` and stderr to
+/// `log`, plus `extra` arguments; returns it (stopped on drop) and its
+/// stdout once it serves.
+pub fn start_control(
+    weft: &str,
+    lab: &Lab,
+    addr: &str,
+    state: &Path,
+    (out, log): (&Path, &Path),
+    extra: &[&str],
+) -> (process::Spawned, String) {
+    let child = Command::new("ip")
+        .args(["netns", "exec", &lab.ns("cp"), weft, "control", "serve"])
+        .args(["--listen", &format!("{addr}:8443")])
+        .args(["--grpc", &format!("{addr}:50051")])
+        .args(["--server-name", addr])
+        .args(extra)
+        .arg("--state-dir")
+        .arg(state)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(out).unwrap())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let child = process::Spawned::new(child);
+    let text = wait_until(
+        "the control plane to serve",
+        Duration::from_secs(20),
+        || {
+            let text = std::fs::read_to_string(out).ok()?;
+            text.contains("agents (gRPC)").then_some(text)
+        },
+    );
+    (child, text)
+}
