@@ -1,6 +1,9 @@
 //! What every [`Store`] must do, written against the trait alone so the
 //! etcd store runs the same cases: `conformance_tests!(make)` expands to
 //! one `#[tokio::test]` per case, `make` building a fresh, empty store.
+//! One case wants two handles on the same state (two replicas, two
+//! processes): each backend's tests call `listeners_see_the_revision_move`
+//! themselves.
 
 use super::{Store, StoreError, TokenRefusal};
 use crate::model::{Id, NetworkSpec, NewHost, TenantId};

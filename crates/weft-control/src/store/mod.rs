@@ -179,4 +179,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// The revision of the last change of desired state.
     async fn revision(&self) -> Result<u64>;
+
+    /// The store's revision as it moves: by this process's writes at once,
+    /// and by other writers (another replica, another process on the same
+    /// file) as the backend learns of them (etcd: its watch; SQLite: a
+    /// poll). Every agent stream of a replica waits on this one channel,
+    /// so the store is read once per change, not once per stream.
+    fn revisions(&self) -> tokio::sync::watch::Receiver<u64>;
 }

@@ -216,3 +216,39 @@ pub(crate) async fn a_resuming_host_learns_the_networks_changed_since_its_revisi
     let now = store.revision().await.unwrap();
     assert_eq!(since(now + 1).await, None);
 }
+
+/// `revisions()` follows the store: a listener wakes with the new
+/// revision after a change made through this store, and after one made
+/// through another handle on the same state (`other`, a second replica or
+/// process; the same store when the backend has no such thing).
+pub(crate) async fn listeners_see_the_revision_move(store: Shared, other: Shared) {
+    let mut seen = store.revisions();
+    let start = *seen.borrow_and_update();
+    assert_eq!(start, store.revision().await.unwrap());
+    let t = tenant(&store, "acme").await;
+    store
+        .create_network(&t, &spec("blue", "10.42.0.0/16"), NOW)
+        .await
+        .unwrap();
+    let wait = std::time::Duration::from_secs(10);
+    tokio::time::timeout(wait, seen.changed())
+        .await
+        .expect("no word of a change made through this store")
+        .unwrap();
+    assert_eq!(*seen.borrow_and_update(), start + 1);
+    other
+        .create_network(&t, &spec("red", "10.43.0.0/16"), NOW)
+        .await
+        .unwrap();
+    let moved = tokio::time::timeout(wait, async {
+        while *seen.borrow_and_update() < start + 2 {
+            seen.changed().await.unwrap();
+        }
+    })
+    .await;
+    assert!(
+        moved.is_ok(),
+        "no word of a change made through another handle"
+    );
+    assert_eq!(*seen.borrow(), start + 2);
+}

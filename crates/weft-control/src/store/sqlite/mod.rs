@@ -31,10 +31,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 /// Idle connections kept open; more are opened under load and closed after.
 const IDLE_CONNECTIONS: usize = 4;
+/// How often the revision is read for writes by other processes on the
+/// same file (this process's own are seen at once).
+const POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub struct SqliteStore {
     path: PathBuf,
     idle: Arc<Mutex<Vec<Connection>>>,
+    /// The revision as last seen, for [`Store::revisions`].
+    revision: Arc<tokio::sync::watch::Sender<u64>>,
+    /// The poll for other writers runs once somebody listens.
+    polling: std::sync::Once,
 }
 
 impl SqliteStore {
@@ -42,10 +49,62 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore> {
         let mut conn = open_connection(path)?;
         migrate(&mut conn)?;
+        let revision = read_revision(&conn)?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
             idle: Arc::new(Mutex::new(vec![conn])),
+            revision: Arc::new(tokio::sync::watch::channel(revision).0),
+            polling: std::sync::Once::new(),
         })
+    }
+
+    /// Read the revision again and tell listeners when it moved.
+    fn publish(sender: &tokio::sync::watch::Sender<u64>, conn: &Connection) -> Result<()> {
+        let now = read_revision(conn)?;
+        sender.send_if_modified(|seen| {
+            let moved = now > *seen;
+            if moved {
+                *seen = now;
+            }
+            moved
+        });
+        Ok(())
+    }
+
+    /// Poll the file for other writers' changes while anyone listens and
+    /// the store lives.
+    fn start_polling(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let sender = Arc::downgrade(&self.revision);
+        let (path, idle) = (self.path.clone(), Arc::downgrade(&self.idle));
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(POLL).await;
+                let (Some(sender), Some(idle)) = (sender.upgrade(), idle.upgrade()) else {
+                    return;
+                };
+                let path = path.clone();
+                let polled = tokio::task::spawn_blocking(move || -> Result<()> {
+                    let pooled = idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+                    let conn = match pooled {
+                        Some(conn) => conn,
+                        None => open_connection(&path)?,
+                    };
+                    let out = SqliteStore::publish(&sender, &conn);
+                    let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
+                    if idle.len() < IDLE_CONNECTIONS {
+                        idle.push(conn);
+                    }
+                    out
+                })
+                .await;
+                if let Ok(Err(err)) = polled {
+                    tracing::warn!(error = %crate::api::error::chain(&err), "read the control plane store's revision");
+                }
+            }
+        });
     }
 
     /// Run `f` on a connection of the pool, on the blocking pool.
@@ -79,10 +138,12 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
     {
+        let sender = Arc::clone(&self.revision);
         self.run(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
             tx.commit()?;
+            SqliteStore::publish(&sender, conn)?;
             Ok(out)
         })
         .await
@@ -484,15 +545,21 @@ impl Store for SqliteStore {
     }
 
     async fn revision(&self) -> Result<u64> {
-        self.run(|conn| {
-            let text: String =
-                conn.query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| {
-                    r.get(0)
-                })?;
-            text.parse().map_err(|_| corrupt("revision", text))
-        })
-        .await
+        self.run(|conn| read_revision(conn)).await
     }
+
+    fn revisions(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.polling.call_once(|| self.start_polling());
+        self.revision.subscribe()
+    }
+}
+
+fn read_revision(conn: &Connection) -> Result<u64> {
+    let text: String =
+        conn.query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| {
+            r.get(0)
+        })?;
+    text.parse().map_err(|_| corrupt("revision", text))
 }
 
 #[cfg(test)]

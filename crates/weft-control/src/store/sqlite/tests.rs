@@ -12,6 +12,15 @@ fn fresh() -> (Shared, tempfile::TempDir) {
 
 conformance_tests!(fresh());
 
+/// The one case that wants two handles on the same state: here two
+/// stores on one file (two processes, in effect).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn listeners_see_the_revision_move() {
+    let (one, dir) = fresh();
+    let two: Shared = Arc::new(SqliteStore::open(&dir.path().join("control.db")).unwrap());
+    crate::store::conformance::listeners_see_the_revision_move(one, two).await;
+}
+
 const NOW: i64 = 1_800_000_000;
 
 /// Two stores on one file (two processes, in effect), each with its own
