@@ -11,6 +11,7 @@ pub mod agents;
 pub mod api;
 pub mod ca;
 pub mod desired;
+pub mod jobs;
 pub mod model;
 pub mod secret;
 pub mod serve;

@@ -79,6 +79,7 @@ pub struct Running {
     changes: Arc<tokio::sync::Notify>,
     rest: tokio::task::JoinHandle<()>,
     grpc: tokio::task::JoinHandle<()>,
+    jobs: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -98,6 +99,7 @@ impl Running {
     pub fn abort(&self) {
         self.rest.abort();
         self.grpc.abort();
+        self.jobs.abort();
     }
 }
 
@@ -189,6 +191,12 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         feeds: Default::default(),
     };
     let shared_changes = Arc::clone(&changes);
+    let jobs = tokio::spawn(crate::jobs::run(
+        Arc::clone(&store),
+        Arc::new(crate::jobs::Alone::default()),
+        clock.clone(),
+        crate::jobs::JobsConfig::default(),
+    ));
     let app = api::router(AppState {
         store: Arc::clone(&store),
         clock,
@@ -206,6 +214,7 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         changes: shared_changes,
         rest,
         grpc,
+        jobs,
     })
 }
 

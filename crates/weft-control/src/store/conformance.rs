@@ -5,7 +5,7 @@
 //! processes): each backend's tests call `listeners_see_the_revision_move`
 //! themselves.
 
-use super::{Store, StoreError, TokenRefusal};
+use super::{Purged, Store, StoreError, TokenRefusal};
 use crate::model::{Id, NetworkSpec, NewHost, TenantId};
 use crate::secret::{Secret, SecretKind};
 use std::collections::BTreeSet;
@@ -331,7 +331,9 @@ pub(crate) async fn live_host_names_are_unique_in_a_tenant(store: Shared) {
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
 }
 
+mod purge;
 mod revisions;
+pub(crate) use purge::*;
 pub(crate) use revisions::*;
 
 /// One `#[tokio::test]` per case, each on a store from `$make`.
@@ -352,6 +354,7 @@ macro_rules! conformance_tests {
             reports_keep_keys_of_the_tenants_networks_and_move_the_revision_on_change,
             a_networks_hosts_are_all_or_those_chosen,
             a_resuming_host_learns_the_networks_changed_since_its_revision,
+            purge_forgets_dead_tokens_and_long_revoked_hosts_only,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -96,6 +96,13 @@ pub struct NetworkChanges {
     pub deleted: std::collections::BTreeSet<String>,
 }
 
+/// What [`Store::purge`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub tokens: usize,
+    pub hosts: usize,
+}
+
 /// A stored API key: what authentication needs.
 #[derive(Debug, Clone)]
 pub struct StoredApiKey {
@@ -179,6 +186,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// The revision of the last change of desired state.
     async fn revision(&self) -> Result<u64>;
+
+    /// Forget what can no longer matter: tokens that expired, or were
+    /// used up and made, before `before`; hosts revoked before
+    /// `revoked_before` (their certificates have expired by then, so the
+    /// revocation has nothing left to refuse). Desired state is untouched:
+    /// the revision does not move. One replica runs this (the elected one).
+    async fn purge(&self, before: i64, revoked_before: i64) -> Result<Purged>;
+
+    /// Let the backend drop history nobody can ask for any more (etcd:
+    /// compact its revisions). Nothing to do by default.
+    async fn compact(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// The store's revision as it moves: by this process's writes at once,
     /// and by other writers (another replica, another process on the same

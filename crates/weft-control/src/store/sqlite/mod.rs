@@ -16,7 +16,7 @@ mod resume;
 mod rows;
 mod schema;
 
-use super::{NetworkChanges, Result, Store, StoreError, StoredApiKey};
+use super::{NetworkChanges, Purged, Result, Store, StoreError, StoredApiKey};
 use crate::model::{
     ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Id, Network, NetworkHosts,
     NetworkKey, NetworkSpec, NewHost, Tenant, TenantId, TokenInfo,
@@ -546,6 +546,28 @@ impl Store for SqliteStore {
 
     async fn revision(&self) -> Result<u64> {
         self.run(|conn| read_revision(conn)).await
+    }
+
+    async fn purge(&self, before: i64, revoked_before: i64) -> Result<Purged> {
+        self.write(move |tx| {
+            let tokens = tx.execute(
+                "DELETE FROM tokens WHERE expires_at < ?1 OR (uses_left = 0 AND created_at < ?1)",
+                [before],
+            )?;
+            let gone = "SELECT id FROM hosts WHERE revoked_at IS NOT NULL AND revoked_at < ?1";
+            for table in ["host_keys", "blocks"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE host IN ({gone})"),
+                    [revoked_before],
+                )?;
+            }
+            let hosts = tx.execute(
+                "DELETE FROM hosts WHERE revoked_at IS NOT NULL AND revoked_at < ?1",
+                [revoked_before],
+            )?;
+            Ok(Purged { tokens, hosts })
+        })
+        .await
     }
 
     fn revisions(&self) -> tokio::sync::watch::Receiver<u64> {
