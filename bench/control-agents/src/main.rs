@@ -24,12 +24,14 @@
 
 mod agent;
 mod probe;
+mod report;
 mod state;
 
 use agent::Agent;
 use anyhow::{Context as _, Result, bail, ensure};
 use clap::Parser;
 use probe::{Probe, Want};
+use report::Outcome;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -117,15 +119,6 @@ struct Bench {
     started: Instant,
 }
 
-/// Every repetition of one kind of change.
-#[derive(Default)]
-struct Outcome {
-    latencies: Vec<Duration>,
-    missing: usize,
-    bytes: Vec<u64>,
-    cpu: Vec<Duration>,
-}
-
 fn main() -> Result<()> {
     let args = Args::parse();
     ensure!(args.agents >= 2, "--agents: at least 2");
@@ -201,7 +194,7 @@ impl Bench {
             self.log(format!("{breaks} streams broke and were opened again"));
         }
         for (kind, outcome) in [("enroll", enrolls), ("port", ports)] {
-            print_row(kind, outcome, peak);
+            println!("{}", report::row(kind, outcome, peak));
         }
         Ok(())
     }
@@ -233,7 +226,7 @@ impl Bench {
             let index = agent.index;
             agents[index] = Some(agent);
             done += 1;
-            if done % 1000 == 0 {
+            if done.is_multiple_of(1000) {
                 self.log(format!("{done} agents enrolled and reported"));
             }
         }
@@ -241,7 +234,9 @@ impl Bench {
             .into_iter()
             .map(|a| a.expect("every agent enrolled"))
             .collect();
-        self.log(format!("{n} agents enrolled and reported"));
+        if !n.is_multiple_of(1000) {
+            self.log(format!("{n} agents enrolled and reported"));
+        }
         Ok(())
     }
 
@@ -261,7 +256,7 @@ impl Bench {
                     self.probe.ready()
                 );
             }
-            if end % 1000 == 0 || end == n {
+            if end.is_multiple_of(1000) || end == n {
                 self.log(format!("{end} streams open, snapshots applied"));
             }
         }
@@ -398,23 +393,4 @@ impl Bench {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-fn print_row(kind: &str, mut o: Outcome, peak_rss: u64) {
-    o.bytes.sort_unstable();
-    // An agent that never applied a change is slower than any that did.
-    let at = |p: f64| {
-        probe::percentile(&o.latencies, o.missing, p)
-            .map_or("timeout".to_string(), |d| format!("{:.1}", ms(d)))
-    };
-    let mean_bytes = o.bytes.iter().sum::<u64>() as f64 / o.bytes.len().max(1) as f64;
-    let cpu = o.cpu.iter().map(Duration::as_secs_f64).sum::<f64>() / o.cpu.len().max(1) as f64;
-    println!(
-        "row\t{kind}\t{}\t{}\t{}\t{mean_bytes:.0}\t{}\t{cpu:.2}\t{:.0}",
-        at(0.5),
-        at(0.99),
-        at(1.0),
-        o.bytes.last().copied().unwrap_or(0),
-        peak_rss as f64 / (1 << 20) as f64,
-    );
 }
