@@ -88,6 +88,7 @@ pub async fn enroll(
             token: token.to_string(),
             host_name: name.clone(),
             csr_pem: csr.clone(),
+            ..Default::default()
         };
         match enrollment.enroll(req).await {
             Ok(reply) => break reply.into_inner(),
@@ -134,8 +135,9 @@ impl Agent {
                 network: network.to_string(),
                 public_key: self.public_key.clone(),
                 listen_port: u32::from(self.listen_port),
+                ..Default::default()
             }],
-            peer_health: vec![],
+            ..Default::default()
         };
         self.client
             .report(req)
@@ -161,7 +163,13 @@ impl Agent {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .revision;
-                let broke = match client.watch(pb::WatchRequest { revision }).await {
+                let broke = match client
+                    .watch(pb::WatchRequest {
+                        revision,
+                        ..Default::default()
+                    })
+                    .await
+                {
                     Ok(stream) => {
                         let mut stream = stream.into_inner();
                         loop {

@@ -22,6 +22,10 @@
 //! RSS in MiB (the largest VmHWM of those processes). Progress goes to
 //! stderr.
 
+// Messages are built with `..Default::default()` even when every field is
+// given, so fields added to the proto need no change here.
+#![allow(clippy::needless_update)]
+
 mod agent;
 mod probe;
 mod report;

@@ -294,7 +294,7 @@ mod tests {
                 peers,
                 ..Default::default()
             }],
-            removed: vec![],
+            ..Default::default()
         };
         state.apply(&net(vec![]));
         let t0 = probe.reset_bytes();

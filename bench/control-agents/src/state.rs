@@ -122,6 +122,7 @@ mod tests {
             public_key: format!("K{id}"),
             endpoint: format!("127.0.0.1:{port}"),
             allowed_ips: vec![format!("10.0.{}.0/24", id.len())],
+            ..Default::default()
         }
     }
 
@@ -140,7 +141,7 @@ mod tests {
             revision,
             snapshot,
             networks,
-            removed: vec![],
+            ..Default::default()
         }
     }
 
