@@ -83,12 +83,22 @@ struct Args {
 }
 
 /// Raise the soft descriptor limit to the hard one (two connections per
-/// agent, for a moment, while it enrolls).
+/// agent, for a moment, while it enrolls); returns it.
 fn raise_nofile() -> Result<u64> {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).context("read RLIMIT_NOFILE")?;
-    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).context("raise RLIMIT_NOFILE")?;
-    Ok(hard)
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("read RLIMIT_NOFILE");
+    }
+    limit.rlim_cur = limit.rlim_max;
+    // SAFETY: setrlimit only reads the struct.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("raise RLIMIT_NOFILE");
+    }
+    Ok(limit.rlim_max)
 }
 
 fn read_tokens(path: &PathBuf, needed: usize) -> Result<Vec<String>> {
