@@ -58,9 +58,28 @@ struct ServeArgs {
     /// The key of --ca-cert (PEM, mode 0600).
     #[arg(long, requires = "ca_cert")]
     ca_key: Option<PathBuf>,
+    /// Enrollments the server takes per second, and the burst it allows
+    /// (default: 5/20).
+    #[arg(long, value_name = "RATE/BURST", value_parser = parse_rate)]
+    enroll_rate: Option<(f64, u32)>,
+    /// The same for each client address (default: 1/10).
+    #[arg(long, value_name = "RATE/BURST", value_parser = parse_rate)]
+    enroll_rate_per_address: Option<(f64, u32)>,
     /// Log filter (tracing's EnvFilter syntax).
     #[arg(long, env = "WEFT_LOG", default_value = "info")]
     log: String,
+}
+
+/// `RATE/BURST`: a positive rate per second and a burst of at least 1.
+fn parse_rate(text: &str) -> Result<(f64, u32), String> {
+    let bad = || format!("{text:?}: expected RATE/BURST, e.g. 5/20");
+    let (rate, burst) = text.split_once('/').ok_or_else(bad)?;
+    let rate: f64 = rate.trim().parse().map_err(|_| bad())?;
+    let burst: u32 = burst.trim().parse().map_err(|_| bad())?;
+    if !(rate.is_finite() && rate > 0.0) || burst == 0 {
+        return Err(format!("{text:?}: the rate and the burst must be positive"));
+    }
+    Ok((rate, burst))
 }
 
 #[derive(clap::Subcommand)]
@@ -151,8 +170,10 @@ fn serve_cmd(state_dir: PathBuf, args: ServeArgs) -> Result<()> {
         tls_key: args.tls_key,
         ca_cert: args.ca_cert,
         ca_key: args.ca_key,
-        enroll_rate: serve::DEFAULT_ENROLL_RATE,
-        enroll_rate_per_address: serve::DEFAULT_ENROLL_RATE_PER_ADDRESS,
+        enroll_rate: args.enroll_rate.unwrap_or(serve::DEFAULT_ENROLL_RATE),
+        enroll_rate_per_address: args
+            .enroll_rate_per_address
+            .unwrap_or(serve::DEFAULT_ENROLL_RATE_PER_ADDRESS),
     };
     runtime()?.block_on(async {
         let running = serve::start(config, api::system_clock()).await?;
@@ -302,6 +323,25 @@ async fn token(format: Format, state_dir: &std::path::Path, cmd: TokenCommand) -
             );
             println!("\nenrollment token (shown once):\n{}", token.expose());
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enrollment_rates_are_rate_slash_burst() {
+        assert_eq!(parse_rate("5/20"), Ok((5.0, 20)));
+        assert_eq!(parse_rate("0.5/1"), Ok((0.5, 1)));
+        for bad in ["", "5", "5/", "/20", "x/20", "5/x", "5/-1"] {
+            let err = parse_rate(bad).unwrap_err();
+            assert!(err.contains("RATE/BURST"), "{bad}: {err}");
+        }
+        for bad in ["0/20", "5/0", "-1/20", "inf/20", "NaN/3"] {
+            let err = parse_rate(bad).unwrap_err();
+            assert!(err.contains("positive"), "{bad}: {err}");
         }
     }
 }

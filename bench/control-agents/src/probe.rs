@@ -1,0 +1,327 @@
+//! What the bench measures: when each agent applied the change being
+//! measured ([`Probe`]), how many bytes it received meanwhile, and the
+//! control plane's CPU time and peak memory from `/proc`.
+
+use crate::state::AgentState;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{PoisonError, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// What an agent's state must show for the change to count as applied.
+#[derive(Debug, Clone)]
+pub enum Want {
+    /// A new host is a peer in `network`.
+    Present { network: String, peer: u64 },
+    /// Peer `peer`'s entry is no longer the one hashed `old`.
+    Changed {
+        network: String,
+        peer: u64,
+        old: u32,
+    },
+}
+
+impl Want {
+    pub fn met(&self, state: &AgentState) -> bool {
+        match self {
+            Want::Present { network, peer } => state
+                .network(network)
+                .is_some_and(|n| n.peer(*peer).is_some()),
+            Want::Changed { network, peer, old } => state
+                .network(network)
+                .and_then(|n| n.peer(*peer))
+                .is_some_and(|entry| entry != *old),
+        }
+    }
+}
+
+/// `applied` slot of an agent that does not take part in this change.
+const NOT_WATCHED: u64 = u64::MAX;
+
+pub struct Probe {
+    start: Instant,
+    want: RwLock<Option<Want>>,
+    /// Per agent: nanoseconds after `start` it applied the change; 0 not
+    /// yet.
+    applied: Vec<AtomicU64>,
+    /// Per agent: bytes of desired state received since the last reset.
+    bytes: Vec<AtomicU64>,
+    remaining: AtomicUsize,
+    all_applied: Notify,
+    /// Streams that applied their first message.
+    ready: AtomicUsize,
+    ready_changed: Notify,
+    /// Streams that broke (and were opened again).
+    pub breaks: AtomicU64,
+}
+
+impl Probe {
+    pub fn new(agents: usize) -> Probe {
+        Probe {
+            start: Instant::now(),
+            want: RwLock::new(None),
+            applied: (0..agents).map(|_| AtomicU64::new(NOT_WATCHED)).collect(),
+            bytes: (0..agents).map(|_| AtomicU64::new(0)).collect(),
+            remaining: AtomicUsize::new(0),
+            all_applied: Notify::new(),
+            ready: AtomicUsize::new(0),
+            ready_changed: Notify::new(),
+            breaks: AtomicU64::new(0),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        (self.start.elapsed().as_nanos() as u64).max(1)
+    }
+
+    /// Agent `agent` received `len` bytes and applied them to `state`.
+    pub fn received(&self, agent: usize, len: usize, state: &AgentState, first: bool) {
+        self.bytes[agent].fetch_add(len as u64, Ordering::Relaxed);
+        if first {
+            self.ready.fetch_add(1, Ordering::Relaxed);
+            self.ready_changed.notify_waiters();
+        }
+        if self.applied[agent].load(Ordering::Acquire) != 0 {
+            return;
+        }
+        let want = self.want.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(want) = want.as_ref() else { return };
+        if want.met(state)
+            && self.applied[agent]
+                .compare_exchange(0, self.now(), Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            && self.remaining.fetch_sub(1, Ordering::AcqRel) == 1
+        {
+            self.all_applied.notify_waiters();
+        }
+    }
+
+    /// Forget the bytes counted so far; returns the time, as the change's
+    /// start.
+    pub fn reset_bytes(&self) -> u64 {
+        for b in &self.bytes {
+            b.store(0, Ordering::Relaxed);
+        }
+        self.now()
+    }
+
+    /// Measure `want` on the agents `watchers` (whose state does not meet
+    /// it yet: the change has not been made).
+    pub fn arm(&self, want: Want, watchers: impl Iterator<Item = usize>) {
+        let mut slot = self.want.write().unwrap_or_else(PoisonError::into_inner);
+        for a in &self.applied {
+            a.store(NOT_WATCHED, Ordering::Relaxed);
+        }
+        let mut n = 0;
+        for w in watchers {
+            self.applied[w].store(0, Ordering::Relaxed);
+            n += 1;
+        }
+        self.remaining.store(n, Ordering::Release);
+        *slot = Some(want);
+    }
+
+    /// Wait until every watcher applied the change, or `timeout`.
+    pub async fn wait_applied(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.all_applied.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.remaining.load(Ordering::Acquire) == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// Each watcher's latency from `t0` (None: not applied), and the bytes
+    /// it received since the last reset.
+    pub fn results(&self, t0: u64) -> Vec<(Option<Duration>, u64)> {
+        self.applied
+            .iter()
+            .zip(&self.bytes)
+            .filter(|(a, _)| a.load(Ordering::Acquire) != NOT_WATCHED)
+            .map(|(a, b)| {
+                let at = a.load(Ordering::Acquire);
+                let latency = (at != 0).then(|| Duration::from_nanos(at.saturating_sub(t0)));
+                (latency, b.load(Ordering::Relaxed))
+            })
+            .collect()
+    }
+
+    pub fn disarm(&self) {
+        *self.want.write().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// Wait until `count` streams applied their first message.
+    pub async fn wait_ready(&self, count: usize, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.ready_changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.ready.load(Ordering::Relaxed) >= count {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    pub fn ready(&self) -> usize {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// Bytes received per agent since the last reset.
+    pub fn bytes(&self) -> Vec<u64> {
+        self.bytes
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect()
+    }
+}
+
+/// The nearest-rank percentile `p` (0 < p ≤ 1) of sorted `values` and
+/// `missing` more that never came (slower than any that did): `None` when
+/// it falls on one of those, or there are no values at all.
+pub fn percentile<T: Copy>(sorted: &[T], missing: usize, p: f64) -> Option<T> {
+    let total = sorted.len() + missing;
+    let rank = ((total as f64 * p).ceil() as usize).clamp(1, total.max(1));
+    sorted.get(rank - 1).copied()
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("read /proc/{pid}/{file}")]
+pub struct ProcError {
+    pid: u32,
+    file: &'static str,
+    #[source]
+    source: std::io::Error,
+}
+
+/// A process's CPU time so far (user and system), from /proc/PID/stat.
+pub fn cpu_time(pid: u32) -> Result<Duration, ProcError> {
+    let err = |source| ProcError {
+        pid,
+        file: "stat",
+        source,
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(err)?;
+    // The command name may hold spaces and parentheses: fields count from
+    // after its last ')', where field 3 (state) is index 0.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    let (Some(utime), Some(stime)) = (ticks(11), ticks(12)) else {
+        return Err(err(std::io::Error::other("no utime and stime fields")));
+    };
+    // SAFETY: sysconf takes a constant and touches no memory of ours.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = if hz > 0 { hz as f64 } else { 100.0 };
+    Ok(Duration::from_secs_f64((utime + stime) as f64 / hz))
+}
+
+/// A process's peak resident memory (VmHWM), in bytes.
+pub fn peak_rss(pid: u32) -> Result<u64, ProcError> {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|source| ProcError {
+            pid,
+            file: "status",
+            source,
+        })?;
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    Ok(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_proto::control as pb;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<u32> = (1..=100).collect();
+        assert_eq!(percentile(&v, 0, 0.5), Some(50));
+        assert_eq!(percentile(&v, 0, 0.99), Some(99));
+        assert_eq!(percentile(&v, 0, 1.0), Some(100));
+        assert_eq!(percentile(&[7], 0, 0.5), Some(7));
+        assert_eq!(percentile::<u32>(&[], 0, 0.5), None);
+        // Two of 100 never came: p99 is one of them, p50 is not.
+        assert_eq!(percentile(&v[..98], 2, 0.5), Some(50));
+        assert_eq!(percentile(&v[..98], 2, 0.99), None);
+        assert_eq!(percentile(&v[..98], 2, 0.98), Some(98));
+    }
+
+    #[test]
+    fn this_process_has_cpu_time_and_a_peak() {
+        let pid = std::process::id();
+        let before = cpu_time(pid).unwrap();
+        let mut x = 0u64;
+        let spin = Instant::now();
+        while spin.elapsed() < Duration::from_millis(50) {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        assert!(x > 0);
+        assert!(cpu_time(pid).unwrap() > before);
+        assert!(peak_rss(pid).unwrap() > 1 << 20);
+        assert!(
+            cpu_time(u32::MAX)
+                .unwrap_err()
+                .to_string()
+                .contains("/stat")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_change_counts_once_per_watcher_and_only_when_met() {
+        let probe = Probe::new(3);
+        let mut state = AgentState::default();
+        let net = |peers: Vec<pb::DesiredPeer>| pb::DesiredState {
+            revision: 1,
+            snapshot: true,
+            networks: vec![pb::DesiredNetwork {
+                name: "blue".into(),
+                peers,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        state.apply(&net(vec![]));
+        let t0 = probe.reset_bytes();
+        probe.arm(
+            Want::Present {
+                network: "blue".into(),
+                peer: 0x2a,
+            },
+            [0, 1].into_iter(),
+        );
+        probe.received(0, 10, &state, true);
+        assert!(!probe.wait_applied(Duration::from_millis(10)).await);
+        state.apply(&net(vec![pb::DesiredPeer {
+            host_id: "000000000000002a".into(),
+            ..Default::default()
+        }]));
+        probe.received(0, 100, &state, false);
+        probe.received(0, 100, &state, false);
+        // Agent 2 is not watched: it counts bytes but not latency.
+        probe.received(2, 5, &state, true);
+        assert!(!probe.wait_applied(Duration::from_millis(10)).await);
+        probe.received(1, 7, &state, true);
+        assert!(probe.wait_applied(Duration::from_secs(1)).await);
+        let results = probe.results(t0);
+        assert_eq!(results.len(), 2);
+        assert!(results.iter().all(|(l, _)| l.is_some()));
+        assert_eq!(results[0].1, 210);
+        assert_eq!(results[1].1, 7);
+        assert_eq!(probe.ready(), 3);
+        assert!(probe.wait_ready(3, Duration::from_millis(1)).await);
+    }
+}
