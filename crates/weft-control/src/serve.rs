@@ -76,17 +76,11 @@ pub struct Running {
     /// The CA was made by this start (first start on this state directory).
     pub ca_created: bool,
     pub store: Arc<dyn Store>,
-    changes: Arc<tokio::sync::Notify>,
     rest: tokio::task::JoinHandle<()>,
     grpc: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
-    /// Wake the agents' streams (for changes made to `store` directly).
-    pub fn notify_changes(&self) {
-        self.changes.notify_waiters();
-    }
-
     /// Serve until a server task ends (they do not, short of a panic).
     pub async fn wait(mut self) {
         tokio::select! {
@@ -171,7 +165,6 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         .local_addr()
         .map_err(|e| ServeError::Listen(config.grpc, e))?;
     let fingerprint = ca.fingerprint();
-    let changes = Arc::new(tokio::sync::Notify::new());
     let shared = agents::Shared {
         store: Arc::clone(&store),
         ca: Arc::new(ca),
@@ -185,14 +178,11 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
             config.enroll_rate_per_address.1,
         )),
         cert_days: ca::CLIENT_DAYS,
-        changes: Arc::clone(&changes),
         feeds: Default::default(),
     };
-    let shared_changes = Arc::clone(&changes);
     let app = api::router(AppState {
         store: Arc::clone(&store),
         clock,
-        changes,
     });
     let rest = tokio::spawn(serve_rest(listener, TlsAcceptor::from(rest_config), app));
     let grpc = tokio::spawn(agents::serve(grpc_listener, agent_config, shared));
@@ -203,7 +193,6 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         fingerprint,
         ca_created,
         store,
-        changes: shared_changes,
         rest,
         grpc,
     })

@@ -35,12 +35,13 @@ fn saved_path(state_dir: &Path) -> PathBuf {
 }
 
 impl Saved {
-    pub fn load(state_dir: &Path) -> Saved {
+    /// What host `own` last stored.
+    pub fn load(state_dir: &Path, own: &str) -> Saved {
         let read = std::fs::read(saved_path(state_dir)).ok();
         let msg = read.and_then(|bytes| pb::DesiredState::decode(bytes.as_slice()).ok());
         let mut desired = Desired::new();
         let revision = msg.map_or(0, |m| {
-            apply::merge(&mut desired, &m);
+            apply::merge(&mut desired, &m, own);
             m.revision
         });
         Saved { revision, desired }
@@ -52,6 +53,7 @@ impl Saved {
             snapshot: true,
             networks: self.desired.values().cloned().collect(),
             removed: vec![],
+            patches: vec![],
         };
         write_private(&saved_path(state_dir), msg.encode_to_vec())?;
         Ok(())
@@ -162,11 +164,11 @@ async fn session<D: Dataplane + Send + 'static>(
             msg = stream.message() => {
                 let msg = msg.map_err(refused)?.ok_or_else(|| refused(tonic::Status::unavailable("the control plane ended the stream")))?;
                 let before = saved.names();
-                apply::merge(&mut saved.desired, &msg);
+                apply::merge(&mut saved.desired, &msg, &identity.host_id);
                 saved.revision = msg.revision;
                 saved.store(state_dir)?;
                 status.set_revision(msg.revision);
-                tracing::info!(revision = msg.revision, snapshot = msg.snapshot, networks = msg.networks.len(), removed = msg.removed.len(), "desired state received");
+                tracing::info!(revision = msg.revision, snapshot = msg.snapshot, networks = msg.networks.len(), removed = msg.removed.len(), patches = msg.patches.len(), "desired state received");
                 let reports = apply_on(agent, saved.desired.clone(), before).await;
                 if reports != last_report {
                     let health = health_on(agent, saved.names()).await;
@@ -194,7 +196,7 @@ pub async fn follow<D: Dataplane + Send + 'static>(
     agent: Shared<D>,
     status: super::state::ControlState,
 ) {
-    let mut saved = Saved::load(&state_dir);
+    let mut saved = Saved::load(&state_dir, &identity.host_id);
     status.set_revision(saved.revision);
     if !saved.desired.is_empty() {
         // Start from what this host last knew, before any connection.
