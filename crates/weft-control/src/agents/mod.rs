@@ -57,6 +57,9 @@ pub struct Shared {
     /// Each tenant's desired state per revision, encoded once for all
     /// streams.
     pub feeds: Arc<Feeds>,
+    /// The gRPC addresses of every replica, told to agents in enrollment
+    /// and report answers so they can fail over.
+    pub replicas: tokio::sync::watch::Receiver<Vec<String>>,
 }
 
 /// The host a request comes from, or why it is refused.
@@ -149,7 +152,7 @@ impl Enrollment for EnrollmentService {
             host_id: host.id.to_string(),
             certificate_pem: cert,
             ca_pem: s.ca.cert_pem().to_string(),
-            replicas: vec![],
+            replicas: s.replicas.borrow().clone(),
         }))
     }
 }
@@ -195,7 +198,9 @@ impl AgentControl for AgentControlService {
         if changed {
             tracing::info!(host = %host.id, endpoint = %report.endpoint, networks = report.keys.len(), "host reported new keys or address");
         }
-        Ok(Response::new(pb::ReportResponse { replicas: vec![] }))
+        Ok(Response::new(pb::ReportResponse {
+            replicas: s.replicas.borrow().clone(),
+        }))
     }
 
     type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<EncodedDesiredState, Status>>;
