@@ -347,3 +347,46 @@ async fn a_host_resumes_across_a_control_plane_restart() {
     assert!(first.snapshot, "{first:?}");
     assert_eq!(first.networks.len(), 1);
 }
+
+#[tokio::test]
+async fn agents_are_told_the_replicas_on_enrollment_and_in_every_report_answer() {
+    let p = plane((100.0, 100)).await;
+    let token = p.token("acme", 1, 60).await;
+    let (got, key) = enroll(&p, &token, "a").await.unwrap();
+    // Alone, on a loopback port: this one, where it listens.
+    assert_eq!(got.replicas, [p.running.grpc_addr.to_string()]);
+    let channel = p
+        .channel(Some((&got.certificate_pem, &key.serialize_pem())))
+        .await
+        .unwrap();
+    let mut client = AgentControlClient::new(channel);
+    let replicas = vec![
+        "cp1.example:50051".to_string(),
+        "[2001:db8::2]:50051".into(),
+    ];
+    p.running.replicas.send_replace(replicas.clone());
+    let answer = client
+        .report(pb::ReportRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.replicas, replicas);
+}
+
+#[test]
+fn the_advertised_default_is_where_agents_reach_this_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = super::tests::config(&dir, (1.0, 1));
+    let any: std::net::SocketAddr = "0.0.0.0:50051".parse().unwrap();
+    let one: std::net::SocketAddr = "192.0.2.1:50051".parse().unwrap();
+    config.server_names = vec!["cp.example".into(), "192.0.2.1".into()];
+    assert_eq!(crate::serve::advertised(&config, one), ["192.0.2.1:50051"]);
+    assert_eq!(crate::serve::advertised(&config, any), ["cp.example:50051"]);
+    config.server_names = vec!["2001:db8::1".into()];
+    assert_eq!(
+        crate::serve::advertised(&config, any),
+        ["[2001:db8::1]:50051"]
+    );
+    config.advertise = vec!["a:1".into(), "b:1".into()];
+    assert_eq!(crate::serve::advertised(&config, one), ["a:1", "b:1"]);
+}

@@ -35,7 +35,7 @@ pub(super) async fn plane_limited(
     Plane { running, dir }
 }
 
-fn config(dir: &tempfile::TempDir, enroll_rate: (f64, u32)) -> ServeConfig {
+pub(super) fn config(dir: &tempfile::TempDir, enroll_rate: (f64, u32)) -> ServeConfig {
     ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         grpc: "127.0.0.1:0".parse().unwrap(),

@@ -85,10 +85,10 @@ fn print(status: &pb::Status) {
         let via = if c.replica.is_empty() {
             String::new()
         } else {
-            format!(" (replica {})", c.replica)
+            format!(", replica {}", c.replica)
         };
         println!(
-            "control plane {}{via}: {} since {}{host}, revision {}",
+            "control plane {}: {} since {}{host}, revision {}{via}",
             c.url,
             c.state,
             output::age(c.since, now),
