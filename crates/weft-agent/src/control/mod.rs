@@ -230,8 +230,9 @@ pub async fn enrolled(
         ca_pem: reply.ca_pem,
     };
     identity.save(state_dir)?;
-    identity::save_replicas(state_dir, &reply.replicas)?;
-    tracing::info!(host_id = %identity.host_id, control = %config.url, replicas = ?reply.replicas, "enrolled with the control plane");
+    let replicas = replicas::Replicas::new(config.address(), reply.replicas);
+    identity::save_replicas(state_dir, replicas.learned())?;
+    tracing::info!(host_id = %identity.host_id, control = %config.url, replicas = ?replicas.learned(), "enrolled with the control plane");
     Ok(identity)
 }
 
