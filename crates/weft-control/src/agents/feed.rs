@@ -359,6 +359,12 @@ impl Follower {
         if !frame.tables.hosts.contains_key(&self.host) {
             return Step::Gone;
         }
+        // The host has a newer state than this frame (it comes from a
+        // replica that saw a write this one has not learnt of yet): the
+        // frame would take it back. Wait for a frame at its revision.
+        if changes.is_some() && self.at.is_some_and(|at| at > frame.revision) {
+            return Step::Nothing;
+        }
         let msg = match changes {
             None => Some(feeds.snapshot(frame, &self.host)),
             Some(changes) => feeds.resume(frame, &self.host, changes),

@@ -372,8 +372,26 @@ fn a_stream_that_missed_a_frame_or_resumes_catches_up_through_the_store() {
         panic!("no snapshot");
     };
     assert!(decode(&msg).snapshot);
+    // Ahead of the frame (from a replica that saw a newer write): nothing
+    // until a frame at its revision, then what changed since.
+    let mut ahead = Follower::new(h.clone(), 5);
+    assert_eq!(ahead.step(&feeds, &f3), Step::Behind(5));
+    assert_eq!(ahead.catch_up(&feeds, &f3, Some(&none)), Step::Nothing);
+    assert_eq!(ahead.step(&feeds, &f3), Step::Behind(5), "still behind");
+    rows.networks[1].spec.internal = true;
+    let f6 = rows.frame(&feeds, Some(&f3), 6);
+    assert_eq!(ahead.step(&feeds, &f6), Step::Behind(5));
+    let blue_changed = NetworkChanges {
+        changed: ["blue".to_string()].into(),
+        deleted: Default::default(),
+    };
+    let Step::Send(msg) = ahead.catch_up(&feeds, &f6, Some(&blue_changed)) else {
+        panic!("no delta");
+    };
+    assert!(decode(&msg).networks[0].internal);
+    assert_eq!(ahead.step(&feeds, &f6), Step::Nothing);
     // A host missing from its tenant's frame was deleted.
     rows.hosts.clear();
-    let f4 = rows.frame(&feeds, Some(&f3), 4);
-    assert_eq!(resumed.step(&feeds, &f4), Step::Gone);
+    let f7 = rows.frame(&feeds, Some(&f6), 7);
+    assert_eq!(resumed.step(&feeds, &f7), Step::Gone);
 }
