@@ -261,6 +261,7 @@ mod tests {
                 networks: changed,
                 removed,
                 patches: vec![],
+                more: false,
             },
             "me",
         );
@@ -274,6 +275,7 @@ mod tests {
                 networks: vec![net("x", "2")],
                 removed: vec![],
                 patches: vec![],
+                more: false,
             },
             "me",
         );

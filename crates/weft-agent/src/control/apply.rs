@@ -54,6 +54,35 @@ pub fn merge(state: &mut Desired, msg: &pb::DesiredState, own: &str) {
     }
 }
 
+/// The pieces of one revision's state (messages marked `more`), merged
+/// aside until the last arrives: half a state is never applied.
+#[derive(Debug, Default)]
+pub struct Pieces {
+    pending: Option<(Desired, BTreeSet<String>)>,
+}
+
+impl Pieces {
+    /// `msg` merged onto `current` (or onto the pieces before it). Once it
+    /// is the last piece: the new state and the networks managed before.
+    pub fn add(
+        &mut self,
+        current: &Desired,
+        msg: &pb::DesiredState,
+        own: &str,
+    ) -> Option<(Desired, BTreeSet<String>)> {
+        let (mut next, before) = self
+            .pending
+            .take()
+            .unwrap_or_else(|| (current.clone(), current.keys().cloned().collect()));
+        merge(&mut next, msg, own);
+        if msg.more {
+            self.pending = Some((next, before));
+            return None;
+        }
+        Some((next, before))
+    }
+}
+
 fn v4(field: &str, text: &str) -> Result<Ipv4Net, String> {
     match text.parse::<IpNet>() {
         Ok(IpNet::V4(net)) => Ok(net),

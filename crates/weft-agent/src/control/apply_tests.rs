@@ -152,6 +152,7 @@ fn merging_snapshots_and_deltas() {
             ])],
             removed: vec![],
             patches: vec![],
+            more: false,
         },
         &format!("{:016x}", 9),
     );
@@ -175,6 +176,7 @@ fn merging_snapshots_and_deltas() {
                 ],
                 removed_peers: vec![],
             }],
+            more: false,
         },
         &format!("{:016x}", 9),
     );
@@ -199,6 +201,7 @@ fn merging_snapshots_and_deltas() {
             networks: vec![],
             removed: vec![],
             patches: vec![patch("blue"), patch("green")],
+            more: false,
         },
         &format!("{:016x}", 9),
     );
@@ -214,8 +217,48 @@ fn merging_snapshots_and_deltas() {
             networks: vec![red],
             removed: vec!["blue".into()],
             patches: vec![],
+            more: false,
         },
         "",
     );
     assert_eq!(state.keys().collect::<Vec<_>>(), ["red"]);
+}
+
+#[test]
+fn a_state_in_pieces_is_whole_only_with_its_last_piece() {
+    let current = desired(vec![blue(vec![peer(1, "192.0.2.1", "10.42.1.0/24")])]);
+    let mut pieces = Pieces::default();
+    let first = pb::DesiredState {
+        revision: 5,
+        snapshot: true,
+        networks: vec![blue(vec![peer(2, "192.0.2.2", "10.42.2.0/24")])],
+        removed: vec![],
+        patches: vec![],
+        more: true,
+    };
+    assert!(pieces.add(&current, &first, "me").is_none());
+    let last = pb::DesiredState {
+        revision: 5,
+        snapshot: false,
+        networks: vec![],
+        removed: vec![],
+        patches: vec![pb::NetworkPatch {
+            network: "blue".into(),
+            peers: vec![peer(3, "192.0.2.3", "10.42.3.0/24")],
+            removed_peers: vec![],
+        }],
+        more: false,
+    };
+    let (next, before) = pieces.add(&current, &last, "me").unwrap();
+    assert_eq!(before, managed(&current));
+    assert_eq!(
+        next["blue"].peers,
+        [
+            peer(2, "192.0.2.2", "10.42.2.0/24"),
+            peer(3, "192.0.2.3", "10.42.3.0/24")
+        ]
+    );
+    // A single message is whole at once.
+    let (again, _) = pieces.add(&next, &last, "me").unwrap();
+    assert_eq!(again, next);
 }

@@ -56,6 +56,7 @@ impl Saved {
             networks: self.desired.values().cloned().collect(),
             removed: vec![],
             patches: vec![],
+            more: false,
         };
         write_private(&saved_path(state_dir), msg.encode_to_vec())?;
         Ok(())
@@ -195,12 +196,18 @@ async fn session<D: Dataplane + Send + 'static>(
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
     let mut last_report = reports;
+    let mut pieces = apply::Pieces::default();
     loop {
         tokio::select! {
             msg = stream.message() => {
                 let msg = msg.map_err(|status| link.refused(status))?.ok_or_else(|| link.refused(tonic::Status::unavailable("the control plane ended the stream")))?;
-                let before = saved.names();
-                apply::merge(&mut saved.desired, &msg, &identity.host_id);
+                // A large state comes in pieces: merged aside, applied and
+                // stored once the last one is in (a broken stream drops
+                // the pieces, never applies half a state).
+                let Some((next, before)) = pieces.add(&saved.desired, &msg, &identity.host_id) else {
+                    continue;
+                };
+                saved.desired = next;
                 saved.revision = msg.revision;
                 saved.store(state_dir)?;
                 status.set_revision(msg.revision);

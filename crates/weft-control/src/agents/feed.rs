@@ -35,6 +35,11 @@ use weft_proto::encoded::{DesiredStateBuilder, EncodedDesiredState, EncodedPatch
 /// revisions; a client picking revisions at random must not grow this).
 const RESUMES_KEPT: usize = 64;
 
+/// What a stream sends for one revision: one message, or a few when it is
+/// large (all but the last marked `more`), shared by every stream it
+/// concerns.
+pub type Batch = Arc<[EncodedDesiredState]>;
+
 /// A tenant's desired state at one revision, and what each host's stream
 /// sends to move there from the frame before.
 #[derive(Debug)]
@@ -45,7 +50,7 @@ pub struct Frame {
     pub tables: Tables,
     /// Hosts whose state changed since `prev`: their delta, encoded (the
     /// same buffers for hosts with the same change).
-    pub deltas: HashMap<HostId, EncodedDesiredState>,
+    pub deltas: HashMap<HostId, Batch>,
     /// [`Store::changes_since`] answers asked at this frame, by revision.
     resumes: Mutex<HashMap<u64, Option<Arc<NetworkChanges>>>>,
 }
@@ -128,12 +133,7 @@ impl Feeds {
         }
     }
 
-    fn deltas(
-        &self,
-        old: &Tables,
-        new: &Tables,
-        revision: u64,
-    ) -> HashMap<HostId, EncodedDesiredState> {
+    fn deltas(&self, old: &Tables, new: &Tables, revision: u64) -> HashMap<HostId, Batch> {
         // Per network: whether its settings changed (members get it
         // whole) and the patch of its peers otherwise.
         let mut resent: HashMap<&str, bool> = HashMap::new();
@@ -151,7 +151,7 @@ impl Feeds {
                 patches.insert(name, self.count(EncodedPatch::encode(&patch)));
             }
         }
-        let mut shared: HashMap<Vec<&str>, EncodedDesiredState> = HashMap::new();
+        let mut shared: HashMap<Vec<&str>, Batch> = HashMap::new();
         let mut deltas = HashMap::new();
         for (host, view) in &new.hosts {
             let Some(was) = old.hosts.get(host) else {
@@ -180,7 +180,7 @@ impl Feeds {
                     for name in names {
                         msg.patch(&patches[name]);
                     }
-                    self.count(msg.finish())
+                    self.count(msg.finish().into())
                 });
                 msg.clone()
             } else {
@@ -194,7 +194,7 @@ impl Feeds {
                 for name in patched {
                     msg.patch(&patches[name]);
                 }
-                self.count(msg.finish())
+                self.count(msg.finish().into())
             };
             deltas.insert(host.clone(), msg);
         }
@@ -232,7 +232,7 @@ impl Feeds {
         encoded
     }
 
-    fn snapshot(&self, frame: &Frame, host: &HostId) -> EncodedDesiredState {
+    fn snapshot(&self, frame: &Frame, host: &HostId) -> Batch {
         let mut msg = DesiredStateBuilder::new(frame.revision, true);
         if let Some(view) = frame.tables.hosts.get(host) {
             for (name, block) in &view.networks {
@@ -241,17 +241,12 @@ impl Feeds {
                 }
             }
         }
-        self.count(msg.finish())
+        self.count(msg.finish().into())
     }
 
     /// What a host at the state of an earlier revision needs: the networks
     /// changed since as they are now, and those it must drop.
-    fn resume(
-        &self,
-        frame: &Frame,
-        host: &HostId,
-        changes: &NetworkChanges,
-    ) -> Option<EncodedDesiredState> {
+    fn resume(&self, frame: &Frame, host: &HostId, changes: &NetworkChanges) -> Option<Batch> {
         let view = frame.tables.hosts.get(host)?;
         let mut msg = DesiredStateBuilder::new(frame.revision, false);
         let mut any = false;
@@ -269,7 +264,7 @@ impl Feeds {
                 any = true;
             }
         }
-        any.then(|| self.count(msg.finish()))
+        any.then(|| self.count(msg.finish().into()))
     }
 }
 
@@ -312,7 +307,7 @@ pub struct Follower {
 /// What a stream does with a frame.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
-    Send(EncodedDesiredState),
+    Send(Batch),
     Nothing,
     /// The host is not in its tenant's frame: deleted.
     Gone,

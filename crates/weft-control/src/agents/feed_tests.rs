@@ -77,15 +77,25 @@ impl Rows {
     }
 }
 
-fn decode(msg: &EncodedDesiredState) -> pb::DesiredState {
-    prost::Message::decode(msg.to_bytes()).unwrap()
+fn decode_all(batch: &Batch) -> Vec<pb::DesiredState> {
+    batch
+        .iter()
+        .map(|m| prost::Message::decode(m.to_bytes()).unwrap())
+        .collect()
+}
+
+/// The one message of a small batch.
+fn decode(batch: &Batch) -> pb::DesiredState {
+    let mut all = decode_all(batch);
+    assert_eq!(all.len(), 1, "{all:?}");
+    all.remove(0)
 }
 
 /// `host`'s state after `msgs`, as its agent keeps it.
-fn applied(host: &HostId, msgs: &[&EncodedDesiredState]) -> Desired {
+fn applied(host: &HostId, batches: &[&Batch]) -> Desired {
     let mut state = Desired::new();
-    for msg in msgs {
-        desired::apply(&mut state, &decode(msg), host.as_str());
+    for msg in batches.iter().flat_map(|b| decode_all(b)) {
+        desired::apply(&mut state, &msg, host.as_str());
     }
     state
 }
@@ -159,7 +169,11 @@ fn deltas_rebuild_each_hosts_state_through_every_kind_of_change() {
         for f in &mut followers {
             let state = states.entry(f.host.clone()).or_default();
             match f.step(&feeds, &frame) {
-                Step::Send(msg) => desired::apply(state, &decode(&msg), f.host.as_str()),
+                Step::Send(batch) => {
+                    for msg in decode_all(&batch) {
+                        desired::apply(state, &msg, f.host.as_str());
+                    }
+                }
                 Step::Nothing => {}
                 other => panic!("{other:?}"),
             }
@@ -208,7 +222,7 @@ fn a_change_is_encoded_once_and_streams_share_the_bytes() {
         sent.push(msg);
     }
     assert_eq!(feeds.encodes() - encodes, 3, "the streams encoded nothing");
-    let first_chunk = |m: &EncodedDesiredState| m.chunks()[0].as_ptr();
+    let first_chunk = |m: &Batch| m[0].chunks()[0].as_ptr();
     assert!(sent.iter().all(|m| first_chunk(m) == first_chunk(&sent[0])));
     let msg = decode(&sent[0]);
     assert!(!msg.snapshot && msg.networks.is_empty());
@@ -255,8 +269,8 @@ fn one_joins(n: usize) -> (usize, u64) {
         let Step::Send(msg) = s.step(&feeds, &second) else {
             panic!("nothing for {}", s.host);
         };
-        sizes.push(msg.len());
-        buffers.extend(msg.chunks().iter().map(|c| c.as_ptr()));
+        sizes.push(msg.iter().map(EncodedDesiredState::len).sum::<usize>());
+        buffers.extend(msg.iter().flat_map(|m| m.chunks()).map(|c| c.as_ptr()));
     }
     assert_eq!(
         feeds.encodes() - encodes,
@@ -394,4 +408,39 @@ fn a_stream_that_missed_a_frame_or_resumes_catches_up_through_the_store() {
     rows.hosts.clear();
     let f7 = rows.frame(&feeds, Some(&f6), 7);
     assert_eq!(resumed.step(&feeds, &f7), Step::Gone);
+}
+
+#[test]
+fn a_snapshot_of_a_large_network_comes_in_bounded_pieces_shared_by_every_host() {
+    let (rows, hosts) = one_network(2_000);
+    let feeds = Feeds::default();
+    let frame = rows.frame(&feeds, None, 1);
+    let snapshot = |h: &HostId| {
+        let Step::Send(batch) = Follower::new(h.clone(), 0).step(&feeds, &frame) else {
+            panic!("no snapshot");
+        };
+        batch
+    };
+    let (a, b) = (snapshot(&hosts[0]), snapshot(&hosts[1]));
+    assert!(a.len() > 2, "{} messages", a.len());
+    for msg in a.iter() {
+        assert!(msg.len() <= weft_proto::encoded::MESSAGE_TARGET + 1024);
+    }
+    assert_eq!(applied(&hosts[0], &[&a]), rows.desired_for(&hosts[0]));
+    assert_eq!(applied(&hosts[1], &[&b]), rows.desired_for(&hosts[1]));
+    // The peers' bytes are the same buffers in both: only each host's own
+    // few bytes (its block) are its own.
+    let pieces = |batch: &Batch| -> std::collections::HashSet<*const u8> {
+        (batch.iter().flat_map(|m| m.chunks()))
+            .filter(|c| c.len() > 1024)
+            .map(|c| c.as_ptr())
+            .collect()
+    };
+    assert!(!pieces(&a).is_empty());
+    assert_eq!(pieces(&a), pieces(&b));
+    let own: usize = (a.iter().flat_map(|m| m.chunks()))
+        .filter(|c| c.len() <= 1024)
+        .map(|c| c.len())
+        .sum();
+    assert!(own < 2048, "{own} bytes of its own");
 }

@@ -298,9 +298,11 @@ async fn follow(
                     .await;
                 return;
             }
-            Step::Send(msg) => {
-                if tx.send(Ok(msg)).await.is_err() {
-                    return;
+            Step::Send(batch) => {
+                for msg in batch.iter() {
+                    if tx.send(Ok(msg.clone())).await.is_err() {
+                        return;
+                    }
                 }
             }
             Step::Nothing | Step::Behind(_) => {}
