@@ -44,11 +44,11 @@ impl Rows {
     }
 
     fn join(&mut self, network: &str, host: &HostId, i: usize) {
-        let second = if network == "blue" { 42 } else { 43 };
+        let second = if network == "blue" { 42 } else { 142 } + i / 4096;
         self.blocks.push(HostBlock {
             network: network.into(),
             host: host.clone(),
-            block: format!("10.{second}.{}.{}/28", i / 16, (i % 16) * 16)
+            block: format!("10.{second}.{}.{}/28", (i / 16) % 256, (i % 16) * 16)
                 .parse()
                 .unwrap(),
         });
