@@ -122,7 +122,7 @@ pub async fn enroll(
         listen_port: 20_000 + (index % 40_000) as u16,
         public_key,
         client,
-        state: Arc::default(),
+        state: Arc::new(Mutex::new(AgentState::new(peer_id(&reply.host_id)))),
     })
 }
 

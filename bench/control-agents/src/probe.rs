@@ -23,15 +23,16 @@ pub enum Want {
 
 impl Want {
     pub fn met(&self, state: &AgentState) -> bool {
-        match self {
-            Want::Present { network, peer } => state
-                .network(network)
-                .is_some_and(|n| n.peer(*peer).is_some()),
-            Want::Changed { network, peer, old } => state
-                .network(network)
-                .and_then(|n| n.peer(*peer))
-                .is_some_and(|entry| entry != *old),
-        }
+        state.complete
+            && match self {
+                Want::Present { network, peer } => state
+                    .network(network)
+                    .is_some_and(|n| n.peer(*peer).is_some()),
+                Want::Changed { network, peer, old } => state
+                    .network(network)
+                    .and_then(|n| n.peer(*peer))
+                    .is_some_and(|entry| entry != *old),
+            }
     }
 }
 

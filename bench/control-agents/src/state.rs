@@ -4,8 +4,9 @@
 //! process; whole protobuf peers (~200 bytes each) would not fit.
 //!
 //! [`AgentState::apply`] is the one place a message from the control plane
-//! is folded in, so a new message format (per-network peer patches) is
-//! plugged in there and nowhere else.
+//! is folded in, as `weft-agent`'s `control::apply::merge` does for whole
+//! messages: snapshots, networks, removals, per-network peer patches, and
+//! a state sent in pieces (`more`) counted as applied at its last piece.
 
 use std::collections::BTreeMap;
 use std::hash::{Hash as _, Hasher as _};
@@ -47,11 +48,12 @@ pub struct Network {
 }
 
 impl Network {
-    fn of(net: &pb::DesiredNetwork) -> Network {
+    fn of(net: &pb::DesiredNetwork, own: u64) -> Network {
         let mut peers: Vec<(u64, u32)> = net
             .peers
             .iter()
             .map(|p| (peer_id(&p.host_id), entry_hash(p)))
+            .filter(|p| p.0 != own)
             .collect();
         peers.sort_unstable();
         peers.dedup_by_key(|p| p.0);
@@ -68,6 +70,38 @@ impl Network {
         }
     }
 
+    /// Peers added or changed, peers gone: one merge of two sorted lists,
+    /// so a patch costs O(peers + patch), also for a snapshot's pieces.
+    fn patch(&mut self, patch: &pb::NetworkPatch, own: u64) {
+        let mut gone: Vec<u64> = patch.removed_peers.iter().map(|p| peer_id(p)).collect();
+        let mut new: Vec<(u64, u32)> = patch
+            .peers
+            .iter()
+            .map(|p| (peer_id(&p.host_id), entry_hash(p)))
+            .collect();
+        gone.extend(new.iter().map(|p| p.0));
+        gone.sort_unstable();
+        new.retain(|p| p.0 != own);
+        new.sort_unstable();
+        new.dedup_by_key(|p| p.0);
+        let kept = self
+            .ids
+            .iter()
+            .zip(&self.entries)
+            .map(|(id, e)| (*id, *e))
+            .filter(|p| gone.binary_search(&p.0).is_err());
+        let mut merged = Vec::with_capacity(self.ids.len() + new.len());
+        let mut new = new.into_iter().peekable();
+        for old in kept {
+            while let Some(n) = new.next_if(|n| n.0 < old.0) {
+                merged.push(n);
+            }
+            merged.push(old);
+        }
+        merged.extend(new);
+        (self.ids, self.entries) = merged.into_iter().unzip();
+    }
+
     /// The hash of peer `id`'s entry, if it is a peer here.
     pub fn peer(&self, id: u64) -> Option<u32> {
         self.ids.binary_search(&id).ok().map(|i| self.entries[i])
@@ -81,18 +115,28 @@ impl Network {
 /// Network name → the network.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AgentState {
+    /// The revision of the last complete state applied.
     pub revision: u64,
+    /// This host's id: its own entry in a network's peers is not a peer.
+    pub own: u64,
+    /// False while a state sent in pieces is half in.
+    pub complete: bool,
     networks: BTreeMap<String, Network>,
 }
 
 impl AgentState {
-    /// Fold one message in, as `weft_control::desired::apply` does for the
-    /// whole messages: a snapshot replaces everything, each network sent
-    /// replaces the one of its name, removed names go.
-    ///
-    /// The place to plug in another message format (e.g. per-network peer
-    /// patches: insert or replace the patched peers in `ids`/`entries`,
-    /// drop the removed ones, keep the rest).
+    pub fn new(own: u64) -> AgentState {
+        AgentState {
+            own,
+            ..AgentState::default()
+        }
+    }
+
+    /// Fold one message in: a snapshot replaces everything, each network
+    /// sent replaces the one of its name, removed names go, patches change
+    /// the peers of networks this host has. A message marked `more` is a
+    /// piece: the revision moves (and the state counts as applied) at the
+    /// last one.
     pub fn apply(&mut self, msg: &pb::DesiredState) {
         if msg.snapshot {
             self.networks.clear();
@@ -101,9 +145,18 @@ impl AgentState {
             self.networks.remove(name);
         }
         for net in &msg.networks {
-            self.networks.insert(net.name.clone(), Network::of(net));
+            self.networks
+                .insert(net.name.clone(), Network::of(net, self.own));
         }
-        self.revision = msg.revision;
+        for patch in &msg.patches {
+            if let Some(net) = self.networks.get_mut(&patch.network) {
+                net.patch(patch, self.own);
+            }
+        }
+        self.complete = !msg.more;
+        if !msg.more {
+            self.revision = msg.revision;
+        }
     }
 
     pub fn network(&self, name: &str) -> Option<&Network> {
@@ -196,5 +249,54 @@ mod tests {
         state.apply(&msg(3, true, vec![net("green", vec![])]));
         assert!(state.network("blue").is_none());
         assert_eq!(state.network("green").unwrap().peers(), 0);
+    }
+
+    #[test]
+    fn patches_and_pieces_change_only_what_they_name_and_skip_the_own_entry() {
+        let own = "00000000000000aa";
+        let mut state = AgentState::new(peer_id(own));
+        // A snapshot in two pieces: the own entry is no peer; nothing
+        // counts as applied until the last piece.
+        let mut first = msg(
+            5,
+            true,
+            vec![net("blue", vec![peer(own, 1), peer("03", 1)])],
+        );
+        first.more = true;
+        state.apply(&first);
+        assert!(!state.complete);
+        assert_eq!(state.revision, 0);
+        let mut second = msg(5, false, vec![]);
+        second.patches = vec![pb::NetworkPatch {
+            network: "blue".into(),
+            peers: vec![peer("01", 1), peer("05", 1)],
+            ..Default::default()
+        }];
+        state.apply(&second);
+        assert!(state.complete);
+        assert_eq!(state.revision, 5);
+        let blue = state.network("blue").unwrap();
+        assert_eq!(blue.ids, [1, 3, 5]);
+        // One peer changed, one gone, one new, one for a network this host
+        // does not have: merged in order, the rest untouched.
+        let mut delta = msg(6, false, vec![]);
+        delta.patches = vec![
+            pb::NetworkPatch {
+                network: "blue".into(),
+                peers: vec![peer("04", 1), peer("03", 2), peer(own, 3)],
+                removed_peers: vec!["0000000000000001".into()],
+            },
+            pb::NetworkPatch {
+                network: "red".into(),
+                peers: vec![peer("09", 1)],
+                ..Default::default()
+            },
+        ];
+        state.apply(&delta);
+        let blue = state.network("blue").unwrap();
+        assert_eq!(blue.ids, [3, 4, 5]);
+        assert_eq!(blue.peer(3), Some(entry_hash(&peer("03", 2))));
+        assert_eq!(blue.peer(5), Some(entry_hash(&peer("05", 1))));
+        assert!(state.network("red").is_none());
     }
 }

@@ -5,6 +5,10 @@
 //! peers there are the other hosts with a block, a reported key and a known
 //! address, each carrying that host's block as allowed-ips (peer count
 //! grows with hosts, not workloads).
+//!
+//! [`desired_for`] computes one host's state directly; the agents' feed
+//! builds every host's at once with indexes (`agents/frame.rs`), checked
+//! against this one in its tests.
 
 use crate::model::{Host, HostBlock, HostId, HostKey, Network};
 use std::collections::BTreeMap;
@@ -12,6 +16,26 @@ use weft_proto::control as pb;
 
 /// Network name → what the host should have there.
 pub type Desired = BTreeMap<String, pb::DesiredNetwork>;
+
+/// `host` as a peer in a network where it has `block` and reported `key`;
+/// `None` until it has an address (and for a revoked host).
+pub fn peer(host: &Host, key: &HostKey, block: &ipnet::IpNet) -> Option<pb::DesiredPeer> {
+    if host.revoked_at.is_some() {
+        return None;
+    }
+    let ip = host.endpoint.as_ref()?;
+    let endpoint = match ip.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) => format!("{v4}:{}", key.key.listen_port),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]:{}", key.key.listen_port),
+    };
+    Some(pb::DesiredPeer {
+        host_id: host.id.to_string(),
+        host_name: host.name.clone(),
+        public_key: key.key.public_key.clone(),
+        endpoint,
+        allowed_ips: vec![block.to_string()],
+    })
+}
 
 pub fn desired_for(
     host: &HostId,
@@ -32,24 +56,11 @@ pub fn desired_for(
             .filter(in_net)
             .filter(|b| &b.host != host)
             .filter_map(|b| {
-                let other = hosts
-                    .iter()
-                    .find(|h| h.id == b.host && h.revoked_at.is_none())?;
+                let other = hosts.iter().find(|h| h.id == b.host)?;
                 let key = keys
                     .iter()
                     .find(|k| k.host == b.host && &k.key.network == name)?;
-                let ip = other.endpoint.as_ref()?;
-                let endpoint = match ip.parse::<std::net::IpAddr>().ok()? {
-                    std::net::IpAddr::V4(v4) => format!("{v4}:{}", key.key.listen_port),
-                    std::net::IpAddr::V6(v6) => format!("[{v6}]:{}", key.key.listen_port),
-                };
-                Some(pb::DesiredPeer {
-                    host_id: other.id.to_string(),
-                    host_name: other.name.clone(),
-                    public_key: key.key.public_key.clone(),
-                    endpoint,
-                    allowed_ips: vec![b.block.to_string()],
-                })
+                peer(other, key, &b.block)
             })
             .collect();
         peers.sort_by(|a, b| a.host_id.cmp(&b.host_id));
@@ -84,8 +95,10 @@ pub fn delta(old: &Desired, new: &Desired) -> (Vec<pb::DesiredNetwork>, Vec<Stri
     (changed, removed)
 }
 
-/// `state` with a message applied (a snapshot replaces it).
-pub fn apply(state: &mut Desired, msg: &pb::DesiredState) {
+/// `state` of host `own` with a message applied (a snapshot replaces it).
+/// Peer entries naming `own` are dropped: one encoding of a network's
+/// peers serves every host in it.
+pub fn apply(state: &mut Desired, msg: &pb::DesiredState, own: &str) {
     if msg.snapshot {
         state.clear();
     }
@@ -93,7 +106,22 @@ pub fn apply(state: &mut Desired, msg: &pb::DesiredState) {
         state.remove(name);
     }
     for net in &msg.networks {
-        state.insert(net.name.clone(), net.clone());
+        let mut net = net.clone();
+        net.peers.retain(|p| p.host_id != own);
+        state.insert(net.name.clone(), net);
+    }
+    for patch in &msg.patches {
+        let Some(net) = state.get_mut(&patch.network) else {
+            continue;
+        };
+        let replaced: std::collections::HashSet<&str> = (patch.peers.iter())
+            .map(|p| p.host_id.as_str())
+            .chain(patch.removed_peers.iter().map(String::as_str))
+            .collect();
+        net.peers.retain(|p| !replaced.contains(p.host_id.as_str()));
+        net.peers
+            .extend(patch.peers.iter().filter(|p| p.host_id != own).cloned());
+        net.peers.sort_by(|a, b| a.host_id.cmp(&b.host_id));
     }
 }
 
@@ -232,7 +260,10 @@ mod tests {
                 snapshot: false,
                 networks: changed,
                 removed,
+                patches: vec![],
+                more: false,
             },
+            "me",
         );
         assert_eq!(state, new);
         assert_eq!(delta(&new, &new), (vec![], vec![]));
@@ -243,7 +274,10 @@ mod tests {
                 snapshot: true,
                 networks: vec![net("x", "2")],
                 removed: vec![],
+                patches: vec![],
+                more: false,
             },
+            "me",
         );
         assert_eq!(state.keys().collect::<Vec<_>>(), ["x"]);
     }

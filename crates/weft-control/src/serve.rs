@@ -52,6 +52,10 @@ pub struct ServeConfig {
     pub enroll_rate: (f64, u32),
     /// Enrollments per second from one client address, and its burst.
     pub enroll_rate_per_address: (f64, u32),
+    /// The gRPC addresses (HOST:PORT) of every replica, this one included,
+    /// told to agents so they fail over; empty: this one's alone
+    /// ([`advertised`]).
+    pub advertise: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,18 +80,15 @@ pub struct Running {
     /// The CA was made by this start (first start on this state directory).
     pub ca_created: bool,
     pub store: Arc<dyn Store>,
-    changes: Arc<tokio::sync::Notify>,
+    /// The replicas agents are told of (see [`ServeConfig::advertise`]);
+    /// send a new list to change it while serving.
+    pub replicas: tokio::sync::watch::Sender<Vec<String>>,
     rest: tokio::task::JoinHandle<()>,
     grpc: tokio::task::JoinHandle<()>,
     jobs: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
-    /// Wake the agents' streams (for changes made to `store` directly).
-    pub fn notify_changes(&self) {
-        self.changes.notify_waiters();
-    }
-
     /// Serve until a server task ends (they do not, short of a panic).
     pub async fn wait(mut self) {
         tokio::select! {
@@ -173,7 +174,7 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         .local_addr()
         .map_err(|e| ServeError::Listen(config.grpc, e))?;
     let fingerprint = ca.fingerprint();
-    let changes = Arc::new(tokio::sync::Notify::new());
+    let replicas = tokio::sync::watch::Sender::new(advertised(&config, grpc_addr));
     let shared = agents::Shared {
         store: Arc::clone(&store),
         ca: Arc::new(ca),
@@ -187,10 +188,9 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
             config.enroll_rate_per_address.1,
         )),
         cert_days: ca::CLIENT_DAYS,
-        changes: Arc::clone(&changes),
+        replicas: replicas.subscribe(),
         feeds: Default::default(),
     };
-    let shared_changes = Arc::clone(&changes);
     let jobs = tokio::spawn(crate::jobs::run(
         Arc::clone(&store),
         Arc::new(crate::jobs::Alone::default()),
@@ -200,22 +200,36 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
     let app = api::router(AppState {
         store: Arc::clone(&store),
         clock,
-        changes,
     });
     let rest = tokio::spawn(serve_rest(listener, TlsAcceptor::from(rest_config), app));
     let grpc = tokio::spawn(agents::serve(grpc_listener, agent_config, shared));
-    tracing::info!(rest = %rest_addr, grpc = %grpc_addr, ca = %fingerprint, "control plane serving");
+    tracing::info!(rest = %rest_addr, grpc = %grpc_addr, ca = %fingerprint, replicas = ?*replicas.borrow(), "control plane serving");
     Ok(Running {
         rest_addr,
         grpc_addr,
         fingerprint,
         ca_created,
         store,
-        changes: shared_changes,
+        replicas,
         rest,
         grpc,
         jobs,
     })
+}
+
+/// The replicas to tell agents of: those given, or this one — at the
+/// address it listens on, or, listening on every address, at its first
+/// server name (what agents were told to use).
+pub fn advertised(config: &ServeConfig, grpc: SocketAddr) -> Vec<String> {
+    if !config.advertise.is_empty() {
+        return config.advertise.clone();
+    }
+    let host = match (grpc.ip().is_unspecified(), config.server_names.first()) {
+        (true, Some(name)) if name.parse::<std::net::Ipv6Addr>().is_ok() => format!("[{name}]"),
+        (true, Some(name)) => name.clone(),
+        _ => return vec![grpc.to_string()],
+    };
+    vec![format!("{host}:{}", grpc.port())]
 }
 
 async fn serve_rest(listener: TcpListener, acceptor: TlsAcceptor, app: axum::Router) {

@@ -91,7 +91,6 @@ async fn no_answer_or_log_line_holds_a_key_or_token() {
     let app = router(AppState {
         store: store.clone(),
         clock: Arc::new(|| NOW),
-        changes: Default::default(),
     });
 
     let bearer = |s: &str| format!("Bearer {s}");

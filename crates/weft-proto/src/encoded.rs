@@ -2,11 +2,17 @@
 //!
 //! A change of desired state concerns many agents' streams; encoding it
 //! once and handing each stream the same [`Bytes`] (a reference count, not
-//! a copy) keeps the cost of a change proportional to the hosts it
-//! concerns, not to the streams open. On the wire it is a plain
+//! a copy) keeps the cost of a change proportional to what changed, not
+//! to the streams open. A message may be several chunks: a snapshot is
+//! this host's few own bytes (its block in each network) around each
+//! network's peer list, encoded once per network and shared by every
+//! host's snapshot ([`PeerList`]). On the wire it is a plain
 //! `DesiredState`: agents decode it with the ordinary generated type.
 
-use bytes::{BufMut, Bytes};
+use crate::control as pb;
+use bytes::{BufMut, Bytes, BytesMut};
+use prost::Message as _;
+use prost::encoding::{WireType, encode_key, encode_varint};
 
 #[allow(clippy::all, missing_docs)]
 mod generated {
@@ -15,27 +21,63 @@ mod generated {
 
 pub use generated::agent_control_server;
 
-/// A `DesiredState` already encoded (protobuf, without length prefix).
-/// Encode-only: the server never decodes what it sends, so decoding into
-/// it skips every field.
+// Field numbers of control.proto, for the pieces put together here.
+const STATE_NETWORKS: u32 = 3;
+const STATE_REMOVED: u32 = 4;
+const STATE_PATCHES: u32 = 5;
+const STATE_MORE: u32 = 6;
+const PATCH_NETWORK: u32 = 1;
+/// `peers` of both `DesiredNetwork` and `NetworkPatch`.
+const PEERS: u32 = 6;
+
+/// A `DesiredState` already encoded (protobuf, without length prefix), as
+/// chunks sent one after the other. Encode-only: the server never decodes
+/// what it sends, so decoding into it skips every field.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EncodedDesiredState(pub Bytes);
+pub struct EncodedDesiredState {
+    chunks: Vec<Bytes>,
+}
 
 impl EncodedDesiredState {
-    pub fn encode(msg: &crate::control::DesiredState) -> EncodedDesiredState {
-        EncodedDesiredState(Bytes::from(prost::Message::encode_to_vec(msg)))
+    pub fn encode(msg: &pb::DesiredState) -> EncodedDesiredState {
+        EncodedDesiredState {
+            chunks: vec![Bytes::from(msg.encode_to_vec())],
+        }
+    }
+
+    /// The chunks, in the order sent (shared ones are the same buffers).
+    pub fn chunks(&self) -> &[Bytes] {
+        &self.chunks
+    }
+
+    /// The message in one buffer (a copy when it has several chunks).
+    pub fn to_bytes(&self) -> Bytes {
+        match self.chunks.as_slice() {
+            [one] => one.clone(),
+            many => many.concat().into(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(Bytes::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
 impl prost::Message for EncodedDesiredState {
     fn encode_raw(&self, buf: &mut impl BufMut) {
-        buf.put_slice(&self.0);
+        for chunk in &self.chunks {
+            buf.put_slice(chunk);
+        }
     }
 
     fn merge_field(
         &mut self,
         tag: u32,
-        wire_type: prost::encoding::WireType,
+        wire_type: WireType,
         buf: &mut impl bytes::Buf,
         ctx: prost::encoding::DecodeContext,
     ) -> Result<(), prost::DecodeError> {
@@ -43,18 +85,230 @@ impl prost::Message for EncodedDesiredState {
     }
 
     fn encoded_len(&self) -> usize {
-        self.0.len()
+        self.len()
     }
 
     fn clear(&mut self) {
-        self.0 = Bytes::new();
+        self.chunks.clear();
+    }
+}
+
+/// Peers a piece of a message carries at most (some 30 KiB): a large
+/// state goes out as several messages of bounded size, since tonic copies
+/// each message it sends into the stream's buffer.
+pub const PEERS_PER_PIECE: usize = 256;
+/// A message is cut once it holds this much (unless it holds one piece).
+pub const MESSAGE_TARGET: usize = 64 * 1024;
+
+/// A network's peers as `peers` entries (field 6 of both
+/// `DesiredNetwork` and `NetworkPatch`), encoded once, in pieces of
+/// [`PEERS_PER_PIECE`] that are slices of one buffer, shared by every
+/// host's copy of that network (each host ignores the entry naming it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerList {
+    pieces: Vec<Bytes>,
+}
+
+impl PeerList {
+    pub fn encode<'a>(peers: impl IntoIterator<Item = &'a pb::DesiredPeer>) -> PeerList {
+        let mut buf = BytesMut::new();
+        let mut ends = Vec::new();
+        for (i, peer) in peers.into_iter().enumerate() {
+            if i > 0 && i % PEERS_PER_PIECE == 0 {
+                ends.push(buf.len());
+            }
+            prost::encoding::message::encode(PEERS, peer, &mut buf);
+        }
+        ends.push(buf.len());
+        let all = buf.freeze();
+        let mut start = 0;
+        let pieces = ends
+            .into_iter()
+            .filter(|end| *end > 0)
+            .map(|end| {
+                let piece = all.slice(start..end);
+                start = end;
+                piece
+            })
+            .collect();
+        PeerList { pieces }
+    }
+
+    pub fn len(&self) -> usize {
+        self.pieces.iter().map(Bytes::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+}
+
+/// A `NetworkPatch` as `patches` entries of a `DesiredState` (several when
+/// it holds more than [`PEERS_PER_PIECE`] peers), encoded once and shared
+/// by every message that carries it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EncodedPatch {
+    pieces: Vec<Bytes>,
+}
+
+impl EncodedPatch {
+    pub fn encode(patch: &pb::NetworkPatch) -> EncodedPatch {
+        let mut pieces = Vec::new();
+        let mut removed = patch.removed_peers.chunks(PEERS_PER_PIECE * 4);
+        let mut peers = patch.peers.chunks(PEERS_PER_PIECE);
+        loop {
+            let (r, p) = (removed.next(), peers.next());
+            if r.is_none() && p.is_none() && !pieces.is_empty() {
+                break;
+            }
+            let piece = pb::NetworkPatch {
+                network: patch.network.clone(),
+                removed_peers: r.unwrap_or_default().to_vec(),
+                peers: p.unwrap_or_default().to_vec(),
+            };
+            let mut buf = BytesMut::new();
+            prost::encoding::message::encode(STATE_PATCHES, &piece, &mut buf);
+            pieces.push(buf.freeze());
+        }
+        EncodedPatch { pieces }
+    }
+
+    pub fn len(&self) -> usize {
+        self.pieces.iter().map(Bytes::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+}
+
+/// Puts a host's message together from its own fields and shared pieces
+/// ([`PeerList`], [`EncodedPatch`]), copying none of these; cut into
+/// messages of about [`MESSAGE_TARGET`] bytes, each but the last marked
+/// `more`. A network's peers beyond its first piece follow as patches.
+pub struct DesiredStateBuilder {
+    revision: u64,
+    done: Vec<EncodedDesiredState>,
+    chunks: Vec<Bytes>,
+    own: BytesMut,
+    /// The message being built holds more than its head.
+    body: bool,
+}
+
+impl DesiredStateBuilder {
+    pub fn new(revision: u64, snapshot: bool) -> DesiredStateBuilder {
+        let mut builder = DesiredStateBuilder {
+            revision,
+            done: Vec::new(),
+            chunks: Vec::new(),
+            own: BytesMut::new(),
+            body: false,
+        };
+        builder.head(snapshot);
+        builder
+    }
+
+    fn head(&mut self, snapshot: bool) {
+        let head = pb::DesiredState {
+            revision: self.revision,
+            snapshot,
+            ..Default::default()
+        };
+        head.encode_raw(&mut self.own);
+        self.body = false;
+    }
+
+    fn len(&self) -> usize {
+        self.chunks.iter().map(Bytes::len).sum::<usize>() + self.own.len()
+    }
+
+    /// Room for `n` more bytes: past the target, the message so far is
+    /// done (marked `more`) and the next begins.
+    fn room(&mut self, n: usize) {
+        if self.body && self.len() + n > MESSAGE_TARGET {
+            prost::encoding::bool::encode(STATE_MORE, &true, &mut self.own);
+            self.flush();
+            self.done.push(EncodedDesiredState {
+                chunks: std::mem::take(&mut self.chunks),
+            });
+            self.head(false);
+        }
+        self.body = true;
+    }
+
+    /// A whole network: `settings` (its peers left empty) and `peers`.
+    pub fn network(&mut self, settings: &pb::DesiredNetwork, peers: &PeerList) -> &mut Self {
+        debug_assert!(settings.peers.is_empty());
+        let mut pieces = peers.pieces.iter();
+        let first = pieces.next().cloned().unwrap_or_default();
+        let len = settings.encoded_len() + first.len();
+        self.room(len + 8);
+        encode_key(STATE_NETWORKS, WireType::LengthDelimited, &mut self.own);
+        encode_varint(len as u64, &mut self.own);
+        settings.encode_raw(&mut self.own);
+        self.shared(first);
+        for piece in pieces {
+            let len =
+                prost::encoding::string::encoded_len(PATCH_NETWORK, &settings.name) + piece.len();
+            self.room(len + 8);
+            encode_key(STATE_PATCHES, WireType::LengthDelimited, &mut self.own);
+            encode_varint(len as u64, &mut self.own);
+            prost::encoding::string::encode(PATCH_NETWORK, &settings.name, &mut self.own);
+            self.shared(piece.clone());
+        }
+        self
+    }
+
+    pub fn removed(&mut self, name: &str) -> &mut Self {
+        let name = name.to_string();
+        self.room(prost::encoding::string::encoded_len(STATE_REMOVED, &name));
+        prost::encoding::string::encode(STATE_REMOVED, &name, &mut self.own);
+        self
+    }
+
+    pub fn patch(&mut self, patch: &EncodedPatch) -> &mut Self {
+        for piece in &patch.pieces {
+            self.room(piece.len());
+            self.shared(piece.clone());
+        }
+        self
+    }
+
+    fn flush(&mut self) {
+        if !self.own.is_empty() {
+            self.chunks.push(self.own.split().freeze());
+        }
+    }
+
+    fn shared(&mut self, bytes: Bytes) {
+        self.flush();
+        if !bytes.is_empty() {
+            self.chunks.push(bytes);
+        }
+    }
+
+    /// The messages, in order; all but the last marked `more`.
+    pub fn finish(mut self) -> Vec<EncodedDesiredState> {
+        self.flush();
+        self.done.push(EncodedDesiredState {
+            chunks: self.chunks,
+        });
+        self.done
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control as pb;
+
+    fn peer(id: &str) -> pb::DesiredPeer {
+        pb::DesiredPeer {
+            host_id: id.into(),
+            public_key: format!("key-{id}"),
+            allowed_ips: vec!["10.42.1.0/24".into()],
+            ..Default::default()
+        }
+    }
 
     #[test]
     fn the_bytes_decode_as_the_message() {
@@ -66,11 +320,119 @@ mod tests {
                 ..Default::default()
             }],
             removed: vec!["red".into()],
+            patches: vec![],
+            more: false,
         };
         let encoded = EncodedDesiredState::encode(&msg);
         let framed = prost::Message::encode_to_vec(&encoded);
         assert_eq!(framed, prost::Message::encode_to_vec(&msg));
         let back: pb::DesiredState = prost::Message::decode(framed.as_slice()).unwrap();
         assert_eq!(back, msg);
+    }
+
+    fn decode_all(msgs: &[EncodedDesiredState]) -> Vec<pb::DesiredState> {
+        msgs.iter()
+            .map(|m| prost::Message::decode(m.to_bytes()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn pieces_put_together_decode_as_the_whole_and_stay_shared() {
+        let peers = vec![peer("a"), peer("b")];
+        let list = PeerList::encode(&peers);
+        let patch = pb::NetworkPatch {
+            network: "red".into(),
+            peers: vec![peer("c")],
+            removed_peers: vec!["d".into()],
+        };
+        let encoded_patch = EncodedPatch::encode(&patch);
+        let settings = |block: &str| pb::DesiredNetwork {
+            name: "blue".into(),
+            subnet: "10.42.0.0/16".into(),
+            block: block.into(),
+            internal: true,
+            domain: "mesh.local".into(),
+            peers: vec![],
+        };
+        let mut built = DesiredStateBuilder::new(9, false);
+        built
+            .network(&settings("10.42.0.0/24"), &list)
+            .removed("green")
+            .patch(&encoded_patch);
+        let built = built.finish();
+        assert_eq!(built.len(), 1, "small: one message");
+        let want = pb::DesiredState {
+            revision: 9,
+            snapshot: false,
+            networks: vec![pb::DesiredNetwork {
+                peers: peers.clone(),
+                ..settings("10.42.0.0/24")
+            }],
+            removed: vec!["green".into()],
+            patches: vec![patch],
+            more: false,
+        };
+        assert_eq!(decode_all(&built), std::slice::from_ref(&want));
+        assert_eq!(built[0].len(), want.encoded_len());
+        // The peer list and the patch are the very buffers given.
+        let shares = |b: &Bytes| built[0].chunks().iter().any(|c| c.as_ptr() == b.as_ptr());
+        assert!(shares(&list.pieces[0]) && shares(&encoded_patch.pieces[0]));
+        // Another host's copy of the network shares the same peer list.
+        let mut other = DesiredStateBuilder::new(9, true);
+        other.network(&settings("10.42.1.0/24"), &list);
+        let other = other.finish();
+        assert!(
+            other[0]
+                .chunks()
+                .iter()
+                .any(|c| c.as_ptr() == list.pieces[0].as_ptr())
+        );
+        let back = &decode_all(&other)[0];
+        assert_eq!(back.networks[0].peers, peers);
+        assert_eq!(back.networks[0].block, "10.42.1.0/24");
+    }
+
+    #[test]
+    fn a_large_state_goes_in_bounded_messages_that_add_up_to_it() {
+        let peers: Vec<pb::DesiredPeer> = (0..3000).map(|i| peer(&format!("{i:016x}"))).collect();
+        let list = PeerList::encode(&peers);
+        assert_eq!(list.pieces.len(), 3000usize.div_ceil(PEERS_PER_PIECE));
+        let big_patch = pb::NetworkPatch {
+            network: "blue".into(),
+            peers: peers[..1000].to_vec(),
+            removed_peers: (0..2000).map(|i| format!("gone{i}")).collect(),
+        };
+        let patch = EncodedPatch::encode(&big_patch);
+        let settings = pb::DesiredNetwork {
+            name: "blue".into(),
+            block: "10.42.0.0/24".into(),
+            ..Default::default()
+        };
+        let mut built = DesiredStateBuilder::new(4, true);
+        built.network(&settings, &list).patch(&patch);
+        let built = built.finish();
+        let msgs = decode_all(&built);
+        assert!(msgs.len() > 3, "{}", msgs.len());
+        for (i, (msg, bytes)) in msgs.iter().zip(&built).enumerate() {
+            assert!(bytes.len() <= MESSAGE_TARGET + 1024, "{i}: {}", bytes.len());
+            assert_eq!(msg.more, i + 1 < msgs.len(), "{i}");
+            assert_eq!(msg.revision, 4);
+            assert_eq!(msg.snapshot, i == 0, "{i}");
+        }
+        // Applied in order (a patch upserts by host id): the whole.
+        let mut net = msgs[0].networks[0].clone();
+        let mut removed = Vec::new();
+        for msg in &msgs {
+            for p in msg.patches.iter().filter(|p| p.network == "blue") {
+                net.peers.extend(p.peers.iter().cloned());
+                removed.extend(p.removed_peers.iter().cloned());
+            }
+        }
+        assert_eq!(net.peers.len(), 4000);
+        assert_eq!(removed.len(), 2000);
+        let mut ids: Vec<_> = net.peers.iter().map(|p| p.host_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 3000);
     }
 }

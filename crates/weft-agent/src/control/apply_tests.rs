@@ -146,10 +146,66 @@ fn merging_snapshots_and_deltas() {
         &pb::DesiredState {
             revision: 1,
             snapshot: true,
-            networks: vec![blue(vec![])],
+            networks: vec![blue(vec![
+                peer(1, "192.0.2.1", "10.42.1.0/24"),
+                peer(9, "192.0.2.9", "10.42.9.0/24"),
+            ])],
             removed: vec![],
+            patches: vec![],
+            more: false,
         },
+        &format!("{:016x}", 9),
     );
+    assert_eq!(state.len(), 1);
+    // Its own entry (host 9) is not a peer.
+    assert_eq!(state["blue"].peers, [peer(1, "192.0.2.1", "10.42.1.0/24")]);
+    // A patch: 2 comes, 1 changes its address, 9 (itself) is ignored.
+    merge(
+        &mut state,
+        &pb::DesiredState {
+            revision: 2,
+            snapshot: false,
+            networks: vec![],
+            removed: vec![],
+            patches: vec![pb::NetworkPatch {
+                network: "blue".into(),
+                peers: vec![
+                    peer(2, "192.0.2.2", "10.42.2.0/24"),
+                    peer(1, "198.51.100.1", "10.42.1.0/24"),
+                    peer(9, "192.0.2.99", "10.42.9.0/24"),
+                ],
+                removed_peers: vec![],
+            }],
+            more: false,
+        },
+        &format!("{:016x}", 9),
+    );
+    assert_eq!(
+        state["blue"].peers,
+        [
+            peer(1, "198.51.100.1", "10.42.1.0/24"),
+            peer(2, "192.0.2.2", "10.42.2.0/24")
+        ]
+    );
+    // Another removes 1; one for a network it has not is ignored.
+    let patch = |network: &str| pb::NetworkPatch {
+        network: network.into(),
+        peers: vec![],
+        removed_peers: vec![format!("{:016x}", 1)],
+    };
+    merge(
+        &mut state,
+        &pb::DesiredState {
+            revision: 3,
+            snapshot: false,
+            networks: vec![],
+            removed: vec![],
+            patches: vec![patch("blue"), patch("green")],
+            more: false,
+        },
+        &format!("{:016x}", 9),
+    );
+    assert_eq!(state["blue"].peers, [peer(2, "192.0.2.2", "10.42.2.0/24")]);
     assert_eq!(state.len(), 1);
     let mut red = blue(vec![]);
     red.name = "red".into();
@@ -160,7 +216,49 @@ fn merging_snapshots_and_deltas() {
             snapshot: false,
             networks: vec![red],
             removed: vec!["blue".into()],
+            patches: vec![],
+            more: false,
         },
+        "",
     );
     assert_eq!(state.keys().collect::<Vec<_>>(), ["red"]);
+}
+
+#[test]
+fn a_state_in_pieces_is_whole_only_with_its_last_piece() {
+    let current = desired(vec![blue(vec![peer(1, "192.0.2.1", "10.42.1.0/24")])]);
+    let mut pieces = Pieces::default();
+    let first = pb::DesiredState {
+        revision: 5,
+        snapshot: true,
+        networks: vec![blue(vec![peer(2, "192.0.2.2", "10.42.2.0/24")])],
+        removed: vec![],
+        patches: vec![],
+        more: true,
+    };
+    assert!(pieces.add(&current, &first, "me").is_none());
+    let last = pb::DesiredState {
+        revision: 5,
+        snapshot: false,
+        networks: vec![],
+        removed: vec![],
+        patches: vec![pb::NetworkPatch {
+            network: "blue".into(),
+            peers: vec![peer(3, "192.0.2.3", "10.42.3.0/24")],
+            removed_peers: vec![],
+        }],
+        more: false,
+    };
+    let (next, before) = pieces.add(&current, &last, "me").unwrap();
+    assert_eq!(before, managed(&current));
+    assert_eq!(
+        next["blue"].peers,
+        [
+            peer(2, "192.0.2.2", "10.42.2.0/24"),
+            peer(3, "192.0.2.3", "10.42.3.0/24")
+        ]
+    );
+    // A single message is whole at once.
+    let (again, _) = pieces.add(&next, &last, "me").unwrap();
+    assert_eq!(again, next);
 }

@@ -16,6 +16,7 @@ async fn plane() -> (Running, tempfile::TempDir) {
         ca_key: None,
         enroll_rate: (100.0, 100),
         enroll_rate_per_address: (100.0, 100),
+        advertise: vec![],
     };
     let running = start(config, weft_control::api::system_clock())
         .await
@@ -128,4 +129,63 @@ async fn a_refused_token_is_not_retried() {
         "{}",
         chain(&err)
     );
+}
+
+/// A second replica on the same state directory (same CA and store), its
+/// certificate made for its own name only.
+async fn second_replica(dir: &tempfile::TempDir, name: &str) -> Running {
+    let config = ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        grpc: "127.0.0.1:0".parse().unwrap(),
+        state_dir: dir.path().join("cp"),
+        server_names: vec![name.into()],
+        tls_cert: None,
+        tls_key: None,
+        ca_cert: None,
+        ca_key: None,
+        enroll_rate: (100.0, 100),
+        enroll_rate_per_address: (100.0, 100),
+        advertise: vec![],
+    };
+    start(config, weft_control::api::system_clock())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_replicas_told_at_enrollment_are_stored_and_each_is_trusted_at_its_own_name() {
+    let (first, dir) = plane().await;
+    let second = second_replica(&dir, "127.0.0.1").await;
+    let replicas = vec![
+        format!("localhost:{}", first.grpc_addr.port()),
+        format!("127.0.0.1:{}", second.grpc_addr.port()),
+    ];
+    first.replicas.send_replace(replicas.clone());
+    let url = format!("https://localhost:{}", first.grpc_addr.port());
+    let fp = first.fingerprint.to_string();
+    let config = ControlConfig::new(&url, Some(token(&first, 1).await), Some(&fp), None).unwrap();
+    let state = dir.path().join("agent");
+    let identity = enrolled(&config, &state, "web-1").await.unwrap();
+    assert_eq!(identity::load_replicas(&state), replicas);
+    // The other replica, with the stored CA and the host's certificate.
+    let trust = Trust::CaPem(identity.ca_pem.clone());
+    let own = Some((identity.cert_pem.as_str(), identity.key_pem.as_str()));
+    let channel = config.channel_to(&replicas[1], &trust, own).await.unwrap();
+    let mut client = pb::agent_control_client::AgentControlClient::new(channel);
+    client.report(pb::ReportRequest::default()).await.unwrap();
+    // Its certificate names 127.0.0.1, not localhost: refused by that name.
+    let elsewhere = format!("localhost:{}", second.grpc_addr.port());
+    let refused = async {
+        let channel = config.channel_to(&elsewhere, &trust, own).await?;
+        let mut client = pb::agent_control_client::AgentControlClient::new(channel);
+        client
+            .report(pb::ReportRequest::default())
+            .await
+            .map_err(|status| ControlError::Refused {
+                url: elsewhere.clone(),
+                status,
+            })
+    };
+    let err = refused.await.unwrap_err();
+    assert!(chain(&err).contains("certificate"), "{}", chain(&err));
 }

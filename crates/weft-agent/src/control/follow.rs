@@ -4,13 +4,15 @@
 //! The last desired state is stored (`control/desired.pb`) before the
 //! agent acts on it, and the agent's own store keeps what it made, so a
 //! control plane that is down, restarting or unreachable changes nothing
-//! here; the agent reconnects with backoff (2 s doubling to 60 s,
-//! jittered) and the control plane's first message is a snapshot.
+//! here; the agent reconnects, to the next replica the control plane
+//! told it of (`replicas.rs`), and resumes its stream from the revision it
+//! has: the replica sends what changed since, or a snapshot.
 
 use super::apply::{self, Desired};
-use super::identity::{Identity, write_private};
+use super::identity::{Identity, load_replicas, save_replicas, write_private};
+use super::replicas::Replicas;
 use super::tls::Trust;
-use super::{ControlConfig, ControlError, backoff, chain, renew, renewal_due, unix_now};
+use super::{ControlConfig, ControlError, chain, renew, renewal_due, unix_now};
 use crate::agent::Agent;
 use crate::dataplane::Dataplane;
 use prost::Message as _;
@@ -35,12 +37,13 @@ fn saved_path(state_dir: &Path) -> PathBuf {
 }
 
 impl Saved {
-    pub fn load(state_dir: &Path) -> Saved {
+    /// What host `own` last stored.
+    pub fn load(state_dir: &Path, own: &str) -> Saved {
         let read = std::fs::read(saved_path(state_dir)).ok();
         let msg = read.and_then(|bytes| pb::DesiredState::decode(bytes.as_slice()).ok());
         let mut desired = Desired::new();
         let revision = msg.map_or(0, |m| {
-            apply::merge(&mut desired, &m);
+            apply::merge(&mut desired, &m, own);
             m.revision
         });
         Saved { revision, desired }
@@ -52,6 +55,8 @@ impl Saved {
             snapshot: true,
             networks: self.desired.values().cloned().collect(),
             removed: vec![],
+            patches: vec![],
+            more: false,
         };
         write_private(&saved_path(state_dir), msg.encode_to_vec())?;
         Ok(())
@@ -98,9 +103,9 @@ async fn health_on<D: Dataplane + Send + 'static>(
     .unwrap_or_default()
 }
 
+/// Report, and learn the replicas from the answer.
 async fn send_report(
-    client: &mut AgentControlClient<tonic::transport::Channel>,
-    url: &str,
+    link: &mut Link<'_>,
     networks: Vec<pb::NetworkReport>,
     peer_health: Vec<pb::HealthCount>,
 ) -> Result<(), ControlError> {
@@ -109,74 +114,114 @@ async fn send_report(
         networks,
         peer_health,
     };
-    client
+    let reply = link
+        .client
         .report(req)
         .await
-        .map(drop)
-        .map_err(|status| ControlError::Refused {
-            url: url.to_string(),
-            status,
-        })
+        .map_err(|status| link.refused(status))?
+        .into_inner();
+    // An answer without a list (an older control plane) changes nothing.
+    if !reply.replicas.is_empty() && link.replicas.learn(reply.replicas) {
+        let learned = link.replicas.learned();
+        tracing::info!(replicas = ?learned, "the control plane's replicas changed");
+        if let Err(err) = save_replicas(link.state_dir, learned) {
+            tracing::warn!(error = %chain(&err), "could not store the control plane's replicas");
+        }
+    }
+    Ok(())
 }
 
-/// One connection: report, watch, apply until the stream breaks.
+/// One connection to one replica.
+struct Link<'a> {
+    client: AgentControlClient<tonic::transport::Channel>,
+    replica: String,
+    replicas: &'a mut Replicas,
+    state_dir: &'a Path,
+}
+
+impl Link<'_> {
+    fn refused(&self, status: tonic::Status) -> ControlError {
+        ControlError::Refused {
+            url: format!("https://{}", self.replica),
+            status,
+        }
+    }
+}
+
+/// One connection to the current replica: report, watch (from the
+/// revision this host has), apply until the stream breaks.
+#[allow(clippy::too_many_arguments)]
 async fn session<D: Dataplane + Send + 'static>(
     config: &ControlConfig,
     state_dir: &Path,
     identity: &mut Identity,
     agent: &Shared<D>,
     saved: &mut Saved,
-    connected: &mut bool,
+    replicas: &mut Replicas,
     status: &super::state::ControlState,
 ) -> Result<(), ControlError> {
+    let replica = replicas.current().to_string();
+    status.set_replica(&replica);
     if renewal_due(&identity.cert_pem, unix_now()) {
-        renew(config, state_dir, identity).await?;
+        renew(config, &replica, state_dir, identity).await?;
     }
     let trust = Trust::CaPem(identity.ca_pem.clone());
     let channel = config
-        .channel(&trust, Some((&identity.cert_pem, &identity.key_pem)))
+        .channel_to(
+            &replica,
+            &trust,
+            Some((&identity.cert_pem, &identity.key_pem)),
+        )
         .await?;
-    let mut client = AgentControlClient::new(channel);
-    let refused = |status| ControlError::Refused {
-        url: config.url.clone(),
-        status,
+    let mut link = Link {
+        client: AgentControlClient::new(channel),
+        replica,
+        replicas,
+        state_dir,
     };
     let reports = apply_on(agent, saved.desired.clone(), saved.names()).await;
     let health = health_on(agent, saved.names()).await;
-    send_report(&mut client, &config.url, reports.clone(), health).await?;
-    let mut stream = client
+    send_report(&mut link, reports.clone(), health).await?;
+    let mut stream = link
+        .client
         .watch(pb::WatchRequest {
             revision: saved.revision,
         })
         .await
-        .map_err(refused)?
+        .map_err(|status| link.refused(status))?
         .into_inner();
-    *connected = true;
+    link.replicas.connected();
     status.set("connected", None);
-    tracing::info!(control = %config.url, "connected to the control plane");
+    tracing::info!(replica = %link.replica, from = saved.revision, "connected to the control plane");
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
     let mut last_report = reports;
+    let mut pieces = apply::Pieces::default();
     loop {
         tokio::select! {
             msg = stream.message() => {
-                let msg = msg.map_err(refused)?.ok_or_else(|| refused(tonic::Status::unavailable("the control plane ended the stream")))?;
-                let before = saved.names();
-                apply::merge(&mut saved.desired, &msg);
+                let msg = msg.map_err(|status| link.refused(status))?.ok_or_else(|| link.refused(tonic::Status::unavailable("the control plane ended the stream")))?;
+                // A large state comes in pieces: merged aside, applied and
+                // stored once the last one is in (a broken stream drops
+                // the pieces, never applies half a state).
+                let Some((next, before)) = pieces.add(&saved.desired, &msg, &identity.host_id) else {
+                    continue;
+                };
+                saved.desired = next;
                 saved.revision = msg.revision;
                 saved.store(state_dir)?;
                 status.set_revision(msg.revision);
-                tracing::info!(revision = msg.revision, snapshot = msg.snapshot, networks = msg.networks.len(), removed = msg.removed.len(), "desired state received");
+                tracing::info!(revision = msg.revision, snapshot = msg.snapshot, networks = msg.networks.len(), removed = msg.removed.len(), patches = msg.patches.len(), "desired state received");
                 let reports = apply_on(agent, saved.desired.clone(), before).await;
                 if reports != last_report {
                     let health = health_on(agent, saved.names()).await;
-                    send_report(&mut client, &config.url, reports.clone(), health).await?;
+                    send_report(&mut link, reports.clone(), health).await?;
                     last_report = reports;
                 }
             }
             _ = heartbeat.tick() => {
                 let health = health_on(agent, saved.names()).await;
-                send_report(&mut client, &config.url, last_report.clone(), health).await?;
+                send_report(&mut link, last_report.clone(), health).await?;
                 if renewal_due(&identity.cert_pem, unix_now()) {
                     // Renewed at the start of the next session.
                     return Ok(());
@@ -186,7 +231,8 @@ async fn session<D: Dataplane + Send + 'static>(
     }
 }
 
-/// Follow the control plane for the agent's lifetime.
+/// Follow the control plane for the agent's lifetime, moving to another
+/// replica when the one in use fails (see `replicas.rs`).
 pub async fn follow<D: Dataplane + Send + 'static>(
     config: Arc<ControlConfig>,
     state_dir: PathBuf,
@@ -194,40 +240,43 @@ pub async fn follow<D: Dataplane + Send + 'static>(
     agent: Shared<D>,
     status: super::state::ControlState,
 ) {
-    let mut saved = Saved::load(&state_dir);
+    let mut saved = Saved::load(&state_dir, &identity.host_id);
     status.set_revision(saved.revision);
     if !saved.desired.is_empty() {
         // Start from what this host last knew, before any connection.
         apply_on(&agent, saved.desired.clone(), saved.names()).await;
     }
-    let mut attempt = 0;
+    let mut replicas = Replicas::new(config.address(), load_replicas(&state_dir));
     loop {
-        let mut connected = false;
         let result = session(
             &config,
             &state_dir,
             &mut identity,
             &agent,
             &mut saved,
-            &mut connected,
+            &mut replicas,
             &status,
         )
         .await;
-        if connected {
-            attempt = 0;
-        }
-        attempt += 1;
-        let wait = backoff(attempt);
-        match result {
-            Err(ControlError::Refused { status, .. })
+        let failed = replicas.current().to_string();
+        let err = match result {
+            // Back at once, for a renewal.
+            Ok(()) => continue,
+            Err(err) => err,
+        };
+        let retry = replicas.failed();
+        let wait = retry.wait();
+        status.set("disconnected", Some(chain(&err)));
+        status.set_replica(&retry.next);
+        match &err {
+            ControlError::Refused { status, .. }
                 if status.code() == tonic::Code::Unauthenticated =>
             {
-                tracing::error!(reason = %status.message(), retry_in = ?wait, "the control plane refused this host");
+                tracing::error!(replica = %failed, reason = %status.message(), next = %retry.next, retry_in = ?wait, "the control plane refused this host");
             }
-            Err(err) => {
-                tracing::warn!(error = %chain(&err), retry_in = ?wait, "disconnected from the control plane; the data plane carries on");
+            _ => {
+                tracing::warn!(replica = %failed, error = %chain(&err), next = %retry.next, retry_in = ?wait, "disconnected from the control plane; the data plane carries on");
             }
-            Ok(()) => {}
         }
         tokio::time::sleep(wait).await;
     }

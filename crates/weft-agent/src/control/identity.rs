@@ -1,6 +1,7 @@
 //! What enrollment leaves in the agent's state directory, under
 //! `control/`: the host's key (made here, never sent anywhere), its
-//! certificate, the control plane's CA and the host id. Key and
+//! certificate, the control plane's CA and the host id; and the control
+//! plane's replicas as it last told them. Key and
 //! certificate are 0600; a key file others can read is refused.
 
 use std::io::Write as _;
@@ -109,6 +110,27 @@ impl Identity {
     }
 }
 
+fn replicas_path(state_dir: &Path) -> PathBuf {
+    dir(state_dir).join("replicas")
+}
+
+/// The control plane's replicas (`HOST:PORT`) as last told, one a line;
+/// none when never told (or unreadable: then `--control` alone).
+pub fn load_replicas(state_dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(replicas_path(state_dir)).unwrap_or_default();
+    text.lines()
+        .map(str::trim)
+        .filter(|l| super::replicas::split(l).is_some())
+        .map(String::from)
+        .collect()
+}
+
+pub fn save_replicas(state_dir: &Path, replicas: &[String]) -> Result<(), IdentityError> {
+    let mut text = replicas.join("\n");
+    text.push('\n');
+    write_private(&replicas_path(state_dir), text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +159,10 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600, "{file}");
         }
         assert!(!format!("{id:?}").contains("KEY"));
+        assert!(load_replicas(state.path()).is_empty());
+        let replicas = vec!["cp1:50051".to_string(), "[2001:db8::1]:50051".to_string()];
+        save_replicas(state.path(), &replicas).unwrap();
+        assert_eq!(load_replicas(state.path()), replicas);
         let key = dir(state.path()).join("host.key");
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
         let err = Identity::load(state.path()).unwrap_err().to_string();

@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod follow;
 pub mod identity;
+pub mod replicas;
 pub mod state;
 pub mod tls;
 
@@ -119,21 +120,42 @@ impl ControlConfig {
         })
     }
 
-    /// A gRPC channel to the control plane with this trust and identity.
+    /// `--control`'s `HOST:PORT` (the first replica an agent knows).
+    pub fn address(&self) -> String {
+        if self.server_name.contains(':') {
+            format!("[{}]:{}", self.server_name, self.port)
+        } else {
+            format!("{}:{}", self.server_name, self.port)
+        }
+    }
+
+    /// A gRPC channel to `--control` with this trust and identity.
     pub async fn channel(
         &self,
         trust: &Trust,
         identity: Option<(&str, &str)>,
     ) -> Result<Channel, ControlError> {
+        self.channel_to(&self.address(), trust, identity).await
+    }
+
+    /// A gRPC channel to the replica at `address` (`HOST:PORT`). Its
+    /// certificate must be the CA's and name `HOST`: each replica has its
+    /// own, made for the names it is reached by.
+    pub async fn channel_to(
+        &self,
+        address: &str,
+        trust: &Trust,
+        identity: Option<(&str, &str)>,
+    ) -> Result<Channel, ControlError> {
         let config = tls::client_config(trust, identity)?;
         let connector = tokio_rustls::TlsConnector::from(config);
-        let (host, port) = (self.server_name.clone(), self.port);
+        let url = format!("https://{address}");
+        let (host, port) =
+            replicas::split(address).ok_or_else(|| ControlError::BadUrl(url.clone()))?;
+        let host = host.to_string();
         let name = rustls_pki_types::ServerName::try_from(host.clone())
-            .map_err(|_| ControlError::BadUrl(self.url.clone()))?;
-        let connect_err = |source| ControlError::Connect {
-            url: self.url.clone(),
-            source,
-        };
+            .map_err(|_| ControlError::BadUrl(url.clone()))?;
+        let connect_err = |source| ControlError::Connect { url, source };
         Endpoint::from_static("http://weft.control")
             .connect_timeout(Duration::from_secs(10))
             .connect_with_connector(tower::service_fn(move |_: Uri| {
@@ -208,7 +230,9 @@ pub async fn enrolled(
         ca_pem: reply.ca_pem,
     };
     identity.save(state_dir)?;
-    tracing::info!(host_id = %identity.host_id, control = %config.url, "enrolled with the control plane");
+    let replicas = replicas::Replicas::new(config.address(), reply.replicas);
+    identity::save_replicas(state_dir, replicas.learned())?;
+    tracing::info!(host_id = %identity.host_id, control = %config.url, replicas = ?replicas.learned(), "enrolled with the control plane");
     Ok(identity)
 }
 
@@ -226,17 +250,22 @@ pub fn renewal_due(cert_pem: &str, now: i64) -> bool {
     now >= until - (until - from) / 3
 }
 
-/// A new key and certificate for this host, asked for with the current
-/// one, and stored. The old key is replaced only once the new certificate
-/// is in hand.
+/// A new key and certificate for this host, asked of the replica at
+/// `replica` with the current one, and stored. The old key is replaced
+/// only once the new certificate is in hand.
 pub async fn renew(
     config: &ControlConfig,
+    replica: &str,
     state_dir: &Path,
     identity: &mut Identity,
 ) -> Result<(), ControlError> {
     let trust = Trust::CaPem(identity.ca_pem.clone());
     let channel = config
-        .channel(&trust, Some((&identity.cert_pem, &identity.key_pem)))
+        .channel_to(
+            replica,
+            &trust,
+            Some((&identity.cert_pem, &identity.key_pem)),
+        )
         .await?;
     let (key, csr) = key_and_csr()?;
     let mut client = pb::agent_control_client::AgentControlClient::new(channel);
@@ -244,7 +273,7 @@ pub async fn renew(
         .renew(pb::RenewRequest { csr_pem: csr })
         .await
         .map_err(|status| ControlError::Refused {
-            url: config.url.clone(),
+            url: format!("https://{replica}"),
             status,
         })?
         .into_inner();

@@ -42,6 +42,11 @@ impl ControlState {
         self.update(|s| s.host_id = host_id.to_string());
     }
 
+    /// The replica it talks to now.
+    pub fn set_replica(&self, address: &str) {
+        self.update(|s| s.replica = address.to_string());
+    }
+
     pub fn set_revision(&self, revision: u64) {
         self.update(|s| s.revision = revision);
     }

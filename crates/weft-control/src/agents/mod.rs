@@ -12,6 +12,7 @@
 
 mod conn;
 pub mod feed;
+pub mod frame;
 mod limit;
 
 pub use conn::{AgentConn, PeerInfo};
@@ -53,12 +54,12 @@ pub struct Shared {
     pub enroll_limit_per_address: Arc<AddressLimit>,
     /// How long client certificates live.
     pub cert_days: i64,
-    /// Woken at every change of desired state (the REST side and this one
-    /// call it); each agent's stream also looks once a second.
-    pub changes: Arc<tokio::sync::Notify>,
     /// Each tenant's desired state per revision, encoded once for all
     /// streams.
     pub feeds: Arc<Feeds>,
+    /// The gRPC addresses of every replica, told to agents in enrollment
+    /// and report answers so they can fail over.
+    pub replicas: tokio::sync::watch::Receiver<Vec<String>>,
 }
 
 /// The host a request comes from, or why it is refused.
@@ -147,11 +148,11 @@ impl Enrollment for EnrollmentService {
             Err(err) => return Err(internal(err)),
         };
         tracing::info!(host = %host.id, name = %host.name, tenant = %host.tenant, token = %token, "host enrolled");
-        s.changes.notify_waiters();
         Ok(Response::new(pb::EnrollResponse {
             host_id: host.id.to_string(),
             certificate_pem: cert,
             ca_pem: s.ca.cert_pem().to_string(),
+            replicas: s.replicas.borrow().clone(),
         }))
     }
 }
@@ -196,9 +197,10 @@ impl AgentControl for AgentControlService {
             .map_err(internal)?;
         if changed {
             tracing::info!(host = %host.id, endpoint = %report.endpoint, networks = report.keys.len(), "host reported new keys or address");
-            s.changes.notify_waiters();
         }
-        Ok(Response::new(pb::ReportResponse {}))
+        Ok(Response::new(pb::ReportResponse {
+            replicas: s.replicas.borrow().clone(),
+        }))
     }
 
     type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<EncodedDesiredState, Status>>;
@@ -263,8 +265,8 @@ fn parse_report(req: pb::ReportRequest, endpoint: String) -> Result<HostReport, 
 }
 
 /// Feed one agent's stream from its tenant's frames: a snapshot (or, for
-/// a host resuming from the revision it was last sent, only what changed
-/// since), then whenever the revision moves and something of this host's
+/// a host resuming from the revision it has, only what changed since),
+/// then whenever the store's revision moves and something of this host's
 /// changed, the delta its frame encoded for it. Ends when the agent goes,
 /// or with `Unauthenticated` when the host is deleted.
 async fn follow(
@@ -273,38 +275,20 @@ async fn follow(
     from: u64,
     tx: tokio::sync::mpsc::Sender<Result<EncodedDesiredState, Status>>,
 ) {
-    let mut follower: Option<Follower> = None;
+    let mut revisions = s.store.revisions();
+    let mut follower = Follower::new(host.id.clone(), from);
     loop {
-        // Listen before reading, so a change made meanwhile is not missed.
-        let notified = s.changes.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let frame = match s.feeds.frame(s.store.as_ref(), &host.tenant).await {
-            Ok(frame) => frame,
+        // Marked seen before the frame is read, so a change made meanwhile
+        // wakes the loop again.
+        let seen = *revisions.borrow_and_update();
+        let step = match next_step(&s, &host, &mut follower, seen).await {
+            Ok(step) => step,
             Err(err) => {
                 let _ = tx.send(Err(internal(err))).await;
                 return;
             }
         };
-        let follower = match &mut follower {
-            Some(f) => f,
-            None => {
-                // Read after the frame, so no change before it is missed
-                // (one after it is sent twice at worst).
-                let resumed = match from {
-                    0 => None,
-                    _ => match s.store.changes_since(&host.tenant, from).await {
-                        Ok(changes) => changes,
-                        Err(err) => {
-                            let _ = tx.send(Err(internal(err))).await;
-                            return;
-                        }
-                    },
-                };
-                follower.insert(Follower::new(host.id.clone(), resumed))
-            }
-        };
-        match follower.step(&s.feeds, &frame) {
+        match step {
             Step::Gone => {
                 tracing::info!(host = %host.id, "ending the stream of a deleted host");
                 let _ = tx
@@ -314,19 +298,39 @@ async fn follow(
                     .await;
                 return;
             }
-            Step::Send(msg) => {
-                if tx.send(Ok(msg)).await.is_err() {
-                    return;
+            Step::Send(batch) => {
+                for msg in batch.iter() {
+                    if tx.send(Ok(msg.clone())).await.is_err() {
+                        return;
+                    }
                 }
             }
-            Step::Nothing => {}
+            Step::Nothing | Step::Behind(_) => {}
         }
         tokio::select! {
-            () = &mut notified => {}
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            changed = revisions.changed() => if changed.is_err() { return },
             () = tx.closed() => return,
         }
     }
+}
+
+/// What the stream sends for the tenant's frame at `seen` or later.
+async fn next_step(
+    s: &Shared,
+    host: &Host,
+    follower: &mut Follower,
+    seen: u64,
+) -> Result<Step, StoreError> {
+    let frame = s.feeds.frame(s.store.as_ref(), &host.tenant, seen).await?;
+    Ok(match follower.step(&s.feeds, &frame) {
+        Step::Behind(at) => {
+            let changes = (s.feeds)
+                .changes_since(s.store.as_ref(), &host.tenant, &frame, at)
+                .await?;
+            follower.catch_up(&s.feeds, &frame, changes.as_deref())
+        }
+        step => step,
+    })
 }
 
 /// Serve the agents' port on `listener` until the task is dropped.
@@ -370,7 +374,6 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared
             TenantControlServer::new(TenantControlService(crate::api::AppState {
                 store: Arc::clone(&shared.store),
                 clock: Arc::clone(&shared.clock),
-                changes: Arc::clone(&shared.changes),
             }))
             .max_decoding_message_size(MAX_MESSAGE),
         )

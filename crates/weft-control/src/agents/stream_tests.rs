@@ -12,6 +12,8 @@ struct Agent {
     id: HostId,
     client: AgentControlClient<tonic::transport::Channel>,
     stream: tonic::Streaming<pb::DesiredState>,
+    /// What the messages so far add up to, as the agent keeps it.
+    state: crate::desired::Desired,
 }
 
 async fn agent(p: &super::tests::Plane, name: &str) -> Agent {
@@ -31,15 +33,28 @@ async fn agent(p: &super::tests::Plane, name: &str) -> Agent {
         id: HostId::parse("host", &got.host_id).unwrap(),
         client,
         stream,
+        state: Default::default(),
     }
 }
 
 async fn next(a: &mut Agent) -> pb::DesiredState {
-    tokio::time::timeout(WITHIN, a.stream.message())
+    let msg = tokio::time::timeout(WITHIN, a.stream.message())
         .await
         .expect("a message within 2 s")
         .unwrap()
-        .expect("the stream goes on")
+        .expect("the stream goes on");
+    crate::desired::apply(&mut a.state, &msg, a.id.as_str());
+    msg
+}
+
+/// The public keys of the host's peers in `network`, as it has them.
+fn peers_of(a: &Agent, network: &str) -> Vec<String> {
+    let peers = a.state.get(network).map(|n| n.peers.as_slice());
+    peers
+        .unwrap_or_default()
+        .iter()
+        .map(|p| p.public_key.clone())
+        .collect()
 }
 
 fn key(byte: u8) -> String {
@@ -69,13 +84,12 @@ async fn a_snapshot_then_deltas_with_peers_and_revocation() {
     assert!(first.snapshot && first.networks.is_empty(), "{first:?}");
     next(&mut b).await;
 
-    // A network made through the REST side's store and notifier.
+    // A network made through the store: streams wait on its revision.
     let store = &p.running.store;
     let tenant = store.tenant_by_name("acme").await.unwrap().unwrap().id;
     let spec = crate::model::NetworkSpec::new("blue", "10.42.0.0/16", "", false, "", None).unwrap();
     let started = Instant::now();
     store.create_network(&tenant, &spec, 0).await.unwrap();
-    p.running.notify_changes();
     let got = next(&mut a).await;
     assert!(!got.snapshot && got.revision > first.revision);
     assert_eq!(got.networks.len(), 1);
@@ -87,22 +101,14 @@ async fn a_snapshot_then_deltas_with_peers_and_revocation() {
     // Both report their keys: each gets the other as a peer.
     report(&mut a, "blue", 1).await;
     report(&mut b, "blue", 2).await;
-    let peers_of = |m: &pb::DesiredState| -> Vec<String> {
-        m.networks
-            .iter()
-            .flat_map(|n| n.peers.iter().map(|p| p.public_key.clone()))
-            .collect()
-    };
-    let mut a_peers = vec![];
-    while a_peers.is_empty() {
-        a_peers = peers_of(&next(&mut a).await);
+    while peers_of(&a, "blue").is_empty() {
+        next(&mut a).await;
     }
-    assert_eq!(a_peers, [key(2)]);
-    let mut last = next(&mut b).await;
-    while peers_of(&last).is_empty() {
-        last = next(&mut b).await;
+    assert_eq!(peers_of(&a, "blue"), [key(2)]);
+    while peers_of(&b, "blue").is_empty() {
+        next(&mut b).await;
     }
-    let peer = &last.networks[0].peers[0];
+    let peer = &b.state["blue"].peers[0];
     assert_eq!(
         (peer.public_key.as_str(), peer.endpoint.as_str()),
         (key(1).as_str(), "127.0.0.1:51820")
@@ -119,15 +125,19 @@ async fn a_snapshot_then_deltas_with_peers_and_revocation() {
     // b is deleted: its stream ends refused, and a loses it as a peer.
     let started = Instant::now();
     store.delete_host(&tenant, &b.id, 0).await.unwrap();
-    p.running.notify_changes();
     let got = next(&mut a).await;
-    assert!(got.networks[0].peers.is_empty(), "{got:?}");
-    let end = tokio::time::timeout(WITHIN, b.stream.message())
-        .await
-        .unwrap();
-    assert_eq!(end.unwrap_err().code(), tonic::Code::Unauthenticated);
+    assert!(peers_of(&a, "blue").is_empty(), "{got:?}");
+    assert!(got.networks.is_empty(), "only a patch: {got:?}");
+    // (After what b was still to read.)
+    let end = tokio::time::timeout(WITHIN, async {
+        loop {
+            if let Err(status) = b.stream.message().await {
+                return status;
+            }
+        }
+    });
+    assert_eq!(end.await.unwrap().code(), tonic::Code::Unauthenticated);
     assert!(started.elapsed() < WITHIN);
-    let _ = a.id;
 }
 
 #[tokio::test]
@@ -219,7 +229,6 @@ async fn a_host_resuming_from_its_revision_gets_only_what_changed() {
         .create_network(&tenant, &spec("blue", "10.42.0.0/16"), 0)
         .await
         .unwrap();
-    p.running.notify_changes();
     let got = next(&mut a).await;
     let revision = got.revision;
     drop(a.stream);
@@ -240,7 +249,6 @@ async fn a_host_resuming_from_its_revision_gets_only_what_changed() {
         .create_network(&tenant, &spec("red", "10.43.0.0/16"), 0)
         .await
         .unwrap();
-    p.running.notify_changes();
     let got = tokio::time::timeout(WITHIN, resumed.message())
         .await
         .unwrap()
@@ -312,7 +320,7 @@ async fn a_host_resumes_across_a_control_plane_restart() {
     let mut revision = 0;
     while state.len() < 2 {
         let msg = message_of(&mut stream).await;
-        crate::desired::apply(&mut state, &msg);
+        crate::desired::apply(&mut state, &msg, &got_a.host_id);
         revision = msg.revision;
     }
     drop(stream);
@@ -330,7 +338,7 @@ async fn a_host_resumes_across_a_control_plane_restart() {
     assert!(!msg.snapshot, "{msg:?}");
     assert!(msg.networks.is_empty(), "{msg:?}");
     assert_eq!(msg.removed, ["red"]);
-    crate::desired::apply(&mut state, &msg);
+    crate::desired::apply(&mut state, &msg, &got_a.host_id);
     assert_eq!(state.keys().collect::<Vec<_>>(), ["blue"]);
     drop(stream);
     // A revision the store cannot know (newer than its own): a snapshot.
@@ -338,4 +346,47 @@ async fn a_host_resumes_across_a_control_plane_restart() {
     let first = message_of(&mut stream).await;
     assert!(first.snapshot, "{first:?}");
     assert_eq!(first.networks.len(), 1);
+}
+
+#[tokio::test]
+async fn agents_are_told_the_replicas_on_enrollment_and_in_every_report_answer() {
+    let p = plane((100.0, 100)).await;
+    let token = p.token("acme", 1, 60).await;
+    let (got, key) = enroll(&p, &token, "a").await.unwrap();
+    // Alone, on a loopback port: this one, where it listens.
+    assert_eq!(got.replicas, [p.running.grpc_addr.to_string()]);
+    let channel = p
+        .channel(Some((&got.certificate_pem, &key.serialize_pem())))
+        .await
+        .unwrap();
+    let mut client = AgentControlClient::new(channel);
+    let replicas = vec![
+        "cp1.example:50051".to_string(),
+        "[2001:db8::2]:50051".into(),
+    ];
+    p.running.replicas.send_replace(replicas.clone());
+    let answer = client
+        .report(pb::ReportRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.replicas, replicas);
+}
+
+#[test]
+fn the_advertised_default_is_where_agents_reach_this_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = super::tests::config(&dir, (1.0, 1));
+    let any: std::net::SocketAddr = "0.0.0.0:50051".parse().unwrap();
+    let one: std::net::SocketAddr = "192.0.2.1:50051".parse().unwrap();
+    config.server_names = vec!["cp.example".into(), "192.0.2.1".into()];
+    assert_eq!(crate::serve::advertised(&config, one), ["192.0.2.1:50051"]);
+    assert_eq!(crate::serve::advertised(&config, any), ["cp.example:50051"]);
+    config.server_names = vec!["2001:db8::1".into()];
+    assert_eq!(
+        crate::serve::advertised(&config, any),
+        ["[2001:db8::1]:50051"]
+    );
+    config.advertise = vec!["a:1".into(), "b:1".into()];
+    assert_eq!(crate::serve::advertised(&config, one), ["a:1", "b:1"]);
 }

@@ -120,7 +120,6 @@ async fn apply(state: &AppState, caller: &Caller, step: Checked) -> Result<(), A
             tracing::info!(tenant = %t, host = %id, "host deleted, its certificate revoked");
         }
     }
-    state.changes.notify_waiters();
     Ok(())
 }
 

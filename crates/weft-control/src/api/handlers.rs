@@ -238,7 +238,6 @@ pub async fn create_network(
         .create_network(&caller.tenant, &spec, (state.clock)())
         .await?;
     tracing::info!(tenant = %caller.tenant, network = %net.spec.name, subnet = %net.spec.subnet, "network created");
-    state.changes.notify_waiters();
     let blocks = state.store.blocks(&caller.tenant).await?;
     Ok((StatusCode::CREATED, Json(network_view(net, &blocks))))
 }
@@ -266,7 +265,6 @@ pub async fn delete_network(
     let name = network_name(&name)?;
     state.store.delete_network(&caller.tenant, name).await?;
     tracing::info!(tenant = %caller.tenant, network = %name, "network deleted");
-    state.changes.notify_waiters();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -322,7 +320,6 @@ pub async fn set_network_hosts(
         .set_network_hosts(&caller.tenant, name, chosen.as_deref())
         .await?;
     tracing::info!(tenant = %caller.tenant, network = %name, all = members.all, hosts = members.blocks.len(), "network's hosts set");
-    state.changes.notify_waiters();
     Ok(Json(network_hosts_view(name, members)))
 }
 
@@ -367,7 +364,6 @@ pub async fn delete_host(
         .delete_host(&caller.tenant, &id, (state.clock)())
         .await?;
     tracing::info!(tenant = %caller.tenant, host = %id, "host deleted, its certificate revoked");
-    state.changes.notify_waiters();
     Ok(StatusCode::NO_CONTENT)
 }
 

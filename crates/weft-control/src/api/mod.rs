@@ -47,8 +47,6 @@ pub fn system_clock() -> Clock {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub clock: Clock,
-    /// Woken after every change of desired state, for the agents' streams.
-    pub changes: Arc<tokio::sync::Notify>,
 }
 
 /// Who may call a route.

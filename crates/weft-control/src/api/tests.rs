@@ -50,7 +50,6 @@ async fn fixture() -> Fixture {
     let state = AppState {
         store: store.clone(),
         clock: Arc::new(|| NOW),
-        changes: Default::default(),
     };
     Fixture {
         router: router(state),

@@ -46,6 +46,11 @@ struct ServeArgs {
     /// the machine's host name).
     #[arg(long = "server-name", value_name = "NAME")]
     server_names: Vec<String>,
+    /// The gRPC address of a replica serving this control plane (this one
+    /// included), told to agents so they fail over between them; repeat
+    /// for each (default: this one, at --grpc or its first --server-name).
+    #[arg(long, value_name = "HOST:PORT", value_parser = host_port)]
+    advertise: Vec<String>,
     /// Serve this certificate (PEM) instead of one made by the CA.
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -140,6 +145,22 @@ pub fn exec(format: Format, args: Args) -> Result<()> {
     }
 }
 
+/// `HOST:PORT` (an IPv6 address in brackets), as agents will dial it.
+fn host_port(text: &str) -> Result<String, String> {
+    let bad = || format!("{text:?}: expected HOST:PORT ([ADDRESS]:PORT for IPv6)");
+    let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    let port_ok = port.parse::<u16>().is_ok_and(|p| p != 0);
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => !host.is_empty() && !host.contains([':', '/', '[', ']']),
+    };
+    if port_ok && host_ok {
+        Ok(text.to_string())
+    } else {
+        Err(bad())
+    }
+}
+
 fn default_server_names() -> Vec<String> {
     let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
     if let Some(host) = nix::unistd::gethostname()
@@ -174,6 +195,7 @@ fn serve_cmd(state_dir: PathBuf, args: ServeArgs) -> Result<()> {
         enroll_rate_per_address: args
             .enroll_rate_per_address
             .unwrap_or(serve::DEFAULT_ENROLL_RATE_PER_ADDRESS),
+        advertise: args.advertise,
     };
     runtime()?.block_on(async {
         let running = serve::start(config, api::system_clock()).await?;
@@ -342,6 +364,26 @@ mod tests {
         for bad in ["0/20", "5/0", "-1/20", "inf/20", "NaN/3"] {
             let err = parse_rate(bad).unwrap_err();
             assert!(err.contains("positive"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn advertised_replicas_are_host_and_port() {
+        for good in ["cp1.example:50051", "192.0.2.10:1", "[2001:db8::1]:50051"] {
+            assert_eq!(host_port(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            "cp1",
+            "cp1:",
+            ":50051",
+            "cp1:0",
+            "cp1:70000",
+            "2001:db8::1:50051",
+            "[nope]:1",
+            "https://cp1:1",
+        ] {
+            let err = host_port(bad).unwrap_err();
+            assert!(err.contains("HOST:PORT"), "{bad}: {err}");
         }
     }
 }

@@ -82,8 +82,13 @@ fn print(status: &pb::Status) {
         } else {
             format!(", host {}", c.host_id)
         };
+        let via = if c.replica.is_empty() {
+            String::new()
+        } else {
+            format!(", replica {}", c.replica)
+        };
         println!(
-            "control plane {}: {} since {}{host}, revision {}",
+            "control plane {}: {} since {}{host}, revision {}{via}",
             c.url,
             c.state,
             output::age(c.since, now),

@@ -1,0 +1,150 @@
+//! A tenant's desired state at one revision, for all of its hosts at once
+//! (pure): per network its settings and its peer table, the peer table
+//! encoded once ([`PeerList`]); per host only which networks it is in and
+//! its block there. Built from the store's rows with indexes, in time and
+//! memory linear in the rows (hosts × their networks, blocks, keys),
+//! never per host × hosts.
+//!
+//! A host's copy of a network is its block plus the network's shared
+//! peer list, itself included: agents ignore the peer entry naming them,
+//! so the list is the same bytes for every member.
+
+use crate::desired;
+use crate::model::{Host, HostBlock, HostId, HostKey, Network};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use weft_proto::control as pb;
+use weft_proto::encoded::PeerList;
+
+/// One network of the tenant.
+#[derive(Debug, PartialEq)]
+pub struct NetTable {
+    /// Name, subnet, internal, domain; `block` and `peers` left empty.
+    pub settings: pb::DesiredNetwork,
+    /// Host id → that host as a peer (members with a key and an address).
+    pub peers: BTreeMap<String, pb::DesiredPeer>,
+    /// `peers`, encoded once for every member's copy.
+    pub encoded: PeerList,
+}
+
+/// One live host of the tenant: network name → its block there.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct HostView {
+    pub networks: BTreeMap<String, String>,
+}
+
+/// Every network and every live host of a tenant at one revision.
+#[derive(Debug, Default)]
+pub struct Tables {
+    pub networks: HashMap<String, Arc<NetTable>>,
+    pub hosts: HashMap<HostId, HostView>,
+}
+
+/// How many peer lists [`Tables::build`] encoded (the others were the
+/// previous frame's, unchanged).
+pub type Encoded = u64;
+
+impl Tables {
+    /// The tables for these rows; a network whose peers are those of
+    /// `prev` keeps `prev`'s encoding.
+    pub fn build(
+        networks: &[Network],
+        blocks: &[HostBlock],
+        keys: &[HostKey],
+        hosts: &[Host],
+        prev: Option<&Tables>,
+    ) -> (Tables, Encoded) {
+        let live: HashMap<&HostId, &Host> = hosts
+            .iter()
+            .filter(|h| h.revoked_at.is_none())
+            .map(|h| (&h.id, h))
+            .collect();
+        let keys: HashMap<(&str, &HostId), &HostKey> = keys
+            .iter()
+            .map(|k| ((k.key.network.as_str(), &k.host), k))
+            .collect();
+        let mut tables = Tables {
+            networks: HashMap::with_capacity(networks.len()),
+            hosts: live
+                .keys()
+                .map(|id| ((*id).clone(), HostView::default()))
+                .collect(),
+        };
+        let mut peers: HashMap<&str, BTreeMap<String, pb::DesiredPeer>> = networks
+            .iter()
+            .map(|n| (n.spec.name.as_str(), BTreeMap::new()))
+            .collect();
+        for b in blocks {
+            let (Some(host), Some(net_peers)) =
+                (live.get(&b.host), peers.get_mut(b.network.as_str()))
+            else {
+                continue;
+            };
+            if let Some(view) = tables.hosts.get_mut(&b.host) {
+                view.networks.insert(b.network.clone(), b.block.to_string());
+            }
+            let peer = keys
+                .get(&(b.network.as_str(), &b.host))
+                .and_then(|key| desired::peer(host, key, &b.block));
+            if let Some(peer) = peer {
+                net_peers.insert(peer.host_id.clone(), peer);
+            }
+        }
+        let mut encoded = 0;
+        for net in networks {
+            let name = &net.spec.name;
+            let peers = peers.remove(name.as_str()).unwrap_or_default();
+            let settings = pb::DesiredNetwork {
+                name: name.clone(),
+                subnet: net.spec.subnet.to_string(),
+                block: String::new(),
+                internal: net.spec.internal,
+                domain: net.spec.domain.clone(),
+                peers: vec![],
+            };
+            let old = prev.and_then(|p| p.networks.get(name));
+            let table = match old {
+                Some(old) if old.settings == settings && old.peers == peers => Arc::clone(old),
+                Some(old) if old.peers == peers => Arc::new(NetTable {
+                    settings,
+                    peers,
+                    encoded: old.encoded.clone(),
+                }),
+                _ => {
+                    encoded += 1;
+                    Arc::new(NetTable {
+                        settings,
+                        encoded: PeerList::encode(peers.values()),
+                        peers,
+                    })
+                }
+            };
+            tables.networks.insert(name.clone(), table);
+        }
+        (tables, encoded)
+    }
+
+    /// `host`'s copy of `network`, as its agent ends up with it (its own
+    /// entry dropped): what tests compare with [`desired::desired_for`].
+    pub fn desired(&self, host: &HostId) -> Option<desired::Desired> {
+        let view = self.hosts.get(host)?;
+        let own = host.as_str();
+        Some(
+            view.networks
+                .iter()
+                .filter_map(|(name, block)| {
+                    let table = self.networks.get(name)?;
+                    let net = pb::DesiredNetwork {
+                        block: block.clone(),
+                        peers: (table.peers.values())
+                            .filter(|p| p.host_id != own)
+                            .cloned()
+                            .collect(),
+                        ..table.settings.clone()
+                    };
+                    Some((name.clone(), net))
+                })
+                .collect(),
+        )
+    }
+}
