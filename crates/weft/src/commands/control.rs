@@ -24,7 +24,7 @@ pub struct Args {
 #[derive(clap::Subcommand)]
 enum Command {
     /// Serve the REST API (TLS) for tenants and the gRPC port for agents.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Tenants and their API keys.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -139,7 +139,7 @@ fn open_store(state_dir: &std::path::Path) -> Result<SqliteStore> {
 
 pub fn exec(format: Format, args: Args) -> Result<()> {
     match args.command {
-        Command::Serve(serve_args) => serve_cmd(args.state_dir, serve_args),
+        Command::Serve(serve_args) => serve_cmd(args.state_dir, *serve_args),
         Command::Tenant(cmd) => runtime()?.block_on(tenant(format, &args.state_dir, cmd)),
         Command::Token(cmd) => runtime()?.block_on(token(format, &args.state_dir, cmd)),
     }
