@@ -89,7 +89,11 @@ pub async fn authorize<T>(store: &dyn Store, req: &Request<T>) -> Result<Host, S
 
 fn internal(err: StoreError) -> Status {
     tracing::error!(error = %crate::api::error::chain(&err), "control plane store");
-    Status::internal("internal error")
+    match err {
+        // The agent retries (another replica, or this one later).
+        StoreError::Etcd { .. } => Status::unavailable("control plane store unavailable"),
+        _ => Status::internal("internal error"),
+    }
 }
 
 pub struct EnrollmentService(pub Shared);

@@ -67,6 +67,13 @@ impl From<StoreError> for ApiError {
             StoreError::SubnetOverlap { .. } | StoreError::NotAMember(_) => StatusCode::BAD_REQUEST,
             StoreError::NoFreeBlock { .. } => StatusCode::CONFLICT,
             StoreError::TokenRefused { .. } => StatusCode::UNAUTHORIZED,
+            StoreError::Etcd { .. } => {
+                tracing::error!(error = %chain(&err), "control plane store");
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "control plane store unavailable",
+                );
+            }
             StoreError::Open { .. }
             | StoreError::Sql(_)
             | StoreError::Corrupt { .. }

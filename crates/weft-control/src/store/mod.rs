@@ -1,6 +1,6 @@
 //! The control plane's state behind one trait, [`Store`]: SQLite
-//! ([`sqlite::SqliteStore`]) on one machine; etcd (the next issue) for
-//! several replicas. Both must pass the same suite, `conformance.rs`,
+//! ([`sqlite::SqliteStore`]) on one machine; etcd ([`etcd::EtcdStore`])
+//! for several replicas. Both must pass the same suite, `conformance.rs`,
 //! written against the trait alone.
 //!
 //! What the trait promises, whatever the backend:
@@ -19,6 +19,7 @@
 //! Every query of tenant objects takes the tenant: there is no call that
 //! reaches another tenant's network or host by name or id.
 
+pub mod etcd;
 pub mod sqlite;
 
 #[cfg(test)]
@@ -84,6 +85,16 @@ pub enum StoreError {
     Corrupt { what: &'static str, value: String },
     #[error("control plane store: a worker thread stopped")]
     Worker,
+    /// etcd could not be reached, did not answer in time, or refused the
+    /// request: the API answers "unavailable" and the client retries.
+    #[error(
+        "the control plane's store (etcd at {endpoints}) could not be reached or did not answer"
+    )]
+    Etcd {
+        endpoints: String,
+        #[source]
+        source: weft_etcd::Error,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -1,0 +1,204 @@
+use super::*;
+use crate::model::NewHost;
+use crate::secret::SecretKind;
+use crate::store::TokenRefusal;
+use crate::store::conformance::{Shared, conformance_tests};
+use std::sync::OnceLock;
+use weft_testkit::etcd::Member;
+
+/// One etcd member for the whole test binary (it dies with the process);
+/// each case gets a prefix of its own. `None` when etcd is not installed
+/// (the skip is recorded).
+fn member() -> Option<&'static Member> {
+    static MEMBER: OnceLock<Option<Member>> = OnceLock::new();
+    MEMBER.get_or_init(Member::start).as_ref()
+}
+
+fn client(member: &Member) -> Client {
+    Client::new(&[member.client_url()], weft_etcd::Options::default()).unwrap()
+}
+
+fn fresh_prefix() -> String {
+    format!("/weft-test/{}/", Id::generate())
+}
+
+/// A store under a fresh prefix (a client of its own: a client lives on
+/// the runtime that made it, one per test).
+async fn fresh() -> Option<(Shared, ())> {
+    let member = member()?;
+    let store = EtcdStore::open(client(member), &fresh_prefix())
+        .await
+        .unwrap();
+    Some((Arc::new(store), ()))
+}
+
+/// Two stores on one prefix: two replicas.
+async fn replicas() -> Option<(Arc<EtcdStore>, Arc<EtcdStore>)> {
+    let member = member()?;
+    let prefix = fresh_prefix();
+    let one = EtcdStore::open(client(member), &prefix).await.unwrap();
+    let two = EtcdStore::open(client(member), &prefix).await.unwrap();
+    Some((Arc::new(one), Arc::new(two)))
+}
+
+conformance_tests!({
+    match fresh().await {
+        Some(store) => store,
+        None => return,
+    }
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn listeners_see_the_revision_move() {
+    let Some((one, two)) = replicas().await else {
+        return;
+    };
+    crate::store::conformance::listeners_see_the_revision_move(one, two).await;
+}
+
+const NOW: i64 = 1_800_000_000;
+
+/// Two replicas, each with its own connection, redeeming one token from
+/// many tasks at once: no lock anywhere, only the transaction's compares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redemptions_racing_through_two_replicas_spend_a_token_once() {
+    let Some((one, two)) = replicas().await else {
+        return;
+    };
+    let key = Secret::generate(SecretKind::ApiKey);
+    let t = one.create_tenant("acme", &key, NOW).await.unwrap().id;
+    let spec = NetworkSpec::new("blue", "10.42.0.0/16", "", false, "", None).unwrap();
+    one.create_network(&t, &spec, NOW).await.unwrap();
+    for round in 0..5 {
+        let token = Secret::generate(SecretKind::EnrollToken);
+        one.create_token(&t, &token, NOW + 60, 1, NOW)
+            .await
+            .unwrap();
+        let before = one.revision().await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let store = if i % 2 == 0 { one.clone() } else { two.clone() };
+            let token = token.clone();
+            tasks.push(tokio::spawn(async move {
+                let host = NewHost {
+                    id: Id::generate(),
+                    name: format!("r{round}-h{i}"),
+                };
+                store.redeem_token(&token, &host, NOW).await
+            }));
+        }
+        let mut won = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => won += 1,
+                Err(StoreError::TokenRefused { reason, .. }) => {
+                    assert_eq!(reason, TokenRefusal::UsedUp)
+                }
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(won, 1, "round {round}");
+        assert_eq!(two.revision().await.unwrap(), before + 1, "round {round}");
+    }
+    assert_eq!(two.list_hosts(&t).await.unwrap().len(), 5);
+    let blocks = two.blocks(&t).await.unwrap();
+    let distinct: std::collections::BTreeSet<_> = blocks.iter().map(|b| b.block).collect();
+    assert_eq!((blocks.len(), distinct.len()), (5, 5));
+}
+
+#[tokio::test]
+async fn etcd_holds_hashes_never_keys_or_tokens() {
+    let Some(member) = member() else { return };
+    let etcd = client(member);
+    let prefix = fresh_prefix();
+    let store = EtcdStore::open(etcd.clone(), &prefix).await.unwrap();
+    let key = Secret::generate(SecretKind::ApiKey);
+    let t = store.create_tenant("acme", &key, NOW).await.unwrap().id;
+    let token = Secret::generate(SecretKind::EnrollToken);
+    store
+        .create_token(&t, &token, NOW + 60, 2, NOW)
+        .await
+        .unwrap();
+    let host = NewHost {
+        id: Id::generate(),
+        name: "a".into(),
+    };
+    store.redeem_token(&token, &host, NOW).await.unwrap();
+    // What a client of etcd reads…
+    let mut text = String::new();
+    for kv in etcd.get_prefix(prefix.as_str()).await.unwrap().kvs {
+        text.push_str(&String::from_utf8_lossy(&kv.key));
+        text.push_str(&String::from_utf8_lossy(&kv.value));
+    }
+    // …and what etcd wrote to its disk (its database and WAL).
+    let mut disk = Vec::new();
+    let mut dirs = vec![member.dir().join("data")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                disk.extend(std::fs::read(&path).unwrap_or_default());
+            }
+        }
+    }
+    let disk = String::from_utf8_lossy(&disk);
+    for secret in [&key, &token] {
+        let secret_part = secret.expose().rsplit('_').next().unwrap();
+        assert!(!text.contains(secret_part), "{secret:?} stored in clear");
+        assert!(!disk.contains(secret_part), "{secret:?} on etcd's disk");
+        assert!(text.contains(&secret.hash().to_hex()));
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_etcd_is_a_store_error_the_api_answers_503() {
+    let options = weft_etcd::Options {
+        connect_timeout: Duration::from_millis(200),
+        request_timeout: Duration::from_millis(500),
+    };
+    let etcd = Client::new(&["127.0.0.1:1"], options).unwrap();
+    let err = EtcdStore::open(etcd, DEFAULT_PREFIX).await.err().unwrap();
+    assert!(matches!(err, StoreError::Etcd { .. }), "{err:?}");
+    let text = err.to_string();
+    assert_eq!(
+        text,
+        "the control plane's store (etcd at http://127.0.0.1:1) could not be reached or did not answer"
+    );
+    let answer = crate::api::error::ApiError::from(err);
+    assert_eq!(answer.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.message, "control plane store unavailable");
+}
+
+/// A member killed and restarted: the store's watch reconnects and its
+/// listeners hear of a change made through another replica afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_revision_watch_survives_etcd_restarting() {
+    let Some(mut own) = Member::start() else {
+        return;
+    };
+    let prefix = fresh_prefix();
+    let one = EtcdStore::open(client(&own), &prefix).await.unwrap();
+    let two = EtcdStore::open(client(&own), &prefix).await.unwrap();
+    let key = Secret::generate(SecretKind::ApiKey);
+    let t = one.create_tenant("acme", &key, NOW).await.unwrap().id;
+    let mut seen = one.revisions();
+    let start = *seen.borrow_and_update();
+
+    own.kill();
+    let spec = NetworkSpec::new("blue", "10.42.0.0/16", "", false, "", None).unwrap();
+    let err = two.create_network(&t, &spec, NOW).await.unwrap_err();
+    assert!(matches!(err, StoreError::Etcd { .. }), "{err:?}");
+    own.restart();
+    own.wait_healthy();
+
+    two.create_network(&t, &spec, NOW).await.unwrap();
+    let heard = tokio::time::timeout(Duration::from_secs(15), async {
+        while *seen.borrow_and_update() < start + 1 {
+            seen.changed().await.unwrap();
+        }
+    })
+    .await;
+    assert!(heard.is_ok(), "no word of the change after etcd restarted");
+}
