@@ -47,6 +47,7 @@ fn config(dir: &tempfile::TempDir, enroll_rate: (f64, u32)) -> ServeConfig {
         ca_key: None,
         enroll_rate,
         enroll_rate_per_address: enroll_rate,
+        store: Default::default(),
     }
 }
 
@@ -435,6 +436,7 @@ async fn a_given_ca_is_used_and_half_a_pair_is_refused() {
         ca_key: key.map(|k| dir.path().join("mine").join(k)),
         enroll_rate: (1.0, 1),
         enroll_rate_per_address: (1.0, 1),
+        store: Default::default(),
     };
     let clock = crate::api::system_clock();
     let running = start(config(Some("ca.pem"), Some("ca.key")), clock.clone())

@@ -61,6 +61,11 @@ struct ServeArgs {
     /// Log filter (tracing's EnvFilter syntax).
     #[arg(long, env = "WEFT_LOG", default_value = "info")]
     log: String,
+    /// Where the state is kept: `sqlite` (control.db in the state
+    /// directory, one replica) or `etcd://HOST:PORT[,HOST:PORT…]` (several
+    /// replicas; an optional key prefix may follow, default /weft/v1/).
+    #[arg(long, env = "WEFT_CONTROL_STORE", default_value = "sqlite", value_parser = serve::StoreConfig::parse)]
+    store: serve::StoreConfig,
 }
 
 #[derive(clap::Subcommand)]
@@ -153,6 +158,7 @@ fn serve_cmd(state_dir: PathBuf, args: ServeArgs) -> Result<()> {
         ca_key: args.ca_key,
         enroll_rate: serve::DEFAULT_ENROLL_RATE,
         enroll_rate_per_address: serve::DEFAULT_ENROLL_RATE_PER_ADDRESS,
+        store: args.store,
     };
     runtime()?.block_on(async {
         let running = serve::start(config, api::system_clock()).await?;
