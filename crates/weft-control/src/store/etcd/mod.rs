@@ -10,6 +10,7 @@
 //! themselves. Secrets are stored as their hashes only.
 
 mod draft;
+mod heartbeat;
 mod keys;
 mod records;
 mod watcher;
@@ -38,6 +39,15 @@ pub struct EtcdStore {
     keys: Keys,
     revision: Arc<watch::Sender<u64>>,
     watcher: tokio::task::JoinHandle<()>,
+    heartbeats: heartbeat::Heartbeats,
+}
+
+/// Where a transaction committed: its etcd revision, and the revision
+/// counter's mod_revision after it.
+#[derive(Debug, Clone, Copy)]
+struct Committed {
+    revision: i64,
+    counter_mod: i64,
 }
 
 impl Drop for EtcdStore {
@@ -71,6 +81,7 @@ impl EtcdStore {
             keys,
             revision,
             watcher,
+            heartbeats: Default::default(),
         })
     }
 
@@ -136,27 +147,54 @@ impl EtcdStore {
         Ok((state, extra))
     }
 
-    /// Commit a draft; false when a compare failed (somebody else wrote
-    /// first). Listeners hear of a moved revision at once.
-    async fn commit(&self, commit: Commit) -> Result<bool> {
+    /// Commit a draft (whose counter was read at `counter_read`); `None`
+    /// when a compare failed (somebody else wrote first). Listeners hear
+    /// of a moved revision at once.
+    async fn commit(&self, commit: Commit, counter_read: i64) -> Result<Option<Committed>> {
         if commit.ops.is_empty() {
-            return Ok(true);
+            return Ok(Some(Committed {
+                revision: 0,
+                counter_mod: counter_read,
+            }));
         }
+        let moved = commit.revision;
         let txn = Txn::new().when(commit.compares).and_then(commit.ops);
         let done = self.txn(txn).await?;
-        if done.succeeded
-            && let Some(revision) = commit.revision
-        {
+        if !done.succeeded {
+            return Ok(None);
+        }
+        if let Some(revision) = moved {
             watcher::publish(&self.revision, revision);
         }
-        Ok(done.succeeded)
+        Ok(Some(Committed {
+            revision: done.revision,
+            counter_mod: if moved.is_some() {
+                done.revision
+            } else {
+                counter_read
+            },
+        }))
     }
 
     /// Draft a change of `tenant` with `f` against its state (and the
     /// keys `extra`) and commit it; read and draft again while another
     /// writer wins the race. Each lost race means another write
     /// committed, so the store as a whole always moves on.
-    async fn change<T, F>(&self, tenant: &str, extra: &[String], mut f: F) -> Result<T>
+    async fn change<T, F>(&self, tenant: &str, extra: &[String], f: F) -> Result<T>
+    where
+        F: FnMut(&mut Draft<'_>, &[Option<KeyValue>]) -> Result<T> + Send,
+        T: Send,
+    {
+        Ok(self.change_committed(tenant, extra, f).await?.0)
+    }
+
+    /// [`EtcdStore::change`], saying at which etcd revisions it committed.
+    async fn change_committed<T, F>(
+        &self,
+        tenant: &str,
+        extra: &[String],
+        mut f: F,
+    ) -> Result<(T, Committed)>
     where
         F: FnMut(&mut Draft<'_>, &[Option<KeyValue>]) -> Result<T> + Send,
         T: Send,
@@ -164,10 +202,11 @@ impl EtcdStore {
         let mut attempt: u64 = 0;
         loop {
             let (state, read) = self.tenant_state(tenant, extra).await?;
+            let counter_read = state.counter.mod_revision;
             let mut draft = Draft::new(&self.keys, state);
             let out = f(&mut draft, &read)?;
-            if self.commit(draft.finish()).await? {
-                return Ok(out);
+            if let Some(committed) = self.commit(draft.finish(), counter_read).await? {
+                return Ok((out, committed));
             }
             attempt += 1;
             // Spread racing writers out a little (up to 20 ms).

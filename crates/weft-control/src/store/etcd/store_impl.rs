@@ -234,16 +234,7 @@ impl Store for EtcdStore {
     }
 
     async fn report(&self, hid: &HostId, report: &HostReport, now: i64) -> Result<bool> {
-        let Some(tenant) = self.tenant_of(hid.as_str()).await? else {
-            return Err(StoreError::NotFound {
-                what: "host",
-                name: hid.to_string(),
-            });
-        };
-        self.change(&tenant, &[], |draft, _| {
-            writes::report(draft, hid, report, now)
-        })
-        .await
+        self.report_host(hid, report, now).await
     }
 
     async fn host_keys(&self, tenant: &TenantId) -> Result<Vec<HostKey>> {

@@ -240,3 +240,57 @@ async fn two_planes_on_one_etcd_share_their_state() {
     assert_eq!(seen.unwrap().name, "acme");
     assert!(!dir.path().join("one/control.db").exists(), "SQLite opened");
 }
+
+/// A report saying what the host said last is a heartbeat written without
+/// reading the tenant, unless something it depends on moved meanwhile:
+/// here through another replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_report_is_judged_against_changes_made_elsewhere() {
+    use crate::model::{HostReport, NetworkKey};
+    let Some((one, two)) = replicas().await else {
+        return;
+    };
+    let key = Secret::generate(SecretKind::ApiKey);
+    let t = one.create_tenant("acme", &key, NOW).await.unwrap().id;
+    let spec = NetworkSpec::new("blue", "10.42.0.0/16", "", false, "", None).unwrap();
+    one.create_network(&t, &spec, NOW).await.unwrap();
+    let token = Secret::generate(SecretKind::EnrollToken);
+    one.create_token(&t, &token, NOW + 60, 1, NOW)
+        .await
+        .unwrap();
+    let new = NewHost {
+        id: Id::generate(),
+        name: "a".into(),
+    };
+    let a = one.redeem_token(&token, &new, NOW).await.unwrap().id;
+    let report = HostReport {
+        endpoint: "192.0.2.1".into(),
+        version: "v".into(),
+        keys: vec![NetworkKey {
+            network: "blue".into(),
+            public_key: "K".into(),
+            listen_port: 51820,
+        }],
+        peer_health: Default::default(),
+    };
+    assert!(one.report(&a, &report, NOW).await.unwrap());
+    assert!(!one.report(&a, &report, NOW + 10).await.unwrap());
+    let seen = two.host(&a).await.unwrap().unwrap();
+    assert_eq!(seen.last_seen, Some(NOW + 10), "the heartbeat was written");
+
+    // Another replica takes a out of blue and back: its key there went…
+    two.set_network_hosts(&t, "blue", Some(&[])).await.unwrap();
+    two.set_network_hosts(&t, "blue", None).await.unwrap();
+    assert!(two.host_keys(&t).await.unwrap().is_empty());
+    // …so the same report again puts it back: a change.
+    let before = one.revision().await.unwrap();
+    assert!(one.report(&a, &report, NOW + 20).await.unwrap());
+    assert_eq!(two.host_keys(&t).await.unwrap().len(), 1);
+    assert_eq!(two.revision().await.unwrap(), before + 1);
+
+    // A host deleted elsewhere is refused, not heartbeaten.
+    assert!(!one.report(&a, &report, NOW + 30).await.unwrap());
+    two.delete_host(&t, &a, NOW).await.unwrap();
+    let err = one.report(&a, &report, NOW + 40).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+}
