@@ -131,7 +131,7 @@ impl EtcdStore {
             ])
             .and_then([Op::put(key, encode(&record))]);
         let done = self.txn(txn).await?;
-        Ok(done.succeeded.then(|| Heartbeat {
+        Ok(done.succeeded.then_some(Heartbeat {
             record,
             host_mod: done.revision,
             ..last
