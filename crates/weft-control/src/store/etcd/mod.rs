@@ -119,13 +119,33 @@ impl EtcdStore {
         tenant: &str,
         extra: &[String],
     ) -> Result<(TenantState, Vec<Option<KeyValue>>)> {
+        self.read_tenant(tenant, &[""], extra).await
+    }
+
+    /// The parts of a tenant's state a read needs (`parts`: what follows
+    /// the tenant's prefix, as `networks/`), at one revision.
+    async fn tenant_parts(&self, tenant: &str, parts: &[&str]) -> Result<TenantState> {
+        Ok(self.read_tenant(tenant, parts, &[]).await?.0)
+    }
+
+    async fn read_tenant(
+        &self,
+        tenant: &str,
+        parts: &[&str],
+        extra: &[String],
+    ) -> Result<(TenantState, Vec<Option<KeyValue>>)> {
         let k = &self.keys;
         let mut ops = vec![
             Op::get(k.revision()),
             Op::get(k.horizon()),
             Op::get(k.tenant_record(tenant)),
-            Op::get_prefix(k.tenant(tenant)),
         ];
+        let prefix = k.tenant(tenant);
+        ops.extend(
+            parts
+                .iter()
+                .map(|part| Op::get_prefix(format!("{prefix}{part}"))),
+        );
         ops.extend(extra.iter().map(|key| Op::get(key.clone())));
         let read = self.txn(Txn::new().and_then(ops)).await?;
         let mut ranges = read.responses.into_iter().map(|r| match r {
@@ -134,7 +154,10 @@ impl EtcdStore {
         });
         let mut one = || ranges.next().unwrap_or_default().into_iter().next();
         let (counter, horizon, record) = (one(), one(), one());
-        let all = ranges.next().unwrap_or_default();
+        let mut all = Vec::new();
+        for _ in parts {
+            all.extend(ranges.next().unwrap_or_default());
+        }
         let extra = ranges.map(|kvs| kvs.into_iter().next()).collect();
         let state = TenantState::load(
             k,

@@ -156,7 +156,7 @@ impl Store for EtcdStore {
     }
 
     async fn list_hosts(&self, tenant: &TenantId) -> Result<Vec<Host>> {
-        let (state, _) = self.tenant_state(tenant.as_str(), &[]).await?;
+        let state = self.tenant_parts(tenant.as_str(), &["hosts/"]).await?;
         let mut hosts = Vec::new();
         for entry in state.live_hosts() {
             hosts.push(entry.record.model()?);
@@ -195,7 +195,7 @@ impl Store for EtcdStore {
     }
 
     async fn list_networks(&self, tenant: &TenantId) -> Result<Vec<Network>> {
-        let (state, _) = self.tenant_state(tenant.as_str(), &[]).await?;
+        let state = self.tenant_parts(tenant.as_str(), &["networks/"]).await?;
         let networks = state.networks.values();
         networks.map(|n| n.model(tenant.as_str())).collect()
     }
@@ -208,7 +208,9 @@ impl Store for EtcdStore {
     }
 
     async fn blocks(&self, tenant: &TenantId) -> Result<Vec<HostBlock>> {
-        let (state, _) = self.tenant_state(tenant.as_str(), &[]).await?;
+        let state = self
+            .tenant_parts(tenant.as_str(), &["networks/", "blocks/"])
+            .await?;
         let mut blocks = Vec::new();
         for name in state.networks.keys() {
             blocks.extend(state.network_hosts(name)?.blocks);
@@ -229,7 +231,9 @@ impl Store for EtcdStore {
     }
 
     async fn network_hosts(&self, tenant: &TenantId, network: &str) -> Result<NetworkHosts> {
-        let (state, _) = self.tenant_state(tenant.as_str(), &[]).await?;
+        let state = self
+            .tenant_parts(tenant.as_str(), &["networks/", "blocks/"])
+            .await?;
         state.network_hosts(network)
     }
 
@@ -238,7 +242,7 @@ impl Store for EtcdStore {
     }
 
     async fn host_keys(&self, tenant: &TenantId) -> Result<Vec<HostKey>> {
-        let (state, _) = self.tenant_state(tenant.as_str(), &[]).await?;
+        let state = self.tenant_parts(tenant.as_str(), &["host-keys/"]).await?;
         let mut keys = Vec::new();
         for (network, by_host) in &state.host_keys {
             for (hid, key) in by_host {
@@ -256,7 +260,9 @@ impl Store for EtcdStore {
     }
 
     async fn changes_since(&self, tenant: &TenantId, since: u64) -> Result<Option<NetworkChanges>> {
-        let (state, _) = self.tenant_state(tenant.as_str(), &[]).await?;
+        let state = self
+            .tenant_parts(tenant.as_str(), &["networks/", "changed/", "tombstones/"])
+            .await?;
         if since < state.horizon || since > state.counter.value {
             return Ok(None);
         }
