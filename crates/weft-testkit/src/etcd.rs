@@ -8,8 +8,9 @@
 //! - Members are spawned by one thread that lives as long as the test
 //!   process, with a parent-death signal: when the process ends (a
 //!   `static` member never dropped, a panic, a kill), its members die too.
-//!   A member dropped is killed by PID and its directory removed; a
-//!   directory left by a process that is gone is removed by the next
+//!   A member dropped is killed by PID and its directory removed; one
+//!   never dropped is killed and removed when the process exits normally;
+//!   a directory left by a process killed outright is removed by the next
 //!   harness that starts.
 //! - [`Member::kill`] is `kill -9`; [`Member::restart`] brings it back on
 //!   the same data directory and ports.
@@ -134,7 +135,9 @@ impl Member {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("duplicate the log's descriptor"))
             .stderr(log);
-        self.child = Some(spawn_kept(command));
+        let child = spawn_kept(command);
+        alive(self.dir.path(), Some(child.id()));
+        self.child = Some(child);
     }
 
     pub fn spec(&self) -> &MemberSpec {
@@ -225,6 +228,41 @@ impl Member {
 impl Drop for Member {
     fn drop(&mut self) {
         self.kill();
+        alive(self.dir.path(), None);
+    }
+}
+
+/// Members running now, by directory, for [`at_exit`].
+static ALIVE: Mutex<Vec<(PathBuf, u32)>> = Mutex::new(Vec::new());
+
+/// Record that the member in `dir` runs as `pid` (or no longer runs).
+fn alive(dir: &Path, pid: Option<u32>) {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    // SAFETY: atexit takes a plain `extern "C" fn()`, which `at_exit`
+    // is; it ignores every error rather than panic (a panic there would
+    // abort the process at exit).
+    HOOK.call_once(|| unsafe {
+        libc::atexit(at_exit);
+    });
+    let mut alive = ALIVE.lock().unwrap_or_else(PoisonError::into_inner);
+    alive.retain(|(d, _)| d != dir);
+    if let Some(pid) = pid {
+        alive.push((dir.to_path_buf(), pid));
+    }
+}
+
+/// At the test process's exit, kill the members nobody dropped (a
+/// `static` one shared by a test binary) and remove their directories.
+extern "C" fn at_exit() {
+    let alive = match ALIVE.lock() {
+        Ok(mut alive) => std::mem::take(&mut *alive),
+        Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+    };
+    for (dir, pid) in alive {
+        let pid = nix::unistd::Pid::from_raw(pid as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(pid, None);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 
