@@ -89,11 +89,11 @@ pub async fn authorize<T>(store: &dyn Store, req: &Request<T>) -> Result<Host, S
 
 fn internal(err: StoreError) -> Status {
     tracing::error!(error = %crate::api::error::chain(&err), "control plane store");
-    match err {
+    if err.is_unavailable() {
         // The agent retries (another replica, or this one later).
-        StoreError::Etcd { .. } => Status::unavailable("control plane store unavailable"),
-        _ => Status::internal("internal error"),
+        return Status::unavailable("control plane store unavailable");
     }
+    Status::internal("internal error")
 }
 
 pub struct EnrollmentService(pub Shared);

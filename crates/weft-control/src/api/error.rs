@@ -67,7 +67,7 @@ impl From<StoreError> for ApiError {
             StoreError::SubnetOverlap { .. } | StoreError::NotAMember(_) => StatusCode::BAD_REQUEST,
             StoreError::NoFreeBlock { .. } => StatusCode::CONFLICT,
             StoreError::TokenRefused { .. } => StatusCode::UNAUTHORIZED,
-            StoreError::Etcd { .. } => {
+            StoreError::Etcd { .. } if err.is_unavailable() => {
                 tracing::error!(error = %chain(&err), "control plane store");
                 return ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -75,6 +75,7 @@ impl From<StoreError> for ApiError {
                 );
             }
             StoreError::Open { .. }
+            | StoreError::Etcd { .. }
             | StoreError::Sql(_)
             | StoreError::Corrupt { .. }
             | StoreError::Worker => {

@@ -85,10 +85,12 @@ pub enum StoreError {
     Corrupt { what: &'static str, value: String },
     #[error("control plane store: a worker thread stopped")]
     Worker,
-    /// etcd could not be reached, did not answer in time, or refused the
-    /// request: the API answers "unavailable" and the client retries.
+    /// etcd could not be reached or did not answer in time (the API
+    /// answers "unavailable" and the client retries), or refused the
+    /// request (a bug of ours: "internal error").
     #[error(
-        "the control plane's store (etcd at {endpoints}) could not be reached or did not answer"
+        "the control plane's store (etcd at {endpoints}) {}",
+        if .source.is_unavailable() { "could not be reached or did not answer" } else { "refused the request" }
     )]
     Etcd {
         endpoints: String,
@@ -98,6 +100,14 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+impl StoreError {
+    /// The store could not be reached or did not answer: worth retrying,
+    /// here or at another replica.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Etcd { source, .. } if source.is_unavailable())
+    }
+}
 
 /// A tenant's networks changed (created, settings, blocks, their hosts'
 /// keys or addresses) or deleted after some revision.

@@ -171,6 +171,30 @@ async fn an_unreachable_etcd_is_a_store_error_the_api_answers_503() {
     assert_eq!(answer.message, "control plane store unavailable");
 }
 
+/// etcd answering with a refusal is no outage: a bug of ours, answered
+/// "internal error" (retrying would not help).
+#[test]
+fn a_refused_etcd_request_is_an_internal_error() {
+    let err = StoreError::Etcd {
+        endpoints: "http://etcd-1:2379".into(),
+        source: weft_etcd::Error::Refused {
+            what: "transaction on /weft/v1/revision in etcd".into(),
+            endpoint: "http://etcd-1:2379".into(),
+            source: tonic::Status::invalid_argument(
+                "etcdserver: too many operations in txn request",
+            ),
+        },
+    };
+    assert_eq!(
+        err.to_string(),
+        "the control plane's store (etcd at http://etcd-1:2379) refused the request"
+    );
+    assert!(!err.is_unavailable());
+    let answer = crate::api::error::ApiError::from(err);
+    assert_eq!(answer.status, axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(answer.message, "internal error");
+}
+
 /// A member killed and restarted: the store's watch reconnects and its
 /// listeners hear of a change made through another replica afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
