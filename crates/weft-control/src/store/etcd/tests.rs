@@ -318,3 +318,75 @@ async fn a_repeated_report_is_judged_against_changes_made_elsewhere() {
     let err = one.report(&a, &report, NOW + 40).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
 }
+
+/// The revision watch started below etcd's compaction reads the counter
+/// anew and follows on from there.
+#[tokio::test]
+async fn the_revision_watch_recovers_from_a_compaction() {
+    let Some(member) = member() else { return };
+    let etcd = client(member);
+    let key = format!("{}revision", fresh_prefix());
+    etcd.put(key.as_str(), "7", 0).await.unwrap();
+    let now = etcd.revision().await.unwrap();
+    etcd.compact(now).await.unwrap();
+    let sender = Arc::new(watch::channel(0).0);
+    let mut seen = sender.subscribe();
+    let follow = tokio::spawn(watcher::follow(etcd.clone(), key.clone(), sender, 1));
+    let wait = Duration::from_secs(10);
+    let got = tokio::time::timeout(wait, seen.wait_for(|v| *v == 7))
+        .await
+        .map(|_| ());
+    assert!(got.is_ok(), "the value before the compaction was not read");
+    etcd.put(key.as_str(), "8", 0).await.unwrap();
+    let got = tokio::time::timeout(wait, seen.wait_for(|v| *v == 8)).await;
+    assert!(got.is_ok(), "no word of the change after the compaction");
+    follow.abort();
+}
+
+/// Two replicas on a three-member cluster, each preferring a different
+/// member: the one whose member is killed fails over, and neither sees a
+/// change twice or loses one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_on_a_cluster_keep_serving_when_a_member_dies() {
+    let Some(mut cluster) = weft_testkit::etcd::Cluster::start() else {
+        return;
+    };
+    let mut endpoints = cluster.endpoints();
+    let prefix = fresh_prefix();
+    let options = weft_etcd::Options {
+        connect_timeout: Duration::from_millis(500),
+        request_timeout: Duration::from_secs(2),
+    };
+    let one = EtcdStore::open(Client::new(&endpoints, options).unwrap(), &prefix);
+    endpoints.reverse();
+    let two = EtcdStore::open(Client::new(&endpoints, options).unwrap(), &prefix);
+    let (one, two) = (one.await.unwrap(), two.await.unwrap());
+    let key = Secret::generate(SecretKind::ApiKey);
+    let t = one.create_tenant("acme", &key, NOW).await.unwrap().id;
+    let spec = |n: &str, s: &str| NetworkSpec::new(n, s, "", false, "", None).unwrap();
+    two.create_network(&t, &spec("blue", "10.42.0.0/16"), NOW)
+        .await
+        .unwrap();
+    let before = one.revision().await.unwrap();
+
+    cluster.members[0].kill();
+    one.create_network(&t, &spec("red", "10.43.0.0/16"), NOW)
+        .await
+        .unwrap();
+    two.create_network(&t, &spec("green", "10.44.0.0/16"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(one.revision().await.unwrap(), before + 2);
+    let names: Vec<String> = two
+        .list_networks(&t)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.spec.name)
+        .collect();
+    assert_eq!(names, ["blue", "green", "red"]);
+    let mut seen = one.revisions();
+    let heard =
+        tokio::time::timeout(Duration::from_secs(15), seen.wait_for(|v| *v == before + 2)).await;
+    assert!(heard.is_ok(), "the watch did not fail over");
+}
