@@ -8,7 +8,7 @@
 //! reads again and retries), so each sees the other's blocks, names and
 //! subnets, and the revision moves exactly once per change.
 
-use super::keys::{Keys, TenantKey};
+use super::keys::{Keys, TenantKey, shard_of};
 use super::records::*;
 use crate::model::{HostBlock, Network, NetworkHosts};
 use crate::store::{Result, StoreError};
@@ -104,16 +104,19 @@ impl TenantState {
                 TenantKey::NetworksVersion => state.networks_version = kv.mod_revision,
                 TenantKey::Blocks(name) => {
                     let text: BTreeMap<String, String> = decode("blocks", &kv.value)?;
-                    let mut blocks = BTreeMap::new();
+                    let blocks = state.blocks.entry(name.to_string()).or_default();
                     for (block, hid) in text {
                         let block = block.parse().map_err(|_| corrupt("block", &block))?;
                         blocks.insert(block, hid);
                     }
-                    state.blocks.insert(name.to_string(), blocks);
                 }
                 TenantKey::HostKeys(name) => {
-                    let keys = decode("host keys", &kv.value)?;
-                    state.host_keys.insert(name.to_string(), keys);
+                    let keys: BTreeMap<String, HostKeyRecord> = decode("host keys", &kv.value)?;
+                    state
+                        .host_keys
+                        .entry(name.to_string())
+                        .or_default()
+                        .extend(keys);
                 }
                 TenantKey::Changed(name) => {
                     let at = number("change marker", &kv.value)?;
@@ -195,8 +198,10 @@ pub(super) struct Draft<'a> {
     touched: BTreeSet<String>,
     /// The revision moves even if no network is touched (one deleted).
     moves: bool,
-    dirty_blocks: BTreeSet<String>,
-    dirty_keys: BTreeSet<String>,
+    /// Shards to write: (network, shard).
+    dirty_blocks: BTreeSet<(String, u32)>,
+    dirty_keys: BTreeSet<(String, u32)>,
+    prefixes_deleted: Vec<String>,
 }
 
 /// A draft ready to commit: `revision` is the counter's new value when
@@ -219,6 +224,7 @@ impl<'a> Draft<'a> {
             moves: false,
             dirty_blocks: BTreeSet::new(),
             dirty_keys: BTreeSet::new(),
+            prefixes_deleted: Vec::new(),
         }
     }
 
@@ -233,6 +239,11 @@ impl<'a> Draft<'a> {
 
     pub fn delete(&mut self, key: String) {
         self.writes.insert(key, None);
+    }
+
+    /// Delete every key under `prefix` (nothing else may be written there).
+    pub fn delete_prefix(&mut self, prefix: String) {
+        self.prefixes_deleted.push(prefix);
     }
 
     pub fn compare(&mut self, compare: Compare) {
@@ -259,7 +270,7 @@ impl<'a> Draft<'a> {
             host: host.to_string(),
         })?;
         blocks.insert(block, host.to_string());
-        self.dirty_blocks.insert(name.to_string());
+        self.dirty_blocks.insert((name.to_string(), shard_of(host)));
         Ok(())
     }
 
@@ -267,28 +278,23 @@ impl<'a> Draft<'a> {
     pub fn leave(&mut self, name: &str, host: &str) {
         if let Some(blocks) = self.state.blocks.get_mut(name) {
             blocks.retain(|_, h| h != host);
-            self.dirty_blocks.insert(name.to_string());
+            self.dirty_blocks.insert((name.to_string(), shard_of(host)));
         }
         self.drop_key(name, host);
-    }
-
-    /// Write network `name`'s blocks value (also when empty).
-    pub fn write_blocks(&mut self, name: &str) {
-        self.dirty_blocks.insert(name.to_string());
     }
 
     pub fn drop_key(&mut self, name: &str, host: &str) {
         if let Some(keys) = self.state.host_keys.get_mut(name)
             && keys.remove(host).is_some()
         {
-            self.dirty_keys.insert(name.to_string());
+            self.dirty_keys.insert((name.to_string(), shard_of(host)));
         }
     }
 
     pub fn set_key(&mut self, name: &str, host: &str, key: HostKeyRecord) {
         let keys = self.state.host_keys.entry(name.to_string()).or_default();
         keys.insert(host.to_string(), key);
-        self.dirty_keys.insert(name.to_string());
+        self.dirty_keys.insert((name.to_string(), shard_of(host)));
     }
 
     /// Store `entry` as host `hid`, compared with what was read (or
@@ -308,24 +314,38 @@ impl<'a> Draft<'a> {
     /// networks marked when anything of desired state changed.
     pub fn finish(mut self) -> Commit {
         let tenant = self.state.tenant.clone();
-        // Of networks deleted in this draft there is nothing to write.
-        for name in std::mem::take(&mut self.dirty_blocks) {
+        // Of networks deleted in this draft there is nothing to write; an
+        // empty shard goes.
+        for (name, shard) in std::mem::take(&mut self.dirty_blocks) {
             let Some(blocks) = self.state.blocks.get(&name) else {
                 continue;
             };
             let blocks: BTreeMap<String, &String> = blocks
                 .iter()
+                .filter(|(_, hid)| shard_of(hid) == shard)
                 .map(|(block, hid)| (block.to_string(), hid))
                 .collect();
-            let value = encode(&blocks);
-            self.put(self.keys.blocks(&tenant, &name), value);
+            let key = self.keys.blocks(&tenant, &name, shard);
+            if blocks.is_empty() {
+                self.delete(key);
+            } else {
+                self.put(key, encode(&blocks));
+            }
         }
-        for name in std::mem::take(&mut self.dirty_keys) {
+        for (name, shard) in std::mem::take(&mut self.dirty_keys) {
             let Some(keys) = self.state.host_keys.get(&name) else {
                 continue;
             };
-            let value = encode(keys);
-            self.put(self.keys.host_keys(&tenant, &name), value);
+            let keys: BTreeMap<&String, &HostKeyRecord> = keys
+                .iter()
+                .filter(|(hid, _)| shard_of(hid) == shard)
+                .collect();
+            let key = self.keys.host_keys(&tenant, &name, shard);
+            if keys.is_empty() {
+                self.delete(key);
+            } else {
+                self.put(key, encode(&keys));
+            }
         }
         let moves = self.moves || !self.touched.is_empty();
         let revision = moves.then(|| self.next_revision());
@@ -339,7 +359,7 @@ impl<'a> Draft<'a> {
                 self.put(key, next.to_string().into_bytes());
             }
         }
-        let ops = self
+        let mut ops: Vec<Op> = self
             .writes
             .into_iter()
             .map(|(key, value)| match value {
@@ -347,6 +367,7 @@ impl<'a> Draft<'a> {
                 None => Op::delete(key),
             })
             .collect();
+        ops.extend(self.prefixes_deleted.into_iter().map(Op::delete_prefix));
         Commit {
             compares: self.compares,
             ops,

@@ -13,18 +13,33 @@
 //! t/<tenant>/host-names/<n>  → host id, while the host lives
 //! t/<tenant>/networks/<n>    a network
 //! t/<tenant>/networks-version  moved by every network created or deleted
-//! t/<tenant>/blocks/<n>      a network's blocks: {block: host id}
-//! t/<tenant>/host-keys/<n>   the keys hosts reported there: {host id: key}
+//! t/<tenant>/blocks/<n>/<s>  a network's blocks, shard s: {block: host id}
+//! t/<tenant>/host-keys/<n>/<s>  hosts' keys there, shard s: {host id: key}
 //! t/<tenant>/changed/<n>     → the revision the network last changed at
 //! t/<tenant>/tombstones/<n>  → the revision the network was deleted at
 //! ```
 //!
 //! Names are labels and ids are hex (no `/`).
 //!
-//! A network's blocks and keys are one value each, not a key per host:
-//! etcd allows 128 operations in a transaction (`--max-txn-ops`), and
-//! creating a network gives every host a block at once. A value of 10,000
-//! hosts' blocks is some 400 KiB, within etcd's 1.5 MiB request limit.
+//! A network's blocks and keys are kept in [`SHARDS`] values each, a host
+//! in the shard its id hashes to: etcd allows 128 operations in a
+//! transaction (`--max-txn-ops`) and 1.5 MiB in a request, and a
+//! transaction may touch every host of a network (creating it: a block
+//! each) or every network of a host (enrolling it). With 10,000 hosts a
+//! shard's blocks are some 13 KiB and its keys some 30 KiB; creating a
+//! network writes 32 values.
+
+/// How many values a network's blocks (and its hosts' keys) are spread
+/// over.
+pub(super) const SHARDS: u32 = 32;
+
+/// The shard a host's block and key are in (FNV-1a of its id).
+pub(super) fn shard_of(host: &str) -> u32 {
+    let hash = host.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    hash % SHARDS
+}
 
 #[derive(Debug, Clone)]
 pub(super) struct Keys {
@@ -91,11 +106,19 @@ impl Keys {
     pub fn networks_version(&self, tenant: &str) -> String {
         format!("{}networks-version", self.tenant(tenant))
     }
-    pub fn blocks(&self, tenant: &str, network: &str) -> String {
-        format!("{}blocks/{network}", self.tenant(tenant))
+    /// Every shard of a network's blocks.
+    pub fn blocks_of(&self, tenant: &str, network: &str) -> String {
+        format!("{}blocks/{network}/", self.tenant(tenant))
     }
-    pub fn host_keys(&self, tenant: &str, network: &str) -> String {
-        format!("{}host-keys/{network}", self.tenant(tenant))
+    pub fn blocks(&self, tenant: &str, network: &str, shard: u32) -> String {
+        format!("{}{shard:02}", self.blocks_of(tenant, network))
+    }
+    /// Every shard of the keys hosts reported in a network.
+    pub fn host_keys_of(&self, tenant: &str, network: &str) -> String {
+        format!("{}host-keys/{network}/", self.tenant(tenant))
+    }
+    pub fn host_keys(&self, tenant: &str, network: &str, shard: u32) -> String {
+        format!("{}{shard:02}", self.host_keys_of(tenant, network))
     }
     pub fn changed(&self, tenant: &str, network: &str) -> String {
         format!("{}changed/{network}", self.tenant(tenant))
@@ -112,7 +135,9 @@ pub(super) enum TenantKey<'a> {
     HostName(&'a str),
     Network(&'a str),
     NetworksVersion,
+    /// A shard of a network's blocks.
     Blocks(&'a str),
+    /// A shard of a network's hosts' keys.
     HostKeys(&'a str),
     Changed(&'a str),
     Tombstone(&'a str),
@@ -128,8 +153,8 @@ impl<'a> TenantKey<'a> {
             "host-names" => TenantKey::HostName(name),
             "networks" => TenantKey::Network(name),
             "networks-version" => TenantKey::NetworksVersion,
-            "blocks" => TenantKey::Blocks(name),
-            "host-keys" => TenantKey::HostKeys(name),
+            "blocks" => TenantKey::Blocks(name.split_once('/')?.0),
+            "host-keys" => TenantKey::HostKeys(name.split_once('/')?.0),
             "changed" => TenantKey::Changed(name),
             "tombstones" => TenantKey::Tombstone(name),
             _ => return None,
@@ -142,6 +167,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hosts_spread_over_every_shard() {
+        let mut count = [0u32; SHARDS as usize];
+        for i in 0..10_000u32 {
+            count[shard_of(&format!("{:016x}", i.wrapping_mul(2_654_435_761))) as usize] += 1;
+        }
+        let (low, high) = (count.iter().min().unwrap(), count.iter().max().unwrap());
+        assert!(*low > 200 && *high < 430, "{count:?}");
+    }
+
+    #[test]
     fn tenant_keys_parse_back() {
         let keys = Keys::new("/weft/v1");
         let t = keys.tenant("aa");
@@ -150,8 +185,11 @@ mod tests {
             (keys.host_name("aa", "web"), TenantKey::HostName("web")),
             (keys.network("aa", "blue"), TenantKey::Network("blue")),
             (keys.networks_version("aa"), TenantKey::NetworksVersion),
-            (keys.blocks("aa", "blue"), TenantKey::Blocks("blue")),
-            (keys.host_keys("aa", "blue"), TenantKey::HostKeys("blue")),
+            (keys.blocks("aa", "blue", 7), TenantKey::Blocks("blue")),
+            (
+                keys.host_keys("aa", "blue", 31),
+                TenantKey::HostKeys("blue"),
+            ),
             (keys.changed("aa", "blue"), TenantKey::Changed("blue")),
             (keys.tombstone("aa", "blue"), TenantKey::Tombstone("blue")),
         ];
@@ -162,6 +200,7 @@ mod tests {
             );
         }
         assert_eq!(TenantKey::parse("later-feature/x"), None);
+        assert!(keys.blocks("aa", "blue", 7).ends_with("/blocks/blue/07"));
         assert!(t.starts_with("/weft/v1/t/aa/"));
     }
 }

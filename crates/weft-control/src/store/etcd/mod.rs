@@ -7,7 +7,12 @@
 //! Changes of desired state all compare and move the revision counter
 //! (`draft.rs`), which serializes them as SQLite's `BEGIN IMMEDIATE`
 //! does; a token's use count, a host's record, a name, compare
-//! themselves. Secrets are stored as their hashes only.
+//! themselves. Within a replica changes take turns (`writer`), so the
+//! races are between replicas. Secrets are stored as their hashes only.
+//!
+//! What a write costs: it reads the tenant's keys (hosts, networks, the
+//! shards of blocks and keys) once per attempt; reads take only the parts
+//! they answer from; a heartbeat reads nothing (`heartbeat.rs`).
 
 mod draft;
 mod heartbeat;
@@ -40,6 +45,11 @@ pub struct EtcdStore {
     revision: Arc<watch::Sender<u64>>,
     watcher: tokio::task::JoinHandle<()>,
     heartbeats: heartbeat::Heartbeats,
+    /// One change of desired state at a time from this replica: they all
+    /// compare the one counter, so racing here would only make all but
+    /// one read and draft again (other replicas still race, and lose
+    /// safely).
+    writer: tokio::sync::Mutex<()>,
 }
 
 /// Where a transaction committed: its etcd revision, and the revision
@@ -82,6 +92,7 @@ impl EtcdStore {
             revision,
             watcher,
             heartbeats: Default::default(),
+            writer: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -222,6 +233,7 @@ impl EtcdStore {
         F: FnMut(&mut Draft<'_>, &[Option<KeyValue>]) -> Result<T> + Send,
         T: Send,
     {
+        let _turn = self.writer.lock().await;
         let mut attempt: u64 = 0;
         loop {
             let (state, read) = self.tenant_state(tenant, extra).await?;

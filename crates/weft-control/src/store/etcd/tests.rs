@@ -390,3 +390,92 @@ async fn replicas_on_a_cluster_keep_serving_when_a_member_dies() {
         tokio::time::timeout(Duration::from_secs(15), seen.wait_for(|v| *v == before + 2)).await;
     assert!(heard.is_ok(), "the watch did not fail over");
 }
+
+/// More hosts than etcd takes operations in one transaction (128): a
+/// network is created, narrowed, widened and deleted in one transaction
+/// each all the same (blocks and keys are written by shard).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn networks_of_many_hosts_change_in_one_transaction() {
+    use crate::model::{HostReport, NetworkKey};
+    let Some((store, _)) = replicas().await else {
+        return;
+    };
+    let key = Secret::generate(SecretKind::ApiKey);
+    let t = store.create_tenant("acme", &key, NOW).await.unwrap().id;
+    let spec = |n: &str, s: &str| NetworkSpec::new(n, s, "", false, "", Some(28)).unwrap();
+    store
+        .create_network(&t, &spec("blue", "10.42.0.0/16"), NOW)
+        .await
+        .unwrap();
+    let token = Secret::generate(SecretKind::EnrollToken);
+    store
+        .create_token(&t, &token, NOW + 60, 300, NOW)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let (store, token) = (store.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            let new = NewHost {
+                id: Id::generate(),
+                name: format!("h{i}"),
+            };
+            let host = store.redeem_token(&token, &new, NOW).await.unwrap();
+            let report = HostReport {
+                endpoint: format!("192.0.2.{}", i % 250),
+                version: "v".into(),
+                keys: vec![NetworkKey {
+                    network: "blue".into(),
+                    public_key: format!("K{i}"),
+                    listen_port: 51820,
+                }],
+                peer_health: Default::default(),
+            };
+            store.report(&host.id, &report, NOW).await.unwrap();
+            host.id
+        }));
+    }
+    let mut hosts = Vec::new();
+    for task in tasks {
+        hosts.push(task.await.unwrap());
+    }
+    let blocks_in = |store: Arc<EtcdStore>, name: &'static str| {
+        let t = t.clone();
+        async move {
+            let hosts = store.network_hosts(&t, name).await.unwrap();
+            let distinct: std::collections::BTreeSet<_> =
+                hosts.blocks.iter().map(|b| b.block).collect();
+            assert_eq!(
+                distinct.len(),
+                hosts.blocks.len(),
+                "blocks shared in {name}"
+            );
+            hosts.blocks.len()
+        }
+    };
+    assert_eq!(blocks_in(store.clone(), "blue").await, 300);
+    assert_eq!(store.host_keys(&t).await.unwrap().len(), 300);
+
+    store
+        .create_network(&t, &spec("red", "10.43.0.0/16"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(blocks_in(store.clone(), "red").await, 300);
+    store
+        .set_network_hosts(&t, "blue", Some(&hosts[..10]))
+        .await
+        .unwrap();
+    assert_eq!(blocks_in(store.clone(), "blue").await, 10);
+    assert_eq!(store.host_keys(&t).await.unwrap().len(), 10);
+    store.set_network_hosts(&t, "blue", None).await.unwrap();
+    assert_eq!(blocks_in(store.clone(), "blue").await, 300);
+    let before = store.revision().await.unwrap();
+    store.delete_network(&t, "red").await.unwrap();
+    assert_eq!(store.revision().await.unwrap(), before + 1);
+    let left = store
+        .client()
+        .get_prefix(format!("{}t/{}/blocks/red/", store.prefix(), t))
+        .await
+        .unwrap();
+    assert!(left.kvs.is_empty(), "red's blocks left behind");
+}

@@ -179,7 +179,6 @@ pub(super) fn create_network(
     for hid in live {
         draft.assign_block(&spec.name, &hid)?;
     }
-    draft.write_blocks(&spec.name);
     draft.touch(&spec.name);
     Ok(network)
 }
@@ -190,8 +189,8 @@ pub(super) fn delete_network(draft: &mut Draft<'_>, name: &str) -> Result<()> {
     let tenant = draft.state.tenant.clone();
     let keys = draft.keys;
     draft.delete(keys.network(&tenant, name));
-    draft.delete(keys.blocks(&tenant, name));
-    draft.delete(keys.host_keys(&tenant, name));
+    draft.delete_prefix(keys.blocks_of(&tenant, name));
+    draft.delete_prefix(keys.host_keys_of(&tenant, name));
     draft.delete(keys.changed(&tenant, name));
     draft.state.networks.remove(name);
     draft.state.blocks.remove(name);
