@@ -10,6 +10,7 @@
 use crate::agents;
 use crate::api::{self, AppState, Clock};
 use crate::ca::{self, Ca, CaError, Fingerprint, Identity};
+use crate::store::etcd::{self, EtcdStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 use crate::tls::{self, TlsError};
@@ -17,7 +18,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::net::SocketAddr;
 use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -56,6 +57,81 @@ pub struct ServeConfig {
     /// told to agents so they fail over; empty: this one's alone
     /// ([`advertised`]).
     pub advertise: Vec<String>,
+    /// Where the state is kept.
+    pub store: StoreConfig,
+}
+
+/// Where the control plane keeps its state (`--store`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// `control.db` in the state directory: one replica.
+    #[default]
+    Sqlite,
+    /// An etcd cluster, under a key prefix: several replicas.
+    Etcd {
+        endpoints: Vec<String>,
+        prefix: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "invalid --store {given:?}: expected sqlite or etcd://HOST:PORT[,HOST:PORT…][/PREFIX/] ({why})"
+)]
+pub struct StoreConfigError {
+    given: String,
+    why: &'static str,
+}
+
+impl StoreConfig {
+    /// `sqlite`, or `etcd://HOST:PORT[,HOST:PORT…]` with an optional key
+    /// prefix after the endpoints (default `/weft/v1/`).
+    pub fn parse(text: &str) -> Result<StoreConfig, StoreConfigError> {
+        let refuse = |why| StoreConfigError {
+            given: text.to_string(),
+            why,
+        };
+        if text == "sqlite" {
+            return Ok(StoreConfig::Sqlite);
+        }
+        let rest = text
+            .strip_prefix("etcd://")
+            .ok_or_else(|| refuse("unknown kind of store"))?;
+        let (hosts, prefix) = match rest.find('/') {
+            Some(at) => (&rest[..at], &rest[at..]),
+            None => (rest, etcd::DEFAULT_PREFIX),
+        };
+        let mut endpoints = Vec::new();
+        for host in hosts.split(',') {
+            let valid = host
+                .rsplit_once(':')
+                .is_some_and(|(name, port)| !name.is_empty() && port.parse::<u16>().is_ok());
+            if !valid {
+                return Err(refuse("each endpoint is HOST:PORT"));
+            }
+            endpoints.push(format!("http://{host}"));
+        }
+        Ok(StoreConfig::Etcd {
+            endpoints,
+            prefix: prefix.to_string(),
+        })
+    }
+
+    /// Open the store: SQLite in `state_dir`, or etcd (answering, else an
+    /// error naming its endpoints).
+    pub async fn open(&self, state_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(match self {
+            StoreConfig::Sqlite => Arc::new(SqliteStore::open(&state_dir.join("control.db"))?),
+            StoreConfig::Etcd { endpoints, prefix } => {
+                let client = weft_etcd::Client::new(endpoints, weft_etcd::Options::default())
+                    .map_err(|source| StoreError::Etcd {
+                        endpoints: endpoints.join(", "),
+                        source,
+                    })?;
+                Arc::new(EtcdStore::open(client, prefix).await?)
+            }
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -158,7 +234,7 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         cert_pem: format!("{}{}", identity.cert_pem, ca.cert_pem()),
         ..identity
     };
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.state_dir.join("control.db"))?);
+    let store = config.store.open(&config.state_dir).await?;
     let rest_config = tls::rest_server_config(&identity)?;
     let agent_config = tls::agent_server_config(&identity, &ca)?;
     let listener = TcpListener::bind(config.listen)
@@ -270,5 +346,43 @@ async fn serve_rest(listener: TcpListener, acceptor: TlsAcceptor, app: axum::Rou
                 tracing::debug!(%peer, error = %err, "REST connection ended");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreConfig;
+
+    #[test]
+    fn store_configs_parse() {
+        assert_eq!(StoreConfig::parse("sqlite").unwrap(), StoreConfig::Sqlite);
+        assert_eq!(
+            StoreConfig::parse("etcd://10.0.0.1:2379,etcd-2:2379").unwrap(),
+            StoreConfig::Etcd {
+                endpoints: vec!["http://10.0.0.1:2379".into(), "http://etcd-2:2379".into()],
+                prefix: "/weft/v1/".into(),
+            }
+        );
+        assert_eq!(
+            StoreConfig::parse("etcd://[::1]:2379/prod/weft/").unwrap(),
+            StoreConfig::Etcd {
+                endpoints: vec!["http://[::1]:2379".into()],
+                prefix: "/prod/weft/".into(),
+            }
+        );
+        for bad in [
+            "",
+            "mysql://x:1",
+            "etcd://",
+            "etcd://host",
+            "etcd://a:1,,b:2",
+            "etcd://a:x",
+        ] {
+            let err = StoreConfig::parse(bad).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("invalid --store {bad:?}")),
+                "{err}"
+            );
+        }
     }
 }

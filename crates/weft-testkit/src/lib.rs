@@ -11,6 +11,8 @@
 //! - [`lab`]: hosts and containers as namespaces with real `weft agent`
 //!   processes and the real CLI, removed on drop; [`cni`] drives the binary
 //!   as a CNI runtime does; [`capture`] records and checks an underlay.
+//! - [`etcd`]: real etcd members and clusters (loopback or namespaces),
+//!   killed and cleaned up on drop.
 //! - [`guest`]: a Debian kernel and a busybox initramfs booted under QEMU
 //!   (software emulation), for what this machine's kernel lacks (its
 //!   WireGuard module) and for VMs; results come back as named reports.
@@ -20,6 +22,7 @@
 
 pub mod capture;
 pub mod cni;
+pub mod etcd;
 pub mod guest;
 pub mod lab;
 pub mod netns;

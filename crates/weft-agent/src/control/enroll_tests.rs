@@ -17,6 +17,7 @@ async fn plane() -> (Running, tempfile::TempDir) {
         enroll_rate: (100.0, 100),
         enroll_rate_per_address: (100.0, 100),
         advertise: vec![],
+        store: Default::default(),
     };
     let running = start(config, weft_control::api::system_clock())
         .await

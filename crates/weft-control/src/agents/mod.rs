@@ -90,6 +90,10 @@ pub async fn authorize<T>(store: &dyn Store, req: &Request<T>) -> Result<Host, S
 
 fn internal(err: StoreError) -> Status {
     tracing::error!(error = %crate::api::error::chain(&err), "control plane store");
+    if err.is_unavailable() {
+        // The agent retries (another replica, or this one later).
+        return Status::unavailable("control plane store unavailable");
+    }
     Status::internal("internal error")
 }
 

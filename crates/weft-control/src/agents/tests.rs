@@ -48,6 +48,7 @@ pub(super) fn config(dir: &tempfile::TempDir, enroll_rate: (f64, u32)) -> ServeC
         enroll_rate,
         enroll_rate_per_address: enroll_rate,
         advertise: vec![],
+        store: Default::default(),
     }
 }
 
@@ -437,6 +438,7 @@ async fn a_given_ca_is_used_and_half_a_pair_is_refused() {
         enroll_rate: (1.0, 1),
         enroll_rate_per_address: (1.0, 1),
         advertise: vec![],
+        store: Default::default(),
     };
     let clock = crate::api::system_clock();
     let running = start(config(Some("ca.pem"), Some("ca.key")), clock.clone())

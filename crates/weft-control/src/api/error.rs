@@ -67,7 +67,15 @@ impl From<StoreError> for ApiError {
             StoreError::SubnetOverlap { .. } | StoreError::NotAMember(_) => StatusCode::BAD_REQUEST,
             StoreError::NoFreeBlock { .. } => StatusCode::CONFLICT,
             StoreError::TokenRefused { .. } => StatusCode::UNAUTHORIZED,
+            StoreError::Etcd { .. } if err.is_unavailable() => {
+                tracing::error!(error = %chain(&err), "control plane store");
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "control plane store unavailable",
+                );
+            }
             StoreError::Open { .. }
+            | StoreError::Etcd { .. }
             | StoreError::Sql(_)
             | StoreError::Corrupt { .. }
             | StoreError::Worker => {

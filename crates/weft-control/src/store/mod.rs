@@ -1,6 +1,6 @@
 //! The control plane's state behind one trait, [`Store`]: SQLite
-//! ([`sqlite::SqliteStore`]) on one machine; etcd (the next issue) for
-//! several replicas. Both must pass the same suite, `conformance.rs`,
+//! ([`sqlite::SqliteStore`]) on one machine; etcd ([`etcd::EtcdStore`])
+//! for several replicas. Both must pass the same suite, `conformance.rs`,
 //! written against the trait alone.
 //!
 //! What the trait promises, whatever the backend:
@@ -19,6 +19,7 @@
 //! Every query of tenant objects takes the tenant: there is no call that
 //! reaches another tenant's network or host by name or id.
 
+pub mod etcd;
 pub mod sqlite;
 
 #[cfg(test)]
@@ -84,9 +85,29 @@ pub enum StoreError {
     Corrupt { what: &'static str, value: String },
     #[error("control plane store: a worker thread stopped")]
     Worker,
+    /// etcd could not be reached or did not answer in time (the API
+    /// answers "unavailable" and the client retries), or refused the
+    /// request (a bug of ours: "internal error").
+    #[error(
+        "the control plane's store (etcd at {endpoints}) {}",
+        if .source.is_unavailable() { "could not be reached or did not answer" } else { "refused the request" }
+    )]
+    Etcd {
+        endpoints: String,
+        #[source]
+        source: weft_etcd::Error,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+impl StoreError {
+    /// The store could not be reached or did not answer: worth retrying,
+    /// here or at another replica.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Etcd { source, .. } if source.is_unavailable())
+    }
+}
 
 /// A tenant's networks changed (created, settings, blocks, their hosts'
 /// keys or addresses) or deleted after some revision.

@@ -1,7 +1,7 @@
 //! `weft control`: the optional control plane. `serve` runs it; `tenant`
-//! and `token` are the operator's commands, run on the control plane's
-//! machine against its state directory (the store is shared safely with a
-//! running server).
+//! and `token` are the operator's commands, run against the server's store
+//! (its state directory's SQLite file, or its etcd with `--store`), which
+//! is shared safely with running servers.
 
 use crate::output::{self, Format};
 use anyhow::{Context as _, Result};
@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use weft_control::store::sqlite::SqliteStore;
+use weft_control::store::Store;
 use weft_control::{admin, api, serve};
 
 #[derive(clap::Args)]
@@ -17,6 +17,11 @@ pub struct Args {
     /// The control plane's state: its store, CA and server certificate.
     #[arg(long, global = true, env = "WEFT_CONTROL_STATE_DIR", default_value = serve::DEFAULT_STATE_DIR)]
     state_dir: PathBuf,
+    /// Where the state is kept: `sqlite` (control.db in the state
+    /// directory, one replica) or `etcd://HOST:PORT[,HOST:PORT…]` (several
+    /// replicas; an optional key prefix may follow, default /weft/v1/).
+    #[arg(long, global = true, env = "WEFT_CONTROL_STORE", default_value = "sqlite", value_parser = serve::StoreConfig::parse)]
+    store: serve::StoreConfig,
     #[command(subcommand)]
     command: Command,
 }
@@ -126,22 +131,33 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("start the async runtime")
 }
 
-fn open_store(state_dir: &std::path::Path) -> Result<SqliteStore> {
+/// The store the server uses: SQLite in the state directory (which must
+/// exist: the server made it), or etcd.
+async fn open_store(
+    state_dir: &std::path::Path,
+    store: &serve::StoreConfig,
+) -> Result<Arc<dyn Store>> {
     let path = state_dir.join("control.db");
-    if !path.exists() {
+    if *store == serve::StoreConfig::Sqlite && !path.exists() {
         anyhow::bail!(
             "no control plane store at {} (run `weft control serve` first, or pass --state-dir)",
             path.display()
         );
     }
-    Ok(SqliteStore::open(&path)?)
+    Ok(store.open(state_dir).await?)
 }
 
 pub fn exec(format: Format, args: Args) -> Result<()> {
     match args.command {
-        Command::Serve(serve_args) => serve_cmd(args.state_dir, *serve_args),
-        Command::Tenant(cmd) => runtime()?.block_on(tenant(format, &args.state_dir, cmd)),
-        Command::Token(cmd) => runtime()?.block_on(token(format, &args.state_dir, cmd)),
+        Command::Serve(serve_args) => serve_cmd(args.state_dir, args.store, *serve_args),
+        Command::Tenant(cmd) => runtime()?.block_on(async {
+            let store = open_store(&args.state_dir, &args.store).await?;
+            tenant(format, store, cmd).await
+        }),
+        Command::Token(cmd) => runtime()?.block_on(async {
+            let store = open_store(&args.state_dir, &args.store).await?;
+            token(format, store, cmd).await
+        }),
     }
 }
 
@@ -173,7 +189,7 @@ fn default_server_names() -> Vec<String> {
     names
 }
 
-fn serve_cmd(state_dir: PathBuf, args: ServeArgs) -> Result<()> {
+fn serve_cmd(state_dir: PathBuf, store: serve::StoreConfig, args: ServeArgs) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log")?)
         .with_writer(std::io::stderr)
@@ -196,6 +212,7 @@ fn serve_cmd(state_dir: PathBuf, args: ServeArgs) -> Result<()> {
             .enroll_rate_per_address
             .unwrap_or(serve::DEFAULT_ENROLL_RATE_PER_ADDRESS),
         advertise: args.advertise,
+        store,
     };
     runtime()?.block_on(async {
         let running = serve::start(config, api::system_clock()).await?;
@@ -231,8 +248,7 @@ struct SecretShown<'a, T: Serialize> {
     secret: &'a str,
 }
 
-async fn tenant(format: Format, state_dir: &std::path::Path, cmd: TenantCommand) -> Result<()> {
-    let store = Arc::new(open_store(state_dir)?);
+async fn tenant(format: Format, store: Arc<dyn Store>, cmd: TenantCommand) -> Result<()> {
     let now = unix_now();
     match cmd {
         TenantCommand::Create { name } => {
@@ -323,11 +339,10 @@ async fn tenant(format: Format, state_dir: &std::path::Path, cmd: TenantCommand)
     }
 }
 
-async fn token(format: Format, state_dir: &std::path::Path, cmd: TokenCommand) -> Result<()> {
-    let store = open_store(state_dir)?;
+async fn token(format: Format, store: Arc<dyn Store>, cmd: TokenCommand) -> Result<()> {
     let TokenCommand::Create { tenant, ttl, uses } = cmd;
     let ttl = admin::parse_duration("--ttl", &ttl)?;
-    let (info, token) = admin::create_token(&store, &tenant, ttl, uses, unix_now()).await?;
+    let (info, token) = admin::create_token(store.as_ref(), &tenant, ttl, uses, unix_now()).await?;
     match format {
         Format::Json => output::json(&SecretShown {
             what: &info,

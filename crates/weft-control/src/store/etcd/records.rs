@@ -1,0 +1,179 @@
+//! The values stored in etcd: JSON with explicit field names, to and from
+//! the model. Secrets are stored as their SHA-256 only.
+
+use crate::model::{ApiKeyInfo, Host, Id, Mode, Network, NetworkSpec, Tenant, TokenInfo};
+use crate::store::{Result, StoreError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub(super) fn corrupt(what: &'static str, value: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        value: value.to_string(),
+    }
+}
+
+pub(super) fn decode<T: for<'de> Deserialize<'de>>(what: &'static str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|_| corrupt(what, String::from_utf8_lossy(bytes)))
+}
+
+pub(super) fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+    // Plain structs of strings and numbers: serializing cannot fail.
+    serde_json::to_vec(record).unwrap_or_default()
+}
+
+pub(super) fn id(what: &'static str, text: &str) -> Result<Id> {
+    Id::parse(what, text).map_err(|_| corrupt(what, text))
+}
+
+/// A decimal number stored as text (the revision, a change marker).
+pub(super) fn number(what: &'static str, bytes: &[u8]) -> Result<u64> {
+    let text = String::from_utf8_lossy(bytes);
+    text.parse().map_err(|_| corrupt(what, text))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TenantRecord {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+impl TenantRecord {
+    pub fn model(&self) -> Result<Tenant> {
+        Ok(Tenant {
+            id: id("tenant id", &self.id)?,
+            name: self.name.clone(),
+            created_at: self.created_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ApiKeyRecord {
+    pub id: String,
+    pub tenant: String,
+    pub hash: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+impl ApiKeyRecord {
+    pub fn model(&self) -> Result<ApiKeyInfo> {
+        Ok(ApiKeyInfo {
+            id: self.id.clone(),
+            tenant: id("tenant id", &self.tenant)?,
+            created_at: self.created_at,
+            revoked_at: self.revoked_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TokenRecord {
+    pub id: String,
+    pub tenant: String,
+    pub hash: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub uses_left: u32,
+}
+
+impl TokenRecord {
+    pub fn model(&self) -> Result<TokenInfo> {
+        Ok(TokenInfo {
+            id: self.id.clone(),
+            tenant: id("tenant id", &self.tenant)?,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            uses_left: self.uses_left,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HostRecord {
+    pub id: String,
+    pub tenant: String,
+    pub name: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+    pub endpoint: Option<String>,
+    pub version: Option<String>,
+    pub last_seen: Option<i64>,
+    pub peer_health: BTreeMap<String, u32>,
+}
+
+impl HostRecord {
+    pub fn model(&self) -> Result<Host> {
+        Ok(Host {
+            id: id("host id", &self.id)?,
+            tenant: id("tenant id", &self.tenant)?,
+            name: self.name.clone(),
+            created_at: self.created_at,
+            revoked_at: self.revoked_at,
+            endpoint: self.endpoint.clone(),
+            version: self.version.clone(),
+            last_seen: self.last_seen,
+            peer_health: self.peer_health.clone(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NetworkRecord {
+    pub name: String,
+    pub subnet: String,
+    pub mode: String,
+    pub internal: bool,
+    pub domain: String,
+    pub block_prefix: u8,
+    pub created_at: i64,
+    /// Every live host of the tenant is in it (those enrolled later too).
+    pub all_hosts: bool,
+}
+
+impl NetworkRecord {
+    pub fn new(spec: &NetworkSpec, created_at: i64) -> NetworkRecord {
+        NetworkRecord {
+            name: spec.name.clone(),
+            subnet: spec.subnet.to_string(),
+            mode: spec.mode.as_str().to_string(),
+            internal: spec.internal,
+            domain: spec.domain.clone(),
+            block_prefix: spec.block_prefix,
+            created_at,
+            all_hosts: true,
+        }
+    }
+
+    pub fn model(&self, tenant: &str) -> Result<Network> {
+        Ok(Network {
+            tenant: id("tenant id", tenant)?,
+            spec: NetworkSpec {
+                name: self.name.clone(),
+                subnet: self
+                    .subnet
+                    .parse()
+                    .map_err(|_| corrupt("subnet", &self.subnet))?,
+                mode: Mode::parse(&self.mode).map_err(|_| corrupt("mode", &self.mode))?,
+                internal: self.internal,
+                domain: self.domain.clone(),
+                block_prefix: self.block_prefix,
+            },
+            created_at: self.created_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HostKeyRecord {
+    pub public_key: String,
+    pub listen_port: u16,
+}
