@@ -166,6 +166,15 @@ async fn open_ca(
         Backend::Sqlite(_) => return Ok(Ca::load_or_create(&config.state_dir, now)?),
         Backend::Etcd(etcd) => etcd,
     };
+    let (ca, created) = shared_ca(etcd, now).await?;
+    // The certificate (public) in the state directory too, as with
+    // SQLite, for `curl --cacert` and the like; the key stays in etcd.
+    let cert = config.state_dir.join("ca.pem");
+    std::fs::write(&cert, ca.cert_pem()).map_err(|e| CaError::Write(cert, e))?;
+    Ok((ca, created))
+}
+
+async fn shared_ca(etcd: &EtcdStore, now: i64) -> Result<(Ca, bool), ServeError> {
     let from_etcd = |(cert, key): (String, String)| {
         let at = |what: &str| PathBuf::from(format!("etcd:{}ca ({what})", etcd.prefix()));
         Ca::from_pem(cert, &key, &at("certificate"), &at("key"))

@@ -74,6 +74,11 @@ async fn replicas_share_state_and_ca_know_each_other_and_elect_one_for_the_jobs(
     assert!(one.ca_created && !two.ca_created);
     assert_eq!(one.fingerprint, two.fingerprint);
     assert!(!dir.path().join("two/ca.key").exists());
+    let pem = std::fs::read_to_string(dir.path().join("two/ca.pem")).unwrap();
+    assert_eq!(
+        crate::ca::pem_der(&pem).map(|d| crate::ca::Fingerprint::of(&d)),
+        Some(one.fingerprint.clone())
+    );
     // Each tells agents of both.
     let both = {
         let mut both = vec![one.grpc_addr.to_string(), two.grpc_addr.to_string()];
