@@ -77,7 +77,7 @@ async fn replicas_share_state_and_ca_know_each_other_and_elect_one_for_the_jobs(
     let pem = std::fs::read_to_string(dir.path().join("two/ca.pem")).unwrap();
     assert_eq!(
         crate::ca::pem_der(&pem).map(|d| crate::ca::Fingerprint::of(&d)),
-        Some(one.fingerprint.clone())
+        Some(one.fingerprint)
     );
     // Each tells agents of both.
     let both = {
