@@ -181,8 +181,11 @@ impl Agent {
                                         state.lock().unwrap_or_else(PoisonError::into_inner);
                                     state.apply(&msg);
                                     drop(msg);
-                                    probe.received(index, len, &state, first);
-                                    first = false;
+                                    // The first state counts once whole
+                                    // (a large one comes in pieces).
+                                    let whole = first && state.complete;
+                                    probe.received(index, len, &state, whole);
+                                    first &= !whole;
                                 }
                                 Ok(None) => break "the control plane ended the stream".to_string(),
                                 Err(status) => {

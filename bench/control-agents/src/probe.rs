@@ -49,7 +49,7 @@ pub struct Probe {
     bytes: Vec<AtomicU64>,
     remaining: AtomicUsize,
     all_applied: Notify,
-    /// Streams that applied their first message.
+    /// Streams that applied their first state (all its pieces).
     ready: AtomicUsize,
     ready_changed: Notify,
     /// Streams that broke (and were opened again).
@@ -157,7 +157,7 @@ impl Probe {
         *self.want.write().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
-    /// Wait until `count` streams applied their first message.
+    /// Wait until `count` streams applied their first state.
     pub async fn wait_ready(&self, count: usize, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
