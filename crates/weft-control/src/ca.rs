@@ -190,9 +190,13 @@ impl Ca {
 
     /// A CA given as files (`--ca-cert`, `--ca-key`).
     pub fn from_files(cert: &Path, key: &Path) -> Result<Ca> {
-        let cert_pem = read_public(cert)?;
-        let key_pem = read_private(key)?;
-        let key_pair = KeyPair::from_pem(&key_pem).map_err(|e| CaError::Parse(key.into(), e))?;
+        Ca::from_pem(read_public(cert)?, &read_private(key)?, cert, key)
+    }
+
+    /// A CA from its certificate and key PEM; `cert`, `key` say where
+    /// they came from (for errors).
+    pub fn from_pem(cert_pem: String, key_pem: &str, cert: &Path, key: &Path) -> Result<Ca> {
+        let key_pair = KeyPair::from_pem(key_pem).map_err(|e| CaError::Parse(key.into(), e))?;
         let issuer = Issuer::from_ca_cert_pem(&cert_pem, key_pair)
             .map_err(|e| CaError::Parse(cert.into(), e))?;
         let der = pem_der(&cert_pem)
@@ -202,6 +206,11 @@ impl Ca {
             cert_der: der,
             issuer,
         })
+    }
+
+    /// The CA's private key (PEM): only to share it with other replicas.
+    pub fn key_pem(&self) -> String {
+        self.issuer.key().serialize_pem()
     }
 
     /// A new CA (ECDSA P-256), in memory.

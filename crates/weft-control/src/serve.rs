@@ -120,18 +120,78 @@ impl StoreConfig {
     /// Open the store: SQLite in `state_dir`, or etcd (answering, else an
     /// error naming its endpoints).
     pub async fn open(&self, state_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(match self.open_backend(state_dir).await? {
+            Backend::Sqlite(store) => store,
+            Backend::Etcd(store) => store,
+        })
+    }
+
+    async fn open_backend(&self, state_dir: &Path) -> Result<Backend, StoreError> {
         Ok(match self {
-            StoreConfig::Sqlite => Arc::new(SqliteStore::open(&state_dir.join("control.db"))?),
+            StoreConfig::Sqlite => {
+                Backend::Sqlite(Arc::new(SqliteStore::open(&state_dir.join("control.db"))?))
+            }
             StoreConfig::Etcd { endpoints, prefix } => {
                 let client = weft_etcd::Client::new(endpoints, weft_etcd::Options::default())
                     .map_err(|source| StoreError::Etcd {
                         endpoints: endpoints.join(", "),
                         source,
                     })?;
-                Arc::new(EtcdStore::open(client, prefix).await?)
+                Backend::Etcd(Arc::new(EtcdStore::open(client, prefix).await?))
             }
         })
     }
+}
+
+/// The store opened, as what serving needs to know of it.
+enum Backend {
+    /// One replica: the CA in the state directory, jobs always here.
+    Sqlite(Arc<dyn Store>),
+    /// Several: the CA, the replica list and the jobs' election in etcd.
+    Etcd(Arc<EtcdStore>),
+}
+
+/// The CA: given as files, else in the state directory (SQLite) or
+/// shared through etcd (made by the first replica to start). Also says
+/// whether this start made it.
+async fn open_ca(
+    config: &ServeConfig,
+    backend: &Backend,
+    now: i64,
+) -> Result<(Ca, bool), ServeError> {
+    if let Some((cert, key)) = pair("--ca-cert/--ca-key", &config.ca_cert, &config.ca_key)? {
+        return Ok((Ca::from_files(cert, key)?, false));
+    }
+    let etcd = match backend {
+        Backend::Sqlite(_) => return Ok(Ca::load_or_create(&config.state_dir, now)?),
+        Backend::Etcd(etcd) => etcd,
+    };
+    let (ca, created) = shared_ca(etcd, now).await?;
+    // The certificate (public) in the state directory too, as with
+    // SQLite, for `curl --cacert` and the like; the key stays in etcd.
+    let cert = config.state_dir.join("ca.pem");
+    std::fs::write(&cert, ca.cert_pem()).map_err(|e| CaError::Write(cert, e))?;
+    Ok((ca, created))
+}
+
+async fn shared_ca(etcd: &EtcdStore, now: i64) -> Result<(Ca, bool), ServeError> {
+    let from_etcd = |(cert, key): (String, String)| {
+        let at = |what: &str| PathBuf::from(format!("etcd:{}ca ({what})", etcd.prefix()));
+        Ca::from_pem(cert, &key, &at("certificate"), &at("key"))
+    };
+    if let Some(shared) = etcd.ca_pem().await? {
+        return Ok((from_etcd(shared)?, false));
+    }
+    let ca = Ca::generate(now)?;
+    if etcd.share_ca(ca.cert_pem(), &ca.key_pem()).await? {
+        return Ok((ca, true));
+    }
+    // Another replica was first: use its.
+    let shared = etcd.ca_pem().await?.ok_or(StoreError::Corrupt {
+        what: "shared CA",
+        value: "gone after it was made".into(),
+    })?;
+    Ok((from_etcd(shared)?, false))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +222,8 @@ pub struct Running {
     rest: tokio::task::JoinHandle<()>,
     grpc: tokio::task::JoinHandle<()>,
     jobs: tokio::task::JoinHandle<()>,
+    /// This replica's registration in etcd (none with SQLite).
+    registration: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -177,6 +239,9 @@ impl Running {
         self.rest.abort();
         self.grpc.abort();
         self.jobs.abort();
+        if let Some(registration) = &self.registration {
+            registration.abort();
+        }
     }
 }
 
@@ -211,10 +276,8 @@ fn open_state_dir(dir: &PathBuf) -> Result<(), ServeError> {
 pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeError> {
     let now = clock();
     open_state_dir(&config.state_dir)?;
-    let (ca, ca_created) = match pair("--ca-cert/--ca-key", &config.ca_cert, &config.ca_key)? {
-        Some((cert, key)) => (Ca::from_files(cert, key)?, false),
-        None => Ca::load_or_create(&config.state_dir, now)?,
-    };
+    let backend = config.store.open_backend(&config.state_dir).await?;
+    let (ca, ca_created) = open_ca(&config, &backend, now).await?;
     let identity = match pair("--tls-cert/--tls-key", &config.tls_cert, &config.tls_key)? {
         Some((cert, key)) => Identity {
             cert_pem: std::fs::read_to_string(cert).map_err(|e| CaError::Read(cert.clone(), e))?,
@@ -234,7 +297,10 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         cert_pem: format!("{}{}", identity.cert_pem, ca.cert_pem()),
         ..identity
     };
-    let store = config.store.open(&config.state_dir).await?;
+    let store: Arc<dyn Store> = match &backend {
+        Backend::Sqlite(store) => Arc::clone(store),
+        Backend::Etcd(store) => Arc::clone(store) as Arc<dyn Store>,
+    };
     let rest_config = tls::rest_server_config(&identity)?;
     let agent_config = tls::agent_server_config(&identity, &ca)?;
     let listener = TcpListener::bind(config.listen)
@@ -267,9 +333,18 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         replicas: replicas.subscribe(),
         feeds: Default::default(),
     };
+    // With etcd: register, learn the other replicas, campaign for the jobs.
+    let (registration, election): (_, Arc<dyn crate::jobs::Election>) = match &backend {
+        Backend::Sqlite(_) => (None, Arc::new(crate::jobs::Alone::default())),
+        Backend::Etcd(etcd) => {
+            let own = replicas.borrow().clone();
+            let (task, election) = etcd.join(own, replicas.clone());
+            (Some(task), election)
+        }
+    };
     let jobs = tokio::spawn(crate::jobs::run(
         Arc::clone(&store),
-        Arc::new(crate::jobs::Alone::default()),
+        election,
         clock.clone(),
         crate::jobs::JobsConfig::default(),
     ));
@@ -290,6 +365,7 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         rest,
         grpc,
         jobs,
+        registration,
     })
 }
 

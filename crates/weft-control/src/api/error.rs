@@ -71,13 +71,14 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %chain(&err), "control plane store");
                 return ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "control plane store unavailable",
+                    "control plane store unavailable: etcd did not answer (has it lost quorum?); retry later",
                 );
             }
             StoreError::Open { .. }
             | StoreError::Etcd { .. }
             | StoreError::Sql(_)
             | StoreError::Corrupt { .. }
+            | StoreError::LeaseLost(_)
             | StoreError::Worker => {
                 tracing::error!(error = %chain(&err), "control plane store");
                 return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error");

@@ -85,6 +85,8 @@ pub enum StoreError {
     Corrupt { what: &'static str, value: String },
     #[error("control plane store: a worker thread stopped")]
     Worker,
+    #[error("this replica's lease in etcd is lost ({0})")]
+    LeaseLost(String),
     /// etcd could not be reached or did not answer in time (the API
     /// answers "unavailable" and the client retries), or refused the
     /// request (a bug of ours: "internal error").

@@ -4,6 +4,9 @@
 //! ```text
 //! revision                   the desired-state revision (a counter)
 //! horizon                    the oldest revision changes_since knows
+//! ca                         the replicas' shared CA (certificate, key)
+//! replicas/<replica>         a live replica's gRPC addresses (its lease)
+//! elections/jobs/…           who runs the background jobs (etcd election)
 //! tenant-names/<name>        → tenant id
 //! tenants/<tenant>           a tenant
 //! api-keys/<key id>          an API key (its hash only)
@@ -68,6 +71,18 @@ impl Keys {
     }
     pub fn horizon(&self) -> String {
         self.key(format_args!("horizon"))
+    }
+    pub fn ca(&self) -> String {
+        self.key(format_args!("ca"))
+    }
+    pub fn replicas(&self) -> String {
+        self.key(format_args!("replicas/"))
+    }
+    pub fn replica(&self, id: &str) -> String {
+        self.key(format_args!("replicas/{id}"))
+    }
+    pub fn jobs_election(&self) -> String {
+        self.key(format_args!("elections/jobs"))
     }
     pub fn tenant_name(&self, name: &str) -> String {
         self.key(format_args!("tenant-names/{name}"))

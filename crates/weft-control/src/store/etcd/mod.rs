@@ -19,6 +19,7 @@ mod heartbeat;
 mod keys;
 mod purge;
 mod records;
+mod replica;
 mod watcher;
 mod writes;
 
@@ -279,5 +280,7 @@ impl EtcdStore {
 
 mod store_impl;
 
+#[cfg(test)]
+mod replica_tests;
 #[cfg(test)]
 mod tests;

@@ -168,7 +168,13 @@ async fn an_unreachable_etcd_is_a_store_error_the_api_answers_503() {
     );
     let answer = crate::api::error::ApiError::from(err);
     assert_eq!(answer.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(answer.message, "control plane store unavailable");
+    assert!(
+        answer
+            .message
+            .starts_with("control plane store unavailable: etcd did not answer"),
+        "{}",
+        answer.message
+    );
 }
 
 /// etcd answering with a refusal is no outage: a bug of ours, answered
@@ -225,45 +231,6 @@ async fn the_revision_watch_survives_etcd_restarting() {
     })
     .await;
     assert!(heard.is_ok(), "no word of the change after etcd restarted");
-}
-
-/// `weft control serve --store etcd://…`: two control planes on one etcd
-/// prefix share their state (here through their stores; their REST and
-/// gRPC sides read nothing else).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_planes_on_one_etcd_share_their_state() {
-    use crate::serve::{ServeConfig, StoreConfig, start};
-    let Some(member) = member() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let store = StoreConfig::parse(&format!(
-        "{}{}",
-        member.client_url().replace("http://", "etcd://"),
-        fresh_prefix()
-    ))
-    .unwrap();
-    let config = |name: &str| ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        grpc: "127.0.0.1:0".parse().unwrap(),
-        state_dir: dir.path().join(name),
-        server_names: vec!["localhost".into()],
-        tls_cert: None,
-        tls_key: None,
-        ca_cert: None,
-        ca_key: None,
-        enroll_rate: (100.0, 100),
-        enroll_rate_per_address: (100.0, 100),
-        advertise: vec![],
-        store: store.clone(),
-    };
-    let clock = crate::api::system_clock();
-    let one = start(config("one"), clock.clone()).await.unwrap();
-    let two = start(config("two"), clock).await.unwrap();
-    crate::admin::create_tenant(one.store.as_ref(), "acme", NOW)
-        .await
-        .unwrap();
-    let seen = two.store.tenant_by_name("acme").await.unwrap();
-    assert_eq!(seen.unwrap().name, "acme");
-    assert!(!dir.path().join("one/control.db").exists(), "SQLite opened");
 }
 
 /// A report saying what the host said last is a heartbeat written without
