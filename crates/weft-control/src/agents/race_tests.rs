@@ -134,6 +134,11 @@ async fn fifty_enrollments_racing_on_two_replicas_give_one_certificate_per_token
     }
     eprintln!("{} enrollments raced in {:?}", 2 * TOKENS, raced.elapsed());
     assert_eq!(winners.len(), TOKENS, "one certificate per token");
+    let through_one = winners.values().filter(|(n, _)| n.ends_with('a')).count();
+    eprintln!(
+        "tokens won through one: {through_one}, through two: {}",
+        TOKENS - through_one
+    );
 
     // Both replicas see the same 25 hosts, each with one block in every
     // network, no block twice.
