@@ -326,6 +326,35 @@ fn assert_no_duplicates(status: &Value) {
     }
 }
 
+/// Every agent runs each network on the block the control plane gave its
+/// host there, and on nothing else.
+fn assert_hosts_use_their_blocks(lab: &Lab, status: &Value) {
+    for host in status["hosts"].as_array().unwrap() {
+        let name = host["name"].as_str().unwrap();
+        let given: BTreeSet<(String, String)> = host["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| (b["network"].to_string(), b["block"].to_string()))
+            .collect();
+        let nets = lab.weft_json(name, &["network", "ls"]);
+        let used: BTreeSet<(String, String)> = nets
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| (n["name"].to_string(), n["block"].to_string()))
+            .collect();
+        let networks = status["networks"].as_array().unwrap().len();
+        assert_eq!(
+            given.len(),
+            networks,
+            "{name}: a block in every network: {host}"
+        );
+        assert!(given.iter().all(|(_, b)| b.contains('/')), "{host}");
+        assert_eq!(used, given, "{name}'s networks: {nets}");
+    }
+}
+
 #[test]
 fn the_control_plane_survives_a_replica_and_etcd_members_dying() {
     require_root!();
@@ -490,6 +519,7 @@ fn the_control_plane_survives_a_replica_and_etcd_members_dying() {
         "the refused write left nothing behind"
     );
     assert_no_duplicates(&status);
+    assert_hosts_use_their_blocks(&lab, &status);
     // The same through cp2: both replicas read one state.
     let seen = tenant.call(&lab, &cp2, "GET", "/v1/status", None);
     assert_eq!(seen["networks"], status["networks"]);
