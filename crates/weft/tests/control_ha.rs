@@ -8,8 +8,9 @@
 //! changes through cp2 still reach everyone; a second is killed (quorum
 //! lost) and a write is refused with 503 in bounded time while agents and
 //! containers carry on (pings pass over the whole outage); the members
-//! and cp1 come back and a change through cp1 reaches all hosts. Last, the
-//! REST API shows no block or address handed out twice.
+//! and cp1 come back, every agent is told of both replicas again, and a
+//! change through cp1 reaches all hosts. Last, the REST API shows no block
+//! or host twice, and every agent runs the blocks it shows.
 
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
