@@ -394,6 +394,8 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared
 }
 
 #[cfg(test)]
+mod race_tests;
+#[cfg(test)]
 mod stream_tests;
 #[cfg(test)]
 mod tenant_tests;

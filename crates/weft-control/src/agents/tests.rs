@@ -129,7 +129,7 @@ pub(super) async fn channel_to(
         .await
 }
 
-fn csr() -> (KeyPair, String) {
+pub(super) fn csr() -> (KeyPair, String) {
     let key = KeyPair::generate().unwrap();
     let csr = CertificateParams::new(vec![])
         .unwrap()

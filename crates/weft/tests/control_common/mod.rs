@@ -1,6 +1,9 @@
 //! Shared by the control-plane tests: `weft control serve` in a lab
 //! namespace.
 
+// Each test binary uses part of it.
+#![allow(dead_code)]
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -18,8 +21,21 @@ pub fn start_control(
     (out, log): (&Path, &Path),
     extra: &[&str],
 ) -> (process::Spawned, String) {
+    start_control_in(weft, lab, "cp", addr, state, (out, log), extra)
+}
+
+/// [`start_control`] in the lab's namespace `ns`.
+pub fn start_control_in(
+    weft: &str,
+    lab: &Lab,
+    ns: &str,
+    addr: &str,
+    state: &Path,
+    (out, log): (&Path, &Path),
+    extra: &[&str],
+) -> (process::Spawned, String) {
     let child = Command::new("ip")
-        .args(["netns", "exec", &lab.ns("cp"), weft, "control", "serve"])
+        .args(["netns", "exec", &lab.ns(ns), weft, "control", "serve"])
         .args(["--listen", &format!("{addr}:8443")])
         .args(["--grpc", &format!("{addr}:50051")])
         .args(["--server-name", addr])
