@@ -147,6 +147,7 @@ async fn second_replica(dir: &tempfile::TempDir, name: &str) -> Running {
         enroll_rate: (100.0, 100),
         enroll_rate_per_address: (100.0, 100),
         advertise: vec![],
+        store: Default::default(),
     };
     start(config, weft_control::api::system_clock())
         .await
