@@ -78,7 +78,7 @@ impl EtcdStore {
             });
         };
         let judged = self
-            .change_committed(&tenant, &[], |draft, _| {
+            .change_committed(&tenant, &[""], &[], |draft, _| {
                 let changed = writes::report(draft, hid, report, now)?;
                 let record = draft
                     .state

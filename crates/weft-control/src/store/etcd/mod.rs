@@ -130,15 +130,6 @@ impl EtcdStore {
         self.client.txn(txn).await.map_err(|e| self.failed(e))
     }
 
-    /// A tenant's whole state and the keys `extra`, read at one revision.
-    async fn tenant_state(
-        &self,
-        tenant: &str,
-        extra: &[String],
-    ) -> Result<(TenantState, Vec<Option<KeyValue>>)> {
-        self.read_tenant(tenant, &[""], extra).await
-    }
-
     /// The parts of a tenant's state a read needs (`parts`: what follows
     /// the tenant's prefix, as `networks/`), at one revision.
     async fn tenant_parts(&self, tenant: &str, parts: &[&str]) -> Result<TenantState> {
@@ -225,13 +216,16 @@ impl EtcdStore {
         F: FnMut(&mut Draft<'_>, &[Option<KeyValue>]) -> Result<T> + Send,
         T: Send,
     {
-        Ok(self.change_committed(tenant, extra, f).await?.0)
+        Ok(self.change_committed(tenant, &[""], extra, f).await?.0)
     }
 
     /// [`EtcdStore::change`], saying at which etcd revisions it committed.
+    /// `parts`: what of the tenant `f` needs (`[""]`: all of it; see
+    /// [`EtcdStore::tenant_parts`]).
     async fn change_committed<T, F>(
         &self,
         tenant: &str,
+        parts: &[&str],
         extra: &[String],
         mut f: F,
     ) -> Result<(T, Committed)>
@@ -242,7 +236,7 @@ impl EtcdStore {
         let _turn = self.writer.lock().await;
         let mut attempt: u64 = 0;
         loop {
-            let (state, read) = self.tenant_state(tenant, extra).await?;
+            let (state, read) = self.read_tenant(tenant, parts, extra).await?;
             let counter_read = state.counter.mod_revision;
             let mut draft = Draft::new(&self.keys, state);
             let out = f(&mut draft, &read)?;

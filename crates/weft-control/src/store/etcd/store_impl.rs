@@ -149,10 +149,16 @@ impl Store for EtcdStore {
             });
         };
         let tenant = decode::<TokenRecord>("token", &kv.value)?.tenant;
-        self.change(&tenant, &[at], |draft, read| {
-            writes::redeem(draft, read[0].as_ref(), token, new, now)
-        })
-        .await
+        // An enrollment reads only what it depends on — the networks and
+        // their blocks, the token, the name — not every host's record and
+        // keys: its cost grows with the blocks, not with the whole tenant.
+        let name = self.keys.host_name(&tenant, &new.name);
+        let parts = ["networks/", "blocks/"];
+        let extra = [at, name];
+        let redeemed = self.change_committed(&tenant, &parts, &extra, |draft, read| {
+            writes::redeem(draft, read[0].as_ref(), read[1].is_some(), token, new, now)
+        });
+        Ok(redeemed.await?.0)
     }
 
     async fn list_hosts(&self, tenant: &TenantId) -> Result<Vec<Host>> {

@@ -17,6 +17,7 @@ use weft_etcd::{CmpOp, Compare, KeyValue};
 pub(super) fn redeem(
     draft: &mut Draft<'_>,
     token_kv: Option<&KeyValue>,
+    name_taken: bool,
     token: &Secret,
     new: &NewHost,
     now: i64,
@@ -51,12 +52,8 @@ pub(super) fn redeem(
     draft.put(key, encode(&record));
 
     let tenant = draft.state.tenant.clone();
-    let taken = draft
-        .state
-        .live_hosts()
-        .iter()
-        .any(|h| h.record.name == new.name);
-    if taken {
+    // A live host's name key (read with the token; compared absent below).
+    if name_taken {
         return Err(StoreError::HostNameTaken(new.name.clone()));
     }
     let hid = new.id.as_str();
