@@ -77,17 +77,7 @@ impl EtcdStore {
                 name: hid.to_string(),
             });
         };
-        let judged = self
-            .change_committed(&tenant, &[""], &[], |draft, _| {
-                let changed = writes::report(draft, hid, report, now)?;
-                let record = draft
-                    .state
-                    .hosts
-                    .get(hid.as_str())
-                    .map(|h| h.record.clone());
-                Ok((changed, record))
-            })
-            .await;
+        let judged = self.report_changed(&tenant, hid, report, now).await;
         let ((changed, record), committed) = match judged {
             Ok(judged) => judged,
             Err(err) => {
@@ -107,6 +97,50 @@ impl EtcdStore {
         });
         self.heartbeats.set(hid.as_str(), beat);
         Ok(changed)
+    }
+
+    /// A report that may change desired state, judged against what it
+    /// depends on only: the host's record, the networks and their blocks,
+    /// and in each network the shard of keys this host's is in — not every
+    /// host's record and keys, so a host's first report does not cost as
+    /// much as the tenant is large. The networks are listed first to know
+    /// which shards to read; if they moved before the read, again (after a
+    /// few tries, the whole tenant).
+    async fn report_changed(
+        &self,
+        tenant: &str,
+        hid: &HostId,
+        report: &HostReport,
+        now: i64,
+    ) -> Result<((bool, Option<HostRecord>), Committed)> {
+        let host_part = format!("hosts/{hid}");
+        let shard = super::keys::shard_of(hid.as_str());
+        for _ in 0..3 {
+            let listed = self.tenant_parts(tenant, &["networks/"]).await?;
+            let names: Vec<String> = listed.networks.keys().cloned().collect();
+            let shards: Vec<String> = (names.iter())
+                .map(|n| format!("host-keys/{n}/{shard:02}"))
+                .collect();
+            let mut parts = vec!["networks/", "blocks/", host_part.as_str()];
+            parts.extend(shards.iter().map(String::as_str));
+            let judged = self
+                .change_committed(tenant, &parts, &[], |draft, _| {
+                    if !draft.state.networks.keys().eq(names.iter()) {
+                        // Networks came or went since listed: nothing
+                        // drafted, list again.
+                        return Ok(None);
+                    }
+                    judge(draft, hid, report, now).map(Some)
+                })
+                .await?;
+            if let (Some(judged), committed) = judged {
+                return Ok((judged, committed));
+            }
+        }
+        self.change_committed(tenant, &[""], &[], |draft, _| {
+            judge(draft, hid, report, now)
+        })
+        .await
     }
 
     /// The heartbeat alone, if nothing moved since `last`; `None` if
@@ -137,4 +171,20 @@ impl EtcdStore {
             ..last
         }))
     }
+}
+
+/// What a report changes (drafted), and the host's record after it.
+fn judge(
+    draft: &mut super::draft::Draft<'_>,
+    hid: &HostId,
+    report: &HostReport,
+    now: i64,
+) -> Result<(bool, Option<HostRecord>)> {
+    let changed = writes::report(draft, hid, report, now)?;
+    let record = draft
+        .state
+        .hosts
+        .get(hid.as_str())
+        .map(|h| h.record.clone());
+    Ok((changed, record))
 }

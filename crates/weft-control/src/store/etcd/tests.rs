@@ -507,3 +507,58 @@ async fn compaction_keeps_one_run_of_history_and_the_watch_carries_on() {
         .unwrap();
     assert_eq!(*seen.borrow(), before + 1);
 }
+
+/// A report reads only its own shard of each network's keys: with more
+/// hosts than shards, hosts share shards, and no report may drop another
+/// host's key from a shard it rewrites — also when two replicas race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reports_sharing_a_shard_keep_each_others_keys() {
+    use crate::model::{HostReport, NetworkKey};
+    let Some((one, two)) = replicas().await else {
+        return;
+    };
+    let t = one
+        .create_tenant("acme", &Secret::generate(SecretKind::ApiKey), NOW)
+        .await
+        .unwrap()
+        .id;
+    let spec = NetworkSpec::new("blue", "10.42.0.0/16", "", false, "", None).unwrap();
+    one.create_network(&t, &spec, NOW).await.unwrap();
+    let token = Secret::generate(SecretKind::EnrollToken);
+    let hosts = 2 * keys::SHARDS as usize;
+    one.create_token(&t, &token, NOW + 60, hosts as u32, NOW)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..hosts {
+        let store = if i % 2 == 0 { one.clone() } else { two.clone() };
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            let new = NewHost {
+                id: Id::generate(),
+                name: format!("h{i}"),
+            };
+            let host = store.redeem_token(&token, &new, NOW).await.unwrap();
+            let report = HostReport {
+                endpoint: format!("192.0.2.{i}"),
+                version: "v".into(),
+                keys: vec![NetworkKey {
+                    network: "blue".into(),
+                    public_key: format!("K{i}"),
+                    listen_port: 51820,
+                }],
+                peer_health: Default::default(),
+            };
+            assert!(store.report(&host.id, &report, NOW).await.unwrap());
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let keys = two.host_keys(&t).await.unwrap();
+    let mut got: Vec<String> = keys.into_iter().map(|k| k.key.public_key).collect();
+    got.sort();
+    let mut want: Vec<String> = (0..hosts).map(|i| format!("K{i}")).collect();
+    want.sort();
+    assert_eq!(got, want);
+}
