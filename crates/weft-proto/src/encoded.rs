@@ -93,12 +93,16 @@ impl prost::Message for EncodedDesiredState {
     }
 }
 
-/// Peers a piece of a message carries at most (some 30 KiB): a large
-/// state goes out as several messages of bounded size, since tonic copies
-/// each message it sends into the stream's buffer.
-pub const PEERS_PER_PIECE: usize = 256;
+/// Peers a piece of a message carries at most (some 4 KiB): a large state
+/// goes out as several messages of bounded size, since tonic copies each
+/// message it sends into the stream's encode buffer — and that buffer
+/// keeps the size of the largest message for as long as the stream lives
+/// (8 KiB unless a message needs more). At 10,000 streams, messages of
+/// 64 KiB kept over 1 GiB of such buffers; messages under 8 KiB keep the
+/// buffers at their smallest (bench/control).
+pub const PEERS_PER_PIECE: usize = 32;
 /// A message is cut once it holds this much (unless it holds one piece).
-pub const MESSAGE_TARGET: usize = 64 * 1024;
+pub const MESSAGE_TARGET: usize = 4 * 1024;
 
 /// A network's peers as `peers` entries (field 6 of both
 /// `DesiredNetwork` and `NetworkPatch`), encoded once, in pieces of
