@@ -134,44 +134,33 @@ impl Client {
     {
         let inner = &self.inner;
         let count = inner.channels.len();
-        let first = inner.preferred.load(Ordering::Relaxed) % count;
         let mut last = None;
         let mut timeouts = 0;
-        for step in 0..count {
-            let at = (first + step) % count;
-            let attempt = call(inner.channels[at].clone());
-            let answer = if timed {
-                match tokio::time::timeout(inner.options.request_timeout, attempt).await {
-                    Ok(answer) => answer,
-                    Err(_) => {
-                        tracing::debug!(endpoint = %inner.endpoints[at], what = %what(), "etcd timed out");
-                        timeouts += 1;
-                        continue;
-                    }
-                }
-            } else {
-                attempt.await
-            };
-            match answer {
-                Ok(value) => {
-                    inner.preferred.store(at, Ordering::Relaxed);
-                    return Ok(Answered {
-                        endpoint: inner.endpoints[at].clone(),
-                        value,
-                    });
-                }
-                Err(status) if fails_over(&status) => {
-                    tracing::debug!(endpoint = %inner.endpoints[at], what = %what(), %status, "etcd unavailable");
-                    last = Some(status);
-                }
-                Err(source) => {
-                    return Err(Error::Refused {
-                        what: what(),
-                        endpoint: inner.endpoints[at].clone(),
-                        source,
-                    });
-                }
+        // Members answering "unavailable" at once (a leader election under
+        // way: "leader changed", "no leader") are asked again after a
+        // pause, for as long as the request timeout allows; a pass in
+        // which a member timed out ends it (the cluster may have lost
+        // quorum: say so without waiting longer).
+        let started = tokio::time::Instant::now();
+        for round in 0.. {
+            let timeouts_before = timeouts;
+            let first = inner.preferred.load(Ordering::Relaxed) % count;
+            let passed = self
+                .failover_pass(what, timed, first, &mut call, &mut last, &mut timeouts)
+                .await;
+            if let Some(answer) = passed {
+                return answer;
             }
+            let again = timeouts == timeouts_before
+                && if timed {
+                    started.elapsed() + RETRY_PAUSE < inner.options.request_timeout
+                } else {
+                    round < 2
+                };
+            if !again {
+                break;
+            }
+            tokio::time::sleep(RETRY_PAUSE).await;
         }
         let tried = inner.endpoints.join(", ");
         match last {
@@ -187,7 +176,68 @@ impl Client {
             }),
         }
     }
+
+    /// One pass over the endpoints: `Some` with the answer (or a refusal),
+    /// `None` when every endpoint failed over (`last` the last status,
+    /// `timeouts` counting those that timed out).
+    async fn failover_pass<T, F, Fut>(
+        &self,
+        what: &(dyn Fn() -> String + Sync),
+        timed: bool,
+        first: usize,
+        call: &mut F,
+        last: &mut Option<Status>,
+        timeouts: &mut usize,
+    ) -> Option<Result<Answered<T>>>
+    where
+        F: FnMut(Channel) -> Fut,
+        Fut: Future<Output = std::result::Result<T, Status>>,
+    {
+        let inner = &self.inner;
+        let count = inner.channels.len();
+        for step in 0..count {
+            let at = (first + step) % count;
+            let attempt = call(inner.channels[at].clone());
+            let answer = if timed {
+                match tokio::time::timeout(inner.options.request_timeout, attempt).await {
+                    Ok(answer) => answer,
+                    Err(_) => {
+                        tracing::debug!(endpoint = %inner.endpoints[at], what = %what(), "etcd timed out");
+                        *timeouts += 1;
+                        continue;
+                    }
+                }
+            } else {
+                attempt.await
+            };
+            match answer {
+                Ok(value) => {
+                    inner.preferred.store(at, Ordering::Relaxed);
+                    return Some(Ok(Answered {
+                        endpoint: inner.endpoints[at].clone(),
+                        value,
+                    }));
+                }
+                Err(status) if fails_over(&status) => {
+                    tracing::debug!(endpoint = %inner.endpoints[at], what = %what(), %status, "etcd unavailable");
+                    *last = Some(status);
+                }
+                Err(source) => {
+                    return Some(Err(Error::Refused {
+                        what: what(),
+                        endpoint: inner.endpoints[at].clone(),
+                        source,
+                    }));
+                }
+            }
+        }
+        None
+    }
 }
+
+/// The pause before asking every member again when all answered
+/// "unavailable" at once.
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Statuses another member may answer differently: this one is down,
 /// unreachable, without a leader, or too slow.

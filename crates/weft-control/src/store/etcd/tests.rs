@@ -321,9 +321,10 @@ async fn replicas_on_a_cluster_keep_serving_when_a_member_dies() {
     };
     let mut endpoints = cluster.endpoints();
     let prefix = fresh_prefix();
+    // Long enough to outlast the election when the member killed leads.
     let options = weft_etcd::Options {
         connect_timeout: Duration::from_millis(500),
-        request_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(5),
     };
     let one = EtcdStore::open(Client::new(&endpoints, options).unwrap(), &prefix);
     endpoints.reverse();
