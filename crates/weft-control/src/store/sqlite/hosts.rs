@@ -155,3 +155,28 @@ pub(super) fn report(
     }
     Ok(changed)
 }
+
+/// [`crate::store::Store::purge`]: dead tokens, long-revoked hosts (their
+/// blocks and keys went when they were revoked; any left go with them).
+pub(super) fn purge(
+    tx: &Transaction<'_>,
+    before: i64,
+    revoked_before: i64,
+) -> Result<crate::store::Purged> {
+    let tokens = tx.execute(
+        "DELETE FROM tokens WHERE expires_at < ?1 OR (uses_left = 0 AND created_at < ?1)",
+        [before],
+    )?;
+    let gone = "SELECT id FROM hosts WHERE revoked_at IS NOT NULL AND revoked_at < ?1";
+    for table in ["host_keys", "blocks"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE host IN ({gone})"),
+            [revoked_before],
+        )?;
+    }
+    let hosts = tx.execute(
+        "DELETE FROM hosts WHERE revoked_at IS NOT NULL AND revoked_at < ?1",
+        [revoked_before],
+    )?;
+    Ok(crate::store::Purged { tokens, hosts })
+}

@@ -12,7 +12,9 @@
 
 mod hosts;
 mod members;
+mod pool;
 mod resume;
+mod revision;
 mod rows;
 mod schema;
 
@@ -23,17 +25,15 @@ use crate::model::{
 };
 use crate::secret::{Secret, SecretHash};
 use async_trait::async_trait;
+use revision::read_revision;
 use rows::*;
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use schema::{migrate, open_connection};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Idle connections kept open; more are opened under load and closed after.
 const IDLE_CONNECTIONS: usize = 4;
-/// How often the revision is read for writes by other processes on the
-/// same file (this process's own are seen at once).
-const POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -56,97 +56,6 @@ impl SqliteStore {
             revision: Arc::new(tokio::sync::watch::channel(revision).0),
             polling: std::sync::Once::new(),
         })
-    }
-
-    /// Read the revision again and tell listeners when it moved.
-    fn publish(sender: &tokio::sync::watch::Sender<u64>, conn: &Connection) -> Result<()> {
-        let now = read_revision(conn)?;
-        sender.send_if_modified(|seen| {
-            let moved = now > *seen;
-            if moved {
-                *seen = now;
-            }
-            moved
-        });
-        Ok(())
-    }
-
-    /// Poll the file for other writers' changes while anyone listens and
-    /// the store lives.
-    fn start_polling(&self) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let sender = Arc::downgrade(&self.revision);
-        let (path, idle) = (self.path.clone(), Arc::downgrade(&self.idle));
-        runtime.spawn(async move {
-            loop {
-                tokio::time::sleep(POLL).await;
-                let (Some(sender), Some(idle)) = (sender.upgrade(), idle.upgrade()) else {
-                    return;
-                };
-                let path = path.clone();
-                let polled = tokio::task::spawn_blocking(move || -> Result<()> {
-                    let pooled = idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
-                    let conn = match pooled {
-                        Some(conn) => conn,
-                        None => open_connection(&path)?,
-                    };
-                    let out = SqliteStore::publish(&sender, &conn);
-                    let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
-                    if idle.len() < IDLE_CONNECTIONS {
-                        idle.push(conn);
-                    }
-                    out
-                })
-                .await;
-                if let Ok(Err(err)) = polled {
-                    tracing::warn!(error = %crate::api::error::chain(&err), "read the control plane store's revision");
-                }
-            }
-        });
-    }
-
-    /// Run `f` on a connection of the pool, on the blocking pool.
-    async fn run<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
-    {
-        let path = self.path.clone();
-        let idle = Arc::clone(&self.idle);
-        tokio::task::spawn_blocking(move || {
-            let pooled = idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
-            let mut conn = match pooled {
-                Some(conn) => conn,
-                None => open_connection(&path)?,
-            };
-            let out = f(&mut conn);
-            let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
-            if idle.len() < IDLE_CONNECTIONS {
-                idle.push(conn);
-            }
-            out
-        })
-        .await
-        .map_err(|_| StoreError::Worker)?
-    }
-
-    /// Run `f` in a write transaction, committed when it returns `Ok`.
-    async fn write<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
-    {
-        let sender = Arc::clone(&self.revision);
-        self.run(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            SqliteStore::publish(&sender, conn)?;
-            Ok(out)
-        })
-        .await
     }
 }
 
@@ -549,39 +458,14 @@ impl Store for SqliteStore {
     }
 
     async fn purge(&self, before: i64, revoked_before: i64) -> Result<Purged> {
-        self.write(move |tx| {
-            let tokens = tx.execute(
-                "DELETE FROM tokens WHERE expires_at < ?1 OR (uses_left = 0 AND created_at < ?1)",
-                [before],
-            )?;
-            let gone = "SELECT id FROM hosts WHERE revoked_at IS NOT NULL AND revoked_at < ?1";
-            for table in ["host_keys", "blocks"] {
-                tx.execute(
-                    &format!("DELETE FROM {table} WHERE host IN ({gone})"),
-                    [revoked_before],
-                )?;
-            }
-            let hosts = tx.execute(
-                "DELETE FROM hosts WHERE revoked_at IS NOT NULL AND revoked_at < ?1",
-                [revoked_before],
-            )?;
-            Ok(Purged { tokens, hosts })
-        })
-        .await
+        self.write(move |tx| hosts::purge(tx, before, revoked_before))
+            .await
     }
 
     fn revisions(&self) -> tokio::sync::watch::Receiver<u64> {
         self.polling.call_once(|| self.start_polling());
         self.revision.subscribe()
     }
-}
-
-fn read_revision(conn: &Connection) -> Result<u64> {
-    let text: String =
-        conn.query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| {
-            r.get(0)
-        })?;
-    text.parse().map_err(|_| corrupt("revision", text))
 }
 
 #[cfg(test)]
