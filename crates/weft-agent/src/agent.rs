@@ -75,3 +75,6 @@ impl<D: Dataplane> Agent<D> {
             .ok_or_else(|| AgentError::no_network(name))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,7 +3,8 @@
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::{AttachmentState, Dataplane};
-use crate::error::{AgentError, Conflict, Existing, chain};
+use crate::error::{AgentError, Conflict, Existing};
+use weft_model::error::chain;
 use crate::records::{AttachmentRecord, NetworkRecord};
 use crate::vms::VmNicSpec;
 use ipnet::IpNet;

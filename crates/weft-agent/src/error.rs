@@ -4,8 +4,9 @@
 //!
 //! The rule for every error here (and in the crates below): `Display` says
 //! what was being done and to what, and never repeats its `#[source]`; the
-//! chain is put together once, by [`chain`].
+//! chain is put together once, by [`weft_model::error::chain`].
 
+use weft_model::error::chain;
 use crate::dataplane::DataplaneError;
 use crate::store::StoreError;
 use ipnet::IpNet;
@@ -158,17 +159,6 @@ impl From<Conflict> for AgentError {
     }
 }
 
-/// An error and its causes on one line, each once: `what: why: root`.
-pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
-}
 
 impl From<AgentError> for tonic::Status {
     fn from(err: AgentError) -> Self {

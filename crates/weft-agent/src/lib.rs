@@ -45,8 +45,6 @@ mod vms;
 mod vxlan;
 
 #[cfg(test)]
-mod agent_tests;
-#[cfg(test)]
 mod fake;
 
 pub use health::HealthSettings;

@@ -3,7 +3,8 @@
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::Dataplane;
-use crate::error::{Conflict, Existing, chain};
+use crate::error::{Conflict, Existing};
+use weft_model::error::chain;
 use crate::records::{NetworkRecord, Underlay, WireguardSettings};
 use ipnet::{IpNet, Ipv4Net};
 use weft_model::names::{Domain, NetworkName};

@@ -2,7 +2,7 @@
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::Dataplane;
-use crate::error::chain;
+use weft_model::error::chain;
 use crate::records::AttachmentRecord;
 use weft_model::naming::{attachment_alias, network_alias};
 

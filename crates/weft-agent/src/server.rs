@@ -3,7 +3,7 @@
 
 use crate::agent::Agent;
 use crate::dataplane::{Dataplane, peer_source, vtep_source};
-use crate::error::chain;
+use weft_model::error::chain;
 use crate::grpc::AgentService;
 use crate::health::{HealthBook, HealthSettings, PeerRef};
 use crate::linux::{LinuxDataplane, WireguardMode};

@@ -3,7 +3,7 @@
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::{Dataplane, NetworkKind};
-use crate::error::chain;
+use weft_model::error::chain;
 use crate::health::{Health, PeerRef, Probe, peer_health, vtep_health};
 use crate::networks::NetworkView;
 use crate::records::VtepRecord;

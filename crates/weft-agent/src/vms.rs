@@ -183,7 +183,7 @@ impl<D: Dataplane> Agent<D> {
             .dhcp_plan()
             .and_then(|plan| Ok(self.dp.set_dhcp(plan)?));
         if let Err(e) = result {
-            tracing::warn!("DHCP responders: {}", crate::error::chain(&e));
+            tracing::warn!("DHCP responders: {}", weft_model::error::chain(&e));
         }
     }
 }

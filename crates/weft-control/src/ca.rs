@@ -326,5 +326,4 @@ pub fn host_of(cert_der: &[u8]) -> Option<HostId> {
 }
 
 #[cfg(test)]
-#[path = "ca_tests.rs"]
 mod tests;

@@ -88,7 +88,7 @@ pub async fn run(
         let mut leading = match election.lead().await {
             Ok(leading) => leading,
             Err(err) => {
-                tracing::warn!(error = %crate::api::error::chain(&err), "campaign to run the background jobs");
+                tracing::warn!(error = %weft_model::error::chain(&err), "campaign to run the background jobs");
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 continue;
             }
@@ -96,7 +96,7 @@ pub async fn run(
         tracing::info!("this replica runs the background jobs");
         while *leading.borrow_and_update() {
             if let Err(err) = once(store.as_ref(), clock(), &config).await {
-                tracing::warn!(error = %crate::api::error::chain(&err), "background jobs");
+                tracing::warn!(error = %weft_model::error::chain(&err), "background jobs");
             }
             tokio::select! {
                 () = tokio::time::sleep(config.every) => {}

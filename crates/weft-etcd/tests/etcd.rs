@@ -1,5 +1,6 @@
 //! The client against a real etcd (Debian's), started by each test.
 
+use weft_model::error::chain;
 use std::time::Duration;
 use weft_etcd::{
     Client, CmpOp, Compare, Error, EventKind, LeaseLost, Op, OpResponse, Options, Txn,
@@ -15,16 +16,6 @@ fn quick() -> Options {
 
 fn client_of(member: &Member) -> Client {
     Client::new(&[member.client_url()], quick()).unwrap()
-}
-
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    text
 }
 
 #[tokio::test]

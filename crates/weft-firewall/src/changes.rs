@@ -179,5 +179,4 @@ fn add_elements<'a>(set: &str, elements: impl IntoIterator<Item = &'a Value>) ->
 }
 
 #[cfg(test)]
-#[path = "changes_tests.rs"]
 mod tests;

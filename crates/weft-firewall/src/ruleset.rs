@@ -465,5 +465,4 @@ fn addr_in_set(family: Family, field: &'static str, set: &str) -> Statement<'sta
 }
 
 #[cfg(test)]
-#[path = "ruleset_tests.rs"]
 pub(crate) mod tests;

@@ -135,7 +135,7 @@ pub fn apply<D: Dataplane>(
             }
             Err(err) => errors.push(format!(
                 "remove network {gone}: {}",
-                crate::error::chain(&err)
+                weft_model::error::chain(&err)
             )),
         }
     }
@@ -153,7 +153,7 @@ fn apply_network<D: Dataplane>(
     managed: bool,
 ) -> Result<(), String> {
     let spec = spec_of(net)?;
-    let chain = |e: crate::error::AgentError| crate::error::chain(&e);
+    let chain = |e: crate::error::AgentError| weft_model::error::chain(&e);
     let local = agent
         .networks()
         .map_err(chain)?
@@ -250,5 +250,4 @@ pub fn peer_health<D: Dataplane>(
 }
 
 #[cfg(test)]
-#[path = "apply_tests.rs"]
 mod tests;

@@ -120,6 +120,4 @@ impl Store {
 }
 
 #[cfg(test)]
-mod crash_tests;
-#[cfg(test)]
 mod tests;

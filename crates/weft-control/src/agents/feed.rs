@@ -371,5 +371,4 @@ impl Follower {
 }
 
 #[cfg(test)]
-#[path = "feed_tests.rs"]
 mod tests;

@@ -89,7 +89,7 @@ pub async fn authorize<T>(store: &dyn Store, req: &Request<T>) -> Result<Host, S
 }
 
 fn internal(err: StoreError) -> Status {
-    tracing::error!(error = %crate::api::error::chain(&err), "control plane store");
+    tracing::error!(error = %weft_model::error::chain(&err), "control plane store");
     if err.is_unavailable() {
         // The agent retries (another replica, or this one later).
         return Status::unavailable("control plane store unavailable");
@@ -134,7 +134,7 @@ impl Enrollment for EnrollmentService {
         let cert =
             s.ca.sign_client(&req.csr_pem, &id, now, s.cert_days)
                 .map_err(|e| {
-                    Status::invalid_argument(format!("csr_pem: {}", crate::api::error::chain(&e)))
+                    Status::invalid_argument(format!("csr_pem: {}", weft_model::error::chain(&e)))
                 })?;
         let new = NewHost {
             id: id.clone(),
@@ -174,7 +174,7 @@ impl AgentControl for AgentControlService {
         let cert =
             s.ca.sign_client(&req.get_ref().csr_pem, &host.id, (s.clock)(), s.cert_days)
                 .map_err(|e| {
-                    Status::invalid_argument(format!("csr_pem: {}", crate::api::error::chain(&e)))
+                    Status::invalid_argument(format!("csr_pem: {}", weft_model::error::chain(&e)))
                 })?;
         tracing::info!(host = %host.id, "certificate renewed");
         Ok(Response::new(pb::RenewResponse {
@@ -393,11 +393,5 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared
     }
 }
 
-#[cfg(test)]
-mod race_tests;
-#[cfg(test)]
-mod stream_tests;
-#[cfg(test)]
-mod tenant_tests;
 #[cfg(test)]
 mod tests;

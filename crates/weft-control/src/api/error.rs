@@ -5,6 +5,7 @@
 //! and a server-side failure answers "internal error" while its chain goes
 //! to the log.
 
+use weft_model::error::chain;
 use crate::store::StoreError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -45,17 +46,6 @@ impl From<ModelError> for ApiError {
     }
 }
 
-/// The error and its causes on one line, for the log.
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {

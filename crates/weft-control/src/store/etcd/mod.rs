@@ -275,6 +275,4 @@ impl EtcdStore {
 mod store_impl;
 
 #[cfg(test)]
-mod replica_tests;
-#[cfg(test)]
 mod tests;

@@ -85,7 +85,7 @@ impl EtcdStore {
                 .registered_once(&id, &addresses, &replicas, &lease_tx)
                 .await;
             lease_tx.send_replace(None);
-            tracing::warn!(error = %crate::api::error::chain(&err), "this replica's registration in etcd; registering again");
+            tracing::warn!(error = %weft_model::error::chain(&err), "this replica's registration in etcd; registering again");
             // 0.2 s doubling to 5 s; a registration that held a while
             // starts over from the short pause.
             if started.elapsed() > Duration::from_secs(2 * SESSION_TTL as u64) {

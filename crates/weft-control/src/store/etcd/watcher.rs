@@ -71,9 +71,9 @@ pub(super) async fn follow(
             Err(err) => err,
         };
         if err.compact_revision().is_some() {
-            tracing::info!(error = %crate::api::error::chain(&err), "the control plane store's revision: watching anew");
+            tracing::info!(error = %weft_model::error::chain(&err), "the control plane store's revision: watching anew");
         } else {
-            tracing::warn!(error = %crate::api::error::chain(&err), "the control plane store's revision: watching again in {backoff:?}");
+            tracing::warn!(error = %weft_model::error::chain(&err), "the control plane store's revision: watching again in {backoff:?}");
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(BACKOFF_MAX);
             continue;
@@ -85,7 +85,7 @@ pub(super) async fn follow(
                 from = revision + 1;
             }
             Err(err) => {
-                tracing::warn!(error = %crate::api::error::chain(&err), "read the control plane store's revision");
+                tracing::warn!(error = %weft_model::error::chain(&err), "read the control plane store's revision");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(BACKOFF_MAX);
             }

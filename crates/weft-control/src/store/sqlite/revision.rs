@@ -55,7 +55,7 @@ impl SqliteStore {
                 })
                 .await;
                 if let Ok(Err(err)) = polled {
-                    tracing::warn!(error = %crate::api::error::chain(&err), "read the control plane store's revision");
+                    tracing::warn!(error = %weft_model::error::chain(&err), "read the control plane store's revision");
                 }
             }
         });

@@ -345,5 +345,4 @@ fn same_ip_fields(a: &[u8], b: &[u8], v6: bool) -> bool {
 }
 
 #[cfg(test)]
-#[path = "gro_tests.rs"]
 mod tests;
