@@ -4,11 +4,11 @@
 use crate::agent::{Agent, Result};
 use crate::dataplane::{AttachmentState, Dataplane};
 use crate::error::{AgentError, Conflict, Existing};
-use weft_model::error::chain;
 use crate::records::{AttachmentRecord, NetworkRecord};
 use crate::vms::VmNicSpec;
 use ipnet::IpNet;
 use std::net::IpAddr;
+use weft_model::error::chain;
 use weft_model::names::{Ifname, WorkloadId, WorkloadName};
 use weft_model::{ModelError, addressing, naming};
 

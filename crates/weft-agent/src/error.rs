@@ -6,11 +6,11 @@
 //! what was being done and to what, and never repeats its `#[source]`; the
 //! chain is put together once, by [`weft_model::error::chain`].
 
-use weft_model::error::chain;
 use crate::dataplane::DataplaneError;
 use crate::store::StoreError;
 use ipnet::IpNet;
 use std::net::IpAddr;
+use weft_model::error::chain;
 use weft_model::{KeyError, Mode, ModelError};
 use weft_proto::ErrorKind;
 
@@ -158,7 +158,6 @@ impl From<Conflict> for AgentError {
         AgentError::Conflict(Box::new(conflict))
     }
 }
-
 
 impl From<AgentError> for tonic::Status {
     fn from(err: AgentError) -> Self {

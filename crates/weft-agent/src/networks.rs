@@ -4,9 +4,9 @@
 use crate::agent::{Agent, Result};
 use crate::dataplane::Dataplane;
 use crate::error::{Conflict, Existing};
-use weft_model::error::chain;
 use crate::records::{NetworkRecord, Underlay, WireguardSettings};
 use ipnet::{IpNet, Ipv4Net};
+use weft_model::error::chain;
 use weft_model::names::{Domain, NetworkName};
 use weft_model::{Mode, ModelError, PrivateKey, PublicKey, addressing};
 

@@ -2,8 +2,8 @@
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::Dataplane;
-use weft_model::error::chain;
 use crate::records::AttachmentRecord;
+use weft_model::error::chain;
 use weft_model::naming::{attachment_alias, network_alias};
 
 /// What a reconcile pass did.

@@ -12,9 +12,9 @@
 use crate::agent::{Agent, Result};
 use crate::dataplane::{Dataplane, NetworkKind};
 use crate::drift::{Drift, attachment_drift, network_drift};
-use weft_model::error::chain;
 use std::collections::HashSet;
 use std::time::SystemTime;
+use weft_model::error::chain;
 use weft_model::naming::{attachment_alias, network_alias};
 
 /// What one pass found and did.

@@ -3,7 +3,6 @@
 
 use crate::agent::Agent;
 use crate::dataplane::{Dataplane, peer_source, vtep_source};
-use weft_model::error::chain;
 use crate::grpc::AgentService;
 use crate::health::{HealthBook, HealthSettings, PeerRef};
 use crate::linux::{LinuxDataplane, WireguardMode};
@@ -22,6 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
+use weft_model::error::chain;
 use weft_proto::agent::agent_server::AgentServer;
 
 pub const DEFAULT_SOCKET: &str = "/run/weft/agent.sock";

@@ -3,12 +3,12 @@
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::{Dataplane, NetworkKind};
-use weft_model::error::chain;
 use crate::health::{Health, PeerRef, Probe, peer_health, vtep_health};
 use crate::networks::NetworkView;
 use crate::records::VtepRecord;
 use std::collections::HashMap;
 use weft_model::PublicKey;
+use weft_model::error::chain;
 use weft_wg::DeviceInfo;
 
 #[derive(Clone, Debug)]

@@ -1,10 +1,10 @@
 //! The client against a real etcd (Debian's), started by each test.
 
-use weft_model::error::chain;
 use std::time::Duration;
 use weft_etcd::{
     Client, CmpOp, Compare, Error, EventKind, LeaseLost, Op, OpResponse, Options, Txn,
 };
+use weft_model::error::chain;
 use weft_testkit::etcd::{Cluster, Member};
 
 fn quick() -> Options {

@@ -13,7 +13,6 @@ pub mod replicas;
 pub mod state;
 pub mod tls;
 
-use weft_model::error::chain;
 use identity::{Identity, IdentityError};
 use rcgen::{CertificateParams, KeyPair};
 use rustls_pki_types::pem::PemObject as _;
@@ -23,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tls::{Fingerprint, Trust};
 use tonic::transport::{Channel, Endpoint, Uri};
+use weft_model::error::chain;
 use weft_proto::control as pb;
 
 /// How the agent reaches and trusts its control plane.

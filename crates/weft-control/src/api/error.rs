@@ -5,11 +5,11 @@
 //! and a server-side failure answers "internal error" while its chain goes
 //! to the log.
 
-use weft_model::error::chain;
 use crate::store::StoreError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use weft_model::ModelError;
+use weft_model::error::chain;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -45,7 +45,6 @@ impl From<ModelError> for ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, err.to_string())
     }
 }
-
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {

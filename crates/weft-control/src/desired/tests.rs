@@ -1,154 +1,155 @@
-    use super::*;
-    use crate::model::{Id, NetworkKey, NetworkSpec};
 
-    fn host(name: &str, endpoint: Option<&str>) -> Host {
-        Host {
-            id: Id::generate(),
-            tenant: Id::parse("t", "0000000000000000").unwrap(),
-            name: name.into(),
-            created_at: 0,
-            revoked_at: None,
-            endpoint: endpoint.map(String::from),
-            version: None,
-            last_seen: None,
-            peer_health: Default::default(),
-        }
+use super::*;
+use crate::model::{Id, NetworkKey, NetworkSpec};
+
+fn host(name: &str, endpoint: Option<&str>) -> Host {
+    Host {
+        id: Id::generate(),
+        tenant: Id::parse("t", "0000000000000000").unwrap(),
+        name: name.into(),
+        created_at: 0,
+        revoked_at: None,
+        endpoint: endpoint.map(String::from),
+        version: None,
+        last_seen: None,
+        peer_health: Default::default(),
     }
+}
 
-    #[test]
-    fn peers_are_the_other_hosts_with_a_block_a_key_and_an_address() {
-        let a = host("a", Some("192.0.2.1"));
-        let b = host("b", Some("192.0.2.2"));
-        let c = host("c", None);
-        let net = Network {
-            tenant: a.tenant.clone(),
-            spec: NetworkSpec::new("blue", "10.42.0.0/16", "", false, "", None).unwrap(),
-            created_at: 0,
-        };
-        let block = |h: &Host, b: &str| HostBlock {
+#[test]
+fn peers_are_the_other_hosts_with_a_block_a_key_and_an_address() {
+    let a = host("a", Some("192.0.2.1"));
+    let b = host("b", Some("192.0.2.2"));
+    let c = host("c", None);
+    let net = Network {
+        tenant: a.tenant.clone(),
+        spec: NetworkSpec::new("blue", "10.42.0.0/16", "", false, "", None).unwrap(),
+        created_at: 0,
+    };
+    let block = |h: &Host, b: &str| HostBlock {
+        network: "blue".into(),
+        host: h.id.clone(),
+        block: b.parse().unwrap(),
+    };
+    let blocks = vec![
+        block(&a, "10.42.0.0/24"),
+        block(&b, "10.42.1.0/24"),
+        block(&c, "10.42.2.0/24"),
+    ];
+    let key = |h: &Host, k: &str| HostKey {
+        host: h.id.clone(),
+        key: NetworkKey {
             network: "blue".into(),
-            host: h.id.clone(),
-            block: b.parse().unwrap(),
-        };
-        let blocks = vec![
-            block(&a, "10.42.0.0/24"),
-            block(&b, "10.42.1.0/24"),
-            block(&c, "10.42.2.0/24"),
-        ];
-        let key = |h: &Host, k: &str| HostKey {
-            host: h.id.clone(),
-            key: NetworkKey {
-                network: "blue".into(),
-                public_key: k.into(),
-                listen_port: 51820,
-            },
-        };
-        let keys = vec![key(&a, "KA"), key(&c, "KC")];
-        let hosts = vec![a.clone(), b.clone(), c.clone()];
-        let for_b = desired_for(&b.id, std::slice::from_ref(&net), &blocks, &keys, &hosts);
-        let blue = &for_b["blue"];
-        assert_eq!(blue.block, "10.42.1.0/24");
-        // a: key and address; c: no address yet; b itself: never.
-        assert_eq!(blue.peers.len(), 1);
-        assert_eq!(blue.peers[0].public_key, "KA");
-        assert_eq!(blue.peers[0].endpoint, "192.0.2.1:51820");
-        assert_eq!(blue.peers[0].allowed_ips, ["10.42.0.0/24"]);
-        // A host without a block gets nothing.
-        let d = host("d", None);
-        assert!(desired_for(&d.id, &[net], &blocks, &keys, &hosts).is_empty());
-    }
+            public_key: k.into(),
+            listen_port: 51820,
+        },
+    };
+    let keys = vec![key(&a, "KA"), key(&c, "KC")];
+    let hosts = vec![a.clone(), b.clone(), c.clone()];
+    let for_b = desired_for(&b.id, std::slice::from_ref(&net), &blocks, &keys, &hosts);
+    let blue = &for_b["blue"];
+    assert_eq!(blue.block, "10.42.1.0/24");
+    // a: key and address; c: no address yet; b itself: never.
+    assert_eq!(blue.peers.len(), 1);
+    assert_eq!(blue.peers[0].public_key, "KA");
+    assert_eq!(blue.peers[0].endpoint, "192.0.2.1:51820");
+    assert_eq!(blue.peers[0].allowed_ips, ["10.42.0.0/24"]);
+    // A host without a block gets nothing.
+    let d = host("d", None);
+    assert!(desired_for(&d.id, &[net], &blocks, &keys, &hosts).is_empty());
+}
 
-    #[test]
-    fn a_host_outside_a_network_neither_gets_it_nor_is_a_peer_there() {
-        let a = host("a", Some("192.0.2.1"));
-        let b = host("b", Some("192.0.2.2"));
-        let net = |name: &str, subnet: &str| Network {
-            tenant: a.tenant.clone(),
-            spec: NetworkSpec::new(name, subnet, "", false, "", None).unwrap(),
-            created_at: 0,
-        };
-        let nets = [net("blue", "10.42.0.0/16"), net("red", "10.43.0.0/16")];
-        let block = |n: &str, h: &Host, b: &str| HostBlock {
+#[test]
+fn a_host_outside_a_network_neither_gets_it_nor_is_a_peer_there() {
+    let a = host("a", Some("192.0.2.1"));
+    let b = host("b", Some("192.0.2.2"));
+    let net = |name: &str, subnet: &str| Network {
+        tenant: a.tenant.clone(),
+        spec: NetworkSpec::new(name, subnet, "", false, "", None).unwrap(),
+        created_at: 0,
+    };
+    let nets = [net("blue", "10.42.0.0/16"), net("red", "10.43.0.0/16")];
+    let block = |n: &str, h: &Host, b: &str| HostBlock {
+        network: n.into(),
+        host: h.id.clone(),
+        block: b.parse().unwrap(),
+    };
+    // Both in blue; only a in red (the tenant chose it so).
+    let blocks = vec![
+        block("blue", &a, "10.42.0.0/24"),
+        block("blue", &b, "10.42.1.0/24"),
+        block("red", &a, "10.43.0.0/24"),
+    ];
+    let key = |n: &str, h: &Host| HostKey {
+        host: h.id.clone(),
+        key: NetworkKey {
             network: n.into(),
-            host: h.id.clone(),
-            block: b.parse().unwrap(),
-        };
-        // Both in blue; only a in red (the tenant chose it so).
-        let blocks = vec![
-            block("blue", &a, "10.42.0.0/24"),
-            block("blue", &b, "10.42.1.0/24"),
-            block("red", &a, "10.43.0.0/24"),
-        ];
-        let key = |n: &str, h: &Host| HostKey {
-            host: h.id.clone(),
-            key: NetworkKey {
-                network: n.into(),
-                public_key: format!("K{}{}", n, h.name),
-                listen_port: 51820,
-            },
-        };
-        // b even reported a key for red: no block there, no part in it.
-        let keys = vec![
-            key("blue", &a),
-            key("blue", &b),
-            key("red", &a),
-            key("red", &b),
-        ];
-        let hosts = vec![a.clone(), b.clone()];
-        let for_a = desired_for(&a.id, &nets, &blocks, &keys, &hosts);
-        let for_b = desired_for(&b.id, &nets, &blocks, &keys, &hosts);
-        assert_eq!(for_b.keys().collect::<Vec<_>>(), ["blue"]);
-        assert_eq!(for_a.keys().collect::<Vec<_>>(), ["blue", "red"]);
-        assert!(for_a["red"].peers.is_empty(), "{:?}", for_a["red"]);
-        assert_eq!(for_a["blue"].peers[0].host_name, "b");
-    }
+            public_key: format!("K{}{}", n, h.name),
+            listen_port: 51820,
+        },
+    };
+    // b even reported a key for red: no block there, no part in it.
+    let keys = vec![
+        key("blue", &a),
+        key("blue", &b),
+        key("red", &a),
+        key("red", &b),
+    ];
+    let hosts = vec![a.clone(), b.clone()];
+    let for_a = desired_for(&a.id, &nets, &blocks, &keys, &hosts);
+    let for_b = desired_for(&b.id, &nets, &blocks, &keys, &hosts);
+    assert_eq!(for_b.keys().collect::<Vec<_>>(), ["blue"]);
+    assert_eq!(for_a.keys().collect::<Vec<_>>(), ["blue", "red"]);
+    assert!(for_a["red"].peers.is_empty(), "{:?}", for_a["red"]);
+    assert_eq!(for_a["blue"].peers[0].host_name, "b");
+}
 
-    #[test]
-    fn deltas_carry_only_what_changed_and_rebuild_the_state() {
-        let net = |name: &str, block: &str| pb::DesiredNetwork {
-            name: name.into(),
-            block: block.into(),
-            ..Default::default()
-        };
-        let old: Desired = [
-            ("blue".to_string(), net("blue", "1")),
-            ("red".to_string(), net("red", "1")),
-        ]
-        .into();
-        let new: Desired = [
-            ("blue".to_string(), net("blue", "1")),
-            ("green".to_string(), net("green", "1")),
-        ]
-        .into();
-        let (changed, removed) = delta(&old, &new);
-        assert_eq!(changed, [net("green", "1")]);
-        assert_eq!(removed, ["red"]);
-        let mut state = old.clone();
-        apply(
-            &mut state,
-            &pb::DesiredState {
-                revision: 2,
-                snapshot: false,
-                networks: changed,
-                removed,
-                patches: vec![],
-                more: false,
-            },
-            "me",
-        );
-        assert_eq!(state, new);
-        assert_eq!(delta(&new, &new), (vec![], vec![]));
-        apply(
-            &mut state,
-            &pb::DesiredState {
-                revision: 3,
-                snapshot: true,
-                networks: vec![net("x", "2")],
-                removed: vec![],
-                patches: vec![],
-                more: false,
-            },
-            "me",
-        );
-        assert_eq!(state.keys().collect::<Vec<_>>(), ["x"]);
-    }
+#[test]
+fn deltas_carry_only_what_changed_and_rebuild_the_state() {
+    let net = |name: &str, block: &str| pb::DesiredNetwork {
+        name: name.into(),
+        block: block.into(),
+        ..Default::default()
+    };
+    let old: Desired = [
+        ("blue".to_string(), net("blue", "1")),
+        ("red".to_string(), net("red", "1")),
+    ]
+    .into();
+    let new: Desired = [
+        ("blue".to_string(), net("blue", "1")),
+        ("green".to_string(), net("green", "1")),
+    ]
+    .into();
+    let (changed, removed) = delta(&old, &new);
+    assert_eq!(changed, [net("green", "1")]);
+    assert_eq!(removed, ["red"]);
+    let mut state = old.clone();
+    apply(
+        &mut state,
+        &pb::DesiredState {
+            revision: 2,
+            snapshot: false,
+            networks: changed,
+            removed,
+            patches: vec![],
+            more: false,
+        },
+        "me",
+    );
+    assert_eq!(state, new);
+    assert_eq!(delta(&new, &new), (vec![], vec![]));
+    apply(
+        &mut state,
+        &pb::DesiredState {
+            revision: 3,
+            snapshot: true,
+            networks: vec![net("x", "2")],
+            removed: vec![],
+            patches: vec![],
+            more: false,
+        },
+        "me",
+    );
+    assert_eq!(state.keys().collect::<Vec<_>>(), ["x"]);
+}

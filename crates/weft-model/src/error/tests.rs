@@ -1,24 +1,25 @@
-    use super::*;
 
-    #[test]
-    fn short_values_are_shown_whole_and_quoted() {
-        let err = ModelError::invalid("name", "web 1", "spaces are not allowed");
-        assert_eq!(
-            err.to_string(),
-            r#"invalid name "web 1": spaces are not allowed"#
-        );
-    }
+use super::*;
 
-    #[test]
-    fn long_values_are_cut_and_say_so() {
-        let huge = "a".repeat(20_000_000);
-        let text = ModelError::invalid("name", &huge, "too long").to_string();
-        assert!(text.len() < 200, "{} bytes", text.len());
-        assert!(text.contains("(cut, 20000000 characters in all)"), "{text}");
-        let edge = "b".repeat(SHOWN_CHARS);
-        assert!(!shown(&edge).contains("cut"));
-        assert!(shown(&(edge + "b")).contains("cut"));
-    }
+#[test]
+fn short_values_are_shown_whole_and_quoted() {
+    let err = ModelError::invalid("name", "web 1", "spaces are not allowed");
+    assert_eq!(
+        err.to_string(),
+        r#"invalid name "web 1": spaces are not allowed"#
+    );
+}
+
+#[test]
+fn long_values_are_cut_and_say_so() {
+    let huge = "a".repeat(20_000_000);
+    let text = ModelError::invalid("name", &huge, "too long").to_string();
+    assert!(text.len() < 200, "{} bytes", text.len());
+    assert!(text.contains("(cut, 20000000 characters in all)"), "{text}");
+    let edge = "b".repeat(SHOWN_CHARS);
+    assert!(!shown(&edge).contains("cut"));
+    assert!(shown(&(edge + "b")).contains("cut"));
+}
 
 #[test]
 fn a_chain_prints_each_cause_once_outermost_first_on_one_line() {

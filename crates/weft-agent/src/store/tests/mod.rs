@@ -2,7 +2,6 @@
 
 mod crash;
 
-
 use super::*;
 use crate::records::{AttachmentRecord, NetworkRecord, PeerRecord, WireguardSettings};
 use rusqlite::Connection;

@@ -5,7 +5,6 @@ mod race;
 mod stream;
 mod tenant;
 
-
 use super::*;
 use crate::admin;
 use crate::serve::{ServeConfig, start};

@@ -102,7 +102,7 @@ async fn replicas_share_state_and_ca_know_each_other_and_elect_one_for_the_jobs(
     let only_two = vec![two.grpc_addr.to_string()];
     eventually(
         "the second to drop the first from its list",
-        3 * replica::SESSION_TTL as u64,
+        3 * crate::store::etcd::replica::SESSION_TTL as u64,
         async || told(&two) == only_two,
     )
     .await;
