@@ -56,6 +56,10 @@ pub struct GuestConfig {
     pub cpus: u32,
     /// The guest is killed after this long.
     pub timeout: Duration,
+    /// The guest is also killed this long after its init reported `boot`
+    /// (the script's own deadline, which a loaded machine's slow boot does
+    /// not eat into); none: only `timeout`.
+    pub script_timeout: Option<Duration>,
     /// Added to the kernel command line.
     pub cmdline: Vec<String>,
     /// Added to QEMU's arguments (NICs: `-netdev tap,…`, `-device …`).
@@ -74,6 +78,7 @@ impl Default for GuestConfig {
             memory_mib: 1024,
             cpus: 2,
             timeout: Duration::from_secs(300),
+            script_timeout: None,
             cmdline: Vec::new(),
             qemu_args: Vec::new(),
             netns: None,
@@ -206,10 +211,22 @@ impl Guest {
         let mut child = command
             .spawn()
             .map_err(|e| GuestError::Qemu(format!("run {}: {e}", qemu.display())))?;
+        let mut booted: Option<Instant> = None;
+        let mut script_deadline_passed = false;
         let exited =
             crate::wait::poll_until(self.config.timeout, Duration::from_millis(200), || {
-                matches!(child.try_wait(), Ok(Some(_)))
-            });
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    return true;
+                }
+                let Some(limit) = self.config.script_timeout else {
+                    return false;
+                };
+                if booted.is_none() && (reported_boot(&results) || reported_boot(&console)) {
+                    booted = Some(Instant::now());
+                }
+                script_deadline_passed = booted.is_some_and(|at| at.elapsed() > limit);
+                script_deadline_passed
+            }) && !script_deadline_passed;
         if !exited {
             let _ = child.kill();
         }
@@ -230,9 +247,25 @@ impl Guest {
             timed_out: !exited,
             status,
             elapsed: started.elapsed(),
-            timeout: self.config.timeout,
+            deadline: if script_deadline_passed {
+                format!(
+                    "{:?} after it booted",
+                    self.config.script_timeout.unwrap_or_default()
+                )
+            } else {
+                format!("{:?}", self.config.timeout)
+            },
         })
     }
+}
+
+/// Whether the guest's init has reported `boot` on the results port.
+fn reported_boot(results: &Path) -> bool {
+    std::fs::read(results).is_ok_and(|bytes| {
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .any(|line| line.contains("@@weft-guest boot "))
+    })
 }
 
 /// Whether a check passed, failed, or carries data for the host to judge.
@@ -283,7 +316,8 @@ pub struct GuestRun {
     pub timed_out: bool,
     pub status: Option<ExitStatus>,
     pub elapsed: Duration,
-    timeout: Duration,
+    /// Which deadline killed a hung guest, as told in failures.
+    deadline: String,
 }
 
 impl GuestRun {
@@ -302,7 +336,7 @@ impl GuestRun {
     pub fn expect_completed(&self) {
         if !self.completed() {
             let why = if self.timed_out {
-                format!("the guest hung and was killed after {:?}", self.timeout)
+                format!("the guest hung and was killed after {}", self.deadline)
             } else {
                 format!(
                     "the guest stopped before its script ended ({:?})",

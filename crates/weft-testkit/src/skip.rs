@@ -37,22 +37,27 @@ fn append(log: &Path, line: &str) -> std::io::Result<()> {
 }
 
 /// `<test binary> <test name>`: the harness names each test's thread after
-/// the test; the binary's file name (less cargo's hash) says which crate
-/// or integration test file it is.
+/// the test; the binary is cargo-nextest's id for it (`weft::integration`:
+/// crate and target) or else its file name less cargo's hash.
 pub fn current_test() -> String {
-    let binary = std::env::current_exe()
+    let binary = std::env::var("NEXTEST_BINARY_ID")
         .ok()
-        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .map(|stem| match stem.rsplit_once('-') {
-            Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name.to_owned(),
-            _ => stem,
-        })
+        .or_else(|| std::env::current_exe().ok().and_then(binary_stem))
         .unwrap_or_else(|| "?".into());
     let thread = std::thread::current();
     match thread.name() {
         Some(name) if name != "main" => format!("{binary} {name}"),
         _ => binary,
     }
+}
+
+fn binary_stem(exe: std::path::PathBuf) -> Option<String> {
+    exe.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .map(|stem| match stem.rsplit_once('-') {
+            Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name.to_owned(),
+            _ => stem,
+        })
 }
 
 pub fn is_root() -> bool {

@@ -1,11 +1,18 @@
-
 use super::*;
 
 #[test]
 fn the_test_is_named_by_binary_and_thread() {
     let name = current_test();
+    // cargo-nextest names the unit tests' binary `weft-testkit`; under
+    // `cargo test` it is the file `weft_testkit-<hash>`.
+    let binary = if std::env::var_os("NEXTEST_BINARY_ID").is_some() {
+        "weft-testkit"
+    } else {
+        "weft_testkit"
+    };
     assert_eq!(
-        name, "weft_testkit skip::tests::the_test_is_named_by_binary_and_thread",
+        name,
+        format!("{binary} skip::tests::the_test_is_named_by_binary_and_thread"),
         "{name}"
     );
 }

@@ -1,0 +1,13 @@
+//! The integration tests of this crate, one binary (one link) for all:
+//! each module was a test binary of its own. `scripts/test` runs every
+//! test in a process of its own (cargo-nextest).
+
+mod common;
+
+mod addr_route;
+mod links;
+mod netns;
+mod ping;
+mod sysctl;
+mod tap;
+mod vxlan;

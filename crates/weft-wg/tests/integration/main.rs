@@ -1,0 +1,10 @@
+//! The integration tests of this crate, one binary (one link) for all:
+//! each module was a test binary of its own. `scripts/test` runs every
+//! test in a process of its own (cargo-nextest).
+
+mod common;
+
+mod fast_path;
+mod interop;
+mod userspace_netns;
+mod wg_cli;

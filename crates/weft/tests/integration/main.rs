@@ -1,0 +1,37 @@
+//! The integration tests of this crate, one binary (one link) for all:
+//! each module was a test binary of its own. `scripts/test` runs every
+//! test in a process of its own (cargo-nextest).
+
+mod containers_common;
+mod control_common;
+
+mod bad_input;
+mod cni;
+mod cni_stress;
+mod control_enroll;
+mod control_etcd;
+mod control_failover;
+mod control_fleet;
+mod control_ha;
+mod control_rest;
+mod drift;
+mod health;
+mod hijack;
+mod kernel_guest;
+mod mesh_containers;
+mod mesh_docker;
+mod mesh_lab;
+mod mesh_ssh;
+mod mesh_verify;
+mod mesh_vm;
+mod metrics;
+mod multinet;
+mod names_ports_health;
+mod podman;
+mod restart;
+mod spoofing;
+mod two_hosts;
+mod vm_guest;
+mod vm_tap;
+mod vxlan;
+mod vxlan_vm;
