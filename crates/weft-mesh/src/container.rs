@@ -8,6 +8,7 @@ use crate::error::MeshError;
 use crate::schema::{Kind, ServiceSpec};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use weft_model::error::shown;
 
 /// The container runtime that runs a service's image on its host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -65,17 +66,24 @@ impl Volume {
             [host, container, "rw"] => (*host, *container, false),
             [_, _, option] => {
                 return Err(format!(
-                    "{text:?}: unknown option {option:?} (give ro or rw)"
+                    "{}: unknown option {} (give ro or rw)",
+                    shown(text),
+                    shown(option)
                 ));
             }
             _ => {
-                return Err(format!("{text:?} is not host-path:container-path[:ro]"));
+                return Err(format!(
+                    "{} is not host-path:container-path[:ro]",
+                    shown(text)
+                ));
             }
         };
         for (what, path) in [("host", host), ("container", container)] {
             if !path.starts_with('/') {
                 return Err(format!(
-                    "{text:?}: the {what} path {path:?} is not absolute"
+                    "{}: the {what} path {} is not absolute",
+                    shown(text),
+                    shown(path)
                 ));
             }
         }
@@ -96,7 +104,20 @@ impl Volume {
 /// The key of a `KEY=VALUE` environment entry, or why it is not one.
 pub fn env_key(entry: &str) -> Result<&str, String> {
     let Some((key, _)) = entry.split_once('=') else {
-        return Err(format!("{entry:?} is not KEY=VALUE"));
+        // What follows a name may be a secret (`PASSWORD:hunter2`): only
+        // the name it starts with is repeated.
+        let name: String = entry
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        return Err(match name.len() {
+            0 => "an entry that does not start with a variable name is not KEY=VALUE".into(),
+            n if n == entry.len() => format!("{} is not KEY=VALUE", shown(entry)),
+            _ => format!(
+                "an entry starting {} (the rest not shown) is not KEY=VALUE",
+                shown(&name)
+            ),
+        });
     };
     let mut chars = key.chars();
     let valid = chars
@@ -105,10 +126,39 @@ pub fn env_key(entry: &str) -> Result<&str, String> {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
         return Err(format!(
-            "{entry:?}: {key:?} is not a variable name (letters, digits and _, not starting with a digit)"
+            "{} is not a variable name (letters, digits and _, not starting with a digit)",
+            shown(key)
         ));
     }
     Ok(key)
+}
+
+/// The longest image reference taken: a registry, a repository path of
+/// up to 255 characters (the distribution spec's limit), a tag and a digest.
+pub const MAX_IMAGE_CHARS: usize = 512;
+
+/// Whether `image` can be an image reference; why not. It reaches the
+/// runtime's command line as an argument of its own, so it must not look
+/// like an option (`--help`, `-v…`): a runtime would take it as one.
+fn check_image(image: &str) -> Result<(), String> {
+    if image.is_empty() {
+        return Err("is not an image name: it is empty".into());
+    }
+    if image.chars().count() > MAX_IMAGE_CHARS {
+        return Err(format!(
+            "is not an image name: longer than {MAX_IMAGE_CHARS} characters"
+        ));
+    }
+    if image.starts_with('-') {
+        return Err(
+            "is not an image name: it starts with '-' and a container runtime would take it as an option"
+                .into(),
+        );
+    }
+    if image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("is not an image name: it holds spaces or control characters".into());
+    }
+    Ok(())
 }
 
 /// The container-only keys of service `i`: refused on other kinds, and on
@@ -152,8 +202,8 @@ pub(crate) fn check(i: usize, svc: &ServiceSpec) -> Result<(), MeshError> {
         }
         return Ok(());
     };
-    if image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return refuse("image", format!("{image:?} is not an image name"));
+    if let Err(why) = check_image(image) {
+        return refuse("image", format!("{} {why}", shown(image)));
     }
     if let Some(argv) = &svc.command
         && (argv.is_empty() || argv[0].is_empty())

@@ -23,12 +23,30 @@ impl MeshError {
     }
 }
 
+/// The most of a path or message an error repeats. Values in messages are
+/// cut where they are written ([`weft_model::error::shown`]); this bounds
+/// what the YAML reader's own messages (an unknown key, an unknown
+/// variant) would otherwise repeat of a huge file.
+const MAX_MESSAGE_CHARS: usize = 512;
+/// Paths are short (`services[12].networks[3]`) but for an unknown key,
+/// which the path names.
+const MAX_PATH_CHARS: usize = 128;
+
+fn bounded(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    let total = text.chars().count();
+    if total <= max {
+        return text.into();
+    }
+    let head: String = text.chars().take(max).collect();
+    format!("{head}… (cut, {total} characters in all)").into()
+}
+
 impl fmt::Display for MeshError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
+            write!(f, "{}: ", bounded(&self.path, MAX_PATH_CHARS))?;
         }
-        f.write_str(&self.message)?;
+        f.write_str(&bounded(&self.message, MAX_MESSAGE_CHARS))?;
         if let Some((line, column)) = self.location {
             write!(f, " (line {line}, column {column})")?;
         }

@@ -376,7 +376,7 @@ impl MeshFile {
                     path => path.to_owned(),
                 };
                 let message = err.inner().to_string();
-                failed_at = Some((path, strip_location(&message).to_owned()));
+                failed_at = Some((path, quoted_values_cut(strip_location(&message))));
                 err.into_inner()
             })
         });
@@ -387,7 +387,7 @@ impl MeshFile {
                 .filter(|&(line, _)| line > 0);
             let (path, message) = failed_at.unwrap_or_else(|| {
                 let text = err.to_string();
-                (String::new(), strip_location(&text).to_owned())
+                (String::new(), quoted_values_cut(strip_location(&text)))
             });
             MeshError {
                 path,
@@ -396,6 +396,28 @@ impl MeshFile {
             }
         })
     }
+}
+
+/// The reader's messages quote the file's values in backticks (``unknown
+/// variant `x`, expected …``): each is shown as every error of weft shows
+/// a value ([`weft_model::error::shown`]: cut when long, never when it
+/// has a key's shape).
+fn quoted_values_cut(message: &str) -> String {
+    message
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| match i % 2 {
+            0 => part.to_owned(),
+            _ => {
+                let shown = weft_model::error::shown(part);
+                // `shown` quotes; the reader's own quoting stays.
+                match shown.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+                    Some(plain) if !plain.contains('"') => format!("`{plain}`"),
+                    _ => shown,
+                }
+            }
+        })
+        .collect()
 }
 
 /// The YAML reader appends " at line L, column C"; the location is kept

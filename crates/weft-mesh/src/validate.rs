@@ -9,6 +9,7 @@ use crate::values::Name;
 use std::collections::BTreeMap;
 use weft_model::Mode;
 use weft_model::addressing::{capacity, overlaps, validate_subnet};
+use weft_model::error::shown;
 
 /// A mesh file that passed [`MeshFile::validate`]: what the planner takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +39,84 @@ type Result<T = ()> = std::result::Result<T, MeshError>;
 
 fn err<T>(path: impl Into<String>, message: impl Into<String>) -> Result<T> {
     Err(MeshError::at(path, message))
+}
+
+/// The longest path a file system takes (Linux's PATH_MAX, less its NUL).
+const MAX_PATH_BYTES: usize = 4095;
+/// The longest single argument or environment entry `exec` takes (Linux's
+/// MAX_ARG_STRLEN).
+const MAX_ARG_BYTES: usize = 131_072;
+/// The longest kernel command line (x86's COMMAND_LINE_SIZE, less its NUL).
+const MAX_CMDLINE_BYTES: usize = 2047;
+
+/// Free text that reaches a file system or a command line: refused when
+/// the kernel would refuse it later, half-way through an `up`.
+fn check_text(at: String, value: &str, max: usize, what: &str) -> Result {
+    if value.len() > max {
+        return err(
+            at,
+            format!(
+                "{} is longer than {max} bytes, the most {what} can be",
+                shown(value)
+            ),
+        );
+    }
+    if value.contains('\0') {
+        return err(
+            at,
+            format!("{} holds a NUL byte, which {what} cannot", shown(value)),
+        );
+    }
+    Ok(())
+}
+
+/// Every free-text value of service `svc` (`services[i]`), bounded.
+fn check_service_texts(i: usize, svc: &ServiceSpec) -> Result {
+    let at = |key: &str| format!("services[{i}].{key}");
+    for (key, path) in [
+        ("binary", &svc.binary),
+        ("kernel", &svc.kernel),
+        ("initrd", &svc.initrd),
+        ("disk", &svc.disk),
+    ] {
+        if let Some(path) = path {
+            check_text(at(key), path, MAX_PATH_BYTES, "a path")?;
+        }
+    }
+    if let Some(cmdline) = &svc.cmdline {
+        check_text(
+            at("cmdline"),
+            cmdline,
+            MAX_CMDLINE_BYTES,
+            "a kernel command line",
+        )?;
+    }
+    for (k, arg) in svc.command.iter().flatten().enumerate() {
+        check_text(
+            at(&format!("command[{k}]")),
+            arg,
+            MAX_ARG_BYTES,
+            "an argument",
+        )?;
+    }
+    for (k, entry) in svc.env.iter().enumerate() {
+        // Only its length is told: an entry is often a secret.
+        if entry.len() > MAX_ARG_BYTES || entry.contains('\0') {
+            return err(
+                at(&format!("env[{k}]")),
+                format!(
+                    "an entry of {} bytes{}: an environment entry is at most {MAX_ARG_BYTES} bytes, without NUL",
+                    entry.len(),
+                    if entry.contains('\0') {
+                        " with a NUL byte"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The index of each name, refusing the second of two equal ones.
@@ -234,6 +313,9 @@ impl MeshFile {
             if host.identity.is_some() && host.ssh.is_none() {
                 return err(at("identity"), "only an ssh host takes an identity file");
             }
+            if let Some(identity) = &host.identity {
+                check_text(at("identity"), identity, MAX_PATH_BYTES, "a path")?;
+            }
             if host.local {
                 if let Some(first) = local {
                     return err(
@@ -321,6 +403,7 @@ impl MeshFile {
         let mut workloads: BTreeMap<(&str, usize), u128> = BTreeMap::new();
         for (i, svc) in self.services.iter().enumerate() {
             let at = |key: &str| format!("services[{i}].{key}");
+            check_service_texts(i, svc)?;
             if let Some(&h) = hosts.get(svc.name.as_str()) {
                 return err(
                     at("name"),
@@ -447,7 +530,7 @@ fn check_vm(svc: &ServiceSpec, at: &dyn Fn(&str) -> String) -> Result {
         if let Some(path) = path
             && !path.starts_with('/')
         {
-            return err(at(key), format!("{path:?} is not an absolute path"));
+            return err(at(key), format!("{} is not an absolute path", shown(path)));
         }
     }
     let bootable = match hypervisor {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
+use weft_model::error::shown;
 
 /// A name of the mesh, a network, a host or a service: one lowercase DNS
 /// label (letters, digits and '-', 1–63 characters, no '-' at either end),
@@ -84,7 +85,7 @@ fn label_problem(text: &str, max: usize) -> Option<String> {
 
 fn check_label(text: &str, max: usize) -> Result<(), String> {
     match label_problem(text, max) {
-        Some(why) => Err(format!("{text:?}: {why}")),
+        Some(why) => Err(format!("{}: {why}", shown(text))),
         None => Ok(()),
     }
 }
@@ -93,8 +94,12 @@ fn check_label(text: &str, max: usize) -> Result<(), String> {
 /// dot allowed; the model's rule for domains.
 fn check_dns_name(text: &str) -> Result<(), String> {
     let bare = text.strip_suffix('.').unwrap_or(text);
-    weft_model::names::validate_domain(bare)
-        .map_err(|_| format!("{text:?} is not a DNS name (lowercase letters, digits and '-' in labels joined by dots)"))
+    weft_model::names::validate_domain(bare).map_err(|_| {
+        format!(
+            "{} is not a DNS name (lowercase letters, digits and '-' in labels joined by dots)",
+            shown(text)
+        )
+    })
 }
 
 /// The DNS domain workloads and hosts are named in (`web.mesh.local`).
@@ -184,12 +189,13 @@ impl TryFrom<String> for Address {
             && port.parse::<u16>().is_ok()
         {
             return Err(format!(
-                "{text:?}: give the address only; the port is the host's listen_port"
+                "{}: give the address only; the port is the host's listen_port",
+                shown(&text)
             ));
         }
         let lower = text.to_ascii_lowercase();
         check_dns_name(&lower)
-            .map_err(|_| format!("{text:?} is neither an IP address nor a DNS name"))?;
+            .map_err(|_| format!("{} is neither an IP address nor a DNS name", shown(&text)))?;
         Ok(Address::Dns(lower))
     }
 }
@@ -236,7 +242,7 @@ pub const DEFAULT_SSH_PORT: u16 = 22;
 impl TryFrom<String> for SshTarget {
     type Error = String;
     fn try_from(text: String) -> Result<Self, String> {
-        let bad = |why: &str| format!("{text:?}: {why} (expected user@addr[:port])");
+        let bad = |why: &str| format!("{}: {why} (expected user@addr[:port])", shown(&text));
         let (user, rest) = text.split_once('@').ok_or_else(|| bad("no user"))?;
         if user.is_empty() {
             return Err(bad("the user is empty"));

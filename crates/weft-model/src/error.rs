@@ -17,8 +17,13 @@ pub enum ModelError {
 pub const SHOWN_CHARS: usize = 48;
 
 /// `value` quoted as `{:?}` would, cut after [`SHOWN_CHARS`] characters
-/// with the cut marked.
+/// with the cut marked. A value shaped like a WireGuard key (32 bytes in
+/// base64) is never repeated: it may be a private key pasted into the
+/// wrong place, and errors end up in terminals, logs and bug reports.
 pub fn shown(value: &str) -> String {
+    if crate::key::looks_like_key(value) {
+        return "(a 32-byte base64 value, maybe a key: not shown)".into();
+    }
     let total = value.chars().count();
     if total <= SHOWN_CHARS {
         return format!("{value:?}");

@@ -36,6 +36,16 @@ fn decode_base64(text: &str) -> Result<[u8; 32], KeyError> {
     bytes.try_into().map_err(|_| err())
 }
 
+/// Whether `text` has a key's shape: 32 bytes in base64 (what `wg genkey`
+/// prints) or in hex. Errors never repeat such a value.
+pub fn looks_like_key(text: &str) -> bool {
+    use base64::engine::general_purpose::STANDARD_NO_PAD;
+    let text = text.trim();
+    // Without its '=' too: cut at the first '=' of `KEY=VALUE`, say.
+    let unpadded = text.len() == 43 && STANDARD_NO_PAD.decode(text).is_ok_and(|b| b.len() == 32);
+    unpadded || decode_base64(text).is_ok() || decode_hex(text).is_ok()
+}
+
 fn decode_hex(text: &str) -> Result<[u8; 32], KeyError> {
     let text = text.trim();
     if text.len() != 64 {

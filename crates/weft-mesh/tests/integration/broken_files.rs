@@ -296,6 +296,24 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "a container runs a command only from an image: give `image`",
     ),
     (
+        "an image named like an option",
+        "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, lab: true}]\nservices: [{name: db, host: h1, kind: container, image: \"--help\", networks: [blue]}]\n",
+        "services[0].image",
+        "\"--help\" is not an image name: it starts with '-' and a container runtime would take it as an option",
+    ),
+    (
+        "an image named like a short option",
+        "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, lab: true}]\nservices: [{name: db, host: h1, kind: container, image: -v/:/host, networks: [blue]}]\n",
+        "services[0].image",
+        "starts with '-'",
+    ),
+    (
+        "an environment entry with a colon for '='",
+        "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, lab: true}]\nservices: [{name: db, host: h1, kind: container, image: redis, env: [\"PASSWORD:hunter2\"], networks: [blue]}]\n",
+        "services[0].env[0]",
+        "an entry starting \"PASSWORD\" (the rest not shown) is not KEY=VALUE",
+    ),
+    (
         "process with an image",
         "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, lab: true}]\nservices: [{name: db, host: h1, kind: process, image: redis, command: [x], networks: [blue]}]\n",
         "services[0].image",

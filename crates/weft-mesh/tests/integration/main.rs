@@ -8,4 +8,5 @@ mod broken_files;
 mod connector;
 mod containers;
 mod example;
+mod huge_values;
 mod up_cycle;

@@ -36,3 +36,19 @@ fn a_chain_prints_each_cause_once_outermost_first_on_one_line() {
     let alone = std::io::Error::other("no cause");
     assert_eq!(chain(&alone), "no cause");
 }
+
+#[test]
+fn values_shaped_like_keys_are_never_shown() {
+    let private = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
+    for value in [
+        private,
+        &private[..43],
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    ] {
+        let text = ModelError::invalid("name", value, "not a name").to_string();
+        assert!(!text.contains(&value[..16]), "{text}");
+        assert!(text.contains("maybe a key: not shown"), "{text}");
+    }
+    // Not every 44 characters are a key.
+    assert!(shown(&"a".repeat(44)).contains("aaaa"));
+}
