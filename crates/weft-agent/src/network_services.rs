@@ -4,19 +4,14 @@
 //! connection). Both run on the agent's async runtime; the agent's
 //! synchronous core drives them through [`NetworkServices`].
 
-use crate::dataplane::{DataplaneError, DpResult, LOCAL_SOURCE, Records, ServicesPlan};
+use crate::dataplane::{
+    DNS_PORT, DataplaneError, DpResult, LOCAL_SOURCE, RECORDS_PORT, Records, ServicesPlan,
+};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use tokio::io::AsyncWriteExt as _;
 use weft_dns::{DnsHandle, DnsServer, Zone};
-
-/// Where peers fetch a host's names, on its address in the network (so only
-/// through the tunnel).
-pub const RECORDS_PORT: u16 = 7945;
-
-/// DNS port of every network's responder.
-pub const DNS_PORT: u16 = 53;
 
 /// Largest records document accepted from a peer.
 pub const MAX_RECORDS_BYTES: usize = 1 << 20;

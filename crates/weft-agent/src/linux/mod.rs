@@ -169,7 +169,7 @@ fn host_view(
     links: &[weft_net::Link],
     addresses: &[weft_net::Address],
     routes: &[weft_net::Route],
-) -> crate::drift::HostView {
+) -> HostView {
     let names: std::collections::HashMap<u32, &str> =
         links.iter().map(|l| (l.index, l.name.as_str())).collect();
     let name_of = |index: u32| names.get(&index).map(|n| n.to_string());
@@ -177,11 +177,11 @@ fn host_view(
     for a in addresses {
         by_link.entry(a.index).or_default().push(a.addr);
     }
-    crate::drift::HostView {
+    HostView {
         links: links
             .iter()
             .map(|l| {
-                let view = crate::drift::LinkView {
+                let view = LinkView {
                     alias: l.alias.clone(),
                     up: l.up,
                     mtu: l.mtu,
@@ -368,11 +368,11 @@ impl Dataplane for LinuxDataplane {
         }
     }
 
-    fn set_dhcp(&self, plan: crate::vms::DhcpPlan) -> DpResult<()> {
+    fn set_dhcp(&self, plan: DhcpPlan) -> DpResult<()> {
         self.dhcp.set(plan)
     }
 
-    fn observe_host(&self) -> DpResult<crate::drift::HostView> {
+    fn observe_host(&self) -> DpResult<HostView> {
         let mut nl = self.host();
         let links = nl.links().map_err(err("list links"))?;
         let addresses = nl.addresses(None).map_err(err("list addresses"))?;
