@@ -11,9 +11,10 @@
 //!   data plane takes; `reconcile.rs` makes the kernel match the store at
 //!   start-up, and `repair.rs` keeps it so: a short periodic pass that
 //!   repairs only what `drift.rs` finds differs;
-//! - `dataplane.rs` is the seam to the kernel, `linux/` its real side and
-//!   `network_services.rs` each network's DNS responder and records
-//!   endpoint;
+//! - `dataplane/` is the seam to the kernel (the `Dataplane` trait and the
+//!   plans, host views and services it takes, depending on nothing else of
+//!   the agent), `linux/` its real side (with `linux/services.rs`, each
+//!   network's DNS responder and records endpoint);
 //! - `grpc/` parses requests into typed specs and answers them, `server.rs`
 //!   runs it all on a Unix socket (with `metrics.rs` beside it).
 //!
@@ -30,7 +31,6 @@ mod grpc;
 mod health;
 mod linux;
 mod metrics;
-mod network_services;
 mod networks;
 mod peers;
 mod plan;

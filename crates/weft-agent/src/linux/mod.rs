@@ -14,18 +14,22 @@
 //!
 //! `network.rs` makes the networks' interfaces (`vxlan.rs` a VXLAN
 //! network's VXLAN device and FDB), `attachment.rs` the workloads' veths,
-//! `tap.rs` the VMs' TAPs, `dhcp.rs` keeps the DHCP responders; this file
-//! picks the WireGuard backend and hands firewall and services to their
-//! owners.
+//! `tap.rs` the VMs' TAPs, `dhcp.rs` keeps the DHCP responders,
+//! `services.rs` each network's DNS responder and records endpoint; this
+//! file picks the WireGuard backend and hands firewall and services to
+//! their owners. Everything here imports only the seam (`dataplane/`) and
+//! lower crates.
 
 mod attachment;
 mod dhcp;
 mod network;
+mod services;
 mod tap;
 mod vxlan;
 
+pub use services::{NetworkServices, fetch_records};
+
 use crate::dataplane::*;
-use crate::network_services::NetworkServices;
 use ipnet::IpNet;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
