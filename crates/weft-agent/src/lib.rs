@@ -5,8 +5,8 @@
 //! - `agent.rs` holds the agent; its operations live one file per entity
 //!   (`networks.rs`, `peers.rs`, `attachments.rs`, `dns_names.rs`,
 //!   `status.rs`; `vxlan.rs` for VXLAN networks' settings and their
-//!   keyless peers, the VTEPs; `vms.rs` for a VM's NICs: TAPs, MACs, DHCP
-//!   leases): validate against the state, record, apply, undo the record
+//!   keyless peers, the VTEPs; `attachments/vms.rs` for a VM's NICs:
+//!   TAPs, MACs, DHCP leases): validate against the state, record, apply, undo the record
 //!   when the kernel refuses; `plan.rs` turns records into what the
 //!   data plane takes; `reconcile.rs` makes the kernel match the store at
 //!   start-up, and `repair.rs` keeps it so: a short periodic pass that
@@ -41,7 +41,6 @@ pub mod sd_notify;
 mod server;
 mod status;
 mod store;
-mod vms;
 mod vxlan;
 
 #[cfg(test)]

@@ -3,9 +3,12 @@
 //! order like a container's `eth<n>`, and answered by weft's DHCP
 //! responder. Everything else (the address, the record, routes, the
 //! firewall, DNS names) is what a namespace's attachment gets.
+//! `dhcp_plan` gathers every NIC's lease into the seam's `DhcpPlan`, which
+//! the data plane's responders answer. Tested through the agent as a
+//! whole, beside the other attachments' tests: `agent/tests/vms.rs`.
 
+use super::{AttachmentSpec, AttachmentView};
 use crate::agent::{Agent, Result};
-use crate::attachments::{AttachmentSpec, AttachmentView};
 use crate::dataplane::{Dataplane, DhcpPlan, VmNic};
 use crate::error::{Conflict, Existing};
 use crate::records::{AttachmentRecord, NetworkRecord};
