@@ -1,11 +1,15 @@
 //! Attaching workloads: address management (the IPAM), interface naming,
-//! and the checks and garbage collection a CNI runtime asks for.
+//! and the checks and garbage collection a CNI runtime asks for. A VM's
+//! NIC is an attachment too, with a TAP for its host side: `vms.rs`.
+
+mod vms;
+
+pub use vms::{MAX_QUEUES, VmNicSpec};
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::{AttachmentState, Dataplane};
 use crate::error::{AgentError, Conflict, Existing};
 use crate::records::{AttachmentRecord, NetworkRecord};
-use crate::vms::VmNicSpec;
 use ipnet::IpNet;
 use std::net::IpAddr;
 use weft_model::error::chain;

@@ -6,9 +6,10 @@
 //! under its recorded name, the peers of weft's own WireGuard devices and
 //! the flooding entries of its own VXLAN devices.
 
-use crate::dataplane::{AttachmentPlan, NetworkKind, NetworkPlan, TUNNEL_MTU, VxlanPlan};
+use crate::dataplane::{
+    AttachmentPlan, HostView, LinkView, NetworkKind, NetworkPlan, TUNNEL_MTU, VxlanPlan,
+};
 use ipnet::IpNet;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime};
@@ -23,35 +24,6 @@ use weft_wg::{DeviceInfo, PeerConfig, PeerInfo};
 /// endpoint is not drift. WireGuard re-keys every two minutes while traffic
 /// flows; a session older than this is idle or dead.
 pub const FRESH_HANDSHAKE: Duration = Duration::from_secs(180);
-
-/// One link of the host namespace as a drift check needs it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LinkView {
-    pub alias: Option<String>,
-    pub up: bool,
-    pub mtu: u32,
-    /// The name of the bridge (or other master) the link is a port of.
-    pub master: Option<String>,
-    pub addresses: Vec<IpNet>,
-}
-
-/// The host namespace's links and routes, read in one go per pass.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HostView {
-    /// By name.
-    pub links: BTreeMap<String, LinkView>,
-    /// Routes of the main table that name an output link: (destination,
-    /// link name).
-    pub routes: Vec<(IpNet, String)>,
-    /// The remote VTEPs each of weft's VXLAN devices floods to, by device.
-    pub fdb: BTreeMap<String, Vec<IpAddr>>,
-}
-
-impl HostView {
-    fn has_route(&self, dst: IpNet, dev: &str) -> bool {
-        self.routes.iter().any(|(d, l)| *d == dst && l == dev)
-    }
-}
 
 /// One thing that is not as weft made it.
 #[derive(Clone, Debug, PartialEq, Eq)]

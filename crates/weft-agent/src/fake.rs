@@ -2,7 +2,6 @@
 //! root: it records what exists and can be told to fail.
 
 use crate::dataplane::*;
-use crate::drift::{HostView, LinkView};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -39,7 +38,7 @@ pub struct FakeState {
     /// The host's addresses: address -> link.
     pub host_addresses: BTreeMap<IpAddr, String>,
     /// What the DHCP responders answer, by interface.
-    pub dhcp: crate::vms::DhcpPlan,
+    pub dhcp: DhcpPlan,
     /// Calls that changed something, of any kind.
     pub writes: usize,
     pub fail_ensure_network: bool,
@@ -340,7 +339,7 @@ impl Dataplane for FakeDataplane {
         Ok(())
     }
 
-    fn set_dhcp(&self, plan: crate::vms::DhcpPlan) -> DpResult<()> {
+    fn set_dhcp(&self, plan: DhcpPlan) -> DpResult<()> {
         let mut s = self.lock();
         if s.dhcp != plan {
             s.writes += 1;

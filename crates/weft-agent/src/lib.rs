@@ -5,15 +5,16 @@
 //! - `agent.rs` holds the agent; its operations live one file per entity
 //!   (`networks.rs`, `peers.rs`, `attachments.rs`, `dns_names.rs`,
 //!   `status.rs`; `vxlan.rs` for VXLAN networks' settings and their
-//!   keyless peers, the VTEPs; `vms.rs` for a VM's NICs: TAPs, MACs, DHCP
-//!   leases): validate against the state, record, apply, undo the record
+//!   keyless peers, the VTEPs; `attachments/vms.rs` for a VM's NICs:
+//!   TAPs, MACs, DHCP leases): validate against the state, record, apply, undo the record
 //!   when the kernel refuses; `plan.rs` turns records into what the
 //!   data plane takes; `reconcile.rs` makes the kernel match the store at
 //!   start-up, and `repair.rs` keeps it so: a short periodic pass that
 //!   repairs only what `drift.rs` finds differs;
-//! - `dataplane.rs` is the seam to the kernel, `linux/` its real side and
-//!   `network_services.rs` each network's DNS responder and records
-//!   endpoint;
+//! - `dataplane/` is the seam to the kernel (the `Dataplane` trait and the
+//!   plans, host views and services it takes, depending on nothing else of
+//!   the agent), `linux/` its real side (with `linux/services.rs`, each
+//!   network's DNS responder and records endpoint);
 //! - `grpc/` parses requests into typed specs and answers them, `server.rs`
 //!   runs it all on a Unix socket (with `metrics.rs` beside it).
 //!
@@ -30,7 +31,6 @@ mod grpc;
 mod health;
 mod linux;
 mod metrics;
-mod network_services;
 mod networks;
 mod peers;
 mod plan;
@@ -41,7 +41,6 @@ pub mod sd_notify;
 mod server;
 mod status;
 mod store;
-mod vms;
 mod vxlan;
 
 #[cfg(test)]

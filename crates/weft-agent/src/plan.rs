@@ -4,9 +4,9 @@
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::{
-    AttachmentPlan, Dataplane, NetworkKind, NetworkPlan, Records, ServicesPlan,
+    AttachmentPlan, DNS_PORT, Dataplane, NetworkKind, NetworkPlan, RECORDS_PORT, Records,
+    ServicesPlan,
 };
-use crate::network_services::{DNS_PORT, RECORDS_PORT};
 use crate::peers::Endpoint;
 use crate::records::{AttachmentRecord, NetworkRecord, PeerRecord, Underlay};
 use ipnet::IpNet;

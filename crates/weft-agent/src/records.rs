@@ -1,10 +1,10 @@
 //! What the agent keeps: the records of networks, peers and attachments as
 //! the store holds them and the rest of the agent reads them.
 
+use crate::dataplane::{BRIDGE_MTU, TUNNEL_MTU, VmNic};
 use ipnet::IpNet;
 use std::net::IpAddr;
 use weft_model::{Mode, PrivateKey, PublicKey, naming};
-
 use weft_net::NetnsId;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -50,8 +50,8 @@ impl NetworkRecord {
     pub fn mtu(&self) -> u32 {
         match (&self.vxlan, self.mode) {
             (Some(v), _) => v.mtu,
-            (None, Mode::Wireguard) => crate::dataplane::TUNNEL_MTU,
-            (None, _) => crate::dataplane::BRIDGE_MTU,
+            (None, Mode::Wireguard) => TUNNEL_MTU,
+            (None, _) => BRIDGE_MTU,
         }
     }
 }
@@ -135,20 +135,4 @@ impl AttachmentRecord {
     pub fn is_vm(&self) -> bool {
         self.vm.is_some()
     }
-}
-
-/// What a VM's NIC adds to its attachment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct VmNic {
-    /// The guest NIC's MAC, derived from the VM id and the NIC's number
-    /// (see `weft_model::naming::vm_mac`) and recorded, so a salt taken on
-    /// a collision stays.
-    pub mac: [u8; 6],
-    /// Queue pairs; more than one makes the TAP multi-queue.
-    pub queues: u16,
-}
-
-impl VmNic {
-    /// The namespace identity a VM's record carries: none.
-    pub const NO_NETNS: NetnsId = NetnsId { dev: 0, ino: 0 };
 }

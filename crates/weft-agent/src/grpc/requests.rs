@@ -2,14 +2,13 @@
 //! without the agent's state is checked here, once, and every error names
 //! the field; the agent's methods keep the checks that need its state.
 
-use crate::attachments::AttachmentSpec;
+use crate::attachments::{AttachmentSpec, MAX_QUEUES, VmNicSpec};
 use crate::dataplane::Records;
 use crate::dns_names::NamesSpec;
 use crate::error::AgentError;
 use crate::networks::{KindSpec, NetworkSpec, VxlanSpec};
 use crate::peers::{Endpoint, PeerSpec};
 use crate::records::Underlay;
-use crate::vms::{MAX_QUEUES, VmNicSpec};
 use crate::vxlan::VtepSpec;
 use ipnet::IpNet;
 use std::net::IpAddr;

@@ -1,8 +1,7 @@
 //! The host's DHCP responders: one per interface with VMs behind it (a
 //! routed network's TAP, or a bridge), kept as the agent's records say.
 
-use crate::dataplane::{DataplaneError, DpResult};
-use crate::vms::DhcpPlan;
+use crate::dataplane::{DataplaneError, DhcpPlan, DpResult};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 use weft_dhcp::Responder;

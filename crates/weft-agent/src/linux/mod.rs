@@ -14,18 +14,22 @@
 //!
 //! `network.rs` makes the networks' interfaces (`vxlan.rs` a VXLAN
 //! network's VXLAN device and FDB), `attachment.rs` the workloads' veths,
-//! `tap.rs` the VMs' TAPs, `dhcp.rs` keeps the DHCP responders; this file
-//! picks the WireGuard backend and hands firewall and services to their
-//! owners.
+//! `tap.rs` the VMs' TAPs, `dhcp.rs` keeps the DHCP responders,
+//! `services.rs` each network's DNS responder and records endpoint; this
+//! file picks the WireGuard backend and hands firewall and services to
+//! their owners. Everything here imports only the seam (`dataplane/`) and
+//! lower crates.
 
 mod attachment;
 mod dhcp;
 mod network;
+mod services;
 mod tap;
 mod vxlan;
 
+pub use services::{NetworkServices, fetch_records};
+
 use crate::dataplane::*;
-use crate::network_services::NetworkServices;
 use ipnet::IpNet;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -169,7 +173,7 @@ fn host_view(
     links: &[weft_net::Link],
     addresses: &[weft_net::Address],
     routes: &[weft_net::Route],
-) -> crate::drift::HostView {
+) -> HostView {
     let names: std::collections::HashMap<u32, &str> =
         links.iter().map(|l| (l.index, l.name.as_str())).collect();
     let name_of = |index: u32| names.get(&index).map(|n| n.to_string());
@@ -177,11 +181,11 @@ fn host_view(
     for a in addresses {
         by_link.entry(a.index).or_default().push(a.addr);
     }
-    crate::drift::HostView {
+    HostView {
         links: links
             .iter()
             .map(|l| {
-                let view = crate::drift::LinkView {
+                let view = LinkView {
                     alias: l.alias.clone(),
                     up: l.up,
                     mtu: l.mtu,
@@ -368,11 +372,11 @@ impl Dataplane for LinuxDataplane {
         }
     }
 
-    fn set_dhcp(&self, plan: crate::vms::DhcpPlan) -> DpResult<()> {
+    fn set_dhcp(&self, plan: DhcpPlan) -> DpResult<()> {
         self.dhcp.set(plan)
     }
 
-    fn observe_host(&self) -> DpResult<crate::drift::HostView> {
+    fn observe_host(&self) -> DpResult<HostView> {
         let mut nl = self.host();
         let links = nl.links().map_err(err("list links"))?;
         let addresses = nl.addresses(None).map_err(err("list addresses"))?;

@@ -2,7 +2,8 @@
 //! address and interfaces.
 
 use super::{Result, Store, corrupt, parse};
-use crate::records::{AttachmentRecord, VmNic};
+use crate::dataplane::VmNic;
+use crate::records::AttachmentRecord;
 use rusqlite::params;
 use std::collections::BTreeSet;
 use std::net::IpAddr;

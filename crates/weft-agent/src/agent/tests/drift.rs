@@ -3,8 +3,8 @@
 //! drift, no writes.
 
 use super::*;
-use crate::dataplane::{Dataplane, NetworkPlan};
-use crate::drift::{Drift, HostView, network_drift};
+use crate::dataplane::{Dataplane, HostView, NetworkPlan};
+use crate::drift::{Drift, network_drift};
 use std::time::{Duration, SystemTime};
 use weft_wg::PeerConfig;
 

@@ -162,8 +162,8 @@ fn vm_nics_round_trip_and_their_macs_are_unique_per_network() {
     store.insert_network(&net("red", 1, 51821)).unwrap();
     let vm = |network: &str, id: &str, ip: &str, tap: &str, mac: u8| AttachmentRecord {
         netns: String::new(),
-        netns_id: crate::records::VmNic::NO_NETNS,
-        vm: Some(crate::records::VmNic {
+        netns_id: crate::dataplane::VmNic::NO_NETNS,
+        vm: Some(crate::dataplane::VmNic {
             mac: [0x02, 0, 0, 0, 0, mac],
             queues: 4,
         }),

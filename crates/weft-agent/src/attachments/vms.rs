@@ -3,13 +3,15 @@
 //! order like a container's `eth<n>`, and answered by weft's DHCP
 //! responder. Everything else (the address, the record, routes, the
 //! firewall, DNS names) is what a namespace's attachment gets.
+//! `dhcp_plan` gathers every NIC's lease into the seam's `DhcpPlan`, which
+//! the data plane's responders answer. Tested through the agent as a
+//! whole, beside the other attachments' tests: `agent/tests/vms.rs`.
 
+use super::{AttachmentSpec, AttachmentView};
 use crate::agent::{Agent, Result};
-use crate::attachments::{AttachmentSpec, AttachmentView};
-use crate::dataplane::Dataplane;
+use crate::dataplane::{Dataplane, DhcpPlan, VmNic};
 use crate::error::{Conflict, Existing};
-use crate::records::{AttachmentRecord, NetworkRecord, VmNic};
-use std::collections::BTreeMap;
+use crate::records::{AttachmentRecord, NetworkRecord};
 use std::net::IpAddr;
 use weft_dhcp::Lease;
 use weft_model::names::{Ifname, WorkloadName};
@@ -27,10 +29,6 @@ pub struct VmNicSpec {
     /// Queue pairs, 1..=[`MAX_QUEUES`].
     pub queues: u16,
 }
-
-/// Which DHCP responder answers which leases: by interface (a routed
-/// network's TAP, or a bridge with VMs on it).
-pub type DhcpPlan = BTreeMap<String, Vec<Lease>>;
 
 /// The prefix every workload link of the network starts with: the
 /// firewall knows the network's TAPs and veths by it.

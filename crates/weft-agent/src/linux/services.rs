@@ -3,20 +3,24 @@
 //! fetch this host's names (TCP port [`RECORDS_PORT`], one JSON document per
 //! connection). Both run on the agent's async runtime; the agent's
 //! synchronous core drives them through [`NetworkServices`].
+//!
+//! Why under `linux/`: binding sockets on the host's address in a network
+//! is the real data plane's work, reached through the seam's
+//! `ensure_services`/`set_records` like the links are (the fake keeps only
+//! the plans), so it depends on the seam's types alone and never the other
+//! way round. `server.rs` makes it (it needs the runtime) and hands it to
+//! [`super::LinuxDataplane`]; it also fetches peers' names with
+//! [`fetch_records`], kept here beside the endpoint that serves them so the
+//! document's format and size limit live in one file.
 
-use crate::dataplane::{DataplaneError, DpResult, LOCAL_SOURCE, Records, ServicesPlan};
+use crate::dataplane::{
+    DNS_PORT, DataplaneError, DpResult, LOCAL_SOURCE, RECORDS_PORT, Records, ServicesPlan,
+};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use tokio::io::AsyncWriteExt as _;
 use weft_dns::{DnsHandle, DnsServer, Zone};
-
-/// Where peers fetch a host's names, on its address in the network (so only
-/// through the tunnel).
-pub const RECORDS_PORT: u16 = 7945;
-
-/// DNS port of every network's responder.
-pub const DNS_PORT: u16 = 53;
 
 /// Largest records document accepted from a peer.
 pub const MAX_RECORDS_BYTES: usize = 1 << 20;
