@@ -1,79 +1,17 @@
 //! `weft`: the agent, the CLI that drives it, and the CNI plugin, in one
-//! binary. `main` parses, dispatches and reports; each subcommand lives
-//! in `commands/`.
+//! binary. `main` parses (the command line is defined in `cli.rs`),
+//! dispatches and reports; each subcommand lives in `commands/`.
 
+mod cli;
 mod client;
 mod commands;
 mod mesh;
 mod output;
 mod unix_http;
 
-use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use clap::Parser as _;
+use cli::{Cli, Command};
 use std::process::ExitCode;
-
-#[derive(Parser)]
-#[command(
-    name = "weft",
-    version,
-    about = "Flat, encrypted, isolated networks for containers, VMs and processes on many hosts",
-    long_about = "weft gives workloads on many Linux hosts flat, WireGuard-encrypted networks.\n\
-                  Run `weft agent` on each host; the other commands talk to it over its Unix socket."
-)]
-struct Cli {
-    /// The agent's API socket.
-    #[arg(long, global = true, env = "WEFT_SOCKET", default_value = weft_agent::DEFAULT_SOCKET)]
-    socket: PathBuf,
-    /// Output format: tables for people, JSON for scripts.
-    #[arg(long, short = 'o', global = true, value_enum, default_value_t = output::Format::Table)]
-    output: output::Format,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the per-host agent (as root).
-    Agent(commands::agent::Args),
-    /// Create, list and remove networks.
-    #[command(subcommand)]
-    Network(commands::network::Command),
-    /// Add and remove WireGuard peers (other hosts) of a network.
-    #[command(subcommand)]
-    Peer(commands::peer::Command),
-    /// Attach a workload (a network namespace, or a VM with --vm) to a network.
-    Attach(commands::attach::AttachArgs),
-    /// Detach a workload from a network. Detaching an unknown workload succeeds.
-    Detach(commands::attach::DetachArgs),
-    /// List attachments.
-    Attachments(commands::attach::ListArgs),
-    /// Live state of networks and their peers, read from the data plane.
-    Status(commands::status::Args),
-    /// DNS names given to a network by an outside source.
-    #[command(subcommand)]
-    Names(commands::names::Command),
-    /// Bring up a whole mesh from one file: lab hosts on this machine, this
-    /// machine's agent, or hosts over SSH; keys, blocks, peers, services, DNS.
-    Up(commands::up::UpArgs),
-    /// Remove everything `weft up FILE` made.
-    Down(commands::up::Args),
-    /// Run a command inside a mesh's lab host or service: `weft exec web -- ping db`.
-    Exec(commands::exec::Args),
-    #[command(hide = true, name = "service-run")]
-    ServiceRun(commands::service::RunArgs),
-    #[command(hide = true, name = "service-stop")]
-    ServiceStop(commands::service::DirArgs),
-    #[command(hide = true, name = "service-status")]
-    ServiceStatus(commands::service::DirArgs),
-    /// A VM's NICs as its hypervisor or guest takes them.
-    #[command(subcommand)]
-    Vm(commands::vm::Command),
-    /// Generate WireGuard keys.
-    #[command(subcommand)]
-    Key(commands::key::Command),
-    /// The optional control plane: serve it, manage tenants and enrollment tokens.
-    Control(commands::control::Args),
-}
 
 fn main() -> ExitCode {
     // Runtimes run CNI plugins with CNI_COMMAND set and the config on stdin.
@@ -103,6 +41,8 @@ fn main() -> ExitCode {
         Command::ServiceRun(args) => commands::service::run(args),
         Command::ServiceStop(args) => commands::service::stop(args),
         Command::ServiceStatus(args) => commands::service::status(args),
+        Command::Completions(args) => commands::completions::exec(args),
+        Command::Man(args) => commands::man::exec(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

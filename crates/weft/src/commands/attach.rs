@@ -9,6 +9,7 @@ use weft_proto::agent as pb;
 
 #[derive(clap::Args)]
 pub struct AttachArgs {
+    /// The network to attach the workload to.
     network: String,
     /// The workload's network namespace, e.g. /run/netns/c1 or /proc/PID/ns/net.
     #[arg(long, required_unless_present = "vm", conflicts_with = "vm")]
@@ -23,25 +24,32 @@ pub struct AttachArgs {
     vm: Option<String>,
     /// The TAP's name instead of the derived one (VMs; it must start like the
     /// network's: w<index>- routed, fn- on a bridge).
-    #[arg(long, requires = "vm", default_value = "")]
+    #[arg(long, requires = "vm", default_value = "", hide_default_value = true)]
     tap: String,
     /// Queue pairs of the VM's NIC; more than 1 makes a multi-queue TAP.
     #[arg(long, requires = "vm", default_value_t = 1)]
     queues: u32,
     /// The workload's name (a DNS label).
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", hide_default_value = true)]
     name: String,
     /// Interface name inside the namespace (default eth0, eth1, … in attach order).
-    #[arg(long, default_value = "", conflicts_with = "vm")]
+    #[arg(
+        long,
+        default_value = "",
+        hide_default_value = true,
+        conflicts_with = "vm"
+    )]
     ifname: String,
     /// Address to use (default: the next free one of this host's block).
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", hide_default_value = true)]
     ip: String,
 }
 
 #[derive(clap::Args)]
 pub struct DetachArgs {
+    /// The network to detach the workload from.
     network: String,
+    /// The workload's id (a VM's id for a VM), as given to `weft attach`.
     #[arg(long)]
     id: String,
 }

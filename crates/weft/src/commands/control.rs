@@ -95,19 +95,29 @@ fn parse_rate(text: &str) -> Result<(f64, u32), String> {
 #[derive(clap::Subcommand)]
 enum TenantCommand {
     /// Create a tenant and print its API key (shown this once).
-    Create { name: String },
+    Create {
+        /// The tenant's name.
+        name: String,
+    },
     /// List tenants and their API keys (ids only).
     Ls,
     /// Add an API key to a tenant and print it (shown this once).
-    AddKey { tenant: String },
+    AddKey {
+        /// The tenant's name.
+        tenant: String,
+    },
     /// Revoke an API key, by its id (`wak_<id>_…`).
-    RevokeKey { key_id: String },
+    RevokeKey {
+        /// The key's id: the part between `wak_` and the next `_`.
+        key_id: String,
+    },
 }
 
 #[derive(clap::Subcommand)]
 enum TokenCommand {
     /// Make an enrollment token for a tenant's hosts (shown this once).
     Create {
+        /// The tenant whose hosts enroll with it.
         #[arg(long)]
         tenant: String,
         /// How long it may be redeemed: 90s, 30m, 1h, 7d.

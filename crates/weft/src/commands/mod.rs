@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 pub mod agent;
 pub mod attach;
+pub mod completions;
 pub mod control;
 pub mod exec;
 pub mod key;
+pub mod man;
 pub mod names;
 pub mod network;
 pub mod peer;

@@ -12,7 +12,10 @@ use weft_proto::agent as pb;
 pub enum Command {
     /// Replace the names SOURCE gives NETWORK: NAME=IP[,IP…] each.
     Set {
+        /// The network whose DNS zone gets the names.
         network: String,
+        /// Who gives the names (a word of your choice, e.g. `consul`; `weft
+        /// up` uses `mesh`): each source's names are replaced on their own.
         #[arg(long)]
         source: String,
         /// NAME=IP[,IP…]; none clears the source.
@@ -20,7 +23,9 @@ pub enum Command {
     },
     /// Show the names SOURCE gives NETWORK.
     Get {
+        /// The network whose names are shown.
         network: String,
+        /// The source whose names are shown.
         #[arg(long)]
         source: String,
     },

@@ -10,22 +10,24 @@ use weft_proto::agent as pb;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Create a network on this host. `wireguard` (default): a WireGuard
-    /// interface (wg0, wg1, …), its key pair, listen port and this host's
-    /// address (its block's first). `bridge`: a Linux bridge (weft-br0, …)
-    /// with the gateway address, for one host. `vxlan`: one L2 segment
-    /// across hosts — a bridge (weft-vbr0, …) with the network's gateway
-    /// (the subnet's last address, the same on every host) and this host's
-    /// address, and a VXLAN device (weft-vx0, …) on it; add the other hosts
-    /// with `weft peer add NAME --endpoint IP`.
+    /// Create a network on this host.
+    ///
+    /// `wireguard` (default): a WireGuard interface (wg0, wg1, …), its key
+    /// pair, listen port and this host's address (its block's first). `bridge`:
+    /// a Linux bridge (weft-br0, …) with the gateway address, for one host.
+    /// `vxlan`: one L2 segment across hosts — a bridge (weft-vbr0, …) with the
+    /// network's gateway (the subnet's last address, the same on every host)
+    /// and this host's address, and a VXLAN device (weft-vx0, …) on it; add the
+    /// other hosts with `weft peer add NAME --endpoint IP`.
     Create {
+        /// The network's name, as every other command and host calls it.
         name: String,
         /// The whole network, e.g. 10.42.0.0/16.
         #[arg(long)]
         subnet: String,
         /// This host's block of the subnet, e.g. 10.42.1.0/24 (default: the
         /// subnet's first /24; a bridge uses the whole subnet).
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", hide_default_value = true)]
         block: String,
         /// wireguard, bridge or vxlan.
         #[arg(long, default_value = "wireguard")]
@@ -34,10 +36,10 @@ pub enum Command {
         #[arg(long)]
         internal: bool,
         /// DNS domain of the network's names (default mesh.local).
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", hide_default_value = true)]
         domain: String,
         /// WireGuard UDP port (default: the first free one from 51820).
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, hide_default_value = true)]
         listen_port: u32,
         /// Use this private key (base64, mode 0600) instead of generating one.
         #[arg(long)]
@@ -49,6 +51,7 @@ pub enum Command {
     Ls,
     /// Remove a network and its interface.
     Rm {
+        /// The network to remove.
         name: String,
         /// Detach every workload still attached first.
         #[arg(long)]
@@ -60,25 +63,30 @@ pub enum Command {
 #[derive(clap::Args)]
 pub struct VxlanArgs {
     /// VXLAN network identifier, 1–16777215 (required for vxlan).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     vni: u32,
     /// VXLAN UDP port (default 4789).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     port: u32,
     /// MTU of the network (default: the underlay's minus 50 — 1450, or 1370
     /// over a WireGuard network).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     mtu: u32,
     /// This host's tunnel endpoint address.
-    #[arg(long, default_value = "", conflicts_with_all = ["underlay", "over"])]
+    #[arg(long, default_value = "", hide_default_value = true, conflicts_with_all = ["underlay", "over"])]
     local: String,
     /// The interface tunnel packets leave through.
-    #[arg(long, default_value = "", conflicts_with = "over")]
+    #[arg(
+        long,
+        default_value = "",
+        hide_default_value = true,
+        conflicts_with = "over"
+    )]
     underlay: String,
     /// Carry the segment inside this WireGuard network of this host: the
     /// tunnel endpoints are the hosts' addresses on it, so every frame is
     /// encrypted.
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", hide_default_value = true)]
     over: String,
 }
 

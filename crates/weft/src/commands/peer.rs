@@ -8,13 +8,16 @@ use weft_proto::agent as pb;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Add a peer, or replace the one with this public key. On a VXLAN
-    /// network a peer has no key: `--endpoint IP` is its tunnel endpoint (an
-    /// FDB entry), and `--allowed-ips` its block, where it is probed.
+    /// Add a peer, or replace the one with this public key.
+    ///
+    /// On a VXLAN network a peer has no key: `--endpoint IP` is its tunnel
+    /// endpoint (an FDB entry), and `--allowed-ips` its block, where it is
+    /// probed.
     Add {
+        /// The network the peer joins.
         network: String,
         /// The peer's public key (base64); none for a VXLAN network's peer.
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", hide_default_value = true)]
         public_key: String,
         /// Where the peer listens: HOST:PORT (IPv6 as [ADDR]:PORT); on a
         /// VXLAN network its tunnel endpoint's IP address.
@@ -29,13 +32,29 @@ pub enum Command {
         keepalive: u32,
     },
     /// List a network's peers as configured (`weft status` shows them live).
-    Ls { network: String },
+    Ls {
+        /// The network whose peers are listed.
+        network: String,
+    },
     /// Remove a peer: by its key, or on a VXLAN network by its endpoint.
     Rm {
+        /// The network the peer leaves.
         network: String,
-        #[arg(long, default_value = "", required_unless_present = "endpoint")]
+        /// The peer's public key (base64).
+        #[arg(
+            long,
+            default_value = "",
+            hide_default_value = true,
+            required_unless_present = "endpoint"
+        )]
         public_key: String,
-        #[arg(long, default_value = "", conflicts_with = "public_key")]
+        /// A VXLAN network's peer: its tunnel endpoint's IP address.
+        #[arg(
+            long,
+            default_value = "",
+            hide_default_value = true,
+            conflicts_with = "public_key"
+        )]
         endpoint: String,
     },
 }

@@ -24,10 +24,14 @@ use weft_mesh::Runtime;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
+    /// The service's directory, where its state is recorded.
     #[arg(long)]
     dir: PathBuf,
+    /// The service's name in the mesh file.
     #[arg(long)]
     name: String,
+    /// What the service was started from (its plan's fingerprint), so
+    /// `weft up` sees when it must be restarted.
     #[arg(long)]
     fingerprint: String,
     /// The service's own network namespace (a name under /run/netns).
@@ -40,6 +44,7 @@ pub struct RunArgs {
     /// socket it serves, and the requests (JSON list) to send once it does.
     #[arg(long, requires = "api_requests")]
     api_sock: Option<PathBuf>,
+    /// The requests to send over --api-sock (a JSON list).
     #[arg(long, requires = "api_sock")]
     api_requests: Option<String>,
     /// A container from an image: the runtime that runs it.
@@ -71,6 +76,8 @@ fn parse_runtime(text: &str) -> Result<Runtime, String> {
 
 #[derive(clap::Args)]
 pub struct DirArgs {
+    /// The directory of a service (`service-stop`), or of a host's
+    /// services (`service-status`).
     #[arg(long)]
     dir: PathBuf,
 }

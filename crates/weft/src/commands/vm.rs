@@ -12,10 +12,11 @@ use weft_proto::agent as pb;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Print the NIC configuration of a VM's attachments, in order: the
-    /// hypervisor's arguments (Cloud Hypervisor `--net`, QEMU `-netdev` /
-    /// `-device`) or requests (Firecracker `PUT /network-interfaces/…`),
-    /// or the guest's own (`ip=`, cloud-init) for images without DHCP.
+    /// Print the NIC configuration of a VM's attachments, in order.
+    ///
+    /// The hypervisor's arguments (Cloud Hypervisor `--net`, QEMU `-netdev` /
+    /// `-device`) or requests (Firecracker `PUT /network-interfaces/…`), or the
+    /// guest's own (`ip=`, cloud-init) for images without DHCP.
     Config(ConfigArgs),
 }
 
@@ -23,6 +24,8 @@ pub enum Command {
 pub struct ConfigArgs {
     /// The VM's id, as given to `weft attach --vm`.
     id: String,
+    /// The hypervisor whose arguments to print: cloud-hypervisor, qemu or
+    /// firecracker.
     #[arg(long, value_parser = parse_hypervisor)]
     hypervisor: Option<Hypervisor>,
     /// The guest's configuration instead: the kernel's `ip=` argument, or a

@@ -200,8 +200,13 @@ pub fn preflight(
         {
             log(host.name(), &format!("pull {image} ({rt})"));
             if let Err(e) = host.sh(&format!("{rt} pull -q {image_q} >/dev/null")) {
-                let why = format!("{e:#}");
-                let why = why.lines().last().unwrap_or_default().to_string();
+                let why = match local_image_hint(image, rt) {
+                    Some(hint) => hint,
+                    None => {
+                        let why = format!("{e:#}");
+                        why.lines().last().unwrap_or_default().to_string()
+                    }
+                };
                 bail!(
                     "{}: image {image:?} is not on host {} and cannot be pulled: {why}",
                     at("image"),
@@ -212,6 +217,31 @@ pub fn preflight(
         runtimes.insert(svc.name.to_string(), runtime);
     }
     Ok(runtimes)
+}
+
+/// The image of examples/lab.yaml's `www` service, which `scripts/demo`
+/// runs: built from busybox-static by `scripts/demo-image`.
+const DEMO_IMAGE: &str = "localhost/weft-demo:latest";
+
+/// Why `image`, missing on a host, cannot be pulled when it names no
+/// registry: `localhost/` is where images built, imported or loaded on the
+/// machine itself are kept, so a pull can only fail (and the runtime's own
+/// reason, a refused connection to a registry at localhost, would
+/// mislead). `None` for other images: the runtime's reason is the one.
+fn local_image_hint(image: &str, runtime: &str) -> Option<String> {
+    if !image.starts_with("localhost/") {
+        return None;
+    }
+    let mut hint = format!(
+        "localhost/ images are made on their host: {runtime} build, import or load it there first"
+    );
+    if image == DEMO_IMAGE {
+        hint.push_str(
+            " (this is examples/lab.yaml's image: scripts/demo-image in weft's source tree \
+             makes it, and scripts/demo runs that)",
+        );
+    }
+    Some(hint)
 }
 
 // --- On the service's host ---

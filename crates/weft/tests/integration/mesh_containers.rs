@@ -272,7 +272,8 @@ fn container_input_the_host_cannot_run_is_refused_before_any_change() {
     let cases = [
         (
             "{name: web, host: h1, kind: container, image: 'localhost/no-such-image:1', networks: [blue]}",
-            "service web (services[1].image): image \"localhost/no-such-image:1\" is not on host h1 and cannot be pulled: ",
+            "service web (services[1].image): image \"localhost/no-such-image:1\" is not on host h1 and cannot be pulled: \
+             localhost/ images are made on their host: podman build, import or load it there first",
         ),
         (
             "{name: web, host: h1, kind: container, image: 'localhost/weft-test-bb:latest', runtime: docker, networks: [blue]}",

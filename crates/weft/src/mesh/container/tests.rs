@@ -1,4 +1,5 @@
 use super::*;
+use std::path::Path;
 
 fn plan(services: &str) -> Plan {
     let text = format!(
@@ -87,6 +88,7 @@ fn states_read_from_the_runtime() {
 /// A host that answers the checks from a script: which runtimes are
 /// installed, which paths exist, which images it has or can pull.
 struct Fake {
+    name: &'static str,
     installed: &'static str,
     paths: &'static [&'static str],
     images: &'static [&'static str],
@@ -94,7 +96,7 @@ struct Fake {
 
 impl HostConn for Fake {
     fn name(&self) -> &str {
-        "h1"
+        self.name
     }
     fn weft(&self, _args: &[&str]) -> Result<String> {
         unreachable!("the checks do not ask the agent")
@@ -150,6 +152,7 @@ fn check(services: &str, host: Fake) -> (Result<BTreeMap<String, Runtime>>, Vec<
 
 fn fake(installed: &'static str, images: &'static [&'static str]) -> Fake {
     Fake {
+        name: "h1",
         installed,
         paths: &["/srv"],
         images,
@@ -184,18 +187,65 @@ fn missing_volumes_and_images_name_the_service_and_key() {
         got.unwrap_err().to_string(),
         "service web (services[0].volumes[1]): /gone does not exist on host h1"
     );
-    let svc =
-        "  - {name: web, host: h1, kind: container, image: localhost/none, networks: [blue]}\n";
+    let svc = "  - {name: web, host: h1, kind: container, image: registry.example/none, networks: [blue]}\n";
     let (got, pulled) = check(svc, fake("podman\n", &[]));
     assert_eq!(
         got.unwrap_err().to_string(),
-        "service web (services[0].image): image \"localhost/none\" is not on host h1 and cannot be pulled: \
+        "service web (services[0].image): image \"registry.example/none\" is not on host h1 and cannot be pulled: \
          h1: Error: initializing source docker://x: connection refused"
     );
     assert_eq!(
         pulled,
-        ["pull localhost/none (podman)"],
+        ["pull registry.example/none (podman)"],
         "the pull is shown"
+    );
+}
+
+#[test]
+fn a_missing_localhost_image_is_said_to_be_made_on_its_host() {
+    let svc =
+        "  - {name: web, host: h1, kind: container, image: localhost/none, networks: [blue]}\n";
+    let (got, pulled) = check(svc, fake("docker\n", &[]));
+    assert_eq!(
+        got.unwrap_err().to_string(),
+        "service web (services[0].image): image \"localhost/none\" is not on host h1 and cannot be pulled: \
+         localhost/ images are made on their host: docker build, import or load it there first"
+    );
+    assert_eq!(pulled, ["pull localhost/none (docker)"], "still tried");
+}
+
+/// `weft up examples/lab.yaml` by hand, before `scripts/demo` made its
+/// image: the checks stop it before anything changes, saying which image
+/// is missing where and what makes it.
+#[test]
+fn the_lab_examples_missing_image_says_what_makes_it() {
+    let mesh = Mesh {
+        file: weft_mesh::ValidMesh::parse(include_str!("../../../../../examples/lab.yaml"))
+            .unwrap_or_else(|e| panic!("{e}")),
+        dir: "/nonexistent".into(),
+    };
+    let hosts: Vec<Box<dyn HostConn>> = ["h1", "h2", "h3"]
+        .into_iter()
+        .map(|name| -> Box<dyn HostConn> {
+            Box::new(Fake {
+                name,
+                ..fake("podman\n", &[])
+            })
+        })
+        .collect();
+    let got = preflight(&mesh, &hosts, &mut |_, _| {}).unwrap_err();
+    assert_eq!(
+        got.to_string(),
+        "service www (services[2].image): image \"localhost/weft-demo:latest\" is not on host h3 \
+         and cannot be pulled: localhost/ images are made on their host: podman build, import or \
+         load it there first (this is examples/lab.yaml's image: scripts/demo-image in weft's \
+         source tree makes it, and scripts/demo runs that)"
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/demo-image");
+    let script = std::fs::read_to_string(&script).unwrap_or_else(|e| panic!("{script:?}: {e}"));
+    assert!(
+        script.contains(DEMO_IMAGE),
+        "scripts/demo-image makes another image"
     );
 }
 
