@@ -46,6 +46,7 @@ pub struct FakeState {
     pub fail_create_attachment: bool,
     pub fail_set_peers: bool,
     pub fail_set_fdb: bool,
+    pub fail_firewall: bool,
 }
 
 #[derive(Default)]
@@ -350,6 +351,9 @@ impl Dataplane for FakeDataplane {
 
     fn apply_firewall(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<bool> {
         let mut s = self.lock();
+        if s.fail_firewall {
+            return Err(fail("apply the firewall"));
+        }
         if s.firewall == networks {
             return Ok(false);
         }

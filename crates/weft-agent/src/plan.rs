@@ -131,7 +131,10 @@ impl<D: Dataplane> Agent<D> {
     /// or its bridge (whose workload ports, veths and TAPs, are pinned to
     /// their MAC and address; on a VXLAN network ARP for the gateway stays
     /// off its VXLAN device). An internal WireGuard network that carries
-    /// VXLAN networks lets their port through to this host.
+    /// VXLAN networks lets their port through to this host. A VXLAN
+    /// network takes its VXLAN packets only from its VTEPs, and when it
+    /// runs over a WireGuard network only through that network's
+    /// interface.
     pub(crate) fn firewall_rules(&self) -> Result<Vec<weft_firewall::NetworkRules>> {
         use weft_firewall::IfMatch;
         let attachments = self.store.attachments()?;
@@ -171,33 +174,63 @@ impl<D: Dataplane> Agent<D> {
             ports.dedup();
             ports
         };
-        Ok(networks
+        let vxlan_sources = |net: &NetworkRecord| -> Result<Option<weft_firewall::VxlanSources>> {
+            let Some(vx) = &net.vxlan else {
+                return Ok(None);
+            };
+            // A network that carries another cannot be removed, so the
+            // carrier is among `networks`; not finding it is an error.
+            let over = match &vx.underlay {
+                Underlay::Over(carrier) => {
+                    Some(match networks.iter().find(|n| &n.name == carrier) {
+                        Some(n) => n.ifname(),
+                        None => self.network_record(carrier)?.ifname(),
+                    })
+                }
+                Underlay::Routed | Underlay::Local(_) | Underlay::Device(_) => None,
+            };
+            Ok(Some(weft_firewall::VxlanSources {
+                vni: vx.vni,
+                port: vx.port,
+                over,
+                vteps: self
+                    .store
+                    .vteps(&net.name)?
+                    .iter()
+                    .map(|v| v.address)
+                    .collect(),
+            }))
+        };
+        networks
             .iter()
-            .map(|n| weft_firewall::NetworkRules {
-                name: n.name.clone(),
-                subnets: vec![n.subnet],
-                interfaces: match n.mode {
-                    Mode::Wireguard => vec![
-                        IfMatch::Exact(n.ifname()),
-                        IfMatch::Prefix(naming::routed_veth_prefix(n.index)),
-                    ],
-                    Mode::Bridge | Mode::Vxlan => vec![IfMatch::Exact(n.ifname())],
-                },
-                internal: n.internal,
-                bridge_ports: n.mode.is_bridged().then(|| bridge_ports(n)),
-                // All an internal network's workloads may reach of this host.
-                host_services: n.internal.then(|| weft_firewall::HostServices {
-                    address: naming::host_address(&n.block),
-                    tcp_ports: vec![DNS_PORT, RECORDS_PORT],
-                    // DNS, DHCP for a VM's renewal, and the VXLAN port of
-                    // the segments carried over this network.
-                    udp_ports: [DNS_PORT, weft_dhcp::responder::SERVER_PORT]
-                        .into_iter()
-                        .chain(carried_ports(&n.name))
-                        .collect(),
-                }),
+            .map(|n| -> Result<weft_firewall::NetworkRules> {
+                Ok(weft_firewall::NetworkRules {
+                    name: n.name.clone(),
+                    subnets: vec![n.subnet],
+                    interfaces: match n.mode {
+                        Mode::Wireguard => vec![
+                            IfMatch::Exact(n.ifname()),
+                            IfMatch::Prefix(naming::routed_veth_prefix(n.index)),
+                        ],
+                        Mode::Bridge | Mode::Vxlan => vec![IfMatch::Exact(n.ifname())],
+                    },
+                    internal: n.internal,
+                    bridge_ports: n.mode.is_bridged().then(|| bridge_ports(n)),
+                    // All an internal network's workloads may reach of this host.
+                    host_services: n.internal.then(|| weft_firewall::HostServices {
+                        address: naming::host_address(&n.block),
+                        tcp_ports: vec![DNS_PORT, RECORDS_PORT],
+                        // DNS, DHCP for a VM's renewal, and the VXLAN port of
+                        // the segments carried over this network.
+                        udp_ports: [DNS_PORT, weft_dhcp::responder::SERVER_PORT]
+                            .into_iter()
+                            .chain(carried_ports(&n.name))
+                            .collect(),
+                    }),
+                    vxlan: vxlan_sources(n)?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     pub(crate) fn services_plan(&self, net: &NetworkRecord) -> ServicesPlan {

@@ -9,6 +9,10 @@
 //! fetch its names. ARP for the gateway never crosses the VXLAN device
 //! (`weft-firewall`'s table `bridge weft`), so each workload resolves the
 //! gateway to its own host and leaves the segment there.
+//!
+//! The VTEPs are also the only hosts the segment's VXLAN packets are taken
+//! from (`weft-firewall`'s `vxlan` module): adding or removing one changes
+//! the flooding entries and then the firewall.
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::{Dataplane, TUNNEL_MTU, VxlanPlan};
@@ -17,6 +21,7 @@ use crate::networks::VxlanSpec;
 use crate::records::{NetworkRecord, Underlay, VtepRecord, VxlanSettings};
 use ipnet::IpNet;
 use std::net::IpAddr;
+use weft_model::error::chain;
 use weft_model::network::{vxlan_mtu, vxlan_overhead};
 use weft_model::{Mode, ModelError, naming, peer};
 
@@ -230,14 +235,24 @@ impl<D: Dataplane> Agent<D> {
         let previous = existing.into_iter().find(|v| v.address == spec.address);
         self.store.upsert_vtep(&record)?;
         let remotes = self.vxlan_plan(&net, &vx)?.remotes;
-        if let Err(err) = self.dp.set_fdb(&plan.ifname, &remotes) {
+        // The flooding entry, then the firewall that lets the VTEP's
+        // packets in: until both hold, the VTEP is not one.
+        let applied = self
+            .dp
+            .set_fdb(&plan.ifname, &remotes)
+            .map_err(Into::into)
+            .and_then(|()| self.apply_firewall());
+        if let Err(err) = applied {
             match &previous {
                 Some(v) => self.store.upsert_vtep(v)?,
                 None => {
                     self.store.delete_vtep(&net.name, spec.address)?;
                 }
             }
-            return Err(err.into());
+            if let Err(e) = self.dp.set_fdb(&plan.ifname, &plan.remotes) {
+                tracing::warn!(network = %net.name, "rolling back the FDB: {}", chain(&e));
+            }
+            return Err(err);
         }
         tracing::info!(network = %net.name, vtep = %record.address, "VTEP set");
         Ok(record)
@@ -249,6 +264,11 @@ impl<D: Dataplane> Agent<D> {
         if removed {
             let plan = self.vxlan_plan(&net, &vx)?;
             self.dp.set_fdb(&plan.ifname, &plan.remotes)?;
+            // Its packets are refused from now on; a failure is retried
+            // by the next drift pass.
+            if let Err(e) = self.apply_firewall() {
+                tracing::warn!(network, vtep = %address, "refuse the removed VTEP: {}", chain(&e));
+            }
             tracing::info!(network, vtep = %address, "VTEP removed");
         }
         Ok(removed)

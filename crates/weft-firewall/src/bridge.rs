@@ -4,13 +4,17 @@
 //! workload port is pinned to its MAC (every frame) and its address (IPv4
 //! and ARP), and a port named like a workload's that is not (yet) pinned
 //! carries nothing. A VM's DHCP request, sent before it has an address,
-//! passes once its MAC has been checked.
+//! passes once its MAC has been checked. No workload answers DHCP or
+//! advertises itself as an IPv6 router (see the `rogue_servers` module):
+//! not from its own port, nor from a VXLAN device, which brings other
+//! hosts' workloads' frames.
 //!
 //! ```text
 //! table bridge weft {
 //!   set ports     { type ifname; flags interval }     prefixes ("fn-*")
 //!   set port-macs { type ifname . ether_addr }        port . MAC
 //!   set port-ips  { type ifname . ipv4_addr }         port . address
+//!   set workload-ports { type ifname; flags interval } prefixes, VXLAN devices
 //!   # with VXLAN networks only:
 //!   set local-gateways { type ifname . ipv4_addr }    VXLAN device . gateway
 //!   chain prerouting {    # filter hook prerouting, policy accept
@@ -18,6 +22,8 @@
 //!     ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp dport 67 accept
 //!     iifname @ports iifname . ip saddr != @port-ips counter drop
 //!     iifname @ports iifname . arp saddr ip != @port-ips counter drop
+//!     iifname @workload-ports udp dport { 68, 546 } counter drop
+//!     iifname @workload-ports icmpv6 type nd-router-advert counter drop
 //!     iifname . arp saddr ip @local-gateways counter drop
 //!     iifname . arp daddr ip @local-gateways counter drop
 //!   }
@@ -46,6 +52,9 @@ pub(crate) const FAMILY: &str = "bridge";
 const TABLE: &str = "weft";
 const CHAIN: &str = "prerouting";
 const POST_CHAIN: &str = "postrouting";
+/// Every port whose far side is workloads: their own ports (by prefix)
+/// and VXLAN devices.
+const WORKLOAD_PORTS: &str = "workload-ports";
 /// nft's `filter` priority for the bridge family.
 const PRIORITY: i32 = -200;
 
@@ -84,6 +93,7 @@ pub(crate) fn bridge_batch(networks: &[NetworkRules]) -> Value {
     commands.push(set("ports", json!("ifname"), true));
     commands.push(set("port-macs", json!(["ifname", "ether_addr"]), false));
     commands.push(set("port-ips", json!(["ifname", "ipv4_addr"]), false));
+    commands.push(set(WORKLOAD_PORTS, json!("ifname"), true));
     commands.push(json!({"add": {"chain": {
         "family": FAMILY, "table": TABLE, "name": CHAIN, "type": "filter",
         "hook": "prerouting", "prio": PRIORITY, "policy": "accept"}}}));
@@ -117,6 +127,21 @@ pub(crate) fn bridge_batch(networks: &[NetworkRules]) -> Value {
                 "family": FAMILY, "table": TABLE, "chain": CHAIN, "expr": dhcp}}}));
         }
     }
+    // The drops of what only a DHCP server or a router sends.
+    for what in [
+        crate::rogue_servers::to_dhcp_client(),
+        crate::rogue_servers::router_advertisement(),
+    ] {
+        let expr = json!([
+            {"match": {"op": "==", "left": {"meta": {"key": "iifname"}},
+                       "right": format!("@{WORKLOAD_PORTS}")}},
+            what,
+            crate::nft_json::counter(),
+            {"drop": null}
+        ]);
+        commands.push(json!({"add": {"rule": {
+            "family": FAMILY, "table": TABLE, "chain": CHAIN, "expr": expr}}}));
+    }
     let gateways: Vec<Value> = bridges
         .iter()
         .filter_map(|b| b.local_gateway.as_ref())
@@ -144,6 +169,15 @@ pub(crate) fn bridge_batch(networks: &[NetworkRules]) -> Value {
             }
         }
     }
+    // Workload ports by their prefixes, and every VXLAN device.
+    let mut workload_ports = prefixes.clone();
+    workload_ports.extend(
+        bridges
+            .iter()
+            .filter_map(|b| Some(b.local_gateway.as_ref()?.port.clone())),
+    );
+    workload_ports.sort();
+    workload_ports.dedup();
     let ports = bridges.iter().flat_map(|b| b.ports.iter());
     let macs: Vec<Value> = ports
         .clone()
@@ -156,6 +190,10 @@ pub(crate) fn bridge_batch(networks: &[NetworkRules]) -> Value {
         ("ports", prefixes.into_iter().map(Value::String).collect()),
         ("port-macs", macs),
         ("port-ips", ips),
+        (
+            WORKLOAD_PORTS,
+            workload_ports.into_iter().map(Value::String).collect(),
+        ),
         ("local-gateways", gateways),
     ] {
         if !elements.is_empty() {

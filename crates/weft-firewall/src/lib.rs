@@ -20,7 +20,12 @@
 //!   network accepted; internal networks reach nothing outside themselves
 //!   and nothing outside reaches them.
 //! * input: from a network's interfaces to the host's addresses on another
-//!   network: dropped.
+//!   network: dropped. A VXLAN network's packets are taken only from its
+//!   VTEPs, and on a network inside WireGuard only through its interface
+//!   ([`mod@vxlan`]).
+//! * no workload answers DHCP or advertises itself as a router: dropped
+//!   where it enters a bridge (table `bridge weft`) and when routed into a
+//!   weft network.
 //! * postrouting (nat): non-internal networks' traffic leaving through a
 //!   non-weft interface to a non-weft address is masqueraded.
 //!
@@ -38,12 +43,16 @@ mod generation;
 mod model;
 mod nft;
 mod nft_json;
+mod rogue_servers;
 pub mod ruleset;
 mod table;
+pub mod vxlan;
 
 pub use changes::{ChangeKind, Changes, changes};
 pub use error::FirewallError;
-pub use model::{BridgePort, BridgePorts, HostServices, IfMatch, LocalGateway, NetworkRules};
+pub use model::{
+    BridgePort, BridgePorts, HostServices, IfMatch, LocalGateway, NetworkRules, VxlanSources,
+};
 pub use nft::{Applied, Firewall};
 pub use ruleset::ruleset;
 pub use table::{Listed, Table};

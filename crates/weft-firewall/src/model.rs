@@ -38,6 +38,26 @@ pub struct NetworkRules {
     /// On a bridge network: its workloads' ports on the bridge, each held
     /// to its workload's MAC and address (table `bridge weft`).
     pub bridge_ports: Option<BridgePorts>,
+    /// On a VXLAN network: whom this host takes the network's VXLAN
+    /// packets from (see the `vxlan` module).
+    pub vxlan: Option<VxlanSources>,
+}
+
+/// The only sources of a VXLAN network's encapsulated frames: its remote
+/// VTEPs, and on a network carried inside WireGuard (`--over`) only
+/// through that WireGuard interface. Every other packet to the network's
+/// UDP port and VNI is dropped before the kernel's VXLAN socket sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VxlanSources {
+    /// The network's VNI (1–16777215).
+    pub vni: u32,
+    /// The UDP port its VXLAN device listens on.
+    pub port: u16,
+    /// `--over`: the WireGuard interface its VXLAN packets must arrive
+    /// through (so they were authenticated and decrypted by WireGuard).
+    pub over: Option<String>,
+    /// The remote VTEPs: the addresses its VXLAN device floods to.
+    pub vteps: Vec<std::net::IpAddr>,
 }
 
 /// The ports of one bridge network's workloads.
@@ -54,7 +74,10 @@ pub struct BridgePorts {
 
 /// A gateway address that each host of a VXLAN segment carries itself: ARP
 /// that asks for it or announces it is dropped on the way into and out of
-/// the VXLAN device, so every workload resolves it to its own host.
+/// the VXLAN device, so every workload resolves it to its own host. The
+/// VXLAN device is also where other hosts' workloads come in from, so what
+/// no workload may send (DHCP answers, router advertisements) is dropped
+/// from it as from a workload's own port.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LocalGateway {
     /// The VXLAN device (a port of the bridge).
@@ -151,9 +174,10 @@ impl fmt::Display for IfMatch {
 }
 
 /// Checks everything the ruleset relies on: valid and distinct names, every
-/// network with at least one subnet and one interface, and no interface or
+/// network with at least one subnet and one interface, no interface or
 /// address shared by two networks (otherwise which network's rules apply
-/// would depend on rule order, and isolation would silently break).
+/// would depend on rule order, and isolation would silently break), and
+/// no two VXLAN networks on one port with one VNI.
 pub(crate) fn validate(networks: &[NetworkRules]) -> Result<(), FirewallError> {
     for (i, net) in networks.iter().enumerate() {
         validate_name(&net.name)?;
@@ -193,7 +217,18 @@ pub(crate) fn validate(networks: &[NetworkRules]) -> Result<(), FirewallError> {
                 ));
             }
         }
+        if let Some(vxlan) = &net.vxlan {
+            validate_vxlan(&net.name, vxlan)?;
+        }
         for other in &networks[..i] {
+            if let (Some(a), Some(b)) = (&net.vxlan, &other.vxlan)
+                && (a.port, a.vni) == (b.port, b.vni)
+            {
+                return Err(FirewallError::invalid(
+                    format!("network {}: VXLAN port {} VNI {}", net.name, a.port, a.vni),
+                    format!("also network {}'s", other.name),
+                ));
+            }
             if other.name == net.name {
                 return Err(FirewallError::invalid(
                     format!("network {}", net.name),
@@ -221,6 +256,22 @@ pub(crate) fn validate(networks: &[NetworkRules]) -> Result<(), FirewallError> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// The largest VNI: VXLAN's is a 24-bit field.
+const VNI_MAX: u32 = (1 << 24) - 1;
+
+fn validate_vxlan(network: &str, vxlan: &VxlanSources) -> Result<(), FirewallError> {
+    if !(1..=VNI_MAX).contains(&vxlan.vni) {
+        return Err(FirewallError::invalid(
+            format!("network {network}: VNI {}", vxlan.vni),
+            format!("must be 1-{VNI_MAX}"),
+        ));
+    }
+    if let Some(over) = &vxlan.over {
+        IfMatch::Exact(over.clone()).validate(network)?;
     }
     Ok(())
 }

@@ -16,7 +16,10 @@
 //!   map forward-from        { type ifname : verdict }           I(N) : jump fwd-from-N
 //!   map input-from          { type ifname : verdict }           I(N) : jump in-from-N
 //!
+//!   set vxlan-ports         { type inet_service }               VXLAN ports
+//!
 //!   chain forward {         # filter hook forward, policy accept
+//!     udp dport { 68, 546 } oifname @interfaces counter drop
 //!     iifname vmap @forward-from
 //!     oifname @internal-interfaces drop
 //!   }
@@ -31,8 +34,10 @@
 //!     drop                                              (only if N is internal)
 //!   }
 //!   chain input {           # filter hook input, policy accept
+//!     udp dport @vxlan-ports jump vxlan-in
 //!     iifname vmap @input-from
 //!   }
+//!   chain vxlan-in, vxlan-from-V  (VXLAN only from V's VTEPs: the `vxlan` module)
 //!   chain in-from-N {
 //!     ip daddr 255.255.255.255 udp dport 67 accept
 //!     ip saddr != S4(N) counter drop                   (ip6 likewise)
@@ -62,9 +67,15 @@
 //! guest's comes from its own): weft's responder answers it, and only to
 //! the MAC it gave the NIC.
 //!
+//! No workload answers DHCP: the forward chain's first rule drops DHCP
+//! answers routed into any weft interface (the `rogue_servers` module; on
+//! bridges, table `bridge weft` drops them where they enter).
+//!
 //! Every base chain has policy accept and only ever drops traffic that
-//! enters or leaves through a weft interface, so the host's own forwarding
-//! and filtering (other tables) are left exactly as they were. The nat
+//! enters or leaves through a weft interface — or, in input, a packet to a
+//! weft VXLAN network's port and VNI from a sender that is not one of its
+//! VTEPs —, so the host's own forwarding and filtering (other tables) are
+//! left exactly as they were. The nat
 //! chain exists only while some network needs masquerade: a nat hook turns
 //! on connection tracking for every packet of the namespace.
 
@@ -155,6 +166,7 @@ pub fn ruleset(networks: &[NetworkRules]) -> Result<Option<Table>, FirewallError
     }
     let mut table = Table::default();
     add_sets(&mut table, networks);
+    crate::vxlan::add_ports_set(&mut table, networks);
     add_prerouting(&mut table);
     add_forward(&mut table, networks);
     add_input(&mut table, networks);
@@ -227,6 +239,17 @@ fn add_forward(table: &mut Table, networks: &[NetworkRules]) {
     table.add_chain(
         base_chain(FORWARD, "filter", "forward", FILTER_PRIORITY),
         vec![
+            // Before anything accepts: no DHCP answer is routed into a weft
+            // network, from its own workloads or anywhere else.
+            raw_rule(
+                FORWARD,
+                vec![
+                    crate::rogue_servers::to_dhcp_client(),
+                    json!({"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": format!("@{INTERFACES}")}}),
+                    counter(),
+                    json!({"drop": null}),
+                ],
+            ),
             rule(FORWARD, vec![vmap(MetaKey::Iifname, FORWARD_FROM)]),
             // Reached only by packets from outside weft's interfaces (every
             // packet from a weft interface was judged by its network's
@@ -274,10 +297,16 @@ fn add_forward(table: &mut Table, networks: &[NetworkRules]) {
 /// input: a workload may talk to the host on its own network's addresses
 /// (the gateway, DNS, the probe) but not on another network's.
 fn add_input(table: &mut Table, networks: &[NetworkRules]) {
+    // VXLAN senders first: a packet judged there goes on to its input
+    // interface's chain as any other.
     table.add_chain(
         base_chain(INPUT, "filter", "input", FILTER_PRIORITY),
-        vec![rule(INPUT, vec![vmap(MetaKey::Iifname, INPUT_FROM)])],
+        vec![
+            crate::vxlan::dispatch(INPUT),
+            rule(INPUT, vec![vmap(MetaKey::Iifname, INPUT_FROM)]),
+        ],
     );
+    crate::vxlan::add_chains(table, networks);
     for net in networks {
         let chain = input_chain_name(&net.name);
         let mut rules = vec![dhcp_discovery(&chain)];

@@ -13,6 +13,7 @@ fn bridge_net(ports: Vec<BridgePort>) -> NetworkRules {
             local_gateway: None,
         }),
         host_services: None,
+        vxlan: None,
     }
 }
 
@@ -85,7 +86,7 @@ fn dhcp_requests_pass_only_after_the_mac_check() {
         .filter_map(|c| c.get("add")?.get("rule"))
         .map(|r| r["expr"].to_string())
         .collect();
-    assert_eq!(rules.len(), 4, "{rules:#?}");
+    assert_eq!(rules.len(), 6, "{rules:#?}");
     assert!(rules[0].contains("ether"), "{}", rules[0]);
     for want in [
         r#""right":"0.0.0.0""#,
@@ -96,4 +97,39 @@ fn dhcp_requests_pass_only_after_the_mac_check() {
         assert!(rules[1].contains(want), "{want} not in {}", rules[1]);
     }
     assert!(rules[2].contains(r#""field":"saddr""#) && rules[2].contains("drop"));
+}
+
+#[test]
+fn no_dhcp_answer_or_router_advertisement_from_a_workload_or_vxlan_port() {
+    let mut vxlan = bridge_net(vec![]);
+    vxlan.name = "lan".into();
+    vxlan.interfaces = vec![IfMatch::Exact("weft-vbr0".into())];
+    vxlan.subnets = vec!["10.50.0.0/16".parse().unwrap()];
+    vxlan.bridge_ports.as_mut().unwrap().local_gateway = Some(crate::model::LocalGateway {
+        port: "weft-vx0".into(),
+        ip: "10.50.255.254".parse().unwrap(),
+    });
+    let batch = bridge_batch(&[bridge_net(vec![]), vxlan]);
+    let commands = batch["nftables"].as_array().unwrap();
+    let elements = commands
+        .iter()
+        .filter_map(|c| c.get("add")?.get("element"))
+        .find(|e| e["name"] == "workload-ports")
+        .expect("workload-ports filled");
+    // Both bridges' ports share the prefix; the VXLAN device is its own.
+    assert_eq!(elements["elem"], serde_json::json!(["fn-*", "weft-vx0"]));
+    let drops: Vec<String> = commands
+        .iter()
+        .filter_map(|c| c.get("add")?.get("rule"))
+        .map(|r| r["expr"].to_string())
+        .filter(|e| e.contains("@workload-ports"))
+        .collect();
+    assert_eq!(drops.len(), 2, "{drops:#?}");
+    assert!(
+        drops[0].contains(r#""right":{"set":[68,546]}"#),
+        "{}",
+        drops[0]
+    );
+    assert!(drops[1].contains("nd-router-advert"), "{}", drops[1]);
+    assert!(drops.iter().all(|d| d.ends_with(r#"{"drop":null}]"#)));
 }

@@ -8,6 +8,7 @@ fn net(name: &str, subnet: &str, interfaces: &[IfMatch]) -> NetworkRules {
         internal: false,
         bridge_ports: None,
         host_services: None,
+        vxlan: None,
     }
 }
 

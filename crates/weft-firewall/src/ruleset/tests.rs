@@ -11,6 +11,7 @@ pub(crate) fn blue() -> NetworkRules {
         internal: false,
         bridge_ports: None,
         host_services: None,
+        vxlan: None,
     }
 }
 
@@ -26,6 +27,7 @@ pub(crate) fn red_internal() -> NetworkRules {
             tcp_ports: vec![7945, 53],
             udp_ports: vec![53],
         }),
+        vxlan: None,
     }
 }
 
@@ -45,6 +47,7 @@ pub(crate) fn numbered(i: usize) -> NetworkRules {
         internal: i.is_multiple_of(3),
         bridge_ports: None,
         host_services: None,
+        vxlan: None,
     }
 }
 
@@ -85,7 +88,8 @@ fn exact_table_for_blue_and_internal_red() {
             "in-from-red",
             "input",
             "postrouting",
-            "prerouting"
+            "prerouting",
+            "vxlan-in"
         ]
     );
     let set = |name: &str| table.elements_of(name);
@@ -124,9 +128,17 @@ fn exact_table_for_blue_and_internal_red() {
 
     let rules =
         |chain: &str| -> Vec<Value> { table.rules_of(chain).into_iter().cloned().collect() };
+    let counter = json!({"counter": {"packets": 0, "bytes": 0}});
     assert_eq!(
         rules("forward"),
         [
+            // No DHCP answer is routed into a weft network.
+            json!([
+                addr("udp", "dport", "==", json!({"set": [68, 546]})),
+                oif("@interfaces"),
+                counter,
+                drop
+            ]),
             json!([{"vmap": {"key": {"meta": {"key": "iifname"}}, "data": "@forward-from"}}]),
             json!([oif("@internal-interfaces"), drop]),
         ]
@@ -139,7 +151,6 @@ fn exact_table_for_blue_and_internal_red() {
         ])
     };
     let v6_all = json!([addr("ip6", "daddr", "==", json!("@subnets-v6")), drop]);
-    let counter = json!({"counter": {"packets": 0, "bytes": 0}});
     let only_from = |own: Value| json!([addr("ip", "saddr", "!=", own), counter, drop]);
     // A guest's DHCP request before it has an address, to weft's responder.
     let dhcp_discovery = || {
@@ -184,8 +195,15 @@ fn exact_table_for_blue_and_internal_red() {
     );
     assert_eq!(
         rules("input"),
-        [json!([{"vmap": {"key": {"meta": {"key": "iifname"}}, "data": "@input-from"}}])]
+        [
+            json!([
+                addr("udp", "dport", "==", json!("@vxlan-ports")),
+                jump("vxlan-in")
+            ]),
+            json!([{"vmap": {"key": {"meta": {"key": "iifname"}}, "data": "@input-from"}}])
+        ]
     );
+    assert!(set("vxlan-ports").is_empty(), "no VXLAN network here");
     assert_eq!(
         rules("in-from-blue"),
         [

@@ -5,6 +5,7 @@
 use super::*;
 use crate::records::Underlay;
 use crate::vxlan::VtepSpec;
+use std::net::IpAddr;
 
 fn red() -> pb::AddNetworkRequest {
     pb::AddNetworkRequest {
@@ -241,6 +242,78 @@ fn vteps_are_flooding_entries_checked_recorded_and_removed() {
     let targets = a.peer_targets().unwrap();
     assert_eq!(targets.len(), 1);
     assert_eq!(targets[0].2.to_string(), "10.50.3.1");
+}
+
+/// What the firewall takes network `name`'s VXLAN packets from.
+fn sources(a: &Agent<FakeDataplane>, name: &str) -> weft_firewall::VxlanSources {
+    let rules = a.dataplane().lock().firewall.clone();
+    let net = rules.into_iter().find(|n| n.name == name).unwrap();
+    net.vxlan.expect("a VXLAN network has VXLAN sources")
+}
+
+#[test]
+fn the_firewall_takes_vxlan_only_from_the_vteps_and_over_only_through_wireguard() {
+    let mut a = agent();
+    a.add_network_pb(blue()).unwrap();
+    a.add_network_pb(red()).unwrap();
+    // Before any VTEP: nobody.
+    let red_sources = sources(&a, "red");
+    assert_eq!((red_sources.vni, red_sources.port), (100, 4789));
+    assert_eq!(red_sources.over, None);
+    assert!(red_sources.vteps.is_empty());
+    a.add_vtep(vtep("192.0.2.2", None)).unwrap();
+    a.add_vtep(vtep("192.0.2.3", None)).unwrap();
+    assert_eq!(
+        sources(&a, "red").vteps,
+        [
+            "192.0.2.2".parse::<IpAddr>().unwrap(),
+            "192.0.2.3".parse().unwrap()
+        ]
+    );
+    // WireGuard networks have no VXLAN sources.
+    let blue_rules = a.dataplane().lock().firewall.clone();
+    assert!(
+        blue_rules
+            .iter()
+            .find(|n| n.name == "blue")
+            .unwrap()
+            .vxlan
+            .is_none()
+    );
+
+    // Over blue: only through blue's interface.
+    a.add_network_pb(pb::AddNetworkRequest {
+        name: "sec".into(),
+        subnet: "10.60.0.0/16".into(),
+        block: String::new(),
+        vni: 300,
+        over: "blue".into(),
+        ..red()
+    })
+    .unwrap();
+    a.add_vtep(VtepSpec {
+        network: "sec".into(),
+        ..vtep("10.42.2.1", None)
+    })
+    .unwrap();
+    let sec = sources(&a, "sec");
+    assert_eq!(sec.over.as_deref(), Some("wg0"));
+    assert_eq!(sec.vteps, ["10.42.2.1".parse::<IpAddr>().unwrap()]);
+
+    // The firewall refuses: the VTEP is not recorded and not flooded to.
+    a.dataplane().lock().fail_firewall = true;
+    assert!(a.add_vtep(vtep("192.0.2.4", None)).is_err());
+    a.dataplane().lock().fail_firewall = false;
+    assert_eq!(a.vteps("red").unwrap().len(), 2);
+    assert_eq!(fdb(&a), ["192.0.2.2", "192.0.2.3"]);
+    assert_eq!(sources(&a, "red").vteps.len(), 2);
+
+    // Removed: refused from then on.
+    assert!(a.remove_vtep("red", "192.0.2.2".parse().unwrap()).unwrap());
+    assert_eq!(
+        sources(&a, "red").vteps,
+        ["192.0.2.3".parse::<IpAddr>().unwrap()]
+    );
 }
 
 #[test]
