@@ -23,7 +23,7 @@ const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 const VNET_HDR_LEN: usize = 10;
 
 /// The TAP `name` in namespace `ns` opened as a hypervisor opens it.
-fn open_tap(ns: &str, name: &str, multi_queue: bool) -> File {
+pub(crate) fn open_tap(ns: &str, name: &str, multi_queue: bool) -> File {
     let name = name.to_string();
     spawn_in(std::path::Path::new(ns), move || {
         let file = std::fs::OpenOptions::new()
@@ -63,7 +63,7 @@ fn checksum(bytes: &[u8]) -> u16 {
 
 /// A DHCPDISCOVER from `mac` as the guest's kernel puts it on the wire:
 /// 0.0.0.0:68 to 255.255.255.255:67, broadcast frame.
-fn discover_frame(mac: [u8; 6], xid: u32) -> Vec<u8> {
+pub(crate) fn discover_frame(mac: [u8; 6], xid: u32) -> Vec<u8> {
     let discover = Message::request(MessageType::Discover, xid, mac);
     broadcast_frame(mac, [0, 0, 0, 0], &discover)
 }
@@ -110,6 +110,17 @@ fn ask(tap: &File, mac: [u8; 6], xid: u32, wait: Duration) -> Option<Message> {
 /// The DHCP reply with `xid` read from the TAP within `wait`, if any.
 fn dhcp_reply(tap: &File, xid: u32, wait: Duration) -> Option<Message> {
     let deadline = Instant::now() + wait;
+    while let Some(m) = next_dhcp_reply(tap, deadline) {
+        if m.xid == xid {
+            return Some(m);
+        }
+    }
+    None
+}
+
+/// The next DHCP message to a client's port read from the TAP before
+/// `deadline`, if any.
+pub(crate) fn next_dhcp_reply(tap: &File, deadline: Instant) -> Option<Message> {
     let mut buf = [0u8; 65536];
     while Instant::now() < deadline {
         let mut pfd = libc::pollfd {
@@ -133,16 +144,14 @@ fn dhcp_reply(tap: &File, xid: u32, wait: Duration) -> Option<Message> {
         if udp.len() < 8 || udp[2..4] != 68u16.to_be_bytes() {
             continue;
         }
-        if let Ok(m) = Message::decode(&udp[8..])
-            && m.xid == xid
-        {
+        if let Ok(m) = Message::decode(&udp[8..]) {
             return Some(m);
         }
     }
     None
 }
 
-fn write_frame(tap: &File, frame: &[u8]) {
+pub(crate) fn write_frame(tap: &File, frame: &[u8]) {
     // SAFETY: writes `frame`, which lives for the call.
     let n = unsafe { libc::write(tap.as_raw_fd(), frame.as_ptr().cast(), frame.len()) };
     assert_eq!(
