@@ -35,11 +35,13 @@
 //! Rules only drop or return: what passes goes on to the network's own
 //! input chain, and the host's other tables still judge it.
 //!
-//! The input hook sees a datagram whole: IPv4 is reassembled before it.
-//! IPv6 is not, so a first fragment that stops after the UDP header would
-//! hide the VNI from the rule and its VXLAN header would arrive in a later
-//! fragment; VTEPs never fragment (RFC 7348, and weft sizes the MTU for
-//! it), so an IPv6 fragment to a VXLAN port is dropped instead. Later
+//! The input hook must see a datagram whole. IPv4 is reassembled before
+//! it; IPv6 only by connection tracking, which weft's table always turns
+//! on (internal networks' `ct state`, the others' nat chain). Were it off,
+//! a first fragment that stops after the UDP header would hide the VNI
+//! from the rule and bring its VXLAN header in a later fragment: so an
+//! IPv6 fragment that reaches the hook still a fragment is dropped. VTEPs
+//! do not fragment (RFC 7348, and weft sizes the MTU for it); later
 //! fragments carry no port and are never reassembled without their first.
 //!
 //! What this does and does not give a plain (not `--over`) network: a

@@ -9,8 +9,8 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 
 use weft_firewall::{
-    Applied, BridgePort, BridgePorts, Firewall, HostServices, IfMatch, Listed, NetworkRules,
-    ruleset,
+    Applied, BridgePort, BridgePorts, Firewall, HostServices, IfMatch, Listed, LocalGateway,
+    NetworkRules, VxlanSources, ruleset,
 };
 use weft_net::{IpNet, Netlink, Netns, Route, set_sysctl};
 
@@ -293,7 +293,8 @@ fn apply_is_idempotent_replaces_and_removes_and_never_touches_other_tables() {
             "in-from-blue",
             "input",
             "postrouting",
-            "prerouting"
+            "prerouting",
+            "vxlan-in"
         ]
     );
     for gone in ["wg1", "w1-", "10.43.0.0", "red"] {
@@ -1079,4 +1080,228 @@ fn nft_in(ns: &Netns, args: &[&str]) -> String {
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+// ---------------------------------------------------------------------------
+// VXLAN networks: whom their packets are taken from.
+
+/// VXLAN network `name` on bridge `weft-vbr<i>`, VXLAN device `weft-vx<i>`.
+fn segment(name: &str, i: u32, vni: u32, over: Option<&str>, vteps: &[&str]) -> NetworkRules {
+    NetworkRules {
+        name: name.into(),
+        subnets: vec![net(&format!("10.{}.0.0/16", 50 + 10 * i))],
+        interfaces: vec![IfMatch::Exact(format!("weft-vbr{i}"))],
+        internal: false,
+        bridge_ports: Some(BridgePorts {
+            prefix: "fn-".into(),
+            ports: vec![],
+            local_gateway: Some(LocalGateway {
+                port: format!("weft-vx{i}"),
+                ip: format!("10.{}.255.254", 50 + 10 * i).parse().unwrap(),
+            }),
+        }),
+        host_services: None,
+        vxlan: Some(VxlanSources {
+            vni,
+            port: 4789,
+            over: over.map(Into::into),
+            vteps: vteps.iter().map(|v| v.parse().unwrap()).collect(),
+        }),
+    }
+}
+
+#[test]
+fn vxlan_sources_read_back_equal_and_a_vtep_change_touches_only_its_chain() {
+    require_root!();
+    let ns = Netns::new_anonymous().unwrap();
+    let fw = Firewall::in_netns(ns.proc_path());
+    let mut nets = vec![
+        blue(),
+        segment(
+            "red",
+            0,
+            100,
+            None,
+            &["192.0.2.3", "192.0.2.2", "2001:db8::2"],
+        ),
+        segment("sec", 1, 300, Some("wg0"), &["10.42.2.1"]),
+    ];
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Created);
+    let listing = fw.list_json().unwrap();
+    assert_eq!(Listed::parse(&listing), wanted(&nets));
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Unchanged);
+    // What table bridge weft drops reads back too (the firewall compares
+    // listings of it).
+    let bridge = nft_in(&ns, &["list", "chain", "bridge", "weft", "prerouting"]);
+    for want in [
+        "iifname @workload-ports udp dport { 68, 546 } counter",
+        "iifname @workload-ports icmpv6 type nd-router-advert counter",
+    ] {
+        assert!(bridge.contains(want), "{want:?} not in {bridge}");
+    }
+    let ports = nft_in(&ns, &["list", "set", "bridge", "weft", "workload-ports"]);
+    assert!(
+        ports.contains("\"fn-*\"")
+            && ports.contains("\"weft-vx0\"")
+            && ports.contains("\"weft-vx1\""),
+        "{ports}"
+    );
+
+    // A VTEP more: red's chain changes, nothing else.
+    let before = handles(&listing);
+    nets[1]
+        .vxlan
+        .as_mut()
+        .unwrap()
+        .vteps
+        .push("192.0.2.4".parse().unwrap());
+    assert_eq!(fw.apply(&nets).unwrap(), Applied::Updated);
+    let after_listing = fw.list_json().unwrap();
+    assert_eq!(Listed::parse(&after_listing), wanted(&nets));
+    let after = handles(&after_listing);
+    for (object, handle) in &before {
+        if !object.contains("vxlan-from-red") {
+            assert_eq!(after.get(object), Some(handle), "{object} changed");
+        }
+    }
+    assert_ne!(
+        before.get("rule vxlan-from-red #1"),
+        after.get("rule vxlan-from-red #1")
+    );
+    fw.remove().unwrap();
+}
+
+/// Runs `cmd` (a shell line) inside `ns`; panics on failure.
+fn sh_in(ns: &Netns, cmd: &str) -> String {
+    let out = Command::new("nsenter")
+        .arg(format!("--net={}", ns.proc_path().display()))
+        .args(["sh", "-c", cmd])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The payloads `listener` gets until it has waited 700 ms for one more.
+fn received(listener: &UdpSocket) -> Vec<String> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2048];
+    while let Ok(n) = listener.recv(&mut buf) {
+        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    got
+}
+
+#[test]
+fn vxlan_over_ipv6_is_taken_only_from_vteps_and_fragments_only_reassembled() {
+    require_root!();
+    let h_ns = Netns::new_anonymous().unwrap();
+    let a_ns = Netns::new_anonymous().unwrap();
+    let w_ns = Netns::new_anonymous().unwrap();
+    let (a, w) = (
+        a_ns.proc_path().display().to_string(),
+        w_ns.proc_path().display().to_string(),
+    );
+    // H's underlay u0 (fd00::1) to A (who sends as anyone); H's segment:
+    // the kernel's VXLAN device on a bridge with W's port.
+    sh_in(
+        &h_ns,
+        &format!(
+            "ip link add u0 type veth peer name u0 netns {a} && \
+             ip addr add fd00::1/64 dev u0 nodad && ip link set u0 up && \
+             ip link add weft-vbr0 type bridge && ip link set weft-vbr0 up && \
+             ip link add weft-vx0 type vxlan id 100 dstport 4789 local fd00::1 nolearning && \
+             ip link set weft-vx0 master weft-vbr0 up && \
+             ip link add fn-w type veth peer name eth0 netns {w} && \
+             ip link set fn-w master weft-vbr0 up && \
+             (sysctl -qw net.bridge.bridge-nf-call-iptables=0 || true)"
+        ),
+    );
+    sh_in(&a_ns, "ip link set u0 up");
+    sh_in(
+        &w_ns,
+        "ip addr add 10.50.1.2/16 dev eth0 && ip link set eth0 up && ip link set lo up",
+    );
+    let h_mac: serde_json::Value =
+        serde_json::from_str(&sh_in(&h_ns, "ip -j link show u0")).unwrap();
+    let h_mac = h_mac[0]["address"].as_str().unwrap().to_string();
+    let listener = listen_udp(&w_ns, "0.0.0.0:9999");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/vxlan6_send.py");
+    let send = |source: &str, marker: &str, fragment: bool| {
+        sh_in(
+            &a_ns,
+            &format!(
+                "python3 {script} u0 {h_mac} {source} fd00::1 100 {marker} {}",
+                if fragment { "--fragment" } else { "" }
+            ),
+        );
+    };
+    // Before weft's rules: whole or in fragments, the kernel takes it.
+    send("fd00::9", "open-whole", false);
+    send("fd00::9", "open-fragments", true);
+    assert_eq!(received(&listener), ["open-whole", "open-fragments"]);
+
+    // weft's table as it is built: it always has a user of connection
+    // tracking (internal networks' `ct state`, others' nat chain), which
+    // reassembles IPv6 before the input hook, so the VNI is in sight.
+    let mut seg = segment("red", 0, 100, None, &["fd00::2"]);
+    seg.internal = true;
+    let fw = Firewall::in_netns(h_ns.proc_path());
+    fw.apply(std::slice::from_ref(&seg)).unwrap();
+    send("fd00::9", "stranger-whole", false);
+    send("fd00::9", "stranger-fragments", true);
+    send("fd00::2", "vtep-fragments", true);
+    send("fd00::2", "vtep-whole", false);
+    assert_eq!(received(&listener), ["vtep-fragments", "vtep-whole"]);
+
+    // Without connection tracking (its one user deleted by hand) nothing
+    // reassembles them first: fragments to a VXLAN port are refused,
+    // whoever sends them.
+    let handle_of = |chain: &str, text: &str| {
+        let listing = nft_in(&h_ns, &["-a", "list", "chain", "inet", "weft", chain]);
+        listing
+            .lines()
+            .find(|l| l.contains(text))
+            .and_then(|l| l.rsplit("# handle ").next())
+            .unwrap_or_else(|| panic!("no {text:?} in {listing}"))
+            .trim()
+            .to_string()
+    };
+    let ct = handle_of("in-from-red", "ct state");
+    nft(
+        &h_ns,
+        &[
+            "delete",
+            "rule",
+            "inet",
+            "weft",
+            "in-from-red",
+            "handle",
+            &ct,
+        ],
+        None,
+    );
+    send("fd00::9", "untracked-stranger-fragments", true);
+    send("fd00::2", "untracked-vtep-fragments", true);
+    send("fd00::2", "untracked-vtep-whole", false);
+    assert_eq!(received(&listener), ["untracked-vtep-whole"]);
+
+    // And without the fragment rule a stranger's fragments get in: the
+    // first carries no VNI, so the VNI check never sees them.
+    let frag = handle_of("vxlan-in", "exthdr frag exists");
+    nft(
+        &h_ns,
+        &[
+            "delete", "rule", "inet", "weft", "vxlan-in", "handle", &frag,
+        ],
+        None,
+    );
+    send("fd00::9", "unguarded-fragments", true);
+    send("fd00::9", "unguarded-whole", false);
+    assert_eq!(received(&listener), ["unguarded-fragments"]);
+    fw.remove().unwrap();
 }
