@@ -136,15 +136,19 @@ fn set_br_netfilter(lab: &Lab, host: &str, on: bool) -> bool {
     .success()
 }
 
-/// The handle of table `bridge weft`'s DHCP-answer drop on `host`.
-fn bridge_dhcp_rule(lab: &Lab, host: &str) -> Option<String> {
+/// The handle of the rule of table `bridge weft`'s prerouting chain on
+/// `host` that mentions `text`.
+fn bridge_rule(lab: &Lab, host: &str, text: &str) -> Option<String> {
     let listing = lab.exec_ok(host, "nft -a list chain bridge weft prerouting");
     listing
         .lines()
-        .find(|l| l.contains("@workload-ports udp dport { 68, 546 }"))
+        .find(|l| l.contains(text))
         .and_then(|l| l.rsplit("# handle ").next())
         .map(|h| h.trim().to_string())
 }
+
+/// The DHCP-answer drop's text in a listing of table `bridge weft`.
+const DHCP_DROP: &str = "@workload-ports udp dport { 68, 546 }";
 
 /// h2, a VTEP of h1's segment, sends hand-made VXLAN packets to h1: three
 /// with a DHCPOFFER inside (marked `vtep-offer-<tag>`, server 10.50.2.2),
@@ -184,6 +188,69 @@ fn seen(raw: &[u8], marker: &str) -> usize {
     raw.windows(marker.len())
         .filter(|w| *w == marker.as_bytes())
         .count()
+}
+
+/// An IPv6 router advertisement: prefix 2001:db8:66::/64, and "route
+/// through me" for 30 minutes.
+const ROUTER_ADVERTISEMENT: &str = concat!(
+    "86000000", // type 134, code 0, checksum (the kernel's)
+    "40000708", // hop limit 64, no flags, router lifetime 1800 s
+    "00000000", // reachable time
+    "00000000", // retransmission timer
+    "030440c0", // prefix information, /64, on-link and autonomous
+    "00015180", // valid lifetime
+    "00003840", // preferred lifetime
+    "00000000", // reserved
+    "20010db8006600000000000000000000",
+);
+
+/// Send `hex` on `ns`'s eth0 to ff02::1: as ICMPv6 (`port` None; hop
+/// limit 255, as routers send) or in a UDP datagram to `port` (to DHCPv6
+/// clients' 546 from its servers' 547).
+fn to_all_nodes(lab: &Lab, ns: &str, hex: &str, port: Option<u16>) {
+    let (socket, bind, port) = match port {
+        None => ("socket.SOCK_RAW,socket.IPPROTO_ICMPV6", "", 0),
+        Some(546) => ("socket.SOCK_DGRAM", "s.bind(('::',547));", 546),
+        Some(port) => ("socket.SOCK_DGRAM", "", port),
+    };
+    lab.exec_ok(
+        ns,
+        &format!(
+            "python3 -c \"import socket;s=socket.socket(socket.AF_INET6,{socket});{bind}\
+             s.setsockopt(socket.IPPROTO_IPV6,socket.IPV6_MULTICAST_HOPS,255);\
+             s.sendto(bytes.fromhex('{hex}'),('ff02::1',{port},0,socket.if_nametoindex('eth0')))\""
+        ),
+    );
+}
+
+/// Whether `ns` has an IPv6 default route (one a router advertisement
+/// would give it).
+fn ipv6_default_route(lab: &Lab, ns: &str) -> bool {
+    !lab.exec_ok(ns, "ip -6 route show default")
+        .trim()
+        .is_empty()
+}
+
+/// c1 advertises itself as an IPv6 router and sends to DHCPv6 clients'
+/// port, three times each, then to port 9999 until c2 sees that; returns
+/// c2's capture.
+fn ipv6_round(lab: &Lab, tag: &str) -> Vec<String> {
+    let file = lab.dir.path().join(format!("c2-ipv6-{tag}.pcap"));
+    let cap = capture::start(&lab.ns("c2"), "eth0", &file);
+    for _ in 0..3 {
+        to_all_nodes(lab, "c1", ROUTER_ADVERTISEMENT, None);
+        to_all_nodes(lab, "c1", "726f677565", Some(546));
+    }
+    wait_for(
+        "c1's datagram to port 9999 in c2",
+        Duration::from_secs(10),
+        || {
+            to_all_nodes(lab, "c1", "636f6e74726f6c", Some(9999));
+            std::thread::sleep(Duration::from_millis(200));
+            sh(&format!("tcpdump -r {} -n 2>/dev/null", file.display())).contains(".9999: UDP")
+        },
+    );
+    cap.stop().0
 }
 
 fn mac_of(attachment: &serde_json::Value) -> [u8; 6] {
@@ -273,6 +340,19 @@ fn a_rogue_dhcp_server_on_a_bridge_or_routed_network_reaches_no_workload_or_vm()
         );
     }
 
+    // IPv6: a workload is no router and no DHCPv6 server either.
+    let lines = ipv6_round(&lab, "guarded");
+    let advertised = |lines: &[String]| {
+        lines
+            .iter()
+            .filter(|l| l.contains("router advertisement"))
+            .count()
+    };
+    let to_546 = |lines: &[String]| lines.iter().filter(|l| l.contains(".546: ")).count();
+    assert_eq!(advertised(&lines), 0, "{lines:#?}");
+    assert_eq!(to_546(&lines), 0, "{lines:#?}");
+    assert!(!ipv6_default_route(&lab, "c2"));
+
     // Routed: a workload's DHCP answer to a neighbour's address is not
     // forwarded (a broadcast never is); other datagrams are.
     lab.network_on("h1", "blue", 42);
@@ -305,7 +385,7 @@ fn a_rogue_dhcp_server_on_a_bridge_or_routed_network_reaches_no_workload_or_vm()
 
     // Drift: the bridge rule deleted by hand is back within seconds.
     set_br_netfilter(&lab, "h1", false);
-    let handle = bridge_dhcp_rule(&lab, "h1").expect("table bridge weft drops DHCP answers");
+    let handle = bridge_rule(&lab, "h1", DHCP_DROP).expect("table bridge weft drops DHCP answers");
     let start = Instant::now();
     lab.exec_ok(
         "h1",
@@ -313,7 +393,7 @@ fn a_rogue_dhcp_server_on_a_bridge_or_routed_network_reaches_no_workload_or_vm()
     );
     assert!(
         poll_until(REPAIRED_WITHIN, Duration::from_millis(100), || {
-            bridge_dhcp_rule(&lab, "h1").is_some()
+            bridge_rule(&lab, "h1", DHCP_DROP).is_some()
         }),
         "not put back within {REPAIRED_WITHIN:?}\n{}",
         lab.agent_log("h1")
@@ -329,7 +409,7 @@ fn a_rogue_dhcp_server_on_a_bridge_or_routed_network_reaches_no_workload_or_vm()
     // alone still stops the rogue while br_netfilter hands it bridged
     // frames; without br_netfilter the rogue's lease is taken.
     lab.kill_agent("h1");
-    let handle = bridge_dhcp_rule(&lab, "h1").unwrap();
+    let handle = bridge_rule(&lab, "h1", DHCP_DROP).unwrap();
     lab.exec_ok(
         "h1",
         &format!("nft delete rule bridge weft prerouting handle {handle}"),
@@ -349,6 +429,18 @@ fn a_rogue_dhcp_server_on_a_bridge_or_routed_network_reaches_no_workload_or_vm()
     assert!(
         servers.contains(&rogue),
         "with no rule the rogue answers the VM: {servers:?}"
+    );
+    let ra = bridge_rule(&lab, "h1", "nd-router-advert").unwrap();
+    lab.exec_ok(
+        "h1",
+        &format!("nft delete rule bridge weft prerouting handle {ra}"),
+    );
+    let lines = ipv6_round(&lab, "open");
+    assert!(advertised(&lines) > 0 && to_546(&lines) > 0, "{lines:#?}");
+    wait_for(
+        "c2 to take c1 as its IPv6 router",
+        Duration::from_secs(5),
+        || ipv6_default_route(&lab, "c2"),
     );
     drop(tap);
     lab.finish();
