@@ -5,6 +5,7 @@
 mod containers_common;
 mod control_common;
 
+mod attach_output;
 mod bad_input;
 mod cni;
 mod cni_stress;
