@@ -1,4 +1,3 @@
-
 /// The agent opens handles on one thread and uses them on others.
 #[test]
 fn handles_can_cross_threads() {

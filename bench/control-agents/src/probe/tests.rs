@@ -1,4 +1,3 @@
-
 use super::*;
 use weft_proto::control as pb;
 

@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn peer(id: &str, port: u16) -> pb::DesiredPeer {

@@ -1,4 +1,3 @@
-
 use super::*;
 use weft_model::PrivateKey;
 

@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn env(vars: &[(&str, &str)]) -> Result<CniEnv> {

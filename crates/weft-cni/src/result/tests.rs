@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn att() -> pb::Attachment {

@@ -14,6 +14,7 @@ use crate::model::{Host, HostBlock, HostId, HostKey, Network};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use weft_proto::control as pb;
+use weft_proto::desired::Desired;
 use weft_proto::encoded::PeerList;
 
 /// One network of the tenant.
@@ -126,7 +127,7 @@ impl Tables {
 
     /// `host`'s copy of `network`, as its agent ends up with it (its own
     /// entry dropped): what tests compare with [`desired::desired_for`].
-    pub fn desired(&self, host: &HostId) -> Option<desired::Desired> {
+    pub fn desired(&self, host: &HostId) -> Option<Desired> {
         let view = self.hosts.get(host)?;
         let own = host.as_str();
         Some(

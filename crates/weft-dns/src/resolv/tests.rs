@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn addrs(v: &[&str]) -> Vec<SocketAddr> {

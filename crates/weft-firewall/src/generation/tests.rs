@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn answer(kind: u16, body: &[u8]) -> Vec<u8> {

@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn net(name: &str, subnet: &str, interfaces: &[IfMatch]) -> NetworkRules {

@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::observed::NetworkState;
 use std::collections::BTreeMap;

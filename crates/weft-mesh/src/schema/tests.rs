@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn hosts(yaml_hosts: &str) -> Vec<HostSpec> {

@@ -1,4 +1,3 @@
-
 use super::*;
 
 const S: fn(u64) -> Duration = Duration::from_secs;

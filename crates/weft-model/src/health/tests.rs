@@ -1,4 +1,3 @@
-
 use super::*;
 
 const T: Duration = DEFAULT_DEGRADED_AFTER;

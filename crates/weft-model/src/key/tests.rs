@@ -1,4 +1,3 @@
-
 use super::*;
 
 // From the WireGuard documentation's example pair (wg genkey | wg pubkey).

@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::names::validate_ifname;
 

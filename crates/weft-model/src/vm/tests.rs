@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn nic(n: u8, queues: u16) -> GuestNic {

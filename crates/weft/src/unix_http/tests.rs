@@ -1,4 +1,3 @@
-
 use super::*;
 use std::io::BufRead as _;
 use std::os::unix::net::UnixListener;

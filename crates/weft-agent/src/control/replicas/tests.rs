@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn list(items: &[&str]) -> Vec<String> {

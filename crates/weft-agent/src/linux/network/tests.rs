@@ -1,4 +1,3 @@
-
 use super::{removable_network_link, unfinished_network_link};
 
 fn link(kind: &str, alias: Option<&str>, up: bool) -> weft_net::Link {

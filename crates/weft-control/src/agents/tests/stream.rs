@@ -13,7 +13,7 @@ struct Agent {
     client: AgentControlClient<tonic::transport::Channel>,
     stream: tonic::Streaming<pb::DesiredState>,
     /// What the messages so far add up to, as the agent keeps it.
-    state: crate::desired::Desired,
+    state: weft_proto::desired::Desired,
 }
 
 async fn agent(p: &super::tests::Plane, name: &str) -> Agent {
@@ -43,7 +43,7 @@ async fn next(a: &mut Agent) -> pb::DesiredState {
         .expect("a message within 2 s")
         .unwrap()
         .expect("the stream goes on");
-    crate::desired::apply(&mut a.state, &msg, a.id.as_str());
+    weft_proto::desired::merge(&mut a.state, &msg, a.id.as_str());
     msg
 }
 
@@ -316,11 +316,11 @@ async fn a_host_resumes_across_a_control_plane_restart() {
             .unwrap();
     }
     let mut stream = watch_from(&p, &identity, 0).await;
-    let mut state = crate::desired::Desired::new();
+    let mut state = weft_proto::desired::Desired::new();
     let mut revision = 0;
     while state.len() < 2 {
         let msg = message_of(&mut stream).await;
-        crate::desired::apply(&mut state, &msg, &got_a.host_id);
+        weft_proto::desired::merge(&mut state, &msg, &got_a.host_id);
         revision = msg.revision;
     }
     drop(stream);
@@ -338,7 +338,7 @@ async fn a_host_resumes_across_a_control_plane_restart() {
     assert!(!msg.snapshot, "{msg:?}");
     assert!(msg.networks.is_empty(), "{msg:?}");
     assert_eq!(msg.removed, ["red"]);
-    crate::desired::apply(&mut state, &msg, &got_a.host_id);
+    weft_proto::desired::merge(&mut state, &msg, &got_a.host_id);
     assert_eq!(state.keys().collect::<Vec<_>>(), ["blue"]);
     drop(stream);
     // A revision the store cannot know (newer than its own): a snapshot.

@@ -1,4 +1,3 @@
-
 use crate::observed::{NetworkState, Observed};
 use crate::validate::ValidMesh;
 

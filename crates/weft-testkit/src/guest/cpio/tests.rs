@@ -1,4 +1,3 @@
-
 use super::*;
 
 /// `cpio -t` (busybox's or GNU's) reads the archive back: names, kinds

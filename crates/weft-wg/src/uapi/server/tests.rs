@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::uapi::proto::{PeerDump, format_set_request, parse_get_response};
 use crate::{PeerConfig, PeerInfo, PrivateKey, PublicKey};

@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn att(network: &str, id: &str, kind: &str, ifname: &str, default_route: bool) -> pb::Attachment {

@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::output::one_line;
 

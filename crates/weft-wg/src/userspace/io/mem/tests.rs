@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::userspace::io::is_shutdown;
 

@@ -1,4 +1,3 @@
-
 use super::*;
 
 /// The obvious 16-bit-word version, to check the fast one against.

@@ -1,4 +1,3 @@
-
 use super::super::testing::*;
 use super::super::{TCP_FLAG_ACK, VIRTIO_NET_HDR_F_NEEDS_CSUM};
 use super::*;

@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn plan(lens: &[usize], gso: bool) -> Vec<(usize, usize, usize)> {
