@@ -186,7 +186,7 @@ pub(super) fn assign_block(tx: &Transaction<'_>, net: &Network, host: &str) -> R
         })
         .collect::<Result<BTreeSet<IpNet>>>()?;
     let spec = &net.spec;
-    let block = weft_mesh::blocks::lowest_free_block(&spec.subnet, spec.block_prefix, &taken)
+    let block = weft_model::blocks::lowest_free_block(&spec.subnet, spec.block_prefix, &taken)
         .ok_or_else(|| StoreError::NoFreeBlock {
             network: spec.name.clone(),
             host: host.to_string(),
