@@ -1,10 +1,10 @@
 use super::*;
-use crate::model::{Id, NetworkKey, NetworkSpec};
+use crate::model::{NetworkKey, NetworkSpec, TenantId};
 
 fn host(name: &str, endpoint: Option<&str>) -> Host {
     Host {
-        id: Id::generate(),
-        tenant: Id::parse("t", "0000000000000000").unwrap(),
+        id: HostId::generate(),
+        tenant: TenantId::parse("t", "0000000000000000").unwrap(),
         name: name.into(),
         created_at: 0,
         revoked_at: None,

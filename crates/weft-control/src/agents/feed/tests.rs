@@ -1,6 +1,6 @@
 use super::*;
 use crate::desired;
-use crate::model::{Host, HostBlock, HostKey, Id, Network, NetworkKey, NetworkSpec};
+use crate::model::{Host, HostBlock, HostKey, Network, NetworkKey, NetworkSpec};
 use std::time::{Duration, Instant};
 use weft_proto::desired::{Desired, merge};
 
@@ -14,7 +14,7 @@ struct Rows {
 }
 
 fn tenant() -> TenantId {
-    Id::parse("t", "0000000000000000").unwrap()
+    TenantId::parse("t", "0000000000000000").unwrap()
 }
 
 impl Rows {
@@ -28,7 +28,7 @@ impl Rows {
 
     /// A host with an address, in `network` with block number `i` and a key.
     fn member(&mut self, network: &str, i: usize) -> HostId {
-        let id = Id::generate();
+        let id = HostId::generate();
         self.hosts.push(Host {
             id: id.clone(),
             tenant: tenant(),

@@ -179,7 +179,7 @@ impl TenantState {
         for (block, hid) in self.blocks.get(name).into_iter().flatten() {
             blocks.push(HostBlock {
                 network: name.to_string(),
-                host: id("host id", hid)?,
+                host: host_id(hid)?,
                 block: *block,
             });
         }

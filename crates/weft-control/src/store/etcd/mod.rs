@@ -25,8 +25,8 @@ mod writes;
 
 use super::{NetworkChanges, Result, Store, StoreError, StoredApiKey};
 use crate::model::{
-    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Id, Network, NetworkHosts,
-    NetworkKey, NetworkSpec, NewHost, Tenant, TenantId, TokenInfo,
+    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkHosts, NetworkKey,
+    NetworkSpec, NewHost, Tenant, TenantId, TokenInfo,
 };
 use crate::secret::{Secret, SecretHash};
 use async_trait::async_trait;

@@ -58,7 +58,7 @@ impl EtcdStore {
         addresses: Vec<String>,
         replicas: watch::Sender<Vec<String>>,
     ) -> (tokio::task::JoinHandle<()>, Arc<dyn Election>) {
-        let id = Id::generate().to_string();
+        let id = crate::model::random_id();
         let (lease_tx, lease_rx) = watch::channel(None);
         let election = Arc::new(JobsElection {
             store: Arc::clone(self),

@@ -21,7 +21,7 @@ fn client(member: &Member) -> Client {
 }
 
 fn fresh_prefix() -> String {
-    format!("/weft-test/{}/", Id::generate())
+    format!("/weft-test/{}/", crate::model::random_id())
 }
 
 /// A store under a fresh prefix (a client of its own: a client lives on
@@ -83,7 +83,7 @@ async fn redemptions_racing_through_two_replicas_spend_a_token_once() {
             let token = token.clone();
             tasks.push(tokio::spawn(async move {
                 let host = NewHost {
-                    id: Id::generate(),
+                    id: HostId::generate(),
                     name: format!("r{round}-h{i}"),
                 };
                 store.redeem_token(&token, &host, NOW).await
@@ -122,7 +122,7 @@ async fn etcd_holds_hashes_never_keys_or_tokens() {
         .await
         .unwrap();
     let host = NewHost {
-        id: Id::generate(),
+        id: HostId::generate(),
         name: "a".into(),
     };
     store.redeem_token(&token, &host, NOW).await.unwrap();
@@ -253,7 +253,7 @@ async fn a_repeated_report_is_judged_against_changes_made_elsewhere() {
         .await
         .unwrap();
     let new = NewHost {
-        id: Id::generate(),
+        id: HostId::generate(),
         name: "a".into(),
     };
     let a = one.redeem_token(&token, &new, NOW).await.unwrap().id;
@@ -388,7 +388,7 @@ async fn networks_of_many_hosts_change_in_one_transaction() {
         let (store, token) = (store.clone(), token.clone());
         tasks.push(tokio::spawn(async move {
             let new = NewHost {
-                id: Id::generate(),
+                id: HostId::generate(),
                 name: format!("h{i}"),
             };
             let host = store.redeem_token(&token, &new, NOW).await.unwrap();
@@ -538,7 +538,7 @@ async fn reports_sharing_a_shard_keep_each_others_keys() {
         let token = token.clone();
         tasks.push(tokio::spawn(async move {
             let new = NewHost {
-                id: Id::generate(),
+                id: HostId::generate(),
                 name: format!("h{i}"),
             };
             let host = store.redeem_token(&token, &new, NOW).await.unwrap();

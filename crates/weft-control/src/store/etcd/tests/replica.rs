@@ -50,7 +50,7 @@ async fn replicas_share_state_and_ca_know_each_other_and_elect_one_for_the_jobs(
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let prefix = format!("/weft-test/{}/", Id::generate());
+    let prefix = format!("/weft-test/{}/", crate::model::random_id());
     let store = StoreConfig::parse(&format!(
         "{}{prefix}",
         member.client_url().replace("http://", "etcd://")
