@@ -10,6 +10,7 @@ pub mod admin;
 pub mod agents;
 pub mod api;
 pub mod ca;
+pub mod deployment;
 pub mod desired;
 pub mod jobs;
 pub mod model;

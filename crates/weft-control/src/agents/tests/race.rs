@@ -6,8 +6,9 @@
 use super::tests::{channel_to, csr};
 use super::*;
 use crate::admin;
+use crate::deployment::StoreConfig;
 use crate::model::{NetworkSpec, random_id};
-use crate::serve::{Running, ServeConfig, StoreConfig, start};
+use crate::serve::{Running, ServeConfig, start};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::Path;

@@ -44,6 +44,18 @@ pub struct SqliteStore {
     polling: std::sync::Once,
 }
 
+/// SQLite failing means the store failed: an internal error, SQLite's
+/// own as its source (a file another process holds waits out the busy
+/// timeout first).
+impl From<rusqlite::Error> for StoreError {
+    fn from(source: rusqlite::Error) -> StoreError {
+        StoreError::Internal {
+            what: "control plane store".into(),
+            source: Box::new(source),
+        }
+    }
+}
+
 impl SqliteStore {
     /// Open (or create) the store at `path`. Two stores may open one file.
     pub fn open(path: &Path) -> Result<SqliteStore> {

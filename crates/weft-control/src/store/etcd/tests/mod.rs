@@ -162,7 +162,8 @@ async fn an_unreachable_etcd_is_a_store_error_the_api_answers_503() {
     };
     let etcd = Client::new(&["127.0.0.1:1"], options).unwrap();
     let err = EtcdStore::open(etcd, DEFAULT_PREFIX).await.err().unwrap();
-    assert!(matches!(err, StoreError::Etcd { .. }), "{err:?}");
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+    assert!(err.is_unavailable());
     let text = err.to_string();
     assert_eq!(
         text,
@@ -183,16 +184,17 @@ async fn an_unreachable_etcd_is_a_store_error_the_api_answers_503() {
 /// "internal error" (retrying would not help).
 #[test]
 fn a_refused_etcd_request_is_an_internal_error() {
-    let err = StoreError::Etcd {
-        endpoints: "http://etcd-1:2379".into(),
-        source: weft_etcd::Error::Refused {
+    let err = failed(
+        &["http://etcd-1:2379".into()],
+        weft_etcd::Error::Refused {
             what: "transaction on /weft/v1/revision in etcd".into(),
             endpoint: "http://etcd-1:2379".into(),
             source: tonic::Status::invalid_argument(
                 "etcdserver: too many operations in txn request",
             ),
         },
-    };
+    );
+    assert!(matches!(err, StoreError::Internal { .. }), "{err:?}");
     assert_eq!(
         err.to_string(),
         "the control plane's store (etcd at http://etcd-1:2379) refused the request"
@@ -221,7 +223,7 @@ async fn the_revision_watch_survives_etcd_restarting() {
     own.kill();
     let spec = NetworkSpec::new("blue", "10.42.0.0/16", "", false, "", None).unwrap();
     let err = two.create_network(&t, &spec, NOW).await.unwrap_err();
-    assert!(matches!(err, StoreError::Etcd { .. }), "{err:?}");
+    assert!(err.is_unavailable(), "{err:?}");
     own.restart();
     own.wait_healthy();
 

@@ -2,7 +2,8 @@
 //! state, one CA, each told of the others, one running the jobs.
 
 use super::*;
-use crate::serve::{Running, ServeConfig, StoreConfig, start};
+use crate::deployment::StoreConfig;
+use crate::serve::{Running, ServeConfig, start};
 use weft_testkit::etcd::Member;
 
 const NOW: i64 = 1_800_000_000;
