@@ -18,3 +18,6 @@ pub mod secret;
 pub mod serve;
 pub mod store;
 pub mod tls;
+
+#[cfg(test)]
+mod test_plane;

@@ -227,12 +227,15 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         clock.clone(),
         crate::jobs::JobsConfig::default(),
     ));
-    let app = api::router(AppState {
+    let tenants = AppState {
         store: Arc::clone(&store),
         clock,
-    });
+    };
+    // The gRPC port: the agents' services and the tenants' TenantControl.
+    let routes = agents::services(shared).add_service(api::grpc::service(tenants.clone()));
+    let app = api::router(tenants);
     let rest = tokio::spawn(serve_rest(listener, TlsAcceptor::from(rest_config), app));
-    let grpc = tokio::spawn(agents::serve(grpc_listener, agent_config, shared));
+    let grpc = tokio::spawn(agents::serve(grpc_listener, agent_config, routes));
     tracing::info!(rest = %rest_addr, grpc = %grpc_addr, ca = %fingerprint, replicas = ?*replicas.borrow(), "control plane serving");
     Ok(Running {
         rest_addr,

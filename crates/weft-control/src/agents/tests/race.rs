@@ -3,7 +3,7 @@
 //! per replica. Exactly one certificate per token, every host one block
 //! in every network, no block twice; the losers are refused.
 
-use super::tests::{channel_to, csr};
+use crate::test_plane::{channel_to, csr};
 use super::*;
 use crate::admin;
 use crate::deployment::StoreConfig;

@@ -1,7 +1,7 @@
 //! Agents' streams: snapshot, deltas within 2 s, revocation ending the
 //! stream and removing the host from its peers'.
 
-use super::tests::{enroll, plane};
+use crate::test_plane::{Plane, enroll, plane};
 use super::*;
 use std::time::Instant;
 use weft_proto::control::agent_control_client::AgentControlClient;
@@ -16,7 +16,7 @@ struct Agent {
     state: weft_proto::desired::Desired,
 }
 
-async fn agent(p: &super::tests::Plane, name: &str) -> Agent {
+async fn agent(p: &Plane, name: &str) -> Agent {
     let token = p.token("acme", 1, 60).await;
     let (got, key) = enroll(p, &token, name).await.unwrap();
     let channel = p
@@ -278,7 +278,7 @@ async fn a_host_resuming_from_its_revision_gets_only_what_changed() {
 }
 
 async fn watch_from(
-    p: &super::tests::Plane,
+    p: &Plane,
     (cert, key): &(String, String),
     from: u64,
 ) -> tonic::Streaming<pb::DesiredState> {
@@ -376,7 +376,7 @@ async fn agents_are_told_the_replicas_on_enrollment_and_in_every_report_answer()
 #[test]
 fn the_advertised_default_is_where_agents_reach_this_one() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = super::tests::config(&dir, (1.0, 1));
+    let mut config = crate::test_plane::config(&dir, (1.0, 1));
     let any: std::net::SocketAddr = "0.0.0.0:50051".parse().unwrap();
     let one: std::net::SocketAddr = "192.0.2.1:50051".parse().unwrap();
     config.server_names = vec!["cp.example".into(), "192.0.2.1".into()];
