@@ -223,6 +223,7 @@ impl Feeds {
         Ok(changes)
     }
 
+    #[cfg(test)]
     pub fn encodes(&self) -> u64 {
         self.encodes.load(Ordering::Relaxed)
     }

@@ -19,7 +19,7 @@
 //! Every query of tenant objects takes the tenant: there is no call that
 //! reaches another tenant's network or host by name or id.
 
-pub mod etcd;
+pub(crate) mod etcd;
 pub mod sqlite;
 
 #[cfg(test)]

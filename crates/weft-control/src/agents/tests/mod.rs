@@ -167,7 +167,6 @@ async fn enrollment_is_rate_limited_per_address_below_the_server_wide_rate() {
     assert!(limited[0].contains("this address"), "{limited:?}");
 }
 
-
 /// Call `path` with an empty message (every field at its default).
 pub(super) async fn call_raw(channel: Channel, path: &str) -> Status {
     let mut grpc = tonic::client::Grpc::new(channel);

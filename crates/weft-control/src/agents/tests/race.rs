@@ -3,12 +3,12 @@
 //! per replica. Exactly one certificate per token, every host one block
 //! in every network, no block twice; the losers are refused.
 
-use crate::test_plane::{channel_to, csr};
 use super::*;
 use crate::admin;
 use crate::deployment::StoreConfig;
 use crate::model::{NetworkSpec, random_id};
 use crate::serve::{Running, ServeConfig, start};
+use crate::test_plane::{channel_to, csr};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::Path;

@@ -1,8 +1,8 @@
 //! Agents' streams: snapshot, deltas within 2 s, revocation ending the
 //! stream and removing the host from its peers'.
 
-use crate::test_plane::{Plane, enroll, plane};
 use super::*;
+use crate::test_plane::{Plane, enroll, plane};
 use std::time::Instant;
 use weft_proto::control::agent_control_client::AgentControlClient;
 

@@ -9,7 +9,6 @@ use tonic::Code;
 use weft_proto::control::plan_step::Step;
 use weft_proto::control::tenant_control_client::TenantControlClient;
 
-
 struct Tenants {
     p: Plane,
     key_a: Secret,

@@ -119,10 +119,6 @@ impl EtcdStore {
         })
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     pub fn prefix(&self) -> &str {
         self.keys.prefix()
     }

@@ -446,7 +446,7 @@ async fn networks_of_many_hosts_change_in_one_transaction() {
     store.delete_network(&t, "red").await.unwrap();
     assert_eq!(store.revision().await.unwrap(), before + 1);
     let left = store
-        .client()
+        .client
         .get_prefix(format!("{}t/{}/blocks/red/", store.prefix(), t))
         .await
         .unwrap();
