@@ -1,6 +1,8 @@
-//! `weft control serve`: open the store, the CA and the server identity
-//! in the state directory; serve the REST API over TLS and the agents'
-//! gRPC port (`agents.rs`) over mutual TLS.
+//! `weft control serve`: join the deployment `--store` names (the store,
+//! and what replicas share besides: `deployment.rs`), open the CA and make
+//! the server identity in the state directory; serve the REST API over TLS
+//! and the gRPC port — the agents' services (`agents/`) and the tenants'
+//! `TenantControl` (`api/grpc.rs`) — over mutual TLS.
 //!
 //! The REST side is axum on hyper with rustls (tokio-rustls) rather than
 //! tonic's TLS: it is plain HTTP/1.1 JSON, and doing the accept loop here
