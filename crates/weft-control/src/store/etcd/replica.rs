@@ -12,7 +12,7 @@
 //! [`EtcdReplicas`] is this as a [`Deployment`].
 
 use super::*;
-use crate::ca::Ca;
+use crate::ca::{Ca, CaError};
 use crate::deployment::{Deployment, DeploymentError, Joined};
 use crate::jobs::Election;
 use std::path::{Path, PathBuf};
@@ -68,7 +68,7 @@ impl Deployment for EtcdReplicas {
         // The certificate (public) in the state directory too, as with
         // SQLite, for `curl --cacert` and the like; the key stays in etcd.
         let cert = state_dir.join("ca.pem");
-        std::fs::write(&cert, ca.cert_pem()).map_err(|e| crate::ca::CaError::Write(cert, e))?;
+        std::fs::write(&cert, ca.cert_pem()).map_err(|e| CaError::Write(cert, e))?;
         Ok((ca, created))
     }
 
