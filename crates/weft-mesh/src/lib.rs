@@ -34,7 +34,7 @@
 //! carrying its block), or hub-and-spoke with `hub:` — the hub peers with
 //! every spoke (carrying the spoke's block); a spoke peers with the hub
 //! only, carrying the whole subnet less its own block
-//! ([`blocks::complement`]), so spoke↔spoke traffic is routed by the hub and
+//! ([`weft_model::blocks::complement`]), so spoke↔spoke traffic is routed by the hub and
 //! a new spoke changes no other spoke.
 //!
 //! # Applying
@@ -60,7 +60,6 @@
 //! and a probe result into a [`Health`].
 
 pub use weft_model::backoff;
-pub mod blocks;
 pub mod changes;
 pub mod connector;
 pub mod container;

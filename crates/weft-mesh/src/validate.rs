@@ -247,7 +247,7 @@ impl MeshFile {
                     format!("a /{prefix} block cannot hold a host and a workload"),
                 );
             }
-            let blocks = crate::blocks::block_count(&net.subnet, prefix);
+            let blocks = weft_model::blocks::block_count(&net.subnet, prefix);
             if hosts > blocks {
                 let key = if net.block_prefix.is_some() {
                     "block_prefix"
@@ -437,7 +437,7 @@ impl MeshFile {
                     let count = workloads.entry((svc.host.as_str(), n)).or_default();
                     *count += 1;
                     let net = &self.networks[n];
-                    let room = crate::blocks::workload_room(&net.subnet, net.block_prefix());
+                    let room = weft_model::blocks::workload_room(&net.subnet, net.block_prefix());
                     if *count > room {
                         return err(
                             format!("services[{i}].networks[{k}]"),

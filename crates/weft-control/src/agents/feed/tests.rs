@@ -1,7 +1,8 @@
 use super::*;
-use crate::desired::{self, Desired};
-use crate::model::{Host, HostBlock, HostKey, Id, Network, NetworkKey, NetworkSpec};
+use crate::desired;
+use crate::model::{Host, HostBlock, HostKey, Network, NetworkKey, NetworkSpec};
 use std::time::{Duration, Instant};
+use weft_proto::desired::{Desired, merge};
 
 /// A tenant's rows as the store would hand them over.
 #[derive(Clone, Default)]
@@ -13,7 +14,7 @@ struct Rows {
 }
 
 fn tenant() -> TenantId {
-    Id::parse("t", "0000000000000000").unwrap()
+    TenantId::parse("t", "0000000000000000").unwrap()
 }
 
 impl Rows {
@@ -27,7 +28,7 @@ impl Rows {
 
     /// A host with an address, in `network` with block number `i` and a key.
     fn member(&mut self, network: &str, i: usize) -> HostId {
-        let id = Id::generate();
+        let id = HostId::generate();
         self.hosts.push(Host {
             id: id.clone(),
             tenant: tenant(),
@@ -95,7 +96,7 @@ fn decode(batch: &Batch) -> pb::DesiredState {
 fn applied(host: &HostId, batches: &[&Batch]) -> Desired {
     let mut state = Desired::new();
     for msg in batches.iter().flat_map(|b| decode_all(b)) {
-        desired::apply(&mut state, &msg, host.as_str());
+        merge(&mut state, &msg, host.as_str());
     }
     state
 }
@@ -171,7 +172,7 @@ fn deltas_rebuild_each_hosts_state_through_every_kind_of_change() {
             match f.step(&feeds, &frame) {
                 Step::Send(batch) => {
                     for msg in decode_all(&batch) {
-                        desired::apply(state, &msg, f.host.as_str());
+                        merge(state, &msg, f.host.as_str());
                     }
                 }
                 Step::Nothing => {}
@@ -285,7 +286,7 @@ fn one_joins(n: usize) -> (usize, u64) {
     let patch = &decode(msg).patches[0];
     assert_eq!(patch.peers[0].host_id, joined.as_str());
     let mut state = before;
-    desired::apply(&mut state, &decode(msg), hosts[0].as_str());
+    merge(&mut state, &decode(msg), hosts[0].as_str());
     assert_eq!(state, rows.desired_for(&hosts[0]));
     assert_eq!(streams[0].step(&feeds, &second), Step::Nothing, "sent once");
     (sizes[0], encoded)

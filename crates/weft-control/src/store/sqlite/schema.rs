@@ -99,9 +99,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len() + 1;
 
 pub(super) fn open_connection(path: &Path) -> Result<Connection> {
-    let open_err = |source| StoreError::Open {
+    let open_err = |source: rusqlite::Error| StoreError::Open {
         path: path.display().to_string(),
-        source,
+        source: Box::new(source),
     };
     let conn = Connection::open(path).map_err(open_err)?;
     conn.execute_batch(

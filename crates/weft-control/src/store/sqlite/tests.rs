@@ -44,7 +44,7 @@ async fn redemptions_racing_through_two_stores_on_one_file_spend_a_token_once() 
             let token = token.clone();
             tasks.push(tokio::spawn(async move {
                 let host = NewHost {
-                    id: Id::generate(),
+                    id: HostId::generate(),
                     name: format!("r{round}-h{i}"),
                 };
                 store.redeem_token(&token, &host, NOW).await
@@ -132,7 +132,7 @@ async fn a_first_schema_store_upgrades_in_place() {
     .unwrap();
     drop(conn);
     let store = SqliteStore::open(&path).unwrap();
-    let t = Id::parse("tenant", "00000000000000aa").unwrap();
+    let t = TenantId::parse("tenant", "00000000000000aa").unwrap();
     assert!(store.network_hosts(&t, "blue").await.unwrap().all);
     assert_eq!(store.changes_since(&t, 5).await.unwrap(), None);
     assert_eq!(
@@ -145,7 +145,7 @@ async fn a_first_schema_store_upgrades_in_place() {
         .await
         .unwrap();
     let new = NewHost {
-        id: Id::generate(),
+        id: HostId::generate(),
         name: "a".into(),
     };
     store.redeem_token(&token, &new, NOW).await.unwrap();
