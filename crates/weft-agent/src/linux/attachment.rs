@@ -51,11 +51,7 @@ pub(super) fn create(dp: &LinuxDataplane, plan: &AttachmentPlan) -> DpResult<Att
 /// Why the veth pair could not be made, said once (weft-net's error names
 /// the operation) and, when a name is taken, with what is in the way and
 /// the way out.
-fn veth_refused(
-    ns: &Netns,
-    plan: &AttachmentPlan,
-    e: weft_net::NetError,
-) -> DataplaneError {
+fn veth_refused(ns: &Netns, plan: &AttachmentPlan, e: weft_net::NetError) -> DataplaneError {
     let context = format!("attach to {}", plan.netns);
     if !e.is_exists() {
         return DataplaneError::new(context, e);
