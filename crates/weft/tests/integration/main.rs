@@ -23,6 +23,7 @@ mod mesh_containers;
 mod mesh_docker;
 mod mesh_lab;
 mod mesh_ssh;
+mod mesh_undo;
 mod mesh_verify;
 mod mesh_vm;
 mod metrics;
