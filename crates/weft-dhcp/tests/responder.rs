@@ -61,6 +61,15 @@ fn udhcpc(guest: &NamedNetns, dir: &std::path::Path) -> Option<String> {
     Some(std::fs::read_to_string(&out).expect("udhcpc ran the script"))
 }
 
+/// A veth standing in for a VM's TAP: `t0` on the host, `eth0` (with the
+/// lease's MAC) in the guest.
+fn wire(host: &NamedNetns, guest: &NamedNetns) {
+    host.ip(&["link", "add", "t0", "type", "veth", "peer", "name", "eth0"]);
+    host.ip(&["link", "set", "eth0", "netns", &guest.name]);
+    host.ip(&["link", "set", "t0", "up"]);
+    guest.ip(&["link", "set", "eth0", "address", GUEST_MAC, "up"]);
+}
+
 #[test]
 fn udhcpc_gets_its_lease_and_nobody_else_does() {
     require_root!();
@@ -68,22 +77,9 @@ fn udhcpc_gets_its_lease_and_nobody_else_does() {
     let started = Instant::now();
     let host = NamedNetns::new();
     let guest = NamedNetns::new();
-    host.ip(&[
-        "link",
-        "add",
-        "t0",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        &guest.name,
-    ]);
-    host.ip(&["link", "set", "t0", "up"]);
+    wire(&host, &guest);
     // The host's address on the network, as on its WireGuard interface.
     host.ip(&["addr", "add", "10.42.1.1/32", "dev", "lo"]);
-    guest.ip(&["link", "set", "eth0", "address", GUEST_MAC, "up"]);
     let responder = host.run_inside(|| Responder::start("t0", vec![lease()]).unwrap());
     let dir = tempfile::tempdir().unwrap();
 
@@ -168,23 +164,10 @@ fn answers_come_from_the_hosts_address_in_the_network() {
     host.ip(&["link", "add", "u0", "type", "bridge"]);
     host.ip(&["addr", "add", "192.0.2.1/24", "dev", "u0"]);
     host.ip(&["link", "set", "u0", "up"]);
-    host.ip(&[
-        "link",
-        "add",
-        "t0",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        &guest.name,
-    ]);
-    host.ip(&["link", "set", "t0", "up"]);
+    wire(&host, &guest);
     host.ip(&["link", "add", "wg0", "type", "bridge"]);
     host.ip(&["addr", "add", "10.42.1.1/32", "dev", "wg0"]);
     host.ip(&["link", "set", "wg0", "up"]);
-    guest.ip(&["link", "set", "eth0", "address", GUEST_MAC, "up"]);
     let _responder = host.run_inside(|| Responder::start("t0", vec![lease()]).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let capture = weft_testkit::capture::start(&guest.name, "eth0", &dir.path().join("eth0.pcap"));

@@ -66,6 +66,7 @@ pub mod container;
 pub mod diff;
 pub mod error;
 pub mod health;
+mod limits;
 pub mod observed;
 pub mod plan;
 pub mod planner;
