@@ -52,6 +52,11 @@
 //! 5. keep the applied plan (it is serde) as `previous` for the next run;
 //! 6. on hub networks, run a [`Connector`] on every spoke.
 //!
+//! When an action fails in steps 1–5, the executor takes back what the run
+//! did, newest first: [`Action::restoring`] (given the host as the run's
+//! first observation found it) removes what an action made and puts back
+//! what it replaced, where that can be done.
+//!
 //! # Joining and health
 //!
 //! [`Backoff`] (2 s, 4 s, … capped at 60 s, a retry limit and an overall
