@@ -5,9 +5,10 @@
 //! WireGuard read per WireGuard network and one FDB dump per VXLAN device;
 //! nothing is written when nothing drifted.
 //!
-//! The firewall is not checked here: `weft_firewall::Firewall::apply`
-//! lists the whole table through `nft` to compare, which costs a process
-//! and grows with the table — too much for every few seconds.
+//! The firewall is checked here too, cheaply: `weft_firewall`'s apply
+//! lists and compares the table only when nftables' ruleset generation
+//! moved since weft last listed or changed it (one netlink request), so a
+//! pass that finds nothing costs no `nft` process.
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::{Dataplane, NetworkKind};

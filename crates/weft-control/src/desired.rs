@@ -1,42 +1,19 @@
-//! Each host's desired state, computed from the store's rows (pure), and
-//! what changed between two of them.
+//! One host's desired state computed directly from the store's rows: the
+//! reference the agents' feed (`agents/frame.rs`, every host at once with
+//! indexes) is tested against. What the state means, and how a message
+//! changes it, is [`weft_proto::desired`]: the agents' own definition.
 //!
 //! A host gets every network of its tenant in which it has a block; its
 //! peers there are the other hosts with a block, a reported key and a known
-//! address, each carrying that host's block as allowed-ips (peer count
-//! grows with hosts, not workloads).
-//!
-//! [`desired_for`] computes one host's state directly; the agents' feed
-//! builds every host's at once with indexes (`agents/frame.rs`), checked
-//! against this one in its tests.
+//! address ([`peer`]), each carrying that host's block as allowed-ips (peer
+//! count grows with hosts, not workloads).
 
+use crate::agents::frame::peer;
 use crate::model::{Host, HostBlock, HostId, HostKey, Network};
-use std::collections::BTreeMap;
 use weft_proto::control as pb;
+use weft_proto::desired::Desired;
 
-/// Network name → what the host should have there.
-pub type Desired = BTreeMap<String, pb::DesiredNetwork>;
-
-/// `host` as a peer in a network where it has `block` and reported `key`;
-/// `None` until it has an address (and for a revoked host).
-pub fn peer(host: &Host, key: &HostKey, block: &ipnet::IpNet) -> Option<pb::DesiredPeer> {
-    if host.revoked_at.is_some() {
-        return None;
-    }
-    let ip = host.endpoint.as_ref()?;
-    let endpoint = match ip.parse::<std::net::IpAddr>().ok()? {
-        std::net::IpAddr::V4(v4) => format!("{v4}:{}", key.key.listen_port),
-        std::net::IpAddr::V6(v6) => format!("[{v6}]:{}", key.key.listen_port),
-    };
-    Some(pb::DesiredPeer {
-        host_id: host.id.to_string(),
-        host_name: host.name.clone(),
-        public_key: key.key.public_key.clone(),
-        endpoint,
-        allowed_ips: vec![block.to_string()],
-    })
-}
-
+/// `host`'s state from its tenant's rows.
 pub fn desired_for(
     host: &HostId,
     networks: &[Network],
@@ -77,52 +54,6 @@ pub fn desired_for(
         );
     }
     out
-}
-
-/// What turns `old` into `new`: networks added or changed (whole), and
-/// the names of those removed. Empty when nothing changed.
-pub fn delta(old: &Desired, new: &Desired) -> (Vec<pb::DesiredNetwork>, Vec<String>) {
-    let changed = new
-        .iter()
-        .filter(|(name, net)| old.get(*name) != Some(net))
-        .map(|(_, net)| net.clone())
-        .collect();
-    let removed = old
-        .keys()
-        .filter(|name| !new.contains_key(*name))
-        .cloned()
-        .collect();
-    (changed, removed)
-}
-
-/// `state` of host `own` with a message applied (a snapshot replaces it).
-/// Peer entries naming `own` are dropped: one encoding of a network's
-/// peers serves every host in it.
-pub fn apply(state: &mut Desired, msg: &pb::DesiredState, own: &str) {
-    if msg.snapshot {
-        state.clear();
-    }
-    for name in &msg.removed {
-        state.remove(name);
-    }
-    for net in &msg.networks {
-        let mut net = net.clone();
-        net.peers.retain(|p| p.host_id != own);
-        state.insert(net.name.clone(), net);
-    }
-    for patch in &msg.patches {
-        let Some(net) = state.get_mut(&patch.network) else {
-            continue;
-        };
-        let replaced: std::collections::HashSet<&str> = (patch.peers.iter())
-            .map(|p| p.host_id.as_str())
-            .chain(patch.removed_peers.iter().map(String::as_str))
-            .collect();
-        net.peers.retain(|p| !replaced.contains(p.host_id.as_str()));
-        net.peers
-            .extend(patch.peers.iter().filter(|p| p.host_id != own).cloned());
-        net.peers.sort_by(|a, b| a.host_id.cmp(&b.host_id));
-    }
 }
 
 #[cfg(test)]

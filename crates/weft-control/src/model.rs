@@ -2,43 +2,13 @@
 //! networks and the blocks hosts get in them. Typed values checked once at
 //! the edge; no I/O.
 
+mod id;
+
+pub use id::{HostId, TenantId, random_id};
+
 use ipnet::IpNet;
 use serde::Serialize;
-use std::fmt;
 use weft_model::ModelError;
-
-/// A random 16-hex-digit id (tenants, hosts). Ids are made here, never
-/// taken from a request body; a path segment is parsed with [`Id::parse`].
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct Id(String);
-
-impl Id {
-    pub fn generate() -> Id {
-        Id(hex::encode(rand::random::<[u8; 8]>()))
-    }
-
-    pub fn parse(field: &'static str, text: &str) -> Result<Id, ModelError> {
-        if text.len() == 16 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            Ok(Id(text.to_string()))
-        } else {
-            Err(ModelError::invalid(field, text, "expected 16 hex digits"))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Id {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-pub type TenantId = Id;
-pub type HostId = Id;
 
 /// A name people give (tenants, hosts): a DNS label, lowercase letters,
 /// digits and '-', 1–63 characters, not starting or ending with '-'.

@@ -1,6 +1,8 @@
-//! `weft control serve`: open the store, the CA and the server identity
-//! in the state directory; serve the REST API over TLS and the agents'
-//! gRPC port (`agents.rs`) over mutual TLS.
+//! `weft control serve`: join the deployment `--store` names (the store,
+//! and what replicas share besides: `deployment.rs`), open the CA and make
+//! the server identity in the state directory; serve the REST API over TLS
+//! and the gRPC port — the agents' services (`agents/`) and the tenants'
+//! `TenantControl` (`api/grpc.rs`) — over mutual TLS.
 //!
 //! The REST side is axum on hyper with rustls (tokio-rustls) rather than
 //! tonic's TLS: it is plain HTTP/1.1 JSON, and doing the accept loop here
@@ -10,15 +12,14 @@
 use crate::agents;
 use crate::api::{self, AppState, Clock};
 use crate::ca::{self, Ca, CaError, Fingerprint, Identity};
-use crate::store::etcd::{self, EtcdStore};
-use crate::store::sqlite::SqliteStore;
+use crate::deployment::{Deployment, DeploymentError, StoreConfig};
 use crate::store::{Store, StoreError};
 use crate::tls::{self, TlsError};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::net::SocketAddr;
 use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -61,137 +62,17 @@ pub struct ServeConfig {
     pub store: StoreConfig,
 }
 
-/// Where the control plane keeps its state (`--store`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum StoreConfig {
-    /// `control.db` in the state directory: one replica.
-    #[default]
-    Sqlite,
-    /// An etcd cluster, under a key prefix: several replicas.
-    Etcd {
-        endpoints: Vec<String>,
-        prefix: String,
-    },
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "invalid --store {given:?}: expected sqlite or etcd://HOST:PORT[,HOST:PORT…][/PREFIX/] ({why})"
-)]
-pub struct StoreConfigError {
-    given: String,
-    why: &'static str,
-}
-
-impl StoreConfig {
-    /// `sqlite`, or `etcd://HOST:PORT[,HOST:PORT…]` with an optional key
-    /// prefix after the endpoints (default `/weft/v1/`).
-    pub fn parse(text: &str) -> Result<StoreConfig, StoreConfigError> {
-        let refuse = |why| StoreConfigError {
-            given: text.to_string(),
-            why,
-        };
-        if text == "sqlite" {
-            return Ok(StoreConfig::Sqlite);
-        }
-        let rest = text
-            .strip_prefix("etcd://")
-            .ok_or_else(|| refuse("unknown kind of store"))?;
-        let (hosts, prefix) = match rest.find('/') {
-            Some(at) => (&rest[..at], &rest[at..]),
-            None => (rest, etcd::DEFAULT_PREFIX),
-        };
-        let mut endpoints = Vec::new();
-        for host in hosts.split(',') {
-            let valid = host
-                .rsplit_once(':')
-                .is_some_and(|(name, port)| !name.is_empty() && port.parse::<u16>().is_ok());
-            if !valid {
-                return Err(refuse("each endpoint is HOST:PORT"));
-            }
-            endpoints.push(format!("http://{host}"));
-        }
-        Ok(StoreConfig::Etcd {
-            endpoints,
-            prefix: prefix.to_string(),
-        })
-    }
-
-    /// Open the store: SQLite in `state_dir`, or etcd (answering, else an
-    /// error naming its endpoints).
-    pub async fn open(&self, state_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
-        Ok(match self.open_backend(state_dir).await? {
-            Backend::Sqlite(store) => store,
-            Backend::Etcd(store) => store,
-        })
-    }
-
-    async fn open_backend(&self, state_dir: &Path) -> Result<Backend, StoreError> {
-        Ok(match self {
-            StoreConfig::Sqlite => {
-                Backend::Sqlite(Arc::new(SqliteStore::open(&state_dir.join("control.db"))?))
-            }
-            StoreConfig::Etcd { endpoints, prefix } => {
-                let client = weft_etcd::Client::new(endpoints, weft_etcd::Options::default())
-                    .map_err(|source| StoreError::Etcd {
-                        endpoints: endpoints.join(", "),
-                        source,
-                    })?;
-                Backend::Etcd(Arc::new(EtcdStore::open(client, prefix).await?))
-            }
-        })
-    }
-}
-
-/// The store opened, as what serving needs to know of it.
-enum Backend {
-    /// One replica: the CA in the state directory, jobs always here.
-    Sqlite(Arc<dyn Store>),
-    /// Several: the CA, the replica list and the jobs' election in etcd.
-    Etcd(Arc<EtcdStore>),
-}
-
-/// The CA: given as files, else in the state directory (SQLite) or
-/// shared through etcd (made by the first replica to start). Also says
-/// whether this start made it.
+/// The CA: given as files, else the deployment's (see
+/// [`Deployment::ca`]). Also says whether this start made it.
 async fn open_ca(
     config: &ServeConfig,
-    backend: &Backend,
+    deployment: &dyn Deployment,
     now: i64,
 ) -> Result<(Ca, bool), ServeError> {
     if let Some((cert, key)) = pair("--ca-cert/--ca-key", &config.ca_cert, &config.ca_key)? {
         return Ok((Ca::from_files(cert, key)?, false));
     }
-    let etcd = match backend {
-        Backend::Sqlite(_) => return Ok(Ca::load_or_create(&config.state_dir, now)?),
-        Backend::Etcd(etcd) => etcd,
-    };
-    let (ca, created) = shared_ca(etcd, now).await?;
-    // The certificate (public) in the state directory too, as with
-    // SQLite, for `curl --cacert` and the like; the key stays in etcd.
-    let cert = config.state_dir.join("ca.pem");
-    std::fs::write(&cert, ca.cert_pem()).map_err(|e| CaError::Write(cert, e))?;
-    Ok((ca, created))
-}
-
-async fn shared_ca(etcd: &EtcdStore, now: i64) -> Result<(Ca, bool), ServeError> {
-    let from_etcd = |(cert, key): (String, String)| {
-        let at = |what: &str| PathBuf::from(format!("etcd:{}ca ({what})", etcd.prefix()));
-        Ca::from_pem(cert, &key, &at("certificate"), &at("key"))
-    };
-    if let Some(shared) = etcd.ca_pem().await? {
-        return Ok((from_etcd(shared)?, false));
-    }
-    let ca = Ca::generate(now)?;
-    if etcd.share_ca(ca.cert_pem(), &ca.key_pem()).await? {
-        return Ok((ca, true));
-    }
-    // Another replica was first: use its.
-    let shared = etcd.ca_pem().await?.ok_or(StoreError::Corrupt {
-        what: "shared CA",
-        value: "gone after it was made".into(),
-    })?;
-    Ok((from_etcd(shared)?, false))
+    Ok(deployment.ca(&config.state_dir, now).await?)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +89,15 @@ pub enum ServeError {
     Listen(SocketAddr, #[source] std::io::Error),
 }
 
+impl From<DeploymentError> for ServeError {
+    fn from(err: DeploymentError) -> ServeError {
+        match err {
+            DeploymentError::Ca(err) => ServeError::Ca(err),
+            DeploymentError::Store(err) => ServeError::Store(err),
+        }
+    }
+}
+
 /// A started control plane.
 pub struct Running {
     pub rest_addr: SocketAddr,
@@ -222,7 +112,7 @@ pub struct Running {
     rest: tokio::task::JoinHandle<()>,
     grpc: tokio::task::JoinHandle<()>,
     jobs: tokio::task::JoinHandle<()>,
-    /// This replica's registration in etcd (none with SQLite).
+    /// This replica's registration in its deployment (none alone).
     registration: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -276,8 +166,8 @@ fn open_state_dir(dir: &PathBuf) -> Result<(), ServeError> {
 pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeError> {
     let now = clock();
     open_state_dir(&config.state_dir)?;
-    let backend = config.store.open_backend(&config.state_dir).await?;
-    let (ca, ca_created) = open_ca(&config, &backend, now).await?;
+    let deployment = config.store.deploy(&config.state_dir).await?;
+    let (ca, ca_created) = open_ca(&config, deployment.as_ref(), now).await?;
     let identity = match pair("--tls-cert/--tls-key", &config.tls_cert, &config.tls_key)? {
         Some((cert, key)) => Identity {
             cert_pem: std::fs::read_to_string(cert).map_err(|e| CaError::Read(cert.clone(), e))?,
@@ -297,10 +187,7 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         cert_pem: format!("{}{}", identity.cert_pem, ca.cert_pem()),
         ..identity
     };
-    let store: Arc<dyn Store> = match &backend {
-        Backend::Sqlite(store) => Arc::clone(store),
-        Backend::Etcd(store) => Arc::clone(store) as Arc<dyn Store>,
-    };
+    let store = deployment.store();
     let rest_config = tls::rest_server_config(&identity)?;
     let agent_config = tls::agent_server_config(&identity, &ca)?;
     let listener = TcpListener::bind(config.listen)
@@ -333,27 +220,24 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         replicas: replicas.subscribe(),
         feeds: Default::default(),
     };
-    // With etcd: register, learn the other replicas, campaign for the jobs.
-    let (registration, election): (_, Arc<dyn crate::jobs::Election>) = match &backend {
-        Backend::Sqlite(_) => (None, Arc::new(crate::jobs::Alone::default())),
-        Backend::Etcd(etcd) => {
-            let own = replicas.borrow().clone();
-            let (task, election) = etcd.join(own, replicas.clone());
-            (Some(task), election)
-        }
-    };
+    // Register, learn the other replicas, campaign for the jobs.
+    let own = replicas.borrow().clone();
+    let joined = deployment.join(own, replicas.clone());
     let jobs = tokio::spawn(crate::jobs::run(
         Arc::clone(&store),
-        election,
+        joined.jobs,
         clock.clone(),
         crate::jobs::JobsConfig::default(),
     ));
-    let app = api::router(AppState {
+    let tenants = AppState {
         store: Arc::clone(&store),
         clock,
-    });
+    };
+    // The gRPC port: the agents' services and the tenants' TenantControl.
+    let routes = agents::services(shared).add_service(api::grpc::service(tenants.clone()));
+    let app = api::router(tenants);
     let rest = tokio::spawn(serve_rest(listener, TlsAcceptor::from(rest_config), app));
-    let grpc = tokio::spawn(agents::serve(grpc_listener, agent_config, shared));
+    let grpc = tokio::spawn(agents::serve(grpc_listener, agent_config, routes));
     tracing::info!(rest = %rest_addr, grpc = %grpc_addr, ca = %fingerprint, replicas = ?*replicas.borrow(), "control plane serving");
     Ok(Running {
         rest_addr,
@@ -365,7 +249,7 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         rest,
         grpc,
         jobs,
-        registration,
+        registration: joined.registration,
     })
 }
 
@@ -424,6 +308,3 @@ async fn serve_rest(listener: TcpListener, acceptor: TlsAcceptor, app: axum::Rou
         });
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -8,7 +8,7 @@ use axum::http::{Method, Request};
 use std::sync::{Arc, Mutex, PoisonError};
 use tower::ServiceExt as _;
 use weft_control::api::{AppState, router, routes};
-use weft_control::model::{Id, NetworkSpec, NewHost};
+use weft_control::model::{HostId, NetworkSpec, NewHost};
 use weft_control::store::Store;
 use weft_control::store::sqlite::SqliteStore;
 
@@ -84,7 +84,7 @@ async fn no_answer_or_log_line_holds_a_key_or_token() {
     .await
     .unwrap();
     let host = NewHost {
-        id: Id::generate(),
+        id: HostId::generate(),
         name: "alpha".into(),
     };
     store.redeem_token(&first_token, &host, NOW).await.unwrap();

@@ -202,12 +202,50 @@ fn serve(socket: &Socket, ifname: &str, leases: &RwLock<Vec<Lease>>, stop: &Atom
         } else {
             Ipv4Addr::BROADCAST
         };
-        let dest = SocketAddr::V4(SocketAddrV4::new(to, CLIENT_PORT));
-        match socket.send_to(&reply.encode(), &dest.into()) {
+        let dest = SocketAddrV4::new(to, CLIENT_PORT);
+        let bytes = reply.encode();
+        let sent = send_from(socket, &bytes, dest, server).or_else(|e| {
+            // Not an address of this host (a lease of an older record):
+            // better answered from another address than not at all.
+            tracing::debug!(ifname, %server, "DHCP responder: answer from {server}: {e}");
+            socket.send_to(&bytes, &SocketAddr::V4(dest).into())
+        });
+        match sent {
             Ok(_) => {
                 tracing::debug!(ifname, kind = ?reply.message_type(), yiaddr = %reply.yiaddr, "DHCP answered")
             }
-            Err(e) => tracing::warn!(ifname, "DHCP responder: send to {dest}: {e}"),
+            Err(e) => tracing::warn!(ifname, "DHCP responder: send to {dest} from {server}: {e}"),
         }
     }
+}
+
+/// Send `bytes` to `dest` from `source`, the host's address in the network
+/// (the server identifier the answer names). The socket is bound to the
+/// wildcard address, as it must be to hear broadcasts; left to itself, the
+/// kernel would pick the source from the host's other addresses (a routed
+/// TAP has none of its own), such as the underlay's.
+fn send_from(
+    socket: &Socket,
+    bytes: &[u8],
+    dest: SocketAddrV4,
+    source: Ipv4Addr,
+) -> io::Result<usize> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrIn, sendmsg};
+    use std::os::fd::AsRawFd as _;
+    let info = libc::in_pktinfo {
+        ipi_ifindex: 0,
+        ipi_spec_dst: libc::in_addr {
+            s_addr: u32::from(source).to_be(),
+        },
+        ipi_addr: libc::in_addr { s_addr: 0 },
+    };
+    let to = SockaddrIn::from(dest);
+    sendmsg(
+        socket.as_raw_fd(),
+        &[io::IoSlice::new(bytes)],
+        &[ControlMessage::Ipv4PacketInfo(&info)],
+        MsgFlags::empty(),
+        Some(&to),
+    )
+    .map_err(io::Error::from)
 }

@@ -61,6 +61,15 @@ fn udhcpc(guest: &NamedNetns, dir: &std::path::Path) -> Option<String> {
     Some(std::fs::read_to_string(&out).expect("udhcpc ran the script"))
 }
 
+/// A veth standing in for a VM's TAP: `t0` on the host, `eth0` (with the
+/// lease's MAC) in the guest.
+fn wire(host: &NamedNetns, guest: &NamedNetns) {
+    host.ip(&["link", "add", "t0", "type", "veth", "peer", "name", "eth0"]);
+    host.ip(&["link", "set", "eth0", "netns", &guest.name]);
+    host.ip(&["link", "set", "t0", "up"]);
+    guest.ip(&["link", "set", "eth0", "address", GUEST_MAC, "up"]);
+}
+
 #[test]
 fn udhcpc_gets_its_lease_and_nobody_else_does() {
     require_root!();
@@ -68,22 +77,9 @@ fn udhcpc_gets_its_lease_and_nobody_else_does() {
     let started = Instant::now();
     let host = NamedNetns::new();
     let guest = NamedNetns::new();
-    host.ip(&[
-        "link",
-        "add",
-        "t0",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        &guest.name,
-    ]);
-    host.ip(&["link", "set", "t0", "up"]);
+    wire(&host, &guest);
     // The host's address on the network, as on its WireGuard interface.
     host.ip(&["addr", "add", "10.42.1.1/32", "dev", "lo"]);
-    guest.ip(&["link", "set", "eth0", "address", GUEST_MAC, "up"]);
     let responder = host.run_inside(|| Responder::start("t0", vec![lease()]).unwrap());
     let dir = tempfile::tempdir().unwrap();
 
@@ -149,4 +145,40 @@ fn udhcpc_gets_its_lease_and_nobody_else_does() {
     assert_eq!(udhcpc(&guest, dir.path()), None);
     drop(responder);
     eprintln!("wall time {:?}", started.elapsed());
+}
+
+/// The answers come from the network's side: the host's address in the
+/// network (the router, as option 54 says), never another of the host's
+/// addresses — on a routed TAP, with no address of its own, the kernel
+/// would otherwise pick one, such as the underlay's.
+#[test]
+fn answers_come_from_the_hosts_address_in_the_network() {
+    require_root!();
+    require_tools!("busybox", "tcpdump");
+    let host = NamedNetns::new();
+    let guest = NamedNetns::new();
+    // The underlay first (the kernel's choice of a source goes by device
+    // order), then the network's address on an interface standing in for
+    // the WireGuard one.
+    // (Empty bridges: this kernel has no dummy devices.)
+    host.ip(&["link", "add", "u0", "type", "bridge"]);
+    host.ip(&["addr", "add", "192.0.2.1/24", "dev", "u0"]);
+    host.ip(&["link", "set", "u0", "up"]);
+    wire(&host, &guest);
+    host.ip(&["link", "add", "wg0", "type", "bridge"]);
+    host.ip(&["addr", "add", "10.42.1.1/32", "dev", "wg0"]);
+    host.ip(&["link", "set", "wg0", "up"]);
+    let _responder = host.run_inside(|| Responder::start("t0", vec![lease()]).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let capture = weft_testkit::capture::start(&guest.name, "eth0", &dir.path().join("eth0.pcap"));
+    assert!(udhcpc(&guest, dir.path()).is_some(), "no lease");
+    let (lines, _) = capture.stop();
+    let answers: Vec<&String> = lines.iter().filter(|l| l.contains(".67 > ")).collect();
+    assert!(!answers.is_empty(), "no answer captured: {lines:?}");
+    for answer in answers {
+        assert!(
+            answer.contains(" IP 10.42.1.1.67 > "),
+            "an answer not from the router: {answer}"
+        );
+    }
 }

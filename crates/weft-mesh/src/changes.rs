@@ -1,7 +1,8 @@
 //! What `up` and `down` do, as data: one [`Action`] per change on a host,
 //! [`HostChanges`] in the order to run them, [`Changes`] for the whole
 //! mesh. Made by [`crate::diff()`] and [`crate::teardown`], carried out by
-//! the executor, printed for people.
+//! the executor, printed for people, and taken back when a run fails
+//! half-way ([`Action::inverse`], [`Action::restoring`]).
 
 use crate::container::Runtime;
 use crate::plan::{DnsRecord, KeyNeeded, PeerPlan, ServicePlan, VtepPlan, VxlanNetworkPlan};
@@ -10,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
 use weft_model::PublicKey;
+
+mod undo;
 
 /// One change on one host. Within a host, actions are ordered so each one
 /// can run when its turn comes: stops and removals first, then creations,

@@ -34,7 +34,7 @@
 //! carrying its block), or hub-and-spoke with `hub:` — the hub peers with
 //! every spoke (carrying the spoke's block); a spoke peers with the hub
 //! only, carrying the whole subnet less its own block
-//! ([`blocks::complement`]), so spoke↔spoke traffic is routed by the hub and
+//! ([`weft_model::blocks::complement`]), so spoke↔spoke traffic is routed by the hub and
 //! a new spoke changes no other spoke.
 //!
 //! # Applying
@@ -52,6 +52,11 @@
 //! 5. keep the applied plan (it is serde) as `previous` for the next run;
 //! 6. on hub networks, run a [`Connector`] on every spoke.
 //!
+//! When an action fails in steps 1–5, the executor takes back what the run
+//! did, newest first: [`Action::restoring`] (given the host as the run's
+//! first observation found it) removes what an action made and puts back
+//! what it replaced, where that can be done.
+//!
 //! # Joining and health
 //!
 //! [`Backoff`] (2 s, 4 s, … capped at 60 s, a retry limit and an overall
@@ -60,13 +65,13 @@
 //! and a probe result into a [`Health`].
 
 pub use weft_model::backoff;
-pub mod blocks;
 pub mod changes;
 pub mod connector;
 pub mod container;
 pub mod diff;
 pub mod error;
 pub mod health;
+mod limits;
 pub mod observed;
 pub mod plan;
 pub mod planner;

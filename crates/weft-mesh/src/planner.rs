@@ -14,7 +14,6 @@ pub use underlay::assign_lab_underlay;
 
 use services::{dns_records, service_plans};
 
-use crate::blocks::{complement, is_block_of, lowest_free_block};
 use crate::error::PlanError;
 use crate::observed::{HostState, NetworkState, Observed};
 use crate::plan::{HostNetworkPlan, HostPlan, KeyNeeded, NetworkPlan, PeerPlan, Plan, Role};
@@ -23,6 +22,7 @@ use crate::validate::ValidMesh;
 use crate::values::Address;
 use ipnet::IpNet;
 use std::collections::BTreeSet;
+use weft_model::blocks::{complement, is_block_of, lowest_free_block};
 use weft_model::naming::host_address;
 
 /// Plan the mesh against what exists. Pure and deterministic: the same

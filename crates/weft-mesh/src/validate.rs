@@ -4,6 +4,7 @@
 //! order (networks, then hosts, then services) is the one reported.
 
 use crate::error::MeshError;
+use crate::limits::{MAX_PATH_BYTES, check_service_texts, check_text};
 use crate::schema::{Hypervisor, Kind, MeshFile, NetworkType, ServiceSpec};
 use crate::values::Name;
 use std::collections::BTreeMap;
@@ -39,84 +40,6 @@ type Result<T = ()> = std::result::Result<T, MeshError>;
 
 fn err<T>(path: impl Into<String>, message: impl Into<String>) -> Result<T> {
     Err(MeshError::at(path, message))
-}
-
-/// The longest path a file system takes (Linux's PATH_MAX, less its NUL).
-const MAX_PATH_BYTES: usize = 4095;
-/// The longest single argument or environment entry `exec` takes (Linux's
-/// MAX_ARG_STRLEN).
-const MAX_ARG_BYTES: usize = 131_072;
-/// The longest kernel command line (x86's COMMAND_LINE_SIZE, less its NUL).
-const MAX_CMDLINE_BYTES: usize = 2047;
-
-/// Free text that reaches a file system or a command line: refused when
-/// the kernel would refuse it later, half-way through an `up`.
-fn check_text(at: String, value: &str, max: usize, what: &str) -> Result {
-    if value.len() > max {
-        return err(
-            at,
-            format!(
-                "{} is longer than {max} bytes, the most {what} can be",
-                shown(value)
-            ),
-        );
-    }
-    if value.contains('\0') {
-        return err(
-            at,
-            format!("{} holds a NUL byte, which {what} cannot", shown(value)),
-        );
-    }
-    Ok(())
-}
-
-/// Every free-text value of service `svc` (`services[i]`), bounded.
-fn check_service_texts(i: usize, svc: &ServiceSpec) -> Result {
-    let at = |key: &str| format!("services[{i}].{key}");
-    for (key, path) in [
-        ("binary", &svc.binary),
-        ("kernel", &svc.kernel),
-        ("initrd", &svc.initrd),
-        ("disk", &svc.disk),
-    ] {
-        if let Some(path) = path {
-            check_text(at(key), path, MAX_PATH_BYTES, "a path")?;
-        }
-    }
-    if let Some(cmdline) = &svc.cmdline {
-        check_text(
-            at("cmdline"),
-            cmdline,
-            MAX_CMDLINE_BYTES,
-            "a kernel command line",
-        )?;
-    }
-    for (k, arg) in svc.command.iter().flatten().enumerate() {
-        check_text(
-            at(&format!("command[{k}]")),
-            arg,
-            MAX_ARG_BYTES,
-            "an argument",
-        )?;
-    }
-    for (k, entry) in svc.env.iter().enumerate() {
-        // Only its length is told: an entry is often a secret.
-        if entry.len() > MAX_ARG_BYTES || entry.contains('\0') {
-            return err(
-                at(&format!("env[{k}]")),
-                format!(
-                    "an entry of {} bytes{}: an environment entry is at most {MAX_ARG_BYTES} bytes, without NUL",
-                    entry.len(),
-                    if entry.contains('\0') {
-                        " with a NUL byte"
-                    } else {
-                        ""
-                    }
-                ),
-            );
-        }
-    }
-    Ok(())
 }
 
 /// The index of each name, refusing the second of two equal ones.
@@ -247,7 +170,7 @@ impl MeshFile {
                     format!("a /{prefix} block cannot hold a host and a workload"),
                 );
             }
-            let blocks = crate::blocks::block_count(&net.subnet, prefix);
+            let blocks = weft_model::blocks::block_count(&net.subnet, prefix);
             if hosts > blocks {
                 let key = if net.block_prefix.is_some() {
                     "block_prefix"
@@ -437,7 +360,7 @@ impl MeshFile {
                     let count = workloads.entry((svc.host.as_str(), n)).or_default();
                     *count += 1;
                     let net = &self.networks[n];
-                    let room = crate::blocks::workload_room(&net.subnet, net.block_prefix());
+                    let room = weft_model::blocks::workload_room(&net.subnet, net.block_prefix());
                     if *count > room {
                         return err(
                             format!("services[{i}].networks[{k}]"),

@@ -7,6 +7,8 @@
 //!   veths, and the host's address in its block.
 //! - [`addressing`]: subnets, host blocks and the addresses handed out inside
 //!   a block.
+//! - [`blocks`]: carving a network's subnet into host blocks (the lowest
+//!   free one, how many fit) and what a spoke routes through its hub.
 //! - [`network`]: network modes and their defaults.
 //! - [`peer`]: a peer's endpoint and allowed IPs.
 //! - [`health`]: a peer's health from its handshake age and probes.
@@ -20,6 +22,7 @@
 
 pub mod addressing;
 pub mod backoff;
+pub mod blocks;
 pub mod error;
 pub mod health;
 pub mod key;

@@ -190,7 +190,7 @@ impl EncodedPatch {
 /// ([`PeerList`], [`EncodedPatch`]), copying none of these; cut into
 /// messages of about [`MESSAGE_TARGET`] bytes, each but the last marked
 /// `more`. A network's peers beyond its first piece follow as patches.
-pub struct DesiredStateBuilder {
+pub struct EncodedStateBuilder {
     revision: u64,
     done: Vec<EncodedDesiredState>,
     chunks: Vec<Bytes>,
@@ -199,9 +199,9 @@ pub struct DesiredStateBuilder {
     body: bool,
 }
 
-impl DesiredStateBuilder {
-    pub fn new(revision: u64, snapshot: bool) -> DesiredStateBuilder {
-        let mut builder = DesiredStateBuilder {
+impl EncodedStateBuilder {
+    pub fn new(revision: u64, snapshot: bool) -> EncodedStateBuilder {
+        let mut builder = EncodedStateBuilder {
             revision,
             done: Vec::new(),
             chunks: Vec::new(),

@@ -1,6 +1,7 @@
 //! weft's gRPC API, generated from `proto/weft/agent/v1/agent.proto`, the
-//! kinds of the agent's errors ([`ErrorKind`]), and the one way to reach an
-//! agent: its Unix socket.
+//! kinds of the agent's errors ([`ErrorKind`]), the one way to reach an
+//! agent: its Unix socket, and what the control plane's desired state
+//! means ([`desired`]), for the control plane and its agents alike.
 
 #[allow(clippy::all, missing_docs)]
 pub mod agent {
@@ -16,6 +17,9 @@ pub mod control {
 /// The control plane's server side of `AgentControl`, whose `Watch`
 /// streams [`EncodedDesiredState`]s (bytes encoded once, shared by streams).
 pub mod encoded;
+
+/// A host's desired state and how a message changes it ([`desired::merge`]).
+pub mod desired;
 
 /// Every proto file's descriptors, encoded (a `FileDescriptorSet`).
 pub const DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));

@@ -5,6 +5,8 @@
 mod cli;
 mod client;
 mod commands;
+#[cfg(test)]
+mod docs_check;
 mod mesh;
 mod output;
 mod unix_http;

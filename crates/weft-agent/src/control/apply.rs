@@ -11,48 +11,14 @@ use crate::dataplane::Dataplane;
 use crate::networks::{KindSpec, NetworkSpec};
 use crate::peers::{Endpoint, PeerSpec};
 use ipnet::{IpNet, Ipv4Net};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use weft_model::PublicKey;
 use weft_model::names::{Domain, NetworkName};
 use weft_proto::control as pb;
-
-/// Network name → what the control plane wants there.
-pub type Desired = BTreeMap<String, pb::DesiredNetwork>;
+use weft_proto::desired::{Desired, merge};
 
 /// Keepalive for peers the control plane gives: hosts may sit behind NAT.
 const KEEPALIVE: u16 = 25;
-
-/// `state` of host `own` (its id) with a message applied: a snapshot
-/// replaces it, `networks` replace theirs, `removed` go, `patches` change
-/// the peers of networks it has. Peer entries naming `own` are dropped:
-/// the control plane encodes a network's peers once for all its hosts.
-pub fn merge(state: &mut Desired, msg: &pb::DesiredState, own: &str) {
-    if msg.snapshot {
-        state.clear();
-    }
-    for name in &msg.removed {
-        state.remove(name);
-    }
-    for net in &msg.networks {
-        let mut net = net.clone();
-        net.peers.retain(|p| p.host_id != own);
-        state.insert(net.name.clone(), net);
-    }
-    for patch in &msg.patches {
-        let Some(net) = state.get_mut(&patch.network) else {
-            tracing::debug!(network = %patch.network, "a patch for a network this host does not have");
-            continue;
-        };
-        let replaced: HashSet<&str> = (patch.peers.iter())
-            .map(|p| p.host_id.as_str())
-            .chain(patch.removed_peers.iter().map(String::as_str))
-            .collect();
-        net.peers.retain(|p| !replaced.contains(p.host_id.as_str()));
-        net.peers
-            .extend(patch.peers.iter().filter(|p| p.host_id != own).cloned());
-        net.peers.sort_by(|a, b| a.host_id.cmp(&b.host_id));
-    }
-}
 
 /// The pieces of one revision's state (messages marked `more`), merged
 /// aside until the last arrives: half a state is never applied.

@@ -8,7 +8,7 @@
 //! told it of (`replicas.rs`), and resumes its stream from the revision it
 //! has: the replica sends what changed since, or a snapshot.
 
-use super::apply::{self, Desired};
+use super::apply;
 use super::identity::{Identity, load_replicas, save_replicas, write_private};
 use super::replicas::Replicas;
 use super::tls::Trust;
@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use weft_proto::control as pb;
 use weft_proto::control::agent_control_client::AgentControlClient;
+use weft_proto::desired::{Desired, merge};
 
 /// How often the agent reports (its heartbeat) when nothing else happens.
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -43,7 +44,7 @@ impl Saved {
         let msg = read.and_then(|bytes| pb::DesiredState::decode(bytes.as_slice()).ok());
         let mut desired = Desired::new();
         let revision = msg.map_or(0, |m| {
-            apply::merge(&mut desired, &m, own);
+            merge(&mut desired, &m, own);
             m.revision
         });
         Saved { revision, desired }

@@ -36,18 +36,43 @@ pub(super) fn create(dp: &LinuxDataplane, plan: &AttachmentPlan) -> DpResult<Att
         ));
     }
     let host_if = &plan.host_ifname;
-    dp.host()
-        .create_veth(host_if, &plan.ifname, Some(&ns))
-        .map_err(err(format!(
-            "create veth {host_if} (peer {} in {})",
-            plan.ifname, plan.netns
-        )))?;
+    let created = dp.host().create_veth(host_if, &plan.ifname, Some(&ns));
+    if let Err(e) = created {
+        return Err(veth_refused(&ns, plan, e));
+    }
     let result = configure_attachment(&mut dp.host(), &ns, plan);
     if result.is_err() {
         // Deleting one end removes both, and the routes with them.
         let _ = dp.delete_link(host_if);
     }
     result
+}
+
+/// Why the veth pair could not be made, said once (weft-net's error names
+/// the operation) and, when a name is taken, with what is in the way and
+/// the way out.
+fn veth_refused(ns: &Netns, plan: &AttachmentPlan, e: weft_net::NetError) -> DataplaneError {
+    let context = format!("attach to {}", plan.netns);
+    if !e.is_exists() {
+        return DataplaneError::new(context, e);
+    }
+    let inside = Netlink::in_netns(ns)
+        .and_then(|mut nl| nl.link_by_name(&plan.ifname))
+        .is_ok_and(|link| link.is_some());
+    let why = if inside {
+        format!(
+            "{} is already an interface there (another workload's, or the container runtime's): \
+             give this attachment another name (weft attach --ifname; CNI: CNI_IFNAME)",
+            plan.ifname
+        )
+    } else {
+        format!(
+            "{} already exists on the host: a link of that name is in the way of this \
+             workload's host side",
+            plan.host_ifname
+        )
+    };
+    DataplaneError::new(context, std::io::Error::other(why))
 }
 
 pub(super) fn state(
@@ -256,7 +281,9 @@ fn configure_attachment(
         .map(format_mac)
         .unwrap_or_default();
     Ok(AttachmentState {
-        mac: inner.mac.map(format_mac).unwrap_or_default(),
+        // The MAC set above, when weft derives one (bridge ports): `inner`
+        // was read before, with the kernel's.
+        mac: plan.mac.or(inner.mac).map(format_mac).unwrap_or_default(),
         host_mac,
     })
 }

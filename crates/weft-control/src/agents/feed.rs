@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use weft_proto::control as pb;
-use weft_proto::encoded::{DesiredStateBuilder, EncodedDesiredState, EncodedPatch};
+use weft_proto::encoded::{EncodedDesiredState, EncodedPatch, EncodedStateBuilder};
 
 /// Resume answers a frame keeps (agents coming back mostly share a few
 /// revisions; a client picking revisions at random must not grow this).
@@ -176,7 +176,7 @@ impl Feeds {
                     continue;
                 }
                 let msg = shared.entry(patched).or_insert_with_key(|names| {
-                    let mut msg = DesiredStateBuilder::new(revision, false);
+                    let mut msg = EncodedStateBuilder::new(revision, false);
                     for name in names {
                         msg.patch(&patches[name]);
                     }
@@ -184,7 +184,7 @@ impl Feeds {
                 });
                 msg.clone()
             } else {
-                let mut msg = DesiredStateBuilder::new(revision, false);
+                let mut msg = EncodedStateBuilder::new(revision, false);
                 for (name, block) in whole {
                     whole_network(&mut msg, &new.networks[name], block);
                 }
@@ -223,6 +223,7 @@ impl Feeds {
         Ok(changes)
     }
 
+    #[cfg(test)]
     pub fn encodes(&self) -> u64 {
         self.encodes.load(Ordering::Relaxed)
     }
@@ -233,7 +234,7 @@ impl Feeds {
     }
 
     fn snapshot(&self, frame: &Frame, host: &HostId) -> Batch {
-        let mut msg = DesiredStateBuilder::new(frame.revision, true);
+        let mut msg = EncodedStateBuilder::new(frame.revision, true);
         if let Some(view) = frame.tables.hosts.get(host) {
             for (name, block) in &view.networks {
                 if let Some(table) = frame.tables.networks.get(name) {
@@ -248,7 +249,7 @@ impl Feeds {
     /// changed since as they are now, and those it must drop.
     fn resume(&self, frame: &Frame, host: &HostId, changes: &NetworkChanges) -> Option<Batch> {
         let view = frame.tables.hosts.get(host)?;
-        let mut msg = DesiredStateBuilder::new(frame.revision, false);
+        let mut msg = EncodedStateBuilder::new(frame.revision, false);
         let mut any = false;
         for name in &changes.changed {
             if let (Some(block), Some(table)) =
@@ -268,7 +269,7 @@ impl Feeds {
     }
 }
 
-fn whole_network(msg: &mut DesiredStateBuilder, table: &NetTable, block: &str) {
+fn whole_network(msg: &mut EncodedStateBuilder, table: &NetTable, block: &str) {
     let settings = pb::DesiredNetwork {
         block: block.to_string(),
         ..table.settings.clone()

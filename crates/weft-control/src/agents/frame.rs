@@ -9,12 +9,31 @@
 //! peer list, itself included: agents ignore the peer entry naming them,
 //! so the list is the same bytes for every member.
 
-use crate::desired;
 use crate::model::{Host, HostBlock, HostId, HostKey, Network};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use weft_proto::control as pb;
 use weft_proto::encoded::PeerList;
+
+/// `host` as a peer in a network where it has `block` and reported `key`;
+/// `None` until it has an address (and for a revoked host).
+pub fn peer(host: &Host, key: &HostKey, block: &ipnet::IpNet) -> Option<pb::DesiredPeer> {
+    if host.revoked_at.is_some() {
+        return None;
+    }
+    let ip = host.endpoint.as_ref()?;
+    let endpoint = match ip.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) => format!("{v4}:{}", key.key.listen_port),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]:{}", key.key.listen_port),
+    };
+    Some(pb::DesiredPeer {
+        host_id: host.id.to_string(),
+        host_name: host.name.clone(),
+        public_key: key.key.public_key.clone(),
+        endpoint,
+        allowed_ips: vec![block.to_string()],
+    })
+}
 
 /// One network of the tenant.
 #[derive(Debug, PartialEq)]
@@ -85,7 +104,7 @@ impl Tables {
             }
             let peer = keys
                 .get(&(b.network.as_str(), &b.host))
-                .and_then(|key| desired::peer(host, key, &b.block));
+                .and_then(|key| peer(host, key, &b.block));
             if let Some(peer) = peer {
                 net_peers.insert(peer.host_id.clone(), peer);
             }
@@ -125,8 +144,9 @@ impl Tables {
     }
 
     /// `host`'s copy of `network`, as its agent ends up with it (its own
-    /// entry dropped): what tests compare with [`desired::desired_for`].
-    pub fn desired(&self, host: &HostId) -> Option<desired::Desired> {
+    /// entry dropped): what tests compare with `desired::desired_for`.
+    #[cfg(test)]
+    pub fn desired(&self, host: &HostId) -> Option<weft_proto::desired::Desired> {
         let view = self.hosts.get(host)?;
         let own = host.as_str();
         Some(

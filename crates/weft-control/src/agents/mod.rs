@@ -1,6 +1,6 @@
-//! The gRPC port: enrollment (no certificate yet), with mutual TLS
-//! everything else agents do, and the tenants' `TenantControl`
-//! ([`crate::api::grpc`], API keys in metadata, no client certificate).
+//! The gRPC port: enrollment (no certificate yet) and, with mutual TLS,
+//! everything else agents do ([`services`]). The port also serves the
+//! tenants' `TenantControl` (`api/grpc.rs`), added by `serve.rs`.
 //!
 //! Authorization, per service rather than per method so a new method
 //! cannot forget it: `Enrollment` is open (the token is its credential,
@@ -19,7 +19,6 @@ pub use conn::{AgentConn, PeerInfo};
 pub use limit::{AddressLimit, RateLimit};
 
 use crate::api::Clock;
-use crate::api::grpc::TenantControlService;
 use crate::ca::{self, Ca};
 use crate::model::{Host, HostId, HostReport, NetworkKey, NewHost, validate_label};
 use crate::secret::{Secret, SecretKind};
@@ -32,7 +31,6 @@ use tokio_rustls::TlsAcceptor;
 use tonic::{Request, Response, Status};
 use weft_proto::control as pb;
 use weft_proto::control::enrollment_server::{Enrollment, EnrollmentServer};
-use weft_proto::control::tenant_control_server::TenantControlServer;
 use weft_proto::encoded::EncodedDesiredState;
 use weft_proto::encoded::agent_control_server::{AgentControl, AgentControlServer};
 
@@ -337,8 +335,24 @@ async fn next_step(
     })
 }
 
-/// Serve the agents' port on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared: Shared) {
+/// The agents' services: `Enrollment` and `AgentControl`.
+pub fn services(shared: Shared) -> tonic::service::Routes {
+    tonic::service::Routes::new(
+        EnrollmentServer::new(EnrollmentService(shared.clone()))
+            .max_decoding_message_size(MAX_MESSAGE),
+    )
+    .add_service(
+        AgentControlServer::new(AgentControlService(shared)).max_decoding_message_size(MAX_MESSAGE),
+    )
+}
+
+/// Serve `routes` (the agents' [`services`], and whatever else the port
+/// offers) on `listener` until the task is dropped.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    routes: tonic::service::Routes,
+) {
     let (conns, incoming) = tokio::sync::mpsc::channel::<std::io::Result<AgentConn>>(64);
     let acceptor = TlsAcceptor::from(tls);
     // Handshakes run side by side; finished connections go to tonic.
@@ -370,21 +384,7 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared
         .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .add_service(
-            EnrollmentServer::new(EnrollmentService(shared.clone()))
-                .max_decoding_message_size(MAX_MESSAGE),
-        )
-        .add_service(
-            TenantControlServer::new(TenantControlService(crate::api::AppState {
-                store: Arc::clone(&shared.store),
-                clock: Arc::clone(&shared.clock),
-            }))
-            .max_decoding_message_size(MAX_MESSAGE),
-        )
-        .add_service(
-            AgentControlServer::new(AgentControlService(shared))
-                .max_decoding_message_size(MAX_MESSAGE),
-        )
+        .add_routes(routes)
         .serve_with_incoming(tokio_stream::wrappers::ReceiverStream::new(incoming))
         .await;
     accept.abort();

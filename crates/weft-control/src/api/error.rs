@@ -46,6 +46,10 @@ impl From<ModelError> for ApiError {
     }
 }
 
+/// By what the store says happened: exists already or no room left
+/// (409), not found (404), a request that cannot hold (400), a token
+/// refused (401); the store unreachable (503: retry) or failing (500),
+/// whose chain goes to the log only.
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> ApiError {
         let status = match &err {
@@ -56,7 +60,7 @@ impl From<StoreError> for ApiError {
             StoreError::SubnetOverlap { .. } | StoreError::NotAMember(_) => StatusCode::BAD_REQUEST,
             StoreError::NoFreeBlock { .. } => StatusCode::CONFLICT,
             StoreError::TokenRefused { .. } => StatusCode::UNAUTHORIZED,
-            StoreError::Etcd { .. } if err.is_unavailable() => {
+            StoreError::Unavailable { .. } => {
                 tracing::error!(error = %chain(&err), "control plane store");
                 return ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -64,10 +68,8 @@ impl From<StoreError> for ApiError {
                 );
             }
             StoreError::Open { .. }
-            | StoreError::Etcd { .. }
-            | StoreError::Sql(_)
+            | StoreError::Internal { .. }
             | StoreError::Corrupt { .. }
-            | StoreError::LeaseLost(_)
             | StoreError::Worker => {
                 tracing::error!(error = %chain(&err), "control plane store");
                 return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error");

@@ -1,9 +1,13 @@
-//! The tenant API over gRPC (`TenantControl`, on the gRPC port): the REST
-//! API's operations as a plan of steps, and its status, under the same
-//! policies. [`methods`] is this service's route table: a method absent
-//! from it is refused, and the authorization tests walk the proto's
-//! methods against it, as they walk [`super::routes`].
+//! The tenant API over gRPC (`TenantControl`, on the gRPC port beside
+//! the agents' services, API keys in metadata, no client certificate): the
+//! REST API's operations as a plan of steps, and its status, under the
+//! same policies. [`methods`] is this service's route table: a method
+//! absent from it is refused, and the authorization tests (`grpc/tests.rs`,
+//! against the running port) walk the proto's methods against it, as
+//! `api/tests.rs` walks [`super::routes`]. [`service`] is what the port
+//! serves.
 
+use super::body::MAX_BODY;
 use super::error::ApiError;
 use super::{AppState, Caller, Policy, authenticate};
 use crate::model::{HostId, NetworkSpec};
@@ -11,8 +15,14 @@ use axum::http::StatusCode;
 use tonic::{Request, Response, Status};
 use weft_proto::control as pb;
 use weft_proto::control::plan_step::Step;
+use weft_proto::control::tenant_control_server::TenantControlServer;
 
 const SERVICE: &str = "/weft.control.v1.TenantControl/";
+
+/// `TenantControl` for the gRPC port: requests as large as REST bodies.
+pub fn service(state: AppState) -> TenantControlServer<TenantControlService> {
+    TenantControlServer::new(TenantControlService(state)).max_decoding_message_size(MAX_BODY)
+}
 
 /// Every method of `TenantControl`, with who may call it.
 pub fn methods() -> Vec<(String, Policy)> {
@@ -213,3 +223,6 @@ impl pb::tenant_control_server::TenantControl for TenantControlService {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,9 +12,9 @@
 //! and ids of other tenants cannot be probed. Nothing here reads
 //! `X-Forwarded-For` or any other client-supplied address header.
 
-pub mod body;
-pub mod error;
-pub mod grpc;
+mod body;
+pub(crate) mod error;
+pub(crate) mod grpc;
 mod handlers;
 mod openapi;
 

@@ -2,7 +2,7 @@
 //! route table, bad input, secrets kept out of answers and logs.
 
 use super::*;
-use crate::model::{HostId, Id, NetworkSpec, NewHost};
+use crate::model::{HostId, NetworkSpec, NewHost};
 use crate::store::sqlite::SqliteStore;
 use axum::body::Body;
 use axum::http::StatusCode;
@@ -27,7 +27,7 @@ async fn enroll(store: &SqliteStore, tenant: &TenantId, name: &str) -> HostId {
         .await
         .unwrap();
     let host = NewHost {
-        id: Id::generate(),
+        id: HostId::generate(),
         name: name.into(),
     };
     store.redeem_token(&token, &host, NOW).await.unwrap().id

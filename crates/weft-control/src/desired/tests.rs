@@ -1,10 +1,10 @@
 use super::*;
-use crate::model::{Id, NetworkKey, NetworkSpec};
+use crate::model::{NetworkKey, NetworkSpec, TenantId};
 
 fn host(name: &str, endpoint: Option<&str>) -> Host {
     Host {
-        id: Id::generate(),
-        tenant: Id::parse("t", "0000000000000000").unwrap(),
+        id: HostId::generate(),
+        tenant: TenantId::parse("t", "0000000000000000").unwrap(),
         name: name.into(),
         created_at: 0,
         revoked_at: None,
@@ -101,54 +101,4 @@ fn a_host_outside_a_network_neither_gets_it_nor_is_a_peer_there() {
     assert_eq!(for_a.keys().collect::<Vec<_>>(), ["blue", "red"]);
     assert!(for_a["red"].peers.is_empty(), "{:?}", for_a["red"]);
     assert_eq!(for_a["blue"].peers[0].host_name, "b");
-}
-
-#[test]
-fn deltas_carry_only_what_changed_and_rebuild_the_state() {
-    let net = |name: &str, block: &str| pb::DesiredNetwork {
-        name: name.into(),
-        block: block.into(),
-        ..Default::default()
-    };
-    let old: Desired = [
-        ("blue".to_string(), net("blue", "1")),
-        ("red".to_string(), net("red", "1")),
-    ]
-    .into();
-    let new: Desired = [
-        ("blue".to_string(), net("blue", "1")),
-        ("green".to_string(), net("green", "1")),
-    ]
-    .into();
-    let (changed, removed) = delta(&old, &new);
-    assert_eq!(changed, [net("green", "1")]);
-    assert_eq!(removed, ["red"]);
-    let mut state = old.clone();
-    apply(
-        &mut state,
-        &pb::DesiredState {
-            revision: 2,
-            snapshot: false,
-            networks: changed,
-            removed,
-            patches: vec![],
-            more: false,
-        },
-        "me",
-    );
-    assert_eq!(state, new);
-    assert_eq!(delta(&new, &new), (vec![], vec![]));
-    apply(
-        &mut state,
-        &pb::DesiredState {
-            revision: 3,
-            snapshot: true,
-            networks: vec![net("x", "2")],
-            removed: vec![],
-            patches: vec![],
-            more: false,
-        },
-        "me",
-    );
-    assert_eq!(state.keys().collect::<Vec<_>>(), ["x"]);
 }

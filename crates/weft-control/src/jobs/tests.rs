@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::{Id, NewHost};
+use crate::model::{HostId, NewHost, random_id};
 use crate::secret::{Secret, SecretKind};
 use crate::store::sqlite::SqliteStore;
 use std::sync::Mutex;
@@ -45,7 +45,7 @@ impl Handed {
 async fn spent_token(store: &dyn Store) -> Secret {
     let t = store
         .create_tenant(
-            &format!("t{}", Id::generate()),
+            &format!("t{}", random_id()),
             &Secret::generate(SecretKind::ApiKey),
             NOW,
         )
@@ -58,7 +58,7 @@ async fn spent_token(store: &dyn Store) -> Secret {
         .await
         .unwrap();
     let host = NewHost {
-        id: Id::generate(),
+        id: HostId::generate(),
         name: "a".into(),
     };
     store.redeem_token(&token, &host, NOW).await.unwrap();
@@ -99,7 +99,7 @@ async fn jobs_run_only_while_this_replica_leads() {
         let store = Arc::clone(&store);
         async move {
             let host = NewHost {
-                id: Id::generate(),
+                id: HostId::generate(),
                 name: "b".into(),
             };
             store.redeem_token(&token, &host, NOW).await.unwrap_err()

@@ -6,7 +6,7 @@
 //! themselves.
 
 use super::{Purged, Store, StoreError, TokenRefusal};
-use crate::model::{Id, NetworkSpec, NewHost, TenantId};
+use crate::model::{HostId, NetworkSpec, NewHost, TenantId};
 use crate::secret::{Secret, SecretKind};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -30,10 +30,10 @@ async fn token(store: &Shared, tenant: &TenantId, uses: u32) -> Secret {
     token
 }
 
-async fn enroll(store: &Shared, tenant: &TenantId, name: &str) -> Id {
+async fn enroll(store: &Shared, tenant: &TenantId, name: &str) -> HostId {
     let t = token(store, tenant, 1).await;
     let host = NewHost {
-        id: Id::generate(),
+        id: HostId::generate(),
         name: name.into(),
     };
     store.redeem_token(&t, &host, NOW).await.unwrap().id
@@ -102,7 +102,7 @@ pub(crate) async fn a_token_is_spent_once_per_use(store: Shared) {
     let t = tenant(&store, "acme").await;
     let once = token(&store, &t, 1).await;
     let host = |name: &str| NewHost {
-        id: Id::generate(),
+        id: HostId::generate(),
         name: name.into(),
     };
     let h = store.redeem_token(&once, &host("a"), NOW).await.unwrap();
@@ -137,7 +137,7 @@ pub(crate) async fn expired_unknown_and_forged_tokens_are_refused(store: Shared)
     let t = tenant(&store, "acme").await;
     let good = token(&store, &t, 5).await;
     let host = NewHost {
-        id: Id::generate(),
+        id: HostId::generate(),
         name: "a".into(),
     };
     let err = store
@@ -170,7 +170,7 @@ pub(crate) async fn parallel_redemptions_give_exactly_one_host(store: Shared) {
         let (store, once) = (Arc::clone(&store), once.clone());
         tasks.push(tokio::spawn(async move {
             let host = NewHost {
-                id: Id::generate(),
+                id: HostId::generate(),
                 name: format!("h{i}"),
             };
             store.redeem_token(&once, &host, NOW).await
@@ -244,7 +244,7 @@ pub(crate) async fn a_full_network_refuses_enrollment_without_spending_the_token
     enroll(&store, &t, "b").await;
     let tok = token(&store, &t, 1).await;
     let host = NewHost {
-        id: Id::generate(),
+        id: HostId::generate(),
         name: "c".into(),
     };
     let err = store.redeem_token(&tok, &host, NOW).await.unwrap_err();
@@ -307,7 +307,7 @@ pub(crate) async fn one_tenant_cannot_reach_anothers_objects(store: Shared) {
     // A token of B registers its host in B, whatever it is called.
     let tb = token(&store, &b, 1).await;
     let nh = NewHost {
-        id: Id::generate(),
+        id: HostId::generate(),
         name: "a1".into(),
     };
     assert_eq!(store.redeem_token(&tb, &nh, NOW).await.unwrap().tenant, b);
@@ -318,7 +318,7 @@ pub(crate) async fn live_host_names_are_unique_in_a_tenant(store: Shared) {
     let first = enroll(&store, &t, "web").await;
     let tok = token(&store, &t, 1).await;
     let again = NewHost {
-        id: Id::generate(),
+        id: HostId::generate(),
         name: "web".into(),
     };
     let err = store.redeem_token(&tok, &again, NOW).await.unwrap_err();

@@ -19,7 +19,7 @@
 //! Every query of tenant objects takes the tenant: there is no call that
 //! reaches another tenant's network or host by name or id.
 
-pub mod etcd;
+pub(crate) mod etcd;
 pub mod sqlite;
 
 #[cfg(test)]
@@ -51,6 +51,11 @@ impl TokenRefusal {
     }
 }
 
+/// What went wrong, by meaning: first what was asked that cannot be done
+/// (exists already, not found, refused, …: the caller's answer), then the
+/// store itself failing (unavailable, internal, corrupt), the backend's
+/// own error kept as the source. No backend's type appears here: each
+/// backend says what its errors mean.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("tenant {0:?} exists already")]
@@ -73,33 +78,39 @@ pub enum StoreError {
     NotAMember(String),
     #[error("host name {0:?} is taken in this tenant")]
     HostNameTaken(String),
+    /// The store could not be opened (SQLite: its file).
     #[error("open the control plane's store {path}")]
     Open {
         path: String,
         #[source]
-        source: rusqlite::Error,
+        source: BackendError,
     },
-    #[error("control plane store")]
-    Sql(#[from] rusqlite::Error),
+    /// The store could not be reached or did not answer in time (etcd
+    /// unreachable, or without quorum): worth retrying, here or at another
+    /// replica. `store` names it (`etcd at …`).
+    #[error("the control plane's store ({store}) could not be reached or did not answer")]
+    Unavailable {
+        store: String,
+        #[source]
+        source: BackendError,
+    },
+    /// The store failed, or refused the request: retrying will not help
+    /// (a bug of ours, a broken disk). `what` says which store and how.
+    #[error("{what}")]
+    Internal {
+        what: String,
+        #[source]
+        source: BackendError,
+    },
     #[error("control plane store holds a malformed {what} {value:?}")]
     Corrupt { what: &'static str, value: String },
     #[error("control plane store: a worker thread stopped")]
     Worker,
-    #[error("this replica's lease in etcd is lost ({0})")]
-    LeaseLost(String),
-    /// etcd could not be reached or did not answer in time (the API
-    /// answers "unavailable" and the client retries), or refused the
-    /// request (a bug of ours: "internal error").
-    #[error(
-        "the control plane's store (etcd at {endpoints}) {}",
-        if .source.is_unavailable() { "could not be reached or did not answer" } else { "refused the request" }
-    )]
-    Etcd {
-        endpoints: String,
-        #[source]
-        source: weft_etcd::Error,
-    },
 }
+
+/// A backend's own error (SQLite's, the etcd client's), kept as the
+/// source of what it meant to the store's callers.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -107,7 +118,7 @@ impl StoreError {
     /// The store could not be reached or did not answer: worth retrying,
     /// here or at another replica.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, StoreError::Etcd { source, .. } if source.is_unavailable())
+        matches!(self, StoreError::Unavailable { .. })
     }
 }
 

@@ -53,7 +53,7 @@ fn pieces_put_together_decode_as_the_whole_and_stay_shared() {
         domain: "mesh.local".into(),
         peers: vec![],
     };
-    let mut built = DesiredStateBuilder::new(9, false);
+    let mut built = EncodedStateBuilder::new(9, false);
     built
         .network(&settings("10.42.0.0/24"), &list)
         .removed("green")
@@ -77,7 +77,7 @@ fn pieces_put_together_decode_as_the_whole_and_stay_shared() {
     let shares = |b: &Bytes| built[0].chunks().iter().any(|c| c.as_ptr() == b.as_ptr());
     assert!(shares(&list.pieces[0]) && shares(&encoded_patch.pieces[0]));
     // Another host's copy of the network shares the same peer list.
-    let mut other = DesiredStateBuilder::new(9, true);
+    let mut other = EncodedStateBuilder::new(9, true);
     other.network(&settings("10.42.1.0/24"), &list);
     let other = other.finish();
     assert!(
@@ -107,7 +107,7 @@ fn a_large_state_goes_in_bounded_messages_that_add_up_to_it() {
         block: "10.42.0.0/24".into(),
         ..Default::default()
     };
-    let mut built = DesiredStateBuilder::new(4, true);
+    let mut built = EncodedStateBuilder::new(4, true);
     built.network(&settings, &list).patch(&patch);
     let built = built.finish();
     let msgs = decode_all(&built);

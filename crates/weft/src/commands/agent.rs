@@ -75,6 +75,7 @@ pub struct Args {
     #[arg(
         long,
         value_name = "SHA256:…",
+        env = "WEFT_CA_FINGERPRINT",
         requires = "control",
         conflicts_with = "ca_file"
     )]

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use weft_control::store::Store;
-use weft_control::{admin, api, serve};
+use weft_control::{admin, api, deployment, serve};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,8 +20,8 @@ pub struct Args {
     /// Where the state is kept: `sqlite` (control.db in the state
     /// directory, one replica) or `etcd://HOST:PORT[,HOST:PORT…]` (several
     /// replicas; an optional key prefix may follow, default /weft/v1/).
-    #[arg(long, global = true, env = "WEFT_CONTROL_STORE", default_value = "sqlite", value_parser = serve::StoreConfig::parse)]
-    store: serve::StoreConfig,
+    #[arg(long, global = true, env = "WEFT_CONTROL_STORE", default_value = "sqlite", value_parser = deployment::StoreConfig::parse)]
+    store: deployment::StoreConfig,
     #[command(subcommand)]
     command: Command,
 }
@@ -145,10 +145,10 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// exist: the server made it), or etcd.
 async fn open_store(
     state_dir: &std::path::Path,
-    store: &serve::StoreConfig,
+    store: &deployment::StoreConfig,
 ) -> Result<Arc<dyn Store>> {
     let path = state_dir.join("control.db");
-    if *store == serve::StoreConfig::Sqlite && !path.exists() {
+    if *store == deployment::StoreConfig::Sqlite && !path.exists() {
         anyhow::bail!(
             "no control plane store at {} (run `weft control serve` first, or pass --state-dir)",
             path.display()
@@ -199,7 +199,7 @@ fn default_server_names() -> Vec<String> {
     names
 }
 
-fn serve_cmd(state_dir: PathBuf, store: serve::StoreConfig, args: ServeArgs) -> Result<()> {
+fn serve_cmd(state_dir: PathBuf, store: deployment::StoreConfig, args: ServeArgs) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log")?)
         .with_writer(std::io::stderr)

@@ -1,6 +1,8 @@
-//! `weft up FILE` and `weft down FILE`: a whole mesh from one file.
+//! `weft up FILE` and `weft down FILE`: a whole mesh from one file. An `up`
+//! that fails while it applies the plan takes back what it made (`undo.rs`).
 
 mod summary;
+mod undo;
 
 use super::Context;
 use crate::mesh::host::{HostConn, LocalHost, SshHost};
@@ -11,7 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::time::Duration;
-use weft_mesh::{Action, Backoff, JoinConfig, Observed, Plan, Reach};
+use undo::UndoLog;
+use weft_mesh::{Action, Backoff, JoinConfig, Observed, Plan, Reach, Runtime};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -183,22 +186,28 @@ fn host<'a>(hosts: &'a [Box<dyn HostConn>], name: &str) -> Result<&'a dyn HostCo
         .with_context(|| format!("host {name} cannot be reached"))
 }
 
-/// Run every action; returns how many ran and the services started.
+/// Run every action, logging each in `log` (if given); returns how many
+/// ran and the services started.
 fn apply_changes(
     mesh: &Mesh,
     plan: &Plan,
     changes: &weft_mesh::Changes,
     hosts: &[Box<dyn HostConn>],
     progress: &Progress,
+    mut log: Option<&mut UndoLog>,
 ) -> Result<(usize, BTreeSet<String>)> {
     let mut count = 0;
     let mut started = BTreeSet::new();
     for hc in &changes.hosts {
         let conn = host(hosts, &hc.host)?;
         for action in &hc.actions {
-            progress.step(&hc.host, &action.to_string(), || {
+            let result = progress.step(&hc.host, &action.to_string(), || {
                 apply::run(mesh, plan, conn, action)
-            })?;
+            });
+            if let Some(log) = log.as_deref_mut() {
+                log.ran(&hc.host, action, result.is_ok());
+            }
+            result?;
             if let Action::StartService { service } = action {
                 started.insert(service.name.clone());
             }
@@ -211,54 +220,25 @@ fn apply_changes(
 pub fn exec_up(ctx: &Context, args: UpArgs) -> Result<()> {
     let mesh = Mesh::load(&args.file)?;
     let progress = Progress::new();
+    let previous = mesh.previous()?;
+    // Known before anything changes: what to put back if this run fails.
+    let mut log = UndoLog::new(&mesh, previous.as_ref());
     // Containers are checked against their hosts before anything changes.
     let hosts = host_conns(ctx, &mesh, true)?;
     let runtimes =
         container::preflight(&mesh, &hosts, &mut |host, text| progress.line(host, text))?;
-    let underlay = prepare_hosts(&mesh, &progress)?;
-    let previous = mesh.previous()?;
-    let mut applied = 0;
-    let mut started = BTreeSet::new();
-    let mut plan = None;
-    // Round one creates networks (their agents make the keys); round two
-    // adds the peers whose keys now exist. A third finds nothing to do.
-    for _ in 0..3 {
-        let observed = observe_all(&mesh, &hosts, &underlay)?;
-        let mut next = weft_mesh::plan(&mesh.file, &observed).context("plan")?;
-        for svc in &mut next.services {
-            if let Some(runtime) = runtimes.get(&svc.name) {
-                svc.set_runtime(*runtime);
-            }
-        }
-        let changes = weft_mesh::diff(&next, &observed, previous.as_ref());
-        let done = changes.is_empty() && next.is_complete();
-        let (count, round_started) = apply_changes(&mesh, &next, &changes, &hosts, &progress)?;
-        applied += count;
-        started.extend(round_started);
-        mesh.save_plan(&next)?;
-        plan = Some(next);
-        if done {
-            break;
-        }
-    }
-    let plan = plan.expect("at least one round");
-    if !plan.is_complete() {
-        bail!("some hosts have no keys yet: {:?}", plan.needs_keys);
-    }
-    // Lab hosts that left the file.
-    if let Some(previous) = &previous {
-        let lab = Lab { mesh: &mesh };
-        for gone in previous
-            .hosts
-            .iter()
-            .filter(|h| plan.host(&h.name).is_none() && h.reach == Reach::Lab)
-        {
-            progress.step(&gone.name, "remove lab host", || {
-                lab.remove_host(&gone.name)
-            })?;
-            applied += 1;
-        }
-    }
+    let applied = apply_all(
+        &mesh,
+        &hosts,
+        &runtimes,
+        previous.as_ref(),
+        &progress,
+        &mut log,
+    );
+    let (applied, started, plan) = match applied {
+        Ok(applied) => applied,
+        Err(failure) => return Err(log.undo(&mesh, &hosts, &progress).after(failure)),
+    };
     join_hubs(&plan, &hosts, &progress)?;
     if applied == 0 {
         println!("no changes");
@@ -274,6 +254,65 @@ pub fn exec_up(ctx: &Context, args: UpArgs) -> Result<()> {
         h.close();
     }
     result
+}
+
+/// Make the hosts ready and apply the plan, logging every change in
+/// `log`; returns how many changes, the services started and the plan.
+fn apply_all(
+    mesh: &Mesh,
+    hosts: &[Box<dyn HostConn>],
+    runtimes: &BTreeMap<String, Runtime>,
+    previous: Option<&Plan>,
+    progress: &Progress,
+    log: &mut UndoLog,
+) -> Result<(usize, BTreeSet<String>, Plan)> {
+    let underlay = prepare_hosts(mesh, progress)?;
+    let mut applied = 0;
+    let mut started = BTreeSet::new();
+    let mut plan = None;
+    // Round one creates networks (their agents make the keys); round two
+    // adds the peers whose keys now exist. A third finds nothing to do.
+    for _ in 0..3 {
+        let observed = observe_all(mesh, hosts, &underlay)?;
+        let mut next = weft_mesh::plan(&mesh.file, &observed).context("plan")?;
+        for svc in &mut next.services {
+            if let Some(runtime) = runtimes.get(&svc.name) {
+                svc.set_runtime(*runtime);
+            }
+        }
+        let changes = weft_mesh::diff(&next, &observed, previous);
+        let done = changes.is_empty() && next.is_complete();
+        log.round(&next, &observed);
+        let (count, round_started) =
+            apply_changes(mesh, &next, &changes, hosts, progress, Some(log))?;
+        applied += count;
+        started.extend(round_started);
+        mesh.save_plan(&next)?;
+        plan = Some(next);
+        if done {
+            break;
+        }
+    }
+    let plan = plan.expect("at least one round");
+    if !plan.is_complete() {
+        bail!("some hosts have no keys yet: {:?}", plan.needs_keys);
+    }
+    // Lab hosts that left the file.
+    if let Some(previous) = previous {
+        let lab = Lab { mesh };
+        for gone in previous
+            .hosts
+            .iter()
+            .filter(|h| plan.host(&h.name).is_none() && h.reach == Reach::Lab)
+        {
+            progress.step(&gone.name, "remove lab host", || {
+                lab.remove_host(&gone.name)
+            })?;
+            log.irreversible(format!("{}: remove lab host", gone.name));
+            applied += 1;
+        }
+    }
+    Ok((applied, started, plan))
 }
 
 /// Wait for every peer and service, showing progress; then a summary, or
@@ -359,7 +398,7 @@ pub fn exec_down(ctx: &Context, args: Args) -> Result<()> {
         Err(e) => previous.clone().ok_or(e).context("plan")?,
     };
     let changes = weft_mesh::teardown(&plan, &observed, previous.as_ref());
-    let (mut removed, _) = apply_changes(&mesh, &plan, &changes, &hosts, &progress)?;
+    let (mut removed, _) = apply_changes(&mesh, &plan, &changes, &hosts, &progress, None)?;
     for h in &hosts {
         // Services the agents did not report (a container removed by hand,
         // a supervisor gone) still have their namespace and record.
@@ -368,6 +407,18 @@ pub fn exec_down(ctx: &Context, args: Args) -> Result<()> {
             "for d in {dir}/*/; do [ -d \"$d\" ] && {} service-stop --dir \"$d\"; done; rm -rf {dir}",
             crate::mesh::host::quote(&h.weft_bin())
         ))?;
+    }
+    // A namespace `up` made for a service that never started, or whose
+    // directory is gone, is in no directory `service-stop` reads.
+    let services: Vec<&weft_mesh::ServicePlan> = plan
+        .services
+        .iter()
+        .chain(previous.iter().flat_map(|p| &p.services))
+        .collect();
+    for h in &hosts {
+        let here = services.iter().filter(|s| s.host == h.name());
+        removed +=
+            apply::remove_service_namespaces(&mesh, h.as_ref(), here.map(|s| s.name.as_str()))?;
     }
     let lab = Lab { mesh: &mesh };
     if !lab.underlay().is_empty() {

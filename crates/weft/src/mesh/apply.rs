@@ -268,6 +268,30 @@ fn attach(
     .map(drop)
 }
 
+/// Remove the namespaces of `services` on `host` that are still there,
+/// and their `/etc/netns` directories; returns how many namespaces went.
+/// Stopping a service removes the namespace its directory records: these
+/// are the ones of services that never started, or whose directory is gone.
+pub fn remove_service_namespaces<'a>(
+    mesh: &Mesh,
+    host: &dyn HostConn,
+    services: impl IntoIterator<Item = &'a str>,
+) -> Result<usize> {
+    let script: Vec<String> = services
+        .into_iter()
+        .map(|service| {
+            let ns = quote(&service_netns(mesh.name(), service));
+            format!(
+                "if [ -e /run/netns/{ns} ]; then ip netns del {ns} || exit 1; echo {ns}; fi; rm -rf /etc/netns/{ns}"
+            )
+        })
+        .collect();
+    if script.is_empty() {
+        return Ok(0);
+    }
+    Ok(host.sh(&script.join("\n"))?.lines().count())
+}
+
 /// resolv.conf for an attachment, from the `dns` of `weft attach -o json`.
 fn resolv_conf(attachment: &serde_json::Value) -> String {
     let strings = |key: &str| -> Vec<&str> {

@@ -57,6 +57,16 @@ impl Lab<'_> {
             .unwrap_or_default()
     }
 
+    /// Record the underlay addresses given (`lab.json`).
+    pub fn set_underlay(&self, addresses: &BTreeMap<String, IpAddr>) -> Result<()> {
+        std::fs::create_dir_all(&self.mesh.dir)
+            .with_context(|| format!("create {}", self.mesh.dir.display()))?;
+        write_atomic(
+            &self.underlay_file(),
+            &serde_json::to_vec_pretty(addresses)?,
+        )
+    }
+
     /// Make (or keep) the underlay and every lab host with a running agent;
     /// returns the hosts' underlay addresses.
     pub fn ensure(&self, log: &mut dyn FnMut(&str, &str)) -> Result<BTreeMap<String, IpAddr>> {
@@ -64,11 +74,7 @@ impl Lab<'_> {
         let existing = self.underlay();
         let addresses = weft_mesh::assign_lab_underlay(&self.mesh.file, &existing, &pool)
             .context("lab underlay")?;
-        std::fs::create_dir_all(&self.mesh.dir)?;
-        write_atomic(
-            &self.underlay_file(),
-            &serde_json::to_vec_pretty(&addresses)?,
-        )?;
+        self.set_underlay(&addresses)?;
         let ul = self.underlay_ns();
         if !netns_exists(&ul) {
             ip(&["netns", "add", &ul], "create the lab underlay")?;

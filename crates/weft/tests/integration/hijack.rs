@@ -30,6 +30,14 @@ fn host_lab() -> Lab {
 /// The host namespace's links, addresses and routes (every table, both
 /// families) as `ip -j` reports them.
 fn host_state(lab: &Lab) -> String {
+    // A link just made has an IPv6 address on trial (duplicate address
+    // detection, longer on a loaded machine) and gets its local route
+    // when the trial ends: compare settled states only.
+    wait_for(
+        "IPv6 duplicate address detection on h1",
+        std::time::Duration::from_secs(20),
+        || lab.exec_ok("h1", "ip -6 addr show tentative").trim().is_empty(),
+    );
     lab.exec_ok(
         "h1",
         "ip -j link; ip -j addr; ip -j route show table all; ip -j -6 route show table all",

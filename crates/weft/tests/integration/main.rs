@@ -5,6 +5,7 @@
 mod containers_common;
 mod control_common;
 
+mod attach_output;
 mod bad_input;
 mod cni;
 mod cni_stress;
@@ -22,6 +23,7 @@ mod mesh_containers;
 mod mesh_docker;
 mod mesh_lab;
 mod mesh_ssh;
+mod mesh_undo;
 mod mesh_verify;
 mod mesh_vm;
 mod metrics;

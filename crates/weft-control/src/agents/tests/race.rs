@@ -3,11 +3,12 @@
 //! per replica. Exactly one certificate per token, every host one block
 //! in every network, no block twice; the losers are refused.
 
-use super::tests::{channel_to, csr};
 use super::*;
 use crate::admin;
-use crate::model::{Id, NetworkSpec};
-use crate::serve::{Running, ServeConfig, StoreConfig, start};
+use crate::deployment::StoreConfig;
+use crate::model::{NetworkSpec, random_id};
+use crate::serve::{Running, ServeConfig, start};
+use crate::test_plane::{channel_to, csr};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -66,7 +67,7 @@ async fn fifty_enrollments_racing_on_two_replicas_give_one_certificate_per_token
     };
     let began = std::time::Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let prefix = format!("/weft-test/{}/", Id::generate());
+    let prefix = format!("/weft-test/{}/", random_id());
     let mut endpoints = cluster.endpoints();
     let clock = crate::api::system_clock();
     let (one_dir, two_dir) = (dir.path().join("one"), dir.path().join("two"));

@@ -1,8 +1,8 @@
 //! Agents' streams: snapshot, deltas within 2 s, revocation ending the
 //! stream and removing the host from its peers'.
 
-use super::tests::{enroll, plane};
 use super::*;
+use crate::test_plane::{Plane, enroll, plane};
 use std::time::Instant;
 use weft_proto::control::agent_control_client::AgentControlClient;
 
@@ -13,10 +13,10 @@ struct Agent {
     client: AgentControlClient<tonic::transport::Channel>,
     stream: tonic::Streaming<pb::DesiredState>,
     /// What the messages so far add up to, as the agent keeps it.
-    state: crate::desired::Desired,
+    state: weft_proto::desired::Desired,
 }
 
-async fn agent(p: &super::tests::Plane, name: &str) -> Agent {
+async fn agent(p: &Plane, name: &str) -> Agent {
     let token = p.token("acme", 1, 60).await;
     let (got, key) = enroll(p, &token, name).await.unwrap();
     let channel = p
@@ -43,7 +43,7 @@ async fn next(a: &mut Agent) -> pb::DesiredState {
         .expect("a message within 2 s")
         .unwrap()
         .expect("the stream goes on");
-    crate::desired::apply(&mut a.state, &msg, a.id.as_str());
+    weft_proto::desired::merge(&mut a.state, &msg, a.id.as_str());
     msg
 }
 
@@ -278,7 +278,7 @@ async fn a_host_resuming_from_its_revision_gets_only_what_changed() {
 }
 
 async fn watch_from(
-    p: &super::tests::Plane,
+    p: &Plane,
     (cert, key): &(String, String),
     from: u64,
 ) -> tonic::Streaming<pb::DesiredState> {
@@ -316,11 +316,11 @@ async fn a_host_resumes_across_a_control_plane_restart() {
             .unwrap();
     }
     let mut stream = watch_from(&p, &identity, 0).await;
-    let mut state = crate::desired::Desired::new();
+    let mut state = weft_proto::desired::Desired::new();
     let mut revision = 0;
     while state.len() < 2 {
         let msg = message_of(&mut stream).await;
-        crate::desired::apply(&mut state, &msg, &got_a.host_id);
+        weft_proto::desired::merge(&mut state, &msg, &got_a.host_id);
         revision = msg.revision;
     }
     drop(stream);
@@ -338,7 +338,7 @@ async fn a_host_resumes_across_a_control_plane_restart() {
     assert!(!msg.snapshot, "{msg:?}");
     assert!(msg.networks.is_empty(), "{msg:?}");
     assert_eq!(msg.removed, ["red"]);
-    crate::desired::apply(&mut state, &msg, &got_a.host_id);
+    weft_proto::desired::merge(&mut state, &msg, &got_a.host_id);
     assert_eq!(state.keys().collect::<Vec<_>>(), ["blue"]);
     drop(stream);
     // A revision the store cannot know (newer than its own): a snapshot.
@@ -376,7 +376,7 @@ async fn agents_are_told_the_replicas_on_enrollment_and_in_every_report_answer()
 #[test]
 fn the_advertised_default_is_where_agents_reach_this_one() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = super::tests::config(&dir, (1.0, 1));
+    let mut config = crate::test_plane::config(&dir, (1.0, 1));
     let any: std::net::SocketAddr = "0.0.0.0:50051".parse().unwrap();
     let one: std::net::SocketAddr = "192.0.2.1:50051".parse().unwrap();
     config.server_names = vec!["cp.example".into(), "192.0.2.1".into()];

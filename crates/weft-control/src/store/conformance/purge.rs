@@ -8,7 +8,7 @@ pub(crate) async fn purge_forgets_dead_tokens_and_long_revoked_hosts_only(store:
     // Used up, expired, and live.
     let used = token(&store, &t, 1).await;
     let host = |name: &str| NewHost {
-        id: Id::generate(),
+        id: HostId::generate(),
         name: name.into(),
     };
     store.redeem_token(&used, &host("a"), NOW).await.unwrap();

@@ -96,7 +96,7 @@ pub(crate) async fn a_networks_hosts_are_all_or_those_chosen(store: Shared) {
         let t = t.clone();
         async move {
             let got = store.network_hosts(&t, "blue").await.unwrap();
-            let hosts: BTreeSet<Id> = got.blocks.iter().map(|b| b.host.clone()).collect();
+            let hosts: BTreeSet<HostId> = got.blocks.iter().map(|b| b.host.clone()).collect();
             (got.all, hosts)
         }
     };
@@ -105,7 +105,7 @@ pub(crate) async fn a_networks_hosts_are_all_or_those_chosen(store: Shared) {
         (true, [a.clone(), b.clone()].into())
     );
     let before = store.revision().await.unwrap();
-    for bad in [&stranger, &Id::generate()] {
+    for bad in [&stranger, &HostId::generate()] {
         let err = store
             .set_network_hosts(&t, "blue", Some(std::slice::from_ref(bad)))
             .await

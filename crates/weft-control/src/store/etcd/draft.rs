@@ -179,7 +179,7 @@ impl TenantState {
         for (block, hid) in self.blocks.get(name).into_iter().flatten() {
             blocks.push(HostBlock {
                 network: name.to_string(),
-                host: id("host id", hid)?,
+                host: host_id(hid)?,
                 block: *block,
             });
         }
@@ -264,11 +264,11 @@ impl<'a> Draft<'a> {
         let blocks = self.state.blocks.entry(name.to_string()).or_default();
         let taken: BTreeSet<IpNet> = blocks.keys().copied().collect();
         let spec = &net.spec;
-        let block = weft_mesh::blocks::lowest_free_block(&spec.subnet, spec.block_prefix, &taken)
+        let block = weft_model::blocks::lowest_free_block(&spec.subnet, spec.block_prefix, &taken)
             .ok_or_else(|| StoreError::NoFreeBlock {
-            network: spec.name.clone(),
-            host: host.to_string(),
-        })?;
+                network: spec.name.clone(),
+                host: host.to_string(),
+            })?;
         blocks.insert(block, host.to_string());
         self.dirty_blocks.insert((name.to_string(), shard_of(host)));
         Ok(())

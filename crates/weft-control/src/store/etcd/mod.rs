@@ -23,10 +23,12 @@ mod replica;
 mod watcher;
 mod writes;
 
+pub use replica::EtcdReplicas;
+
 use super::{NetworkChanges, Result, Store, StoreError, StoredApiKey};
 use crate::model::{
-    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Id, Network, NetworkHosts,
-    NetworkKey, NetworkSpec, NewHost, Tenant, TenantId, TokenInfo,
+    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkHosts, NetworkKey,
+    NetworkSpec, NewHost, Tenant, TenantId, TokenInfo,
 };
 use crate::secret::{Secret, SecretHash};
 use async_trait::async_trait;
@@ -57,6 +59,24 @@ pub struct EtcdStore {
     compacted_to: std::sync::Mutex<Option<i64>>,
 }
 
+/// What an etcd client's error means to the store's callers: the cluster
+/// could not be reached or did not answer (unavailable: 503 on REST,
+/// `Unavailable` on gRPC, worth retrying), or refused the request (a bug
+/// of ours: an internal error).
+pub fn failed(endpoints: &[String], source: weft_etcd::Error) -> StoreError {
+    let store = format!("etcd at {}", endpoints.join(", "));
+    if source.is_unavailable() {
+        return StoreError::Unavailable {
+            store,
+            source: Box::new(source),
+        };
+    }
+    StoreError::Internal {
+        what: format!("the control plane's store ({store}) refused the request"),
+        source: Box::new(source),
+    }
+}
+
 /// Where a transaction committed: its etcd revision, and the revision
 /// counter's mod_revision after it.
 #[derive(Debug, Clone, Copy)]
@@ -77,10 +97,7 @@ impl EtcdStore {
     /// starts watching it.
     pub async fn open(client: Client, prefix: &str) -> Result<EtcdStore> {
         let keys = Keys::new(prefix);
-        let fail = |source| StoreError::Etcd {
-            endpoints: client.endpoints().join(", "),
-            source,
-        };
+        let fail = |source| failed(client.endpoints(), source);
         let (value, at) = watcher::read_counter(&client, &keys.revision())
             .await
             .map_err(fail)?;
@@ -102,19 +119,12 @@ impl EtcdStore {
         })
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     pub fn prefix(&self) -> &str {
         self.keys.prefix()
     }
 
     fn failed(&self, source: weft_etcd::Error) -> StoreError {
-        StoreError::Etcd {
-            endpoints: self.client.endpoints().join(", "),
-            source,
-        }
+        failed(self.client.endpoints(), source)
     }
 
     async fn get(&self, key: String) -> Result<Option<KeyValue>> {

@@ -1,7 +1,9 @@
 //! The values stored in etcd: JSON with explicit field names, to and from
 //! the model. Secrets are stored as their SHA-256 only.
 
-use crate::model::{ApiKeyInfo, Host, Id, Mode, Network, NetworkSpec, Tenant, TokenInfo};
+use crate::model::{
+    ApiKeyInfo, Host, HostId, Mode, Network, NetworkSpec, Tenant, TenantId, TokenInfo,
+};
 use crate::store::{Result, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -22,8 +24,12 @@ pub(super) fn encode<T: Serialize>(record: &T) -> Vec<u8> {
     serde_json::to_vec(record).unwrap_or_default()
 }
 
-pub(super) fn id(what: &'static str, text: &str) -> Result<Id> {
-    Id::parse(what, text).map_err(|_| corrupt(what, text))
+pub(super) fn tenant_id(text: &str) -> Result<TenantId> {
+    TenantId::parse("tenant id", text).map_err(|_| corrupt("tenant id", text))
+}
+
+pub(super) fn host_id(text: &str) -> Result<HostId> {
+    HostId::parse("host id", text).map_err(|_| corrupt("host id", text))
 }
 
 /// A decimal number stored as text (the revision, a change marker).
@@ -43,7 +49,7 @@ pub(super) struct TenantRecord {
 impl TenantRecord {
     pub fn model(&self) -> Result<Tenant> {
         Ok(Tenant {
-            id: id("tenant id", &self.id)?,
+            id: tenant_id(&self.id)?,
             name: self.name.clone(),
             created_at: self.created_at,
         })
@@ -64,7 +70,7 @@ impl ApiKeyRecord {
     pub fn model(&self) -> Result<ApiKeyInfo> {
         Ok(ApiKeyInfo {
             id: self.id.clone(),
-            tenant: id("tenant id", &self.tenant)?,
+            tenant: tenant_id(&self.tenant)?,
             created_at: self.created_at,
             revoked_at: self.revoked_at,
         })
@@ -86,7 +92,7 @@ impl TokenRecord {
     pub fn model(&self) -> Result<TokenInfo> {
         Ok(TokenInfo {
             id: self.id.clone(),
-            tenant: id("tenant id", &self.tenant)?,
+            tenant: tenant_id(&self.tenant)?,
             created_at: self.created_at,
             expires_at: self.expires_at,
             uses_left: self.uses_left,
@@ -111,8 +117,8 @@ pub(super) struct HostRecord {
 impl HostRecord {
     pub fn model(&self) -> Result<Host> {
         Ok(Host {
-            id: id("host id", &self.id)?,
-            tenant: id("tenant id", &self.tenant)?,
+            id: host_id(&self.id)?,
+            tenant: tenant_id(&self.tenant)?,
             name: self.name.clone(),
             created_at: self.created_at,
             revoked_at: self.revoked_at,
@@ -154,7 +160,7 @@ impl NetworkRecord {
 
     pub fn model(&self, tenant: &str) -> Result<Network> {
         Ok(Network {
-            tenant: id("tenant id", tenant)?,
+            tenant: tenant_id(tenant)?,
             spec: NetworkSpec {
                 name: self.name.clone(),
                 subnet: self

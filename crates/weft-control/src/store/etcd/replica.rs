@@ -8,12 +8,87 @@
 //! The CA's private key is then kept in etcd: whoever can read etcd can
 //! already rewrite every network, but an operator who wants the key
 //! elsewhere gives every replica `--ca-cert/--ca-key` instead.
+//!
+//! [`EtcdReplicas`] is this as a [`Deployment`].
 
 use super::*;
+use crate::ca::{Ca, CaError};
+use crate::deployment::{Deployment, DeploymentError, Joined};
 use crate::jobs::Election;
+use std::path::{Path, PathBuf};
 
 /// Seconds a replica's lease lives without a keep-alive.
 pub const SESSION_TTL: i64 = 10;
+
+/// Replicas of the control plane on one etcd store.
+pub struct EtcdReplicas {
+    store: Arc<EtcdStore>,
+}
+
+impl EtcdReplicas {
+    pub fn new(store: Arc<EtcdStore>) -> EtcdReplicas {
+        EtcdReplicas { store }
+    }
+
+    /// The shared CA, made here when no replica made it yet.
+    async fn shared_ca(&self, now: i64) -> std::result::Result<(Ca, bool), DeploymentError> {
+        let etcd = &self.store;
+        let from_etcd = |(cert, key): (String, String)| {
+            let at = |what: &str| PathBuf::from(format!("etcd:{}ca ({what})", etcd.prefix()));
+            Ca::from_pem(cert, &key, &at("certificate"), &at("key"))
+        };
+        if let Some(shared) = etcd.ca_pem().await? {
+            return Ok((from_etcd(shared)?, false));
+        }
+        let ca = Ca::generate(now)?;
+        if etcd.share_ca(ca.cert_pem(), &ca.key_pem()).await? {
+            return Ok((ca, true));
+        }
+        // Another replica was first: use its.
+        let shared = etcd.ca_pem().await?.ok_or(StoreError::Corrupt {
+            what: "shared CA",
+            value: "gone after it was made".into(),
+        })?;
+        Ok((from_etcd(shared)?, false))
+    }
+}
+
+#[async_trait]
+impl Deployment for EtcdReplicas {
+    fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.store) as Arc<dyn Store>
+    }
+
+    async fn ca(
+        &self,
+        state_dir: &Path,
+        now: i64,
+    ) -> std::result::Result<(Ca, bool), DeploymentError> {
+        let (ca, created) = self.shared_ca(now).await?;
+        // The certificate (public) in the state directory too, as with
+        // SQLite, for `curl --cacert` and the like; the key stays in etcd.
+        let cert = state_dir.join("ca.pem");
+        std::fs::write(&cert, ca.cert_pem()).map_err(|e| CaError::Write(cert, e))?;
+        Ok((ca, created))
+    }
+
+    fn join(&self, addresses: Vec<String>, replicas: watch::Sender<Vec<String>>) -> Joined {
+        let (task, jobs) = self.store.join(addresses, replicas);
+        Joined {
+            registration: Some(task),
+            jobs,
+        }
+    }
+}
+
+/// Why a replica's registration ended (it registers again).
+#[derive(Debug, thiserror::Error)]
+enum RegistrationError {
+    #[error("this replica's lease in etcd is lost ({0})")]
+    LeaseLost(weft_etcd::LeaseLost),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct SharedCa {
@@ -28,7 +103,7 @@ struct ReplicaRecord {
 
 impl EtcdStore {
     /// The shared CA (certificate and key PEM), if a replica made it.
-    pub async fn ca_pem(&self) -> Result<Option<(String, String)>> {
+    async fn ca_pem(&self) -> Result<Option<(String, String)>> {
         let Some(kv) = self.get(self.keys.ca()).await? else {
             return Ok(None);
         };
@@ -38,7 +113,7 @@ impl EtcdStore {
 
     /// Store this CA as the shared one unless a replica was first: true
     /// when this one is now shared.
-    pub async fn share_ca(&self, cert_pem: &str, key_pem: &str) -> Result<bool> {
+    async fn share_ca(&self, cert_pem: &str, key_pem: &str) -> Result<bool> {
         let ca = SharedCa {
             cert_pem: cert_pem.to_string(),
             key_pem: key_pem.to_string(),
@@ -53,12 +128,12 @@ impl EtcdStore {
     /// under it, and keep `replicas` (what agents are told) at every live
     /// replica's addresses. Returns the task doing it (abort to leave) and
     /// the election of the background jobs, on the same lease.
-    pub fn join(
+    fn join(
         self: &Arc<Self>,
         addresses: Vec<String>,
         replicas: watch::Sender<Vec<String>>,
     ) -> (tokio::task::JoinHandle<()>, Arc<dyn Election>) {
-        let id = Id::generate().to_string();
+        let id = crate::model::random_id();
         let (lease_tx, lease_rx) = watch::channel(None);
         let election = Arc::new(JobsElection {
             store: Arc::clone(self),
@@ -103,10 +178,10 @@ impl EtcdStore {
         addresses: &[String],
         replicas: &watch::Sender<Vec<String>>,
         lease_tx: &watch::Sender<Option<i64>>,
-    ) -> StoreError {
+    ) -> RegistrationError {
         let lease = match self.client.lease_grant(SESSION_TTL).await {
             Ok(lease) => lease,
-            Err(e) => return self.failed(e),
+            Err(e) => return self.failed(e).into(),
         };
         let mut alive = self.client.keep_alive(lease);
         let record = ReplicaRecord {
@@ -117,14 +192,14 @@ impl EtcdStore {
             .put(self.keys.replica(id), encode(&record), lease.id)
             .await;
         if let Err(e) = put {
-            return self.failed(e);
+            return self.failed(e).into();
         }
         lease_tx.send_replace(Some(lease.id));
         tracing::info!(replica = %id, ?addresses, "registered in etcd");
         loop {
             let (list, at) = match self.live_replicas().await {
                 Ok(listed) => listed,
-                Err(err) => return err,
+                Err(err) => return err.into(),
             };
             replicas.send_if_modified(|told| {
                 let moved = *told != list && !list.is_empty();
@@ -136,17 +211,17 @@ impl EtcdStore {
             });
             let mut watch = match self.client.watch(self.keys.replicas(), true, at + 1).await {
                 Ok(watch) => watch,
-                Err(e) => return self.failed(e),
+                Err(e) => return self.failed(e).into(),
             };
             tokio::select! {
                 lost = alive.lost() => {
-                    return StoreError::LeaseLost(lost.to_string());
+                    return RegistrationError::LeaseLost(lost);
                 }
                 next = watch.next() => {
                     if let Err(e) = next
                         && e.compact_revision().is_none()
                     {
-                        return self.failed(e);
+                        return self.failed(e).into();
                     }
                     // Something moved: list again.
                 }

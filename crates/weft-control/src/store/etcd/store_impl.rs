@@ -9,7 +9,7 @@ impl Store for EtcdStore {
     async fn create_tenant(&self, name: &str, key: &Secret, now: i64) -> Result<Tenant> {
         let k = &self.keys;
         let record = TenantRecord {
-            id: Id::generate().to_string(),
+            id: TenantId::generate().to_string(),
             name: name.to_string(),
             created_at: now,
         };
@@ -253,7 +253,7 @@ impl Store for EtcdStore {
         for (network, by_host) in &state.host_keys {
             for (hid, key) in by_host {
                 keys.push(HostKey {
-                    host: id("host id", hid)?,
+                    host: host_id(hid)?,
                     key: NetworkKey {
                         network: network.clone(),
                         public_key: key.public_key.clone(),

@@ -69,7 +69,7 @@ pub(super) fn redeem(tx: &Transaction<'_>, token: Secret, new: NewHost, now: i64
     touch(tx, &tenant, &open, revision)?;
     Ok(Host {
         id: new.id,
-        tenant: id("tenant id", tenant)?,
+        tenant: tenant_id(tenant)?,
         name: new.name,
         created_at: now,
         revoked_at: None,

@@ -43,7 +43,7 @@ pub(super) fn get(tx: &Transaction<'_>, tenant: &TenantId, network: &str) -> Res
             let (h, block) = r?;
             Ok(HostBlock {
                 network: network.to_string(),
-                host: id("host id", h)?,
+                host: host_id(h)?,
                 block: block.parse().map_err(|_| corrupt("block", &block))?,
             })
         })

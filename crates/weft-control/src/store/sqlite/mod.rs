@@ -20,8 +20,8 @@ mod schema;
 
 use super::{NetworkChanges, Purged, Result, Store, StoreError, StoredApiKey};
 use crate::model::{
-    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Id, Network, NetworkHosts,
-    NetworkKey, NetworkSpec, NewHost, Tenant, TenantId, TokenInfo,
+    ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkHosts, NetworkKey,
+    NetworkSpec, NewHost, Tenant, TenantId, TokenInfo,
 };
 use crate::secret::{Secret, SecretHash};
 use async_trait::async_trait;
@@ -42,6 +42,18 @@ pub struct SqliteStore {
     revision: Arc<tokio::sync::watch::Sender<u64>>,
     /// The poll for other writers runs once somebody listens.
     polling: std::sync::Once,
+}
+
+/// SQLite failing means the store failed: an internal error, SQLite's
+/// own as its source (a file another process holds waits out the busy
+/// timeout first).
+impl From<rusqlite::Error> for StoreError {
+    fn from(source: rusqlite::Error) -> StoreError {
+        StoreError::Internal {
+            what: "control plane store".into(),
+            source: Box::new(source),
+        }
+    }
 }
 
 impl SqliteStore {
@@ -73,7 +85,7 @@ impl Store for SqliteStore {
                 return Err(StoreError::TenantExists(name));
             }
             let t = Tenant {
-                id: Id::generate(),
+                id: TenantId::generate(),
                 name,
                 created_at: now,
             };
@@ -382,7 +394,7 @@ impl Store for SqliteStore {
                 let (network, h, block) = r?;
                 Ok(HostBlock {
                     network,
-                    host: id("host id", h)?,
+                    host: host_id(h)?,
                     block: block.parse().map_err(|_| corrupt("block", &block))?,
                 })
             })
@@ -431,7 +443,7 @@ impl Store for SqliteStore {
             rows.map(|r| {
                 let (h, network, public_key, listen_port) = r?;
                 Ok(HostKey {
-                    host: id("host id", h)?,
+                    host: host_id(h)?,
                     key: NetworkKey {
                         network,
                         public_key,

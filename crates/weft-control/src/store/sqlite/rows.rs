@@ -2,7 +2,7 @@
 //! several writes share (revision, blocks).
 
 use super::super::{Result, StoreError};
-use crate::model::{ApiKeyInfo, Host, Id, Mode, Network, NetworkSpec, Tenant};
+use crate::model::{ApiKeyInfo, Host, HostId, Mode, Network, NetworkSpec, Tenant, TenantId};
 use ipnet::IpNet;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use std::collections::BTreeSet;
@@ -55,8 +55,12 @@ pub(super) fn networks_of_host(tx: &Transaction<'_>, host: &str) -> Result<BTree
     Ok(names)
 }
 
-pub(super) fn id(what: &'static str, text: String) -> Result<Id> {
-    Id::parse(what, &text).map_err(|_| corrupt(what, text))
+pub(super) fn tenant_id(text: String) -> Result<TenantId> {
+    TenantId::parse("tenant id", &text).map_err(|_| corrupt("tenant id", text))
+}
+
+pub(super) fn host_id(text: String) -> Result<HostId> {
+    HostId::parse("host id", &text).map_err(|_| corrupt("host id", text))
 }
 
 pub(super) fn tenant_row(r: &Row<'_>) -> rusqlite::Result<(String, String, i64)> {
@@ -65,7 +69,7 @@ pub(super) fn tenant_row(r: &Row<'_>) -> rusqlite::Result<(String, String, i64)>
 
 pub(super) fn tenant((tid, name, created_at): (String, String, i64)) -> Result<Tenant> {
     Ok(Tenant {
-        id: id("tenant id", tid)?,
+        id: tenant_id(tid)?,
         name,
         created_at,
     })
@@ -80,7 +84,7 @@ pub(super) fn key_row(r: &Row<'_>) -> rusqlite::Result<KeyRow> {
 pub(super) fn key_info((kid, tenant, _, created_at, revoked_at): KeyRow) -> Result<ApiKeyInfo> {
     Ok(ApiKeyInfo {
         id: kid,
-        tenant: id("tenant id", tenant)?,
+        tenant: tenant_id(tenant)?,
         created_at,
         revoked_at,
     })
@@ -122,8 +126,8 @@ pub(super) fn host(row: HostRow) -> Result<Host> {
     let (hid, tenant, name, created_at, revoked_at, endpoint, version, last_seen, health) = row;
     let peer_health = serde_json::from_str(&health).map_err(|_| corrupt("peer health", &health))?;
     Ok(Host {
-        id: id("host id", hid)?,
-        tenant: id("tenant id", tenant)?,
+        id: host_id(hid)?,
+        tenant: tenant_id(tenant)?,
         name,
         created_at,
         revoked_at,
@@ -152,7 +156,7 @@ pub(super) fn network_row(r: &Row<'_>) -> rusqlite::Result<NetworkRow> {
 pub(super) fn network(row: NetworkRow) -> Result<Network> {
     let (tenant, name, subnet, mode, internal, domain, block_prefix, created_at) = row;
     Ok(Network {
-        tenant: id("tenant id", tenant)?,
+        tenant: tenant_id(tenant)?,
         spec: NetworkSpec {
             name,
             subnet: subnet.parse().map_err(|_| corrupt("subnet", &subnet))?,
@@ -186,7 +190,7 @@ pub(super) fn assign_block(tx: &Transaction<'_>, net: &Network, host: &str) -> R
         })
         .collect::<Result<BTreeSet<IpNet>>>()?;
     let spec = &net.spec;
-    let block = weft_mesh::blocks::lowest_free_block(&spec.subnet, spec.block_prefix, &taken)
+    let block = weft_model::blocks::lowest_free_block(&spec.subnet, spec.block_prefix, &taken)
         .ok_or_else(|| StoreError::NoFreeBlock {
             network: spec.name.clone(),
             host: host.to_string(),

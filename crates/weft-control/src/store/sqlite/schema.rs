@@ -98,11 +98,40 @@ pub(super) const MIGRATIONS: &[&str] = &[
 
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len() + 1;
 
+/// The database holds hashes of API keys and tokens: readable by its
+/// owner only (0600), made so before SQLite opens it, and made so again
+/// when an older weft left it readable. SQLite gives its `-wal` and `-shm`
+/// files the database's mode.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    if file.metadata()?.permissions().mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        match std::fs::set_permissions(&side, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn open_connection(path: &Path) -> Result<Connection> {
-    let open_err = |source| StoreError::Open {
+    let open_err = |source: rusqlite::Error| StoreError::Open {
         path: path.display().to_string(),
-        source,
+        source: Box::new(source),
     };
+    private_file(path).map_err(|source| StoreError::Open {
+        path: path.display().to_string(),
+        source: Box::new(source),
+    })?;
     let conn = Connection::open(path).map_err(open_err)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",

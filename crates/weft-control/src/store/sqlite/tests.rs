@@ -44,7 +44,7 @@ async fn redemptions_racing_through_two_stores_on_one_file_spend_a_token_once() 
             let token = token.clone();
             tasks.push(tokio::spawn(async move {
                 let host = NewHost {
-                    id: Id::generate(),
+                    id: HostId::generate(),
                     name: format!("r{round}-h{i}"),
                 };
                 store.redeem_token(&token, &host, NOW).await
@@ -132,7 +132,7 @@ async fn a_first_schema_store_upgrades_in_place() {
     .unwrap();
     drop(conn);
     let store = SqliteStore::open(&path).unwrap();
-    let t = Id::parse("tenant", "00000000000000aa").unwrap();
+    let t = TenantId::parse("tenant", "00000000000000aa").unwrap();
     assert!(store.network_hosts(&t, "blue").await.unwrap().all);
     assert_eq!(store.changes_since(&t, 5).await.unwrap(), None);
     assert_eq!(
@@ -145,7 +145,7 @@ async fn a_first_schema_store_upgrades_in_place() {
         .await
         .unwrap();
     let new = NewHost {
-        id: Id::generate(),
+        id: HostId::generate(),
         name: "a".into(),
     };
     store.redeem_token(&token, &new, NOW).await.unwrap();
@@ -157,4 +157,35 @@ async fn a_first_schema_store_upgrades_in_place() {
         store.changes_since(&t, 7).await.unwrap().unwrap().changed,
         ["blue".to_string()].into()
     );
+}
+
+/// The database holds the hashes of API keys and tokens: it and its WAL
+/// and shared-memory files are the owner's only, also when an older weft
+/// left it readable by everyone.
+#[tokio::test]
+async fn the_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("control.db");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let store = SqliteStore::open(&path).unwrap();
+    let key = Secret::generate(SecretKind::ApiKey);
+    store.create_tenant("acme", &key, NOW).await.unwrap();
+    for file in ["control.db", "control.db-wal", "control.db-shm"] {
+        assert_eq!(mode(&dir.path().join(file)), 0o600, "{file}");
+    }
+    drop(store);
+    for file in ["control.db", "control.db-wal", "control.db-shm"] {
+        let p = dir.path().join(file);
+        if p.exists() {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+    let _again = SqliteStore::open(&path).unwrap();
+    for file in ["control.db", "control.db-wal", "control.db-shm"] {
+        let p = dir.path().join(file);
+        if p.exists() {
+            assert_eq!(mode(&p), 0o600, "{file} after an older weft");
+        }
+    }
 }

@@ -21,7 +21,7 @@ fn client(member: &Member) -> Client {
 }
 
 fn fresh_prefix() -> String {
-    format!("/weft-test/{}/", Id::generate())
+    format!("/weft-test/{}/", crate::model::random_id())
 }
 
 /// A store under a fresh prefix (a client of its own: a client lives on
@@ -83,7 +83,7 @@ async fn redemptions_racing_through_two_replicas_spend_a_token_once() {
             let token = token.clone();
             tasks.push(tokio::spawn(async move {
                 let host = NewHost {
-                    id: Id::generate(),
+                    id: HostId::generate(),
                     name: format!("r{round}-h{i}"),
                 };
                 store.redeem_token(&token, &host, NOW).await
@@ -122,7 +122,7 @@ async fn etcd_holds_hashes_never_keys_or_tokens() {
         .await
         .unwrap();
     let host = NewHost {
-        id: Id::generate(),
+        id: HostId::generate(),
         name: "a".into(),
     };
     store.redeem_token(&token, &host, NOW).await.unwrap();
@@ -162,7 +162,8 @@ async fn an_unreachable_etcd_is_a_store_error_the_api_answers_503() {
     };
     let etcd = Client::new(&["127.0.0.1:1"], options).unwrap();
     let err = EtcdStore::open(etcd, DEFAULT_PREFIX).await.err().unwrap();
-    assert!(matches!(err, StoreError::Etcd { .. }), "{err:?}");
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+    assert!(err.is_unavailable());
     let text = err.to_string();
     assert_eq!(
         text,
@@ -183,16 +184,17 @@ async fn an_unreachable_etcd_is_a_store_error_the_api_answers_503() {
 /// "internal error" (retrying would not help).
 #[test]
 fn a_refused_etcd_request_is_an_internal_error() {
-    let err = StoreError::Etcd {
-        endpoints: "http://etcd-1:2379".into(),
-        source: weft_etcd::Error::Refused {
+    let err = failed(
+        &["http://etcd-1:2379".into()],
+        weft_etcd::Error::Refused {
             what: "transaction on /weft/v1/revision in etcd".into(),
             endpoint: "http://etcd-1:2379".into(),
             source: tonic::Status::invalid_argument(
                 "etcdserver: too many operations in txn request",
             ),
         },
-    };
+    );
+    assert!(matches!(err, StoreError::Internal { .. }), "{err:?}");
     assert_eq!(
         err.to_string(),
         "the control plane's store (etcd at http://etcd-1:2379) refused the request"
@@ -221,7 +223,7 @@ async fn the_revision_watch_survives_etcd_restarting() {
     own.kill();
     let spec = NetworkSpec::new("blue", "10.42.0.0/16", "", false, "", None).unwrap();
     let err = two.create_network(&t, &spec, NOW).await.unwrap_err();
-    assert!(matches!(err, StoreError::Etcd { .. }), "{err:?}");
+    assert!(err.is_unavailable(), "{err:?}");
     own.restart();
     own.wait_healthy();
 
@@ -253,7 +255,7 @@ async fn a_repeated_report_is_judged_against_changes_made_elsewhere() {
         .await
         .unwrap();
     let new = NewHost {
-        id: Id::generate(),
+        id: HostId::generate(),
         name: "a".into(),
     };
     let a = one.redeem_token(&token, &new, NOW).await.unwrap().id;
@@ -388,7 +390,7 @@ async fn networks_of_many_hosts_change_in_one_transaction() {
         let (store, token) = (store.clone(), token.clone());
         tasks.push(tokio::spawn(async move {
             let new = NewHost {
-                id: Id::generate(),
+                id: HostId::generate(),
                 name: format!("h{i}"),
             };
             let host = store.redeem_token(&token, &new, NOW).await.unwrap();
@@ -444,7 +446,7 @@ async fn networks_of_many_hosts_change_in_one_transaction() {
     store.delete_network(&t, "red").await.unwrap();
     assert_eq!(store.revision().await.unwrap(), before + 1);
     let left = store
-        .client()
+        .client
         .get_prefix(format!("{}t/{}/blocks/red/", store.prefix(), t))
         .await
         .unwrap();
@@ -538,7 +540,7 @@ async fn reports_sharing_a_shard_keep_each_others_keys() {
         let token = token.clone();
         tasks.push(tokio::spawn(async move {
             let new = NewHost {
-                id: Id::generate(),
+                id: HostId::generate(),
                 name: format!("h{i}"),
             };
             let host = store.redeem_token(&token, &new, NOW).await.unwrap();

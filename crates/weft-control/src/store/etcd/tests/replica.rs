@@ -2,7 +2,8 @@
 //! state, one CA, each told of the others, one running the jobs.
 
 use super::*;
-use crate::serve::{Running, ServeConfig, StoreConfig, start};
+use crate::deployment::StoreConfig;
+use crate::serve::{Running, ServeConfig, start};
 use weft_testkit::etcd::Member;
 
 const NOW: i64 = 1_800_000_000;
@@ -50,7 +51,7 @@ async fn replicas_share_state_and_ca_know_each_other_and_elect_one_for_the_jobs(
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let prefix = format!("/weft-test/{}/", Id::generate());
+    let prefix = format!("/weft-test/{}/", crate::model::random_id());
     let store = StoreConfig::parse(&format!(
         "{}{prefix}",
         member.client_url().replace("http://", "etcd://")

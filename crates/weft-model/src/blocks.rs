@@ -1,9 +1,9 @@
 //! Carving a network's subnet into host blocks, and the allowed-ips a spoke
 //! gives its hub (the subnet less the spoke's own block).
 
+use crate::addressing::capacity;
 use ipnet::IpNet;
 use std::collections::BTreeSet;
-use weft_model::addressing::capacity;
 
 /// How many blocks of `/prefix` the subnet holds (saturating).
 pub fn block_count(subnet: &IpNet, prefix: u8) -> u128 {

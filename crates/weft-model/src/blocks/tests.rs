@@ -34,10 +34,7 @@ fn complement_covers_everything_but_the_block() {
     let own = net("10.42.5.0/24");
     let rest = complement(&subnet, &own);
     assert_eq!(rest.len(), 8);
-    assert!(
-        rest.iter()
-            .all(|n| !weft_model::addressing::overlaps(n, &own))
-    );
+    assert!(rest.iter().all(|n| !crate::addressing::overlaps(n, &own)));
     let total: u128 = rest.iter().map(|n| 1u128 << (32 - n.prefix_len())).sum();
     assert_eq!(total, (1 << 16) - (1 << 8));
     assert_eq!(rest[0], net("10.42.0.0/22"));

@@ -2,15 +2,12 @@
 //! their policy table (no key, bad keys, another tenant's objects), and a
 //! plan applied.
 
-use super::tests::{Plane, control_methods, enroll, plane};
 use super::*;
-use crate::api::Policy;
 use crate::secret::{Secret, SecretKind};
+use crate::test_plane::{Plane, control_methods, enroll, plane};
 use tonic::Code;
 use weft_proto::control::plan_step::Step;
 use weft_proto::control::tenant_control_client::TenantControlClient;
-
-const SERVICE: &str = "/weft.control.v1.TenantControl/";
 
 struct Tenants {
     p: Plane,
@@ -89,7 +86,7 @@ async fn call(t: &Tenants, method: &str, auth: Option<&str>) -> Vec<Result<Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_tenant_method_has_a_policy_and_refuses_bad_keys_and_other_tenants() {
     let t = tenants().await;
-    let table = crate::api::grpc::methods();
+    let table = methods();
     let in_proto: Vec<String> = control_methods()
         .into_iter()
         .map(|(path, _)| path)
