@@ -44,3 +44,19 @@ pub(crate) fn router_advertisement() -> Value {
         "left": {"payload": {"protocol": "icmpv6", "field": "type"}},
         "right": "nd-router-advert"}})
 }
+
+/// `udp dport { 68, 546 } oifname @interfaces counter drop`: no DHCP
+/// answer is routed into a weft network (set `interfaces`), from its own
+/// workloads or from anywhere else.
+pub(crate) fn dhcp_routed_in(chain: &str, interfaces: &str) -> Value {
+    crate::nft_json::raw_rule(
+        chain,
+        vec![
+            to_dhcp_client(),
+            json!({"match": {"op": "==", "left": {"meta": {"key": "oifname"}},
+                             "right": format!("@{interfaces}")}}),
+            crate::nft_json::counter(),
+            json!({"drop": null}),
+        ],
+    )
+}

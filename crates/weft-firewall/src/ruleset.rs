@@ -72,12 +72,12 @@
 //! bridges, table `bridge weft` drops them where they enter).
 //!
 //! Every base chain has policy accept and only ever drops traffic that
-//! enters or leaves through a weft interface — or, in input, a packet to a
+//! enters or leaves through a weft interface (and, in input, packets to a
 //! weft VXLAN network's port and VNI from a sender that is not one of its
-//! VTEPs —, so the host's own forwarding and filtering (other tables) are
-//! left exactly as they were. The nat
-//! chain exists only while some network needs masquerade: a nat hook turns
-//! on connection tracking for every packet of the namespace.
+//! VTEPs), so the host's own forwarding and filtering (other tables) are
+//! left exactly as they were. The nat chain exists only while some network
+//! needs masquerade: a nat hook turns on connection tracking for every
+//! packet of the namespace.
 
 use ipnet::IpNet;
 use nftables::expr::MetaKey;
@@ -239,17 +239,8 @@ fn add_forward(table: &mut Table, networks: &[NetworkRules]) {
     table.add_chain(
         base_chain(FORWARD, "filter", "forward", FILTER_PRIORITY),
         vec![
-            // Before anything accepts: no DHCP answer is routed into a weft
-            // network, from its own workloads or anywhere else.
-            raw_rule(
-                FORWARD,
-                vec![
-                    crate::rogue_servers::to_dhcp_client(),
-                    json!({"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": format!("@{INTERFACES}")}}),
-                    counter(),
-                    json!({"drop": null}),
-                ],
-            ),
+            // Before anything accepts.
+            crate::rogue_servers::dhcp_routed_in(FORWARD, INTERFACES),
             rule(FORWARD, vec![vmap(MetaKey::Iifname, FORWARD_FROM)]),
             // Reached only by packets from outside weft's interfaces (every
             // packet from a weft interface was judged by its network's
