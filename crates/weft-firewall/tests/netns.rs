@@ -1134,8 +1134,8 @@ fn vxlan_sources_read_back_equal_and_a_vtep_change_touches_only_its_chain() {
     // listings of it).
     let bridge = nft_in(&ns, &["list", "chain", "bridge", "weft", "prerouting"]);
     for want in [
-        "iifname @workload-ports udp dport { 68, 546 } counter",
-        "iifname @workload-ports icmpv6 type nd-router-advert counter",
+        "udp dport { 68, 546 } iifname @workload-ports counter",
+        "icmpv6 type nd-router-advert iifname @workload-ports counter",
     ] {
         assert!(bridge.contains(want), "{want:?} not in {bridge}");
     }

@@ -148,7 +148,7 @@ fn bridge_rule(lab: &Lab, host: &str, text: &str) -> Option<String> {
 }
 
 /// The DHCP-answer drop's text in a listing of table `bridge weft`.
-const DHCP_DROP: &str = "@workload-ports udp dport { 68, 546 }";
+const DHCP_DROP: &str = "udp dport { 68, 546 } iifname @workload-ports";
 
 /// h2, a VTEP of h1's segment, sends hand-made VXLAN packets to h1: three
 /// with a DHCPOFFER inside (marked `vtep-offer-<tag>`, server 10.50.2.2),
