@@ -36,7 +36,11 @@ fn host_state(lab: &Lab) -> String {
     wait_for(
         "IPv6 duplicate address detection on h1",
         std::time::Duration::from_secs(20),
-        || lab.exec_ok("h1", "ip -6 addr show tentative").trim().is_empty(),
+        || {
+            lab.exec_ok("h1", "ip -6 addr show tentative")
+                .trim()
+                .is_empty()
+        },
     );
     lab.exec_ok(
         "h1",
