@@ -59,6 +59,22 @@ fn index_names<'a>(
     Ok(seen)
 }
 
+/// Hosts and services name namespaces (`weft-<mesh>-<name>`), and the
+/// lab's underlay has one of its own.
+const RESERVED_NAMES: [&str; 1] = ["underlay"];
+
+fn not_reserved<'a>(section: &str, names: impl Iterator<Item = &'a Name>) -> Result {
+    for (i, name) in names.enumerate() {
+        if RESERVED_NAMES.contains(&name.as_str()) {
+            return err(
+                format!("{section}[{i}].name"),
+                format!("{name:?} is reserved: the lab's underlay namespace is weft-<mesh>-{name}"),
+            );
+        }
+    }
+    Ok(())
+}
+
 impl MeshFile {
     /// Check the file as a whole. Returns the first problem, at the path of
     /// the key to change.
@@ -199,6 +215,7 @@ impl MeshFile {
             return err("hosts", "at least one host is required");
         }
         index_names("hosts", self.hosts.iter().map(|h| &h.name))?;
+        not_reserved("hosts", self.hosts.iter().map(|h| &h.name))?;
         let mut local: Option<usize> = None;
         let mut first_lab: Option<usize> = None;
         let mut first_ssh: Option<usize> = None;
@@ -318,6 +335,7 @@ impl MeshFile {
 
     fn check_services(&self) -> Result {
         index_names("services", self.services.iter().map(|s| &s.name))?;
+        not_reserved("services", self.services.iter().map(|s| &s.name))?;
         let hosts = index_names("hosts", self.hosts.iter().map(|h| &h.name))?;
         let networks = index_names("networks", self.networks.iter().map(|n| &n.name))?;
         // (host, port) → the service that publishes it on the host.

@@ -296,6 +296,18 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "a container runs a command only from an image: give `image`",
     ),
     (
+        "a service named like the lab's underlay",
+        "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, lab: true}]\nservices: [{name: underlay, host: h1, kind: process, command: [x], networks: [blue]}]\n",
+        "services[0].name",
+        "\"underlay\" is reserved",
+    ),
+    (
+        "a host named like the lab's underlay",
+        "name: m\nnetworks: [{name: blue}]\nhosts: [{name: underlay, lab: true}]\n",
+        "hosts[0].name",
+        "\"underlay\" is reserved",
+    ),
+    (
         "an image named like an option",
         "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, lab: true}]\nservices: [{name: db, host: h1, kind: container, image: \"--help\", networks: [blue]}]\n",
         "services[0].image",
