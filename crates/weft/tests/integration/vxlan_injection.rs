@@ -324,9 +324,14 @@ fn injected_vxlan_reaches_no_workload_plain_or_over_wireguard() {
         "vxlan-from-red's drop rule put back after {:?}",
         start.elapsed()
     );
-    assert!(lab.agent_log("h1").lines().any(
-        |l| l.contains("WARN") && l.contains("table inet weft: not as weft made it, restored")
-    ));
+    // The repair is logged once it is done: the rule may be seen back
+    // before the line is written.
+    let logged = poll_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        lab.agent_log("h1").lines().any(|l| {
+            l.contains("WARN") && l.contains("table inet weft: not as weft made it, restored")
+        })
+    });
+    assert!(logged, "the repair was not logged\n{}", lab.agent_log("h1"));
     let (c1, c3, _) = attack(&lab, "b");
     assert_eq!(seen(&c1, "inject-red-b"), 0, "after the repair");
     assert_eq!(seen(&c3, "inject-sec-b"), 0, "after the repair");
