@@ -94,7 +94,8 @@ pub use plan::{
 };
 pub use planner::{assign_lab_underlay, plan};
 pub use schema::{
-    Accel, HostSpec, Hypervisor, Kind, MeshFile, NetworkSpec, NetworkType, Reach, ServiceSpec,
+    Accel, HostSpec, Hypervisor, HypervisorSpec, Kind, MeshFile, NetworkSpec, NetworkType, Reach,
+    ServiceSpec,
 };
 pub use validate::ValidMesh;
 pub use values::{Address, Domain, Name, SshTarget};

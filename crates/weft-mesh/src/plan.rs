@@ -3,7 +3,7 @@
 //! the last one it applied for the next diff.
 
 use crate::container::{Runtime, Volume};
-use crate::schema::{Accel, Hypervisor, Kind, NetworkType, Reach};
+use crate::schema::{Accel, Hypervisor, HypervisorSpec, Kind, NetworkType, Reach};
 use crate::values::Address;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -227,6 +227,12 @@ pub struct ContainerPlan {
 /// What a `vm` service's hypervisor is told to boot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VmPlan {
+    /// As the file says: a hypervisor named, or `auto`.
+    #[serde(rename = "requested", default)]
+    pub requested: HypervisorSpec,
+    /// The one that runs it: the file's, or for `auto` the one the
+    /// executor found on the host ([`ServicePlan::set_hypervisor`]) before
+    /// it diffs, so a plan it applied always names what ran.
     #[serde(rename = "hypervisor")]
     pub hypervisor: Hypervisor,
     /// The executable: the file's `binary`, else the hypervisor's usual name.
@@ -324,6 +330,19 @@ impl ServicePlan {
     pub fn set_runtime(&mut self, runtime: Runtime) {
         if let Some(c) = &mut self.container {
             c.runtime = Some(runtime);
+        }
+    }
+
+    /// Settle a `hypervisor: auto` VM on what its host offers: the chosen
+    /// hypervisor, its executable, and KVM or software emulation. A VM
+    /// whose file names its hypervisor is left as it is.
+    pub fn set_hypervisor(&mut self, hypervisor: Hypervisor, binary: &str, kvm: bool) {
+        if let Some(vm) = &mut self.vm
+            && vm.requested == HypervisorSpec::Auto
+        {
+            vm.hypervisor = hypervisor;
+            vm.binary = binary.to_owned();
+            vm.accel = if kvm { Accel::Kvm } else { Accel::Tcg };
         }
     }
 }

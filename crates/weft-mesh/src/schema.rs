@@ -11,7 +11,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use weft_model::Mode;
-pub use weft_model::vm::Hypervisor;
+pub use weft_model::vm::{Hypervisor, HypervisorSpec};
 
 pub use weft_model::network::DEFAULT_DOMAIN;
 pub const DEFAULT_SUBNET: &str = "10.42.0.0/16";
@@ -224,11 +224,13 @@ pub struct ServiceSpec {
     /// instead of the image's own); refused otherwise.
     #[serde(rename = "command", default)]
     pub command: Option<Vec<String>>,
-    /// A VM's hypervisor (required for `vm`, refused otherwise); its NICs
+    /// A VM's hypervisor (`auto`, the default for a `vm`: the one its host
+    /// offers, see `weft vm hypervisors`; refused on other kinds); its NICs
     /// are its `networks`, in order (eth0 first).
     #[serde(rename = "hypervisor", default)]
-    pub hypervisor: Option<Hypervisor>,
-    /// The hypervisor's executable, when not its usual name on `PATH`.
+    pub hypervisor: Option<HypervisorSpec>,
+    /// The hypervisor's executable, when not its usual name on `PATH`
+    /// (with a hypervisor named, not `auto`).
     #[serde(rename = "binary", default)]
     pub binary: Option<String>,
     /// The guest kernel (an absolute path on the service's host).

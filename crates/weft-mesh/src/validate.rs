@@ -456,12 +456,7 @@ fn check_vm(svc: &ServiceSpec, at: &dyn Fn(&str) -> String) -> Result {
         }
         return Ok(());
     }
-    let Some(hypervisor) = svc.hypervisor else {
-        return err(
-            at("hypervisor"),
-            "a vm needs a hypervisor: qemu, cloud-hypervisor or firecracker",
-        );
-    };
+    let spec = svc.hypervisor.unwrap_or_default();
     for (key, path) in [
         ("binary", &svc.binary),
         ("kernel", &svc.kernel),
@@ -474,6 +469,30 @@ fn check_vm(svc: &ServiceSpec, at: &dyn Fn(&str) -> String) -> Result {
             return err(at(key), format!("{} is not an absolute path", shown(path)));
         }
     }
+    let Some(hypervisor) = spec.named() else {
+        // `auto` may pick any of them: what all of them take, nothing that
+        // only one does.
+        for (key, given) in [
+            ("binary", svc.binary.is_some()),
+            ("accel", svc.accel.is_some()),
+        ] {
+            if given {
+                return err(
+                    at(key),
+                    format!(
+                        "{key} goes with a hypervisor named, not auto (hypervisor: qemu, cloud-hypervisor or firecracker)"
+                    ),
+                );
+            }
+        }
+        if svc.kernel.is_none() {
+            return err(
+                at("kernel"),
+                "a vm with hypervisor auto needs a kernel to boot (Cloud Hypervisor and Firecracker boot one; name hypervisor: qemu to boot a disk alone)",
+            );
+        }
+        return check_vm_size(svc, at);
+    };
     let bootable = match hypervisor {
         Hypervisor::Qemu => svc.kernel.is_some() || svc.disk.is_some(),
         Hypervisor::CloudHypervisor | Hypervisor::Firecracker => svc.kernel.is_some(),
@@ -490,6 +509,11 @@ fn check_vm(svc: &ServiceSpec, at: &dyn Fn(&str) -> String) -> Result {
             format!("only qemu takes accel, and this is {hypervisor}"),
         );
     }
+    check_vm_size(svc, at)
+}
+
+/// A VM's memory and vCPUs, within what weft runs.
+fn check_vm_size(svc: &ServiceSpec, at: &dyn Fn(&str) -> String) -> Result {
     if let Some(memory) = svc.memory
         && memory < MIN_VM_MEMORY
     {

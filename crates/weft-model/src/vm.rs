@@ -14,6 +14,9 @@ use std::str::FromStr;
 
 use crate::naming::format_mac;
 
+pub mod choice;
+pub use choice::{Choice, HostVirt, HypervisorSpec, Kvm, choose};
+
 /// The hypervisors weft prints NIC configuration for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -69,6 +72,8 @@ impl FromStr for Hypervisor {
 pub enum VmConfigError {
     #[error("unknown hypervisor {0} (cloud-hypervisor, firecracker or qemu)")]
     UnknownHypervisor(String),
+    #[error("unknown hypervisor {0} (auto, cloud-hypervisor, firecracker or qemu)")]
+    UnknownHypervisorSpec(String),
     #[error(
         "NIC {ifname} has {queues} queue pairs: Firecracker opens its TAP single-queue; attach it with --queues 1"
     )]

@@ -9,6 +9,7 @@ use crate::plan::{
     ContainerPlan, DEFAULT_VM_MEMORY, DnsRecord, HostNetworkPlan, ServiceAddress, ServicePlan,
     VmPlan, owned_service, workload_id,
 };
+use crate::schema::{Accel, Hypervisor, HypervisorSpec, Kind};
 use crate::validate::ValidMesh;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -130,19 +131,30 @@ pub(super) fn service_plans(
             ports: svc.ports.clone(),
             command: svc.command.clone(),
             addresses,
-            vm: svc.hypervisor.map(|hypervisor| VmPlan {
-                hypervisor,
-                binary: svc
-                    .binary
-                    .clone()
-                    .unwrap_or_else(|| hypervisor.binary().to_string()),
-                kernel: svc.kernel.clone(),
-                initrd: svc.initrd.clone(),
-                disk: svc.disk.clone(),
-                cmdline: svc.cmdline.clone(),
-                memory: svc.memory.unwrap_or(DEFAULT_VM_MEMORY),
-                vcpus: svc.vcpus.unwrap_or(1),
-                accel: svc.accel.unwrap_or_default(),
+            vm: (svc.kind == Kind::Vm).then(|| {
+                let requested = svc.hypervisor.unwrap_or_default();
+                // `auto` is settled on the host by the executor
+                // (ServicePlan::set_hypervisor); until then, QEMU with
+                // software emulation, which runs anywhere QEMU does.
+                let hypervisor = requested.named().unwrap_or(Hypervisor::Qemu);
+                VmPlan {
+                    requested,
+                    hypervisor,
+                    binary: svc
+                        .binary
+                        .clone()
+                        .unwrap_or_else(|| hypervisor.binary().to_string()),
+                    kernel: svc.kernel.clone(),
+                    initrd: svc.initrd.clone(),
+                    disk: svc.disk.clone(),
+                    cmdline: svc.cmdline.clone(),
+                    memory: svc.memory.unwrap_or(DEFAULT_VM_MEMORY),
+                    vcpus: svc.vcpus.unwrap_or(1),
+                    accel: match requested {
+                        HypervisorSpec::Auto => Accel::Tcg,
+                        HypervisorSpec::Named(_) => svc.accel.unwrap_or_default(),
+                    },
+                }
             }),
             container: svc.image.as_ref().map(|image| ContainerPlan {
                 image: image.clone(),

@@ -398,16 +398,28 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "room for 1 workload(s)",
     ),
     (
-        "vm without a hypervisor",
-        "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, lab: true}]\nservices: [{name: vm1, host: h1, kind: vm, kernel: /vmlinuz, networks: [blue]}]\n",
-        "services[0].hypervisor",
-        "a vm needs a hypervisor",
+        "vm with hypervisor auto (the default) and a binary",
+        "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, lab: true}]\nservices: [{name: vm1, host: h1, kind: vm, kernel: /vmlinuz, binary: /opt/qemu, networks: [blue]}]\n",
+        "services[0].binary",
+        "binary goes with a hypervisor named, not auto",
+    ),
+    (
+        "vm with hypervisor auto and an accelerator",
+        "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, lab: true}]\nservices: [{name: vm1, host: h1, kind: vm, hypervisor: auto, kernel: /vmlinuz, accel: tcg, networks: [blue]}]\n",
+        "services[0].accel",
+        "accel goes with a hypervisor named, not auto",
+    ),
+    (
+        "vm with hypervisor auto and a disk but no kernel",
+        "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, lab: true}]\nservices: [{name: vm1, host: h1, kind: vm, disk: /var/lib/vm.img, networks: [blue]}]\n",
+        "services[0].kernel",
+        "a vm with hypervisor auto needs a kernel to boot",
     ),
     (
         "unknown hypervisor",
         "name: m\nnetworks: [{name: blue}]\nhosts: [{name: h1, lab: true}]\nservices: [{name: vm1, host: h1, kind: vm, hypervisor: vmware, networks: [blue]}]\n",
         "services[0].hypervisor",
-        "unknown variant `vmware`",
+        "unknown hypervisor \"vmware\" (auto, cloud-hypervisor, firecracker or qemu)",
     ),
     (
         "firecracker vm without a kernel",

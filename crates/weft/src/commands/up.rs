@@ -7,7 +7,7 @@ mod undo;
 use super::Context;
 use crate::mesh::host::{HostConn, LocalHost, SshHost};
 use crate::mesh::lab::Lab;
-use crate::mesh::{Mesh, apply, connect, container, observe, verify};
+use crate::mesh::{Mesh, apply, connect, container, hypervisor, observe, verify};
 use anyhow::{Context as _, Result, bail};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal as _, Write as _};
@@ -267,6 +267,9 @@ fn apply_all(
     log: &mut UndoLog,
 ) -> Result<(usize, BTreeSet<String>, Plan)> {
     let underlay = prepare_hosts(mesh, progress)?;
+    // After the hosts are ready: an SSH host's own weft answers.
+    let hypervisors =
+        hypervisor::choose_all(mesh, hosts, &mut |host, text| progress.line(host, text))?;
     let mut applied = 0;
     let mut started = BTreeSet::new();
     let mut plan = None;
@@ -278,6 +281,11 @@ fn apply_all(
         for svc in &mut next.services {
             if let Some(runtime) = runtimes.get(&svc.name) {
                 svc.set_runtime(*runtime);
+            }
+            if let Some(choice) = hypervisors.get(&svc.name)
+                && let (Some(hypervisor), Some(binary)) = (choice.hypervisor, &choice.binary)
+            {
+                svc.set_hypervisor(hypervisor, binary, choice.kvm);
             }
         }
         let changes = weft_mesh::diff(&next, &observed, previous);

@@ -1,5 +1,7 @@
 //! `weft vm config ID`: a VM's NICs as its hypervisor and its guest take
 //! them, from the agent's attachments of that VM (in guest order).
+//! `weft vm hypervisors`: what this host offers, and which hypervisor
+//! `auto` picks here and why.
 
 use super::Context;
 use crate::client;
@@ -18,6 +20,14 @@ pub enum Command {
     /// `-device`) or requests (Firecracker `PUT /network-interfaces/…`), or the
     /// guest's own (`ip=`, cloud-init) for images without DHCP.
     Config(ConfigArgs),
+    /// Show the hypervisors found on this host, whether KVM is usable, and
+    /// which one `hypervisor: auto` picks and why.
+    ///
+    /// Cloud Hypervisor when found and KVM is usable, else Firecracker
+    /// under the same test, else QEMU (with KVM when usable, else TCG).
+    /// KVM is usable when /dev/kvm answers and the CPU offers vmx or svm;
+    /// WEFT_KVM=yes or WEFT_KVM=no overrides that probe.
+    Hypervisors,
 }
 
 #[derive(clap::Args)]
@@ -50,6 +60,7 @@ fn parse_hypervisor(text: &str) -> Result<Hypervisor, String> {
 pub fn exec(ctx: &Context, cmd: Command) -> Result<()> {
     match cmd {
         Command::Config(args) => config(ctx, args),
+        Command::Hypervisors => hypervisors(ctx),
     }
 }
 
@@ -152,6 +163,35 @@ fn config(ctx: &Context, a: ConfigArgs) -> Result<()> {
                 Some(GuestFormat::CloudInit) => print!("{cloud_init}"),
                 None => {}
             }
+            Ok(())
+        }
+    }
+}
+
+fn hypervisors(ctx: &Context) -> Result<()> {
+    let choice = vm::choose(&weft_agent::hypervisors::probe());
+    match ctx.output {
+        Format::Json => output::json(&choice),
+        Format::Table => {
+            let rows: Vec<Vec<String>> = choice
+                .considered
+                .iter()
+                .map(|h| {
+                    vec![
+                        h.hypervisor.to_string(),
+                        h.path.clone().unwrap_or_else(|| "-".into()),
+                        if h.chosen { "yes" } else { "no" }.into(),
+                        h.why.clone(),
+                    ]
+                })
+                .collect();
+            output::table(&["HYPERVISOR", "PATH", "CHOSEN", "WHY"], &rows);
+            println!(
+                "KVM: {} ({})",
+                if choice.kvm { "usable" } else { "not usable" },
+                choice.kvm_why
+            );
+            println!("auto: {}", choice.summary());
             Ok(())
         }
     }

@@ -20,6 +20,7 @@ pub mod apply;
 pub mod connect;
 pub mod container;
 pub mod host;
+pub mod hypervisor;
 pub mod lab;
 pub mod launch;
 pub mod observe;

@@ -2,6 +2,7 @@ use super::*;
 
 fn vm(hypervisor: Hypervisor) -> VmPlan {
     VmPlan {
+        requested: weft_mesh::HypervisorSpec::Named(hypervisor),
         hypervisor,
         binary: hypervisor.binary().into(),
         kernel: Some("/k/vmlinux".into()),
