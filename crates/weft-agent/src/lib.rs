@@ -35,6 +35,7 @@ mod metrics;
 mod networks;
 mod peers;
 mod plan;
+mod probe;
 mod reconcile;
 mod records;
 mod repair;

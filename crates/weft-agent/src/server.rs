@@ -2,10 +2,11 @@
 //! reconciliation, and the gRPC server on a Unix socket.
 
 use crate::agent::Agent;
-use crate::dataplane::{Dataplane, peer_source, vtep_source};
+use crate::dataplane::Dataplane;
 use crate::grpc::AgentService;
-use crate::health::{HealthBook, HealthSettings, PeerRef};
-use crate::linux::{LinuxDataplane, NetworkServices, WireguardMode, fetch_records};
+use crate::health::{HealthBook, HealthSettings};
+use crate::linux::{LinuxDataplane, NetworkServices, WireguardMode};
+use crate::probe::{Prober, source_of};
 use crate::store::Store;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
@@ -47,6 +48,9 @@ pub struct AgentConfig {
     /// The optional control plane to enroll with and follow.
     pub control: Option<crate::control::ControlConfig>,
 }
+
+/// The longest a peer may take to answer a probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How often drift is checked unless told otherwise.
 pub const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(2);
@@ -189,12 +193,13 @@ pub async fn run(
             .await
             .map_err(io_err("serve metrics on", Path::new(&addr.to_string())))?;
     }
-    let watch = tokio::spawn(watch_peers(
+    let prober = Arc::new(Prober::new(
         agent.clone(),
         services,
         book,
-        config.health.probe_interval,
+        config.health.probe_interval.min(PROBE_TIMEOUT),
     ));
+    let watch = tokio::spawn(watch_peers(prober.clone(), config.health.probe_interval));
     let repair = tokio::spawn(repair_drift(agent.clone(), config.reconcile_interval));
     let control_state = config
         .control
@@ -218,7 +223,9 @@ pub async fn run(
     crate::sd_notify::ready();
     let result = tonic::transport::Server::builder()
         .add_service(AgentServer::new(
-            AgentService::new(agent.clone()).with_control(control_state),
+            AgentService::new(agent.clone())
+                .with_control(control_state)
+                .with_prober(prober),
         ))
         .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
         .await;
@@ -261,63 +268,20 @@ async fn repair_drift<D: Dataplane + 'static>(agent: Arc<Mutex<Agent<D>>>, inter
     }
 }
 
-/// The zone source of what a peer's (or a remote VTEP's) agent serves.
-fn source_of(peer: &PeerRef) -> String {
-    match peer {
-        PeerRef::Key(key) => peer_source(key),
-        PeerRef::Vtep(address) => vtep_source(address),
-    }
-}
-
-/// Watch every peer: fetch its names over the tunnel (replacing that
-/// peer's source in the network's zone) and count the fetch as the peer's
-/// reachability probe. Sources of peers that are gone are dropped; a peer
-/// that does not answer keeps its last names until it is removed.
-async fn watch_peers<D: Dataplane + 'static>(
-    agent: Arc<Mutex<Agent<D>>>,
-    services: Arc<NetworkServices>,
-    book: Arc<HealthBook>,
-    interval: Duration,
-) {
+/// Watch every peer: probe it (see [`Prober`]) every `interval`. Sources
+/// of peers that are gone are dropped; a peer that does not answer keeps
+/// its last names until it is removed.
+async fn watch_peers<D: Dataplane + 'static>(prober: Arc<Prober<D>>, interval: Duration) {
     let mut known: HashSet<(String, String)> = HashSet::new();
-    let timeout = interval.min(Duration::from_secs(2));
     loop {
-        let agent2 = agent.clone();
-        let targets = tokio::task::spawn_blocking(move || {
-            agent2
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .peer_targets()
-        })
-        .await;
-        if let Ok(Ok(targets)) = targets {
-            let mut fetches = tokio::task::JoinSet::new();
-            for (network, key, addr) in targets.iter().cloned() {
-                fetches.spawn(async move {
-                    let result = fetch_records(addr, timeout).await;
-                    (network, key, addr, result)
-                });
-            }
-            while let Some(Ok((network, key, addr, result))) = fetches.join_next().await {
-                book.record(&network, key, result.is_ok());
-                match result {
-                    Ok(records) => {
-                        if let Err(e) = services.set_records(&network, &source_of(&key), records) {
-                            tracing::debug!("{}", chain(&e));
-                        }
-                    }
-                    Err(e) => tracing::debug!(%network, %addr, "probe peer: {e}"),
-                }
-            }
-            let current: Vec<(String, PeerRef)> =
-                targets.iter().map(|(n, k, _)| (n.clone(), *k)).collect();
-            book.retain(&current);
+        if let Some(current) = prober.probe(None).await {
+            prober.book().retain(&current);
             let now: HashSet<(String, String)> = current
                 .iter()
                 .map(|(n, k)| (n.clone(), source_of(k)))
                 .collect();
             for (network, source) in known.difference(&now) {
-                services.remove_source(network, source);
+                prober.services().remove_source(network, source);
             }
             known = now;
         }

@@ -24,6 +24,8 @@ pub struct AgentService<D: Dataplane + 'static> {
     agent: Arc<Mutex<Agent<D>>>,
     /// The control plane connection, when the agent follows one.
     control: Option<crate::control::state::ControlState>,
+    /// Probes peers when a status request asks for fresh answers.
+    prober: Option<Arc<crate::probe::Prober<D>>>,
 }
 
 impl<D: Dataplane + 'static> AgentService<D> {
@@ -31,7 +33,13 @@ impl<D: Dataplane + 'static> AgentService<D> {
         Self {
             agent,
             control: None,
+            prober: None,
         }
+    }
+
+    pub fn with_prober(mut self, prober: Arc<crate::probe::Prober<D>>) -> Self {
+        self.prober = Some(prober);
+        self
     }
 
     pub fn with_control(mut self, control: Option<crate::control::state::ControlState>) -> Self {
@@ -161,7 +169,14 @@ impl<D: Dataplane + 'static> pb::agent_server::Agent for AgentService<D> {
         &self,
         req: Request<pb::GetStatusRequest>,
     ) -> Result<Response<pb::Status>, Status> {
-        let network = optional(req.into_inner().network);
+        let req = req.into_inner();
+        let network = optional(req.network);
+        if req.probe {
+            let Some(prober) = &self.prober else {
+                return Err(Status::unimplemented("this agent cannot probe its peers"));
+            };
+            prober.probe(network.as_deref()).await;
+        }
         let (backend, views) = self
             .run(move |a| Ok((a.dataplane().backend(), a.status(network.as_deref())?)))
             .await?;

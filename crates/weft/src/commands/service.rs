@@ -92,8 +92,11 @@ fn read(dir: &Path, file: &str) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
-fn alive(pid: i32) -> bool {
-    // A zombie is not alive: look at the state in /proc/PID/stat.
+/// Whether process `pid` runs. A zombie does not: it has exited and
+/// waits only for its parent, or for init (which may take a second to
+/// reap it), to collect its status.
+pub(crate) fn alive(pid: i32) -> bool {
+    // Look at the state in /proc/PID/stat.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| {

@@ -15,6 +15,11 @@ pub struct Args {
     /// peers with their health, and the services.
     #[arg(long)]
     file: Option<std::path::PathBuf>,
+    /// Probe every peer through the tunnel now (each answers or times out
+    /// within 2 s) and show those answers, rather than the health watch's
+    /// latest (as old as the agent's --probe-interval).
+    #[arg(long)]
+    probe: bool,
     /// Refresh every SECS seconds until interrupted.
     #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "2")]
     watch: Option<f64>,
@@ -23,7 +28,7 @@ pub struct Args {
 pub fn exec(ctx: &Context, args: Args) -> Result<()> {
     if let Some(file) = &args.file {
         return loop {
-            let doc = mesh_status(ctx, file, args.network.as_deref())?;
+            let doc = mesh_status(ctx, file, args.network.as_deref(), args.probe)?;
             match (ctx.output, args.watch) {
                 (Format::Json, None) => break output::json(&doc),
                 (Format::Table, None) => {
@@ -45,6 +50,7 @@ pub fn exec(ctx: &Context, args: Args) -> Result<()> {
     loop {
         let req = pb::GetStatusRequest {
             network: network.clone(),
+            probe: args.probe,
         };
         let status = client::call(&ctx.socket, async |c| {
             Ok(c.get_status(req).await?.into_inner())
@@ -183,6 +189,7 @@ fn mesh_status(
     ctx: &Context,
     file: &std::path::Path,
     network: Option<&str>,
+    probe: bool,
 ) -> Result<serde_json::Value> {
     use crate::mesh::{Mesh, observe};
     let mesh = Mesh::load(file)?;
@@ -209,22 +216,26 @@ fn mesh_status(
             .flat_map(|h| h.networks.iter().flat_map(|n| &n.vteps))
             .map(|v| (v.address.to_string(), v.host.clone())),
     );
-    let mut hosts = vec![];
-    for h in &plan.hosts {
-        let conn = crate::mesh::conn_for(&ctx.socket, &plan, &mesh.dir, &h.name)?;
-        let status: serde_json::Value = match conn.weft(
-            &["status", network.unwrap_or("")]
-                .iter()
-                .filter(|a| !a.is_empty())
-                .copied()
-                .collect::<Vec<_>>(),
-        ) {
+    let mut args = vec!["status"];
+    args.extend(network);
+    if probe {
+        args.push("--probe");
+    }
+    let conns = plan
+        .hosts
+        .iter()
+        .map(|h| crate::mesh::conn_for(&ctx.socket, &plan, &mesh.dir, &h.name))
+        .collect::<Result<Vec<_>>>()?;
+    let hosts = crate::mesh::parallel::each(&conns, |conn| -> Result<serde_json::Value> {
+        let status: serde_json::Value = match conn.weft(&args) {
             Ok(text) => serde_json::from_str(&text)?,
             Err(e) => serde_json::json!({ "error": e.to_string() }),
         };
         let services = observe::services(&mesh, conn.as_ref()).unwrap_or_default();
-        hosts.push(serde_json::json!({ "host": h.name, "status": status, "services": services }));
-    }
+        Ok(serde_json::json!({ "host": conn.name(), "status": status, "services": services }))
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>>>()?;
     Ok(
         serde_json::json!({ "mesh": plan.mesh, "hosts": hosts, "peer_hosts": by_key, "services": plan.services }),
     )

@@ -7,11 +7,12 @@ mod undo;
 use super::Context;
 use crate::mesh::host::{HostConn, LocalHost, SshHost};
 use crate::mesh::lab::Lab;
-use crate::mesh::{Mesh, apply, connect, container, hypervisor, observe, verify};
+use crate::mesh::{Mesh, apply, connect, container, hypervisor, observe, parallel, verify};
 use anyhow::{Context as _, Result, bail};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 use undo::UndoLog;
 use weft_mesh::{Action, Backoff, JoinConfig, Observed, Plan, Reach, Runtime};
@@ -52,22 +53,33 @@ impl Progress {
         println!("{host:>8}: {text}");
     }
 
+    /// A step of one host, shown live on a terminal while it runs.
     fn step<T>(&self, host: &str, text: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
         if self.tty {
             print!("{host:>8}: {text} …");
             let _ = std::io::stdout().flush();
         }
         let result = f();
-        let mark = if result.is_ok() { "✓" } else { "✗" };
-        if self.tty {
-            println!("\r\x1b[K{host:>8}: {text} {mark}");
-        } else {
-            println!(
-                "{host:>8}: {text}{}",
-                if result.is_ok() { "" } else { " (failed)" }
-            );
-        }
+        self.done(host, text, result.is_ok(), "\r\x1b[K");
         result
+    }
+
+    /// A step run side by side with other hosts' steps: one line once it
+    /// is done (a live line per host would tangle).
+    fn step_aside<T>(&self, host: &str, text: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let result = f();
+        self.done(host, text, result.is_ok(), "");
+        result
+    }
+
+    /// The line of a step that is done; `erase` goes first on a terminal.
+    fn done(&self, host: &str, text: &str, ok: bool, erase: &str) {
+        if self.tty {
+            let mark = if ok { "✓" } else { "✗" };
+            println!("{erase}{host:>8}: {text} {mark}");
+        } else {
+            println!("{host:>8}: {text}{}", if ok { "" } else { " (failed)" });
+        }
     }
 }
 
@@ -123,7 +135,7 @@ fn ssh_host(
 fn prepare_hosts(mesh: &Mesh, progress: &Progress) -> Result<Underlay> {
     let lab = Lab { mesh };
     let underlay = if mesh.file.hosts.iter().any(|h| h.reach() == Reach::Lab) {
-        lab.ensure(&mut |host, text| progress.line(host, text))?
+        lab.ensure(&|host, text| progress.line(host, text))?
     } else {
         lab.underlay()
     };
@@ -171,9 +183,9 @@ fn observe_all(
         lab_underlay: underlay.clone(),
         ..Default::default()
     };
-    for host in hosts {
-        let state = observe::host(mesh, host.as_ref())?;
-        observed.hosts.insert(host.name().to_string(), state);
+    let states = parallel::each(hosts, |host| observe::host(mesh, host.as_ref()));
+    for (host, state) in hosts.iter().zip(states) {
+        observed.hosts.insert(host.name().to_string(), state?);
     }
     Ok(observed)
 }
@@ -187,24 +199,34 @@ fn host<'a>(hosts: &'a [Box<dyn HostConn>], name: &str) -> Result<&'a dyn HostCo
 }
 
 /// Run every action, logging each in `log` (if given); returns how many
-/// ran and the services started.
+/// ran and the services started. Hosts go side by side, each host's
+/// actions in order; a host stops at its first failure, the others finish
+/// theirs, and the first failure (in the file's order of hosts) is the
+/// error.
 fn apply_changes(
     mesh: &Mesh,
     plan: &Plan,
     changes: &weft_mesh::Changes,
     hosts: &[Box<dyn HostConn>],
     progress: &Progress,
-    mut log: Option<&mut UndoLog>,
+    log: Option<&mut UndoLog>,
 ) -> Result<(usize, BTreeSet<String>)> {
-    let mut count = 0;
-    let mut started = BTreeSet::new();
-    for hc in &changes.hosts {
+    let aside = changes.hosts.len() > 1;
+    let log = log.map(Mutex::new);
+    let ran = parallel::each(&changes.hosts, |hc| -> Result<(usize, BTreeSet<String>)> {
         let conn = host(hosts, &hc.host)?;
+        let mut count = 0;
+        let mut started = BTreeSet::new();
         for action in &hc.actions {
-            let result = progress.step(&hc.host, &action.to_string(), || {
-                apply::run(mesh, plan, conn, action)
-            });
-            if let Some(log) = log.as_deref_mut() {
+            let text = action.to_string();
+            let run = || apply::run(mesh, plan, conn, action);
+            let result = if aside {
+                progress.step_aside(&hc.host, &text, run)
+            } else {
+                progress.step(&hc.host, &text, run)
+            };
+            if let Some(log) = &log {
+                let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
                 log.ran(&hc.host, action, result.is_ok());
             }
             result?;
@@ -213,8 +235,26 @@ fn apply_changes(
             }
             count += 1;
         }
+        Ok((count, started))
+    });
+    let mut count = 0;
+    let mut started = BTreeSet::new();
+    let mut first_error = None;
+    for result in ran {
+        match result {
+            Ok((n, s)) => {
+                count += n;
+                started.extend(s);
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
     }
-    Ok((count, started))
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok((count, started)),
+    }
 }
 
 pub fn exec_up(ctx: &Context, args: UpArgs) -> Result<()> {
@@ -407,15 +447,6 @@ pub fn exec_down(ctx: &Context, args: Args) -> Result<()> {
     };
     let changes = weft_mesh::teardown(&plan, &observed, previous.as_ref());
     let (mut removed, _) = apply_changes(&mesh, &plan, &changes, &hosts, &progress, None)?;
-    for h in &hosts {
-        // Services the agents did not report (a container removed by hand,
-        // a supervisor gone) still have their namespace and record.
-        let dir = crate::mesh::host::quote(&mesh.services_dir(h.as_ref()));
-        h.sh(&format!(
-            "for d in {dir}/*/; do [ -d \"$d\" ] && {} service-stop --dir \"$d\"; done; rm -rf {dir}",
-            crate::mesh::host::quote(&h.weft_bin())
-        ))?;
-    }
     // A namespace `up` made for a service that never started, or whose
     // directory is gone, is in no directory `service-stop` reads.
     let services: Vec<&weft_mesh::ServicePlan> = plan
@@ -423,10 +454,19 @@ pub fn exec_down(ctx: &Context, args: Args) -> Result<()> {
         .iter()
         .chain(previous.iter().flat_map(|p| &p.services))
         .collect();
-    for h in &hosts {
+    let per_host = parallel::each(&hosts, |h| -> Result<usize> {
+        // Services the agents did not report (a container removed by hand,
+        // a supervisor gone) still have their namespace and record.
+        let dir = crate::mesh::host::quote(&mesh.services_dir(h.as_ref()));
+        h.sh(&format!(
+            "for d in {dir}/*/; do [ -d \"$d\" ] && {} service-stop --dir \"$d\"; done; rm -rf {dir}",
+            crate::mesh::host::quote(&h.weft_bin())
+        ))?;
         let here = services.iter().filter(|s| s.host == h.name());
-        removed +=
-            apply::remove_service_namespaces(&mesh, h.as_ref(), here.map(|s| s.name.as_str()))?;
+        apply::remove_service_namespaces(&mesh, h.as_ref(), here.map(|s| s.name.as_str()))
+    });
+    for n in per_host {
+        removed += n?;
     }
     let lab = Lab { mesh: &mesh };
     if !lab.underlay().is_empty() {

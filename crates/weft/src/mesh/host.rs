@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result, bail};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-pub trait HostConn {
+pub trait HostConn: Send + Sync {
     fn name(&self) -> &str;
     /// Run the `weft` CLI against the host's agent (`-o json` added);
     /// returns stdout. The error is the CLI's one line.

@@ -69,7 +69,7 @@ impl Lab<'_> {
 
     /// Make (or keep) the underlay and every lab host with a running agent;
     /// returns the hosts' underlay addresses.
-    pub fn ensure(&self, log: &mut dyn FnMut(&str, &str)) -> Result<BTreeMap<String, IpAddr>> {
+    pub fn ensure(&self, log: &(dyn Fn(&str, &str) + Sync)) -> Result<BTreeMap<String, IpAddr>> {
         let pool: IpNet = UNDERLAY_POOL.parse().expect("valid pool");
         let existing = self.underlay();
         let addresses = weft_mesh::assign_lab_underlay(&self.mesh.file, &existing, &pool)
@@ -88,13 +88,22 @@ impl Lab<'_> {
             )?;
             log("lab", &format!("underlay {ul} ({UNDERLAY_POOL})"));
         }
-        for (name, addr) in &addresses {
-            self.ensure_host(name, *addr, log)?;
+        // Hosts are made and their agents started side by side.
+        let hosts: Vec<(&String, &IpAddr)> = addresses.iter().collect();
+        for made in
+            super::parallel::each(&hosts, |(name, addr)| self.ensure_host(name, **addr, log))
+        {
+            made?;
         }
         Ok(addresses)
     }
 
-    fn ensure_host(&self, name: &str, addr: IpAddr, log: &mut dyn FnMut(&str, &str)) -> Result<()> {
+    fn ensure_host(
+        &self,
+        name: &str,
+        addr: IpAddr,
+        log: &(dyn Fn(&str, &str) + Sync),
+    ) -> Result<()> {
         let host = self.host(name);
         let ul = self.underlay_ns();
         if !netns_exists(&host.netns) {
@@ -158,8 +167,9 @@ impl Lab<'_> {
         }
         names.sort();
         names.dedup();
-        for name in names {
-            self.remove_host(&name)?;
+        // Agents stop side by side: each takes a moment to let go.
+        for removed in super::parallel::each(&names, |name| self.remove_host(name)) {
+            removed?;
         }
         let ul = self.underlay_ns();
         if netns_exists(&ul) {
@@ -172,7 +182,8 @@ impl Lab<'_> {
 
 pub fn agent_answers(host: &LabHost) -> bool {
     host.pid()
-        .is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+        .and_then(|pid| i32::try_from(pid).ok())
+        .is_some_and(crate::commands::service::alive)
         && std::os::unix::net::UnixStream::connect(host.socket()).is_ok()
 }
 
@@ -234,14 +245,16 @@ fn start_agent(host: &LabHost) -> Result<()> {
 }
 
 fn stop_agent(host: &LabHost) {
-    let Some(pid) = host.pid() else { return };
-    let alive = || std::path::Path::new(&format!("/proc/{pid}")).exists();
+    let Some(pid) = host.pid().and_then(|pid| i32::try_from(pid).ok()) else {
+        return;
+    };
+    // An agent that exited is done, reaped or not (its parent, `weft up`,
+    // is gone; init reaps it when it gets to it).
+    let alive = || crate::commands::service::alive(pid);
     if !alive() {
         return;
     }
-    let Ok(pid) = i32::try_from(pid).map(Pid::from_raw) else {
-        return;
-    };
+    let pid = Pid::from_raw(pid);
     // Errors mean the agent is gone already (ESRCH): nothing left to do.
     let _ = kill(pid, Signal::SIGTERM);
     let start = Instant::now();

@@ -24,6 +24,7 @@ pub mod hypervisor;
 pub mod lab;
 pub mod launch;
 pub mod observe;
+pub mod parallel;
 pub mod verify;
 pub mod vm;
 

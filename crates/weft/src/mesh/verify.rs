@@ -5,12 +5,13 @@
 //! it of one look at the hosts (pure); [`wait`] looks again until it holds
 //! or the time is up, and then names exactly what is not up.
 //!
-//! A probe result is as old as the agent's probe interval, so `ok` alone
-//! could be the word of a peer that stopped answering a moment ago (its
-//! underlay just went down, say). A peer counts as answering only when
-//! something came from it through the tunnel (its received bytes grew,
-//! as the probes' answers make them) since the first look of this wait.
-//! A VTEP has no counters: its latest probe is taken as it is.
+//! The agent's health watch probes every few seconds, so its latest
+//! result could be the word of a peer that stopped answering a moment ago
+//! (its underlay just went down, say). Each look therefore asks every
+//! agent to probe its peers there and then (`weft status --probe`): a peer
+//! answers when it answered that probe, a VTEP as a peer does. Hosts are
+//! looked at side by side, so one look takes about as long as the slowest
+//! host's probe — milliseconds when every peer answers.
 
 use super::Mesh;
 use super::host::HostConn;
@@ -94,40 +95,13 @@ impl Verdict {
     }
 }
 
-/// Bytes received per (host, network, peer key): what [`judge`] compares
-/// against to see a peer answer now.
-pub type Received = BTreeMap<(String, String, String), u64>;
-
-/// The bytes received from every peer in one look.
-pub fn received(looks: &BTreeMap<String, HostLook>) -> Received {
-    let mut all = Received::new();
-    for (host, look) in looks {
-        let HostLook::Seen { status, .. } = look else {
-            continue;
-        };
-        for n in status["networks"].as_array().into_iter().flatten() {
-            for p in n["peers"].as_array().into_iter().flatten() {
-                let key = (
-                    host.clone(),
-                    n["name"].as_str().unwrap_or_default().to_string(),
-                    p["public_key"].as_str().unwrap_or_default().to_string(),
-                );
-                all.insert(key, p["rx_bytes"].as_u64().unwrap_or(0));
-            }
-        }
-    }
-    all
-}
-
-/// Judge one look at every host. `before`: bytes received at the first
-/// look (a peer must have sent something since). `started`: the services
+/// Judge one look at every host, its probes made for it. `started`: the services
 /// this `up` started; one of those that has already exited with an error
 /// (a VM: at all) is a failure, while one that ended before (and is not run
 /// again, as its definition did not change) is shown as it ended.
 pub fn judge(
     plan: &Plan,
     looks: &BTreeMap<String, HostLook>,
-    before: &Received,
     started: &BTreeSet<String>,
     now: i64,
 ) -> Verdict {
@@ -184,18 +158,7 @@ pub fn judge(
                         Some(format!("no handshake (endpoint {})", peer.endpoint))
                     }
                     (_, _, Some(p), Some(age)) => match p["probe"].as_str().unwrap_or_default() {
-                        "ok" if p["rx_bytes"].as_u64().unwrap_or(0)
-                            > before
-                                .get(&(host.name.clone(), net.network.clone(), key.clone()))
-                                .copied()
-                                .unwrap_or(0) =>
-                        {
-                            None
-                        }
-                        "ok" => Some(format!(
-                            "nothing came through the tunnel since up began waiting (last handshake {age}s ago, endpoint {})",
-                            peer.endpoint
-                        )),
+                        "ok" => None,
                         "failed" => Some(format!(
                             "the probe through the tunnel fails (last handshake {age}s ago, endpoint {})",
                             peer.endpoint
@@ -286,30 +249,27 @@ fn vtep_problem(asked: bool, seen: Option<&serde_json::Value>, vtep: &VtepPlan) 
     }
 }
 
-/// Look at every host once.
+/// Look at every host once (side by side).
 pub fn look(mesh: &Mesh, plan: &Plan, hosts: &[Box<dyn HostConn>]) -> BTreeMap<String, HostLook> {
-    let mut looks = BTreeMap::new();
-    for h in &plan.hosts {
+    let seen = super::parallel::each(&plan.hosts, |h| {
         let Some(conn) = hosts.iter().find(|c| c.name() == h.name) else {
-            looks.insert(
-                h.name.clone(),
-                HostLook::Unreachable("not connected".into()),
-            );
-            continue;
+            return HostLook::Unreachable("not connected".into());
         };
-        let seen = conn
-            .weft(&["status"])
+        conn.weft(&["status", "--probe"])
             .and_then(|text| Ok(serde_json::from_str(&text)?))
             .and_then(|status| {
                 Ok(HostLook::Seen {
                     status,
                     services: observe::services(mesh, conn.as_ref())?,
                 })
-            });
-        let look = seen.unwrap_or_else(|e| HostLook::Unreachable(format!("{e:#}")));
-        looks.insert(h.name.clone(), look);
-    }
-    looks
+            })
+            .unwrap_or_else(|e| HostLook::Unreachable(format!("{e:#}")))
+    });
+    plan.hosts
+        .iter()
+        .map(|h| h.name.clone())
+        .zip(seen)
+        .collect()
 }
 
 pub fn unix_now() -> i64 {
@@ -331,11 +291,9 @@ pub fn wait(
     progress: &mut dyn FnMut(&Verdict, Duration),
 ) -> Verdict {
     let start = Instant::now();
-    let mut before: Option<Received> = None;
     loop {
         let looks = look(mesh, plan, hosts);
-        let before = before.get_or_insert_with(|| received(&looks));
-        let verdict = judge(plan, &looks, before, started, unix_now());
+        let verdict = judge(plan, &looks, started, unix_now());
         progress(&verdict, start.elapsed());
         if verdict.is_up() || start.elapsed() >= timeout {
             return verdict;

@@ -108,3 +108,58 @@ fn health_follows_the_underlay() {
     wait_health(&lab, "h1", "healthy", Duration::from_secs(10));
     lab.finish();
 }
+
+fn peer_probe(lab: &Lab, host: &str, args: &[&str]) -> String {
+    let status = lab.weft_json(host, args);
+    status["networks"][0]["peers"][0]["probe"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `weft status --probe` answers with a probe made for it: with the health
+/// watch probing once a minute, its word goes stale, the asked-for probe's
+/// does not.
+#[test]
+fn status_probe_answers_with_a_probe_made_there_and_then() {
+    require_root!();
+    let mut lab = Lab::new(WEFT);
+    lab.add_namespaces(["h1", "h2"]);
+    lab.underlay("h1", "h2");
+    lab.start_agent_with("h1", &["--probe-interval", "60"]);
+    lab.start_agent_with("h2", &["--probe-interval", "60"]);
+    for h in ["h1", "h2"] {
+        lab.network_on(h, "blue", 42);
+    }
+    lab.peer("h1", "h2", "blue", 42, 51820);
+    lab.peer("h2", "h1", "blue", 42, 51820);
+    // The watch's first probe ran before the peers were there: nothing yet.
+    assert_eq!(peer_probe(&lab, "h1", &["status"]), "");
+    // Asked for, a probe brings the tunnel up (its handshake first: the
+    // first asks may time out).
+    wait_for_value(
+        "h1's asked-for probe to answer",
+        Duration::from_secs(15),
+        || peer_probe(&lab, "h1", &["status", "--probe"]),
+        |probe| probe == "ok",
+    );
+    // The watch has not probed since; its latest word is the asked one.
+    assert_eq!(peer_probe(&lab, "h1", &["status"]), "ok");
+
+    // h2's underlay goes down: the watch (a minute away) still says ok,
+    // a probe asked for now says failed.
+    lab.exec_ok("h2", "ip link set u0 down");
+    assert_eq!(peer_probe(&lab, "h1", &["status"]), "ok");
+    assert_eq!(
+        peer_probe(&lab, "h1", &["status", "blue", "--probe"]),
+        "failed"
+    );
+    lab.exec_ok("h2", "ip link set u0 up");
+    wait_for_value(
+        "h1's asked-for probe to answer again",
+        Duration::from_secs(15),
+        || peer_probe(&lab, "h1", &["status", "--probe"]),
+        |probe| probe == "ok",
+    );
+    lab.finish();
+}

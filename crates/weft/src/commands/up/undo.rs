@@ -32,8 +32,9 @@ pub(super) struct UndoLog<'a> {
     plan: Option<Plan>,
     /// The actions run, oldest first, with their host.
     applied: Vec<(String, Action)>,
-    /// The action that failed; it may have done part of its work.
-    failed: Option<(String, Action)>,
+    /// The actions that failed (one per host at most, hosts running side
+    /// by side); each may have done part of its work.
+    failed: Vec<(String, Action)>,
     /// Changes that are no action and cannot be taken back.
     irreversible: Vec<String>,
 }
@@ -48,7 +49,7 @@ impl<'a> UndoLog<'a> {
             before: None,
             plan: None,
             applied: Vec::new(),
-            failed: None,
+            failed: Vec::new(),
             irreversible: Vec::new(),
         }
     }
@@ -65,7 +66,7 @@ impl<'a> UndoLog<'a> {
         if done {
             self.applied.push(entry);
         } else {
-            self.failed = Some(entry);
+            self.failed.push(entry);
         }
     }
 
@@ -144,7 +145,10 @@ impl<'a> UndoLog<'a> {
         removed_hosts: &BTreeSet<&String>,
         undone: &mut Undone,
     ) {
-        if let Some((name, Action::StartService { service })) = &self.failed {
+        for (name, action) in &self.failed {
+            let Action::StartService { service } = action else {
+                continue;
+            };
             let stop = Action::StopService {
                 service: service.name.clone(),
             };
