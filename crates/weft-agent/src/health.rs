@@ -12,12 +12,19 @@ use weft_model::PublicKey;
 
 pub use weft_model::health::{DEFAULT_DEGRADED_AFTER, Health, Probe};
 
-/// How often peers are probed unless told otherwise.
+/// How often peers' counters are checked (and failing or unanswered peers
+/// probed) unless told otherwise (`probe.rs` has the whole rule).
 pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How old a peer's latest probe may get while all is quiet, unless told
+/// otherwise: a peer that stops answering an idle mesh is seen within this
+/// plus the probe's timeout.
+pub const DEFAULT_IDLE_PROBE_INTERVAL: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HealthSettings {
     pub probe_interval: Duration,
+    pub idle_probe_interval: Duration,
     /// A handshake older than this makes a peer `degraded`.
     pub degraded_after: Duration,
 }
@@ -26,6 +33,7 @@ impl Default for HealthSettings {
     fn default() -> Self {
         Self {
             probe_interval: DEFAULT_PROBE_INTERVAL,
+            idle_probe_interval: DEFAULT_IDLE_PROBE_INTERVAL,
             degraded_after: DEFAULT_DEGRADED_AFTER,
         }
     }

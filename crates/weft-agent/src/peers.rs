@@ -149,4 +149,24 @@ impl<D: Dataplane> Agent<D> {
         }
         Ok(targets)
     }
+
+    /// Bytes received and sent per WireGuard peer (by network and key), as
+    /// the data plane counts them now; a network it cannot read is left out.
+    pub fn peer_traffic(
+        &self,
+    ) -> Result<std::collections::HashMap<(String, weft_model::PublicKey), (u64, u64)>> {
+        let mut traffic = std::collections::HashMap::new();
+        for net in self.store.networks()? {
+            let plan = self.network_plan(&net)?;
+            if !matches!(plan.kind, crate::dataplane::NetworkKind::Wireguard { .. }) {
+                continue;
+            }
+            if let Ok(info) = self.dp.network_status(&plan.ifname) {
+                for p in info.peers {
+                    traffic.insert((net.name.clone(), p.public_key), (p.rx_bytes, p.tx_bytes));
+                }
+            }
+        }
+        Ok(traffic)
+    }
 }

@@ -220,9 +220,9 @@ impl<D: Dataplane> Agent<D> {
                     host_services: n.internal.then(|| weft_firewall::HostServices {
                         address: naming::host_address(&n.block),
                         tcp_ports: vec![DNS_PORT, RECORDS_PORT],
-                        // DNS, DHCP for a VM's renewal, and the VXLAN port of
-                        // the segments carried over this network.
-                        udp_ports: [DNS_PORT, weft_dhcp::responder::SERVER_PORT]
+                        // DNS, peers' probes, DHCP for a VM's renewal, and the
+                        // VXLAN port of the segments carried over this network.
+                        udp_ports: [DNS_PORT, RECORDS_PORT, weft_dhcp::responder::SERVER_PORT]
                             .into_iter()
                             .chain(carried_ports(&n.name))
                             .collect(),

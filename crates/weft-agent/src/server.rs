@@ -6,11 +6,10 @@ use crate::dataplane::Dataplane;
 use crate::grpc::AgentService;
 use crate::health::{HealthBook, HealthSettings};
 use crate::linux::{LinuxDataplane, NetworkServices, WireguardMode};
-use crate::probe::{Prober, source_of};
+use crate::probe::{Prober, Schedule};
 use crate::store::Store;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
-use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -197,9 +196,13 @@ pub async fn run(
         agent.clone(),
         services,
         book,
-        config.health.probe_interval.min(PROBE_TIMEOUT),
+        Schedule {
+            check: config.health.probe_interval,
+            idle: config.health.idle_probe_interval,
+            timeout: config.health.probe_interval.min(PROBE_TIMEOUT),
+        },
     ));
-    let watch = tokio::spawn(watch_peers(prober.clone(), config.health.probe_interval));
+    let watch = tokio::spawn(prober.clone().watch());
     let repair = tokio::spawn(repair_drift(agent.clone(), config.reconcile_interval));
     let control_state = config
         .control
@@ -265,26 +268,5 @@ async fn repair_drift<D: Dataplane + 'static>(agent: Arc<Mutex<Agent<D>>>, inter
             Ok(Err(e)) => tracing::warn!("check for drift: {}", chain(&e)),
             Err(e) => tracing::warn!("check for drift: the pass panicked: {e}"),
         }
-    }
-}
-
-/// Watch every peer: probe it (see [`Prober`]) every `interval`. Sources
-/// of peers that are gone are dropped; a peer that does not answer keeps
-/// its last names until it is removed.
-async fn watch_peers<D: Dataplane + 'static>(prober: Arc<Prober<D>>, interval: Duration) {
-    let mut known: HashSet<(String, String)> = HashSet::new();
-    loop {
-        if let Some(current) = prober.probe(None).await {
-            prober.book().retain(&current);
-            let now: HashSet<(String, String)> = current
-                .iter()
-                .map(|(n, k)| (n.clone(), source_of(k)))
-                .collect();
-            for (network, source) in known.difference(&now) {
-                prober.services().remove_source(network, source);
-            }
-            known = now;
-        }
-        tokio::time::sleep(interval).await;
     }
 }

@@ -27,7 +27,7 @@ mod services;
 mod tap;
 mod vxlan;
 
-pub use services::{NetworkServices, fetch_records};
+pub use services::{NetworkServices, fetch_records, probe_peer, tell_changed};
 
 use crate::dataplane::*;
 use ipnet::IpNet;

@@ -1,8 +1,10 @@
 //! Each network's services on this host, on the host's address in it: the
-//! DNS responder (weft-dns) and the records endpoint from which peers' agents
+//! DNS responder (weft-dns), the records endpoint from which peers' agents
 //! fetch this host's names (TCP port [`RECORDS_PORT`], one JSON document per
-//! connection). Both run on the agent's async runtime; the agent's
-//! synchronous core drives them through [`NetworkServices`].
+//! connection), and the probe responder beside it (UDP, same port: one
+//! 32-byte datagram answered by one of the same size, carrying a digest of
+//! those names; see [`probe_peer`]). All run on the agent's async runtime;
+//! the agent's synchronous core drives them through [`NetworkServices`].
 //!
 //! Why under `linux/`: binding sockets on the host's address in a network
 //! is the real data plane's work, reached through the seam's
@@ -29,7 +31,24 @@ struct Running {
     plan: ServicesPlan,
     dns: DnsHandle,
     records_task: tokio::task::JoinHandle<()>,
+    probe_task: tokio::task::JoinHandle<()>,
 }
+
+impl Running {
+    fn stop(self, rt: &tokio::runtime::Handle) {
+        self.records_task.abort();
+        self.probe_task.abort();
+        rt.block_on(self.dns.stop());
+    }
+}
+
+/// What the probe responders tell the prober: a peer's agent (at this
+/// address, on this network) says its names changed.
+pub type ChangedAt = (String, IpAddr);
+
+/// How many "names changed" notes wait for the prober at most; more are
+/// dropped (the idle probe catches up), so a flood costs no memory.
+const CHANGED_QUEUE: usize = 256;
 
 /// The DNS responders and records endpoints of all networks.
 pub struct NetworkServices {
@@ -38,6 +57,13 @@ pub struct NetworkServices {
     upstream: Vec<SocketAddr>,
     shared: Arc<Shared>,
     running: Mutex<HashMap<String, Running>>,
+    /// Peers' "names changed" notes, to the prober.
+    changed_tx: tokio::sync::mpsc::Sender<ChangedAt>,
+    changed_rx: Mutex<Option<tokio::sync::mpsc::Receiver<ChangedAt>>>,
+    /// Networks whose own names changed since the prober last looked; it
+    /// tells their peers.
+    local_changed: Mutex<std::collections::BTreeSet<String>>,
+    local_changed_note: tokio::sync::Notify,
 }
 
 /// What the responders' zones look at while answering.
@@ -85,12 +111,42 @@ fn err(context: String) -> impl FnOnce(std::io::Error) -> DataplaneError {
 
 impl NetworkServices {
     pub fn new(rt: tokio::runtime::Handle, upstream: Vec<SocketAddr>) -> Arc<Self> {
+        let (changed_tx, changed_rx) = tokio::sync::mpsc::channel(CHANGED_QUEUE);
         Arc::new(Self {
             rt,
             upstream,
             shared: Arc::default(),
             running: Mutex::default(),
+            changed_tx,
+            changed_rx: Mutex::new(Some(changed_rx)),
+            local_changed: Mutex::default(),
+            local_changed_note: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Peers' "names changed" notes (once: the prober takes them).
+    pub fn take_changed(&self) -> Option<tokio::sync::mpsc::Receiver<ChangedAt>> {
+        self.changed_rx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// Wait until this host's own names changed on some network; returns
+    /// those networks (the prober tells their peers).
+    pub async fn local_changes(&self) -> std::collections::BTreeSet<String> {
+        loop {
+            let changed = std::mem::take(
+                &mut *self
+                    .local_changed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+            if !changed.is_empty() {
+                return changed;
+            }
+            self.local_changed_note.notified().await;
+        }
     }
 
     fn zone(&self, network: &str, domain: &str) -> DpResult<Arc<Zone>> {
@@ -136,8 +192,7 @@ impl NetworkServices {
             return Ok(());
         }
         if let Some(old) = running.remove(&plan.network) {
-            old.records_task.abort();
-            self.rt.block_on(old.dns.stop());
+            old.stop(&self.rt);
         }
         let zone = self.zone(&plan.network, &plan.domain)?;
         let upstream = (!plan.internal).then(|| self.upstream.clone());
@@ -158,6 +213,14 @@ impl NetworkServices {
                 return Err(e);
             }
         };
+        let probe_task = match self.answer_probes(plan) {
+            Ok(task) => task,
+            Err(e) => {
+                records_task.abort();
+                self.rt.block_on(dns.stop());
+                return Err(e);
+            }
+        };
         tracing::info!(network = %plan.network, %dns_addr, domain = %plan.domain, forwarding = !plan.internal, "DNS responder started");
         running.insert(
             plan.network.clone(),
@@ -165,9 +228,45 @@ impl NetworkServices {
                 plan: plan.clone(),
                 dns,
                 records_task,
+                probe_task,
             },
         );
         Ok(())
+    }
+
+    /// Answer peers' probes on the network's address (UDP [`RECORDS_PORT`])
+    /// with the digest of this host's names there, and pass their "names
+    /// changed" notes to the prober.
+    fn answer_probes(&self, plan: &ServicesPlan) -> DpResult<tokio::task::JoinHandle<()>> {
+        let addr = SocketAddr::new(plan.listen, RECORDS_PORT);
+        let socket = self
+            .rt
+            .block_on(tokio::net::UdpSocket::bind(addr))
+            .map_err(err(format!("listen for peers' probes on {addr}")))?;
+        let local = self.local(&plan.network);
+        let network = plan.network.clone();
+        let changed = self.changed_tx.clone();
+        Ok(self.rt.spawn(async move {
+            let mut buf = [0u8; PROBE_LEN + 1];
+            loop {
+                let Ok((len, from)) = socket.recv_from(&mut buf).await else {
+                    continue;
+                };
+                match ProbeMessage::parse(&buf[..len]) {
+                    Some(ProbeMessage::Ask { nonce }) => {
+                        let digest =
+                            records_digest(&local.read().unwrap_or_else(PoisonError::into_inner));
+                        let answer = ProbeMessage::Answer { nonce, digest }.encode();
+                        let _ = socket.send_to(&answer, from).await;
+                    }
+                    Some(ProbeMessage::Changed) => {
+                        // Full: dropped; the next idle probe sees the digest.
+                        let _ = changed.try_send((network.clone(), from.ip()));
+                    }
+                    Some(ProbeMessage::Answer { .. }) | None => {}
+                }
+            }
+        }))
     }
 
     fn serve_records(
@@ -205,8 +304,7 @@ impl NetworkServices {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(network);
         if let Some(old) = old {
-            old.records_task.abort();
-            self.rt.block_on(old.dns.stop());
+            old.stop(&self.rt);
             tracing::info!(network, "DNS responder stopped");
         }
         self.shared
@@ -236,10 +334,16 @@ impl NetworkServices {
             return Ok(());
         };
         if source == LOCAL_SOURCE {
-            *self
-                .local(network)
-                .write()
-                .unwrap_or_else(PoisonError::into_inner) = records.clone();
+            let local = self.local(network);
+            let mut local = local.write().unwrap_or_else(PoisonError::into_inner);
+            if *local != records {
+                *local = records.clone();
+                self.local_changed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(network.to_string());
+                self.local_changed_note.notify_one();
+            }
         }
         zone.set_source(source, records)
             .map_err(|e| DataplaneError::new(format!("names of {network} from {source}"), e))
@@ -292,6 +396,120 @@ pub async fn fetch_records(peer: IpAddr, timeout: std::time::Duration) -> std::i
             format!("{addr} did not answer"),
         )
     })?
+}
+
+/// The size of every probe datagram, asked and answered alike (an answer
+/// is never larger than what asked for it).
+pub const PROBE_LEN: usize = 32;
+const PROBE_MAGIC: &[u8; 8] = b"weftprb1";
+
+/// A probe datagram: magic (8 bytes), kind (1), zeros (7), nonce (8),
+/// digest (8); integers big-endian.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeMessage {
+    /// Are you there, and what are your names' digest?
+    Ask { nonce: u64 },
+    /// Here, with the digest of the names the records endpoint serves.
+    Answer { nonce: u64, digest: u64 },
+    /// My names changed: fetch them.
+    Changed,
+}
+
+impl ProbeMessage {
+    pub fn encode(self) -> [u8; PROBE_LEN] {
+        let (kind, nonce, digest) = match self {
+            ProbeMessage::Ask { nonce } => (1, nonce, 0),
+            ProbeMessage::Answer { nonce, digest } => (2, nonce, digest),
+            ProbeMessage::Changed => (3, 0, 0),
+        };
+        let mut out = [0u8; PROBE_LEN];
+        out[..8].copy_from_slice(PROBE_MAGIC);
+        out[8] = kind;
+        out[16..24].copy_from_slice(&u64::to_be_bytes(nonce));
+        out[24..32].copy_from_slice(&u64::to_be_bytes(digest));
+        out
+    }
+
+    /// `None` for anything that is not exactly one well-formed message.
+    pub fn parse(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != PROBE_LEN || &bytes[..8] != PROBE_MAGIC || bytes[9..16] != [0; 7] {
+            return None;
+        }
+        let u64_at = |at: usize| u64::from_be_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        match bytes[8] {
+            1 => Some(ProbeMessage::Ask { nonce: u64_at(16) }),
+            2 => Some(ProbeMessage::Answer {
+                nonce: u64_at(16),
+                digest: u64_at(24),
+            }),
+            3 => Some(ProbeMessage::Changed),
+            _ => None,
+        }
+    }
+}
+
+/// The digest of a records document, as probes carry it.
+pub fn records_digest(records: &Records) -> u64 {
+    weft_model::naming::fnv1a(&serde_json::to_vec(records).unwrap_or_default())
+}
+
+/// Probe a peer's agent at its address in a network: the digest of its
+/// names, or an error when it did not answer within `timeout`.
+pub async fn probe_peer(peer: IpAddr, timeout: std::time::Duration) -> std::io::Result<u64> {
+    let addr = SocketAddr::new(peer, RECORDS_PORT);
+    let probe = async {
+        let socket = tokio::net::UdpSocket::bind(unspecified(peer)).await?;
+        socket.connect(addr).await?;
+        let nonce: u64 = rand::random();
+        socket.send(&ProbeMessage::Ask { nonce }.encode()).await?;
+        let mut buf = [0u8; PROBE_LEN + 1];
+        loop {
+            let len = socket.recv(&mut buf).await?;
+            if let Some(ProbeMessage::Answer { nonce: n, digest }) =
+                ProbeMessage::parse(&buf[..len])
+                && n == nonce
+            {
+                return Ok(digest);
+            }
+        }
+    };
+    tokio::time::timeout(timeout, probe).await.map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("{addr} did not answer the probe"),
+        )
+    })?
+}
+
+/// Tell peers' agents (their addresses in a network) that this host's
+/// names changed there; best effort, one datagram each.
+pub async fn tell_changed(peers: &[IpAddr]) {
+    let message = ProbeMessage::Changed.encode();
+    // One socket per address family.
+    let mut sockets: HashMap<bool, tokio::net::UdpSocket> = HashMap::new();
+    for peer in peers {
+        let socket = match sockets.entry(peer.is_ipv4()) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                match tokio::net::UdpSocket::bind(unspecified(*peer)).await {
+                    Ok(socket) => e.insert(socket),
+                    Err(_) => continue,
+                }
+            }
+        };
+        let _ = socket
+            .send_to(&message, SocketAddr::new(*peer, RECORDS_PORT))
+            .await;
+    }
+}
+
+/// Any local address of `peer`'s family, any port.
+fn unspecified(peer: IpAddr) -> SocketAddr {
+    let ip: IpAddr = match peer {
+        IpAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+        IpAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+    };
+    SocketAddr::new(ip, 0)
 }
 
 #[cfg(test)]

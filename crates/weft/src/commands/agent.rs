@@ -33,9 +33,16 @@ pub struct Args {
     /// more. Default: the nameservers of /etc/resolv.conf.
     #[arg(long = "dns-upstream", value_name = "IP:PORT")]
     dns_upstream: Vec<std::net::SocketAddr>,
-    /// Probe each peer (and fetch its names) every SECS seconds.
+    /// Every SECS seconds, read each peer's byte counters and probe the
+    /// peers whose traffic goes unanswered, whose latest probe failed, or
+    /// that are due (see --idle-probe-interval).
     #[arg(long, value_name = "SECS", default_value_t = 2.0)]
     probe_interval: f64,
+    /// Probe a peer at least every SECS seconds even when nothing suggests
+    /// trouble: a peer that stops answering an idle mesh is unhealthy
+    /// within this plus 2 s. Longer sends less when idle.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    idle_probe_interval: f64,
     /// A peer whose latest handshake is older than SECS is `degraded`.
     #[arg(long, value_name = "SECS", default_value_t = 180.0)]
     degraded_after: f64,
@@ -161,6 +168,7 @@ pub fn exec(ctx: &Context, args: Args) -> Result<()> {
         dns_upstream: (!args.dns_upstream.is_empty()).then_some(args.dns_upstream),
         health: weft_agent::HealthSettings {
             probe_interval: seconds("--probe-interval", args.probe_interval)?,
+            idle_probe_interval: seconds("--idle-probe-interval", args.idle_probe_interval)?,
             degraded_after: seconds("--degraded-after", args.degraded_after)?,
         },
         metrics: args.metrics,

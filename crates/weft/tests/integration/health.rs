@@ -44,6 +44,8 @@ fn health_follows_the_underlay() {
         &[
             "--probe-interval",
             "0.5",
+            "--idle-probe-interval",
+            "0.5",
             "--degraded-after",
             "60",
             "--metrics",
@@ -51,7 +53,17 @@ fn health_follows_the_underlay() {
         ],
     );
     // h2 calls a handshake stale after 2 s, to show `degraded`.
-    lab.start_agent_with("h2", &["--probe-interval", "0.5", "--degraded-after", "2"]);
+    lab.start_agent_with(
+        "h2",
+        &[
+            "--probe-interval",
+            "0.5",
+            "--idle-probe-interval",
+            "0.5",
+            "--degraded-after",
+            "2",
+        ],
+    );
     for h in ["h1", "h2"] {
         lab.network_on(h, "blue", 42);
     }
@@ -105,7 +117,9 @@ fn health_follows_the_underlay() {
 
     // …and back: healthy again with no manual step.
     lab.exec_ok("h2", "ip link set u0 up");
-    wait_health(&lab, "h1", "healthy", Duration::from_secs(10));
+    // Back: probed every check while failing, through WireGuard's own
+    // handshake retries (every 5 s).
+    wait_health(&lab, "h1", "healthy", Duration::from_secs(20));
     lab.finish();
 }
 
@@ -126,8 +140,9 @@ fn status_probe_answers_with_a_probe_made_there_and_then() {
     let mut lab = Lab::new(WEFT);
     lab.add_namespaces(["h1", "h2"]);
     lab.underlay("h1", "h2");
-    lab.start_agent_with("h1", &["--probe-interval", "60"]);
-    lab.start_agent_with("h2", &["--probe-interval", "60"]);
+    let quiet = ["--probe-interval", "60", "--idle-probe-interval", "60"];
+    lab.start_agent_with("h1", &quiet);
+    lab.start_agent_with("h2", &quiet);
     for h in ["h1", "h2"] {
         lab.network_on(h, "blue", 42);
     }
@@ -160,6 +175,87 @@ fn status_probe_answers_with_a_probe_made_there_and_then() {
         Duration::from_secs(15),
         || peer_probe(&lab, "h1", &["status", "--probe"]),
         |probe| probe == "ok",
+    );
+    lab.finish();
+}
+
+/// Two hosts on one network with the default probe settings, the tunnel
+/// up (both ways healthy).
+fn quiet_pair() -> Lab {
+    let mut lab = Lab::new(WEFT);
+    lab.add_namespaces(["h1", "h2"]);
+    lab.underlay("h1", "h2");
+    for h in ["h1", "h2"] {
+        lab.start_agent(h);
+        lab.network_on(h, "blue", 42);
+    }
+    lab.peer("h1", "h2", "blue", 42, 51820);
+    lab.peer("h2", "h1", "blue", 42, 51820);
+    wait_health(&lab, "h1", "healthy", Duration::from_secs(15));
+    lab
+}
+
+/// The rule of docs/metrics.md: once traffic to a peer goes unanswered, it
+/// is `unhealthy` within 10 s, though an idle mesh probes only every 30 s.
+#[test]
+fn a_peer_whose_traffic_goes_unanswered_is_unhealthy_within_10_s() {
+    require_root!();
+    let lab = quiet_pair();
+    lab.exec_ok("h2", "ip link set u0 down");
+    // Control: idle, nothing tells h1 yet (its next idle probe is ~30 s off).
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(peer_health(&lab, "h1"), "healthy");
+    // Traffic to h2, unanswered (stopped by its deadline if not before).
+    let ping = lab.exec_ok(
+        "h1",
+        "ping -q -i 0.2 -w 15 10.42.2.1 >/dev/null 2>&1 & echo $!",
+    );
+    let took = wait_health(&lab, "h1", "unhealthy", Duration::from_secs(10));
+    lab.exec("h1", &format!("kill {}", ping.trim()));
+    eprintln!("unhealthy {took:?} after traffic began going unanswered");
+    lab.exec_ok("h2", "ip link set u0 up");
+    lab.finish();
+}
+
+/// …and within 60 s when everything is idle.
+#[test]
+fn an_idle_peer_that_stops_answering_is_unhealthy_within_60_s() {
+    require_root!();
+    let lab = quiet_pair();
+    lab.exec_ok("h2", "ip link set u0 down");
+    let took = wait_health(&lab, "h1", "unhealthy", Duration::from_secs(60));
+    eprintln!("unhealthy {took:?} after the peer went away, idle");
+    lab.exec_ok("h2", "ip link set u0 up");
+    // Back: probed every check while failing, through WireGuard's own
+    // handshake retries (every 5 s).
+    wait_health(&lab, "h1", "healthy", Duration::from_secs(20));
+    lab.finish();
+}
+
+/// A host whose names change tells its peers at once: a workload attached
+/// on h2 of a quiet pair resolves on h1 within 5 s, though h1's idle probe
+/// of h2 is ~30 s away.
+#[test]
+fn names_travel_at_once_though_idle_probes_are_rare() {
+    require_root!();
+    let mut lab = quiet_pair();
+    lab.add_namespaces(["c2"]);
+    lab.attach("h2", "blue", "c2", &["--name", "c2"]);
+    let start = std::time::Instant::now();
+    wait_for_value(
+        "c2's name to resolve through h1's DNS",
+        Duration::from_secs(5),
+        || {
+            lab.exec_ok(
+                "h1",
+                "dig @10.42.1.1 +short +time=1 +tries=1 c2.mesh.local || true",
+            )
+        },
+        |answer| answer.trim() == "10.42.2.2",
+    );
+    eprintln!(
+        "c2 resolved on h1 {:?} after it was attached",
+        start.elapsed()
     );
     lab.finish();
 }

@@ -373,15 +373,15 @@ fn an_internal_carrier_lets_its_segments_vxlan_port_through() {
             .unwrap()
             .udp_ports
     };
-    // DNS, and DHCP for a VM's renewal.
-    assert_eq!(services(&a), [53, 67]);
+    // DNS, peers' probes, and DHCP for a VM's renewal.
+    assert_eq!(services(&a), [53, 7945, 67]);
     a.add_network_pb(pb::AddNetworkRequest {
         over: "blue".into(),
         vxlan_port: 4800,
         ..red()
     })
     .unwrap();
-    assert_eq!(services(&a), [53, 67, 4800]);
+    assert_eq!(services(&a), [53, 7945, 67, 4800]);
     a.remove_network("red", false).unwrap();
-    assert_eq!(services(&a), [53, 67]);
+    assert_eq!(services(&a), [53, 7945, 67]);
 }
