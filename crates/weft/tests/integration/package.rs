@@ -35,8 +35,6 @@ const KEPT_BY_PURGE: &[&str] = &[
     // dpkg's own database and log.
     "var/lib/dpkg",
     "var/log/dpkg.log",
-    // The test's own change: man-db's trigger off (see below).
-    "var/lib/man-db/auto-update",
 ];
 
 fn kept_by_purge(path: &str) -> bool {
@@ -83,12 +81,18 @@ fn the_package_installs_runs_its_agent_as_the_unit_does_and_purges_to_its_state(
     let deb = build_package(WEFT, &root.shared);
     let deb_name = deb.file_name().unwrap().to_str().unwrap();
 
-    // Install. man-db's trigger (reindexing every man page on the
-    // machine) is switched off in the root the way man-db documents: it
-    // is slow and not weft's.
-    let installed = root.run_ok(&format!(
-        "rm -f /var/lib/man-db/auto-update && dpkg -i /mnt/{deb_name} 2>&1"
-    ));
+    // The root starts as a machine that never had weft: whatever this
+    // machine has of it (a demo's /var/lib/weft, …) is hidden in the root.
+    // man-db's trigger (reindexing every man page on the machine) is
+    // switched off the way man-db documents: it is slow and not weft's.
+    root.run_ok(
+        "dpkg --purge weft >/dev/null 2>&1 || true; \
+         rm -rf /var/lib/weft /var/lib/weft-control /etc/weft; \
+         userdel weft-control 2>/dev/null || true; groupdel weft-control 2>/dev/null || true; \
+         rm -f /var/lib/man-db/auto-update",
+    );
+    let prepared = root.left_behind();
+    let installed = root.run_ok(&format!("dpkg -i /mnt/{deb_name} 2>&1"));
     assert!(!installed.contains("Created symlink"), "{installed}");
 
     // `weft --version`: the version and a commit git knows.
@@ -154,10 +158,10 @@ fn the_package_installs_runs_its_agent_as_the_unit_does_and_purges_to_its_state(
             root.upper().join("usr/bin/weft").to_str().unwrap(),
         ],
     );
-    assert!(
-        !sections.contains(".debug_"),
-        "the shipped binary has debug info"
-    );
+    for debug in [".debug_info", ".debug_line", ".symtab"] {
+        assert!(!sections.contains(debug), "the shipped binary has {debug}");
+    }
+    assert!(sections.contains(".gnu_debuglink"), "{sections}");
     let ddeb = deb.with_file_name(
         deb_name
             .replace("weft_", "weft-dbgsym_")
@@ -205,17 +209,7 @@ fn the_package_installs_runs_its_agent_as_the_unit_does_and_purges_to_its_state(
         .find_map(|l| l.strip_prefix("CA fingerprint: "))
         .unwrap()
         .to_string();
-    let operator = |args: &[&str]| -> serde_json::Value {
-        let mut all = vec![
-            "control",
-            "-o",
-            "json",
-            "--state-dir",
-            state.to_str().unwrap(),
-        ];
-        all.extend_from_slice(args);
-        serde_json::from_str(&ok(WEFT, &all)).unwrap()
-    };
+    let operator = |args: &[&str]| control_common::operator(WEFT, &state, args);
     let key = operator(&["tenant", "create", "acme"])["secret"]
         .as_str()
         .unwrap()
@@ -271,14 +265,7 @@ fn the_package_installs_runs_its_agent_as_the_unit_does_and_purges_to_its_state(
         cert.exists()
     });
     assert!(enrolled, "the agent did not enroll: {}", agent.log());
-    let hosts = lab.exec_ok(
-        "cp",
-        &format!(
-            "curl -sS --cacert {} -H 'Authorization: Bearer {key}' https://192.0.2.1:8443/v1/hosts",
-            state.join("ca.pem").display()
-        ),
-    );
-    let hosts: serde_json::Value = serde_json::from_str(&hosts).unwrap();
+    let hosts = control_common::tenant_hosts(&lab, &state, &key);
     assert_eq!(hosts.as_array().map(Vec::len), Some(1), "{hosts}");
     assert!(
         !agent.log().contains(&token[20..]),
@@ -292,12 +279,13 @@ fn the_package_installs_runs_its_agent_as_the_unit_does_and_purges_to_its_state(
         purged.contains("kept the state directories: /var/lib/weft /var/lib/weft-control"),
         "{purged}"
     );
-    let left: Vec<_> = root
+    let (kept, left): (Vec<_>, Vec<_>) = root
         .left_behind()
         .into_iter()
-        .filter(|path| !kept_by_purge(path))
-        .collect();
+        .filter(|path| !prepared.contains(path))
+        .partition(|path| kept_by_purge(path));
     assert!(left.is_empty(), "purge left {left:?}");
+    eprintln!("after purge the root keeps {kept:?}");
     assert!(root.changed("/var/lib/weft/control/host.pem").is_some());
     assert_eq!(root.mode_owner("/var/lib/weft").0, 0o700);
     drop(root);
