@@ -25,20 +25,79 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Build the package around `weft` into `out` with scripts/package;
-/// returns the .deb's path.
+/// The package built around `weft` with scripts/package, copied into
+/// `out`; returns the .deb's path (its -dbgsym .ddeb beside it).
+///
+/// Built once per binary: the package and image tests run in parallel,
+/// and packaging (stripping, splitting the debug info, compressing) is
+/// most of their cost. The first builds into the target directory's test
+/// scratch space, under a lock, keyed by what goes into the package; the
+/// other waits and copies. Packages of older inputs are removed there.
 pub fn build_package(weft: &str, out: &Path) -> PathBuf {
-    let script = repo_root().join("scripts/package");
-    let output = Command::new(&script)
-        .args(["--binary", weft, "--fast", "--out"])
-        .arg(out)
-        .stdin(Stdio::null())
-        .output()
+    use nix::fcntl::{Flock, FlockArg};
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("weft-package");
+    std::fs::create_dir_all(&cache).unwrap();
+    let lock = std::fs::File::create(cache.join("lock")).unwrap();
+    let _lock = Flock::lock(lock, FlockArg::LockExclusive)
+        .map_err(|(_, e)| e)
         .unwrap();
-    let stdout = weft_testkit::stdout_of(output, "scripts/package");
-    let deb = PathBuf::from(stdout.trim());
-    assert!(deb.is_file(), "scripts/package printed {stdout:?}");
-    deb
+    let key = format!("{:016x}", package_inputs_hash(weft));
+    let built = cache.join(&key);
+    if !built.is_dir() {
+        for old in std::fs::read_dir(&cache).unwrap() {
+            let old = old.unwrap().path();
+            if old.is_dir() {
+                std::fs::remove_dir_all(old).unwrap();
+            }
+        }
+        let partial = cache.join(format!("{key}.partial"));
+        let _ = std::fs::remove_dir_all(&partial);
+        let output = Command::new(repo_root().join("scripts/package"))
+            .args(["--binary", weft, "--fast", "--out"])
+            .arg(&partial)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        weft_testkit::stdout_of(output, "scripts/package");
+        std::fs::rename(&partial, &built).unwrap();
+    }
+    std::fs::create_dir_all(out).unwrap();
+    let mut deb = None;
+    for file in std::fs::read_dir(&built).unwrap() {
+        let file = file.unwrap().path();
+        let copy = out.join(file.file_name().unwrap());
+        std::fs::copy(&file, &copy).unwrap();
+        if copy.extension().is_some_and(|e| e == "deb") {
+            deb = Some(copy);
+        }
+    }
+    deb.unwrap_or_else(|| panic!("no .deb in {}", built.display()))
+}
+
+/// A hash of what the package is made of: the binary (its size and time)
+/// and every file of the repository that scripts/package reads.
+fn package_inputs_hash(weft: &str) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let meta = std::fs::metadata(weft).unwrap();
+    (meta.len(), meta.mtime(), meta.mtime_nsec()).hash(&mut hasher);
+    let repo = repo_root();
+    let mut files = vec![
+        repo.join("scripts/package"),
+        repo.join("crates/weft/Cargo.toml"),
+    ];
+    for dir in ["contrib/deb", "contrib/systemd", "docs/man"] {
+        for entry in std::fs::read_dir(repo.join(dir)).unwrap() {
+            files.push(entry.unwrap().path());
+        }
+    }
+    files.sort();
+    for file in files {
+        file.hash(&mut hasher);
+        std::fs::read(&file).unwrap().hash(&mut hasher);
+        std::fs::metadata(&file).unwrap().mode().hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 /// An overlay of `/` whose writes go to a tmpfs of the test's (see the
