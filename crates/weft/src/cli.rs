@@ -6,10 +6,13 @@ use crate::{commands, output};
 use clap::{CommandFactory as _, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// `weft --version`: the version and the commit it was built from (build.rs).
+pub const VERSION: &str = concat!(env!("WEFT_VERSION"), " (commit ", env!("WEFT_COMMIT"), ")");
+
 #[derive(Parser)]
 #[command(
     name = "weft",
-    version,
+    version = VERSION,
     about = "Flat, encrypted, isolated networks for containers, VMs and processes on many hosts",
     long_about = "weft gives workloads on many Linux hosts flat, WireGuard-encrypted networks.\n\
                   Run `weft agent` on each host; the other commands talk to it over its Unix socket."

@@ -44,3 +44,56 @@ fn every_command_and_flag_explains_itself() {
         missing.join("\n  ")
     );
 }
+
+/// The environment variables of the command a unit runs: each one the
+/// units set (`Environment=`) or the package's env file offers (commented
+/// or not) must be read by a flag of that command, or the setting is
+/// silently ignored (an agent told `WEFT_CA_FINGERPRINT` that no flag read
+/// could not enroll).
+#[test]
+fn every_variable_the_units_and_env_file_set_is_read_by_their_command() {
+    fn env_of(cmd: &clap::Command, path: &[&str]) -> Vec<String> {
+        let mut cmd = cmd.clone();
+        for name in path {
+            cmd = cmd.find_subcommand(name).unwrap().clone();
+        }
+        cmd.get_arguments()
+            .filter_map(|a| a.get_env())
+            .map(|e| e.to_string_lossy().into_owned())
+            .collect()
+    }
+    /// `WEFT_…=` assignments in `text`, commented out or not.
+    fn assigned(text: &str) -> Vec<String> {
+        text.lines()
+            .map(|l| l.trim_start_matches(['#', ' ']))
+            .map(|l| l.strip_prefix("Environment=").unwrap_or(l))
+            .filter(|l| l.starts_with("WEFT_"))
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k.to_string()))
+            .collect()
+    }
+    let mut cmd = command();
+    cmd.build();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let read = |path: &str| std::fs::read_to_string(repo.join(path)).unwrap();
+    let agent = env_of(&cmd, &["agent"]);
+    let control = env_of(&cmd, &["control", "serve"]);
+    for (file, readers) in [
+        ("contrib/deb/agent.env", &agent),
+        ("contrib/systemd/weft-agent.service", &agent),
+        ("contrib/systemd/weft-control.service", &control),
+    ] {
+        let vars = assigned(&read(file));
+        assert!(!vars.is_empty(), "{file} sets no WEFT_ variable");
+        for var in vars {
+            assert!(
+                readers.contains(&var),
+                "{file} sets {var}, which no flag of its command reads"
+            );
+        }
+    }
+    // The agent's env file names every variable joining a control plane needs.
+    let offered = assigned(&read("contrib/deb/agent.env"));
+    for var in ["WEFT_CONTROL", "WEFT_CA_FINGERPRINT", "WEFT_ENROLL_TOKEN"] {
+        assert!(offered.iter().any(|v| v == var), "agent.env lacks {var}");
+    }
+}

@@ -88,7 +88,7 @@ pub struct Args {
     )]
     ca_fingerprint: Option<String>,
     /// The control plane's CA certificate (PEM), instead of its fingerprint.
-    #[arg(long, requires = "control")]
+    #[arg(long, env = "WEFT_CA_FILE", requires = "control")]
     ca_file: Option<PathBuf>,
     /// Log filter (tracing's EnvFilter syntax), e.g. `debug` or `weft_wg=trace`.
     #[arg(long, env = "WEFT_LOG", default_value = "info,hickory_server=warn")]

@@ -47,7 +47,11 @@ pub fn exec(args: Args) -> Result<()> {
 pub fn pages() -> Result<Vec<Page>> {
     // As clap_mangen's own `generate_to`: no `help` subcommand pages, and
     // built once so that subcommands carry their full names (`weft-network`).
-    let mut top = crate::cli::command().disable_help_subcommand(true);
+    // The crate's version, not `--version`'s commit: the committed pages
+    // must not change with every commit.
+    let mut top = crate::cli::command()
+        .version(env!("CARGO_PKG_VERSION"))
+        .disable_help_subcommand(true);
     top.build();
     let mut pages = vec![];
     render(&top, &mut pages)?;

@@ -4,7 +4,6 @@
 //! down, says so, retries with backoff, and enrolls once it is back.
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::process::Command;
 use std::time::Duration;
 use weft_testkit::*;
 
@@ -35,18 +34,7 @@ fn rand_suffix() -> u32 {
 }
 
 fn operator(state: &std::path::Path, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(WEFT)
-        .args(["control", "-o", "json", "--state-dir"])
-        .arg(state)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    control_common::operator(WEFT, state, args)
 }
 
 #[test]
@@ -111,14 +99,7 @@ fn an_agent_enrolls_once_the_control_plane_is_back() {
     let host_id =
         std::fs::read_to_string(lab.agents["h1"].state_dir.join("control/host_id")).unwrap();
     // The tenant sees the host through the REST API, with curl.
-    let hosts = lab.exec_ok(
-        "cp",
-        &format!(
-            "curl -sS --cacert {} -H 'Authorization: Bearer {key}' https://192.0.2.1:8443/v1/hosts",
-            state.join("ca.pem").display()
-        ),
-    );
-    let hosts: serde_json::Value = serde_json::from_str(&hosts).unwrap();
+    let hosts = control_common::tenant_hosts(&lab, &state, &key);
     assert_eq!(hosts[0]["id"], host_id.trim());
     assert_eq!(hosts[0]["name"], "h1");
     let log = lab.agent_log("h1");

@@ -4,6 +4,7 @@
 
 mod containers_common;
 mod control_common;
+mod package_common;
 
 mod attach_output;
 mod bad_input;
@@ -18,6 +19,7 @@ mod control_rest;
 mod drift;
 mod health;
 mod hijack;
+mod image;
 mod kernel_guest;
 mod mesh_containers;
 mod mesh_docker;
@@ -29,6 +31,7 @@ mod mesh_vm;
 mod metrics;
 mod multinet;
 mod names_ports_health;
+mod package;
 mod podman;
 mod restart;
 mod rogue_dhcp;

@@ -19,6 +19,13 @@ pub struct PodmanEnv {
 impl PodmanEnv {
     /// Configuration and storage under `dir`, and the test image in it.
     pub fn new(dir: &Path) -> PodmanEnv {
+        let env = PodmanEnv::without_images(dir);
+        env.import_image();
+        env
+    }
+
+    /// Configuration and storage under `dir`, no image yet.
+    pub fn without_images(dir: &Path) -> PodmanEnv {
         std::fs::create_dir_all(dir).unwrap();
         // The sandbox refuses raising rlimits, and crun refuses cgroup v1
         // hybrid mode (docs: /work notes, scripts/deps).
@@ -40,11 +47,9 @@ impl PodmanEnv {
             ),
         )
         .unwrap();
-        let env = PodmanEnv {
+        PodmanEnv {
             dir: dir.to_path_buf(),
-        };
-        env.import_image();
-        env
+        }
     }
 
     /// The variables that point Podman here.

@@ -58,3 +58,29 @@ pub fn start_control_in(
     );
     (child, text)
 }
+
+/// An operator command (`weft control -o json --state-dir STATE ARGS`) that
+/// must succeed; its JSON.
+pub fn operator(weft: &str, state: &Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(weft)
+        .args(["control", "-o", "json", "--state-dir"])
+        .arg(state)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = weft_testkit::stdout_of(out, &format!("weft control {args:?}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The hosts tenant `key` sees (`GET /v1/hosts`), asked with curl from
+/// namespace `cp` of the control plane at 192.0.2.1, pinned to its CA.
+pub fn tenant_hosts(lab: &Lab, state: &Path, key: &str) -> serde_json::Value {
+    let hosts = lab.exec_ok(
+        "cp",
+        &format!(
+            "curl -sS --cacert {} -H 'Authorization: Bearer {key}' https://192.0.2.1:8443/v1/hosts",
+            state.join("ca.pem").display()
+        ),
+    );
+    serde_json::from_str(&hosts).unwrap()
+}
