@@ -3,8 +3,10 @@
 //! the edge; no I/O.
 
 mod id;
+mod site;
 
 pub use id::{HostId, TenantId, random_id};
+pub use site::{MAX_LABELS, Site, SiteSpec, validate_site_name};
 
 use ipnet::IpNet;
 use serde::Serialize;
@@ -56,6 +58,8 @@ pub struct TokenInfo {
     pub created_at: i64,
     pub expires_at: i64,
     pub uses_left: u32,
+    /// The site the hosts it enrolls join (none: no site).
+    pub site: Option<String>,
 }
 
 /// What a token's redemption registers.
@@ -81,6 +85,8 @@ pub struct Host {
     pub last_seen: Option<i64>,
     /// Its peers by health state, as last reported.
     pub peer_health: std::collections::BTreeMap<String, u32>,
+    /// The site it is in, if any.
+    pub site: Option<String>,
 }
 
 /// What a host reports: its address, version, and per network the public

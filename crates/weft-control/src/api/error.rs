@@ -56,7 +56,9 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
             StoreError::TenantExists(_)
             | StoreError::NetworkExists(_)
-            | StoreError::HostNameTaken(_) => StatusCode::CONFLICT,
+            | StoreError::HostNameTaken(_)
+            | StoreError::SiteExists(_)
+            | StoreError::SiteNotEmpty { .. } => StatusCode::CONFLICT,
             StoreError::SubnetOverlap { .. } | StoreError::NotAMember(_) => StatusCode::BAD_REQUEST,
             StoreError::NoFreeBlock { .. } => StatusCode::CONFLICT,
             StoreError::TokenRefused { .. } => StatusCode::UNAUTHORIZED,

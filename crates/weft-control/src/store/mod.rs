@@ -27,7 +27,7 @@ pub(crate) mod conformance;
 
 use crate::model::{
     ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkHosts, NetworkSpec,
-    NewHost, Tenant, TenantId, TokenInfo,
+    NewHost, Site, SiteSpec, Tenant, TenantId, TokenInfo,
 };
 use crate::secret::{Secret, SecretHash};
 use async_trait::async_trait;
@@ -78,6 +78,17 @@ pub enum StoreError {
     NotAMember(String),
     #[error("host name {0:?} is taken in this tenant")]
     HostNameTaken(String),
+    #[error("site {0:?} exists already")]
+    SiteExists(String),
+    /// A site is deleted only once nothing is left in it.
+    #[error("site {site:?} still has {}", what_is_left(.hosts, .networks))]
+    SiteNotEmpty {
+        site: String,
+        /// Names of its live hosts.
+        hosts: Vec<String>,
+        /// Names of its networks.
+        networks: Vec<String>,
+    },
     /// The store could not be opened (SQLite: its file).
     #[error("open the control plane's store {path}")]
     Open {
@@ -106,6 +117,22 @@ pub enum StoreError {
     Corrupt { what: &'static str, value: String },
     #[error("control plane store: a worker thread stopped")]
     Worker,
+}
+
+fn what_is_left(hosts: &[String], networks: &[String]) -> String {
+    let list = |what: &str, names: &[String]| {
+        let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+        format!("{what} {}", quoted.join(", "))
+    };
+    match (hosts.is_empty(), networks.is_empty()) {
+        (false, false) => format!(
+            "{} and {}",
+            list("hosts", hosts),
+            list("networks", networks)
+        ),
+        (false, true) => list("hosts", hosts),
+        _ => list("networks", networks),
+    }
 }
 
 /// A backend's own error (SQLite's, the etcd client's), kept as the
@@ -160,6 +187,7 @@ pub trait Store: Send + Sync + 'static {
     /// Revoke a key by id; revoking a revoked key changes nothing.
     async fn revoke_api_key(&self, key_id: &str, now: i64) -> Result<ApiKeyInfo>;
 
+    /// A token whose hosts join no site.
     async fn create_token(
         &self,
         tenant: &TenantId,
@@ -167,10 +195,40 @@ pub trait Store: Send + Sync + 'static {
         expires_at: i64,
         uses: u32,
         now: i64,
+    ) -> Result<TokenInfo> {
+        self.create_site_token(tenant, token, expires_at, uses, None, now)
+            .await
+    }
+    /// A token whose hosts join `site` (which must exist).
+    async fn create_site_token(
+        &self,
+        tenant: &TenantId,
+        token: &Secret,
+        expires_at: i64,
+        uses: u32,
+        site: Option<&str>,
+        now: i64,
     ) -> Result<TokenInfo>;
-    /// Spend one use of the token and register `host` in its tenant, in one
-    /// atomic step; blocks in every network of the tenant are assigned too.
+    /// Spend one use of the token and register `host` in its tenant (and
+    /// its site), in one atomic step; blocks in every network of the
+    /// tenant open to it are assigned too. A token whose site was deleted
+    /// since is refused (the site is not found).
     async fn redeem_token(&self, token: &Secret, host: &NewHost, now: i64) -> Result<Host>;
+
+    async fn create_site(&self, tenant: &TenantId, spec: &SiteSpec, now: i64) -> Result<Site>;
+    async fn list_sites(&self, tenant: &TenantId) -> Result<Vec<Site>>;
+    /// Delete a site with no live host and no network left in it
+    /// ([`StoreError::SiteNotEmpty`] names them otherwise).
+    async fn delete_site(&self, tenant: &TenantId, name: &str) -> Result<()>;
+    /// Move a live host into `site` (`None`: out of any site). It leaves
+    /// the networks of its old site and joins those of the new one; the
+    /// revision moves when it joined or left a network.
+    async fn set_host_site(
+        &self,
+        tenant: &TenantId,
+        host: &HostId,
+        site: Option<&str>,
+    ) -> Result<Host>;
 
     async fn list_hosts(&self, tenant: &TenantId) -> Result<Vec<Host>>;
     /// A host by id in any tenant: the gRPC side knows a host only by the

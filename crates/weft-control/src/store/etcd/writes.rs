@@ -56,6 +56,7 @@ pub(super) fn redeem(
     if name_taken {
         return Err(StoreError::HostNameTaken(new.name.clone()));
     }
+    let site = record.site.clone();
     let hid = new.id.as_str();
     let name_key = draft.keys.host_name(&tenant, &new.name);
     let index_key = draft.keys.host_tenant(hid);
@@ -73,7 +74,11 @@ pub(super) fn redeem(
         version: None,
         last_seen: None,
         peer_health: Default::default(),
+        site,
     };
+    if let Some(site) = &record.site {
+        draft.hold_site(site)?;
+    }
     let host = record.model()?;
     // A new key: compared with mod_revision 0 (absent).
     let entry = HostEntry {
@@ -86,7 +91,7 @@ pub(super) fn redeem(
         .state
         .networks
         .iter()
-        .filter(|(_, n)| n.all_hosts)
+        .filter(|(_, n)| n.all_hosts || (n.site.is_some() && n.site == host.site))
         .map(|(name, _)| name.clone())
         .collect();
     for name in &open {

@@ -17,11 +17,12 @@ mod resume;
 mod revision;
 mod rows;
 mod schema;
+mod sites;
 
 use super::{NetworkChanges, Purged, Result, Store, StoreError, StoredApiKey};
 use crate::model::{
     ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkHosts, NetworkKey,
-    NetworkSpec, NewHost, Tenant, TenantId, TokenInfo,
+    NetworkSpec, NewHost, Site, SiteSpec, Tenant, TenantId, TokenInfo,
 };
 use crate::secret::{Secret, SecretHash};
 use async_trait::async_trait;
@@ -200,27 +201,33 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn create_token(
+    async fn create_site_token(
         &self,
         tenant: &TenantId,
         token: &Secret,
         expires_at: i64,
         uses: u32,
+        site: Option<&str>,
         now: i64,
     ) -> Result<TokenInfo> {
         let (tenant, token_id, hash) = (tenant.clone(), token.id().to_string(), token.hash());
+        let site = site.map(str::to_string);
         self.write(move |tx| {
             tenant_exists(tx, tenant.as_str())?;
+            if let Some(site) = &site {
+                sites::require(tx, tenant.as_str(), site)?;
+            }
             tx.execute(
-                "INSERT INTO tokens (id, tenant, hash, created_at, expires_at, uses_left)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO tokens (id, tenant, hash, created_at, expires_at, uses_left, site)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     token_id,
                     tenant.as_str(),
                     hash.to_hex(),
                     now,
                     expires_at,
-                    uses
+                    uses,
+                    site
                 ],
             )?;
             Ok(TokenInfo {
@@ -229,6 +236,7 @@ impl Store for SqliteStore {
                 created_at: now,
                 expires_at,
                 uses_left: uses,
+                site,
             })
         })
         .await
@@ -237,6 +245,38 @@ impl Store for SqliteStore {
     async fn redeem_token(&self, token: &Secret, new: &NewHost, now: i64) -> Result<Host> {
         let (token, new) = (token.clone(), new.clone());
         self.write(move |tx| hosts::redeem(tx, token, new, now))
+            .await
+    }
+
+    async fn create_site(&self, tenant: &TenantId, spec: &SiteSpec, now: i64) -> Result<Site> {
+        let (tenant, spec) = (tenant.clone(), spec.clone());
+        self.write(move |tx| sites::create(tx, tenant, spec, now))
+            .await
+    }
+
+    async fn list_sites(&self, tenant: &TenantId) -> Result<Vec<Site>> {
+        let tenant = tenant.clone();
+        self.run(move |conn| {
+            let tx = conn.transaction()?;
+            sites::list(&tx, &tenant)
+        })
+        .await
+    }
+
+    async fn delete_site(&self, tenant: &TenantId, name: &str) -> Result<()> {
+        let (tenant, name) = (tenant.clone(), name.to_string());
+        self.write(move |tx| sites::delete(tx, &tenant, &name))
+            .await
+    }
+
+    async fn set_host_site(
+        &self,
+        tenant: &TenantId,
+        hid: &HostId,
+        site: Option<&str>,
+    ) -> Result<Host> {
+        let (tenant, hid, site) = (tenant.clone(), hid.clone(), site.map(str::to_string));
+        self.write(move |tx| sites::set_host_site(tx, &tenant, &hid, site))
             .await
     }
 

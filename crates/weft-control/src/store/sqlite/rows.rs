@@ -92,7 +92,7 @@ pub(super) fn key_info((kid, tenant, _, created_at, revoked_at): KeyRow) -> Resu
 
 pub(super) const KEY_COLUMNS: &str = "id, tenant, hash, created_at, revoked_at";
 pub(super) const HOST_COLUMNS: &str =
-    "id, tenant, name, created_at, revoked_at, endpoint, version, last_seen, peer_health";
+    "id, tenant, name, created_at, revoked_at, endpoint, version, last_seen, peer_health, site";
 pub(super) const NETWORK_COLUMNS: &str =
     "tenant, name, subnet, mode, internal, domain, block_prefix, created_at";
 
@@ -106,6 +106,7 @@ pub(super) type HostRow = (
     Option<String>,
     Option<i64>,
     String,
+    Option<String>,
 );
 
 pub(super) fn host_row(r: &Row<'_>) -> rusqlite::Result<HostRow> {
@@ -119,11 +120,13 @@ pub(super) fn host_row(r: &Row<'_>) -> rusqlite::Result<HostRow> {
         r.get(6)?,
         r.get(7)?,
         r.get(8)?,
+        r.get(9)?,
     ))
 }
 
 pub(super) fn host(row: HostRow) -> Result<Host> {
-    let (hid, tenant, name, created_at, revoked_at, endpoint, version, last_seen, health) = row;
+    let (hid, tenant, name, created_at, revoked_at, endpoint, version, last_seen, health, site) =
+        row;
     let peer_health = serde_json::from_str(&health).map_err(|_| corrupt("peer health", &health))?;
     Ok(Host {
         id: host_id(hid)?,
@@ -135,6 +138,7 @@ pub(super) fn host(row: HostRow) -> Result<Host> {
         version,
         last_seen,
         peer_health,
+        site,
     })
 }
 
