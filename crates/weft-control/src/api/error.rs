@@ -58,8 +58,13 @@ impl From<StoreError> for ApiError {
             | StoreError::NetworkExists(_)
             | StoreError::HostNameTaken(_)
             | StoreError::SiteExists(_)
-            | StoreError::SiteNotEmpty { .. } => StatusCode::CONFLICT,
-            StoreError::SubnetOverlap { .. } | StoreError::NotAMember(_) => StatusCode::BAD_REQUEST,
+            | StoreError::SiteNotEmpty { .. }
+            | StoreError::VniTaken { .. }
+            | StoreError::HostsOfSite { .. }
+            | StoreError::CarriesVxlan { .. } => StatusCode::CONFLICT,
+            StoreError::SubnetOverlap { .. }
+            | StoreError::NotAMember(_)
+            | StoreError::NotWireguard(_) => StatusCode::BAD_REQUEST,
             StoreError::NoFreeBlock { .. } => StatusCode::CONFLICT,
             StoreError::TokenRefused { .. } => StatusCode::UNAUTHORIZED,
             StoreError::Unavailable { .. } => {

@@ -359,6 +359,7 @@ macro_rules! conformance_tests {
             purge_forgets_dead_tokens_and_long_revoked_hosts_only,
             sites_are_listed_and_deleted_only_once_empty,
             one_tenant_cannot_reach_anothers_sites,
+            a_vxlan_network_spans_exactly_its_sites_hosts,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

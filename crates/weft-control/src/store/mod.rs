@@ -80,6 +80,16 @@ pub enum StoreError {
     HostNameTaken(String),
     #[error("site {0:?} exists already")]
     SiteExists(String),
+    #[error("invalid vni {vni}: network {network:?} of the same site has it")]
+    VniTaken { vni: u32, network: String },
+    #[error("invalid over {0:?}: not a WireGuard network of this tenant")]
+    NotWireguard(String),
+    #[error(
+        "network {network:?} belongs to site {site:?}: its hosts are the site's (move hosts with PUT /v1/hosts/{{id}})"
+    )]
+    HostsOfSite { network: String, site: String },
+    #[error("network {network:?} carries VXLAN networks {}: delete them first", quoted(.by))]
+    CarriesVxlan { network: String, by: Vec<String> },
     /// A site is deleted only once nothing is left in it.
     #[error("site {site:?} still has {}", what_is_left(.hosts, .networks))]
     SiteNotEmpty {
@@ -119,11 +129,13 @@ pub enum StoreError {
     Worker,
 }
 
+fn quoted(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+    quoted.join(", ")
+}
+
 fn what_is_left(hosts: &[String], networks: &[String]) -> String {
-    let list = |what: &str, names: &[String]| {
-        let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
-        format!("{what} {}", quoted.join(", "))
-    };
+    let list = |what: &str, names: &[String]| format!("{what} {}", quoted(names));
     match (hosts.is_empty(), networks.is_empty()) {
         (false, false) => format!(
             "{} and {}",
@@ -133,6 +145,49 @@ fn what_is_left(hosts: &[String], networks: &[String]) -> String {
         (false, true) => list("hosts", hosts),
         _ => list("networks", networks),
     }
+}
+
+/// Check a new VXLAN network against the tenant's `others` and settle
+/// its VNI (both backends, inside their write): `over` must be one of
+/// the tenant's WireGuard networks, and the VNI unique among the networks
+/// of its site — the networks that share a host with it.
+pub(crate) fn settle_vxlan(spec: &mut NetworkSpec, others: &[Network]) -> Result<()> {
+    let Some(vx) = spec.vxlan.as_mut() else {
+        return Ok(());
+    };
+    if let Some(over) = &vx.over {
+        let carrier = others.iter().find(|n| &n.spec.name == over);
+        if !carrier.is_some_and(|n| n.spec.mode == crate::model::Mode::Wireguard) {
+            return Err(StoreError::NotWireguard(over.clone()));
+        }
+    }
+    let taken: Vec<(String, u32)> = others
+        .iter()
+        .filter_map(|n| {
+            let other = n.spec.vxlan.as_ref()?;
+            (other.site == vx.site).then_some((n.spec.name.clone(), other.vni?))
+        })
+        .collect();
+    let vni = crate::model::assign_vni(vx.vni, &taken).map_err(|network| StoreError::VniTaken {
+        vni: vx.vni.unwrap_or_default(),
+        network,
+    })?;
+    vx.vni = Some(vni);
+    Ok(())
+}
+
+/// The VXLAN networks of `networks` that ride inside network `name`.
+pub(crate) fn carried_by(name: &str, networks: &[Network]) -> Vec<String> {
+    networks
+        .iter()
+        .filter(|n| {
+            n.spec
+                .vxlan
+                .as_ref()
+                .is_some_and(|v| v.over.as_deref() == Some(name))
+        })
+        .map(|n| n.spec.name.clone())
+        .collect()
 }
 
 /// A backend's own error (SQLite's, the etcd client's), kept as the
@@ -239,7 +294,10 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_host(&self, tenant: &TenantId, id: &HostId, now: i64) -> Result<()>;
 
     /// Create a network and give every live host of the tenant a block,
-    /// lowest first in the order the hosts enrolled.
+    /// lowest first in the order the hosts enrolled; a VXLAN network
+    /// (`spec.vxlan`) only the live hosts of its site, its VNI settled
+    /// ([`settle_vxlan`]). A network another rides in is not deleted
+    /// ([`StoreError::CarriesVxlan`]).
     async fn create_network(
         &self,
         tenant: &TenantId,

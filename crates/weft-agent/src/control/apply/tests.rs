@@ -32,6 +32,7 @@ fn blue(peers: Vec<pb::DesiredPeer>) -> pb::DesiredNetwork {
         internal: false,
         domain: "mesh.local".into(),
         peers,
+        ..Default::default()
     }
 }
 

@@ -169,3 +169,195 @@ pub(crate) async fn one_tenant_cannot_reach_anothers_sites(store: Shared) {
         Some("edge")
     );
 }
+
+fn vxlan(
+    name: &str,
+    subnet: &str,
+    site: &str,
+    vni: Option<u32>,
+    over: Option<&str>,
+) -> NetworkSpec {
+    NetworkSpec::vxlan(crate::model::VxlanRequest {
+        name,
+        subnet,
+        site,
+        vni,
+        mtu: None,
+        over,
+        internal: false,
+        domain: "",
+        block_prefix: None,
+    })
+    .unwrap()
+}
+
+async fn hosts_in(store: &Shared, tenant: &TenantId, network: &str) -> BTreeSet<HostId> {
+    let members = store.network_hosts(tenant, network).await.unwrap();
+    assert!(!members.all, "{network} is a site's");
+    members.blocks.into_iter().map(|b| b.host).collect()
+}
+
+pub(crate) async fn a_vxlan_network_spans_exactly_its_sites_hosts(store: Shared) {
+    use crate::model::FIRST_ASSIGNED_VNI;
+    let t = tenant(&store, "acme").await;
+    store.create_site(&t, &site("east"), NOW).await.unwrap();
+    store.create_site(&t, &site("west"), NOW).await.unwrap();
+    store
+        .create_network(&t, &spec("blue", "10.42.0.0/16"), NOW)
+        .await
+        .unwrap();
+    let enroll_in = |site: &'static str, name: &'static str| {
+        let store = store.clone();
+        let t = t.clone();
+        async move {
+            let tok = site_token(&store, &t, site).await;
+            store
+                .redeem_token(&tok, &new_host(name), NOW)
+                .await
+                .unwrap()
+                .id
+        }
+    };
+    let e1 = enroll_in("east", "e1").await;
+    let e2 = enroll_in("east", "e2").await;
+    let w1 = enroll_in("west", "w1").await;
+    enroll(&store, &t, "nowhere").await;
+
+    let lan = store
+        .create_network(
+            &t,
+            &vxlan("lan", "10.50.0.0/16", "east", None, Some("blue")),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let vx = lan.spec.vxlan.clone().unwrap();
+    assert_eq!(vx.vni, Some(FIRST_ASSIGNED_VNI));
+    assert_eq!(vx.over.as_deref(), Some("blue"));
+    assert_eq!(
+        hosts_in(&store, &t, "lan").await,
+        [e1.clone(), e2.clone()].into()
+    );
+    let listed = store.list_networks(&t).await.unwrap();
+    let stored = listed.iter().find(|n| n.spec.name == "lan").unwrap();
+    assert_eq!(stored, &lan);
+
+    // VNIs: unique in a site, free across sites; picked lowest free.
+    let err = store
+        .create_network(
+            &t,
+            &vxlan(
+                "lan2",
+                "10.51.0.0/16",
+                "east",
+                Some(FIRST_ASSIGNED_VNI),
+                None,
+            ),
+            NOW,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::VniTaken { .. }), "{err:?}");
+    assert!(err.to_string().contains("\"lan\""), "{err}");
+    let picked = store
+        .create_network(&t, &vxlan("lan2", "10.51.0.0/16", "east", None, None), NOW)
+        .await
+        .unwrap();
+    assert_eq!(picked.spec.vxlan.unwrap().vni, Some(FIRST_ASSIGNED_VNI + 1));
+    let west = store
+        .create_network(
+            &t,
+            &vxlan(
+                "wlan",
+                "10.52.0.0/16",
+                "west",
+                Some(FIRST_ASSIGNED_VNI),
+                None,
+            ),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(west.spec.vxlan.unwrap().vni, Some(FIRST_ASSIGNED_VNI));
+    assert_eq!(hosts_in(&store, &t, "wlan").await, [w1.clone()].into());
+
+    // Refused: riding in what is not a WireGuard network, a site that is
+    // not there; nothing made.
+    for (over, site_name) in [
+        (Some("nope"), "east"),
+        (Some("lan"), "east"),
+        (None, "north"),
+    ] {
+        let err = store
+            .create_network(
+                &t,
+                &vxlan("bad", "10.60.0.0/16", site_name, None, over),
+                NOW,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::NotWireguard(_) | StoreError::NotFound { what: "site", .. }
+            ),
+            "{err:?}"
+        );
+    }
+    assert!(
+        !store
+            .list_networks(&t)
+            .await
+            .unwrap()
+            .iter()
+            .any(|n| n.spec.name == "bad")
+    );
+
+    // Its hosts are the site's: not chosen by hand; its carrier and its
+    // site stay while it is there.
+    let err = store.set_network_hosts(&t, "lan", None).await.unwrap_err();
+    assert!(matches!(err, StoreError::HostsOfSite { .. }), "{err:?}");
+    let err = store.delete_network(&t, "blue").await.unwrap_err();
+    assert!(matches!(err, StoreError::CarriesVxlan { .. }), "{err:?}");
+    match store.delete_site(&t, "east").await.unwrap_err() {
+        StoreError::SiteNotEmpty {
+            hosts, networks, ..
+        } => {
+            assert_eq!(hosts, ["e1", "e2"]);
+            assert_eq!(networks, ["lan", "lan2"]);
+        }
+        other => panic!("expected a site not empty, got {other:?}"),
+    }
+
+    // A host enrolled into the site joins; one moved leaves and joins.
+    let e3 = enroll_in("east", "e3").await;
+    assert_eq!(
+        hosts_in(&store, &t, "lan").await,
+        [e1.clone(), e2.clone(), e3.clone()].into()
+    );
+    let revision = store.revision().await.unwrap();
+    store.set_host_site(&t, &e1, Some("west")).await.unwrap();
+    assert!(store.revision().await.unwrap() > revision);
+    assert_eq!(
+        hosts_in(&store, &t, "lan").await,
+        [e2.clone(), e3.clone()].into()
+    );
+    assert_eq!(
+        hosts_in(&store, &t, "wlan").await,
+        [w1.clone(), e1.clone()].into()
+    );
+    let changes = store.changes_since(&t, revision).await.unwrap().unwrap();
+    for name in ["lan", "lan2", "wlan"] {
+        assert!(changes.changed.contains(name), "{name}: {changes:?}");
+    }
+    assert!(!changes.changed.contains("blue"), "{changes:?}");
+    // e1 is still in blue, which carries lan.
+    let blocks = store.blocks(&t).await.unwrap();
+    assert!(blocks.iter().any(|b| b.network == "blue" && b.host == e1));
+
+    // Deleted: its blocks go; blue may go once nothing rides in it.
+    store.delete_network(&t, "lan").await.unwrap();
+    let blocks = store.blocks(&t).await.unwrap();
+    assert!(!blocks.iter().any(|b| b.network == "lan"));
+    store.delete_network(&t, "blue").await.unwrap();
+}

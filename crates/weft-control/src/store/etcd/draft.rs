@@ -388,6 +388,13 @@ impl<'a> Draft<'a> {
             let read = self.state.counter.mod_revision;
             self.compare(Compare::mod_revision(counter.clone(), CmpOp::Equal, read));
             self.put(counter, next.to_string().into_bytes());
+            // The VXLAN networks riding in a touched network change with
+            // it (their tunnel endpoints are their hosts' addresses there).
+            let carried: Vec<String> = (self.state.networks.values())
+                .filter(|n| n.over.as_ref().is_some_and(|o| self.touched.contains(o)))
+                .map(|n| n.name.clone())
+                .collect();
+            self.touched.extend(carried);
             for name in std::mem::take(&mut self.touched) {
                 let key = self.keys.changed(&tenant, &name);
                 self.put(key, next.to_string().into_bytes());

@@ -3,7 +3,7 @@
 
 use crate::model::{
     ApiKeyInfo, Host, HostId, Mode, Network, NetworkSpec, Site, SiteSpec, Tenant, TenantId,
-    TokenInfo,
+    TokenInfo, VxlanSpec,
 };
 use crate::store::{Result, StoreError};
 use serde::{Deserialize, Serialize};
@@ -152,10 +152,18 @@ pub(super) struct NetworkRecord {
     /// The site it belongs to: its hosts are the site's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
+    /// A VXLAN network's VNI, MTU and the WireGuard network it rides in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vni: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over: Option<String>,
 }
 
 impl NetworkRecord {
     pub fn new(spec: &NetworkSpec, created_at: i64) -> NetworkRecord {
+        let vx = spec.vxlan.as_ref();
         NetworkRecord {
             name: spec.name.clone(),
             subnet: spec.subnet.to_string(),
@@ -164,12 +172,26 @@ impl NetworkRecord {
             domain: spec.domain.clone(),
             block_prefix: spec.block_prefix,
             created_at,
-            all_hosts: true,
-            site: None,
+            all_hosts: vx.is_none(),
+            site: vx.map(|v| v.site.clone()),
+            vni: vx.and_then(|v| v.vni),
+            mtu: vx.and_then(|v| v.mtu),
+            over: vx.and_then(|v| v.over.clone()),
         }
     }
 
     pub fn model(&self, tenant: &str) -> Result<Network> {
+        let mode = Mode::from_stored(&self.mode).ok_or_else(|| corrupt("mode", &self.mode))?;
+        let vxlan = match (mode, &self.site) {
+            (Mode::Vxlan, Some(site)) => Some(VxlanSpec {
+                site: site.clone(),
+                vni: Some(self.vni.ok_or_else(|| corrupt("vni", "none"))?),
+                mtu: self.mtu,
+                over: self.over.clone(),
+            }),
+            (Mode::Vxlan, None) => return Err(corrupt("VXLAN network without a site", &self.name)),
+            _ => None,
+        };
         Ok(Network {
             tenant: tenant_id(tenant)?,
             spec: NetworkSpec {
@@ -178,10 +200,11 @@ impl NetworkRecord {
                     .subnet
                     .parse()
                     .map_err(|_| corrupt("subnet", &self.subnet))?,
-                mode: Mode::parse(&self.mode).map_err(|_| corrupt("mode", &self.mode))?,
+                mode,
                 internal: self.internal,
                 domain: self.domain.clone(),
                 block_prefix: self.block_prefix,
+                vxlan,
             },
             created_at: self.created_at,
         })

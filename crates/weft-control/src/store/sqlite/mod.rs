@@ -338,10 +338,14 @@ impl Store for SqliteStore {
         spec: &NetworkSpec,
         now: i64,
     ) -> Result<Network> {
-        let (tenant, spec) = (tenant.clone(), spec.clone());
+        let (tenant, mut spec) = (tenant.clone(), spec.clone());
         self.write(move |tx| {
             tenant_exists(tx, tenant.as_str())?;
-            for other in networks_of(tx, tenant.as_str())? {
+            let others = networks_of(tx, tenant.as_str())?;
+            if let Some(vx) = &spec.vxlan {
+                sites::require(tx, tenant.as_str(), &vx.site)?;
+            }
+            for other in others.iter().cloned() {
                 if other.spec.name == spec.name {
                     return Err(StoreError::NetworkExists(spec.name));
                 }
@@ -353,8 +357,13 @@ impl Store for SqliteStore {
                     });
                 }
             }
+            super::settle_vxlan(&mut spec, &others)?;
+            let vx = spec.vxlan.as_ref();
             tx.execute(
-                &format!("INSERT INTO networks ({NETWORK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                &format!(
+                    "INSERT INTO networks ({NETWORK_COLUMNS}, all_hosts)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                ),
                 params![
                     tenant.as_str(),
                     spec.name,
@@ -363,7 +372,12 @@ impl Store for SqliteStore {
                     spec.internal,
                     spec.domain,
                     spec.block_prefix,
-                    now
+                    now,
+                    vx.map(|v| &v.site),
+                    vx.and_then(|v| v.vni),
+                    vx.and_then(|v| v.mtu),
+                    vx.and_then(|v| v.over.as_ref()),
+                    vx.is_none(),
                 ],
             )?;
             let net = Network {
@@ -371,12 +385,17 @@ impl Store for SqliteStore {
                 spec,
                 created_at: now,
             };
+            // Every live host, or those of the network's site.
             let mut stmt = tx.prepare(
                 "SELECT id FROM hosts WHERE tenant = ?1 AND revoked_at IS NULL
+                 AND (?2 IS NULL OR site = ?2)
                  ORDER BY created_at, rowid",
             )?;
+            let site = net.spec.vxlan.as_ref().map(|v| v.site.as_str());
             let hosts = stmt
-                .query_map([net.tenant.as_str()], |r| r.get::<_, String>(0))?
+                .query_map(params![net.tenant.as_str(), site], |r| {
+                    r.get::<_, String>(0)
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             for h in hosts {
                 assign_block(tx, &net, &h)?;
@@ -400,6 +419,10 @@ impl Store for SqliteStore {
     async fn delete_network(&self, tenant: &TenantId, name: &str) -> Result<()> {
         let (tenant, name) = (tenant.clone(), name.to_string());
         self.write(move |tx| {
+            let by = super::carried_by(&name, &networks_of(tx, tenant.as_str())?);
+            if !by.is_empty() {
+                return Err(StoreError::CarriesVxlan { network: name, by });
+            }
             let deleted = tx.execute(
                 "DELETE FROM networks WHERE tenant = ?1 AND name = ?2",
                 params![tenant.as_str(), name],

@@ -107,6 +107,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
      ALTER TABLE hosts ADD COLUMN site TEXT;
      ALTER TABLE tokens ADD COLUMN site TEXT;
      ALTER TABLE networks ADD COLUMN site TEXT;",
+    // 5: VXLAN networks (mode 'vxlan', of a site): VNI, MTU (NULL: the
+    // largest the underlay carries), the WireGuard network it rides in.
+    // A VNI is unique among a site's networks.
+    "ALTER TABLE networks ADD COLUMN vni INTEGER;
+     ALTER TABLE networks ADD COLUMN mtu INTEGER;
+     ALTER TABLE networks ADD COLUMN over TEXT;
+     CREATE UNIQUE INDEX IF NOT EXISTS networks_site_vni ON networks (tenant, site, vni)
+         WHERE vni IS NOT NULL;",
 ];
 
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len() + 1;
