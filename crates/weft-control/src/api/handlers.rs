@@ -67,6 +67,15 @@ pub struct BlockView {
     block: String,
 }
 
+impl BlockView {
+    pub(super) fn new(b: &HostBlock) -> BlockView {
+        BlockView {
+            host: b.host.clone(),
+            block: b.block.to_string(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub struct NetworkView {
     name: String,
@@ -128,10 +137,7 @@ fn network_view(net: Network, blocks: &[HostBlock]) -> NetworkView {
         blocks: blocks
             .iter()
             .filter(|b| b.network == spec.name)
-            .map(|b| BlockView {
-                host: b.host.clone(),
-                block: b.block.to_string(),
-            })
+            .map(BlockView::new)
             .collect(),
         name: spec.name,
         subnet: spec.subnet.to_string(),

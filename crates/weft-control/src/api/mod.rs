@@ -18,6 +18,7 @@ pub(crate) mod grpc;
 mod handlers;
 mod openapi;
 mod sites;
+mod vxlan;
 
 use crate::model::TenantId;
 use crate::secret::{Secret, SecretKind};
@@ -259,6 +260,42 @@ pub fn routes() -> Vec<Route> {
             None,
             ("HostList", 200),
             sites::site_hosts,
+        ),
+        route(
+            Method::GET,
+            "/v1/sites/{site}/vxlan-networks",
+            Tenant,
+            "The VXLAN networks of a site",
+            None,
+            ("VxlanNetworkList", 200),
+            vxlan::list,
+        ),
+        route(
+            Method::POST,
+            "/v1/sites/{site}/vxlan-networks",
+            Tenant,
+            "Create a VXLAN network of a site: every host of the site gets its bridge, VXLAN device, block and one FDB entry per other host",
+            Some("CreateVxlanNetwork"),
+            ("VxlanNetwork", 201),
+            vxlan::create,
+        ),
+        route(
+            Method::GET,
+            "/v1/vxlan-networks/{id}",
+            Tenant,
+            "One VXLAN network with its hosts' blocks (id: its name)",
+            None,
+            ("VxlanNetwork", 200),
+            vxlan::get,
+        ),
+        route(
+            Method::DELETE,
+            "/v1/vxlan-networks/{id}",
+            Tenant,
+            "Delete a VXLAN network: every host of its site removes it",
+            None,
+            ("Empty", 204),
+            vxlan::delete,
         ),
         route(
             Method::POST,

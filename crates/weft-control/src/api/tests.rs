@@ -33,8 +33,8 @@ pub(super) async fn enroll(store: &SqliteStore, tenant: &TenantId, name: &str) -
     store.redeem_token(&token, &host, NOW).await.unwrap().id
 }
 
-/// Tenant A with network `blue`, site `edge` and host `a1`; tenant B
-/// with `red` and `b1`.
+/// Tenant A with network `blue`, site `edge` (VXLAN network `lan` over
+/// `blue`) and host `a1` (in no site); tenant B with `red` and `b1`.
 pub(super) async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("c.db")).unwrap());
@@ -48,6 +48,19 @@ pub(super) async fn fixture() -> Fixture {
     store.create_network(&b, &red, NOW).await.unwrap();
     let edge = crate::model::SiteSpec::new("edge", Default::default()).unwrap();
     store.create_site(&a, &edge, NOW).await.unwrap();
+    let lan = NetworkSpec::vxlan(crate::model::VxlanRequest {
+        name: "lan",
+        subnet: "10.50.0.0/16",
+        site: "edge",
+        vni: None,
+        mtu: None,
+        over: Some("blue"),
+        internal: false,
+        domain: "",
+        block_prefix: None,
+    })
+    .unwrap();
+    store.create_network(&a, &lan, NOW).await.unwrap();
     let host_a = enroll(&store, &a, "alpha-host").await;
     enroll(&store, &b, "b1").await;
     let state = AppState {
@@ -121,6 +134,9 @@ pub(super) async fn call(
 
 /// A route's path with its parameters filled from tenant A's objects.
 fn path_of(r: &Route, host_a: &HostId) -> String {
+    if r.path.starts_with("/v1/vxlan-networks/") {
+        return r.path.replace("{id}", "lan");
+    }
     r.path
         .replace("{name}", "blue")
         .replace("{site}", "edge")
@@ -135,6 +151,7 @@ fn body_of(r: &Route) -> Option<&'static str> {
         Some("SetNetworkHosts") => Some(r#"{"all":true}"#),
         Some("CreateSite") => Some(r#"{"name":"core"}"#),
         Some("UpdateHost") => Some(r#"{"site":null}"#),
+        Some("CreateVxlanNetwork") => Some(r#"{"name":"lan2","subnet":"10.46.0.0/16"}"#),
         Some(other) => panic!("no sample body for {other}: add one here"),
         None => None,
     }
@@ -297,7 +314,7 @@ async fn networks_are_created_listed_and_deleted_with_blocks_for_every_host() {
         .iter()
         .map(|n| n["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["blue", "green"]);
+    assert_eq!(names, ["blue", "green", "lan"]);
     let reply = call(&f.router, &Method::DELETE, "/v1/networks/green", key, None).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     let reply = call(&f.router, &Method::GET, "/v1/networks/green", key, None).await;
@@ -558,3 +575,4 @@ async fn a_networks_hosts_are_all_by_default_or_those_chosen() {
 }
 
 mod sites;
+mod vxlan;
