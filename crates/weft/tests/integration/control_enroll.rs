@@ -4,11 +4,10 @@
 //! down, says so, retries with backoff, and enrolls once it is back.
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::process::Command;
 use std::time::Duration;
 use weft_testkit::*;
 
-use crate::control_common;
+use crate::control_common::{self, operator};
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 
@@ -34,21 +33,6 @@ fn rand_suffix() -> u32 {
         .subsec_nanos()
 }
 
-fn operator(state: &std::path::Path, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(WEFT)
-        .args(["control", "-o", "json", "--state-dir"])
-        .arg(state)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 #[test]
 fn an_agent_enrolls_once_the_control_plane_is_back() {
     require_root!();
@@ -62,11 +46,11 @@ fn an_agent_enrolls_once_the_control_plane_is_back() {
         .find_map(|l| l.strip_prefix("CA fingerprint: "))
         .unwrap()
         .to_string();
-    let key = operator(&state, &["tenant", "create", "acme"])["secret"]
+    let key = operator(WEFT, &state, &["tenant", "create", "acme"])["secret"]
         .as_str()
         .unwrap()
         .to_string();
-    let token = operator(&state, &["token", "create", "--tenant", "acme"])["secret"]
+    let token = operator(WEFT, &state, &["token", "create", "--tenant", "acme"])["secret"]
         .as_str()
         .unwrap()
         .to_string();
