@@ -21,6 +21,17 @@ const CP: &str = "192.0.2.10";
 const PATTERN: &str = "77656674736563726574";
 const MARKER: &[u8] = b"weftsecret";
 
+const SEND: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/vxlan_send.py");
+
+/// One hand-made VXLAN broadcast carrying `marker` from `from` to h1's
+/// VXLAN port, on network `vni` (see `vxlan_send.py`).
+fn inject(lab: &Lab, from: &str, vni: u64, marker: &str) {
+    lab.exec_ok(
+        from,
+        &format!("python3 {SEND} 192.0.2.1 4789 {vni} broadcast:{marker} --inner 10.50.9.9"),
+    );
+}
+
 /// `host`'s VXLAN device of network `net` (its alias is `weft:<net>`):
 /// its name and VNI.
 fn device(lab: &Lab, host: &str, net: &str) -> Option<(String, u64)> {
@@ -328,6 +339,27 @@ fn a_sites_vxlan_network_spans_exactly_its_hosts_and_follows_a_moved_host() {
         });
     assert!(packets >= 2, "too few WireGuard packets: {packets}");
 
+    // While h2 is east's, a VXLAN frame it sends on lan reaches c1 (the
+    // control for the refusal after its move).
+    let c1_cap = capture::start(
+        &lab.ns("c1"),
+        "eth0",
+        &lab.dir.path().join("c1-before.pcap"),
+    );
+    wait_for(
+        "h2's frame to reach c1 while h2 is east's",
+        Duration::from_secs(10),
+        || {
+            inject(&lab, "h2", vni(&lan), "from-east-h2");
+            std::thread::sleep(Duration::from_millis(200));
+            capture::seen(
+                &std::fs::read(&c1_cap.file).unwrap_or_default(),
+                "from-east-h2",
+            ) > 0
+        },
+    );
+    c1_cap.stop();
+
     // h2 moves to west (its containers leave first: a network with
     // workloads is not taken from under them). Every host's FDB follows
     // within 2 s: h1 loses h2, h3 and h4 gain it, h2 has west's VTEPs only.
@@ -358,6 +390,28 @@ fn a_sites_vxlan_network_spans_exactly_its_hosts_and_follows_a_moved_host() {
     let took = started.elapsed();
     eprintln!("h2's move reached every host's FDB in {took:?}");
     assert!(took < Duration::from_secs(2), "took {took:?}");
+
+    // Moved out, h2 is no longer lan's: its frames reach h1 and are
+    // refused there (h1 takes VXLAN only from its VTEPs).
+    let dir = lab.dir.path();
+    let c1_cap = capture::start(&lab.ns("c1"), "eth0", &dir.join("c1-after.pcap"));
+    let u0_cap = capture::start(&lab.ns("h1"), "u0", &dir.join("h1-after.pcap"));
+    for _ in 0..3 {
+        inject(&lab, "h2", vni(&lan), "from-west-h2");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, c1) = c1_cap.stop();
+    let (_, u0) = u0_cap.stop();
+    assert_eq!(
+        capture::seen(&u0, "from-west-h2"),
+        3,
+        "the frames reached h1"
+    );
+    assert_eq!(
+        capture::seen(&c1, "from-west-h2"),
+        0,
+        "a frame of west's h2 reached lan"
+    );
 
     // What is left in a site is named; a VXLAN network deleted goes from
     // every host of its site.
