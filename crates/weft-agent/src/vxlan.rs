@@ -25,12 +25,7 @@ use weft_model::error::chain;
 use weft_model::network::{vxlan_mtu, vxlan_overhead};
 use weft_model::{Mode, ModelError, naming, peer};
 
-/// The smallest MTU a VXLAN network may have: IPv4's minimum datagram
-/// every host must take whole.
-pub const MIN_VXLAN_MTU: u32 = 576;
-
-/// The MTU assumed for an underlay weft does not know (`routed`): Ethernet's.
-pub const ROUTED_UNDERLAY_MTU: u32 = 1500;
+pub use weft_model::network::{MIN_VXLAN_MTU, ROUTED_UNDERLAY_MTU};
 
 /// A remote VTEP to add, parsed at the edge (see `grpc/requests.rs`).
 #[derive(Clone, Debug)]

@@ -74,7 +74,17 @@ pub async fn revoke_key(store: &dyn Store, key: &str, now: i64) -> Result<ApiKey
     Ok(info)
 }
 
-/// An enrollment token for `tenant`; returned once, stored hashed.
+/// What an enrollment token allows: for how long, how many hosts, and
+/// the site they join (none: no site).
+#[derive(Debug, Clone, Copy)]
+pub struct TokenGrant<'a> {
+    pub ttl: Duration,
+    pub uses: u32,
+    pub site: Option<&'a str>,
+}
+
+/// An enrollment token for `tenant`, its hosts in no site; returned
+/// once, stored hashed.
 pub async fn create_token(
     store: &dyn Store,
     tenant: &str,
@@ -82,16 +92,36 @@ pub async fn create_token(
     uses: u32,
     now: i64,
 ) -> Result<(TokenInfo, Secret)> {
+    let grant = TokenGrant {
+        ttl,
+        uses,
+        site: None,
+    };
+    create_site_token(store, tenant, grant, now).await
+}
+
+/// An enrollment token for `tenant` as `grant` says; returned once,
+/// stored hashed.
+pub async fn create_site_token(
+    store: &dyn Store,
+    tenant: &str,
+    grant: TokenGrant<'_>,
+    now: i64,
+) -> Result<(TokenInfo, Secret)> {
+    let TokenGrant { ttl, uses, site } = grant;
     if uses == 0 {
         return Err(ModelError::invalid("uses", uses, "must be at least 1").into());
+    }
+    if let Some(site) = site {
+        crate::model::validate_site_name(site)?;
     }
     let tenant = tenant_named(store, tenant).await?;
     let token = Secret::generate(SecretKind::EnrollToken);
     let expires_at = now.saturating_add(ttl.as_secs().min(i64::MAX as u64) as i64);
     let info = store
-        .create_token(&tenant.id, &token, expires_at, uses, now)
+        .create_site_token(&tenant.id, &token, expires_at, uses, site, now)
         .await?;
-    tracing::info!(tenant = %tenant.name, token = %token, uses, "enrollment token created");
+    tracing::info!(tenant = %tenant.name, token = %token, uses, site, "enrollment token created");
     Ok((info, token))
 }
 

@@ -8,7 +8,7 @@
 //! address ([`peer`]), each carrying that host's block as allowed-ips (peer
 //! count grows with hosts, not workloads).
 
-use crate::agents::frame::peer;
+use crate::agents::frame::{member, settings};
 use crate::model::{Host, HostBlock, HostId, HostKey, Network};
 use weft_proto::control as pb;
 use weft_proto::desired::Desired;
@@ -36,20 +36,22 @@ pub fn desired_for(
                 let other = hosts.iter().find(|h| h.id == b.host)?;
                 let key = keys
                     .iter()
-                    .find(|k| k.host == b.host && &k.key.network == name)?;
-                peer(other, key, &b.block)
+                    .find(|k| k.host == b.host && &k.key.network == name);
+                let block_in = |carrier: &str| {
+                    (blocks.iter())
+                        .find(|c| c.network == carrier && c.host == b.host)
+                        .map(|c| &c.block)
+                };
+                member(net, other, &b.block, key, block_in)
             })
             .collect();
         peers.sort_by(|a, b| a.host_id.cmp(&b.host_id));
         out.insert(
             name.clone(),
             pb::DesiredNetwork {
-                name: name.clone(),
-                subnet: net.spec.subnet.to_string(),
                 block: own.block.to_string(),
-                internal: net.spec.internal,
-                domain: net.spec.domain.clone(),
                 peers,
+                ..settings(net)
             },
         );
     }

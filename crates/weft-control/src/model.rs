@@ -3,8 +3,12 @@
 //! the edge; no I/O.
 
 mod id;
+mod site;
+mod vxlan;
 
 pub use id::{HostId, TenantId, random_id};
+pub use site::{MAX_LABELS, Site, SiteSpec, validate_site_name};
+pub use vxlan::{FIRST_ASSIGNED_VNI, VxlanRequest, VxlanSpec, assign_vni};
 
 use ipnet::IpNet;
 use serde::Serialize;
@@ -56,6 +60,8 @@ pub struct TokenInfo {
     pub created_at: i64,
     pub expires_at: i64,
     pub uses_left: u32,
+    /// The site the hosts it enrolls join (none: no site).
+    pub site: Option<String>,
 }
 
 /// What a token's redemption registers.
@@ -81,6 +87,8 @@ pub struct Host {
     pub last_seen: Option<i64>,
     /// Its peers by health state, as last reported.
     pub peer_health: std::collections::BTreeMap<String, u32>,
+    /// The site it is in, if any.
+    pub site: Option<String>,
 }
 
 /// What a host reports: its address, version, and per network the public
@@ -110,17 +118,25 @@ pub struct HostKey {
 }
 
 /// Modes the control plane hands out. Bridge networks live on one host
-/// and are made there (`weft network create --mode bridge`), not here.
+/// and are made there (`weft network create --mode bridge`), not here;
+/// VXLAN networks belong to a site ([`VxlanSpec`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Wireguard,
+    Vxlan,
 }
 
 impl Mode {
+    /// The mode of a request to `POST /v1/networks`.
     pub fn parse(text: &str) -> Result<Mode, ModelError> {
         match text {
             "" | "wireguard" => Ok(Mode::Wireguard),
+            "vxlan" => Err(ModelError::invalid(
+                "mode",
+                text,
+                "a VXLAN network belongs to a site: POST /v1/sites/{site}/vxlan-networks",
+            )),
             other => Err(ModelError::invalid(
                 "mode",
                 other,
@@ -129,9 +145,19 @@ impl Mode {
         }
     }
 
+    /// The mode as a store keeps it.
+    pub fn from_stored(text: &str) -> Option<Mode> {
+        match text {
+            "wireguard" => Some(Mode::Wireguard),
+            "vxlan" => Some(Mode::Vxlan),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Wireguard => "wireguard",
+            Mode::Vxlan => "vxlan",
         }
     }
 }
@@ -146,6 +172,8 @@ pub struct NetworkSpec {
     pub domain: String,
     /// The prefix length of each host's block.
     pub block_prefix: u8,
+    /// A VXLAN network's site and settings (mode `vxlan`).
+    pub vxlan: Option<VxlanSpec>,
 }
 
 impl NetworkSpec {
@@ -201,6 +229,7 @@ impl NetworkSpec {
             internal,
             domain,
             block_prefix,
+            vxlan: None,
         })
     }
 }

@@ -60,6 +60,17 @@ impl fmt::Display for Mode {
 /// VXLAN network identifiers: 24 bits, 0 reserved.
 pub const VNI_MAX: u32 = 16_777_215;
 
+/// The MTU of a WireGuard network's interface: 1500 minus WireGuard's
+/// worst-case overhead over IPv6 (80).
+pub const WIREGUARD_MTU: u32 = 1420;
+
+/// The MTU assumed for an underlay weft does not know: Ethernet's.
+pub const ROUTED_UNDERLAY_MTU: u32 = 1500;
+
+/// The smallest MTU a VXLAN network may have: IPv4's minimum datagram
+/// every host must take whole.
+pub const MIN_VXLAN_MTU: u32 = 576;
+
 /// IANA's VXLAN port; the kernel's own default (8472) predates it.
 pub const DEFAULT_VXLAN_PORT: u16 = 4789;
 

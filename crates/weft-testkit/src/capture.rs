@@ -115,3 +115,10 @@ pub fn only_wireguard(
     }
     Ok(udp)
 }
+
+/// How often `marker` is in the raw bytes of a capture.
+pub fn seen(raw: &[u8], marker: &str) -> usize {
+    raw.windows(marker.len())
+        .filter(|w| *w == marker.as_bytes())
+        .count()
+}

@@ -5,13 +5,23 @@
 //! The control plane manages only the networks it sent: a network made
 //! locally (`weft network create`, a mesh file) is never changed or
 //! removed here, and attachments (CNI, `weft attach`) stay local.
+//!
+//! A VXLAN network (of this host's site) is made as `weft network create
+//! --mode vxlan` makes it, its peers being tunnel endpoints (`weft peer
+//! add NET --endpoint IP --allowed-ips BLOCK`: one flooding FDB entry
+//! each). One riding in a WireGuard network (`over`) is made after that
+//! network and removed before it.
 
 use crate::agent::Agent;
 use crate::dataplane::Dataplane;
-use crate::networks::{KindSpec, NetworkSpec};
+use crate::networks::{KindSpec, NetworkSpec, VxlanSpec};
 use crate::peers::{Endpoint, PeerSpec};
+use crate::records::Underlay;
+use crate::vxlan::VtepSpec;
 use ipnet::{IpNet, Ipv4Net};
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use weft_model::Mode;
 use weft_model::PublicKey;
 use weft_model::names::{Domain, NetworkName};
 use weft_proto::control as pb;
@@ -56,17 +66,69 @@ fn v4(field: &str, text: &str) -> Result<Ipv4Net, String> {
     }
 }
 
+fn is_vxlan(net: &pb::DesiredNetwork) -> bool {
+    net.mode == Mode::Vxlan.as_str()
+}
+
+fn kind_of(net: &pb::DesiredNetwork) -> Result<KindSpec, String> {
+    match net.mode.as_str() {
+        "" | "wireguard" => Ok(KindSpec::Wireguard {
+            listen_port: None,
+            private_key: None,
+        }),
+        "vxlan" => Ok(KindSpec::Vxlan(VxlanSpec {
+            vni: weft_model::network::validate_vni(net.vni).map_err(|e| e.to_string())?,
+            port: weft_model::network::DEFAULT_VXLAN_PORT,
+            mtu: (net.mtu != 0).then_some(net.mtu),
+            underlay: match net.over.as_str() {
+                "" => Underlay::Routed,
+                over => Underlay::Over(over.to_string()),
+            },
+        })),
+        other => Err(format!("mode {other:?} is not one this agent makes")),
+    }
+}
+
 fn spec_of(net: &pb::DesiredNetwork) -> Result<NetworkSpec, String> {
     Ok(NetworkSpec {
         name: NetworkName::new(&net.name).map_err(|e| e.to_string())?,
         subnet: v4("subnet", &net.subnet)?,
         block: v4("block", &net.block)?,
-        kind: KindSpec::Wireguard {
-            listen_port: None,
-            private_key: None,
-        },
+        kind: kind_of(net)?,
         internal: net.internal,
         domain: Domain::new(&net.domain).map_err(|e| e.to_string())?,
+    })
+}
+
+/// Whether the network made here is the one `spec` asks for (a VXLAN
+/// network: with the same VNI, MTU and underlay).
+fn made_as(record: &crate::records::NetworkRecord, spec: &NetworkSpec) -> bool {
+    let settings = match (&spec.kind, &record.vxlan) {
+        (KindSpec::Vxlan(want), Some(have)) => {
+            want.vni == have.vni
+                && want.underlay == have.underlay
+                && want.mtu.is_none_or(|mtu| mtu == have.mtu)
+        }
+        (KindSpec::Vxlan(_), None) | (_, Some(_)) => false,
+        _ => true,
+    };
+    settings
+        && record.mode == spec.mode()
+        && record.subnet == IpNet::V4(spec.subnet)
+        && record.block == IpNet::V4(spec.block)
+}
+
+fn vtep_of(network: &str, p: &pb::DesiredPeer) -> Result<VtepSpec, String> {
+    let address = (p.endpoint.parse::<IpAddr>())
+        .map_err(|_| format!("tunnel endpoint {:?} is not an IP address", p.endpoint))?;
+    let block = match p.allowed_ips.first() {
+        Some(b) => Some(b.parse::<IpNet>().map_err(|_| format!("block {b:?}"))?),
+        None => None,
+    };
+    Ok(VtepSpec {
+        network: network.to_string(),
+        address,
+        block,
     })
 }
 
@@ -94,7 +156,15 @@ pub fn apply<D: Dataplane>(
     before: &BTreeSet<String>,
 ) -> Vec<String> {
     let mut errors = Vec::new();
-    for gone in before.iter().filter(|n| !want.contains_key(*n)) {
+    // VXLAN networks go first and come last: one may ride in a
+    // WireGuard network of the same state.
+    let vxlan_here: BTreeSet<String> = (agent.networks().unwrap_or_default().into_iter())
+        .filter(|n| n.record.mode == Mode::Vxlan)
+        .map(|n| n.record.name)
+        .collect();
+    let mut gone: Vec<&String> = before.iter().filter(|n| !want.contains_key(*n)).collect();
+    gone.sort_by_key(|n| !vxlan_here.contains(*n));
+    for gone in gone {
         match agent.remove_network(gone, false) {
             Ok(_) => {
                 tracing::info!(network = %gone, "network removed: the control plane no longer wants it")
@@ -105,7 +175,9 @@ pub fn apply<D: Dataplane>(
             )),
         }
     }
-    for net in want.values() {
+    let mut nets: Vec<&pb::DesiredNetwork> = want.values().collect();
+    nets.sort_by_key(|n| is_vxlan(n));
+    for net in nets {
         if let Err(err) = apply_network(agent, net, before.contains(&net.name)) {
             errors.push(format!("network {}: {err}", net.name));
         }
@@ -125,22 +197,19 @@ fn apply_network<D: Dataplane>(
         .map_err(chain)?
         .into_iter()
         .find(|n| n.record.name == net.name);
-    if let Some(local) = &local {
-        let same = local.record.subnet == IpNet::V4(spec.subnet)
-            && local.record.block == IpNet::V4(spec.block);
-        if !same && !managed {
-            return Err("a network of that name was made on this host with another subnet or block; left as it is".into());
+    let same = local.as_ref().is_some_and(|l| made_as(&l.record, &spec));
+    if local.is_some() && !same {
+        if !managed {
+            return Err("a network of that name was made on this host with other settings (mode, subnet, block, VNI); left as it is".into());
         }
-        if !same {
-            agent.remove_network(&net.name, false).map_err(chain)?;
-        }
+        agent.remove_network(&net.name, false).map_err(chain)?;
     }
-    let exists = local.is_some_and(|l| {
-        l.record.subnet == IpNet::V4(spec.subnet) && l.record.block == IpNet::V4(spec.block)
-    });
-    if !exists {
+    if !same {
         let view = agent.add_network(spec).map_err(chain)?;
         tracing::info!(network = %net.name, block = %net.block, interface = %view.ifname, "network made for the control plane");
+    }
+    if is_vxlan(net) {
+        return apply_vteps(agent, net);
     }
     let have = agent.peers(&net.name).map_err(chain)?;
     let wanted: BTreeSet<&str> = net.peers.iter().map(|p| p.public_key.as_str()).collect();
@@ -162,6 +231,32 @@ fn apply_network<D: Dataplane>(
         });
         if !same {
             agent.add_peer(spec).map_err(chain)?;
+        }
+    }
+    Ok(())
+}
+
+/// Make a VXLAN network's tunnel endpoints those of `net`: one FDB entry
+/// (and the firewall's leave) per other host of the site.
+fn apply_vteps<D: Dataplane>(agent: &mut Agent<D>, net: &pb::DesiredNetwork) -> Result<(), String> {
+    let chain = |e: crate::error::AgentError| weft_model::error::chain(&e);
+    let wanted = (net.peers.iter())
+        .map(|p| vtep_of(&net.name, p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let have = agent.vteps(&net.name).map_err(chain)?;
+    for old in have
+        .iter()
+        .filter(|v| !wanted.iter().any(|w| w.address == v.address))
+    {
+        agent.remove_vtep(&net.name, old.address).map_err(chain)?;
+        tracing::info!(network = %net.name, vtep = %old.address, "tunnel endpoint removed for the control plane");
+    }
+    for want in wanted {
+        let same = (have.iter()).any(|h| h.address == want.address && h.block == want.block);
+        if !same {
+            let address = want.address;
+            agent.add_vtep(want).map_err(chain)?;
+            tracing::info!(network = %net.name, vtep = %address, "tunnel endpoint set for the control plane");
         }
     }
     Ok(())

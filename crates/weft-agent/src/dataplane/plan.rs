@@ -10,7 +10,7 @@ use weft_net::NetnsId;
 use weft_wg::PeerConfig;
 
 /// Tunnel MTU: 1500 minus WireGuard's worst-case overhead over IPv6 (80).
-pub const TUNNEL_MTU: u32 = 1420;
+pub const TUNNEL_MTU: u32 = weft_model::network::WIREGUARD_MTU;
 
 /// MTU on bridge networks, which carry no tunnel.
 pub const BRIDGE_MTU: u32 = 1500;

@@ -55,3 +55,30 @@ async fn tenants_keys_and_tokens_through_the_admin_calls() {
         .unwrap_err();
     assert!(err.to_string().contains("nope"), "{err}");
 }
+
+#[tokio::test]
+async fn a_token_for_a_site_needs_the_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("c.db")).unwrap();
+    let (tenant, _) = create_tenant(&store, "acme", NOW).await.unwrap();
+    let grant = |site| TokenGrant {
+        ttl: Duration::from_secs(60),
+        uses: 2,
+        site,
+    };
+    let err = create_site_token(&store, "acme", grant(Some("edge")), NOW)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("site \"edge\" not found"), "{err}");
+    let err = create_site_token(&store, "acme", grant(Some("Edge 1")), NOW)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().starts_with("invalid site"), "{err}");
+    let edge = crate::model::SiteSpec::new("edge", Default::default()).unwrap();
+    store.create_site(&tenant.id, &edge, NOW).await.unwrap();
+    let (info, _) = create_site_token(&store, "acme", grant(Some("edge")), NOW)
+        .await
+        .unwrap();
+    assert_eq!(info.site.as_deref(), Some("edge"));
+    assert_eq!(info.uses_left, 2);
+}

@@ -35,6 +35,70 @@ pub fn peer(host: &Host, key: &HostKey, block: &ipnet::IpNet) -> Option<pb::Desi
     })
 }
 
+/// `host` as a tunnel endpoint (VTEP) of a VXLAN network where it has
+/// `block`: at its underlay address, or, for a network riding in another
+/// (`over`: `Some` of the host's block there, if it has one), at its
+/// address in that one — what `weft peer add NET --endpoint IP
+/// --allowed-ips BLOCK` gives by hand. `None` until it has that address
+/// (and for a revoked host).
+pub fn vtep(
+    host: &Host,
+    block: &ipnet::IpNet,
+    over: Option<Option<&ipnet::IpNet>>,
+) -> Option<pb::DesiredPeer> {
+    if host.revoked_at.is_some() {
+        return None;
+    }
+    let endpoint = match over {
+        None => host.endpoint.as_ref()?.parse::<std::net::IpAddr>().ok()?,
+        Some(carrier) => weft_model::naming::host_address(carrier?),
+    };
+    Some(pb::DesiredPeer {
+        host_id: host.id.to_string(),
+        host_name: host.name.clone(),
+        public_key: String::new(),
+        endpoint: endpoint.to_string(),
+        allowed_ips: vec![block.to_string()],
+    })
+}
+
+/// A network's settings as its hosts are told them (`block` and `peers`
+/// left empty).
+pub fn settings(net: &Network) -> pb::DesiredNetwork {
+    let vx = net.spec.vxlan.as_ref();
+    pb::DesiredNetwork {
+        name: net.spec.name.clone(),
+        subnet: net.spec.subnet.to_string(),
+        block: String::new(),
+        internal: net.spec.internal,
+        domain: net.spec.domain.clone(),
+        peers: vec![],
+        mode: match vx {
+            Some(_) => net.spec.mode.as_str().to_string(),
+            None => String::new(),
+        },
+        vni: vx.and_then(|v| v.vni).unwrap_or_default(),
+        mtu: vx.and_then(|v| v.mtu).unwrap_or_default(),
+        over: vx.and_then(|v| v.over.clone()).unwrap_or_default(),
+    }
+}
+
+/// `host`'s entry in network `net`'s peer table, where it has `block`:
+/// with its `key` there (WireGuard), or as a tunnel endpoint (VXLAN,
+/// `block_in` giving its block in another network of the tenant).
+pub fn member<'a>(
+    net: &Network,
+    host: &Host,
+    block: &ipnet::IpNet,
+    key: Option<&HostKey>,
+    block_in: impl Fn(&str) -> Option<&'a ipnet::IpNet>,
+) -> Option<pb::DesiredPeer> {
+    match &net.spec.vxlan {
+        None => peer(host, key?, block),
+        Some(vx) => vtep(host, block, vx.over.as_deref().map(block_in)),
+    }
+}
+
 /// One network of the tenant.
 #[derive(Debug, PartialEq)]
 pub struct NetTable {
@@ -93,19 +157,26 @@ impl Tables {
             .iter()
             .map(|n| (n.spec.name.as_str(), BTreeMap::new()))
             .collect();
+        let by_name: HashMap<&str, &Network> =
+            networks.iter().map(|n| (n.spec.name.as_str(), n)).collect();
+        let placed: HashMap<(&str, &HostId), &ipnet::IpNet> = blocks
+            .iter()
+            .map(|b| ((b.network.as_str(), &b.host), &b.block))
+            .collect();
         for b in blocks {
-            let (Some(host), Some(net_peers)) =
-                (live.get(&b.host), peers.get_mut(b.network.as_str()))
-            else {
+            let (Some(host), Some(net_peers), Some(net)) = (
+                live.get(&b.host),
+                peers.get_mut(b.network.as_str()),
+                by_name.get(b.network.as_str()),
+            ) else {
                 continue;
             };
             if let Some(view) = tables.hosts.get_mut(&b.host) {
                 view.networks.insert(b.network.clone(), b.block.to_string());
             }
-            let peer = keys
-                .get(&(b.network.as_str(), &b.host))
-                .and_then(|key| peer(host, key, &b.block));
-            if let Some(peer) = peer {
+            let key = keys.get(&(b.network.as_str(), &b.host)).copied();
+            let block_in = |other: &str| placed.get(&(other, &b.host)).copied();
+            if let Some(peer) = member(net, host, &b.block, key, block_in) {
                 net_peers.insert(peer.host_id.clone(), peer);
             }
         }
@@ -113,14 +184,7 @@ impl Tables {
         for net in networks {
             let name = &net.spec.name;
             let peers = peers.remove(name.as_str()).unwrap_or_default();
-            let settings = pb::DesiredNetwork {
-                name: name.clone(),
-                subnet: net.spec.subnet.to_string(),
-                block: String::new(),
-                internal: net.spec.internal,
-                domain: net.spec.domain.clone(),
-                peers: vec![],
-            };
+            let settings = settings(net);
             let old = prev.and_then(|p| p.networks.get(name));
             let table = match old {
                 Some(old) if old.settings == settings && old.peers == peers => Arc::clone(old),

@@ -56,8 +56,15 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
             StoreError::TenantExists(_)
             | StoreError::NetworkExists(_)
-            | StoreError::HostNameTaken(_) => StatusCode::CONFLICT,
-            StoreError::SubnetOverlap { .. } | StoreError::NotAMember(_) => StatusCode::BAD_REQUEST,
+            | StoreError::HostNameTaken(_)
+            | StoreError::SiteExists(_)
+            | StoreError::SiteNotEmpty { .. }
+            | StoreError::VniTaken { .. }
+            | StoreError::HostsOfSite { .. }
+            | StoreError::CarriesVxlan { .. } => StatusCode::CONFLICT,
+            StoreError::SubnetOverlap { .. }
+            | StoreError::NotAMember(_)
+            | StoreError::NotWireguard(_) => StatusCode::BAD_REQUEST,
             StoreError::NoFreeBlock { .. } => StatusCode::CONFLICT,
             StoreError::TokenRefused { .. } => StatusCode::UNAUTHORIZED,
             StoreError::Unavailable { .. } => {

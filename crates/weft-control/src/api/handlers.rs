@@ -56,12 +56,24 @@ pub struct CreateToken {
     ttl_seconds: Option<u64>,
     #[serde(default)]
     uses: Option<u32>,
+    /// The site the hosts it enrolls join.
+    #[serde(default)]
+    site: Option<String>,
 }
 
 #[derive(Serialize)]
 pub struct BlockView {
     host: HostId,
     block: String,
+}
+
+impl BlockView {
+    pub(super) fn new(b: &HostBlock) -> BlockView {
+        BlockView {
+            host: b.host.clone(),
+            block: b.block.to_string(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -96,6 +108,8 @@ pub struct HostView {
     last_seen: Option<i64>,
     /// Its peers by health state, from its last report.
     peer_health: std::collections::BTreeMap<String, u32>,
+    /// The site it is in, if any.
+    site: Option<String>,
     blocks: Vec<HostBlockView>,
 }
 
@@ -106,6 +120,7 @@ pub struct TokenCreated {
     token: String,
     expires_at: i64,
     uses: u32,
+    site: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -122,10 +137,7 @@ fn network_view(net: Network, blocks: &[HostBlock]) -> NetworkView {
         blocks: blocks
             .iter()
             .filter(|b| b.network == spec.name)
-            .map(|b| BlockView {
-                host: b.host.clone(),
-                block: b.block.to_string(),
-            })
+            .map(BlockView::new)
             .collect(),
         name: spec.name,
         subnet: spec.subnet.to_string(),
@@ -148,7 +160,7 @@ pub(super) fn host_state(last_seen: Option<i64>, now: i64) -> &'static str {
     }
 }
 
-fn host_view(host: crate::model::Host, blocks: &[HostBlock], now: i64) -> HostView {
+pub(super) fn host_view(host: crate::model::Host, blocks: &[HostBlock], now: i64) -> HostView {
     HostView {
         state: host_state(host.last_seen, now),
         blocks: blocks
@@ -166,12 +178,13 @@ fn host_view(host: crate::model::Host, blocks: &[HostBlock], now: i64) -> HostVi
         version: host.version,
         last_seen: host.last_seen,
         peer_health: host.peer_health,
+        site: host.site,
     }
 }
 
 /// A host id from the path; a malformed one cannot name any host, and is
 /// not echoed (it may be anything, a secret pasted by mistake too).
-fn host_id(text: &str) -> ApiResult<HostId> {
+pub(super) fn host_id(text: &str) -> ApiResult<HostId> {
     HostId::parse("host id", text)
         .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "host not found"))
 }
@@ -386,13 +399,17 @@ pub async fn create_token(
             format!("invalid field uses: {uses}: must be 1 to {MAX_TOKEN_USES}"),
         ));
     }
+    if let Some(site) = &req.site {
+        crate::model::validate_site_name(site)?;
+    }
     let now = (state.clock)();
     let token = Secret::generate(SecretKind::EnrollToken);
+    let site = req.site.as_deref();
     let info = state
         .store
-        .create_token(&caller.tenant, &token, now + ttl as i64, uses, now)
+        .create_site_token(&caller.tenant, &token, now + ttl as i64, uses, site, now)
         .await?;
-    tracing::info!(tenant = %caller.tenant, token = %token, uses, "enrollment token created");
+    tracing::info!(tenant = %caller.tenant, token = %token, uses, site, "enrollment token created");
     Ok((
         StatusCode::CREATED,
         Json(TokenCreated {
@@ -400,6 +417,7 @@ pub async fn create_token(
             token: token.expose().to_string(),
             expires_at: info.expires_at,
             uses,
+            site: info.site,
         }),
     ))
 }

@@ -17,6 +17,8 @@ pub(crate) mod error;
 pub(crate) mod grpc;
 mod handlers;
 mod openapi;
+mod sites;
+mod vxlan;
 
 use crate::model::TenantId;
 use crate::secret::{Secret, SecretKind};
@@ -204,6 +206,96 @@ pub fn routes() -> Vec<Route> {
             None,
             ("Empty", 204),
             h::delete_host,
+        ),
+        route(
+            Method::PUT,
+            "/v1/hosts/{id}",
+            Tenant,
+            "Move a host into a site (or out of any, with null): it leaves the old site's networks and joins the new one's",
+            Some("UpdateHost"),
+            ("Host", 200),
+            sites::update_host,
+        ),
+        route(
+            Method::GET,
+            "/v1/sites",
+            Tenant,
+            "List the tenant's sites",
+            None,
+            ("SiteList", 200),
+            sites::list_sites,
+        ),
+        route(
+            Method::POST,
+            "/v1/sites",
+            Tenant,
+            "Create a site (a group of hosts: a data centre, an edge location)",
+            Some("CreateSite"),
+            ("Site", 201),
+            sites::create_site,
+        ),
+        route(
+            Method::GET,
+            "/v1/sites/{site}",
+            Tenant,
+            "One site",
+            None,
+            ("Site", 200),
+            sites::get_site,
+        ),
+        route(
+            Method::DELETE,
+            "/v1/sites/{site}",
+            Tenant,
+            "Delete a site; refused (409, naming them) while hosts or networks are left in it",
+            None,
+            ("Empty", 204),
+            sites::delete_site,
+        ),
+        route(
+            Method::GET,
+            "/v1/sites/{site}/hosts",
+            Tenant,
+            "The hosts of a site",
+            None,
+            ("HostList", 200),
+            sites::site_hosts,
+        ),
+        route(
+            Method::GET,
+            "/v1/sites/{site}/vxlan-networks",
+            Tenant,
+            "The VXLAN networks of a site",
+            None,
+            ("VxlanNetworkList", 200),
+            vxlan::list,
+        ),
+        route(
+            Method::POST,
+            "/v1/sites/{site}/vxlan-networks",
+            Tenant,
+            "Create a VXLAN network of a site: every host of the site gets its bridge, VXLAN device, block and one FDB entry per other host",
+            Some("CreateVxlanNetwork"),
+            ("VxlanNetwork", 201),
+            vxlan::create,
+        ),
+        route(
+            Method::GET,
+            "/v1/vxlan-networks/{id}",
+            Tenant,
+            "One VXLAN network with its hosts' blocks (id: its name)",
+            None,
+            ("VxlanNetwork", 200),
+            vxlan::get,
+        ),
+        route(
+            Method::DELETE,
+            "/v1/vxlan-networks/{id}",
+            Tenant,
+            "Delete a VXLAN network: every host of its site removes it",
+            None,
+            ("Empty", 204),
+            vxlan::delete,
         ),
         route(
             Method::POST,

@@ -17,7 +17,7 @@ fn schemas() -> Value {
     let network = json!({
         "type": "object",
         "properties": {
-            "name": string, "subnet": string, "mode": { "enum": ["wireguard"] },
+            "name": string, "subnet": string, "mode": { "enum": ["wireguard", "vxlan"] },
             "internal": { "type": "boolean" }, "domain": string,
             "block_prefix": int, "created_at": int,
             "blocks": { "type": "array", "items": block }
@@ -33,6 +33,7 @@ fn schemas() -> Value {
             "version": { "type": ["string", "null"] },
             "last_seen": { "type": ["integer", "null"], "description": "Unix time of its last report (heartbeat)" },
             "peer_health": { "type": "object", "additionalProperties": int, "description": "its peers by health state: healthy, degraded, unhealthy, disconnected" },
+            "site": { "type": ["string", "null"], "description": "the site it is in" },
             "blocks": { "type": "array", "items": {
                 "type": "object",
                 "properties": { "network": string, "block": string }
@@ -87,13 +88,67 @@ fn schemas() -> Value {
             "additionalProperties": false,
             "properties": {
                 "ttl_seconds": { "type": "integer", "minimum": 1, "maximum": super::handlers::MAX_TOKEN_TTL_SECS, "default": super::handlers::DEFAULT_TOKEN_TTL_SECS },
-                "uses": { "type": "integer", "minimum": 1, "maximum": super::handlers::MAX_TOKEN_USES, "default": 1 }
+                "uses": { "type": "integer", "minimum": 1, "maximum": super::handlers::MAX_TOKEN_USES, "default": 1 },
+                "site": { "type": "string", "description": "the site the hosts it enrolls join (must exist)" }
             }
         },
         "TokenCreated": {
             "type": "object",
-            "properties": { "id": string, "token": string, "expires_at": int, "uses": int },
+            "properties": { "id": string, "token": string, "expires_at": int, "uses": int, "site": { "type": ["string", "null"] } },
             "required": ["id", "token", "expires_at", "uses"]
+        },
+        "CreateSite": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "name": { "type": "string", "maxLength": 63, "description": "lowercase letters, digits, '-'" },
+                "labels": { "type": "object", "additionalProperties": { "type": "string", "maxLength": 63 }, "maxProperties": crate::model::MAX_LABELS, "description": "keys: letters, digits, '-', '_', '.', '/'" }
+            },
+            "required": ["name"]
+        },
+        "Site": {
+            "type": "object",
+            "properties": {
+                "name": string,
+                "labels": { "type": "object", "additionalProperties": string },
+                "created_at": int
+            },
+            "required": ["name", "labels", "created_at"]
+        },
+        "SiteList": { "type": "array", "items": { "$ref": "#/components/schemas/Site" } },
+        "CreateVxlanNetwork": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "name": { "type": "string", "maxLength": 32, "description": "lowercase letters, digits, '-'; unique among the tenant's networks" },
+                "subnet": { "type": "string", "description": "CIDR; must not overlap the tenant's other networks" },
+                "vni": { "type": "integer", "minimum": 1, "maximum": weft_model::network::VNI_MAX, "description": "unique among the site's networks; default: the lowest free from 10000" },
+                "mtu": { "type": "integer", "minimum": weft_model::network::MIN_VXLAN_MTU, "description": "default: the largest the underlay carries (1450; 1370 over WireGuard)" },
+                "over": { "type": "string", "description": "a WireGuard network of the tenant to ride in, encrypted" },
+                "internal": { "type": "boolean", "default": false },
+                "domain": { "type": "string", "default": "mesh.local" },
+                "block_prefix": { "type": "integer", "description": "each host's block, default /24" }
+            },
+            "required": ["name", "subnet"]
+        },
+        "VxlanNetwork": {
+            "type": "object",
+            "properties": {
+                "id": string, "name": string, "site": string, "subnet": string, "vni": int,
+                "mtu": { "type": ["integer", "null"] }, "over": { "type": ["string", "null"] },
+                "internal": { "type": "boolean" }, "domain": string, "block_prefix": int, "created_at": int,
+                "blocks": { "type": "array", "items": block }
+            },
+            "required": ["id", "name", "site", "subnet", "vni", "internal", "domain", "block_prefix", "created_at", "blocks"]
+        },
+        "VxlanNetworkList": { "type": "array", "items": { "$ref": "#/components/schemas/VxlanNetwork" } },
+        "UpdateHost": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "site": { "type": ["string", "null"], "description": "the site to move the host into; null: out of any" }
+            },
+            "required": ["site"]
         },
         "Status": {
             "type": "object",

@@ -9,18 +9,18 @@ use axum::http::StatusCode;
 use serde_json::Value;
 use tower::ServiceExt as _;
 
-const NOW: i64 = 1_800_000_000;
+pub(super) const NOW: i64 = 1_800_000_000;
 
-struct Fixture {
-    router: Router,
-    store: Arc<SqliteStore>,
-    key_a: Secret,
-    key_b: Secret,
-    host_a: HostId,
+pub(super) struct Fixture {
+    pub router: Router,
+    pub store: Arc<SqliteStore>,
+    pub key_a: Secret,
+    pub key_b: Secret,
+    pub host_a: HostId,
     _dir: tempfile::TempDir,
 }
 
-async fn enroll(store: &SqliteStore, tenant: &TenantId, name: &str) -> HostId {
+pub(super) async fn enroll(store: &SqliteStore, tenant: &TenantId, name: &str) -> HostId {
     let token = Secret::generate(SecretKind::EnrollToken);
     store
         .create_token(tenant, &token, NOW + 60, 1, NOW)
@@ -33,8 +33,9 @@ async fn enroll(store: &SqliteStore, tenant: &TenantId, name: &str) -> HostId {
     store.redeem_token(&token, &host, NOW).await.unwrap().id
 }
 
-/// Tenant A with network `blue` and host `a1`; tenant B with `red` and `b1`.
-async fn fixture() -> Fixture {
+/// Tenant A with network `blue`, site `edge` (VXLAN network `lan` over
+/// `blue`) and host `a1` (in no site); tenant B with `red` and `b1`.
+pub(super) async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("c.db")).unwrap());
     let key_a = Secret::generate(SecretKind::ApiKey);
@@ -45,6 +46,21 @@ async fn fixture() -> Fixture {
     let red = NetworkSpec::new("red", "10.43.0.0/16", "", false, "", None).unwrap();
     store.create_network(&a, &blue, NOW).await.unwrap();
     store.create_network(&b, &red, NOW).await.unwrap();
+    let edge = crate::model::SiteSpec::new("edge", Default::default()).unwrap();
+    store.create_site(&a, &edge, NOW).await.unwrap();
+    let lan = NetworkSpec::vxlan(crate::model::VxlanRequest {
+        name: "lan",
+        subnet: "10.50.0.0/16",
+        site: "edge",
+        vni: None,
+        mtu: None,
+        over: Some("blue"),
+        internal: false,
+        domain: "",
+        block_prefix: None,
+    })
+    .unwrap();
+    store.create_network(&a, &lan, NOW).await.unwrap();
     let host_a = enroll(&store, &a, "alpha-host").await;
     enroll(&store, &b, "b1").await;
     let state = AppState {
@@ -61,18 +77,18 @@ async fn fixture() -> Fixture {
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    text: String,
+pub(super) struct Reply {
+    pub status: StatusCode,
+    pub text: String,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|_| panic!("not JSON: {}", self.text))
     }
 }
 
-async fn call_with(
+pub(super) async fn call_with(
     router: &Router,
     method: &Method,
     path: &str,
@@ -101,7 +117,7 @@ async fn call_with(
     }
 }
 
-async fn call(
+pub(super) async fn call(
     router: &Router,
     method: &Method,
     path: &str,
@@ -118,8 +134,12 @@ async fn call(
 
 /// A route's path with its parameters filled from tenant A's objects.
 fn path_of(r: &Route, host_a: &HostId) -> String {
+    if r.path.starts_with("/v1/vxlan-networks/") {
+        return r.path.replace("{id}", "lan");
+    }
     r.path
         .replace("{name}", "blue")
+        .replace("{site}", "edge")
         .replace("{id}", host_a.as_str())
 }
 
@@ -129,6 +149,9 @@ fn body_of(r: &Route) -> Option<&'static str> {
         Some("CreateNetwork") => Some(r#"{"name":"green","subnet":"10.44.0.0/16"}"#),
         Some("CreateToken") => Some("{}"),
         Some("SetNetworkHosts") => Some(r#"{"all":true}"#),
+        Some("CreateSite") => Some(r#"{"name":"core"}"#),
+        Some("UpdateHost") => Some(r#"{"site":null}"#),
+        Some("CreateVxlanNetwork") => Some(r#"{"name":"lan2","subnet":"10.46.0.0/16"}"#),
         Some(other) => panic!("no sample body for {other}: add one here"),
         None => None,
     }
@@ -225,7 +248,7 @@ async fn another_tenants_objects_are_not_found_and_stay_untouched() {
                 r.method,
                 reply.text
             );
-            for secret_of_a in ["blue", "alpha-host", f.host_a.as_str(), "10.42."] {
+            for secret_of_a in ["blue", "alpha-host", f.host_a.as_str(), "10.42.", "edge"] {
                 assert!(
                     !reply.text.contains(secret_of_a),
                     "{} {path} shows A's {secret_of_a}: {}",
@@ -291,7 +314,7 @@ async fn networks_are_created_listed_and_deleted_with_blocks_for_every_host() {
         .iter()
         .map(|n| n["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["blue", "green"]);
+    assert_eq!(names, ["blue", "green", "lan"]);
     let reply = call(&f.router, &Method::DELETE, "/v1/networks/green", key, None).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     let reply = call(&f.router, &Method::GET, "/v1/networks/green", key, None).await;
@@ -550,3 +573,6 @@ async fn a_networks_hosts_are_all_by_default_or_those_chosen() {
     let a4 = enroll(&f.store, &a, "a4").await;
     assert!(desired_of(a4).await.contains_key("blue"));
 }
+
+mod sites;
+mod vxlan;

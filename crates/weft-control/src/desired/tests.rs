@@ -12,6 +12,7 @@ fn host(name: &str, endpoint: Option<&str>) -> Host {
         version: None,
         last_seen: None,
         peer_health: Default::default(),
+        site: None,
     }
 }
 
@@ -101,4 +102,83 @@ fn a_host_outside_a_network_neither_gets_it_nor_is_a_peer_there() {
     assert_eq!(for_a.keys().collect::<Vec<_>>(), ["blue", "red"]);
     assert!(for_a["red"].peers.is_empty(), "{:?}", for_a["red"]);
     assert_eq!(for_a["blue"].peers[0].host_name, "b");
+}
+
+#[test]
+fn a_vxlan_networks_peers_are_tunnel_endpoints_without_keys() {
+    let a = host("a", Some("192.0.2.1"));
+    let b = host("b", Some("192.0.2.2"));
+    let c = host("c", Some("192.0.2.3"));
+    let vxlan = |name: &str, subnet: &str, over: Option<&str>| Network {
+        tenant: a.tenant.clone(),
+        spec: NetworkSpec::vxlan(crate::model::VxlanRequest {
+            name,
+            subnet,
+            site: "east",
+            vni: Some(100),
+            mtu: None,
+            over,
+            internal: false,
+            domain: "",
+            block_prefix: None,
+        })
+        .unwrap(),
+        created_at: 0,
+    };
+    let blue = Network {
+        tenant: a.tenant.clone(),
+        spec: NetworkSpec::new("blue", "10.42.0.0/16", "", false, "", None).unwrap(),
+        created_at: 0,
+    };
+    let nets = [
+        blue,
+        vxlan("lan", "10.50.0.0/16", None),
+        vxlan("sec", "10.51.0.0/16", Some("blue")),
+    ];
+    let block = |net: &str, h: &Host, b: &str| HostBlock {
+        network: net.into(),
+        host: h.id.clone(),
+        block: b.parse().unwrap(),
+    };
+    // c is in lan and sec but not in blue: no address to tunnel to in sec.
+    let blocks = vec![
+        block("blue", &a, "10.42.0.0/24"),
+        block("blue", &b, "10.42.1.0/24"),
+        block("lan", &a, "10.50.0.0/24"),
+        block("lan", &b, "10.50.1.0/24"),
+        block("lan", &c, "10.50.2.0/24"),
+        block("sec", &a, "10.51.0.0/24"),
+        block("sec", &b, "10.51.1.0/24"),
+        block("sec", &c, "10.51.2.0/24"),
+    ];
+    let hosts = vec![a.clone(), b.clone(), c.clone()];
+    let for_a = desired_for(&a.id, &nets, &blocks, &[], &hosts);
+    let lan = &for_a["lan"];
+    assert_eq!(
+        (lan.mode.as_str(), lan.vni, lan.over.as_str()),
+        ("vxlan", 100, "")
+    );
+    let lan_peers: Vec<(&str, &str)> = (lan.peers.iter())
+        .map(|p| (p.endpoint.as_str(), p.allowed_ips[0].as_str()))
+        .collect();
+    let mut want = vec![("192.0.2.2", "10.50.1.0/24"), ("192.0.2.3", "10.50.2.0/24")];
+    want.sort_by_key(|(_, block)| *block);
+    let mut got = lan_peers.clone();
+    got.sort_by_key(|(_, block)| *block);
+    assert_eq!(got, want);
+    assert!(lan.peers.iter().all(|p| p.public_key.is_empty()));
+    let sec = &for_a["sec"];
+    assert_eq!(sec.over, "blue");
+    assert_eq!(sec.peers.len(), 1, "{:?}", sec.peers);
+    assert_eq!(sec.peers[0].endpoint, "10.42.1.1");
+    assert_eq!(sec.peers[0].allowed_ips, ["10.51.1.0/24"]);
+    // Blue (WireGuard) has no keys here: no peers, but the network.
+    assert!(for_a["blue"].peers.is_empty());
+    assert_eq!(for_a["blue"].mode, "");
+    // The agents' feed tells every host the same.
+    let (tables, _) = crate::agents::frame::Tables::build(&nets, &blocks, &[], &hosts, None);
+    for h in &hosts {
+        let want = desired_for(&h.id, &nets, &blocks, &[], &hosts);
+        assert_eq!(tables.desired(&h.id).unwrap(), want, "{}", h.name);
+    }
 }

@@ -333,8 +333,10 @@ pub(crate) async fn live_host_names_are_unique_in_a_tenant(store: Shared) {
 
 mod purge;
 mod revisions;
+mod sites;
 pub(crate) use purge::*;
 pub(crate) use revisions::*;
+pub(crate) use sites::*;
 
 /// One `#[tokio::test]` per case, each on a store from `$make`.
 macro_rules! conformance_tests {
@@ -355,6 +357,9 @@ macro_rules! conformance_tests {
             a_networks_hosts_are_all_or_those_chosen,
             a_resuming_host_learns_the_networks_changed_since_its_revision,
             purge_forgets_dead_tokens_and_long_revoked_hosts_only,
+            sites_are_listed_and_deleted_only_once_empty,
+            one_tenant_cannot_reach_anothers_sites,
+            a_vxlan_network_spans_exactly_its_sites_hosts,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -27,7 +27,7 @@ pub(crate) mod conformance;
 
 use crate::model::{
     ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkHosts, NetworkSpec,
-    NewHost, Tenant, TenantId, TokenInfo,
+    NewHost, Site, SiteSpec, Tenant, TenantId, TokenInfo,
 };
 use crate::secret::{Secret, SecretHash};
 use async_trait::async_trait;
@@ -78,6 +78,27 @@ pub enum StoreError {
     NotAMember(String),
     #[error("host name {0:?} is taken in this tenant")]
     HostNameTaken(String),
+    #[error("site {0:?} exists already")]
+    SiteExists(String),
+    #[error("invalid vni {vni}: network {network:?} of the same site has it")]
+    VniTaken { vni: u32, network: String },
+    #[error("invalid over {0:?}: not a WireGuard network of this tenant")]
+    NotWireguard(String),
+    #[error(
+        "network {network:?} belongs to site {site:?}: its hosts are the site's (move hosts with PUT /v1/hosts/{{id}})"
+    )]
+    HostsOfSite { network: String, site: String },
+    #[error("network {network:?} carries VXLAN networks {}: delete them first", quoted(.by))]
+    CarriesVxlan { network: String, by: Vec<String> },
+    /// A site is deleted only once nothing is left in it.
+    #[error("site {site:?} still has {}", what_is_left(.hosts, .networks))]
+    SiteNotEmpty {
+        site: String,
+        /// Names of its live hosts.
+        hosts: Vec<String>,
+        /// Names of its networks.
+        networks: Vec<String>,
+    },
     /// The store could not be opened (SQLite: its file).
     #[error("open the control plane's store {path}")]
     Open {
@@ -106,6 +127,67 @@ pub enum StoreError {
     Corrupt { what: &'static str, value: String },
     #[error("control plane store: a worker thread stopped")]
     Worker,
+}
+
+fn quoted(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+    quoted.join(", ")
+}
+
+fn what_is_left(hosts: &[String], networks: &[String]) -> String {
+    let list = |what: &str, names: &[String]| format!("{what} {}", quoted(names));
+    match (hosts.is_empty(), networks.is_empty()) {
+        (false, false) => format!(
+            "{} and {}",
+            list("hosts", hosts),
+            list("networks", networks)
+        ),
+        (false, true) => list("hosts", hosts),
+        _ => list("networks", networks),
+    }
+}
+
+/// Check a new VXLAN network against the tenant's `others` and settle
+/// its VNI (both backends, inside their write): `over` must be one of
+/// the tenant's WireGuard networks, and the VNI unique among the networks
+/// of its site — the networks that share a host with it.
+pub(crate) fn settle_vxlan(spec: &mut NetworkSpec, others: &[Network]) -> Result<()> {
+    let Some(vx) = spec.vxlan.as_mut() else {
+        return Ok(());
+    };
+    if let Some(over) = &vx.over {
+        let carrier = others.iter().find(|n| &n.spec.name == over);
+        if !carrier.is_some_and(|n| n.spec.mode == crate::model::Mode::Wireguard) {
+            return Err(StoreError::NotWireguard(over.clone()));
+        }
+    }
+    let taken: Vec<(String, u32)> = others
+        .iter()
+        .filter_map(|n| {
+            let other = n.spec.vxlan.as_ref()?;
+            (other.site == vx.site).then_some((n.spec.name.clone(), other.vni?))
+        })
+        .collect();
+    let vni = crate::model::assign_vni(vx.vni, &taken).map_err(|network| StoreError::VniTaken {
+        vni: vx.vni.unwrap_or_default(),
+        network,
+    })?;
+    vx.vni = Some(vni);
+    Ok(())
+}
+
+/// The VXLAN networks of `networks` that ride inside network `name`.
+pub(crate) fn carried_by(name: &str, networks: &[Network]) -> Vec<String> {
+    networks
+        .iter()
+        .filter(|n| {
+            n.spec
+                .vxlan
+                .as_ref()
+                .is_some_and(|v| v.over.as_deref() == Some(name))
+        })
+        .map(|n| n.spec.name.clone())
+        .collect()
 }
 
 /// A backend's own error (SQLite's, the etcd client's), kept as the
@@ -160,6 +242,7 @@ pub trait Store: Send + Sync + 'static {
     /// Revoke a key by id; revoking a revoked key changes nothing.
     async fn revoke_api_key(&self, key_id: &str, now: i64) -> Result<ApiKeyInfo>;
 
+    /// A token whose hosts join no site.
     async fn create_token(
         &self,
         tenant: &TenantId,
@@ -167,10 +250,40 @@ pub trait Store: Send + Sync + 'static {
         expires_at: i64,
         uses: u32,
         now: i64,
+    ) -> Result<TokenInfo> {
+        self.create_site_token(tenant, token, expires_at, uses, None, now)
+            .await
+    }
+    /// A token whose hosts join `site` (which must exist).
+    async fn create_site_token(
+        &self,
+        tenant: &TenantId,
+        token: &Secret,
+        expires_at: i64,
+        uses: u32,
+        site: Option<&str>,
+        now: i64,
     ) -> Result<TokenInfo>;
-    /// Spend one use of the token and register `host` in its tenant, in one
-    /// atomic step; blocks in every network of the tenant are assigned too.
+    /// Spend one use of the token and register `host` in its tenant (and
+    /// its site), in one atomic step; blocks in every network of the
+    /// tenant open to it are assigned too. A token whose site was deleted
+    /// since is refused (the site is not found).
     async fn redeem_token(&self, token: &Secret, host: &NewHost, now: i64) -> Result<Host>;
+
+    async fn create_site(&self, tenant: &TenantId, spec: &SiteSpec, now: i64) -> Result<Site>;
+    async fn list_sites(&self, tenant: &TenantId) -> Result<Vec<Site>>;
+    /// Delete a site with no live host and no network left in it
+    /// ([`StoreError::SiteNotEmpty`] names them otherwise).
+    async fn delete_site(&self, tenant: &TenantId, name: &str) -> Result<()>;
+    /// Move a live host into `site` (`None`: out of any site). It leaves
+    /// the networks of its old site and joins those of the new one; the
+    /// revision moves when it joined or left a network.
+    async fn set_host_site(
+        &self,
+        tenant: &TenantId,
+        host: &HostId,
+        site: Option<&str>,
+    ) -> Result<Host>;
 
     async fn list_hosts(&self, tenant: &TenantId) -> Result<Vec<Host>>;
     /// A host by id in any tenant: the gRPC side knows a host only by the
@@ -181,7 +294,10 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_host(&self, tenant: &TenantId, id: &HostId, now: i64) -> Result<()>;
 
     /// Create a network and give every live host of the tenant a block,
-    /// lowest first in the order the hosts enrolled.
+    /// lowest first in the order the hosts enrolled; a VXLAN network
+    /// (`spec.vxlan`) only the live hosts of its site, its VNI settled
+    /// ([`settle_vxlan`]). A network another rides in is not deleted
+    /// ([`StoreError::CarriesVxlan`]).
     async fn create_network(
         &self,
         tenant: &TenantId,

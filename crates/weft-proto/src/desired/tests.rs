@@ -18,6 +18,7 @@ fn blue(peers: Vec<pb::DesiredPeer>) -> pb::DesiredNetwork {
         internal: false,
         domain: "mesh.local".into(),
         peers,
+        ..Default::default()
     }
 }
 

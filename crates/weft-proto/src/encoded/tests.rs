@@ -52,6 +52,11 @@ fn pieces_put_together_decode_as_the_whole_and_stay_shared() {
         internal: true,
         domain: "mesh.local".into(),
         peers: vec![],
+        // A VXLAN network's settings travel the same way.
+        mode: "vxlan".into(),
+        vni: 10_000,
+        mtu: 1370,
+        over: "wg-blue".into(),
     };
     let mut built = EncodedStateBuilder::new(9, false);
     built

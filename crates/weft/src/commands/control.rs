@@ -126,6 +126,11 @@ enum TokenCommand {
         /// How many hosts may enroll with it.
         #[arg(long, default_value_t = 1)]
         uses: u32,
+        /// The site (of the tenant) the hosts it enrolls join; it must
+        /// exist (`POST /v1/sites`). Hosts move later with
+        /// `PUT /v1/hosts/{id}`.
+        #[arg(long)]
+        site: Option<String>,
     },
 }
 
@@ -350,9 +355,20 @@ async fn tenant(format: Format, store: Arc<dyn Store>, cmd: TenantCommand) -> Re
 }
 
 async fn token(format: Format, store: Arc<dyn Store>, cmd: TokenCommand) -> Result<()> {
-    let TokenCommand::Create { tenant, ttl, uses } = cmd;
+    let TokenCommand::Create {
+        tenant,
+        ttl,
+        uses,
+        site,
+    } = cmd;
     let ttl = admin::parse_duration("--ttl", &ttl)?;
-    let (info, token) = admin::create_token(store.as_ref(), &tenant, ttl, uses, unix_now()).await?;
+    let grant = admin::TokenGrant {
+        ttl,
+        uses,
+        site: site.as_deref(),
+    };
+    let (info, token) =
+        admin::create_site_token(store.as_ref(), &tenant, grant, unix_now()).await?;
     match format {
         Format::Json => output::json(&SecretShown {
             what: &info,
@@ -360,10 +376,11 @@ async fn token(format: Format, store: Arc<dyn Store>, cmd: TokenCommand) -> Resu
         }),
         Format::Table => {
             output::table(
-                &["TOKEN ID", "TENANT", "USES", "EXPIRES IN"],
+                &["TOKEN ID", "TENANT", "SITE", "USES", "EXPIRES IN"],
                 &[vec![
                     info.id.clone(),
                     tenant,
+                    info.site.clone().unwrap_or_else(|| "-".into()),
                     info.uses_left.to_string(),
                     format!("{}s", info.expires_at - info.created_at),
                 ]],

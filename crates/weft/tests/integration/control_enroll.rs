@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 use weft_testkit::*;
 
-use crate::control_common;
+use crate::control_common::{self, operator};
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 
@@ -33,10 +33,6 @@ fn rand_suffix() -> u32 {
         .subsec_nanos()
 }
 
-fn operator(state: &std::path::Path, args: &[&str]) -> serde_json::Value {
-    control_common::operator(WEFT, state, args)
-}
-
 #[test]
 fn an_agent_enrolls_once_the_control_plane_is_back() {
     require_root!();
@@ -50,11 +46,11 @@ fn an_agent_enrolls_once_the_control_plane_is_back() {
         .find_map(|l| l.strip_prefix("CA fingerprint: "))
         .unwrap()
         .to_string();
-    let key = operator(&state, &["tenant", "create", "acme"])["secret"]
+    let key = operator(WEFT, &state, &["tenant", "create", "acme"])["secret"]
         .as_str()
         .unwrap()
         .to_string();
-    let token = operator(&state, &["token", "create", "--tenant", "acme"])["secret"]
+    let token = operator(WEFT, &state, &["token", "create", "--tenant", "acme"])["secret"]
         .as_str()
         .unwrap()
         .to_string();

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 use weft_testkit::*;
 
-use crate::control_common;
+use crate::control_common::{self, operator};
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 const FIRST: &str = "192.0.2.10";
@@ -41,10 +41,6 @@ fn replica(lab: &Lab, state: &Path, addr: &str) -> (process::Spawned, String) {
         &format!("{SECOND}:50051"),
     ];
     control_common::start_control(WEFT, lab, addr, state, (&out, &log), &advertise)
-}
-
-fn operator(state: &Path, args: &[&str]) -> Value {
-    control_common::operator(WEFT, state, args)
 }
 
 /// A tenant's call to the REST API of the replica at `addr`.
@@ -89,11 +85,11 @@ fn an_agent_moves_to_another_replica_when_its_own_dies() {
     // The second on the same state directory: the same CA, the same store.
     let (_second, text) = replica(&lab, &state, SECOND);
     assert!(text.contains(&fingerprint), "{text}");
-    let key = operator(&state, &["tenant", "create", "acme"])["secret"]
+    let key = operator(WEFT, &state, &["tenant", "create", "acme"])["secret"]
         .as_str()
         .unwrap()
         .to_string();
-    let token = operator(&state, &["token", "create", "--tenant", "acme"])["secret"]
+    let token = operator(WEFT, &state, &["token", "create", "--tenant", "acme"])["secret"]
         .as_str()
         .unwrap()
         .to_string();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use weft_testkit::cni::{self, vars};
 use weft_testkit::*;
 
-use crate::control_common;
+use crate::control_common::{self, operator};
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 const CP: &str = "192.0.2.10";
@@ -45,10 +45,6 @@ fn start_control(lab: &Lab, state: &std::path::Path, n: u32) -> (process::Spawne
     let out = state.with_extension(format!("out{n}"));
     let log = out.with_extension("log");
     control_common::start_control(WEFT, lab, CP, state, (&out, &log), &[])
-}
-
-fn operator(state: &std::path::Path, args: &[&str]) -> Value {
-    control_common::operator(WEFT, state, args)
 }
 
 struct Tenant {
@@ -138,11 +134,12 @@ fn a_fleet_follows_the_control_plane_and_outlives_it() {
         .find_map(|l| l.strip_prefix("CA fingerprint: "))
         .unwrap()
         .to_string();
-    let key = operator(&state, &["tenant", "create", "acme"])["secret"]
+    let key = operator(WEFT, &state, &["tenant", "create", "acme"])["secret"]
         .as_str()
         .unwrap()
         .to_string();
     let token = operator(
+        WEFT,
         &state,
         &["token", "create", "--tenant", "acme", "--uses", "3"],
     )["secret"]

@@ -173,7 +173,7 @@ fn vtep_round(lab: &Lab, tap: &std::fs::File, tag: &str) -> (Vec<u8>, Vec<Ipv4Ad
         || {
             send(&format!("broadcast:{control}"));
             std::thread::sleep(Duration::from_millis(200));
-            seen(&std::fs::read(&file).unwrap_or_default(), &control) > 0
+            capture::seen(&std::fs::read(&file).unwrap_or_default(), &control) > 0
         },
     );
     let mut servers = Vec::new();
@@ -181,13 +181,6 @@ fn vtep_round(lab: &Lab, tap: &std::fs::File, tag: &str) -> (Vec<u8>, Vec<Ipv4Ad
         servers.extend(m.address_option(opt::SERVER_ID));
     }
     (cap.stop().1, servers)
-}
-
-/// How often `marker` is in the raw bytes of a capture.
-fn seen(raw: &[u8], marker: &str) -> usize {
-    raw.windows(marker.len())
-        .filter(|w| *w == marker.as_bytes())
-        .count()
 }
 
 /// An IPv6 router advertisement: prefix 2001:db8:66::/64, and "route
@@ -539,7 +532,7 @@ fn a_rogue_dhcp_server_across_vxlan_reaches_no_vm_or_workload_on_another_host() 
         let (raw, servers) = vtep_round(&lab, &tap, tag);
         let marker = format!("vtep-offer-{tag}");
         assert_eq!(
-            seen(&raw, &marker),
+            capture::seen(&raw, &marker),
             0,
             "{tag}: the VTEP's DHCP answer reached c1"
         );
@@ -556,7 +549,7 @@ fn a_rogue_dhcp_server_across_vxlan_reaches_no_vm_or_workload_on_another_host() 
     );
     let (raw, _) = vtep_round(&lab, &tap, "open");
     assert!(
-        seen(&raw, "vtep-offer-open") > 0,
+        capture::seen(&raw, "vtep-offer-open") > 0,
         "with the VXLAN device unguarded the VTEP's answer must arrive"
     );
     drop(tap);

@@ -46,13 +46,6 @@ fn send(lab: &Lab, ns: &str, dst: &str, segment: &Segment, kind: &str, extra: &s
     );
 }
 
-/// How often `marker` appears in the raw bytes of a capture.
-fn seen(raw: &[u8], marker: &str) -> usize {
-    raw.windows(marker.len())
-        .filter(|w| *w == marker.as_bytes())
-        .count()
-}
-
 fn mac_of(lab: &Lab, ns: &str, dev: &str) -> String {
     let out = lab.exec_ok(ns, &format!("ip -j link show {dev}"));
     let link: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -259,7 +252,7 @@ fn attack(lab: &Lab, tag: &str) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         std::thread::sleep(Duration::from_millis(200));
         let c1 = std::fs::read(&c1_cap.file).unwrap_or_default();
         let c3 = std::fs::read(&c3_cap.file).unwrap_or_default();
-        seen(&c1, &control_red) > 0 && seen(&c3, &control_sec) > 0
+        capture::seen(&c1, &control_red) > 0 && capture::seen(&c3, &control_sec) > 0
     });
     let (_, c1) = c1_cap.stop();
     let (_, c3) = c3_cap.stop();
@@ -281,7 +274,7 @@ fn injected_vxlan_reaches_no_workload_plain_or_over_wireguard() {
     let (c1, c3, u0) = attack(&lab, "a");
     // Every attack reached h1 (so the zeros below are the filter's).
     for marker in ["inject-red-a", "inject-sec-a", "forged-sec-a"] {
-        assert_eq!(seen(&u0, marker), 3, "{marker} on h1's underlay");
+        assert_eq!(capture::seen(&u0, marker), 3, "{marker} on h1's underlay");
     }
     for (capture, marker) in [
         (&c1, "inject-red-a"),
@@ -289,9 +282,13 @@ fn injected_vxlan_reaches_no_workload_plain_or_over_wireguard() {
         (&c3, "forged-sec-a"),
         (&c3, "workload-sec-a"),
     ] {
-        assert_eq!(seen(capture, marker), 0, "{marker} reached the segment");
+        assert_eq!(
+            capture::seen(capture, marker),
+            0,
+            "{marker} reached the segment"
+        );
     }
-    assert!(seen(&c1, "control-red-a") > 0 && seen(&c3, "control-sec-a") > 0);
+    assert!(capture::seen(&c1, "control-red-a") > 0 && capture::seen(&c3, "control-sec-a") > 0);
     // The gratuitous ARP did not move c1's neighbour entry for c2.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
@@ -333,8 +330,8 @@ fn injected_vxlan_reaches_no_workload_plain_or_over_wireguard() {
     });
     assert!(logged, "the repair was not logged\n{}", lab.agent_log("h1"));
     let (c1, c3, _) = attack(&lab, "b");
-    assert_eq!(seen(&c1, "inject-red-b"), 0, "after the repair");
-    assert_eq!(seen(&c3, "inject-sec-b"), 0, "after the repair");
+    assert_eq!(capture::seen(&c1, "inject-red-b"), 0, "after the repair");
+    assert_eq!(capture::seen(&c3, "inject-sec-b"), 0, "after the repair");
 
     // Negative control: with nobody to repair it, the same rule deleted
     // lets the stranger's frames onto the segment — what happened before
@@ -356,7 +353,7 @@ fn injected_vxlan_reaches_no_workload_plain_or_over_wireguard() {
     );
     send(&lab, "h3", "192.0.2.1", &RED, "garp:10.50.2.2", "");
     wait_for("the stranger's frame in c1", Duration::from_secs(5), || {
-        seen(
+        capture::seen(
             &std::fs::read(&cap.file).unwrap_or_default(),
             "inject-red-open",
         ) > 0

@@ -32,6 +32,7 @@ fn blue(peers: Vec<pb::DesiredPeer>) -> pb::DesiredNetwork {
         internal: false,
         domain: "mesh.local".into(),
         peers,
+        ..Default::default()
     }
 }
 
@@ -175,4 +176,104 @@ fn a_state_in_pieces_is_whole_only_with_its_last_piece() {
     // A single message is whole at once.
     let (again, _) = pieces.add(&next, &last, "me").unwrap();
     assert_eq!(again, next);
+}
+
+/// VXLAN network `a-lan` riding in `blue` (named to sort before it).
+fn lan(vteps: &[(&str, &str)]) -> pb::DesiredNetwork {
+    pb::DesiredNetwork {
+        name: "a-lan".into(),
+        subnet: "10.50.0.0/16".into(),
+        block: "10.50.0.0/24".into(),
+        domain: "mesh.local".into(),
+        peers: (vteps.iter().enumerate())
+            .map(|(i, (ip, block))| pb::DesiredPeer {
+                host_id: format!("{:016x}", i + 2),
+                host_name: format!("h{}", i + 2),
+                public_key: String::new(),
+                endpoint: ip.to_string(),
+                allowed_ips: vec![block.to_string()],
+            })
+            .collect(),
+        mode: "vxlan".into(),
+        vni: 10_000,
+        mtu: 0,
+        over: "blue".into(),
+        internal: false,
+    }
+}
+
+#[test]
+fn a_vxlan_network_is_made_after_its_carrier_with_its_tunnel_endpoints() {
+    let mut a = agent();
+    let want = desired(vec![
+        blue(vec![]),
+        lan(&[("10.42.1.1", "10.50.1.0/24"), ("10.42.2.1", "10.50.2.0/24")]),
+    ]);
+    assert!(apply(&mut a, &want, &BTreeSet::new()).is_empty());
+    let nets = a.networks().unwrap();
+    let made = nets.iter().find(|n| n.record.name == "a-lan").unwrap();
+    let vx = made.record.vxlan.as_ref().unwrap();
+    assert_eq!(vx.vni, 10_000);
+    assert_eq!(vx.underlay, Underlay::Over("blue".into()));
+    // Inside WireGuard: 1420 less VXLAN's 50.
+    assert_eq!(vx.mtu, 1370);
+    let vteps = |a: &Agent<FakeDataplane>| -> Vec<String> {
+        a.vteps("a-lan")
+            .unwrap()
+            .iter()
+            .map(|v| format!("{} {}", v.address, v.block.unwrap()))
+            .collect()
+    };
+    assert_eq!(
+        vteps(&a),
+        ["10.42.1.1 10.50.1.0/24", "10.42.2.1 10.50.2.0/24"]
+    );
+    // No WireGuard key is reported for it.
+    let reported = report(&a, &managed(&want));
+    assert_eq!(reported.len(), 1);
+    assert_eq!(reported[0].network, "blue");
+
+    // Again: nothing written. A host leaves the site, another moves in.
+    let writes = a.dataplane().lock().writes;
+    assert!(apply(&mut a, &want, &managed(&want)).is_empty());
+    assert_eq!(a.dataplane().lock().writes, writes);
+    let next = desired(vec![
+        blue(vec![]),
+        lan(&[("10.42.2.1", "10.50.2.0/24"), ("10.42.3.1", "10.50.3.0/24")]),
+    ]);
+    assert!(apply(&mut a, &next, &managed(&want)).is_empty());
+    assert_eq!(
+        vteps(&a),
+        ["10.42.2.1 10.50.2.0/24", "10.42.3.1 10.50.3.0/24"]
+    );
+
+    // This host leaves the site (and blue with it): the VXLAN network
+    // goes first, then its carrier.
+    assert!(apply(&mut a, &Desired::new(), &managed(&next)).is_empty());
+    assert!(a.networks().unwrap().is_empty());
+}
+
+#[test]
+fn a_vxlan_network_with_another_vni_is_made_again() {
+    let mut a = agent();
+    let mut plain = lan(&[("192.0.2.2", "10.50.1.0/24")]);
+    plain.over = String::new();
+    let want = desired(vec![plain.clone()]);
+    assert!(apply(&mut a, &want, &BTreeSet::new()).is_empty());
+    assert_eq!(
+        a.networks().unwrap()[0].record.vxlan.as_ref().unwrap().mtu,
+        1450
+    );
+    plain.vni = 10_001;
+    let next = desired(vec![plain]);
+    assert!(apply(&mut a, &next, &managed(&want)).is_empty());
+    let nets = a.networks().unwrap();
+    assert_eq!(nets[0].record.vxlan.as_ref().unwrap().vni, 10_001);
+    assert_eq!(a.vteps("a-lan").unwrap().len(), 1);
+    // A bad VNI is refused for that network alone.
+    let mut bad = lan(&[]);
+    bad.vni = 0;
+    bad.over = String::new();
+    let errors = apply(&mut a, &desired(vec![bad]), &managed(&next));
+    assert!(errors.iter().any(|e| e.contains("vni")), "{errors:?}");
 }

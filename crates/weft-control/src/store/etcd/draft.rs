@@ -61,6 +61,8 @@ pub(super) struct TenantState {
     pub host_keys: BTreeMap<String, BTreeMap<String, HostKeyRecord>>,
     pub changed: BTreeMap<String, u64>,
     pub tombstones: BTreeMap<String, u64>,
+    /// Sites, with the etcd revision that last wrote each.
+    pub sites: BTreeMap<String, (SiteRecord, i64)>,
 }
 
 impl TenantState {
@@ -126,6 +128,12 @@ impl TenantState {
                     let at = number("tombstone", &kv.value)?;
                     state.tombstones.insert(name.to_string(), at);
                 }
+                TenantKey::Site(name) => {
+                    let record = decode("site", &kv.value)?;
+                    state
+                        .sites
+                        .insert(name.to_string(), (record, kv.mod_revision));
+                }
                 TenantKey::HostName(_) => {}
             }
         }
@@ -162,6 +170,21 @@ impl TenantState {
 
     pub fn network(&self, name: &str) -> Result<Network> {
         self.network_record(name)?.model(&self.tenant)
+    }
+
+    pub fn site(&self, name: &str) -> Result<&(SiteRecord, i64)> {
+        self.sites.get(name).ok_or_else(|| StoreError::NotFound {
+            what: "site",
+            name: name.to_string(),
+        })
+    }
+
+    /// The names of the networks that belong to `site`.
+    pub fn networks_of_site(&self, site: &str) -> BTreeSet<String> {
+        (self.networks.iter())
+            .filter(|(_, n)| n.site.as_deref() == Some(site))
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     /// The networks `host` has a block in.
@@ -297,6 +320,17 @@ impl<'a> Draft<'a> {
         self.dirty_keys.insert((name.to_string(), shard_of(host)));
     }
 
+    /// Put a host into site `name` (which must exist): the site's value is
+    /// written again, compared with what was read, so a racing deletion
+    /// of the site (compared the same way) and this cannot both commit.
+    pub fn hold_site(&mut self, name: &str) -> Result<()> {
+        let (record, modified) = self.state.site(name)?.clone();
+        let key = self.keys.site(&self.state.tenant, name);
+        self.compare(Compare::mod_revision(key.clone(), CmpOp::Equal, modified));
+        self.put(key, encode(&record));
+        Ok(())
+    }
+
     /// Store `entry` as host `hid`, compared with what was read (or
     /// absent, for a new host).
     pub fn put_host(&mut self, hid: &str, entry: HostEntry) {
@@ -354,6 +388,13 @@ impl<'a> Draft<'a> {
             let read = self.state.counter.mod_revision;
             self.compare(Compare::mod_revision(counter.clone(), CmpOp::Equal, read));
             self.put(counter, next.to_string().into_bytes());
+            // The VXLAN networks riding in a touched network change with
+            // it (their tunnel endpoints are their hosts' addresses there).
+            let carried: Vec<String> = (self.state.networks.values())
+                .filter(|n| n.over.as_ref().is_some_and(|o| self.touched.contains(o)))
+                .map(|n| n.name.clone())
+                .collect();
+            self.touched.extend(carried);
             for name in std::mem::take(&mut self.touched) {
                 let key = self.keys.changed(&tenant, &name);
                 self.put(key, next.to_string().into_bytes());

@@ -20,6 +20,8 @@
 //! t/<tenant>/host-keys/<n>/<s>  hosts' keys there, shard s: {host id: key}
 //! t/<tenant>/changed/<n>     → the revision the network last changed at
 //! t/<tenant>/tombstones/<n>  → the revision the network was deleted at
+//! t/<tenant>/sites/<site>    a site (rewritten by whatever puts a host
+//!                            in it, so a racing deletion loses)
 //! ```
 //!
 //! Names are labels and ids are hex (no `/`).
@@ -141,6 +143,9 @@ impl Keys {
     pub fn tombstone(&self, tenant: &str, network: &str) -> String {
         format!("{}tombstones/{network}", self.tenant(tenant))
     }
+    pub fn site(&self, tenant: &str, site: &str) -> String {
+        format!("{}sites/{site}", self.tenant(tenant))
+    }
 }
 
 /// A key of a tenant's prefix, parsed: what it holds and for what.
@@ -156,6 +161,7 @@ pub(super) enum TenantKey<'a> {
     HostKeys(&'a str),
     Changed(&'a str),
     Tombstone(&'a str),
+    Site(&'a str),
 }
 
 impl<'a> TenantKey<'a> {
@@ -172,6 +178,7 @@ impl<'a> TenantKey<'a> {
             "host-keys" => TenantKey::HostKeys(name.split_once('/')?.0),
             "changed" => TenantKey::Changed(name),
             "tombstones" => TenantKey::Tombstone(name),
+            "sites" => TenantKey::Site(name),
             _ => return None,
         })
     }

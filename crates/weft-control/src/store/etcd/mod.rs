@@ -20,6 +20,7 @@ mod keys;
 mod purge;
 mod records;
 mod replica;
+mod sites;
 mod watcher;
 mod writes;
 
@@ -28,7 +29,7 @@ pub use replica::EtcdReplicas;
 use super::{NetworkChanges, Result, Store, StoreError, StoredApiKey};
 use crate::model::{
     ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkHosts, NetworkKey,
-    NetworkSpec, NewHost, Tenant, TenantId, TokenInfo,
+    NetworkSpec, NewHost, Site, SiteSpec, Tenant, TenantId, TokenInfo,
 };
 use crate::secret::{Secret, SecretHash};
 use async_trait::async_trait;

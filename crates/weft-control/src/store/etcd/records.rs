@@ -2,7 +2,8 @@
 //! the model. Secrets are stored as their SHA-256 only.
 
 use crate::model::{
-    ApiKeyInfo, Host, HostId, Mode, Network, NetworkSpec, Tenant, TenantId, TokenInfo,
+    ApiKeyInfo, Host, HostId, Mode, Network, NetworkSpec, Site, SiteSpec, Tenant, TenantId,
+    TokenInfo, VxlanSpec,
 };
 use crate::store::{Result, StoreError};
 use serde::{Deserialize, Serialize};
@@ -86,6 +87,8 @@ pub(super) struct TokenRecord {
     pub created_at: i64,
     pub expires_at: i64,
     pub uses_left: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
 }
 
 impl TokenRecord {
@@ -96,6 +99,7 @@ impl TokenRecord {
             created_at: self.created_at,
             expires_at: self.expires_at,
             uses_left: self.uses_left,
+            site: self.site.clone(),
         })
     }
 }
@@ -112,6 +116,8 @@ pub(super) struct HostRecord {
     pub version: Option<String>,
     pub last_seen: Option<i64>,
     pub peer_health: BTreeMap<String, u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
 }
 
 impl HostRecord {
@@ -126,6 +132,7 @@ impl HostRecord {
             version: self.version.clone(),
             last_seen: self.last_seen,
             peer_health: self.peer_health.clone(),
+            site: self.site.clone(),
         })
     }
 }
@@ -142,10 +149,21 @@ pub(super) struct NetworkRecord {
     pub created_at: i64,
     /// Every live host of the tenant is in it (those enrolled later too).
     pub all_hosts: bool,
+    /// The site it belongs to: its hosts are the site's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    /// A VXLAN network's VNI, MTU and the WireGuard network it rides in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vni: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over: Option<String>,
 }
 
 impl NetworkRecord {
     pub fn new(spec: &NetworkSpec, created_at: i64) -> NetworkRecord {
+        let vx = spec.vxlan.as_ref();
         NetworkRecord {
             name: spec.name.clone(),
             subnet: spec.subnet.to_string(),
@@ -154,11 +172,26 @@ impl NetworkRecord {
             domain: spec.domain.clone(),
             block_prefix: spec.block_prefix,
             created_at,
-            all_hosts: true,
+            all_hosts: vx.is_none(),
+            site: vx.map(|v| v.site.clone()),
+            vni: vx.and_then(|v| v.vni),
+            mtu: vx.and_then(|v| v.mtu),
+            over: vx.and_then(|v| v.over.clone()),
         }
     }
 
     pub fn model(&self, tenant: &str) -> Result<Network> {
+        let mode = Mode::from_stored(&self.mode).ok_or_else(|| corrupt("mode", &self.mode))?;
+        let vxlan = match (mode, &self.site) {
+            (Mode::Vxlan, Some(site)) => Some(VxlanSpec {
+                site: site.clone(),
+                vni: Some(self.vni.ok_or_else(|| corrupt("vni", "none"))?),
+                mtu: self.mtu,
+                over: self.over.clone(),
+            }),
+            (Mode::Vxlan, None) => return Err(corrupt("VXLAN network without a site", &self.name)),
+            _ => None,
+        };
         Ok(Network {
             tenant: tenant_id(tenant)?,
             spec: NetworkSpec {
@@ -167,10 +200,11 @@ impl NetworkRecord {
                     .subnet
                     .parse()
                     .map_err(|_| corrupt("subnet", &self.subnet))?,
-                mode: Mode::parse(&self.mode).map_err(|_| corrupt("mode", &self.mode))?,
+                mode,
                 internal: self.internal,
                 domain: self.domain.clone(),
                 block_prefix: self.block_prefix,
+                vxlan,
             },
             created_at: self.created_at,
         })
@@ -182,4 +216,33 @@ impl NetworkRecord {
 pub(super) struct HostKeyRecord {
     pub public_key: String,
     pub listen_port: u16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SiteRecord {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub created_at: i64,
+}
+
+impl SiteRecord {
+    pub fn new(spec: &SiteSpec, created_at: i64) -> SiteRecord {
+        SiteRecord {
+            name: spec.name.clone(),
+            labels: spec.labels.clone(),
+            created_at,
+        }
+    }
+
+    pub fn model(&self, tenant: &str) -> Result<Site> {
+        Ok(Site {
+            tenant: tenant_id(tenant)?,
+            spec: SiteSpec {
+                name: self.name.clone(),
+                labels: self.labels.clone(),
+            },
+            created_at: self.created_at,
+        })
+    }
 }

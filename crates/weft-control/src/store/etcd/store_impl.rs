@@ -117,12 +117,13 @@ impl Store for EtcdStore {
         }
     }
 
-    async fn create_token(
+    async fn create_site_token(
         &self,
         tenant: &TenantId,
         token: &Secret,
         expires_at: i64,
         uses: u32,
+        site: Option<&str>,
         now: i64,
     ) -> Result<TokenInfo> {
         let record = TokenRecord {
@@ -132,8 +133,18 @@ impl Store for EtcdStore {
             created_at: now,
             expires_at,
             uses_left: uses,
+            site: site.map(str::to_string),
         };
         let at = self.keys.token(&record.id);
+        let Some(site) = site else {
+            self.put_in_tenant(tenant, at, encode(&record)).await?;
+            return record.model();
+        };
+        // The site is checked when the token is made and again when it
+        // is redeemed (it may be deleted in between).
+        let sites = self.tenant_parts(tenant.as_str(), &["sites/"]).await?;
+        sites.require_tenant()?;
+        sites.site(site)?;
         self.put_in_tenant(tenant, at, encode(&record)).await?;
         record.model()
     }
@@ -153,12 +164,43 @@ impl Store for EtcdStore {
         // their blocks, the token, the name — not every host's record and
         // keys: its cost grows with the blocks, not with the whole tenant.
         let name = self.keys.host_name(&tenant, &new.name);
-        let parts = ["networks/", "blocks/"];
+        let parts = ["networks/", "blocks/", "sites/"];
         let extra = [at, name];
         let redeemed = self.change_committed(&tenant, &parts, &extra, |draft, read| {
             writes::redeem(draft, read[0].as_ref(), read[1].is_some(), token, new, now)
         });
         Ok(redeemed.await?.0)
+    }
+
+    async fn create_site(&self, tenant: &TenantId, spec: &SiteSpec, now: i64) -> Result<Site> {
+        let parts = ["sites/"];
+        let created = self.change_committed(tenant.as_str(), &parts, &[], |draft, _| {
+            sites::create(draft, spec, now)
+        });
+        Ok(created.await?.0)
+    }
+
+    async fn list_sites(&self, tenant: &TenantId) -> Result<Vec<Site>> {
+        let state = self.tenant_parts(tenant.as_str(), &["sites/"]).await?;
+        let sites = state.sites.values();
+        sites.map(|(s, _)| s.model(tenant.as_str())).collect()
+    }
+
+    async fn delete_site(&self, tenant: &TenantId, name: &str) -> Result<()> {
+        self.change(tenant.as_str(), &[], |draft, _| sites::delete(draft, name))
+            .await
+    }
+
+    async fn set_host_site(
+        &self,
+        tenant: &TenantId,
+        hid: &HostId,
+        site: Option<&str>,
+    ) -> Result<Host> {
+        self.change(tenant.as_str(), &[], |draft, _| {
+            sites::set_host_site(draft, hid, site)
+        })
+        .await
     }
 
     async fn list_hosts(&self, tenant: &TenantId) -> Result<Vec<Host>> {

@@ -56,6 +56,7 @@ pub(super) fn redeem(
     if name_taken {
         return Err(StoreError::HostNameTaken(new.name.clone()));
     }
+    let site = record.site.clone();
     let hid = new.id.as_str();
     let name_key = draft.keys.host_name(&tenant, &new.name);
     let index_key = draft.keys.host_tenant(hid);
@@ -73,7 +74,11 @@ pub(super) fn redeem(
         version: None,
         last_seen: None,
         peer_health: Default::default(),
+        site,
     };
+    if let Some(site) = &record.site {
+        draft.hold_site(site)?;
+    }
     let host = record.model()?;
     // A new key: compared with mod_revision 0 (absent).
     let entry = HostEntry {
@@ -86,7 +91,7 @@ pub(super) fn redeem(
         .state
         .networks
         .iter()
-        .filter(|(_, n)| n.all_hosts)
+        .filter(|(_, n)| n.all_hosts || (n.site.is_some() && n.site == host.site))
         .map(|(name, _)| name.clone())
         .collect();
     for name in &open {
@@ -143,8 +148,16 @@ pub(super) fn create_network(
 ) -> Result<Network> {
     draft.state.require_tenant()?;
     let tenant = draft.state.tenant.clone();
-    for other in draft.state.networks.values() {
-        let other = other.model(&tenant)?;
+    let others = (draft.state.networks.values())
+        .map(|n| n.model(&tenant))
+        .collect::<Result<Vec<Network>>>()?;
+    let mut spec = spec.clone();
+    if let Some(vx) = &spec.vxlan {
+        draft.hold_site(&vx.site)?;
+    }
+    crate::store::settle_vxlan(&mut spec, &others)?;
+    let spec = &spec;
+    for other in others {
         if other.spec.name == spec.name {
             return Err(StoreError::NetworkExists(spec.name.clone()));
         }
@@ -167,10 +180,10 @@ pub(super) fn create_network(
         .state
         .blocks
         .insert(spec.name.clone(), Default::default());
-    let live: Vec<String> = draft
-        .state
-        .live_hosts()
-        .iter()
+    // Every live host, or those of the network's site.
+    let site = spec.vxlan.as_ref().map(|v| v.site.as_str());
+    let live: Vec<String> = (draft.state.live_hosts().iter())
+        .filter(|h| site.is_none() || h.record.site.as_deref() == site)
         .map(|h| h.record.id.clone())
         .collect();
     for hid in live {
@@ -182,6 +195,17 @@ pub(super) fn create_network(
 
 pub(super) fn delete_network(draft: &mut Draft<'_>, name: &str) -> Result<()> {
     draft.state.network_record(name)?;
+    let tenant = draft.state.tenant.clone();
+    let networks = (draft.state.networks.values())
+        .map(|n| n.model(&tenant))
+        .collect::<Result<Vec<Network>>>()?;
+    let by = crate::store::carried_by(name, &networks);
+    if !by.is_empty() {
+        return Err(StoreError::CarriesVxlan {
+            network: name.to_string(),
+            by,
+        });
+    }
     guard_networks(draft);
     let tenant = draft.state.tenant.clone();
     let keys = draft.keys;
@@ -221,6 +245,12 @@ pub(super) fn set_network_hosts(
     chosen: Option<&[HostId]>,
 ) -> Result<NetworkHosts> {
     let before = draft.state.network_hosts(name)?;
+    if let Some(site) = &draft.state.network_record(name)?.site {
+        return Err(StoreError::HostsOfSite {
+            network: name.to_string(),
+            site: site.clone(),
+        });
+    }
     let live: Vec<String> = draft
         .state
         .live_hosts()

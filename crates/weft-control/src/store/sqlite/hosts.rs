@@ -14,14 +14,14 @@ pub(super) fn redeem(tx: &Transaction<'_>, token: Secret, new: NewHost, now: i64
         id: token.id().to_string(),
         reason,
     };
-    let row: Option<(String, String, i64, u32)> = tx
+    let row: Option<(String, String, i64, u32, Option<String>)> = tx
         .query_row(
-            "SELECT tenant, hash, expires_at, uses_left FROM tokens WHERE id = ?1",
+            "SELECT tenant, hash, expires_at, uses_left, site FROM tokens WHERE id = ?1",
             [token.id()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .optional()?;
-    let Some((tenant, hash, expires_at, uses_left)) = row else {
+    let Some((tenant, hash, expires_at, uses_left, site)) = row else {
         return Err(refused(TokenRefusal::Unknown));
     };
     let stored = SecretHash::from_hex(&hash).ok_or_else(|| corrupt("token hash", "…"))?;
@@ -55,11 +55,17 @@ pub(super) fn redeem(tx: &Transaction<'_>, token: Secret, new: NewHost, now: i64
     if taken.is_some() {
         return Err(StoreError::HostNameTaken(new.name));
     }
+    if let Some(site) = &site {
+        super::sites::require(tx, &tenant, site)?;
+    }
     tx.execute(
-        "INSERT INTO hosts (id, tenant, name, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![new.id.as_str(), tenant, new.name, now],
+        "INSERT INTO hosts (id, tenant, name, created_at, site) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![new.id.as_str(), tenant, new.name, now, site],
     )?;
-    let open = super::members::networks_open_to_all(tx, &tenant)?;
+    let mut open = super::members::networks_open_to_all(tx, &tenant)?;
+    if let Some(site) = &site {
+        open.extend(super::sites::networks_of_site(tx, &tenant, site)?);
+    }
     for net in networks_of(tx, &tenant)? {
         if open.contains(&net.spec.name) {
             assign_block(tx, &net, new.id.as_str())?;
@@ -77,6 +83,7 @@ pub(super) fn redeem(tx: &Transaction<'_>, token: Secret, new: NewHost, now: i64
         version: None,
         last_seen: None,
         peer_health: Default::default(),
+        site,
     })
 }
 

@@ -59,6 +59,17 @@ pub(super) fn set(
     chosen: Option<Vec<HostId>>,
 ) -> Result<NetworkHosts> {
     all_hosts(tx, tenant, network)?;
+    let site: Option<String> = tx.query_row(
+        "SELECT site FROM networks WHERE tenant = ?1 AND name = ?2",
+        params![tenant.as_str(), network],
+        |r| r.get(0),
+    )?;
+    if let Some(site) = site {
+        return Err(StoreError::HostsOfSite {
+            network: network.to_string(),
+            site,
+        });
+    }
     let mut stmt = tx.prepare(
         "SELECT id FROM hosts WHERE tenant = ?1 AND revoked_at IS NULL ORDER BY created_at, rowid",
     )?;

@@ -17,11 +17,12 @@ mod resume;
 mod revision;
 mod rows;
 mod schema;
+mod sites;
 
 use super::{NetworkChanges, Purged, Result, Store, StoreError, StoredApiKey};
 use crate::model::{
     ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkHosts, NetworkKey,
-    NetworkSpec, NewHost, Tenant, TenantId, TokenInfo,
+    NetworkSpec, NewHost, Site, SiteSpec, Tenant, TenantId, TokenInfo,
 };
 use crate::secret::{Secret, SecretHash};
 use async_trait::async_trait;
@@ -200,27 +201,33 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn create_token(
+    async fn create_site_token(
         &self,
         tenant: &TenantId,
         token: &Secret,
         expires_at: i64,
         uses: u32,
+        site: Option<&str>,
         now: i64,
     ) -> Result<TokenInfo> {
         let (tenant, token_id, hash) = (tenant.clone(), token.id().to_string(), token.hash());
+        let site = site.map(str::to_string);
         self.write(move |tx| {
             tenant_exists(tx, tenant.as_str())?;
+            if let Some(site) = &site {
+                sites::require(tx, tenant.as_str(), site)?;
+            }
             tx.execute(
-                "INSERT INTO tokens (id, tenant, hash, created_at, expires_at, uses_left)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO tokens (id, tenant, hash, created_at, expires_at, uses_left, site)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     token_id,
                     tenant.as_str(),
                     hash.to_hex(),
                     now,
                     expires_at,
-                    uses
+                    uses,
+                    site
                 ],
             )?;
             Ok(TokenInfo {
@@ -229,6 +236,7 @@ impl Store for SqliteStore {
                 created_at: now,
                 expires_at,
                 uses_left: uses,
+                site,
             })
         })
         .await
@@ -237,6 +245,38 @@ impl Store for SqliteStore {
     async fn redeem_token(&self, token: &Secret, new: &NewHost, now: i64) -> Result<Host> {
         let (token, new) = (token.clone(), new.clone());
         self.write(move |tx| hosts::redeem(tx, token, new, now))
+            .await
+    }
+
+    async fn create_site(&self, tenant: &TenantId, spec: &SiteSpec, now: i64) -> Result<Site> {
+        let (tenant, spec) = (tenant.clone(), spec.clone());
+        self.write(move |tx| sites::create(tx, tenant, spec, now))
+            .await
+    }
+
+    async fn list_sites(&self, tenant: &TenantId) -> Result<Vec<Site>> {
+        let tenant = tenant.clone();
+        self.run(move |conn| {
+            let tx = conn.transaction()?;
+            sites::list(&tx, &tenant)
+        })
+        .await
+    }
+
+    async fn delete_site(&self, tenant: &TenantId, name: &str) -> Result<()> {
+        let (tenant, name) = (tenant.clone(), name.to_string());
+        self.write(move |tx| sites::delete(tx, &tenant, &name))
+            .await
+    }
+
+    async fn set_host_site(
+        &self,
+        tenant: &TenantId,
+        hid: &HostId,
+        site: Option<&str>,
+    ) -> Result<Host> {
+        let (tenant, hid, site) = (tenant.clone(), hid.clone(), site.map(str::to_string));
+        self.write(move |tx| sites::set_host_site(tx, &tenant, &hid, site))
             .await
     }
 
@@ -298,10 +338,14 @@ impl Store for SqliteStore {
         spec: &NetworkSpec,
         now: i64,
     ) -> Result<Network> {
-        let (tenant, spec) = (tenant.clone(), spec.clone());
+        let (tenant, mut spec) = (tenant.clone(), spec.clone());
         self.write(move |tx| {
             tenant_exists(tx, tenant.as_str())?;
-            for other in networks_of(tx, tenant.as_str())? {
+            let others = networks_of(tx, tenant.as_str())?;
+            if let Some(vx) = &spec.vxlan {
+                sites::require(tx, tenant.as_str(), &vx.site)?;
+            }
+            for other in others.iter().cloned() {
                 if other.spec.name == spec.name {
                     return Err(StoreError::NetworkExists(spec.name));
                 }
@@ -313,8 +357,13 @@ impl Store for SqliteStore {
                     });
                 }
             }
+            super::settle_vxlan(&mut spec, &others)?;
+            let vx = spec.vxlan.as_ref();
             tx.execute(
-                &format!("INSERT INTO networks ({NETWORK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                &format!(
+                    "INSERT INTO networks ({NETWORK_COLUMNS}, all_hosts)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                ),
                 params![
                     tenant.as_str(),
                     spec.name,
@@ -323,7 +372,12 @@ impl Store for SqliteStore {
                     spec.internal,
                     spec.domain,
                     spec.block_prefix,
-                    now
+                    now,
+                    vx.map(|v| &v.site),
+                    vx.and_then(|v| v.vni),
+                    vx.and_then(|v| v.mtu),
+                    vx.and_then(|v| v.over.as_ref()),
+                    vx.is_none(),
                 ],
             )?;
             let net = Network {
@@ -331,12 +385,17 @@ impl Store for SqliteStore {
                 spec,
                 created_at: now,
             };
+            // Every live host, or those of the network's site.
             let mut stmt = tx.prepare(
                 "SELECT id FROM hosts WHERE tenant = ?1 AND revoked_at IS NULL
+                 AND (?2 IS NULL OR site = ?2)
                  ORDER BY created_at, rowid",
             )?;
+            let site = net.spec.vxlan.as_ref().map(|v| v.site.as_str());
             let hosts = stmt
-                .query_map([net.tenant.as_str()], |r| r.get::<_, String>(0))?
+                .query_map(params![net.tenant.as_str(), site], |r| {
+                    r.get::<_, String>(0)
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             for h in hosts {
                 assign_block(tx, &net, &h)?;
@@ -360,6 +419,10 @@ impl Store for SqliteStore {
     async fn delete_network(&self, tenant: &TenantId, name: &str) -> Result<()> {
         let (tenant, name) = (tenant.clone(), name.to_string());
         self.write(move |tx| {
+            let by = super::carried_by(&name, &networks_of(tx, tenant.as_str())?);
+            if !by.is_empty() {
+                return Err(StoreError::CarriesVxlan { network: name, by });
+            }
             let deleted = tx.execute(
                 "DELETE FROM networks WHERE tenant = ?1 AND name = ?2",
                 params![tenant.as_str(), name],

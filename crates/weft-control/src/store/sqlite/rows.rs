@@ -2,7 +2,9 @@
 //! several writes share (revision, blocks).
 
 use super::super::{Result, StoreError};
-use crate::model::{ApiKeyInfo, Host, HostId, Mode, Network, NetworkSpec, Tenant, TenantId};
+use crate::model::{
+    ApiKeyInfo, Host, HostId, Mode, Network, NetworkSpec, Tenant, TenantId, VxlanSpec,
+};
 use ipnet::IpNet;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use std::collections::BTreeSet;
@@ -31,15 +33,18 @@ pub(super) fn sql_revision(revision: u64) -> i64 {
 }
 
 /// Mark `networks` of `tenant` as changed at `revision`: a host resuming
-/// from an older revision is sent them again.
+/// from an older revision is sent them again. The VXLAN networks riding
+/// in one of them change with it (their tunnel endpoints are their
+/// hosts' addresses there).
 pub(super) fn touch<'a>(
     tx: &Transaction<'_>,
     tenant: &str,
     networks: impl IntoIterator<Item = &'a String>,
     revision: u64,
 ) -> Result<()> {
-    let mut stmt =
-        tx.prepare("UPDATE networks SET changed_at = ?3 WHERE tenant = ?1 AND name = ?2")?;
+    let mut stmt = tx.prepare(
+        "UPDATE networks SET changed_at = ?3 WHERE tenant = ?1 AND (name = ?2 OR over = ?2)",
+    )?;
     for name in networks {
         stmt.execute(params![tenant, name, sql_revision(revision)])?;
     }
@@ -92,9 +97,9 @@ pub(super) fn key_info((kid, tenant, _, created_at, revoked_at): KeyRow) -> Resu
 
 pub(super) const KEY_COLUMNS: &str = "id, tenant, hash, created_at, revoked_at";
 pub(super) const HOST_COLUMNS: &str =
-    "id, tenant, name, created_at, revoked_at, endpoint, version, last_seen, peer_health";
+    "id, tenant, name, created_at, revoked_at, endpoint, version, last_seen, peer_health, site";
 pub(super) const NETWORK_COLUMNS: &str =
-    "tenant, name, subnet, mode, internal, domain, block_prefix, created_at";
+    "tenant, name, subnet, mode, internal, domain, block_prefix, created_at, site, vni, mtu, over";
 
 pub(super) type HostRow = (
     String,
@@ -106,6 +111,7 @@ pub(super) type HostRow = (
     Option<String>,
     Option<i64>,
     String,
+    Option<String>,
 );
 
 pub(super) fn host_row(r: &Row<'_>) -> rusqlite::Result<HostRow> {
@@ -119,11 +125,13 @@ pub(super) fn host_row(r: &Row<'_>) -> rusqlite::Result<HostRow> {
         r.get(6)?,
         r.get(7)?,
         r.get(8)?,
+        r.get(9)?,
     ))
 }
 
 pub(super) fn host(row: HostRow) -> Result<Host> {
-    let (hid, tenant, name, created_at, revoked_at, endpoint, version, last_seen, health) = row;
+    let (hid, tenant, name, created_at, revoked_at, endpoint, version, last_seen, health, site) =
+        row;
     let peer_health = serde_json::from_str(&health).map_err(|_| corrupt("peer health", &health))?;
     Ok(Host {
         id: host_id(hid)?,
@@ -135,35 +143,55 @@ pub(super) fn host(row: HostRow) -> Result<Host> {
         version,
         last_seen,
         peer_health,
+        site,
     })
 }
 
-pub(super) type NetworkRow = (String, String, String, String, bool, String, u8, i64);
+pub(super) type NetworkRow = (
+    (String, String, String, String, bool, String, u8, i64),
+    (Option<String>, Option<u32>, Option<u32>, Option<String>),
+);
 
 pub(super) fn network_row(r: &Row<'_>) -> rusqlite::Result<NetworkRow> {
     Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
+        (
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
+        ),
+        (r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?),
     ))
 }
 
 pub(super) fn network(row: NetworkRow) -> Result<Network> {
-    let (tenant, name, subnet, mode, internal, domain, block_prefix, created_at) = row;
+    let ((tenant, name, subnet, mode, internal, domain, block_prefix, created_at), vx) = row;
+    let (site, vni, mtu, over) = vx;
+    let mode = Mode::from_stored(&mode).ok_or_else(|| corrupt("mode", &mode))?;
+    let vxlan = match (mode, site) {
+        (Mode::Vxlan, Some(site)) => Some(VxlanSpec {
+            site,
+            vni: Some(vni.ok_or_else(|| corrupt("vni", "NULL"))?),
+            mtu,
+            over,
+        }),
+        (Mode::Vxlan, None) => return Err(corrupt("VXLAN network without a site", &name)),
+        _ => None,
+    };
     Ok(Network {
         tenant: tenant_id(tenant)?,
         spec: NetworkSpec {
             name,
             subnet: subnet.parse().map_err(|_| corrupt("subnet", &subnet))?,
-            mode: Mode::parse(&mode).map_err(|_| corrupt("mode", &mode))?,
+            mode,
             internal,
             domain,
             block_prefix,
+            vxlan,
         },
         created_at,
     })

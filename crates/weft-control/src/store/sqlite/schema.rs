@@ -94,6 +94,27 @@ pub(super) const MIGRATIONS: &[&str] = &[
          ON network_tombstones (tenant, deleted_at);
      INSERT OR REPLACE INTO meta (key, value)
          SELECT 'resume_horizon', value FROM meta WHERE key = 'revision';",
+    // 4: sites. A host (and the hosts a token enrolls) may be in one; a
+    // network may belong to one, and then its hosts are the site's.
+    "CREATE TABLE IF NOT EXISTS sites (
+         tenant     TEXT NOT NULL REFERENCES tenants(id),
+         name       TEXT NOT NULL,
+         -- JSON, {key: value}.
+         labels     TEXT NOT NULL DEFAULT '{}',
+         created_at INTEGER NOT NULL,
+         PRIMARY KEY (tenant, name)
+     );
+     ALTER TABLE hosts ADD COLUMN site TEXT;
+     ALTER TABLE tokens ADD COLUMN site TEXT;
+     ALTER TABLE networks ADD COLUMN site TEXT;",
+    // 5: VXLAN networks (mode 'vxlan', of a site): VNI, MTU (NULL: the
+    // largest the underlay carries), the WireGuard network it rides in.
+    // A VNI is unique among a site's networks.
+    "ALTER TABLE networks ADD COLUMN vni INTEGER;
+     ALTER TABLE networks ADD COLUMN mtu INTEGER;
+     ALTER TABLE networks ADD COLUMN over TEXT;
+     CREATE UNIQUE INDEX IF NOT EXISTS networks_site_vni ON networks (tenant, site, vni)
+         WHERE vni IS NOT NULL;",
 ];
 
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len() + 1;

@@ -84,3 +84,57 @@ pub fn tenant_hosts(lab: &Lab, state: &Path, key: &str) -> serde_json::Value {
     );
     serde_json::from_str(&hosts).unwrap()
 }
+
+/// A tenant calling the REST API with `curl` from lab namespace `ns`.
+pub struct TenantCurl {
+    pub ns: String,
+    /// The control plane's address (port 8443).
+    pub addr: String,
+    pub ca: String,
+    pub key: String,
+}
+
+impl TenantCurl {
+    /// The status and body of `method path` with `body` as JSON.
+    pub fn call(
+        &self,
+        lab: &Lab,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let data = body
+            .map(|b| format!("-H 'Content-Type: application/json' -d '{b}'"))
+            .unwrap_or_default();
+        let out = lab.exec_ok(
+            &self.ns,
+            &format!(
+                "curl -sS -w '\\n%{{http_code}}' -X {method} --cacert {} -H 'Authorization: Bearer {}' {data} https://{}:8443{path}",
+                self.ca, self.key, self.addr
+            ),
+        );
+        let (text, code) = out.trim_end().rsplit_once('\n').unwrap_or(("", out.trim()));
+        let json = if text.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+        };
+        (code.trim().parse().unwrap_or(0), json)
+    }
+
+    /// `method path` that must succeed: its body.
+    pub fn ok(
+        &self,
+        lab: &Lab,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let (status, json) = self.call(lab, method, path, body);
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {json}"
+        );
+        json
+    }
+}

@@ -26,6 +26,7 @@ fn tenant_keys_parse_back() {
         ),
         (keys.changed("aa", "blue"), TenantKey::Changed("blue")),
         (keys.tombstone("aa", "blue"), TenantKey::Tombstone("blue")),
+        (keys.site("aa", "edge"), TenantKey::Site("edge")),
     ];
     for (key, parsed) in cases {
         assert_eq!(
