@@ -3,6 +3,7 @@
 //! the edge; no I/O.
 
 mod id;
+pub mod logs;
 
 pub use id::{HostId, TenantId, random_id};
 

@@ -105,7 +105,12 @@ fn cut_runs(text: &str) -> String {
         let hex = run.bytes().all(|b| b.is_ascii_hexdigit());
         if hex && run.len() >= HEX_RUN {
             out.push_str("[hex]");
-        } else if !hex && run.len() >= BASE64_RUN && run.bytes().any(|b| b.is_ascii_digit() || b"+/=".contains(&b)) {
+        } else if !hex
+            && run.len() >= BASE64_RUN
+            && run
+                .bytes()
+                .any(|b| b.is_ascii_digit() || b"+/=".contains(&b))
+        {
             out.push_str("[base64]");
         } else {
             out.push_str(run);

@@ -331,8 +331,10 @@ pub(crate) async fn live_host_names_are_unique_in_a_tenant(store: Shared) {
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
 }
 
+mod logs;
 mod purge;
 mod revisions;
+pub(crate) use logs::*;
 pub(crate) use purge::*;
 pub(crate) use revisions::*;
 
@@ -355,6 +357,7 @@ macro_rules! conformance_tests {
             a_networks_hosts_are_all_or_those_chosen,
             a_resuming_host_learns_the_networks_changed_since_its_revision,
             purge_forgets_dead_tokens_and_long_revoked_hosts_only,
+            logs_are_numbered_kept_newest_and_read_by_their_tenant_only,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -11,7 +11,8 @@ fn weft_secrets_keep_only_their_id() {
 
 #[test]
 fn pem_blocks_are_cut_whole_or_cut_short() {
-    let text = "key: -----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49\n-----END PRIVATE KEY-----\n done";
+    let text =
+        "key: -----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49\n-----END PRIVATE KEY-----\n done";
     assert_eq!(redact(text), "key: [pem]\n done");
     let short = "got -----BEGIN CERTIFICATE REQUEST-----\nMIIB";
     assert_eq!(redact(short), "got [pem]");

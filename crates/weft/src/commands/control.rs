@@ -75,6 +75,11 @@ struct ServeArgs {
     /// The same for each client address (default: 1/10).
     #[arg(long, value_name = "RATE/BURST", value_parser = parse_rate)]
     enroll_rate_per_address: Option<(f64, u32)>,
+    /// How many of each host's log records to keep (the newest), for
+    /// `GET /v1/hosts/{id}/logs` and `weft control logs` (1 to 100000).
+    #[arg(long, value_name = "RECORDS", default_value_t = serve::DEFAULT_LOGS_PER_HOST,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    logs_per_host: u32,
     /// Log filter (tracing's EnvFilter syntax).
     #[arg(long, env = "WEFT_LOG", default_value = "info")]
     log: String,
@@ -223,6 +228,7 @@ fn serve_cmd(state_dir: PathBuf, store: deployment::StoreConfig, args: ServeArgs
             .unwrap_or(serve::DEFAULT_ENROLL_RATE_PER_ADDRESS),
         advertise: args.advertise,
         store,
+        logs_per_host: args.logs_per_host,
     };
     runtime()?.block_on(async {
         let running = serve::start(config, api::system_clock()).await?;

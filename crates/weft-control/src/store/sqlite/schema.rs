@@ -94,6 +94,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
          ON network_tombstones (tenant, deleted_at);
      INSERT OR REPLACE INTO meta (key, value)
          SELECT 'resume_horizon', value FROM meta WHERE key = 'revision';",
+    // 4: hosts' log records, numbered per host (`seq`), the newest kept.
+    "CREATE TABLE IF NOT EXISTS host_logs (
+         host    TEXT NOT NULL,
+         seq     INTEGER NOT NULL,
+         tenant  TEXT NOT NULL,
+         time_ms INTEGER NOT NULL,
+         level   INTEGER NOT NULL,
+         target  TEXT NOT NULL,
+         message TEXT NOT NULL,
+         PRIMARY KEY (host, seq)
+     ) WITHOUT ROWID;",
 ];
 
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len() + 1;
