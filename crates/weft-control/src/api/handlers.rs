@@ -171,7 +171,7 @@ fn host_view(host: crate::model::Host, blocks: &[HostBlock], now: i64) -> HostVi
 
 /// A host id from the path; a malformed one cannot name any host, and is
 /// not echoed (it may be anything, a secret pasted by mistake too).
-fn host_id(text: &str) -> ApiResult<HostId> {
+pub(super) fn host_id(text: &str) -> ApiResult<HostId> {
     HostId::parse("host id", text)
         .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "host not found"))
 }

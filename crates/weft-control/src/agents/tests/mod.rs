@@ -1,6 +1,7 @@
 //! The agents' port for real: TLS on loopback, tonic clients, the
 //! server as `weft control serve` starts it (`crate::test_plane`).
 
+mod logs;
 mod race;
 mod stream;
 
