@@ -1,7 +1,8 @@
 //! `weft control`: the optional control plane. `serve` runs it; `tenant`
 //! and `token` are the operator's commands, run against the server's store
 //! (its state directory's SQLite file, or its etcd with `--store`), which
-//! is shared safely with running servers.
+//! is shared safely with running servers. `logs` is a tenant's command:
+//! it talks to the REST API with the tenant's key.
 
 use crate::output::{self, Format};
 use anyhow::{Context as _, Result};
@@ -11,6 +12,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use weft_control::store::Store;
 use weft_control::{admin, api, deployment, serve};
+
+mod logs;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,6 +39,9 @@ enum Command {
     /// Enrollment tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// A host's log records, as its agent streamed them (through the REST
+    /// API, as a tenant: --api, --api-key, --ca).
+    Logs(logs::Args),
 }
 
 #[derive(clap::Args)]
@@ -173,6 +179,7 @@ pub fn exec(format: Format, args: Args) -> Result<()> {
             let store = open_store(&args.state_dir, &args.store).await?;
             token(format, store, cmd).await
         }),
+        Command::Logs(cmd) => runtime()?.block_on(logs::exec(format, cmd)),
     }
 }
 
