@@ -29,7 +29,7 @@ use tracing::field::{Field, Visit};
 use weft_proto::control as pb;
 
 /// A batch is sent at least this often while records wait.
-pub const BATCH_EVERY: Duration = Duration::from_millis(200);
+pub const BATCH_EVERY: Duration = Duration::from_millis(100);
 /// A batch holds at most this many records (and is sent at once when full).
 pub const BATCH_RECORDS: usize = 256;
 /// Records the buffer holds unless `--control-log-buffer` says.

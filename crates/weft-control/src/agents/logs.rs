@@ -22,7 +22,7 @@ use tonic::Status;
 use weft_proto::control as pb;
 
 /// How often the sink writes what arrived.
-pub const FLUSH: Duration = Duration::from_millis(200);
+pub const FLUSH: Duration = Duration::from_millis(100);
 /// Records one batch may carry.
 pub const MAX_BATCH: usize = 1000;
 /// The control plane keeps this many records per host unless told

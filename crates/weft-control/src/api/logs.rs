@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How often a follower asks the store for new records.
-pub const FOLLOW_POLL: Duration = Duration::from_millis(250);
+pub const FOLLOW_POLL: Duration = Duration::from_millis(200);
 /// Records a follower reads from the store at once.
 const PAGE: usize = 1000;
 

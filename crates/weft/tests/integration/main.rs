@@ -14,6 +14,7 @@ mod control_etcd;
 mod control_failover;
 mod control_fleet;
 mod control_ha;
+mod control_logs;
 mod control_rest;
 mod drift;
 mod health;
