@@ -22,10 +22,10 @@ pub struct ApiArgs {
     /// The control plane's REST API, https://HOST:PORT (as `weft control
     /// serve` prints it).
     #[arg(long = "api", value_name = "URL", env = "WEFT_API")]
-    pub url: String,
+    pub url: Option<String>,
     /// The tenant's API key (better passed in the environment).
     #[arg(long = "api-key", env = "WEFT_API_KEY", hide_env_values = true)]
-    pub key: String,
+    pub key: Option<String>,
     /// The CA (PEM) to trust for the API's certificate: the control
     /// plane's ca.pem; default: the system's CAs.
     #[arg(long = "ca", value_name = "FILE", env = "WEFT_CA")]
@@ -58,13 +58,19 @@ fn roots(ca: Option<&Path>) -> Result<rustls::RootCertStore> {
 
 impl ApiClient {
     pub fn new(args: &ApiArgs) -> Result<ApiClient> {
+        let Some(url) = &args.url else {
+            bail!("give the control plane's REST API: --api https://HOST:PORT (or WEFT_API)");
+        };
+        let Some(key) = &args.key else {
+            bail!("give the tenant's API key: WEFT_API_KEY (or --api-key)");
+        };
         let bad = || {
             anyhow::anyhow!(
                 "invalid --api {}: expected https://HOST:PORT",
-                weft_model::error::shown(&args.url)
+                weft_model::error::shown(url)
             )
         };
-        let rest = args.url.strip_prefix("https://").ok_or_else(bad)?;
+        let rest = url.strip_prefix("https://").ok_or_else(bad)?;
         let authority = rest.trim_end_matches('/').trim_end_matches("/v1");
         let (host, port) = authority.rsplit_once(':').ok_or_else(bad)?;
         let port: u16 = port.parse().map_err(|_| bad())?;
@@ -81,7 +87,7 @@ impl ApiClient {
         Ok(ApiClient {
             host: host.to_string(),
             port,
-            key: args.key.trim().to_string(),
+            key: key.trim().to_string(),
             tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
         })
     }
@@ -136,3 +142,6 @@ impl ApiClient {
         serde_json::from_slice(&bytes).context("the control plane's answer is not JSON")
     }
 }
+
+#[cfg(test)]
+mod tests;
