@@ -97,7 +97,7 @@ pub(super) fn read(
             seq: u64::try_from(seq).map_err(|_| corrupt("log seq", seq))?,
             time_ms,
             level: LogLevel::from_number(level)
-                .ok_or_else(|| corrupt("log level", &level.to_string()))?,
+                .ok_or_else(|| corrupt("log level", level))?,
             target,
             message,
         })
