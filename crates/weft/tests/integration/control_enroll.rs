@@ -4,7 +4,6 @@
 //! down, says so, retries with backoff, and enrolls once it is back.
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::process::Command;
 use std::time::Duration;
 use weft_testkit::*;
 
@@ -35,18 +34,7 @@ fn rand_suffix() -> u32 {
 }
 
 fn operator(state: &std::path::Path, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(WEFT)
-        .args(["control", "-o", "json", "--state-dir"])
-        .arg(state)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    control_common::operator(WEFT, state, args)
 }
 
 #[test]

@@ -33,19 +33,9 @@ fn start_control(lab: &Lab, state: &std::path::Path, run: &str) -> (process::Spa
     )
 }
 
+/// The secret an operator's command printed (a key, a token).
 fn operator(state: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(WEFT)
-        .args(["control", "-o", "json", "--state-dir"])
-        .arg(state)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = control_common::operator(WEFT, state, args);
     v["secret"].as_str().unwrap().to_string()
 }
 

@@ -96,8 +96,7 @@ pub(super) fn read(
         Ok(LogRecord {
             seq: u64::try_from(seq).map_err(|_| corrupt("log seq", seq))?,
             time_ms,
-            level: LogLevel::from_number(level)
-                .ok_or_else(|| corrupt("log level", level))?,
+            level: LogLevel::from_number(level).ok_or_else(|| corrupt("log level", level))?,
             target,
             message,
         })

@@ -58,3 +58,20 @@ pub fn start_control_in(
     );
     (child, text)
 }
+
+/// An operator's command (`weft control -o json --state-dir STATE ARGS`)
+/// against the control plane's store; its JSON answer.
+pub fn operator(weft: &str, state: &Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(weft)
+        .args(["control", "-o", "json", "--state-dir"])
+        .arg(state)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
