@@ -1,6 +1,7 @@
 //! Agents' logs streamed to the control plane, for real: `weft control
-//! serve` in one lab namespace, `weft agent --control …` in another, and
-//! `weft control logs` as a tenant runs it (issue 24, part 5).
+//! serve` in one lab namespace (on SQLite, or two replicas on etcd),
+//! `weft agent --control …` in another, and `weft control logs` as a
+//! tenant runs it (issue 24, part 5).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -401,4 +402,123 @@ fn with_the_control_plane_away_the_agents_memory_stays_flat_and_drops_are_counte
     );
     drop(p.control.take());
     p.lab.finish();
+}
+
+/// On etcd with two replicas: h2's agent streams to one, a tenant follows
+/// its logs through the other (the follower polls the shared store).
+#[test]
+fn records_one_replica_took_are_followed_through_another_on_etcd() {
+    require_root!();
+    if !weft_testkit::etcd::available() {
+        return;
+    }
+    let mut lab = Lab::new(WEFT);
+    lab.add_namespaces(["cp", "h2"]);
+    lab.underlay("cp", "h2");
+    // The second replica's address, beside the first's.
+    lab.exec_ok("cp", "ip addr add 192.0.2.3/24 dev u0");
+    let etcd = weft_testkit::etcd::Cluster::start_in(&[(&lab.ns("cp"), "192.0.2.1")]);
+    let store = "etcd://192.0.2.1:2379";
+    let mut replicas = Vec::new();
+    let mut fingerprint = String::new();
+    for (name, addr) in [("a", "192.0.2.1"), ("b", "192.0.2.3")] {
+        let state = lab.dir.path().join(format!("cp-{name}"));
+        let (out, log) = (state.with_extension("out"), state.with_extension("log"));
+        let advertise = format!("{addr}:50051");
+        let (process, text) = control_common::start_control_in(
+            WEFT,
+            &lab,
+            "cp",
+            addr,
+            &state,
+            (&out, &log),
+            &["--store", store, "--advertise", &advertise],
+        );
+        fingerprint = text
+            .lines()
+            .find_map(|l| l.strip_prefix("CA fingerprint: "))
+            .unwrap()
+            .to_string();
+        replicas.push((process, state));
+    }
+    let operator = |args: &str| -> String {
+        let out = lab.exec_ok(
+            "cp",
+            &format!(
+                "{WEFT} control -o json --state-dir {} --store {store} {args}",
+                replicas[0].1.display()
+            ),
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["secret"].as_str().unwrap().to_string()
+    };
+    let key = operator("tenant create acme");
+    let token = operator("token create --tenant acme");
+    lab.start_agent_with(
+        "h2",
+        &[
+            "--host-name",
+            "h2",
+            "--control",
+            "https://192.0.2.1:50051",
+            "--ca-fingerprint",
+            &fingerprint,
+            "--enroll-token",
+            &token,
+        ],
+    );
+    wait_for(
+        "h2 to connect to replica a",
+        Duration::from_secs(40),
+        || {
+            lab.agent_log("h2")
+                .contains("connected to the control plane")
+        },
+    );
+    // Followed through replica b.
+    let out = lab.dir.path().join("follow-b.out");
+    let follower = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns("cp"),
+            WEFT,
+            "control",
+            "logs",
+            "h2",
+            "-f",
+        ])
+        .args(["--api", "https://192.0.2.3:8443", "--ca"])
+        .arg(replicas[1].1.join("ca.pem"))
+        .env("WEFT_API_KEY", &key)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _follower = process::Spawned::new(follower);
+    wait_for(
+        "the backlog through replica b",
+        Duration::from_secs(20),
+        || {
+            std::fs::read_to_string(&out)
+                .is_ok_and(|t| t.contains("enrolled with the control plane"))
+        },
+    );
+    lab.weft_ok(
+        "h2",
+        &["network", "create", "mark8", "--subnet", "10.78.0.0/16"],
+    );
+    let logged = Instant::now();
+    wait_for(
+        "h2's new line through replica b",
+        Duration::from_secs(10),
+        || std::fs::read_to_string(&out).is_ok_and(|t| t.contains("network created network=mark8")),
+    );
+    eprintln!("through the other replica after {:?}", logged.elapsed());
+    let agent = lab.agent_log("h2");
+    assert!(agent.contains("192.0.2.1:50051"), "h2 streams to replica a");
+    drop(replicas);
+    drop(etcd);
+    lab.finish();
 }
