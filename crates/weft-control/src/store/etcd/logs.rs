@@ -69,6 +69,19 @@ fn first_range(kvs: Vec<OpResponse>) -> Vec<Vec<KeyValue>> {
         .collect()
 }
 
+/// Keep the first error of the hosts' appends (the others still ran).
+fn note(
+    first: &mut Option<StoreError>,
+    done: std::result::Result<Result<()>, tokio::task::JoinError>,
+) {
+    let err = match done {
+        Ok(Ok(())) => return,
+        Ok(Err(err)) => err,
+        Err(_) => StoreError::Worker,
+    };
+    first.get_or_insert(err);
+}
+
 /// The host's record, if it is a live host of the tenant.
 fn live(kv: Option<&KeyValue>) -> Result<Option<&KeyValue>> {
     let Some(kv) = kv else { return Ok(None) };
@@ -76,8 +89,22 @@ fn live(kv: Option<&KeyValue>) -> Result<Option<&KeyValue>> {
     Ok(host.revoked_at.is_none().then_some(kv))
 }
 
-impl EtcdStore {
-    pub(super) async fn append_host_logs(&self, batch: &HostLogs, keep: u32) -> Result<()> {
+/// Hosts whose records are appended at once (each its own transactions).
+const PARALLEL_HOSTS: usize = 32;
+
+/// What an append needs of the store, owned, so hosts go side by side.
+#[derive(Clone)]
+struct Writer {
+    client: Client,
+    keys: Keys,
+}
+
+impl Writer {
+    async fn txn(&self, txn: Txn) -> Result<weft_etcd::TxnResult> {
+        (self.client.txn(txn).await).map_err(|e| failed(self.client.endpoints(), e))
+    }
+
+    async fn append_host_logs(&self, batch: &HostLogs, keep: u32) -> Result<()> {
         let mut from = 0;
         while from < batch.records.len() {
             let mut bytes = 0;
@@ -174,6 +201,31 @@ impl EtcdStore {
                 return Ok(true);
             }
         }
+    }
+}
+
+impl EtcdStore {
+    /// Append every host's records, [`PARALLEL_HOSTS`] hosts at a time.
+    pub(super) async fn append_all_logs(&self, logs: &[HostLogs], keep: u32) -> Result<()> {
+        let writer = Writer {
+            client: self.client.clone(),
+            keys: self.keys.clone(),
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut first_error = None;
+        for batch in logs.iter().filter(|b| !b.records.is_empty()) {
+            if tasks.len() >= PARALLEL_HOSTS
+                && let Some(done) = tasks.join_next().await
+            {
+                note(&mut first_error, done);
+            }
+            let (writer, batch) = (writer.clone(), batch.clone());
+            tasks.spawn(async move { writer.append_host_logs(&batch, keep).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            note(&mut first_error, done);
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     pub(super) async fn read_logs(

@@ -303,10 +303,7 @@ impl Store for EtcdStore {
     }
 
     async fn append_logs(&self, logs: &[HostLogs], keep: u32) -> Result<()> {
-        for batch in logs.iter().filter(|b| !b.records.is_empty()) {
-            self.append_host_logs(batch, keep).await?;
-        }
-        Ok(())
+        self.append_all_logs(logs, keep).await
     }
 
     async fn logs(
