@@ -223,9 +223,9 @@ where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
     use tracing_subscriber::Layer as _;
-    ControlLogLayer { buffer }.with_filter(tracing_subscriber::filter::filter_fn(move |meta| {
-        streamed(meta, level)
-    }))
+    let filter = tracing_subscriber::filter::filter_fn(move |meta| streamed(meta, level))
+        .with_max_level_hint(level);
+    ControlLogLayer { buffer }.with_filter(filter)
 }
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ControlLogLayer {
