@@ -7,7 +7,6 @@
 
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 use weft_testkit::*;
 
@@ -45,18 +44,7 @@ fn replica(lab: &Lab, state: &Path, addr: &str) -> (process::Spawned, String) {
 }
 
 fn operator(state: &Path, args: &[&str]) -> Value {
-    let out = Command::new(WEFT)
-        .args(["control", "-o", "json", "--state-dir"])
-        .arg(state)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    control_common::operator(WEFT, state, args)
 }
 
 /// A tenant's call to the REST API of the replica at `addr`.

@@ -48,18 +48,7 @@ fn start_control(lab: &Lab, state: &std::path::Path, n: u32) -> (process::Spawne
 }
 
 fn operator(state: &std::path::Path, args: &[&str]) -> Value {
-    let out = Command::new(WEFT)
-        .args(["control", "-o", "json", "--state-dir"])
-        .arg(state)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    control_common::operator(WEFT, state, args)
 }
 
 struct Tenant {

@@ -117,6 +117,26 @@ impl Plane {
     }
 }
 
+/// Start `weft control logs … -f` (`command`) with its output to `out`;
+/// returns it (stopped on drop) once it printed the backlog.
+fn follow(mut command: Command, out: &std::path::Path) -> process::Spawned {
+    let child = command
+        .stdout(std::fs::File::create(out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let follower = process::Spawned::new(child);
+    wait_for(
+        "the follower to print the backlog",
+        Duration::from_secs(20),
+        || {
+            std::fs::read_to_string(out)
+                .is_ok_and(|t| t.contains("enrolled with the control plane"))
+        },
+    );
+    follower
+}
+
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
@@ -138,21 +158,7 @@ fn weft_control_logs_follows_an_agents_lines_and_no_secret_is_streamed() {
 
     // Follow, as a person would.
     let out = p.lab.dir.path().join("follow.out");
-    let follower = p
-        .logs_command(&p.key, &["h2", "-f"])
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _follower = process::Spawned::new(follower);
-    wait_for(
-        "the follower to print the backlog",
-        Duration::from_secs(20),
-        || {
-            std::fs::read_to_string(&out)
-                .is_ok_and(|t| t.contains("enrolled with the control plane"))
-        },
-    );
+    let _follower = follow(p.logs_command(&p.key, &["h2", "-f"]), &out);
     // A line h2's agent logs now shows within 1 s.
     p.lab.weft_ok(
         "h2",
@@ -477,7 +483,8 @@ fn records_one_replica_took_are_followed_through_another_on_etcd() {
     );
     // Followed through replica b.
     let out = lab.dir.path().join("follow-b.out");
-    let follower = Command::new("ip")
+    let mut command = Command::new("ip");
+    command
         .args([
             "netns",
             "exec",
@@ -491,20 +498,8 @@ fn records_one_replica_took_are_followed_through_another_on_etcd() {
         .args(["--api", "https://192.0.2.3:8443", "--ca"])
         .arg(replicas[1].1.join("ca.pem"))
         .env("WEFT_API_KEY", &key)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _follower = process::Spawned::new(follower);
-    wait_for(
-        "the backlog through replica b",
-        Duration::from_secs(20),
-        || {
-            std::fs::read_to_string(&out)
-                .is_ok_and(|t| t.contains("enrolled with the control plane"))
-        },
-    );
+        .stdin(Stdio::null());
+    let _follower = follow(command, &out);
     lab.weft_ok(
         "h2",
         &["network", "create", "mark8", "--subnet", "10.78.0.0/16"],
