@@ -1,7 +1,8 @@
 //! `weft control`: the optional control plane. `serve` runs it; `tenant`
 //! and `token` are the operator's commands, run against the server's store
 //! (its state directory's SQLite file, or its etcd with `--store`), which
-//! is shared safely with running servers.
+//! is shared safely with running servers. `logs` is a tenant's command:
+//! it talks to the REST API with the tenant's key.
 
 use crate::output::{self, Format};
 use anyhow::{Context as _, Result};
@@ -11,6 +12,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use weft_control::store::Store;
 use weft_control::{admin, api, deployment, serve};
+
+mod logs;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,6 +39,9 @@ enum Command {
     /// Enrollment tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// A host's log records, as its agent streamed them (through the REST
+    /// API, as a tenant: --api, --api-key, --ca).
+    Logs(logs::Args),
 }
 
 #[derive(clap::Args)]
@@ -75,6 +81,11 @@ struct ServeArgs {
     /// The same for each client address (default: 1/10).
     #[arg(long, value_name = "RATE/BURST", value_parser = parse_rate)]
     enroll_rate_per_address: Option<(f64, u32)>,
+    /// How many of each host's log records to keep (the newest), for
+    /// `GET /v1/hosts/{id}/logs` and `weft control logs` (1 to 100000).
+    #[arg(long, value_name = "RECORDS", default_value_t = serve::DEFAULT_LOGS_PER_HOST,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    logs_per_host: u32,
     /// Log filter (tracing's EnvFilter syntax).
     #[arg(long, env = "WEFT_LOG", default_value = "info")]
     log: String,
@@ -173,6 +184,7 @@ pub fn exec(format: Format, args: Args) -> Result<()> {
             let store = open_store(&args.state_dir, &args.store).await?;
             token(format, store, cmd).await
         }),
+        Command::Logs(cmd) => runtime()?.block_on(logs::exec(format, cmd)),
     }
 }
 
@@ -228,6 +240,7 @@ fn serve_cmd(state_dir: PathBuf, store: deployment::StoreConfig, args: ServeArgs
             .unwrap_or(serve::DEFAULT_ENROLL_RATE_PER_ADDRESS),
         advertise: args.advertise,
         store,
+        logs_per_host: args.logs_per_host,
     };
     runtime()?.block_on(async {
         let running = serve::start(config, api::system_clock()).await?;

@@ -15,6 +15,7 @@ mod control_etcd;
 mod control_failover;
 mod control_fleet;
 mod control_ha;
+mod control_logs;
 mod control_rest;
 mod control_sites;
 mod drift;
