@@ -255,13 +255,17 @@ pub fn look(mesh: &Mesh, plan: &Plan, hosts: &[Box<dyn HostConn>]) -> BTreeMap<S
         let Some(conn) = hosts.iter().find(|c| c.name() == h.name) else {
             return HostLook::Unreachable("not connected".into());
         };
+        // A host the plan runs no service on has none to look at.
+        let has_services = plan.services.iter().any(|s| s.host == h.name);
         conn.weft(&["status", "--probe"])
             .and_then(|text| Ok(serde_json::from_str(&text)?))
             .and_then(|status| {
-                Ok(HostLook::Seen {
-                    status,
-                    services: observe::services(mesh, conn.as_ref())?,
-                })
+                let services = if has_services {
+                    observe::services(mesh, conn.as_ref())?
+                } else {
+                    vec![]
+                };
+                Ok(HostLook::Seen { status, services })
             })
             .unwrap_or_else(|e| HostLook::Unreachable(format!("{e:#}")))
     });
