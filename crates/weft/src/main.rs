@@ -2,6 +2,7 @@
 //! binary. `main` parses (the command line is defined in `cli.rs`),
 //! dispatches and reports; each subcommand lives in `commands/`.
 
+mod api_client;
 mod cli;
 mod client;
 mod commands;
