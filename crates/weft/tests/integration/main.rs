@@ -13,6 +13,7 @@ mod cni_stress;
 mod control_enroll;
 mod control_etcd;
 mod control_failover;
+mod control_five;
 mod control_fleet;
 mod control_ha;
 mod control_rest;
