@@ -204,4 +204,68 @@ impl Agent {
             }
         })
     }
+
+    /// Stream `rate` log records a second to the control plane for as long
+    /// as the bench runs, as `weft agent` does: a batch every 100 ms on the
+    /// same connection (`StreamLogs`), each record a typical line. A
+    /// broken stream is opened again.
+    pub fn stream_logs(&self, rate: u32) -> tokio::task::JoinHandle<()> {
+        let (client, name) = (self.client.clone(), self.name.clone());
+        tokio::spawn(async move {
+            let mut seq: u64 = 0;
+            loop {
+                let (tx, rx) = tokio::sync::mpsc::channel::<pb::LogBatch>(1);
+                let mut client = client.clone();
+                let send = client.stream_logs(tokio_stream::wrappers::ReceiverStream::new(rx));
+                let feed = async {
+                    let mut tick = tokio::time::interval(Duration::from_millis(100));
+                    // Records owed, in tenths, so rates under 10 a second come too.
+                    let mut owed: u64 = 0;
+                    loop {
+                        tick.tick().await;
+                        owed += u64::from(rate);
+                        let n = owed / 10;
+                        owed %= 10;
+                        let records = (0..n)
+                            .map(|_| {
+                                seq += 1;
+                                pb::LogRecord {
+                                    time_ms: unix_ms(),
+                                    level: "info".into(),
+                                    target: "weft_agent::control::follow".into(),
+                                    message: format!(
+                                        "desired state received revision={seq} snapshot=false networks=0 removed=0 patches=1"
+                                    ),
+                                    ..Default::default()
+                                }
+                            })
+                            .collect();
+                        let batch = pb::LogBatch {
+                            records,
+                            ..Default::default()
+                        };
+                        if tx.send(batch).await.is_err() {
+                            return;
+                        }
+                    }
+                };
+                let broke = tokio::select! {
+                    sent = send => match sent {
+                        Ok(_) => "the control plane ended it".to_string(),
+                        Err(status) => format!("{}: {}", status.code(), status.message()),
+                    },
+                    () = feed => "the stream closed".to_string(),
+                };
+                eprintln!("bench: the log stream of {name} broke ({broke}); opening it again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    }
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

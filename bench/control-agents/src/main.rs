@@ -14,6 +14,11 @@
 //!   port    a host reports another listen port: until every other agent
 //!           applied its changed entry.
 //!
+//! With `--log-rate R` every agent also streams R log records a second
+//! (`StreamLogs`, a batch each 100 ms, as `weft agent` does) from before
+//! the first change to the end: the same changes under the load of the
+//! fleet's logs.
+//!
 //! For each kind it prints one line, tab-separated, starting with `row`:
 //! change, p50, p99 and max milliseconds (over every agent of every
 //! repetition), mean and max bytes an agent received for a change, the
@@ -80,6 +85,11 @@ struct Args {
     /// counted (longer than the control plane's 1 s look).
     #[arg(long, default_value_t = 1500)]
     settle_ms: u64,
+    /// Every agent streams this many log records a second while the
+    /// changes are made (0: none); the rows' changes are then named
+    /// `enroll+logs` and `port+logs`.
+    #[arg(long, default_value_t = 0)]
+    log_rate: u32,
 }
 
 /// Raise the soft descriptor limit to the hard one (two connections per
@@ -193,6 +203,18 @@ impl Bench {
     async fn run(&mut self) -> Result<()> {
         self.enroll_all().await?;
         self.follow_all().await?;
+        if self.args.log_rate > 0 {
+            for agent in &self.agents {
+                agent.stream_logs(self.args.log_rate);
+            }
+            self.log(format!(
+                "{} agents stream {} log records a second each",
+                self.agents.len(),
+                self.args.log_rate
+            ));
+            // Let the streams open and the control plane's writes settle in.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
         let mut enrolls = Outcome::default();
         let mut ports = Outcome::default();
         for rep in 0..self.args.changes {
@@ -207,8 +229,9 @@ impl Bench {
         if breaks > 0 {
             self.log(format!("{breaks} streams broke and were opened again"));
         }
+        let suffix = if self.args.log_rate > 0 { "+logs" } else { "" };
         for (kind, outcome) in [("enroll", enrolls), ("port", ports)] {
-            println!("{}", report::row(kind, outcome, peak));
+            println!("{}", report::row(&format!("{kind}{suffix}"), outcome, peak));
         }
         Ok(())
     }

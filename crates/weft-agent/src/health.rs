@@ -74,9 +74,20 @@ pub struct HealthBook {
     /// The failures of the latest pass, so a lasting one is not said anew
     /// every few seconds.
     drift_failures: Mutex<HashSet<String>>,
+    /// Log records dropped before reaching the control plane (shared with
+    /// the buffer that drops them).
+    pub control_log_drops: std::sync::Arc<AtomicU64>,
 }
 
 impl HealthBook {
+    /// A book whose `control_log_drops` is `counter`.
+    pub fn with_log_drops(counter: std::sync::Arc<AtomicU64>) -> HealthBook {
+        HealthBook {
+            control_log_drops: counter,
+            ..HealthBook::default()
+        }
+    }
+
     pub fn record(&self, network: &str, peer: impl Into<PeerRef>, ok: bool) {
         let mut probes = self.lock();
         let results = probes

@@ -1,7 +1,8 @@
 //! Prometheus metrics (`weft agent --metrics ADDR:PORT`): per peer its
 //! handshake age, bytes and health (a VXLAN network's VTEPs: health, by
 //! address); per network its attachments; the
-//! reconcile runs and errors; the repairs of drift, by kind. Rendered
+//! reconcile runs and errors; the repairs of drift, by kind; log records
+//! dropped before reaching the control plane. Rendered
 //! afresh from live state on every scrape with prometheus-client's
 //! encoder, served by [`http`] (hardened against its clients) as
 //! Prometheus text or OpenMetrics, see [`exposition`].
@@ -192,6 +193,13 @@ pub fn render<D: Dataplane>(agent: &Agent<D>) -> Result<String, crate::error::Ag
         "drift_repair_errors",
         "Repairs of drift that the kernel refused",
         repair_errors,
+    );
+    let log_drops = Counter::<u64>::default();
+    log_drops.inc_by(book.control_log_drops.load(Ordering::Relaxed));
+    registry.register(
+        "control_log_records_dropped",
+        "Log records dropped before reaching the control plane (the buffer full while it was slow or away)",
+        log_drops,
     );
     let mut text = String::new();
     encode(&mut text, &registry).expect("writing to a String does not fail");

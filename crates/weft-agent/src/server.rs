@@ -171,7 +171,10 @@ pub async fn run(
             .await
             .expect("data plane start-up does not panic")?
     };
-    let book = Arc::new(HealthBook::default());
+    let book = match config.control.as_ref().and_then(|c| c.logs.as_ref()) {
+        Some(logs) => Arc::new(HealthBook::with_log_drops(logs.dropped_counter())),
+        None => Arc::new(HealthBook::default()),
+    };
     let agent = Agent::new(store, dataplane)
         .with_host_name(&config.host_name)?
         .with_health(book.clone(), config.health);

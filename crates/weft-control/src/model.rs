@@ -3,6 +3,7 @@
 //! the edge; no I/O.
 
 mod id;
+pub mod logs;
 mod site;
 mod vxlan;
 

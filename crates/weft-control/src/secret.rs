@@ -136,30 +136,7 @@ impl SecretHash {
 /// (`wak_0123456789ab_…`): for messages that echo what a client sent, since
 /// a client may paste a key into any field.
 pub fn scrub(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = ["wak_", "wet_"].iter().filter_map(|p| rest.find(p)).min() {
-        let head_len = at + 4 + ID_HEX + 1;
-        let looks_like_secret = rest.len() > head_len
-            && rest.as_bytes()[at + 4 + ID_HEX] == b'_'
-            && rest[at + 4..at + 4 + ID_HEX]
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit());
-        if !looks_like_secret {
-            out.push_str(&rest[..at + 4]);
-            rest = &rest[at + 4..];
-            continue;
-        }
-        out.push_str(&rest[..head_len]);
-        out.push('…');
-        let tail = &rest[head_len..];
-        let secret_len = tail
-            .find(|c: char| !c.is_ascii_alphanumeric())
-            .unwrap_or(tail.len());
-        rest = &tail[secret_len..];
-    }
-    out.push_str(rest);
-    out
+    weft_model::redact::scrub_secrets(text)
 }
 
 impl fmt::Debug for Secret {

@@ -33,6 +33,8 @@ pub const DEFAULT_ENROLL_RATE: (f64, u32) = (5.0, 20);
 /// The same for each client address (an IPv6 /64 counts as one).
 pub const DEFAULT_ENROLL_RATE_PER_ADDRESS: (f64, u32) = (1.0, 10);
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/weft-control";
+/// Agents' log records kept per host unless `--logs-per-host` says.
+pub const DEFAULT_LOGS_PER_HOST: u32 = agents::logs::DEFAULT_KEEP;
 /// TLS handshake and request headers must arrive within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Open REST connections at most; more wait in the kernel's backlog.
@@ -60,6 +62,8 @@ pub struct ServeConfig {
     pub advertise: Vec<String>,
     /// Where the state is kept.
     pub store: StoreConfig,
+    /// How many log records the store keeps per host (the newest).
+    pub logs_per_host: u32,
 }
 
 /// The CA: given as files, else the deployment's (see
@@ -112,6 +116,7 @@ pub struct Running {
     rest: tokio::task::JoinHandle<()>,
     grpc: tokio::task::JoinHandle<()>,
     jobs: tokio::task::JoinHandle<()>,
+    log_sink: tokio::task::JoinHandle<()>,
     /// This replica's registration in its deployment (none alone).
     registration: Option<tokio::task::JoinHandle<()>>,
 }
@@ -129,6 +134,7 @@ impl Running {
         self.rest.abort();
         self.grpc.abort();
         self.jobs.abort();
+        self.log_sink.abort();
         if let Some(registration) = &self.registration {
             registration.abort();
         }
@@ -219,7 +225,9 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         cert_days: ca::CLIENT_DAYS,
         replicas: replicas.subscribe(),
         feeds: Default::default(),
+        logs: Arc::new(agents::logs::LogSink::new(config.logs_per_host)),
     };
+    let log_sink = tokio::spawn(Arc::clone(&shared.logs).run(Arc::clone(&store)));
     // Register, learn the other replicas, campaign for the jobs.
     let own = replicas.borrow().clone();
     let joined = deployment.join(own, replicas.clone());
@@ -249,6 +257,7 @@ pub async fn start(config: ServeConfig, clock: Clock) -> Result<Running, ServeEr
         rest,
         grpc,
         jobs,
+        log_sink,
         registration: joined.registration,
     })
 }

@@ -52,6 +52,7 @@ pub(crate) fn config(dir: &tempfile::TempDir, enroll_rate: (f64, u32)) -> ServeC
         enroll_rate_per_address: enroll_rate,
         advertise: vec![],
         store: Default::default(),
+        logs_per_host: crate::serve::DEFAULT_LOGS_PER_HOST,
     }
 }
 

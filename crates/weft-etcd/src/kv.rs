@@ -136,6 +136,17 @@ impl Op {
         ))
     }
 
+    /// Delete the keys from `key` up to, not including, `end`.
+    pub fn delete_range(key: impl Into<Vec<u8>>, end: impl Into<Vec<u8>>) -> Op {
+        Op::of(pb::request_op::Request::RequestDeleteRange(
+            pb::DeleteRangeRequest {
+                key: key.into(),
+                range_end: end.into(),
+                ..Default::default()
+            },
+        ))
+    }
+
     pub fn get(key: impl Into<Vec<u8>>) -> Op {
         Op::of(pb::request_op::Request::RequestRange(pb::RangeRequest {
             key: key.into(),

@@ -13,6 +13,8 @@
 //! - [`peer`]: a peer's endpoint and allowed IPs.
 //! - [`health`]: a peer's health from its handshake age and probes.
 //! - [`key`]: WireGuard keys.
+//! - [`redact`]: making text safe to leave the host (secrets and key
+//!   material cut by their shape), for streamed log records.
 //! - [`vm`]: a VM's NICs as its hypervisor (Cloud Hypervisor, Firecracker,
 //!   QEMU) and its guest (`ip=`, cloud-init) are told them.
 //! - [`error`]: what invalid input is reported as.
@@ -30,6 +32,7 @@ pub mod names;
 pub mod naming;
 pub mod network;
 pub mod peer;
+pub mod redact;
 pub mod vm;
 
 pub use error::ModelError;

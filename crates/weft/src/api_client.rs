@@ -168,11 +168,6 @@ impl ApiClient {
         }
         serde_json::from_slice(&bytes).context("the control plane's answer is not JSON")
     }
-
-    /// `GET path` as JSON.
-    pub async fn get_json(&self, path: &str) -> Result<serde_json::Value> {
-        self.json(Method::GET, path, None).await
-    }
 }
 
 #[cfg(test)]

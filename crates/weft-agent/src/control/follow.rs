@@ -193,6 +193,9 @@ async fn session<D: Dataplane + Send + 'static>(
         .into_inner();
     link.replicas.connected();
     status.set("connected", None);
+    // Beside the stream of desired state, on the same connection, for as
+    // long as this session lasts.
+    let _logs = (config.logs.clone()).map(|buffer| super::logs::spawn(link.client.clone(), buffer));
     tracing::info!(replica = %link.replica, from = saved.revision, "connected to the control plane");
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;

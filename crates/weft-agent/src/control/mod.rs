@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod follow;
 pub mod identity;
+pub mod logs;
 pub mod replicas;
 pub mod state;
 pub mod tls;
@@ -37,6 +38,9 @@ pub struct ControlConfig {
     pub enroll_token: Option<String>,
     /// How to trust the control plane before enrollment.
     pub trust: Option<Trust>,
+    /// The agent's log records to stream to it (the binary's `tracing`
+    /// layer fills it); `None`: none are sent.
+    pub logs: Option<Arc<logs::LogBuffer>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +122,16 @@ impl ControlConfig {
             port,
             enroll_token,
             trust,
+            logs: None,
         })
+    }
+
+    /// Stream the records `buffer` holds to the control plane.
+    pub fn with_logs(self, buffer: Arc<logs::LogBuffer>) -> ControlConfig {
+        ControlConfig {
+            logs: Some(buffer),
+            ..self
+        }
     }
 
     /// `--control`'s `HOST:PORT` (the first replica an agent knows).

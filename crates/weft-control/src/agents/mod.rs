@@ -14,6 +14,7 @@ mod conn;
 pub mod feed;
 pub mod frame;
 mod limit;
+pub mod logs;
 
 pub use conn::{AgentConn, PeerInfo};
 pub use limit::{AddressLimit, RateLimit};
@@ -58,6 +59,8 @@ pub struct Shared {
     /// The gRPC addresses of every replica, told to agents in enrollment
     /// and report answers so they can fail over.
     pub replicas: tokio::sync::watch::Receiver<Vec<String>>,
+    /// Where agents' log records wait for the store.
+    pub logs: Arc<logs::LogSink>,
 }
 
 /// The host a request comes from, or why it is refused.
@@ -203,6 +206,21 @@ impl AgentControl for AgentControlService {
         Ok(Response::new(pb::ReportResponse {
             replicas: s.replicas.borrow().clone(),
         }))
+    }
+
+    async fn stream_logs(
+        &self,
+        req: Request<tonic::Streaming<pb::LogBatch>>,
+    ) -> Result<Response<pb::StreamLogsResponse>, Status> {
+        let s = &self.0;
+        let host = authorize(s.store.as_ref(), &req).await?;
+        tracing::debug!(host = %host.id, "agent streams its logs");
+        let mut batches = req.into_inner();
+        while let Some(batch) = batches.message().await? {
+            let now_ms = (s.clock)().saturating_mul(1000);
+            s.logs.push(&host, logs::parse_batch(batch, now_ms)?);
+        }
+        Ok(Response::new(pb::StreamLogsResponse {}))
     }
 
     type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<EncodedDesiredState, Status>>;

@@ -16,6 +16,7 @@ mod body;
 pub(crate) mod error;
 pub(crate) mod grpc;
 mod handlers;
+pub mod logs;
 mod openapi;
 mod sites;
 mod vxlan;
@@ -75,7 +76,22 @@ pub struct Route {
     pub request: Option<&'static str>,
     /// Name of the success response's schema, and its status.
     pub response: (&'static str, u16),
+    /// The success response's media type.
+    pub content: &'static str,
+    /// Query parameters it takes: name and what it means.
+    pub query: &'static [(&'static str, &'static str)],
     handler: MethodRouter<AppState>,
+}
+
+impl Route {
+    /// A route answering `content` (e.g. JSON lines) instead of JSON.
+    fn answers(self, content: &'static str) -> Route {
+        Route { content, ..self }
+    }
+
+    fn with_query(self, query: &'static [(&'static str, &'static str)]) -> Route {
+        Route { query, ..self }
+    }
 }
 
 fn route<H, T>(
@@ -99,6 +115,8 @@ where
         summary,
         request,
         response,
+        content: "application/json",
+        query: &[],
         handler: on(filter, handler),
     }
 }
@@ -297,6 +315,32 @@ pub fn routes() -> Vec<Route> {
             ("Empty", 204),
             vxlan::delete,
         ),
+        route(
+            Method::GET,
+            "/v1/hosts/{id}/logs",
+            Tenant,
+            "A host's log records as JSON lines, oldest first; follow=true keeps sending new ones",
+            None,
+            ("LogRecord", 200),
+            logs::host_logs,
+        )
+        .answers("application/x-ndjson")
+        .with_query(&[
+            (
+                "since",
+                "records stamped at or after: Unix seconds, or a duration ago (90s, 30m, 1h, 7d)",
+            ),
+            (
+                "level",
+                "this level or more severe: error, warn, info, debug or trace (default: all)",
+            ),
+            ("after", "records after this seq (a reader's cursor)"),
+            ("tail", "only the last N records of those"),
+            (
+                "follow",
+                "true: keep the answer open and send new records as they come",
+            ),
+        ]),
         route(
             Method::POST,
             "/v1/tokens",

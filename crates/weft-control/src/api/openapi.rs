@@ -150,6 +150,18 @@ fn schemas() -> Value {
             },
             "required": ["site"]
         },
+        "LogRecord": {
+            "type": "object",
+            "description": "one line of the answer (JSON lines); secrets and key material are cut from the text",
+            "properties": {
+                "seq": { "type": "integer", "description": "the host's sequence number (use as after=)" },
+                "time_ms": { "type": "integer", "description": "Unix time in milliseconds, as the agent stamped it" },
+                "level": { "enum": ["error", "warn", "info", "debug", "trace"] },
+                "target": { "type": "string", "description": "the module that logged it" },
+                "message": { "type": "string", "description": "the message and its fields (key=value)" }
+            },
+            "required": ["seq", "time_ms", "level", "target", "message"]
+        },
         "Status": {
             "type": "object",
             "properties": {
@@ -173,7 +185,7 @@ pub fn build() -> Value {
             "responses": {
                 r.response.1.to_string(): {
                     "description": "success",
-                    "content": { "application/json": { "schema": schema_ref(r.response.0) } }
+                    "content": { r.content: { "schema": schema_ref(r.response.0) } }
                 },
                 "default": {
                     "description": "error",
@@ -195,6 +207,9 @@ pub fn build() -> Value {
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
             .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .chain(r.query.iter().map(|(name, about)| {
+                json!({ "name": name, "in": "query", "required": false, "description": about, "schema": { "type": "string" } })
+            }))
             .collect();
         if !params.is_empty() {
             op["parameters"] = Value::Array(params);

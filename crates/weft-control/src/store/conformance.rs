@@ -331,9 +331,11 @@ pub(crate) async fn live_host_names_are_unique_in_a_tenant(store: Shared) {
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
 }
 
+mod logs;
 mod purge;
 mod revisions;
 mod sites;
+pub(crate) use logs::*;
 pub(crate) use purge::*;
 pub(crate) use revisions::*;
 pub(crate) use sites::*;
@@ -360,6 +362,7 @@ macro_rules! conformance_tests {
             sites_are_listed_and_deleted_only_once_empty,
             one_tenant_cannot_reach_anothers_sites,
             a_vxlan_network_spans_exactly_its_sites_hosts,
+            logs_are_numbered_kept_newest_and_read_by_their_tenant_only,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

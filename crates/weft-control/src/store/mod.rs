@@ -16,6 +16,10 @@
 //!   revision forward, once per change, and marks the networks it touched
 //!   (what [`Store::changes_since`] answers, across restarts too).
 //!
+//! - a host's log records are numbered 1, 2, … in the order they were
+//!   appended, only the newest are kept, and they go with their host
+//!   (deleted, or purged).
+//!
 //! Every query of tenant objects takes the tenant: there is no call that
 //! reaches another tenant's network or host by name or id.
 
@@ -25,6 +29,7 @@ pub mod sqlite;
 #[cfg(test)]
 pub(crate) mod conformance;
 
+use crate::model::logs::{HostLogs, LogQuery, LogRecord};
 use crate::model::{
     ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkHosts, NetworkSpec,
     NewHost, Site, SiteSpec, Tenant, TenantId, TokenInfo,
@@ -349,6 +354,20 @@ pub trait Store: Send + Sync + 'static {
     async fn compact(&self) -> Result<()> {
         Ok(())
     }
+
+    /// Append hosts' log records, each numbered one after the host's last,
+    /// and keep only the newest `keep` of each host. Records of a host
+    /// that is not a live host of the tenant named with them are dropped.
+    /// Not desired state: the revision does not move.
+    async fn append_logs(&self, logs: &[HostLogs], keep: u32) -> Result<()>;
+    /// The records of the tenant's live host `host` that `query` wants,
+    /// oldest first; NotFound for a host of another tenant (or none).
+    async fn logs(
+        &self,
+        tenant: &TenantId,
+        host: &HostId,
+        query: &LogQuery,
+    ) -> Result<Vec<LogRecord>>;
 
     /// The store's revision as it moves: by this process's writes at once,
     /// and by other writers (another replica, another process on the same

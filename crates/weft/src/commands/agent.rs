@@ -3,6 +3,8 @@
 use super::Context;
 use anyhow::{Context as _, Result};
 use std::path::PathBuf;
+use std::sync::Arc;
+use weft_agent::control::logs::LogBuffer;
 use weft_agent::{AgentConfig, WireguardMode};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -93,6 +95,40 @@ pub struct Args {
     /// Log filter (tracing's EnvFilter syntax), e.g. `debug` or `weft_wg=trace`.
     #[arg(long, env = "WEFT_LOG", default_value = "info,hickory_server=warn")]
     log: String,
+    /// With --control: stream weft's log records at this level or more
+    /// severe to the control plane (`weft control logs HOST`). Secrets and
+    /// key material are cut from every record before it is kept.
+    #[arg(long, value_enum, default_value_t = LogLevel::Info, requires = "control")]
+    control_log_level: LogLevel,
+    /// With --control: records held for the control plane while it is slow
+    /// or away (also at most 4 MiB); when full the oldest are dropped and
+    /// counted (metric weft_control_log_records_dropped, and a record once
+    /// back).
+    #[arg(long, value_name = "RECORDS", default_value_t = weft_agent::control::logs::DEFAULT_RECORDS,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000),
+          requires = "control")]
+    control_log_buffer: u32,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    fn level(self) -> tracing::Level {
+        match self {
+            LogLevel::Error => tracing::Level::ERROR,
+            LogLevel::Warn => tracing::Level::WARN,
+            LogLevel::Info => tracing::Level::INFO,
+            LogLevel::Debug => tracing::Level::DEBUG,
+            LogLevel::Trace => tracing::Level::TRACE,
+        }
+    }
 }
 
 fn seconds(flag: &str, value: f64) -> Result<std::time::Duration> {
@@ -140,19 +176,48 @@ fn raise_open_files_limit() {
     }
 }
 
-pub fn exec(ctx: &Context, args: Args) -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log")?)
+/// Logs to stderr (filtered by `--log`) and, with a control plane, into
+/// the buffer streamed to it (filtered by `--control-log-level`); each
+/// output with its own filter.
+fn init_logging(args: &Args) -> Result<Option<Arc<LogBuffer>>> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log).context("--log")?;
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_filter(filter);
+    let buffer = args.control.as_ref().map(|_| {
+        Arc::new(LogBuffer::new(
+            args.control_log_buffer as usize,
+            weft_agent::control::logs::MAX_BYTES,
+        ))
+    });
+    let streamed = (buffer.clone())
+        .map(|b| weft_agent::control::logs::layer(b, args.control_log_level.level()));
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(streamed)
         .init();
+    Ok(buffer)
+}
+
+pub fn exec(ctx: &Context, args: Args) -> Result<()> {
+    let logs = init_logging(&args)?;
     raise_open_files_limit();
     let control = match &args.control {
-        Some(url) => Some(weft_agent::control::ControlConfig::new(
-            url,
-            args.enroll_token.clone(),
-            args.ca_fingerprint.as_deref(),
-            args.ca_file.as_deref(),
-        )?),
+        Some(url) => {
+            let config = weft_agent::control::ControlConfig::new(
+                url,
+                args.enroll_token.clone(),
+                args.ca_fingerprint.as_deref(),
+                args.ca_file.as_deref(),
+            )?;
+            Some(match logs {
+                Some(buffer) => config.with_logs(buffer),
+                None => config,
+            })
+        }
         None => None,
     };
     let config = AgentConfig {

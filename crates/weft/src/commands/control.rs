@@ -2,9 +2,9 @@
 //! and `token create --tenant` are the operator's commands, run against the
 //! server's store (its state directory's SQLite file, or its etcd with
 //! `--store`), which is shared safely with running servers. The others
-//! (`status`, `network`, `host`, `site`, `vxlan`, `token create` without
-//! `--tenant`, `openapi`) are a tenant's: each calls the REST API with the
-//! tenant's key ([`rest`]).
+//! (`status`, `network`, `host`, `site`, `vxlan`, `logs`, `token create`
+//! without `--tenant`, `openapi`) are a tenant's: each calls the REST API
+//! with the tenant's key ([`rest`], `logs`).
 
 use crate::output::{self, Format};
 use anyhow::{Context as _, Result};
@@ -15,6 +15,7 @@ use std::sync::Arc;
 use weft_control::store::Store;
 use weft_control::{admin, api, deployment, serve};
 
+mod logs;
 mod rest;
 
 #[derive(clap::Args)]
@@ -59,6 +60,9 @@ enum Command {
     Vxlan(rest::VxlanCommand),
     /// Print the REST API's OpenAPI document (`GET /v1/openapi.json`).
     Openapi(rest::Api),
+    /// A host's log records, as its agent streamed them
+    /// (`GET /v1/hosts/{id}/logs`, as a tenant: --api, --api-key, --ca).
+    Logs(logs::Args),
 }
 
 #[derive(clap::Args)]
@@ -98,6 +102,11 @@ struct ServeArgs {
     /// The same for each client address (default: 1/10).
     #[arg(long, value_name = "RATE/BURST", value_parser = parse_rate)]
     enroll_rate_per_address: Option<(f64, u32)>,
+    /// How many of each host's log records to keep (the newest), for
+    /// `GET /v1/hosts/{id}/logs` and `weft control logs` (1 to 100000).
+    #[arg(long, value_name = "RECORDS", default_value_t = serve::DEFAULT_LOGS_PER_HOST,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    logs_per_host: u32,
     /// Log filter (tracing's EnvFilter syntax).
     #[arg(long, env = "WEFT_LOG", default_value = "info")]
     log: String,
@@ -212,6 +221,7 @@ pub fn exec(format: Format, args: Args) -> Result<()> {
         Command::Site(cmd) => runtime()?.block_on(rest::site(format, cmd)),
         Command::Vxlan(cmd) => runtime()?.block_on(rest::vxlan(format, cmd)),
         Command::Openapi(cmd) => runtime()?.block_on(rest::openapi(cmd)),
+        Command::Logs(cmd) => runtime()?.block_on(logs::exec(format, cmd)),
     }
 }
 
@@ -267,6 +277,7 @@ fn serve_cmd(state_dir: PathBuf, store: deployment::StoreConfig, args: ServeArgs
             .unwrap_or(serve::DEFAULT_ENROLL_RATE_PER_ADDRESS),
         advertise: args.advertise,
         store,
+        logs_per_host: args.logs_per_host,
     };
     runtime()?.block_on(async {
         let running = serve::start(config, api::system_clock()).await?;

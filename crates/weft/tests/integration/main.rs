@@ -16,6 +16,7 @@ mod control_failover;
 mod control_five;
 mod control_fleet;
 mod control_ha;
+mod control_logs;
 mod control_rest;
 mod control_sites;
 mod drift;

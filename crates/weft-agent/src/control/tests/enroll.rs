@@ -18,6 +18,7 @@ async fn plane() -> (Running, tempfile::TempDir) {
         enroll_rate_per_address: (100.0, 100),
         advertise: vec![],
         store: Default::default(),
+        logs_per_host: weft_control::serve::DEFAULT_LOGS_PER_HOST,
     };
     let running = start(config, weft_control::api::system_clock())
         .await
@@ -148,6 +149,7 @@ async fn second_replica(dir: &tempfile::TempDir, name: &str) -> Running {
         enroll_rate_per_address: (100.0, 100),
         advertise: vec![],
         store: Default::default(),
+        logs_per_host: weft_control::serve::DEFAULT_LOGS_PER_HOST,
     };
     start(config, weft_control::api::system_clock())
         .await

@@ -1,6 +1,7 @@
 //! The agents' port for real: TLS on loopback, tonic clients, the
 //! server as `weft control serve` starts it (`crate::test_plane`).
 
+mod logs;
 mod race;
 mod stream;
 
@@ -279,6 +280,7 @@ async fn a_given_ca_is_used_and_half_a_pair_is_refused() {
         enroll_rate_per_address: (1.0, 1),
         advertise: vec![],
         store: Default::default(),
+        logs_per_host: crate::serve::DEFAULT_LOGS_PER_HOST,
     };
     let clock = crate::api::system_clock();
     let running = start(config(Some("ca.pem"), Some("ca.key")), clock.clone())

@@ -37,6 +37,7 @@ fn config(state: &Path, endpoints: Vec<String>, prefix: &str) -> ServeConfig {
             endpoints,
             prefix: prefix.to_string(),
         },
+        logs_per_host: crate::serve::DEFAULT_LOGS_PER_HOST,
     }
 }
 

@@ -17,6 +17,7 @@
 mod draft;
 mod heartbeat;
 mod keys;
+mod logs;
 mod purge;
 mod records;
 mod replica;

@@ -29,6 +29,7 @@ impl EtcdStore {
                 let long_revoked = host.revoked_at.is_some_and(|at| at < revoked_before);
                 let index = self.keys.host_tenant(&host.id);
                 if long_revoked && self.delete_unchanged(&kv, &[index]).await? {
+                    self.delete_logs(&host_id(&host.id)?).await?;
                     purged.hosts += 1;
                 }
             }

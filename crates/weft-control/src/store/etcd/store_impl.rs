@@ -3,6 +3,7 @@
 //! keys, tokens).
 
 use super::*;
+use crate::model::logs::{HostLogs, LogQuery, LogRecord};
 
 #[async_trait]
 impl Store for EtcdStore {
@@ -227,7 +228,8 @@ impl Store for EtcdStore {
         self.change(tenant.as_str(), &[], |draft, _| {
             writes::delete_host(draft, hid, now)
         })
-        .await
+        .await?;
+        self.delete_logs(hid).await
     }
 
     async fn create_network(
@@ -340,6 +342,19 @@ impl Store for EtcdStore {
 
     async fn compact(&self) -> Result<()> {
         self.compact_history().await
+    }
+
+    async fn append_logs(&self, logs: &[HostLogs], keep: u32) -> Result<()> {
+        self.append_all_logs(logs, keep).await
+    }
+
+    async fn logs(
+        &self,
+        tenant: &TenantId,
+        host: &HostId,
+        query: &LogQuery,
+    ) -> Result<Vec<LogRecord>> {
+        self.read_logs(tenant, host, query).await
     }
 
     fn revisions(&self) -> watch::Receiver<u64> {

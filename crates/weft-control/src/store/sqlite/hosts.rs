@@ -175,7 +175,7 @@ pub(super) fn purge(
         [before],
     )?;
     let gone = "SELECT id FROM hosts WHERE revoked_at IS NOT NULL AND revoked_at < ?1";
-    for table in ["host_keys", "blocks"] {
+    for table in ["host_keys", "blocks", "host_logs"] {
         tx.execute(
             &format!("DELETE FROM {table} WHERE host IN ({gone})"),
             [revoked_before],

@@ -11,6 +11,7 @@
 //! SQLite calls block, so each runs on tokio's blocking pool.
 
 mod hosts;
+mod logs;
 mod members;
 mod pool;
 mod resume;
@@ -20,6 +21,7 @@ mod schema;
 mod sites;
 
 use super::{NetworkChanges, Purged, Result, Store, StoreError, StoredApiKey};
+use crate::model::logs::{HostLogs, LogQuery, LogRecord};
 use crate::model::{
     ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkHosts, NetworkKey,
     NetworkSpec, NewHost, Site, SiteSpec, Tenant, TenantId, TokenInfo,
@@ -325,6 +327,7 @@ impl Store for SqliteStore {
             let left = networks_of_host(tx, hid.as_str())?;
             tx.execute("DELETE FROM blocks WHERE host = ?1", [hid.as_str()])?;
             tx.execute("DELETE FROM host_keys WHERE host = ?1", [hid.as_str()])?;
+            tx.execute("DELETE FROM host_logs WHERE host = ?1", [hid.as_str()])?;
             let revision = bump_revision(tx)?;
             touch(tx, tenant.as_str(), &left, revision)?;
             Ok(())
@@ -534,6 +537,22 @@ impl Store for SqliteStore {
 
     async fn purge(&self, before: i64, revoked_before: i64) -> Result<Purged> {
         self.write(move |tx| hosts::purge(tx, before, revoked_before))
+            .await
+    }
+
+    async fn append_logs(&self, logs: &[HostLogs], keep: u32) -> Result<()> {
+        let logs = logs.to_vec();
+        self.write(move |tx| logs::append(tx, &logs, keep)).await
+    }
+
+    async fn logs(
+        &self,
+        tenant: &TenantId,
+        host: &HostId,
+        query: &LogQuery,
+    ) -> Result<Vec<LogRecord>> {
+        let (tenant, host, query) = (tenant.clone(), host.clone(), query.clone());
+        self.run(move |conn| logs::read(conn, &tenant, &host, &query))
             .await
     }
 

@@ -115,6 +115,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
      ALTER TABLE networks ADD COLUMN over TEXT;
      CREATE UNIQUE INDEX IF NOT EXISTS networks_site_vni ON networks (tenant, site, vni)
          WHERE vni IS NOT NULL;",
+    // 6: hosts' log records, numbered per host (`seq`), the newest kept.
+    "CREATE TABLE IF NOT EXISTS host_logs (
+         host    TEXT NOT NULL,
+         seq     INTEGER NOT NULL,
+         tenant  TEXT NOT NULL,
+         time_ms INTEGER NOT NULL,
+         level   INTEGER NOT NULL,
+         target  TEXT NOT NULL,
+         message TEXT NOT NULL,
+         PRIMARY KEY (host, seq)
+     ) WITHOUT ROWID;",
 ];
 
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len() + 1;

@@ -24,7 +24,7 @@ pub struct Endpoint {
 
 macro_rules! endpoints {
     ($($id:ident = $method:literal $path:literal => $command:literal;)*) => {
-        $(const $id: Endpoint = Endpoint { method: $method, path: $path, command: $command };)*
+        $(pub const $id: Endpoint = Endpoint { method: $method, path: $path, command: $command };)*
         /// Every route a command calls.
         #[cfg_attr(not(test), allow(dead_code))] // read by the test of the route table
         pub const ENDPOINTS: &[Endpoint] = &[$($id),*];
@@ -44,6 +44,7 @@ endpoints! {
     HOST_SHOW = "GET" "/v1/hosts/{id}" => "weft control host show";
     HOST_RM = "DELETE" "/v1/hosts/{id}" => "weft control host rm";
     HOST_MOVE = "PUT" "/v1/hosts/{id}" => "weft control host move";
+    LOGS = "GET" "/v1/hosts/{id}/logs" => "weft control logs";
     SITE_LS = "GET" "/v1/sites" => "weft control site ls";
     SITE_CREATE = "POST" "/v1/sites" => "weft control site create";
     SITE_SHOW = "GET" "/v1/sites/{site}" => "weft control site show";
@@ -59,7 +60,7 @@ endpoints! {
 impl Endpoint {
     /// The path with its `{…}` parts filled by `parts`, in order, each
     /// percent-encoded (a value can never reach another route).
-    fn path_with(&self, parts: &[&str]) -> String {
+    pub fn path_with(&self, parts: &[&str]) -> String {
         let mut out = String::new();
         let mut parts = parts.iter();
         let mut rest = self.path;

@@ -22,6 +22,7 @@ fn config(dir: &std::path::Path, name: &str, store: &StoreConfig) -> ServeConfig
         enroll_rate_per_address: (100.0, 100),
         advertise: vec![],
         store: store.clone(),
+        logs_per_host: crate::serve::DEFAULT_LOGS_PER_HOST,
     }
 }
 
