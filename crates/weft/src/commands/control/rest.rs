@@ -267,18 +267,21 @@ pub enum NetworkCommand {
     },
     /// One network with its hosts' blocks (`GET /v1/networks/{name}`).
     Show {
+        /// The network, by name.
         name: String,
         #[command(flatten)]
         api: ApiArgs,
     },
     /// Delete a network: every host removes it (`DELETE /v1/networks/{name}`).
     Rm {
+        /// The network, by name.
         name: String,
         #[command(flatten)]
         api: ApiArgs,
     },
     /// Which hosts are in a network (`GET /v1/networks/{name}/hosts`).
     Hosts {
+        /// The network, by name.
         name: String,
         #[command(flatten)]
         api: ApiArgs,
@@ -286,6 +289,7 @@ pub enum NetworkCommand {
     /// Choose a network's hosts: `--all` (those enrolled later too), or
     /// exactly the hosts named (`PUT /v1/networks/{name}/hosts`).
     SetHosts {
+        /// The network, by name.
         name: String,
         /// The hosts, by name or id.
         #[arg(required_unless_present = "all", conflicts_with = "all")]
@@ -352,6 +356,7 @@ pub enum SiteCommand {
     },
     /// One site (`GET /v1/sites/{site}`).
     Show {
+        /// The site, by name.
         site: String,
         #[command(flatten)]
         api: ApiArgs,
@@ -359,12 +364,14 @@ pub enum SiteCommand {
     /// Delete a site; refused while hosts or networks are left in it,
     /// naming them (`DELETE /v1/sites/{site}`).
     Rm {
+        /// The site, by name.
         site: String,
         #[command(flatten)]
         api: ApiArgs,
     },
     /// The hosts of a site (`GET /v1/sites/{site}/hosts`).
     Hosts {
+        /// The site, by name.
         site: String,
         #[command(flatten)]
         api: ApiArgs,
@@ -375,6 +382,7 @@ pub enum SiteCommand {
 pub enum VxlanCommand {
     /// The VXLAN networks of a site (`GET /v1/sites/{site}/vxlan-networks`).
     Ls {
+        /// The site, by name.
         site: String,
         #[command(flatten)]
         api: ApiArgs,
@@ -406,6 +414,7 @@ pub enum VxlanCommand {
     /// One VXLAN network with its hosts' blocks
     /// (`GET /v1/vxlan-networks/{id}`; the id is its name).
     Show {
+        /// The VXLAN network, by name.
         name: String,
         #[command(flatten)]
         api: ApiArgs,
@@ -413,6 +422,7 @@ pub enum VxlanCommand {
     /// Delete a VXLAN network: every host of its site removes it
     /// (`DELETE /v1/vxlan-networks/{id}`).
     Rm {
+        /// The VXLAN network, by name.
         name: String,
         #[command(flatten)]
         api: ApiArgs,
