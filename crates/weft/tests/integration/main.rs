@@ -10,6 +10,7 @@ mod attach_output;
 mod bad_input;
 mod cni;
 mod cni_stress;
+mod control_cli;
 mod control_enroll;
 mod control_etcd;
 mod control_failover;
