@@ -424,6 +424,12 @@ async fn token(
     let ttl = admin::parse_duration("--ttl", ttl)?;
     let Some(tenant) = tenant else {
         // As the tenant, through the REST API.
+        if api.url.is_none() {
+            anyhow::bail!(
+                "give --tenant TENANT (the operator's way, against the store), or the REST API \
+                 and the tenant's key to make it as the tenant (--api or WEFT_API, WEFT_API_KEY)"
+            );
+        }
         let made = rest::create_token(api, ttl.as_secs(), *uses, site.as_deref()).await?;
         let secret = made["token"].as_str().unwrap_or_default();
         if *quiet {

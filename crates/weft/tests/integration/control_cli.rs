@@ -128,6 +128,12 @@ fn every_tenant_command_calls_its_route() {
     let blue = t.json(&["network", "create", "blue", "--subnet", "10.42.0.0/16"]);
     assert_eq!(blue["subnet"], "10.42.0.0/16", "{blue}");
     assert_eq!(t.json(&["network", "ls"])[0]["name"], "blue");
+    // JSON keeps the API's host ids; tables name the hosts.
+    let table = t.ok(&["network", "show", "blue"]);
+    assert!(
+        table.contains("h2=10.42.") && !table.contains(&id),
+        "{table}"
+    );
     assert_eq!(t.json(&["network", "show", "blue"])["name"], "blue");
     assert_eq!(t.json(&["network", "hosts", "blue"])["all"], true);
     let only = t.json(&["network", "set-hosts", "blue", "h2"]);
@@ -204,6 +210,13 @@ fn every_tenant_command_calls_its_route() {
         !out.status.success() && err.contains("WEFT_API_KEY"),
         "{err}"
     );
+    let out = Command::new(WEFT)
+        .args(["control", "token", "create"])
+        .env_remove("WEFT_API")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--tenant"), "{err}");
     let err = nokey.refused(&["status", "--api", "http://cp:8443"]);
     assert!(err.contains("--api"), "{err}");
     let forged = Tenant {

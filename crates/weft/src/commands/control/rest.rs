@@ -210,6 +210,38 @@ pub async fn host_id(client: &ApiClient, host: &str) -> Result<String> {
     }
 }
 
+/// For people: `value` with every `host` id replaced by that host's name
+/// (the API names hosts by id in blocks). JSON keeps the ids.
+async fn with_host_names(format: Format, client: &ApiClient, value: Value) -> Result<Value> {
+    fn rename(v: &mut Value, names: &BTreeMap<String, String>) {
+        match v {
+            Value::Array(items) => items.iter_mut().for_each(|i| rename(i, names)),
+            Value::Object(map) => {
+                for (k, field) in map.iter_mut() {
+                    match field.as_str().and_then(|id| names.get(id)) {
+                        Some(name) if k == "host" => *field = json!(name),
+                        _ => rename(field, names),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if format == Format::Json {
+        return Ok(value);
+    }
+    let hosts = HOST_LS.call(client, &[], None).await?;
+    let names: BTreeMap<String, String> = hosts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| Some((h["id"].as_str()?.into(), h["name"].as_str()?.into())))
+        .collect();
+    let mut value = value;
+    rename(&mut value, &names);
+    Ok(value)
+}
+
 /// Only the API flags.
 #[derive(clap::Args)]
 pub struct Api {
@@ -467,18 +499,22 @@ pub async fn openapi(args: Api) -> Result<()> {
 pub async fn network(format: Format, cmd: NetworkCommand) -> Result<()> {
     match cmd {
         NetworkCommand::Ls(Api { api }) => {
-            let list = NETWORK_LS.call(&ApiClient::new(&api)?, &[], None).await?;
+            let client = ApiClient::new(&api)?;
+            let list = NETWORK_LS.call(&client, &[], None).await?;
+            let list = with_host_names(format, &client, list).await?;
             print(format, &list, networks_table)
         }
         NetworkCommand::Create { name, options, api } => {
             let client = ApiClient::new(&api)?;
             let body = options.body(&name);
             let made = NETWORK_CREATE.call(&client, &[], Some(body)).await?;
+            let made = with_host_names(format, &client, made).await?;
             print(format, &made, |n| networks_table(&json!([n])))
         }
         NetworkCommand::Show { name, api } => {
             let client = ApiClient::new(&api)?;
             let network = NETWORK_SHOW.call(&client, &[&name], None).await?;
+            let network = with_host_names(format, &client, network).await?;
             print(format, &network, |n| networks_table(&json!([n])))
         }
         NetworkCommand::Rm { name, api } => {
@@ -490,6 +526,7 @@ pub async fn network(format: Format, cmd: NetworkCommand) -> Result<()> {
         NetworkCommand::Hosts { name, api } => {
             let client = ApiClient::new(&api)?;
             let hosts = NETWORK_HOSTS.call(&client, &[&name], None).await?;
+            let hosts = with_host_names(format, &client, hosts).await?;
             print(format, &hosts, network_hosts_table)
         }
         NetworkCommand::SetHosts {
@@ -511,6 +548,7 @@ pub async fn network(format: Format, cmd: NetworkCommand) -> Result<()> {
             let set = NETWORK_SET_HOSTS
                 .call(&client, &[&name], Some(body))
                 .await?;
+            let set = with_host_names(format, &client, set).await?;
             print(format, &set, network_hosts_table)
         }
     }
@@ -597,9 +635,9 @@ pub async fn site(format: Format, cmd: SiteCommand) -> Result<()> {
 pub async fn vxlan(format: Format, cmd: VxlanCommand) -> Result<()> {
     match cmd {
         VxlanCommand::Ls { site, api } => {
-            let list = VXLAN_LS
-                .call(&ApiClient::new(&api)?, &[&site], None)
-                .await?;
+            let client = ApiClient::new(&api)?;
+            let list = VXLAN_LS.call(&client, &[&site], None).await?;
+            let list = with_host_names(format, &client, list).await?;
             print(format, &list, vxlan_table)
         }
         VxlanCommand::Create {
@@ -621,15 +659,15 @@ pub async fn vxlan(format: Format, cmd: VxlanCommand) -> Result<()> {
             if let Some(over) = over {
                 body["over"] = json!(over);
             }
-            let made = VXLAN_CREATE
-                .call(&ApiClient::new(&api)?, &[&site], Some(body))
-                .await?;
+            let client = ApiClient::new(&api)?;
+            let made = VXLAN_CREATE.call(&client, &[&site], Some(body)).await?;
+            let made = with_host_names(format, &client, made).await?;
             print(format, &made, |n| vxlan_table(&json!([n])))
         }
         VxlanCommand::Show { name, api } => {
-            let found = VXLAN_SHOW
-                .call(&ApiClient::new(&api)?, &[&name], None)
-                .await?;
+            let client = ApiClient::new(&api)?;
+            let found = VXLAN_SHOW.call(&client, &[&name], None).await?;
+            let found = with_host_names(format, &client, found).await?;
             print(format, &found, |n| vxlan_table(&json!([n])))
         }
         VxlanCommand::Rm { name, api } => {
