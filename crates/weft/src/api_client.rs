@@ -5,9 +5,9 @@
 
 use anyhow::{Context as _, Result, bail};
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty};
+use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
-use hyper::{Request, Response};
+use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::pem::PemObject as _;
 use std::path::{Path, PathBuf};
@@ -100,6 +100,16 @@ impl ApiClient {
     /// stream). A failed request's error says the status and the API's
     /// message.
     pub async fn get(&self, path: &str) -> Result<Response<Incoming>> {
+        self.request(Method::GET, path, None).await
+    }
+
+    /// `method path`, with `body` as JSON; the answer as for [`Self::get`].
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response<Incoming>> {
         let reach = || format!("reach the control plane at {}", self.url());
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
@@ -116,11 +126,19 @@ impl ApiClient {
         } else {
             format!("{}:{}", self.host, self.port)
         };
-        let req = Request::get(path)
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
             .header(hyper::header::HOST, authority)
-            .header(hyper::header::AUTHORIZATION, format!("Bearer {}", self.key))
-            .body(Empty::<Bytes>::new())
-            .context("make the request")?;
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {}", self.key));
+        let body = match body {
+            Some(json) => {
+                req = req.header(hyper::header::CONTENT_TYPE, "application/json");
+                Bytes::from(serde_json::to_vec(json).context("encode the request")?)
+            }
+            None => Bytes::new(),
+        };
+        let req = req.body(Full::new(body)).context("make the request")?;
         let res = sender.send_request(req).await.with_context(reach)?;
         if res.status().is_success() {
             return Ok(res);
@@ -135,10 +153,19 @@ impl ApiClient {
         bail!("the control plane answered {}: {message}", status.as_u16())
     }
 
-    /// `GET path` as JSON.
-    pub async fn get_json(&self, path: &str) -> Result<serde_json::Value> {
-        let res = self.get(path).await?;
+    /// `method path` with `body`; the answer's JSON (`null` when it has
+    /// no body, as a 204).
+    pub async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value> {
+        let res = self.request(method, path, body).await?;
         let bytes = res.into_body().collect().await?.to_bytes();
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(serde_json::Value::Null);
+        }
         serde_json::from_slice(&bytes).context("the control plane's answer is not JSON")
     }
 }

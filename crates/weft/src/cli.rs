@@ -74,7 +74,13 @@ pub enum Command {
     /// Generate WireGuard keys.
     #[command(subcommand)]
     Key(commands::key::Command),
-    /// The optional control plane: serve it, manage tenants and enrollment tokens.
+    /// The optional control plane: serve it, manage tenants and enrollment
+    /// tokens, and, as a tenant, everything its REST API does.
+    ///
+    /// `serve`, `tenant` and `token create --tenant` are the operator's
+    /// (against the store: --state-dir, --store). The others are a
+    /// tenant's: each calls one REST route with the tenant's key (--api,
+    /// --api-key, --ca, or WEFT_API, WEFT_API_KEY, WEFT_CA).
     Control(commands::control::Args),
     /// Print a shell's completion script for weft (bash, zsh, fish, …).
     #[command(after_long_help = commands::completions::WHERE_TO_PUT_IT)]

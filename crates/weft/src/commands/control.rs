@@ -1,8 +1,10 @@
 //! `weft control`: the optional control plane. `serve` runs it; `tenant`
-//! and `token` are the operator's commands, run against the server's store
-//! (its state directory's SQLite file, or its etcd with `--store`), which
-//! is shared safely with running servers. `logs` is a tenant's command:
-//! it talks to the REST API with the tenant's key.
+//! and `token create --tenant` are the operator's commands, run against the
+//! server's store (its state directory's SQLite file, or its etcd with
+//! `--store`), which is shared safely with running servers. The others
+//! (`status`, `network`, `host`, `site`, `vxlan`, `logs`, `token create`
+//! without `--tenant`, `openapi`) are a tenant's: each calls the REST API
+//! with the tenant's key ([`rest`], `logs`).
 
 use crate::output::{self, Format};
 use anyhow::{Context as _, Result};
@@ -14,6 +16,7 @@ use weft_control::store::Store;
 use weft_control::{admin, api, deployment, serve};
 
 mod logs;
+mod rest;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,8 +42,26 @@ enum Command {
     /// Enrollment tokens.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// A host's log records, as its agent streamed them (through the REST
-    /// API, as a tenant: --api, --api-key, --ca).
+    /// The tenant's networks, hosts and blocks, and the revision
+    /// (`GET /v1/status`, as a tenant: --api, --api-key, --ca).
+    Status(rest::Api),
+    /// The tenant's WireGuard networks (REST, as a tenant).
+    #[command(subcommand)]
+    Network(rest::NetworkCommand),
+    /// The tenant's hosts: list, show, delete, move between sites (REST, as
+    /// a tenant).
+    #[command(subcommand)]
+    Host(rest::HostCommand),
+    /// The tenant's sites: groups of hosts (REST, as a tenant).
+    #[command(subcommand)]
+    Site(rest::SiteCommand),
+    /// The VXLAN networks of the tenant's sites (REST, as a tenant).
+    #[command(subcommand)]
+    Vxlan(rest::VxlanCommand),
+    /// Print the REST API's OpenAPI document (`GET /v1/openapi.json`).
+    Openapi(rest::Api),
+    /// A host's log records, as its agent streamed them
+    /// (`GET /v1/hosts/{id}/logs`, as a tenant: --api, --api-key, --ca).
     Logs(logs::Args),
 }
 
@@ -109,6 +130,9 @@ enum TenantCommand {
     Create {
         /// The tenant's name.
         name: String,
+        /// Print only the API key, for `export WEFT_API_KEY=$(…)`.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// List tenants and their API keys (ids only).
     Ls,
@@ -126,11 +150,14 @@ enum TenantCommand {
 
 #[derive(clap::Subcommand)]
 enum TokenCommand {
-    /// Make an enrollment token for a tenant's hosts (shown this once).
+    /// Make an enrollment token for a tenant's hosts (shown this once):
+    /// with --tenant as the operator, against the store; without, as the
+    /// tenant whose API key is given (`POST /v1/tokens`: --api, --api-key,
+    /// --ca).
     Create {
-        /// The tenant whose hosts enroll with it.
+        /// The tenant whose hosts enroll with it (the operator's way).
         #[arg(long)]
-        tenant: String,
+        tenant: Option<String>,
         /// How long it may be redeemed: 90s, 30m, 1h, 7d.
         #[arg(long, default_value = "1h")]
         ttl: String,
@@ -142,6 +169,11 @@ enum TokenCommand {
         /// `PUT /v1/hosts/{id}`.
         #[arg(long)]
         site: Option<String>,
+        /// Print only the token, for `export WEFT_ENROLL_TOKEN=$(…)`.
+        #[arg(short, long)]
+        quiet: bool,
+        #[command(flatten)]
+        api: crate::api_client::ApiArgs,
     },
 }
 
@@ -180,10 +212,15 @@ pub fn exec(format: Format, args: Args) -> Result<()> {
             let store = open_store(&args.state_dir, &args.store).await?;
             tenant(format, store, cmd).await
         }),
-        Command::Token(cmd) => runtime()?.block_on(async {
-            let store = open_store(&args.state_dir, &args.store).await?;
-            token(format, store, cmd).await
-        }),
+        Command::Token(cmd) => {
+            runtime()?.block_on(token(format, (&args.state_dir, &args.store), &cmd))
+        }
+        Command::Status(cmd) => runtime()?.block_on(rest::status(format, cmd)),
+        Command::Network(cmd) => runtime()?.block_on(rest::network(format, cmd)),
+        Command::Host(cmd) => runtime()?.block_on(rest::host(format, cmd)),
+        Command::Site(cmd) => runtime()?.block_on(rest::site(format, cmd)),
+        Command::Vxlan(cmd) => runtime()?.block_on(rest::vxlan(format, cmd)),
+        Command::Openapi(cmd) => runtime()?.block_on(rest::openapi(cmd)),
         Command::Logs(cmd) => runtime()?.block_on(logs::exec(format, cmd)),
     }
 }
@@ -279,8 +316,12 @@ struct SecretShown<'a, T: Serialize> {
 async fn tenant(format: Format, store: Arc<dyn Store>, cmd: TenantCommand) -> Result<()> {
     let now = unix_now();
     match cmd {
-        TenantCommand::Create { name } => {
+        TenantCommand::Create { name, quiet } => {
             let (tenant, key) = admin::create_tenant(store.as_ref(), &name, now).await?;
+            if quiet {
+                println!("{}", key.expose());
+                return Ok(());
+            }
             match format {
                 Format::Json => output::json(&SecretShown {
                     what: &tenant,
@@ -367,21 +408,62 @@ async fn tenant(format: Format, store: Arc<dyn Store>, cmd: TenantCommand) -> Re
     }
 }
 
-async fn token(format: Format, store: Arc<dyn Store>, cmd: TokenCommand) -> Result<()> {
+async fn token(
+    format: Format,
+    (state_dir, store): (&std::path::Path, &deployment::StoreConfig),
+    cmd: &TokenCommand,
+) -> Result<()> {
     let TokenCommand::Create {
         tenant,
         ttl,
         uses,
         site,
+        quiet,
+        api,
     } = cmd;
-    let ttl = admin::parse_duration("--ttl", &ttl)?;
+    let ttl = admin::parse_duration("--ttl", ttl)?;
+    let Some(tenant) = tenant else {
+        // As the tenant, through the REST API.
+        if api.url.is_none() {
+            anyhow::bail!(
+                "give --tenant TENANT (the operator's way, against the store), or the REST API \
+                 and the tenant's key to make it as the tenant (--api or WEFT_API, WEFT_API_KEY)"
+            );
+        }
+        let made = rest::create_token(api, ttl.as_secs(), *uses, site.as_deref()).await?;
+        let secret = made["token"].as_str().unwrap_or_default();
+        if *quiet {
+            println!("{secret}");
+            return Ok(());
+        }
+        return match format {
+            Format::Json => output::json(&made),
+            Format::Table => {
+                output::table(
+                    &["TOKEN ID", "SITE", "USES", "EXPIRES AT"],
+                    &[vec![
+                        made["id"].as_str().unwrap_or("-").into(),
+                        made["site"].as_str().unwrap_or("-").into(),
+                        made["uses"].to_string(),
+                        made["expires_at"].to_string(),
+                    ]],
+                );
+                println!("\nenrollment token (shown once):\n{secret}");
+                Ok(())
+            }
+        };
+    };
+    let store = open_store(state_dir, store).await?;
     let grant = admin::TokenGrant {
         ttl,
-        uses,
+        uses: *uses,
         site: site.as_deref(),
     };
-    let (info, token) =
-        admin::create_site_token(store.as_ref(), &tenant, grant, unix_now()).await?;
+    let (info, token) = admin::create_site_token(store.as_ref(), tenant, grant, unix_now()).await?;
+    if *quiet {
+        println!("{}", token.expose());
+        return Ok(());
+    }
     match format {
         Format::Json => output::json(&SecretShown {
             what: &info,
@@ -392,7 +474,7 @@ async fn token(format: Format, store: Arc<dyn Store>, cmd: TokenCommand) -> Resu
                 &["TOKEN ID", "TENANT", "SITE", "USES", "EXPIRES IN"],
                 &[vec![
                     info.id.clone(),
-                    tenant,
+                    tenant.clone(),
                     info.site.clone().unwrap_or_else(|| "-".into()),
                     info.uses_left.to_string(),
                     format!("{}s", info.expires_at - info.created_at),

@@ -2,6 +2,7 @@
 //! streamed them, through the tenant's REST API
 //! (`GET /v1/hosts/{id}/logs`).
 
+use super::rest;
 use crate::api_client::{ApiArgs, ApiClient};
 use crate::output::Format;
 use anyhow::{Result, bail};
@@ -36,27 +37,6 @@ pub struct Args {
     tail: Option<u64>,
     #[command(flatten)]
     api: ApiArgs,
-}
-
-/// The host's id: `host` itself when it is one, else the id of the
-/// tenant's host of that name.
-async fn host_id(client: &ApiClient, host: &str) -> Result<String> {
-    if host.len() == 16 && host.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Ok(host.to_string());
-    }
-    let hosts = client.get_json("/v1/hosts").await?;
-    let found = hosts
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|h| h["name"] == host);
-    match found.and_then(|h| h["id"].as_str()) {
-        Some(id) => Ok(id.to_string()),
-        None => bail!(
-            "no host named {} in this tenant (see GET /v1/hosts)",
-            weft_model::error::shown(host)
-        ),
-    }
 }
 
 fn query(args: &Args) -> Result<String> {
@@ -125,8 +105,8 @@ pub fn human(line: &str) -> String {
 
 pub async fn exec(format: Format, args: Args) -> Result<()> {
     let client = ApiClient::new(&args.api)?;
-    let id = host_id(&client, &args.host).await?;
-    let path = format!("/v1/hosts/{id}/logs{}", query(&args)?);
+    let id = rest::host_id(&client, &args.host).await?;
+    let path = format!("{}{}", rest::LOGS.path_with(&[&id]), query(&args)?);
     let mut body = client.get(&path).await?.into_body();
     let mut pending = Vec::new();
     let mut out = std::io::stdout().lock();
