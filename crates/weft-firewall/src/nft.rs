@@ -73,8 +73,11 @@ pub struct Firewall {
 struct BridgeKnown {
     /// The batch that made it.
     batch: String,
-    /// Its listing right after, without counter values (`""`: absent).
-    listing: String,
+    /// Its listing, without counter values (`""`: absent); `None` when it
+    /// was not listed: the batch's transaction was the only one since a
+    /// known generation, so the table is what the batch made, known by
+    /// the generation alone (see [`Firewall::apply_bridge`]).
+    listing: Option<String>,
     /// The ruleset generation at which it was known to be that listing.
     generation: Option<u32>,
 }
@@ -161,9 +164,21 @@ impl Firewall {
     }
 
     /// Table `bridge weft` as `networks` need it: whether it had to be
-    /// (re)made, and the generation at which it is known. Listed only when
-    /// the ruleset generation moved since it was last known, to see whether
-    /// someone changed it by hand.
+    /// (re)made, and the generation at which it is known. While the
+    /// ruleset generation has not moved since, nothing is read. When it
+    /// moved (someone else's transaction), the table is listed and
+    /// compared with its listing, or — when it was never listed — made
+    /// again whole, as nothing can tell whether that transaction touched
+    /// it.
+    ///
+    /// An attach changes the table's port set: the transaction that makes
+    /// it again is then the only one since a known generation (the
+    /// generation moved by exactly one), so the table is what the batch
+    /// made without listing it, and table `inet weft`, known at the
+    /// generation before, is still known at the one after. Each bridge
+    /// attach thus runs `nft` once, not three times (apply, list this
+    /// table, list `inet weft`), and what it costs does not grow with the
+    /// tables.
     fn apply_bridge(
         &self,
         networks: &[NetworkRules],
@@ -178,12 +193,21 @@ impl Firewall {
             if now.is_some() && known.generation == now {
                 return Ok((false, now));
             }
-            let listing = without_counts(&self.list_table(crate::bridge::FAMILY)?);
-            if listing == known.listing {
-                known.generation = now;
-                return Ok((false, now));
+            match &known.listing {
+                Some(listing) => {
+                    if without_counts(&self.list_table(crate::bridge::FAMILY)?) == *listing {
+                        known.generation = now;
+                        return Ok((false, now));
+                    }
+                    tracing::warn!(
+                        "nftables table bridge weft was changed by someone else: restoring it"
+                    );
+                }
+                None => tracing::info!(
+                    "nftables ruleset changed while table bridge weft was known by generation \
+                     only: making it again"
+                ),
             }
-            tracing::warn!("nftables table bridge weft was changed by someone else: restoring it");
         }
         *last = None;
         let output = self.run(APPLY, &["-j", "-f", "-"], Some(batch.as_bytes()))?;
@@ -193,12 +217,27 @@ impl Firewall {
                 stderr: stderr_text(&output),
             });
         }
-        let listing = if crate::bridge::has_ports(networks) {
-            without_counts(&self.list_table(crate::bridge::FAMILY)?)
-        } else {
-            String::new()
-        };
         let generation = self.generation();
+        let ours_alone = matches!((now, generation), (Some(b), Some(a)) if a == b.wrapping_add(1));
+        let listing = if !crate::bridge::has_ports(networks) {
+            Some(String::new())
+        } else if ours_alone {
+            // Table `inet weft`, if known at the generation before, is
+            // untouched by this transaction.
+            if let (Some(before), Some(after)) = (now, generation)
+                && let Some(inet) = self
+                    .known
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .as_mut()
+                    .filter(|k| k.generation == before)
+            {
+                inet.generation = after;
+            }
+            None
+        } else {
+            Some(without_counts(&self.list_table(crate::bridge::FAMILY)?))
+        };
         *last = Some(BridgeKnown {
             batch,
             listing,
