@@ -60,16 +60,7 @@ fn an_agent_enrolls_once_the_control_plane_is_back() {
     let started = std::time::Instant::now();
     lab.start_agent_with(
         "h1",
-        &[
-            "--host-name",
-            "h1",
-            "--control",
-            "https://192.0.2.1:50051",
-            "--ca-fingerprint",
-            &fingerprint,
-            "--enroll-token",
-            &token,
-        ],
+        &control_common::enroll_args("h1", "https://192.0.2.1:50051", &fingerprint, &token),
     );
     wait_for(
         "the agent to report the failed enrollment",

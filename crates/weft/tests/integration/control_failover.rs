@@ -95,16 +95,12 @@ fn an_agent_moves_to_another_replica_when_its_own_dies() {
         .to_string();
     lab.start_agent_with(
         "h1",
-        &[
-            "--host-name",
+        &control_common::enroll_args(
             "h1",
-            "--control",
             &format!("https://{FIRST}:50051"),
-            "--ca-fingerprint",
             &fingerprint,
-            "--enroll-token",
             &token,
-        ],
+        ),
     );
     let on = |c: &Value, replica: &str| c["state"] == "connected" && c["replica"] == replica;
     let first_addr = format!("{FIRST}:50051");

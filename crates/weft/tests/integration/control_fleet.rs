@@ -150,16 +150,7 @@ fn a_fleet_follows_the_control_plane_and_outlives_it() {
     for host in HOSTS {
         lab.start_agent_with(
             host,
-            &[
-                "--host-name",
-                host,
-                "--control",
-                &url,
-                "--ca-fingerprint",
-                &fingerprint,
-                "--enroll-token",
-                &token,
-            ],
+            &control_common::enroll_args(host, &url, &fingerprint, &token),
         );
     }
     let tenant = Tenant {

@@ -397,9 +397,10 @@ fn the_control_plane_survives_a_replica_and_etcd_members_dying() {
         .to_string();
     let url = format!("https://{}", cp1.grpc());
     for host in HOSTS {
-        let args = ["--host-name", host, "--control", &url];
-        let trust = ["--ca-fingerprint", &fingerprint, "--enroll-token", &token];
-        lab.start_agent_with(host, &[&args[..], &trust[..]].concat());
+        lab.start_agent_with(
+            host,
+            &control_common::enroll_args(host, &url, &fingerprint, &token),
+        );
     }
     let tenant = Tenant {
         ca: ca.display().to_string(),

@@ -56,16 +56,8 @@ fn plane(extra: &[&str]) -> Plane {
     let key = operator(&state, &["tenant", "create", "acme"]);
     let other_key = operator(&state, &["tenant", "create", "beta"]);
     let token = operator(&state, &["token", "create", "--tenant", "acme"]);
-    let mut args = vec![
-        "--host-name",
-        "h2",
-        "--control",
-        "https://192.0.2.1:50051",
-        "--ca-fingerprint",
-        &fingerprint,
-        "--enroll-token",
-        &token,
-    ];
+    let mut args =
+        control_common::enroll_args("h2", "https://192.0.2.1:50051", &fingerprint, &token).to_vec();
     args.extend_from_slice(extra);
     lab.start_agent_with("h2", &args);
     wait_for("h2 to connect", Duration::from_secs(40), || {
@@ -462,16 +454,7 @@ fn records_one_replica_took_are_followed_through_another_on_etcd() {
     let token = operator("token create --tenant acme");
     lab.start_agent_with(
         "h2",
-        &[
-            "--host-name",
-            "h2",
-            "--control",
-            "https://192.0.2.1:50051",
-            "--ca-fingerprint",
-            &fingerprint,
-            "--enroll-token",
-            &token,
-        ],
+        &control_common::enroll_args("h2", "https://192.0.2.1:50051", &fingerprint, &token),
     );
     wait_for(
         "h2 to connect to replica a",

@@ -146,16 +146,7 @@ fn a_sites_vxlan_network_spans_exactly_its_hosts_and_follows_a_moved_host() {
         for host in hosts {
             lab.start_agent_with(
                 host,
-                &[
-                    "--host-name",
-                    host,
-                    "--control",
-                    &url,
-                    "--ca-fingerprint",
-                    &fingerprint,
-                    "--enroll-token",
-                    &token,
-                ],
+                &control_common::enroll_args(host, &url, &fingerprint, &token),
             );
         }
     }

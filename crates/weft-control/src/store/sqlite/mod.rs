@@ -13,6 +13,7 @@
 mod hosts;
 mod logs;
 mod members;
+mod networks;
 mod pool;
 mod resume;
 mod revision;
@@ -341,73 +342,9 @@ impl Store for SqliteStore {
         spec: &NetworkSpec,
         now: i64,
     ) -> Result<Network> {
-        let (tenant, mut spec) = (tenant.clone(), spec.clone());
-        self.write(move |tx| {
-            tenant_exists(tx, tenant.as_str())?;
-            let others = networks_of(tx, tenant.as_str())?;
-            if let Some(vx) = &spec.vxlan {
-                sites::require(tx, tenant.as_str(), &vx.site)?;
-            }
-            for other in others.iter().cloned() {
-                if other.spec.name == spec.name {
-                    return Err(StoreError::NetworkExists(spec.name));
-                }
-                if weft_model::addressing::overlaps(&other.spec.subnet, &spec.subnet) {
-                    return Err(StoreError::SubnetOverlap {
-                        subnet: spec.subnet.to_string(),
-                        other: other.spec.name,
-                        other_subnet: other.spec.subnet.to_string(),
-                    });
-                }
-            }
-            super::settle_vxlan(&mut spec, &others)?;
-            let vx = spec.vxlan.as_ref();
-            tx.execute(
-                &format!(
-                    "INSERT INTO networks ({NETWORK_COLUMNS}, all_hosts)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-                ),
-                params![
-                    tenant.as_str(),
-                    spec.name,
-                    spec.subnet.to_string(),
-                    spec.mode.as_str(),
-                    spec.internal,
-                    spec.domain,
-                    spec.block_prefix,
-                    now,
-                    vx.map(|v| &v.site),
-                    vx.and_then(|v| v.vni),
-                    vx.and_then(|v| v.mtu),
-                    vx.and_then(|v| v.over.as_ref()),
-                    vx.is_none(),
-                ],
-            )?;
-            let net = Network {
-                tenant,
-                spec,
-                created_at: now,
-            };
-            // Every live host, or those of the network's site.
-            let mut stmt = tx.prepare(
-                "SELECT id FROM hosts WHERE tenant = ?1 AND revoked_at IS NULL
-                 AND (?2 IS NULL OR site = ?2)
-                 ORDER BY created_at, rowid",
-            )?;
-            let site = net.spec.vxlan.as_ref().map(|v| v.site.as_str());
-            let hosts = stmt
-                .query_map(params![net.tenant.as_str(), site], |r| {
-                    r.get::<_, String>(0)
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            for h in hosts {
-                assign_block(tx, &net, &h)?;
-            }
-            let revision = bump_revision(tx)?;
-            touch(tx, net.tenant.as_str(), [&net.spec.name], revision)?;
-            Ok(net)
-        })
-        .await
+        let (tenant, spec) = (tenant.clone(), spec.clone());
+        self.write(move |tx| networks::create(tx, tenant, spec, now))
+            .await
     }
 
     async fn list_networks(&self, tenant: &TenantId) -> Result<Vec<Network>> {
@@ -421,26 +358,8 @@ impl Store for SqliteStore {
 
     async fn delete_network(&self, tenant: &TenantId, name: &str) -> Result<()> {
         let (tenant, name) = (tenant.clone(), name.to_string());
-        self.write(move |tx| {
-            let by = super::carried_by(&name, &networks_of(tx, tenant.as_str())?);
-            if !by.is_empty() {
-                return Err(StoreError::CarriesVxlan { network: name, by });
-            }
-            let deleted = tx.execute(
-                "DELETE FROM networks WHERE tenant = ?1 AND name = ?2",
-                params![tenant.as_str(), name],
-            )?;
-            if deleted != 1 {
-                return Err(StoreError::NotFound {
-                    what: "network",
-                    name,
-                });
-            }
-            let revision = bump_revision(tx)?;
-            resume::bury(tx, tenant.as_str(), &name, revision)?;
-            Ok(())
-        })
-        .await
+        self.write(move |tx| networks::delete(tx, tenant, name))
+            .await
     }
 
     async fn blocks(&self, tenant: &TenantId) -> Result<Vec<HostBlock>> {

@@ -72,6 +72,27 @@ pub fn operator(weft: &str, state: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The arguments that make lab agent `host` enroll with the control plane
+/// whose gRPC address is `url`, trusting the CA of `fingerprint`, with
+/// enrollment token `token`.
+pub fn enroll_args<'a>(
+    host: &'a str,
+    url: &'a str,
+    fingerprint: &'a str,
+    token: &'a str,
+) -> [&'a str; 8] {
+    [
+        "--host-name",
+        host,
+        "--control",
+        url,
+        "--ca-fingerprint",
+        fingerprint,
+        "--enroll-token",
+        token,
+    ]
+}
+
 /// The hosts tenant `key` sees (`GET /v1/hosts`), asked with curl from
 /// namespace `cp` of the control plane at 192.0.2.1, pinned to its CA.
 pub fn tenant_hosts(lab: &Lab, state: &Path, key: &str) -> serde_json::Value {

@@ -81,9 +81,9 @@ fn path_parts_are_filled_in_order_and_percent_encoded() {
 
 #[test]
 fn labels_are_key_equals_value() {
-    assert_eq!(label("zone=a"), Ok(("zone".into(), "a".into())));
-    assert_eq!(label("empty="), Ok(("empty".into(), String::new())));
+    assert_eq!(args::label("zone=a"), Ok(("zone".into(), "a".into())));
+    assert_eq!(args::label("empty="), Ok(("empty".into(), String::new())));
     for bad in ["zone", "=a", ""] {
-        assert!(label(bad).unwrap_err().contains("KEY=VALUE"), "{bad}");
+        assert!(args::label(bad).unwrap_err().contains("KEY=VALUE"), "{bad}");
     }
 }
