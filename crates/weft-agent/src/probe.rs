@@ -66,7 +66,7 @@ const KEEPALIVE_BYTES: u64 = 32;
 /// What the prober remembers of one peer.
 #[derive(Clone, Copy, Debug, Default)]
 struct Watched {
-    /// When it was last probed.
+    /// When the probe whose word was last taken started.
     probed: Option<Instant>,
     /// Its latest probe answered.
     ok: bool,
@@ -78,6 +78,8 @@ struct Watched {
     traffic: Option<(u64, u64)>,
     /// Its agent said its names changed.
     changed: bool,
+    /// Its address in the network, where its agent answers.
+    addr: Option<IpAddr>,
 }
 
 /// One peer to probe: network, who, its address there.
@@ -147,8 +149,9 @@ impl<D: Dataplane + 'static> Prober<D> {
         {
             let mut watched = self.watched();
             for target in &targets {
-                let (net, peer, _) = target;
+                let (net, peer, addr) = target;
                 let w = watched.entry((net.clone(), *peer)).or_default();
+                w.addr = Some(*addr);
                 let counters = match peer {
                     PeerRef::Key(key) => traffic.get(&(net.clone(), *key)).copied(),
                     PeerRef::Vtep(_) => None,
@@ -176,16 +179,9 @@ impl<D: Dataplane + 'static> Prober<D> {
                 targets.iter().map(|(n, p, _)| (n.clone(), *p)).collect();
             watched.retain(|k, _| current.contains(k));
         }
+        // The probes' own bytes are in the next check's counters: an
+        // answered probe grew both, a failed one is probed again anyway.
         self.probe_these(due).await;
-        // What the probes themselves sent and received is no news next time.
-        if let Some((_, traffic)) = self.targets().await {
-            let mut watched = self.watched();
-            for ((net, key), counters) in traffic {
-                if let Some(w) = watched.get_mut(&(net, PeerRef::Key(key))) {
-                    w.traffic = Some(counters);
-                }
-            }
-        }
         Some(targets.into_iter().map(|(n, p, _)| (n, p)).collect())
     }
 
@@ -200,47 +196,54 @@ impl<D: Dataplane + 'static> Prober<D> {
                 .copied()
                 .unwrap_or_default();
             let timeout = self.schedule.timeout;
+            let started = Instant::now();
             probes.spawn(async move {
                 let outcome = probe_one(addr, before, timeout).await;
-                (net, peer, addr, outcome)
+                (net, peer, addr, started, outcome)
             });
         }
-        while let Some(Ok((net, peer, addr, outcome))) = probes.join_next().await {
+        while let Some(Ok((net, peer, addr, started, outcome))) = probes.join_next().await {
+            if let Some(e) = &outcome.error {
+                tracing::debug!(network = %net, %addr, "probe peer: {e}");
+            }
+            {
+                let mut watched = self.watched();
+                let w = watched.entry((net.clone(), peer)).or_default();
+                // A probe that started later (the watch's and an asked-for
+                // one overlap) has said more recent things already.
+                if w.probed.is_some_and(|at| at > started) {
+                    continue;
+                }
+                w.probed = Some(started);
+                w.ok = outcome.ok;
+                w.udp |= outcome.udp;
+                w.changed = false;
+                if outcome.fetched {
+                    w.digest = outcome.digest;
+                }
+            }
             self.book.record(&net, peer, outcome.ok);
             if let Some(records) = outcome.records
                 && let Err(e) = self.services.set_records(&net, &source_of(&peer), records)
             {
                 tracing::debug!("{}", chain(&e));
             }
-            if let Some(e) = &outcome.error {
-                tracing::debug!(network = %net, %addr, "probe peer: {e}");
-            }
-            let mut watched = self.watched();
-            let w = watched.entry((net, peer)).or_default();
-            w.probed = Some(Instant::now());
-            w.ok = outcome.ok;
-            w.udp |= outcome.udp;
-            w.changed = false;
-            if outcome.fetched {
-                w.digest = outcome.digest;
-            }
         }
     }
 
-    /// A peer's agent at `addr` on `network` said its names changed.
-    fn note_changed(&self, network: &str, addr: IpAddr, targets: &[(String, PeerRef, IpAddr)]) {
-        let mut watched = self.watched();
-        for (net, peer, _) in targets
-            .iter()
-            .filter(|(net, _, a)| net == network && *a == addr)
-        {
-            if let Some(w) = watched.get_mut(&(net.clone(), *peer)) {
+    /// A peer's agent at `addr` on `network` said its names changed (a
+    /// note from an address that is no peer's there changes nothing).
+    fn note_changed(&self, network: &str, addr: IpAddr) {
+        for ((net, _), w) in self.watched().iter_mut() {
+            if net == network && w.addr == Some(addr) {
                 w.changed = true;
             }
         }
     }
 
-    /// Tell the peers of these networks that this host's names changed.
+    /// Tell the peers of these networks that this host's names changed:
+    /// every peer there is now (one this host has not checked yet has
+    /// checked it, perhaps, and needs the note as much).
     async fn tell_peers(&self, networks: &HashSet<String>) {
         let Some((targets, _)) = self.targets().await else {
             return;
@@ -286,11 +289,10 @@ impl<D: Dataplane + 'static> Prober<D> {
                             None => std::future::pending().await,
                         }
                     } => {
-                        let Some((targets, _)) = self.targets().await else { continue };
-                        self.note_changed(&net, addr, &targets);
+                        self.note_changed(&net, addr);
                         // Every note that came meanwhile, then a check.
                         while let Some((net, addr)) = changed.as_mut().and_then(|rx| rx.try_recv().ok()) {
-                            self.note_changed(&net, addr, &targets);
+                            self.note_changed(&net, addr);
                         }
                         break;
                     }
