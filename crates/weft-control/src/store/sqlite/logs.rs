@@ -10,16 +10,19 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 /// Whether `host` is a live host of `tenant`.
 fn live_in(conn: &Connection, tenant: &TenantId, host: &HostId) -> Result<bool> {
     let found: Option<i64> = conn
-        .query_row(
-            "SELECT 1 FROM hosts WHERE id = ?1 AND tenant = ?2 AND revoked_at IS NULL",
-            params![host.as_str(), tenant.as_str()],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT 1 FROM hosts WHERE id = ?1 AND tenant = ?2 AND revoked_at IS NULL")?
+        .query_row(params![host.as_str(), tenant.as_str()], |r| r.get(0))
         .optional()?;
     Ok(found.is_some())
 }
 
+/// Every statement is prepared once per connection (`prepare_cached`): a
+/// flush writes a few records for each of thousands of hosts, and parsing
+/// the SQL each time would cost more than running it.
 pub(super) fn append(tx: &Transaction<'_>, logs: &[HostLogs], keep: u32) -> Result<()> {
+    let mut last_seq =
+        tx.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM host_logs WHERE host = ?1")?;
+    let mut trim = tx.prepare_cached("DELETE FROM host_logs WHERE host = ?1 AND seq <= ?2")?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO host_logs (host, seq, tenant, time_ms, level, target, message)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -29,11 +32,7 @@ pub(super) fn append(tx: &Transaction<'_>, logs: &[HostLogs], keep: u32) -> Resu
             continue;
         }
         let host = batch.host.as_str();
-        let last: i64 = tx.query_row(
-            "SELECT COALESCE(MAX(seq), 0) FROM host_logs WHERE host = ?1",
-            [host],
-            |r| r.get(0),
-        )?;
+        let last: i64 = last_seq.query_row([host], |r| r.get(0))?;
         let mut seq = last;
         for r in &batch.records {
             seq += 1;
@@ -47,10 +46,7 @@ pub(super) fn append(tx: &Transaction<'_>, logs: &[HostLogs], keep: u32) -> Resu
                 r.message
             ])?;
         }
-        tx.execute(
-            "DELETE FROM host_logs WHERE host = ?1 AND seq <= ?2",
-            params![host, seq.saturating_sub(i64::from(keep))],
-        )?;
+        trim.execute(params![host, seq.saturating_sub(i64::from(keep))])?;
     }
     Ok(())
 }

@@ -46,6 +46,12 @@ pub struct SqliteStore {
     revision: Arc<tokio::sync::watch::Sender<u64>>,
     /// The poll for other writers runs once somebody listens.
     polling: std::sync::Once,
+    /// This process's writers, in the order they came: one at a time
+    /// reaches SQLite, so they queue here (woken the moment the one before
+    /// commits) instead of in SQLite's busy handler, which sleeps in steps
+    /// of up to 100 ms. Another process on the same file still meets the
+    /// busy handler.
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// SQLite failing means the store failed: an internal error, SQLite's
@@ -71,6 +77,7 @@ impl SqliteStore {
             idle: Arc::new(Mutex::new(vec![conn])),
             revision: Arc::new(tokio::sync::watch::channel(revision).0),
             polling: std::sync::Once::new(),
+            writer: Arc::default(),
         })
     }
 }
