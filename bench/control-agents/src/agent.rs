@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tonic::transport::Channel;
 use weft_agent::control::ControlConfig;
+use weft_agent::control::logs::BATCH_EVERY;
 use weft_agent::control::tls::Trust;
 use weft_proto::control as pb;
 use weft_proto::control::agent_control_client::AgentControlClient;
@@ -206,7 +207,7 @@ impl Agent {
     }
 
     /// Stream `rate` log records a second to the control plane for as long
-    /// as the bench runs, as `weft agent` does: a batch every 100 ms on the
+    /// as the bench runs, as `weft agent` does: a batch every `BATCH_EVERY` (250 ms) on the
     /// same connection (`StreamLogs`), each record a typical line. A
     /// broken stream is opened again.
     pub fn stream_logs(&self, rate: u32) -> tokio::task::JoinHandle<()> {
@@ -218,14 +219,16 @@ impl Agent {
                 let mut client = client.clone();
                 let send = client.stream_logs(tokio_stream::wrappers::ReceiverStream::new(rx));
                 let feed = async {
-                    let mut tick = tokio::time::interval(Duration::from_millis(100));
-                    // Records owed, in tenths, so rates under 10 a second come too.
+                    let mut tick = tokio::time::interval(BATCH_EVERY);
+                    // Records owed, in thousandths, so rates under one a
+                    // batch come too.
+                    let every_ms = u64::try_from(BATCH_EVERY.as_millis()).unwrap_or(u64::MAX);
                     let mut owed: u64 = 0;
                     loop {
                         tick.tick().await;
-                        owed += u64::from(rate);
-                        let n = owed / 10;
-                        owed %= 10;
+                        owed += u64::from(rate) * every_ms;
+                        let n = owed / 1000;
+                        owed %= 1000;
                         let records = (0..n)
                             .map(|_| {
                                 seq += 1;

@@ -15,7 +15,7 @@
 //!           applied its changed entry.
 //!
 //! With `--log-rate R` every agent also streams R log records a second
-//! (`StreamLogs`, a batch each 100 ms, as `weft agent` does) from before
+//! (`StreamLogs`, a batch each 250 ms, as `weft agent` does) from before
 //! the first change to the end: the same changes under the load of the
 //! fleet's logs.
 //!

@@ -28,8 +28,12 @@ use std::time::Duration;
 use tracing::field::{Field, Visit};
 use weft_proto::control as pb;
 
-/// A batch is sent at least this often while records wait.
-pub const BATCH_EVERY: Duration = Duration::from_millis(100);
+/// A batch is sent at least this often while records wait. A record
+/// reaches a `weft control logs -f` reader within about this plus the
+/// control plane's flush (100 ms) and its follow poll (200 ms): well
+/// inside a second. Sooner would cost the control plane a message (TLS,
+/// HTTP/2, decoding) per record at a typical host's rate of a few a second.
+pub const BATCH_EVERY: Duration = Duration::from_millis(250);
 /// A batch holds at most this many records (and is sent at once when full).
 pub const BATCH_RECORDS: usize = 256;
 /// Records the buffer holds unless `--control-log-buffer` says.
