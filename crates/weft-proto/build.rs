@@ -38,6 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .retain(|f| f.name() == "weft/control/v1/control.proto");
     tonic_prost_build::configure()
         .build_client(false)
+        .codec_path("crate::encoded::LeanCodec")
         .out_dir(&encoded)
         .extern_path(".weft.control.v1", "crate::control")
         .extern_path(

@@ -24,7 +24,11 @@
 //! repetition), mean and max bytes an agent received for a change, the
 //! control plane's CPU seconds per change (mean; all `--control-pid`s,
 //! from the change's start until the last agent applied it) and its peak
-//! RSS in MiB (the largest VmHWM of those processes). Progress goes to
+//! RSS in MiB (the largest VmHWM of those processes). Before them, one
+//! line starting with `mem`: the control plane's memory per connected
+//! agent in KiB (VmRSS of every `--control-pid` summed, once every stream
+//! is open and 5 s have passed, less what it was before the first agent
+//! came, over the agents), then those two RSS in MiB. Progress goes to
 //! stderr.
 
 // Messages are built with `..Default::default()` even when every field is
@@ -134,6 +138,10 @@ fn read_tokens(path: &PathBuf, needed: usize) -> Result<Vec<String>> {
     Ok(tokens)
 }
 
+/// Seconds the control plane is left alone after setup before its
+/// memory per connected agent is read.
+const SETTLE_SECS: u64 = 5;
+
 struct Bench {
     args: Args,
     controls: Vec<ControlConfig>,
@@ -200,9 +208,37 @@ impl Bench {
         Ok(total)
     }
 
+    /// The control plane's resident memory now, every replica summed.
+    fn rss(&self) -> Result<u64> {
+        let mut total = 0;
+        for pid in &self.args.control_pids {
+            total += probe::rss(*pid)?;
+        }
+        Ok(total)
+    }
+
     async fn run(&mut self) -> Result<()> {
+        let before = self.rss()?;
         self.enroll_all().await?;
         self.follow_all().await?;
+        // Memory per connected agent: what the control plane holds once
+        // every stream is open and the first snapshots' burst is over.
+        tokio::time::sleep(Duration::from_secs(SETTLE_SECS)).await;
+        let connected = self.rss()?;
+        let per_agent = connected.saturating_sub(before) as f64 / self.agents.len() as f64;
+        self.log(format!(
+            "control plane RSS {:.0} MiB before the agents, {:.0} MiB with {} streams open: {:.1} KiB per agent",
+            before as f64 / (1 << 20) as f64,
+            connected as f64 / (1 << 20) as f64,
+            self.agents.len(),
+            per_agent / 1024.0
+        ));
+        println!(
+            "mem\t{:.1}\t{:.0}\t{:.0}",
+            per_agent / 1024.0,
+            before as f64 / (1 << 20) as f64,
+            connected as f64 / (1 << 20) as f64
+        );
         if self.args.log_rate > 0 {
             for agent in &self.agents {
                 agent.stream_logs(self.args.log_rate);

@@ -228,18 +228,27 @@ pub fn cpu_time(pid: u32) -> Result<Duration, ProcError> {
 
 /// A process's peak resident memory (VmHWM), in bytes.
 pub fn peak_rss(pid: u32) -> Result<u64, ProcError> {
+    status_kib(pid, "VmHWM:").map(|kib| kib * 1024)
+}
+
+/// A process's resident memory now (VmRSS), in bytes.
+pub fn rss(pid: u32) -> Result<u64, ProcError> {
+    status_kib(pid, "VmRSS:").map(|kib| kib * 1024)
+}
+
+/// A `/proc/PID/status` field given in kB (0 when absent).
+fn status_kib(pid: u32, field: &str) -> Result<u64, ProcError> {
     let status =
         std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|source| ProcError {
             pid,
             file: "status",
             source,
         })?;
-    let kib = status
+    Ok(status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    Ok(kib * 1024)
+        .unwrap_or(0))
 }
 
 #[cfg(test)]

@@ -93,6 +93,55 @@ impl prost::Message for EncodedDesiredState {
     }
 }
 
+/// The codec of the control plane's `AgentControl` server: prost's, with
+/// buffers sized for thousands of mostly idle streams. tonic gives every
+/// call an encode (or decode) buffer of `buffer_size` and, on a stream,
+/// keeps encoding ready messages into it until `yield_threshold` bytes
+/// wait; the buffer then keeps that size for as long as the stream lives.
+/// With tonic's defaults (8 KiB, 32 KiB) a `Watch` stream that once sent a
+/// snapshot's messages back to back held 16 KiB for good — a fifth of the
+/// control plane's memory per connected agent (bench/control). Here a
+/// stream hands each message to HTTP/2 as soon as it is encoded
+/// (messages are cut at about [`MESSAGE_TARGET`] already) and starts from
+/// a small buffer that grows only as far as the largest message.
+#[derive(Debug, Clone)]
+pub struct LeanCodec<T, U>(std::marker::PhantomData<(T, U)>);
+
+/// [`LeanCodec`]'s buffers: 1 KiB to start with, a stream yields once a
+/// message is in.
+pub const LEAN_BUFFERS: (usize, usize) = (1024, 1);
+
+impl<T, U> Default for LeanCodec<T, U> {
+    fn default() -> Self {
+        LeanCodec(std::marker::PhantomData)
+    }
+}
+
+impl<T, U> tonic::codec::Codec for LeanCodec<T, U>
+where
+    T: prost::Message + Send + 'static,
+    U: prost::Message + Default + Send + 'static,
+{
+    type Encode = T;
+    type Decode = U;
+    type Encoder = tonic_prost::ProstEncoder<T>;
+    type Decoder = tonic_prost::ProstDecoder<U>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        let (size, threshold) = LEAN_BUFFERS;
+        tonic_prost::ProstCodec::<T, U>::raw_encoder(tonic::codec::BufferSettings::new(
+            size, threshold,
+        ))
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        let (size, threshold) = LEAN_BUFFERS;
+        tonic_prost::ProstCodec::<T, U>::raw_decoder(tonic::codec::BufferSettings::new(
+            size, threshold,
+        ))
+    }
+}
+
 /// Peers a piece of a message carries at most (some 4 KiB): a large state
 /// goes out as several messages of bounded size, since tonic copies each
 /// message it sends into the stream's encode buffer — and that buffer
