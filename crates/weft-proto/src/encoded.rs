@@ -146,9 +146,8 @@ where
 /// goes out as several messages of bounded size, since tonic copies each
 /// message it sends into the stream's encode buffer — and that buffer
 /// keeps the size of the largest message for as long as the stream lives
-/// (8 KiB unless a message needs more). At 10,000 streams, messages of
-/// 64 KiB kept over 1 GiB of such buffers; messages under 8 KiB keep the
-/// buffers at their smallest (bench/control).
+/// ([`LeanCodec`]). At 10,000 streams, messages of 64 KiB kept over 1 GiB
+/// of such buffers (bench/control).
 pub const PEERS_PER_PIECE: usize = 32;
 /// A message is cut once it holds this much (unless it holds one piece).
 pub const MESSAGE_TARGET: usize = 4 * 1024;
