@@ -63,6 +63,9 @@ pub(super) struct TenantState {
     pub tombstones: BTreeMap<String, u64>,
     /// Sites, with the etcd revision that last wrote each.
     pub sites: BTreeMap<String, (SiteRecord, i64)>,
+    pub vms: BTreeMap<String, VmRecord>,
+    /// Host id → what it reported of its VMs' NICs.
+    pub vm_reports: BTreeMap<String, Vec<crate::model::ReportedNic>>,
 }
 
 impl TenantState {
@@ -133,6 +136,13 @@ impl TenantState {
                     state
                         .sites
                         .insert(name.to_string(), (record, kv.mod_revision));
+                }
+                TenantKey::Vm(name) => {
+                    state.vms.insert(name.to_string(), decode("VM", &kv.value)?);
+                }
+                TenantKey::VmReport(host) => {
+                    let nics = decode("reported NICs", &kv.value)?;
+                    state.vm_reports.insert(host.to_string(), nics);
                 }
                 TenantKey::HostName(_) => {}
             }

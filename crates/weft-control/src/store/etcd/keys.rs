@@ -22,6 +22,8 @@
 //! t/<tenant>/tombstones/<n>  → the revision the network was deleted at
 //! t/<tenant>/sites/<site>    a site (rewritten by whatever puts a host
 //!                            in it, so a racing deletion loses)
+//! t/<tenant>/vms/<vm>        a VM: its host and NICs
+//! t/<tenant>/vm-reports/<h>  what host h made of its VMs' NICs
 //! ```
 //!
 //! Names are labels and ids are hex (no `/`).
@@ -146,6 +148,12 @@ impl Keys {
     pub fn site(&self, tenant: &str, site: &str) -> String {
         format!("{}sites/{site}", self.tenant(tenant))
     }
+    pub fn vm(&self, tenant: &str, vm: &str) -> String {
+        format!("{}vms/{vm}", self.tenant(tenant))
+    }
+    pub fn vm_report(&self, tenant: &str, host: &str) -> String {
+        format!("{}vm-reports/{host}", self.tenant(tenant))
+    }
 }
 
 /// A key of a tenant's prefix, parsed: what it holds and for what.
@@ -162,6 +170,8 @@ pub(super) enum TenantKey<'a> {
     Changed(&'a str),
     Tombstone(&'a str),
     Site(&'a str),
+    Vm(&'a str),
+    VmReport(&'a str),
 }
 
 impl<'a> TenantKey<'a> {
@@ -179,6 +189,8 @@ impl<'a> TenantKey<'a> {
             "changed" => TenantKey::Changed(name),
             "tombstones" => TenantKey::Tombstone(name),
             "sites" => TenantKey::Site(name),
+            "vms" => TenantKey::Vm(name),
+            "vm-reports" => TenantKey::VmReport(name),
             _ => return None,
         })
     }

@@ -27,6 +27,8 @@ fn tenant_keys_parse_back() {
         (keys.changed("aa", "blue"), TenantKey::Changed("blue")),
         (keys.tombstone("aa", "blue"), TenantKey::Tombstone("blue")),
         (keys.site("aa", "edge"), TenantKey::Site("edge")),
+        (keys.vm("aa", "vm1"), TenantKey::Vm("vm1")),
+        (keys.vm_report("aa", "h1"), TenantKey::VmReport("h1")),
     ];
     for (key, parsed) in cases {
         assert_eq!(
