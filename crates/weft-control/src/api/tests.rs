@@ -34,7 +34,8 @@ pub(super) async fn enroll(store: &SqliteStore, tenant: &TenantId, name: &str) -
 }
 
 /// Tenant A with network `blue`, site `edge` (VXLAN network `lan` over
-/// `blue`) and host `a1` (in no site); tenant B with `red` and `b1`.
+/// `blue`), host `alpha-host` (in no site) and VM `vm1` there (no NIC);
+/// tenant B with `red` and `b1`.
 pub(super) async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("c.db")).unwrap());
@@ -63,6 +64,9 @@ pub(super) async fn fixture() -> Fixture {
     store.create_network(&a, &lan, NOW).await.unwrap();
     let host_a = enroll(&store, &a, "alpha-host").await;
     enroll(&store, &b, "b1").await;
+    let vm1 = crate::model::VmSpec::new("vm1", host_a.clone(), vec![]).unwrap();
+    let vm1 = crate::store::VmChange::Create(vm1);
+    store.change_vm(&a, vm1, NOW).await.unwrap();
     let state = AppState {
         store: store.clone(),
         clock: Arc::new(|| NOW),
@@ -140,6 +144,8 @@ fn path_of(r: &Route, host_a: &HostId) -> String {
     r.path
         .replace("{name}", "blue")
         .replace("{site}", "edge")
+        .replace("{vm}", "vm1")
+        .replace("{network}", "blue")
         .replace("{id}", host_a.as_str())
 }
 
@@ -152,6 +158,8 @@ fn body_of(r: &Route) -> Option<&'static str> {
         Some("CreateSite") => Some(r#"{"name":"core"}"#),
         Some("UpdateHost") => Some(r#"{"site":null}"#),
         Some("CreateVxlanNetwork") => Some(r#"{"name":"lan2","subnet":"10.46.0.0/16"}"#),
+        Some("CreateVm") => Some(r#"{"id":"vm9","host":"b1"}"#),
+        Some("AttachVmNic") => Some(r#"{"network":"blue"}"#),
         Some(other) => panic!("no sample body for {other}: add one here"),
         None => None,
     }
@@ -575,4 +583,5 @@ async fn a_networks_hosts_are_all_by_default_or_those_chosen() {
 }
 
 mod sites;
+mod vms;
 mod vxlan;
