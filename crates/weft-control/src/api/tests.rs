@@ -563,6 +563,7 @@ async fn a_networks_hosts_are_all_by_default_or_those_chosen() {
                 &store.blocks(&a).await.unwrap(),
                 &store.host_keys(&a).await.unwrap(),
                 &store.list_hosts(&a).await.unwrap(),
+                &store.list_vms(&a).await.unwrap(),
             )
         }
     };

@@ -52,7 +52,9 @@ pub(crate) struct VmRows<'a> {
 }
 
 /// What a change leaves: the VM (`None`: deleted) and the networks whose
-/// desired state it changed (its NICs' networks, before and after).
+/// desired state it changed: every network of the VM, before and after
+/// (a NIC's place among the VM's NICs is part of the state its host gets
+/// on each network, and it moves when one before it is detached).
 #[derive(Debug)]
 pub(crate) struct VmOutcome {
     pub vm: Option<Vm>,
@@ -125,12 +127,13 @@ pub(crate) fn change_vm(
             current.spec.nics.push(nic);
             crate::model::check_nics(&current.spec.nics).map_err(refused)?;
             Ok(VmOutcome {
-                touched: BTreeSet::from([current.spec.nics[index].network.clone()]),
+                touched: networks_of(&current),
                 vm: Some(current),
             })
         }
         VmChange::Detach { vm, network } => {
             let mut current = rows.current.ok_or_else(|| not_found(&vm))?;
+            let touched = networks_of(&current);
             let before = current.spec.nics.len();
             current.spec.nics.retain(|n| n.network != network);
             if current.spec.nics.len() == before {
@@ -140,7 +143,7 @@ pub(crate) fn change_vm(
                 });
             }
             Ok(VmOutcome {
-                touched: BTreeSet::from([network]),
+                touched,
                 vm: Some(current),
             })
         }

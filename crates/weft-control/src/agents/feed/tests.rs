@@ -1,6 +1,6 @@
 use super::*;
 use crate::desired;
-use crate::model::{Host, HostBlock, HostKey, Network, NetworkKey, NetworkSpec};
+use crate::model::{Host, HostBlock, HostKey, Network, NetworkKey, NetworkSpec, Vm};
 use std::time::Duration;
 use weft_proto::desired::{Desired, merge};
 
@@ -11,6 +11,7 @@ struct Rows {
     blocks: Vec<HostBlock>,
     keys: Vec<HostKey>,
     hosts: Vec<Host>,
+    vms: Vec<Vm>,
 }
 
 fn tenant() -> TenantId {
@@ -64,18 +65,41 @@ impl Rows {
         });
     }
 
+    /// A VM on `host` with a NIC on each of `networks`, in that order.
+    fn vm(&mut self, id: &str, host: &HostId, networks: &[&str]) {
+        let nics = (networks.iter())
+            .map(|n| crate::model::VmNicSpec {
+                network: n.to_string(),
+                ip: None,
+            })
+            .collect();
+        self.vms.push(Vm {
+            tenant: tenant(),
+            spec: crate::model::VmSpec::new(id, host.clone(), nics).unwrap(),
+            created_at: 0,
+        });
+    }
+
     fn frame(&self, feeds: &Feeds, prev: Option<&Frame>, revision: u64) -> Frame {
         let rows = super::Rows {
             networks: &self.networks,
             blocks: &self.blocks,
             keys: &self.keys,
             hosts: &self.hosts,
+            vms: &self.vms,
         };
         feeds.build(prev, revision, rows)
     }
 
     fn desired_for(&self, host: &HostId) -> Desired {
-        desired::desired_for(host, &self.networks, &self.blocks, &self.keys, &self.hosts)
+        desired::desired_for(
+            host,
+            &self.networks,
+            &self.blocks,
+            &self.keys,
+            &self.hosts,
+            &self.vms,
+        )
     }
 }
 
@@ -122,8 +146,21 @@ fn frames_give_each_host_what_desired_for_computes() {
     rows.keys
         .retain(|k| !(k.host == ids[1] && k.key.network == "red"));
     rows.hosts[3].revoked_at = Some(1);
+    // A VM's NICs go to its host, on the networks it is in.
+    rows.vm("web", &ids[0], &["red", "blue"]);
+    rows.vm("db", &ids[4], &["red", "blue"]);
     let feeds = Feeds::default();
     let frame = rows.frame(&feeds, None, 1);
+    let nics = |id: &HostId, net: &str| {
+        let state = frame.tables.desired(id).unwrap();
+        let nics = state[net].vm_nics.iter();
+        nics.map(|n| (n.vm.clone(), n.index)).collect::<Vec<_>>()
+    };
+    assert_eq!(nics(&ids[0], "red"), [("web".to_string(), 0)]);
+    assert_eq!(nics(&ids[0], "blue"), [("web".to_string(), 1)]);
+    assert_eq!(nics(&ids[4], "blue"), [("db".to_string(), 1)]);
+    assert!(!frame.tables.desired(&ids[4]).unwrap().contains_key("red"));
+    assert!(nics(&ids[1], "blue").is_empty());
     assert!(!frame.tables.hosts.contains_key(&ids[3]), "revoked");
     for id in ids.iter().filter(|id| *id != &ids[3]) {
         let want = rows.desired_for(id);
@@ -151,6 +188,19 @@ fn deltas_rebuild_each_hosts_state_through_every_kind_of_change() {
     let mut states: HashMap<HostId, Desired> = HashMap::new();
     let mut followers: Vec<Follower> = ids.iter().map(|h| Follower::new(h.clone(), 0)).collect();
     let changes: Vec<Box<Change>> = vec![
+        // A VM is placed on host 0 with NICs on both networks, its first
+        // NIC goes (the other moves to index 0), and a second VM comes.
+        Box::new(|r| {
+            let host = r.hosts[0].id.clone();
+            r.vm("web", &host, &["blue", "red"])
+        }),
+        Box::new(|r| {
+            r.vms[0].spec.nics.remove(0);
+        }),
+        Box::new(|r| {
+            let host = r.hosts[1].id.clone();
+            r.vm("db", &host, &["blue"])
+        }),
         // A key changes, a host leaves, another joins red.
         Box::new(|r| r.keys[1].key.public_key = "new".into()),
         Box::new(|r| r.blocks.retain(|b| b.host != r.hosts[2].id)),
@@ -163,6 +213,7 @@ fn deltas_rebuild_each_hosts_state_through_every_kind_of_change() {
         Box::new(|r| r.networks[1].spec.internal = true),
         Box::new(|r| r.networks.retain(|n| n.spec.name != "red")),
         Box::new(|r| r.hosts[4].endpoint = Some("198.51.100.1".into())),
+        Box::new(|r| r.vms.clear()),
     ];
     for (i, change) in changes.iter().enumerate() {
         change(&mut rows);

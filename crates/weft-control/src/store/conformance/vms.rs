@@ -109,7 +109,8 @@ pub(crate) async fn vms_are_placed_on_a_host_in_their_networks(store: Shared) {
     let at = store.revision().await.unwrap();
     assert_eq!(at, start + 2);
     let changes = store.changes_since(&t, at - 1).await.unwrap().unwrap();
-    assert_eq!(changes.changed, BTreeSet::from(["red".to_string()]));
+    let both = BTreeSet::from(["blue".to_string(), "red".to_string()]);
+    assert_eq!(changes.changed, both, "every network of the VM");
     let detach = VmChange::Detach {
         vm: "web".into(),
         network: "red".into(),
@@ -191,14 +192,14 @@ pub(crate) async fn vm_reports_replace_the_last_and_move_no_revision(store: Shar
     let h2 = enroll(&store, &t, "h2").await;
     let start = store.revision().await.unwrap();
     let one = reported("web", "blue", "wv-1");
-    store.report_vm_nics(&h1, &[one.clone()]).await.unwrap();
-    store.report_vm_nics(&h1, &[one.clone()]).await.unwrap();
+    store.report_vm_nics(&h1, std::slice::from_ref(&one)).await.unwrap();
+    store.report_vm_nics(&h1, std::slice::from_ref(&one)).await.unwrap();
     assert_eq!(
         store.reported_vm_nics(&t).await.unwrap(),
         [(h1.clone(), one)]
     );
     let two = reported("db", "red", "wv-2");
-    store.report_vm_nics(&h1, &[two.clone()]).await.unwrap();
+    store.report_vm_nics(&h1, std::slice::from_ref(&two)).await.unwrap();
     store.report_vm_nics(&h2, &[]).await.unwrap();
     assert_eq!(
         store.reported_vm_nics(&t).await.unwrap(),

@@ -109,7 +109,7 @@ impl EtcdStore {
         let mut out = Vec::new();
         for (host, nics) in &state.vm_reports {
             let live = state.hosts.get(host);
-            if !live.is_some_and(|e| e.record.revoked_at.is_none()) {
+            if live.is_none_or(|e| e.record.revoked_at.is_some()) {
                 continue;
             }
             let hid = host_id(host)?;

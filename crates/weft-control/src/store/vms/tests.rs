@@ -9,7 +9,7 @@ fn ids() -> (TenantId, HostId) {
 }
 
 #[test]
-fn a_change_touches_the_networks_of_the_nics_it_changed() {
+fn a_change_touches_every_network_of_the_vm() {
     let (tenant, host) = ids();
     let net = |name: &str, subnet: &str| Network {
         tenant: tenant.clone(),
@@ -46,7 +46,8 @@ fn a_change_touches_the_networks_of_the_nics_it_changed() {
         network: "red".into(),
     };
     let out = change_vm(&tenant, detach, rows(Some(web.clone())), 8).unwrap();
-    assert_eq!(out.touched, BTreeSet::from(["red".to_string()]));
+    // Every network of the VM: a NIC's place among its NICs may move.
+    assert_eq!(out.touched.len(), 2);
     assert_eq!(out.vm.unwrap().spec.nics, [nic("blue")]);
     let delete = VmChange::Delete { vm: "web".into() };
     let out = change_vm(&tenant, delete.clone(), rows(Some(web)), 9).unwrap();
