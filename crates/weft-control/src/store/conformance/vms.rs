@@ -192,14 +192,23 @@ pub(crate) async fn vm_reports_replace_the_last_and_move_no_revision(store: Shar
     let h2 = enroll(&store, &t, "h2").await;
     let start = store.revision().await.unwrap();
     let one = reported("web", "blue", "wv-1");
-    store.report_vm_nics(&h1, std::slice::from_ref(&one)).await.unwrap();
-    store.report_vm_nics(&h1, std::slice::from_ref(&one)).await.unwrap();
+    store
+        .report_vm_nics(&h1, std::slice::from_ref(&one))
+        .await
+        .unwrap();
+    store
+        .report_vm_nics(&h1, std::slice::from_ref(&one))
+        .await
+        .unwrap();
     assert_eq!(
         store.reported_vm_nics(&t).await.unwrap(),
         [(h1.clone(), one)]
     );
     let two = reported("db", "red", "wv-2");
-    store.report_vm_nics(&h1, std::slice::from_ref(&two)).await.unwrap();
+    store
+        .report_vm_nics(&h1, std::slice::from_ref(&two))
+        .await
+        .unwrap();
     store.report_vm_nics(&h2, &[]).await.unwrap();
     assert_eq!(
         store.reported_vm_nics(&t).await.unwrap(),
