@@ -81,6 +81,25 @@ pub(super) async fn fixture() -> Fixture {
     }
 }
 
+/// The `error` of an answer.
+pub(super) fn error_of(reply: &Reply) -> String {
+    reply.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Tenant A's id.
+pub(super) async fn tenant_a(f: &Fixture) -> TenantId {
+    f.store
+        .api_key(f.key_a.id())
+        .await
+        .unwrap()
+        .unwrap()
+        .info
+        .tenant
+}
+
 pub(super) struct Reply {
     pub status: StatusCode,
     pub text: String,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use weft_testkit::guest::{Guest, GuestConfig, Initramfs, KernelImage, NETWORK_MODULES};
 use weft_testkit::*;
 
-use crate::control_common::{self, TenantCurl, operator};
+use crate::control_common::{self, TenantPlane};
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 const CP: &str = "192.0.2.10";
@@ -55,36 +55,13 @@ fn a_qemu_guest_with_nics_from_the_api_gets_its_leases_and_pings_a_container_on_
     let mut lab = Lab::new(WEFT);
     lab.add_namespaces(["h1", "h2", "h10", "c2"]);
     lab.switched_underlay(&["h1", "h2", "h10"]);
-    let state = lab.dir.path().join("control");
-    let (out, log) = (state.with_extension("out"), state.with_extension("log"));
-    let (_control, first) =
-        control_common::start_control_in(WEFT, &lab, "h10", CP, &state, (&out, &log), &[]);
-    let fingerprint = first
-        .lines()
-        .find_map(|l| l.strip_prefix("CA fingerprint: "))
-        .unwrap()
-        .to_string();
-    let key = operator(WEFT, &state, &["tenant", "create", "acme"])["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let tenant = TenantCurl {
-        ns: "h10".into(),
-        addr: CP.into(),
-        ca: state.join("ca.pem").display().to_string(),
-        key,
-    };
+    let plane = TenantPlane::start(WEFT, &lab, "h10", CP);
+    let tenant = &plane.tenant;
     tenant.ok(&lab, "POST", "/v1/sites", Some(json!({"name": "east"})));
-    let args = [
-        "token", "create", "--tenant", "acme", "--site", "east", "--uses", "2",
-    ];
-    let token = operator(WEFT, &state, &args)["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = plane.token(WEFT, &["--site", "east", "--uses", "2"]);
     let url = format!("https://{CP}:50051");
     for host in ["h1", "h2"] {
-        let enroll = control_common::enroll_args(host, &url, &fingerprint, &token);
+        let enroll = control_common::enroll_args(host, &url, &plane.fingerprint, &token);
         lab.start_agent_with(host, &enroll);
         // One at a time: h1 takes the lowest blocks.
         wait_until(

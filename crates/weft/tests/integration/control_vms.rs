@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use weft_testkit::*;
 
-use crate::control_common::{self, TenantCurl, operator};
+use crate::control_common::{self, TenantCurl, TenantPlane};
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 /// The control plane's namespace, `h10`: 192.0.2.10 on the switch.
@@ -52,32 +52,11 @@ fn a_vms_nics_from_the_api_are_made_kept_through_outages_and_removed() {
     let mut lab = Lab::new(WEFT);
     lab.add_namespaces(["h1", "h10"]);
     lab.switched_underlay(&["h1", "h10"]);
-    let state = lab.dir.path().join("control");
-    let (out, log) = (state.with_extension("out"), state.with_extension("log"));
-    let start = |lab: &Lab| {
-        control_common::start_control_in(WEFT, lab, "h10", CP, &state, (&out, &log), &[])
-    };
-    let (control, first) = start(&lab);
-    let fingerprint = first
-        .lines()
-        .find_map(|l| l.strip_prefix("CA fingerprint: "))
-        .unwrap()
-        .to_string();
-    let key = operator(WEFT, &state, &["tenant", "create", "acme"])["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let tenant = TenantCurl {
-        ns: "h10".into(),
-        addr: CP.into(),
-        ca: state.join("ca.pem").display().to_string(),
-        key,
-    };
-    let token = operator(WEFT, &state, &["token", "create", "--tenant", "acme"])["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let mut plane = TenantPlane::start(WEFT, &lab, "h10", CP);
+    let tenant = plane.tenant.clone();
+    let token = plane.token(WEFT, &[]);
     let url = format!("https://{CP}:50051");
+    let fingerprint = plane.fingerprint.clone();
     let enroll = control_common::enroll_args("h1", &url, &fingerprint, &token);
     lab.start_agent_with("h1", &enroll);
     wait_until("h1 to enroll", Duration::from_secs(30), || {
@@ -140,7 +119,7 @@ fn a_vms_nics_from_the_api_are_made_kept_through_outages_and_removed() {
 
     // The control plane goes: the NIC stays as it is, across a kill -9
     // of the agent too.
-    drop(control);
+    plane.stop();
     lab.kill_agent("h1");
     lab.start_agent_with("h1", &enroll);
     std::thread::sleep(Duration::from_secs(3));
@@ -154,12 +133,12 @@ fn a_vms_nics_from_the_api_are_made_kept_through_outages_and_removed() {
     };
     let before = connected(&lab);
     let log_before = lab.agent_log("h1");
-    let (_control, _) = start(&lab);
+    plane.restart(WEFT, &lab);
     wait_for("h1 to reconnect", Duration::from_secs(90), || {
         connected(&lab) > before
     });
     let vm = made(&lab, &tenant, "web", 1);
-    assert_eq!(taps(&vm), [tap.clone()]);
+    assert_eq!(taps(&vm), std::slice::from_ref(&tap));
     assert_eq!(link(&lab, "h1", &tap).unwrap()["ifindex"], ifindex);
     assert!(log_before.contains("VM NIC made for the control plane"));
 

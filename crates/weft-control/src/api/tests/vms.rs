@@ -5,13 +5,6 @@
 use super::*;
 use crate::model::ReportedNic;
 
-fn error_of(reply: &Reply) -> String {
-    reply.json()["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
 fn reported(vm: &str, network: &str, ifname: &str, address: &str) -> ReportedNic {
     ReportedNic {
         vm: vm.into(),
@@ -89,14 +82,7 @@ async fn a_vm_shows_its_nics_as_the_host_made_them_and_every_hypervisors_config(
 
     // A second NIC, attached: pending until reported; then detached.
     let red = NetworkSpec::new("green", "10.44.0.0/16", "", false, "", None).unwrap();
-    let a = f
-        .store
-        .api_key(f.key_a.id())
-        .await
-        .unwrap()
-        .unwrap()
-        .info
-        .tenant;
+    let a = tenant_a(&f).await;
     f.store.create_network(&a, &red, NOW).await.unwrap();
     let reply = call(
         &f.router,

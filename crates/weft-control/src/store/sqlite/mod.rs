@@ -343,28 +343,8 @@ impl Store for SqliteStore {
 
     async fn blocks(&self, tenant: &TenantId) -> Result<Vec<HostBlock>> {
         let tenant = tenant.clone();
-        self.run(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT network, host, block FROM blocks WHERE tenant = ?1 ORDER BY network, block",
-            )?;
-            let rows = stmt.query_map([tenant.as_str()], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })?;
-            rows.map(|r| {
-                let (network, h, block) = r?;
-                Ok(HostBlock {
-                    network,
-                    host: host_id(h)?,
-                    block: block.parse().map_err(|_| corrupt("block", &block))?,
-                })
-            })
-            .collect()
-        })
-        .await
+        self.run(move |conn| blocks_of_tenant(conn, tenant.as_str()))
+            .await
     }
 
     async fn set_network_hosts(

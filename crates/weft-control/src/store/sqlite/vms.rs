@@ -3,7 +3,7 @@
 //! made of them, one row per host.
 
 use super::rows::*;
-use crate::model::{HostBlock, HostId, ReportedNic, TenantId, Vm, VmNicSpec, VmSpec};
+use crate::model::{HostId, ReportedNic, TenantId, Vm, VmNicSpec, VmSpec};
 use crate::store::{Result, VmChange, VmRows, change_vm};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::BTreeSet;
@@ -25,26 +25,6 @@ fn vm(tenant: &TenantId, (id, host, nics, created_at): VmRow) -> Result<Vm> {
         },
         created_at,
     })
-}
-
-fn tenant_blocks(tx: &Transaction<'_>, tenant: &str) -> Result<Vec<HostBlock>> {
-    let mut stmt = tx.prepare("SELECT network, host, block FROM blocks WHERE tenant = ?1")?;
-    let rows = stmt.query_map([tenant], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
-    rows.map(|r| {
-        let (network, host, block) = r?;
-        Ok(HostBlock {
-            network,
-            host: host_id(host)?,
-            block: block.parse().map_err(|_| corrupt("block", &block))?,
-        })
-    })
-    .collect()
 }
 
 pub(super) fn change(
@@ -69,7 +49,7 @@ pub(super) fn change(
         .collect::<rusqlite::Result<_>>()?;
     let is_live = |h: &HostId| live.contains(h.as_str());
     let networks = networks_of(tx, tenant.as_str())?;
-    let blocks = tenant_blocks(tx, tenant.as_str())?;
+    let blocks = blocks_of_tenant(tx, tenant.as_str())?;
     let id = change.vm().to_string();
     let outcome = change_vm(
         tenant,
