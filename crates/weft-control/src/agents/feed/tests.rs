@@ -65,21 +65,6 @@ impl Rows {
         });
     }
 
-    /// A VM on `host` with a NIC on each of `networks`, in that order.
-    fn vm(&mut self, id: &str, host: &HostId, networks: &[&str]) {
-        let nics = (networks.iter())
-            .map(|n| crate::model::VmNicSpec {
-                network: n.to_string(),
-                ip: None,
-            })
-            .collect();
-        self.vms.push(Vm {
-            tenant: tenant(),
-            spec: crate::model::VmSpec::new(id, host.clone(), nics).unwrap(),
-            created_at: 0,
-        });
-    }
-
     fn frame(&self, feeds: &Feeds, prev: Option<&Frame>, revision: u64) -> Frame {
         let rows = super::Rows {
             networks: &self.networks,
@@ -146,21 +131,10 @@ fn frames_give_each_host_what_desired_for_computes() {
     rows.keys
         .retain(|k| !(k.host == ids[1] && k.key.network == "red"));
     rows.hosts[3].revoked_at = Some(1);
-    // A VM's NICs go to its host, on the networks it is in.
+    // VMs' NICs: see vms.rs.
     rows.vm("web", &ids[0], &["red", "blue"]);
-    rows.vm("db", &ids[4], &["red", "blue"]);
     let feeds = Feeds::default();
     let frame = rows.frame(&feeds, None, 1);
-    let nics = |id: &HostId, net: &str| {
-        let state = frame.tables.desired(id).unwrap();
-        let nics = state[net].vm_nics.iter();
-        nics.map(|n| (n.vm.clone(), n.index)).collect::<Vec<_>>()
-    };
-    assert_eq!(nics(&ids[0], "red"), [("web".to_string(), 0)]);
-    assert_eq!(nics(&ids[0], "blue"), [("web".to_string(), 1)]);
-    assert_eq!(nics(&ids[4], "blue"), [("db".to_string(), 1)]);
-    assert!(!frame.tables.desired(&ids[4]).unwrap().contains_key("red"));
-    assert!(nics(&ids[1], "blue").is_empty());
     assert!(!frame.tables.hosts.contains_key(&ids[3]), "revoked");
     for id in ids.iter().filter(|id| *id != &ids[3]) {
         let want = rows.desired_for(id);
@@ -512,3 +486,5 @@ fn a_snapshot_of_a_large_network_comes_in_bounded_pieces_shared_by_every_host() 
         .sum();
     assert!(own < 2048, "{own} bytes of its own");
 }
+
+mod vms;
