@@ -64,8 +64,6 @@ pub(super) struct TenantState {
     /// Sites, with the etcd revision that last wrote each.
     pub sites: BTreeMap<String, (SiteRecord, i64)>,
     pub vms: BTreeMap<String, VmRecord>,
-    /// Host id → what it reported of its VMs' NICs.
-    pub vm_reports: BTreeMap<String, Vec<crate::model::ReportedNic>>,
 }
 
 impl TenantState {
@@ -139,10 +137,6 @@ impl TenantState {
                 }
                 TenantKey::Vm(name) => {
                     state.vms.insert(name.to_string(), decode("VM", &kv.value)?);
-                }
-                TenantKey::VmReport(host) => {
-                    let nics = decode("reported NICs", &kv.value)?;
-                    state.vm_reports.insert(host.to_string(), nics);
                 }
                 TenantKey::HostName(_) => {}
             }

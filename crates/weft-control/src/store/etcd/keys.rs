@@ -23,7 +23,8 @@
 //! t/<tenant>/sites/<site>    a site (rewritten by whatever puts a host
 //!                            in it, so a racing deletion loses)
 //! t/<tenant>/vms/<vm>        a VM: its host and NICs
-//! t/<tenant>/vm-reports/<h>  what host h made of its VMs' NICs
+//! vm-reports/<tenant>/<h>    what host h made of its VMs' NICs (not under
+//!                            t/<tenant>/, which every change reads whole)
 //! ```
 //!
 //! Names are labels and ids are hex (no `/`).
@@ -151,8 +152,12 @@ impl Keys {
     pub fn vm(&self, tenant: &str, vm: &str) -> String {
         format!("{}vms/{vm}", self.tenant(tenant))
     }
+    /// Every host's report of its VMs' NICs, of one tenant.
+    pub fn vm_reports(&self, tenant: &str) -> String {
+        self.key(format_args!("vm-reports/{tenant}/"))
+    }
     pub fn vm_report(&self, tenant: &str, host: &str) -> String {
-        format!("{}vm-reports/{host}", self.tenant(tenant))
+        format!("{}{host}", self.vm_reports(tenant))
     }
 }
 
@@ -171,7 +176,6 @@ pub(super) enum TenantKey<'a> {
     Tombstone(&'a str),
     Site(&'a str),
     Vm(&'a str),
-    VmReport(&'a str),
 }
 
 impl<'a> TenantKey<'a> {
@@ -190,7 +194,6 @@ impl<'a> TenantKey<'a> {
             "tombstones" => TenantKey::Tombstone(name),
             "sites" => TenantKey::Site(name),
             "vms" => TenantKey::Vm(name),
-            "vm-reports" => TenantKey::VmReport(name),
             _ => return None,
         })
     }

@@ -105,15 +105,20 @@ impl EtcdStore {
         &self,
         tenant: &TenantId,
     ) -> Result<Vec<(HostId, ReportedNic)>> {
-        let state = (self.tenant_parts(tenant.as_str(), &["vm-reports/", "hosts/"])).await?;
+        let prefix = self.keys.vm_reports(tenant.as_str());
+        let reports = self.scan(prefix.clone()).await?;
+        let state = self.tenant_parts(tenant.as_str(), &["hosts/"]).await?;
         let mut out = Vec::new();
-        for (host, nics) in &state.vm_reports {
+        for kv in reports {
+            let key = String::from_utf8_lossy(&kv.key);
+            let host = key.strip_prefix(&prefix).unwrap_or_default();
             let live = state.hosts.get(host);
             if live.is_none_or(|e| e.record.revoked_at.is_some()) {
                 continue;
             }
             let hid = host_id(host)?;
-            out.extend(nics.iter().map(|n| (hid.clone(), n.clone())));
+            let nics: Vec<ReportedNic> = decode("reported NICs", &kv.value)?;
+            out.extend(nics.into_iter().map(|n| (hid.clone(), n)));
         }
         Ok(out)
     }
