@@ -1,40 +1,79 @@
 //! A QEMU guest whose NICs come from the control plane (issue 24, part
 //! 3): `weft control serve`, lab hosts h1 and h2 of site east, VXLAN
 //! networks lan and lan2 of east. `POST /v1/vms` places vm1 on h1 with a
-//! NIC on lan, `POST /v1/vms/vm1/networks` adds one on lan2; the guest
-//! (the harness's Debian kernel under QEMU, TCG) boots with the QEMU
-//! arguments `GET /v1/vms/vm1` gives, gets both leases from h1's
-//! responders, and pings container c2 on h2 by name across lan. The
-//! second NIC detached through the API: its TAP goes from h1.
+//! NIC on lan; the guest (the harness's Debian kernel under QEMU, TCG)
+//! boots with the QEMU arguments `GET /v1/vms/vm1` gives, gets its lease
+//! from h1's responder and pings container c2 on h2 by name across lan.
+//! While it runs, `POST /v1/vms/vm1/networks` adds a NIC on lan2: its TAP
+//! is made on h1, plugged into the running QEMU (its monitor's
+//! `netdev_add`/`device_add`, with GET's arguments for it), and the guest
+//! sees eth1 appear and gets its lease. Detached through the API, the
+//! NIC's TAP goes from h1.
 
 use serde_json::{Value, json};
+use std::io::{Read as _, Write as _};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use weft_testkit::guest::{Guest, GuestConfig, Initramfs, KernelImage, NETWORK_MODULES};
 use weft_testkit::*;
 
-use crate::control_common::{self, TenantPlane};
+use crate::control_common::{self, TenantCurl, TenantPlane};
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 const CP: &str = "192.0.2.10";
 const UDHCPC_SCRIPT: &str = include_str!("../fixtures/udhcpc-default.script");
 
-/// The guest's part: both leases (lan's first: the hook appends each
-/// lease's resolver, and lan's must come first), then c2 across lan.
+/// The guest's part: lan's lease and c2 across it, then the NIC plugged
+/// in while it runs: wait for eth1, and its lease.
 const GUEST_SCRIPT: &str = r#"
 mkdir -p /etc/udhcpc
 check dhcp:eth0 udhcpc -i eth0 -f -q -n -t 10 -T 2
-check dhcp:eth1 udhcpc -i eth1 -f -q -n -t 10 -T 2
-report addrs data "$(ip -o -4 addr show | awk '{print $2, $4}' | tr '\n' ';')"
-report resolv data "$(tr '\n' ';' < /etc/resolv.conf)"
 check ping:c2 sh -c 'for i in 1 2 3 4 5; do ping -c1 -W3 C2_ADDRESS && exit 0; done; exit 1'
 check resolve:c2 sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do nslookup c2.mesh.local && exit 0; sleep 2; done; exit 1'
 check ping:c2-by-name ping -c1 -W5 c2.mesh.local
+check hotplug:eth1 sh -c 'i=0; while [ $i -lt 150 ]; do ip link show eth1 >/dev/null 2>&1 && exit 0; sleep 1; i=$((i+1)); done; exit 1'
+check dhcp:eth1 udhcpc -i eth1 -f -q -n -t 10 -T 2
+report addrs data "$(ip -o -4 addr show | awk '{print $2, $4}' | tr '\n' ';')"
 "#;
 
 fn link_exists(lab: &Lab, ns: &str, dev: &str) -> bool {
     lab.exec(ns, &format!("ip link show dev {dev}"))
         .status
         .success()
+}
+
+/// The VM once every NIC it has (`nics` of them) is made.
+fn made(lab: &Lab, tenant: &TenantCurl, nics: usize) -> Value {
+    wait_until("vm1's NICs made on h1", Duration::from_secs(30), || {
+        let vm = tenant.ok(lab, "GET", "/v1/vms/vm1", None);
+        let all = vm["nics"].as_array()?.len() == nics;
+        (all && !vm["config"].is_null()).then_some(vm)
+    })
+}
+
+/// Say `command` to QEMU's human monitor at `socket`; its answer.
+fn monitor(socket: &Path, command: &str) -> String {
+    let mut s = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s.write_all(format!("{command}\n").as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut out = vec![0; 4096];
+    let n = s.read(&mut out).unwrap_or(0);
+    String::from_utf8_lossy(&out[..n]).into_owned()
+}
+
+/// The value after `flag` among QEMU arguments that names `id`.
+fn arg_with(args: &[String], flag: &str, id: &str) -> String {
+    (args.windows(2))
+        .find(|w| w[0] == flag && w[1].contains(id))
+        .map(|w| w[1].clone())
+        .unwrap_or_else(|| panic!("no {flag} with {id} in {args:?}"))
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    (v.as_array().unwrap().iter())
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -73,51 +112,27 @@ fn a_qemu_guest_with_nics_from_the_api_gets_its_leases_and_pings_a_container_on_
             },
         );
     }
-    for (name, subnet) in [("lan", "10.50.0.0/16"), ("lan2", "10.51.0.0/16")] {
-        let body = json!({"name": name, "subnet": subnet, "domain": format!("{name}.test")});
-        let body = if name == "lan" {
-            json!({"name": name, "subnet": subnet})
-        } else {
-            body
-        };
+    let lan = json!({"name": "lan", "subnet": "10.50.0.0/16"});
+    let lan2 = json!({"name": "lan2", "subnet": "10.51.0.0/16", "domain": "lan2.test"});
+    for body in [lan, lan2] {
         tenant.ok(&lab, "POST", "/v1/sites/east/vxlan-networks", Some(body));
     }
     wait_for("lan on h2", Duration::from_secs(20), || {
-        lab.weft("h2", &["network", "ls"])
-            .stdout
-            .windows(3)
-            .any(|w| w == b"lan")
+        let out = lab.weft("h2", &["network", "ls"]).stdout;
+        out.windows(3).any(|w| w == b"lan")
     });
     let c2 = lab.attach("h2", "lan", "c2", &["--name", "c2"]);
-    let c2_address = c2["address"]
-        .as_str()
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let c2_address = c2["address"].as_str().unwrap().split('/').next().unwrap();
 
     let body = json!({"id": "vm1", "host": "h1", "nics": [{"network": "lan"}]});
     tenant.ok(&lab, "POST", "/v1/vms", Some(body));
-    tenant.ok(
-        &lab,
-        "POST",
-        "/v1/vms/vm1/networks",
-        Some(json!({"network": "lan2"})),
-    );
-    let vm: Value = wait_until("vm1's NICs made on h1", Duration::from_secs(30), || {
-        let vm = tenant.ok(&lab, "GET", "/v1/vms/vm1", None);
-        (!vm["config"].is_null()).then_some(vm)
-    });
-    let nic = |n: usize, field: &str| vm["nics"][n][field].as_str().unwrap().to_string();
-    assert_eq!(
-        (nic(0, "ifname"), nic(1, "ifname")),
-        ("eth0".into(), "eth1".into())
-    );
-    let qemu_args: Vec<String> = (vm["config"]["qemu"].as_array().unwrap().iter())
-        .map(|a| a.as_str().unwrap().to_string())
-        .collect();
-
+    let vm = made(&lab, tenant, 1);
+    let socket = lab.dir.path().join("vm1.monitor");
+    let mut qemu_args = strings(&vm["config"]["qemu"]);
+    qemu_args.extend([
+        "-monitor".to_string(),
+        format!("unix:{},server=on,wait=off", socket.display()),
+    ]);
     let guest = Guest {
         kernel,
         initramfs,
@@ -131,8 +146,33 @@ fn a_qemu_guest_with_nics_from_the_api_gets_its_leases_and_pings_a_container_on_
             ..GuestConfig::default()
         },
     };
-    let script = GUEST_SCRIPT.replace("C2_ADDRESS", &c2_address);
-    let run = guest.boot(&script).unwrap_or_else(|e| panic!("{e}"));
+    let script = GUEST_SCRIPT.replace("C2_ADDRESS", c2_address);
+    let (run, vm) = std::thread::scope(|scope| {
+        // While the guest runs: a NIC on lan2 through the API, plugged in.
+        let plug = scope.spawn(|| {
+            wait_for("QEMU's monitor", Duration::from_secs(60), || {
+                socket.exists()
+            });
+            let attach = Some(json!({"network": "lan2"}));
+            tenant.ok(&lab, "POST", "/v1/vms/vm1/networks", attach);
+            let vm = made(&lab, tenant, 2);
+            let args = strings(&vm["config"]["qemu"]);
+            let said = [
+                monitor(
+                    &socket,
+                    &format!("netdev_add {}", arg_with(&args, "-netdev", "id=net1")),
+                ),
+                monitor(
+                    &socket,
+                    &format!("device_add {}", arg_with(&args, "-device", "netdev=net1")),
+                ),
+            ];
+            assert!(!said.iter().any(|s| s.contains("Error")), "{said:?}");
+            vm
+        });
+        let run = guest.boot(&script).unwrap_or_else(|e| panic!("{e}"));
+        (run, plug.join().unwrap())
+    });
     if !run.completed() || !run.failures().is_empty() {
         eprintln!("--- agent log of h1 ---\n{}", lab.agent_log("h1"));
         eprintln!("--- agent log of h2 ---\n{}", lab.agent_log("h2"));
@@ -140,14 +180,20 @@ fn a_qemu_guest_with_nics_from_the_api_gets_its_leases_and_pings_a_container_on_
     run.expect_completed();
     for check in [
         "dhcp:eth0",
-        "dhcp:eth1",
         "ping:c2",
         "resolve:c2",
         "ping:c2-by-name",
+        "hotplug:eth1",
+        "dhcp:eth1",
     ] {
         run.expect_pass(check);
     }
     // The addresses weft assigned (GET's), by DHCP, on the NICs in order.
+    let nic = |n: usize, field: &str| vm["nics"][n][field].as_str().unwrap().to_string();
+    assert_eq!(
+        (nic(0, "ifname"), nic(1, "ifname")),
+        ("eth0".into(), "eth1".into())
+    );
     let addrs = run.data("addrs");
     for n in [0, 1] {
         let want = format!("eth{n} {}", nic(n, "address"));
