@@ -6,10 +6,11 @@
 //! A host gets every network of its tenant in which it has a block; its
 //! peers there are the other hosts with a block, a reported key and a known
 //! address ([`peer`]), each carrying that host's block as allowed-ips (peer
-//! count grows with hosts, not workloads).
+//! count grows with hosts, not workloads); and the NICs of the VMs placed
+//! on it there, by VM then index.
 
-use crate::agents::frame::{member, settings};
-use crate::model::{Host, HostBlock, HostId, HostKey, Network};
+use crate::agents::frame::{member, settings, vm_nic};
+use crate::model::{Host, HostBlock, HostId, HostKey, Network, Vm};
 use weft_proto::control as pb;
 use weft_proto::desired::Desired;
 
@@ -20,6 +21,7 @@ pub fn desired_for(
     blocks: &[HostBlock],
     keys: &[HostKey],
     hosts: &[Host],
+    vms: &[Vm],
 ) -> Desired {
     let mut out = Desired::new();
     for net in networks {
@@ -46,11 +48,21 @@ pub fn desired_for(
             })
             .collect();
         peers.sort_by(|a, b| a.host_id.cmp(&b.host_id));
+        let mut mine: Vec<&Vm> = vms.iter().filter(|vm| &vm.spec.host == host).collect();
+        mine.sort_by(|a, b| a.spec.id.cmp(&b.spec.id));
+        let vm_nics = (mine.into_iter())
+            .flat_map(|vm| {
+                (vm.spec.nics.iter().enumerate())
+                    .filter(|(_, nic)| &nic.network == name)
+                    .filter_map(|(index, _)| vm_nic(vm, index))
+            })
+            .collect();
         out.insert(
             name.clone(),
             pb::DesiredNetwork {
                 block: own.block.to_string(),
                 peers,
+                vm_nics,
                 ..settings(net)
             },
         );

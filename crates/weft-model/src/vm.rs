@@ -266,5 +266,60 @@ pub fn cloud_init_network_config(nics: &[GuestNic]) -> String {
     out
 }
 
+/// One of Firecracker's requests, as `weft vm config` and the control
+/// plane's `GET /v1/vms/{vm}` show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FirecrackerRequest {
+    pub method: &'static str,
+    pub path: String,
+    pub body: FirecrackerInterface,
+}
+
+impl From<FirecrackerInterface> for FirecrackerRequest {
+    fn from(body: FirecrackerInterface) -> FirecrackerRequest {
+        FirecrackerRequest {
+            method: "PUT",
+            path: body.path(),
+            body,
+        }
+    }
+}
+
+/// A VM's NIC configuration for each hypervisor and for its guest, all
+/// at once: what `weft vm config` prints one of.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VmConfig {
+    /// Cloud Hypervisor's arguments ([`cloud_hypervisor_args`]).
+    pub cloud_hypervisor: Vec<String>,
+    /// Firecracker's requests ([`firecracker_interfaces`]); empty with
+    /// `firecracker_error` set when it cannot take these NICs.
+    pub firecracker: Vec<FirecrackerRequest>,
+    pub firecracker_error: Option<String>,
+    /// QEMU's arguments, without vhost ([`qemu_args`]).
+    pub qemu: Vec<String>,
+    /// The kernel's `ip=` ([`kernel_ip_arg`]).
+    pub kernel_ip: Option<String>,
+    /// A cloud-init network-config ([`cloud_init_network_config`]).
+    pub cloud_init: String,
+}
+
+impl VmConfig {
+    /// For `nics` in guest order, the guest named `hostname`.
+    pub fn new(nics: &[GuestNic], hostname: &str) -> VmConfig {
+        let (firecracker, firecracker_error) = match firecracker_interfaces(nics) {
+            Ok(list) => (list.into_iter().map(Into::into).collect(), None),
+            Err(e) => (vec![], Some(e.to_string())),
+        };
+        VmConfig {
+            cloud_hypervisor: cloud_hypervisor_args(nics),
+            firecracker,
+            firecracker_error,
+            qemu: qemu_args(nics, false),
+            kernel_ip: kernel_ip_arg(nics, hostname),
+            cloud_init: cloud_init_network_config(nics),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

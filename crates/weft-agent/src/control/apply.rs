@@ -34,22 +34,23 @@ const KEEPALIVE: u16 = 25;
 /// aside until the last arrives: half a state is never applied.
 #[derive(Debug, Default)]
 pub struct Pieces {
-    pending: Option<(Desired, BTreeSet<String>)>,
+    pending: Option<(Desired, Desired)>,
 }
 
 impl Pieces {
     /// `msg` merged onto `current` (or onto the pieces before it). Once it
-    /// is the last piece: the new state and the networks managed before.
+    /// is the last piece: the new state and the state before it (what the
+    /// control plane managed until now).
     pub fn add(
         &mut self,
         current: &Desired,
         msg: &pb::DesiredState,
         own: &str,
-    ) -> Option<(Desired, BTreeSet<String>)> {
+    ) -> Option<(Desired, Desired)> {
         let (mut next, before) = self
             .pending
             .take()
-            .unwrap_or_else(|| (current.clone(), current.keys().cloned().collect()));
+            .unwrap_or_else(|| (current.clone(), current.clone()));
         merge(&mut next, msg, own);
         if msg.more {
             self.pending = Some((next, before));

@@ -8,11 +8,11 @@
 //! told it of (`replicas.rs`), and resumes its stream from the revision it
 //! has: the replica sends what changed since, or a snapshot.
 
-use super::apply;
 use super::identity::{Identity, load_replicas, save_replicas, write_private};
 use super::replicas::Replicas;
 use super::tls::Trust;
 use super::{ControlConfig, ControlError, chain, renew, renewal_due, unix_now};
+use super::{apply, vms};
 use crate::agent::Agent;
 use crate::dataplane::Dataplane;
 use prost::Message as _;
@@ -70,20 +70,40 @@ impl Saved {
 
 type Shared<D> = Arc<Mutex<Agent<D>>>;
 
+/// What this host reports it made: per network its key and port, and the
+/// NICs of the control plane's VMs.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Made {
+    networks: Vec<pb::NetworkReport>,
+    vm_nics: Vec<pb::VmNicReport>,
+    /// Some of the state could not be made: tried again at the heartbeat.
+    incomplete: bool,
+}
+
 /// Apply `want` on the agent (on a blocking thread: it takes the agent's
-/// lock and talks to the kernel) and say what it now reports.
+/// lock and talks to the kernel), `before` being the state it held, and
+/// say what it now reports. The VMs' NICs that go are detached before
+/// their networks may go; those that come attached once they are made.
 async fn apply_on<D: Dataplane + Send + 'static>(
     agent: &Shared<D>,
     want: Desired,
-    before: BTreeSet<String>,
-) -> Vec<pb::NetworkReport> {
+    before: Desired,
+) -> Made {
     let agent = Arc::clone(agent);
     tokio::task::spawn_blocking(move || {
         let mut agent = agent.lock().unwrap_or_else(PoisonError::into_inner);
-        for error in apply::apply(&mut agent, &want, &before) {
+        let names: BTreeSet<String> = before.keys().cloned().collect();
+        let mut errors = vms::detach_gone(&mut agent, &want, &before);
+        errors.extend(apply::apply(&mut agent, &want, &names));
+        errors.extend(vms::attach_wanted(&mut agent, &want));
+        for error in &errors {
             tracing::warn!(%error, "could not apply the control plane's desired state");
         }
-        apply::report(&agent, &want.keys().cloned().collect())
+        Made {
+            networks: apply::report(&agent, &want.keys().cloned().collect()),
+            vm_nics: vms::report(&agent, &want),
+            incomplete: !errors.is_empty(),
+        }
     })
     .await
     .unwrap_or_default()
@@ -107,13 +127,21 @@ async fn health_on<D: Dataplane + Send + 'static>(
 /// Report, and learn the replicas from the answer.
 async fn send_report(
     link: &mut Link<'_>,
-    networks: Vec<pb::NetworkReport>,
+    made: Made,
     peer_health: Vec<pb::HealthCount>,
 ) -> Result<(), ControlError> {
+    // The VMs' NICs only when they changed since the last report on
+    // this connection: a heartbeat costs the control plane no write.
+    let unchanged = link.sent_vm_nics.as_ref() == Some(&made.vm_nics);
+    if !unchanged {
+        link.sent_vm_nics = Some(made.vm_nics.clone());
+    }
     let req = pb::ReportRequest {
         version: env!("CARGO_PKG_VERSION").to_string(),
-        networks,
+        networks: made.networks,
         peer_health,
+        vm_nics: if unchanged { vec![] } else { made.vm_nics },
+        vm_nics_unchanged: unchanged,
     };
     let reply = link
         .client
@@ -138,6 +166,8 @@ struct Link<'a> {
     replica: String,
     replicas: &'a mut Replicas,
     state_dir: &'a Path,
+    /// The VMs' NICs as last reported on this connection.
+    sent_vm_nics: Option<Vec<pb::VmNicReport>>,
 }
 
 impl Link<'_> {
@@ -179,8 +209,9 @@ async fn session<D: Dataplane + Send + 'static>(
         replica,
         replicas,
         state_dir,
+        sent_vm_nics: None,
     };
-    let reports = apply_on(agent, saved.desired.clone(), saved.names()).await;
+    let reports = apply_on(agent, saved.desired.clone(), saved.desired.clone()).await;
     let health = health_on(agent, saved.names()).await;
     send_report(&mut link, reports.clone(), health).await?;
     let mut stream = link
@@ -224,6 +255,9 @@ async fn session<D: Dataplane + Send + 'static>(
                 }
             }
             _ = heartbeat.tick() => {
+                if last_report.incomplete {
+                    last_report = apply_on(agent, saved.desired.clone(), saved.desired.clone()).await;
+                }
                 let health = health_on(agent, saved.names()).await;
                 send_report(&mut link, last_report.clone(), health).await?;
                 if renewal_due(&identity.cert_pem, unix_now()) {
@@ -248,7 +282,7 @@ pub async fn follow<D: Dataplane + Send + 'static>(
     status.set_revision(saved.revision);
     if !saved.desired.is_empty() {
         // Start from what this host last knew, before any connection.
-        apply_on(&agent, saved.desired.clone(), saved.names()).await;
+        apply_on(&agent, saved.desired.clone(), saved.desired.clone()).await;
     }
     let mut replicas = Replicas::new(config.address(), load_replicas(&state_dir));
     loop {

@@ -13,6 +13,7 @@ pub mod logs;
 pub mod replicas;
 pub mod state;
 pub mod tls;
+pub mod vms;
 
 use identity::{Identity, IdentityError};
 use rcgen::{CertificateParams, KeyPair};

@@ -22,8 +22,8 @@
 //! then that tenant's slot (held while its frame is computed, so streams
 //! arriving meanwhile wait for that frame instead of computing their own).
 
-use super::frame::{NetTable, Tables};
-use crate::model::{Host, HostBlock, HostId, HostKey, Network, TenantId};
+use super::frame::{NetTable, Placement, Tables};
+use crate::model::{Host, HostBlock, HostId, HostKey, Network, TenantId, Vm};
 use crate::store::{NetworkChanges, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,6 +61,7 @@ pub struct Rows<'a> {
     pub blocks: &'a [HostBlock],
     pub keys: &'a [HostKey],
     pub hosts: &'a [Host],
+    pub vms: &'a [Vm],
 }
 
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<Frame>>>>;
@@ -99,6 +100,7 @@ impl Feeds {
             blocks: &store.blocks(tenant).await?,
             keys: &store.host_keys(tenant).await?,
             hosts: &store.list_hosts(tenant).await?,
+            vms: &store.list_vms(tenant).await?,
         };
         let frame = Arc::new(self.build(current.as_deref(), revision, rows));
         *current = Some(Arc::clone(&frame));
@@ -112,6 +114,7 @@ impl Feeds {
             rows.blocks,
             rows.keys,
             rows.hosts,
+            rows.vms,
             prev.map(|p| &p.tables),
         );
         self.encodes.fetch_add(encoded, Ordering::Relaxed);
@@ -159,10 +162,10 @@ impl Feeds {
             };
             let mut whole = Vec::new();
             let mut patched = Vec::new();
-            for (name, block) in &view.networks {
-                let same_place = was.networks.get(name) == Some(block);
+            for (name, place) in &view.networks {
+                let same_place = was.networks.get(name) == Some(place);
                 if !same_place || resent.get(name.as_str()).copied().unwrap_or(true) {
-                    whole.push((name.as_str(), block.as_str()));
+                    whole.push((name.as_str(), place));
                 } else if patches.contains_key(name.as_str()) {
                     patched.push(name.as_str());
                 }
@@ -185,8 +188,8 @@ impl Feeds {
                 msg.clone()
             } else {
                 let mut msg = EncodedStateBuilder::new(revision, false);
-                for (name, block) in whole {
-                    whole_network(&mut msg, &new.networks[name], block);
+                for (name, place) in whole {
+                    whole_network(&mut msg, &new.networks[name], place);
                 }
                 for name in left {
                     msg.removed(name);
@@ -236,9 +239,9 @@ impl Feeds {
     fn snapshot(&self, frame: &Frame, host: &HostId) -> Batch {
         let mut msg = EncodedStateBuilder::new(frame.revision, true);
         if let Some(view) = frame.tables.hosts.get(host) {
-            for (name, block) in &view.networks {
+            for (name, place) in &view.networks {
                 if let Some(table) = frame.tables.networks.get(name) {
-                    whole_network(&mut msg, table, block);
+                    whole_network(&mut msg, table, place);
                 }
             }
         }
@@ -252,10 +255,10 @@ impl Feeds {
         let mut msg = EncodedStateBuilder::new(frame.revision, false);
         let mut any = false;
         for name in &changes.changed {
-            if let (Some(block), Some(table)) =
+            if let (Some(place), Some(table)) =
                 (view.networks.get(name), frame.tables.networks.get(name))
             {
-                whole_network(&mut msg, table, block);
+                whole_network(&mut msg, table, place);
                 any = true;
             }
         }
@@ -269,12 +272,8 @@ impl Feeds {
     }
 }
 
-fn whole_network(msg: &mut EncodedStateBuilder, table: &NetTable, block: &str) {
-    let settings = pb::DesiredNetwork {
-        block: block.to_string(),
-        ..table.settings.clone()
-    };
-    msg.network(&settings, &table.encoded);
+fn whole_network(msg: &mut EncodedStateBuilder, table: &NetTable, place: &Placement) {
+    msg.network(&place.apply(&table.settings), &table.encoded);
 }
 
 /// The peers of `new` that are not those of `old`, and those gone.

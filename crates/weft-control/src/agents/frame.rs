@@ -5,11 +5,12 @@
 //! memory linear in the rows (hosts × their networks, blocks, keys),
 //! never per host × hosts.
 //!
-//! A host's copy of a network is its block plus the network's shared
-//! peer list, itself included: agents ignore the peer entry naming them,
-//! so the list is the same bytes for every member.
+//! A host's copy of a network is its own part ([`Placement`]: its block
+//! and the NICs of its VMs there) plus the network's shared peer list,
+//! itself included: agents ignore the peer entry naming them, so the list
+//! is the same bytes for every member.
 
-use crate::model::{Host, HostBlock, HostId, HostKey, Network};
+use crate::model::{Host, HostBlock, HostId, HostKey, Network, Vm};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use weft_proto::control as pb;
@@ -80,7 +81,18 @@ pub fn settings(net: &Network) -> pb::DesiredNetwork {
         vni: vx.and_then(|v| v.vni).unwrap_or_default(),
         mtu: vx.and_then(|v| v.mtu).unwrap_or_default(),
         over: vx.and_then(|v| v.over.clone()).unwrap_or_default(),
+        vm_nics: vec![],
     }
+}
+
+/// NIC `index` of `vm` as its host is told it.
+pub fn vm_nic(vm: &Vm, index: usize) -> Option<pb::DesiredVmNic> {
+    let nic = vm.spec.nics.get(index)?;
+    Some(pb::DesiredVmNic {
+        vm: vm.spec.id.clone(),
+        ip: nic.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        index: u32::try_from(index).unwrap_or(u32::MAX),
+    })
 }
 
 /// `host`'s entry in network `net`'s peer table, where it has `block`:
@@ -110,10 +122,29 @@ pub struct NetTable {
     pub encoded: PeerList,
 }
 
-/// One live host of the tenant: network name → its block there.
+/// A host's own part of a network: its block and its VMs' NICs there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Placement {
+    pub block: String,
+    /// By VM id, then index.
+    pub vm_nics: Vec<pb::DesiredVmNic>,
+}
+
+impl Placement {
+    /// The network's `settings` as this host gets them.
+    pub fn apply(&self, settings: &pb::DesiredNetwork) -> pb::DesiredNetwork {
+        pb::DesiredNetwork {
+            block: self.block.clone(),
+            vm_nics: self.vm_nics.clone(),
+            ..settings.clone()
+        }
+    }
+}
+
+/// One live host of the tenant: network name → its part there.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct HostView {
-    pub networks: BTreeMap<String, String>,
+    pub networks: BTreeMap<String, Placement>,
 }
 
 /// Every network and every live host of a tenant at one revision.
@@ -135,6 +166,7 @@ impl Tables {
         blocks: &[HostBlock],
         keys: &[HostKey],
         hosts: &[Host],
+        vms: &[Vm],
         prev: Option<&Tables>,
     ) -> (Tables, Encoded) {
         let live: HashMap<&HostId, &Host> = hosts
@@ -172,12 +204,37 @@ impl Tables {
                 continue;
             };
             if let Some(view) = tables.hosts.get_mut(&b.host) {
-                view.networks.insert(b.network.clone(), b.block.to_string());
+                let place = Placement {
+                    block: b.block.to_string(),
+                    vm_nics: vec![],
+                };
+                view.networks.insert(b.network.clone(), place);
             }
             let key = keys.get(&(b.network.as_str(), &b.host)).copied();
             let block_in = |other: &str| placed.get(&(other, &b.host)).copied();
             if let Some(peer) = member(net, host, &b.block, key, block_in) {
                 net_peers.insert(peer.host_id.clone(), peer);
+            }
+        }
+        // A VM's NICs on the networks its host is in (the others wait
+        // until it is: a host that left a network has none of its NICs).
+        for vm in vms {
+            let Some(view) = tables.hosts.get_mut(&vm.spec.host) else {
+                continue;
+            };
+            for (index, nic) in vm.spec.nics.iter().enumerate() {
+                if let (Some(place), Some(want)) =
+                    (view.networks.get_mut(&nic.network), vm_nic(vm, index))
+                {
+                    place.vm_nics.push(want);
+                }
+            }
+        }
+        for view in tables.hosts.values_mut() {
+            for place in view.networks.values_mut() {
+                place
+                    .vm_nics
+                    .sort_by(|a, b| (&a.vm, a.index).cmp(&(&b.vm, b.index)));
             }
         }
         let mut encoded = 0;
@@ -216,15 +273,14 @@ impl Tables {
         Some(
             view.networks
                 .iter()
-                .filter_map(|(name, block)| {
+                .filter_map(|(name, place)| {
                     let table = self.networks.get(name)?;
                     let net = pb::DesiredNetwork {
-                        block: block.clone(),
                         peers: (table.peers.values())
                             .filter(|p| p.host_id != own)
                             .cloned()
                             .collect(),
-                        ..table.settings.clone()
+                        ..place.apply(&table.settings)
                     };
                     Some((name.clone(), net))
                 })

@@ -15,6 +15,7 @@ pub mod feed;
 pub mod frame;
 mod limit;
 pub mod logs;
+mod vms;
 
 pub use conn::{AgentConn, PeerInfo};
 pub use limit::{AddressLimit, RateLimit};
@@ -194,12 +195,18 @@ impl AgentControl for AgentControlService {
             .get::<PeerInfo>()
             .map(|p| p.addr.ip().to_canonical().to_string())
             .unwrap_or_default();
-        let report = parse_report(req.into_inner(), endpoint)?;
+        let mut req = req.into_inner();
+        let vm_nics = vms::parse_vm_nics(std::mem::take(&mut req.vm_nics))?;
+        let vm_nics_unchanged = req.vm_nics_unchanged;
+        let report = parse_report(req, endpoint)?;
         let changed = s
             .store
             .report(&host.id, &report, (s.clock)())
             .await
             .map_err(internal)?;
+        if !vm_nics_unchanged {
+            (s.store.report_vm_nics(&host.id, &vm_nics).await).map_err(internal)?;
+        }
         if changed {
             tracing::info!(host = %host.id, endpoint = %report.endpoint, networks = report.keys.len(), "host reported new keys or address");
         }

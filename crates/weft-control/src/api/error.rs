@@ -61,10 +61,13 @@ impl From<StoreError> for ApiError {
             | StoreError::SiteNotEmpty { .. }
             | StoreError::VniTaken { .. }
             | StoreError::HostsOfSite { .. }
-            | StoreError::CarriesVxlan { .. } => StatusCode::CONFLICT,
+            | StoreError::CarriesVxlan { .. }
+            | StoreError::VmExists(_)
+            | StoreError::VmNicExists { .. } => StatusCode::CONFLICT,
             StoreError::SubnetOverlap { .. }
             | StoreError::NotAMember(_)
-            | StoreError::NotWireguard(_) => StatusCode::BAD_REQUEST,
+            | StoreError::NotWireguard(_)
+            | StoreError::VmRefused(_) => StatusCode::BAD_REQUEST,
             StoreError::NoFreeBlock { .. } => StatusCode::CONFLICT,
             StoreError::TokenRefused { .. } => StatusCode::UNAUTHORIZED,
             StoreError::Unavailable { .. } => {
@@ -83,6 +86,12 @@ impl From<StoreError> for ApiError {
             }
         };
         ApiError::new(status, err.to_string())
+    }
+}
+
+impl From<crate::model::VmError> for ApiError {
+    fn from(err: crate::model::VmError) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, err.to_string())
     }
 }
 

@@ -19,6 +19,7 @@ mod handlers;
 pub mod logs;
 mod openapi;
 mod sites;
+mod vms;
 mod vxlan;
 
 use crate::model::TenantId;
@@ -314,6 +315,60 @@ pub fn routes() -> Vec<Route> {
             None,
             ("Empty", 204),
             vxlan::delete,
+        ),
+        route(
+            Method::GET,
+            "/v1/vms",
+            Tenant,
+            "List the tenant's VMs with their NICs as their hosts made them",
+            None,
+            ("VmList", 200),
+            vms::list,
+        ),
+        route(
+            Method::POST,
+            "/v1/vms",
+            Tenant,
+            "Place a VM on a host with a NIC per network: the host makes the TAPs as weft attach --vm does (names, MACs, DHCP, isolation)",
+            Some("CreateVm"),
+            ("Vm", 201),
+            vms::create,
+        ),
+        route(
+            Method::GET,
+            "/v1/vms/{vm}",
+            Tenant,
+            "One VM: its NICs (TAP, MAC, address) and the NIC configuration of Cloud Hypervisor, Firecracker, QEMU and the guest",
+            None,
+            ("Vm", 200),
+            vms::get,
+        ),
+        route(
+            Method::DELETE,
+            "/v1/vms/{vm}",
+            Tenant,
+            "Delete a VM: its host removes its TAPs",
+            None,
+            ("Empty", 204),
+            vms::delete,
+        ),
+        route(
+            Method::POST,
+            "/v1/vms/{vm}/networks",
+            Tenant,
+            "Attach one more NIC to a VM (the next ethN in the guest)",
+            Some("AttachVmNic"),
+            ("Vm", 201),
+            vms::attach,
+        ),
+        route(
+            Method::DELETE,
+            "/v1/vms/{vm}/networks/{network}",
+            Tenant,
+            "Detach a VM's NIC on a network: its host removes the TAP",
+            None,
+            ("Vm", 200),
+            vms::detach,
         ),
         route(
             Method::GET,

@@ -41,7 +41,7 @@ fn schemas() -> Value {
         },
         "required": ["id", "name", "state", "created_at", "blocks"]
     });
-    json!({
+    let mut all = json!({
         "Error": {
             "type": "object",
             "properties": { "error": string },
@@ -170,6 +170,74 @@ fn schemas() -> Value {
                 "hosts": { "$ref": "#/components/schemas/HostList" }
             }
         }
+    });
+    if let (Some(all), Value::Object(vms)) = (all.as_object_mut(), vm_schemas()) {
+        all.extend(vms);
+    }
+    all
+}
+
+/// The VMs' schemas (a second `json!`: one would pass the macro's
+/// recursion limit).
+fn vm_schemas() -> Value {
+    let string = json!({ "type": "string" });
+    let int = json!({ "type": "integer" });
+    json!({
+        "CreateVm": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "id": { "type": "string", "maxLength": 63, "description": "lowercase letters, digits, '-'; unique among the tenant's VMs; its workload id and DNS name on the host" },
+                "host": { "type": "string", "description": "the host's id or name (a live host of the tenant)" },
+                "nics": { "type": "array", "maxItems": crate::model::MAX_NICS, "items": { "$ref": "#/components/schemas/AttachVmNic" }, "description": "in guest order: eth0 first (the default route), one per network" }
+            },
+            "required": ["id", "host"]
+        },
+        "AttachVmNic": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "network": { "type": "string", "description": "a network of the tenant the VM's host is in" },
+                "ip": { "type": "string", "description": "an address of the host's block there; default: the lowest free" }
+            },
+            "required": ["network"]
+        },
+        "Vm": {
+            "type": "object",
+            "properties": {
+                "id": string, "host": string, "host_name": { "type": ["string", "null"] }, "created_at": int,
+                "nics": { "type": "array", "items": {
+                    "type": "object",
+                    "properties": {
+                        "network": string,
+                        "ip": { "type": ["string", "null"], "description": "the address asked for" },
+                        "state": { "enum": ["made", "pending"], "description": "made: the host reported the NIC" },
+                        "ifname": { "type": ["string", "null"], "description": "in the guest: eth0, eth1, …" },
+                        "tap": { "type": ["string", "null"] },
+                        "mac": { "type": ["string", "null"] },
+                        "address": { "type": ["string", "null"], "description": "the guest's address with its prefix" }
+                    },
+                    "required": ["network", "state"]
+                } },
+                "config": {
+                    "type": ["object", "null"],
+                    "description": "once every NIC is made: what weft vm config prints",
+                    "properties": {
+                        "cloud_hypervisor": { "type": "array", "items": string },
+                        "firecracker": { "type": "array", "items": {
+                            "type": "object",
+                            "properties": { "method": string, "path": string, "body": { "type": "object" } }
+                        } },
+                        "firecracker_error": { "type": ["string", "null"] },
+                        "qemu": { "type": "array", "items": string },
+                        "kernel_ip": { "type": ["string", "null"] },
+                        "cloud_init": string
+                    }
+                }
+            },
+            "required": ["id", "host", "created_at", "nics"]
+        },
+        "VmList": { "type": "array", "items": { "$ref": "#/components/schemas/Vm" } }
     })
 }
 

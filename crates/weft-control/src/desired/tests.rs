@@ -46,7 +46,14 @@ fn peers_are_the_other_hosts_with_a_block_a_key_and_an_address() {
     };
     let keys = vec![key(&a, "KA"), key(&c, "KC")];
     let hosts = vec![a.clone(), b.clone(), c.clone()];
-    let for_b = desired_for(&b.id, std::slice::from_ref(&net), &blocks, &keys, &hosts);
+    let for_b = desired_for(
+        &b.id,
+        std::slice::from_ref(&net),
+        &blocks,
+        &keys,
+        &hosts,
+        &[],
+    );
     let blue = &for_b["blue"];
     assert_eq!(blue.block, "10.42.1.0/24");
     // a: key and address; c: no address yet; b itself: never.
@@ -56,7 +63,7 @@ fn peers_are_the_other_hosts_with_a_block_a_key_and_an_address() {
     assert_eq!(blue.peers[0].allowed_ips, ["10.42.0.0/24"]);
     // A host without a block gets nothing.
     let d = host("d", None);
-    assert!(desired_for(&d.id, &[net], &blocks, &keys, &hosts).is_empty());
+    assert!(desired_for(&d.id, &[net], &blocks, &keys, &hosts, &[]).is_empty());
 }
 
 #[test]
@@ -96,8 +103,8 @@ fn a_host_outside_a_network_neither_gets_it_nor_is_a_peer_there() {
         key("red", &b),
     ];
     let hosts = vec![a.clone(), b.clone()];
-    let for_a = desired_for(&a.id, &nets, &blocks, &keys, &hosts);
-    let for_b = desired_for(&b.id, &nets, &blocks, &keys, &hosts);
+    let for_a = desired_for(&a.id, &nets, &blocks, &keys, &hosts, &[]);
+    let for_b = desired_for(&b.id, &nets, &blocks, &keys, &hosts, &[]);
     assert_eq!(for_b.keys().collect::<Vec<_>>(), ["blue"]);
     assert_eq!(for_a.keys().collect::<Vec<_>>(), ["blue", "red"]);
     assert!(for_a["red"].peers.is_empty(), "{:?}", for_a["red"]);
@@ -152,7 +159,7 @@ fn a_vxlan_networks_peers_are_tunnel_endpoints_without_keys() {
         block("sec", &c, "10.51.2.0/24"),
     ];
     let hosts = vec![a.clone(), b.clone(), c.clone()];
-    let for_a = desired_for(&a.id, &nets, &blocks, &[], &hosts);
+    let for_a = desired_for(&a.id, &nets, &blocks, &[], &hosts, &[]);
     let lan = &for_a["lan"];
     assert_eq!(
         (lan.mode.as_str(), lan.vni, lan.over.as_str()),
@@ -176,9 +183,9 @@ fn a_vxlan_networks_peers_are_tunnel_endpoints_without_keys() {
     assert!(for_a["blue"].peers.is_empty());
     assert_eq!(for_a["blue"].mode, "");
     // The agents' feed tells every host the same.
-    let (tables, _) = crate::agents::frame::Tables::build(&nets, &blocks, &[], &hosts, None);
+    let (tables, _) = crate::agents::frame::Tables::build(&nets, &blocks, &[], &hosts, &[], None);
     for h in &hosts {
-        let want = desired_for(&h.id, &nets, &blocks, &[], &hosts);
+        let want = desired_for(&h.id, &nets, &blocks, &[], &hosts, &[]);
         assert_eq!(tables.desired(&h.id).unwrap(), want, "{}", h.name);
     }
 }

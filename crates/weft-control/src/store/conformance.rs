@@ -335,10 +335,12 @@ mod logs;
 mod purge;
 mod revisions;
 mod sites;
+mod vms;
 pub(crate) use logs::*;
 pub(crate) use purge::*;
 pub(crate) use revisions::*;
 pub(crate) use sites::*;
+pub(crate) use vms::*;
 
 /// One `#[tokio::test]` per case, each on a store from `$make`.
 macro_rules! conformance_tests {
@@ -363,6 +365,9 @@ macro_rules! conformance_tests {
             one_tenant_cannot_reach_anothers_sites,
             a_vxlan_network_spans_exactly_its_sites_hosts,
             logs_are_numbered_kept_newest_and_read_by_their_tenant_only,
+            vms_are_placed_on_a_host_in_their_networks,
+            one_tenant_cannot_reach_anothers_vms,
+            vm_reports_replace_the_last_and_move_no_revision,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

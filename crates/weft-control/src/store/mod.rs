@@ -25,6 +25,10 @@
 
 pub(crate) mod etcd;
 pub mod sqlite;
+mod vms;
+
+pub use vms::VmChange;
+pub(crate) use vms::{VmRows, change_vm};
 
 #[cfg(test)]
 pub(crate) mod conformance;
@@ -32,7 +36,7 @@ pub(crate) mod conformance;
 use crate::model::logs::{HostLogs, LogQuery, LogRecord};
 use crate::model::{
     ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkHosts, NetworkSpec,
-    NewHost, Site, SiteSpec, Tenant, TenantId, TokenInfo,
+    NewHost, ReportedNic, Site, SiteSpec, Tenant, TenantId, TokenInfo, Vm,
 };
 use crate::secret::{Secret, SecretHash};
 use async_trait::async_trait;
@@ -104,6 +108,13 @@ pub enum StoreError {
         /// Names of its networks.
         networks: Vec<String>,
     },
+    #[error("VM {0:?} exists already")]
+    VmExists(String),
+    #[error("VM {vm:?} has a NIC on network {network:?} already")]
+    VmNicExists { vm: String, network: String },
+    /// A VM's host or NICs that cannot be had (the field named).
+    #[error(transparent)]
+    VmRefused(crate::model::VmError),
     /// The store could not be opened (SQLite: its file).
     #[error("open the control plane's store {path}")]
     Open {
@@ -368,6 +379,20 @@ pub trait Store: Send + Sync + 'static {
         host: &HostId,
         query: &LogQuery,
     ) -> Result<Vec<LogRecord>>;
+
+    /// Create, change or delete one of the tenant's VMs ([`VmChange`]):
+    /// its host must be a live host of the tenant and each NIC's network
+    /// one the host has a block in (an address asked for in that block).
+    /// Moves the revision once, marking the networks of the NICs it
+    /// changed; `None` when it deleted the VM.
+    async fn change_vm(&self, tenant: &TenantId, change: VmChange, now: i64) -> Result<Option<Vm>>;
+    /// The tenant's VMs, by id.
+    async fn list_vms(&self, tenant: &TenantId) -> Result<Vec<Vm>>;
+    /// What `host` made of its VMs' NICs, replacing what it reported
+    /// before. Not desired state: the revision does not move.
+    async fn report_vm_nics(&self, host: &HostId, nics: &[ReportedNic]) -> Result<()>;
+    /// What the tenant's live hosts last reported of their VMs' NICs.
+    async fn reported_vm_nics(&self, tenant: &TenantId) -> Result<Vec<(HostId, ReportedNic)>>;
 
     /// The store's revision as it moves: by this process's writes at once,
     /// and by other writers (another replica, another process on the same

@@ -124,3 +124,25 @@ ethernets:
 "
     );
 }
+
+#[test]
+fn one_config_holds_every_hypervisors_and_the_guests() {
+    let nics = [nic(0, 1), nic(1, 1)];
+    let config = VmConfig::new(&nics, "vm1");
+    assert_eq!(config.cloud_hypervisor, cloud_hypervisor_args(&nics));
+    assert_eq!(config.qemu, qemu_args(&nics, false));
+    assert_eq!(config.kernel_ip, kernel_ip_arg(&nics, "vm1"));
+    assert_eq!(config.cloud_init, cloud_init_network_config(&nics));
+    let paths: Vec<&str> = config.firecracker.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/network-interfaces/eth0", "/network-interfaces/eth1"]
+    );
+    assert_eq!(config.firecracker[0].method, "PUT");
+    assert_eq!(config.firecracker_error, None);
+    // Firecracker cannot open a multi-queue TAP: said, the others kept.
+    let config = VmConfig::new(&[nic(0, 2)], "vm1");
+    assert!(config.firecracker.is_empty());
+    assert!(config.firecracker_error.unwrap().contains("--queues 1"));
+    assert!(!config.qemu.is_empty());
+}

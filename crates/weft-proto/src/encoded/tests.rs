@@ -57,6 +57,12 @@ fn pieces_put_together_decode_as_the_whole_and_stay_shared() {
         vni: 10_000,
         mtu: 1370,
         over: "wg-blue".into(),
+        // And this host's VMs' NICs there.
+        vm_nics: vec![pb::DesiredVmNic {
+            vm: "web".into(),
+            ip: "10.42.1.9".into(),
+            index: 1,
+        }],
     };
     let mut built = EncodedStateBuilder::new(9, false);
     built

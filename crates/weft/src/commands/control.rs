@@ -2,7 +2,7 @@
 //! and `token create --tenant` are the operator's commands, run against the
 //! server's store (its state directory's SQLite file, or its etcd with
 //! `--store`), which is shared safely with running servers. The others
-//! (`status`, `network`, `host`, `site`, `vxlan`, `logs`, `token create`
+//! (`status`, `network`, `host`, `site`, `vxlan`, `vm`, `logs`, `token create`
 //! without `--tenant`, `openapi`) are a tenant's: each calls the REST API
 //! with the tenant's key ([`rest`], `logs`).
 
@@ -58,6 +58,9 @@ enum Command {
     /// The VXLAN networks of the tenant's sites (REST, as a tenant).
     #[command(subcommand)]
     Vxlan(rest::VxlanCommand),
+    /// The tenant's VMs and their NICs (REST, as a tenant).
+    #[command(subcommand)]
+    Vm(rest::VmCommand),
     /// Print the REST API's OpenAPI document (`GET /v1/openapi.json`).
     Openapi(rest::Api),
     /// A host's log records, as its agent streamed them
@@ -220,6 +223,7 @@ pub fn exec(format: Format, args: Args) -> Result<()> {
         Command::Host(cmd) => runtime()?.block_on(rest::host(format, cmd)),
         Command::Site(cmd) => runtime()?.block_on(rest::site(format, cmd)),
         Command::Vxlan(cmd) => runtime()?.block_on(rest::vxlan(format, cmd)),
+        Command::Vm(cmd) => runtime()?.block_on(rest::vm(format, cmd)),
         Command::Openapi(cmd) => runtime()?.block_on(rest::openapi(cmd)),
         Command::Logs(cmd) => runtime()?.block_on(logs::exec(format, cmd)),
     }

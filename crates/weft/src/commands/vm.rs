@@ -140,9 +140,7 @@ fn config(ctx: &Context, a: ConfigArgs) -> Result<()> {
             "vm": a.id,
             "hypervisor": a.hypervisor,
             "args": args,
-            "requests": requests.iter().map(|r| json!({
-                "method": "PUT", "path": r.path(), "body": r,
-            })).collect::<Vec<_>>(),
+            "requests": requests.iter().cloned().map(vm::FirecrackerRequest::from).collect::<Vec<_>>(),
             "kernel_ip": kernel_ip,
             "cloud_init": cloud_init,
         })),

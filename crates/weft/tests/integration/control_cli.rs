@@ -175,6 +175,36 @@ fn every_tenant_command_calls_its_route() {
     assert!(t.ok(&["status"]).contains("blue"));
     let openapi = t.ok(&["openapi"]);
     assert!(openapi.contains("/v1/sites/{site}/vxlan-networks"));
+    // A VM on h2: a NIC on blue at a chosen address, one more on lan
+    // (h2 is in edge-1), detached again; shown as the agent made them.
+    let vm = t.json(&[
+        "vm",
+        "create",
+        "web",
+        "--host",
+        "h2",
+        "--nic",
+        "blue=10.42.0.9",
+    ]);
+    assert_eq!(vm["nics"][0]["ip"], "10.42.0.9", "{vm}");
+    t.json(&["vm", "attach", "web", "lan"]);
+    let vm = wait_until("web's NICs made on h2", Duration::from_secs(20), || {
+        let vm = t.json(&["vm", "show", "web"]);
+        (vm["nics"].as_array()?.iter().all(|n| n["state"] == "made")).then_some(vm)
+    });
+    assert_eq!(vm["nics"][1]["ifname"], "eth1", "{vm}");
+    assert!(vm["config"]["qemu"].is_array(), "{vm}");
+    let table = t.ok(&["vm", "ls"]);
+    let tap = vm["nics"][0]["tap"].as_str().unwrap();
+    assert!(
+        table.starts_with("VM") && table.contains(tap) && table.contains("10.42.0.9/"),
+        "{table}"
+    );
+    let detached = t.json(&["vm", "detach", "web", "lan"]);
+    assert_eq!(detached["nics"].as_array().unwrap().len(), 1, "{detached}");
+    let err = t.refused(&["vm", "create", "db", "--host", "h2", "--nic", "nosuch"]);
+    assert!(err.contains("nics[0].network"), "{err}");
+
     // The host's log, as its agent streamed it.
     wait_for("h2's streamed log", Duration::from_secs(10), || {
         !t.ok(&["logs", "h2"]).trim().is_empty()
@@ -192,6 +222,9 @@ fn every_tenant_command_calls_its_route() {
     let err = b.refused(&["site", "rm", "edge-1"]);
     assert!(err.contains("404"), "{err}");
     assert_eq!(b.json(&["network", "ls"]), serde_json::json!([]));
+    let err = b.refused(&["vm", "show", "web"]);
+    assert!(err.contains("404"), "{err}");
+    assert_eq!(b.json(&["vm", "ls"]), serde_json::json!([]));
 
     // Refused before any request: no key, a bad URL; a bad key by the API.
     let nokey = Tenant {
@@ -242,6 +275,7 @@ fn every_tenant_command_calls_its_route() {
         err.contains("409") && (err.contains("h2") || err.contains(&id)),
         "{err}"
     );
+    assert!(t.ok(&["vm", "rm", "web"]).contains("deleted VM web"));
     assert!(t.ok(&["vxlan", "rm", "lan"]).contains("deleted"));
     t.ok(&["network", "rm", "blue"]);
     t.ok(&["host", "rm", "h2"]);

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use weft_testkit::*;
 
-use crate::control_common::{self, TenantCurl, operator};
+use crate::control_common::{self, TenantPlane, operator};
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 /// The control plane's namespace, `h10`: 192.0.2.10 on the switch.
@@ -106,25 +106,8 @@ fn a_sites_vxlan_network_spans_exactly_its_hosts_and_follows_a_moved_host() {
     let mut lab = Lab::new(WEFT);
     lab.add_namespaces(["h1", "h2", "h3", "h4", "h10", "c1", "c2"]);
     lab.switched_underlay(&["h1", "h2", "h3", "h4", "h10"]);
-    let state = lab.dir.path().join("control");
-    let (out, log) = (state.with_extension("out"), state.with_extension("log"));
-    let (control, first) =
-        control_common::start_control_in(WEFT, &lab, "h10", CP, &state, (&out, &log), &[]);
-    let fingerprint = first
-        .lines()
-        .find_map(|l| l.strip_prefix("CA fingerprint: "))
-        .unwrap()
-        .to_string();
-    let key = operator(WEFT, &state, &["tenant", "create", "acme"])["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let tenant = TenantCurl {
-        ns: "h10".into(),
-        addr: CP.into(),
-        ca: state.join("ca.pem").display().to_string(),
-        key,
-    };
+    let plane = TenantPlane::start(WEFT, &lab, "h10", CP);
+    let (state, fingerprint, tenant) = (&plane.state, &plane.fingerprint, &plane.tenant);
     for site in ["east", "west"] {
         let labels = json!({"region": site});
         tenant.ok(
@@ -139,14 +122,14 @@ fn a_sites_vxlan_network_spans_exactly_its_hosts_and_follows_a_moved_host() {
         let args = [
             "token", "create", "--tenant", "acme", "--site", site, "--uses", "2",
         ];
-        let token = operator(WEFT, &state, &args)["secret"]
+        let token = operator(WEFT, state, &args)["secret"]
             .as_str()
             .unwrap()
             .to_string();
         for host in hosts {
             lab.start_agent_with(
                 host,
-                &control_common::enroll_args(host, &url, &fingerprint, &token),
+                &control_common::enroll_args(host, &url, fingerprint, &token),
             );
         }
     }
@@ -417,6 +400,6 @@ fn a_sites_vxlan_network_spans_exactly_its_hosts_and_follows_a_moved_host() {
     wait_for("lan to leave h1", Duration::from_secs(10), || {
         flooding(&lab, "h1", "lan").is_none()
     });
-    drop(control);
+    drop(plane);
     lab.finish();
 }

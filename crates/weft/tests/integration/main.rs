@@ -20,6 +20,8 @@ mod control_ha;
 mod control_logs;
 mod control_rest;
 mod control_sites;
+mod control_vm_guest;
+mod control_vms;
 mod drift;
 mod health;
 mod hijack;

@@ -165,7 +165,7 @@ fn a_state_in_pieces_is_whole_only_with_its_last_piece() {
         more: false,
     };
     let (next, before) = pieces.add(&current, &last, "me").unwrap();
-    assert_eq!(before, managed(&current));
+    assert_eq!(before, current, "the state before the message");
     assert_eq!(
         next["blue"].peers,
         [
@@ -198,6 +198,7 @@ fn lan(vteps: &[(&str, &str)]) -> pb::DesiredNetwork {
         vni: 10_000,
         mtu: 0,
         over: "blue".into(),
+        vm_nics: vec![],
         internal: false,
     }
 }

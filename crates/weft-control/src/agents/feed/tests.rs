@@ -1,6 +1,6 @@
 use super::*;
 use crate::desired;
-use crate::model::{Host, HostBlock, HostKey, Network, NetworkKey, NetworkSpec};
+use crate::model::{Host, HostBlock, HostKey, Network, NetworkKey, NetworkSpec, Vm};
 use std::time::Duration;
 use weft_proto::desired::{Desired, merge};
 
@@ -11,6 +11,7 @@ struct Rows {
     blocks: Vec<HostBlock>,
     keys: Vec<HostKey>,
     hosts: Vec<Host>,
+    vms: Vec<Vm>,
 }
 
 fn tenant() -> TenantId {
@@ -70,12 +71,20 @@ impl Rows {
             blocks: &self.blocks,
             keys: &self.keys,
             hosts: &self.hosts,
+            vms: &self.vms,
         };
         feeds.build(prev, revision, rows)
     }
 
     fn desired_for(&self, host: &HostId) -> Desired {
-        desired::desired_for(host, &self.networks, &self.blocks, &self.keys, &self.hosts)
+        desired::desired_for(
+            host,
+            &self.networks,
+            &self.blocks,
+            &self.keys,
+            &self.hosts,
+            &self.vms,
+        )
     }
 }
 
@@ -122,6 +131,8 @@ fn frames_give_each_host_what_desired_for_computes() {
     rows.keys
         .retain(|k| !(k.host == ids[1] && k.key.network == "red"));
     rows.hosts[3].revoked_at = Some(1);
+    // VMs' NICs: see vms.rs.
+    rows.vm("web", &ids[0], &["red", "blue"]);
     let feeds = Feeds::default();
     let frame = rows.frame(&feeds, None, 1);
     assert!(!frame.tables.hosts.contains_key(&ids[3]), "revoked");
@@ -151,6 +162,19 @@ fn deltas_rebuild_each_hosts_state_through_every_kind_of_change() {
     let mut states: HashMap<HostId, Desired> = HashMap::new();
     let mut followers: Vec<Follower> = ids.iter().map(|h| Follower::new(h.clone(), 0)).collect();
     let changes: Vec<Box<Change>> = vec![
+        // A VM is placed on host 0 with NICs on both networks, its first
+        // NIC goes (the other moves to index 0), and a second VM comes.
+        Box::new(|r| {
+            let host = r.hosts[0].id.clone();
+            r.vm("web", &host, &["blue", "red"])
+        }),
+        Box::new(|r| {
+            r.vms[0].spec.nics.remove(0);
+        }),
+        Box::new(|r| {
+            let host = r.hosts[1].id.clone();
+            r.vm("db", &host, &["blue"])
+        }),
         // A key changes, a host leaves, another joins red.
         Box::new(|r| r.keys[1].key.public_key = "new".into()),
         Box::new(|r| r.blocks.retain(|b| b.host != r.hosts[2].id)),
@@ -163,6 +187,7 @@ fn deltas_rebuild_each_hosts_state_through_every_kind_of_change() {
         Box::new(|r| r.networks[1].spec.internal = true),
         Box::new(|r| r.networks.retain(|n| n.spec.name != "red")),
         Box::new(|r| r.hosts[4].endpoint = Some("198.51.100.1".into())),
+        Box::new(|r| r.vms.clear()),
     ];
     for (i, change) in changes.iter().enumerate() {
         change(&mut rows);
@@ -461,3 +486,5 @@ fn a_snapshot_of_a_large_network_comes_in_bounded_pieces_shared_by_every_host() 
         .sum();
     assert!(own < 2048, "{own} bytes of its own");
 }
+
+mod vms;

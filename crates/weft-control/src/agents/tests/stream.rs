@@ -71,6 +71,7 @@ async fn report(a: &mut Agent, network: &str, byte: u8) {
             listen_port: 51820,
         }],
         peer_health: vec![],
+        ..Default::default()
     };
     a.client.report(req).await.unwrap();
 }
@@ -175,6 +176,7 @@ async fn bad_reports_are_refused_naming_the_field() {
             version: String::new(),
             networks: vec![n],
             peer_health: vec![],
+            ..Default::default()
         };
         let status = a.client.report(req).await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
@@ -187,6 +189,7 @@ async fn bad_reports_are_refused_naming_the_field() {
             health: "great".into(),
             count: 1,
         }],
+        ..Default::default()
     };
     let status = a.client.report(req).await.unwrap_err();
     assert!(
@@ -207,6 +210,7 @@ async fn bad_reports_are_refused_naming_the_field() {
                 count: 1,
             },
         ],
+        ..Default::default()
     };
     a.client.report(req).await.unwrap();
     let host = p.running.store.host(&a.id).await.unwrap().unwrap();

@@ -3,13 +3,6 @@
 
 use super::*;
 
-fn error_of(reply: &Reply) -> String {
-    reply.json()["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
 #[tokio::test]
 async fn sites_are_made_listed_and_deleted_once_empty() {
     let f = fixture().await;

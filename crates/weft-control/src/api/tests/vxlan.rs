@@ -3,23 +3,6 @@
 
 use super::*;
 
-fn error_of(reply: &Reply) -> String {
-    reply.json()["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
-async fn tenant_a(f: &Fixture) -> TenantId {
-    f.store
-        .api_key(f.key_a.id())
-        .await
-        .unwrap()
-        .unwrap()
-        .info
-        .tenant
-}
-
 #[tokio::test]
 async fn a_sites_vxlan_network_has_exactly_the_sites_hosts() {
     let f = fixture().await;

@@ -63,6 +63,7 @@ pub(super) struct TenantState {
     pub tombstones: BTreeMap<String, u64>,
     /// Sites, with the etcd revision that last wrote each.
     pub sites: BTreeMap<String, (SiteRecord, i64)>,
+    pub vms: BTreeMap<String, VmRecord>,
 }
 
 impl TenantState {
@@ -133,6 +134,9 @@ impl TenantState {
                     state
                         .sites
                         .insert(name.to_string(), (record, kv.mod_revision));
+                }
+                TenantKey::Vm(name) => {
+                    state.vms.insert(name.to_string(), decode("VM", &kv.value)?);
                 }
                 TenantKey::HostName(_) => {}
             }

@@ -22,6 +22,9 @@
 //! t/<tenant>/tombstones/<n>  → the revision the network was deleted at
 //! t/<tenant>/sites/<site>    a site (rewritten by whatever puts a host
 //!                            in it, so a racing deletion loses)
+//! t/<tenant>/vms/<vm>        a VM: its host and NICs
+//! vm-reports/<tenant>/<h>    what host h made of its VMs' NICs (not under
+//!                            t/<tenant>/, which every change reads whole)
 //! ```
 //!
 //! Names are labels and ids are hex (no `/`).
@@ -146,6 +149,16 @@ impl Keys {
     pub fn site(&self, tenant: &str, site: &str) -> String {
         format!("{}sites/{site}", self.tenant(tenant))
     }
+    pub fn vm(&self, tenant: &str, vm: &str) -> String {
+        format!("{}vms/{vm}", self.tenant(tenant))
+    }
+    /// Every host's report of its VMs' NICs, of one tenant.
+    pub fn vm_reports(&self, tenant: &str) -> String {
+        self.key(format_args!("vm-reports/{tenant}/"))
+    }
+    pub fn vm_report(&self, tenant: &str, host: &str) -> String {
+        format!("{}{host}", self.vm_reports(tenant))
+    }
 }
 
 /// A key of a tenant's prefix, parsed: what it holds and for what.
@@ -162,6 +175,7 @@ pub(super) enum TenantKey<'a> {
     Changed(&'a str),
     Tombstone(&'a str),
     Site(&'a str),
+    Vm(&'a str),
 }
 
 impl<'a> TenantKey<'a> {
@@ -179,6 +193,7 @@ impl<'a> TenantKey<'a> {
             "changed" => TenantKey::Changed(name),
             "tombstones" => TenantKey::Tombstone(name),
             "sites" => TenantKey::Site(name),
+            "vms" => TenantKey::Vm(name),
             _ => return None,
         })
     }

@@ -22,6 +22,7 @@ mod purge;
 mod records;
 mod replica;
 mod sites;
+mod vms;
 mod watcher;
 mod writes;
 

@@ -27,8 +27,11 @@ impl EtcdStore {
             for kv in self.scan(self.keys.host(&tenant.id, "")).await? {
                 let host: HostRecord = decode("host", &kv.value)?;
                 let long_revoked = host.revoked_at.is_some_and(|at| at < revoked_before);
-                let index = self.keys.host_tenant(&host.id);
-                if long_revoked && self.delete_unchanged(&kv, &[index]).await? {
+                let also = [
+                    self.keys.host_tenant(&host.id),
+                    self.keys.vm_report(&tenant.id, &host.id),
+                ];
+                if long_revoked && self.delete_unchanged(&kv, &also).await? {
                     self.delete_logs(&host_id(&host.id)?).await?;
                     purged.hosts += 1;
                 }

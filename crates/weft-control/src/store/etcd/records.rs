@@ -246,3 +246,36 @@ impl SiteRecord {
         })
     }
 }
+
+/// A VM: its host and NICs in guest order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct VmRecord {
+    pub id: String,
+    pub host: String,
+    pub nics: Vec<crate::model::VmNicSpec>,
+    pub created_at: i64,
+}
+
+impl VmRecord {
+    pub fn new(vm: &crate::model::Vm) -> VmRecord {
+        VmRecord {
+            id: vm.spec.id.clone(),
+            host: vm.spec.host.to_string(),
+            nics: vm.spec.nics.clone(),
+            created_at: vm.created_at,
+        }
+    }
+
+    pub fn model(&self, tenant: &str) -> Result<crate::model::Vm> {
+        Ok(crate::model::Vm {
+            tenant: tenant_id(tenant)?,
+            spec: crate::model::VmSpec {
+                id: self.id.clone(),
+                host: host_id(&self.host)?,
+                nics: self.nics.clone(),
+            },
+            created_at: self.created_at,
+        })
+    }
+}

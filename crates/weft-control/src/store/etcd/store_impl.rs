@@ -357,6 +357,30 @@ impl Store for EtcdStore {
         self.read_logs(tenant, host, query).await
     }
 
+    async fn change_vm(
+        &self,
+        tenant: &TenantId,
+        change: crate::store::VmChange,
+        now: i64,
+    ) -> Result<Option<crate::model::Vm>> {
+        self.change_vm_of(tenant, change, now).await
+    }
+
+    async fn list_vms(&self, tenant: &TenantId) -> Result<Vec<crate::model::Vm>> {
+        self.vms_of(tenant).await
+    }
+
+    async fn report_vm_nics(&self, hid: &HostId, nics: &[crate::model::ReportedNic]) -> Result<()> {
+        self.put_vm_report(hid, nics).await
+    }
+
+    async fn reported_vm_nics(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(HostId, crate::model::ReportedNic)>> {
+        self.vm_reports_of(tenant).await
+    }
+
     fn revisions(&self) -> watch::Receiver<u64> {
         self.revision.subscribe()
     }

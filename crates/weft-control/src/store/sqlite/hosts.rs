@@ -175,7 +175,7 @@ pub(super) fn purge(
         [before],
     )?;
     let gone = "SELECT id FROM hosts WHERE revoked_at IS NOT NULL AND revoked_at < ?1";
-    for table in ["host_keys", "blocks", "host_logs"] {
+    for table in ["host_keys", "blocks", "host_logs", "vm_reports"] {
         tx.execute(
             &format!("DELETE FROM {table} WHERE host IN ({gone})"),
             [revoked_before],

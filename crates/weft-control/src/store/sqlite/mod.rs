@@ -20,12 +20,14 @@ mod revision;
 mod rows;
 mod schema;
 mod sites;
+mod tenants;
+mod vms;
 
-use super::{NetworkChanges, Purged, Result, Store, StoreError, StoredApiKey};
+use super::{NetworkChanges, Purged, Result, Store, StoreError, StoredApiKey, VmChange};
 use crate::model::logs::{HostLogs, LogQuery, LogRecord};
 use crate::model::{
     ApiKeyInfo, Host, HostBlock, HostId, HostKey, HostReport, Network, NetworkHosts, NetworkKey,
-    NetworkSpec, NewHost, Site, SiteSpec, Tenant, TenantId, TokenInfo,
+    NetworkSpec, NewHost, ReportedNic, Site, SiteSpec, Tenant, TenantId, TokenInfo, Vm,
 };
 use crate::secret::{Secret, SecretHash};
 use async_trait::async_trait;
@@ -86,31 +88,8 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn create_tenant(&self, name: &str, key: &Secret, now: i64) -> Result<Tenant> {
         let (name, key_id, hash) = (name.to_string(), key.id().to_string(), key.hash());
-        self.write(move |tx| {
-            let taken: Option<String> = tx
-                .query_row("SELECT id FROM tenants WHERE name = ?1", [&name], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            if taken.is_some() {
-                return Err(StoreError::TenantExists(name));
-            }
-            let t = Tenant {
-                id: TenantId::generate(),
-                name,
-                created_at: now,
-            };
-            tx.execute(
-                "INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)",
-                params![t.id.as_str(), t.name, now],
-            )?;
-            tx.execute(
-                "INSERT INTO api_keys (id, tenant, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![key_id, t.id.as_str(), hash.to_hex(), now],
-            )?;
-            Ok(t)
-        })
-        .await
+        self.write(move |tx| tenants::create(tx, name, key_id, hash, now))
+            .await
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
@@ -371,28 +350,8 @@ impl Store for SqliteStore {
 
     async fn blocks(&self, tenant: &TenantId) -> Result<Vec<HostBlock>> {
         let tenant = tenant.clone();
-        self.run(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT network, host, block FROM blocks WHERE tenant = ?1 ORDER BY network, block",
-            )?;
-            let rows = stmt.query_map([tenant.as_str()], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })?;
-            rows.map(|r| {
-                let (network, h, block) = r?;
-                Ok(HostBlock {
-                    network,
-                    host: host_id(h)?,
-                    block: block.parse().map_err(|_| corrupt("block", &block))?,
-                })
-            })
-            .collect()
-        })
-        .await
+        self.run(move |conn| blocks_of_tenant(conn, tenant.as_str()))
+            .await
     }
 
     async fn set_network_hosts(
@@ -480,6 +439,27 @@ impl Store for SqliteStore {
         let (tenant, host, query) = (tenant.clone(), host.clone(), query.clone());
         self.run(move |conn| logs::read(conn, &tenant, &host, &query))
             .await
+    }
+
+    async fn change_vm(&self, tenant: &TenantId, change: VmChange, now: i64) -> Result<Option<Vm>> {
+        let tenant = tenant.clone();
+        self.write(move |tx| vms::change(tx, &tenant, change, now))
+            .await
+    }
+
+    async fn list_vms(&self, tenant: &TenantId) -> Result<Vec<Vm>> {
+        let tenant = tenant.clone();
+        self.run(move |conn| vms::list(conn, &tenant)).await
+    }
+
+    async fn report_vm_nics(&self, hid: &HostId, nics: &[ReportedNic]) -> Result<()> {
+        let (hid, nics) = (hid.clone(), nics.to_vec());
+        self.write(move |tx| vms::report(tx, &hid, &nics)).await
+    }
+
+    async fn reported_vm_nics(&self, tenant: &TenantId) -> Result<Vec<(HostId, ReportedNic)>> {
+        let tenant = tenant.clone();
+        self.run(move |conn| vms::reported(conn, &tenant)).await
     }
 
     fn revisions(&self) -> tokio::sync::watch::Receiver<u64> {

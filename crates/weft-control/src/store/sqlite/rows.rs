@@ -230,6 +230,32 @@ pub(super) fn assign_block(tx: &Transaction<'_>, net: &Network, host: &str) -> R
     Ok(())
 }
 
+/// The blocks of a tenant's networks, by network then block.
+pub(super) fn blocks_of_tenant(
+    conn: &rusqlite::Connection,
+    tenant: &str,
+) -> Result<Vec<crate::model::HostBlock>> {
+    let mut stmt = conn.prepare(
+        "SELECT network, host, block FROM blocks WHERE tenant = ?1 ORDER BY network, block",
+    )?;
+    let rows = stmt.query_map([tenant], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    rows.map(|r| {
+        let (network, h, block) = r?;
+        Ok(crate::model::HostBlock {
+            network,
+            host: host_id(h)?,
+            block: block.parse().map_err(|_| corrupt("block", &block))?,
+        })
+    })
+    .collect()
+}
+
 pub(super) fn tenant_exists(tx: &Transaction<'_>, tenant: &str) -> Result<()> {
     let found: Option<String> = tx
         .query_row("SELECT id FROM tenants WHERE id = ?1", [tenant], |r| {

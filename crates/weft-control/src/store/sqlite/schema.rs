@@ -126,6 +126,21 @@ pub(super) const MIGRATIONS: &[&str] = &[
          message TEXT NOT NULL,
          PRIMARY KEY (host, seq)
      ) WITHOUT ROWID;",
+    // 7: VMs, their NICs as JSON in guest order ([{network, ip}]); and
+    // what each host last reported it made of its VMs' NICs.
+    "CREATE TABLE IF NOT EXISTS vms (
+         tenant     TEXT NOT NULL REFERENCES tenants(id),
+         id         TEXT NOT NULL,
+         host       TEXT NOT NULL,
+         nics       TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         PRIMARY KEY (tenant, id)
+     );
+     CREATE TABLE IF NOT EXISTS vm_reports (
+         host   TEXT PRIMARY KEY,
+         tenant TEXT NOT NULL,
+         nics   TEXT NOT NULL
+     );",
 ];
 
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len() + 1;

@@ -18,8 +18,10 @@ use tables::{
 
 mod args;
 mod tables;
+mod vm;
 
 pub use args::*;
+pub use vm::{VmCommand, vm};
 
 /// One route of the API and the `weft` command that calls it.
 pub struct Endpoint {
@@ -63,6 +65,12 @@ endpoints! {
     VXLAN_SHOW = "GET" "/v1/vxlan-networks/{id}" => "weft control vxlan show";
     VXLAN_RM = "DELETE" "/v1/vxlan-networks/{id}" => "weft control vxlan rm";
     TOKEN_CREATE = "POST" "/v1/tokens" => "weft control token create";
+    VM_LS = "GET" "/v1/vms" => "weft control vm ls";
+    VM_CREATE = "POST" "/v1/vms" => "weft control vm create";
+    VM_SHOW = "GET" "/v1/vms/{vm}" => "weft control vm show";
+    VM_RM = "DELETE" "/v1/vms/{vm}" => "weft control vm rm";
+    VM_ATTACH = "POST" "/v1/vms/{vm}/networks" => "weft control vm attach";
+    VM_DETACH = "DELETE" "/v1/vms/{vm}/networks/{network}" => "weft control vm detach";
 }
 
 impl Endpoint {

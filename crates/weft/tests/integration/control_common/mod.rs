@@ -107,6 +107,7 @@ pub fn tenant_hosts(lab: &Lab, state: &Path, key: &str) -> serde_json::Value {
 }
 
 /// A tenant calling the REST API with `curl` from lab namespace `ns`.
+#[derive(Clone)]
 pub struct TenantCurl {
     pub ns: String,
     /// The control plane's address (port 8443).
@@ -157,5 +158,78 @@ impl TenantCurl {
             "{method} {path}: {status} {json}"
         );
         json
+    }
+}
+
+/// A control plane in lab namespace `ns` at `addr` (its state in the
+/// lab's `control/`) with tenant `acme` calling it with curl from there.
+pub struct TenantPlane {
+    /// The server, stopped on drop (or by [`TenantPlane::stop`]).
+    control: Option<process::Spawned>,
+    pub fingerprint: String,
+    pub state: std::path::PathBuf,
+    pub tenant: TenantCurl,
+    ns: String,
+}
+
+impl TenantPlane {
+    pub fn start(weft: &str, lab: &Lab, ns: &str, addr: &str) -> TenantPlane {
+        let state = lab.dir.path().join("control");
+        let (control, first) = Self::serve(weft, lab, ns, addr, &state);
+        let fingerprint = first
+            .lines()
+            .find_map(|l| l.strip_prefix("CA fingerprint: "))
+            .unwrap()
+            .to_string();
+        let key = operator(weft, &state, &["tenant", "create", "acme"])["secret"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let tenant = TenantCurl {
+            ns: ns.into(),
+            addr: addr.into(),
+            ca: state.join("ca.pem").display().to_string(),
+            key,
+        };
+        TenantPlane {
+            control: Some(control),
+            fingerprint,
+            state,
+            tenant,
+            ns: ns.into(),
+        }
+    }
+
+    fn serve(
+        weft: &str,
+        lab: &Lab,
+        ns: &str,
+        addr: &str,
+        state: &Path,
+    ) -> (process::Spawned, String) {
+        let (out, log) = (state.with_extension("out"), state.with_extension("log"));
+        start_control_in(weft, lab, ns, addr, state, (&out, &log), &[])
+    }
+
+    /// Stop the server (its state stays).
+    pub fn stop(&mut self) {
+        self.control = None;
+    }
+
+    /// The server again, on the same state.
+    pub fn restart(&mut self, weft: &str, lab: &Lab) {
+        self.stop();
+        self.control = Some(Self::serve(weft, lab, &self.ns, &self.tenant.addr, &self.state).0);
+    }
+
+    /// An enrollment token of tenant acme (operator's arguments `extra`,
+    /// e.g. `--site east --uses 2`).
+    pub fn token(&self, weft: &str, extra: &[&str]) -> String {
+        let mut args = vec!["token", "create", "--tenant", "acme"];
+        args.extend_from_slice(extra);
+        operator(weft, &self.state, &args)["secret"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 }

@@ -27,6 +27,7 @@ fn tenant_keys_parse_back() {
         (keys.changed("aa", "blue"), TenantKey::Changed("blue")),
         (keys.tombstone("aa", "blue"), TenantKey::Tombstone("blue")),
         (keys.site("aa", "edge"), TenantKey::Site("edge")),
+        (keys.vm("aa", "vm1"), TenantKey::Vm("vm1")),
     ];
     for (key, parsed) in cases {
         assert_eq!(
@@ -37,4 +38,6 @@ fn tenant_keys_parse_back() {
     assert_eq!(TenantKey::parse("later-feature/x"), None);
     assert!(keys.blocks("aa", "blue", 7).ends_with("/blocks/blue/07"));
     assert!(t.starts_with("/weft/v1/t/aa/"));
+    // Hosts' reports of their VMs are not read with the tenant's state.
+    assert!(!keys.vm_report("aa", "h1").starts_with(&t));
 }
