@@ -198,6 +198,7 @@ impl Dataplane for FakeDataplane {
                     persistent_keepalive: p.persistent_keepalive,
                 })
                 .collect(),
+            retiring_peers: 0,
         })
     }
 

@@ -4,6 +4,7 @@
 pub mod allowed_ips;
 mod datapath;
 mod device;
+mod keys;
 pub mod io;
 pub mod offload;
 mod peer;
