@@ -29,6 +29,7 @@ mod drift;
 mod error;
 mod grpc;
 mod health;
+mod keys;
 pub mod hypervisors;
 mod linux;
 mod metrics;

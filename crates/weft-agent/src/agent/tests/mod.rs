@@ -6,6 +6,7 @@ mod dns_names;
 mod drift;
 mod errors;
 mod host;
+mod keys;
 mod networks;
 mod peers;
 mod reconcile;
