@@ -154,6 +154,21 @@ fn diff_networks(
 
 fn diff_peers(want: &HostNetworkPlan, have: &[PeerState], actions: &mut Vec<Action>) {
     let network = || want.network.clone();
+    // Removals first: a host whose key was rotated comes back as a new
+    // peer with the same block, which the agent refuses while the old
+    // peer still holds it.
+    for current in have {
+        if !want
+            .peers
+            .iter()
+            .any(|p| p.public_key == current.public_key)
+        {
+            actions.push(Action::RemovePeer {
+                network: network(),
+                public_key: current.public_key,
+            });
+        }
+    }
     for peer in &want.peers {
         match have.iter().find(|p| p.public_key == peer.public_key) {
             None => actions.push(Action::AddPeer {
@@ -165,18 +180,6 @@ fn diff_peers(want: &HostNetworkPlan, have: &[PeerState], actions: &mut Vec<Acti
                 peer: peer.clone(),
             }),
             Some(_) => {}
-        }
-    }
-    for current in have {
-        if !want
-            .peers
-            .iter()
-            .any(|p| p.public_key == current.public_key)
-        {
-            actions.push(Action::RemovePeer {
-                network: network(),
-                public_key: current.public_key,
-            });
         }
     }
 }

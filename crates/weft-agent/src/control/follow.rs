@@ -89,6 +89,21 @@ async fn apply_on<D: Dataplane + Send + 'static>(
     .unwrap_or_default()
 }
 
+/// What this host reports of the managed networks (keys and ports), read
+/// on a blocking thread.
+async fn report_on<D: Dataplane + Send + 'static>(
+    agent: &Shared<D>,
+    managed: BTreeSet<String>,
+) -> Vec<pb::NetworkReport> {
+    let agent = Arc::clone(agent);
+    tokio::task::spawn_blocking(move || {
+        let agent = agent.lock().unwrap_or_else(PoisonError::into_inner);
+        apply::report(&agent, &managed)
+    })
+    .await
+    .unwrap_or_default()
+}
+
 /// The managed networks' peers by health state (a blocking read of the
 /// agent, off the async workers).
 async fn health_on<D: Dataplane + Send + 'static>(
@@ -223,7 +238,15 @@ async fn session<D: Dataplane + Send + 'static>(
                     last_report = reports;
                 }
             }
+            () = status.key_change() => {
+                let reports = report_on(agent, saved.names()).await;
+                let health = health_on(agent, saved.names()).await;
+                send_report(&mut link, reports.clone(), health).await?;
+                last_report = reports;
+            }
             _ = heartbeat.tick() => {
+                // Read afresh: a key may have changed (a rotation).
+                last_report = report_on(agent, saved.names()).await;
                 let health = health_on(agent, saved.names()).await;
                 send_report(&mut link, last_report.clone(), health).await?;
                 if renewal_due(&identity.cert_pem, unix_now()) {

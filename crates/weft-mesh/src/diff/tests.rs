@@ -60,3 +60,37 @@ fn peers_compare_as_wireguard_sees_them() {
     keepalive.keepalive = Some(25);
     assert!(!peer_matches(&keepalive, &state("192.0.2.2:51820")));
 }
+
+/// A host whose key was rotated (`weft network rotate-key`) comes back as
+/// a new peer holding the old one's block: the old peer goes first, or the
+/// agent would refuse the new one's overlapping allowed IPs.
+#[test]
+fn a_rotated_key_replaces_the_peer_old_one_first() {
+    let mut rotated = peer("192.0.2.2:51820");
+    rotated.public_key = PublicKey([2; 32]);
+    let want = HostNetworkPlan {
+        network: "blue".into(),
+        subnet: "10.42.0.0/16".parse().unwrap(),
+        block: "10.42.3.0/24".parse().unwrap(),
+        address: "10.42.3.1".parse().unwrap(),
+        listen_port: 51820,
+        internal: false,
+        role: crate::plan::Role::Mesh,
+        public_key: Some(PublicKey([3; 32])),
+        peers: vec![rotated],
+        vxlan: None,
+        vteps: vec![],
+    };
+    let mut actions = vec![];
+    diff_peers(&want, &[state("192.0.2.2:51820")], &mut actions);
+    let shown: Vec<String> = actions.iter().map(ToString::to_string).collect();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    assert!(
+        matches!(&actions[0], Action::RemovePeer { public_key, .. } if *public_key == PublicKey([1; 32])),
+        "{shown:?}"
+    );
+    assert!(
+        matches!(&actions[1], Action::AddPeer { peer, .. } if peer.public_key == PublicKey([2; 32])),
+        "{shown:?}"
+    );
+}
