@@ -25,6 +25,7 @@ mod health;
 mod hijack;
 mod image;
 mod kernel_guest;
+mod key_rotation;
 mod mesh_containers;
 mod mesh_docker;
 mod mesh_lab;
