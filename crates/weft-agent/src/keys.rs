@@ -61,7 +61,10 @@ impl<D: Dataplane> Agent<D> {
             self.store.set_network_keys(name, &wg)?;
             return Err(err);
         }
-        let public = record.wireguard.as_ref().map(|w| w.private_key.public_key());
+        let public = record
+            .wireguard
+            .as_ref()
+            .map(|w| w.private_key.public_key());
         tracing::info!(network = name, public_key = ?public, "key rotated");
         let record = self.retire_if_unneeded(record)?;
         self.view(record)
@@ -75,12 +78,21 @@ impl<D: Dataplane> Agent<D> {
         };
         let mut retired = vec![];
         for net in networks {
-            if net.wireguard.as_ref().is_none_or(|w| w.retiring_key.is_none()) {
+            if net
+                .wireguard
+                .as_ref()
+                .is_none_or(|w| w.retiring_key.is_none())
+            {
                 continue;
             }
             let name = net.name.clone();
             match self.retire_if_unneeded(net) {
-                Ok(net) if net.wireguard.as_ref().is_some_and(|w| w.retiring_key.is_none()) => {
+                Ok(net)
+                    if net
+                        .wireguard
+                        .as_ref()
+                        .is_some_and(|w| w.retiring_key.is_none()) =>
+                {
                     retired.push(name);
                 }
                 Ok(_) => {}
@@ -120,4 +132,3 @@ impl<D: Dataplane> Agent<D> {
         Ok(net)
     }
 }
-

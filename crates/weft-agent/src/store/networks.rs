@@ -112,7 +112,8 @@ impl Store {
                 vx.map(|v| v.port),
                 vx.map(|v| v.mtu),
                 vx.map(|v| underlay_text(&v.underlay)),
-                wg.and_then(|w| w.retiring_key.as_ref()).map(PrivateKey::to_base64),
+                wg.and_then(|w| w.retiring_key.as_ref())
+                    .map(PrivateKey::to_base64),
                 wg.and_then(|w| w.key_since),
             ],
         )?;

@@ -421,13 +421,19 @@ fn verify<'k>(
     let again = retiring
         .filter(|_| packet.first() == Some(&1))
         .map(|old| (old, packet.clone()));
-    match keys.rate_limiter.verify_packet(source, Packet::from_bytes(packet)) {
+    match keys
+        .rate_limiter
+        .verify_packet(source, Packet::from_bytes(packet))
+    {
         Ok(parsed) => return Ok((parsed, keys, Slot::Current)),
         Err(TunnResult::WriteToNetwork(cookie)) => return Err(Some(cookie)),
         Err(_) => {}
     }
     let (old, packet) = again.ok_or(None)?;
-    match old.rate_limiter.verify_packet(source, Packet::from_bytes(packet)) {
+    match old
+        .rate_limiter
+        .verify_packet(source, Packet::from_bytes(packet))
+    {
         Ok(parsed) => Ok((parsed, old, Slot::Retiring)),
         Err(TunnResult::WriteToNetwork(cookie)) => Err(Some(cookie)),
         Err(_) => Err(None),

@@ -51,10 +51,20 @@ impl State {
         for peer in self.peers.values() {
             let mut ps = peer.lock();
             if rotating && ps.tunn.is_some() {
-                ps.rotate(&peer.public_key, &keys, &self.index_table, &self.timer_params);
+                ps.rotate(
+                    &peer.public_key,
+                    &keys,
+                    &self.index_table,
+                    &self.timer_params,
+                );
             } else {
                 ps.drop_retiring();
-                ps.set_keys(&peer.public_key, &keys, &self.index_table, &self.timer_params);
+                ps.set_keys(
+                    &peer.public_key,
+                    &keys,
+                    &self.index_table,
+                    &self.timer_params,
+                );
             }
         }
         if rotating {
@@ -97,8 +107,12 @@ impl State {
             if let Some(keys) = &keys
                 && ps.tunn.is_some()
             {
-                ps.retiring =
-                    Some(ps.new_tunn(&peer.public_key, keys, &self.index_table, &self.timer_params));
+                ps.retiring = Some(ps.new_tunn(
+                    &peer.public_key,
+                    keys,
+                    &self.index_table,
+                    &self.timer_params,
+                ));
             }
         }
         if keys.is_none() && self.retiring.is_some() {

@@ -4,8 +4,8 @@
 pub mod allowed_ips;
 mod datapath;
 mod device;
-mod keys;
 pub mod io;
+mod keys;
 pub mod offload;
 mod peer;
 mod sides;

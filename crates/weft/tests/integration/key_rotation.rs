@@ -41,14 +41,36 @@ pub struct Seen {
 }
 
 impl Traffic {
-    /// Start both; the iperf3 server in `to`'s namespace must be up.
+    /// Start both from lab namespace `from`; the iperf3 server at `to_ip`
+    /// must be up.
     pub fn start(lab: &Lab, from: &str, to_ip: &str, tag: &str) -> Traffic {
-        let dir = lab.dir.path();
+        let ns = lab.ns(from);
+        Traffic::start_with(
+            lab.dir.path(),
+            || {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", &ns]);
+                command
+            },
+            to_ip,
+            tag,
+            TRAFFIC_SECS,
+        )
+    }
+
+    /// Start both for `secs` seconds through commands `place` makes (the
+    /// program and its arguments are appended), reports under `dir`.
+    pub fn start_with(
+        dir: &Path,
+        place: impl Fn() -> Command,
+        to_ip: &str,
+        tag: &str,
+        secs: u64,
+    ) -> Traffic {
         let ping_out = dir.join(format!("ping-{tag}.out"));
         let stream_out = dir.join(format!("iperf-{tag}.json"));
         let spawn = |args: &[&str], out: &Path| {
-            let child = Command::new("ip")
-                .args(["netns", "exec", &lab.ns(from)])
+            let child = place()
                 .args(args)
                 .stdin(Stdio::null())
                 .stdout(std::fs::File::create(out).unwrap())
@@ -57,7 +79,7 @@ impl Traffic {
                 .unwrap();
             process::Spawned::new(child)
         };
-        let secs = TRAFFIC_SECS.to_string();
+        let secs = secs.to_string();
         let ping = spawn(
             &["ping", "-q", "-i", "0.01", "-W", "1", "-w", &secs, to_ip],
             &ping_out,
@@ -118,7 +140,9 @@ pub fn stream_server(lab: &mut Lab, ns: &str) {
         .unwrap();
     lab.keep(child);
     wait_for("iperf3 to listen", Duration::from_secs(10), || {
-        !lab.exec_ok(ns, "ss -Htln 'sport = :5201'").trim().is_empty()
+        !lab.exec_ok(ns, "ss -Htln 'sport = :5201'")
+            .trim()
+            .is_empty()
     });
 }
 
@@ -173,12 +197,10 @@ pub fn files_holding(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
     found
 }
 
-/// The old key is gone from `host`: the engine holds another, and no file
-/// of its state holds it, as base64 or as bytes.
-pub fn assert_key_gone(lab: &Lab, host: &str, ifname: &str, old: &str) {
-    assert_ne!(engine_private_key(lab, host, ifname), old);
+/// No file under `state` (a host's state directory) holds private key
+/// `old`, as base64 or as bytes.
+pub fn assert_key_gone(state: &Path, old: &str) {
     let raw = weft_model::PrivateKey::from_base64(old).unwrap();
-    let state = &lab.agents[host].state_dir;
     for needle in [old.as_bytes(), raw.as_bytes().as_slice()] {
         let holding = files_holding(state, needle);
         assert!(holding.is_empty(), "the old key is still in {holding:?}");
@@ -241,11 +263,16 @@ fn a_rotation_under_the_control_plane_drops_no_traffic() {
         "/v1/networks",
         Some(json!({"name": "blue", "subnet": "10.42.0.0/16"})),
     );
-    wait_for("blue with its peer on h2 and h3", Duration::from_secs(20), || {
-        ["h2", "h3"]
-            .iter()
-            .all(|h| lab.weft(h, &["peer", "ls", "blue"]).status.success() && peer_keys(&lab, h, "blue").len() == 1)
-    });
+    wait_for(
+        "blue with its peer on h2 and h3",
+        Duration::from_secs(20),
+        || {
+            ["h2", "h3"].iter().all(|h| {
+                lab.weft(h, &["peer", "ls", "blue"]).status.success()
+                    && peer_keys(&lab, h, "blue").len() == 1
+            })
+        },
+    );
     lab.attach("h2", "blue", "c2", &[]);
     let c3 = lab.attach("h3", "blue", "c3", &[])["address"]
         .as_str()
@@ -255,7 +282,9 @@ fn a_rotation_under_the_control_plane_drops_no_traffic() {
         .unwrap()
         .to_string();
     wait_for("c2 to reach c3", Duration::from_secs(20), || {
-        lab.exec("c2", &format!("ping -c1 -W1 {c3}")).status.success()
+        lab.exec("c2", &format!("ping -c1 -W1 {c3}"))
+            .status
+            .success()
     });
     let blue3 = network(&lab, "h3", "blue");
     let ifname = blue3["interface"].as_str().unwrap().to_string();
@@ -287,7 +316,8 @@ fn a_rotation_under_the_control_plane_drops_no_traffic() {
             .as_str()
             .is_none_or(str::is_empty)
     });
-    assert_key_gone(&lab, "h3", &ifname, &old_private);
+    assert_ne!(engine_private_key(&lab, "h3", &ifname), old_private);
+    assert_key_gone(&lab.agents["h3"].state_dir, &old_private);
 
     // A stranger holding the old key, posing as h3 to h2: nothing through.
     let h2 = network(&lab, "h2", "blue");
@@ -302,9 +332,12 @@ fn a_rotation_under_the_control_plane_drops_no_traffic() {
 }
 
 fn c2_address(lab: &Lab) -> String {
-    lab.exec_ok("c2", "ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1")
-        .trim()
-        .to_string()
+    lab.exec_ok(
+        "c2",
+        "ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1",
+    )
+    .trim()
+    .to_string()
 }
 
 /// A weft agent on h4 with h3's old private key and block on `blue`,

@@ -26,6 +26,7 @@ mod hijack;
 mod image;
 mod kernel_guest;
 mod key_rotation;
+mod key_rotation_mesh;
 mod mesh_containers;
 mod mesh_docker;
 mod mesh_lab;

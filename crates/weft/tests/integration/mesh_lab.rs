@@ -10,14 +10,14 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-struct Mesh {
-    name: String,
-    file: std::path::PathBuf,
-    state: std::path::PathBuf,
+pub(crate) struct Mesh {
+    pub name: String,
+    pub file: std::path::PathBuf,
+    pub state: std::path::PathBuf,
 }
 
 /// Takes the mesh down when dropped, whatever the test did.
-struct Down<'a>(&'a Mesh);
+pub(crate) struct Down<'a>(pub &'a Mesh);
 
 impl Drop for Down<'_> {
     fn drop(&mut self) {
@@ -28,7 +28,7 @@ impl Drop for Down<'_> {
 impl Mesh {
     /// A mesh named `name` whose file and state live in a new temporary
     /// directory (returned too: it must outlive the mesh).
-    fn in_tempdir(prefix: &str, name: String) -> (tempfile::TempDir, Mesh) {
+    pub fn in_tempdir(prefix: &str, name: String) -> (tempfile::TempDir, Mesh) {
         let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
         let mesh = Mesh {
             name,
@@ -38,7 +38,7 @@ impl Mesh {
         (dir, mesh)
     }
 
-    fn weft(&self, args: &[&str]) -> Output {
+    pub fn weft(&self, args: &[&str]) -> Output {
         std::process::Command::new(WEFT)
             .args(args)
             .env("WEFT_MESH_STATE", &self.state)
@@ -48,15 +48,15 @@ impl Mesh {
             .unwrap()
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub fn ok(&self, args: &[&str]) -> String {
         stdout_of(self.weft(args), &format!("weft {args:?}"))
     }
 
-    fn up(&self) -> String {
+    pub fn up(&self) -> String {
         self.ok(&["up", self.file.to_str().unwrap()])
     }
 
-    fn exec(&self, target: &str, cmd: &str) -> bool {
+    pub fn exec(&self, target: &str, cmd: &str) -> bool {
         self.weft(&[
             "exec",
             "--file",

@@ -18,7 +18,12 @@ fn device_keys(a: &Agent<FakeDataplane>) -> (PrivateKey, Option<PrivateKey>) {
 }
 
 fn stored_keys(a: &Agent<FakeDataplane>) -> crate::records::WireguardSettings {
-    a.store().network("blue").unwrap().unwrap().wireguard.unwrap()
+    a.store()
+        .network("blue")
+        .unwrap()
+        .unwrap()
+        .wireguard
+        .unwrap()
 }
 
 #[test]
@@ -34,9 +39,16 @@ fn a_rotation_keeps_the_old_key_until_no_peer_needs_it() {
     assert_ne!(after, before, "a new key pair");
     let stored = stored_keys(&a);
     assert_eq!(stored.private_key.public_key(), after);
-    assert_eq!(stored.retiring_key.as_ref(), Some(&old), "kept while the peer needs it");
+    assert_eq!(
+        stored.retiring_key.as_ref(),
+        Some(&old),
+        "kept while the peer needs it"
+    );
     assert!(stored.key_since.is_some());
-    assert_eq!(device_keys(&a), (stored.private_key.clone(), Some(old.clone())));
+    assert_eq!(
+        device_keys(&a),
+        (stored.private_key.clone(), Some(old.clone()))
+    );
     assert_eq!(a.peers("blue").unwrap().len(), 1, "peers stay");
 
     // The peer has not shown it knows the new key: nothing retires.

@@ -87,7 +87,12 @@ fn sessions_survive_a_rotation_and_the_new_key_takes_over() {
     learn_key(&b, &old, &a, "10.9.0.1/32");
     expect_through(&b, &a, &ipv4_udp(B_IP, A_IP, b"under the new key"));
     expect_through(&a, &b, &ipv4_udp(A_IP, B_IP, b"and back"));
-    wait_for_value("a to retire b's old tunnel", WAIT, || retiring_peers(&a), |n| *n == 0);
+    wait_for_value(
+        "a to retire b's old tunnel",
+        WAIT,
+        || retiring_peers(&a),
+        |n| *n == 0,
+    );
 }
 
 #[test]
@@ -126,18 +131,22 @@ fn the_old_key_is_worth_nothing_once_retired() {
     // Control: while a still answers to the old key, b's key aimed at
     // the old public key makes a session.
     let replayer = holding(&net, &b.key, &a, "10.9.0.1/32");
-    replayer.engine
+    replayer
+        .engine
         .configure(&DeviceConfig {
-            peers: vec![{
-                let mut gone = PeerConfig::new(a.public());
-                gone.remove = true;
-                gone
-            }, {
-                let mut p = PeerConfig::new(old.public_key());
-                p.allowed_ips = vec!["10.9.0.1/32".parse().unwrap()];
-                p.endpoint = Some(SocketAddr::new(a.underlay, 51820));
-                p
-            }],
+            peers: vec![
+                {
+                    let mut gone = PeerConfig::new(a.public());
+                    gone.remove = true;
+                    gone
+                },
+                {
+                    let mut p = PeerConfig::new(old.public_key());
+                    p.allowed_ips = vec!["10.9.0.1/32".parse().unwrap()];
+                    p.endpoint = Some(SocketAddr::new(a.underlay, 51820));
+                    p
+                },
+            ],
             ..Default::default()
         })
         .unwrap();
@@ -152,23 +161,33 @@ fn the_old_key_is_worth_nothing_once_retired() {
 
     // Its handshake to the old public key (sessions gone) gets nothing.
     let replayer = holding(&net, &b.key, &a, "10.9.0.1/32");
-    replayer.engine
+    replayer
+        .engine
         .configure(&DeviceConfig {
-            peers: vec![{
-                let mut gone = PeerConfig::new(a.public());
-                gone.remove = true;
-                gone
-            }, {
-                let mut p = PeerConfig::new(old.public_key());
-                p.allowed_ips = vec!["10.9.0.1/32".parse().unwrap()];
-                p.endpoint = Some(SocketAddr::new(a.underlay, 51820));
-                p
-            }],
+            peers: vec![
+                {
+                    let mut gone = PeerConfig::new(a.public());
+                    gone.remove = true;
+                    gone
+                },
+                {
+                    let mut p = PeerConfig::new(old.public_key());
+                    p.allowed_ips = vec!["10.9.0.1/32".parse().unwrap()];
+                    p.endpoint = Some(SocketAddr::new(a.underlay, 51820));
+                    p
+                },
+            ],
             ..Default::default()
         })
         .unwrap();
-    replayer.tun.inject(&ipv4_udp(B_IP, A_IP, b"old key, refused"));
-    assert_eq!(a.tun.delivered(QUIET), None, "a must not answer its old key");
+    replayer
+        .tun
+        .inject(&ipv4_udp(B_IP, A_IP, b"old key, refused"));
+    assert_eq!(
+        a.tun.delivered(QUIET),
+        None,
+        "a must not answer its old key"
+    );
 
     // A stranger with a's old private key posing as a to b: b dropped
     // that key, so nothing gets through.
