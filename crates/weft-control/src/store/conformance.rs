@@ -331,10 +331,12 @@ pub(crate) async fn live_host_names_are_unique_in_a_tenant(store: Shared) {
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
 }
 
+mod keys;
 mod logs;
 mod purge;
 mod revisions;
 mod sites;
+pub(crate) use keys::*;
 pub(crate) use logs::*;
 pub(crate) use purge::*;
 pub(crate) use revisions::*;
@@ -363,6 +365,7 @@ macro_rules! conformance_tests {
             one_tenant_cannot_reach_anothers_sites,
             a_vxlan_network_spans_exactly_its_sites_hosts,
             logs_are_numbered_kept_newest_and_read_by_their_tenant_only,
+            a_keys_age_survives_heartbeats_and_restarts_at_a_rotation,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -126,6 +126,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
          message TEXT NOT NULL,
          PRIMARY KEY (host, seq)
      ) WITHOUT ROWID;",
+    // 7 (issue 28): when a host first reported each key, for its age
+    // (NULL: reported before this version).
+    "ALTER TABLE host_keys ADD COLUMN since INTEGER;",
 ];
 
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len() + 1;
