@@ -214,6 +214,7 @@ impl TryFrom<pb::AddPeerRequest> for PeerSpec {
             endpoint,
             allowed_ips,
             keepalive,
+            replaces: None,
         })
     }
 }

@@ -301,6 +301,17 @@ fn a_rotation_under_the_control_plane_drops_no_traffic() {
     wait_for("h2 to learn h3's new key", Duration::from_secs(10), || {
         peer_keys(&lab, "h2", "blue") == [new_public.clone()]
     });
+    // The tenant sees h3's new key and its age started again.
+    let hosts = tenant.ok(&lab, "GET", "/v1/hosts", None);
+    let key_of = |name: &str| -> Value {
+        let host = hosts.as_array().unwrap().iter().find(|h| h["name"] == name);
+        host.map(|h| h["keys"][0].clone()).unwrap_or_default()
+    };
+    assert_eq!(key_of("h3")["public_key"], new_public.as_str(), "{hosts}");
+    assert!(
+        key_of("h3")["since"].as_i64() > key_of("h2")["since"].as_i64(),
+        "h3's key is the younger now: {hosts}"
+    );
     let seen = traffic.finish();
     eprintln!(
         "rotation under the control plane: {} pings every 10 ms, {} lost; TCP stream: {} resets, {} bytes, {} silent seconds",
