@@ -89,34 +89,32 @@ async fn apply_on<D: Dataplane + Send + 'static>(
     .unwrap_or_default()
 }
 
-/// What this host reports of the managed networks (keys and ports), read
-/// on a blocking thread.
+/// `read` of the agent on a blocking thread (it takes the agent's lock),
+/// off the async workers; its default if the task failed.
+async fn read_on<D: Dataplane + Send + 'static, T: Default + Send + 'static>(
+    agent: &Shared<D>,
+    read: impl FnOnce(&Agent<D>) -> T + Send + 'static,
+) -> T {
+    let agent = Arc::clone(agent);
+    tokio::task::spawn_blocking(move || read(&agent.lock().unwrap_or_else(PoisonError::into_inner)))
+        .await
+        .unwrap_or_default()
+}
+
+/// What this host reports of the managed networks (keys and ports).
 async fn report_on<D: Dataplane + Send + 'static>(
     agent: &Shared<D>,
     managed: BTreeSet<String>,
 ) -> Vec<pb::NetworkReport> {
-    let agent = Arc::clone(agent);
-    tokio::task::spawn_blocking(move || {
-        let agent = agent.lock().unwrap_or_else(PoisonError::into_inner);
-        apply::report(&agent, &managed)
-    })
-    .await
-    .unwrap_or_default()
+    read_on(agent, move |agent| apply::report(agent, &managed)).await
 }
 
-/// The managed networks' peers by health state (a blocking read of the
-/// agent, off the async workers).
+/// The managed networks' peers by health state.
 async fn health_on<D: Dataplane + Send + 'static>(
     agent: &Shared<D>,
     managed: BTreeSet<String>,
 ) -> Vec<pb::HealthCount> {
-    let agent = Arc::clone(agent);
-    tokio::task::spawn_blocking(move || {
-        let agent = agent.lock().unwrap_or_else(PoisonError::into_inner);
-        apply::peer_health(&agent, &managed)
-    })
-    .await
-    .unwrap_or_default()
+    read_on(agent, move |agent| apply::peer_health(agent, &managed)).await
 }
 
 /// Report, and learn the replicas from the answer.

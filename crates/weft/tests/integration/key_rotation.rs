@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 use weft_testkit::*;
 
-use crate::control_common::{self, TenantCurl, operator};
+use crate::control_common::{self, TenantCurl};
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 const CP: &str = "192.0.2.1";
@@ -38,6 +38,24 @@ pub struct Seen {
     pub stream_bytes: u64,
     /// One-second intervals in which the stream moved nothing.
     pub stream_stalls: u64,
+}
+
+impl Seen {
+    /// Print what was seen across `what`, and fail unless traffic flowed,
+    /// at most one ping was lost and the stream never reset.
+    pub fn assert_dropped_nothing(&self, what: &str) {
+        eprintln!(
+            "{what}: {} pings every 10 ms, {} lost; TCP stream: {} resets, {} bytes, {} silent seconds",
+            self.pings_sent,
+            self.pings_lost,
+            self.stream_resets,
+            self.stream_bytes,
+            self.stream_stalls
+        );
+        assert!(self.pings_sent > 0 && self.stream_bytes > 0, "{self:?}");
+        assert!(self.pings_lost <= 1, "{self:?}");
+        assert_eq!(self.stream_resets, 0, "{self:?}");
+    }
 }
 
 impl Traffic {
@@ -223,23 +241,8 @@ fn a_rotation_under_the_control_plane_drops_no_traffic() {
     );
     let (_control, first) =
         control_common::start_control_in(WEFT, &lab, "h1", CP, &state, (&out, &log), &[]);
-    let fingerprint = first
-        .lines()
-        .find_map(|l| l.strip_prefix("CA fingerprint: "))
-        .unwrap()
-        .to_string();
-    let key = operator(WEFT, &state, &["tenant", "create", "acme"])["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let token = operator(
-        WEFT,
-        &state,
-        &["token", "create", "--tenant", "acme", "--uses", "2"],
-    )["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let fingerprint = control_common::fingerprint(&first);
+    let (key, token) = control_common::tenant_with_token(WEFT, &state, "acme", 2);
     let url = format!("https://{CP}:50051");
     for host in ["h2", "h3"] {
         lab.start_agent_with(
@@ -312,14 +315,9 @@ fn a_rotation_under_the_control_plane_drops_no_traffic() {
         key_of("h3")["since"].as_i64() > key_of("h2")["since"].as_i64(),
         "h3's key is the younger now: {hosts}"
     );
-    let seen = traffic.finish();
-    eprintln!(
-        "rotation under the control plane: {} pings every 10 ms, {} lost; TCP stream: {} resets, {} bytes, {} silent seconds",
-        seen.pings_sent, seen.pings_lost, seen.stream_resets, seen.stream_bytes, seen.stream_stalls
-    );
-    assert!(seen.pings_sent > 0 && seen.stream_bytes > 0, "{seen:?}");
-    assert!(seen.pings_lost <= 1, "{seen:?}");
-    assert_eq!(seen.stream_resets, 0, "{seen:?}");
+    traffic
+        .finish()
+        .assert_dropped_nothing("rotation under the control plane");
 
     // The old key goes once h2 has shown it knows the new one.
     wait_for("h3 to forget its old key", Duration::from_secs(20), || {

@@ -14,24 +14,25 @@ use crate::mesh_lab::{Down, Mesh};
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 const SECS: u64 = 20;
 
-/// The JSON of `weft -o json ARGS` run against lab host `host`'s agent.
-fn agent_json(mesh: &Mesh, host: &str, args: &[&str]) -> serde_json::Value {
-    let sock = mesh
-        .state
-        .join(&mesh.name)
-        .join("hosts")
-        .join(host)
-        .join("agent.sock");
-    let out = Command::new(WEFT)
-        .args(["--socket", sock.to_str().unwrap(), "-o", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    serde_json::from_str(&stdout_of(out, &format!("{host}: weft {args:?}"))).unwrap()
+/// The private key h1's engine holds for `ifname` (`wg` in the lab host).
+fn engine_key(mesh: &Mesh, ifname: &str) -> String {
+    let file = mesh.file.to_str().unwrap();
+    let wg = mesh.weft(&[
+        "exec",
+        "--file",
+        file,
+        "h1",
+        "--",
+        "wg",
+        "show",
+        ifname,
+        "private-key",
+    ]);
+    String::from_utf8_lossy(&wg.stdout).trim().to_string()
 }
 
 fn blue(mesh: &Mesh, host: &str) -> serde_json::Value {
-    agent_json(mesh, host, &["network", "ls"])
+    mesh.agent_json(host, &["network", "ls"])
         .as_array()
         .unwrap()
         .iter()
@@ -63,21 +64,7 @@ fn a_rotation_then_weft_up_drops_no_traffic() {
     .unwrap();
     let out = mesh.up();
     assert!(out.contains("change(s) applied"), "{out}");
-    let status: serde_json::Value = serde_json::from_str(&mesh.ok(&[
-        "status",
-        "--file",
-        mesh.file.to_str().unwrap(),
-        "-o",
-        "json",
-    ]))
-    .unwrap();
-    let a = status["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "a")
-        .map(|s| s["addresses"][0]["address"].as_str().unwrap().to_string())
-        .unwrap();
+    let a = mesh.service_address("a");
     wait_for("b to reach a's iperf3", Duration::from_secs(20), || {
         mesh.exec(
             "b",
@@ -86,19 +73,8 @@ fn a_rotation_then_weft_up_drops_no_traffic() {
     });
     let old = blue(&mesh, "h1");
     let ifname = old["interface"].as_str().unwrap().to_string();
-    let wg = mesh.weft(&[
-        "exec",
-        "--file",
-        mesh.file.to_str().unwrap(),
-        "h1",
-        "--",
-        "wg",
-        "show",
-        &ifname,
-        "private-key",
-    ]);
-    let old_private = String::from_utf8_lossy(&wg.stdout).trim().to_string();
-    assert!(!old_private.is_empty(), "{wg:?}");
+    let old_private = engine_key(&mesh, &ifname);
+    assert!(!old_private.is_empty());
 
     let file = mesh.file.to_str().unwrap().to_string();
     let state = mesh.state.clone();
@@ -116,43 +92,27 @@ fn a_rotation_then_weft_up_drops_no_traffic() {
         SECS,
     );
     std::thread::sleep(Duration::from_secs(SECS / 4));
-    let rotated = agent_json(&mesh, "h1", &["network", "rotate-key", "blue"]);
+    let rotated = mesh.agent_json("h1", &["network", "rotate-key", "blue"]);
     let new_public = rotated["public_key"].as_str().unwrap().to_string();
     assert_ne!(new_public, old["public_key"].as_str().unwrap());
     // h2 learns it at the file's next `up`, not before.
     std::thread::sleep(Duration::from_secs(2));
-    let peers = agent_json(&mesh, "h2", &["peer", "ls", "blue"]);
+    let peers = mesh.agent_json("h2", &["peer", "ls", "blue"]);
     assert_eq!(peers[0]["public_key"], old["public_key"], "{peers}");
     let out = mesh.up();
     assert!(out.contains("change(s) applied"), "{out}");
-    let peers = agent_json(&mesh, "h2", &["peer", "ls", "blue"]);
+    let peers = mesh.agent_json("h2", &["peer", "ls", "blue"]);
     assert_eq!(peers[0]["public_key"], new_public.as_str(), "{peers}");
-    let seen = traffic.finish();
-    eprintln!(
-        "rotation, then weft up: {} pings every 10 ms, {} lost; TCP stream: {} resets, {} bytes, {} silent seconds",
-        seen.pings_sent, seen.pings_lost, seen.stream_resets, seen.stream_bytes, seen.stream_stalls
-    );
-    assert!(seen.pings_sent > 0 && seen.stream_bytes > 0, "{seen:?}");
-    assert!(seen.pings_lost <= 1, "{seen:?}");
-    assert_eq!(seen.stream_resets, 0, "{seen:?}");
+    traffic
+        .finish()
+        .assert_dropped_nothing("rotation, then weft up");
 
     wait_for("h1 to forget its old key", Duration::from_secs(20), || {
         blue(&mesh, "h1")["retiring_public_key"]
             .as_str()
             .is_none_or(str::is_empty)
     });
-    let now = mesh.weft(&[
-        "exec",
-        "--file",
-        mesh.file.to_str().unwrap(),
-        "h1",
-        "--",
-        "wg",
-        "show",
-        &ifname,
-        "private-key",
-    ]);
-    assert_ne!(String::from_utf8_lossy(&now.stdout).trim(), old_private);
+    assert_ne!(engine_key(&mesh, &ifname), old_private);
     assert_key_gone(
         &mesh.state.join(&mesh.name).join("hosts").join("h1"),
         &old_private,

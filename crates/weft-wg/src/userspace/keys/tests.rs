@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::userspace::io::mem::MemNetwork;
 use crate::userspace::tests::{A_IP, B_IP, QUIET, Side, WAIT, expect_through, ipv4_udp};
-use crate::{DeviceConfig, PeerConfig, PrivateKey};
+use crate::{DeviceConfig, PeerConfig, PrivateKey, PublicKey};
 use weft_testkit::wait_for_value;
 
 /// Two engines that know each other, with a session both ways.
@@ -59,12 +59,32 @@ fn learn_key(side: &Side, old: &PrivateKey, new: &Side, allowed: &str) {
 /// A third engine on the underlay holding `key`, talking to `to`'s
 /// public key at its address.
 fn holding(net: &Arc<MemNetwork>, key: &PrivateKey, to: &Side, allowed: &str) -> Side {
+    aimed_at(net, key, to.public(), to, allowed)
+}
+
+/// A third engine on the underlay holding `key`, talking to `to` at its
+/// address as if its public key were `public`.
+fn aimed_at(
+    net: &Arc<MemNetwork>,
+    key: &PrivateKey,
+    public: PublicKey,
+    to: &Side,
+    allowed: &str,
+) -> Side {
     static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(100);
     let host = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut side = Side::new("wgx", net, [192, 0, 2, host]);
     configure(&side, key.clone(), None);
     side.key = key.clone();
-    side.add_peer(to, allowed, true);
+    let mut peer = PeerConfig::new(public);
+    peer.allowed_ips = vec![allowed.parse().unwrap()];
+    peer.endpoint = Some(SocketAddr::new(to.underlay, 51820));
+    side.engine
+        .configure(&DeviceConfig {
+            peers: vec![peer],
+            ..Default::default()
+        })
+        .unwrap();
     side
 }
 
@@ -101,18 +121,7 @@ fn a_peer_that_knows_only_the_old_key_still_gets_a_session() {
     let (mut a, b) = talking(&net);
     let old = rotate(&mut a);
     // b starts over (a restart) still knowing only a's old key.
-    let b2 = holding(&net, &b.key, &a, "10.9.0.1/32");
-    let mut peer = PeerConfig::new(old.public_key());
-    peer.allowed_ips = vec!["10.9.0.1/32".parse().unwrap()];
-    peer.endpoint = Some(SocketAddr::new(a.underlay, 51820));
-    let mut stale = PeerConfig::new(a.public());
-    stale.remove = true;
-    b2.engine
-        .configure(&DeviceConfig {
-            peers: vec![stale, peer],
-            ..Default::default()
-        })
-        .unwrap();
+    let b2 = aimed_at(&net, &b.key, old.public_key(), &a, "10.9.0.1/32");
     drop(b);
     expect_through(&b2, &a, &ipv4_udp(B_IP, A_IP, b"to the old key"));
     assert_eq!(retiring_peers(&a), 1, "b still needs the old key");
@@ -130,26 +139,7 @@ fn the_old_key_is_worth_nothing_once_retired() {
 
     // Control: while a still answers to the old key, b's key aimed at
     // the old public key makes a session.
-    let replayer = holding(&net, &b.key, &a, "10.9.0.1/32");
-    replayer
-        .engine
-        .configure(&DeviceConfig {
-            peers: vec![
-                {
-                    let mut gone = PeerConfig::new(a.public());
-                    gone.remove = true;
-                    gone
-                },
-                {
-                    let mut p = PeerConfig::new(old.public_key());
-                    p.allowed_ips = vec!["10.9.0.1/32".parse().unwrap()];
-                    p.endpoint = Some(SocketAddr::new(a.underlay, 51820));
-                    p
-                },
-            ],
-            ..Default::default()
-        })
-        .unwrap();
+    let replayer = aimed_at(&net, &b.key, old.public_key(), &a, "10.9.0.1/32");
     expect_through(&replayer, &a, &ipv4_udp(B_IP, A_IP, b"old key, accepted"));
 
     // The rotation finishes: b learns the key, a forgets the old one.
@@ -160,26 +150,7 @@ fn the_old_key_is_worth_nothing_once_retired() {
     assert!(a.engine.info().public_key == Some(a.public()));
 
     // Its handshake to the old public key (sessions gone) gets nothing.
-    let replayer = holding(&net, &b.key, &a, "10.9.0.1/32");
-    replayer
-        .engine
-        .configure(&DeviceConfig {
-            peers: vec![
-                {
-                    let mut gone = PeerConfig::new(a.public());
-                    gone.remove = true;
-                    gone
-                },
-                {
-                    let mut p = PeerConfig::new(old.public_key());
-                    p.allowed_ips = vec!["10.9.0.1/32".parse().unwrap()];
-                    p.endpoint = Some(SocketAddr::new(a.underlay, 51820));
-                    p
-                },
-            ],
-            ..Default::default()
-        })
-        .unwrap();
+    let replayer = aimed_at(&net, &b.key, old.public_key(), &a, "10.9.0.1/32");
     replayer
         .tun
         .inject(&ipv4_udp(B_IP, A_IP, b"old key, refused"));
