@@ -315,6 +315,21 @@ fn a_rotation_under_the_control_plane_drops_no_traffic() {
         key_of("h3")["since"].as_i64() > key_of("h2")["since"].as_i64(),
         "h3's key is the younger now: {hosts}"
     );
+    // The same, as the tenant's table and the host's own table show it.
+    let table = lab.exec_ok(
+        "h1",
+        &format!(
+            "WEFT_API=https://{CP}:8443 WEFT_API_KEY={} WEFT_CA={} {WEFT} control host ls",
+            tenant.key, tenant.ca
+        ),
+    );
+    assert!(
+        table.contains("KEY AGE") && table.contains("blue="),
+        "{table}"
+    );
+    let table = String::from_utf8_lossy(&lab.weft("h3", &["network", "ls", "-o", "table"]).stdout)
+        .into_owned();
+    assert!(table.contains("KEY AGE"), "{table}");
     traffic
         .finish()
         .assert_dropped_nothing("rotation under the control plane");
