@@ -93,3 +93,37 @@ fn only_wireguard_networks_that_exist_have_keys_to_rotate() {
     let err = a.rotate_key("nope").unwrap_err().to_string();
     assert!(err.contains("nope"), "{err}");
 }
+
+/// A peer that rotated its key is replaced in one change of the data plane
+/// (`weft peer add … --replaces OLD`, what `weft up` sends); without
+/// `replaces` its old blocks would be refused as taken.
+#[test]
+fn a_peers_new_key_replaces_its_old_one_in_one_change() {
+    let mut a = agent();
+    a.add_network_pb(blue()).unwrap();
+    let old = PrivateKey::generate().public_key().to_base64();
+    let new = PrivateKey::generate().public_key().to_base64();
+    a.add_peer_pb(peer_req(&old, "10.42.2.0/24")).unwrap();
+    let err = a.add_peer_pb(peer_req(&new, "10.42.2.0/24")).unwrap_err();
+    assert!(err.to_string().contains("overlaps"), "{err}");
+
+    let bad = pb::AddPeerRequest {
+        replaces: "a private key pasted by mistake".into(),
+        ..peer_req(&new, "10.42.2.0/24")
+    };
+    let err = a.add_peer_pb(bad).unwrap_err().to_string();
+    assert!(err.contains("replaces") && !err.contains("pasted"), "{err}");
+
+    let writes = a.dataplane().lock().writes;
+    a.add_peer_pb(pb::AddPeerRequest {
+        replaces: old.clone(),
+        ..peer_req(&new, "10.42.2.0/24")
+    })
+    .unwrap();
+    assert_eq!(a.dataplane().lock().writes, writes + 1, "one change");
+    let keys: Vec<String> = (a.peers("blue").unwrap().iter())
+        .map(|p| p.public_key.to_base64())
+        .collect();
+    assert_eq!(keys, vec![new]);
+    assert_eq!(a.dataplane().peers("wg0").len(), 1);
+}
