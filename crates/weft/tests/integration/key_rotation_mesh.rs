@@ -100,7 +100,10 @@ fn a_rotation_then_weft_up_drops_no_traffic() {
     let peers = mesh.agent_json("h2", &["peer", "ls", "blue"]);
     assert_eq!(peers[0]["public_key"], old["public_key"], "{peers}");
     let out = mesh.up();
-    assert!(out.contains("change(s) applied"), "{out}");
+    assert!(
+        out.contains("change(s) applied") && out.contains("replace peer h1 on blue"),
+        "{out}"
+    );
     let peers = mesh.agent_json("h2", &["peer", "ls", "blue"]);
     assert_eq!(peers[0]["public_key"], new_public.as_str(), "{peers}");
     traffic
