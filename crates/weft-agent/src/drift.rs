@@ -171,6 +171,7 @@ pub fn network_drift(
         private_key,
         listen_port,
         peers,
+        ..
     } = &plan.kind
     else {
         return drift;

@@ -87,6 +87,8 @@ pub enum Conflict {
     },
     #[error("network {network:?} is a {mode} network: it has no WireGuard peers")]
     NoPeers { network: String, mode: Mode },
+    #[error("network {network:?} is a {mode} network: it has no WireGuard key to rotate")]
+    NoKey { network: String, mode: Mode },
     #[error(
         "network {network:?} is a {mode} network: its peers are WireGuard peers, added with --public-key"
     )]

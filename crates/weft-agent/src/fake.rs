@@ -39,6 +39,9 @@ pub struct FakeState {
     pub host_addresses: BTreeMap<IpAddr, String>,
     /// What the DHCP responders answer, by interface.
     pub dhcp: DhcpPlan,
+    /// Interfaces whose peers have all learnt the key the interface has
+    /// (after a rotation): until then, each peer still needs the retiring key.
+    pub peers_learnt_key: std::collections::BTreeSet<String>,
     /// Calls that changed something, of any kind.
     pub writes: usize,
     pub fail_ensure_network: bool,
@@ -175,6 +178,7 @@ impl Dataplane for FakeDataplane {
             .ok_or_else(|| fail("no such interface"))?;
         let NetworkKind::Wireguard {
             private_key,
+            retiring_key,
             listen_port,
             peers,
         } = &net.kind
@@ -198,6 +202,11 @@ impl Dataplane for FakeDataplane {
                     persistent_keepalive: p.persistent_keepalive,
                 })
                 .collect(),
+            retiring_peers: if retiring_key.is_some() && !s.peers_learnt_key.contains(ifname) {
+                peers.len()
+            } else {
+                0
+            },
         })
     }
 

@@ -30,6 +30,7 @@ mod error;
 mod grpc;
 mod health;
 pub mod hypervisors;
+mod keys;
 mod linux;
 mod metrics;
 mod networks;

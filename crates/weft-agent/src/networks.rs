@@ -271,5 +271,7 @@ fn wireguard_settings(
     Ok(WireguardSettings {
         listen_port,
         private_key: private_key.unwrap_or_else(PrivateKey::generate),
+        retiring_key: None,
+        key_since: Some(crate::keys::unix_now()),
     })
 }

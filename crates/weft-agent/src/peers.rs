@@ -21,6 +21,10 @@ pub struct PeerSpec {
     pub endpoint: Endpoint,
     pub allowed_ips: Vec<IpNet>,
     pub keepalive: u16,
+    /// A peer this one replaces in the same change (a host that rotated
+    /// its key comes back with the same blocks): the data plane never
+    /// goes without a peer for those blocks in between.
+    pub replaces: Option<PublicKey>,
 }
 
 /// A peer's endpoint: as the user gave it (`host:port`, kept and resolved
@@ -74,7 +78,7 @@ impl<D: Dataplane> Agent<D> {
         let existing = self.store.peers(&net.name)?;
         let others: Vec<(String, IpNet)> = existing
             .iter()
-            .filter(|p| p.public_key != public_key)
+            .filter(|p| p.public_key != public_key && Some(p.public_key) != spec.replaces)
             .flat_map(|p| p.allowed_ips.iter().map(|n| (p.public_key.to_base64(), *n)))
             .collect();
         peer::check_allowed_ips(
@@ -90,7 +94,13 @@ impl<D: Dataplane> Agent<D> {
             allowed_ips: spec.allowed_ips,
             keepalive: spec.keepalive,
         };
+        let replaced = (existing.iter())
+            .find(|p| Some(p.public_key) == spec.replaces && p.public_key != public_key)
+            .cloned();
         let previous = existing.into_iter().find(|p| p.public_key == public_key);
+        if let Some(old) = &replaced {
+            self.store.delete_peer(&net.name, &old.public_key)?;
+        }
         self.store.upsert_peer(&record)?;
         let ifname = net.ifname();
         if let Err(err) = self.dp.set_peers(&ifname, &self.peer_configs(&net.name)?) {
@@ -100,7 +110,13 @@ impl<D: Dataplane> Agent<D> {
                     self.store.delete_peer(&net.name, &public_key)?;
                 }
             }
+            if let Some(old) = &replaced {
+                self.store.upsert_peer(old)?;
+            }
             return Err(err.into());
+        }
+        if let Some(old) = &replaced {
+            tracing::info!(network = %net.name, peer = %old.public_key, by = %public_key, "peer replaced");
         }
         tracing::info!(network = %net.name, peer = %public_key, endpoint = %record.endpoint, "peer set");
         Ok(record)

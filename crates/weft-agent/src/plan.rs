@@ -81,6 +81,7 @@ impl<D: Dataplane> Agent<D> {
         let kind = match (&net.wireguard, &net.vxlan) {
             (Some(wg), _) => NetworkKind::Wireguard {
                 private_key: wg.private_key.clone(),
+                retiring_key: wg.retiring_key.clone(),
                 listen_port: wg.listen_port,
                 peers: self.peer_configs_quietly(&net.name, quiet)?,
             },

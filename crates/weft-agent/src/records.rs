@@ -98,6 +98,12 @@ pub struct VtepRecord {
 pub struct WireguardSettings {
     pub listen_port: u16,
     pub private_key: PrivateKey,
+    /// The key before the last rotation, kept while a peer may still know
+    /// only it (`weft network rotate-key`; see `keys.rs`).
+    pub retiring_key: Option<PrivateKey>,
+    /// When `private_key` was made (Unix seconds); None for a key made
+    /// before weft recorded it.
+    pub key_since: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

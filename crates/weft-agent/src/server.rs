@@ -259,10 +259,11 @@ async fn repair_drift<D: Dataplane + 'static>(agent: Arc<Mutex<Agent<D>>>, inter
         ticks.tick().await;
         let agent = agent.clone();
         let pass = tokio::task::spawn_blocking(move || {
-            agent
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .repair_drift()
+            let mut agent = agent.lock().unwrap_or_else(PoisonError::into_inner);
+            let pass = agent.repair_drift();
+            // A rotated key's old one goes once no peer needs it.
+            agent.retire_keys();
+            pass
         })
         .await;
         match pass {

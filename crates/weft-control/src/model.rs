@@ -121,6 +121,10 @@ pub struct HostKey {
     pub host: HostId,
     #[serde(flatten)]
     pub key: NetworkKey,
+    /// When the host first reported this key (Unix seconds): its age. A
+    /// report repeating the key keeps it; a new key (a rotation) resets
+    /// it. None: reported before the control plane kept it.
+    pub since: Option<i64>,
 }
 
 /// Modes the control plane hands out. Bridge networks live on one host

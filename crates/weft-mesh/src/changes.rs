@@ -57,6 +57,16 @@ pub enum Action {
     AddPeer { network: String, peer: PeerPlan },
     /// `weft peer add NETWORK …` replacing a peer that differs.
     UpdatePeer { network: String, peer: PeerPlan },
+    /// `weft peer add NETWORK … --replaces OLD`: a host that rotated its
+    /// key (`weft network rotate-key`) is the same peer under a new key;
+    /// the agent swaps them in one change, so the host's blocks are never
+    /// without a peer.
+    ReplacePeer {
+        network: String,
+        #[serde(with = "crate::plan::key_b64")]
+        old: PublicKey,
+        peer: PeerPlan,
+    },
     /// Give the network's DNS responder on this host these records.
     SetDns {
         network: String,
@@ -87,7 +97,10 @@ impl Action {
             Action::RemovePeer { .. } | Action::RemoveVtep { .. } => 2,
             Action::RemoveNetwork { .. } => 3,
             Action::CreateNetwork { .. } => 4,
-            Action::AddPeer { .. } | Action::UpdatePeer { .. } | Action::AddVtep { .. } => 5,
+            Action::AddPeer { .. }
+            | Action::UpdatePeer { .. }
+            | Action::ReplacePeer { .. }
+            | Action::AddVtep { .. } => 5,
             Action::SetDns { .. } => 6,
             // Docker cannot join a namespace made beforehand: its container
             // starts first, and its own namespace is attached.
@@ -167,6 +180,11 @@ impl fmt::Display for Action {
                     ips(&peer.allowed_ips)
                 )
             }
+            Action::ReplacePeer { network, old, peer } => write!(
+                f,
+                "replace peer {} on {network}: key {old} by {} (a rotation)",
+                peer.host, peer.public_key
+            ),
             Action::SetDns { network, records } => {
                 write!(f, "set {} DNS records on {network}", records.len())
             }

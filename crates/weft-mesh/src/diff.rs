@@ -15,6 +15,7 @@ use crate::planner::fits;
 use ipnet::IpNet;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use weft_model::PublicKey;
 
 /// What `up` must do to get from `observed` to `desired`. `previous` is the
 /// plan `up` last applied, if the executor kept it: networks and hosts it
@@ -154,12 +155,31 @@ fn diff_networks(
 
 fn diff_peers(want: &HostNetworkPlan, have: &[PeerState], actions: &mut Vec<Action>) {
     let network = || want.network.clone();
+    let sorted = |nets: &[IpNet]| nets.iter().copied().collect::<BTreeSet<_>>();
+    let wanted = |key: &PublicKey| want.peers.iter().any(|p| p.public_key == *key);
+    // A host that rotated its key comes back as a new key with the same
+    // blocks: the old key's peer is replaced by it in one change.
+    let replaced = |peer: &PeerPlan| {
+        have.iter().find(|old| {
+            !wanted(&old.public_key) && sorted(&old.allowed_ips) == sorted(&peer.allowed_ips)
+        })
+    };
+    let mut replacing = BTreeSet::new();
     for peer in &want.peers {
         match have.iter().find(|p| p.public_key == peer.public_key) {
-            None => actions.push(Action::AddPeer {
-                network: network(),
-                peer: peer.clone(),
-            }),
+            None => match replaced(peer) {
+                Some(old) if replacing.insert(old.public_key) => {
+                    actions.push(Action::ReplacePeer {
+                        network: network(),
+                        old: old.public_key,
+                        peer: peer.clone(),
+                    });
+                }
+                _ => actions.push(Action::AddPeer {
+                    network: network(),
+                    peer: peer.clone(),
+                }),
+            },
             Some(current) if !peer_matches(peer, current) => actions.push(Action::UpdatePeer {
                 network: network(),
                 peer: peer.clone(),
@@ -168,11 +188,7 @@ fn diff_peers(want: &HostNetworkPlan, have: &[PeerState], actions: &mut Vec<Acti
         }
     }
     for current in have {
-        if !want
-            .peers
-            .iter()
-            .any(|p| p.public_key == current.public_key)
-        {
+        if !wanted(&current.public_key) && !replacing.contains(&current.public_key) {
             actions.push(Action::RemovePeer {
                 network: network(),
                 public_key: current.public_key,

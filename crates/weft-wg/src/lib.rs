@@ -39,6 +39,14 @@ pub struct DeviceConfig {
     pub private_key: Option<PrivateKey>,
     pub listen_port: Option<u16>,
     pub fwmark: Option<u32>,
+    /// A key being retired after a rotation (`Some(None)`: none any more).
+    /// The userspace engine keeps answering handshakes sent to its public
+    /// key, and keeps the sessions made under it, until each peer shows
+    /// it knows `private_key` (see `docs/networks.md`, "Key rotation").
+    /// When `private_key` changes in the same call and this is the
+    /// device's key until now, the rotation keeps traffic flowing. The
+    /// kernel module has one key: it ignores this.
+    pub retiring_key: Option<Option<PrivateKey>>,
     /// Remove every peer not listed in `peers` (listed ones are re-created).
     pub replace_peers: bool,
     pub peers: Vec<PeerConfig>,
@@ -102,6 +110,10 @@ pub struct DeviceInfo {
     pub listen_port: u16,
     pub fwmark: u32,
     pub peers: Vec<PeerInfo>,
+    /// Peers that may still know only the retiring key (see
+    /// [`DeviceConfig::retiring_key`]): 0 when no key is being retired,
+    /// and always 0 on the kernel module.
+    pub retiring_peers: usize,
 }
 
 /// The live state of one peer.

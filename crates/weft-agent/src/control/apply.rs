@@ -145,6 +145,7 @@ fn peer_of(network: &str, p: &pb::DesiredPeer) -> Result<PeerSpec, String> {
         endpoint: Endpoint::resolve(&p.endpoint).map_err(|e| e.to_string())?,
         allowed_ips,
         keepalive: KEEPALIVE,
+        replaces: None,
     })
 }
 
@@ -214,23 +215,38 @@ fn apply_network<D: Dataplane>(
     }
     let have = agent.peers(&net.name).map_err(chain)?;
     let wanted: BTreeSet<&str> = net.peers.iter().map(|p| p.public_key.as_str()).collect();
+    let specs = (net.peers.iter())
+        .map(|p| peer_of(&net.name, p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let gone =
+        |p: &&crate::records::PeerRecord| !wanted.contains(p.public_key.to_base64().as_str());
+    // A host that rotated its key comes back as a new key with the same
+    // blocks: that peer replaces the old one in one change (see below).
+    let replaced_by = |old: &crate::records::PeerRecord| {
+        specs.iter().find(|s| {
+            s.allowed_ips == old.allowed_ips && !have.iter().any(|h| h.public_key == s.public_key)
+        })
+    };
     for old in have
         .iter()
-        .filter(|p| !wanted.contains(p.public_key.to_base64().as_str()))
+        .filter(gone)
+        .filter(|p| replaced_by(p).is_none())
     {
         agent
             .remove_peer(&net.name, &old.public_key)
             .map_err(chain)?;
         tracing::info!(network = %net.name, peer = %old.public_key, "peer removed for the control plane");
     }
-    for p in &net.peers {
-        let spec = peer_of(&net.name, p)?;
+    for mut spec in specs.clone() {
         let same = have.iter().any(|h| {
             h.public_key == spec.public_key
                 && h.endpoint == spec.endpoint.text
                 && h.allowed_ips == spec.allowed_ips
         });
         if !same {
+            spec.replaces = (have.iter().filter(gone))
+                .find(|old| replaced_by(old).is_some_and(|s| s.public_key == spec.public_key))
+                .map(|old| old.public_key);
             agent.add_peer(spec).map_err(chain)?;
         }
     }

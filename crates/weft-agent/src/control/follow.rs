@@ -109,19 +109,32 @@ async fn apply_on<D: Dataplane + Send + 'static>(
     .unwrap_or_default()
 }
 
-/// The managed networks' peers by health state (a blocking read of the
-/// agent, off the async workers).
+/// `read` of the agent on a blocking thread (it takes the agent's lock),
+/// off the async workers; its default if the task failed.
+async fn read_on<D: Dataplane + Send + 'static, T: Default + Send + 'static>(
+    agent: &Shared<D>,
+    read: impl FnOnce(&Agent<D>) -> T + Send + 'static,
+) -> T {
+    let agent = Arc::clone(agent);
+    tokio::task::spawn_blocking(move || read(&agent.lock().unwrap_or_else(PoisonError::into_inner)))
+        .await
+        .unwrap_or_default()
+}
+
+/// What this host reports of the managed networks (keys and ports).
+async fn report_on<D: Dataplane + Send + 'static>(
+    agent: &Shared<D>,
+    managed: BTreeSet<String>,
+) -> Vec<pb::NetworkReport> {
+    read_on(agent, move |agent| apply::report(agent, &managed)).await
+}
+
+/// The managed networks' peers by health state.
 async fn health_on<D: Dataplane + Send + 'static>(
     agent: &Shared<D>,
     managed: BTreeSet<String>,
 ) -> Vec<pb::HealthCount> {
-    let agent = Arc::clone(agent);
-    tokio::task::spawn_blocking(move || {
-        let agent = agent.lock().unwrap_or_else(PoisonError::into_inner);
-        apply::peer_health(&agent, &managed)
-    })
-    .await
-    .unwrap_or_default()
+    read_on(agent, move |agent| apply::peer_health(agent, &managed)).await
 }
 
 /// Report, and learn the replicas from the answer.
@@ -254,9 +267,17 @@ async fn session<D: Dataplane + Send + 'static>(
                     last_report = reports;
                 }
             }
+            () = status.key_change() => {
+                last_report.networks = report_on(agent, saved.names()).await;
+                let health = health_on(agent, saved.names()).await;
+                send_report(&mut link, last_report.clone(), health).await?;
+            }
             _ = heartbeat.tick() => {
                 if last_report.incomplete {
                     last_report = apply_on(agent, saved.desired.clone(), saved.desired.clone()).await;
+                } else {
+                    // Read afresh: a key may have changed (a rotation).
+                    last_report.networks = report_on(agent, saved.names()).await;
                 }
                 let health = health_on(agent, saved.names()).await;
                 send_report(&mut link, last_report.clone(), health).await?;

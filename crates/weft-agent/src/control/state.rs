@@ -6,6 +6,9 @@ use weft_proto::agent as pb;
 #[derive(Clone, Default)]
 pub struct ControlState {
     inner: Arc<Mutex<pb::ControlStatus>>,
+    /// Signalled when a network's key changed (`weft network rotate-key`):
+    /// the session reports at once.
+    keys: Arc<tokio::sync::Notify>,
 }
 
 fn now() -> i64 {
@@ -49,6 +52,16 @@ impl ControlState {
 
     pub fn set_revision(&self, revision: u64) {
         self.update(|s| s.revision = revision);
+    }
+
+    /// A key changed: report it without waiting for the heartbeat.
+    pub fn keys_changed(&self) {
+        self.keys.notify_one();
+    }
+
+    /// Resolves once a key changed since the last call.
+    pub async fn key_change(&self) {
+        self.keys.notified().await;
     }
 
     pub fn get(&self) -> pb::ControlStatus {

@@ -34,6 +34,9 @@ pub struct NetworkPlan {
 pub enum NetworkKind {
     Wireguard {
         private_key: PrivateKey,
+        /// The key before a rotation, still answered while a peer may know
+        /// only it (the userspace engine; the kernel module has one key).
+        retiring_key: Option<PrivateKey>,
         listen_port: u16,
         /// Peers with endpoints resolved; replaces the device's peers.
         peers: Vec<PeerConfig>,

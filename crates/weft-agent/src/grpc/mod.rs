@@ -103,6 +103,20 @@ impl<D: Dataplane + 'static> pb::agent_server::Agent for AgentService<D> {
         }))
     }
 
+    async fn rotate_key(
+        &self,
+        req: Request<pb::RotateKeyRequest>,
+    ) -> Result<Response<pb::Network>, Status> {
+        let r = req.into_inner();
+        let view = self.run(move |a| a.rotate_key(&r.network)).await?;
+        // The control plane hears of the new public key now, not at the
+        // next heartbeat.
+        if let Some(control) = &self.control {
+            control.keys_changed();
+        }
+        Ok(Response::new(network_pb(view)))
+    }
+
     async fn add_peer(
         &self,
         req: Request<pb::AddPeerRequest>,

@@ -214,6 +214,14 @@ impl TryFrom<pb::AddPeerRequest> for PeerSpec {
             endpoint,
             allowed_ips,
             keepalive,
+            // The text is not echoed: it may be a private key pasted by mistake.
+            replaces: given(r.replaces.trim())
+                .map(|text| {
+                    PublicKey::from_base64(text).map_err(|e| {
+                        ModelError::invalid("replaces", format!("({} characters)", text.len()), e)
+                    })
+                })
+                .transpose()?,
         })
     }
 }

@@ -33,6 +33,11 @@ pub(super) fn network_pb(v: NetworkView) -> pb::Network {
         allocated: v.attachment_count as u64,
         internal: v.record.internal,
         domain: v.record.domain.clone(),
+        key_since: wg.and_then(|w| w.key_since).unwrap_or(0),
+        retiring_public_key: wg
+            .and_then(|w| w.retiring_key.as_ref())
+            .map(|k| k.public_key().to_base64())
+            .unwrap_or_default(),
         name: v.record.name,
     }
 }

@@ -35,6 +35,7 @@ pub(super) fn ensure(dp: &LinuxDataplane, plan: &NetworkPlan) -> DpResult<()> {
     match &plan.kind {
         NetworkKind::Wireguard {
             private_key,
+            retiring_key,
             listen_port,
             peers,
         } => {
@@ -43,6 +44,7 @@ pub(super) fn ensure(dp: &LinuxDataplane, plan: &NetworkPlan) -> DpResult<()> {
             }
             let device = DeviceConfig {
                 private_key: Some(private_key.clone()),
+                retiring_key: Some(retiring_key.clone()),
                 listen_port: Some(*listen_port),
                 ..Default::default()
             };

@@ -299,6 +299,7 @@ fn the_agents_document_has_help_and_type_for_every_sample() {
                 endpoint: "192.0.2.2:51820".into(),
                 allowed_ips: vec!["10.42.2.0/24".into()],
                 keepalive: 0,
+                ..Default::default()
             })
             .unwrap(),
         )

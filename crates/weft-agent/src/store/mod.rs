@@ -59,7 +59,10 @@ impl Store {
         let conn = Connection::open(path).map_err(open_err)?;
         // FULL sync: a committed change survives power loss, not only kill -9.
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            // secure_delete: what a change overwrites (a retired private
+            // key) is zeroed in the file, not left in a free page.
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+             PRAGMA secure_delete = ON;",
         )
         .map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
@@ -107,6 +110,14 @@ impl Store {
             [SCHEMA_VERSION.to_string()],
         )?;
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Copy the write-ahead log into the database and empty it, so that
+    /// page images it holds (a retired key) are gone from the disk too.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
 

@@ -9,7 +9,7 @@ impl Store {
     pub fn networks(&self) -> Result<Vec<NetworkRecord>> {
         let mut stmt = self.conn.prepare(
             "SELECT name, mode, idx, subnet, block, listen_port, private_key, internal, domain,
-                    vni, vxlan_port, mtu, underlay
+                    vni, vxlan_port, mtu, underlay, retiring_key, key_since
              FROM networks ORDER BY rowid",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -29,11 +29,26 @@ impl Store {
                     r.get::<_, Option<u32>>(11)?,
                     r.get::<_, Option<String>>(12)?,
                 ),
+                (
+                    r.get::<_, Option<String>>(13)?,
+                    r.get::<_, Option<i64>>(14)?,
+                ),
             ))
         })?;
         rows.map(|row| {
-            let (name, mode, index, subnet, block, listen_port, key, internal, domain, vxlan) =
-                row?;
+            let (
+                name,
+                mode,
+                index,
+                subnet,
+                block,
+                listen_port,
+                key,
+                internal,
+                domain,
+                vxlan,
+                (retiring, key_since),
+            ) = row?;
             let vxlan = match vxlan {
                 (Some(vni), Some(port), Some(mtu), Some(underlay)) => Some(VxlanSettings {
                     vni,
@@ -48,6 +63,11 @@ impl Store {
                     listen_port,
                     private_key: PrivateKey::from_base64(&key)
                         .map_err(|_| corrupt("private key", "<hidden>"))?,
+                    retiring_key: retiring
+                        .map(|k| PrivateKey::from_base64(&k))
+                        .transpose()
+                        .map_err(|_| corrupt("retiring key", "<hidden>"))?,
+                    key_since,
                 }),
                 _ => None,
             };
@@ -75,8 +95,9 @@ impl Store {
         let vx = net.vxlan.as_ref();
         self.conn.execute(
             "INSERT INTO networks (name, mode, idx, subnet, block, listen_port, private_key,
-                                   internal, domain, vni, vxlan_port, mtu, underlay)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                   internal, domain, vni, vxlan_port, mtu, underlay,
+                                   retiring_key, key_since)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             params![
                 net.name,
                 net.mode.as_str(),
@@ -91,9 +112,27 @@ impl Store {
                 vx.map(|v| v.port),
                 vx.map(|v| v.mtu),
                 vx.map(|v| underlay_text(&v.underlay)),
+                wg.and_then(|w| w.retiring_key.as_ref())
+                    .map(PrivateKey::to_base64),
+                wg.and_then(|w| w.key_since),
             ],
         )?;
         Ok(())
+    }
+
+    /// Replace a WireGuard network's keys (a rotation, or the retiring key
+    /// forgotten): the old values are overwritten, not kept anywhere.
+    pub fn set_network_keys(&self, name: &str, wg: &WireguardSettings) -> Result<bool> {
+        Ok(self.conn.execute(
+            "UPDATE networks SET private_key = ?2, retiring_key = ?3, key_since = ?4
+             WHERE name = ?1 AND private_key IS NOT NULL",
+            params![
+                name,
+                wg.private_key.to_base64(),
+                wg.retiring_key.as_ref().map(PrivateKey::to_base64),
+                wg.key_since,
+            ],
+        )? > 0)
     }
 
     /// Delete a network with its peers. Its attachments must be gone first.

@@ -72,6 +72,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE attachments ADD COLUMN vm_mac TEXT;
      ALTER TABLE attachments ADD COLUMN vm_queues INTEGER NOT NULL DEFAULT 0;
      CREATE UNIQUE INDEX IF NOT EXISTS attachments_vm_mac ON attachments (network, vm_mac);",
+    // 6 (issue 28): key rotation — the key being retired while a peer may
+    // still know only it, and when the current key was made.
+    "ALTER TABLE networks ADD COLUMN retiring_key TEXT;
+     ALTER TABLE networks ADD COLUMN key_since INTEGER;",
 ];
 
 /// The version this build writes.

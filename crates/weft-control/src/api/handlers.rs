@@ -5,7 +5,7 @@
 use super::body::JsonBody;
 use super::error::{ApiError, ApiResult};
 use super::{AppState, Caller};
-use crate::model::{HostBlock, HostId, Network, NetworkSpec};
+use crate::model::{HostBlock, HostId, HostKey, Network, NetworkSpec, TenantId};
 use crate::secret::{Secret, SecretKind};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -94,6 +94,30 @@ pub struct HostBlockView {
     block: String,
 }
 
+/// A host's public key on one network and its age (a private key never
+/// reaches the control plane).
+#[derive(Serialize)]
+pub struct HostKeyView {
+    network: String,
+    public_key: String,
+    /// When the host first reported this key (Unix seconds; null: before
+    /// the control plane kept it). A rotation starts it again.
+    since: Option<i64>,
+}
+
+/// The tenant's rows a host's view is made from.
+pub(super) struct HostRows {
+    blocks: Vec<HostBlock>,
+    keys: Vec<HostKey>,
+}
+
+pub(super) async fn host_rows(state: &AppState, tenant: &TenantId) -> ApiResult<HostRows> {
+    Ok(HostRows {
+        blocks: state.store.blocks(tenant).await?,
+        keys: state.store.host_keys(tenant).await?,
+    })
+}
+
 #[derive(Serialize)]
 pub struct HostView {
     id: HostId,
@@ -111,6 +135,7 @@ pub struct HostView {
     /// The site it is in, if any.
     site: Option<String>,
     blocks: Vec<HostBlockView>,
+    keys: Vec<HostKeyView>,
 }
 
 #[derive(Serialize)]
@@ -160,11 +185,18 @@ pub(super) fn host_state(last_seen: Option<i64>, now: i64) -> &'static str {
     }
 }
 
-pub(super) fn host_view(host: crate::model::Host, blocks: &[HostBlock], now: i64) -> HostView {
+pub(super) fn host_view(host: crate::model::Host, rows: &HostRows, now: i64) -> HostView {
     HostView {
         state: host_state(host.last_seen, now),
-        blocks: blocks
-            .iter()
+        keys: (rows.keys.iter())
+            .filter(|k| k.host == host.id)
+            .map(|k| HostKeyView {
+                network: k.key.network.clone(),
+                public_key: k.key.public_key.clone(),
+                since: k.since,
+            })
+            .collect(),
+        blocks: (rows.blocks.iter())
             .filter(|b| b.host == host.id)
             .map(|b| HostBlockView {
                 network: b.network.clone(),
@@ -202,7 +234,7 @@ pub async fn status(
 ) -> ApiResult<Json<StatusView>> {
     let store = &state.store;
     let revision = store.revision().await?;
-    let blocks = store.blocks(&caller.tenant).await?;
+    let rows = host_rows(&state, &caller.tenant).await?;
     let networks = store.list_networks(&caller.tenant).await?;
     let hosts = store.list_hosts(&caller.tenant).await?;
     Ok(Json(StatusView {
@@ -210,11 +242,11 @@ pub async fn status(
         revision,
         networks: networks
             .into_iter()
-            .map(|n| network_view(n, &blocks))
+            .map(|n| network_view(n, &rows.blocks))
             .collect(),
         hosts: hosts
             .into_iter()
-            .map(|h| host_view(h, &blocks, (state.clock)()))
+            .map(|h| host_view(h, &rows, (state.clock)()))
             .collect(),
     }))
 }
@@ -340,12 +372,12 @@ pub async fn list_hosts(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<Json<Vec<HostView>>> {
-    let blocks = state.store.blocks(&caller.tenant).await?;
+    let rows = host_rows(&state, &caller.tenant).await?;
     let hosts = state.store.list_hosts(&caller.tenant).await?;
     Ok(Json(
         hosts
             .into_iter()
-            .map(|h| host_view(h, &blocks, (state.clock)()))
+            .map(|h| host_view(h, &rows, (state.clock)()))
             .collect(),
     ))
 }
@@ -362,8 +394,8 @@ pub async fn get_host(
         .await?
         .filter(|h| h.tenant == caller.tenant && h.revoked_at.is_none())
         .ok_or_else(|| ApiError::not_found("host", id.as_str()))?;
-    let blocks = state.store.blocks(&caller.tenant).await?;
-    Ok(Json(host_view(host, &blocks, (state.clock)())))
+    let rows = host_rows(&state, &caller.tenant).await?;
+    Ok(Json(host_view(host, &rows, (state.clock)())))
 }
 
 pub async fn delete_host(

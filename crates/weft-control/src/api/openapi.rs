@@ -37,9 +37,16 @@ fn schemas() -> Value {
             "blocks": { "type": "array", "items": {
                 "type": "object",
                 "properties": { "network": string, "block": string }
+            } },
+            "keys": { "type": "array", "description": "its public key on each network it made, with the key's age", "items": {
+                "type": "object",
+                "properties": {
+                    "network": string, "public_key": string,
+                    "since": { "type": ["integer", "null"], "description": "Unix time the host first reported this key (null: before ages were kept); a rotation starts it again" }
+                }
             } }
         },
-        "required": ["id", "name", "state", "created_at", "blocks"]
+        "required": ["id", "name", "state", "created_at", "blocks", "keys"]
     });
     let mut all = json!({
         "Error": {

@@ -43,6 +43,7 @@ fn peers_are_the_other_hosts_with_a_block_a_key_and_an_address() {
             public_key: k.into(),
             listen_port: 51820,
         },
+        since: None,
     };
     let keys = vec![key(&a, "KA"), key(&c, "KC")];
     let hosts = vec![a.clone(), b.clone(), c.clone()];
@@ -94,6 +95,7 @@ fn a_host_outside_a_network_neither_gets_it_nor_is_a_peer_there() {
             public_key: format!("K{}{}", n, h.name),
             listen_port: 51820,
         },
+        since: None,
     };
     // b even reported a key for red: no block there, no part in it.
     let keys = vec![

@@ -331,11 +331,13 @@ pub(crate) async fn live_host_names_are_unique_in_a_tenant(store: Shared) {
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
 }
 
+mod keys;
 mod logs;
 mod purge;
 mod revisions;
 mod sites;
 mod vms;
+pub(crate) use keys::*;
 pub(crate) use logs::*;
 pub(crate) use purge::*;
 pub(crate) use revisions::*;
@@ -368,6 +370,7 @@ macro_rules! conformance_tests {
             vms_are_placed_on_a_host_in_their_networks,
             one_tenant_cannot_reach_anothers_vms,
             vm_reports_replace_the_last_and_move_no_revision,
+            a_keys_age_survives_heartbeats_and_restarts_at_a_rotation,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -44,6 +44,7 @@ impl Action {
             | Action::RemoveVtep { .. }
             | Action::RemoveNetwork { .. }
             | Action::UpdatePeer { .. }
+            | Action::ReplacePeer { .. }
             | Action::SetDns { .. } => None,
         }
     }
@@ -79,6 +80,24 @@ impl Action {
                         },
                     }),
                 }
+            }
+            // The old key's peer as it was, replacing the new one again.
+            Action::ReplacePeer { network, old, peer } => {
+                let was = network_before(network)?
+                    .peers
+                    .iter()
+                    .find(|p| p.public_key == *old)?;
+                Some(Action::ReplacePeer {
+                    network: network.clone(),
+                    old: peer.public_key,
+                    peer: PeerPlan {
+                        public_key: *old,
+                        endpoint: was.endpoint.clone()?,
+                        allowed_ips: was.allowed_ips.clone(),
+                        keepalive: was.keepalive,
+                        ..peer.clone()
+                    },
+                })
             }
             Action::AddVtep { network, vtep } => {
                 match network_before(network)

@@ -277,6 +277,7 @@ pub fn device_info_from_replies(
         listen_port: 0,
         fwmark: 0,
         peers: Vec::new(),
+        retiring_peers: 0,
     };
     let mut private_key = None;
     for reply in replies {

@@ -94,6 +94,7 @@ impl DeviceDump {
             listen_port: self.listen_port,
             fwmark: self.fwmark,
             peers: self.peers.into_iter().map(|p| p.info).collect(),
+            retiring_peers: 0,
         }
     }
 }

@@ -43,7 +43,7 @@ use weft_model::PublicKey;
 
 use super::device::{Shared, State};
 use super::io::{RecvBatch, ip_addresses, ip_packet_len, is_shutdown};
-use super::peer::Peer;
+use super::peer::{DeviceKeys, Peer, PeerState, Slot};
 use super::sides::{Outgoing, Side, TunSide, UdpSide, lock};
 
 /// Sleeps after I/O errors so a broken device cannot spin a core.
@@ -213,21 +213,50 @@ impl Shared {
                 tracing::trace!(ifname = %self.name, peer = %peer.public_key, "peer has no endpoint");
                 continue;
             };
-            let Some(tunn) = ps.tunn.as_mut() else {
+            let PeerState { tunn, retiring, .. } = &mut *ps;
+            let Some(tunn) = tunn.as_mut() else {
                 continue;
             };
-            match tunn.encapsulate_with_session(Packet::from_bytes(packet)) {
-                Ok(data) => out.push(endpoint, data.into()),
-                Err(packet) => {
-                    // No usable session. The tunnel queues the packet until
-                    // its handshake completes: give it a copy of its own,
-                    // so the batch buffer is not held that long.
-                    let owned = Packet::copy_from(&packet[..]);
-                    if let Some(initiation) = tunn.handle_outgoing_packet(owned, None) {
-                        state.register_index(&initiation, peer);
-                        out.push(endpoint, initiation.into());
-                    }
+            let packet = match tunn.encapsulate_with_session(Packet::from_bytes(packet)) {
+                Ok(data) => {
+                    out.push(endpoint, data.into());
+                    continue;
                 }
+                Err(packet) => packet,
+            };
+            // During a rotation, a session made under the retiring key
+            // carries the packet while one under the new key is made.
+            let packet = match retiring.as_mut() {
+                Some(old) => match old.encapsulate_with_session(packet) {
+                    Ok(data) => {
+                        out.push(endpoint, data.into());
+                        if let Some(initiation) = tunn.format_handshake_initiation(false) {
+                            let initiation = WgKind::from(initiation);
+                            state.register_index(&initiation, peer, Slot::Current);
+                            out.push(endpoint, initiation.into());
+                        }
+                        continue;
+                    }
+                    Err(packet) => packet,
+                },
+                None => packet,
+            };
+            // No usable session. The tunnel queues the packet until
+            // its handshake completes: give it a copy of its own,
+            // so the batch buffer is not held that long.
+            let owned = Packet::copy_from(&packet[..]);
+            if let Some(initiation) = tunn.handle_outgoing_packet(owned, None) {
+                state.register_index(&initiation, peer, Slot::Current);
+                out.push(endpoint, initiation.into());
+            }
+            // A peer that knows only the old key answers this one.
+            if let Some(initiation) = retiring
+                .as_mut()
+                .and_then(|old| old.format_handshake_initiation(false))
+            {
+                let initiation = WgKind::from(initiation);
+                state.register_index(&initiation, peer, Slot::Retiring);
+                out.push(endpoint, initiation.into());
             }
         }
     }
@@ -246,21 +275,19 @@ impl Shared {
         let mut mtu = self.mtu_watcher();
         // Runs of data packets carry one session index (a GRO receive):
         // look each index up once.
-        let mut last: Option<(u32, Arc<Peer>)> = None;
+        let mut last: Option<(u32, (Arc<Peer>, Slot))> = None;
         for (packet, source) in batch.drain() {
-            // Checks mac1 of handshakes and answers with a cookie when under load.
-            let parsed = match keys
-                .rate_limiter
-                .verify_packet(source, Packet::from_bytes(packet))
-            {
-                Ok(parsed) => parsed,
-                Err(TunnResult::WriteToNetwork(cookie)) => {
+            // Checks mac1 of handshakes (under the retiring key too, during
+            // a rotation) and answers with a cookie when under load.
+            let (parsed, keys, to) = match verify(keys, state.retiring.as_ref(), source, packet) {
+                Ok(verified) => verified,
+                Err(Some(cookie)) => {
                     replies.push(source, cookie.into());
                     continue;
                 }
-                Err(_) => continue,
+                Err(None) => continue,
             };
-            let peer = match &parsed {
+            let found = match &parsed {
                 WgKind::HandshakeInit(init) => {
                     parse_handshake_anon(&keys.secret, &keys.public, init)
                         .ok()
@@ -268,7 +295,7 @@ impl Shared {
                             state
                                 .peers
                                 .get(&PublicKey(half.peer_static_public))
-                                .cloned()
+                                .map(|peer| (Arc::clone(peer), to))
                         })
                 }
                 WgKind::HandshakeResp(resp) => state.peer_by_index(resp.receiver_idx.get()),
@@ -276,21 +303,23 @@ impl Shared {
                 WgKind::Data(data) => {
                     let index = data.header.receiver_idx.get();
                     match &last {
-                        Some((cached, peer)) if *cached == index => Some(Arc::clone(peer)),
+                        Some((cached, found)) if *cached == index => Some(found.clone()),
                         _ => {
-                            let peer = state.peer_by_index(index);
-                            last = peer.as_ref().map(|peer| (index, Arc::clone(peer)));
-                            peer
+                            let found = state.peer_by_index(index);
+                            last = found.clone().map(|found| (index, found));
+                            found
                         }
                     }
                 }
             };
-            let Some(peer) = peer else { continue };
+            let Some((peer, slot)) = found else { continue };
             let mut guard = peer.lock();
             let ps = &mut *guard;
-            let Some(tunn) = ps.tunn.as_mut() else {
-                continue;
+            let tunn = match slot {
+                Slot::Current => ps.tunn.as_mut(),
+                Slot::Retiring => ps.retiring.as_mut(),
             };
+            let Some(tunn) = tunn else { continue };
             let data_len = match &parsed {
                 // The whole datagram: header, encrypted packet, tag.
                 WgKind::Data(data) => Some(std::mem::size_of_val::<WgData>(data)),
@@ -303,7 +332,7 @@ impl Shared {
                     continue;
                 }
                 TunnResult::WriteToNetwork(reply) => {
-                    state.register_index(&reply, &peer);
+                    state.register_index(&reply, &peer, slot);
                     replies.push(source, reply.into());
                     None
                 }
@@ -316,7 +345,13 @@ impl Shared {
             };
             // Authenticated: the peer is where this came from (roaming).
             ps.endpoint = Some(source);
-            take_queued(&state, &peer, tunn, &mut mtu, source, replies);
+            take_queued(&state, &peer, slot, tunn, &mut mtu, source, replies);
+            if slot == Slot::Current && ps.retiring.is_some() {
+                // The peer knows the new key: the old one is not needed
+                // for it any more.
+                ps.drop_retiring();
+                tracing::debug!(ifname = %self.name, peer = %peer.public_key, "peer uses the new key");
+            }
             drop(guard);
             if let Some(inner) = inner
                 && let Some(packet) = self.accept(&state, &peer, inner)
@@ -359,14 +394,49 @@ impl Shared {
 fn take_queued(
     state: &State,
     peer: &Arc<Peer>,
+    slot: Slot,
     tunn: &mut Tunn,
     mtu: &mut MtuWatcher,
     to: SocketAddr,
     out: &mut Outgoing,
 ) {
     for packet in tunn.get_queued_packets(mtu) {
-        state.register_index(&packet, peer);
+        state.register_index(&packet, peer, slot);
         out.push(to, packet.into());
+    }
+}
+
+/// Parse a datagram and check a handshake's mac1 under the device's key,
+/// then under the retiring one (a peer that has not learnt the new key
+/// yet). Returns the packet with the keys it was sent to, or what to
+/// answer (a cookie when under load) or `None` to drop it.
+fn verify<'k>(
+    keys: &'k DeviceKeys,
+    retiring: Option<&'k DeviceKeys>,
+    source: SocketAddr,
+    packet: BytesMut,
+) -> Result<(WgKind, &'k DeviceKeys, Slot), Option<WgKind>> {
+    // A copy only while a key is retired, and only of initiations (type 1):
+    // a response or cookie names its tunnel by index.
+    let again = retiring
+        .filter(|_| packet.first() == Some(&1))
+        .map(|old| (old, packet.clone()));
+    match keys
+        .rate_limiter
+        .verify_packet(source, Packet::from_bytes(packet))
+    {
+        Ok(parsed) => return Ok((parsed, keys, Slot::Current)),
+        Err(TunnResult::WriteToNetwork(cookie)) => return Err(Some(cookie)),
+        Err(_) => {}
+    }
+    let (old, packet) = again.ok_or(None)?;
+    match old
+        .rate_limiter
+        .verify_packet(source, Packet::from_bytes(packet))
+    {
+        Ok(parsed) => Ok((parsed, old, Slot::Retiring)),
+        Err(TunnResult::WriteToNetwork(cookie)) => Err(Some(cookie)),
+        Err(_) => Err(None),
     }
 }
 

@@ -21,7 +21,7 @@ use weft_model::PublicKey;
 use super::EngineOptions;
 use super::allowed_ips::AllowedIps;
 use super::io::{OffloadCounters, TunIo, UdpBinder, UdpIo};
-use super::peer::{DeviceKeys, Peer};
+use super::peer::{DeviceKeys, Peer, Slot};
 use super::sides::{Side, Sides};
 use crate::uapi::{DeviceDump, PeerDump, UapiHandler, UapiServer};
 use crate::{DeviceConfig, DeviceInfo, PeerConfig, PeerInfo, WgError};
@@ -56,6 +56,10 @@ pub(crate) struct Shared {
 
 pub(crate) struct State {
     pub keys: Option<DeviceKeys>,
+    /// The key before the last rotation, while some peer may know only
+    /// it: handshakes whose mac1 fails under `keys` are tried under it
+    /// and go to the peer's retiring tunnel (see [`Peer`]'s `retiring`).
+    pub retiring: Option<DeviceKeys>,
     pub listen_port: u16,
     pub fwmark: u32,
     pub peers: HashMap<PublicKey, Arc<Peer>>,
@@ -63,8 +67,9 @@ pub(crate) struct State {
     /// incoming ones.
     pub routes: AllowedIps<Arc<Peer>>,
     /// Our session indices (sent in handshakes) → peer; data packets and
-    /// handshake responses name the receiver by such an index.
-    pub by_index: Mutex<HashMap<u32, Arc<Peer>>>,
+    /// handshake responses name the receiver by such an index; the slot
+    /// says which of the peer's tunnels made it.
+    pub by_index: Mutex<HashMap<u32, (Arc<Peer>, Slot)>>,
     pub index_table: IndexTable,
     /// Given to every peer's tunnel.
     pub timer_params: TimerParams,
@@ -107,6 +112,7 @@ impl Engine {
             binder,
             state: RwLock::new(State {
                 keys: None,
+                retiring: None,
                 listen_port: udp.local_port(),
                 fwmark: 0,
                 peers: HashMap::new(),
@@ -191,7 +197,9 @@ impl Engine {
     }
 
     pub fn info(&self) -> DeviceInfo {
-        self.shared.dump().into_info(&self.shared.name)
+        let mut info = self.shared.dump().into_info(&self.shared.name);
+        info.retiring_peers = self.shared.retiring_peers();
+        info
     }
 
     /// How often the fast path was taken (by the current UDP socket).
@@ -320,7 +328,10 @@ impl Shared {
             tracing::info!(ifname = %self.name, listen_port = state.listen_port, "listening");
         }
         if let Some(key) = &config.private_key {
-            state.set_private_key(key);
+            state.set_private_key(key, config.retiring_key.as_ref());
+        }
+        if let Some(retiring) = &config.retiring_key {
+            state.set_retiring_key(retiring.as_ref());
         }
         if config.replace_peers {
             state.peers.clear();
@@ -335,6 +346,19 @@ impl Shared {
             state.apply_peer(&self.name, peer);
         }
         Ok(())
+    }
+
+    /// Peers that still have a tunnel under the retiring key.
+    pub fn retiring_peers(&self) -> usize {
+        let state = self.read();
+        if state.retiring.is_none() {
+            return 0;
+        }
+        state
+            .peers
+            .values()
+            .filter(|peer| peer.lock().retiring.is_some())
+            .count()
     }
 
     /// Live state, including the secrets the UAPI reports.
@@ -389,7 +413,7 @@ impl UapiHandler for Shared {
 impl State {
     /// Remember which peer a handshake we send belongs to, so that the
     /// answer (addressed to its sender index) finds it.
-    pub fn register_index(&self, packet: &WgKind, peer: &Arc<Peer>) {
+    pub fn register_index(&self, packet: &WgKind, peer: &Arc<Peer>, slot: Slot) {
         let index = match packet {
             WgKind::HandshakeInit(p) => p.sender_idx.get(),
             WgKind::HandshakeResp(p) => p.sender_idx.get(),
@@ -398,10 +422,10 @@ impl State {
         self.by_index
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(index, Arc::clone(peer));
+            .insert(index, (Arc::clone(peer), slot));
     }
 
-    pub fn peer_by_index(&self, index: u32) -> Option<Arc<Peer>> {
+    pub fn peer_by_index(&self, index: u32) -> Option<(Arc<Peer>, Slot)> {
         self.by_index
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -409,34 +433,7 @@ impl State {
             .cloned()
     }
 
-    fn set_private_key(&mut self, key: &weft_model::PrivateKey) {
-        if key.as_bytes() == &[0; 32] {
-            // The UAPI's way of removing the key: no handshakes from now on.
-            self.keys = None;
-            for peer in self.peers.values() {
-                peer.lock().tunn = None;
-            }
-            return;
-        }
-        if self.keys.as_ref().is_some_and(|k| k.private == *key) {
-            return;
-        }
-        let keys = DeviceKeys::new(key);
-        // A peer with our own public key cannot exist (the kernel drops it).
-        let own = keys.public_key();
-        self.remove_peer(&own);
-        for peer in self.peers.values() {
-            peer.lock().set_keys(
-                &peer.public_key,
-                &keys,
-                &self.index_table,
-                &self.timer_params,
-            );
-        }
-        self.keys = Some(keys);
-    }
-
-    fn remove_peer(&mut self, public_key: &PublicKey) {
+    pub(super) fn remove_peer(&mut self, public_key: &PublicKey) {
         let Some(peer) = self.peers.remove(public_key) else {
             return;
         };
@@ -444,7 +441,7 @@ impl State {
         self.by_index
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
-            .retain(|_, p| !Arc::ptr_eq(p, &peer));
+            .retain(|_, (p, _)| !Arc::ptr_eq(p, &peer));
         tracing::info!(peer = %public_key, "peer removed");
     }
 
@@ -484,6 +481,11 @@ impl State {
                 && ps.tunn.is_none()
             {
                 ps.set_keys(&key, keys, &self.index_table, &self.timer_params);
+                // A peer added during a rotation may know only the old key.
+                if let Some(old) = &self.retiring {
+                    ps.retiring =
+                        Some(ps.new_tunn(&key, old, &self.index_table, &self.timer_params));
+                }
             }
         }
         if config.replace_allowed_ips {

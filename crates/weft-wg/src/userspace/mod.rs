@@ -5,6 +5,7 @@ pub mod allowed_ips;
 mod datapath;
 mod device;
 pub mod io;
+mod keys;
 pub mod offload;
 mod peer;
 mod sides;

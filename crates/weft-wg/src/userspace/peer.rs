@@ -49,9 +49,26 @@ pub(crate) struct Peer {
     state: Mutex<PeerState>,
 }
 
+/// Which of the device's keys a tunnel (and a session index) belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// The device's private key.
+    Current,
+    /// The key being retired after a rotation (see `State::retiring`).
+    Retiring,
+}
+
 pub(crate) struct PeerState {
     /// `None` while the device has no private key.
     pub tunn: Option<Tunn>,
+    /// While the device retires a key: the tunnel under the old key, with
+    /// the sessions made before the rotation, answering handshakes sent
+    /// to the old public key. Dropped once the peer shows it knows the new
+    /// key (a handshake or data under it) or the device forgets the key.
+    pub retiring: Option<Tunn>,
+    /// Bytes counted by tunnels since dropped (rx, tx), so that the
+    /// counters never go back when a retiring tunnel goes.
+    pub carried: (u64, u64),
     pub endpoint: Option<SocketAddr>,
     pub preshared_key: Option<[u8; 32]>,
     pub keepalive: Option<u16>,
@@ -73,6 +90,8 @@ impl Peer {
             public_key,
             state: Mutex::new(PeerState {
                 tunn: None,
+                retiring: None,
+                carried: (0, 0),
                 endpoint: None,
                 preshared_key: None,
                 keepalive: None,
@@ -107,34 +126,70 @@ impl PeerState {
                 );
             }
             None => {
-                let mut tunn = Tunn::new(
-                    keys.secret.clone(),
-                    x25519::PublicKey::from(peer_key.0),
-                    self.preshared_key,
-                    self.keepalive,
-                    index_table.clone(),
-                    Arc::clone(&keys.rate_limiter),
-                );
-                if *timers != TimerParams::default() {
-                    tunn.dangerously_set_timer_params(timers.clone());
-                }
-                self.tunn = Some(tunn);
+                self.tunn = Some(self.new_tunn(peer_key, keys, index_table, timers));
                 // A new tunnel counts from zero.
                 self.rx_uncounted = 0;
+                self.carried = (0, 0);
             }
+        }
+    }
+
+    /// A fresh tunnel to this peer under `keys`.
+    pub fn new_tunn(
+        &self,
+        peer_key: &PublicKey,
+        keys: &DeviceKeys,
+        index_table: &IndexTable,
+        timers: &TimerParams,
+    ) -> Tunn {
+        let mut tunn = Tunn::new(
+            keys.secret.clone(),
+            x25519::PublicKey::from(peer_key.0),
+            self.preshared_key,
+            self.keepalive,
+            index_table.clone(),
+            Arc::clone(&keys.rate_limiter),
+        );
+        if *timers != TimerParams::default() {
+            tunn.dangerously_set_timer_params(timers.clone());
+        }
+        tunn
+    }
+
+    /// Rotation: the tunnel under the old key becomes the retiring one,
+    /// sessions and all (they do not depend on the static key until the
+    /// next handshake), and a fresh tunnel under `keys` takes its place.
+    pub fn rotate(
+        &mut self,
+        peer_key: &PublicKey,
+        keys: &DeviceKeys,
+        index_table: &IndexTable,
+        timers: &TimerParams,
+    ) {
+        let fresh = self.new_tunn(peer_key, keys, index_table, timers);
+        self.drop_retiring();
+        self.retiring = self.tunn.replace(fresh);
+    }
+
+    /// Forget the tunnel under the retiring key, keeping what it counted.
+    pub fn drop_retiring(&mut self) {
+        if let Some(old) = self.retiring.take() {
+            let (_, tx, rx, _, _) = old.stats();
+            self.carried.0 += rx as u64;
+            self.carried.1 += tx as u64;
         }
     }
 
     pub fn set_preshared_key(&mut self, psk: Option<[u8; 32]>) {
         self.preshared_key = psk;
-        if let Some(tunn) = &mut self.tunn {
+        for tunn in self.tunn.iter_mut().chain(self.retiring.iter_mut()) {
             tunn.set_preshared_key(psk);
         }
     }
 
     pub fn set_keepalive(&mut self, seconds: Option<u16>) {
         self.keepalive = seconds;
-        if let Some(tunn) = &mut self.tunn {
+        for tunn in self.tunn.iter_mut().chain(self.retiring.iter_mut()) {
             tunn.set_persistent_keepalive(seconds);
         }
     }
@@ -142,7 +197,11 @@ impl PeerState {
     /// Turn the tunnel's "time since the last handshake" into wall-clock
     /// time while the tunnel still knows it.
     pub fn refresh_last_handshake(&mut self, now: SystemTime) {
-        if let Some(since) = self.tunn.as_ref().and_then(Tunn::time_since_last_handshake) {
+        let since = [&self.tunn, &self.retiring]
+            .into_iter()
+            .filter_map(|t| t.as_ref().and_then(Tunn::time_since_last_handshake))
+            .min();
+        if let Some(since) = since {
             self.last_handshake = now.checked_sub(since);
         }
     }
@@ -150,9 +209,15 @@ impl PeerState {
     /// (rx, tx) bytes as the kernel counts them: every datagram of the
     /// peer's that was accepted or sent, whole, handshakes included.
     pub fn counters(&self) -> (u64, u64) {
-        self.tunn.as_ref().map_or((0, 0), |tunn| {
-            let (_, tx, rx, _, _) = tunn.stats();
-            (rx as u64 + self.rx_uncounted, tx as u64)
-        })
+        let (mut rx, mut tx) = self.carried;
+        if self.tunn.is_some() {
+            rx += self.rx_uncounted;
+        }
+        for tunn in self.tunn.iter().chain(self.retiring.iter()) {
+            let (_, sent, received, _, _) = tunn.stats();
+            rx += received as u64;
+            tx += sent as u64;
+        }
+        (rx, tx)
     }
 }

@@ -12,11 +12,11 @@ use crate::uapi::proto;
 use crate::{DeviceConfig, PeerConfig, PrivateKey, PublicKey};
 use weft_testkit::wait_for_value;
 
-const WAIT: Duration = Duration::from_secs(3);
-const QUIET: Duration = Duration::from_millis(400);
+pub(crate) const WAIT: Duration = Duration::from_secs(3);
+pub(crate) const QUIET: Duration = Duration::from_millis(400);
 
 /// An IPv4/UDP packet (checksums are not looked at by the engine).
-fn ipv4_udp(src: [u8; 4], dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
+pub(crate) fn ipv4_udp(src: [u8; 4], dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
     let total = 20 + 8 + payload.len();
     let mut p = vec![0u8; total];
     p[0] = 0x45;
@@ -32,15 +32,15 @@ fn ipv4_udp(src: [u8; 4], dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
     p
 }
 
-struct Side {
-    engine: Engine,
-    tun: Arc<MemTun>,
-    key: PrivateKey,
-    underlay: IpAddr,
+pub(crate) struct Side {
+    pub engine: Engine,
+    pub tun: Arc<MemTun>,
+    pub key: PrivateKey,
+    pub underlay: IpAddr,
 }
 
 impl Side {
-    fn new(name: &str, net: &Arc<MemNetwork>, underlay: [u8; 4]) -> Self {
+    pub fn new(name: &str, net: &Arc<MemNetwork>, underlay: [u8; 4]) -> Self {
         let underlay = IpAddr::from(underlay);
         let tun = MemTun::new(1420);
         let engine = Engine::start(name, tun.clone(), Box::new(net.host(underlay))).unwrap();
@@ -60,11 +60,11 @@ impl Side {
         }
     }
 
-    fn public(&self) -> PublicKey {
+    pub fn public(&self) -> PublicKey {
         self.key.public_key()
     }
 
-    fn add_peer(&self, other: &Side, allowed: &str, with_endpoint: bool) {
+    pub fn add_peer(&self, other: &Side, allowed: &str, with_endpoint: bool) {
         let mut peer = PeerConfig::new(other.public());
         peer.allowed_ips = vec![allowed.parse().unwrap()];
         if with_endpoint {
@@ -79,10 +79,10 @@ impl Side {
     }
 }
 
-const A_IP: [u8; 4] = [10, 9, 0, 1];
-const B_IP: [u8; 4] = [10, 9, 0, 2];
+pub(crate) const A_IP: [u8; 4] = [10, 9, 0, 1];
+pub(crate) const B_IP: [u8; 4] = [10, 9, 0, 2];
 
-fn pair() -> (Side, Side) {
+pub(crate) fn pair() -> (Side, Side) {
     let net = MemNetwork::new();
     let a = Side::new("wga", &net, [192, 0, 2, 1]);
     let b = Side::new("wgb", &net, [192, 0, 2, 2]);
@@ -92,7 +92,7 @@ fn pair() -> (Side, Side) {
 }
 
 /// Send `packet` into `from`'s tunnel and expect it to come out of `to`'s.
-fn expect_through(from: &Side, to: &Side, packet: &[u8]) {
+pub(crate) fn expect_through(from: &Side, to: &Side, packet: &[u8]) {
     from.tun.inject(packet);
     let got = to.tun.delivered(WAIT).expect("packet should come through");
     assert_eq!(got, packet, "delivered unchanged, padding removed");

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant, SystemTime};
 use gotatun::noise::errors::WireGuardError;
 use gotatun::packet::{Packet, WgKind};
 
-use super::device::Shared;
+use super::device::{Shared, State};
+use super::io::UdpIo;
+use super::peer::{Peer, Slot};
 
 /// How often tunnels look at their timers (gotatun's device uses the same).
 pub(crate) const TICK: Duration = Duration::from_millis(250);
@@ -101,7 +103,7 @@ impl Shared {
 
     fn tick(&self) {
         let state = self.read();
-        if let Some(keys) = &state.keys {
+        for keys in state.keys.iter().chain(state.retiring.iter()) {
             keys.rate_limiter.try_reset_count();
         }
         // Forget indices whose handshake or session is gone.
@@ -113,15 +115,39 @@ impl Shared {
         let now = SystemTime::now();
         let udp = self.udp();
         for peer in state.peers.values() {
+            for slot in [Slot::Current, Slot::Retiring] {
+                self.tick_peer(&state, peer, slot, now, &*udp);
+            }
+        }
+    }
+
+    /// Let one of a peer's tunnels act on its timers, and send what it
+    /// asks for.
+    fn tick_peer(
+        &self,
+        state: &State,
+        peer: &Arc<Peer>,
+        slot: Slot,
+        now: SystemTime,
+        udp: &dyn UdpIo,
+    ) {
+        {
             let mut guard = peer.lock();
             let ps = &mut *guard;
             let endpoint = ps.endpoint;
-            let Some(tunn) = ps.tunn.as_mut() else {
-                continue;
+            let tunn = match slot {
+                Slot::Current => ps.tunn.as_mut(),
+                // The retiring tunnel keeps its sessions alive and rekeys
+                // them for peers that know only the old key; it never
+                // starts handshakes of its own after they expire.
+                Slot::Retiring => ps.retiring.as_mut(),
+            };
+            let Some(tunn) = tunn else {
+                return;
             };
             let to_send = match tunn.update_timers() {
                 Ok(packet) => packet,
-                Err(WireGuardError::ConnectionExpired) => {
+                Err(WireGuardError::ConnectionExpired) if slot == Slot::Current => {
                     // gotatun stops handshaking after REKEY_ATTEMPT_TIME until
                     // something is sent; the kernel's persistent keepalive
                     // keeps starting handshakes. Do as the kernel does.
@@ -143,8 +169,8 @@ impl Shared {
                 }
             };
             ps.refresh_last_handshake(now);
-            let Some(packet) = to_send else { continue };
-            state.register_index(&packet, peer);
+            let Some(packet) = to_send else { return };
+            state.register_index(&packet, peer, slot);
             drop(guard);
             if let Some(endpoint) = endpoint
                 && let Err(e) = udp.send_to(&Packet::from(packet), endpoint)

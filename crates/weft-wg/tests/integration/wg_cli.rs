@@ -95,6 +95,7 @@ fn wg_set_sends_what_we_parse_and_format() {
         private_key: Some(private),
         listen_port: Some(51820),
         fwmark: Some(7),
+        retiring_key: None,
         replace_peers: false,
         peers: vec![peer],
     };

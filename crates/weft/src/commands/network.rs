@@ -1,4 +1,4 @@
-//! `weft network`: create, list and remove networks.
+//! `weft network`: create, list and remove networks, rotate their keys.
 
 use super::Context;
 use crate::client;
@@ -49,6 +49,21 @@ pub enum Command {
     },
     /// List networks.
     Ls,
+    /// Give a WireGuard network a new key pair, without dropping traffic.
+    ///
+    /// The new key is used at once. Peers learn the new public key the way
+    /// they learnt the old one: from the control plane within moments, or
+    /// at the mesh file's next `weft up`. Until every peer has shown it
+    /// knows the new key, the old one still answers them (userspace
+    /// engine) and the sessions made under it carry traffic; then the old
+    /// private key is deleted from the host. On the kernel module, which
+    /// holds one key, the old key goes at once and each peer's traffic
+    /// waits for it to learn the new one (see docs/networks.md).
+    #[command(name = "rotate-key")]
+    RotateKey {
+        /// The WireGuard network whose key to rotate.
+        name: String,
+    },
     /// Remove a network and its interface.
     Rm {
         /// The network to remove.
@@ -167,6 +182,29 @@ pub fn exec(ctx: &Context, cmd: Command) -> Result<()> {
                 }
             }
         }
+        Command::RotateKey { name } => {
+            let req = pb::RotateKeyRequest {
+                network: name.clone(),
+            };
+            let net = client::call(&ctx.socket, async |c| {
+                Ok(c.rotate_key(req).await?.into_inner())
+            })?;
+            match ctx.output {
+                Format::Json => output::json(&net),
+                Format::Table => {
+                    println!("network {name}: new public key {}", net.public_key);
+                    if net.retiring_public_key.is_empty() {
+                        println!("the old key is gone (no peer needed it)");
+                    } else {
+                        println!(
+                            "the old key {} answers until every peer knows the new one",
+                            net.retiring_public_key
+                        );
+                    }
+                    Ok(())
+                }
+            }
+        }
         Command::Rm { name, force } => {
             let req = pb::RemoveNetworkRequest {
                 name: name.clone(),
@@ -190,6 +228,9 @@ pub fn exec(ctx: &Context, cmd: Command) -> Result<()> {
 }
 
 fn print_networks(nets: &[pb::Network]) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let rows: Vec<Vec<String>> = nets
         .iter()
         .map(|n| {
@@ -213,6 +254,11 @@ fn print_networks(nets: &[pb::Network]) {
                 } else {
                     n.public_key.clone()
                 },
+                match (n.public_key.is_empty(), n.key_since) {
+                    (true, _) => "-".into(),
+                    (false, 0) => "unknown".into(),
+                    (false, since) => output::age(since, now).replace(" ago", ""),
+                },
                 n.peer_count.to_string(),
                 format!("{}/{}", n.allocated, n.capacity),
             ]
@@ -227,6 +273,7 @@ fn print_networks(nets: &[pb::Network]) {
             "ADDRESS",
             "PORT",
             "PUBLIC KEY",
+            "KEY AGE",
             "PEERS",
             "ADDRESSES USED",
         ],

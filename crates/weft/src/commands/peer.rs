@@ -30,6 +30,11 @@ pub enum Command {
         /// Send a keepalive every SECS seconds (0 = off), for peers behind NAT.
         #[arg(long, default_value_t = 0)]
         keepalive: u32,
+        /// The key of a peer this one replaces in the same change: a host
+        /// that rotated its key (`weft network rotate-key`) keeps its blocks
+        /// under its new key, with no moment without a peer for them.
+        #[arg(long, default_value = "", hide_default_value = true)]
+        replaces: String,
     },
     /// List a network's peers as configured (`weft status` shows them live).
     Ls {
@@ -99,6 +104,7 @@ pub fn exec(ctx: &Context, cmd: Command) -> Result<()> {
             endpoint,
             allowed_ips,
             keepalive,
+            replaces,
         } => {
             if !public_key.is_empty() && allowed_ips.is_empty() {
                 bail!("--allowed-ips is required for a WireGuard peer (--public-key)");
@@ -109,6 +115,7 @@ pub fn exec(ctx: &Context, cmd: Command) -> Result<()> {
                 endpoint,
                 allowed_ips,
                 keepalive,
+                replaces,
             };
             let peer = client::call(&ctx.socket, async |c| {
                 Ok(c.add_peer(req).await?.into_inner())

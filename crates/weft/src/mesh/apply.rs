@@ -78,6 +78,11 @@ pub fn run(mesh: &Mesh, plan: &Plan, host: &dyn HostConn, action: &Action) -> Re
         Action::AddPeer { network, peer } | Action::UpdatePeer { network, peer } => {
             weft(host, &peer_add_args(network, peer))
         }
+        Action::ReplacePeer { network, old, peer } => {
+            let mut args = peer_add_args(network, peer);
+            args.extend(["--replaces".into(), old.to_base64()]);
+            weft(host, &args)
+        }
         Action::SetDns { network, records } => {
             weft(host, &names_set_args(network, domain, records))
         }

@@ -27,6 +27,8 @@ mod health;
 mod hijack;
 mod image;
 mod kernel_guest;
+mod key_rotation;
+mod key_rotation_mesh;
 mod mesh_containers;
 mod mesh_docker;
 mod mesh_lab;

@@ -10,14 +10,14 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-struct Mesh {
-    name: String,
-    file: std::path::PathBuf,
-    state: std::path::PathBuf,
+pub(crate) struct Mesh {
+    pub name: String,
+    pub file: std::path::PathBuf,
+    pub state: std::path::PathBuf,
 }
 
 /// Takes the mesh down when dropped, whatever the test did.
-struct Down<'a>(&'a Mesh);
+pub(crate) struct Down<'a>(pub &'a Mesh);
 
 impl Drop for Down<'_> {
     fn drop(&mut self) {
@@ -28,7 +28,7 @@ impl Drop for Down<'_> {
 impl Mesh {
     /// A mesh named `name` whose file and state live in a new temporary
     /// directory (returned too: it must outlive the mesh).
-    fn in_tempdir(prefix: &str, name: String) -> (tempfile::TempDir, Mesh) {
+    pub fn in_tempdir(prefix: &str, name: String) -> (tempfile::TempDir, Mesh) {
         let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
         let mesh = Mesh {
             name,
@@ -38,7 +38,7 @@ impl Mesh {
         (dir, mesh)
     }
 
-    fn weft(&self, args: &[&str]) -> Output {
+    pub fn weft(&self, args: &[&str]) -> Output {
         std::process::Command::new(WEFT)
             .args(args)
             .env("WEFT_MESH_STATE", &self.state)
@@ -48,15 +48,15 @@ impl Mesh {
             .unwrap()
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub fn ok(&self, args: &[&str]) -> String {
         stdout_of(self.weft(args), &format!("weft {args:?}"))
     }
 
-    fn up(&self) -> String {
+    pub fn up(&self) -> String {
         self.ok(&["up", self.file.to_str().unwrap()])
     }
 
-    fn exec(&self, target: &str, cmd: &str) -> bool {
+    pub fn exec(&self, target: &str, cmd: &str) -> bool {
         self.weft(&[
             "exec",
             "--file",
@@ -90,32 +90,44 @@ impl Mesh {
         );
     }
 
+    /// Service `name`'s first address, as `weft status --file` shows it.
+    pub fn service_address(&self, name: &str) -> String {
+        let text = self.ok(&[
+            "status",
+            "--file",
+            self.file.to_str().unwrap(),
+            "-o",
+            "json",
+        ]);
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        doc["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .map(|s| s["addresses"][0]["address"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no service {name}: {doc}"))
+    }
+
+    /// The JSON of `weft -o json ARGS` against lab host `host`'s agent.
+    pub fn agent_json(&self, host: &str, args: &[&str]) -> serde_json::Value {
+        let sock = (self.state.join(&self.name).join("hosts"))
+            .join(host)
+            .join("agent.sock");
+        let out = std::process::Command::new(WEFT)
+            .args(["--socket", sock.to_str().unwrap(), "-o", "json"])
+            .args(args)
+            .output()
+            .unwrap();
+        serde_json::from_str(&stdout_of(out, &format!("{host}: weft {args:?}"))).unwrap()
+    }
+
     fn keys_and_addresses(&self, hosts: &[&str]) -> String {
         hosts
             .iter()
             .map(|h| {
-                let sock = self
-                    .state
-                    .join(&self.name)
-                    .join("hosts")
-                    .join(h)
-                    .join("agent.sock");
-                let get = |args: &[&str]| {
-                    let out = std::process::Command::new(WEFT)
-                        .args(["--socket", sock.to_str().unwrap(), "-o", "json"])
-                        .args(args)
-                        .output()
-                        .unwrap();
-                    assert!(
-                        out.status.success(),
-                        "{h}: {}",
-                        String::from_utf8_lossy(&out.stderr)
-                    );
-                    String::from_utf8_lossy(&out.stdout).into_owned()
-                };
-                let nets: serde_json::Value =
-                    serde_json::from_str(&get(&["network", "ls"])).unwrap();
-                let atts: serde_json::Value = serde_json::from_str(&get(&["attachments"])).unwrap();
+                let nets = self.agent_json(h, &["network", "ls"]);
+                let atts = self.agent_json(h, &["attachments"]);
                 let nets: Vec<String> = nets
                     .as_array()
                     .unwrap()
@@ -212,21 +224,7 @@ fn a_lab_mesh_up_and_down() {
     );
     // …and none they don't: a and c share no network.
     assert!(!reach("a", "ping -c1 -W2 c"), "a must not resolve c");
-    let c_red = mesh.ok(&[
-        "status",
-        "--file",
-        mesh.file.to_str().unwrap(),
-        "-o",
-        "json",
-    ]);
-    let doc: serde_json::Value = serde_json::from_str(&c_red).unwrap();
-    let c_addr = doc["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "c")
-        .map(|s| s["addresses"][0]["address"].as_str().unwrap().to_string())
-        .unwrap();
+    let c_addr = mesh.service_address("c");
     assert!(
         !reach("a", &format!("ping -c1 -W2 {c_addr}")),
         "a must not reach c's address"

@@ -6,6 +6,7 @@ mod dns_names;
 mod drift;
 mod errors;
 mod host;
+mod keys;
 mod networks;
 mod peers;
 mod reconcile;
@@ -100,6 +101,7 @@ fn peer_req(key: &str, allowed: &str) -> pb::AddPeerRequest {
         endpoint: "192.0.2.2:51820".into(),
         allowed_ips: vec![allowed.into()],
         keepalive: 0,
+        ..Default::default()
     }
 }
 

@@ -278,3 +278,36 @@ fn a_vxlan_network_with_another_vni_is_made_again() {
     let errors = apply(&mut a, &desired(vec![bad]), &managed(&next));
     assert!(errors.iter().any(|e| e.contains("vni")), "{errors:?}");
 }
+
+/// A peer that rotated its key comes back with the same block: the new
+/// key replaces the old one in one change of the data plane, so there is
+/// no moment without a peer for that block.
+#[test]
+fn a_peers_new_key_replaces_the_old_one_in_one_change() {
+    let mut a = agent();
+    let before = desired(vec![blue(vec![
+        peer(2, "192.0.2.2", "10.42.1.0/24"),
+        peer(3, "192.0.2.3", "10.42.2.0/24"),
+    ])]);
+    assert!(apply(&mut a, &before, &BTreeSet::new()).is_empty());
+    let mut rotated = peer(4, "192.0.2.2", "10.42.1.0/24");
+    rotated.host_id = peer(2, "", "").host_id;
+    let after = desired(vec![blue(vec![
+        rotated,
+        peer(3, "192.0.2.3", "10.42.2.0/24"),
+    ])]);
+    let writes = a.dataplane().lock().writes;
+    assert!(apply(&mut a, &after, &managed(&before)).is_empty());
+    assert_eq!(a.dataplane().lock().writes, writes + 1, "one change");
+    let mut keys: Vec<String> = a
+        .peers("blue")
+        .unwrap()
+        .iter()
+        .map(|p| p.public_key.to_base64())
+        .collect();
+    keys.sort();
+    let mut want = vec![key(4), key(3)];
+    want.sort();
+    assert_eq!(keys, want);
+    assert_eq!(a.dataplane().peers("wg0").len(), 2);
+}

@@ -30,6 +30,8 @@ fn crash_writer_child() {
             wireguard: Some(WireguardSettings {
                 listen_port: 51820,
                 private_key: PrivateKey::generate(),
+                retiring_key: None,
+                key_since: None,
             }),
             vxlan: None,
             internal: false,

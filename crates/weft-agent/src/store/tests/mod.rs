@@ -18,6 +18,8 @@ fn net(name: &str, index: u32, port: u16) -> NetworkRecord {
         wireguard: Some(WireguardSettings {
             listen_port: port,
             private_key: PrivateKey::generate(),
+            retiring_key: None,
+            key_since: None,
         }),
         vxlan: None,
         internal: false,

@@ -62,6 +62,7 @@ impl Rows {
                 public_key: format!("key-{network}-{host}"),
                 listen_port: 51820,
             },
+            since: None,
         });
     }
 
@@ -232,6 +233,7 @@ fn a_change_is_encoded_once_and_streams_share_the_bytes() {
                 public_key: format!("k{i}"),
                 listen_port: 51820,
             },
+            since: None,
         });
     }
     let encodes = feeds.encodes();

@@ -216,6 +216,10 @@ impl NetworkRecord {
 pub(super) struct HostKeyRecord {
     pub public_key: String,
     pub listen_port: u16,
+    /// When the host first reported this key (absent in records written
+    /// before ages were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -303,6 +303,7 @@ impl Store for EtcdStore {
                         public_key: key.public_key.clone(),
                         listen_port: key.listen_port,
                     },
+                    since: key.since,
                 });
             }
         }

@@ -351,14 +351,31 @@ pub(super) fn report(
     let same_endpoint = endpoint_before.as_deref() == Some(&report.endpoint);
     let changed = before != after || !same_endpoint;
     if before != after {
+        // A key reported before keeps its age; a new one starts now.
+        let since = |network: &str, key: &str| -> Option<i64> {
+            match draft
+                .state
+                .host_keys
+                .get(network)
+                .and_then(|by| by.get(hid))
+            {
+                Some(old) if old.public_key == key => old.since,
+                _ => Some(now),
+            }
+        };
+        let since: Vec<Option<i64>> = after
+            .iter()
+            .map(|k| since(&k.network, &k.public_key))
+            .collect();
         let networks: Vec<String> = draft.state.host_keys.keys().cloned().collect();
         for name in networks {
             draft.drop_key(&name, hid);
         }
-        for k in &after {
+        for (k, since) in after.iter().zip(since) {
             let record = HostKeyRecord {
                 public_key: k.public_key.clone(),
                 listen_port: k.listen_port,
+                since,
             };
             draft.set_key(&k.network, hid, record);
         }

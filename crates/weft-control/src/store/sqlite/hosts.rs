@@ -134,12 +134,23 @@ pub(super) fn report(
     after.dedup_by(|a, b| a.network == b.network);
     let changed = before != after || endpoint.as_deref() != Some(&report.endpoint);
     if before != after {
+        // A key reported before keeps its age; a new one starts now.
+        let since = key_since(tx, hid.as_str())?;
         tx.execute("DELETE FROM host_keys WHERE host = ?1", [hid.as_str()])?;
         for k in &after {
+            let kept = since.get(&(k.network.clone(), k.public_key.clone()));
             tx.execute(
-                "INSERT INTO host_keys (tenant, network, host, public_key, listen_port)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![tenant, k.network, hid.as_str(), k.public_key, k.listen_port],
+                "INSERT INTO host_keys (tenant, network, host, public_key, listen_port, since)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    tenant,
+                    k.network,
+                    hid.as_str(),
+                    k.public_key,
+                    k.listen_port,
+                    // Unknown age (reported before ages were kept) stays unknown.
+                    kept.map_or(Some(now), |since| *since)
+                ],
             )?;
         }
     }
@@ -161,6 +172,17 @@ pub(super) fn report(
         touch(tx, &tenant, &touched, revision)?;
     }
     Ok(changed)
+}
+
+/// When host `host` first reported each of its keys, by (network, key).
+fn key_since(
+    tx: &Transaction<'_>,
+    host: &str,
+) -> Result<std::collections::BTreeMap<(String, String), Option<i64>>> {
+    let mut stmt =
+        tx.prepare("SELECT network, public_key, since FROM host_keys WHERE host = ?1")?;
+    let rows = stmt.query_map([host], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// [`crate::store::Store::purge`]: dead tokens, long-revoked hosts (their

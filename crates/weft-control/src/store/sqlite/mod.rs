@@ -385,14 +385,20 @@ impl Store for SqliteStore {
         let tenant = tenant.clone();
         self.run(move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT host, network, public_key, listen_port FROM host_keys
+                "SELECT host, network, public_key, listen_port, since FROM host_keys
                  WHERE tenant = ?1 ORDER BY network, host",
             )?;
             let rows = stmt.query_map([tenant.as_str()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                ))
             })?;
             rows.map(|r| {
-                let (h, network, public_key, listen_port) = r?;
+                let (h, network, public_key, listen_port, since) = r?;
                 Ok(HostKey {
                     host: host_id(h)?,
                     key: NetworkKey {
@@ -400,6 +406,7 @@ impl Store for SqliteStore {
                         public_key,
                         listen_port,
                     },
+                    since,
                 })
             })
             .collect()

@@ -141,6 +141,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
          tenant TEXT NOT NULL,
          nics   TEXT NOT NULL
      );",
+    // 8 (issue 28): when a host first reported each key, for its age
+    // (NULL: reported before this version).
+    "ALTER TABLE host_keys ADD COLUMN since INTEGER;",
 ];
 
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len() + 1;

@@ -323,3 +323,28 @@ fn what_was_made_again_in_place_of_what_was_there_stays() {
         assert_eq!(action.restoring(&unsaid), None, "{action}");
     }
 }
+
+/// A peer replaced under a new key (a rotation) is taken back by the old
+/// key's peer, as it was, replacing the new one in turn; with the old one
+/// not there before, there is nothing to put back.
+#[test]
+fn a_replaced_peer_is_restored_by_the_reverse_replacement() {
+    let replaced = Action::ReplacePeer {
+        network: "blue".into(),
+        old: PublicKey([1; 32]),
+        peer: peer(2, "198.18.0.2:51820"),
+    };
+    assert_eq!(replaced.inverse(), None);
+    let restoring = replaced
+        .restoring(&before())
+        .expect("the old peer was there");
+    let Action::ReplacePeer { network, old, peer } = restoring else {
+        panic!("not a replacement: {restoring}");
+    };
+    assert_eq!(network, "blue");
+    assert_eq!(old, PublicKey([2; 32]));
+    assert_eq!(peer.public_key, PublicKey([1; 32]));
+    assert_eq!(peer.endpoint, "198.18.0.2:51820");
+    assert_eq!(peer.keepalive, None, "as it was, not as planned");
+    assert_eq!(replaced.restoring(&HostState::default()), None);
+}

@@ -152,6 +152,18 @@ impl Cluster {
                     keepalive: peer.keepalive,
                 });
             }
+            Action::ReplacePeer { network, old, peer } => {
+                let peers = &mut net(state, network).peers;
+                let before = peers.len();
+                peers.retain(|p| p.public_key != *old);
+                assert_eq!(peers.len() + 1, before, "{host}: {action}");
+                peers.push(PeerState {
+                    public_key: peer.public_key,
+                    endpoint: Some(peer.endpoint.clone()),
+                    allowed_ips: peer.allowed_ips.clone(),
+                    keepalive: peer.keepalive,
+                });
+            }
             Action::RemovePeer {
                 network,
                 public_key,

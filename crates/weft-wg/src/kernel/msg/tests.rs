@@ -108,6 +108,7 @@ fn two_peer_config() -> DeviceConfig {
         private_key: Some(PrivateKey::from_bytes([1; 32])),
         listen_port: Some(51820),
         fwmark: Some(0x42),
+        retiring_key: None,
         replace_peers: true,
         peers: vec![a, b],
     }
@@ -300,6 +301,7 @@ fn get_device_replies_parse_into_device_info() {
                 persistent_keepalive: None,
             },
         ],
+        retiring_peers: 0,
     };
     let replies: Vec<_> = kernel_dump(&info, [1; 32], 2)
         .iter()

@@ -68,6 +68,7 @@ fn set_request_round_trips() {
         private_key: Some(PrivateKey::from_bytes(key(8))),
         listen_port: Some(0),
         fwmark: Some(0),
+        retiring_key: None,
         replace_peers: true,
         peers: vec![peer, removed],
     };

@@ -72,6 +72,36 @@ pub fn operator(weft: &str, state: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The CA fingerprint `weft control serve` printed on its stdout.
+pub fn fingerprint(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("CA fingerprint: "))
+        .expect("the control plane prints its CA fingerprint")
+        .to_string()
+}
+
+/// A new tenant's API key and an enrollment token of it for `uses` hosts,
+/// made by the operator (`weft control tenant create`, `token create`).
+pub fn tenant_with_token(weft: &str, state: &Path, tenant: &str, uses: u32) -> (String, String) {
+    let secret = |args: &[&str]| {
+        operator(weft, state, args)["secret"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let key = secret(&["tenant", "create", tenant]);
+    let token = secret(&[
+        "token",
+        "create",
+        "--tenant",
+        tenant,
+        "--uses",
+        &uses.to_string(),
+    ]);
+    (key, token)
+}
+
 /// The arguments that make lab agent `host` enroll with the control plane
 /// whose gRPC address is `url`, trusting the CA of `fingerprint`, with
 /// enrollment token `token`.

@@ -60,13 +60,41 @@ pub(super) fn networks_table(list: &Value) {
 pub(super) fn hosts_table(list: &Value) {
     let mut table = rows(list, &["name", "id", "state", "site", "endpoint"]);
     let items = list.as_array().map(Vec::as_slice).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     for (row, h) in table.iter_mut().zip(items) {
         row.push(blocks(h, "network"));
+        row.push(key_ages(h, now));
     }
     output::table(
-        &["HOST", "ID", "STATE", "SITE", "ENDPOINT", "BLOCKS"],
+        &[
+            "HOST", "ID", "STATE", "SITE", "ENDPOINT", "BLOCKS", "KEY AGE",
+        ],
         &table,
     );
+}
+
+/// A host's keys' ages by network ("blue=3d"; "?" before ages were kept).
+fn key_ages(host: &Value, now: i64) -> String {
+    let keys = host["keys"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if keys.is_empty() {
+        return "-".into();
+    }
+    let shown: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            let age = match k["since"].as_i64() {
+                Some(since) => output::age(since.max(1), now).replace(" ago", ""),
+                None => "?".into(),
+            };
+            format!("{}={age}", text(&k["network"]))
+        })
+        .collect();
+    shown.join(",")
 }
 
 pub(super) fn sites_table(list: &Value) {
