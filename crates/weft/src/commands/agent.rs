@@ -7,6 +7,8 @@ use std::sync::Arc;
 use weft_agent::control::logs::LogBuffer;
 use weft_agent::{AgentConfig, WireguardMode};
 
+mod runner;
+
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum Mode {
     /// The kernel module when present, else the userspace engine.
@@ -213,6 +215,8 @@ pub fn exec(ctx: &Context, args: Args) -> Result<()> {
                 args.ca_fingerprint.as_deref(),
                 args.ca_file.as_deref(),
             )?;
+            let config =
+                config.with_vm_runner(Arc::new(runner::SupervisedVms::new(&args.state_dir)?));
             Some(match logs {
                 Some(buffer) => config.with_logs(buffer),
                 None => config,

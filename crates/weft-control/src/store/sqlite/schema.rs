@@ -141,6 +141,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
          tenant TEXT NOT NULL,
          nics   TEXT NOT NULL
      );",
+    // 8: how a VM is run by its host (`run`, JSON), NULL: not run.
+    "ALTER TABLE vms ADD COLUMN run TEXT;",
 ];
 
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len() + 1;
