@@ -287,14 +287,14 @@ fn auto_on_the_vms_host_prefers_cloud_hypervisor_then_firecracker_then_qemu() {
     executable(
         &bin.join("qemu-system-x86_64"),
         &format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\nexec sleep 600\n",
+            "#!/bin/sh\nif [ -e {0}.fail ]; then echo 'qemu: cannot boot' >&2; exit 3; fi\nprintf '%s\\n' \"$@\" > {0}\nexec sleep 600\n",
             qemu_record.display()
         ),
     );
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     let (lab, plane, _) = lab_with_h1(&[], &[("PATH", &path), ("WEFT_KVM", "yes")]);
     let stop = StopVms(
-        ["a", "b", "c", "d"]
+        ["a", "b", "c", "d", "e"]
             .iter()
             .map(|v| vm_dir(&lab, v))
             .collect(),
@@ -380,6 +380,20 @@ fn auto_on_the_vms_host_prefers_cloud_hypervisor_then_firecracker_then_qemu() {
         "{args:?}\n{c}"
     );
 
+    // A hypervisor that ends: its exit and last words, at the next report.
+    std::fs::write(d.join("qemu.args.fail"), "").unwrap();
+    run_vm(
+        &lab,
+        &tenant,
+        "e",
+        json!({"kernel": kernel.display().to_string()}),
+    );
+    let e = wait_until("e's exit reported", Duration::from_secs(40), || {
+        let got = tenant.ok(&lab, "GET", "/v1/vms/e", None);
+        (got["run"]["state"] == "exited 3").then_some(got)
+    });
+    assert_eq!(e["run"]["error"], "qemu: cannot boot", "{e}");
+
     // A kernel the host does not have: the run fails, naming it.
     let d_vm = run_vm(
         &lab,
@@ -401,11 +415,11 @@ fn auto_on_the_vms_host_prefers_cloud_hypervisor_then_firecracker_then_qemu() {
         .collect();
     pids.push(std::fs::read_to_string(d.join("ch.args.pid")).unwrap());
     assert!(pids.iter().all(|p| alive(p.trim())), "{pids:?}");
-    for vm in ["a", "b", "c", "d"] {
+    for vm in ["a", "b", "c", "d", "e"] {
         tenant.ok(&lab, "DELETE", &format!("/v1/vms/{vm}"), None);
     }
     wait_for("the VMs to stop", Duration::from_secs(30), || {
-        let gone = ["a", "b", "c", "d"]
+        let gone = ["a", "b", "c", "d", "e"]
             .iter()
             .all(|v| !vm_dir(&lab, v).exists());
         gone && !pids.iter().any(|p| alive(p.trim()))
