@@ -10,7 +10,9 @@
 //! KVM said usable, `auto` on the host prefers Cloud Hypervisor, then
 //! Firecracker, then QEMU (with KVM), each started with GET's NICs — the
 //! recorded arguments and API requests are checked; a kernel the host
-//! does not have fails the run, naming `run.kernel`.
+//! does not have fails the run, naming `run.kernel`, and so does a file
+//! outside the agent's `--vm-files` (a disk of `/etc/shadow`, a link from
+//! inside to `/etc/passwd`), its hypervisor never started.
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -62,9 +64,14 @@ fn link(lab: &Lab, dev: &str) -> Option<Value> {
     links.get(0).cloned()
 }
 
-/// A lab with the control plane in h10, h1 enrolled (its agent's
-/// environment added to with `env`) and network blue.
-fn lab_with_h1(extra: &[&str], env: &[(&str, &str)]) -> (Lab, TenantPlane, Vec<String>) {
+/// A lab with the control plane in h10, h1 enrolled (its agent booting
+/// VMs from `vm_files` only, its environment added to with `env`) and
+/// network blue; the agent's arguments.
+fn lab_with_h1(
+    extra: &[&str],
+    vm_files: &[&Path],
+    env: &[(&str, &str)],
+) -> (Lab, TenantPlane, Vec<String>) {
     let mut lab = Lab::new(WEFT);
     let mut namespaces = vec!["h1", "h10"];
     namespaces.extend_from_slice(extra);
@@ -73,10 +80,14 @@ fn lab_with_h1(extra: &[&str], env: &[(&str, &str)]) -> (Lab, TenantPlane, Vec<S
     let plane = TenantPlane::start(WEFT, &lab, "h10", CP);
     let token = plane.token(WEFT, &[]);
     let url = format!("https://{CP}:50051");
-    let enroll: Vec<String> = control_common::enroll_args("h1", &url, &plane.fingerprint, &token)
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut enroll: Vec<String> =
+        control_common::enroll_args("h1", &url, &plane.fingerprint, &token)
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    for dir in vm_files {
+        enroll.extend(["--vm-files".to_string(), dir.display().to_string()]);
+    }
     let args: Vec<&str> = enroll.iter().map(String::as_str).collect();
     lab.start_agent_env("h1", &args, env);
     let tenant = plane.tenant.clone();
@@ -133,11 +144,16 @@ fn a_vm_run_by_the_control_plane_boots_under_qemu_reaches_its_network_and_outliv
     initramfs.add_dir("etc/udhcpc");
     initramfs.add_bytes("etc/udhcpc/default.script", UDHCPC_SCRIPT, 0o755);
 
-    let (mut lab, mut plane, enroll) = lab_with_h1(&["c1"], &[]);
+    let work = tempfile::Builder::new()
+        .prefix("weft-test-vm-run")
+        .tempdir()
+        .unwrap();
+    let kernel_dir = kernel.vmlinuz.parent().unwrap();
+    let (mut lab, mut plane, enroll) = lab_with_h1(&["c1"], &[kernel_dir, work.path()], &[]);
     let enroll: Vec<&str> = enroll.iter().map(String::as_str).collect();
     let stop = StopVms(vec![vm_dir(&lab, "vm1")]);
     let tenant = plane.tenant.clone();
-    let initrd = lab.dir.path().join("initrd.cpio");
+    let initrd = work.path().join("initrd.cpio");
     initramfs.write(&initrd).unwrap();
     lab.attach("h1", "blue", "c1", &["--name", "c1"]);
 
@@ -292,9 +308,9 @@ fn auto_on_the_vms_host_prefers_cloud_hypervisor_then_firecracker_then_qemu() {
         ),
     );
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    let (lab, plane, _) = lab_with_h1(&[], &[("PATH", &path), ("WEFT_KVM", "yes")]);
+    let (lab, plane, _) = lab_with_h1(&[], &[d], &[("PATH", &path), ("WEFT_KVM", "yes")]);
     let stop = StopVms(
-        ["a", "b", "c", "d", "e"]
+        ["a", "b", "c", "d", "e", "f", "g"]
             .iter()
             .map(|v| vm_dir(&lab, v))
             .collect(),
@@ -408,6 +424,38 @@ fn auto_on_the_vms_host_prefers_cloud_hypervisor_then_firecracker_then_qemu() {
         "{error}"
     );
 
+    // A tenant's key cannot hand a guest a file of the host outside the
+    // agent's --vm-files: not as a disk, nor through a link from inside.
+    let link = d.join("innocent");
+    std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
+    let kernel_text = kernel.display().to_string();
+    let attacks = [
+        (
+            "f",
+            json!({"kernel": kernel_text, "rootfs": "/etc/shadow"}),
+            "run.rootfs /etc/shadow",
+        ),
+        (
+            "g",
+            json!({"kernel": link.display().to_string()}),
+            "run.kernel ",
+        ),
+    ];
+    for (vm, run, named) in attacks {
+        let got = run_vm(&lab, &tenant, vm, run);
+        assert_eq!(got["run"]["state"], "failed", "{got}");
+        let error = got["run"]["error"].as_str().unwrap();
+        assert!(error.starts_with(named), "{error}");
+        assert!(
+            error.contains("is not a file in the directories this host runs VMs from"),
+            "{error}"
+        );
+        assert!(
+            !vm_dir(&lab, vm).join("started").exists(),
+            "{vm}'s hypervisor started"
+        );
+    }
+
     // Deleted: every stand-in stopped, with its supervisor.
     let mut pids: Vec<String> = ["a", "b", "c"]
         .iter()
@@ -415,11 +463,11 @@ fn auto_on_the_vms_host_prefers_cloud_hypervisor_then_firecracker_then_qemu() {
         .collect();
     pids.push(std::fs::read_to_string(d.join("ch.args.pid")).unwrap());
     assert!(pids.iter().all(|p| alive(p.trim())), "{pids:?}");
-    for vm in ["a", "b", "c", "d", "e"] {
+    for vm in ["a", "b", "c", "d", "e", "f", "g"] {
         tenant.ok(&lab, "DELETE", &format!("/v1/vms/{vm}"), None);
     }
     wait_for("the VMs to stop", Duration::from_secs(30), || {
-        let gone = ["a", "b", "c", "d", "e"]
+        let gone = ["a", "b", "c", "d", "e", "f", "g"]
             .iter()
             .all(|v| !vm_dir(&lab, v).exists());
         gone && !pids.iter().any(|p| alive(p.trim()))

@@ -59,6 +59,20 @@ fn path(field: &str, text: &str) -> Result<String, VmError> {
     if !text.starts_with('/') {
         return Err(VmError::new(field, text, "not an absolute path"));
     }
+    if text.contains(',') {
+        return Err(VmError::new(
+            field,
+            text,
+            "has a comma, which QEMU and Cloud Hypervisor read as the end of the path",
+        ));
+    }
+    if text.contains(',') {
+        return Err(VmError::new(
+            field,
+            text,
+            "has a comma, which QEMU and Cloud Hypervisor read as the end of the path",
+        ));
+    }
     if text.len() > MAX_TEXT || text.contains(['\0', '\n']) {
         return Err(VmError::new(
             field,

@@ -22,6 +22,9 @@ use weft_mesh::{Accel, Hypervisor, HypervisorSpec, VmPlan};
 use weft_model::vm::{GuestNic, VmConfig, choose};
 use weft_proto::control as pb;
 
+/// Where the control plane's VMs boot from unless `--vm-files` says.
+pub const DEFAULT_VM_FILES: &str = "/var/lib/weft/vm-files";
+
 /// How long a start waits for the supervisor to record its state.
 const STARTED_WITHIN: Duration = Duration::from_secs(10);
 
@@ -31,13 +34,16 @@ pub struct SupervisedVms {
     dir: PathBuf,
     /// This `weft`, whose `service-run` supervises.
     weft: PathBuf,
+    /// The directories a VM's files must be in (`--vm-files`).
+    allowed: Vec<PathBuf>,
 }
 
 impl SupervisedVms {
-    pub fn new(state_dir: &Path) -> Result<SupervisedVms> {
+    pub fn new(state_dir: &Path, allowed: Vec<PathBuf>) -> Result<SupervisedVms> {
         Ok(SupervisedVms {
             dir: state_dir.join("control").join("vms"),
             weft: std::env::current_exe().context("find this weft executable")?,
+            allowed,
         })
     }
 
@@ -92,6 +98,25 @@ fn hypervisor(spec: &str) -> Result<(Hypervisor, String, bool, String)> {
     }
 }
 
+/// `run.{what}` at `path` is a file of one of the `allowed` directories
+/// (links resolved: a link in one to elsewhere is not).
+fn check_file(what: &str, path: &str, allowed: &[PathBuf]) -> Result<()> {
+    let Ok(real) = std::fs::canonicalize(path) else {
+        bail!("run.{what} {path} does not exist on this host");
+    };
+    let inside = (allowed.iter())
+        .filter_map(|dir| std::fs::canonicalize(dir).ok())
+        .any(|dir| real.starts_with(&dir));
+    if !inside || !real.is_file() {
+        let dirs: Vec<String> = allowed.iter().map(|d| d.display().to_string()).collect();
+        bail!(
+            "run.{what} {path} is not a file in the directories this host runs VMs from ({}; the agent's --vm-files)",
+            dirs.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// `run`'s text, or `None` when empty.
 fn given(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_string())
@@ -120,15 +145,14 @@ impl SupervisedVms {
             vcpus: run.vcpus,
             accel: if kvm { Accel::Kvm } else { Accel::Tcg },
         };
-        for (what, path) in [
+        let files = [
             ("kernel", &plan.kernel),
             ("initrd", &plan.initrd),
             ("rootfs", &plan.disk),
-        ] {
-            if let Some(path) = path
-                && !Path::new(path).exists()
-            {
-                bail!("run.{what} {path} does not exist on this host");
+        ];
+        for (what, path) in files {
+            if let Some(path) = path {
+                check_file(what, path, &self.allowed)?;
             }
         }
         let config = VmConfig::new(nics, vm);

@@ -29,6 +29,12 @@ fn every_bad_field_is_named() {
         field_of(json!({"kernel": k, "rootfs": "/a\nb"})),
         "run.rootfs"
     );
+    let comma = json!({"kernel": k, "rootfs": "/img,file=/etc/shadow"});
+    assert_eq!(
+        field_of(comma),
+        "run.rootfs",
+        "a comma would add QEMU options"
+    );
     assert_eq!(
         field_of(json!({"kernel": k, "cmdline": "a\nb"})),
         "run.cmdline"
