@@ -5,7 +5,9 @@
 //! kernel, takes its address by DHCP and answers container c1 on its
 //! network; the guest keeps running, its TAP untouched, while the control
 //! plane is down and across an agent `kill -9` (not started again: the
-//! same supervisor); `DELETE` stops it and removes its TAP. With stand-ins
+//! same supervisor); QEMU killed behind weft's back is reported `killed
+//! by signal 9` at the next heartbeat and not started again; `DELETE`
+//! removes its state and TAP. With stand-ins
 //! for Cloud Hypervisor, Firecracker and QEMU on the agent's `PATH` and
 //! KVM said usable, `auto` on the host prefers Cloud Hypervisor, then
 //! Firecracker, then QEMU (with KVM), each started with GET's NICs — the
@@ -257,12 +259,27 @@ fn a_vm_run_by_the_control_plane_boots_under_qemu_reaches_its_network_and_outliv
     );
     assert!(answers(&lab));
 
-    // Deleted: stopped, its directory and TAP gone.
+    // QEMU killed behind weft's back: the next heartbeat's report says
+    // so, and nothing starts it again.
+    sh(&format!("kill -KILL {qemu}"));
+    let vm = wait_until("the kill reported", Duration::from_secs(40), || {
+        let got = tenant.ok(&lab, "GET", "/v1/vms/vm1", None);
+        (got["run"]["state"] == "killed by signal 9").then_some(got)
+    });
+    assert_eq!(vm["run"]["chosen"], "qemu", "{vm}");
+    std::thread::sleep(Duration::from_secs(2));
+    let exit = std::fs::read_to_string(dir.join("exit")).unwrap_or_default();
+    assert_eq!(exit, "killed by signal 9", "started again");
+    assert!(!dir.join("pid").exists(), "started again");
+
+    // Deleted: its directory and TAP gone.
     let (status, _) = tenant.call(&lab, "DELETE", "/v1/vms/vm1", None);
     assert_eq!(status, 204);
-    wait_for("the VM to stop", Duration::from_secs(30), || {
-        !alive(qemu) && !dir.exists() && link(&lab, &tap).is_none()
-    });
+    wait_for(
+        "the VM's state and TAP to go",
+        Duration::from_secs(30),
+        || !dir.exists() && link(&lab, &tap).is_none(),
+    );
     drop(stop);
     lab.finish();
 }
