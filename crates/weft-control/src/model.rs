@@ -11,8 +11,8 @@ mod vxlan;
 pub use id::{HostId, TenantId, random_id};
 pub use site::{MAX_LABELS, Site, SiteSpec, validate_site_name};
 pub use vm::{
-    MAX_NICS, ReportedNic, Vm, VmError, VmNicSpec, VmSpec, check_nics, check_placement,
-    validate_vm_id,
+    MAX_NICS, ReportedNic, RunReport, RunRequest, Vm, VmError, VmNicSpec, VmRun, VmSpec,
+    check_nics, check_placement, validate_vm_id,
 };
 pub use vxlan::{FIRST_ASSIGNED_VNI, VxlanRequest, VxlanSpec, assign_vni};
 

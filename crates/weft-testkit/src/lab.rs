@@ -146,6 +146,12 @@ impl Lab {
     }
 
     pub fn start_agent_with(&mut self, host: &str, extra: &[&str]) -> &Agent {
+        self.start_agent_env(host, extra, &[])
+    }
+
+    /// [`Lab::start_agent_with`], the agent's environment added to with
+    /// `env` (`PATH`, `WEFT_KVM`, …).
+    pub fn start_agent_env(&mut self, host: &str, extra: &[&str], env: &[(&str, &str)]) -> &Agent {
         let base = self.dir.path().join(host);
         std::fs::create_dir_all(&base).unwrap();
         let socket = base.join("agent.sock");
@@ -164,6 +170,7 @@ impl Lab {
             extra.join(" ")
         );
         let child = in_netns_with_private_mounts(&self.ns(host), &script)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(logfile.try_clone().unwrap())
             .stderr(logfile)

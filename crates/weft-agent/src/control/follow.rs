@@ -12,7 +12,7 @@ use super::identity::{Identity, load_replicas, save_replicas, write_private};
 use super::replicas::Replicas;
 use super::tls::Trust;
 use super::{ControlConfig, ControlError, chain, renew, renewal_due, unix_now};
-use super::{apply, vms};
+use super::{apply, runs, vms};
 use crate::agent::Agent;
 use crate::dataplane::Dataplane;
 use prost::Message as _;
@@ -86,23 +86,32 @@ struct Made {
 /// their networks may go; those that come attached once they are made.
 async fn apply_on<D: Dataplane + Send + 'static>(
     agent: &Shared<D>,
+    runner: Option<Arc<dyn runs::VmRunner>>,
     want: Desired,
     before: Desired,
 ) -> Made {
     let agent = Arc::clone(agent);
     tokio::task::spawn_blocking(move || {
+        let runner = runner.as_deref();
+        // VMs that go are stopped before their NICs go.
+        let mut errors = runs::stop_gone(runner, &want, &before);
         let mut agent = agent.lock().unwrap_or_else(PoisonError::into_inner);
         let names: BTreeSet<String> = before.keys().cloned().collect();
-        let mut errors = vms::detach_gone(&mut agent, &want, &before);
+        errors.extend(vms::detach_gone(&mut agent, &want, &before));
         errors.extend(apply::apply(&mut agent, &want, &names));
         errors.extend(vms::attach_wanted(&mut agent, &want));
         for error in &errors {
             tracing::warn!(%error, "could not apply the control plane's desired state");
         }
+        let networks = apply::report(&agent, &want.keys().cloned().collect());
+        let mut vm_nics = vms::report(&agent, &want);
+        drop(agent);
+        let waiting = runs::start_wanted(runner, &want, &vm_nics);
+        runs::report(runner, &want, &mut vm_nics);
         Made {
-            networks: apply::report(&agent, &want.keys().cloned().collect()),
-            vm_nics: vms::report(&agent, &want),
-            incomplete: !errors.is_empty(),
+            networks,
+            vm_nics,
+            incomplete: !errors.is_empty() || waiting > 0,
         }
     })
     .await
@@ -224,7 +233,13 @@ async fn session<D: Dataplane + Send + 'static>(
         state_dir,
         sent_vm_nics: None,
     };
-    let reports = apply_on(agent, saved.desired.clone(), saved.desired.clone()).await;
+    let reports = apply_on(
+        agent,
+        config.vm_runner.clone(),
+        saved.desired.clone(),
+        saved.desired.clone(),
+    )
+    .await;
     let health = health_on(agent, saved.names()).await;
     send_report(&mut link, reports.clone(), health).await?;
     let mut stream = link
@@ -260,7 +275,7 @@ async fn session<D: Dataplane + Send + 'static>(
                 saved.store(state_dir)?;
                 status.set_revision(msg.revision);
                 tracing::info!(revision = msg.revision, snapshot = msg.snapshot, networks = msg.networks.len(), removed = msg.removed.len(), patches = msg.patches.len(), "desired state received");
-                let reports = apply_on(agent, saved.desired.clone(), before).await;
+                let reports = apply_on(agent, config.vm_runner.clone(), saved.desired.clone(), before).await;
                 if reports != last_report {
                     let health = health_on(agent, saved.names()).await;
                     send_report(&mut link, reports.clone(), health).await?;
@@ -274,10 +289,12 @@ async fn session<D: Dataplane + Send + 'static>(
             }
             _ = heartbeat.tick() => {
                 if last_report.incomplete {
-                    last_report = apply_on(agent, saved.desired.clone(), saved.desired.clone()).await;
+                    last_report = apply_on(agent, config.vm_runner.clone(), saved.desired.clone(), saved.desired.clone()).await;
                 } else {
                     // Read afresh: a key may have changed (a rotation).
                     last_report.networks = report_on(agent, saved.names()).await;
+                    // A VM may have exited since: its state as it is now.
+                    runs::refresh(config.vm_runner.as_deref(), &mut last_report.vm_nics);
                 }
                 let health = health_on(agent, saved.names()).await;
                 send_report(&mut link, last_report.clone(), health).await?;
@@ -303,7 +320,13 @@ pub async fn follow<D: Dataplane + Send + 'static>(
     status.set_revision(saved.revision);
     if !saved.desired.is_empty() {
         // Start from what this host last knew, before any connection.
-        apply_on(&agent, saved.desired.clone(), saved.desired.clone()).await;
+        apply_on(
+            &agent,
+            config.vm_runner.clone(),
+            saved.desired.clone(),
+            saved.desired.clone(),
+        )
+        .await;
     }
     let mut replicas = Replicas::new(config.address(), load_replicas(&state_dir));
     loop {

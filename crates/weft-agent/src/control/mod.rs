@@ -11,6 +11,7 @@ pub mod follow;
 pub mod identity;
 pub mod logs;
 pub mod replicas;
+pub mod runs;
 pub mod state;
 pub mod tls;
 pub mod vms;
@@ -42,6 +43,9 @@ pub struct ControlConfig {
     /// The agent's log records to stream to it (the binary's `tracing`
     /// layer fills it); `None`: none are sent.
     pub logs: Option<Arc<logs::LogBuffer>>,
+    /// Runs the control plane's VMs (`run`); `None`: this agent reports
+    /// it cannot.
+    pub vm_runner: Option<Arc<dyn runs::VmRunner>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +128,7 @@ impl ControlConfig {
             enroll_token,
             trust,
             logs: None,
+            vm_runner: None,
         })
     }
 
@@ -131,6 +136,14 @@ impl ControlConfig {
     pub fn with_logs(self, buffer: Arc<logs::LogBuffer>) -> ControlConfig {
         ControlConfig {
             logs: Some(buffer),
+            ..self
+        }
+    }
+
+    /// Run the control plane's VMs with `runner`.
+    pub fn with_vm_runner(self, runner: Arc<dyn runs::VmRunner>) -> ControlConfig {
+        ControlConfig {
+            vm_runner: Some(runner),
             ..self
         }
     }

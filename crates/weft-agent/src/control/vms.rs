@@ -126,6 +126,7 @@ pub fn report<D: Dataplane>(agent: &Agent<D>, want: &Desired) -> Vec<pb::VmNicRe
                 domain: v.domain.clone(),
                 default_route: v.record.default_route,
                 queues: u32::from(nic.queues),
+                run: None,
             });
         }
     }

@@ -92,6 +92,17 @@ pub fn vm_nic(vm: &Vm, index: usize) -> Option<pb::DesiredVmNic> {
         vm: vm.spec.id.clone(),
         ip: nic.ip.map(|ip| ip.to_string()).unwrap_or_default(),
         index: u32::try_from(index).unwrap_or(u32::MAX),
+        run: (vm.spec.run.as_ref())
+            .filter(|_| index == 0)
+            .map(|run| pb::DesiredVmRun {
+                kernel: run.kernel.clone(),
+                initrd: run.initrd.clone().unwrap_or_default(),
+                rootfs: run.rootfs.clone().unwrap_or_default(),
+                cmdline: run.cmdline.clone().unwrap_or_default(),
+                memory: run.memory,
+                vcpus: run.vcpus,
+                hypervisor: run.hypervisor.to_string(),
+            }),
     })
 }
 

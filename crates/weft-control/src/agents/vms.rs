@@ -29,6 +29,22 @@ fn short(field: &str, text: String) -> Result<String, Status> {
     Ok(text)
 }
 
+/// A VM's run as its host reports it, each text bounded.
+fn run_report(r: pb::VmRunReport) -> Result<crate::model::RunReport, Status> {
+    let long = |field: &str, text: String| {
+        if text.len() > 512 {
+            return Err(bad(&format!("run.{field}"), "longer than 512 characters"));
+        }
+        Ok(text)
+    };
+    Ok(crate::model::RunReport {
+        state: short("run.state", r.state)?,
+        hypervisor: short("run.hypervisor", r.hypervisor)?,
+        why: long("why", r.why)?,
+        error: long("error", r.error)?,
+    })
+}
+
 pub fn parse_vm_nics(reports: Vec<pb::VmNicReport>) -> Result<Vec<ReportedNic>, Status> {
     if reports.len() > MAX_REPORTED_NICS {
         return Err(bad("", format!("more than {MAX_REPORTED_NICS}")));
@@ -63,6 +79,7 @@ pub fn parse_vm_nics(reports: Vec<pb::VmNicReport>) -> Result<Vec<ReportedNic>, 
                 mtu: r.mtu,
                 domain: short("domain", r.domain)?,
                 default_route: r.default_route,
+                run: r.run.map(run_report).transpose()?,
             })
         })
         .collect()

@@ -196,9 +196,25 @@ fn vm_schemas() -> Value {
             "properties": {
                 "id": { "type": "string", "maxLength": 63, "description": "lowercase letters, digits, '-'; unique among the tenant's VMs; its workload id and DNS name on the host" },
                 "host": { "type": "string", "description": "the host's id or name (a live host of the tenant)" },
-                "nics": { "type": "array", "maxItems": crate::model::MAX_NICS, "items": { "$ref": "#/components/schemas/AttachVmNic" }, "description": "in guest order: eth0 first (the default route), one per network" }
+                "nics": { "type": "array", "maxItems": crate::model::MAX_NICS, "items": { "$ref": "#/components/schemas/AttachVmNic" }, "description": "in guest order: eth0 first (the default route), one per network" },
+                "run": { "$ref": "#/components/schemas/VmRun" }
             },
             "required": ["id", "host"]
+        },
+        "VmRun": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "have the host run the VM once its NICs exist (needs a NIC); paths are the host's, absolute, without commas, in a directory of the agent's --vm-files",
+            "properties": {
+                "kernel": string,
+                "initrd": string,
+                "rootfs": { "type": "string", "description": "a disk image" },
+                "cmdline": { "type": "string", "description": "the kernel's command line" },
+                "memory": { "type": "integer", "minimum": 16, "maximum": 1_048_576, "default": 512, "description": "MiB" },
+                "vcpus": { "type": "integer", "minimum": 1, "maximum": 255, "default": 1 },
+                "hypervisor": { "enum": ["auto", "qemu", "cloud-hypervisor", "firecracker"], "default": "auto", "description": "auto: chosen on the host (Cloud Hypervisor, then Firecracker, with KVM; else QEMU)" }
+            },
+            "required": ["kernel"]
         },
         "AttachVmNic": {
             "type": "object",
@@ -239,6 +255,16 @@ fn vm_schemas() -> Value {
                         "qemu": { "type": "array", "items": string },
                         "kernel_ip": { "type": ["string", "null"] },
                         "cloud_init": string
+                    }
+                },
+                "run": {
+                    "type": ["object", "null"],
+                    "description": "the run as asked (VmRun's fields), with the host's word on it",
+                    "properties": {
+                        "state": { "type": "string", "description": "pending (the host has not reported), starting, running, exited N, killed by signal N, failed" },
+                        "chosen": { "type": ["string", "null"], "description": "the hypervisor started" },
+                        "why": { "type": ["string", "null"], "description": "why that one (auto: every hypervisor's reason)" },
+                        "error": { "type": ["string", "null"], "description": "why it failed, or the hypervisor's last words" }
                     }
                 }
             },

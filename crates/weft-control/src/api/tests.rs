@@ -17,6 +17,7 @@ pub(super) struct Fixture {
     pub key_a: Secret,
     pub key_b: Secret,
     pub host_a: HostId,
+    pub tenant_a: TenantId,
     _dir: tempfile::TempDir,
 }
 
@@ -77,6 +78,7 @@ pub(super) async fn fixture() -> Fixture {
         key_a,
         key_b,
         host_a,
+        tenant_a: a.clone(),
         _dir: dir,
     }
 }
@@ -322,5 +324,6 @@ async fn the_openapi_document_has_every_route_and_every_schema_it_names() {
 
 mod networks;
 mod sites;
+mod vm_run;
 mod vms;
 mod vxlan;

@@ -7,7 +7,10 @@
 use super::body::JsonBody;
 use super::error::{ApiError, ApiResult};
 use super::{AppState, Caller};
-use crate::model::{HostId, ReportedNic, Vm, VmError, VmNicSpec, VmSpec, validate_vm_id};
+use crate::model::{
+    HostId, ReportedNic, RunReport, RunRequest, Vm, VmError, VmNicSpec, VmRun, VmSpec,
+    validate_vm_id,
+};
 use crate::store::VmChange;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -32,6 +35,9 @@ pub struct CreateVm {
     host: String,
     #[serde(default)]
     nics: Vec<NicRequest>,
+    /// Have the host run the VM (else only its NICs are made).
+    #[serde(default)]
+    run: Option<RunRequest>,
 }
 
 #[derive(Serialize)]
@@ -58,6 +64,33 @@ pub struct VmView {
     /// Each hypervisor's NIC configuration and the guest's, once the host
     /// made every NIC (`None` until then).
     config: Option<VmConfig>,
+    /// How the host runs it, when it does.
+    run: Option<RunView>,
+}
+
+/// `run` as asked, and as the host reports it (`state` `pending` until
+/// it does: starting, running, exited N, killed by signal N, failed).
+#[derive(Serialize)]
+pub struct RunView {
+    #[serde(flatten)]
+    asked: VmRun,
+    state: String,
+    /// The hypervisor started (auto's choice, or the named one).
+    chosen: Option<String>,
+    /// Why that one (every hypervisor's reason, for auto).
+    why: Option<String>,
+    error: Option<String>,
+}
+
+fn run_view(asked: VmRun, report: Option<&RunReport>) -> RunView {
+    let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    RunView {
+        asked,
+        state: report.map_or_else(|| "pending".into(), |r| r.state.clone()),
+        chosen: report.and_then(|r| some(&r.hypervisor)),
+        why: report.and_then(|r| some(&r.why)),
+        error: report.and_then(|r| some(&r.error)),
+    }
 }
 
 /// `vm`'s view with what its host reported (`reported`: the tenant's).
@@ -89,6 +122,10 @@ fn vm_view(vm: Vm, host_name: Option<String>, reported: &[(HostId, ReportedNic)]
         .collect();
     guest.sort_by_key(|g| weft_model::naming::nic_index(&g.ifname).unwrap_or(u32::MAX));
     let config = (all_made && !guest.is_empty()).then(|| VmConfig::new(&guest, &vm.spec.id));
+    let report = (reported.iter())
+        .filter(|(h, r)| *h == vm.spec.host && r.vm == vm.spec.id)
+        .find_map(|(_, r)| r.run.as_ref());
+    let run = vm.spec.run.map(|asked| run_view(asked, report));
     VmView {
         id: vm.spec.id,
         host: vm.spec.host,
@@ -96,6 +133,7 @@ fn vm_view(vm: Vm, host_name: Option<String>, reported: &[(HostId, ReportedNic)]
         created_at: vm.created_at,
         nics,
         config,
+        run,
     }
 }
 
@@ -164,7 +202,8 @@ pub async fn create(
                 "not a live host of this tenant (id or name)",
             )
         })?;
-    let spec = VmSpec::new(&req.id, host, nics)?;
+    let run = req.run.as_ref().map(RunRequest::check).transpose()?;
+    let spec = VmSpec::new(&req.id, host, nics)?.with_run(run)?;
     let vm = changed(change(&state, &caller, VmChange::Create(spec)).await?)?;
     Ok((
         StatusCode::CREATED,

@@ -12,6 +12,9 @@ use std::net::IpAddr;
 use weft_model::ModelError;
 use weft_model::vm::GuestNic;
 
+mod run;
+pub use run::{RunReport, RunRequest, VmRun};
+
 /// At most this many NICs on one VM (hypervisors take a few dozen PCI
 /// devices; `eth0` … `eth31` is plenty).
 pub const MAX_NICS: usize = 32;
@@ -33,6 +36,8 @@ pub struct VmSpec {
     pub host: HostId,
     /// In guest order: the first is `eth0`, with the default route.
     pub nics: Vec<VmNicSpec>,
+    /// Run by its host (`run`), or only its NICs made.
+    pub run: Option<VmRun>,
 }
 
 /// A VM's id: a DNS label, named `id` in errors.
@@ -107,7 +112,20 @@ impl VmSpec {
             id: id.to_string(),
             host,
             nics,
+            run: None,
         })
+    }
+
+    /// The VM run by its host as `run` says; one that runs needs a NIC.
+    pub fn with_run(self, run: Option<VmRun>) -> Result<VmSpec, VmError> {
+        if run.is_some() && self.nics.is_empty() {
+            return Err(VmError::new(
+                "run",
+                "",
+                "a VM its host runs needs at least one NIC (nics)",
+            ));
+        }
+        Ok(VmSpec { run, ..self })
     }
 }
 
@@ -159,6 +177,9 @@ pub struct ReportedNic {
     pub domain: String,
     pub default_route: bool,
     pub queues: u16,
+    /// On the VM's first NIC, when its host runs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunReport>,
 }
 
 impl ReportedNic {

@@ -142,6 +142,14 @@ pub(crate) fn change_vm(
                     name: network,
                 });
             }
+            // Its host runs it on its first NIC's desired state: keep one.
+            if current.spec.nics.is_empty() && current.spec.run.is_some() {
+                return Err(refused(VmError::new(
+                    "network",
+                    &network,
+                    "the VM's last NIC: its host runs it (delete the VM instead)",
+                )));
+            }
             Ok(VmOutcome {
                 touched,
                 vm: Some(current),

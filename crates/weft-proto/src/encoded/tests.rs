@@ -62,6 +62,7 @@ fn pieces_put_together_decode_as_the_whole_and_stay_shared() {
             vm: "web".into(),
             ip: "10.42.1.9".into(),
             index: 1,
+            run: None,
         }],
     };
     let mut built = EncodedStateBuilder::new(9, false);

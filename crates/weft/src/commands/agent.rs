@@ -7,6 +7,8 @@ use std::sync::Arc;
 use weft_agent::control::logs::LogBuffer;
 use weft_agent::{AgentConfig, WireguardMode};
 
+mod runner;
+
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum Mode {
     /// The kernel module when present, else the userspace engine.
@@ -108,6 +110,12 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000),
           requires = "control")]
     control_log_buffer: u32,
+    /// A directory the control plane's VMs may boot from: their kernel,
+    /// initrd and root disk (`run` of `POST /v1/vms`) must be files in
+    /// one of these (symbolic links resolved), so a tenant's API key
+    /// cannot hand a guest any file of the host. Repeat for several.
+    #[arg(long = "vm-files", value_name = "DIR", default_value = runner::DEFAULT_VM_FILES)]
+    vm_files: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -213,6 +221,10 @@ pub fn exec(ctx: &Context, args: Args) -> Result<()> {
                 args.ca_fingerprint.as_deref(),
                 args.ca_file.as_deref(),
             )?;
+            let config = config.with_vm_runner(Arc::new(runner::SupervisedVms::new(
+                &args.state_dir,
+                args.vm_files.clone(),
+            )?));
             Some(match logs {
                 Some(buffer) => config.with_logs(buffer),
                 None => config,

@@ -288,7 +288,11 @@ fn recorded_container(dir: &Path) -> Option<(Runtime, String, String)> {
 }
 
 pub fn stop(args: DirArgs) -> Result<()> {
-    let dir = &args.dir;
+    stop_dir(&args.dir)
+}
+
+/// Stop the service recorded in `dir` and remove its state.
+pub fn stop_dir(dir: &Path) -> Result<()> {
     if let Some((runtime, name, _)) = recorded_container(dir) {
         container::remove(runtime, &name)?;
     }

@@ -204,6 +204,36 @@ fn every_tenant_command_calls_its_route() {
     assert_eq!(detached["nics"].as_array().unwrap().len(), 1, "{detached}");
     let err = t.refused(&["vm", "create", "db", "--host", "h2", "--nic", "nosuch"]);
     assert!(err.contains("nics[0].network"), "{err}");
+    // Run by h2: --kernel and the rest become `run`; a kernel h2 does not
+    // have fails the run, naming it, shown by `vm show` and `vm ls`.
+    let db = ["vm", "create", "db", "--host", "h2", "--nic", "blue"];
+    let err = t.refused(&[&db[..], &["--kernel", "/k", "--memory", "8"]].concat());
+    assert!(err.contains("run.memory"), "{err}");
+    let run = [
+        "--kernel",
+        "/nonexistent/vmlinuz",
+        "--memory",
+        "64",
+        "--vcpus",
+        "2",
+    ];
+    let vm = t.json(&[&db[..], &run].concat());
+    assert_eq!(
+        (vm["run"]["memory"].as_u64(), vm["run"]["vcpus"].as_u64()),
+        (Some(64), Some(2)),
+        "{vm}"
+    );
+    let vm = wait_until("db's run to fail on h2", Duration::from_secs(20), || {
+        let vm = t.json(&["vm", "show", "db"]);
+        (vm["run"]["state"] == "failed").then_some(vm)
+    });
+    let error = vm["run"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("run.kernel /nonexistent/vmlinuz does not exist"),
+        "{error}"
+    );
+    assert!(t.ok(&["vm", "show", "db"]).contains("failed"));
+    t.ok(&["vm", "rm", "db"]);
 
     // The host's log, as its agent streamed it.
     wait_for("h2's streamed log", Duration::from_secs(10), || {

@@ -21,6 +21,7 @@ mod control_logs;
 mod control_rest;
 mod control_sites;
 mod control_vm_guest;
+mod control_vm_run;
 mod control_vms;
 mod drift;
 mod health;

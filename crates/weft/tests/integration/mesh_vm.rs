@@ -23,7 +23,7 @@ use weft_testkit::*;
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 
 /// The guest's /init: virtio-net, DHCP on eth0, then idle.
-const GUEST_INIT: &str = r#"#!/bin/sh
+pub(crate) const GUEST_INIT: &str = r#"#!/bin/sh
 /bin/busybox mkdir -p /busybox
 /bin/busybox --install -s /busybox
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:/busybox
@@ -39,7 +39,7 @@ echo "weft-guest: $(ip -o -4 addr show dev eth0)"
 while :; do sleep 60; done
 "#;
 
-const UDHCPC_SCRIPT: &str = r#"#!/bin/sh
+pub(crate) const UDHCPC_SCRIPT: &str = r#"#!/bin/sh
 case "$1" in
   deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
   bound|renew)
@@ -56,7 +56,7 @@ exit 0
 
 /// Cloud Hypervisor's stand-in: records its arguments, one per line, and
 /// stays up like a running VM.
-fn cloud_hypervisor_stand_in(record: &Path) -> String {
+pub(crate) fn cloud_hypervisor_stand_in(record: &Path) -> String {
     format!(
         "#!/bin/sh\necho $$ > {0}.pid\nprintf '%s\\n' \"$@\" > {0}\nexec sleep 600\n",
         record.display()
@@ -66,7 +66,7 @@ fn cloud_hypervisor_stand_in(record: &Path) -> String {
 /// Firecracker's stand-in: serves `--api-sock` and records every request
 /// (method, path, JSON body) as a JSON line; answers 204 as Firecracker
 /// does before boot.
-fn firecracker_stand_in(record: &Path) -> String {
+pub(crate) fn firecracker_stand_in(record: &Path) -> String {
     format!(
         r#"#!/usr/bin/env python3
 import json, os, socket, sys
@@ -130,7 +130,7 @@ impl Drop for Down<'_> {
     }
 }
 
-fn executable(path: &Path, text: &str) {
+pub(crate) fn executable(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
     sh(&format!("chmod 755 {}", path.display()));
 }

@@ -16,6 +16,7 @@ fn nic(vm: &str, index: u32, ip: &str) -> pb::DesiredVmNic {
         vm: vm.into(),
         ip: ip.into(),
         index,
+        run: None,
     }
 }
 

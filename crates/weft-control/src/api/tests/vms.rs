@@ -20,6 +20,7 @@ fn reported(vm: &str, network: &str, ifname: &str, address: &str) -> ReportedNic
         domain: "mesh.local".into(),
         default_route: ifname == "eth0",
         queues: 1,
+        run: None,
     }
 }
 

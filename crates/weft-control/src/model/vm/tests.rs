@@ -82,6 +82,7 @@ fn a_reported_nic_becomes_the_guests_nic() {
         domain: "mesh.local".into(),
         default_route: true,
         queues: 0,
+        run: None,
     };
     let guest = reported.guest().unwrap();
     assert_eq!(guest.mac, [0x52, 0x54, 0, 0xaa, 0xbb, 0xcc]);

@@ -41,6 +41,7 @@ fn reported(vm: &str, network: &str, tap: &str) -> ReportedNic {
         domain: "mesh.local".into(),
         default_route: true,
         queues: 1,
+        run: None,
     }
 }
 

@@ -259,6 +259,8 @@ pub(super) struct VmRecord {
     pub host: String,
     pub nics: Vec<crate::model::VmNicSpec>,
     pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<crate::model::VmRun>,
 }
 
 impl VmRecord {
@@ -268,6 +270,7 @@ impl VmRecord {
             host: vm.spec.host.to_string(),
             nics: vm.spec.nics.clone(),
             created_at: vm.created_at,
+            run: vm.spec.run.clone(),
         }
     }
 
@@ -278,6 +281,7 @@ impl VmRecord {
                 id: self.id.clone(),
                 host: host_id(&self.host)?,
                 nics: self.nics.clone(),
+                run: self.run.clone(),
             },
             created_at: self.created_at,
         })

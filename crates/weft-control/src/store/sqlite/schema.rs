@@ -144,6 +144,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 8 (issue 28): when a host first reported each key, for its age
     // (NULL: reported before this version).
     "ALTER TABLE host_keys ADD COLUMN since INTEGER;",
+    // 9: how a VM is run by its host (`run`, JSON), NULL: not run.
+    "ALTER TABLE vms ADD COLUMN run TEXT;",
 ];
 
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len() + 1;

@@ -8,20 +8,25 @@ use crate::store::{Result, VmChange, VmRows, change_vm};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::BTreeSet;
 
-type VmRow = (String, String, String, i64);
+type VmRow = (String, String, String, i64, Option<String>);
 
 fn vm_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VmRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
-fn vm(tenant: &TenantId, (id, host, nics, created_at): VmRow) -> Result<Vm> {
+fn vm(tenant: &TenantId, (id, host, nics, created_at, run): VmRow) -> Result<Vm> {
     let nics: Vec<VmNicSpec> = serde_json::from_str(&nics).map_err(|_| corrupt("VM NICs", &id))?;
+    let run = (run.as_deref())
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|_| corrupt("VM run", &id))?;
     Ok(Vm {
         tenant: tenant.clone(),
         spec: VmSpec {
             id,
             host: host_id(host)?,
             nics,
+            run,
         },
         created_at,
     })
@@ -36,7 +41,7 @@ pub(super) fn change(
     tenant_exists(tx, tenant.as_str())?;
     let current = tx
         .query_row(
-            "SELECT id, host, nics, created_at FROM vms WHERE tenant = ?1 AND id = ?2",
+            "SELECT id, host, nics, created_at, run FROM vms WHERE tenant = ?1 AND id = ?2",
             params![tenant.as_str(), change.vm()],
             vm_row,
         )
@@ -65,15 +70,20 @@ pub(super) fn change(
     match &outcome.vm {
         Some(vm) => {
             let nics = serde_json::to_string(&vm.spec.nics).map_err(|_| corrupt("VM NICs", &id))?;
+            let run = (vm.spec.run.as_ref())
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|_| corrupt("VM run", &id))?;
             tx.execute(
-                "INSERT OR REPLACE INTO vms (tenant, id, host, nics, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO vms (tenant, id, host, nics, created_at, run)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     tenant.as_str(),
                     id,
                     vm.spec.host.as_str(),
                     nics,
-                    vm.created_at
+                    vm.created_at,
+                    run
                 ],
             )?;
         }
@@ -90,8 +100,8 @@ pub(super) fn change(
 }
 
 pub(super) fn list(conn: &Connection, tenant: &TenantId) -> Result<Vec<Vm>> {
-    let mut stmt =
-        conn.prepare("SELECT id, host, nics, created_at FROM vms WHERE tenant = ?1 ORDER BY id")?;
+    let mut stmt = conn
+        .prepare("SELECT id, host, nics, created_at, run FROM vms WHERE tenant = ?1 ORDER BY id")?;
     let rows = stmt.query_map([tenant.as_str()], vm_row)?;
     rows.map(|r| vm(tenant, r?)).collect()
 }

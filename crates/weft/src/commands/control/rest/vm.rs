@@ -15,7 +15,8 @@ pub enum VmCommand {
     Ls(super::Api),
     /// Place a VM on a host with a NIC per network: the host makes its
     /// TAPs as `weft attach NETWORK --vm ID` does (names, MACs, DHCP,
-    /// isolation) (`POST /v1/vms`).
+    /// isolation); with --kernel the host also runs it, once its NICs
+    /// exist, and GET shows how it goes (`POST /v1/vms`).
     Create {
         /// The VM's id: lowercase letters, digits and '-' (also its DNS
         /// name on the host).
@@ -27,6 +28,8 @@ pub enum VmCommand {
         /// block; repeat in guest order (the first is eth0).
         #[arg(long = "nic", value_name = "NETWORK[=IP]")]
         nics: Vec<String>,
+        #[command(flatten)]
+        run: RunArgs,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -71,6 +74,70 @@ pub enum VmCommand {
     },
 }
 
+/// Have the host run the VM (the API's `run`): with `--kernel`, the host
+/// starts it once its NICs exist, under the supervisor `weft up` uses,
+/// and stops it when the VM is deleted; without, only its NICs are made.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Run the VM, booting this kernel (a path on the VM's host).
+    #[arg(long, value_name = "PATH")]
+    kernel: Option<String>,
+    /// Its initrd (a path on the host).
+    #[arg(long, value_name = "PATH", requires = "kernel")]
+    initrd: Option<String>,
+    /// Its root disk image (a path on the host).
+    #[arg(long, value_name = "PATH", requires = "kernel")]
+    rootfs: Option<String>,
+    /// The kernel's command line.
+    #[arg(long, value_name = "LINE", requires = "kernel")]
+    cmdline: Option<String>,
+    /// Guest memory in MiB [default: 512].
+    #[arg(long, value_name = "MIB", requires = "kernel")]
+    memory: Option<u32>,
+    /// Virtual CPUs [default: 1].
+    #[arg(long, requires = "kernel")]
+    vcpus: Option<u32>,
+    /// auto (chosen on the host: Cloud Hypervisor, then Firecracker with
+    /// KVM, else QEMU), qemu, cloud-hypervisor or firecracker [default:
+    /// auto].
+    #[arg(long, requires = "kernel")]
+    hypervisor: Option<String>,
+}
+
+impl RunArgs {
+    /// The API's `run`, when `--kernel` asks for one.
+    fn body(&self) -> Option<Value> {
+        let kernel = self.kernel.as_ref()?;
+        let mut run = json!({ "kernel": kernel });
+        let texts = [
+            ("initrd", &self.initrd),
+            ("rootfs", &self.rootfs),
+            ("cmdline", &self.cmdline),
+            ("hypervisor", &self.hypervisor),
+        ];
+        for (field, value) in texts {
+            if let Some(value) = value {
+                run[field] = json!(value);
+            }
+        }
+        for (field, value) in [("memory", self.memory), ("vcpus", self.vcpus)] {
+            if let Some(value) = value {
+                run[field] = json!(value);
+            }
+        }
+        Some(run)
+    }
+}
+
+/// A VM's run for the table: `running (qemu)`, `-` when not run.
+fn run_cell(vm: &Value) -> String {
+    match (&vm["run"]["state"], &vm["run"]["chosen"]) {
+        (Value::String(state), Value::String(chosen)) => format!("{state} ({chosen})"),
+        (Value::String(state), _) => state.clone(),
+        _ => "-".into(),
+    }
+}
+
 /// `NETWORK` or `NETWORK=IP`, as the API's `{network, ip}`.
 pub(super) fn nic_body(text: &str) -> Value {
     match text.split_once('=') {
@@ -98,6 +165,7 @@ fn vms_table(list: &Value) {
                 "-".into(),
                 "-".into(),
                 "-".into(),
+                run_cell(vm),
             ]);
         }
         for nic in nics {
@@ -110,12 +178,13 @@ fn vms_table(list: &Value) {
                 text(&nic["tap"]),
                 text(&nic["mac"]),
                 text(&nic["address"]),
+                run_cell(vm),
             ]);
         }
     }
     output::table(
         &[
-            "VM", "HOST", "NETWORK", "STATE", "IFNAME", "TAP", "MAC", "ADDRESS",
+            "VM", "HOST", "NETWORK", "STATE", "IFNAME", "TAP", "MAC", "ADDRESS", "RUN",
         ],
         &rows,
     );
@@ -131,10 +200,14 @@ pub async fn vm(format: Format, cmd: VmCommand) -> Result<()> {
             id,
             host,
             nics,
+            run,
             api,
         } => {
             let nics: Vec<Value> = nics.iter().map(|n| nic_body(n)).collect();
-            let body = json!({ "id": id, "host": host, "nics": nics });
+            let mut body = json!({ "id": id, "host": host, "nics": nics });
+            if let Some(run) = run.body() {
+                body["run"] = run;
+            }
             let made = (super::VM_CREATE.call(&ApiClient::new(&api)?, &[], Some(body))).await?;
             print(format, &made, |v| vms_table(&json!([v])))
         }
