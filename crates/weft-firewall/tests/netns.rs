@@ -1072,6 +1072,208 @@ fn a_bridge_port_carries_only_its_workloads_mac_and_address() {
     );
 }
 
+/// A bridge network `br` on `weft-br0` whose workload ports are `ports`
+/// (port, MAC, address).
+fn bridge_network(ports: &[(&str, [u8; 6], &str)]) -> Vec<NetworkRules> {
+    vec![NetworkRules {
+        name: "br".into(),
+        subnets: vec![net("10.88.0.0/16")],
+        interfaces: vec![IfMatch::Exact("weft-br0".into())],
+        internal: false,
+        bridge_ports: Some(BridgePorts {
+            prefix: "fn-".into(),
+            ports: ports
+                .iter()
+                .map(|(ifname, mac, ip)| BridgePort {
+                    ifname: (*ifname).into(),
+                    mac: *mac,
+                    ip: ip.parse().unwrap(),
+                })
+                .collect(),
+            local_gateway: None,
+        }),
+        host_services: None,
+        vxlan: None,
+    }]
+}
+
+#[test]
+fn an_attach_sends_only_its_pins_and_a_detached_port_carries_nothing() {
+    require_root!();
+    let h_ns = Netns::new_anonymous().unwrap();
+    let a_ns = Netns::new_anonymous().unwrap();
+    let c_ns = Netns::new_anonymous().unwrap();
+    let mut h = Netlink::in_netns(&h_ns).unwrap();
+    h.create_bridge("weft-br0").unwrap();
+    let br = link_index(&mut h, "weft-br0");
+    h.add_address(br, net("10.88.0.1/16")).unwrap();
+    h.set_up(br).unwrap();
+    let (mac_a, mac_c) = ([0x02, 0, 0, 0, 0, 0x0a], [0x02, 0, 0, 0, 0, 0x0c]);
+    bridge_port(&mut h, br, "fn-a", &a_ns, "10.88.0.2", mac_a);
+    bridge_port(&mut h, br, "fn-c", &c_ns, "10.88.0.3", mac_c);
+    let to_h = listen_udp(&h_ns, "10.88.0.1:9998");
+    let to_a = listen_udp(&a_ns, "10.88.0.2:9999");
+
+    // An nft that logs its arguments and every batch it reads.
+    let log = std::env::temp_dir().join(format!("weft-fw-pins-log-{}", std::process::id()));
+    let batches = log.with_extension("batches");
+    let wrapper = tempfile_script(&format!(
+        "#!/bin/sh\necho \"$*\" >>{log}\ncase \"$*\" in *'-f -'*) tee -a {batches} | nft \"$@\";; \
+         *) exec nft \"$@\";; esac\n",
+        log = log.display(),
+        batches = batches.display(),
+    ));
+    let runs = || -> (Vec<String>, String) {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let sent = std::fs::read_to_string(&batches).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        let _ = std::fs::remove_file(&batches);
+        (text.lines().map(str::to_owned).collect(), sent)
+    };
+    let fw = Firewall::in_netns(h_ns.proc_path()).with_nft(wrapper.path());
+    let only_a = bridge_network(&[("fn-a", mac_a, "10.88.0.2")]);
+    let a_and_c = bridge_network(&[("fn-a", mac_a, "10.88.0.2"), ("fn-c", mac_c, "10.88.0.3")]);
+    fw.apply(&only_a).unwrap();
+    runs();
+    // C is not attached yet: its port carries nothing.
+    assert!(!udp_from_arrives(
+        &c_ns,
+        "10.88.0.3",
+        "10.88.0.1:9998",
+        &to_h
+    ));
+
+    // Someone else's transaction moves the generation; C's attach still
+    // runs nft once, with C's two pins and nothing else, listing nothing.
+    nft_in(&h_ns, &["add", "table", "inet", "other"]);
+    assert_eq!(fw.apply_ports(&a_and_c).unwrap(), Applied::Updated);
+    let (ran, sent) = runs();
+    assert_eq!(ran, ["-j -f -"]);
+    let sent: serde_json::Value = serde_json::from_str(&sent).unwrap();
+    let commands = sent["nftables"].as_array().unwrap();
+    assert_eq!(commands.len(), 2, "{sent}");
+    assert!(
+        commands
+            .iter()
+            .all(|c| c["add"]["element"]["elem"].to_string().contains("\"fn-c\"")),
+        "{sent}"
+    );
+    assert!(udp_from_arrives(
+        &c_ns,
+        "10.88.0.3",
+        "10.88.0.1:9998",
+        &to_h
+    ));
+    assert!(udp_from_arrives(
+        &c_ns,
+        "10.88.0.3",
+        "10.88.0.2:9999",
+        &to_a
+    ));
+    assert_eq!(fw.apply_ports(&a_and_c).unwrap(), Applied::Unchanged);
+    assert!(runs().0.is_empty());
+
+    // A hand edit is not looked for on an attach, but the next apply (the
+    // agent's drift pass) lists the table, finds it and repairs it.
+    nft_in(
+        &h_ns,
+        &[
+            "delete",
+            "element",
+            "bridge",
+            "weft",
+            "port-ips",
+            "{ fn-a . 10.88.0.2 }",
+        ],
+    );
+    assert!(!udp_from_arrives(
+        &a_ns,
+        "10.88.0.2",
+        "10.88.0.1:9998",
+        &to_h
+    ));
+    assert_eq!(fw.apply(&a_and_c).unwrap(), Applied::Updated);
+    assert!(runs().0.contains(&"-j list table bridge weft".to_owned()));
+    assert!(udp_from_arrives(
+        &a_ns,
+        "10.88.0.2",
+        "10.88.0.1:9998",
+        &to_h
+    ));
+
+    // C detached (its port left behind, as a slow teardown would): from
+    // C's own MAC and once-pinned address, nothing passes any more —
+    // neither to the host nor to A. A still talks.
+    assert_eq!(fw.apply_ports(&only_a).unwrap(), Applied::Updated);
+    assert_eq!(runs().0, ["-j -f -"]);
+    assert!(!udp_from_arrives(
+        &c_ns,
+        "10.88.0.3",
+        "10.88.0.1:9998",
+        &to_h
+    ));
+    assert!(!udp_from_arrives(
+        &c_ns,
+        "10.88.0.3",
+        "10.88.0.2:9999",
+        &to_a
+    ));
+    assert!(udp_from_arrives(
+        &a_ns,
+        "10.88.0.2",
+        "10.88.0.1:9998",
+        &to_h
+    ));
+    let pinned = nft_in(&h_ns, &["list", "table", "bridge", "weft"]);
+    assert!(!pinned.contains("fn-c"), "{pinned}");
+
+    // C back, then a detach whose pin someone already deleted: the
+    // change is refused (no such element), the table is listed and made
+    // whole, and C's other pin is gone too.
+    assert_eq!(fw.apply_ports(&a_and_c).unwrap(), Applied::Updated);
+    nft_in(
+        &h_ns,
+        &[
+            "delete",
+            "element",
+            "bridge",
+            "weft",
+            "port-macs",
+            "{ fn-c . 02:00:00:00:00:0c }",
+        ],
+    );
+    runs();
+    assert_eq!(fw.apply_ports(&only_a).unwrap(), Applied::Updated);
+    let (ran, _) = runs();
+    assert_eq!(
+        ran,
+        [
+            "-j -f -",
+            "-j list table bridge weft",
+            "-j -f -",
+            "-j list table bridge weft"
+        ]
+    );
+    assert!(!nft_in(&h_ns, &["list", "table", "bridge", "weft"]).contains("fn-c"));
+    assert!(!udp_from_arrives(
+        &c_ns,
+        "10.88.0.3",
+        "10.88.0.1:9998",
+        &to_h
+    ));
+    assert!(udp_from_arrives(
+        &a_ns,
+        "10.88.0.2",
+        "10.88.0.1:9998",
+        &to_h
+    ));
+    assert_eq!(fw.apply(&only_a).unwrap(), Applied::Unchanged);
+
+    fw.remove().unwrap();
+    runs();
+    assert!(!nft_in(&h_ns, &["list", "tables"]).contains("weft"));
+}
+
 fn nft_in(ns: &Netns, args: &[&str]) -> String {
     let out = Command::new("nsenter")
         .arg(format!("--net={}", ns.proc_path().display()))

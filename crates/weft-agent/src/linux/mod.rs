@@ -426,6 +426,15 @@ impl Dataplane for LinuxDataplane {
         Ok(applied != weft_firewall::Applied::Unchanged)
     }
 
+    fn apply_bridge_ports(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<()> {
+        let applied = self
+            .firewall
+            .apply_ports(networks)
+            .map_err(|e| DataplaneError::new("pin the bridge ports (table bridge weft)", e))?;
+        tracing::debug!(?applied, "bridge ports pinned");
+        Ok(())
+    }
+
     fn ensure_services(&self, plan: &ServicesPlan) -> DpResult<()> {
         self.services.ensure(plan)
     }
