@@ -44,7 +44,7 @@
 //! The table holds two elements per workload port (its pins, in
 //! `port-macs` and `port-ips`) and otherwise changes only with the
 //! networks. An attach or detach adds or deletes its port's pins, one small
-//! transaction whatever the table holds ([`pins_delta`]); any other change
+//! transaction whatever the table holds ([`pins_change`]); any other change
 //! — a network with bridge ports added or removed, a table found not as
 //! weft left it — makes the table again whole, in one transaction.
 
@@ -64,8 +64,8 @@ const POST_CHAIN: &str = "postrouting";
 const WORKLOAD_PORTS: &str = "workload-ports";
 /// The sets holding one element per workload port (its pins): all an
 /// attach or detach changes.
-const PORT_MACS: &str = "port-macs";
-const PORT_IPS: &str = "port-ips";
+pub(crate) const PORT_MACS: &str = "port-macs";
+pub(crate) const PORT_IPS: &str = "port-ips";
 const PIN_SETS: [&str; 2] = [PORT_MACS, PORT_IPS];
 /// nft's `filter` priority for the bridge family.
 const PRIORITY: i32 = -200;
@@ -217,7 +217,7 @@ pub(crate) fn bridge_table(networks: &[NetworkRules]) -> BridgeTable {
         ("local-gateways", gateways),
     ] {
         if !elements.is_empty() {
-            commands.push(elements_command("add", name, elements));
+            commands.push(add_elements(name, elements));
         }
     }
     BridgeTable {
@@ -233,7 +233,8 @@ pub(crate) fn bridge_table(networks: &[NetworkRules]) -> BridgeTable {
 /// its pins, one element per workload port in `port-macs` and `port-ips`,
 /// which change with every attach and detach. While the skeleton stays the
 /// same, a change of pins is sent as the elements added and deleted
-/// ([`pins_delta`]): O(change), whatever the table holds.
+/// ([`pins_change`], `crate::set_elements`): O(change), whatever the table
+/// holds.
 #[derive(Clone, Debug)]
 pub(crate) struct BridgeTable {
     has_ports: bool,
@@ -257,11 +258,7 @@ impl BridgeTable {
         let mut commands = self.skeleton.clone();
         for (name, elements) in self.pins.sets() {
             if !elements.is_empty() {
-                commands.push(elements_command(
-                    "add",
-                    name,
-                    elements.values().cloned().collect(),
-                ));
+                commands.push(add_elements(name, elements.values().cloned().collect()));
             }
         }
         json!({ "nftables": commands })
@@ -273,13 +270,13 @@ impl BridgeTable {
 pub(crate) struct Pins([BTreeMap<String, Value>; 2]);
 
 impl Pins {
-    fn insert(&mut self, set: &str, element: Value) {
+    pub(crate) fn insert(&mut self, set: &str, element: Value) {
         if let Some(i) = PIN_SETS.iter().position(|s| *s == set) {
             self.0[i].insert(canonical(&element), element);
         }
     }
 
-    fn sets(&self) -> impl Iterator<Item = (&'static str, &BTreeMap<String, Value>)> {
+    pub(crate) fn sets(&self) -> impl Iterator<Item = (&'static str, &BTreeMap<String, Value>)> {
         PIN_SETS.into_iter().zip(self.0.iter())
     }
 
@@ -289,26 +286,22 @@ impl Pins {
     }
 }
 
-/// The one transaction that turns the pins `current` into `wanted`: the
-/// elements that go deleted first (a port pinned again to another MAC
-/// loses its old pin), then those that come added; `None` when equal.
-/// Deleting an element the table does not hold fails the transaction
-/// (`ENOENT`), which tells the caller that the table is not what it knew.
-pub(crate) fn pins_delta(current: &Pins, wanted: &Pins) -> Option<Value> {
-    let mut commands = Vec::new();
-    for (verb, from, to) in [("delete", current, wanted), ("add", wanted, current)] {
-        for ((name, from), (_, to)) in from.sets().zip(to.sets()) {
-            let elements: Vec<Value> = from
-                .iter()
-                .filter(|(key, _)| !to.contains_key(*key))
-                .map(|(_, element)| element.clone())
-                .collect();
-            if !elements.is_empty() {
-                commands.push(elements_command(verb, name, elements));
+/// What turns the pins `current` into `wanted`: the pins to delete and
+/// the pins to add (a port pinned again to another MAC loses its old pin
+/// and gets the new one); `None` when they are equal.
+pub(crate) fn pins_change(current: &Pins, wanted: &Pins) -> Option<(Pins, Pins)> {
+    let only_in = |a: &Pins, b: &Pins| {
+        let mut only = Pins::default();
+        for (i, (set, elements)) in a.sets().enumerate() {
+            for (key, element) in elements {
+                if !b.0[i].contains_key(key) {
+                    only.insert(set, element.clone());
+                }
             }
         }
-    }
-    (!commands.is_empty()).then(|| json!({ "nftables": commands }))
+        only
+    };
+    (current != wanted).then(|| (only_in(current, wanted), only_in(wanted, current)))
 }
 
 /// What a listing of table `bridge weft` shows: its skeleton (the listing
@@ -357,9 +350,9 @@ fn strip_counts(value: &mut Value) {
     }
 }
 
-/// `add` or `delete` of `elements` in set `name` of table `bridge weft`.
-fn elements_command(verb: &str, name: &str, elements: Vec<Value>) -> Value {
-    json!({ verb: {"element": {
+/// `elements` added to set `name` of table `bridge weft`.
+fn add_elements(name: &str, elements: Vec<Value>) -> Value {
+    json!({"add": {"element": {
         "family": FAMILY, "table": TABLE, "name": name, "elem": elements}}})
 }
 

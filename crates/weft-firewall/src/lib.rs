@@ -47,6 +47,7 @@ mod nft;
 mod nft_json;
 mod rogue_servers;
 pub mod ruleset;
+mod set_elements;
 mod table;
 pub mod vxlan;
 

@@ -1,8 +1,8 @@
 //! Applying table `bridge weft` (built by `crate::bridge`): made whole
 //! when its skeleton changes or it is found not as weft left it, and
 //! otherwise changed by its pins alone — an attach or detach is one small
-//! transaction of `add element` / `delete element`, whatever the table
-//! holds.
+//! transaction of new and deleted set elements, sent by netlink from this
+//! process (`crate::set_elements`, no `nft` run), whatever the table holds.
 //!
 //! What the firewall knows of the table ([`BridgeKnown`]) is its skeleton,
 //! a listing of that skeleton taken when it was made, its pins, and the
@@ -16,8 +16,8 @@
 //! * [`Firewall::apply_ports`] (an attach or detach) sends the pins'
 //!   change without listing anything, even when the generation moved:
 //!   adding an element is right whatever else happened, and deleting one
-//!   the table no longer holds fails the transaction, which then falls back
-//!   to the full apply. When the generation had moved, the table is left
+//!   the table no longer holds fails the transaction (`ENOENT`), which then
+//!   falls back to the full apply. When the generation had moved, the table is left
 //!   marked unverified (no generation), so the next apply lists it.
 
 use std::sync::PoisonError;
@@ -25,7 +25,7 @@ use std::sync::PoisonError;
 use tracing::{debug, info, warn};
 
 use super::{APPLY, Firewall, stderr_text};
-use crate::bridge::{FAMILY, Pins, bridge_table, pins_delta, read_listing};
+use crate::bridge::{FAMILY, Pins, bridge_table, pins_change, read_listing};
 use crate::error::FirewallError;
 use crate::model::NetworkRules;
 
@@ -50,8 +50,8 @@ enum Sent {
     /// The transaction was the only one: the table is known at the
     /// generation after it.
     Alone,
-    /// nft refused it (an element to delete was missing: the table is
-    /// not what was known) or it could not be told apart from someone
+    /// The kernel refused it (an element to delete was missing: the table
+    /// is not what was known) or it could not be told apart from someone
     /// else's: the caller must look.
     Unsure,
 }
@@ -59,8 +59,9 @@ enum Sent {
 impl Firewall {
     /// An attach or detach on a bridge network: makes the pins of table
     /// `bridge weft` (each workload port held to its MAC and address) what
-    /// `networks` need, sending only the pins that changed — one `nft` run
-    /// whose size does not grow with the table — and touching nothing
+    /// `networks` need, sending only the pins that changed — one netlink
+    /// transaction whose size does not grow with the table, no `nft` run —
+    /// and touching nothing
     /// else. A hand edit made meanwhile is found by the next
     /// [`Firewall::apply`] (the agent's drift pass calls it every few
     /// seconds), not here; when the table is not known yet, or its skeleton
@@ -78,7 +79,7 @@ impl Firewall {
                 .as_mut()
                 .filter(|k| k.skeleton == wanted.skeleton_text())
             {
-                let Some(delta) = pins_delta(&known.pins, &wanted.pins) else {
+                let Some(change) = pins_change(&known.pins, &wanted.pins) else {
                     return Ok(crate::Applied::Unchanged);
                 };
                 let before = self.generation();
@@ -87,9 +88,7 @@ impl Firewall {
                     // whatever it did is for the next apply to find.
                     known.generation = None;
                 }
-                if let Sent::Alone =
-                    self.send_pins(known, &delta.to_string(), wanted.pins, before)?
-                {
+                if let Sent::Alone = self.send_pins(known, &change, wanted.pins, before) {
                     return Ok(crate::Applied::Updated);
                 }
             }
@@ -132,12 +131,10 @@ impl Firewall {
                 intact
             };
             if intact && known.skeleton == skeleton {
-                let Some(delta) = pins_delta(&known.pins, &wanted.pins) else {
+                let Some(change) = pins_change(&known.pins, &wanted.pins) else {
                     return Ok((false, now));
                 };
-                let delta = delta.to_string();
-                let sent = self.send_pins(known, &delta, wanted.pins.clone(), now)?;
-                if let Sent::Alone = sent {
+                if let Sent::Alone = self.send_pins(known, &change, wanted.pins.clone(), now) {
                     return Ok((true, known.generation));
                 }
             }
@@ -183,39 +180,38 @@ impl Firewall {
         Ok((true, generation))
     }
 
-    /// Sends a change of pins (`delta`, from `known.pins` to `pins`) with
-    /// the generation `before` read just before. On success alone, `known`
-    /// holds `pins`, and stays verified if it was.
+    /// Sends a change of pins (`change`: the pins to delete and to add,
+    /// from `known.pins` to `pins`) over netlink, with the generation
+    /// `before` read just before. On success alone, `known` holds `pins`,
+    /// and stays verified if it was.
     fn send_pins(
         &self,
         known: &mut BridgeKnown,
-        delta: &str,
+        (deleted, added): &(Pins, Pins),
         pins: Pins,
         before: Option<u32>,
-    ) -> Result<Sent, FirewallError> {
-        let output = self.run(APPLY, &["-j", "-f", "-"], Some(delta.as_bytes()))?;
-        if !output.status.success() {
+    ) -> Sent {
+        if let Err(e) = crate::set_elements::send(self.netns.as_deref(), deleted, added) {
             debug!(
-                "nft refused the change of table bridge weft's pins ({}): making it whole",
-                stderr_text(&output)
+                "the kernel refused the change of table bridge weft's pins ({e}): making it whole"
             );
-            return Ok(Sent::Unsure);
+            return Sent::Unsure;
         }
         let after = self.generation();
         let alone = matches!((before, after), (Some(b), Some(a)) if a == b.wrapping_add(1));
         debug!(ports = pins.len(), alone, "table bridge weft: pins changed");
         known.pins = pins;
         if !alone {
-            // Our change most likely took, but nothing says what else did:
-            // the caller lists the table.
+            // Our change took, but nothing says what else did: the caller
+            // lists the table.
             known.generation = None;
-            return Ok(Sent::Unsure);
+            return Sent::Unsure;
         }
         if known.generation.is_some() && known.generation == before {
             known.generation = after;
         }
         self.inet_still_known(before, after);
-        Ok(Sent::Alone)
+        Sent::Alone
     }
 
     /// A transaction of ours alone, from `before` to `after`, changed only
