@@ -183,14 +183,7 @@ impl Firewall {
             };
             return Ok((Applied::Unchanged, step));
         };
-        let payload = batch.to_json().to_string();
-        let output = self.run(APPLY, &["-j", "-f", "-"], Some(payload.as_bytes()))?;
-        if !output.status.success() {
-            return Err(FirewallError::Nft {
-                action: APPLY,
-                stderr: stderr_text(&output),
-            });
-        }
+        self.send_batch(&batch.to_json().to_string())?;
         let wanted = match wanted {
             Some(table) => Listed::Table(table),
             None => Listed::Absent,
@@ -268,6 +261,18 @@ impl Firewall {
             action: LIST,
             stderr,
         })
+    }
+
+    /// One `nft -j -f -` transaction; nft's own message when it refuses.
+    fn send_batch(&self, batch: &str) -> Result<(), FirewallError> {
+        let output = self.run(APPLY, &["-j", "-f", "-"], Some(batch.as_bytes()))?;
+        if !output.status.success() {
+            return Err(FirewallError::Nft {
+                action: APPLY,
+                stderr: stderr_text(&output),
+            });
+        }
+        Ok(())
     }
 
     fn run(

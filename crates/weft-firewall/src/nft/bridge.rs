@@ -24,7 +24,7 @@ use std::sync::PoisonError;
 
 use tracing::{debug, info, warn};
 
-use super::{APPLY, Firewall, stderr_text};
+use super::{APPLY, Firewall};
 use crate::bridge::{FAMILY, Pins, bridge_table, pins_change, read_listing};
 use crate::error::FirewallError;
 use crate::model::NetworkRules;
@@ -140,14 +140,7 @@ impl Firewall {
             }
         }
         *last = None;
-        let batch = wanted.batch().to_string();
-        let output = self.run(APPLY, &["-j", "-f", "-"], Some(batch.as_bytes()))?;
-        if !output.status.success() {
-            return Err(FirewallError::Nft {
-                action: APPLY,
-                stderr: stderr_text(&output),
-            });
-        }
+        self.send_batch(&wanted.batch().to_string())?;
         let generation = self.generation();
         if matches!((now, generation), (Some(b), Some(a)) if a == b.wrapping_add(1)) {
             self.inet_still_known(now, generation);
