@@ -202,7 +202,7 @@ impl<D: Dataplane> Agent<D> {
         // A bridge port carries nothing until the firewall pins it to the
         // workload's MAC and address.
         if net.mode.is_bridged()
-            && let Err(err) = self.apply_firewall()
+            && let Err(err) = self.pin_bridge_ports()
         {
             let _ = self.dp.remove_attachment(&plan);
             self.store
@@ -236,7 +236,7 @@ impl<D: Dataplane> Agent<D> {
         }
         if net.mode.is_bridged() {
             // Unpin the port; a failure is retried by the next drift pass.
-            if let Err(e) = self.apply_firewall() {
+            if let Err(e) = self.pin_bridge_ports() {
                 tracing::warn!(
                     network,
                     "unpin the bridge port of {workload_id}: {}",

@@ -371,6 +371,10 @@ impl Dataplane for FakeDataplane {
         Ok(true)
     }
 
+    fn apply_bridge_ports(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<()> {
+        self.apply_firewall(networks).map(|_| ())
+    }
+
     fn ensure_services(&self, plan: &ServicesPlan) -> DpResult<()> {
         let mut s = self.lock();
         s.writes += 1;

@@ -99,6 +99,13 @@ impl<D: Dataplane> Agent<D> {
         Ok(())
     }
 
+    /// After an attach or detach on a bridge network: its port's pins
+    /// alone, O(change) (see [`Dataplane::apply_bridge_ports`]).
+    pub(crate) fn pin_bridge_ports(&self) -> Result<()> {
+        self.dp.apply_bridge_ports(&self.firewall_rules()?)?;
+        Ok(())
+    }
+
     pub fn add_network(&mut self, spec: NetworkSpec) -> Result<NetworkView> {
         let mode = spec.mode();
         let subnet = IpNet::V4(spec.subnet);

@@ -8,7 +8,10 @@
 //! The firewall is checked here too, cheaply: `weft_firewall`'s apply
 //! lists and compares the table only when nftables' ruleset generation
 //! moved since weft last listed or changed it (one netlink request), so a
-//! pass that finds nothing costs no `nft` process.
+//! pass that finds nothing costs no `nft` process. This pass is also what
+//! finds a hand edit of table `bridge weft`: an attach or detach only adds
+//! or deletes its port's pins there, looking at nothing else
+//! (`weft_firewall::Firewall::apply_ports`).
 
 use crate::agent::{Agent, Result};
 use crate::dataplane::{Dataplane, NetworkKind};
@@ -70,8 +73,8 @@ impl<D: Dataplane> Agent<D> {
         }
 
         // The firewall: when nothing touched nftables this costs a
-        // generation check; a hand edit of table inet weft is listed,
-        // compared and put back.
+        // generation check; a hand edit of table inet weft or bridge weft
+        // is listed, compared and put back.
         match self.dp.apply_firewall(&self.firewall_rules()?) {
             Ok(false) => {}
             Ok(true) => {

@@ -115,7 +115,7 @@ fn parse_reply(reply: &[u8]) -> io::Result<u32> {
     Err(invalid("NFT_MSG_NEWGEN without NFTA_GEN_ID"))
 }
 
-fn retry_on_eintr<T>(mut call: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+pub(crate) fn retry_on_eintr<T>(mut call: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     loop {
         match call() {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

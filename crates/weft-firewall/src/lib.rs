@@ -34,7 +34,9 @@
 //! looked up in sets and verdict maps. Rules match interface *names*
 //! (`iifname`, with nft wildcards for veth prefixes), so they can be applied
 //! before the interfaces exist and keep working as workloads come and go:
-//! attaching a workload changes nothing in the table.
+//! attaching a workload changes nothing in the table. (On a bridge network
+//! it adds its port's two pins to table `bridge weft`:
+//! [`Firewall::apply_ports`].)
 
 mod bridge;
 mod changes;
@@ -45,6 +47,7 @@ mod nft;
 mod nft_json;
 mod rogue_servers;
 pub mod ruleset;
+mod set_elements;
 mod table;
 pub mod vxlan;
 

@@ -21,6 +21,9 @@ use crate::model::NetworkRules;
 use crate::ruleset::{FAMILY_KEYWORD, TABLE, ruleset};
 use crate::table::Listed;
 
+mod bridge;
+use bridge::BridgeKnown;
+
 const APPLY: &str = "apply nftables ruleset";
 const LIST: &str = "list nftables ruleset";
 
@@ -66,20 +69,6 @@ pub struct Firewall {
     /// What table `bridge weft` was when this firewall last made or
     /// checked it (see `crate::bridge`).
     bridge_known: Arc<Mutex<Option<BridgeKnown>>>,
-}
-
-/// Table `bridge weft` as weft last made it.
-#[derive(Debug)]
-struct BridgeKnown {
-    /// The batch that made it.
-    batch: String,
-    /// Its listing, without counter values (`""`: absent); `None` when it
-    /// was not listed: the batch's transaction was the only one since a
-    /// known generation, so the table is what the batch made, known by
-    /// the generation alone (see [`Firewall::apply_bridge`]).
-    listing: Option<String>,
-    /// The ruleset generation at which it was known to be that listing.
-    generation: Option<u32>,
 }
 
 /// What table `inet weft` was at one nftables ruleset generation.
@@ -137,8 +126,11 @@ impl Firewall {
     /// next call.
     ///
     /// Table `bridge weft` (bridge networks' ports pinned to their
-    /// workloads' MAC and address) is its own transaction, first, replaced
-    /// whole when it changes.
+    /// workloads' MAC and address) is its own transaction, first: only its
+    /// pins' elements when nothing else of it changed, made whole
+    /// otherwise, checked the same way (see the `bridge` submodule). An
+    /// attach or detach calls [`Firewall::apply_ports`] instead, which
+    /// never lists.
     pub fn apply(&self, networks: &[NetworkRules]) -> Result<Applied, FirewallError> {
         // Bridge first: its transaction moves the ruleset generation, which
         // the inet table's bookkeeping reads right after.
@@ -161,89 +153,6 @@ impl Firewall {
             Applied::Unchanged if bridged => Applied::Updated,
             other => other,
         })
-    }
-
-    /// Table `bridge weft` as `networks` need it: whether it had to be
-    /// (re)made, and the generation at which it is known. While the
-    /// ruleset generation has not moved since, nothing is read. When it
-    /// moved (someone else's transaction), the table is listed and
-    /// compared with its listing, or — when it was never listed — made
-    /// again whole, as nothing can tell whether that transaction touched
-    /// it.
-    ///
-    /// An attach changes the table's port set: the transaction that makes
-    /// it again is then the only one since a known generation (the
-    /// generation moved by exactly one), so the table is what the batch
-    /// made without listing it, and table `inet weft`, known at the
-    /// generation before, is still known at the one after. Each bridge
-    /// attach thus runs `nft` once, not three times (apply, list this
-    /// table, list `inet weft`), and what it costs does not grow with the
-    /// tables.
-    fn apply_bridge(
-        &self,
-        networks: &[NetworkRules],
-    ) -> Result<(bool, Option<u32>), FirewallError> {
-        let batch = crate::bridge::bridge_batch(networks).to_string();
-        let mut last = self
-            .bridge_known
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let now = self.generation();
-        if let Some(known) = last.as_mut().filter(|k| k.batch == batch) {
-            if now.is_some() && known.generation == now {
-                return Ok((false, now));
-            }
-            match &known.listing {
-                Some(listing) => {
-                    if without_counts(&self.list_table(crate::bridge::FAMILY)?) == *listing {
-                        known.generation = now;
-                        return Ok((false, now));
-                    }
-                    tracing::warn!(
-                        "nftables table bridge weft was changed by someone else: restoring it"
-                    );
-                }
-                None => tracing::info!(
-                    "nftables ruleset changed while table bridge weft was known by generation \
-                     only: making it again"
-                ),
-            }
-        }
-        *last = None;
-        let output = self.run(APPLY, &["-j", "-f", "-"], Some(batch.as_bytes()))?;
-        if !output.status.success() {
-            return Err(FirewallError::Nft {
-                action: APPLY,
-                stderr: stderr_text(&output),
-            });
-        }
-        let generation = self.generation();
-        let ours_alone = matches!((now, generation), (Some(b), Some(a)) if a == b.wrapping_add(1));
-        let listing = if !crate::bridge::has_ports(networks) {
-            Some(String::new())
-        } else if ours_alone {
-            // Table `inet weft`, if known at the generation before, is
-            // untouched by this transaction.
-            if let (Some(before), Some(after)) = (now, generation)
-                && let Some(inet) = self
-                    .known
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .as_mut()
-                    .filter(|k| k.generation == before)
-            {
-                inet.generation = after;
-            }
-            None
-        } else {
-            Some(without_counts(&self.list_table(crate::bridge::FAMILY)?))
-        };
-        *last = Some(BridgeKnown {
-            batch,
-            listing,
-            generation,
-        });
-        Ok((true, generation))
     }
 
     fn apply_inet(
@@ -274,14 +183,7 @@ impl Firewall {
             };
             return Ok((Applied::Unchanged, step));
         };
-        let payload = batch.to_json().to_string();
-        let output = self.run(APPLY, &["-j", "-f", "-"], Some(payload.as_bytes()))?;
-        if !output.status.success() {
-            return Err(FirewallError::Nft {
-                action: APPLY,
-                stderr: stderr_text(&output),
-            });
-        }
+        self.send_batch(&batch.to_json().to_string())?;
         let wanted = match wanted {
             Some(table) => Listed::Table(table),
             None => Listed::Absent,
@@ -361,6 +263,18 @@ impl Firewall {
         })
     }
 
+    /// One `nft -j -f -` transaction; nft's own message when it refuses.
+    fn send_batch(&self, batch: &str) -> Result<(), FirewallError> {
+        let output = self.run(APPLY, &["-j", "-f", "-"], Some(batch.as_bytes()))?;
+        if !output.status.success() {
+            return Err(FirewallError::Nft {
+                action: APPLY,
+                stderr: stderr_text(&output),
+            });
+        }
+        Ok(())
+    }
+
     fn run(
         &self,
         action: &'static str,
@@ -419,34 +333,6 @@ impl Firewall {
 struct GenerationStep {
     from: Option<u32>,
     to: Option<u32>,
-}
-
-/// A `nft -j list` output without its metainfo and counter values, which
-/// move with traffic: equal listings mean equal tables.
-fn without_counts(listing: &str) -> String {
-    fn strip(value: &mut serde_json::Value) {
-        match value {
-            serde_json::Value::Object(map) => {
-                if let Some(counter) = map.get_mut("counter") {
-                    *counter = serde_json::Value::Null;
-                }
-                map.values_mut().for_each(strip);
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(listing) else {
-        return listing.to_owned();
-    };
-    if let Some(items) = value
-        .get_mut("nftables")
-        .and_then(serde_json::Value::as_array_mut)
-    {
-        items.retain(|item| item.get("metainfo").is_none());
-    }
-    strip(&mut value);
-    value.to_string()
 }
 
 fn stderr_text(output: &Output) -> String {

@@ -355,6 +355,30 @@ fn a_refused_batch_leaves_the_previous_table_in_force() {
     );
 }
 
+/// An nft that logs every run (its arguments) before doing it; the log
+/// is in the script's directory and goes with it.
+struct LoggingNft(TempScript);
+
+impl LoggingNft {
+    fn new() -> Self {
+        LoggingNft(tempfile_script(
+            "#!/bin/sh\necho \"$*\" >>\"$(dirname \"$0\")/log\"\nexec nft \"$@\"\n",
+        ))
+    }
+
+    fn path(&self) -> std::path::PathBuf {
+        self.0.path()
+    }
+
+    /// The runs since the last call, in order.
+    fn runs(&self) -> Vec<String> {
+        let log = self.0.dir.join("log");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        text.lines().map(str::to_owned).collect()
+    }
+}
+
 /// A shell script in a temporary file, executable; removed when dropped.
 fn tempfile_script(text: &str) -> TempScript {
     use std::os::unix::fs::PermissionsExt;
@@ -684,18 +708,8 @@ fn the_kernels_rule_count_grows_linearly_with_the_networks() {
 fn a_known_table_is_not_listed_again_and_a_hand_edit_is_noticed() {
     require_root!();
     let ns = Netns::new_anonymous().unwrap();
-    // An nft that logs every run (its arguments) before doing it.
-    let log = std::env::temp_dir().join(format!("weft-fw-nft-log-{}", std::process::id()));
-    let _ = std::fs::remove_file(&log);
-    let wrapper = tempfile_script(&format!(
-        "#!/bin/sh\necho \"$*\" >>{}\nexec nft \"$@\"\n",
-        log.display()
-    ));
-    let runs = || -> Vec<String> {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let _ = std::fs::remove_file(&log);
-        text.lines().map(str::to_owned).collect()
-    };
+    let wrapper = LoggingNft::new();
+    let runs = || wrapper.runs();
     let fw = Firewall::in_netns(ns.proc_path()).with_nft(wrapper.path());
     let mut nets: Vec<NetworkRules> = (1..=20).map(numbered).collect();
 
@@ -746,7 +760,6 @@ fn a_known_table_is_not_listed_again_and_a_hand_edit_is_noticed() {
     assert_eq!(clone.apply(&nets).unwrap(), Applied::Unchanged);
     assert!(runs().is_empty());
     assert_eq!(fw.remove().unwrap(), Applied::Removed);
-    let _ = std::fs::remove_file(&log);
 }
 
 /// Whether a datagram from inside `ns`, from `source` (an address the test
@@ -885,18 +898,25 @@ fn bridge_port(h: &mut Netlink, br: u32, port: &str, ns: &Netns, ip: &str, mac: 
     w.set_up(lo).unwrap();
 }
 
-#[test]
-fn a_bridge_port_carries_only_its_workloads_mac_and_address() {
-    require_root!();
+/// H: a namespace with bridge `weft-br0` (10.88.0.1/16), up; its netlink
+/// handle and the bridge's index.
+fn bridge_host() -> (Netns, Netlink, u32) {
     let h_ns = Netns::new_anonymous().unwrap();
-    let a_ns = Netns::new_anonymous().unwrap();
-    let c_ns = Netns::new_anonymous().unwrap();
-    let d_ns = Netns::new_anonymous().unwrap();
     let mut h = Netlink::in_netns(&h_ns).unwrap();
     h.create_bridge("weft-br0").unwrap();
     let br = link_index(&mut h, "weft-br0");
     h.add_address(br, net("10.88.0.1/16")).unwrap();
     h.set_up(br).unwrap();
+    (h_ns, h, br)
+}
+
+#[test]
+fn a_bridge_port_carries_only_its_workloads_mac_and_address() {
+    require_root!();
+    let (h_ns, mut h, br) = bridge_host();
+    let a_ns = Netns::new_anonymous().unwrap();
+    let c_ns = Netns::new_anonymous().unwrap();
+    let d_ns = Netns::new_anonymous().unwrap();
     let (mac_a, mac_c, mac_d) = (
         [0x02, 0, 0, 0, 0, 0x0a],
         [0x02, 0, 0, 0, 0, 0x0c],
@@ -925,30 +945,8 @@ fn a_bridge_port_carries_only_its_workloads_mac_and_address() {
         &to_h
     ));
 
-    let bridge_net = NetworkRules {
-        name: "br".into(),
-        subnets: vec![net("10.88.0.0/16")],
-        interfaces: vec![IfMatch::Exact("weft-br0".into())],
-        internal: false,
-        bridge_ports: Some(BridgePorts {
-            prefix: "fn-".into(),
-            ports: vec![
-                BridgePort {
-                    ifname: "fn-a".into(),
-                    mac: mac_a,
-                    ip: "10.88.0.2".parse().unwrap(),
-                },
-                BridgePort {
-                    ifname: "fn-c".into(),
-                    mac: mac_c,
-                    ip: "10.88.0.3".parse().unwrap(),
-                },
-            ],
-            local_gateway: None,
-        }),
-        host_services: None,
-        vxlan: None,
-    };
+    let bridge_net =
+        bridge_network(&[("fn-a", mac_a, "10.88.0.2"), ("fn-c", mac_c, "10.88.0.3")]).remove(0);
     let fw = Firewall::in_netns(h_ns.proc_path());
     fw.apply(std::slice::from_ref(&bridge_net)).unwrap();
     assert_eq!(
@@ -1070,6 +1068,128 @@ fn a_bridge_port_carries_only_its_workloads_mac_and_address() {
         !nft_in(&h_ns, &["list", "tables"]).contains("weft"),
         "both tables gone"
     );
+}
+
+/// A bridge network `br` on `weft-br0` whose workload ports are `ports`
+/// (port, MAC, address).
+fn bridge_network(ports: &[(&str, [u8; 6], &str)]) -> Vec<NetworkRules> {
+    vec![NetworkRules {
+        name: "br".into(),
+        subnets: vec![net("10.88.0.0/16")],
+        interfaces: vec![IfMatch::Exact("weft-br0".into())],
+        internal: false,
+        bridge_ports: Some(BridgePorts {
+            prefix: "fn-".into(),
+            ports: ports
+                .iter()
+                .map(|(ifname, mac, ip)| BridgePort {
+                    ifname: (*ifname).into(),
+                    mac: *mac,
+                    ip: ip.parse().unwrap(),
+                })
+                .collect(),
+            local_gateway: None,
+        }),
+        host_services: None,
+        vxlan: None,
+    }]
+}
+
+#[test]
+fn an_attach_sends_only_its_pins_and_a_detached_port_carries_nothing() {
+    require_root!();
+    let (h_ns, mut h, br) = bridge_host();
+    let a_ns = Netns::new_anonymous().unwrap();
+    let c_ns = Netns::new_anonymous().unwrap();
+    let (mac_a, mac_c) = ([0x02, 0, 0, 0, 0, 0x0a], [0x02, 0, 0, 0, 0, 0x0c]);
+    bridge_port(&mut h, br, "fn-a", &a_ns, "10.88.0.2", mac_a);
+    bridge_port(&mut h, br, "fn-c", &c_ns, "10.88.0.3", mac_c);
+    let to_h = listen_udp(&h_ns, "10.88.0.1:9998");
+    let to_a = listen_udp(&a_ns, "10.88.0.2:9999");
+    // Each workload from its own (pinned or once pinned) address.
+    let a_to_host = || udp_from_arrives(&a_ns, "10.88.0.2", "10.88.0.1:9998", &to_h);
+    let c_to_host = || udp_from_arrives(&c_ns, "10.88.0.3", "10.88.0.1:9998", &to_h);
+    let c_to_a = || udp_from_arrives(&c_ns, "10.88.0.3", "10.88.0.2:9999", &to_a);
+
+    let wrapper = LoggingNft::new();
+    let runs = || wrapper.runs();
+    let fw = Firewall::in_netns(h_ns.proc_path()).with_nft(wrapper.path());
+    let only_a = bridge_network(&[("fn-a", mac_a, "10.88.0.2")]);
+    let a_and_c = bridge_network(&[("fn-a", mac_a, "10.88.0.2"), ("fn-c", mac_c, "10.88.0.3")]);
+    fw.apply(&only_a).unwrap();
+    runs();
+    // C is not attached yet: its port carries nothing.
+    assert!(!c_to_host());
+
+    // Someone else's transaction moves the generation; C's attach still
+    // runs no nft at all (its two pins go by netlink) and lists nothing.
+    nft_in(&h_ns, &["add", "table", "inet", "other"]);
+    assert_eq!(fw.apply_ports(&a_and_c).unwrap(), Applied::Updated);
+    assert!(runs().is_empty());
+    let pinned = nft_in(&h_ns, &["list", "table", "bridge", "weft"]);
+    assert!(
+        pinned.contains("\"fn-c\" . 02:00:00:00:00:0c") && pinned.contains("\"fn-c\" . 10.88.0.3"),
+        "{pinned}"
+    );
+    assert!(c_to_host());
+    assert!(c_to_a());
+    assert_eq!(fw.apply_ports(&a_and_c).unwrap(), Applied::Unchanged);
+    // The pins sent by netlink read back as nft's own: the next apply
+    // lists the table (the generation moved) and finds it as known.
+    assert_eq!(fw.apply(&a_and_c).unwrap(), Applied::Unchanged);
+    assert_eq!(
+        runs(),
+        ["-j list table bridge weft", "-j list table inet weft"]
+    );
+
+    // A hand edit is not looked for on an attach, but the next apply (the
+    // agent's drift pass) lists the table, finds it and repairs it.
+    sh_in(
+        &h_ns,
+        "nft delete element bridge weft port-ips '{ fn-a . 10.88.0.2 }'",
+    );
+    assert!(!a_to_host());
+    assert_eq!(fw.apply(&a_and_c).unwrap(), Applied::Updated);
+    assert!(runs().contains(&"-j list table bridge weft".to_owned()));
+    assert!(a_to_host());
+
+    // C detached (its port left behind, as a slow teardown would): from
+    // C's own MAC and once-pinned address, nothing passes any more —
+    // neither to the host nor to A. A still talks.
+    assert_eq!(fw.apply_ports(&only_a).unwrap(), Applied::Updated);
+    assert!(runs().is_empty());
+    assert!(!c_to_host());
+    assert!(!c_to_a());
+    assert!(a_to_host());
+    let pinned = nft_in(&h_ns, &["list", "table", "bridge", "weft"]);
+    assert!(!pinned.contains("fn-c"), "{pinned}");
+
+    // C back, then a detach whose pin someone already deleted: the
+    // change is refused (no such element), the table is listed and made
+    // whole, and C's other pin is gone too.
+    assert_eq!(fw.apply_ports(&a_and_c).unwrap(), Applied::Updated);
+    sh_in(
+        &h_ns,
+        "nft delete element bridge weft port-macs '{ fn-c . 02:00:00:00:00:0c }'",
+    );
+    runs();
+    assert_eq!(fw.apply_ports(&only_a).unwrap(), Applied::Updated);
+    assert_eq!(
+        runs(),
+        [
+            "-j list table bridge weft",
+            "-j -f -",
+            "-j list table bridge weft"
+        ]
+    );
+    assert!(!nft_in(&h_ns, &["list", "table", "bridge", "weft"]).contains("fn-c"));
+    assert!(!c_to_host());
+    assert!(a_to_host());
+    assert_eq!(fw.apply(&only_a).unwrap(), Applied::Unchanged);
+
+    fw.remove().unwrap();
+    runs();
+    assert!(!nft_in(&h_ns, &["list", "tables"]).contains("weft"));
 }
 
 fn nft_in(ns: &Netns, args: &[&str]) -> String {

@@ -130,6 +130,13 @@ pub trait Dataplane: Send + Sync {
     /// Returns whether anything had to change.
     fn apply_firewall(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<bool>;
 
+    /// An attach or detach on a bridge network: make the pins of the
+    /// bridge ports (each held to its workload's MAC and address) what
+    /// `networks` say, sending only the ports that changed. Nothing else
+    /// of the firewall is checked: the next [`Dataplane::apply_firewall`]
+    /// (the drift pass) finds any hand edit.
+    fn apply_bridge_ports(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<()>;
+
     /// Start (or keep) the network's DNS responder. Idempotent.
     fn ensure_services(&self, plan: &ServicesPlan) -> DpResult<()>;
 

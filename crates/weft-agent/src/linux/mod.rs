@@ -223,13 +223,24 @@ fn is_weft_link(link: &weft_net::Link) -> bool {
 /// Add or replace a route in the host namespace, never in the place of a
 /// route that is not weft's: one of weft's protocol, or on one of weft's
 /// links (routes made before weft marked them with its protocol).
+///
+/// Only the links of the routes this one would replace are looked up, one
+/// request each: a dump of every link grew an attach with the workloads on
+/// the host (each veth whose peer is in another namespace costs the kernel
+/// a walk of the namespace ids while dumping).
 fn replace_host_route(nl: &mut Netlink, route: &Route) -> Result<(), weft_net::NetError> {
-    let weft_links: HashSet<u32> = nl
-        .links()?
+    let in_the_way: HashSet<u32> = nl
+        .routes()?
         .iter()
-        .filter(|l| is_weft_link(l))
-        .map(|l| l.index)
+        .filter(|r| route.would_replace(r) && r.protocol != WEFT_ROUTE_PROTOCOL)
+        .filter_map(|r| r.oif)
         .collect();
+    let mut weft_links = HashSet::new();
+    for index in in_the_way {
+        if nl.link_by_index(index)?.is_some_and(|l| is_weft_link(&l)) {
+            weft_links.insert(index);
+        }
+    }
     nl.replace_own_route(route, |r| {
         r.protocol == WEFT_ROUTE_PROTOCOL || r.oif.is_some_and(|i| weft_links.contains(&i))
     })
@@ -424,6 +435,15 @@ impl Dataplane for LinuxDataplane {
             .map_err(|e| DataplaneError::new("apply the firewall (table inet weft)", e))?;
         tracing::debug!(?applied, networks = networks.len(), "firewall");
         Ok(applied != weft_firewall::Applied::Unchanged)
+    }
+
+    fn apply_bridge_ports(&self, networks: &[weft_firewall::NetworkRules]) -> DpResult<()> {
+        let applied = self
+            .firewall
+            .apply_ports(networks)
+            .map_err(|e| DataplaneError::new("pin the bridge ports (table bridge weft)", e))?;
+        tracing::debug!(?applied, "bridge ports pinned");
+        Ok(())
     }
 
     fn ensure_services(&self, plan: &ServicesPlan) -> DpResult<()> {

@@ -133,3 +133,108 @@ fn no_dhcp_answer_or_router_advertisement_from_a_workload_or_vxlan_port() {
     assert!(drops[1].contains("nd-router-advert"), "{}", drops[1]);
     assert!(drops.iter().all(|d| d.ends_with(r#"{"drop":null}]"#)));
 }
+
+fn port(name: &str, last: u8) -> BridgePort {
+    BridgePort {
+        ifname: name.into(),
+        mac: [0x02, 0, 0, 0, 0, last],
+        ip: format!("10.88.0.{last}").parse().unwrap(),
+    }
+}
+
+#[test]
+fn an_attach_or_detach_changes_the_pins_alone() {
+    let before = bridge_table(&[bridge_net(vec![port("fn-a", 2), port("fn-b", 3)])]);
+    let after = bridge_table(&[bridge_net(vec![port("fn-a", 2), port("fn-c", 4)])]);
+    // Same networks, other ports: the same skeleton.
+    assert_eq!(before.skeleton_text(), after.skeleton_text());
+    assert!(!before.skeleton_text().contains("fn-a"));
+    // B's two pins go, C's two come: nothing else.
+    let (deleted, added) = pins_change(&before.pins, &after.pins).unwrap();
+    let text = |pins: &Pins| {
+        pins.sets()
+            .map(|(set, e)| format!("{set}: {}", e.keys().cloned().collect::<Vec<_>>().join(" ")))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        text(&deleted),
+        [
+            r#"port-macs: {"concat":["fn-b","02:00:00:00:00:03"]}"#,
+            r#"port-ips: {"concat":["fn-b","10.88.0.3"]}"#
+        ]
+    );
+    assert_eq!(
+        text(&added),
+        [
+            r#"port-macs: {"concat":["fn-c","02:00:00:00:00:04"]}"#,
+            r#"port-ips: {"concat":["fn-c","10.88.0.4"]}"#
+        ]
+    );
+    assert!(pins_change(&after.pins, &after.pins).is_none());
+    // A port pinned again to another MAC loses the old pin; its address
+    // pin stays.
+    let mut moved = port("fn-a", 2);
+    moved.mac[5] = 9;
+    let again = bridge_table(&[bridge_net(vec![moved, port("fn-c", 4)])]);
+    let (deleted, added) = pins_change(&after.pins, &again.pins).unwrap();
+    assert_eq!(
+        text(&deleted),
+        [
+            r#"port-macs: {"concat":["fn-a","02:00:00:00:00:02"]}"#,
+            "port-ips: "
+        ]
+    );
+    assert_eq!(
+        text(&added),
+        [
+            r#"port-macs: {"concat":["fn-a","02:00:00:00:00:09"]}"#,
+            "port-ips: "
+        ]
+    );
+}
+
+#[test]
+fn another_network_changes_the_skeleton() {
+    let one = bridge_table(&[bridge_net(vec![])]);
+    let mut other = bridge_net(vec![]);
+    other.bridge_ports.as_mut().unwrap().local_gateway = Some(crate::model::LocalGateway {
+        port: "weft-vx0".into(),
+        ip: "10.50.255.254".parse().unwrap(),
+    });
+    assert_ne!(one.skeleton_text(), bridge_table(&[other]).skeleton_text());
+    assert!(!bridge_table(&[]).has_ports() && one.has_ports());
+}
+
+#[test]
+fn a_listing_reads_back_as_skeleton_and_pins() {
+    let table = bridge_table(&[bridge_net(vec![port("fn-a", 2)])]);
+    // As nft 1.0.6 lists such a table (abridged): counters and metainfo
+    // do not count, the pins' elements are read apart.
+    let listing = |packets: u32, ip: &str| {
+        format!(
+            r#"{{"nftables": [{{"metainfo": {{"version": "1.0.6"}}}},
+            {{"table": {{"family": "bridge", "name": "weft", "handle": 1}}}},
+            {{"set": {{"family": "bridge", "name": "port-macs", "table": "weft",
+              "type": ["ifname", "ether_addr"], "handle": 2,
+              "elem": [{{"concat": ["fn-a", "02:00:00:00:00:02"]}}]}}}},
+            {{"set": {{"family": "bridge", "name": "port-ips", "table": "weft",
+              "type": ["ifname", "ipv4_addr"], "handle": 3,
+              "elem": [{{"concat": ["fn-a", "{ip}"]}}]}}}},
+            {{"rule": {{"family": "bridge", "table": "weft", "chain": "prerouting",
+              "handle": 9, "expr": [{{"counter": {{"packets": {packets}, "bytes": 0}}}},
+              {{"drop": null}}]}}}}]}}"#
+        )
+    };
+    let (skeleton, pins) = read_listing(&listing(0, "10.88.0.2")).unwrap();
+    assert_eq!(pins, table.pins);
+    assert!(!skeleton.contains("fn-a") && !skeleton.contains("metainfo"));
+    // Traffic moves counters only: the same skeleton.
+    assert_eq!(read_listing(&listing(7, "10.88.0.2")).unwrap().0, skeleton);
+    // A pin changed by hand: other pins.
+    assert_ne!(
+        read_listing(&listing(0, "10.88.0.9")).unwrap().1,
+        table.pins
+    );
+    assert_eq!(read_listing("").unwrap(), (String::new(), Pins::default()));
+    assert_eq!(read_listing("not json"), None);
+}
