@@ -89,31 +89,82 @@ async fn apply_on<D: Dataplane + Send + 'static>(
     .unwrap_or_default()
 }
 
-/// The managed networks' peers by health state (a blocking read of the
-/// agent, off the async workers).
-async fn health_on<D: Dataplane + Send + 'static>(
+/// The managed networks' peers, by health and link by link (a blocking
+/// read of the agent, off the async workers).
+async fn peers_on<D: Dataplane + Send + 'static>(
     agent: &Shared<D>,
     managed: BTreeSet<String>,
-) -> Vec<pb::HealthCount> {
+) -> apply::PeerReport {
     let agent = Arc::clone(agent);
     tokio::task::spawn_blocking(move || {
         let agent = agent.lock().unwrap_or_else(PoisonError::into_inner);
-        apply::peer_health(&agent, &managed)
+        apply::peer_report(&agent, &managed)
     })
     .await
     .unwrap_or_default()
+}
+
+/// How often the links are looked at between heartbeats: a link that
+/// changed health is reported at once, not at the next heartbeat.
+pub const LINK_CHECK: Duration = Duration::from_secs(2);
+/// Every this many heartbeats the links go along even unchanged, so their
+/// counters and handshake times stay fresh.
+const LINKS_REFRESH: u32 = 6;
+
+/// What of the links the control plane last had, and when it last had
+/// them whole.
+#[derive(Default)]
+struct LinksSent {
+    shape: Option<Vec<(String, String, String, String)>>,
+    heartbeats: u32,
+}
+
+impl LinksSent {
+    fn changed(&self, peers: &apply::PeerReport) -> bool {
+        let now = peers.link_shape();
+        self.shape.as_ref().is_none_or(|sent| {
+            sent.len() != now.len()
+                || sent
+                    .iter()
+                    .zip(&now)
+                    .any(|(a, b)| (a.0.as_str(), a.1.as_str(), a.2.as_str(), a.3.as_str()) != *b)
+        })
+    }
+
+    /// Whether this report carries the links; remembers them if so.
+    fn include(&mut self, peers: &apply::PeerReport, heartbeat: bool) -> bool {
+        if heartbeat {
+            self.heartbeats += 1;
+        }
+        let due = self.heartbeats >= LINKS_REFRESH;
+        if !due && !self.changed(peers) {
+            return false;
+        }
+        self.heartbeats = 0;
+        self.shape = Some(
+            peers
+                .link_shape()
+                .into_iter()
+                .map(|(a, b, c, d)| (a.into(), b.into(), c.into(), d.into()))
+                .collect(),
+        );
+        true
+    }
 }
 
 /// Report, and learn the replicas from the answer.
 async fn send_report(
     link: &mut Link<'_>,
     networks: Vec<pb::NetworkReport>,
-    peer_health: Vec<pb::HealthCount>,
+    peers: apply::PeerReport,
+    links_included: bool,
 ) -> Result<(), ControlError> {
     let req = pb::ReportRequest {
         version: env!("CARGO_PKG_VERSION").to_string(),
         networks,
-        peer_health,
+        peer_health: peers.health,
+        links: if links_included { peers.links } else { vec![] },
+        links_included,
     };
     let reply = link
         .client
@@ -181,8 +232,12 @@ async fn session<D: Dataplane + Send + 'static>(
         state_dir,
     };
     let reports = apply_on(agent, saved.desired.clone(), saved.names()).await;
-    let health = health_on(agent, saved.names()).await;
-    send_report(&mut link, reports.clone(), health).await?;
+    // A session's first report carries the links: this replica may have
+    // none of them.
+    let mut links_sent = LinksSent::default();
+    let peers = peers_on(agent, saved.names()).await;
+    let with_links = links_sent.include(&peers, false);
+    send_report(&mut link, reports.clone(), peers, with_links).await?;
     let mut stream = link
         .client
         .watch(pb::WatchRequest {
@@ -199,6 +254,9 @@ async fn session<D: Dataplane + Send + 'static>(
     tracing::info!(replica = %link.replica, from = saved.revision, "connected to the control plane");
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
+    let mut link_check = tokio::time::interval(LINK_CHECK);
+    link_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    link_check.tick().await;
     let mut last_report = reports;
     let mut pieces = apply::Pieces::default();
     loop {
@@ -218,14 +276,23 @@ async fn session<D: Dataplane + Send + 'static>(
                 tracing::info!(revision = msg.revision, snapshot = msg.snapshot, networks = msg.networks.len(), removed = msg.removed.len(), patches = msg.patches.len(), "desired state received");
                 let reports = apply_on(agent, saved.desired.clone(), before).await;
                 if reports != last_report {
-                    let health = health_on(agent, saved.names()).await;
-                    send_report(&mut link, reports.clone(), health).await?;
+                    let peers = peers_on(agent, saved.names()).await;
+                    let with_links = links_sent.include(&peers, false);
+                    send_report(&mut link, reports.clone(), peers, with_links).await?;
                     last_report = reports;
                 }
             }
+            _ = link_check.tick() => {
+                let peers = peers_on(agent, saved.names()).await;
+                if links_sent.changed(&peers) {
+                    links_sent.include(&peers, false);
+                    send_report(&mut link, last_report.clone(), peers, true).await?;
+                }
+            }
             _ = heartbeat.tick() => {
-                let health = health_on(agent, saved.names()).await;
-                send_report(&mut link, last_report.clone(), health).await?;
+                let peers = peers_on(agent, saved.names()).await;
+                let with_links = links_sent.include(&peers, true);
+                send_report(&mut link, last_report.clone(), peers, with_links).await?;
                 if renewal_due(&identity.cert_pem, unix_now()) {
                     // Renewed at the start of the next session.
                     return Ok(());

@@ -111,6 +111,42 @@ pub struct HostView {
     /// The site it is in, if any.
     site: Option<String>,
     blocks: Vec<HostBlockView>,
+    /// Its peer links as last reported, each peer named by host id when
+    /// its key is one of the tenant's hosts'.
+    links: Vec<LinkView>,
+}
+
+#[derive(Serialize)]
+pub struct LinkView {
+    network: String,
+    peer: Option<HostId>,
+    public_key: String,
+    health: String,
+    last_handshake: Option<i64>,
+    rx_bytes: u64,
+    tx_bytes: u64,
+    endpoint: Option<String>,
+}
+
+/// What a host's view needs besides the host: the tenant's blocks, and
+/// whose each reported key is.
+pub(super) struct HostContext {
+    blocks: Vec<HostBlock>,
+    owners: std::collections::HashMap<(String, String), HostId>,
+}
+
+impl HostContext {
+    pub(super) async fn load(state: &AppState, tenant: &crate::model::TenantId) -> ApiResult<Self> {
+        let blocks = state.store.blocks(tenant).await?;
+        let owners = state
+            .store
+            .host_keys(tenant)
+            .await?
+            .into_iter()
+            .map(|k| ((k.key.network, k.key.public_key), k.host))
+            .collect();
+        Ok(HostContext { blocks, owners })
+    }
 }
 
 #[derive(Serialize)]
@@ -160,10 +196,28 @@ pub(super) fn host_state(last_seen: Option<i64>, now: i64) -> &'static str {
     }
 }
 
-pub(super) fn host_view(host: crate::model::Host, blocks: &[HostBlock], now: i64) -> HostView {
+pub(super) fn host_view(host: crate::model::Host, ctx: &HostContext, now: i64) -> HostView {
     HostView {
         state: host_state(host.last_seen, now),
-        blocks: blocks
+        links: host
+            .peer_links
+            .into_iter()
+            .map(|l| LinkView {
+                peer: ctx
+                    .owners
+                    .get(&(l.network.clone(), l.public_key.clone()))
+                    .cloned(),
+                network: l.network,
+                public_key: l.public_key,
+                health: l.health,
+                last_handshake: l.last_handshake,
+                rx_bytes: l.rx_bytes,
+                tx_bytes: l.tx_bytes,
+                endpoint: l.endpoint,
+            })
+            .collect(),
+        blocks: ctx
+            .blocks
             .iter()
             .filter(|b| b.host == host.id)
             .map(|b| HostBlockView {
@@ -202,7 +256,7 @@ pub async fn status(
 ) -> ApiResult<Json<StatusView>> {
     let store = &state.store;
     let revision = store.revision().await?;
-    let blocks = store.blocks(&caller.tenant).await?;
+    let ctx = HostContext::load(&state, &caller.tenant).await?;
     let networks = store.list_networks(&caller.tenant).await?;
     let hosts = store.list_hosts(&caller.tenant).await?;
     Ok(Json(StatusView {
@@ -210,11 +264,11 @@ pub async fn status(
         revision,
         networks: networks
             .into_iter()
-            .map(|n| network_view(n, &blocks))
+            .map(|n| network_view(n, &ctx.blocks))
             .collect(),
         hosts: hosts
             .into_iter()
-            .map(|h| host_view(h, &blocks, (state.clock)()))
+            .map(|h| host_view(h, &ctx, (state.clock)()))
             .collect(),
     }))
 }
@@ -340,12 +394,12 @@ pub async fn list_hosts(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<Json<Vec<HostView>>> {
-    let blocks = state.store.blocks(&caller.tenant).await?;
+    let ctx = HostContext::load(&state, &caller.tenant).await?;
     let hosts = state.store.list_hosts(&caller.tenant).await?;
     Ok(Json(
         hosts
             .into_iter()
-            .map(|h| host_view(h, &blocks, (state.clock)()))
+            .map(|h| host_view(h, &ctx, (state.clock)()))
             .collect(),
     ))
 }
@@ -362,8 +416,8 @@ pub async fn get_host(
         .await?
         .filter(|h| h.tenant == caller.tenant && h.revoked_at.is_none())
         .ok_or_else(|| ApiError::not_found("host", id.as_str()))?;
-    let blocks = state.store.blocks(&caller.tenant).await?;
-    Ok(Json(host_view(host, &blocks, (state.clock)())))
+    let ctx = HostContext::load(&state, &caller.tenant).await?;
+    Ok(Json(host_view(host, &ctx, (state.clock)())))
 }
 
 pub async fn delete_host(

@@ -37,9 +37,21 @@ fn schemas() -> Value {
             "blocks": { "type": "array", "items": {
                 "type": "object",
                 "properties": { "network": string, "block": string }
+            } },
+            "links": { "type": "array", "description": "its peer links as last reported", "items": {
+                "type": "object",
+                "properties": {
+                    "network": string,
+                    "peer": { "type": ["string", "null"], "description": "the peer host's id (null: a key no host of the tenant reported)" },
+                    "public_key": string,
+                    "health": { "enum": ["healthy", "degraded", "unhealthy", "disconnected"] },
+                    "last_handshake": { "type": ["integer", "null"], "description": "Unix time of the last handshake" },
+                    "rx_bytes": int, "tx_bytes": int,
+                    "endpoint": { "type": ["string", "null"] }
+                }
             } }
         },
-        "required": ["id", "name", "state", "created_at", "blocks"]
+        "required": ["id", "name", "state", "created_at", "blocks", "links"]
     });
     json!({
         "Error": {
@@ -48,6 +60,9 @@ fn schemas() -> Value {
             "required": ["error"]
         },
         "Empty": { "description": "no body" },
+        "Html": { "type": "string", "description": "an HTML page" },
+        "Asset": { "type": "string", "description": "a script or style sheet of the dashboard" },
+        "Event": { "type": "string", "description": "text/event-stream: `event: change` with data {\"revision\": N}; `:` comments keep it alive" },
         "OpenApi": { "type": "object" },
         "CreateNetwork": {
             "type": "object",

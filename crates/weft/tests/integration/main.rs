@@ -2,6 +2,7 @@
 //! each module was a test binary of its own. `scripts/test` runs every
 //! test in a process of its own (cargo-nextest).
 
+mod browser;
 mod containers_common;
 mod control_common;
 mod package_common;
@@ -20,6 +21,7 @@ mod control_ha;
 mod control_logs;
 mod control_rest;
 mod control_sites;
+mod dashboard;
 mod drift;
 mod health;
 mod hijack;

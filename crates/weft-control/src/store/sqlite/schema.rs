@@ -126,6 +126,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
          message TEXT NOT NULL,
          PRIMARY KEY (host, seq)
      ) WITHOUT ROWID;",
+    // 7: hosts' peer links as last reported (JSON list), for the
+    // dashboard's topology.
+    "ALTER TABLE hosts ADD COLUMN peer_links TEXT NOT NULL DEFAULT '[]';",
 ];
 
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len() + 1;

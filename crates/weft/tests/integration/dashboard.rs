@@ -1,0 +1,526 @@
+//! The web dashboard in a real browser (headless Chromium over WebDriver).
+//!
+//! On loopback: signing in (a wrong key refused, saying so), a token's
+//! secret shown once, hostile text shown as text and never run, a second
+//! tenant seeing nothing of the first. In a lab of three agents following
+//! `weft control serve`: the overview's counts are the API's, the topology
+//! has one node per host and one edge per link in the right colour, and
+//! cutting a host's traffic turns its links unhealthy on the open page,
+//! without a reload. Each step saves a screenshot under
+//! `target/tmp/dashboard/<test>/`.
+
+use crate::browser::{Browser, output_dir};
+use crate::control_common::{self, TenantCurl, operator};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use weft_testkit::process::Spawned;
+use weft_testkit::*;
+
+const WEFT: &str = env!("CARGO_BIN_EXE_weft");
+/// Put where a site's label shows: it must come out as these characters,
+/// and run nothing (it would set `window.__weftPwned`).
+const HOSTILE: &str = "<img src=x onerror=window.__weftPwned=1>";
+
+fn have_browser() -> bool {
+    require_tools(&["curl", "chromium", "chromedriver"])
+}
+
+/// `weft control serve` on loopback; its REST port.
+fn serve(state: &Path) -> (Spawned, u16) {
+    let out = state.with_extension("out");
+    let child = Command::new(WEFT)
+        .args(["control", "serve", "--listen", "127.0.0.1:0"])
+        .args(["--grpc", "127.0.0.1:0", "--state-dir"])
+        .arg(state)
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let process = Spawned::new(child);
+    let text = wait_until("the REST API's address", Duration::from_secs(20), || {
+        let text = std::fs::read_to_string(&out).ok()?;
+        text.contains("REST API:").then_some(text)
+    });
+    let port = text
+        .split("https://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {text}"));
+    (process, port)
+}
+
+/// `curl` as tenant `key` against the loopback server: the JSON answer.
+fn api(state: &Path, port: u16, key: &str, method: &str, path: &str, body: Option<Value>) -> Value {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--fail-with-body", "-X", method, "--cacert"])
+        .arg(state.join("ca.pem"))
+        .args(["-H", &format!("Authorization: Bearer {key}")]);
+    if let Some(body) = body {
+        cmd.args(["-H", "Content-Type: application/json", "--data-binary"])
+            .arg(body.to_string());
+    }
+    let out = cmd
+        .arg(format!("https://localhost:{port}{path}"))
+        .output()
+        .unwrap();
+    let text = stdout_of(out, &format!("curl {method} {path}"));
+    if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+/// Sign in through the form with `key`.
+fn sign_in(b: &Browser, key: &str) {
+    b.wait_for(
+        "the sign-in form",
+        Duration::from_secs(20),
+        "return !document.getElementById('signin').hidden;",
+        json!([]),
+    );
+    b.type_into("#key", key);
+    b.click("#signin button[type=submit]");
+}
+
+fn signed_in(b: &Browser) {
+    b.wait_for(
+        "the signed-in page",
+        Duration::from_secs(20),
+        "return document.body.dataset.signedIn === 'true' && !!document.querySelector('#view h1');",
+        json!([]),
+    );
+}
+
+fn nothing_ran(b: &Browser) {
+    assert_eq!(
+        b.js("return typeof window.__weftPwned;", json!([])),
+        "undefined",
+        "the hostile text ran"
+    );
+    assert_eq!(b.count("img"), 0, "the hostile text became an element");
+}
+
+#[test]
+fn signing_in_tokens_once_hostile_text_and_a_second_tenant_in_a_browser() {
+    if !have_browser() {
+        return;
+    }
+    let out = output_dir("signin_tokens_tenants");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("control");
+    let (_server, port) = serve(&state);
+    let key_a = operator(WEFT, &state, &["tenant", "create", "acme"])["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key_b = operator(WEFT, &state, &["tenant", "create", "beta"])["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api(
+        &state,
+        port,
+        &key_a,
+        "POST",
+        "/v1/networks",
+        Some(json!({"name": "blue", "subnet": "10.42.0.0/16"})),
+    );
+    api(
+        &state,
+        port,
+        &key_a,
+        "POST",
+        "/v1/sites",
+        Some(json!({"name": "edge", "labels": {"note": HOSTILE}})),
+    );
+    api(
+        &state,
+        port,
+        &key_b,
+        "POST",
+        "/v1/networks",
+        Some(json!({"name": "red", "subnet": "10.43.0.0/16"})),
+    );
+
+    let b = Browser::start(None, &out);
+    let url = format!("https://localhost:{port}/");
+    b.goto(&url);
+    // A wrong key is refused, and the page says so.
+    sign_in(
+        &b,
+        "wak_0123456789abcdef_wrongwrongwrongwrongwrongwrongwrong",
+    );
+    b.wait_for(
+        "the refusal of a wrong key",
+        Duration::from_secs(20),
+        "return document.getElementById('signin-error').textContent.includes('refused');",
+        json!([]),
+    );
+    assert_eq!(b.js("return sessionStorage.length;", json!([])), 0);
+    b.screenshot("01-wrong-key-refused");
+
+    sign_in(&b, &key_a);
+    signed_in(&b);
+    // The key is in this tab's sessionStorage, not a cookie.
+    assert_eq!(
+        b.js("return sessionStorage.getItem('weft.apiKey');", json!([])),
+        key_a.as_str()
+    );
+    assert_eq!(b.js("return document.cookie;", json!([])), "");
+    let label = b.text("#sites");
+    assert!(label.contains(HOSTILE), "the label as text: {label}");
+    nothing_ran(&b);
+    assert_eq!(b.text("[data-count=networks] .value"), "1");
+    assert_eq!(b.text("[data-count=sites] .value"), "1");
+    b.screenshot("02-overview-hostile-label-as-text");
+
+    // Topology with the site: its label is text there too.
+    b.js("location.hash = '#/topology';", json!([]));
+    b.wait_for(
+        "the topology",
+        Duration::from_secs(20),
+        "return !!document.getElementById('topology');",
+        json!([]),
+    );
+    nothing_ran(&b);
+    b.screenshot("03-topology-empty");
+
+    // A token: its secret is shown once.
+    b.js("location.hash = '#/tokens';", json!([]));
+    b.wait_for(
+        "the token form",
+        Duration::from_secs(20),
+        "return !!document.getElementById('token-form');",
+        json!([]),
+    );
+    b.type_into("#token-uses", "2");
+    b.click("#token-create");
+    b.wait_for(
+        "the new token's secret",
+        Duration::from_secs(20),
+        "return (document.getElementById('token-secret') || {textContent: ''}).textContent.startsWith('wet_');",
+        json!([]),
+    );
+    let secret = b.text("#token-secret");
+    assert!(b.text("#token-created").contains("2 use(s)"));
+    b.screenshot("04-token-shown-once");
+    // It works: a host could enroll with it (the operator's view of the
+    // tenant's tokens is not needed: redeeming is the proof). Here it is
+    // enough that the secret is well-formed and not kept by the page.
+    assert!(secret.len() > 20, "{secret}");
+    let stored = b.js(
+        "return JSON.stringify(Object.assign({}, sessionStorage, localStorage));",
+        json!([]),
+    );
+    assert!(
+        !stored.as_str().unwrap().contains(&secret),
+        "the page kept the secret: {stored}"
+    );
+    // Away and back: gone.
+    b.js("location.hash = '#/overview';", json!([]));
+    b.wait_for(
+        "the overview",
+        Duration::from_secs(20),
+        "return !!document.getElementById('revision');",
+        json!([]),
+    );
+    b.js("location.hash = '#/tokens';", json!([]));
+    b.wait_for(
+        "the token form again",
+        Duration::from_secs(20),
+        "return !!document.getElementById('token-form');",
+        json!([]),
+    );
+    assert_eq!(b.count("#token-secret"), 0, "the secret is shown once only");
+    assert!(!b.text("body").contains(&secret));
+
+    // Sign out clears the key; the second tenant sees nothing of the first.
+    b.click("#signout");
+    b.wait_for(
+        "the sign-in form after sign-out",
+        Duration::from_secs(20),
+        "return !document.getElementById('signin').hidden;",
+        json!([]),
+    );
+    assert_eq!(
+        b.js("return sessionStorage.getItem('weft.apiKey');", json!([])),
+        Value::Null
+    );
+    sign_in(&b, &key_b);
+    signed_in(&b);
+    for view in ["overview", "networks", "hosts", "topology"] {
+        b.js(&format!("location.hash = '#/{view}';"), json!([]));
+        b.wait_for(
+            &format!("B's {view}"),
+            Duration::from_secs(20),
+            "return !!document.querySelector('#view h1');",
+            json!([]),
+        );
+        let text = b.text("#view");
+        for of_a in ["blue", "edge", "10.42.", "note="] {
+            assert!(!text.contains(of_a), "B's {view} shows A's {of_a}: {text}");
+        }
+        if view == "networks" {
+            assert!(text.contains("red"), "B's own network: {text}");
+        }
+    }
+    b.js("location.hash = '#/networks';", json!([]));
+    b.wait_for(
+        "B's networks",
+        Duration::from_secs(20),
+        "return !!document.getElementById('networks-table');",
+        json!([]),
+    );
+    b.screenshot("05-second-tenant-sees-only-its-own");
+}
+
+/// The lab of `control_fleet`: cp, h1..h3 on one switch.
+fn switch(lab: &mut Lab) {
+    lab.add_namespaces(["sw", "cp", "h1", "h2", "h3"]);
+    lab.exec_ok("sw", "ip link add br0 type bridge && ip link set br0 up");
+    for (i, ns) in ["cp", "h1", "h2", "h3"].iter().enumerate() {
+        let addr = if *ns == "cp" {
+            CP.to_string()
+        } else {
+            format!("192.0.2.{i}")
+        };
+        sh(&format!(
+            "ip link add u0 netns {host} type veth peer name p{i} netns {sw} && \
+             ip -n {sw} link set p{i} master br0 up && \
+             ip -n {host} addr add {addr}/24 dev u0 && ip -n {host} link set u0 up && \
+             ip -n {host} link set lo up",
+            host = lab.ns(ns),
+            sw = lab.ns("sw"),
+        ));
+    }
+}
+
+const CP: &str = "192.0.2.10";
+
+/// Every host reports a link to each other host, all of them `health`.
+fn links_are(hosts: &Value, health: &str) -> bool {
+    hosts.as_array().is_some_and(|hs| {
+        hs.len() == 3
+            && hs.iter().all(|h| {
+                let links = h["links"].as_array().cloned().unwrap_or_default();
+                links.len() == 2
+                    && links
+                        .iter()
+                        .all(|l| l["health"] == health && l["peer"].is_string())
+            })
+    })
+}
+
+#[test]
+fn a_fleet_in_the_browser_counts_links_and_turns_red_without_a_reload() {
+    require_root!();
+    if !have_browser() {
+        return;
+    }
+    let out = output_dir("fleet_topology");
+    let mut lab = Lab::new(WEFT);
+    switch(&mut lab);
+    let state = lab.dir.path().join("control");
+    let (_control, first) = control_common::start_control(
+        WEFT,
+        &lab,
+        CP,
+        &state,
+        (&state.with_extension("out"), &state.with_extension("log")),
+        &[],
+    );
+    let fingerprint = first
+        .lines()
+        .find_map(|l| l.strip_prefix("CA fingerprint: "))
+        .unwrap()
+        .to_string();
+    let key = operator(WEFT, &state, &["tenant", "create", "acme"])["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = operator(
+        WEFT,
+        &state,
+        &["token", "create", "--tenant", "acme", "--uses", "3"],
+    )["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = format!("https://{CP}:50051");
+    for host in ["h1", "h2", "h3"] {
+        lab.start_agent_with(
+            host,
+            &control_common::enroll_args(host, &url, &fingerprint, &token),
+        );
+    }
+    let tenant = TenantCurl {
+        ns: "cp".into(),
+        addr: CP.into(),
+        ca: state.join("ca.pem").display().to_string(),
+        key: key.clone(),
+    };
+    wait_for("three hosts online", Duration::from_secs(30), || {
+        let hosts = tenant.ok(&lab, "GET", "/v1/hosts", None);
+        hosts
+            .as_array()
+            .is_some_and(|h| h.len() == 3 && h.iter().all(|h| h["state"] == "online"))
+    });
+    tenant.ok(&lab, "POST", "/v1/sites", Some(json!({"name": "edge"})));
+    let hosts = tenant.ok(&lab, "GET", "/v1/hosts", None);
+    let id_of = |name: &str| {
+        hosts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (h1, h3) = (id_of("h1"), id_of("h3"));
+    for name in ["h1", "h2"] {
+        tenant.ok(
+            &lab,
+            "PUT",
+            &format!("/v1/hosts/{}", id_of(name)),
+            Some(json!({"site": "edge"})),
+        );
+    }
+    tenant.ok(
+        &lab,
+        "POST",
+        "/v1/networks",
+        Some(json!({"name": "blue", "subnet": "10.42.0.0/16"})),
+    );
+    wait_for(
+        "every link reported healthy",
+        Duration::from_secs(90),
+        || links_are(&tenant.ok(&lab, "GET", "/v1/hosts", None), "healthy"),
+    );
+
+    let b = Browser::start(Some(&lab.ns("cp")), &out);
+    b.goto(&format!("https://{CP}:8443/"));
+    sign_in(&b, &key);
+    signed_in(&b);
+    // The overview's counts are the API's.
+    let status = tenant.ok(&lab, "GET", "/v1/status", None);
+    let online = status["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["state"] == "online")
+        .count();
+    assert_eq!(b.text("[data-count=online] .value"), online.to_string());
+    assert_eq!(b.text("[data-count=offline] .value"), "0");
+    assert_eq!(
+        b.text("[data-count=networks] .value"),
+        status["networks"].as_array().unwrap().len().to_string()
+    );
+    assert_eq!(b.text("[data-count=sites] .value"), "1");
+    assert_eq!(b.text("#revision"), status["revision"].to_string());
+    b.screenshot("01-overview");
+
+    // Hosts: one row each.
+    b.js("location.hash = '#/hosts';", json!([]));
+    b.wait_for(
+        "the hosts table",
+        Duration::from_secs(20),
+        "return document.querySelectorAll('#hosts-table tbody tr').length === 3;",
+        json!([]),
+    );
+    b.screenshot("02-hosts");
+
+    // Topology: a node per host, an edge per pair, all green.
+    b.js("location.hash = '#/topology';", json!([]));
+    b.wait_for(
+        "three nodes and three healthy edges",
+        Duration::from_secs(20),
+        "const s = document.getElementById('topology'); return !!s && s.querySelectorAll('.node').length === 3 \
+         && s.querySelectorAll('.edge').length === 3 \
+         && [...s.querySelectorAll('.edge')].every((e) => e.dataset.health === 'healthy');",
+        json!([]),
+    );
+    let colours = b.js(
+        "return [...document.querySelectorAll('#topology .edge')].map((e) => getComputedStyle(e).stroke);",
+        json!([]),
+    );
+    assert!(
+        colours
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c == "rgb(26, 127, 55)"),
+        "green: {colours}"
+    );
+    let pairs = b.js(
+        "return [...document.querySelectorAll('#topology .edge')].map((e) => [e.dataset.a, e.dataset.b].sort().join(' ')).sort();",
+        json!([]),
+    );
+    let ids: Vec<String> = ["h1", "h2", "h3"].iter().map(|n| id_of(n)).collect();
+    let mut want: Vec<String> = vec![];
+    for i in 0..3 {
+        for j in i + 1..3 {
+            let mut p = [ids[i].clone(), ids[j].clone()];
+            p.sort();
+            want.push(p.join(" "));
+        }
+    }
+    want.sort();
+    assert_eq!(pairs, json!(want));
+    assert_eq!(
+        b.count("#topology .site"),
+        1,
+        "h1 and h2 grouped in site edge"
+    );
+    // Hovering a link shows its handshake, bytes and endpoint.
+    b.hover(&format!(
+        "#topology .edge[data-a='{}'], #topology .edge[data-b='{}']",
+        h1, h1
+    ));
+    b.wait_for(
+        "the link's details",
+        Duration::from_secs(10),
+        "const t = document.getElementById('link-details').textContent; return t.includes('handshake') && t.includes('endpoint 192.0.2.');",
+        json!([]),
+    );
+    b.screenshot("03-topology-healthy");
+
+    // Cut h3 off: its links turn red on the open page, no reload.
+    b.js("window.__sameDocument = 1;", json!([]));
+    lab.exec_ok("h3", "ip link set u0 down");
+    b.wait_for(
+        "h3's links unhealthy",
+        Duration::from_secs(120),
+        "const h3 = arguments[0]; const s = document.getElementById('topology'); if (!s) return false; \
+         const mine = [...s.querySelectorAll('.edge')].filter((e) => e.dataset.a === h3 || e.dataset.b === h3); \
+         return mine.length === 2 && mine.every((e) => e.dataset.health === 'unhealthy' && getComputedStyle(e).stroke === 'rgb(207, 34, 46)');",
+        json!([h3]),
+    );
+    assert_eq!(
+        b.js("return window.__sameDocument;", json!([])),
+        1,
+        "the page was reloaded"
+    );
+    let others = b.js(
+        "const h3 = arguments[0]; return [...document.querySelectorAll('#topology .edge')].filter((e) => e.dataset.a !== h3 && e.dataset.b !== h3).map((e) => e.dataset.health);",
+        json!([h3]),
+    );
+    assert_eq!(others, json!(["healthy"]), "h1–h2 stays healthy");
+    b.screenshot("04-topology-h3-cut-off");
+
+    // A host's page: its networks, peers and logs following live.
+    b.js(&format!("location.hash = '#/hosts/{h1}';"), json!([]));
+    b.wait_for(
+        "h1's page with peers and logs",
+        Duration::from_secs(30),
+        "return document.querySelectorAll('#peers-table tbody tr').length === 2 && document.querySelectorAll('#logs li').length > 0;",
+        json!([]),
+    );
+    assert_eq!(b.text("#host-name"), "h1");
+    b.screenshot("05-host-page");
+}
