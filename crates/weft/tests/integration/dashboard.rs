@@ -79,7 +79,7 @@ fn sign_in(b: &Browser, key: &str) {
     b.wait_for(
         "the sign-in form",
         Duration::from_secs(20),
-        "return !document.getElementById('signin').hidden;",
+        "return getComputedStyle(document.getElementById('signin')).display !== 'none';",
         json!([]),
     );
     b.type_into("#key", key);
@@ -90,7 +90,8 @@ fn signed_in(b: &Browser) {
     b.wait_for(
         "the signed-in page",
         Duration::from_secs(20),
-        "return document.body.dataset.signedIn === 'true' && !!document.querySelector('#view h1');",
+        "return document.body.dataset.signedIn === 'true' && !!document.querySelector('#view h1') \
+         && getComputedStyle(document.getElementById('signin')).display === 'none';",
         json!([]),
     );
 }
@@ -243,7 +244,7 @@ fn signing_in_tokens_once_hostile_text_and_a_second_tenant_in_a_browser() {
     b.wait_for(
         "the sign-in form after sign-out",
         Duration::from_secs(20),
-        "return !document.getElementById('signin').hidden;",
+        "return getComputedStyle(document.getElementById('signin')).display !== 'none';",
         json!([]),
     );
     assert_eq!(
@@ -477,7 +478,7 @@ fn a_fleet_in_the_browser_counts_links_and_turns_red_without_a_reload() {
         1,
         "h1 and h2 grouped in site edge"
     );
-    // Hovering a link shows its handshake, bytes and endpoint.
+    // Pointing at a link shows its handshake, bytes and endpoint.
     b.hover(&format!(
         "#topology .edge[data-a='{}'], #topology .edge[data-b='{}']",
         h1, h1

@@ -207,16 +207,20 @@ impl Browser {
         self.session_call("POST", &format!("/element/{id}/click"), Some(json!({})));
     }
 
-    /// Move the pointer onto the element `css` (hover).
+    /// Move the pointer to the middle of the element `css` (a hover): by
+    /// the window's coordinates, as a line may have a box of no width.
     pub fn hover(&self, css: &str) {
-        let id = self.element(css);
-        let origin = json!({ "element-6066-11e4-a52e-4f2f96a2a7d3": id });
+        let at = self.js(
+            "const r = document.querySelector(arguments[0]).getBoundingClientRect(); \
+             return [Math.round(r.left + r.width / 2), Math.round(r.top + r.height / 2)];",
+            json!([css]),
+        );
         self.session_call(
             "POST",
             "/actions",
             Some(json!({ "actions": [{
                 "type": "pointer", "id": "mouse", "parameters": { "pointerType": "mouse" },
-                "actions": [{ "type": "pointerMove", "duration": 0, "origin": origin, "x": 0, "y": 0 }]
+                "actions": [{ "type": "pointerMove", "duration": 0, "origin": "viewport", "x": at[0], "y": at[1] }]
             }]})),
         );
     }
