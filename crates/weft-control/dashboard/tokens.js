@@ -1,8 +1,41 @@
 // Enrollment tokens: create one; its secret is shown this once (the
 // control plane keeps only its hash), with a button that copies it.
 
-import { call } from './api.js';
-import { h } from './dom.js';
+import { call, get } from './api.js';
+import { h, table } from './dom.js';
+
+function when(unix) {
+  return new Date(unix * 1000).toISOString().replace('T', ' ').slice(0, 16);
+}
+
+/** The tenant's tokens, each with a Revoke button. */
+async function fillList(holder, error) {
+  let tokens;
+  try {
+    tokens = await get('/v1/tokens');
+  } catch (err) {
+    error.textContent = `Could not list the tokens: ${err.message}`;
+    return;
+  }
+  holder.replaceChildren(table('The tenant\'s tokens', ['Id', 'Site', 'Uses left', 'Expires', 'State', ''],
+    tokens.map((t) => [
+      h('code', null, t.id), t.site || '—', String(t.uses_left), when(t.expires_at), t.state,
+      h('button', {
+        type: 'button',
+        class: 'revoke',
+        'data-token': t.id,
+        'aria-label': `Revoke token ${t.id}`,
+        onclick: async () => {
+          try {
+            await call('DELETE', `/v1/tokens/${encodeURIComponent(t.id)}`);
+          } catch (err) {
+            error.textContent = `Could not revoke the token: ${err.message}`;
+          }
+          fillList(holder, error);
+        },
+      }, 'Revoke'),
+    ]), { id: 'tokens-table' }));
+}
 
 function secretBox(created) {
   const code = h('code', { id: 'token-secret' }, created.token);
@@ -52,6 +85,7 @@ export function render({ app }) {
       try {
         const created = await call('POST', '/v1/tokens', body);
         result.replaceChildren(secretBox(created));
+        fillList(list, error);
       } catch (err) {
         error.textContent = `Could not create the token: ${err.message}`;
       }
@@ -61,10 +95,12 @@ export function render({ app }) {
   h('label', { for: 'token-uses' }, 'Uses'), uses,
   h('label', { for: 'token-site' }, 'Site'), site,
   h('button', { type: 'submit', id: 'token-create' }, 'Create token'));
+  const list = h('div', { id: 'tokens-list' });
   const el = h('section', null,
     h('h1', null, 'Enrollment tokens'),
     h('p', null, 'A token lets hosts enroll into this tenant (and a site). Only its hash is kept.'),
-    form, error, result);
+    form, error, result, list);
+  fillList(list, error);
   // Nothing here follows the fleet: a change must not wipe a shown secret.
   return { el, update: () => {} };
 }

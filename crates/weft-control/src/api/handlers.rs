@@ -159,6 +159,18 @@ pub struct TokenCreated {
     site: Option<String>,
 }
 
+/// A token as listed: never its secret or hash.
+#[derive(Serialize)]
+pub struct TokenView {
+    id: String,
+    created_at: i64,
+    expires_at: i64,
+    uses_left: u32,
+    site: Option<String>,
+    /// `valid`, `expired` or `used up`.
+    state: &'static str,
+}
+
 #[derive(Serialize)]
 pub struct StatusView {
     tenant: String,
@@ -474,6 +486,48 @@ pub async fn create_token(
             site: info.site,
         }),
     ))
+}
+
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Vec<TokenView>>> {
+    let now = (state.clock)();
+    let tokens = state.store.list_tokens(&caller.tenant).await?;
+    Ok(Json(
+        tokens
+            .into_iter()
+            .map(|t| TokenView {
+                state: if t.expires_at <= now {
+                    "expired"
+                } else if t.uses_left == 0 {
+                    "used up"
+                } else {
+                    "valid"
+                },
+                id: t.id,
+                created_at: t.created_at,
+                expires_at: t.expires_at,
+                uses_left: t.uses_left,
+                site: t.site,
+            })
+            .collect(),
+    ))
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    // A token id is 12 hex digits; anything else names no token and is
+    // not echoed (it may be a whole secret pasted by mistake).
+    if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "token not found"));
+    }
+    state.store.revoke_token(&caller.tenant, &id).await?;
+    tracing::info!(tenant = %caller.tenant, token = %id, "enrollment token revoked");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub(crate) mod grpc;
 mod handlers;
 pub mod logs;
 mod openapi;
+pub mod read_only;
 mod sites;
 mod vxlan;
 
@@ -381,6 +382,24 @@ pub fn routes() -> Vec<Route> {
             Some("CreateToken"),
             ("TokenCreated", 201),
             h::create_token,
+        ),
+        route(
+            Method::GET,
+            "/v1/tokens",
+            Tenant,
+            "List the tenant's enrollment tokens (never their secrets): uses left, expiry, state",
+            None,
+            ("TokenList", 200),
+            h::list_tokens,
+        ),
+        route(
+            Method::DELETE,
+            "/v1/tokens/{id}",
+            Tenant,
+            "Revoke an enrollment token: it enrolls no host from then on",
+            None,
+            ("Empty", 204),
+            h::revoke_token,
         ),
     ]
 }

@@ -60,6 +60,15 @@ fn schemas() -> Value {
             "required": ["error"]
         },
         "Empty": { "description": "no body" },
+        "TokenList": { "type": "array", "items": {
+            "type": "object",
+            "properties": {
+                "id": string, "created_at": int, "expires_at": int, "uses_left": int,
+                "site": { "type": ["string", "null"] },
+                "state": { "enum": ["valid", "expired", "used up"] }
+            },
+            "required": ["id", "created_at", "expires_at", "uses_left", "state"]
+        } },
         "Html": { "type": "string", "description": "an HTML page" },
         "Asset": { "type": "string", "description": "a script or style sheet of the dashboard" },
         "Event": { "type": "string", "description": "text/event-stream: `event: change` with data {\"revision\": N}; `:` comments keep it alive" },

@@ -178,6 +178,19 @@ fn signing_in_tokens_once_hostile_text_and_a_second_tenant_in_a_browser() {
     assert_eq!(b.text("[data-count=networks] .value"), "1");
     assert_eq!(b.text("[data-count=sites] .value"), "1");
     b.screenshot("02-overview-hostile-label-as-text");
+    // The first view's transfer: the page, its files and the API's answers
+    // (streams still open count what they sent so far).
+    let transferred = b
+        .js(
+            "return performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource')) \
+             .reduce((n, e) => n + (e.transferSize || e.encodedBodySize || 0), 0);",
+            json!([]),
+        )
+        .as_u64()
+        .unwrap();
+    eprintln!("first view: {transferred} bytes transferred");
+    assert!(transferred > 10_000, "nothing measured: {transferred}");
+    assert!(transferred <= 200_000, "first view {transferred} bytes");
 
     // Topology with the site: its label is text there too.
     b.js("location.hash = '#/topology';", json!([]));
@@ -237,7 +250,26 @@ fn signing_in_tokens_once_hostile_text_and_a_second_tenant_in_a_browser() {
         json!([]),
     );
     assert_eq!(b.count("#token-secret"), 0, "the secret is shown once only");
+    // Listed by id (never the secret), and revoked from the list.
+    let id = secret.split('_').nth(1).unwrap().to_string();
+    let button = format!("#tokens-table button[data-token='{id}']");
+    b.wait_for(
+        "the token in the list",
+        Duration::from_secs(20),
+        "return !!document.querySelector(arguments[0]);",
+        json!([button]),
+    );
     assert!(!b.text("body").contains(&secret));
+    b.click(&button);
+    b.wait_for(
+        "the token revoked",
+        Duration::from_secs(20),
+        "return !!document.getElementById('tokens-table') && !document.querySelector(arguments[0]);",
+        json!([button]),
+    );
+    let left = api(&state, port, &key_a, "GET", "/v1/tokens", None);
+    assert!(!left.to_string().contains(&id), "still there: {left}");
+    b.screenshot("05-token-revoked");
 
     // Sign out clears the key; the second tenant sees nothing of the first.
     b.click("#signout");
@@ -276,7 +308,7 @@ fn signing_in_tokens_once_hostile_text_and_a_second_tenant_in_a_browser() {
         "return !!document.getElementById('networks-table');",
         json!([]),
     );
-    b.screenshot("05-second-tenant-sees-only-its-own");
+    b.screenshot("06-second-tenant-sees-only-its-own");
 }
 
 /// The lab of `control_fleet`: cp, h1..h3 on one switch.
@@ -524,4 +556,98 @@ fn a_fleet_in_the_browser_counts_links_and_turns_red_without_a_reload() {
     );
     assert_eq!(b.text("#host-name"), "h1");
     b.screenshot("05-host-page");
+}
+
+#[test]
+fn a_mesh_files_lab_in_the_browser_read_only() {
+    require_root!();
+    if !have_browser() {
+        return;
+    }
+    let out = output_dir("mesh_file");
+    let dir = tempfile::Builder::new()
+        .prefix("weft-test-dash")
+        .tempdir()
+        .unwrap();
+    let name = format!("d{}", std::process::id());
+    let file = dir.path().join("mesh.yaml");
+    let state = dir.path().join("state");
+    std::fs::write(
+        &file,
+        format!(
+            "name: {name}\nnetworks:\n  - name: blue\n    subnet: 10.42.0.0/16\n\
+             hosts:\n  - {{name: h1, lab: true}}\n  - {{name: h2, lab: true}}\n"
+        ),
+    )
+    .unwrap();
+    let weft = |args: &[&str]| {
+        let mut c = Command::new(WEFT);
+        c.args(args)
+            .env("WEFT_MESH_STATE", &state)
+            .env("WEFT_SOCKET", state.join("no-local-agent.sock"))
+            .stdin(Stdio::null());
+        c
+    };
+    let file_arg = file.to_str().unwrap();
+    // Taken down whatever happens.
+    struct Down<F: Fn()>(F);
+    impl<F: Fn()> Drop for Down<F> {
+        fn drop(&mut self) {
+            (self.0)();
+        }
+    }
+    let _down = Down(|| {
+        let _ = weft(&["down", file_arg]).output();
+    });
+    stdout_of(weft(&["up", file_arg]).output().unwrap(), "weft up");
+    let page_out = dir.path().join("web.out");
+    let server = weft(&["status", "--file", file_arg, "--web", "127.0.0.1:0"])
+        .stdout(std::fs::File::create(&page_out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Spawned::new(server);
+    let url = wait_until("the page's link", Duration::from_secs(20), || {
+        let text = std::fs::read_to_string(&page_out).ok()?;
+        let url = text
+            .split("read-only): ")
+            .nth(1)?
+            .lines()
+            .next()?
+            .trim()
+            .to_string();
+        Some(url)
+    });
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let b = Browser::start(None, &out);
+    b.goto(&format!("{url}#/topology"));
+    b.wait_for(
+        "the lab's two hosts and their healthy link",
+        Duration::from_secs(60),
+        "const s = document.getElementById('topology'); return !!s && s.querySelectorAll('.node').length === 2 \
+         && s.querySelectorAll('.edge').length === 1 && s.querySelector('.edge').dataset.health === 'healthy';",
+        json!([]),
+    );
+    // Read-only: no sign-in, no sign-out, no tokens.
+    for hidden in ["signin", "signout", "nav-tokens"] {
+        assert_eq!(
+            b.js(
+                "return getComputedStyle(document.getElementById(arguments[0])).display;",
+                json!([hidden])
+            ),
+            "none",
+            "{hidden}"
+        );
+    }
+    b.screenshot("01-mesh-topology");
+    b.js("location.hash = '#/hosts';", json!([]));
+    b.wait_for(
+        "the hosts table",
+        Duration::from_secs(20),
+        "return document.querySelectorAll('#hosts-table tbody tr').length === 2;",
+        json!([]),
+    );
+    let text = b.text("#hosts-table");
+    assert!(text.contains("h1") && text.contains("h2"), "{text}");
+    b.screenshot("02-mesh-hosts");
 }

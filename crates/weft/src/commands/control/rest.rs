@@ -63,6 +63,8 @@ endpoints! {
     VXLAN_SHOW = "GET" "/v1/vxlan-networks/{id}" => "weft control vxlan show";
     VXLAN_RM = "DELETE" "/v1/vxlan-networks/{id}" => "weft control vxlan rm";
     TOKEN_CREATE = "POST" "/v1/tokens" => "weft control token create";
+    TOKEN_LS = "GET" "/v1/tokens" => "weft control token ls";
+    TOKEN_RM = "DELETE" "/v1/tokens/{id}" => "weft control token rm";
 }
 
 impl Endpoint {
@@ -346,6 +348,23 @@ pub async fn vxlan(format: Format, cmd: VxlanCommand) -> Result<()> {
             deleted(format, &format!("VXLAN network {name}"))
         }
     }
+}
+
+/// `GET /v1/tokens`: the tenant's tokens, as a table or the API's JSON.
+pub async fn list_tokens(format: Format, api: &ApiArgs) -> Result<()> {
+    let tokens = TOKEN_LS.call(&ApiClient::new(api)?, &[], None).await?;
+    print(format, &tokens, |list| {
+        output::table(
+            &["TOKEN ID", "SITE", "USES LEFT", "EXPIRES AT", "STATE"],
+            &tables::rows(list, &["id", "site", "uses_left", "expires_at", "state"]),
+        );
+    })
+}
+
+/// `DELETE /v1/tokens/{id}`.
+pub async fn revoke_token(format: Format, api: &ApiArgs, id: &str) -> Result<()> {
+    TOKEN_RM.call(&ApiClient::new(api)?, &[id], None).await?;
+    deleted(format, &format!("enrollment token {id}"))
 }
 
 /// `POST /v1/tokens` as the tenant: the token's JSON (with `token`).
