@@ -163,6 +163,7 @@ fn signing_in_tokens_once_hostile_text_and_a_second_tenant_in_a_browser() {
     );
     assert_eq!(b.js("return sessionStorage.length;", json!([])), 0);
     b.screenshot("01-wrong-key-refused");
+    b.check_accessibility("sign-in");
 
     sign_in(&b, &key_a);
     signed_in(&b);
@@ -178,6 +179,7 @@ fn signing_in_tokens_once_hostile_text_and_a_second_tenant_in_a_browser() {
     assert_eq!(b.text("[data-count=networks] .value"), "1");
     assert_eq!(b.text("[data-count=sites] .value"), "1");
     b.screenshot("02-overview-hostile-label-as-text");
+    b.check_accessibility("overview");
     // The first view's transfer: the page, its files and the API's answers
     // (streams still open count what they sent so far).
     let transferred = b
@@ -222,6 +224,7 @@ fn signing_in_tokens_once_hostile_text_and_a_second_tenant_in_a_browser() {
     let secret = b.text("#token-secret");
     assert!(b.text("#token-created").contains("2 use(s)"));
     b.screenshot("04-token-shown-once");
+    b.check_accessibility("tokens, a secret shown");
     // It works: a host could enroll with it (the operator's view of the
     // tenant's tokens is not needed: redeeming is the proof). Here it is
     // enough that the secret is well-formed and not kept by the page.
@@ -309,6 +312,25 @@ fn signing_in_tokens_once_hostile_text_and_a_second_tenant_in_a_browser() {
         json!([]),
     );
     b.screenshot("06-second-tenant-sees-only-its-own");
+    b.check_accessibility("networks");
+    b.js("location.hash = '#/networks/red';", json!([]));
+    b.wait_for(
+        "B's network page",
+        Duration::from_secs(20),
+        "return !!document.getElementById('blocks-table');",
+        json!([]),
+    );
+    b.check_accessibility("a network's page");
+    // The check can fail: a button with no name is a critical violation.
+    b.js(
+        "document.getElementById('view').append(document.createElement('button'));",
+        json!([]),
+    );
+    let problems = b.accessibility_problems();
+    assert!(
+        problems.iter().any(|p| p["id"] == "button-name"),
+        "axe-core missed a nameless button: {problems:?}"
+    );
 }
 
 /// The lab of `control_fleet`: cp, h1..h3 on one switch.
@@ -467,6 +489,7 @@ fn a_fleet_in_the_browser_counts_links_and_turns_red_without_a_reload() {
         json!([]),
     );
     b.screenshot("02-hosts");
+    b.check_accessibility("hosts");
 
     // Topology: a node per host, an edge per pair, all green.
     b.js("location.hash = '#/topology';", json!([]));
@@ -522,6 +545,7 @@ fn a_fleet_in_the_browser_counts_links_and_turns_red_without_a_reload() {
         json!([]),
     );
     b.screenshot("03-topology-healthy");
+    b.check_accessibility("topology");
 
     // Cut h3 off: its links turn red on the open page, no reload.
     b.js("window.__sameDocument = 1;", json!([]));
@@ -556,6 +580,7 @@ fn a_fleet_in_the_browser_counts_links_and_turns_red_without_a_reload() {
     );
     assert_eq!(b.text("#host-name"), "h1");
     b.screenshot("05-host-page");
+    b.check_accessibility("a host's page");
 }
 
 #[test]

@@ -130,12 +130,29 @@ impl Browser {
             None => Command::new("curl"),
         };
         cmd.args(["-sS", "--max-time", "60", "-X", method])
-            .arg(format!("http://127.0.0.1:{}{path}", self.port));
-        if let Some(body) = body {
-            cmd.args(["-H", "Content-Type: application/json", "--data-binary"])
-                .arg(body.to_string());
+            .arg(format!("http://127.0.0.1:{}{path}", self.port))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        // The body through stdin: a script (axe-core) is larger than one
+        // command-line argument may be.
+        if body.is_some() {
+            cmd.args([
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                "@-",
+            ])
+            .stdin(Stdio::piped());
+        } else {
+            cmd.stdin(Stdio::null());
         }
-        let out = cmd.output().ok()?;
+        let mut child = cmd.spawn().ok()?;
+        if let Some(body) = body {
+            use std::io::Write as _;
+            let mut stdin = child.stdin.take()?;
+            stdin.write_all(body.to_string().as_bytes()).ok()?;
+        }
+        let out = child.wait_with_output().ok()?;
         serde_json::from_slice(&out.stdout).ok()
     }
 
@@ -258,6 +275,49 @@ impl Browser {
                 self.text("body")
             );
         }
+    }
+
+    /// axe-core's serious and critical violations on the page as it is
+    /// now (each: rule, impact, what it wants, where), for `view`.
+    pub fn accessibility_problems(&self) -> Vec<Value> {
+        let axe = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/dashboard-axe/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(&axe).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}: axe-core is installed by scripts/deps (npm ci, pinned by its lock file)",
+                axe.display()
+            )
+        });
+        // Through WebDriver, so the page's CSP (script-src 'self') is not
+        // loosened for the test.
+        if self.js("return typeof window.axe;", json!([])) != "object" {
+            self.js(&format!("{source}\n;return true;"), json!([]));
+        }
+        let found = self.js_async(
+            "const done = arguments[arguments.length - 1]; \
+             axe.run(document, { resultTypes: ['violations'] }).then((r) => done(r.violations \
+               .filter((v) => v.impact === 'serious' || v.impact === 'critical') \
+               .map((v) => ({ id: v.id, impact: v.impact, help: v.help, \
+                 nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')) })))) \
+               .catch((e) => done([{ id: 'axe failed', help: String(e) }]));",
+            json!([]),
+        );
+        found.as_array().cloned().unwrap_or_default()
+    }
+
+    /// No serious or critical accessibility problem on the page: `view`
+    /// names it in the failure.
+    pub fn check_accessibility(&self, view: &str) {
+        let problems = self.accessibility_problems();
+        if !problems.is_empty() {
+            let shot = self.screenshot(&format!("axe-{view}"));
+            panic!(
+                "axe-core on {view}: {} (screenshot {})",
+                serde_json::to_string_pretty(&problems).unwrap(),
+                shot.display()
+            );
+        }
+        eprintln!("axe-core: no serious or critical violation on {view}");
     }
 
     /// Save a PNG of the window as `<out>/<name>.png`.
