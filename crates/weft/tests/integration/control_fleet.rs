@@ -20,25 +20,10 @@ const CP: &str = "192.0.2.10";
 const HOSTS: [&str; 3] = ["h1", "h2", "h3"];
 
 /// cp, h1..h3 on one switch (a bridge in namespace `sw`): cp 192.0.2.10,
-/// hN 192.0.2.N.
+/// hN 192.0.2.N; and containers c1, c2.
 fn switch(lab: &mut Lab) {
-    lab.add_namespaces(["sw", "cp", "h1", "h2", "h3", "c1", "c2"]);
-    lab.exec_ok("sw", "ip link add br0 type bridge && ip link set br0 up");
-    for (i, ns) in ["cp", "h1", "h2", "h3"].iter().enumerate() {
-        let addr = if *ns == "cp" {
-            CP.to_string()
-        } else {
-            format!("192.0.2.{i}")
-        };
-        sh(&format!(
-            "ip link add u0 netns {host} type veth peer name p{i} netns {sw} && \
-             ip -n {sw} link set p{i} master br0 up && \
-             ip -n {host} addr add {addr}/24 dev u0 && ip -n {host} link set u0 up && \
-             ip -n {host} link set lo up",
-            host = lab.ns(ns),
-            sw = lab.ns("sw"),
-        ));
-    }
+    control_common::switch(lab, CP, &HOSTS);
+    lab.add_namespaces(["c1", "c2"]);
 }
 
 fn start_control(lab: &Lab, state: &std::path::Path, n: u32) -> (process::Spawned, String) {

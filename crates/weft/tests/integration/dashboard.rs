@@ -29,26 +29,7 @@ fn have_browser() -> bool {
 
 /// `weft control serve` on loopback; its REST port.
 fn serve(state: &Path) -> (Spawned, u16) {
-    let out = state.with_extension("out");
-    let child = Command::new(WEFT)
-        .args(["control", "serve", "--listen", "127.0.0.1:0"])
-        .args(["--grpc", "127.0.0.1:0", "--state-dir"])
-        .arg(state)
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let process = Spawned::new(child);
-    let text = wait_until("the REST API's address", Duration::from_secs(20), || {
-        let text = std::fs::read_to_string(&out).ok()?;
-        text.contains("REST API:").then_some(text)
-    });
-    let port = text
-        .split("https://127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {text}"));
+    let (process, port, _) = control_common::serve_on_loopback(WEFT, state);
     (process, port)
 }
 
@@ -333,27 +314,6 @@ fn signing_in_tokens_once_hostile_text_and_a_second_tenant_in_a_browser() {
     );
 }
 
-/// The lab of `control_fleet`: cp, h1..h3 on one switch.
-fn switch(lab: &mut Lab) {
-    lab.add_namespaces(["sw", "cp", "h1", "h2", "h3"]);
-    lab.exec_ok("sw", "ip link add br0 type bridge && ip link set br0 up");
-    for (i, ns) in ["cp", "h1", "h2", "h3"].iter().enumerate() {
-        let addr = if *ns == "cp" {
-            CP.to_string()
-        } else {
-            format!("192.0.2.{i}")
-        };
-        sh(&format!(
-            "ip link add u0 netns {host} type veth peer name p{i} netns {sw} && \
-             ip -n {sw} link set p{i} master br0 up && \
-             ip -n {host} addr add {addr}/24 dev u0 && ip -n {host} link set u0 up && \
-             ip -n {host} link set lo up",
-            host = lab.ns(ns),
-            sw = lab.ns("sw"),
-        ));
-    }
-}
-
 const CP: &str = "192.0.2.10";
 
 /// Every host reports a link to each other host, all of them `health`.
@@ -378,7 +338,7 @@ fn a_fleet_in_the_browser_counts_links_and_turns_red_without_a_reload() {
     }
     let out = output_dir("fleet_topology");
     let mut lab = Lab::new(WEFT);
-    switch(&mut lab);
+    control_common::switch(&mut lab, CP, &["h1", "h2", "h3"]);
     let state = lab.dir.path().join("control");
     let (_control, first) = control_common::start_control(
         WEFT,
