@@ -82,10 +82,15 @@ function labelsOf(app, site) {
   return pairs.length ? ` · ${pairs.join(', ')}` : '';
 }
 
-function describe(status, e) {
+function headline(names, e) {
+  return `${names.get(e.a) || e.a} ↔ ${names.get(e.b) || e.b} on ${e.network}: ${e.health}`;
+}
+
+/** What a link's details say, line by line; `names` maps ids to names. */
+function describe(names, e) {
   const now = nowSecs();
-  const name = (id) => (status.hosts.find((x) => x.id === id) || { name: id }).name;
-  return [`${name(e.a)} ↔ ${name(e.b)} on ${e.network}: ${e.health}`].concat(e.reports.map((r) => {
+  const name = (id) => names.get(id) || id;
+  return [headline(names, e)].concat(e.reports.map((r) => {
     const l = r.link;
     return `${name(r.from)} says ${l.health}; handshake ${ago(l.last_handshake, now)}; `
       + `received ${bytes(l.rx_bytes)}, sent ${bytes(l.tx_bytes)}; endpoint ${l.endpoint || 'unknown'}`;
@@ -100,8 +105,10 @@ function draw(app, panel) {
   const hosts = status.hosts.filter((x) => !members || members.has(x.id));
   const { places, boxes, width, height } = layout(hosts);
   const edges = edgesOf(status, selected).filter((e) => places.has(e.a) && places.has(e.b));
+  // Names by id once: a fleet of 1,000 hosts has many more links.
+  const names = new Map(status.hosts.map((x) => [x.id, x.name]));
   const show = (e) => {
-    panel.replaceChildren(...describe(status, e).map((line) => h('p', null, line)));
+    panel.replaceChildren(...describe(names, e).map((line) => h('p', null, line)));
   };
   const svg = s('svg', {
     id: 'topology',
@@ -125,10 +132,11 @@ function draw(app, panel) {
       'data-b': e.b,
       'data-network': e.network,
       'data-health': e.health,
-      'aria-label': describe(status, e)[0],
+      role: 'img',
+      'aria-label': headline(names, e),
       onmouseenter: () => show(e),
       onfocus: () => show(e),
-    }, s('title', null, describe(status, e).join('\n')));
+    }, s('title', null, headline(names, e)));
   }),
   hosts.map((x) => {
     const p = places.get(x.id);
