@@ -118,10 +118,36 @@ async function refresh() {
   else render();
 }
 
+// Changes may stream in faster than a large fleet redraws (10 a second at
+// 1,000 hosts): one read at a time, at most one every MIN_GAP ms, and a
+// change that comes meanwhile is taken by the next read.
+const MIN_GAP = 500;
+let reading = false;
+let pending = false;
+let lastRead = 0;
+
+function requestRefresh() {
+  if (reading) {
+    pending = true;
+    return;
+  }
+  reading = true;
+  const wait = Math.max(0, MIN_GAP - (performance.now() - lastRead));
+  setTimeout(async () => {
+    await refresh();
+    lastRead = performance.now();
+    reading = false;
+    if (pending) {
+      pending = false;
+      requestRefresh();
+    }
+  }, wait);
+}
+
 function startLive() {
   if (app.stopLive) app.stopLive();
   app.stopLive = follow('/v1/events', {
-    onChange: () => refresh(),
+    onChange: () => requestRefresh(),
     onState: (state) => {
       $('live').textContent = state === 'live' ? '● live' : '○ reconnecting…';
       document.body.dataset.live = state;
