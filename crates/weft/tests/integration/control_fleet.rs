@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use weft_testkit::cni::{self, vars};
 use weft_testkit::*;
 
-use crate::control_common::{self, operator};
+use crate::control_common;
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 const CP: &str = "192.0.2.10";
@@ -114,23 +114,13 @@ fn a_fleet_follows_the_control_plane_and_outlives_it() {
     switch(&mut lab);
     let state = lab.dir.path().join("control");
     let (control, first) = start_control(&lab, &state, 0);
-    let fingerprint = first
-        .lines()
-        .find_map(|l| l.strip_prefix("CA fingerprint: "))
-        .unwrap()
-        .to_string();
-    let key = operator(WEFT, &state, &["tenant", "create", "acme"])["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let token = operator(
+    let fingerprint = control_common::fingerprint(&first);
+    let key = control_common::secret(WEFT, &state, &["tenant", "create", "acme"]);
+    let token = control_common::secret(
         WEFT,
         &state,
         &["token", "create", "--tenant", "acme", "--uses", "3"],
-    )["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    );
     let url = format!("https://{CP}:50051");
     for host in HOSTS {
         lab.start_agent_with(

@@ -10,7 +10,7 @@
 //! `target/tmp/dashboard/<test>/`.
 
 use crate::browser::{Browser, output_dir};
-use crate::control_common::{self, TenantCurl, operator};
+use crate::control_common::{self, TenantCurl};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -95,14 +95,8 @@ fn signing_in_tokens_once_hostile_text_and_a_second_tenant_in_a_browser() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("control");
     let (_server, port) = serve(&state);
-    let key_a = operator(WEFT, &state, &["tenant", "create", "acme"])["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let key_b = operator(WEFT, &state, &["tenant", "create", "beta"])["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key_a = control_common::secret(WEFT, &state, &["tenant", "create", "acme"]);
+    let key_b = control_common::secret(WEFT, &state, &["tenant", "create", "beta"]);
     api(
         &state,
         port,
@@ -348,23 +342,13 @@ fn a_fleet_in_the_browser_counts_links_and_turns_red_without_a_reload() {
         (&state.with_extension("out"), &state.with_extension("log")),
         &[],
     );
-    let fingerprint = first
-        .lines()
-        .find_map(|l| l.strip_prefix("CA fingerprint: "))
-        .unwrap()
-        .to_string();
-    let key = operator(WEFT, &state, &["tenant", "create", "acme"])["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let token = operator(
+    let fingerprint = control_common::fingerprint(&first);
+    let key = control_common::secret(WEFT, &state, &["tenant", "create", "acme"]);
+    let token = control_common::secret(
         WEFT,
         &state,
         &["token", "create", "--tenant", "acme", "--uses", "3"],
-    )["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    );
     let url = format!("https://{CP}:50051");
     for host in ["h1", "h2", "h3"] {
         lab.start_agent_with(

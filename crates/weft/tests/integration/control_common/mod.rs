@@ -122,6 +122,23 @@ pub fn operator(weft: &str, state: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The CA fingerprint `weft control serve` printed.
+pub fn fingerprint(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("CA fingerprint: "))
+        .unwrap_or_else(|| panic!("no CA fingerprint in {stdout}"))
+        .to_string()
+}
+
+/// The secret an operator command printed (`tenant create`, `token create`).
+pub fn secret(weft: &str, state: &Path, args: &[&str]) -> String {
+    operator(weft, state, args)["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("weft control {args:?} printed no secret"))
+        .to_string()
+}
+
 /// The arguments that make lab agent `host` enroll with the control plane
 /// whose gRPC address is `url`, trusting the CA of `fingerprint`, with
 /// enrollment token `token`.
