@@ -22,6 +22,7 @@ pub mod logs;
 mod openapi;
 pub mod read_only;
 mod sites;
+mod tokens;
 mod vxlan;
 
 use crate::model::TenantId;
@@ -381,7 +382,7 @@ pub fn routes() -> Vec<Route> {
             "Create an enrollment token (shown once)",
             Some("CreateToken"),
             ("TokenCreated", 201),
-            h::create_token,
+            tokens::create_token,
         ),
         route(
             Method::GET,
@@ -390,7 +391,7 @@ pub fn routes() -> Vec<Route> {
             "List the tenant's enrollment tokens (never their secrets): uses left, expiry, state",
             None,
             ("TokenList", 200),
-            h::list_tokens,
+            tokens::list_tokens,
         ),
         route(
             Method::DELETE,
@@ -399,7 +400,7 @@ pub fn routes() -> Vec<Route> {
             "Revoke an enrollment token: it enrolls no host from then on",
             None,
             ("Empty", 204),
-            h::revoke_token,
+            tokens::revoke_token,
         ),
     ]
 }

@@ -111,8 +111,8 @@ fn schemas() -> Value {
             "type": "object",
             "additionalProperties": false,
             "properties": {
-                "ttl_seconds": { "type": "integer", "minimum": 1, "maximum": super::handlers::MAX_TOKEN_TTL_SECS, "default": super::handlers::DEFAULT_TOKEN_TTL_SECS },
-                "uses": { "type": "integer", "minimum": 1, "maximum": super::handlers::MAX_TOKEN_USES, "default": 1 },
+                "ttl_seconds": { "type": "integer", "minimum": 1, "maximum": super::tokens::MAX_TOKEN_TTL_SECS, "default": super::tokens::DEFAULT_TOKEN_TTL_SECS },
+                "uses": { "type": "integer", "minimum": 1, "maximum": super::tokens::MAX_TOKEN_USES, "default": 1 },
                 "site": { "type": "string", "description": "the site the hosts it enrolls join (must exist)" }
             }
         },

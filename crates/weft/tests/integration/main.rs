@@ -22,6 +22,7 @@ mod control_logs;
 mod control_rest;
 mod control_sites;
 mod dashboard;
+mod dashboard_fleet;
 mod drift;
 mod health;
 mod hijack;

@@ -20,6 +20,7 @@ mod revision;
 mod rows;
 mod schema;
 mod sites;
+mod tokens;
 
 use super::{NetworkChanges, Purged, Result, Store, StoreError, StoredApiKey};
 use crate::model::logs::{HostLogs, LogQuery, LogRecord};
@@ -247,53 +248,12 @@ impl Store for SqliteStore {
 
     async fn list_tokens(&self, tenant: &TenantId) -> Result<Vec<TokenInfo>> {
         let tenant = tenant.clone();
-        self.run(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT id, created_at, expires_at, uses_left, site FROM tokens
-                 WHERE tenant = ?1 ORDER BY created_at, id",
-            )?;
-            let rows = stmt.query_map([tenant.as_str()], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                ))
-            })?;
-            rows.map(|r| {
-                let (id, created_at, expires_at, uses_left, site) = r?;
-                Ok(TokenInfo {
-                    id,
-                    tenant: tenant.clone(),
-                    created_at,
-                    expires_at,
-                    uses_left: u32::try_from(uses_left)
-                        .map_err(|_| rows::corrupt("token uses", uses_left))?,
-                    site,
-                })
-            })
-            .collect()
-        })
-        .await
+        self.run(move |conn| tokens::list(conn, &tenant)).await
     }
 
     async fn revoke_token(&self, tenant: &TenantId, id: &str) -> Result<()> {
         let (tenant, id) = (tenant.clone(), id.to_string());
-        self.write(move |tx| {
-            let gone = tx.execute(
-                "DELETE FROM tokens WHERE id = ?1 AND tenant = ?2",
-                params![id, tenant.as_str()],
-            )?;
-            if gone == 0 {
-                return Err(StoreError::NotFound {
-                    what: "token",
-                    name: id,
-                });
-            }
-            Ok(())
-        })
-        .await
+        self.write(move |tx| tokens::revoke(tx, &tenant, id)).await
     }
 
     async fn redeem_token(&self, token: &Secret, new: &NewHost, now: i64) -> Result<Host> {
