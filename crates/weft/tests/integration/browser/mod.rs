@@ -25,12 +25,14 @@ fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-/// Where a test's screenshots go: `target/tmp/dashboard/<test>/`, kept
-/// after the run so a person can look at them.
+/// Where a test's screenshots go: `target/tmp/dashboard/<test>/`, emptied
+/// first (only this run's pictures) and kept after the run so a person can
+/// look at them.
 pub fn output_dir(test: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("dashboard")
         .join(test);
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
