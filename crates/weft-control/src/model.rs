@@ -93,8 +93,25 @@ pub struct Host {
     pub last_seen: Option<i64>,
     /// Its peers by health state, as last reported.
     pub peer_health: std::collections::BTreeMap<String, u32>,
+    /// Its peer links, as last reported (the dashboard's topology).
+    pub peer_links: Vec<PeerLink>,
     /// The site it is in, if any.
     pub site: Option<String>,
+}
+
+/// One peer link of a host, as it reported it: the peer is named by its
+/// public key on the network (the API resolves it to a host).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PeerLink {
+    pub network: String,
+    pub public_key: String,
+    /// healthy, degraded, unhealthy or disconnected.
+    pub health: String,
+    /// Unix seconds of the last handshake, if any.
+    pub last_handshake: Option<i64>,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub endpoint: Option<String>,
 }
 
 /// What a host reports: its address, version, and per network the public
@@ -106,6 +123,9 @@ pub struct HostReport {
     pub keys: Vec<NetworkKey>,
     /// Peers by health state (not desired state: no revision moves for it).
     pub peer_health: std::collections::BTreeMap<String, u32>,
+    /// Its peer links, when the report carries them (`None`: unchanged,
+    /// the stored ones stay).
+    pub peer_links: Option<Vec<PeerLink>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -21,6 +21,12 @@ pub mod encoded;
 /// A host's desired state and how a message changes it ([`desired::merge`]).
 pub mod desired;
 
+/// At most this many peer links in one report (`ReportRequest.links`, about
+/// 100 bytes each): a report must fit the 64 KiB a message may have. An
+/// agent with more sends the least healthy first; the control plane
+/// refuses a longer list.
+pub const MAX_REPORT_LINKS: usize = 400;
+
 /// Every proto file's descriptors, encoded (a `FileDescriptorSet`).
 pub const DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
 

@@ -301,15 +301,45 @@ pub fn report<D: Dataplane>(
         .collect()
 }
 
-/// How many peers of the managed networks are in each health state.
-pub fn peer_health<D: Dataplane>(
-    agent: &Agent<D>,
-    managed: &BTreeSet<String>,
-) -> Vec<pb::HealthCount> {
+/// The managed networks' peers as reported: how many are in each health
+/// state, and each link (at most [`weft_proto::MAX_REPORT_LINKS`], the
+/// least healthy first), from one reading of the data plane.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PeerReport {
+    pub health: Vec<pb::HealthCount>,
+    pub links: Vec<pb::PeerLink>,
+}
+
+impl PeerReport {
+    /// What a report's links are judged changed by: not the counters or
+    /// handshake times, which move all the time, but who, how healthy and
+    /// from where.
+    pub fn link_shape(&self) -> Vec<(&str, &str, &str, &str)> {
+        self.links
+            .iter()
+            .map(|l| {
+                (
+                    l.network.as_str(),
+                    l.public_key.as_str(),
+                    l.health.as_str(),
+                    l.endpoint.as_str(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn unix_secs(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+pub fn peer_report<D: Dataplane>(agent: &Agent<D>, managed: &BTreeSet<String>) -> PeerReport {
     let Ok(views) = agent.status(None) else {
-        return vec![];
+        return PeerReport::default();
     };
     let mut counts: BTreeMap<&'static str, u32> = BTreeMap::new();
+    let mut links = Vec::new();
     for view in views
         .iter()
         .filter(|v| managed.contains(&v.network.record.name))
@@ -317,14 +347,41 @@ pub fn peer_health<D: Dataplane>(
         for (health, _) in view.health.values() {
             *counts.entry(health.as_str()).or_insert(0) += 1;
         }
+        let Ok(Some(device)) = &view.device else {
+            continue;
+        };
+        for p in &device.peers {
+            let Some((health, _)) = view.health.get(&p.public_key) else {
+                continue;
+            };
+            links.push((
+                std::cmp::Reverse(*health as u8),
+                pb::PeerLink {
+                    network: view.network.record.name.clone(),
+                    public_key: p.public_key.to_base64(),
+                    health: health.as_str().to_string(),
+                    last_handshake: p.last_handshake.map_or(0, unix_secs),
+                    rx_bytes: p.rx_bytes,
+                    tx_bytes: p.tx_bytes,
+                    endpoint: p.endpoint.map(|e| e.to_string()).unwrap_or_default(),
+                },
+            ));
+        }
     }
-    counts
-        .into_iter()
-        .map(|(health, count)| pb::HealthCount {
-            health: health.to_string(),
-            count,
-        })
-        .collect()
+    links.sort_by(|(a, x), (b, y)| {
+        (a, &x.network, &x.public_key).cmp(&(b, &y.network, &y.public_key))
+    });
+    links.truncate(weft_proto::MAX_REPORT_LINKS);
+    PeerReport {
+        health: counts
+            .into_iter()
+            .map(|(health, count)| pb::HealthCount {
+                health: health.to_string(),
+                count,
+            })
+            .collect(),
+        links: links.into_iter().map(|(_, l)| l).collect(),
+    }
 }
 
 #[cfg(test)]

@@ -138,19 +138,68 @@ async fn report_on<D: Dataplane + Send + 'static>(
     read_on(agent, move |agent| apply::report(agent, &managed)).await
 }
 
-/// The managed networks' peers by health state.
-async fn health_on<D: Dataplane + Send + 'static>(
+/// The managed networks' peers, by health and link by link.
+async fn peers_on<D: Dataplane + Send + 'static>(
     agent: &Shared<D>,
     managed: BTreeSet<String>,
-) -> Vec<pb::HealthCount> {
-    read_on(agent, move |agent| apply::peer_health(agent, &managed)).await
+) -> apply::PeerReport {
+    read_on(agent, move |agent| apply::peer_report(agent, &managed)).await
+}
+
+/// How often the links are looked at between heartbeats: a link that
+/// changed health is reported at once, not at the next heartbeat.
+pub const LINK_CHECK: Duration = Duration::from_secs(2);
+/// Every this many heartbeats the links go along even unchanged, so their
+/// counters and handshake times stay fresh.
+const LINKS_REFRESH: u32 = 6;
+
+/// What of the links the control plane last had, and when it last had
+/// them whole.
+#[derive(Default)]
+struct LinksSent {
+    shape: Option<Vec<(String, String, String, String)>>,
+    heartbeats: u32,
+}
+
+impl LinksSent {
+    fn changed(&self, peers: &apply::PeerReport) -> bool {
+        let now = peers.link_shape();
+        self.shape.as_ref().is_none_or(|sent| {
+            sent.len() != now.len()
+                || sent
+                    .iter()
+                    .zip(&now)
+                    .any(|(a, b)| (a.0.as_str(), a.1.as_str(), a.2.as_str(), a.3.as_str()) != *b)
+        })
+    }
+
+    /// Whether this report carries the links; remembers them if so.
+    fn include(&mut self, peers: &apply::PeerReport, heartbeat: bool) -> bool {
+        if heartbeat {
+            self.heartbeats += 1;
+        }
+        let due = self.heartbeats >= LINKS_REFRESH;
+        if !due && !self.changed(peers) {
+            return false;
+        }
+        self.heartbeats = 0;
+        self.shape = Some(
+            peers
+                .link_shape()
+                .into_iter()
+                .map(|(a, b, c, d)| (a.into(), b.into(), c.into(), d.into()))
+                .collect(),
+        );
+        true
+    }
 }
 
 /// Report, and learn the replicas from the answer.
 async fn send_report(
     link: &mut Link<'_>,
     made: Made,
-    peer_health: Vec<pb::HealthCount>,
+    peers: apply::PeerReport,
+    links_included: bool,
 ) -> Result<(), ControlError> {
     // The VMs' NICs only when they changed since the last report on
     // this connection: a heartbeat costs the control plane no write.
@@ -161,7 +210,9 @@ async fn send_report(
     let req = pb::ReportRequest {
         version: env!("CARGO_PKG_VERSION").to_string(),
         networks: made.networks,
-        peer_health,
+        peer_health: peers.health,
+        links: if links_included { peers.links } else { vec![] },
+        links_included,
         vm_nics: if unchanged { vec![] } else { made.vm_nics },
         vm_nics_unchanged: unchanged,
     };
@@ -240,8 +291,12 @@ async fn session<D: Dataplane + Send + 'static>(
         saved.desired.clone(),
     )
     .await;
-    let health = health_on(agent, saved.names()).await;
-    send_report(&mut link, reports.clone(), health).await?;
+    // A session's first report carries the links: this replica may have
+    // none of them.
+    let mut links_sent = LinksSent::default();
+    let peers = peers_on(agent, saved.names()).await;
+    let with_links = links_sent.include(&peers, false);
+    send_report(&mut link, reports.clone(), peers, with_links).await?;
     let mut stream = link
         .client
         .watch(pb::WatchRequest {
@@ -258,6 +313,9 @@ async fn session<D: Dataplane + Send + 'static>(
     tracing::info!(replica = %link.replica, from = saved.revision, "connected to the control plane");
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
+    let mut link_check = tokio::time::interval(LINK_CHECK);
+    link_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    link_check.tick().await;
     let mut last_report = reports;
     let mut pieces = apply::Pieces::default();
     loop {
@@ -277,15 +335,24 @@ async fn session<D: Dataplane + Send + 'static>(
                 tracing::info!(revision = msg.revision, snapshot = msg.snapshot, networks = msg.networks.len(), removed = msg.removed.len(), patches = msg.patches.len(), "desired state received");
                 let reports = apply_on(agent, config.vm_runner.clone(), saved.desired.clone(), before).await;
                 if reports != last_report {
-                    let health = health_on(agent, saved.names()).await;
-                    send_report(&mut link, reports.clone(), health).await?;
+                    let peers = peers_on(agent, saved.names()).await;
+                    let with_links = links_sent.include(&peers, false);
+                    send_report(&mut link, reports.clone(), peers, with_links).await?;
                     last_report = reports;
                 }
             }
             () = status.key_change() => {
                 last_report.networks = report_on(agent, saved.names()).await;
-                let health = health_on(agent, saved.names()).await;
-                send_report(&mut link, last_report.clone(), health).await?;
+                let peers = peers_on(agent, saved.names()).await;
+                let with_links = links_sent.include(&peers, false);
+                send_report(&mut link, last_report.clone(), peers, with_links).await?;
+            }
+            _ = link_check.tick() => {
+                let peers = peers_on(agent, saved.names()).await;
+                if links_sent.changed(&peers) {
+                    links_sent.include(&peers, false);
+                    send_report(&mut link, last_report.clone(), peers, true).await?;
+                }
             }
             _ = heartbeat.tick() => {
                 if last_report.incomplete {
@@ -296,8 +363,9 @@ async fn session<D: Dataplane + Send + 'static>(
                     // A VM may have exited since: its state as it is now.
                     runs::refresh(config.vm_runner.as_deref(), &mut last_report.vm_nics);
                 }
-                let health = health_on(agent, saved.names()).await;
-                send_report(&mut link, last_report.clone(), health).await?;
+                let peers = peers_on(agent, saved.names()).await;
+                let with_links = links_sent.include(&peers, true);
+                send_report(&mut link, last_report.clone(), peers, with_links).await?;
                 if renewal_due(&identity.cert_pem, unix_now()) {
                     // Renewed at the start of the next session.
                     return Ok(());

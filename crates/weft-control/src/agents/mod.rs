@@ -22,7 +22,7 @@ pub use limit::{AddressLimit, RateLimit};
 
 use crate::api::Clock;
 use crate::ca::{self, Ca};
-use crate::model::{Host, HostId, HostReport, NetworkKey, NewHost, validate_label};
+use crate::model::{Host, HostId, HostReport, NetworkKey, NewHost, PeerLink, validate_label};
 use crate::secret::{Secret, SecretKind};
 use crate::store::{Store, StoreError};
 use feed::{Feeds, Follower, Step};
@@ -275,20 +275,75 @@ fn parse_report(req: pb::ReportRequest, endpoint: String) -> Result<HostReport, 
     }
     let mut peer_health = std::collections::BTreeMap::new();
     for h in req.peer_health {
-        if !["healthy", "degraded", "unhealthy", "disconnected"].contains(&h.health.as_str()) {
-            return Err(Status::invalid_argument(format!(
-                "peer_health.health: {} is not healthy, degraded, unhealthy or disconnected",
-                weft_model::error::shown(&h.health)
-            )));
-        }
+        check_health("peer_health.health", &h.health)?;
         *peer_health.entry(h.health).or_insert(0u32) += h.count;
     }
+    let peer_links = if req.links_included {
+        Some(parse_links(req.links)?)
+    } else {
+        None
+    };
     Ok(HostReport {
         endpoint,
         version: req.version,
         keys,
         peer_health,
+        peer_links,
     })
+}
+
+const HEALTH_STATES: [&str; 4] = ["healthy", "degraded", "unhealthy", "disconnected"];
+
+pub use weft_proto::MAX_REPORT_LINKS as MAX_LINKS;
+
+fn check_health(field: &str, health: &str) -> Result<(), Status> {
+    if HEALTH_STATES.contains(&health) {
+        return Ok(());
+    }
+    Err(Status::invalid_argument(format!(
+        "{field}: {} is not healthy, degraded, unhealthy or disconnected",
+        weft_model::error::shown(health)
+    )))
+}
+
+fn parse_links(links: Vec<pb::PeerLink>) -> Result<Vec<PeerLink>, Status> {
+    if links.len() > MAX_LINKS {
+        return Err(Status::invalid_argument(format!(
+            "links: more than {MAX_LINKS}"
+        )));
+    }
+    links
+        .into_iter()
+        .map(|l| {
+            weft_model::names::validate_network_name(&l.network)
+                .map_err(|e| Status::invalid_argument(format!("links.network: {e}")))?;
+            weft_model::PublicKey::from_base64(&l.public_key)
+                .map_err(|e| Status::invalid_argument(format!("links.public_key: {e}")))?;
+            check_health("links.health", &l.health)?;
+            let endpoint = match l.endpoint.as_str() {
+                "" => None,
+                text => Some(
+                    text.parse::<std::net::SocketAddr>()
+                        .map_err(|_| {
+                            Status::invalid_argument(format!(
+                                "links.endpoint: {} is not an address:port",
+                                weft_model::error::shown(text)
+                            ))
+                        })?
+                        .to_string(),
+                ),
+            };
+            Ok(PeerLink {
+                network: l.network,
+                public_key: l.public_key,
+                health: l.health,
+                last_handshake: (l.last_handshake > 0).then_some(l.last_handshake),
+                rx_bytes: l.rx_bytes,
+                tx_bytes: l.tx_bytes,
+                endpoint,
+            })
+        })
+        .collect()
 }
 
 /// Feed one agent's stream from its tenant's frames: a snapshot (or, for

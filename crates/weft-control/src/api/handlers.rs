@@ -6,16 +6,10 @@ use super::body::JsonBody;
 use super::error::{ApiError, ApiResult};
 use super::{AppState, Caller};
 use crate::model::{HostBlock, HostId, HostKey, Network, NetworkSpec, TenantId};
-use crate::secret::{Secret, SecretKind};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
-
-/// Enrollment tokens live at most this long.
-pub const MAX_TOKEN_TTL_SECS: u64 = 30 * 86_400;
-pub const DEFAULT_TOKEN_TTL_SECS: u64 = 3600;
-pub const MAX_TOKEN_USES: u32 = 1000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,18 +41,6 @@ pub struct NetworkHostsView {
     network: String,
     all: bool,
     hosts: Vec<BlockView>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateToken {
-    #[serde(default)]
-    ttl_seconds: Option<u64>,
-    #[serde(default)]
-    uses: Option<u32>,
-    /// The site the hosts it enrolls join.
-    #[serde(default)]
-    site: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -106,18 +88,6 @@ pub struct HostKeyView {
 }
 
 /// The tenant's rows a host's view is made from.
-pub(super) struct HostRows {
-    blocks: Vec<HostBlock>,
-    keys: Vec<HostKey>,
-}
-
-pub(super) async fn host_rows(state: &AppState, tenant: &TenantId) -> ApiResult<HostRows> {
-    Ok(HostRows {
-        blocks: state.store.blocks(tenant).await?,
-        keys: state.store.host_keys(tenant).await?,
-    })
-}
-
 #[derive(Serialize)]
 pub struct HostView {
     id: HostId,
@@ -136,16 +106,51 @@ pub struct HostView {
     site: Option<String>,
     blocks: Vec<HostBlockView>,
     keys: Vec<HostKeyView>,
+    /// Its peer links as last reported, each peer named by host id when
+    /// its key is one of the tenant's hosts'.
+    links: Vec<LinkView>,
 }
 
 #[derive(Serialize)]
-pub struct TokenCreated {
-    id: String,
-    /// The whole token: shown this once, stored only as a hash.
-    token: String,
-    expires_at: i64,
-    uses: u32,
-    site: Option<String>,
+pub struct LinkView {
+    network: String,
+    peer: Option<HostId>,
+    public_key: String,
+    health: String,
+    last_handshake: Option<i64>,
+    rx_bytes: u64,
+    tx_bytes: u64,
+    endpoint: Option<String>,
+}
+
+/// What a host's view needs besides the host: the tenant's blocks, and
+/// whose each reported key is.
+pub(super) struct HostContext {
+    blocks: Vec<HostBlock>,
+    /// Every host's key on each network, with its age.
+    keys: Vec<HostKey>,
+    /// Whose each (network, public key) is.
+    owners: std::collections::HashMap<(String, String), HostId>,
+}
+
+impl HostContext {
+    pub(super) async fn load(state: &AppState, tenant: &TenantId) -> ApiResult<Self> {
+        let blocks = state.store.blocks(tenant).await?;
+        let keys = state.store.host_keys(tenant).await?;
+        let owners = (keys.iter())
+            .map(|k| {
+                (
+                    (k.key.network.clone(), k.key.public_key.clone()),
+                    k.host.clone(),
+                )
+            })
+            .collect();
+        Ok(HostContext {
+            blocks,
+            keys,
+            owners,
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -185,10 +190,10 @@ pub(super) fn host_state(last_seen: Option<i64>, now: i64) -> &'static str {
     }
 }
 
-pub(super) fn host_view(host: crate::model::Host, rows: &HostRows, now: i64) -> HostView {
+pub(super) fn host_view(host: crate::model::Host, ctx: &HostContext, now: i64) -> HostView {
     HostView {
         state: host_state(host.last_seen, now),
-        keys: (rows.keys.iter())
+        keys: (ctx.keys.iter())
             .filter(|k| k.host == host.id)
             .map(|k| HostKeyView {
                 network: k.key.network.clone(),
@@ -196,7 +201,26 @@ pub(super) fn host_view(host: crate::model::Host, rows: &HostRows, now: i64) -> 
                 since: k.since,
             })
             .collect(),
-        blocks: (rows.blocks.iter())
+        links: host
+            .peer_links
+            .into_iter()
+            .map(|l| LinkView {
+                peer: ctx
+                    .owners
+                    .get(&(l.network.clone(), l.public_key.clone()))
+                    .cloned(),
+                network: l.network,
+                public_key: l.public_key,
+                health: l.health,
+                last_handshake: l.last_handshake,
+                rx_bytes: l.rx_bytes,
+                tx_bytes: l.tx_bytes,
+                endpoint: l.endpoint,
+            })
+            .collect(),
+        blocks: ctx
+            .blocks
+            .iter()
             .filter(|b| b.host == host.id)
             .map(|b| HostBlockView {
                 network: b.network.clone(),
@@ -234,7 +258,7 @@ pub async fn status(
 ) -> ApiResult<Json<StatusView>> {
     let store = &state.store;
     let revision = store.revision().await?;
-    let rows = host_rows(&state, &caller.tenant).await?;
+    let ctx = HostContext::load(&state, &caller.tenant).await?;
     let networks = store.list_networks(&caller.tenant).await?;
     let hosts = store.list_hosts(&caller.tenant).await?;
     Ok(Json(StatusView {
@@ -242,11 +266,11 @@ pub async fn status(
         revision,
         networks: networks
             .into_iter()
-            .map(|n| network_view(n, &rows.blocks))
+            .map(|n| network_view(n, &ctx.blocks))
             .collect(),
         hosts: hosts
             .into_iter()
-            .map(|h| host_view(h, &rows, (state.clock)()))
+            .map(|h| host_view(h, &ctx, (state.clock)()))
             .collect(),
     }))
 }
@@ -372,12 +396,12 @@ pub async fn list_hosts(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<Json<Vec<HostView>>> {
-    let rows = host_rows(&state, &caller.tenant).await?;
+    let ctx = HostContext::load(&state, &caller.tenant).await?;
     let hosts = state.store.list_hosts(&caller.tenant).await?;
     Ok(Json(
         hosts
             .into_iter()
-            .map(|h| host_view(h, &rows, (state.clock)()))
+            .map(|h| host_view(h, &ctx, (state.clock)()))
             .collect(),
     ))
 }
@@ -394,8 +418,8 @@ pub async fn get_host(
         .await?
         .filter(|h| h.tenant == caller.tenant && h.revoked_at.is_none())
         .ok_or_else(|| ApiError::not_found("host", id.as_str()))?;
-    let rows = host_rows(&state, &caller.tenant).await?;
-    Ok(Json(host_view(host, &rows, (state.clock)())))
+    let ctx = HostContext::load(&state, &caller.tenant).await?;
+    Ok(Json(host_view(host, &ctx, (state.clock)())))
 }
 
 pub async fn delete_host(
@@ -410,48 +434,6 @@ pub async fn delete_host(
         .await?;
     tracing::info!(tenant = %caller.tenant, host = %id, "host deleted, its certificate revoked");
     Ok(StatusCode::NO_CONTENT)
-}
-
-pub async fn create_token(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    JsonBody(req): JsonBody<CreateToken>,
-) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
-    let ttl = req.ttl_seconds.unwrap_or(DEFAULT_TOKEN_TTL_SECS);
-    if ttl == 0 || ttl > MAX_TOKEN_TTL_SECS {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("invalid field ttl_seconds: {ttl}: must be 1 to {MAX_TOKEN_TTL_SECS}"),
-        ));
-    }
-    let uses = req.uses.unwrap_or(1);
-    if uses == 0 || uses > MAX_TOKEN_USES {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("invalid field uses: {uses}: must be 1 to {MAX_TOKEN_USES}"),
-        ));
-    }
-    if let Some(site) = &req.site {
-        crate::model::validate_site_name(site)?;
-    }
-    let now = (state.clock)();
-    let token = Secret::generate(SecretKind::EnrollToken);
-    let site = req.site.as_deref();
-    let info = state
-        .store
-        .create_site_token(&caller.tenant, &token, now + ttl as i64, uses, site, now)
-        .await?;
-    tracing::info!(tenant = %caller.tenant, token = %token, uses, site, "enrollment token created");
-    Ok((
-        StatusCode::CREATED,
-        Json(TokenCreated {
-            id: info.id,
-            token: token.expose().to_string(),
-            expires_at: info.expires_at,
-            uses,
-            site: info.site,
-        }),
-    ))
 }
 
 #[cfg(test)]

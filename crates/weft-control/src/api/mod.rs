@@ -13,12 +13,16 @@
 //! `X-Forwarded-For` or any other client-supplied address header.
 
 mod body;
+pub mod dashboard;
 pub(crate) mod error;
+mod events;
 pub(crate) mod grpc;
 mod handlers;
 pub mod logs;
 mod openapi;
+pub mod read_only;
 mod sites;
+mod tokens;
 mod vms;
 mod vxlan;
 
@@ -127,6 +131,36 @@ pub fn routes() -> Vec<Route> {
     use Policy::{Public, Tenant};
     use handlers as h;
     vec![
+        route(
+            Method::GET,
+            "/",
+            Public,
+            "The web dashboard's page (it signs in with an API key; docs/dashboard.md)",
+            None,
+            ("Html", 200),
+            dashboard::index,
+        )
+        .answers("text/html"),
+        route(
+            Method::GET,
+            "/assets/{file}",
+            Public,
+            "The dashboard's scripts (ES modules) and style sheet, embedded in the binary",
+            None,
+            ("Asset", 200),
+            dashboard::asset,
+        )
+        .answers("text/javascript"),
+        route(
+            Method::GET,
+            "/v1/events",
+            Tenant,
+            "Server-sent events: `change` (data: the revision) first, then whenever the tenant's networks, hosts, sites or peer health change",
+            None,
+            ("Event", 200),
+            events::events,
+        )
+        .answers("text/event-stream"),
         route(
             Method::GET,
             "/v1/openapi.json",
@@ -403,7 +437,25 @@ pub fn routes() -> Vec<Route> {
             "Create an enrollment token (shown once)",
             Some("CreateToken"),
             ("TokenCreated", 201),
-            h::create_token,
+            tokens::create_token,
+        ),
+        route(
+            Method::GET,
+            "/v1/tokens",
+            Tenant,
+            "List the tenant's enrollment tokens (never their secrets): uses left, expiry, state",
+            None,
+            ("TokenList", 200),
+            tokens::list_tokens,
+        ),
+        route(
+            Method::DELETE,
+            "/v1/tokens/{id}",
+            Tenant,
+            "Revoke an enrollment token: it enrolls no host from then on",
+            None,
+            ("Empty", 204),
+            tokens::revoke_token,
         ),
     ]
 }

@@ -44,9 +44,21 @@ fn schemas() -> Value {
                     "network": string, "public_key": string,
                     "since": { "type": ["integer", "null"], "description": "Unix time the host first reported this key (null: before ages were kept); a rotation starts it again" }
                 }
+            } },
+            "links": { "type": "array", "description": "its peer links as last reported", "items": {
+                "type": "object",
+                "properties": {
+                    "network": string,
+                    "peer": { "type": ["string", "null"], "description": "the peer host's id (null: a key no host of the tenant reported)" },
+                    "public_key": string,
+                    "health": { "enum": ["healthy", "degraded", "unhealthy", "disconnected"] },
+                    "last_handshake": { "type": ["integer", "null"], "description": "Unix time of the last handshake" },
+                    "rx_bytes": int, "tx_bytes": int,
+                    "endpoint": { "type": ["string", "null"] }
+                }
             } }
         },
-        "required": ["id", "name", "state", "created_at", "blocks", "keys"]
+        "required": ["id", "name", "state", "created_at", "blocks", "keys", "links"]
     });
     let mut all = json!({
         "Error": {
@@ -55,6 +67,18 @@ fn schemas() -> Value {
             "required": ["error"]
         },
         "Empty": { "description": "no body" },
+        "TokenList": { "type": "array", "items": {
+            "type": "object",
+            "properties": {
+                "id": string, "created_at": int, "expires_at": int, "uses_left": int,
+                "site": { "type": ["string", "null"] },
+                "state": { "enum": ["valid", "expired", "used up"] }
+            },
+            "required": ["id", "created_at", "expires_at", "uses_left", "state"]
+        } },
+        "Html": { "type": "string", "description": "an HTML page" },
+        "Asset": { "type": "string", "description": "a script or style sheet of the dashboard" },
+        "Event": { "type": "string", "description": "text/event-stream: `event: change` with data {\"revision\": N}; `:` comments keep it alive" },
         "OpenApi": { "type": "object" },
         "CreateNetwork": {
             "type": "object",
@@ -94,8 +118,8 @@ fn schemas() -> Value {
             "type": "object",
             "additionalProperties": false,
             "properties": {
-                "ttl_seconds": { "type": "integer", "minimum": 1, "maximum": super::handlers::MAX_TOKEN_TTL_SECS, "default": super::handlers::DEFAULT_TOKEN_TTL_SECS },
-                "uses": { "type": "integer", "minimum": 1, "maximum": super::handlers::MAX_TOKEN_USES, "default": 1 },
+                "ttl_seconds": { "type": "integer", "minimum": 1, "maximum": super::tokens::MAX_TOKEN_TTL_SECS, "default": super::tokens::DEFAULT_TOKEN_TTL_SECS },
+                "uses": { "type": "integer", "minimum": 1, "maximum": super::tokens::MAX_TOKEN_USES, "default": 1 },
                 "site": { "type": "string", "description": "the site the hosts it enrolls join (must exist)" }
             }
         },

@@ -4,7 +4,7 @@
 
 use super::body::JsonBody;
 use super::error::{ApiError, ApiResult};
-use super::handlers::{HostView, host_id, host_rows, host_view};
+use super::handlers::{HostContext, HostView, host_id, host_view};
 use super::{AppState, Caller};
 use crate::model::{Site, SiteSpec, validate_site_name};
 use axum::extract::{Path, State};
@@ -114,14 +114,14 @@ pub async fn site_hosts(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Vec<HostView>>> {
     let site = find_site(&state, &caller, &name).await?;
-    let rows = host_rows(&state, &caller.tenant).await?;
+    let ctx = HostContext::load(&state, &caller.tenant).await?;
     let hosts = state.store.list_hosts(&caller.tenant).await?;
     let now = (state.clock)();
     Ok(Json(
         hosts
             .into_iter()
             .filter(|h| h.site.as_deref() == Some(site.spec.name.as_str()))
-            .map(|h| host_view(h, &rows, now))
+            .map(|h| host_view(h, &ctx, now))
             .collect(),
     ))
 }
@@ -147,6 +147,6 @@ pub async fn update_host(
         .set_host_site(&caller.tenant, &id, site.as_deref())
         .await?;
     tracing::info!(tenant = %caller.tenant, host = %id, site = ?host.site, "host's site set");
-    let rows = host_rows(&state, &caller.tenant).await?;
-    Ok(Json(host_view(host, &rows, (state.clock)())))
+    let ctx = HostContext::load(&state, &caller.tenant).await?;
+    Ok(Json(host_view(host, &ctx, (state.clock)())))
 }

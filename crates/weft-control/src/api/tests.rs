@@ -133,9 +133,19 @@ pub(super) async fn call_with(
     .unwrap();
     let res = router.clone().oneshot(req).await.unwrap();
     let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
-        .await
-        .unwrap();
+    let stream =
+        res.headers().get("content-type").map(|v| v.as_bytes()) == Some(b"text/event-stream");
+    let bytes = if stream {
+        // An event stream never ends: its answer is its first event.
+        use http_body_util::BodyExt as _;
+        let mut body = res.into_body();
+        let frame = body.frame().await.expect("a first event").unwrap();
+        frame.into_data().unwrap_or_default()
+    } else {
+        axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap()
+    };
     Reply {
         status,
         text: String::from_utf8_lossy(&bytes).into_owned(),
@@ -163,6 +173,7 @@ fn path_of(r: &Route, host_a: &HostId) -> String {
         return r.path.replace("{id}", "lan");
     }
     r.path
+        .replace("{file}", "app.js")
         .replace("{name}", "blue")
         .replace("{site}", "edge")
         .replace("{vm}", "vm1")
@@ -243,7 +254,13 @@ async fn every_tenant_route_refuses_missing_malformed_unknown_and_revoked_keys()
             assert!(reply.json()["error"].as_str().unwrap().contains("API key"));
         }
     }
-    assert_eq!(public, ["/v1/openapi.json"], "public routes");
+    // The dashboard's page and files hold no data: it signs in like any
+    // client.
+    assert_eq!(
+        public,
+        ["/", "/assets/{file}", "/v1/openapi.json"],
+        "public routes"
+    );
     assert_eq!(
         f.store.revision().await.unwrap(),
         revision,

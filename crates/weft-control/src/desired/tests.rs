@@ -12,6 +12,7 @@ fn host(name: &str, endpoint: Option<&str>) -> Host {
         version: None,
         last_seen: None,
         peer_health: Default::default(),
+        peer_links: vec![],
         site: None,
     }
 }

@@ -133,6 +133,48 @@ pub(crate) async fn a_token_is_spent_once_per_use(store: Shared) {
     assert_eq!(names, ["a", "c", "d", "e"]);
 }
 
+pub(crate) async fn tokens_are_listed_by_tenant_and_revoked_ones_enroll_nobody(store: Shared) {
+    let a = tenant(&store, "acme").await;
+    let b = tenant(&store, "beta").await;
+    let first = token(&store, &a, 2).await;
+    let second = token(&store, &a, 1).await;
+    let theirs = token(&store, &b, 1).await;
+    let ids = |list: Vec<crate::model::TokenInfo>| -> Vec<String> {
+        list.into_iter().map(|t| t.id).collect()
+    };
+    let mut want = vec![first.id().to_string(), second.id().to_string()];
+    want.sort();
+    let mut got = ids(store.list_tokens(&a).await.unwrap());
+    got.sort();
+    assert_eq!(got, want);
+    let listed = store.list_tokens(&a).await.unwrap();
+    let first_info = listed.iter().find(|t| t.id == first.id()).unwrap();
+    assert_eq!(
+        (first_info.uses_left, first_info.expires_at),
+        (2, NOW + HOUR)
+    );
+    assert_eq!(ids(store.list_tokens(&b).await.unwrap()), [theirs.id()]);
+    // Another tenant's token cannot be revoked through this one, and is
+    // not told apart from none.
+    for (tenant, id) in [(&a, theirs.id()), (&b, first.id()), (&a, "nope")] {
+        let err = store.revoke_token(tenant, id).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::NotFound { what: "token", .. }),
+            "{err:?}"
+        );
+    }
+    store.revoke_token(&a, first.id()).await.unwrap();
+    assert_eq!(ids(store.list_tokens(&a).await.unwrap()), [second.id()]);
+    let host = NewHost {
+        id: HostId::generate(),
+        name: "late".into(),
+    };
+    let err = store.redeem_token(&first, &host, NOW).await.unwrap_err();
+    assert_eq!(refusal(err), TokenRefusal::Unknown);
+    // The other tenant's token still works.
+    store.redeem_token(&theirs, &host, NOW).await.unwrap();
+}
+
 pub(crate) async fn expired_unknown_and_forged_tokens_are_refused(store: Shared) {
     let t = tenant(&store, "acme").await;
     let good = token(&store, &t, 5).await;
@@ -371,6 +413,7 @@ macro_rules! conformance_tests {
             one_tenant_cannot_reach_anothers_vms,
             vm_reports_replace_the_last_and_move_no_revision,
             a_keys_age_survives_heartbeats_and_restarts_at_a_rotation,
+            tokens_are_listed_by_tenant_and_revoked_ones_enroll_nobody,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -280,6 +280,12 @@ pub trait Store: Send + Sync + 'static {
         site: Option<&str>,
         now: i64,
     ) -> Result<TokenInfo>;
+    /// The tenant's enrollment tokens the store still holds (spent and
+    /// expired ones too, until purged), oldest first. Never a hash.
+    async fn list_tokens(&self, tenant: &TenantId) -> Result<Vec<TokenInfo>>;
+    /// Revoke one of the tenant's tokens: it is deleted, and enrolls no
+    /// host from then on. Another tenant's token, or none, is NotFound.
+    async fn revoke_token(&self, tenant: &TenantId, id: &str) -> Result<()>;
     /// Spend one use of the token and register `host` in its tenant (and
     /// its site), in one atomic step; blocks in every network of the
     /// tenant open to it are assigned too. A token whose site was deleted

@@ -178,6 +178,20 @@ enum TokenCommand {
         #[command(flatten)]
         api: crate::api_client::ApiArgs,
     },
+    /// List the tenant's enrollment tokens (`GET /v1/tokens`): id, site,
+    /// uses left, expiry and state; never a secret.
+    Ls {
+        #[command(flatten)]
+        api: crate::api_client::ApiArgs,
+    },
+    /// Revoke one of the tenant's enrollment tokens by id
+    /// (`DELETE /v1/tokens/{id}`): no host enrolls with it from then on.
+    Rm {
+        /// The token's id: the part between `wet_` and the next `_`.
+        id: String,
+        #[command(flatten)]
+        api: crate::api_client::ApiArgs,
+    },
 }
 
 fn unix_now() -> i64 {
@@ -417,14 +431,18 @@ async fn token(
     (state_dir, store): (&std::path::Path, &deployment::StoreConfig),
     cmd: &TokenCommand,
 ) -> Result<()> {
-    let TokenCommand::Create {
-        tenant,
-        ttl,
-        uses,
-        site,
-        quiet,
-        api,
-    } = cmd;
+    let (tenant, ttl, uses, site, quiet, api) = match cmd {
+        TokenCommand::Create {
+            tenant,
+            ttl,
+            uses,
+            site,
+            quiet,
+            api,
+        } => (tenant, ttl, uses, site, quiet, api),
+        TokenCommand::Ls { api } => return rest::list_tokens(format, api).await,
+        TokenCommand::Rm { id, api } => return rest::revoke_token(format, api, id).await,
+    };
     let ttl = admin::parse_duration("--ttl", ttl)?;
     let Some(tenant) = tenant else {
         // As the tenant, through the REST API.

@@ -23,9 +23,19 @@ pub struct Args {
     /// Refresh every SECS seconds until interrupted.
     #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "2")]
     watch: Option<f64>,
+    /// With --file: serve the web dashboard of the mesh, read-only, on
+    /// this loopback address (default 127.0.0.1:8080) until interrupted;
+    /// it prints the link (docs/dashboard.md).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8080", requires = "file")]
+    web: Option<String>,
 }
 
+mod web;
+
 pub fn exec(ctx: &Context, args: Args) -> Result<()> {
+    if let (Some(file), Some(addr)) = (&args.file, &args.web) {
+        return web::serve(ctx, file, web::parse_addr(addr)?);
+    }
     if let Some(file) = &args.file {
         return loop {
             let doc = mesh_status(ctx, file, args.network.as_deref(), args.probe)?;

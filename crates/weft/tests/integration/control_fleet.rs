@@ -13,32 +13,17 @@ use std::time::{Duration, Instant};
 use weft_testkit::cni::{self, vars};
 use weft_testkit::*;
 
-use crate::control_common::{self, operator};
+use crate::control_common;
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 const CP: &str = "192.0.2.10";
 const HOSTS: [&str; 3] = ["h1", "h2", "h3"];
 
 /// cp, h1..h3 on one switch (a bridge in namespace `sw`): cp 192.0.2.10,
-/// hN 192.0.2.N.
+/// hN 192.0.2.N; and containers c1, c2.
 fn switch(lab: &mut Lab) {
-    lab.add_namespaces(["sw", "cp", "h1", "h2", "h3", "c1", "c2"]);
-    lab.exec_ok("sw", "ip link add br0 type bridge && ip link set br0 up");
-    for (i, ns) in ["cp", "h1", "h2", "h3"].iter().enumerate() {
-        let addr = if *ns == "cp" {
-            CP.to_string()
-        } else {
-            format!("192.0.2.{i}")
-        };
-        sh(&format!(
-            "ip link add u0 netns {host} type veth peer name p{i} netns {sw} && \
-             ip -n {sw} link set p{i} master br0 up && \
-             ip -n {host} addr add {addr}/24 dev u0 && ip -n {host} link set u0 up && \
-             ip -n {host} link set lo up",
-            host = lab.ns(ns),
-            sw = lab.ns("sw"),
-        ));
-    }
+    control_common::switch(lab, CP, &HOSTS);
+    lab.add_namespaces(["c1", "c2"]);
 }
 
 fn start_control(lab: &Lab, state: &std::path::Path, n: u32) -> (process::Spawned, String) {
@@ -129,23 +114,13 @@ fn a_fleet_follows_the_control_plane_and_outlives_it() {
     switch(&mut lab);
     let state = lab.dir.path().join("control");
     let (control, first) = start_control(&lab, &state, 0);
-    let fingerprint = first
-        .lines()
-        .find_map(|l| l.strip_prefix("CA fingerprint: "))
-        .unwrap()
-        .to_string();
-    let key = operator(WEFT, &state, &["tenant", "create", "acme"])["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let token = operator(
+    let fingerprint = control_common::fingerprint(&first);
+    let key = control_common::secret(WEFT, &state, &["tenant", "create", "acme"]);
+    let token = control_common::secret(
         WEFT,
         &state,
         &["token", "create", "--tenant", "acme", "--uses", "3"],
-    )["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    );
     let url = format!("https://{CP}:50051");
     for host in HOSTS {
         lab.start_agent_with(

@@ -5,10 +5,8 @@
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 use weft_testkit::process::Spawned;
-use weft_testkit::wait::wait_until;
 
 const WEFT: &str = env!("CARGO_BIN_EXE_weft");
 
@@ -19,33 +17,7 @@ struct Server {
 }
 
 fn serve(state: &Path) -> Server {
-    let out = state.with_extension("out");
-    let child = Command::new(WEFT)
-        .args([
-            "control",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--grpc",
-            "127.0.0.1:0",
-            "--state-dir",
-        ])
-        .arg(state)
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let process = Spawned::new(child);
-    let stdout = wait_until("the REST API's address", Duration::from_secs(20), || {
-        let text = std::fs::read_to_string(&out).ok()?;
-        text.contains("REST API:").then_some(text)
-    });
-    let port = stdout
-        .split("https://127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {stdout}"));
+    let (process, port, stdout) = crate::control_common::serve_on_loopback(WEFT, state);
     Server {
         _process: process,
         port,

@@ -2,6 +2,7 @@
 //! each module was a test binary of its own. `scripts/test` runs every
 //! test in a process of its own (cargo-nextest).
 
+mod browser;
 mod containers_common;
 mod control_common;
 mod package_common;
@@ -23,6 +24,8 @@ mod control_sites;
 mod control_vm_guest;
 mod control_vm_run;
 mod control_vms;
+mod dashboard;
+mod dashboard_fleet;
 mod drift;
 mod health;
 mod hijack;

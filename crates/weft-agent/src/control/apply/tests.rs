@@ -56,9 +56,15 @@ fn networks_and_peers_follow_the_desired_state_and_report_keys() {
     assert_eq!(peers.len(), 1);
     assert_eq!(peers[0].endpoint, "192.0.2.2:51820");
     assert_eq!(a.dataplane().peers("wg0").len(), 1);
-    let health = peer_health(&a, &managed(&want));
+    let peers = peer_report(&a, &managed(&want));
+    let health = &peers.health;
     assert_eq!(health.iter().map(|h| h.count).sum::<u32>(), 1, "{health:?}");
-    assert!(peer_health(&a, &BTreeSet::new()).is_empty());
+    assert_eq!(peers.links.len(), 1, "{peers:?}");
+    assert_eq!(peers.links[0].network, "blue");
+    assert_eq!(peers.links[0].public_key, key(2));
+    assert_eq!(peers.links[0].health, health[0].health);
+    assert_eq!(peers.link_shape().len(), 1);
+    assert_eq!(peer_report(&a, &BTreeSet::new()), PeerReport::default());
     let reported = report(&a, &managed(&want));
     assert_eq!(reported.len(), 1);
     assert_eq!(

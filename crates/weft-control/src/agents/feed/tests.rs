@@ -40,6 +40,7 @@ impl Rows {
             version: None,
             last_seen: None,
             peer_health: Default::default(),
+            peer_links: vec![],
             site: None,
         });
         self.join(network, &id, i);

@@ -11,6 +11,7 @@ fn host(id: &str) -> Host {
         version: None,
         last_seen: None,
         peer_health: Default::default(),
+        peer_links: vec![],
         site: None,
     }
 }

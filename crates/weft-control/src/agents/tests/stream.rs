@@ -218,6 +218,95 @@ async fn bad_reports_are_refused_naming_the_field() {
         host.peer_health,
         [("degraded".to_string(), 1), ("healthy".to_string(), 2)].into()
     );
+    // Links: each field checked, naming it; a good list is kept, and a
+    // report without links (links_included false) keeps it.
+    let good = pb::PeerLink {
+        network: "blue".into(),
+        public_key: key(2),
+        health: "healthy".into(),
+        last_handshake: 1_800_000_000,
+        rx_bytes: 10,
+        tx_bytes: 20,
+        endpoint: "192.0.2.2:51820".into(),
+    };
+    let links = |l: pb::PeerLink| pb::ReportRequest {
+        version: "v".into(),
+        links: vec![l],
+        links_included: true,
+        ..Default::default()
+    };
+    for (bad, field) in [
+        (
+            pb::PeerLink {
+                network: "Not A Name".into(),
+                ..good.clone()
+            },
+            "links.network",
+        ),
+        (
+            pb::PeerLink {
+                public_key: "<img src=x>".into(),
+                ..good.clone()
+            },
+            "links.public_key",
+        ),
+        (
+            pb::PeerLink {
+                health: "<script>".into(),
+                ..good.clone()
+            },
+            "links.health",
+        ),
+        (
+            pb::PeerLink {
+                endpoint: "nowhere".into(),
+                ..good.clone()
+            },
+            "links.endpoint",
+        ),
+    ] {
+        let status = a.client.report(links(bad)).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(status.message().contains(field), "{status:?}");
+    }
+    let many = pb::ReportRequest {
+        links: vec![good.clone(); crate::agents::MAX_LINKS + 1],
+        ..links(good.clone())
+    };
+    let status = a.client.report(many).await.unwrap_err();
+    assert!(status.message().contains("links: more than"), "{status:?}");
+    a.client.report(links(good.clone())).await.unwrap();
+    let stored = p
+        .running
+        .store
+        .host(&a.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .peer_links;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        (
+            stored[0].health.as_str(),
+            stored[0].endpoint.as_deref(),
+            stored[0].last_handshake
+        ),
+        ("healthy", Some("192.0.2.2:51820"), Some(1_800_000_000))
+    );
+    let without = pb::ReportRequest {
+        version: "v".into(),
+        ..Default::default()
+    };
+    a.client.report(without).await.unwrap();
+    let kept = p
+        .running
+        .store
+        .host(&a.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .peer_links;
+    assert_eq!(kept, stored);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

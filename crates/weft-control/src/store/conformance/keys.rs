@@ -17,6 +17,7 @@ fn report(keys: &[(&str, &str)]) -> HostReport {
             })
             .collect(),
         peer_health: Default::default(),
+        peer_links: None,
     }
 }
 

@@ -51,6 +51,7 @@ pub(crate) async fn reports_keep_keys_of_the_tenants_networks_and_move_the_revis
         version: "0.1.0".into(),
         keys: vec![key("blue"), key("nope")],
         peer_health: [("healthy".to_string(), 2)].into(),
+        peer_links: Some(vec![link("healthy")]),
     };
     let before = store.revision().await.unwrap();
     assert!(store.report(&h, &report, NOW + 5).await.unwrap());
@@ -71,6 +72,17 @@ pub(crate) async fn reports_keep_keys_of_the_tenants_networks_and_move_the_revis
     assert_eq!(store.revision().await.unwrap(), before + 1);
     let got = store.host(&h).await.unwrap().unwrap();
     assert_eq!(got.peer_health, healthier.peer_health);
+    // A report without links keeps the stored ones; one with links
+    // replaces them, and moves no revision either.
+    assert_eq!(got.peer_links, vec![link("healthy")]);
+    let unhealthy = HostReport {
+        peer_links: Some(vec![link("unhealthy")]),
+        ..report.clone()
+    };
+    assert!(!store.report(&h, &unhealthy, NOW + 11).await.unwrap());
+    assert_eq!(store.revision().await.unwrap(), before + 1);
+    let got = store.host(&h).await.unwrap().unwrap();
+    assert_eq!(got.peer_links, vec![link("unhealthy")]);
     let keys = store.host_keys(&t).await.unwrap();
     assert_eq!(keys.len(), 1, "only the tenant's networks: {keys:?}");
     assert_eq!(keys[0].key, key("blue"));
@@ -186,6 +198,7 @@ pub(crate) async fn a_resuming_host_learns_the_networks_changed_since_its_revisi
             })
             .collect(),
         peer_health: Default::default(),
+        peer_links: None,
     };
     store.report(&a, &report(&[]), NOW).await.unwrap();
     let r1 = store.revision().await.unwrap();
@@ -251,4 +264,16 @@ pub(crate) async fn listeners_see_the_revision_move(store: Shared, other: Shared
         "no word of a change made through another handle"
     );
     assert_eq!(*seen.borrow(), start + 2);
+}
+
+fn link(health: &str) -> crate::model::PeerLink {
+    crate::model::PeerLink {
+        network: "blue".into(),
+        public_key: "K".into(),
+        health: health.into(),
+        last_handshake: Some(NOW),
+        rx_bytes: 10,
+        tx_bytes: 20,
+        endpoint: Some("192.0.2.2:51820".into()),
+    }
 }

@@ -156,6 +156,9 @@ impl EtcdStore {
         record.version = Some(report.version.clone());
         record.last_seen = Some(now);
         record.peer_health = report.peer_health.clone();
+        if let Some(links) = &report.peer_links {
+            record.peer_links = links.clone();
+        }
         let key = self.keys.host(&record.tenant, hid.as_str());
         let counter = self.keys.revision();
         let txn = Txn::new()

@@ -104,6 +104,9 @@ impl Keys {
     pub fn api_key(&self, id: &str) -> String {
         self.key(format_args!("api-keys/{id}"))
     }
+    pub fn tokens(&self) -> String {
+        self.key(format_args!("tokens/"))
+    }
     pub fn token(&self, id: &str) -> String {
         self.key(format_args!("tokens/{id}"))
     }

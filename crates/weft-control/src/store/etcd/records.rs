@@ -116,6 +116,8 @@ pub(super) struct HostRecord {
     pub version: Option<String>,
     pub last_seen: Option<i64>,
     pub peer_health: BTreeMap<String, u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peer_links: Vec<crate::model::PeerLink>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
 }
@@ -132,6 +134,7 @@ impl HostRecord {
             version: self.version.clone(),
             last_seen: self.last_seen,
             peer_health: self.peer_health.clone(),
+            peer_links: self.peer_links.clone(),
             site: self.site.clone(),
         })
     }

@@ -150,6 +150,47 @@ impl Store for EtcdStore {
         record.model()
     }
 
+    async fn list_tokens(&self, tenant: &TenantId) -> Result<Vec<TokenInfo>> {
+        let mut tokens = Vec::new();
+        for kv in self.scan(self.keys.tokens()).await? {
+            let record: TokenRecord = decode("token", &kv.value)?;
+            if record.tenant == tenant.as_str() {
+                tokens.push(record.model()?);
+            }
+        }
+        tokens.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(tokens)
+    }
+
+    async fn revoke_token(&self, tenant: &TenantId, id: &str) -> Result<()> {
+        let at = self.keys.token(id);
+        let not_found = || StoreError::NotFound {
+            what: "token",
+            name: id.to_string(),
+        };
+        loop {
+            let Some(kv) = self.get(at.clone()).await? else {
+                return Err(not_found());
+            };
+            let record: TokenRecord = decode("token", &kv.value)?;
+            if record.tenant != tenant.as_str() {
+                return Err(not_found());
+            }
+            // Compared, so a redemption racing it either lands first (and
+            // the host is enrolled) or finds no token.
+            let txn = Txn::new()
+                .when([Compare::mod_revision(
+                    at.clone(),
+                    CmpOp::Equal,
+                    kv.mod_revision,
+                )])
+                .and_then([Op::delete(at.clone())]);
+            if self.txn(txn).await?.succeeded {
+                return Ok(());
+            }
+        }
+    }
+
     async fn redeem_token(&self, token: &Secret, new: &NewHost, now: i64) -> Result<Host> {
         // The token says which tenant; its use count is read again with
         // the tenant's state and compared at commit.

@@ -74,6 +74,7 @@ pub(super) fn redeem(
         version: None,
         last_seen: None,
         peer_health: Default::default(),
+        peer_links: vec![],
         site,
     };
     if let Some(site) = &record.site {
@@ -321,6 +322,9 @@ pub(super) fn report(
     entry.record.version = Some(report.version.clone());
     entry.record.last_seen = Some(now);
     entry.record.peer_health = report.peer_health.clone();
+    if let Some(links) = &report.peer_links {
+        entry.record.peer_links = links.clone();
+    }
     draft.put_host(hid, entry);
 
     let keys_of = |draft: &Draft<'_>| -> BTreeSet<NetworkKey> {

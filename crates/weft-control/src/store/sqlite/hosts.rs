@@ -83,6 +83,7 @@ pub(super) fn redeem(tx: &Transaction<'_>, token: Secret, new: NewHost, now: i64
         version: None,
         last_seen: None,
         peer_health: Default::default(),
+        peer_links: vec![],
         site,
     })
 }
@@ -118,6 +119,15 @@ pub(super) fn report(
             serde_json::to_string(&report.peer_health).unwrap_or_else(|_| "{}".into())
         ],
     )?;
+    if let Some(links) = &report.peer_links {
+        tx.execute(
+            "UPDATE hosts SET peer_links = ?2 WHERE id = ?1",
+            params![
+                hid.as_str(),
+                serde_json::to_string(links).unwrap_or_else(|_| "[]".into())
+            ],
+        )?;
+    }
     let before = keys_of_host(tx, &tenant, hid.as_str())?;
     // Keys of networks the tenant has; others (gone, or never
     // ours) are ignored.

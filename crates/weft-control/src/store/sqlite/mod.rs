@@ -21,6 +21,7 @@ mod rows;
 mod schema;
 mod sites;
 mod tenants;
+mod tokens;
 mod vms;
 
 use super::{NetworkChanges, Purged, Result, Store, StoreError, StoredApiKey, VmChange};
@@ -229,6 +230,16 @@ impl Store for SqliteStore {
             })
         })
         .await
+    }
+
+    async fn list_tokens(&self, tenant: &TenantId) -> Result<Vec<TokenInfo>> {
+        let tenant = tenant.clone();
+        self.run(move |conn| tokens::list(conn, &tenant)).await
+    }
+
+    async fn revoke_token(&self, tenant: &TenantId, id: &str) -> Result<()> {
+        let (tenant, id) = (tenant.clone(), id.to_string());
+        self.write(move |tx| tokens::revoke(tx, &tenant, id)).await
     }
 
     async fn redeem_token(&self, token: &Secret, new: &NewHost, now: i64) -> Result<Host> {

@@ -96,8 +96,7 @@ pub(super) fn key_info((kid, tenant, _, created_at, revoked_at): KeyRow) -> Resu
 }
 
 pub(super) const KEY_COLUMNS: &str = "id, tenant, hash, created_at, revoked_at";
-pub(super) const HOST_COLUMNS: &str =
-    "id, tenant, name, created_at, revoked_at, endpoint, version, last_seen, peer_health, site";
+pub(super) const HOST_COLUMNS: &str = "id, tenant, name, created_at, revoked_at, endpoint, version, last_seen, peer_health, site, peer_links";
 pub(super) const NETWORK_COLUMNS: &str =
     "tenant, name, subnet, mode, internal, domain, block_prefix, created_at, site, vni, mtu, over";
 
@@ -112,6 +111,7 @@ pub(super) type HostRow = (
     Option<i64>,
     String,
     Option<String>,
+    String,
 );
 
 pub(super) fn host_row(r: &Row<'_>) -> rusqlite::Result<HostRow> {
@@ -126,13 +126,26 @@ pub(super) fn host_row(r: &Row<'_>) -> rusqlite::Result<HostRow> {
         r.get(7)?,
         r.get(8)?,
         r.get(9)?,
+        r.get(10)?,
     ))
 }
 
 pub(super) fn host(row: HostRow) -> Result<Host> {
-    let (hid, tenant, name, created_at, revoked_at, endpoint, version, last_seen, health, site) =
-        row;
+    let (
+        hid,
+        tenant,
+        name,
+        created_at,
+        revoked_at,
+        endpoint,
+        version,
+        last_seen,
+        health,
+        site,
+        links,
+    ) = row;
     let peer_health = serde_json::from_str(&health).map_err(|_| corrupt("peer health", &health))?;
+    let peer_links = serde_json::from_str(&links).map_err(|_| corrupt("peer links", "(JSON)"))?;
     Ok(Host {
         id: host_id(hid)?,
         tenant: tenant_id(tenant)?,
@@ -143,6 +156,7 @@ pub(super) fn host(row: HostRow) -> Result<Host> {
         version,
         last_seen,
         peer_health,
+        peer_links,
         site,
     })
 }

@@ -146,6 +146,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE host_keys ADD COLUMN since INTEGER;",
     // 9: how a VM is run by its host (`run`, JSON), NULL: not run.
     "ALTER TABLE vms ADD COLUMN run TEXT;",
+    // 10: hosts' peer links as last reported (JSON list), for the
+    // dashboard's topology.
+    "ALTER TABLE hosts ADD COLUMN peer_links TEXT NOT NULL DEFAULT '[]';",
 ];
 
 pub(super) const SCHEMA_VERSION: usize = MIGRATIONS.len() + 1;

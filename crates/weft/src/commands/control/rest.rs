@@ -71,6 +71,8 @@ endpoints! {
     VM_RM = "DELETE" "/v1/vms/{vm}" => "weft control vm rm";
     VM_ATTACH = "POST" "/v1/vms/{vm}/networks" => "weft control vm attach";
     VM_DETACH = "DELETE" "/v1/vms/{vm}/networks/{network}" => "weft control vm detach";
+    TOKEN_LS = "GET" "/v1/tokens" => "weft control token ls";
+    TOKEN_RM = "DELETE" "/v1/tokens/{id}" => "weft control token rm";
 }
 
 impl Endpoint {
@@ -354,6 +356,23 @@ pub async fn vxlan(format: Format, cmd: VxlanCommand) -> Result<()> {
             deleted(format, &format!("VXLAN network {name}"))
         }
     }
+}
+
+/// `GET /v1/tokens`: the tenant's tokens, as a table or the API's JSON.
+pub async fn list_tokens(format: Format, api: &ApiArgs) -> Result<()> {
+    let tokens = TOKEN_LS.call(&ApiClient::new(api)?, &[], None).await?;
+    print(format, &tokens, |list| {
+        output::table(
+            &["TOKEN ID", "SITE", "USES LEFT", "EXPIRES AT", "STATE"],
+            &tables::rows(list, &["id", "site", "uses_left", "expires_at", "state"]),
+        );
+    })
+}
+
+/// `DELETE /v1/tokens/{id}`.
+pub async fn revoke_token(format: Format, api: &ApiArgs, id: &str) -> Result<()> {
+    TOKEN_RM.call(&ApiClient::new(api)?, &[id], None).await?;
+    deleted(format, &format!("enrollment token {id}"))
 }
 
 /// `POST /v1/tokens` as the tenant: the token's JSON (with `token`).

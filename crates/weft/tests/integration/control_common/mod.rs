@@ -59,6 +59,56 @@ pub fn start_control_in(
     (child, text)
 }
 
+/// cp (at `cp_addr`) and hosts h1, h2, … on one switch (a bridge in
+/// namespace `sw`): host hN at 192.0.2.N, all /24.
+pub fn switch(lab: &mut Lab, cp_addr: &str, hosts: &[&str]) {
+    let mut names = vec!["sw", "cp"];
+    names.extend(hosts);
+    lab.add_namespaces(names);
+    lab.exec_ok("sw", "ip link add br0 type bridge && ip link set br0 up");
+    for (i, ns) in std::iter::once(&"cp").chain(hosts).enumerate() {
+        let addr = if *ns == "cp" {
+            cp_addr.to_string()
+        } else {
+            format!("192.0.2.{i}")
+        };
+        weft_testkit::sh(&format!(
+            "ip link add u0 netns {host} type veth peer name p{i} netns {sw} && \
+             ip -n {sw} link set p{i} master br0 up && \
+             ip -n {host} addr add {addr}/24 dev u0 && ip -n {host} link set u0 up && \
+             ip -n {host} link set lo up",
+            host = lab.ns(ns),
+            sw = lab.ns("sw"),
+        ));
+    }
+}
+
+/// `weft control serve` on loopback (ports chosen by the system): the
+/// process (stopped on drop), its REST port and its stdout.
+pub fn serve_on_loopback(weft: &str, state: &Path) -> (process::Spawned, u16, String) {
+    let out = state.with_extension("out");
+    let child = Command::new(weft)
+        .args(["control", "serve", "--listen", "127.0.0.1:0"])
+        .args(["--grpc", "127.0.0.1:0", "--state-dir"])
+        .arg(state)
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let process = process::Spawned::new(child);
+    let stdout = wait_until("the REST API's address", Duration::from_secs(20), || {
+        let text = std::fs::read_to_string(&out).ok()?;
+        text.contains("REST API:").then_some(text)
+    });
+    let port = stdout
+        .split("https://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {stdout}"));
+    (process, port, stdout)
+}
+
 /// An operator command (`weft control -o json --state-dir STATE ARGS`) that
 /// must succeed; its JSON.
 pub fn operator(weft: &str, state: &Path, args: &[&str]) -> serde_json::Value {
@@ -77,28 +127,34 @@ pub fn fingerprint(stdout: &str) -> String {
     stdout
         .lines()
         .find_map(|l| l.strip_prefix("CA fingerprint: "))
-        .expect("the control plane prints its CA fingerprint")
+        .unwrap_or_else(|| panic!("no CA fingerprint in {stdout}"))
+        .to_string()
+}
+
+/// The secret an operator command printed (`tenant create`, `token create`).
+pub fn secret(weft: &str, state: &Path, args: &[&str]) -> String {
+    operator(weft, state, args)["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("weft control {args:?} printed no secret"))
         .to_string()
 }
 
 /// A new tenant's API key and an enrollment token of it for `uses` hosts,
 /// made by the operator (`weft control tenant create`, `token create`).
 pub fn tenant_with_token(weft: &str, state: &Path, tenant: &str, uses: u32) -> (String, String) {
-    let secret = |args: &[&str]| {
-        operator(weft, state, args)["secret"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    let key = secret(&["tenant", "create", tenant]);
-    let token = secret(&[
-        "token",
-        "create",
-        "--tenant",
-        tenant,
-        "--uses",
-        &uses.to_string(),
-    ]);
+    let key = secret(weft, state, &["tenant", "create", tenant]);
+    let token = secret(
+        weft,
+        state,
+        &[
+            "token",
+            "create",
+            "--tenant",
+            tenant,
+            "--uses",
+            &uses.to_string(),
+        ],
+    );
     (key, token)
 }
 

@@ -268,6 +268,7 @@ async fn a_repeated_report_is_judged_against_changes_made_elsewhere() {
             listen_port: 51820,
         }],
         peer_health: Default::default(),
+        peer_links: None,
     };
     assert!(one.report(&a, &report, NOW).await.unwrap());
     assert!(!one.report(&a, &report, NOW + 10).await.unwrap());
@@ -403,6 +404,7 @@ async fn networks_of_many_hosts_change_in_one_transaction() {
                     listen_port: 51820,
                 }],
                 peer_health: Default::default(),
+                peer_links: None,
             };
             store.report(&host.id, &report, NOW).await.unwrap();
             host.id
@@ -553,6 +555,7 @@ async fn reports_sharing_a_shard_keep_each_others_keys() {
                     listen_port: 51820,
                 }],
                 peer_health: Default::default(),
+                peer_links: None,
             };
             assert!(store.report(&host.id, &report, NOW).await.unwrap());
         }));
