@@ -155,7 +155,7 @@ pub fn routes() -> Vec<Route> {
             Method::GET,
             "/v1/events",
             Tenant,
-            "Server-sent events: `change` (data: the revision) first, then whenever the tenant's networks, hosts, sites or peer health change",
+            "Server-sent events: `change` (data: the revision) first, then whenever the tenant's networks, hosts, sites, VMs or peer health change",
             None,
             ("Event", 200),
             events::events,
