@@ -117,7 +117,8 @@ export function renderOne({ app, id }) {
   const host = find(app);
   if (!host) return { el: h('section', null, h('h1', null, 'Host not found'), h('p', null, 'No host of this tenant has that id.')) };
   const info = h('div', null, details(app, host));
-  const list = h('ol', { class: 'logs', id: 'logs', 'aria-label': 'Log records' });
+  // Focusable: it scrolls, and a keyboard must be able to scroll it.
+  const list = h('ol', { class: 'logs', id: 'logs', 'aria-label': 'Log records', tabindex: '0' });
   const note = h('p', { class: 'note', role: 'status' }, 'Reading logs…');
   const stop = followLogs(app, id, list, note);
   const el = h('section', null, info, h('h2', null, 'Logs'), note, list);
