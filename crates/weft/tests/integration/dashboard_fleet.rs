@@ -298,6 +298,12 @@ fn a_fleet_in_the_browser_counts_links_and_turns_red_without_a_reload() {
     let online = live.iter().filter(|h| h["state"] == "online").count();
     assert_eq!((live.len(), online), (2, 2), "{status}");
     assert_eq!(b.text("[data-count=online] .value"), online.to_string());
+    let changes = b.text("#changes");
+    assert!(
+        changes.contains("VM web1 placed on h1")
+            && changes.contains("host h3 deleted, its certificate revoked"),
+        "{changes}"
+    );
     b.screenshot("07-overview-revoked");
     b.check_accessibility("the overview");
 }
