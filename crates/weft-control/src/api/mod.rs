@@ -174,7 +174,7 @@ pub fn routes() -> Vec<Route> {
             Method::GET,
             "/v1/status",
             Tenant,
-            "The tenant's networks, hosts and blocks, and the revision",
+            "The tenant's networks, hosts and blocks, how many hosts are revoked (deleted, not yet purged), and the revision",
             None,
             ("Status", 200),
             h::status,
