@@ -59,11 +59,28 @@ function changesBetween(before, after) {
       }
     }
   }
-  for (const [id, x] of old) if (!now.has(id)) out.push({ revision: rev, text: `host ${x.name} deleted` });
+  for (const [id, x] of old) if (!now.has(id)) out.push({ revision: rev, text: `host ${x.name} deleted, its certificate revoked` });
   const oldNets = new Set(before.networks.map((n) => n.name));
   const newNets = new Set(after.networks.map((n) => n.name));
   for (const n of newNets) if (!oldNets.has(n)) out.push({ revision: rev, text: `network ${n} created` });
   for (const n of oldNets) if (!newNets.has(n)) out.push({ revision: rev, text: `network ${n} deleted` });
+  return out;
+}
+
+/** VMs placed, deleted, or whose run state moved, likewise (`null`: the
+ * control plane has no VMs). */
+function vmChangesBetween(revision, before, after) {
+  if (!before || !after) return [];
+  const out = [];
+  const old = new Map(before.map((v) => [v.id, v]));
+  const now = new Map(after.map((v) => [v.id, v]));
+  for (const [id, v] of now) {
+    const was = old.get(id);
+    const on = v.host_name || v.host;
+    if (!was) out.push({ revision, text: `VM ${id} placed on ${on}` });
+    else if (v.run && (!was.run || was.run.state !== v.run.state)) out.push({ revision, text: `VM ${id} is ${v.run.state}` });
+  }
+  for (const id of old.keys()) if (!now.has(id)) out.push({ revision, text: `VM ${id} deleted` });
   return out;
 }
 
@@ -72,10 +89,12 @@ async function load() {
   const sites = await get('/v1/sites').catch(() => []);
   // VMs, when the control plane has them.
   const vms = await get('/v1/vms').catch(() => null);
-  app.changes = changesBetween(app.status, status).concat(app.changes).slice(0, 20);
+  const vmList = Array.isArray(vms) ? vms : null;
+  const seen = app.status ? vmChangesBetween(status.revision, app.vms, vmList) : [];
+  app.changes = changesBetween(app.status, status).concat(seen, app.changes).slice(0, 20);
   app.status = status;
   app.sites = sites || [];
-  app.vms = Array.isArray(vms) ? vms : null;
+  app.vms = vmList;
 }
 
 function parseRoute() {

@@ -1,5 +1,5 @@
-// Hosts: the table, and one host's page with its networks, blocks, peers
-// and its logs following live.
+// Hosts: the table, and one host's page with its networks, blocks, peers,
+// VMs with their NICs, and its logs following live.
 
 import { lines } from './api.js';
 import { ago, bytes, h, healthSummary, link, nowSecs, table } from './dom.js';
@@ -57,7 +57,27 @@ function details(app, host) {
       host.blocks.map((b) => [link('networks', b.network, b.network), b.block])),
     table('Peers', ['Peer', 'Network', 'Health', 'Handshake', 'Received', 'Sent', 'Endpoint'],
       peerRows(app, host), { id: 'peers-table' }),
-    vms ? table('VMs', ['Name'], vms.map((v) => [v.name || v.id])) : null);
+    vms ? vmsSection(vms) : null);
+}
+
+/** The host's VMs (`GET /v1/vms`, those whose `host` is this one): each
+ * with its run state when it runs, and its NICs as the host made them. */
+function vmsSection(vms) {
+  const runState = (v) => (v.run ? h('span', { class: 'run' }, v.run.state) : 'not run');
+  return h('section', { id: 'vms', 'aria-labelledby': 'vms-title' },
+    h('h2', { id: 'vms-title' }, 'VMs'),
+    vms.length
+      ? vms.map((v) => h('div', { class: 'vm', 'data-vm': v.id },
+        h('h3', null, v.id, ' · ', runState(v)),
+        table(`NICs of ${v.id}`, ['Network', 'State', 'TAP', 'MAC', 'Address'],
+          v.nics.map((n) => [
+            link('networks', n.network, n.network),
+            n.state,
+            n.tap || '—',
+            n.mac || '—',
+            n.address || (n.ip ? `${n.ip} (asked)` : '—'),
+          ]), { class: 'nics' })))
+      : h('p', null, 'No VM on this host.'));
 }
 
 function level(text) {
@@ -97,7 +117,8 @@ export function renderOne({ app, id }) {
   const host = find(app);
   if (!host) return { el: h('section', null, h('h1', null, 'Host not found'), h('p', null, 'No host of this tenant has that id.')) };
   const info = h('div', null, details(app, host));
-  const list = h('ol', { class: 'logs', id: 'logs', 'aria-label': 'Log records' });
+  // Focusable: it scrolls, and a keyboard must be able to scroll it.
+  const list = h('ol', { class: 'logs', id: 'logs', 'aria-label': 'Log records', tabindex: '0' });
   const note = h('p', { class: 'note', role: 'status' }, 'Reading logs…');
   const stop = followLogs(app, id, list, note);
   const el = h('section', null, info, h('h2', null, 'Logs'), note, list);

@@ -15,9 +15,13 @@ function build(app) {
     count('hosts online', by('online'), 'online'),
     count('hosts offline', by('offline'), 'offline'),
     count('hosts never reported', by('never'), 'never'),
+  ];
+  // Deleted hosts whose certificates are revoked (a mesh file has none).
+  if (typeof status.revoked_hosts === 'number') counts.push(count('hosts revoked', status.revoked_hosts, 'revoked'));
+  counts.push(
     count('networks', status.networks.length, 'networks'),
     count('sites', app.sites.length, 'sites'),
-  ];
+  );
   if (app.vms) counts.push(count('VMs', app.vms.length, 'vms'));
   return h('section', { 'aria-labelledby': 'overview-title' },
     h('h1', { id: 'overview-title' }, 'Overview'),

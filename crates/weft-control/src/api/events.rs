@@ -3,8 +3,9 @@
 //! The page needs to know *that* something of its tenant changed, not
 //! what: it then reads `/v1/status` again. So the stream sends a `change`
 //! event (its data `{"revision": N}`) first, then whenever the tenant's
-//! view moved — its networks, sites, hosts, a host's state (online →
-//! offline is a matter of time, not of a write) or a peer link's health.
+//! view moved — its networks, sites, hosts, VMs and what their hosts made
+//! of them, a host's state (online → offline is a matter of time, not of
+//! a write) or a peer link's health.
 //! The store's revision feed wakes it at once for desired-state changes;
 //! a poll every [`POLL`] catches health and heartbeats, which move no
 //! revision. What is compared is a digest of the tenant's own objects, so
@@ -70,6 +71,17 @@ async fn digest(state: &AppState, tenant: &TenantId) -> ApiResult<u64> {
     }
     for site in store.list_sites(tenant).await? {
         site.spec.name.hash(&mut h);
+    }
+    for vm in store.list_vms(tenant).await? {
+        (&vm.spec.id, vm.spec.host.as_str()).hash(&mut h);
+        for nic in &vm.spec.nics {
+            nic.network.hash(&mut h);
+        }
+    }
+    for (host, nic) in store.reported_vm_nics(tenant).await? {
+        (host.as_str(), &nic.vm, &nic.network, &nic.tap, &nic.mac).hash(&mut h);
+        nic.address.to_string().hash(&mut h);
+        nic.run.as_ref().map(|r| &r.state).hash(&mut h);
     }
     Ok(h.finish())
 }

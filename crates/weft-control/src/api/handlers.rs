@@ -159,6 +159,9 @@ pub struct StatusView {
     revision: u64,
     networks: Vec<NetworkView>,
     hosts: Vec<HostView>,
+    /// How many of the tenant's hosts were deleted (their certificates
+    /// revoked) and are not yet purged.
+    revoked_hosts: usize,
 }
 
 fn network_view(net: Network, blocks: &[HostBlock]) -> NetworkView {
@@ -261,9 +264,11 @@ pub async fn status(
     let ctx = HostContext::load(&state, &caller.tenant).await?;
     let networks = store.list_networks(&caller.tenant).await?;
     let hosts = store.list_hosts(&caller.tenant).await?;
+    let revoked_hosts = store.revoked_hosts(&caller.tenant).await?.len();
     Ok(Json(StatusView {
         tenant: caller.tenant.to_string(),
         revision,
+        revoked_hosts,
         networks: networks
             .into_iter()
             .map(|n| network_view(n, &ctx.blocks))

@@ -198,7 +198,8 @@ fn schemas() -> Value {
             "properties": {
                 "tenant": string, "revision": int,
                 "networks": { "$ref": "#/components/schemas/NetworkList" },
-                "hosts": { "$ref": "#/components/schemas/HostList" }
+                "hosts": { "$ref": "#/components/schemas/HostList" },
+                "revoked_hosts": { "type": "integer", "description": "the tenant's hosts deleted (certificates revoked) and not yet purged" }
             }
         }
     });

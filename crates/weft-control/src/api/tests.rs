@@ -314,6 +314,30 @@ async fn another_tenants_objects_are_not_found_and_stay_untouched() {
 }
 
 #[tokio::test]
+async fn status_counts_the_tenants_revoked_hosts_and_no_other_tenants() {
+    let f = fixture().await;
+    let revoked = |key: &Secret| {
+        let router = f.router.clone();
+        let key = key.clone();
+        async move {
+            let reply = call(&router, &Method::GET, "/v1/status", Some(&key), None).await;
+            reply.json()["revoked_hosts"].as_u64()
+        }
+    };
+    let path = format!("/v1/hosts/{}", f.host_a);
+    // B cannot revoke A's host: nothing is counted anywhere.
+    let reply = call(&f.router, &Method::DELETE, &path, Some(&f.key_b), None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text);
+    assert_eq!(revoked(&f.key_a).await, Some(0));
+    assert_eq!(revoked(&f.key_b).await, Some(0));
+    // A can; A's status counts it, B's does not.
+    let reply = call(&f.router, &Method::DELETE, &path, Some(&f.key_a), None).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+    assert_eq!(revoked(&f.key_a).await, Some(1));
+    assert_eq!(revoked(&f.key_b).await, Some(0));
+}
+
+#[tokio::test]
 async fn the_openapi_document_has_every_route_and_every_schema_it_names() {
     let f = fixture().await;
     let doc = call(&f.router, &Method::GET, "/v1/openapi.json", None, None)

@@ -368,6 +368,9 @@ pub(crate) async fn live_host_names_are_unique_in_a_tenant(store: Shared) {
     store.delete_host(&t, &first, NOW + 1).await.unwrap();
     let revoked = store.host(&first).await.unwrap().unwrap();
     assert_eq!(revoked.revoked_at, Some(NOW + 1));
+    let listed = store.revoked_hosts(&t).await.unwrap();
+    assert_eq!(listed.iter().map(|h| &h.id).collect::<Vec<_>>(), [&first]);
+    assert!(store.list_hosts(&t).await.unwrap().is_empty());
     store.redeem_token(&tok, &again, NOW).await.unwrap();
     let err = store.delete_host(&t, &first, NOW).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");

@@ -308,6 +308,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Host>;
 
     async fn list_hosts(&self, tenant: &TenantId) -> Result<Vec<Host>>;
+    /// The tenant's revoked hosts not yet purged, by name (their
+    /// `revoked_at` set): deleted hosts the overview counts as revoked.
+    async fn revoked_hosts(&self, tenant: &TenantId) -> Result<Vec<Host>>;
     /// A host by id in any tenant: the gRPC side knows a host only by the
     /// id in its certificate.
     async fn host(&self, id: &HostId) -> Result<Option<Host>>;

@@ -42,8 +42,8 @@ enum Command {
     /// Enrollment tokens.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// The tenant's networks, hosts and blocks, and the revision
-    /// (`GET /v1/status`, as a tenant: --api, --api-key, --ca).
+    /// The tenant's networks, hosts and blocks, how many hosts are revoked,
+    /// and the revision (`GET /v1/status`, as a tenant: --api, --api-key, --ca).
     Status(rest::Api),
     /// The tenant's WireGuard networks (REST, as a tenant).
     #[command(subcommand)]

@@ -2,7 +2,9 @@
 //! agents following `weft control serve`, the overview's counts are the
 //! API's, the topology has one node per host and one edge per link in the
 //! right colour, and cutting a host's traffic turns its links unhealthy on
-//! the open page, without a reload; a mesh file's lab on the read-only
+//! the open page, without a reload; a VM placed through the API shows on
+//! its host's page with its NIC, and a revoked host in the overview's
+//! revoked count, as the API says; a mesh file's lab on the read-only
 //! page of `weft status --file F --web`. Screenshots under
 //! `target/tmp/dashboard/<test>/`.
 
@@ -130,6 +132,10 @@ fn a_fleet_in_the_browser_counts_links_and_turns_red_without_a_reload() {
         status["networks"].as_array().unwrap().len().to_string()
     );
     assert_eq!(b.text("[data-count=sites] .value"), "1");
+    assert_eq!(
+        b.text("[data-count=revoked] .value"),
+        status["revoked_hosts"].to_string()
+    );
     assert_eq!(b.text("#revision"), status["revision"].to_string());
     b.screenshot("01-overview");
 
@@ -234,6 +240,72 @@ fn a_fleet_in_the_browser_counts_links_and_turns_red_without_a_reload() {
     assert_eq!(b.text("#host-name"), "h1");
     b.screenshot("05-host-page");
     b.check_accessibility("a host's page");
+
+    // A VM placed on h1 through the API shows on the open page with its
+    // NIC as h1 made it (TAP, MAC, address), no reload.
+    let body = json!({"id": "web1", "host": "h1", "nics": [{"network": "blue"}]});
+    let (code, created) = tenant.call(&lab, "POST", "/v1/vms", Some(body));
+    assert_eq!(code, 201, "{created}");
+    let vm = wait_until("web1's NIC made", Duration::from_secs(30), || {
+        let vm = tenant.ok(&lab, "GET", "/v1/vms/web1", None);
+        (vm["nics"][0]["state"] == "made").then_some(vm)
+    });
+    assert_eq!(vm["host"], h1.as_str(), "{vm}");
+    let nic = &vm["nics"][0];
+    let want: Vec<&str> = ["network", "state", "tap", "mac", "address"]
+        .iter()
+        .map(|f| nic[*f].as_str().unwrap())
+        .collect();
+    // (The page may show it pending first; it follows the host's report.)
+    let cells = "const rows = document.querySelectorAll('#vms [data-vm=web1] .nics tbody tr'); \
+                 return rows.length === 1 ? [...rows[0].cells].map((c) => c.textContent) : [];";
+    b.wait_for(
+        "web1 and its NIC as made on h1's page",
+        Duration::from_secs(30),
+        &format!(
+            "return JSON.stringify((() => {{ {cells} }})()) === JSON.stringify(arguments[0]);"
+        ),
+        json!([want]),
+    );
+    assert_eq!(b.js(cells, json!([])), json!(want));
+    assert!(b.text("#vms [data-vm=web1] h3").contains("not run"));
+    assert_eq!(
+        b.js("return window.__sameDocument;", json!([])),
+        1,
+        "the page was reloaded"
+    );
+    b.screenshot("06-host-page-vm");
+    b.check_accessibility("a host's page with a VM");
+
+    // Revoke h3: the overview's revoked count is the API's.
+    let (code, text) = tenant.call(&lab, "DELETE", &format!("/v1/hosts/{h3}"), None);
+    assert_eq!(code, 204, "{text}");
+    let status = tenant.ok(&lab, "GET", "/v1/status", None);
+    assert_eq!(status["revoked_hosts"], 1, "{status}");
+    b.js("location.hash = '#/overview';", json!([]));
+    b.wait_for(
+        "one revoked host, two live",
+        Duration::from_secs(30),
+        "const v = (n) => { const e = document.querySelector(`[data-count=${n}] .value`); return e && e.textContent; }; \
+         return v('revoked') === '1' && v('vms') === '1';",
+        json!([]),
+    );
+    assert_eq!(
+        b.text("[data-count=revoked] .value"),
+        status["revoked_hosts"].to_string()
+    );
+    let live = status["hosts"].as_array().unwrap();
+    let online = live.iter().filter(|h| h["state"] == "online").count();
+    assert_eq!((live.len(), online), (2, 2), "{status}");
+    assert_eq!(b.text("[data-count=online] .value"), online.to_string());
+    let changes = b.text("#changes");
+    assert!(
+        changes.contains("VM web1 placed on h1")
+            && changes.contains("host h3 deleted, its certificate revoked"),
+        "{changes}"
+    );
+    b.screenshot("07-overview-revoked");
+    b.check_accessibility("the overview");
 }
 
 #[test]

@@ -98,4 +98,10 @@ async fn another_tenants_changes_leave_the_digest_alone_and_ones_own_move_it() {
     assert_eq!(digest(&state, &a).await.unwrap(), first, "B's network");
     f.store.create_network(&a, &green, NOW).await.unwrap();
     assert_ne!(digest(&state, &a).await.unwrap(), first, "A's own network");
+    // A VM placed on A's host moves A's digest (its host's page shows it).
+    let before = digest(&state, &a).await.unwrap();
+    let vm = crate::model::VmSpec::new("vm2", f.host_a.clone(), vec![]).unwrap();
+    let vm = crate::store::VmChange::Create(vm);
+    f.store.change_vm(&a, vm, NOW).await.unwrap();
+    assert_ne!(digest(&state, &a).await.unwrap(), before, "A's new VM");
 }

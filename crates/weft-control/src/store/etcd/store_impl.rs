@@ -255,6 +255,16 @@ impl Store for EtcdStore {
         Ok(hosts)
     }
 
+    async fn revoked_hosts(&self, tenant: &TenantId) -> Result<Vec<Host>> {
+        let state = self.tenant_parts(tenant.as_str(), &["hosts/"]).await?;
+        let mut hosts = Vec::new();
+        for entry in (state.hosts.values()).filter(|h| h.record.revoked_at.is_some()) {
+            hosts.push(entry.record.model()?);
+        }
+        hosts.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(hosts)
+    }
+
     async fn host(&self, hid: &HostId) -> Result<Option<Host>> {
         let Some(tenant) = self.tenant_of(hid.as_str()).await? else {
             return Ok(None);

@@ -293,6 +293,19 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn revoked_hosts(&self, tenant: &TenantId) -> Result<Vec<Host>> {
+        let tenant = tenant.clone();
+        self.run(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {HOST_COLUMNS} FROM hosts WHERE tenant = ?1 AND revoked_at IS NOT NULL
+                 ORDER BY name"
+            ))?;
+            let rows = stmt.query_map([tenant.as_str()], host_row)?;
+            rows.map(|r| host(r?)).collect()
+        })
+        .await
+    }
+
     async fn host(&self, hid: &HostId) -> Result<Option<Host>> {
         let hid = hid.clone();
         self.run(move |conn| {

@@ -179,6 +179,9 @@ pub async fn status(format: Format, args: Api) -> Result<()> {
         networks_table(&s["networks"]);
         println!();
         hosts_table(&s["hosts"]);
+        if let Some(n) = s["revoked_hosts"].as_u64().filter(|n| *n > 0) {
+            println!("\n{n} revoked host(s) not yet purged");
+        }
     })
 }
 
