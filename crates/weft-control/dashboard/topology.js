@@ -31,6 +31,13 @@ export function edgesOf(status, network) {
       if ((RANK[l.health] ?? 0) > (RANK[e.health] ?? 0)) e.health = l.health;
     }
   }
+  // A host past the heartbeat timeout says nothing more, and its peers'
+  // probes may take a while when all is idle: its links are shown down
+  // from the moment the control plane counts it offline.
+  const offline = new Set(status.hosts.filter((x) => x.state === 'offline').map((x) => x.id));
+  for (const e of edges.values()) {
+    if (offline.has(e.a) || offline.has(e.b)) e.health = 'unhealthy';
+  }
   return [...edges.values()];
 }
 

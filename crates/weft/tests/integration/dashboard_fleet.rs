@@ -208,14 +208,22 @@ fn a_fleet_in_the_browser_counts_links_and_turns_red_without_a_reload() {
 
     // Cut h3 off: its links turn red on the open page, no reload.
     b.js("window.__sameDocument = 1;", json!([]));
+    let cut = std::time::Instant::now();
     lab.exec_ok("h3", "ip link set u0 down");
+    // The issue's deadline: red within the heartbeat timeout (a host is
+    // offline 30 s after its last report, at most 30 s after the cut)
+    // plus 1 s; the poll's own step and a loaded machine get 5 s more.
     b.wait_for(
         "h3's links unhealthy",
-        Duration::from_secs(120),
+        Duration::from_secs(30 + 1 + 5),
         "const h3 = arguments[0]; const s = document.getElementById('topology'); if (!s) return false; \
          const mine = [...s.querySelectorAll('.edge')].filter((e) => e.dataset.a === h3 || e.dataset.b === h3); \
          return mine.length === 2 && mine.every((e) => e.dataset.health === 'unhealthy' && getComputedStyle(e).stroke === 'rgb(207, 34, 46)');",
         json!([h3]),
+    );
+    eprintln!(
+        "h3's links red on the open page {:.1} s after its traffic was cut",
+        cut.elapsed().as_secs_f64()
     );
     assert_eq!(
         b.js("return window.__sameDocument;", json!([])),
