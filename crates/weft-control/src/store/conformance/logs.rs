@@ -129,3 +129,53 @@ pub(crate) async fn logs_are_numbered_kept_newest_and_read_by_their_tenant_only(
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
     assert_eq!(seqs(&store, &a, &h1, &all).await, [5, 6, 7]);
 }
+
+/// Two replicas append to one host's logs by turns (its agent moved to
+/// the other replica and back): each remembers the head it wrote, finds
+/// it moved, and reads it again — every record is kept once, numbered in
+/// order. Once the host is deleted, an append through the replica that
+/// remembers its head stores nothing.
+pub(crate) async fn appends_through_two_replicas_number_every_record_once(
+    one: Shared,
+    two: Shared,
+) {
+    let a = tenant(&one, "acme").await;
+    let h = enroll(&one, &a, "h1").await;
+    let all = LogQuery::default();
+    for round in 0..3 {
+        let from = round * 4 + 1;
+        (one.append_logs(&[batch(&a, &h, records(from, 2, 20))], 100)
+            .await)
+            .unwrap();
+        (two.append_logs(&[batch(&a, &h, records(from + 2, 2, 20))], 100)
+            .await)
+            .unwrap();
+    }
+    let got = one.logs(&a, &h, &all).await.unwrap();
+    let seqs: Vec<u64> = got.iter().map(|r| r.seq).collect();
+    let times: Vec<i64> = got.iter().map(|r| r.time_ms).collect();
+    assert_eq!(seqs, (1..=12).collect::<Vec<u64>>());
+    assert_eq!(
+        times,
+        (1..=12).collect::<Vec<i64>>(),
+        "in the order appended"
+    );
+    assert_eq!(
+        seqs_of(&two, &a, &h).await,
+        seqs,
+        "both replicas read the same"
+    );
+
+    one.delete_host(&a, &h, 1_800_000_000).await.unwrap();
+    (one.append_logs(&[batch(&a, &h, records(13, 1, 20))], 100)
+        .await)
+        .unwrap();
+    assert!(
+        one.logs(&a, &h, &all).await.is_err(),
+        "a deleted host's logs are not found"
+    );
+}
+
+async fn seqs_of(store: &Shared, t: &TenantId, h: &HostId) -> Vec<u64> {
+    seqs(store, t, h, &LogQuery::default()).await
+}

@@ -15,6 +15,12 @@
 //! reads skip what is older than `first`: etcd holds at most one chunk
 //! more than `keep` records. Log writes leave the revision counter alone:
 //! no agent stream wakes for them.
+//!
+//! The replica remembers each host's head as it wrote it, with the
+//! revisions the next append compares ([`KnownHeads`]): an append is then
+//! that one transaction, with no read before it. When the compares fail
+//! (another replica appended, a heartbeat moved the host's record, the
+//! host went), it reads both and tries again, as it does the first time.
 
 use super::*;
 use crate::model::logs::{HostLogs, LogLevel, LogQuery, LogRecord};
@@ -32,7 +38,7 @@ fn size(r: &crate::model::logs::NewLogRecord) -> usize {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Head {
+pub(super) struct Head {
     next: u64,
     first: u64,
     chunks: Vec<u64>,
@@ -92,11 +98,24 @@ fn live(kv: Option<&KeyValue>) -> Result<Option<&KeyValue>> {
 /// Hosts whose records are appended at once (each its own transactions).
 const PARALLEL_HOSTS: usize = 32;
 
+/// A host's log head as this replica last wrote it, with the mod
+/// revisions of the head and of the host's record at that write.
+#[derive(Clone)]
+pub(super) struct Known {
+    head: Head,
+    head_rev: i64,
+    host_rev: i64,
+}
+
+/// What this replica last wrote of each host's logs, by host id.
+pub(super) type KnownHeads = Arc<std::sync::Mutex<std::collections::HashMap<String, Known>>>;
+
 /// What an append needs of the store, owned, so hosts go side by side.
 #[derive(Clone)]
 struct Writer {
     client: Client,
     keys: Keys,
+    known: KnownHeads,
 }
 
 impl Writer {
@@ -134,21 +153,38 @@ impl Writer {
     ) -> Result<bool> {
         let (tenant, host) = (batch.tenant.as_str(), batch.host.as_str());
         let (host_key, head_key) = (self.keys.host(tenant, host), self.keys.log_head(host));
+        let lock = || {
+            self.known
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let mut remembered = lock().remove(host);
         loop {
-            let read = Txn::new().and_then([Op::get(host_key.clone()), Op::get(head_key.clone())]);
-            let mut ranges = first_range(self.txn(read).await?.responses).into_iter();
-            let host_kv = ranges.next().unwrap_or_default().into_iter().next();
-            let head_kv = ranges.next().unwrap_or_default().into_iter().next();
-            let Some(host_kv) = live(host_kv.as_ref())? else {
-                return Ok(false);
-            };
-            let mut head = match &head_kv {
-                Some(kv) => decode::<Head>("log head", &kv.value)?,
-                None => Head {
-                    next: 1,
-                    first: 1,
-                    chunks: Vec::new(),
-                },
+            let (mut head, head_rev, host_rev) = match remembered.take() {
+                Some(k) => (k.head, Some(k.head_rev), k.host_rev),
+                None => {
+                    let read =
+                        Txn::new().and_then([Op::get(host_key.clone()), Op::get(head_key.clone())]);
+                    let mut ranges = first_range(self.txn(read).await?.responses).into_iter();
+                    let host_kv = ranges.next().unwrap_or_default().into_iter().next();
+                    let head_kv = ranges.next().unwrap_or_default().into_iter().next();
+                    let Some(host_kv) = live(host_kv.as_ref())? else {
+                        return Ok(false);
+                    };
+                    let head = match &head_kv {
+                        Some(kv) => decode::<Head>("log head", &kv.value)?,
+                        None => Head {
+                            next: 1,
+                            first: 1,
+                            chunks: Vec::new(),
+                        },
+                    };
+                    (
+                        head,
+                        head_kv.map(|kv| kv.mod_revision),
+                        host_kv.mod_revision,
+                    )
+                }
             };
             let mut ops = Vec::new();
             let mut chunk: Vec<Stored> = Vec::new();
@@ -190,14 +226,21 @@ impl Writer {
                 head.chunks.drain(..holding);
             }
             ops.push(Op::put(head_key.clone(), encode(&head)));
-            let head_same = match &head_kv {
-                Some(kv) => Compare::mod_revision(head_key.clone(), CmpOp::Equal, kv.mod_revision),
+            let head_same = match head_rev {
+                Some(rev) => Compare::mod_revision(head_key.clone(), CmpOp::Equal, rev),
                 None => Compare::absent(head_key.clone()),
             };
-            let host_same =
-                Compare::mod_revision(host_key.clone(), CmpOp::Equal, host_kv.mod_revision);
+            let host_same = Compare::mod_revision(host_key.clone(), CmpOp::Equal, host_rev);
             let txn = Txn::new().when([head_same, host_same]).and_then(ops);
-            if self.txn(txn).await?.succeeded {
+            let done = self.txn(txn).await?;
+            if done.succeeded {
+                // The head put in this transaction has its revision.
+                let known = Known {
+                    head,
+                    head_rev: done.revision,
+                    host_rev,
+                };
+                lock().insert(host.to_string(), known);
                 return Ok(true);
             }
         }
@@ -210,6 +253,7 @@ impl EtcdStore {
         let writer = Writer {
             client: self.client.clone(),
             keys: self.keys.clone(),
+            known: Arc::clone(&self.log_heads),
         };
         let mut tasks = tokio::task::JoinSet::new();
         let mut first_error = None;

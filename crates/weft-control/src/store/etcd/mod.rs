@@ -60,6 +60,8 @@ pub struct EtcdStore {
     /// The etcd revision the last compaction run saw (the next compacts
     /// to it).
     compacted_to: std::sync::Mutex<Option<i64>>,
+    /// Hosts' log heads as this replica last wrote them (`logs.rs`).
+    log_heads: logs::KnownHeads,
 }
 
 /// What an etcd client's error means to the store's callers: the cluster
@@ -119,6 +121,7 @@ impl EtcdStore {
             heartbeats: Default::default(),
             writer: tokio::sync::Mutex::new(()),
             compacted_to: Default::default(),
+            log_heads: Default::default(),
         })
     }
 

@@ -21,6 +21,14 @@ async fn listeners_see_the_revision_move() {
     crate::store::conformance::listeners_see_the_revision_move(one, two).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appends_through_two_replicas_number_every_record_once() {
+    let (one, dir) = fresh();
+    let two: Shared = Arc::new(SqliteStore::open(&dir.path().join("control.db")).unwrap());
+    crate::store::conformance::appends_through_two_replicas_number_every_record_once(one, two)
+        .await;
+}
+
 const NOW: i64 = 1_800_000_000;
 
 /// Two stores on one file (two processes, in effect), each with its own

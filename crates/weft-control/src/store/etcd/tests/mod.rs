@@ -58,6 +58,15 @@ async fn listeners_see_the_revision_move() {
     crate::store::conformance::listeners_see_the_revision_move(one, two).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appends_through_two_replicas_number_every_record_once() {
+    let Some((one, two)) = replicas().await else {
+        return;
+    };
+    crate::store::conformance::appends_through_two_replicas_number_every_record_once(one, two)
+        .await;
+}
+
 const NOW: i64 = 1_800_000_000;
 
 /// Two replicas, each with its own connection, redeeming one token from
