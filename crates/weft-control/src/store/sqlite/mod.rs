@@ -94,28 +94,12 @@ impl Store for SqliteStore {
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
-        self.run(|conn| {
-            let mut stmt =
-                conn.prepare("SELECT id, name, created_at FROM tenants ORDER BY name")?;
-            let rows = stmt.query_map([], tenant_row)?;
-            rows.map(|r| tenant(r?)).collect()
-        })
-        .await
+        self.run(|conn| tenants::list(conn)).await
     }
 
     async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>> {
         let name = name.to_string();
-        self.run(move |conn| {
-            let row = conn
-                .query_row(
-                    "SELECT id, name, created_at FROM tenants WHERE name = ?1",
-                    [name],
-                    tenant_row,
-                )
-                .optional()?;
-            row.map(tenant).transpose()
-        })
-        .await
+        self.run(move |conn| tenants::by_name(conn, &name)).await
     }
 
     async fn add_api_key(&self, tenant: &TenantId, key: &Secret, now: i64) -> Result<ApiKeyInfo> {

@@ -1,9 +1,29 @@
 //! Tenants, made with their first API key.
 
+use super::rows::{tenant, tenant_row};
 use crate::model::{Tenant, TenantId};
 use crate::secret::SecretHash;
 use crate::store::{Result, StoreError};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+/// Every tenant, by name.
+pub(super) fn list(conn: &Connection) -> Result<Vec<Tenant>> {
+    let mut stmt = conn.prepare("SELECT id, name, created_at FROM tenants ORDER BY name")?;
+    let rows = stmt.query_map([], tenant_row)?;
+    rows.map(|r| tenant(r?)).collect()
+}
+
+/// The tenant named `name`, if there is one.
+pub(super) fn by_name(conn: &Connection, name: &str) -> Result<Option<Tenant>> {
+    let row = conn
+        .query_row(
+            "SELECT id, name, created_at FROM tenants WHERE name = ?1",
+            [name],
+            tenant_row,
+        )
+        .optional()?;
+    row.map(tenant).transpose()
+}
 
 pub(super) fn create(
     tx: &Transaction<'_>,
