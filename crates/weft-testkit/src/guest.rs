@@ -87,6 +87,22 @@ impl Default for GuestConfig {
     }
 }
 
+impl GuestConfig {
+    /// A small VM of a lab host (512 MiB, one vCPU) started inside that
+    /// host's namespace `netns` with the hypervisor arguments weft printed
+    /// for it (`qemu_args`: its TAPs as virtio NICs), their drivers loaded.
+    pub fn lab_vm(qemu_args: Vec<String>, netns: String) -> GuestConfig {
+        GuestConfig {
+            memory_mib: 512,
+            cpus: 1,
+            qemu_args,
+            netns: Some(netns),
+            modules: vec!["virtio_pci".into(), "virtio_net".into()],
+            ..GuestConfig::default()
+        }
+    }
+}
+
 /// The shell run first as `/init`: mounts, the report helpers, modules.
 /// `$WEFT_GUEST_MODULES` is filled in by [`Guest::boot`].
 const PRELUDE: &str = r#"#!/bin/sh

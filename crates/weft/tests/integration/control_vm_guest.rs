@@ -136,15 +136,7 @@ fn a_qemu_guest_with_nics_from_the_api_gets_its_leases_and_pings_a_container_on_
     let guest = Guest {
         kernel,
         initramfs,
-        config: GuestConfig {
-            memory_mib: 512,
-            cpus: 1,
-            timeout: Duration::from_secs(300),
-            qemu_args,
-            netns: Some(lab.ns("h1")),
-            modules: vec!["virtio_pci".into(), "virtio_net".into()],
-            ..GuestConfig::default()
-        },
+        config: GuestConfig::lab_vm(qemu_args, lab.ns("h1")),
     };
     let script = GUEST_SCRIPT.replace("C2_ADDRESS", c2_address);
     let (run, vm) = std::thread::scope(|scope| {

@@ -119,15 +119,7 @@ fn a_qemu_guest_gets_two_nics_by_dhcp_and_reaches_what_it_may() {
         .split_whitespace()
         .map(String::from)
         .collect();
-    let config = GuestConfig {
-        memory_mib: 512,
-        cpus: 1,
-        timeout: Duration::from_secs(300),
-        qemu_args,
-        netns: Some(h1.clone()),
-        modules: vec!["virtio_pci".into(), "virtio_net".into()],
-        ..GuestConfig::default()
-    };
+    let config = GuestConfig::lab_vm(qemu_args, h1.clone());
     let mut initramfs = initramfs;
     initramfs.add_dir("etc/udhcpc");
     initramfs.add_bytes("etc/udhcpc/default.script", UDHCPC_SCRIPT, 0o755);

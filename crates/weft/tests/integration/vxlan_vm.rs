@@ -7,7 +7,7 @@
 //! across the segment by address and by name, and resolves the shared
 //! gateway to h1's bridge (ARP for it stays on its own host).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use weft_testkit::guest::{Guest, GuestConfig, Initramfs, KernelImage, NETWORK_MODULES};
 use weft_testkit::*;
@@ -115,15 +115,7 @@ fn a_qemu_guest_on_a_vxlan_network_gets_its_address_by_dhcp_and_pings_a_containe
     let guest = Guest {
         kernel,
         initramfs,
-        config: GuestConfig {
-            memory_mib: 512,
-            cpus: 1,
-            timeout: Duration::from_secs(300),
-            qemu_args,
-            netns: Some(lab.ns("h1")),
-            modules: vec!["virtio_pci".into(), "virtio_net".into()],
-            ..GuestConfig::default()
-        },
+        config: GuestConfig::lab_vm(qemu_args, lab.ns("h1")),
     };
     let run = guest.boot(GUEST_SCRIPT).unwrap_or_else(|e| panic!("{e}"));
     if !run.completed() || !run.failures().is_empty() {
